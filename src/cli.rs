@@ -1,0 +1,90 @@
+//! Command-line definitions (clap) and their translation into what the run needs.
+//!
+//! `kopsform TASK...` is shorthand for `kopsform run TASK...`: clap hands the unknown first word to
+//! us as an external subcommand, and [`Cli::parse_args`] parses the line again with `run` inserted
+//! so that the flags after the task names are understood too.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Examples:
+  kopsform list                                 the tasks of the nearest tasks.toml
+  kopsform cluster-update plan                  render, replace, update --target terraform, plan
+  kopsform --dry-run apply                      print every command with its arguments, run nothing
+  kopsform -C examples/sandbox --yes apply      act on another project, confirming up front
+  kopsform cluster-template --set cluster_version=1.30.2
+
+Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kopsform",
+    version,
+    about = "A Make-style task runner for kOps clusters managed with Terraform",
+    long_about = "kopsform runs the tasks of a tasks.toml: it reads the outputs of the prerequisites \
+Terraform layer once, renders the kops cluster template with them, drives kops and terraform with \
+explicit argument vectors, and asks before anything that changes a cluster.",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Work on the project in DIR instead of the nearest folder holding a tasks.toml
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, env = "KOPSFORM_DIR")]
+    pub directory: Option<PathBuf>,
+    /// Print every step with its resolved arguments and run nothing that changes anything
+    /// (terraform output is still read to resolve the arguments)
+    #[arg(short = 'n', long, global = true)]
+    pub dry_run: bool,
+    /// Answer yes to every confirmation (needed without a terminal)
+    #[arg(short = 'y', long, global = true, env = "KOPSFORM_YES")]
+    pub yes: bool,
+    /// Override a value: KEY=VALUE, KEY may be a dotted path (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
+    pub set: Vec<String>,
+    /// Exit with status 2 when a rolling-update dry run finds instance groups that need an update
+    #[arg(long, global = true)]
+    pub fail_on_update: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run tasks and their dependencies (also: kopsform TASK...)
+    #[command(after_help = "Examples:\n  kopsform run cluster-update plan\n  kopsform run --yes apply")]
+    Run {
+        /// Tasks to run, in order; each dependency runs once
+        #[arg(required = true, value_name = "TASK")]
+        tasks: Vec<String>,
+    },
+    /// List the tasks with their descriptions
+    #[command(after_help = "Example:\n  kopsform -C examples/sandbox list")]
+    List,
+    #[command(external_subcommand)]
+    Tasks(Vec<OsString>),
+}
+
+impl Cli {
+    /// Parses `args` (program name first), treating unknown subcommands as task names.
+    pub fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        let cli = Cli::try_parse_from(&args)?;
+        let Some(Command::Tasks(external)) = &cli.command else {
+            return Ok(cli);
+        };
+        let first = external.first().cloned().unwrap_or_default();
+        let mut again = args.clone();
+        if let Some(at) = args.iter().skip(1).position(|a| *a == first) {
+            again.insert(at + 1, OsString::from("run"));
+        }
+        Cli::try_parse_from(again)
+    }
+}

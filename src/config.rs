@@ -1,0 +1,497 @@
+//! The `tasks.toml` schema and its loader.
+//!
+//! The file is deserialized straight into these types with serde; every table rejects unknown keys,
+//! so a typo is an error that names the file, line and column (the `toml` crate carries spans for
+//! us). Steps come in two shapes, an argv array or an inline table, and are checked into [`Step`]
+//! here so that nothing downstream ever looks at raw TOML.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::error::UserError;
+
+/// The whole `tasks.toml`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the values come from.
+    #[serde(default)]
+    pub prerequisites: Prerequisites,
+    /// The cluster the tasks act on.
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
+    /// Tool name -> binary. `terraform`, `kops` and `aws` default to themselves on PATH.
+    #[serde(default)]
+    pub tools: IndexMap<String, String>,
+    /// Environment given to every child (values are templates).
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Provider settings written into a Terraform override file by the `provider-override` step.
+    #[serde(default, rename = "provider-override")]
+    pub provider_override: Option<ProviderOverride>,
+    /// The tasks, in file order.
+    #[serde(default)]
+    pub tasks: IndexMap<String, Task>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prerequisites {
+    /// The Terraform layer whose `terraform output -json` feeds the templates.
+    #[serde(default = "default_prerequisites_dir")]
+    pub dir: String,
+}
+
+impl Default for Prerequisites {
+    fn default() -> Self {
+        Prerequisites {
+            dir: default_prerequisites_dir(),
+        }
+    }
+}
+
+fn default_prerequisites_dir() -> String {
+    "1-prerequisites".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The kops cluster name, a template over the values (e.g. `{{cluster_name}}`).
+    pub name: String,
+    /// The kops state store, a template over the values (e.g. `s3://{{kops_s3_bucket}}`).
+    pub state: String,
+    /// Values files (YAML or JSON), deep-merged in order over the outputs.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Sensitive outputs that may reach the template context. Others are left out.
+    #[serde(default)]
+    pub sensitive: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderOverride {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub assume_role: Option<String>,
+    /// Region of the `aws.files` provider alias kops uses for the state store objects.
+    pub files_region: Option<String>,
+    /// Profile of the `aws.files` alias; defaults to `profile`.
+    pub files_profile: Option<String>,
+    /// Role the `aws.files` alias assumes; defaults to `assume_role`.
+    pub files_assume_role: Option<String>,
+}
+
+/// `confirm = true` or `confirm = "question to ask"`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum Confirm {
+    Flag(bool),
+    Prompt(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    #[serde(default)]
+    pub desc: String,
+    #[serde(default)]
+    pub deps: Vec<String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    #[serde(default)]
+    pub confirm: Option<Confirm>,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+impl Task {
+    /// The question asked before the task runs, if it needs a confirmation.
+    pub fn confirmation(&self, name: &str) -> Option<String> {
+        match &self.confirm {
+            None | Some(Confirm::Flag(false)) => None,
+            Some(Confirm::Flag(true)) => Some(format!("Run task `{name}`?")),
+            Some(Confirm::Prompt(p)) => Some(p.clone()),
+        }
+    }
+}
+
+/// What a command step's output is read for, after it succeeded.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Report {
+    /// `kops rolling-update cluster`: which instance groups need an update.
+    RollingUpdate,
+    /// `kops delete cluster`: what would be deleted, and what `--unregister` would leave behind.
+    DeleteCluster,
+}
+
+/// What a `render` step checks before writing.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ManifestCheck {
+    /// A kops multi-document manifest (the default).
+    #[default]
+    Kops,
+    /// Any text: written as rendered.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Builtin {
+    /// Print the prerequisites outputs, sensitive ones masked.
+    ShowOutputs,
+    /// Write (or remove) the Terraform provider override file.
+    ProviderOverride,
+}
+
+/// One step of a task.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Command(CommandStep),
+    Render(RenderStep),
+    Builtin { kind: Builtin, out: Option<String> },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CommandStep {
+    pub argv: Vec<String>,
+    pub cwd: Option<String>,
+    pub env: IndexMap<String, String>,
+    pub report: Option<Report>,
+    /// With `report = "rolling-update"`: exit with status 2 when an instance group needs an update.
+    pub fail_on_update: bool,
+    /// Files the command writes that must be private (mode 0600), e.g. a kubeconfig.
+    pub private: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderStep {
+    pub template: String,
+    pub out: String,
+    pub check: ManifestCheck,
+}
+
+/// The inline-table form of a step, before it is checked into a [`Step`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct StepTable {
+    run: Option<Vec<String>>,
+    render: Option<String>,
+    builtin: Option<String>,
+    out: Option<String>,
+    check: Option<ManifestCheck>,
+    cwd: Option<String>,
+    #[serde(default)]
+    env: IndexMap<String, String>,
+    report: Option<Report>,
+    #[serde(default)]
+    fail_on_update: bool,
+    #[serde(default)]
+    private: Vec<String>,
+}
+
+impl StepTable {
+    fn into_step(self) -> Result<Step, String> {
+        let kinds = [
+            self.run.is_some(),
+            self.render.is_some(),
+            self.builtin.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err(
+                "a step table needs exactly one of `run` (an argv array), `render` (a template path) or `builtin`"
+                    .to_string(),
+            );
+        }
+        let not_for = |what: &str, key: &str, set: bool| {
+            if set {
+                Err(format!("`{key}` does not apply to a `{what}` step"))
+            } else {
+                Ok(())
+            }
+        };
+        if let Some(argv) = self.run {
+            not_for("run", "out", self.out.is_some())?;
+            not_for("run", "check", self.check.is_some())?;
+            if argv.is_empty() {
+                return Err("`run` is empty: give the program and its arguments".to_string());
+            }
+            if self.fail_on_update && self.report != Some(Report::RollingUpdate) {
+                return Err("`fail-on-update` needs `report = \"rolling-update\"`".to_string());
+            }
+            return Ok(Step::Command(CommandStep {
+                argv,
+                cwd: self.cwd,
+                env: self.env,
+                report: self.report,
+                fail_on_update: self.fail_on_update,
+                private: self.private,
+            }));
+        }
+        let what = if self.render.is_some() {
+            "render"
+        } else {
+            "builtin"
+        };
+        not_for(what, "cwd", self.cwd.is_some())?;
+        not_for(what, "env", !self.env.is_empty())?;
+        not_for(what, "report", self.report.is_some())?;
+        not_for(what, "fail-on-update", self.fail_on_update)?;
+        not_for(what, "private", !self.private.is_empty())?;
+        if let Some(template) = self.render {
+            let out = self
+                .out
+                .ok_or("a `render` step needs `out`, the file to write")?;
+            return Ok(Step::Render(RenderStep {
+                template,
+                out,
+                check: self.check.unwrap_or_default(),
+            }));
+        }
+        not_for("builtin", "check", self.check.is_some())?;
+        let name = self.builtin.unwrap_or_default();
+        let kind = match name.as_str() {
+            "show-outputs" => Builtin::ShowOutputs,
+            "provider-override" => Builtin::ProviderOverride,
+            other => {
+                return Err(format!(
+                    "unknown builtin `{other}`; the builtins are `show-outputs` and `provider-override`"
+                ));
+            }
+        };
+        match (&kind, &self.out) {
+            (Builtin::ProviderOverride, None) => Err(
+                "the `provider-override` builtin needs `out`, e.g. \"2-kops/kopsform_override.tf\""
+                    .to_string(),
+            ),
+            (Builtin::ShowOutputs, Some(_)) => {
+                Err("`out` does not apply to the `show-outputs` builtin".to_string())
+            }
+            _ => Ok(Step::Builtin {
+                kind,
+                out: self.out,
+            }),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StepVisitor;
+        impl<'de> Visitor<'de> for StepVisitor {
+            type Value = Step;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an argv array of strings, or a table with `run`, `render` or `builtin`")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Step, A::Error> {
+                let argv: Vec<String> =
+                    Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                if argv.is_empty() {
+                    return Err(de::Error::custom(
+                        "an empty argv array: give the program and its arguments",
+                    ));
+                }
+                Ok(Step::Command(CommandStep {
+                    argv,
+                    ..CommandStep::default()
+                }))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Step, A::Error> {
+                let table: StepTable =
+                    Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                table.into_step().map_err(de::Error::custom)
+            }
+        }
+        deserializer.deserialize_any(StepVisitor)
+    }
+}
+
+/// A loaded `tasks.toml` and where it lives.
+#[derive(Debug)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub config: Config,
+}
+
+pub const TASKS_FILE: &str = "tasks.toml";
+
+impl Project {
+    /// Finds the project: `dir` when given (`-C`), else the nearest ancestor of `start` holding a
+    /// `tasks.toml`.
+    pub fn locate(dir: Option<&Path>, start: &Path) -> Result<PathBuf, UserError> {
+        if let Some(dir) = dir {
+            let dir = if dir.is_absolute() {
+                dir.to_path_buf()
+            } else {
+                start.join(dir)
+            };
+            if !dir.join(TASKS_FILE).is_file() {
+                return Err(UserError::new(format!(
+                    "{}: no {TASKS_FILE} in this folder; -C must name a kopsform project",
+                    dir.display()
+                )));
+            }
+            return Ok(dir);
+        }
+        let mut here = Some(start);
+        while let Some(d) = here {
+            if d.join(TASKS_FILE).is_file() {
+                return Ok(d.to_path_buf());
+            }
+            here = d.parent();
+        }
+        Err(UserError::new(format!(
+            "no {TASKS_FILE} in {} or any folder above it; run kopsform inside a project or pass -C DIR",
+            start.display()
+        )))
+    }
+
+    pub fn load(dir: PathBuf) -> Result<Project, UserError> {
+        let file = dir.join(TASKS_FILE);
+        let bytes = std::fs::read(&file)
+            .map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display())))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            UserError::new(format!(
+                "{}: not UTF-8 text (bad byte at offset {}); save the file as UTF-8",
+                file.display(),
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        let config = parse(&text).map_err(|e| UserError::new(format!("{}:{e}", file.display())))?;
+        let project = Project { dir, file, config };
+        crate::graph::check(&project)?;
+        Ok(project)
+    }
+
+    /// A path from `tasks.toml`, relative to the project folder.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    /// The binary for a tool name: the `[tools]` entry, or the name itself. A value with a `/` is a
+    /// path relative to the project.
+    pub fn tool(&self, name: &str) -> Option<String> {
+        let bin = self.config.tools.get(name)?;
+        Some(if bin.contains('/') && !Path::new(bin).is_absolute() {
+            self.dir.join(bin).to_string_lossy().into_owned()
+        } else {
+            bin.clone()
+        })
+    }
+
+    pub fn tool_or_default(&self, name: &str) -> String {
+        self.tool(name).unwrap_or_else(|| name.to_string())
+    }
+
+    /// Tool names with a `[tools]` entry plus the built-in ones.
+    pub fn tool_names(&self) -> BTreeMap<String, String> {
+        let mut tools: BTreeMap<String, String> = ["terraform", "kops", "aws"]
+            .iter()
+            .map(|t| (t.to_string(), t.to_string()))
+            .collect();
+        for name in self.config.tools.keys() {
+            tools.insert(name.clone(), self.tool_or_default(name));
+        }
+        tools
+    }
+}
+
+/// Parses `tasks.toml` text. The error starts with `line:column: ` when the position is known.
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str::<Config>(text).map_err(|e| {
+        let message = e.message().trim_end().to_string();
+        match e.span() {
+            Some(span) => {
+                let (line, col) = line_col(text, span.start);
+                let key_hint = if message.starts_with("unknown field") {
+                    " (check the spelling; docs/tasks-toml.md lists every key)"
+                } else {
+                    ""
+                };
+                format!("{line}:{col}: {message}{key_hint}")
+            }
+            None => format!(" {message}"),
+        }
+    })
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
+        + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_come_as_argv_arrays_or_tables() {
+        let config = parse(
+            r#"
+[tasks.a]
+steps = [
+  ["kops", "version"],
+  { run = ["terraform", "plan"], cwd = "2-kops" },
+  { render = "t.yml", out = "o.yml" },
+  { builtin = "show-outputs" },
+]
+"#,
+        )
+        .unwrap();
+        let steps = &config.tasks["a"].steps;
+        assert!(matches!(&steps[0], Step::Command(c) if c.argv == ["kops", "version"]));
+        assert!(matches!(&steps[1], Step::Command(c) if c.cwd.as_deref() == Some("2-kops")));
+        assert!(matches!(&steps[2], Step::Render(r) if r.check == ManifestCheck::Kops));
+        assert!(matches!(
+            &steps[3],
+            Step::Builtin {
+                kind: Builtin::ShowOutputs,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_name_line_and_column() {
+        let err = parse("[tasks.a]\ndesc = \"x\"\ndeeps = []\n").unwrap_err();
+        assert!(err.starts_with("3:1: unknown field `deeps`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_name_line_and_column() {
+        let err = parse("[tasks.a]\nsteps = [[\"a\", 1]]\n").unwrap_err();
+        assert!(err.starts_with("2:"), "{err}");
+        assert!(err.contains("string"), "{err}");
+    }
+
+    #[test]
+    fn a_step_table_needs_exactly_one_kind() {
+        let err = parse("[tasks.a]\nsteps = [{ run = [\"x\"], render = \"t\" }]\n").unwrap_err();
+        assert!(err.contains("exactly one of"), "{err}");
+        let err = parse("[tasks.a]\nsteps = [{ render = \"t\" }]\n").unwrap_err();
+        assert!(err.contains("needs `out`"), "{err}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé\nx", 7), (3, 1));
+        assert_eq!(line_col("ab\ncéd", 6), (2, 3));
+    }
+}

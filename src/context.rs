@@ -1,0 +1,173 @@
+//! The values of a run, read lazily and once.
+//!
+//! `terraform output -json` in the prerequisites layer runs the first time a step needs a value and
+//! never again in the run, unless a step ran in the prerequisites folder itself (an apply or destroy
+//! there changes the outputs). A run whose steps need no value, such as `prerequisites-apply`,
+//! never reads them.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::config::Project;
+use crate::error::UserError;
+use crate::outputs::{self, Outputs};
+use crate::process;
+use crate::redact::Redactor;
+use crate::template::Renderer;
+use crate::values;
+
+/// The cluster the run acts on, resolved from `[cluster]`.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub state: String,
+}
+
+pub struct Values {
+    /// The full template context: merged values + `cluster` + `outputs` + `env`.
+    pub context: Value,
+    pub cluster: Option<Cluster>,
+    pub outputs: Outputs,
+}
+
+pub struct RunValues<'p> {
+    project: &'p Project,
+    sets: Vec<String>,
+    redactor: Arc<Redactor>,
+    loaded: Option<Result<Arc<Values>, UserError>>,
+    /// How many times `terraform output` ran (the design promises at most once per run and layer).
+    pub output_reads: usize,
+}
+
+impl<'p> RunValues<'p> {
+    pub fn new(project: &'p Project, sets: Vec<String>, redactor: Arc<Redactor>) -> Self {
+        RunValues {
+            project,
+            sets,
+            redactor,
+            loaded: None,
+            output_reads: 0,
+        }
+    }
+
+    /// Forgets the values: the next use reads the outputs again.
+    pub fn invalidate(&mut self) {
+        self.loaded = None;
+    }
+
+    pub fn get(&mut self, renderer: &Renderer) -> Result<Arc<Values>, UserError> {
+        if self.loaded.is_none() {
+            let loaded = self.load(renderer).map(Arc::new);
+            self.loaded = Some(loaded);
+        }
+        match &self.loaded {
+            Some(Ok(v)) => Ok(Arc::clone(v)),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(UserError::new("values were not loaded")),
+        }
+    }
+
+    fn read_outputs(&mut self) -> Result<Outputs, UserError> {
+        let dir_name = &self.project.config.prerequisites.dir;
+        let dir = self.project.path(dir_name);
+        if !dir.is_dir() {
+            return Err(UserError::new(format!(
+                "{}: the prerequisites folder does not exist; set [prerequisites] dir in {}",
+                dir.display(),
+                self.project.file.display()
+            )));
+        }
+        let terraform = self.project.tool_or_default("terraform");
+        self.output_reads += 1;
+        let (code, stdout, stderr) =
+            process::run_captured(&terraform, &["output", "-json"], &dir, &[])?;
+        if code != 0 {
+            let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = tail[tail.len().saturating_sub(5)..].join("\n  ");
+            return Err(UserError::with_code(
+                format!(
+                    "`{terraform} output -json` in {dir_name} failed with status {code}:\n  {tail}\nIs the layer initialised and applied (task prerequisites-apply)?"
+                ),
+                code,
+            ));
+        }
+        let text = String::from_utf8_lossy(&stdout);
+        let outputs = outputs::parse(&text).map_err(|e| {
+            UserError::new(format!(
+                "`{terraform} output -json` in {dir_name}: {e}"
+            ))
+        })?;
+        for secret in outputs.secrets() {
+            self.redactor.add(secret);
+        }
+        Ok(outputs)
+    }
+
+    fn load(&mut self, renderer: &Renderer) -> Result<Values, UserError> {
+        let outputs = self.read_outputs()?;
+        let cluster_config = self.project.config.cluster.as_ref();
+        let allowed: &[String] = cluster_config.map_or(&[], |c| c.sensitive.as_slice());
+        for name in allowed {
+            if !outputs.values.contains_key(name) {
+                return Err(UserError::new(format!(
+                    "{}: [cluster] sensitive lists `{name}`, which is not an output of {}",
+                    self.project.file.display(),
+                    self.project.config.prerequisites.dir
+                )));
+            }
+        }
+        let visible = Value::Object(outputs.visible(allowed));
+        let mut merged = visible.clone();
+        if let Some(cluster) = cluster_config {
+            for file in &cluster.values {
+                let layer = values::load_file(&self.project.dir, file)?;
+                values::deep_merge(&mut merged, layer);
+            }
+        }
+        for assignment in &self.sets {
+            values::apply_set(&mut merged, assignment)?;
+        }
+        let env: Map<String, Value> = std::env::vars()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        let mut context = match merged {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        context.insert("outputs".into(), visible);
+        context.insert("env".into(), Value::Object(env));
+        let mut context = Value::Object(context);
+        let cluster = match cluster_config {
+            None => None,
+            Some(c) => {
+                let file = self.project.file.display();
+                let name = renderer
+                    .render_inline(&format!("{file} [cluster] name"), &c.name, &context)?
+                    .trim()
+                    .to_string();
+                let state = renderer
+                    .render_inline(&format!("{file} [cluster] state"), &c.state, &context)?
+                    .trim()
+                    .to_string();
+                if name.is_empty() || state.is_empty() {
+                    return Err(UserError::new(format!(
+                        "{file}: [cluster] name and state must not render empty (got name `{name}`, state `{state}`)"
+                    )));
+                }
+                if let Value::Object(map) = &mut context {
+                    let mut cluster = Map::new();
+                    cluster.insert("name".into(), Value::String(name.clone()));
+                    cluster.insert("state".into(), Value::String(state.clone()));
+                    map.insert("cluster".into(), Value::Object(cluster));
+                }
+                Some(Cluster { name, state })
+            }
+        };
+        Ok(Values {
+            context,
+            cluster,
+            outputs,
+        })
+    }
+}

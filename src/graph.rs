@@ -1,0 +1,152 @@
+//! The task graph: dependency order, cycles and unknown names.
+//!
+//! The whole graph is checked when `tasks.toml` loads, so a typo in a dependency or a cycle is
+//! reported even by `kopsform list`, before anything runs.
+
+use indexmap::IndexSet;
+
+use crate::config::Project;
+use crate::error::UserError;
+
+/// Checks that every dependency names a task and that there is no cycle.
+pub fn check(project: &Project) -> Result<(), UserError> {
+    let tasks = &project.config.tasks;
+    for (name, task) in tasks {
+        for dep in &task.deps {
+            if !tasks.contains_key(dep) {
+                return Err(UserError::new(format!(
+                    "{}: task `{name}` depends on unknown task `{dep}`{}",
+                    project.file.display(),
+                    suggest(dep, tasks.keys())
+                )));
+            }
+        }
+    }
+    let names: Vec<String> = tasks.keys().cloned().collect();
+    order(project, &names).map(|_| ())
+}
+
+/// The tasks to run for `requested`, dependencies first, each once.
+pub fn order(project: &Project, requested: &[String]) -> Result<Vec<String>, UserError> {
+    let tasks = &project.config.tasks;
+    let mut done: IndexSet<String> = IndexSet::new();
+    for name in requested {
+        if !tasks.contains_key(name) {
+            return Err(unknown_task(project, name));
+        }
+        let mut path: Vec<String> = Vec::new();
+        visit(project, name, &mut path, &mut done)?;
+    }
+    Ok(done.into_iter().collect())
+}
+
+pub fn unknown_task(project: &Project, name: &str) -> UserError {
+    let tasks = &project.config.tasks;
+    UserError::new(format!(
+        "unknown task `{name}` in {}{}; `kopsform list` shows the tasks",
+        project.file.display(),
+        suggest(name, tasks.keys())
+    ))
+}
+
+fn visit(
+    project: &Project,
+    name: &str,
+    path: &mut Vec<String>,
+    done: &mut IndexSet<String>,
+) -> Result<(), UserError> {
+    if done.contains(name) {
+        return Ok(());
+    }
+    if let Some(start) = path.iter().position(|p| p == name) {
+        let mut cycle: Vec<&str> = path[start..].iter().map(String::as_str).collect();
+        cycle.push(name);
+        return Err(UserError::new(format!(
+            "{}: dependency cycle: {}; remove one of these dependencies",
+            project.file.display(),
+            cycle.join(" -> ")
+        )));
+    }
+    path.push(name.to_string());
+    // Every name was checked in `check`, so a missing task here is a bug, reported not panicked.
+    let task = project
+        .config
+        .tasks
+        .get(name)
+        .ok_or_else(|| unknown_task(project, name))?;
+    for dep in &task.deps {
+        visit(project, dep, path, done)?;
+    }
+    path.pop();
+    done.insert(name.to_string());
+    Ok(())
+}
+
+/// `; did you mean `x`?` for the closest names, or nothing when none is close.
+pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> String {
+    let mut close: Vec<(f64, &String)> = candidates
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, c)| {
+            *score >= 0.8 || strsim::levenshtein(name, c) <= 2 || c.contains(name)
+        })
+        .collect();
+    close.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let close: Vec<String> = close
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| format!("`{c}`"))
+        .collect();
+    match close.len() {
+        0 => String::new(),
+        1 => format!("; did you mean {}?", close[0]),
+        _ => format!("; did you mean one of {}?", close.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+    use std::path::PathBuf;
+
+    fn project(toml: &str) -> Project {
+        Project {
+            dir: PathBuf::from("/p"),
+            file: PathBuf::from("/p/tasks.toml"),
+            config: parse(toml).unwrap(),
+        }
+    }
+
+    #[test]
+    fn dependencies_run_first_and_once() {
+        let p = project(
+            "[tasks.a]\ndeps=[\"b\",\"c\"]\n[tasks.b]\ndeps=[\"c\"]\n[tasks.c]\n[tasks.d]\ndeps=[\"c\"]\n",
+        );
+        assert_eq!(
+            order(&p, &["a".into(), "d".into()]).unwrap(),
+            ["c", "b", "a", "d"]
+        );
+    }
+
+    #[test]
+    fn a_cycle_is_printed() {
+        let p = project("[tasks.a]\ndeps=[\"b\"]\n[tasks.b]\ndeps=[\"c\"]\n[tasks.c]\ndeps=[\"a\"]\n");
+        let err = check(&p).unwrap_err();
+        assert!(err.message.contains("a -> b -> c -> a"), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_names_get_suggestions() {
+        let p = project("[tasks.plan]\n[tasks.apply]\n[tasks.cluster-update]\n");
+        let err = order(&p, &["plna".into()]).unwrap_err();
+        assert!(err.message.contains("did you mean `plan`?"), "{}", err.message);
+        let err = order(&p, &["cluster-updat".into()]).unwrap_err();
+        assert!(
+            err.message.contains("did you mean `cluster-update`?"),
+            "{}",
+            err.message
+        );
+        let err = order(&p, &["zzzzzzzzz".into()]).unwrap_err();
+        assert!(!err.message.contains("did you mean"), "{}", err.message);
+    }
+}

@@ -1,0 +1,96 @@
+//! kopsform: a Make-style task runner that bridges a prerequisites Terraform layer and a kops
+//! cluster managed with Terraform.
+//!
+//! The data flow (see docs/architecture.md): `config` loads tasks.toml, `graph` orders the tasks,
+//! `runner` runs their steps through `process`; values come from `outputs` (terraform output -json)
+//! merged in `values` and `context`, feed `template`, and the rendered manifest is checked by
+//! `manifest` before kops sees it; `kops` reads what kops prints.
+
+pub mod atomic;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod graph;
+pub mod kops;
+pub mod manifest;
+pub mod outputs;
+pub mod process;
+pub mod provider_override;
+pub mod redact;
+pub mod runner;
+pub mod template;
+pub mod values;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use cli::{Cli, Command};
+use config::Project;
+use error::UserError;
+use runner::{RunOptions, Runner};
+
+/// Runs kopsform with `args` (program name first) and returns the exit status.
+pub fn run(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::parse_args(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match execute(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "kopsform: error: {}", e.message);
+            e.code
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<(), UserError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| UserError::new(format!("cannot read the current folder: {e}")))?;
+    let dir = Project::locate(cli.global.directory.as_deref(), &cwd)?;
+    let project = Project::load(dir)?;
+    let tasks: Vec<String> = match cli.command {
+        None => {
+            return Err(UserError::new(
+                "no task given; `kopsform list` shows the tasks, `kopsform TASK` runs one",
+            ));
+        }
+        Some(Command::List) => {
+            list(&project);
+            return Ok(());
+        }
+        Some(Command::Run { tasks }) => tasks,
+        Some(Command::Tasks(words)) => words
+            .into_iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect(),
+    };
+    let options = RunOptions {
+        dry_run: cli.global.dry_run,
+        yes: cli.global.yes,
+        sets: cli.global.set,
+        fail_on_update: cli.global.fail_on_update,
+    };
+    Runner::new(&project, options).run(&tasks)
+}
+
+fn list(project: &Project) {
+    let tasks = &project.config.tasks;
+    let width = tasks.keys().map(String::len).max().unwrap_or(0);
+    let mut text = String::new();
+    for (name, task) in tasks {
+        let confirm = if task.confirmation(name).is_some() {
+            " [confirm]"
+        } else {
+            ""
+        };
+        let line = format!("{name:width$}  {}{confirm}", task.desc);
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    print!("{text}");
+}

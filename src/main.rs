@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(kopsform::run(std::env::args_os().collect()));
+}

@@ -1,0 +1,230 @@
+//! Checks a rendered kops manifest before kops sees it.
+//!
+//! kops accepts a multi-document YAML file of `Cluster`, `InstanceGroup` and `SSHCredential`
+//! objects (`kops replace -f`). A template that renders a wrong cluster name or forgets the
+//! `kops.k8s.io/cluster` label on an instance group produces a manifest kops either rejects late or,
+//! worse, applies to the wrong cluster; these checks catch that with the document and line.
+
+use serde_yaml::Value;
+
+pub const API_VERSION: &str = "kops.k8s.io/v1alpha2";
+pub const CLUSTER_LABEL: &str = "kops.k8s.io/cluster";
+const KINDS: &[&str] = &["Cluster", "InstanceGroup", "SSHCredential"];
+
+/// One document of the manifest, with the line it starts on.
+#[derive(Debug)]
+pub struct Document {
+    pub line: usize,
+    pub kind: String,
+    pub name: String,
+    pub value: Value,
+}
+
+/// Splits `text` into YAML documents at `---` lines: (1-based first line, text).
+fn split_documents(text: &str) -> Vec<(usize, String)> {
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    let mut start = 1;
+    for (i, line) in text.lines().enumerate() {
+        let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
+        if is_marker {
+            docs.push((start, std::mem::take(&mut current)));
+            start = i + 2;
+            // `--- key: value` keeps content on the marker line.
+            let rest = line[3..].trim();
+            if !rest.is_empty() && !rest.starts_with('#') {
+                current.push_str(rest);
+                current.push('\n');
+                start = i + 1;
+            }
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    docs.push((start, current));
+    docs
+}
+
+/// Parses and checks the manifest for cluster `cluster_name`. Errors name the line.
+pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
+    let mut documents = Vec::new();
+    for (line, chunk) in split_documents(text) {
+        let value: Value = serde_yaml::from_str(&chunk).map_err(|e| match e.location() {
+            Some(loc) => format!(
+                "{}:{}: invalid YAML: {}",
+                line + loc.line() - 1,
+                loc.column(),
+                strip_position(&e.to_string())
+            ),
+            None => format!("{line}: invalid YAML: {e}"),
+        })?;
+        if value.is_null() {
+            continue; // an empty document, e.g. a trailing `---`
+        }
+        documents.push(check_document(line, value)?);
+    }
+    let clusters: Vec<&Document> = documents.iter().filter(|d| d.kind == "Cluster").collect();
+    match clusters.as_slice() {
+        [] => {
+            return Err(format!(
+                "no Cluster document; the manifest needs exactly one `kind: Cluster` named `{cluster_name}`"
+            ));
+        }
+        [one] if one.name != cluster_name => {
+            return Err(format!(
+                "{}: the Cluster is named `{}` but this run acts on cluster `{cluster_name}`; fix metadata.name in the template or [cluster] name",
+                one.line, one.name
+            ));
+        }
+        [_] => {}
+        [_, second, ..] => {
+            return Err(format!(
+                "{}: a second Cluster document; one manifest describes exactly one cluster",
+                second.line
+            ));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for doc in &documents {
+        if !seen.insert((doc.kind.clone(), doc.name.clone())) {
+            return Err(format!(
+                "{}: {} `{}` appears twice; each object once",
+                doc.line, doc.kind, doc.name
+            ));
+        }
+        if doc.kind == "InstanceGroup" {
+            let label = doc
+                .value
+                .get("metadata")
+                .and_then(|m| m.get("labels"))
+                .and_then(|l| l.get(CLUSTER_LABEL))
+                .and_then(Value::as_str);
+            match label {
+                Some(l) if l == cluster_name => {}
+                Some(l) => {
+                    return Err(format!(
+                        "{}: InstanceGroup `{}` is labelled {CLUSTER_LABEL}: {l}, not {cluster_name}; kops would attach it to another cluster",
+                        doc.line, doc.name
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "{}: InstanceGroup `{}` has no metadata.labels.\"{CLUSTER_LABEL}\"; add `{CLUSTER_LABEL}: {cluster_name}`",
+                        doc.line, doc.name
+                    ));
+                }
+            }
+        }
+    }
+    Ok(documents)
+}
+
+fn check_document(line: usize, value: Value) -> Result<Document, String> {
+    if !value.is_mapping() {
+        return Err(format!(
+            "{line}: a document must be a mapping with apiVersion, kind, metadata and spec"
+        ));
+    }
+    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
+    let api = field("apiVersion");
+    if api.as_deref() != Some(API_VERSION) {
+        return Err(format!(
+            "{line}: apiVersion is {}, expected {API_VERSION}",
+            api.map_or("missing".to_string(), |a| format!("`{a}`"))
+        ));
+    }
+    let kind = field("kind").unwrap_or_default();
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(format!(
+            "{line}: kind `{kind}` is not one kops replace accepts; expected Cluster, InstanceGroup or SSHCredential"
+        ));
+    }
+    let name = value
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if name.is_empty() {
+        return Err(format!("{line}: {kind} has no metadata.name"));
+    }
+    Ok(Document {
+        line,
+        kind,
+        name,
+        value,
+    })
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "apiVersion: kops.k8s.io/v1alpha2
+kind: Cluster
+metadata:
+  name: c.example.com
+spec: {}
+---
+apiVersion: kops.k8s.io/v1alpha2
+kind: InstanceGroup
+metadata:
+  name: nodes
+  labels:
+    kops.k8s.io/cluster: c.example.com
+spec: {}
+---
+";
+
+    #[test]
+    fn a_good_manifest_passes() {
+        let docs = check(GOOD, "c.example.com").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].line, 7);
+    }
+
+    #[test]
+    fn the_real_kops_fixtures_pass() {
+        for (dir, name) in [
+            ("minimal-aws", "minimal-aws.example.com"),
+            ("ha", "ha.example.com"),
+            ("complex", "complex.example.com"),
+        ] {
+            let path = format!(
+                "{}/../shared/fixtures/kops/{dir}/in-v1alpha2.yaml",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let docs = check(&text, name).unwrap_or_else(|e| panic!("{dir}: {e}"));
+                assert!(docs.len() >= 2, "{dir}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_check_names_its_line() {
+        let cases = [
+            (GOOD.replace("c.example.com\nspec", "other\nspec"), "1: the Cluster is named `other`"),
+            (GOOD.replace("    kops.k8s.io/cluster: c.example.com\n", ""), "7: InstanceGroup `nodes` has no"),
+            (GOOD.replace("cluster: c.example.com", "cluster: x"), "7: InstanceGroup `nodes` is labelled"),
+            (GOOD.replace("kind: InstanceGroup", "kind: Pod"), "7: kind `Pod`"),
+            (GOOD.replacen("kops.k8s.io/v1alpha2", "v1", 1), "1: apiVersion is `v1`"),
+            (GOOD.replace("kind: Cluster", "kind: InstanceGroup"), "no Cluster document"),
+            (format!("{GOOD}{GOOD}"), "second Cluster"),
+            (GOOD.replace("spec: {}\n---", "spec: {}\nspec: {}\n---"), "duplicate"),
+            (GOOD.replace("  name: nodes", "  name: nodes\n  bad: [1"), "invalid YAML"),
+        ];
+        for (text, want) in cases {
+            let err = check(&text, "c.example.com").unwrap_err();
+            assert!(err.contains(want), "want {want:?} in {err:?}");
+        }
+    }
+}

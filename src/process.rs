@@ -1,0 +1,267 @@
+//! The only place that starts child processes.
+//!
+//! Children get an argument vector, never a shell. Their stdout and stderr are read line by line on
+//! two threads, masked, prefixed with the task name and written whole, so lines of one child never
+//! tear. SIGINT and SIGTERM are caught for the whole run: a child is waited for, not abandoned, so
+//! Terraform can release its lock and write its state.
+//!
+//! Signals: on a terminal, the child stays in kopsform's process group and Ctrl-C reaches it from the
+//! terminal directly, so kopsform only records it (forwarding too would be a second Ctrl-C, which
+//! makes Terraform stop hard). Off a terminal (CI, `kill -INT`), the child runs in its own process
+//! group and kopsform forwards each SIGINT/SIGTERM it receives to that group.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Once};
+use std::thread;
+
+use duct::unix::HandleExt;
+
+use crate::error::UserError;
+use crate::redact::Redactor;
+
+/// Process group (or pid on a terminal) of the running child, 0 when none runs.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+static CHILD_OWN_GROUP: AtomicBool = AtomicBool::new(false);
+/// The first signal received (SIGINT or SIGTERM), 0 when none.
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+/// Set while kopsform itself waits on the terminal (a confirmation), where a signal ends the run.
+static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+/// Catches SIGINT and SIGTERM for the rest of the process (idempotent).
+pub fn install_signal_handlers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let Ok(mut signals) =
+            signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+        else {
+            return;
+        };
+        thread::spawn(move || {
+            for signal in signals.forever() {
+                let _ = INTERRUPTED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+                if PROMPTING.load(Ordering::SeqCst) {
+                    eprintln!();
+                    eprintln!("kopsform: interrupted at the confirmation prompt; nothing was run");
+                    std::process::exit(128 + signal);
+                }
+                let child = CHILD.load(Ordering::SeqCst);
+                if child <= 0 {
+                    continue;
+                }
+                if CHILD_OWN_GROUP.load(Ordering::SeqCst) {
+                    // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
+                    unsafe { libc::kill(-child, signal) };
+                } else if signal != signal_hook::consts::SIGINT {
+                    // SAFETY: as above, a plain signal to one pid.
+                    unsafe { libc::kill(child, signal) };
+                }
+            }
+        });
+    });
+}
+
+/// The signal that interrupted the run, if any.
+pub fn interrupted() -> Option<i32> {
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
+/// Asks a yes/no question on the terminal. `Ok(false)` unless the answer starts with y.
+pub fn confirm_on_terminal(question: &str) -> Result<bool, UserError> {
+    PROMPTING.store(true, Ordering::SeqCst);
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let read = std::io::stdin().read_line(&mut answer);
+    PROMPTING.store(false, Ordering::SeqCst);
+    read.map_err(|e| UserError::new(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
+}
+
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// A child to start.
+pub struct Command<'a> {
+    pub program: &'a str,
+    pub args: &'a [String],
+    pub cwd: &'a Path,
+    pub env: &'a [(String, String)],
+    /// Written before every relayed line, e.g. `[plan] `.
+    pub prefix: &'a str,
+    /// Keep the (unmasked) stdout text for a parser.
+    pub capture_stdout: bool,
+}
+
+/// How a child ended.
+pub struct Finished {
+    /// The exit status: the child's code, or 128 + signal.
+    pub code: i32,
+    pub stdout: String,
+    /// The last few stderr lines, masked, for error messages.
+    pub stderr_tail: Vec<String>,
+}
+
+const TAIL: usize = 5;
+
+fn spawn_error(program: &str, e: &std::io::Error) -> UserError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        UserError::with_code(
+            format!(
+                "`{program}` was not found: install it or set its path in the [tools] table of tasks.toml"
+            ),
+            127,
+        )
+    } else {
+        UserError::new(format!("cannot start `{program}`: {e}"))
+    }
+}
+
+fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Runs a child to the end, relaying its output live.
+pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished, UserError> {
+    let (out_reader, out_writer) =
+        os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
+    let (err_reader, err_writer) =
+        os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
+    let own_group = !stdin_is_terminal();
+    let mut expr = duct::cmd(cmd.program, cmd.args)
+        .dir(cmd.cwd)
+        .stdout_file(out_writer)
+        .stderr_file(err_writer)
+        .unchecked();
+    for (k, v) in cmd.env {
+        expr = expr.env(k, v);
+    }
+    if own_group {
+        expr = expr.before_spawn(|c| {
+            std::os::unix::process::CommandExt::process_group(c, 0);
+            Ok(())
+        });
+    }
+    let handle = expr.start().map_err(|e| spawn_error(cmd.program, &e));
+    // The expression holds our copies of the pipe's write ends: drop it so the readers see EOF.
+    drop(expr);
+    let handle = handle?;
+    if let Some(pid) = handle.pids().first() {
+        CHILD_OWN_GROUP.store(own_group, Ordering::SeqCst);
+        CHILD.store(*pid as i32, Ordering::SeqCst);
+        // A signal that arrived between spawning and recording the pid is forwarded now.
+        if let Some(signal) = interrupted()
+            && own_group
+        {
+            let _ = handle.send_signal(signal);
+        }
+    }
+    let prefix = cmd.prefix.to_string();
+    let out_redactor = Arc::clone(redactor);
+    let capture = cmd.capture_stdout;
+    let out_thread = thread::spawn(move || {
+        relay(out_reader, &prefix, &out_redactor, false, |line| {
+            if capture {
+                Some(line.to_string())
+            } else {
+                None
+            }
+        })
+    });
+    let prefix = cmd.prefix.to_string();
+    let err_redactor = Arc::clone(redactor);
+    let err_thread = thread::spawn(move || {
+        relay(err_reader, &prefix, &err_redactor, true, |line| {
+            Some(err_redactor.mask(line))
+        })
+    });
+    let status = handle.wait();
+    CHILD.store(0, Ordering::SeqCst);
+    let stdout = out_thread.join().unwrap_or_default();
+    let stderr = err_thread.join().unwrap_or_default();
+    let status = status.map_err(|e| UserError::new(format!("waiting for `{}`: {e}", cmd.program)))?;
+    let mut stderr_tail: Vec<String> = stderr.lines().map(str::to_string).collect();
+    let keep = stderr_tail.len().saturating_sub(TAIL);
+    stderr_tail.drain(..keep);
+    Ok(Finished {
+        code: exit_code(&status.status),
+        stdout,
+        stderr_tail,
+    })
+}
+
+/// Copies lines from `reader` to stdout or stderr, masked and prefixed; returns what `keep` kept.
+fn relay(
+    reader: impl Read,
+    prefix: &str,
+    redactor: &Redactor,
+    to_stderr: bool,
+    keep: impl Fn(&str) -> Option<String>,
+) -> String {
+    let mut reader = BufReader::new(reader);
+    let mut buf = Vec::new();
+    let mut kept = String::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        if let Some(k) = keep(line) {
+            kept.push_str(&k);
+            kept.push('\n');
+        }
+        let out = format!("{prefix}{}\n", redactor.mask(line));
+        // One write per line under the lock: lines of parallel children never interleave.
+        if to_stderr {
+            let _ = std::io::stderr().lock().write_all(out.as_bytes());
+        } else {
+            let _ = std::io::stdout().lock().write_all(out.as_bytes());
+        }
+    }
+    kept
+}
+
+/// Runs a child and returns its stdout; stderr is kept for the error message. For reads such as
+/// `terraform output -json` whose output is data, not progress.
+pub fn run_captured(
+    program: &str,
+    args: &[&str],
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<(i32, Vec<u8>, String), UserError> {
+    let mut expr = duct::cmd(program, args.iter().map(OsString::from))
+        .dir(cwd)
+        .stdout_capture()
+        .stderr_capture()
+        .stdin_null()
+        .unchecked();
+    for (k, v) in env {
+        expr = expr.env(k, v);
+    }
+    let output = expr.run().map_err(|e| spawn_error(program, &e))?;
+    Ok((
+        exit_code(&output.status),
+        output.stdout,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}

@@ -1,0 +1,608 @@
+//! Runs a plan of tasks: confirmations up front, steps in order, a summary at the end.
+//!
+//! The runner decides *what* happens (dry run, confirmation, which values a step sees, which
+//! environment a child gets); `process` decides *how* a child runs; the built-in steps call
+//! `template`, `manifest`, `kops` and `provider_override` for their logic.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::atomic;
+use crate::config::{Builtin, CommandStep, Project, RenderStep, Report, Step, Task};
+use crate::context::RunValues;
+use crate::error::UserError;
+use crate::kops;
+use crate::manifest;
+use crate::process;
+use crate::provider_override;
+use crate::redact::Redactor;
+use crate::template::Renderer;
+
+/// Exit status of a rolling-update dry run that found work with `--fail-on-update`.
+pub const NEEDS_UPDATE_EXIT: i32 = 2;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub dry_run: bool,
+    pub yes: bool,
+    pub sets: Vec<String>,
+    pub fail_on_update: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    DryRun,
+    Failed,
+    Interrupted,
+    NotRun,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::DryRun => "dry run",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+            Status::NotRun => "not run",
+        }
+    }
+}
+
+pub struct Runner<'p> {
+    project: &'p Project,
+    options: RunOptions,
+    renderer: Renderer,
+    redactor: Arc<Redactor>,
+    values: RunValues<'p>,
+}
+
+impl<'p> Runner<'p> {
+    pub fn new(project: &'p Project, options: RunOptions) -> Self {
+        let redactor = Arc::new(Redactor::new());
+        let values = RunValues::new(project, options.sets.clone(), Arc::clone(&redactor));
+        Runner {
+            project,
+            options,
+            renderer: Renderer::new(),
+            redactor,
+            values,
+        }
+    }
+
+    /// Runs `requested` and their dependencies. Prints the summary either way.
+    pub fn run(&mut self, requested: &[String]) -> Result<(), UserError> {
+        let plan = crate::graph::order(self.project, requested)?;
+        self.check_confirmations(&plan)?;
+        process::install_signal_handlers();
+        let mut results: Vec<(String, Status, Duration)> = Vec::new();
+        let mut outcome = Ok(());
+        for name in &plan {
+            if outcome.is_err() {
+                results.push((name.clone(), Status::NotRun, Duration::ZERO));
+                continue;
+            }
+            let started = Instant::now();
+            let result = self.run_task(name);
+            let status = match &result {
+                Ok(()) if self.options.dry_run => Status::DryRun,
+                Ok(()) => Status::Ok,
+                Err(_) if process::interrupted().is_some() => Status::Interrupted,
+                Err(_) => Status::Failed,
+            };
+            results.push((name.clone(), status, started.elapsed()));
+            if let Err(e) = result {
+                outcome = Err(e.context(format!("task `{name}`")));
+            }
+        }
+        print_summary(&results);
+        outcome
+    }
+
+    /// Fails before anything runs when a task needs a confirmation nobody can give.
+    fn check_confirmations(&self, plan: &[String]) -> Result<(), UserError> {
+        if self.options.yes || self.options.dry_run || process::stdin_is_terminal() {
+            return Ok(());
+        }
+        let needing: Vec<&String> = plan
+            .iter()
+            .filter(|name| self.task(name).confirmation(name).is_some())
+            .collect();
+        if needing.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = needing.iter().map(|n| format!("`{n}`")).collect();
+        Err(UserError::new(format!(
+            "{} {} confirmation and there is no terminal to ask on; nothing was run. Pass --yes to confirm, or --dry-run to see what would run",
+            names.join(", "),
+            if names.len() == 1 { "needs" } else { "need" }
+        )))
+    }
+
+    fn task(&self, name: &str) -> &'p Task {
+        &self.project.config.tasks[name]
+    }
+
+    fn run_task(&mut self, name: &str) -> Result<(), UserError> {
+        let task = self.task(name);
+        if !self.options.dry_run
+            && !self.options.yes
+            && let Some(question) = task.confirmation(name)
+        {
+            if !process::confirm_on_terminal(&question)? {
+                return Err(UserError::new("not confirmed; nothing was run"));
+            }
+        }
+        if task.steps.is_empty() {
+            return Ok(());
+        }
+        let prefix = format!("[{name}] ");
+        for step in &task.steps {
+            if let Some(signal) = process::interrupted() {
+                return Err(interrupted(signal));
+            }
+            match step {
+                Step::Command(cmd) => self.run_command(name, task, cmd, &prefix)?,
+                Step::Render(render) => self.render(&prefix, render)?,
+                Step::Builtin {
+                    kind: Builtin::ShowOutputs,
+                    ..
+                } => self.show_outputs(&prefix)?,
+                Step::Builtin {
+                    kind: Builtin::ProviderOverride,
+                    out,
+                } => self.provider_override(&prefix, out.as_deref().unwrap_or_default())?,
+            }
+        }
+        Ok(())
+    }
+
+    fn render_text(&mut self, what: &str, text: &str) -> Result<String, UserError> {
+        if !text.contains("{{") {
+            return Ok(text.to_string());
+        }
+        let values = self.values.get(&self.renderer)?;
+        self.renderer.render_inline(what, text, &values.context)
+    }
+
+    /// The environment added for a child: `[env]`, the task's, the step's, the cluster's.
+    fn child_env(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        cmd: &CommandStep,
+        is_kops: bool,
+        in_prerequisites: bool,
+    ) -> Result<Vec<(String, String)>, UserError> {
+        let mut env = Vec::new();
+        let layers = [
+            (&self.project.config.env, "[env]".to_string()),
+            (&task.env, format!("task `{task_name}` env")),
+            (&cmd.env, format!("task `{task_name}` step env")),
+        ];
+        for (vars, what) in layers {
+            for (k, v) in vars {
+                let value = self.render_text(&format!("{what} {k}"), v)?;
+                env.push((k.clone(), value));
+            }
+        }
+        // kops always learns its cluster; other tools do when the values are at hand.
+        let cluster = if is_kops {
+            self.values.get(&self.renderer)?.cluster.clone()
+        } else if !in_prerequisites {
+            self.values
+                .get(&self.renderer)
+                .ok()
+                .and_then(|v| v.cluster.clone())
+        } else {
+            None
+        };
+        if let Some(cluster) = cluster {
+            env.push(("KOPS_CLUSTER_NAME".into(), cluster.name));
+            env.push(("KOPS_STATE_STORE".into(), cluster.state));
+        }
+        if !process::stdin_is_terminal() {
+            // terraform: behave as with -input=false on every subcommand, and say it is automated.
+            env.push(("TF_INPUT".into(), "0".into()));
+            env.push(("TF_IN_AUTOMATION".into(), "1".into()));
+        }
+        Ok(env)
+    }
+
+    fn run_command(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        cmd: &CommandStep,
+        prefix: &str,
+    ) -> Result<(), UserError> {
+        let mut argv = Vec::with_capacity(cmd.argv.len());
+        for (i, arg) in cmd.argv.iter().enumerate() {
+            argv.push(self.render_text(&format!("task `{task_name}` argument {}", i + 1), arg)?);
+        }
+        let tool_name = argv[0].clone();
+        let program = self.project.tool_or_default(&tool_name);
+        let is_kops = tool_name == "kops" || program == self.project.tool_or_default("kops");
+        let cwd_rel = cmd.cwd.as_deref().or(task.cwd.as_deref());
+        let cwd = match cwd_rel {
+            Some(rel) => {
+                let rel = self.render_text(&format!("task `{task_name}` cwd"), rel)?;
+                self.project.path(&rel)
+            }
+            None => self.project.dir.clone(),
+        };
+        let prerequisites = self.project.path(&self.project.config.prerequisites.dir);
+        let in_prerequisites = same_dir(&cwd, &prerequisites);
+        let env = self.child_env(task_name, task, cmd, is_kops, in_prerequisites)?;
+        let shown = display_command(&tool_name, &argv[1..], cwd_rel);
+        let shown = self.redactor.mask(&shown);
+        if self.options.dry_run {
+            eprintln!("{prefix}would run: {shown}");
+            return Ok(());
+        }
+        eprintln!("{prefix}$ {shown}");
+        if !cwd.is_dir() {
+            return Err(UserError::new(format!(
+                "{}: the step's folder does not exist; fix `cwd` in {}",
+                cwd.display(),
+                self.project.file.display()
+            )));
+        }
+        let private: Vec<PathBuf> = cmd
+            .private
+            .iter()
+            .map(|p| {
+                self.render_text(&format!("task `{task_name}` private"), p)
+                    .map(|p| self.project.path(&p))
+            })
+            .collect::<Result<_, _>>()?;
+        let finished = process::run_streaming(
+            &process::Command {
+                program: &program,
+                args: &argv[1..],
+                cwd: &cwd,
+                env: &env,
+                prefix,
+                capture_stdout: cmd.report.is_some(),
+            },
+            &self.redactor,
+        )?;
+        if in_prerequisites {
+            self.values.invalidate();
+        }
+        if let Some(signal) = process::interrupted() {
+            return Err(interrupted(signal));
+        }
+        if finished.code != 0 {
+            let tail = if finished.stderr_tail.is_empty() {
+                String::new()
+            } else {
+                format!(":\n  {}", finished.stderr_tail.join("\n  "))
+            };
+            return Err(UserError::with_code(
+                format!(
+                    "`{tool_name}` exited with status {}{tail}",
+                    finished.code
+                ),
+                finished.code,
+            ));
+        }
+        for path in &private {
+            make_private(path)?;
+        }
+        match cmd.report {
+            Some(Report::RollingUpdate) => {
+                let dry_run = !argv.iter().any(|a| a == "--yes" || a == "-y");
+                let fail = cmd.fail_on_update || (self.options.fail_on_update && dry_run);
+                report_rolling_update(prefix, &finished.stdout, dry_run, fail)
+            }
+            Some(Report::DeleteCluster) => {
+                let dry_run = !argv.iter().any(|a| a == "--yes" || a == "-y");
+                let state = self
+                    .values
+                    .get(&self.renderer)
+                    .ok()
+                    .and_then(|v| v.cluster.clone())
+                    .map(|c| c.state);
+                report_delete_cluster(prefix, &finished.stdout, dry_run, state.as_deref())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn render(&mut self, prefix: &str, step: &RenderStep) -> Result<(), UserError> {
+        let values = self.values.get(&self.renderer)?;
+        let template_path = self.project.path(&step.template);
+        let bytes = std::fs::read(&template_path).map_err(|e| {
+            UserError::new(format!(
+                "{}: cannot read the template: {e}",
+                template_path.display()
+            ))
+        })?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            UserError::new(format!(
+                "{}: not UTF-8 text (bad byte at offset {}); save the template as UTF-8",
+                step.template,
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        let rendered = self
+            .renderer
+            .render(&step.template, &source, &values.context)?;
+        let mut summary = String::new();
+        if step.check == crate::config::ManifestCheck::Kops {
+            let cluster = values.cluster.as_ref().ok_or_else(|| {
+                UserError::new(format!(
+                    "{}: checking a kops manifest needs a [cluster] table with the cluster name",
+                    self.project.file.display()
+                ))
+            })?;
+            let documents = manifest::check(&rendered, &cluster.name).map_err(|e| {
+                UserError::new(format!(
+                    "{} (rendered from {}):{e}; nothing was written",
+                    step.out, step.template
+                ))
+            })?;
+            let names: Vec<String> = documents
+                .iter()
+                .map(|d| format!("{} {}", d.kind, d.name))
+                .collect();
+            summary = format!(" ({})", names.join(", "));
+        }
+        let out = self.project.path(&step.out);
+        let secret = self.redactor.contains_secret(&rendered);
+        if self.options.dry_run {
+            eprintln!(
+                "{prefix}would write {} from {}{summary}",
+                step.out, step.template
+            );
+            return Ok(());
+        }
+        let mode = if secret { 0o600 } else { 0o644 };
+        atomic::write(&out, rendered.as_bytes(), mode)?;
+        eprintln!(
+            "{prefix}rendered {} -> {}{summary}",
+            step.template, step.out
+        );
+        if secret {
+            eprintln!(
+                "{prefix}warning: {} contains a sensitive output value; written with mode 0600, do not commit it",
+                step.out
+            );
+        }
+        Ok(())
+    }
+
+    fn show_outputs(&mut self, prefix: &str) -> Result<(), UserError> {
+        let values = self.values.get(&self.renderer)?;
+        let outputs = &values.outputs;
+        if outputs.values.is_empty() {
+            eprintln!(
+                "{prefix}{} has no outputs; has it been applied (task prerequisites-apply)?",
+                self.project.config.prerequisites.dir
+            );
+            return Ok(());
+        }
+        let width = outputs.values.keys().map(String::len).max().unwrap_or(0);
+        let mut text = String::new();
+        for (name, value) in &outputs.values {
+            let shown = if outputs.sensitive.contains(name) {
+                "<sensitive>".to_string()
+            } else {
+                self.redactor.mask(&value.to_string())
+            };
+            text.push_str(&format!("{name:width$} = {shown}\n"));
+        }
+        print!("{text}");
+        Ok(())
+    }
+
+    fn provider_override(&mut self, prefix: &str, out: &str) -> Result<(), UserError> {
+        let path = self.project.path(out);
+        let config = self.project.config.provider_override.clone().unwrap_or_default();
+        match provider_override::render(&config) {
+            Some(text) => {
+                if self.options.dry_run {
+                    eprintln!("{prefix}would write {out}");
+                } else {
+                    atomic::write(&path, text.as_bytes(), 0o644)?;
+                    eprintln!("{prefix}wrote {out}");
+                }
+            }
+            None => {
+                // Only a file kopsform wrote is removed, never a team's own override.
+                let ours = std::fs::read_to_string(&path)
+                    .map(|t| t.starts_with(provider_override::HEADER))
+                    .unwrap_or(false);
+                if ours && !self.options.dry_run {
+                    std::fs::remove_file(&path).map_err(|e| {
+                        UserError::new(format!("{}: cannot remove: {e}", path.display()))
+                    })?;
+                    eprintln!("{prefix}removed {out} ([provider-override] is empty)");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn output_reads(&self) -> usize {
+        self.values.output_reads
+    }
+}
+
+fn interrupted(signal: i32) -> UserError {
+    UserError::with_code(
+        format!(
+            "interrupted by {}; the running child was waited for and no further step ran",
+            process::signal_name(signal)
+        ),
+        128 + signal,
+    )
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn make_private(path: &Path) -> Result<(), UserError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        UserError::new(format!(
+            "{}: expected the step to write this private file, but: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// `kops replace -f x` as a user would type it; arguments with blanks or quotes are quoted.
+fn display_command(program: &str, args: &[String], cwd: Option<&str>) -> String {
+    let mut words = vec![quote(program)];
+    words.extend(args.iter().map(|a| quote(a)));
+    let line = words.join(" ");
+    match cwd {
+        Some(dir) => format!("(cd {} && {line})", quote(dir)),
+        None => line,
+    }
+}
+
+fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+fn report_rolling_update(
+    prefix: &str,
+    stdout: &str,
+    dry_run: bool,
+    fail_on_update: bool,
+) -> Result<(), UserError> {
+    let groups = match kops::parse_rolling_update(stdout) {
+        Some(Ok(groups)) => groups,
+        Some(Err(e)) => return Err(UserError::new(format!("cannot read kops's output: {e}"))),
+        None => {
+            if fail_on_update {
+                return Err(UserError::new(
+                    "kops printed no rolling-update table (NAME STATUS NEEDUPDATE ...), so kopsform cannot tell whether an update is needed",
+                ));
+            }
+            eprintln!("{prefix}kops printed no rolling-update table; nothing to report");
+            return Ok(());
+        }
+    };
+    let needing: Vec<String> = groups
+        .iter()
+        .filter(|g| g.needs_update())
+        .map(|g| format!("{} ({} of {} nodes)", g.name, g.need_update, g.target))
+        .collect();
+    if needing.is_empty() {
+        eprintln!(
+            "{prefix}no instance group needs an update ({} checked)",
+            groups.len()
+        );
+        return Ok(());
+    }
+    let verb = if dry_run { "need" } else { "needed" };
+    eprintln!(
+        "{prefix}{} of {} instance groups {verb} an update: {}",
+        needing.len(),
+        groups.len(),
+        needing.join(", ")
+    );
+    if dry_run && fail_on_update {
+        return Err(UserError::with_code(
+            "instance groups need a rolling update (--fail-on-update); run the rolling update with --yes",
+            NEEDS_UPDATE_EXIT,
+        ));
+    }
+    Ok(())
+}
+
+fn report_delete_cluster(
+    prefix: &str,
+    stdout: &str,
+    dry_run: bool,
+    state: Option<&str>,
+) -> Result<(), UserError> {
+    let resources =
+        kops::parse_delete_listing(stdout).map_err(|e| UserError::new(format!("cannot read kops's output: {e}")))?;
+    let state = state.unwrap_or("the state store");
+    if !dry_run {
+        eprintln!(
+            "{prefix}kops deleted {} cloud resources and the cluster's objects in {state}",
+            resources.len()
+        );
+        return Ok(());
+    }
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for r in &resources {
+        match kinds.iter_mut().find(|(k, _)| *k == r.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((r.kind.clone(), 1)),
+        }
+    }
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    if resources.is_empty() {
+        eprintln!(
+            "{prefix}kops lists no cloud resources left for this cluster; --yes removes its objects from {state}"
+        );
+    } else {
+        eprintln!(
+            "{prefix}--yes would delete {} cloud resources ({}) and the cluster's objects in {state}",
+            resources.len(),
+            kinds.join(", ")
+        );
+        eprintln!(
+            "{prefix}--unregister would remove only the objects in {state}: the {} resources above would keep running (and costing) with no kops state left to manage or delete them",
+            resources.len()
+        );
+    }
+    Ok(())
+}
+
+fn print_summary(results: &[(String, Status, Duration)]) {
+    if results.is_empty() {
+        return;
+    }
+    let width = results
+        .iter()
+        .map(|(n, _, _)| n.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut text = format!("\n{:width$}  {:11}  DURATION\n", "TASK", "STATUS");
+    for (name, status, took) in results {
+        let took = if *status == Status::NotRun {
+            "-".to_string()
+        } else {
+            format!("{:.1}s", took.as_secs_f64())
+        };
+        text.push_str(&format!("{name:width$}  {:11}  {took}\n", status.label()));
+    }
+    eprint!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_shown_quoted() {
+        assert_eq!(
+            display_command("kops", &["replace".into(), "-f".into(), "a b".into()], Some("2-kops")),
+            "(cd 2-kops && kops replace -f 'a b')"
+        );
+        assert_eq!(quote("it's"), "'it'\\''s'");
+    }
+}

@@ -1,0 +1,151 @@
+//! The values a run renders with: outputs <- values files <- `--set`, deep-merged in that order.
+//!
+//! Maps merge key by key, everything else (lists included) is replaced by the later layer, the
+//! same rule `kops toolbox template` applies to its values files.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::UserError;
+
+/// Merges `overlay` into `base`: maps merge recursively, anything else is replaced.
+pub fn deep_merge(base: &mut Value, overlay: Value) {
+    match (base, overlay) {
+        (Value::Object(base), Value::Object(overlay)) => {
+            for (k, v) in overlay {
+                match base.get_mut(&k) {
+                    Some(existing) => deep_merge(existing, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay,
+    }
+}
+
+/// Applies one `--set key.path=value`. The value is read as a YAML scalar or flow collection, so
+/// `count=3` is a number, `on=true` a boolean, `zones=[a, b]` a list; anything else is a string.
+pub fn apply_set(values: &mut Value, assignment: &str) -> Result<(), UserError> {
+    let Some((path, raw)) = assignment.split_once('=') else {
+        return Err(UserError::new(format!(
+            "--set {assignment}: expected KEY=VALUE, e.g. --set cluster_version=1.30.2"
+        )));
+    };
+    let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(UserError::new(format!(
+            "--set {assignment}: `{path}` is not a key path; use names separated by dots, e.g. a.b"
+        )));
+    }
+    let value = parse_scalar(raw);
+    let mut nested = value;
+    for key in keys.iter().rev() {
+        let mut map = Map::new();
+        map.insert((*key).to_string(), nested);
+        nested = Value::Object(map);
+    }
+    deep_merge(values, nested);
+    Ok(())
+}
+
+fn parse_scalar(raw: &str) -> Value {
+    if raw.is_empty() {
+        return Value::String(String::new());
+    }
+    match serde_yaml::from_str::<Value>(raw) {
+        Ok(Value::Null) if raw != "null" && raw != "~" => Value::String(raw.to_string()),
+        Ok(Value::Object(_)) if !raw.trim_start().starts_with('{') => {
+            Value::String(raw.to_string())
+        }
+        Ok(v) => v,
+        Err(_) => Value::String(raw.to_string()),
+    }
+}
+
+/// Reads a values file (YAML or JSON; JSON is YAML) that must stay inside the project.
+pub fn load_file(project_dir: &Path, relative: &str) -> Result<Value, UserError> {
+    let path = inside_project(project_dir, relative)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        UserError::new(format!(
+            "{}: cannot read values file: {e}; fix the path in [cluster] values",
+            path.display()
+        ))
+    })?;
+    let value: Value = serde_yaml::from_str(&text)
+        .map_err(|e| UserError::new(format!("{}: not valid YAML/JSON: {e}", path.display())))?;
+    match value {
+        Value::Object(_) => Ok(value),
+        Value::Null => Ok(Value::Object(Map::new())),
+        _ => Err(UserError::new(format!(
+            "{}: a values file must hold a mapping of names to values at the top",
+            path.display()
+        ))),
+    }
+}
+
+/// Joins a relative path to the project folder, refusing absolute paths and `..` that escape it.
+pub fn inside_project(project_dir: &Path, relative: &str) -> Result<PathBuf, UserError> {
+    let rel = Path::new(relative);
+    let mut depth: i32 = 0;
+    for c in rel.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => depth -= 1,
+            Component::RootDir | Component::Prefix(_) => depth = -1,
+        }
+        if depth < 0 {
+            return Err(UserError::new(format!(
+                "{relative}: this path leaves the project folder {}; keep values files inside the project",
+                project_dir.display()
+            )));
+        }
+    }
+    Ok(project_dir.join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn maps_merge_and_lists_are_replaced() {
+        let mut base = json!({"a": {"x": 1, "y": [1, 2]}, "b": 1});
+        deep_merge(&mut base, json!({"a": {"y": [3], "z": 2}, "c": 3}));
+        assert_eq!(
+            base,
+            json!({"a": {"x": 1, "y": [3], "z": 2}, "b": 1, "c": 3})
+        );
+    }
+
+    #[test]
+    fn set_parses_scalars_and_paths() {
+        let mut v = json!({"a": {"b": 1}});
+        apply_set(&mut v, "a.c=3").unwrap();
+        apply_set(&mut v, "name=my.cluster").unwrap();
+        apply_set(&mut v, "on=true").unwrap();
+        apply_set(&mut v, "zones=[a, b]").unwrap();
+        apply_set(&mut v, "ver=1.30.2").unwrap();
+        apply_set(&mut v, "empty=").unwrap();
+        assert_eq!(
+            v,
+            json!({"a": {"b": 1, "c": 3}, "name": "my.cluster", "on": true, "zones": ["a", "b"], "ver": "1.30.2", "empty": ""})
+        );
+        assert!(apply_set(&mut v, "novalue").is_err());
+        assert!(apply_set(&mut v, "a..b=1").is_err());
+    }
+
+    #[test]
+    fn values_files_stay_inside_the_project() {
+        let p = Path::new("/p");
+        assert!(inside_project(p, "values/dev.yaml").is_ok());
+        assert!(inside_project(p, "a/../b.yaml").is_ok());
+        assert!(inside_project(p, "../secrets.yaml").is_err());
+        assert!(inside_project(p, "/etc/passwd").is_err());
+        assert!(inside_project(p, "a/../../b").is_err());
+    }
+}
