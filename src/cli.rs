@@ -40,7 +40,13 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
     /// Work on the project in DIR instead of the nearest folder holding a tasks.toml
-    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, env = "KOPSFORM_DIR")]
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        global = true,
+        env = "KOPSFORM_DIR"
+    )]
     pub directory: Option<PathBuf>,
     /// Print every step with its resolved arguments and run nothing that changes anything
     /// (terraform output is still read to resolve the arguments)
@@ -60,7 +66,9 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run tasks and their dependencies (also: kopsform TASK...)
-    #[command(after_help = "Examples:\n  kopsform run cluster-update plan\n  kopsform run --yes apply")]
+    #[command(
+        after_help = "Examples:\n  kopsform run cluster-update plan\n  kopsform run --yes apply"
+    )]
     Run {
         /// Tasks to run, in order; each dependency runs once
         #[arg(required = true, value_name = "TASK")]

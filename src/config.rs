@@ -290,7 +290,9 @@ impl<'de> Deserialize<'de> for Step {
         impl<'de> Visitor<'de> for StepVisitor {
             type Value = Step;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an argv array of strings, or a table with `run`, `render` or `builtin`")
+                f.write_str(
+                    "an argv array of strings, or a table with `run`, `render` or `builtin`",
+                )
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Step, A::Error> {
                 let argv: Vec<String> =

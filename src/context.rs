@@ -27,8 +27,28 @@ pub struct Cluster {
 pub struct Values {
     /// The full template context: merged values + `cluster` + `outputs` + `env`.
     pub context: Value,
-    pub cluster: Option<Cluster>,
+    /// `None` without a `[cluster]` table; an error when its name or state cannot be rendered
+    /// (e.g. before the prerequisites are applied), reported only to the steps that need it.
+    pub cluster: Option<Result<Cluster, UserError>>,
     pub outputs: Outputs,
+}
+
+impl Values {
+    /// The cluster, for steps that cannot run without one.
+    pub fn require_cluster(&self, project: &Project) -> Result<Cluster, UserError> {
+        match &self.cluster {
+            Some(Ok(c)) => Ok(c.clone()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(UserError::new(format!(
+                "{}: this step needs the cluster, but there is no [cluster] table with its name and state",
+                project.file.display()
+            ))),
+        }
+    }
+
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref().and_then(|c| c.as_ref().ok())
+    }
 }
 
 pub struct RunValues<'p> {
@@ -94,9 +114,7 @@ impl<'p> RunValues<'p> {
         }
         let text = String::from_utf8_lossy(&stdout);
         let outputs = outputs::parse(&text).map_err(|e| {
-            UserError::new(format!(
-                "`{terraform} output -json` in {dir_name}: {e}"
-            ))
+            UserError::new(format!("`{terraform} output -json` in {dir_name}: {e}"))
         })?;
         for secret in outputs.secrets() {
             self.redactor.add(secret);
@@ -138,36 +156,43 @@ impl<'p> RunValues<'p> {
         context.insert("outputs".into(), visible);
         context.insert("env".into(), Value::Object(env));
         let mut context = Value::Object(context);
-        let cluster = match cluster_config {
-            None => None,
-            Some(c) => {
-                let file = self.project.file.display();
-                let name = renderer
-                    .render_inline(&format!("{file} [cluster] name"), &c.name, &context)?
-                    .trim()
-                    .to_string();
-                let state = renderer
-                    .render_inline(&format!("{file} [cluster] state"), &c.state, &context)?
-                    .trim()
-                    .to_string();
-                if name.is_empty() || state.is_empty() {
-                    return Err(UserError::new(format!(
-                        "{file}: [cluster] name and state must not render empty (got name `{name}`, state `{state}`)"
-                    )));
-                }
-                if let Value::Object(map) = &mut context {
-                    let mut cluster = Map::new();
-                    cluster.insert("name".into(), Value::String(name.clone()));
-                    cluster.insert("state".into(), Value::String(state.clone()));
-                    map.insert("cluster".into(), Value::Object(cluster));
-                }
-                Some(Cluster { name, state })
+        let cluster = cluster_config.map(|c| {
+            let cluster = resolve_cluster(self.project, renderer, c, &context)?;
+            if let Value::Object(map) = &mut context {
+                let mut fields = Map::new();
+                fields.insert("name".into(), Value::String(cluster.name.clone()));
+                fields.insert("state".into(), Value::String(cluster.state.clone()));
+                map.insert("cluster".into(), Value::Object(fields));
             }
-        };
+            Ok(cluster)
+        });
         Ok(Values {
             context,
             cluster,
             outputs,
         })
     }
+}
+
+fn resolve_cluster(
+    project: &Project,
+    renderer: &Renderer,
+    config: &crate::config::ClusterConfig,
+    context: &Value,
+) -> Result<Cluster, UserError> {
+    let file = project.file.display();
+    let name = renderer
+        .render_inline(&format!("{file} [cluster] name"), &config.name, context)?
+        .trim()
+        .to_string();
+    let state = renderer
+        .render_inline(&format!("{file} [cluster] state"), &config.state, context)?
+        .trim()
+        .to_string();
+    if name.is_empty() || state.is_empty() {
+        return Err(UserError::new(format!(
+            "{file}: [cluster] name and state must not render empty (got name `{name}`, state `{state}`)"
+        )));
+    }
+    Ok(Cluster { name, state })
 }

@@ -42,10 +42,15 @@ pub fn order(project: &Project, requested: &[String]) -> Result<Vec<String>, Use
 
 pub fn unknown_task(project: &Project, name: &str) -> UserError {
     let tasks = &project.config.tasks;
+    let hint = suggest(name, tasks.keys());
+    let hint = if hint.is_empty() {
+        "; `kopsform list` shows the tasks".to_string()
+    } else {
+        hint
+    };
     UserError::new(format!(
-        "unknown task `{name}` in {}{}; `kopsform list` shows the tasks",
-        project.file.display(),
-        suggest(name, tasks.keys())
+        "unknown task `{name}` in {}{hint}",
+        project.file.display()
     ))
 }
 
@@ -86,9 +91,7 @@ fn visit(
 pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> String {
     let mut close: Vec<(f64, &String)> = candidates
         .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, c)| {
-            *score >= 0.8 || strsim::levenshtein(name, c) <= 2 || c.contains(name)
-        })
+        .filter(|(score, c)| *score >= 0.8 || strsim::levenshtein(name, c) <= 2 || c.contains(name))
         .collect();
     close.sort_by(|a, b| b.0.total_cmp(&a.0));
     let close: Vec<String> = close
@@ -130,7 +133,8 @@ mod tests {
 
     #[test]
     fn a_cycle_is_printed() {
-        let p = project("[tasks.a]\ndeps=[\"b\"]\n[tasks.b]\ndeps=[\"c\"]\n[tasks.c]\ndeps=[\"a\"]\n");
+        let p =
+            project("[tasks.a]\ndeps=[\"b\"]\n[tasks.b]\ndeps=[\"c\"]\n[tasks.c]\ndeps=[\"a\"]\n");
         let err = check(&p).unwrap_err();
         assert!(err.message.contains("a -> b -> c -> a"), "{}", err.message);
     }
@@ -139,7 +143,11 @@ mod tests {
     fn unknown_names_get_suggestions() {
         let p = project("[tasks.plan]\n[tasks.apply]\n[tasks.cluster-update]\n");
         let err = order(&p, &["plna".into()]).unwrap_err();
-        assert!(err.message.contains("did you mean `plan`?"), "{}", err.message);
+        assert!(
+            err.message.contains("did you mean `plan`?"),
+            "{}",
+            err.message
+        );
         let err = order(&p, &["cluster-updat".into()]).unwrap_err();
         assert!(
             err.message.contains("did you mean `cluster-update`?"),

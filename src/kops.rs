@@ -87,9 +87,7 @@ pub fn parse_delete_listing(text: &str) -> Result<Vec<CloudResource>, String> {
                 name: String::new(),
                 id: id.to_string(),
             }),
-            _ => Err(format!(
-                "delete listing line {line}: expected TYPE NAME ID"
-            )),
+            _ => Err(format!("delete listing line {line}: expected TYPE NAME ID")),
         })
         .collect()
 }

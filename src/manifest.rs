@@ -212,15 +212,39 @@ spec: {}
     #[test]
     fn every_check_names_its_line() {
         let cases = [
-            (GOOD.replace("c.example.com\nspec", "other\nspec"), "1: the Cluster is named `other`"),
-            (GOOD.replace("    kops.k8s.io/cluster: c.example.com\n", ""), "7: InstanceGroup `nodes` has no"),
-            (GOOD.replace("cluster: c.example.com", "cluster: x"), "7: InstanceGroup `nodes` is labelled"),
-            (GOOD.replace("kind: InstanceGroup", "kind: Pod"), "7: kind `Pod`"),
-            (GOOD.replacen("kops.k8s.io/v1alpha2", "v1", 1), "1: apiVersion is `v1`"),
-            (GOOD.replace("kind: Cluster", "kind: InstanceGroup"), "no Cluster document"),
+            (
+                GOOD.replace("c.example.com\nspec", "other\nspec"),
+                "1: the Cluster is named `other`",
+            ),
+            (
+                GOOD.replace("    kops.k8s.io/cluster: c.example.com\n", ""),
+                "7: InstanceGroup `nodes` has no",
+            ),
+            (
+                GOOD.replace("cluster: c.example.com", "cluster: x"),
+                "7: InstanceGroup `nodes` is labelled",
+            ),
+            (
+                GOOD.replace("kind: InstanceGroup", "kind: Pod"),
+                "7: kind `Pod`",
+            ),
+            (
+                GOOD.replacen("kops.k8s.io/v1alpha2", "v1", 1),
+                "1: apiVersion is `v1`",
+            ),
+            (
+                GOOD.replace("kind: Cluster", "kind: InstanceGroup"),
+                "no Cluster document",
+            ),
             (format!("{GOOD}{GOOD}"), "second Cluster"),
-            (GOOD.replace("spec: {}\n---", "spec: {}\nspec: {}\n---"), "duplicate"),
-            (GOOD.replace("  name: nodes", "  name: nodes\n  bad: [1"), "invalid YAML"),
+            (
+                GOOD.replace("spec: {}\n---", "spec: {}\nspec: {}\n---"),
+                "duplicate",
+            ),
+            (
+                GOOD.replace("  name: nodes", "  name: nodes\n  bad: [1"),
+                "invalid YAML",
+            ),
         ];
         for (text, want) in cases {
             let err = check(&text, "c.example.com").unwrap_err();

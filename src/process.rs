@@ -34,9 +34,10 @@ static PROMPTING: AtomicBool = AtomicBool::new(false);
 pub fn install_signal_handlers() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let Ok(mut signals) =
-            signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
-        else {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ]) else {
             return;
         };
         thread::spawn(move || {
@@ -196,7 +197,8 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
     CHILD.store(0, Ordering::SeqCst);
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();
-    let status = status.map_err(|e| UserError::new(format!("waiting for `{}`: {e}", cmd.program)))?;
+    let status =
+        status.map_err(|e| UserError::new(format!("waiting for `{}`: {e}", cmd.program)))?;
     let mut stderr_tail: Vec<String> = stderr.lines().map(str::to_string).collect();
     let keep = stderr_tail.len().saturating_sub(TAIL);
     stderr_tail.drain(..keep);

@@ -190,12 +190,16 @@ impl<'p> Runner<'p> {
         }
         // kops always learns its cluster; other tools do when the values are at hand.
         let cluster = if is_kops {
-            self.values.get(&self.renderer)?.cluster.clone()
+            Some(
+                self.values
+                    .get(&self.renderer)?
+                    .require_cluster(self.project)?,
+            )
         } else if !in_prerequisites {
             self.values
                 .get(&self.renderer)
                 .ok()
-                .and_then(|v| v.cluster.clone())
+                .and_then(|v| v.cluster().cloned())
         } else {
             None
         };
@@ -282,10 +286,7 @@ impl<'p> Runner<'p> {
                 format!(":\n  {}", finished.stderr_tail.join("\n  "))
             };
             return Err(UserError::with_code(
-                format!(
-                    "`{tool_name}` exited with status {}{tail}",
-                    finished.code
-                ),
+                format!("`{tool_name}` exited with status {}{tail}", finished.code),
                 finished.code,
             ));
         }
@@ -304,8 +305,7 @@ impl<'p> Runner<'p> {
                     .values
                     .get(&self.renderer)
                     .ok()
-                    .and_then(|v| v.cluster.clone())
-                    .map(|c| c.state);
+                    .and_then(|v| v.cluster().map(|c| c.state.clone()));
                 report_delete_cluster(prefix, &finished.stdout, dry_run, state.as_deref())
             }
             None => Ok(()),
@@ -333,12 +333,7 @@ impl<'p> Runner<'p> {
             .render(&step.template, &source, &values.context)?;
         let mut summary = String::new();
         if step.check == crate::config::ManifestCheck::Kops {
-            let cluster = values.cluster.as_ref().ok_or_else(|| {
-                UserError::new(format!(
-                    "{}: checking a kops manifest needs a [cluster] table with the cluster name",
-                    self.project.file.display()
-                ))
-            })?;
+            let cluster = values.require_cluster(self.project)?;
             let documents = manifest::check(&rendered, &cluster.name).map_err(|e| {
                 UserError::new(format!(
                     "{} (rendered from {}):{e}; nothing was written",
@@ -401,7 +396,12 @@ impl<'p> Runner<'p> {
 
     fn provider_override(&mut self, prefix: &str, out: &str) -> Result<(), UserError> {
         let path = self.project.path(out);
-        let config = self.project.config.provider_override.clone().unwrap_or_default();
+        let config = self
+            .project
+            .config
+            .provider_override
+            .clone()
+            .unwrap_or_default();
         match provider_override::render(&config) {
             Some(text) => {
                 if self.options.dry_run {
@@ -535,8 +535,8 @@ fn report_delete_cluster(
     dry_run: bool,
     state: Option<&str>,
 ) -> Result<(), UserError> {
-    let resources =
-        kops::parse_delete_listing(stdout).map_err(|e| UserError::new(format!("cannot read kops's output: {e}")))?;
+    let resources = kops::parse_delete_listing(stdout)
+        .map_err(|e| UserError::new(format!("cannot read kops's output: {e}")))?;
     let state = state.unwrap_or("the state store");
     if !dry_run {
         eprintln!(
@@ -600,7 +600,11 @@ mod tests {
     #[test]
     fn commands_are_shown_quoted() {
         assert_eq!(
-            display_command("kops", &["replace".into(), "-f".into(), "a b".into()], Some("2-kops")),
+            display_command(
+                "kops",
+                &["replace".into(), "-f".into(), "a b".into()],
+                Some("2-kops")
+            ),
             "(cd 2-kops && kops replace -f 'a b')"
         );
         assert_eq!(quote("it's"), "'it'\\''s'");

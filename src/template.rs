@@ -132,15 +132,24 @@ const HELPERS: &[(&str, usize, &[usize], HelperFn)] = &[
     }),
     ("join", 2, &[], |a| match &a[1] {
         Value::Array(items) => Ok(Value::String(
-            items.iter().map(text).collect::<Vec<_>>().join(&text(&a[0])),
+            items
+                .iter()
+                .map(text)
+                .collect::<Vec<_>>()
+                .join(&text(&a[0])),
         )),
         Value::Object(map) => Ok(Value::String(
-            map.values().map(text).collect::<Vec<_>>().join(&text(&a[0])),
+            map.values()
+                .map(text)
+                .collect::<Vec<_>>()
+                .join(&text(&a[0])),
         )),
         other => Ok(Value::String(text(other))),
     }),
     ("replace", 3, &[], |a| {
-        Ok(Value::String(text(&a[2]).replace(&text(&a[0]), &text(&a[1]))))
+        Ok(Value::String(
+            text(&a[2]).replace(&text(&a[0]), &text(&a[1])),
+        ))
     }),
     ("trimPrefix", 2, &[], |a| {
         let (p, s) = (text(&a[0]), text(&a[1]));
@@ -150,8 +159,12 @@ const HELPERS: &[(&str, usize, &[usize], HelperFn)] = &[
         let (p, s) = (text(&a[0]), text(&a[1]));
         Ok(Value::String(s.strip_suffix(&p).unwrap_or(&s).to_string()))
     }),
-    ("lower", 1, &[], |a| Ok(Value::String(text(&a[0]).to_lowercase()))),
-    ("upper", 1, &[], |a| Ok(Value::String(text(&a[0]).to_uppercase()))),
+    ("lower", 1, &[], |a| {
+        Ok(Value::String(text(&a[0]).to_lowercase()))
+    }),
+    ("upper", 1, &[], |a| {
+        Ok(Value::String(text(&a[0]).to_uppercase()))
+    }),
     ("b64enc", 1, &[], |a| {
         Ok(Value::String(
             base64::engine::general_purpose::STANDARD.encode(text(&a[0])),
@@ -250,7 +263,8 @@ fn describe_render_error(name: &str, e: &RenderError, context: &Value) -> UserEr
                 .unwrap_or_default()
                 .to_string();
             let hint = if names.is_empty() {
-                "; there are no values at all: has the prerequisites layer been applied?".to_string()
+                "; there are no values at all: has the prerequisites layer been applied?"
+                    .to_string()
             } else {
                 format!(
                     "{}; the values that exist: {}. Outputs that are null are left out by `terraform output -json`: use `default` for optional values",
@@ -286,16 +300,33 @@ mod tests {
 
     #[test]
     fn missing_values_name_line_and_existing_names() {
-        let err = render("a: 1\nb: {{vpc_idd}}\n", json!({"vpc_id": "v", "zone": "z"})).unwrap_err();
-        assert!(err.message.starts_with("t.yml:2:4: missing value `vpc_idd`"), "{}", err.message);
-        assert!(err.message.contains("did you mean `vpc_id`?"), "{}", err.message);
+        let err = render(
+            "a: 1\nb: {{vpc_idd}}\n",
+            json!({"vpc_id": "v", "zone": "z"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .starts_with("t.yml:2:4: missing value `vpc_idd`"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("did you mean `vpc_id`?"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("vpc_id, zone"), "{}", err.message);
     }
 
     #[test]
     fn missing_values_in_helpers_are_named_too() {
         let err = render("{{upper nope}}", json!({"x": 1})).unwrap_err();
-        assert!(err.message.contains("missing value `nope`"), "{}", err.message);
+        assert!(
+            err.message.contains("missing value `nope`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

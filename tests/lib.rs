@@ -1,0 +1,9 @@
+//! kopsform's integration tests: the real binary, real terraform, a real S3 API (moto_server) and
+//! the kops double. One test binary, a module per story.
+
+mod support;
+
+mod errors;
+mod lifecycle;
+mod running;
+mod template;

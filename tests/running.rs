@@ -1,0 +1,281 @@
+//! Running tasks: discovery, order, dry run, confirmation, child output and exit statuses.
+
+use crate::support::{Project, require_terraform};
+
+const OUTPUTS: &str = r#"{
+  "cluster_name": {"sensitive": false, "type": "string", "value": "c.example.com"},
+  "kops_s3_bucket": {"sensitive": false, "type": "string", "value": "kops-state"},
+  "evil": {"sensitive": false, "type": "string", "value": "a b; touch pwned $(touch pwned2)"},
+  "ssh_key": {"sensitive": true, "type": "string", "value": "sekrit-ssh-key-123"}
+}"#;
+
+/// A project whose prerequisites layer has the outputs above, applied with real terraform.
+fn project_with_outputs(tasks: &str) -> Project {
+    require_terraform();
+    let p = Project::new();
+    p.layer_from_recorded_outputs("1-prerequisites", OUTPUTS);
+    p.file("tasks.toml", tasks);
+    p
+}
+
+#[test]
+fn list_shows_tasks_in_file_order_from_any_subfolder() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        "[tasks.zeta]\ndesc = \"last letter\"\n[tasks.alpha]\ndesc = \"first letter\"\nconfirm = true\n",
+    );
+    p.file("deep/er/x.txt", "");
+    let run = p.kopsform_in(&p.join("deep/er"), &["list"]);
+    run.success();
+    assert_eq!(
+        run.stdout,
+        "zeta   last letter\nalpha  first letter [confirm]\n"
+    );
+    let other = Project::new();
+    other
+        .kopsform(&["-C", p.path().to_str().unwrap(), "list"])
+        .success()
+        .stdout_has("zeta");
+}
+
+#[test]
+fn no_tasks_file_is_a_clear_error() {
+    let p = Project::new();
+    p.kopsform(&["list"])
+        .failure(1)
+        .stderr_has("no tasks.toml in")
+        .stderr_has("pass -C DIR");
+    p.kopsform(&["-C", "nowhere", "list"])
+        .failure(1)
+        .stderr_has("-C must name a kopsform project");
+}
+
+#[test]
+fn dependencies_run_once_in_order_with_prefixed_output() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        r#"
+[tasks.a]
+deps = ["b", "c"]
+steps = [["echo", "A"]]
+[tasks.b]
+deps = ["c"]
+steps = [["echo", "B"]]
+[tasks.c]
+steps = [["echo", "C"], ["sh", "-c", "echo to-stderr >&2"]]
+"#,
+    );
+    let run = p.kopsform(&["a", "b"]);
+    run.success();
+    assert_eq!(run.stdout, "[c] C\n[b] B\n[a] A\n");
+    run.stderr_has("[c] to-stderr\n")
+        .stderr_has("[c] $ echo C\n")
+        .stderr_has("TASK  STATUS       DURATION\nc     ok");
+}
+
+#[test]
+fn a_failing_child_passes_its_status_through_and_stops_the_run() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        r#"
+[tasks.first]
+steps = [["sh", "-c", "echo 'Error: something broke' >&2; exit 3"]]
+[tasks.second]
+deps = ["first"]
+steps = [["touch", "second-ran"]]
+"#,
+    );
+    let run = p.kopsform(&["run", "second"]);
+    run.failure(3)
+        .stderr_has(
+            "kopsform: error: task `first`: `sh` exited with status 3:\n  Error: something broke",
+        )
+        .stderr_has("second  not run");
+    assert!(!p.exists("second-ran"));
+}
+
+#[test]
+fn a_missing_tool_says_how_to_configure_it() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        "[tools]\nterraform = \"no-such-terraform-binary\"\n[tasks.t]\nsteps = [[\"terraform\", \"version\"]]\n",
+    );
+    p.kopsform(&["t"])
+        .failure(127)
+        .stderr_has("`no-such-terraform-binary` was not found")
+        .stderr_has("[tools] table");
+}
+
+#[test]
+fn tools_table_swaps_the_binary_and_relative_paths_are_from_the_project() {
+    let p = Project::new();
+    p.file("bin/fake-tf", "#!/bin/sh\necho \"fake terraform $*\"\n");
+    std::process::Command::new("chmod")
+        .args(["+x", p.join("bin/fake-tf").to_str().unwrap()])
+        .status()
+        .unwrap();
+    p.file(
+        "tasks.toml",
+        "[tools]\nterraform = \"bin/fake-tf\"\n[tasks.t]\ncwd = \"sub\"\nsteps = [[\"terraform\", \"plan\"]]\n",
+    );
+    std::fs::create_dir_all(p.join("sub")).unwrap();
+    p.kopsform(&["t"])
+        .success()
+        .stdout_has("[t] fake terraform plan");
+}
+
+#[test]
+fn confirm_without_terminal_fails_before_anything_runs() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        r#"
+[tasks.prepare]
+steps = [["touch", "prepared"]]
+[tasks.apply]
+deps = ["prepare"]
+confirm = true
+steps = [["touch", "applied"]]
+"#,
+    );
+    p.kopsform(&["apply"])
+        .failure(1)
+        .stderr_has(
+            "`apply` needs confirmation and there is no terminal to ask on; nothing was run",
+        )
+        .stderr_has("--yes");
+    assert!(!p.exists("prepared"));
+    p.kopsform(&["--yes", "apply"]).success();
+    assert!(p.exists("applied"));
+}
+
+#[test]
+fn values_reach_argv_as_single_arguments_never_as_shell() {
+    let p = project_with_outputs(
+        r#"
+[cluster]
+name = "{{cluster_name}}"
+state = "s3://{{kops_s3_bucket}}"
+[tasks.t]
+steps = [["touch", "{{evil}}"], ["printenv", "KOPS_CLUSTER_NAME", "KOPS_STATE_STORE"]]
+"#,
+    );
+    let run = p.kopsform(&["t"]);
+    run.success();
+    assert!(p.exists("a b; touch pwned $(touch pwned2)"));
+    assert!(!p.exists("pwned") && !p.exists("pwned2"));
+    // printenv is no kops, but it runs outside the prerequisites layer, so it learns the cluster.
+    run.stdout_has("[t] c.example.com\n[t] s3://kops-state\n");
+}
+
+#[test]
+fn dry_run_prints_resolved_commands_masks_secrets_and_runs_nothing() {
+    let p = project_with_outputs(
+        r#"
+[cluster]
+name = "{{cluster_name}}"
+state = "s3://{{kops_s3_bucket}}"
+sensitive = ["ssh_key"]
+[tasks.apply]
+confirm = true
+steps = [
+  ["touch", "applied"],
+  ["kops", "create", "sshpublickey", "--name", "{{cluster.name}}", "--state", "{{cluster.state}}", "--key", "{{ssh_key}}"],
+]
+"#,
+    );
+    let run = p.kopsform(&["--dry-run", "apply"]);
+    run.success()
+        .stderr_has("[apply] would run: touch applied\n")
+        .stderr_has(
+            "[apply] would run: kops create sshpublickey --name c.example.com --state s3://kops-state --key ***\n",
+        )
+        .stderr_has("apply  dry run")
+        .output_lacks("sekrit-ssh-key-123");
+    assert!(!p.exists("applied"));
+}
+
+#[test]
+fn outputs_task_masks_sensitive_values() {
+    let p = project_with_outputs("[tasks.outputs]\nsteps = [{ builtin = \"show-outputs\" }]\n");
+    let run = p.kopsform(&["outputs"]);
+    run.success()
+        .stdout_has("cluster_name   = \"c.example.com\"\n")
+        .stdout_has("ssh_key        = <sensitive>\n")
+        .output_lacks("sekrit-ssh-key-123");
+}
+
+#[test]
+fn sensitive_outputs_stay_out_of_templates_unless_listed() {
+    let tasks = |sensitive: &str| {
+        format!(
+            "[cluster]\nname = \"{{{{cluster_name}}}}\"\nstate = \"x\"\nsensitive = [{sensitive}]\n[tasks.t]\nsteps = [{{ render = \"t.txt\", out = \"out.txt\", check = \"none\" }}]\n"
+        )
+    };
+    let p = project_with_outputs(&tasks(""));
+    p.file("t.txt", "key: {{ssh_key}}\n");
+    p.kopsform(&["t"])
+        .failure(1)
+        .stderr_has("t.txt:1:6: missing value `ssh_key`");
+    assert!(!p.exists("out.txt"));
+    p.file("tasks.toml", &tasks("\"ssh_key\""));
+    p.kopsform(&["t"])
+        .success()
+        .stderr_has("warning: out.txt contains a sensitive output value; written with mode 0600");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(p.join("out.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn terraform_output_runs_once_per_run() {
+    let p = project_with_outputs(
+        r#"
+[tools]
+terraform = "./counting-terraform"
+[cluster]
+name = "{{cluster_name}}"
+state = "s3://{{kops_s3_bucket}}"
+[tasks.one]
+steps = [["echo", "{{cluster.name}}"]]
+[tasks.two]
+deps = ["one"]
+steps = [["echo", "{{kops_s3_bucket}}"], ["echo", "{{cluster.state}}"]]
+"#,
+    );
+    // A wrapper that records each call, then runs the real terraform.
+    p.file(
+        "counting-terraform",
+        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/terraform-calls.log\"\nexec terraform \"$@\"\n",
+    );
+    std::process::Command::new("chmod")
+        .args(["+x", p.join("counting-terraform").to_str().unwrap()])
+        .status()
+        .unwrap();
+    p.kopsform(&["two"])
+        .success()
+        .stdout_has("[two] s3://kops-state");
+    assert_eq!(p.read("terraform-calls.log"), "output -json\n");
+}
+
+#[test]
+fn set_overrides_outputs() {
+    let p =
+        project_with_outputs("[tasks.t]\nsteps = [[\"echo\", \"{{cluster_name}} {{extra.n}}\"]]\n");
+    p.kopsform(&[
+        "t",
+        "--set",
+        "cluster_name=other.example.com",
+        "--set",
+        "extra.n=3",
+    ])
+    .success()
+    .stdout_has("[t] other.example.com 3\n");
+}

@@ -1,0 +1,328 @@
+//! Test bench: a temporary project, the real kopsform binary, real terraform, a real S3 API
+//! (moto_server on a loopback port) and the kops double on PATH.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The folder holding the kops double, named `kops`, to put first on PATH.
+pub fn kops_double_dir() -> PathBuf {
+    repo().join("tests/kops-double")
+}
+
+/// Fails the test with a clear message when a real tool the bench needs is missing.
+pub fn require(tool: &str, install: &str) {
+    let found = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "`{tool}` is not installed, and these tests use the real one: {install}"
+    );
+}
+
+pub fn require_terraform() {
+    require(
+        "terraform",
+        "install Terraform 1.x on PATH (.ci/run fails early without it)",
+    );
+}
+
+/// The result of running kopsform.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success\n{}", self.show());
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "expected exit {code}\n{}", self.show());
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.show()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n{}",
+            self.show()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn output_lacks(&self, text: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(text) && !self.stderr.contains(text),
+            "output contains {text:?}\n{}",
+            self.show()
+        );
+        self
+    }
+
+    pub fn show(&self) -> String {
+        format!(
+            "--- exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A temporary project folder.
+pub struct Project {
+    pub tmp: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Project {
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("kopsform-test-")
+            .tempdir()
+            .expect("temp dir");
+        let cloud = tmp.path().join(".kops-double-cloud");
+        let path = format!(
+            "{}:{}",
+            kops_double_dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Project {
+            env: vec![
+                ("PATH".into(), path),
+                ("KOPS_DOUBLE_CLOUD".into(), cloud.display().to_string()),
+                ("TF_CLI_CONFIG_FILE".into(), "/dev/null".into()),
+                ("CHECKPOINT_DISABLE".into(), "1".into()),
+                ("HOME".into(), tmp.path().display().to_string()),
+            ],
+            tmp,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    pub fn file(&self, rel: &str, contents: &str) -> &Self {
+        let path = self.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.join(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.join(rel).exists()
+    }
+
+    /// Copies a file or folder of the repository into the project.
+    pub fn copy_from_repo(&self, from: &str, to: &str) -> &Self {
+        copy_tree(&repo().join(from), &self.join(to));
+        self
+    }
+
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs kopsform in the project folder with `args`.
+    pub fn kopsform(&self, args: &[&str]) -> Run {
+        self.kopsform_in(self.path(), args)
+    }
+
+    pub fn kopsform_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_kopsform"))
+            .args(args)
+            .current_dir(cwd)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kopsform");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs another program (terraform, aws, the kops double) with the project's environment.
+    pub fn tool(&self, cwd: &str, program: &str, args: &[&str]) -> Run {
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(self.join(cwd))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {program}: {e}"));
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Writes a Terraform layer at `dir` whose outputs are those of a recorded
+    /// `terraform output -json` file, and applies it for real.
+    pub fn layer_from_recorded_outputs(&self, dir: &str, recorded: &str) {
+        let json: serde_json::Value = serde_json::from_str(recorded).expect("recorded outputs");
+        std::fs::create_dir_all(self.join(dir)).unwrap();
+        std::fs::write(self.join(dir).join("recorded.json"), recorded).unwrap();
+        let mut tf = String::from(
+            "locals {\n  recorded = jsondecode(file(\"${path.module}/recorded.json\"))\n}\n",
+        );
+        for (name, entry) in json.as_object().expect("an object") {
+            let sensitive = entry["sensitive"].as_bool().unwrap_or(false);
+            tf.push_str(&format!(
+                "output \"{name}\" {{\n  value     = local.recorded[\"{name}\"].value\n  sensitive = {sensitive}\n}}\n"
+            ));
+        }
+        std::fs::write(self.join(dir).join("main.tf"), tf).unwrap();
+        self.tool(dir, "terraform", &["init", "-input=false"])
+            .success();
+        self.tool(
+            dir,
+            "terraform",
+            &["apply", "-auto-approve", "-input=false"],
+        )
+        .success();
+    }
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    let meta = std::fs::metadata(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    if meta.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            let name_str = name.to_string_lossy();
+            // Never copy a developer's local state or generated files into a test project.
+            if [
+                ".terraform",
+                ".kops-state",
+                ".kopsform",
+                ".kops-double-cloud",
+            ]
+            .contains(&name_str.as_ref())
+                || name_str.starts_with("terraform.tfstate")
+                || name_str.ends_with(".tfplan")
+                || name_str == ".terraform.lock.hcl"
+            {
+                continue;
+            }
+            copy_tree(&entry.path(), &to.join(name));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+/// A moto_server on a free loopback port: a real S3 API for the aws CLI, Terraform's s3 backend
+/// and the kops double. Stopped when dropped.
+pub struct S3 {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl S3 {
+    pub fn start() -> S3 {
+        require(
+            "moto_server",
+            "pip install 'moto[server]' (.ci/run installs it when missing)",
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto_server did not listen on {endpoint} within 30s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        S3 { child, endpoint }
+    }
+
+    /// The environment that points the aws CLI, Terraform and the kops double at this server.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret-key"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_S3", self.endpoint.as_str()),
+            ("S3_ENDPOINT", self.endpoint.as_str()),
+            ("S3_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    pub fn attach(&self, project: &mut Project) {
+        for (k, v) in self.env() {
+            project.env(&k, &v);
+        }
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
