@@ -130,10 +130,9 @@ impl<'p> Runner<'p> {
         if !self.options.dry_run
             && !self.options.yes
             && let Some(question) = task.confirmation(name)
+            && !process::confirm_on_terminal(&question)?
         {
-            if !process::confirm_on_terminal(&question)? {
-                return Err(UserError::new("not confirmed; nothing was run"));
-            }
+            return Err(UserError::new("not confirmed; nothing was run"));
         }
         if task.steps.is_empty() {
             return Ok(());

@@ -256,6 +256,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
             copy_tree(&entry.path(), &to.join(name));
         }
     } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(from, to).unwrap();
     }
 }
