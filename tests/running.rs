@@ -279,3 +279,46 @@ fn set_overrides_outputs() {
     .success()
     .stdout_has("[t] other.example.com 3\n");
 }
+
+#[test]
+fn ctrl_c_is_forwarded_to_the_child_which_is_waited_for_then_exit_130() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        r#"
+[tasks.slow]
+steps = [["sh", "-c", "trap 'sleep 0.3; echo cleaned-up > child-saw-int; exit 1' INT; echo started > started; while :; do sleep 0.1; done"]]
+[tasks.after]
+deps = ["slow"]
+steps = [["touch", "after-ran"]]
+"#,
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kopsform"))
+        .arg("after")
+        .current_dir(p.path())
+        .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !p.exists("started") {
+        assert!(started.elapsed().as_secs() < 20, "the step never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: a plain kill(2) of the kopsform process we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("task `slow`: interrupted by SIGINT"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("slow   interrupted"), "{stderr}");
+    assert!(stderr.contains("after  not run"), "{stderr}");
+    // The child got the signal and was waited for: its clean-up finished before kopsform exited.
+    assert_eq!(p.read("child-saw-int"), "cleaned-up\n");
+    assert!(!p.exists("after-ran"));
+}
