@@ -293,7 +293,7 @@ deps = ["slow"]
 steps = [["touch", "after-ran"]]
 "#,
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kopsform"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kopsform"))
         .arg("after")
         .current_dir(p.path())
         .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
