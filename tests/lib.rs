@@ -6,4 +6,5 @@ mod support;
 mod errors;
 mod lifecycle;
 mod running;
+mod sandbox;
 mod template;
