@@ -38,7 +38,26 @@ pub fn require_terraform() {
     );
 }
 
-/// The result of running kopsform.
+/// Removes ANSI colour sequences (terraform colours its output even into a pipe).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The result of running kopsform (colour sequences removed).
 #[derive(Debug)]
 pub struct Run {
     pub code: i32,
@@ -183,8 +202,8 @@ impl Project {
             .expect("run kopsform");
         Run {
             code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
+            stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
         }
     }
 
@@ -199,8 +218,8 @@ impl Project {
             .unwrap_or_else(|e| panic!("run {program}: {e}"));
         Run {
             code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
+            stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
         }
     }
 

@@ -1,0 +1,97 @@
+#!/bin/sh
+# Smoke test for the kops double: the full kopsform flow against real Terraform, once with a
+# local-path state store and once with an s3:// store on moto_server (skipped when moto_server or
+# the aws CLI is missing). Usage: tests/kops-double/test_double.sh [fixture-name]
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+KOPS="$HERE/kops"
+FIXTURES=${FIXTURES:-"$HERE/../../../shared/fixtures/kops"}
+FIXTURE=${1:-minimal-aws}
+WORK=$(mktemp -d)
+MOTO_PID=
+cleanup() {
+    if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+export TF_CLI_CONFIG_FILE=/dev/null TF_IN_AUTOMATION=1
+export KUBECONFIG="$WORK/kubeconfig" KOPS_DOUBLE_CLOUD="$WORK/cloud"
+unset KOPS_CLUSTER_NAME
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect() { # expect <pattern> <file>
+    grep -q -- "$1" "$2" || { cat "$2" >&2; fail "expected '$1' in $2"; }
+}
+
+CLUSTER=$(awk '/^kind: Cluster/{c=1} c && /^  name:/{print $2; exit}' "$FIXTURES/$FIXTURE/in-v1alpha2.yaml")
+
+flow() { # flow <state store> <label>
+    STATE=$1
+    D="$WORK/$2"
+    mkdir -p "$D"
+    cp "$FIXTURES/$FIXTURE/in-v1alpha2.yaml" "$D/cluster.yml"
+
+    "$KOPS" replace -f "$D/cluster.yml" --state "$STATE" >"$D/out" 2>&1 && fail "replace without --force must fail"
+    expect "does not exist (try adding --force flag)" "$D/out"
+    "$KOPS" replace --force -f "$D/cluster.yml" --state "$STATE" --name "$CLUSTER"
+    "$KOPS" update cluster --name "$CLUSTER" --state "$STATE" --target terraform --out "$D/tf" >"$D/out" 2>"$D/err"
+    expect "Terraform output has been placed into $D/tf" "$D/out"
+    (cd "$D/tf" && terraform fmt -check >/dev/null && terraform init -input=false >/dev/null \
+        && terraform plan -input=false -out=plan >/dev/null && terraform apply -input=false plan >/dev/null)
+
+    "$KOPS" rolling-update cluster --name "$CLUSTER" --state "$STATE" >"$D/out" 2>/dev/null
+    expect "No rolling-update required." "$D/out"
+    "$KOPS" validate cluster --name "$CLUSTER" --state "$STATE" >"$D/out" 2>&1
+    expect "Your cluster $CLUSTER is ready" "$D/out"
+
+    # a new Kubernetes version and a new machine type for the nodes
+    sed -e 's/^  kubernetesVersion: v1\.\([0-9]*\)\..*/  kubernetesVersion: v1.\1.99/' \
+        -e '/name: nodes/,$ s/machineType: .*/machineType: c5.large/' "$D/cluster.yml" >"$D/cluster2.yml"
+    "$KOPS" replace -f "$D/cluster2.yml" --state "$STATE"
+    "$KOPS" update cluster "$CLUSTER" --state "$STATE" --target=terraform --out "$D/tf" >/dev/null 2>&1
+    (cd "$D/tf" && terraform plan -input=false -out=plan -no-color >"$D/plan" && terraform apply -input=false plan >/dev/null)
+    expect "must be replaced" "$D/plan"
+    "$KOPS" rolling-update cluster "$CLUSTER" --state "$STATE" >"$D/out" 2>/dev/null
+    expect "NeedsUpdate" "$D/out"
+    expect "Must specify --yes to rolling-update." "$D/out"
+    "$KOPS" rolling-update cluster "$CLUSTER" --state "$STATE" --yes >/dev/null 2>"$D/err"
+    expect "Completed rolling update" "$D/err"
+    "$KOPS" rolling-update cluster "$CLUSTER" --state "$STATE" >"$D/out" 2>/dev/null
+    expect "No rolling-update required." "$D/out"
+
+    "$KOPS" export kubecfg "$CLUSTER" --state "$STATE" --admin >"$D/out"
+    expect "kOps has set your kubectl context to $CLUSTER" "$D/out"
+    [ "$(stat -c %a "$KUBECONFIG")" = 600 ] || fail "kubeconfig must be mode 0600"
+
+    "$KOPS" delete cluster --name "$CLUSTER" --state "$STATE" >"$D/out" 2>/dev/null
+    expect "Must specify --yes to delete cluster" "$D/out"
+    (cd "$D/tf" && terraform destroy -auto-approve -input=false >/dev/null)
+    "$KOPS" delete cluster --name "$CLUSTER" --state "$STATE" >"$D/out" 2>/dev/null
+    expect "No cloud resources to delete" "$D/out"
+    "$KOPS" delete cluster --name "$CLUSTER" --state "$STATE" --yes >"$D/out" 2>/dev/null
+    expect "Deleted cluster: \"$CLUSTER\"" "$D/out"
+    "$KOPS" get clusters "$CLUSTER" --state "$STATE" >"$D/out" 2>&1 && fail "cluster must be gone"
+    expect "cluster not found" "$D/out"
+    echo "ok: $FIXTURE with state store $STATE"
+}
+
+flow "$WORK/state" local
+
+if command -v moto_server >/dev/null 2>&1 && command -v aws >/dev/null 2>&1; then
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    moto_server -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
+    MOTO_PID=$!
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+    export S3_ENDPOINT="http://127.0.0.1:$PORT" S3_ACCESS_KEY_ID=test S3_SECRET_ACCESS_KEY=test
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        aws --endpoint-url "$S3_ENDPOINT" s3 mb s3://kops-state >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    flow s3://kops-state/clusters s3
+    [ -z "$(aws --endpoint-url "$S3_ENDPOINT" s3 ls --recursive s3://kops-state/clusters/)" ] \
+        || fail "state store not empty after delete cluster --yes"
+else
+    echo "skip: moto_server or aws CLI not found"
+fi
