@@ -49,7 +49,15 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
 /// Parses and checks the manifest for cluster `cluster_name`. Errors name the line.
 pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     let mut documents = Vec::new();
-    for (line, chunk) in split_documents(text) {
+    for (index, (line, chunk)) in split_documents(text).into_iter().enumerate() {
+        // Text before a leading `---` (nothing, or comments) is not a document.
+        if index == 0
+            && chunk
+                .lines()
+                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            continue;
+        }
         let value: Value = serde_yaml::from_str(&chunk).map_err(|e| match e.location() {
             Some(loc) => format!(
                 "{}:{}: invalid YAML: {}",
@@ -60,7 +68,16 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
             None => format!("{line}: invalid YAML: {e}"),
         })?;
         if value.is_null() {
-            continue; // an empty document, e.g. a trailing `---`
+            // kops replace fails on an empty document (`Object 'Kind' is missing in 'null'`).
+            if chunk
+                .lines()
+                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+            {
+                return Err(format!(
+                    "{line}: an empty document (a stray `---`?); kops replace rejects empty documents, so remove the separator from the template"
+                ));
+            }
+            return Err(format!("{line}: a document must be a mapping, not null"));
         }
         documents.push(check_document(line, value)?);
     }
@@ -181,7 +198,6 @@ metadata:
   labels:
     kops.k8s.io/cluster: c.example.com
 spec: {}
----
 ";
 
     #[test]
@@ -189,6 +205,8 @@ spec: {}
         let docs = check(GOOD, "c.example.com").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].line, 7);
+        let docs = check(&format!("# header\n---\n{GOOD}"), "c.example.com").unwrap();
+        assert_eq!(docs[0].line, 3);
     }
 
     #[test]
@@ -236,7 +254,7 @@ spec: {}
                 GOOD.replace("kind: Cluster", "kind: InstanceGroup"),
                 "no Cluster document",
             ),
-            (format!("{GOOD}{GOOD}"), "second Cluster"),
+            (format!("{GOOD}---\n{GOOD}"), "second Cluster"),
             (
                 GOOD.replace("spec: {}\n---", "spec: {}\nspec: {}\n---"),
                 "duplicate",
