@@ -250,7 +250,11 @@ fn describe_render_error(name: &str, e: &RenderError, context: &Value) -> UserEr
             ))
         }
         RenderErrorReason::MissingVariable(path) => {
-            let missing = path.clone().unwrap_or_else(|| "(a value)".to_string());
+            let Some(missing) = path.clone() else {
+                return UserError::new(format!(
+                    "{at}: a missing value inside a helper call (e.g. `lookup` of a map or key that does not exist); check the names used on this line"
+                ));
+            };
             let names: Vec<String> = match context {
                 Value::Object(map) => map.keys().cloned().collect(),
                 _ => Vec::new(),
@@ -360,6 +364,13 @@ mod tests {
         for (src, want) in cases {
             assert_eq!(render(src, ctx.clone()).unwrap(), want, "{src}");
         }
+    }
+
+    #[test]
+    fn a_lookup_of_a_missing_map_says_so() {
+        let err = render("a\n{{lookup nope \"k\"}}", json!({"x": 1})).unwrap_err();
+        assert!(err.message.starts_with("t.yml:2:"), "{}", err.message);
+        assert!(err.message.contains("missing value"), "{}", err.message);
     }
 
     #[test]

@@ -161,7 +161,7 @@ fn values_reach_argv_as_single_arguments_never_as_shell() {
 name = "{{cluster_name}}"
 state = "s3://{{kops_s3_bucket}}"
 [tasks.t]
-steps = [["touch", "{{evil}}"], ["printenv", "KOPS_CLUSTER_NAME", "KOPS_STATE_STORE"]]
+steps = [["touch", "{{evil}}"], ["printenv", "KOPS_CLUSTER_NAME", "KOPS_STATE_STORE", "TF_INPUT"]]
 "#,
     );
     let run = p.kopsform(&["t"]);
@@ -170,6 +170,8 @@ steps = [["touch", "{{evil}}"], ["printenv", "KOPS_CLUSTER_NAME", "KOPS_STATE_ST
     assert!(!p.exists("pwned") && !p.exists("pwned2"));
     // printenv is no kops, but it runs outside the prerequisites layer, so it learns the cluster.
     run.stdout_has("[t] c.example.com\n[t] s3://kops-state\n");
+    // Without a terminal every terraform subcommand behaves as with -input=false.
+    run.stdout_has("[t] 0\n");
 }
 
 #[test]
