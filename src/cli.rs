@@ -77,8 +77,51 @@ pub enum Command {
     /// List the tasks with their descriptions
     #[command(after_help = "Example:\n  kopsform -C examples/sandbox list")]
     List,
+    /// Summarise a Terraform plan for a pull request (Markdown or JSON)
+    #[command(after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md")]
+    Review(ReviewArgs),
     #[command(external_subcommand)]
     Tasks(Vec<OsString>),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReviewArgs {
+    /// A saved plan (read with `terraform show -json`) or a plan JSON file
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: ReviewFormat,
+    /// Write the review to FILE (atomically) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Size budget of the Markdown in characters; the headline and the risk section are kept whole
+    #[arg(long, value_name = "N", conflicts_with = "target")]
+    pub max_chars: Option<usize>,
+    /// Fit the Markdown to a platform's comment limit (github: 65,536; gitlab: 1,000,000)
+    #[arg(long = "for", value_name = "PLATFORM", value_enum)]
+    pub target: Option<ReviewTarget>,
+    /// Where the full review is, named in the Markdown when it had to be cut
+    #[arg(long, value_name = "URL_OR_PATH")]
+    pub full_report: Option<String>,
+    /// The cluster named in the hidden marker line (default: none)
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
+    #[arg(long, value_name = "FILE")]
+    pub rolling_update: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReviewFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReviewTarget {
+    Github,
+    Gitlab,
 }
 
 impl Cli {

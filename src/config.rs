@@ -34,9 +34,49 @@ pub struct Config {
     /// Provider settings written into a Terraform override file by the `provider-override` step.
     #[serde(default, rename = "provider-override")]
     pub provider_override: Option<ProviderOverride>,
+    /// Plan review settings: which resources are protected.
+    #[serde(default)]
+    pub review: ReviewConfig,
     /// The tasks, in file order.
     #[serde(default)]
     pub tasks: IndexMap<String, Task>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReviewConfig {
+    /// Resources whose deletion or replacement is flagged in reviews and refused by `apply`
+    /// unless allowed by address.
+    #[serde(default)]
+    pub protect: Vec<ProtectRule>,
+    /// Keep kopsform's built-in list (etcd volumes, S3 buckets, Route53 zones, control-plane
+    /// autoscaling groups) in addition to `protect`.
+    #[serde(default = "default_true")]
+    pub protect_defaults: bool,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            protect: Vec::new(),
+            protect_defaults: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A protected-resource rule: a resource matches when its type equals `type` (if given) and its
+/// full address matches the glob `address` (if given).
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectRule {
+    #[serde(rename = "type")]
+    pub resource_type: Option<String>,
+    pub address: Option<String>,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,9 +15,11 @@ pub mod graph;
 pub mod kops;
 pub mod manifest;
 pub mod outputs;
+pub mod plan;
 pub mod process;
 pub mod provider_override;
 pub mod redact;
+pub mod review;
 pub mod runner;
 pub mod template;
 pub mod values;
@@ -42,7 +44,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
     match execute(cli) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "kopsform: error: {}", e.message);
+            // An empty message carries only an exit status (e.g. review's "changes" status).
+            if !e.message.is_empty() {
+                let _ = writeln!(std::io::stderr(), "kopsform: error: {}", e.message);
+            }
             e.code
         }
     }
@@ -51,15 +56,15 @@ pub fn run(args: Vec<OsString>) -> i32 {
 fn execute(cli: Cli) -> Result<(), UserError> {
     let cwd = std::env::current_dir()
         .map_err(|e| UserError::new(format!("cannot read the current folder: {e}")))?;
-    let dir = Project::locate(cli.global.directory.as_deref(), &cwd)?;
-    let project = Project::load(dir)?;
     let tasks: Vec<String> = match cli.command {
         None => {
             return Err(UserError::new(
                 "no task given; `kopsform list` shows the tasks, `kopsform TASK` runs one",
             ));
         }
+        Some(Command::Review(args)) => return review_command(&cli.global, &cwd, &args),
         Some(Command::List) => {
+            let project = Project::load(Project::locate(cli.global.directory.as_deref(), &cwd)?)?;
             list(&project);
             return Ok(());
         }
@@ -69,6 +74,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             .map(|w| w.to_string_lossy().into_owned())
             .collect(),
     };
+    let project = Project::load(Project::locate(cli.global.directory.as_deref(), &cwd)?)?;
     let options = RunOptions {
         dry_run: cli.global.dry_run,
         yes: cli.global.yes,
@@ -76,6 +82,24 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         fail_on_update: cli.global.fail_on_update,
     };
     Runner::new(&project, options).run(&tasks)
+}
+
+/// `kopsform review`: needs no project, but inside one its [review] and [tools] settings apply.
+fn review_command(
+    global: &cli::GlobalArgs,
+    cwd: &std::path::Path,
+    args: &cli::ReviewArgs,
+) -> Result<(), UserError> {
+    let project = match Project::locate(global.directory.as_deref(), cwd) {
+        Ok(dir) => Some(Project::load(dir)?),
+        Err(_) if global.directory.is_none() => None,
+        Err(e) => return Err(e),
+    };
+    match review::run(project.as_ref(), args)? {
+        0 => Ok(()),
+        // An empty message carries only the exit status ("changes", "protected changes").
+        code => Err(UserError::with_code(String::new(), code)),
+    }
 }
 
 fn list(project: &Project) {
@@ -94,3 +118,4 @@ fn list(project: &Project) {
     }
     print!("{text}");
 }
+
