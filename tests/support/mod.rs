@@ -346,3 +346,76 @@ impl Drop for S3 {
         let _ = self.child.wait();
     }
 }
+
+/// Added to the sandbox prerequisites layer: the layer creates the kops state bucket, as the real
+/// one does, and removes it on destroy (`aws s3 rb` fails on a bucket that still holds objects).
+pub const STATE_BUCKET_TF: &str = r#"
+resource "terraform_data" "kops_state_bucket" {
+  input = "kops-state-sandbox-k8s-local"
+
+  provisioner "local-exec" {
+    command = "aws s3api create-bucket --bucket ${self.input}"
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "aws s3 rb s3://${self.input}"
+  }
+}
+"#;
+
+pub fn backend_tf(endpoint: &str) -> String {
+    format!(
+        r#"terraform {{
+  backend "s3" {{
+    bucket                      = "tf-state"
+    key                         = "2-kops/terraform.tfstate"
+    region                      = "us-east-1"
+    use_path_style              = true
+    use_lockfile                = true
+    skip_credentials_validation = true
+    skip_requesting_account_id  = true
+    skip_metadata_api_check     = true
+    skip_region_validation      = true
+    endpoints = {{
+      s3 = "{endpoint}"
+    }}
+  }}
+}}
+"#
+    )
+}
+
+pub fn bucket_keys(p: &Project, bucket: &str) -> Vec<String> {
+    let run = p.tool(
+        ".",
+        "aws",
+        &["s3", "ls", &format!("s3://{bucket}"), "--recursive"],
+    );
+    run.success();
+    run.stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .collect()
+}
+
+/// A project with the repository's tasks.toml and template, the sandbox prerequisites layer that
+/// also creates the kops state bucket in S3, and 2-kops keeping its Terraform state in the s3
+/// backend (bucket `tf-state`). The kops state store is `s3://kops-state-sandbox-k8s-local`.
+pub fn cluster_project(s3: &S3) -> Project {
+    require("aws", "pip install awscli");
+    let mut p = Project::new();
+    s3.attach(&mut p);
+    p.copy_from_repo("examples/sandbox/1-prerequisites", "1-prerequisites");
+    p.file("1-prerequisites/state_bucket.tf", STATE_BUCKET_TF);
+    p.copy_from_repo("tasks.toml", "tasks.toml");
+    p.copy_from_repo("2-kops/cluster-template.yml", "2-kops/cluster-template.yml");
+    p.file("2-kops/backend.tf", &backend_tf(&s3.endpoint));
+    p.tool(
+        ".",
+        "aws",
+        &["s3api", "create-bucket", "--bucket", "tf-state"],
+    )
+    .success();
+    p
+}

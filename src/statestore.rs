@@ -1,0 +1,215 @@
+//! Snapshots of a kops state store, for dry runs that must not touch the live one.
+//!
+//! Only the cluster's own prefix is copied, without `backups/` (etcd-manager's backups are large
+//! and kops never reads them for `replace`/`update`). `s3://` stores are copied with `aws s3 sync`,
+//! honouring the endpoint variables kops honours (`S3_ENDPOINT`) as well as the aws CLI's own
+//! (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`); local paths and `file://` by a plain copy.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::UserError;
+use crate::process;
+
+/// Where a state store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    S3 { bucket: String, prefix: String },
+    Local(PathBuf),
+}
+
+impl Store {
+    pub fn parse(state: &str, project_dir: &Path) -> Result<Store, UserError> {
+        let state = state.trim_end_matches('/');
+        if let Some(rest) = state.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(UserError::new(format!(
+                    "state store `{state}` names no bucket"
+                )));
+            }
+            return Ok(Store::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
+        }
+        if let Some(path) = state.strip_prefix("file://") {
+            return Ok(Store::Local(PathBuf::from(path)));
+        }
+        if state.contains("://") {
+            return Err(UserError::new(format!(
+                "state store `{state}`: kopsform snapshots s3:// stores, local paths and file:// only"
+            )));
+        }
+        Ok(Store::Local(project_dir.join(state)))
+    }
+}
+
+/// Copies the objects of `cluster` in `store` into `dest/<cluster>/` (replacing an earlier
+/// snapshot). Returns how many files the snapshot holds.
+pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<usize, UserError> {
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).map_err(|e| {
+            UserError::new(format!(
+                "{}: cannot remove the previous snapshot: {e}",
+                dest.display()
+            ))
+        })?;
+    }
+    let target = dest.join(cluster);
+    std::fs::create_dir_all(&target)
+        .map_err(|e| UserError::new(format!("{}: cannot create: {e}", target.display())))?;
+    private_dir(dest)?;
+    match store {
+        Store::S3 { bucket, prefix } => {
+            let source = if prefix.is_empty() {
+                format!("s3://{bucket}/{cluster}/")
+            } else {
+                format!("s3://{bucket}/{prefix}/{cluster}/")
+            };
+            let target_str = target.to_string_lossy().into_owned();
+            let mut args: Vec<String> = vec![
+                "s3".into(),
+                "sync".into(),
+                source.clone(),
+                target_str,
+                "--exclude".into(),
+                "*backups/*".into(),
+                "--only-show-errors".into(),
+            ];
+            // kops reads S3_ENDPOINT; the aws CLI only its own variables, so pass it on.
+            if std::env::var_os("AWS_ENDPOINT_URL_S3").is_none()
+                && let Ok(endpoint) = std::env::var("S3_ENDPOINT")
+                && !endpoint.is_empty()
+            {
+                args.push("--endpoint-url".into());
+                args.push(endpoint);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, _, stderr) = process::run_captured(aws, &args, dest, &[])?;
+            if code != 0 {
+                return Err(UserError::with_code(
+                    format!(
+                        "`{aws} s3 sync {source}` failed with status {code}: {}; check the credentials can read the state bucket (docs/review.md lists the read-only permissions)",
+                        stderr.trim()
+                    ),
+                    code,
+                ));
+            }
+        }
+        Store::Local(path) => {
+            let source = path.join(cluster);
+            if !source.is_dir() {
+                return Err(UserError::new(format!(
+                    "{}: the state store holds no cluster `{cluster}`",
+                    source.display()
+                )));
+            }
+            copy_tree(&source, &target, &|rel| {
+                rel.components().any(|c| c.as_os_str() == "backups")
+            })?;
+        }
+    }
+    let count = count_files(&target);
+    if count == 0 {
+        return Err(UserError::new(format!(
+            "the state store holds no object of cluster `{cluster}`: is the cluster created (task cluster-update) and the name right?"
+        )));
+    }
+    Ok(count)
+}
+
+fn private_dir(path: &Path) -> Result<(), UserError> {
+    use std::os::unix::fs::PermissionsExt;
+    // The snapshot holds the cluster's keys and secrets.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| UserError::new(format!("{}: cannot set mode 0700: {e}", path.display())))
+}
+
+fn count_files(path: &Path) -> usize {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() { count_files(&p) } else { 1 }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Copies `from` to `to`, skipping entries for which `skip(relative path)` is true.
+pub fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<(), UserError> {
+    copy_inner(from, from, to, skip)
+}
+
+fn copy_inner(
+    root: &Path,
+    from: &Path,
+    to: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+) -> Result<(), UserError> {
+    let fail = |p: &Path, e: std::io::Error| UserError::new(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(to).map_err(|e| fail(to, e))?;
+    let entries = std::fs::read_dir(from).map_err(|e| fail(from, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| fail(from, e))?;
+        let path = entry.path();
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        if skip(rel) {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        let file_type = entry.file_type().map_err(|e| fail(&path, e))?;
+        if file_type.is_dir() {
+            copy_inner(root, &path, &dest, skip)?;
+        } else if file_type.is_file() {
+            std::fs::copy(&path, &dest).map_err(|e| fail(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_are_parsed() {
+        let p = Path::new("/p");
+        assert_eq!(
+            Store::parse("s3://b/pre/", p).unwrap(),
+            Store::S3 {
+                bucket: "b".into(),
+                prefix: "pre".into()
+            }
+        );
+        assert_eq!(
+            Store::parse("file:///x/y", p).unwrap(),
+            Store::Local("/x/y".into())
+        );
+        assert_eq!(
+            Store::parse("state", p).unwrap(),
+            Store::Local("/p/state".into())
+        );
+        assert!(Store::parse("gs://b", p).is_err());
+        assert!(Store::parse("s3://", p).is_err());
+    }
+
+    #[test]
+    fn local_snapshots_skip_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live/c");
+        std::fs::create_dir_all(live.join("backups/etcd")).unwrap();
+        std::fs::create_dir_all(live.join("pki")).unwrap();
+        std::fs::write(live.join("config"), "x").unwrap();
+        std::fs::write(live.join("pki/k"), "y").unwrap();
+        std::fs::write(live.join("backups/etcd/b"), "z").unwrap();
+        let dest = dir.path().join("snap");
+        let store = Store::Local(dir.path().join("live"));
+        assert_eq!(snapshot(&store, "c", &dest, "aws").unwrap(), 2);
+        assert!(!dest.join("c/backups").exists());
+        assert!(snapshot(&store, "other", &dest, "aws").is_err());
+    }
+}

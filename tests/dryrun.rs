@@ -1,0 +1,185 @@
+//! The pull-request dry run leaves every live thing as it was; `apply` applies exactly what was
+//! planned; protected resources need an explicit allowance.
+
+use std::collections::BTreeMap;
+
+use crate::support::{Project, S3, cluster_project, require_terraform};
+
+/// Every object of every bucket with its ETag (the MD5 of its bytes for these uploads).
+fn all_objects(p: &Project) -> BTreeMap<String, String> {
+    let buckets = p.tool(
+        ".",
+        "aws",
+        &[
+            "s3api",
+            "list-buckets",
+            "--query",
+            "Buckets[].Name",
+            "--output",
+            "text",
+        ],
+    );
+    let mut objects = BTreeMap::new();
+    for bucket in buckets.success().stdout.split_whitespace() {
+        let listing = p.tool(
+            ".",
+            "aws",
+            &[
+                "s3api",
+                "list-objects-v2",
+                "--bucket",
+                bucket,
+                "--output",
+                "json",
+            ],
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&listing.success().stdout).unwrap_or(serde_json::Value::Null);
+        for object in json["Contents"].as_array().cloned().unwrap_or_default() {
+            objects.insert(
+                format!("{bucket}/{}", object["Key"].as_str().unwrap()),
+                object["ETag"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+    objects
+}
+
+fn live_cluster(s3: &S3) -> Project {
+    let p = cluster_project(s3);
+    p.kopsform(&[
+        "--yes",
+        "prerequisites-apply",
+        "cluster-update",
+        "plan",
+        "apply",
+    ])
+    .success();
+    p
+}
+
+#[test]
+fn dryrun_changes_nothing_live_and_reviews_the_change() {
+    require_terraform();
+    let s3 = S3::start();
+    let p = live_cluster(&s3);
+    let before = all_objects(&p);
+    assert!(
+        before
+            .keys()
+            .any(|k| k.ends_with("sandbox.k8s.local/config")),
+        "{before:?}"
+    );
+    assert!(
+        before.contains_key("tf-state/2-kops/terraform.tfstate"),
+        "{before:?}"
+    );
+    let kubernetes_tf = p.read("2-kops/kubernetes.tf");
+    let cluster_yml = p.read("2-kops/cluster.yml");
+
+    let run = p.kopsform(&["dryrun", "--set", "kops_worker_machine_type=m6i.2xlarge"]);
+    run.success()
+        .stderr_has("[dryrun] snapshot of s3://kops-state-sandbox-k8s-local/sandbox.k8s.local (")
+        .stderr_has("backups excluded")
+        .stderr_has("[dryrun] review of .kopsform/dryrun/2-kops/dryrun.tfplan written to .kopsform/dryrun/review.md: changes");
+
+    // Byte for byte: every object in S3 (kops state and Terraform state) and the live 2-kops files.
+    assert_eq!(
+        all_objects(&p),
+        before,
+        "the dry run changed the live S3 objects"
+    );
+    assert_eq!(p.read("2-kops/kubernetes.tf"), kubernetes_tf);
+    assert_eq!(p.read("2-kops/cluster.yml"), cluster_yml);
+    // The change went into the snapshot and the dry-run folder only.
+    assert!(
+        p.read(".kopsform/dryrun/2-kops/cluster.yml")
+            .contains("m6i.2xlarge")
+    );
+    let review = p.read(".kopsform/dryrun/review.md");
+    assert!(
+        review.contains("to change") || review.contains("to add"),
+        "{review}"
+    );
+    assert!(
+        review.contains("m6i.2xlarge") || review.contains("launch_template"),
+        "{review}"
+    );
+}
+
+#[test]
+fn apply_refuses_a_plan_whose_inputs_changed_or_that_was_replaced() {
+    require_terraform();
+    let s3 = S3::start();
+    let p = cluster_project(&s3);
+    p.kopsform(&["--yes", "prerequisites-apply", "cluster-update", "plan"])
+        .success()
+        .stderr_has("[plan] sealed 2-kops/kubernetes.tfplan");
+
+    // An input edited after the plan.
+    let tf = p.read("2-kops/kubernetes.tf");
+    p.file(
+        "2-kops/kubernetes.tf",
+        &format!("{tf}\n# edited after review\n"),
+    );
+    p.kopsform(&["--yes", "apply"])
+        .failure(1)
+        .stderr_has("refusing to apply 2-kops/kubernetes.tfplan: 2-kops/kubernetes.tf changed since the plan was made; re-run plan");
+    p.file("2-kops/kubernetes.tf", &tf);
+
+    // The plan file itself replaced.
+    let plan = std::fs::read(p.join("2-kops/kubernetes.tfplan")).unwrap();
+    std::fs::write(p.join("2-kops/kubernetes.tfplan"), b"not the reviewed plan").unwrap();
+    p.kopsform(&["--yes", "apply"])
+        .failure(1)
+        .stderr_has("the plan file 2-kops/kubernetes.tfplan was replaced since it was sealed");
+    std::fs::write(p.join("2-kops/kubernetes.tfplan"), plan).unwrap();
+
+    // Unchanged: applies. A second apply of the same (now stale) plan is Terraform's refusal, said plainly.
+    p.kopsform(&["--yes", "apply"])
+        .success()
+        .stderr_has("is the plan that was sealed");
+    p.kopsform(&["--yes", "apply"])
+        .failure(1)
+        .stderr_has("the saved plan is stale");
+}
+
+#[test]
+fn protected_resources_need_an_explicit_allowance() {
+    require_terraform();
+    let s3 = S3::start();
+    let p = live_cluster(&s3);
+    let tasks = p.read("tasks.toml");
+    p.file(
+        "tasks.toml",
+        &format!(
+            "{tasks}\n[review]\nprotect = [{{ address = \"terraform_data.aws_ebs_volume_*-etcd-*\", reason = \"etcd data volume\" }}]\n"
+        ),
+    );
+    // A destroy would delete the etcd volumes: refused, each listed with its reason.
+    let run = p.kopsform(&["--yes", "destroy"]);
+    run.failure(1)
+        .stderr_has(
+            "refusing to apply 2-kops/destroy.tfplan: it deletes or replaces protected resources:",
+        )
+        .stderr_has("terraform_data.aws_ebs_volume_")
+        .stderr_has("etcd data volume")
+        .stderr_has("--allow-destroy ADDRESS");
+    let addresses: Vec<String> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("terraform_data."))
+        .map(|l| format!("terraform_data.{}", l.split_whitespace().next().unwrap()))
+        .collect();
+    assert!(addresses.len() >= 2, "{addresses:?}");
+    // Naming only one is not enough.
+    p.kopsform(&["--yes", "destroy", "--allow-destroy", &addresses[0]])
+        .failure(1);
+    let mut args = vec!["--yes", "destroy"];
+    for a in &addresses {
+        args.extend(["--allow-destroy", a.as_str()]);
+    }
+    p.kopsform(&args)
+        .success()
+        .stdout_has("Apply complete! Resources: 0 added, 0 changed, ");
+}
