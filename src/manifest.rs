@@ -137,6 +137,44 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     Ok(documents)
 }
 
+/// Points the Cluster's `spec.configBase` at `config_base` when it names another place; returns the
+/// manifest re-serialized, or `None` when nothing had to change. Used by isolated dry runs: kops
+/// writes keys, secrets and managed files under configBase, so a configBase left pointing at the
+/// live store would let a dry run write there.
+pub fn redirect_config_base(
+    documents: &[Document],
+    config_base: &str,
+) -> Result<Option<String>, String> {
+    let current = documents
+        .iter()
+        .find(|d| d.kind == "Cluster")
+        .and_then(|d| d.value.get("spec"))
+        .and_then(|s| s.get("configBase"))
+        .and_then(Value::as_str);
+    match current {
+        None => return Ok(None),
+        Some(c) if c.trim_end_matches('/') == config_base => return Ok(None),
+        Some(_) => {}
+    }
+    let mut out = String::new();
+    for (i, doc) in documents.iter().enumerate() {
+        let mut value = doc.value.clone();
+        if doc.kind == "Cluster"
+            && let Some(spec) = value.get_mut("spec").and_then(Value::as_mapping_mut)
+        {
+            spec.insert(
+                Value::String("configBase".into()),
+                Value::String(config_base.to_string()),
+            );
+        }
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&serde_yaml::to_string(&value).map_err(|e| e.to_string())?);
+    }
+    Ok(Some(out))
+}
+
 fn check_document(line: usize, value: Value) -> Result<Document, String> {
     if !value.is_mapping() {
         return Err(format!(
@@ -225,6 +263,32 @@ spec: {}
                 assert!(docs.len() >= 2, "{dir}");
             }
         }
+    }
+
+    #[test]
+    fn config_base_is_redirected_only_when_it_differs() {
+        let text = GOOD.replace(
+            "spec: {}\n---",
+            "spec:\n  configBase: s3://live/c.example.com\n---",
+        );
+        let docs = check(&text, "c.example.com").unwrap();
+        let redirected = redirect_config_base(&docs, "/snap/c.example.com")
+            .unwrap()
+            .unwrap();
+        assert!(
+            redirected.contains("configBase: /snap/c.example.com"),
+            "{redirected}"
+        );
+        let again = check(&redirected, "c.example.com").unwrap();
+        assert_eq!(again.len(), 2);
+        assert_eq!(
+            redirect_config_base(&again, "/snap/c.example.com").unwrap(),
+            None
+        );
+        assert_eq!(
+            redirect_config_base(&check(GOOD, "c.example.com").unwrap(), "/x").unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct Runner<'p> {
     values: RunValues<'p>,
     /// `terraform version`, probed once per run when needed.
     terraform_version: Option<String>,
+    /// The state-store snapshot this run switched to (`snapshot-state`), if any.
+    snapshot: Option<String>,
 }
 
 impl<'p> Runner<'p> {
@@ -76,6 +78,7 @@ impl<'p> Runner<'p> {
             redactor,
             values,
             terraform_version: None,
+            snapshot: None,
         }
     }
 
@@ -357,7 +360,7 @@ impl<'p> Runner<'p> {
                 e.utf8_error().valid_up_to()
             ))
         })?;
-        let rendered = self
+        let mut rendered = self
             .renderer
             .render(&step.template, &source, &values.context)?;
         let mut summary = String::new();
@@ -374,6 +377,17 @@ impl<'p> Runner<'p> {
                 .map(|d| format!("{} {}", d.kind, d.name))
                 .collect();
             summary = format!(" ({})", names.join(", "));
+            if self.snapshot.is_some() {
+                let config_base = format!("{}/{}", cluster.state, cluster.name);
+                if let Some(text) = manifest::redirect_config_base(&documents, &config_base)
+                    .map_err(|e| UserError::new(format!("{}: {e}", step.out)))?
+                {
+                    eprintln!(
+                        "{prefix}isolated run: spec.configBase pointed elsewhere; set to the snapshot {config_base} so kops writes nothing live"
+                    );
+                    rendered = text;
+                }
+            }
         }
         let out = self.project.path(&step.out);
         let secret = self.redactor.contains_secret(&rendered);
@@ -476,7 +490,8 @@ impl<'p> Runner<'p> {
             "{prefix}snapshot of {}/{} ({count} objects, backups excluded) in {out}; the rest of this run uses --state {snapshot}",
             cluster.state, cluster.name
         );
-        self.values.override_state(snapshot);
+        self.values.override_state(snapshot.clone());
+        self.snapshot = Some(snapshot);
         Ok(())
     }
 

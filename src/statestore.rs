@@ -19,8 +19,8 @@ pub enum Store {
 
 impl Store {
     pub fn parse(state: &str, project_dir: &Path) -> Result<Store, UserError> {
-        let state = state.trim_end_matches('/');
         if let Some(rest) = state.strip_prefix("s3://") {
+            let rest = rest.trim_end_matches('/');
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(UserError::new(format!(
@@ -32,6 +32,7 @@ impl Store {
                 prefix: prefix.to_string(),
             });
         }
+        let state = state.trim_end_matches('/');
         if let Some(path) = state.strip_prefix("file://") {
             return Ok(Store::Local(PathBuf::from(path)));
         }
