@@ -469,6 +469,8 @@ impl Project {
         let config = parse(&text).map_err(|e| UserError::new(format!("{}:{e}", file.display())))?;
         let project = Project { dir, file, config };
         crate::graph::check(&project)?;
+        crate::review::check_rules(&project.config.review.protect)
+            .map_err(|e| UserError::new(format!("{}: {e}", project.file.display())))?;
         Ok(project)
     }
 

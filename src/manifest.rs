@@ -137,42 +137,45 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     Ok(documents)
 }
 
-/// Points the Cluster's `spec.configBase` at `config_base` when it names another place; returns the
-/// manifest re-serialized, or `None` when nothing had to change. Used by isolated dry runs: kops
-/// writes keys, secrets and managed files under configBase, so a configBase left pointing at the
-/// live store would let a dry run write there.
-pub fn redirect_config_base(
+/// Prepares a manifest for an isolated dry run: the Cluster's `spec.configBase` is set to the live
+/// one (kops writes keys and secrets there and bakes it into launch templates, so a snapshot path
+/// would both miss the keys and change the plan), and SSHCredential documents are left out
+/// (`kops replace` writes them under configBase, i.e. live). Returns the new text when anything
+/// changed, and how many documents were left out.
+pub fn isolate(
     documents: &[Document],
-    config_base: &str,
-) -> Result<Option<String>, String> {
+    live_config_base: &str,
+) -> Result<(Option<String>, usize), String> {
     let current = documents
         .iter()
         .find(|d| d.kind == "Cluster")
         .and_then(|d| d.value.get("spec"))
         .and_then(|s| s.get("configBase"))
         .and_then(Value::as_str);
-    match current {
-        None => return Ok(None),
-        Some(c) if c.trim_end_matches('/') == config_base => return Ok(None),
-        Some(_) => {}
+    let dropped = documents
+        .iter()
+        .filter(|d| d.kind == "SSHCredential")
+        .count();
+    if current.map(|c| c.trim_end_matches('/')) == Some(live_config_base) && dropped == 0 {
+        return Ok((None, 0));
     }
     let mut out = String::new();
-    for (i, doc) in documents.iter().enumerate() {
+    for doc in documents.iter().filter(|d| d.kind != "SSHCredential") {
         let mut value = doc.value.clone();
         if doc.kind == "Cluster"
             && let Some(spec) = value.get_mut("spec").and_then(Value::as_mapping_mut)
         {
             spec.insert(
                 Value::String("configBase".into()),
-                Value::String(config_base.to_string()),
+                Value::String(live_config_base.to_string()),
             );
         }
-        if i > 0 {
+        if !out.is_empty() {
             out.push_str("---\n");
         }
         out.push_str(&serde_yaml::to_string(&value).map_err(|e| e.to_string())?);
     }
-    Ok(Some(out))
+    Ok((Some(out), dropped))
 }
 
 fn check_document(line: usize, value: Value) -> Result<Document, String> {
@@ -266,28 +269,27 @@ spec: {}
     }
 
     #[test]
-    fn config_base_is_redirected_only_when_it_differs() {
+    fn isolation_keeps_the_live_config_base_and_drops_ssh_credentials() {
         let text = GOOD.replace(
             "spec: {}\n---",
-            "spec:\n  configBase: s3://live/c.example.com\n---",
+            "spec:\n  configBase: /snap/c.example.com\n---",
+        );
+        let text = format!(
+            "{text}---\napiVersion: kops.k8s.io/v1alpha2\nkind: SSHCredential\nmetadata:\n  name: admin\n  labels:\n    kops.k8s.io/cluster: c.example.com\nspec: {{}}\n"
         );
         let docs = check(&text, "c.example.com").unwrap();
-        let redirected = redirect_config_base(&docs, "/snap/c.example.com")
-            .unwrap()
-            .unwrap();
+        let (isolated, dropped) = isolate(&docs, "s3://live/c.example.com").unwrap();
+        let isolated = isolated.unwrap();
+        assert_eq!(dropped, 1);
         assert!(
-            redirected.contains("configBase: /snap/c.example.com"),
-            "{redirected}"
+            isolated.contains("configBase: s3://live/c.example.com"),
+            "{isolated}"
         );
-        let again = check(&redirected, "c.example.com").unwrap();
+        let again = check(&isolated, "c.example.com").unwrap();
         assert_eq!(again.len(), 2);
         assert_eq!(
-            redirect_config_base(&again, "/snap/c.example.com").unwrap(),
-            None
-        );
-        assert_eq!(
-            redirect_config_base(&check(GOOD, "c.example.com").unwrap(), "/x").unwrap(),
-            None
+            isolate(&again, "s3://live/c.example.com").unwrap(),
+            (None, 0)
         );
     }
 

@@ -1,1 +1,1345 @@
-//! Terraform plan JSON (`terraform show -json`) -> a summary. (Being written.)
+//! Terraform plan JSON (`terraform show -json`) -> a [`PlanSummary`] that holds no secrets.
+//!
+//! The JSON is parsed once with serde into typed structs. The parts a review never needs
+//! (`prior_state`, `planned_values`, most of `configuration`) are skipped by the parser without
+//! building values, so a plan of tens of thousands of resources costs one pass and the memory of
+//! its changes. Everything after that is linear: one pass collects the sensitive values, one pass
+//! turns each change into attribute rows and drops its raw values.
+//!
+//! Secrets are removed here, not when printing: every value in a [`PlanSummary`] is already a
+//! display form ([`Shown`]), so nothing downstream can print a secret by mistake. A value is
+//! `(sensitive)` when Terraform marks it (`before_sensitive`/`after_sensitive`, sensitive outputs,
+//! variables declared `sensitive`), and also when it equals a sensitive value found anywhere in the
+//! plan or contains the value of a sensitive variable or output: Terraform does not mark every copy
+//! (`terraform_data`'s `output` echoes a sensitive `input` unmarked). Large blobs (user data,
+//! policies, object contents, any multi-line string or one over 200 characters) are shown as a
+//! sha256 prefix and a size.
+//!
+//! The counts follow Terraform's own renderer (hashicorp/terraform
+//! internal/command/jsonformat/plan.go `renderHuman`): a replacement counts in add and destroy,
+//! imports get a `N to import, ` prefix, moves and reads are shown but not counted, deleted data
+//! sources are skipped. Terraform never counts forgets (`removed` with `destroy = false`) in its
+//! `Plan:` line; OpenTofu (opentofu/opentofu, same file) appends `, N to forget.`. The two are told
+//! apart by the `applyable` field, which Terraform writes since 1.8 and OpenTofu never does.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::UserError;
+
+/// The plan JSON major version kopsform reads (`format_version` "1.x").
+pub const SUPPORTED_FORMAT_MAJOR: &str = "1";
+/// Strings longer than this (in characters) are shown as a hash and a size.
+pub const BLOB_CHARS: usize = 200;
+/// Attributes whose values are shown as a hash and a size whatever their length.
+pub const BLOB_ATTRIBUTES: &[&str] = &[
+    "user_data",
+    "user_data_base64",
+    "policy",
+    "assume_role_policy",
+    "inline_policy",
+    "content",
+    "content_base64",
+];
+/// Sensitive values shorter than this are not looked for elsewhere (as in `redact`): hiding every
+/// `1` or `true` of a plan would protect nothing.
+const MIN_SECRET_CHARS: usize = 4;
+/// Characters of the sha256 hex digest shown for a blob.
+const HASH_PREFIX: usize = 12;
+
+// ---------------------------------------------------------------------------------------------
+// The summary
+// ---------------------------------------------------------------------------------------------
+
+/// What a plan does, with every value already in display form (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSummary {
+    pub format_version: String,
+    pub terraform_version: Option<String>,
+    /// The changes Terraform shows, in plan order: every change that is not a no-op, plus moves and
+    /// imports without other changes. Plain no-ops and deleted data sources are left out.
+    pub changes: Vec<ResourceChange>,
+    /// `resource_drift`: objects changed outside Terraform since the last apply.
+    pub drift: Vec<ResourceChange>,
+    /// Output values that change, by name.
+    pub outputs: Vec<OutputChange>,
+    /// The root module's input variables, by name.
+    pub variables: Vec<Variable>,
+    pub counts: Counts,
+    /// Terraform could not finish the plan (`errored`); it cannot be applied.
+    pub errored: bool,
+    /// `deferred_changes`: changes that need another plan and apply first.
+    pub deferred: usize,
+    /// The plan was written by OpenTofu, whose `Plan:` line counts forgets.
+    pub forget_in_headline: bool,
+}
+
+/// The counts of the `Plan:` line and the notes around it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub import: usize,
+    /// Creates and the create half of replacements.
+    pub add: usize,
+    pub change: usize,
+    /// Deletes and the delete half of replacements.
+    pub destroy: usize,
+    /// Objects Terraform stops managing without destroying them.
+    pub forget: usize,
+    pub read: usize,
+    /// Objects whose address changes (`moved` blocks).
+    pub moved: usize,
+    /// Action invocations (Terraform 1.14+).
+    pub invoke: usize,
+}
+
+/// What Terraform will do to one object, from its `actions` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    NoOp,
+    Create,
+    Read,
+    Update,
+    /// Replace, destroying the old object first (`["delete", "create"]`).
+    DeleteThenCreate,
+    /// Replace with `create_before_destroy` (`["create", "delete"]`).
+    CreateThenDelete,
+    Delete,
+    /// Stop managing without destroying (`["forget"]`, `removed { lifecycle { destroy = false } }`).
+    Forget,
+    /// Replace, leaving the old object in place (`["create", "forget"]`, Terraform 1.16+).
+    CreateThenForget,
+    /// OpenTofu's replace that forgets the old object (`["forget", "create"]`).
+    ForgetThenCreate,
+    /// An action list this version of kopsform does not know.
+    Unknown,
+}
+
+impl Action {
+    pub fn from_actions(actions: &[String]) -> Action {
+        let words: Vec<&str> = actions.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            ["no-op"] => Action::NoOp,
+            ["create"] => Action::Create,
+            ["read"] => Action::Read,
+            ["update"] => Action::Update,
+            ["delete", "create"] => Action::DeleteThenCreate,
+            ["create", "delete"] => Action::CreateThenDelete,
+            ["delete"] => Action::Delete,
+            ["forget"] => Action::Forget,
+            ["create", "forget"] => Action::CreateThenForget,
+            ["forget", "create"] => Action::ForgetThenCreate,
+            _ => Action::Unknown,
+        }
+    }
+
+    /// A real object is destroyed: deletes and both destroying replacements.
+    pub fn destroys(self) -> bool {
+        matches!(
+            self,
+            Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+        )
+    }
+
+    pub fn is_replace(self) -> bool {
+        matches!(
+            self,
+            Action::DeleteThenCreate
+                | Action::CreateThenDelete
+                | Action::CreateThenForget
+                | Action::ForgetThenCreate
+        )
+    }
+
+    /// One word for tables: create, update, replace, delete, read, forget, no-op, unknown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Read => "read",
+            Action::Update => "update",
+            Action::DeleteThenCreate | Action::CreateThenDelete => "replace",
+            Action::CreateThenForget | Action::ForgetThenCreate => "replace",
+            Action::Delete => "delete",
+            Action::Forget => "forget",
+            Action::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One resource instance change (or drift entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceChange {
+    pub address: String,
+    /// The address before a `moved` block, when it differs.
+    pub previous_address: Option<String>,
+    pub module_address: Option<String>,
+    /// `managed` or `data`.
+    pub mode: String,
+    pub resource_type: String,
+    pub name: String,
+    /// The instance key as Terraform prints it after the name (`[0]`, `["a"]`), when there is one.
+    pub index: Option<String>,
+    /// The key of a deposed object (left over from a failed create-before-destroy).
+    pub deposed: Option<String>,
+    /// Terraform's action list, verbatim.
+    pub actions: Vec<String>,
+    pub action: Action,
+    /// Terraform's `action_reason` keyword.
+    pub action_reason: Option<String>,
+    /// The attributes whose change forces the replacement, as paths (`tags["Name"]`).
+    pub replace_paths: Vec<String>,
+    /// Present when the object is imported.
+    pub importing: Option<Import>,
+    /// Attribute rows: what changes (update, replace), is set (create) or goes (delete).
+    pub attributes: Vec<AttributeChange>,
+}
+
+impl ResourceChange {
+    pub fn is_moved(&self) -> bool {
+        self.previous_address.is_some()
+    }
+
+    /// The address with the deposed key, as Terraform displays it.
+    pub fn display_address(&self) -> String {
+        match &self.deposed {
+            Some(key) => format!("{} (deposed object {key})", self.address),
+            None => self.address.clone(),
+        }
+    }
+}
+
+/// Import metadata of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// The import ID (hidden when it holds a secret); `None` when imported by identity or unknown.
+    pub id: Option<Shown>,
+}
+
+/// One attribute row of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeChange {
+    /// `size`, `tags["Name"]`, `launch_template[0].id`.
+    pub path: String,
+    /// `None` when the object does not exist on that side (create, delete).
+    pub before: Option<Shown>,
+    pub after: Option<Shown>,
+    /// The path is (within) one of the change's `replace_paths`.
+    pub forces_replacement: bool,
+}
+
+/// A value in display form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// The value as compact JSON (`"gp3"`, `20`, `true`, `null`, `[]`).
+    Value(String),
+    /// Known only after apply.
+    Unknown,
+    Sensitive,
+    /// A large value: the first characters of its sha256 (hex) and its size in bytes.
+    Blob {
+        sha256: String,
+        bytes: usize,
+    },
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Shown::Value(v) => f.write_str(v),
+            Shown::Unknown => f.write_str("(known after apply)"),
+            Shown::Sensitive => f.write_str("(sensitive)"),
+            Shown::Blob { sha256, bytes } => write!(f, "(sha256:{sha256}, {bytes} bytes)"),
+        }
+    }
+}
+
+/// A changing output value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChange {
+    pub name: String,
+    pub actions: Vec<String>,
+    pub action: Action,
+    pub sensitive: bool,
+    pub before: Option<Shown>,
+    pub after: Option<Shown>,
+}
+
+/// A root module input variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    /// Declared `sensitive`, or not declared in the plan's configuration (then kopsform cannot tell,
+    /// and hides it).
+    pub sensitive: bool,
+    pub value: Shown,
+}
+
+impl PlanSummary {
+    /// The line Terraform prints after the changes: `Plan: 1 to import, 2 to add, 0 to change,
+    /// 1 to destroy.`, or `No changes.`
+    pub fn headline(&self) -> String {
+        let c = &self.counts;
+        if self.changes.is_empty() && c.invoke == 0 {
+            return match self.outputs.len() {
+                0 => "No changes.".to_string(),
+                1 => "No resource changes; 1 output value changes.".to_string(),
+                n => format!("No resource changes; {n} output values change."),
+            };
+        }
+        let mut line = String::from("Plan: ");
+        if c.import > 0 {
+            line.push_str(&format!("{} to import, ", c.import));
+        }
+        line.push_str(&format!(
+            "{} to add, {} to change, {} to destroy",
+            c.add, c.change, c.destroy
+        ));
+        if self.forget_in_headline && c.forget > 0 {
+            line.push_str(&format!(", {} to forget", c.forget));
+        }
+        line.push('.');
+        if c.invoke > 0 {
+            line.push_str(&format!(" Actions: {} to invoke.", c.invoke));
+        }
+        line
+    }
+
+    /// Applying the plan would change something: resources, outputs or actions.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty() || !self.outputs.is_empty() || self.counts.invoke > 0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a plan
+// ---------------------------------------------------------------------------------------------
+
+/// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
+/// `TOOL show -json` run in the plan's folder.
+pub fn read(plan: &Path, tool: &str) -> Result<PlanSummary, UserError> {
+    let bytes = std::fs::read(plan)
+        .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
+    let is_json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    let json = if is_json {
+        drop_utf8_bom(bytes)
+    } else {
+        drop(bytes);
+        show_json(plan, tool)?
+    };
+    let text = String::from_utf8(json).map_err(|e| {
+        UserError::new(format!(
+            "{}: the plan JSON is not UTF-8 (bad byte at offset {})",
+            plan.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    summarize(&text).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
+}
+
+fn drop_utf8_bom(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    bytes
+}
+
+/// `terraform show -json FILE` in the plan's folder (the folder's `.terraform` has the providers
+/// whose schemas `show` needs).
+fn show_json(plan: &Path, tool: &str) -> Result<Vec<u8>, UserError> {
+    let folder = plan
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = plan
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .ok_or_else(|| UserError::new(format!("{}: not a plan file", plan.display())))?;
+    let (code, stdout, stderr) =
+        crate::process::run_captured(tool, &["show", "-no-color", "-json", &file], folder, &[])?;
+    if code != 0 {
+        let tail: Vec<&str> = stderr
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let tail = tail[tail.len().saturating_sub(5)..].join("\n  ");
+        return Err(UserError::new(format!(
+            "{}: `{tool} show -json {file}` failed (exit {code}) in {}:\n  {tail}\n\
+             A saved plan is read in its folder, which must be initialised (`{tool} init`) with the \
+             same providers; or pass plan JSON (`{tool} show -json PLAN > plan.json`).",
+            plan.display(),
+            folder.display()
+        )));
+    }
+    Ok(stdout)
+}
+
+/// Parses plan JSON into a summary. The error says what is wrong, without repeating the input.
+pub fn summarize(json_text: &str) -> Result<PlanSummary, String> {
+    let raw: RawPlan = match serde_json::from_str(json_text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            // A plan of an unknown format may fail the typed parse; name its version instead.
+            if let Ok(v) = serde_json::from_str::<VersionOnly>(json_text) {
+                check_format_version(v.format_version.as_ref())?;
+            }
+            return Err(format!(
+                "not Terraform plan JSON: {} at line {} column {}; pass a saved plan or the output of `terraform show -json PLAN`",
+                describe_json_error(&e),
+                e.line(),
+                e.column()
+            ));
+        }
+    };
+    let format_version = check_format_version(raw.format_version.as_ref())?;
+    Ok(build(raw, format_version))
+}
+
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    // serde quotes a mistyped string (`invalid type: string "...", expected ...`): it could be a
+    // secret in the wrong place, so it is left out.
+    match (text.find("string \""), text.rfind("\", expected")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}a string{}", &text[..start], &text[end + 1..])
+        }
+        _ => text.to_string(),
+    }
+}
+
+fn check_format_version(version: Option<&Value>) -> Result<String, String> {
+    let version = match version {
+        None => {
+            return Err(
+                "not Terraform plan JSON: it has no `format_version`; pass a saved plan or the output of `terraform show -json PLAN`"
+                    .to_string(),
+            );
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "not Terraform plan JSON: `format_version` is {other}, not a string like \"1.2\""
+            ));
+        }
+    };
+    let major = version.split('.').next().unwrap_or_default();
+    if major != SUPPORTED_FORMAT_MAJOR {
+        return Err(format!(
+            "plan JSON format_version {version:?} is not supported: kopsform reads format 1.x \
+             (Terraform 0.12 to 1.x, OpenTofu); upgrade kopsform, or produce the JSON with a \
+             Terraform that writes format 1.x"
+        ));
+    }
+    Ok(version)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan JSON as Terraform writes it (internal/command/jsonplan). Unlisted fields are skipped.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    format_version: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RawPlan {
+    format_version: Option<Value>,
+    terraform_version: Option<String>,
+    variables: Option<IndexMap<String, RawVariable>>,
+    resource_drift: Option<Vec<RawResourceChange>>,
+    resource_changes: Option<Vec<RawResourceChange>>,
+    output_changes: Option<IndexMap<String, RawChange>>,
+    deferred_changes: Option<Vec<IgnoredAny>>,
+    action_invocations: Option<Vec<IgnoredAny>>,
+    configuration: Option<RawConfiguration>,
+    applyable: Option<bool>,
+    errored: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawVariable {
+    value: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RawConfiguration {
+    root_module: Option<RawModule>,
+}
+
+#[derive(Deserialize)]
+struct RawModule {
+    variables: Option<IndexMap<String, RawVariableDeclaration>>,
+}
+
+#[derive(Deserialize)]
+struct RawVariableDeclaration {
+    sensitive: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawResourceChange {
+    #[serde(default)]
+    address: String,
+    previous_address: Option<String>,
+    module_address: Option<String>,
+    mode: Option<String>,
+    #[serde(rename = "type", default)]
+    resource_type: String,
+    #[serde(default)]
+    name: String,
+    index: Option<Value>,
+    deposed: Option<String>,
+    #[serde(default)]
+    change: RawChange,
+    action_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawChange {
+    #[serde(default)]
+    actions: Vec<String>,
+    before: Option<Value>,
+    after: Option<Value>,
+    after_unknown: Option<Value>,
+    before_sensitive: Option<Value>,
+    after_sensitive: Option<Value>,
+    replace_paths: Option<Vec<Vec<Value>>>,
+    importing: Option<RawImporting>,
+}
+
+#[derive(Deserialize)]
+struct RawImporting {
+    id: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building the summary
+// ---------------------------------------------------------------------------------------------
+
+fn build(raw: RawPlan, format_version: String) -> PlanSummary {
+    let declared: IndexMap<String, bool> = raw
+        .configuration
+        .and_then(|c| c.root_module)
+        .and_then(|m| m.variables)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, d)| (name, d.sensitive.unwrap_or(false)))
+        .collect();
+    let variables = raw.variables.unwrap_or_default();
+    let outputs = raw.output_changes.unwrap_or_default();
+    let changes = raw.resource_changes.unwrap_or_default();
+    let drift = raw.resource_drift.unwrap_or_default();
+
+    // Pass 1: every sensitive value, so that unmarked copies of it can be hidden too.
+    let mut secrets = Secrets::default();
+    for (name, var) in &variables {
+        if variable_is_sensitive(&declared, name) {
+            if let Some(value) = &var.value {
+                secrets.add_all(value, true);
+            }
+        }
+    }
+    for change in outputs.values() {
+        for (value, marker) in [
+            (&change.before, &change.before_sensitive),
+            (&change.after, &change.after_sensitive),
+        ] {
+            if let Some(value) = value {
+                secrets.add_marked(value, marker.as_ref(), true);
+            }
+        }
+    }
+    for rc in changes.iter().chain(drift.iter()) {
+        let c = &rc.change;
+        if let Some(before) = &c.before {
+            secrets.add_marked(before, c.before_sensitive.as_ref(), false);
+        }
+        if let Some(after) = &c.after {
+            secrets.add_marked(after, c.after_sensitive.as_ref(), false);
+        }
+    }
+
+    // Pass 2: display forms.
+    let mut counts = Counts {
+        invoke: raw.action_invocations.map_or(0, |a| a.len()),
+        ..Counts::default()
+    };
+    let mut shown_changes = Vec::new();
+    for rc in changes {
+        let action = Action::from_actions(&rc.change.actions);
+        let mode = rc.mode.as_deref().unwrap_or("managed");
+        if mode == "ephemeral" {
+            continue;
+        }
+        let moved = rc
+            .previous_address
+            .as_ref()
+            .is_some_and(|p| !p.is_empty() && *p != rc.address);
+        let importing = rc.change.importing.is_some();
+        if action == Action::NoOp && !moved && !importing {
+            continue;
+        }
+        if action == Action::Delete && mode != "managed" {
+            continue;
+        }
+        count(&mut counts, action, importing, moved);
+        shown_changes.push(convert(rc, action, &secrets));
+    }
+    let shown_drift = drift
+        .into_iter()
+        .map(|rc| {
+            let action = Action::from_actions(&rc.change.actions);
+            convert(rc, action, &secrets)
+        })
+        .filter(|rc| rc.action != Action::NoOp || rc.is_moved())
+        .collect();
+
+    let mut shown_outputs: Vec<OutputChange> = outputs
+        .into_iter()
+        .filter_map(|(name, change)| {
+            let action = Action::from_actions(&change.actions);
+            (action != Action::NoOp).then(|| output_change(name, action, change, &secrets))
+        })
+        .collect();
+    shown_outputs.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let mut shown_variables: Vec<Variable> = variables
+        .into_iter()
+        .map(|(name, var)| {
+            let sensitive = variable_is_sensitive(&declared, &name);
+            let value = if sensitive {
+                Shown::Sensitive
+            } else {
+                secrets.show(var.value.as_ref().unwrap_or(&Value::Null), None)
+            };
+            Variable {
+                name,
+                sensitive,
+                value,
+            }
+        })
+        .collect();
+    shown_variables.sort_by(|a, b| a.name.cmp(&b.name));
+
+    PlanSummary {
+        format_version,
+        terraform_version: raw.terraform_version,
+        changes: shown_changes,
+        drift: shown_drift,
+        outputs: shown_outputs,
+        variables: shown_variables,
+        counts,
+        errored: raw.errored.unwrap_or(false),
+        deferred: raw.deferred_changes.map_or(0, |d| d.len()),
+        forget_in_headline: raw.applyable.is_none(),
+    }
+}
+
+/// Undeclared variables count as sensitive: without the declaration kopsform cannot tell.
+fn variable_is_sensitive(declared: &IndexMap<String, bool>, name: &str) -> bool {
+    declared.get(name).copied().unwrap_or(true)
+}
+
+/// Counts as Terraform's renderer does (see the module comment).
+fn count(counts: &mut Counts, action: Action, importing: bool, moved: bool) {
+    if importing {
+        counts.import += 1;
+    }
+    if moved {
+        counts.moved += 1;
+    }
+    match action {
+        Action::Create => counts.add += 1,
+        Action::Update => counts.change += 1,
+        Action::Delete => counts.destroy += 1,
+        Action::DeleteThenCreate | Action::CreateThenDelete => {
+            counts.add += 1;
+            counts.destroy += 1;
+        }
+        Action::CreateThenForget | Action::ForgetThenCreate => {
+            counts.add += 1;
+            counts.forget += 1;
+        }
+        Action::Forget => counts.forget += 1,
+        Action::Read => counts.read += 1,
+        Action::NoOp | Action::Unknown => {}
+    }
+}
+
+fn convert(rc: RawResourceChange, action: Action, secrets: &Secrets) -> ResourceChange {
+    let c = rc.change;
+    let replace_steps: Vec<Vec<Step>> = c
+        .replace_paths
+        .unwrap_or_default()
+        .iter()
+        .map(|path| path.iter().filter_map(Step::from_json).collect())
+        .collect();
+    let before_absent = c.before.as_ref().is_none_or(Value::is_null);
+    let after_absent = c.after.as_ref().is_none_or(Value::is_null)
+        && !c.after_unknown.as_ref().is_some_and(is_true);
+    let side = match action {
+        Action::Delete | Action::Forget => Side::Before,
+        _ if before_absent => Side::After,
+        _ if after_absent => Side::Before,
+        _ => Side::Both,
+    };
+    let mut walk = Walk {
+        secrets,
+        replace: &replace_steps,
+        side,
+        steps: Vec::new(),
+        rows: Vec::new(),
+    };
+    walk.walk(
+        c.before.as_ref(),
+        c.after.as_ref(),
+        Marks {
+            before_sensitive: c.before_sensitive.as_ref(),
+            after_sensitive: c.after_sensitive.as_ref(),
+            after_unknown: c.after_unknown.as_ref(),
+        },
+    );
+    let previous_address = rc
+        .previous_address
+        .filter(|p| !p.is_empty() && *p != rc.address);
+    ResourceChange {
+        previous_address,
+        module_address: rc.module_address.filter(|m| !m.is_empty()),
+        mode: rc.mode.unwrap_or_else(|| "managed".to_string()),
+        resource_type: rc.resource_type,
+        name: rc.name,
+        index: rc.index.as_ref().map(|i| format!("[{i}]")),
+        deposed: rc.deposed.filter(|d| !d.is_empty()),
+        actions: c.actions,
+        action,
+        action_reason: rc.action_reason.filter(|r| !r.is_empty()),
+        replace_paths: replace_steps.iter().map(|p| path_text(p)).collect(),
+        importing: c.importing.map(|i| Import {
+            id: i.id.map(|id| {
+                if secrets.hides(&id) {
+                    Shown::Sensitive
+                } else {
+                    Shown::Value(id)
+                }
+            }),
+        }),
+        attributes: walk.rows,
+        address: rc.address,
+    }
+}
+
+fn output_change(name: String, action: Action, c: RawChange, secrets: &Secrets) -> OutputChange {
+    let marked = |m: &Option<Value>| m.as_ref().is_some_and(|m| !is_unmarked(m));
+    let sensitive = marked(&c.before_sensitive) || marked(&c.after_sensitive);
+    let before = (!matches!(action, Action::Create)).then(|| {
+        if sensitive {
+            Shown::Sensitive
+        } else {
+            secrets.show(c.before.as_ref().unwrap_or(&Value::Null), None)
+        }
+    });
+    let after = (!matches!(action, Action::Delete)).then(|| {
+        if c.after_unknown.as_ref().is_some_and(|u| !is_unmarked(u)) {
+            Shown::Unknown
+        } else if sensitive {
+            Shown::Sensitive
+        } else {
+            secrets.show(c.after.as_ref().unwrap_or(&Value::Null), None)
+        }
+    });
+    OutputChange {
+        name,
+        actions: c.actions,
+        action,
+        sensitive,
+        before,
+        after,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sensitive values
+// ---------------------------------------------------------------------------------------------
+
+/// The plan's sensitive strings: any value equal to one is hidden; any value containing one of a
+/// variable or output is hidden too (those are few, so the substring search stays cheap).
+#[derive(Default)]
+struct Secrets {
+    exact: HashSet<String>,
+    substrings: Vec<String>,
+}
+
+impl Secrets {
+    fn add(&mut self, s: &str, substring: bool) {
+        if s.chars().count() < MIN_SECRET_CHARS {
+            return;
+        }
+        if substring && !self.substrings.iter().any(|x| x == s) {
+            self.substrings.push(s.to_string());
+        }
+        if !self.exact.contains(s) {
+            self.exact.insert(s.to_string());
+        }
+    }
+
+    /// Every string in `value`.
+    fn add_all(&mut self, value: &Value, substring: bool) {
+        match value {
+            Value::String(s) => self.add(s, substring),
+            Value::Array(items) => items.iter().for_each(|v| self.add_all(v, substring)),
+            Value::Object(map) => map.values().for_each(|v| self.add_all(v, substring)),
+            _ => {}
+        }
+    }
+
+    /// The strings of `value` under `true` in the marker tree.
+    fn add_marked(&mut self, value: &Value, marker: Option<&Value>, substring: bool) {
+        let Some(marker) = marker else { return };
+        if is_true(marker) {
+            self.add_all(value, substring);
+            return;
+        }
+        match (value, marker) {
+            (Value::Object(map), Value::Object(marks)) => {
+                for (key, mark) in marks {
+                    if let Some(v) = map.get(key) {
+                        self.add_marked(v, Some(mark), substring);
+                    }
+                }
+            }
+            (Value::Array(items), Value::Array(marks)) => {
+                for (v, mark) in items.iter().zip(marks) {
+                    self.add_marked(v, Some(mark), substring);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn hides(&self, s: &str) -> bool {
+        s.chars().count() >= MIN_SECRET_CHARS
+            && (self.exact.contains(s) || self.substrings.iter().any(|x| s.contains(x.as_str())))
+    }
+
+    /// The display form of a value that Terraform did not mark sensitive. `attribute` is the name
+    /// of the attribute holding it, for the blob names.
+    fn show(&self, value: &Value, attribute: Option<&str>) -> Shown {
+        match value {
+            Value::String(s) => {
+                if self.hides(s) {
+                    Shown::Sensitive
+                } else if !s.is_empty()
+                    && (attribute.is_some_and(|a| BLOB_ATTRIBUTES.contains(&a))
+                        || s.contains('\n')
+                        || s.chars().count() > BLOB_CHARS)
+                {
+                    blob(s)
+                } else {
+                    Shown::Value(Value::String(s.clone()).to_string())
+                }
+            }
+            Value::Array(_) | Value::Object(_) => {
+                let text = value.to_string();
+                if self.contains_hidden(value) {
+                    Shown::Sensitive
+                } else if text.chars().count() > BLOB_CHARS {
+                    blob(&text)
+                } else {
+                    Shown::Value(text)
+                }
+            }
+            other => Shown::Value(other.to_string()),
+        }
+    }
+
+    fn contains_hidden(&self, value: &Value) -> bool {
+        match value {
+            Value::String(s) => self.hides(s),
+            Value::Array(items) => items.iter().any(|v| self.contains_hidden(v)),
+            Value::Object(map) => map.values().any(|v| self.contains_hidden(v)),
+            _ => false,
+        }
+    }
+}
+
+fn blob(text: &str) -> Shown {
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest
+        .iter()
+        .take(HASH_PREFIX / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Shown::Blob {
+        sha256: hex,
+        bytes: text.len(),
+    }
+}
+
+fn is_true(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+/// A marker tree with no `true` anywhere.
+fn is_unmarked(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::Array(items) => items.iter().all(is_unmarked),
+        Value::Object(map) => map.values().all(is_unmarked),
+        _ => true,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attribute rows: a walk over before and after together
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl Step {
+    fn from_json(v: &Value) -> Option<Step> {
+        match v {
+            Value::String(s) => Some(Step::Key(s.clone())),
+            Value::Number(n) => n.as_u64().map(|i| Step::Index(i as usize)),
+            _ => None,
+        }
+    }
+}
+
+/// `size`, `tags["kubernetes.io/cluster/x"]`, `launch_template[0].id`.
+fn path_text(steps: &[Step]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            Step::Key(k) if is_identifier(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Step::Key(k) => {
+                out.push('[');
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(']');
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn is_identifier(k: &str) -> bool {
+    let mut chars = k.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Which sides of a change exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Create (and reads of data sources): only after.
+    After,
+    /// Delete and forget: only before.
+    Before,
+    Both,
+}
+
+#[derive(Clone, Copy)]
+struct Marks<'a> {
+    before_sensitive: Option<&'a Value>,
+    after_sensitive: Option<&'a Value>,
+    after_unknown: Option<&'a Value>,
+}
+
+impl<'a> Marks<'a> {
+    fn key(self, k: &str) -> Marks<'a> {
+        let child = |m: Option<&'a Value>| match m {
+            Some(Value::Bool(true)) => m,
+            Some(Value::Object(map)) => map.get(k),
+            _ => None,
+        };
+        Marks {
+            before_sensitive: child(self.before_sensitive),
+            after_sensitive: child(self.after_sensitive),
+            after_unknown: child(self.after_unknown),
+        }
+    }
+
+    fn index(self, i: usize) -> Marks<'a> {
+        let child = |m: Option<&'a Value>| match m {
+            Some(Value::Bool(true)) => m,
+            Some(Value::Array(items)) => items.get(i),
+            _ => None,
+        };
+        Marks {
+            before_sensitive: child(self.before_sensitive),
+            after_sensitive: child(self.after_sensitive),
+            after_unknown: child(self.after_unknown),
+        }
+    }
+}
+
+struct Walk<'a> {
+    secrets: &'a Secrets,
+    replace: &'a [Vec<Step>],
+    side: Side,
+    steps: Vec<Step>,
+    rows: Vec<AttributeChange>,
+}
+
+fn non_empty_container(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        _ => false,
+    }
+}
+
+fn index(v: Option<&Value>, i: usize) -> Option<&Value> {
+    match v {
+        Some(Value::Array(a)) => a.get(i),
+        _ => None,
+    }
+}
+
+fn member<'a>(v: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    match v {
+        Some(Value::Object(m)) => m.get(key),
+        _ => None,
+    }
+}
+
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+impl Walk<'_> {
+    fn walk(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks) {
+        let before = if self.side == Side::After {
+            None
+        } else {
+            present(before)
+        };
+        let after = if self.side == Side::Before {
+            None
+        } else {
+            present(after)
+        };
+        let unknown = self.side != Side::Before && marks.after_unknown.is_some_and(is_true);
+        let sensitive = marks.before_sensitive.is_some_and(is_true)
+            || marks.after_sensitive.is_some_and(is_true);
+        let scalar_vs_container = before.is_some()
+            && after.is_some()
+            && non_empty_container(before) != non_empty_container(after);
+        let descend = !unknown
+            && !sensitive
+            && !scalar_vs_container
+            && (non_empty_container(before)
+                || non_empty_container(after)
+                || marks.after_unknown.is_some_and(non_empty_unknown));
+        if descend {
+            self.descend(before, after, marks);
+        } else {
+            self.leaf(before, after, marks, unknown);
+        }
+    }
+
+    fn descend(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks) {
+        let as_array = matches!(before, Some(Value::Array(_)))
+            || matches!(after, Some(Value::Array(_)))
+            || matches!(marks.after_unknown, Some(Value::Array(_)));
+        if as_array {
+            let len = |v: Option<&Value>| match v {
+                Some(Value::Array(a)) => a.len(),
+                _ => 0,
+            };
+            let n = len(before).max(len(after)).max(len(marks.after_unknown));
+            for i in 0..n {
+                self.steps.push(Step::Index(i));
+                self.walk(index(before, i), index(after, i), marks.index(i));
+                self.steps.pop();
+            }
+            return;
+        }
+        let mut keys: Vec<&str> = Vec::new();
+        let unknown = (self.side != Side::Before)
+            .then_some(marks.after_unknown)
+            .flatten();
+        for v in [before, after, unknown] {
+            if let Some(Value::Object(map)) = v {
+                keys.extend(map.keys().map(String::as_str));
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            self.steps.push(Step::Key(key.to_string()));
+            self.walk(member(before, key), member(after, key), marks.key(key));
+            self.steps.pop();
+        }
+    }
+
+    fn leaf(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks, unknown: bool) {
+        let changed = match self.side {
+            Side::After => after.is_some() || unknown,
+            Side::Before => before.is_some(),
+            Side::Both => unknown || before != after,
+        };
+        if !changed {
+            return;
+        }
+        let attribute = self.steps.iter().rev().find_map(|s| match s {
+            Step::Key(k) => Some(k.as_str()),
+            Step::Index(_) => None,
+        });
+        let show = |v: Option<&Value>, marker: Option<&Value>| {
+            let v = v.unwrap_or(&Value::Null);
+            if marker.is_some_and(is_true) && !v.is_null() {
+                Shown::Sensitive
+            } else {
+                self.secrets.show(v, attribute)
+            }
+        };
+        let before_shown = (self.side != Side::After).then(|| show(before, marks.before_sensitive));
+        let after_shown = (self.side != Side::Before).then(|| {
+            if unknown {
+                Shown::Unknown
+            } else {
+                show(after, marks.after_sensitive)
+            }
+        });
+        let forces_replacement = self.replace.iter().any(|p| {
+            let n = p.len().min(self.steps.len());
+            p[..n] == self.steps[..n]
+        });
+        self.rows.push(AttributeChange {
+            path: path_text(&self.steps),
+            before: before_shown,
+            after: after_shown,
+            forces_replacement,
+        });
+    }
+}
+
+/// An `after_unknown` tree with some `true` in it.
+fn non_empty_unknown(v: &Value) -> bool {
+    !is_unmarked(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(changes: &str) -> String {
+        format!(
+            r#"{{"format_version":"1.2","terraform_version":"1.11.4","applyable":true,"complete":true,"errored":false,
+            "resource_changes":[{changes}]}}"#
+        )
+    }
+
+    fn rc(address: &str, actions: &str, extra: &str) -> String {
+        let (ty, name) = address.split_once('.').unwrap();
+        format!(
+            r#"{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":{actions}{extra}}}}}"#
+        )
+    }
+
+    #[test]
+    fn headline_counts_like_terraform() {
+        let json = plan(
+            &[
+                rc("a.create", r#"["create"]"#, r#","after":{"x":1}"#),
+                rc(
+                    "a.update",
+                    r#"["update"]"#,
+                    r#","before":{"x":1},"after":{"x":2}"#,
+                ),
+                rc("a.replace", r#"["delete","create"]"#, ""),
+                rc("a.cbd", r#"["create","delete"]"#, ""),
+                rc("a.delete", r#"["delete"]"#, ""),
+                rc("a.noop", r#"["no-op"]"#, ""),
+                rc("a.imported", r#"["no-op"]"#, r#","importing":{"id":"i-1"}"#),
+                rc("a.forget", r#"["forget"]"#, ""),
+            ]
+            .join(","),
+        );
+        let s = summarize(&json).unwrap();
+        assert_eq!(
+            s.headline(),
+            "Plan: 1 to import, 3 to add, 1 to change, 3 to destroy."
+        );
+        assert_eq!(s.counts.forget, 1);
+        assert_eq!(s.changes.len(), 7);
+        assert!(s.has_changes());
+    }
+
+    #[test]
+    fn opentofu_plans_count_forgets_in_the_headline() {
+        let json = plan(&rc("a.forget", r#"["forget"]"#, "")).replace(r#""applyable":true,"#, "");
+        let s = summarize(&json).unwrap();
+        assert_eq!(
+            s.headline(),
+            "Plan: 0 to add, 0 to change, 0 to destroy, 1 to forget."
+        );
+    }
+
+    #[test]
+    fn moves_reads_and_data_deletes() {
+        let json = plan(
+            &[
+                r#"{"address":"a.new","previous_address":"a.old","mode":"managed","type":"a","name":"new","change":{"actions":["no-op"]}}"#.to_string(),
+                r#"{"address":"data.a.b","mode":"data","type":"a","name":"b","change":{"actions":["delete"]}}"#.to_string(),
+                r#"{"address":"data.a.c","mode":"data","type":"a","name":"c","change":{"actions":["read"]},"action_reason":"read_because_config_unknown"}"#.to_string(),
+            ]
+            .join(","),
+        );
+        let s = summarize(&json).unwrap();
+        assert_eq!(s.headline(), "Plan: 0 to add, 0 to change, 0 to destroy.");
+        assert_eq!(s.counts.moved, 1);
+        assert_eq!(s.counts.read, 1);
+        assert_eq!(s.changes.len(), 2);
+        assert_eq!(s.changes[0].previous_address.as_deref(), Some("a.old"));
+    }
+
+    #[test]
+    fn no_changes_and_output_only_plans() {
+        let s = summarize(&plan(&rc("a.b", r#"["no-op"]"#, ""))).unwrap();
+        assert_eq!(s.headline(), "No changes.");
+        assert!(!s.has_changes());
+        let json = r#"{"format_version":"1.2","applyable":true,"output_changes":{
+            "o":{"actions":["update"],"before":"a","after":"b","after_unknown":false,"before_sensitive":false,"after_sensitive":false},
+            "same":{"actions":["no-op"],"before":"a","after":"a"}}}"#;
+        let s = summarize(json).unwrap();
+        assert_eq!(s.headline(), "No resource changes; 1 output value changes.");
+        assert!(s.has_changes());
+        assert_eq!(s.outputs[0].after, Some(Shown::Value("\"b\"".into())));
+    }
+
+    #[test]
+    fn action_invocations_follow_the_counts() {
+        let json = plan("").replace(
+            r#""resource_changes":[]"#,
+            r#""action_invocations":[{"address":"action.a.b"}]"#,
+        );
+        let s = summarize(&json).unwrap();
+        assert_eq!(
+            s.headline(),
+            "Plan: 0 to add, 0 to change, 0 to destroy. Actions: 1 to invoke."
+        );
+    }
+
+    #[test]
+    fn format_versions() {
+        assert!(summarize(r#"{"format_version":"1.0"}"#).is_ok());
+        let err = summarize(r#"{"format_version":"2.0","resource_changes":7}"#).unwrap_err();
+        assert!(
+            err.contains("format_version \"2.0\" is not supported"),
+            "{err}"
+        );
+        let err = summarize(r#"{"resource_changes":[]}"#).unwrap_err();
+        assert!(err.contains("no `format_version`"), "{err}");
+        let err = summarize("{ nope").unwrap_err();
+        assert!(err.starts_with("not Terraform plan JSON"), "{err}");
+        assert!(err.contains("line 1 column 3"), "{err}");
+    }
+
+    #[test]
+    fn attribute_rows_hide_secrets_and_blobs() {
+        let long = "x".repeat(201);
+        let json = plan(&rc(
+            "a.b",
+            r#"["delete","create"]"#,
+            &format!(
+                r#","before":{{"pw":"hunter22","copy":"hunter22","size":1,"user_data":"abc","tags":{{"Name":"n"}},"long":"{long}"}},
+                "after":{{"pw":"hunter23","copy":"hunter23","size":2,"user_data":"abd","tags":{{"Name":"n","k.x":"v"}},"long":"{long}"}},
+                "after_unknown":{{"id":true,"tags":{{}}}},
+                "before_sensitive":{{"pw":true}},"after_sensitive":{{"pw":true}},
+                "replace_paths":[["size"]]"#
+            ),
+        ));
+        let s = summarize(&json).unwrap();
+        let rows = &s.changes[0].attributes;
+        let find = |p: &str| rows.iter().find(|r| r.path == p).unwrap();
+        assert_eq!(find("pw").after, Some(Shown::Sensitive));
+        assert_eq!(find("copy").before, Some(Shown::Sensitive));
+        assert_eq!(find("copy").after, Some(Shown::Sensitive));
+        assert!(find("size").forces_replacement);
+        assert!(!find("pw").forces_replacement);
+        assert!(matches!(
+            find("user_data").after,
+            Some(Shown::Blob { bytes: 3, .. })
+        ));
+        assert_eq!(
+            find("tags[\"k.x\"]").after,
+            Some(Shown::Value("\"v\"".into()))
+        );
+        assert_eq!(find("id").after, Some(Shown::Unknown));
+        assert!(
+            rows.iter()
+                .all(|r| r.path != "long" && r.path != "tags.Name")
+        );
+        assert_eq!(s.changes[0].replace_paths, ["size"]);
+        let text = format!("{s:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn sensitive_outputs_and_variables_are_hidden_everywhere() {
+        let json = r#"{"format_version":"1.2","applyable":true,
+          "variables":{"token":{"value":"s3cr3t-token"},"plain":{"value":"p"},"undeclared":{"value":"u"}},
+          "configuration":{"root_module":{"variables":{"token":{"sensitive":true},"plain":{}}}},
+          "resource_changes":[{"address":"a.b","mode":"managed","type":"a","name":"b","change":{"actions":["create"],
+             "after":{"url":"https://x/?t=s3cr3t-token","n":"ok"},"after_unknown":{},"after_sensitive":{}}}],
+          "output_changes":{"o":{"actions":["create"],"before":null,"after":"other-secret","after_unknown":false,
+             "before_sensitive":false,"after_sensitive":true}}}"#;
+        let s = summarize(json).unwrap();
+        let text = format!("{s:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(!text.contains("other-secret"), "{text}");
+        assert_eq!(s.variables[0].name, "plain");
+        assert_eq!(s.variables[0].value, Shown::Value("\"p\"".into()));
+        assert!(s.variables[2].sensitive);
+        assert_eq!(s.outputs[0].before, None);
+        assert_eq!(s.outputs[0].after, Some(Shown::Sensitive));
+    }
+
+    #[test]
+    fn paths_are_written_as_terraform_does() {
+        let steps = [
+            Step::Key("tag".into()),
+            Step::Index(3),
+            Step::Key("key".into()),
+        ];
+        assert_eq!(path_text(&steps), "tag[3].key");
+        assert_eq!(
+            path_text(&[Step::Key("tags".into()), Step::Key("a/b".into())]),
+            "tags[\"a/b\"]"
+        );
+    }
+}

@@ -64,7 +64,7 @@ pub struct Runner<'p> {
     /// `terraform version`, probed once per run when needed.
     terraform_version: Option<String>,
     /// The state-store snapshot this run switched to (`snapshot-state`), if any.
-    snapshot: Option<String>,
+    snapshot: Option<Snapshot>,
 }
 
 impl<'p> Runner<'p> {
@@ -228,6 +228,15 @@ impl<'p> Runner<'p> {
             env.push(("KOPS_CLUSTER_NAME".into(), cluster.name));
             env.push(("KOPS_STATE_STORE".into(), cluster.state));
         }
+        if let Some(snapshot) = &self.snapshot {
+            // An isolated run never reads or writes the user's kubeconfig (kops would use it to
+            // reach the live API server).
+            let kubeconfig = Path::new(&snapshot.path).with_file_name("kubeconfig");
+            env.push((
+                "KUBECONFIG".into(),
+                kubeconfig.to_string_lossy().into_owned(),
+            ));
+        }
         if !process::stdin_is_terminal() {
             // terraform: behave as with -input=false on every subcommand, and say it is automated.
             env.push(("TF_INPUT".into(), "0".into()));
@@ -377,13 +386,21 @@ impl<'p> Runner<'p> {
                 .map(|d| format!("{} {}", d.kind, d.name))
                 .collect();
             summary = format!(" ({})", names.join(", "));
-            if self.snapshot.is_some() {
-                let config_base = format!("{}/{}", cluster.state, cluster.name);
-                if let Some(text) = manifest::redirect_config_base(&documents, &config_base)
-                    .map_err(|e| UserError::new(format!("{}: {e}", step.out)))?
-                {
+            if let Some(snapshot) = &self.snapshot {
+                // kops writes keys, secrets and SSH keys under spec.configBase, not under --state,
+                // and bakes configBase into the launch templates: the dry run must keep the live
+                // configBase (docs/dryrun-isolation.md), while --state is the snapshot.
+                let live = live_config_base(snapshot, &cluster.name);
+                let (text, dropped) = manifest::isolate(&documents, &live)
+                    .map_err(|e| UserError::new(format!("{}: {e}", step.out)))?;
+                if dropped > 0 {
                     eprintln!(
-                        "{prefix}isolated run: spec.configBase pointed elsewhere; set to the snapshot {config_base} so kops writes nothing live"
+                        "{prefix}isolated run: left out {dropped} SSHCredential document(s); kops replace would write them to the live store"
+                    );
+                }
+                if let Some(text) = text {
+                    eprintln!(
+                        "{prefix}isolated run: spec.configBase set to the live {live}, as kops reads it"
                     );
                     rendered = text;
                 }
@@ -491,7 +508,10 @@ impl<'p> Runner<'p> {
             cluster.state, cluster.name
         );
         self.values.override_state(snapshot.clone());
-        self.snapshot = Some(snapshot);
+        self.snapshot = Some(Snapshot {
+            path: snapshot,
+            live_state: cluster.state.clone(),
+        });
         Ok(())
     }
 
@@ -636,6 +656,28 @@ impl<'p> Runner<'p> {
     pub fn output_reads(&self) -> usize {
         self.values.output_reads
     }
+}
+
+/// The state-store snapshot of an isolated run.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    path: String,
+    live_state: String,
+}
+
+/// The live cluster's configBase: the one in the snapshot's copy of its `config`, else kops's
+/// default `<state>/<name>`.
+fn live_config_base(snapshot: &Snapshot, cluster: &str) -> String {
+    std::fs::read_to_string(Path::new(&snapshot.path).join(cluster).join("config"))
+        .ok()
+        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(&text).ok())
+        .and_then(|v| {
+            v.get("spec")
+                .and_then(|s| s.get("configBase"))
+                .and_then(serde_yaml::Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| format!("{}/{cluster}", snapshot.live_state.trim_end_matches('/')))
 }
 
 fn interrupted(signal: i32) -> UserError {
@@ -799,30 +841,34 @@ fn print_summary(results: &[(String, Status, Duration)]) {
     eprint!("{text}");
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commands_are_shown_quoted() {
-        assert_eq!(
-            display_command(
-                "kops",
-                &["replace".into(), "-f".into(), "a b".into()],
-                Some("2-kops")
-            ),
-            "(cd 2-kops && kops replace -f 'a b')"
-        );
-        assert_eq!(quote("it's"), "'it'\\''s'");
-    }
-}
-
 impl Runner<'_> {
-    /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
-    fn check_protected(&mut self, _prefix: &str, _plan: &str) -> Result<(), UserError> {
-        Ok(()) // wired to review::protected_changes once the review module lands
+    fn check_protected(&mut self, prefix: &str, plan: &str) -> Result<(), UserError> {
+        let plan_path = self.project.path(plan);
+        let terraform = self.project.tool_or_default("terraform");
+        let summary = crate::plan::read(&plan_path, &terraform)?;
+        let rules = crate::review::effective_rules(&self.project.config.review);
+        let protected = crate::review::protected_changes(&summary, &rules);
+        let refused: Vec<String> = protected
+            .iter()
+            .filter(|c| !self.options.allow_destroy.contains(&c.address))
+            .map(|c| format!("  {} ({}): {}", c.address, c.action, c.reason))
+            .collect();
+        if !refused.is_empty() {
+            return Err(UserError::new(format!(
+                "refusing to apply {plan}: it deletes or replaces protected resources:\n{}\nIf that is intended, name each one: --allow-destroy ADDRESS",
+                refused.join("\n")
+            )));
+        }
+        for c in &protected {
+            eprintln!(
+                "{prefix}allowed by --allow-destroy: {} ({})",
+                c.address, c.action
+            );
+        }
+        Ok(())
     }
 
+    /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
     fn review(&mut self, prefix: &str, plan: &str, out: &str) -> Result<(), UserError> {
         if self.options.dry_run {
             eprintln!("{prefix}would review {plan} into {out}");
@@ -851,5 +897,23 @@ impl Runner<'_> {
         };
         eprintln!("{prefix}review of {plan} written to {out}: {verdict}");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_shown_quoted() {
+        assert_eq!(
+            display_command(
+                "kops",
+                &["replace".into(), "-f".into(), "a b".into()],
+                Some("2-kops")
+            ),
+            "(cd 2-kops && kops replace -f 'a b')"
+        );
+        assert_eq!(quote("it's"), "'it'\\''s'");
     }
 }

@@ -63,17 +63,9 @@ fn dryrun_changes_nothing_live_and_reviews_the_change() {
     require_terraform();
     let s3 = S3::start();
     let p = live_cluster(&s3);
-    // A template that names the live store in configBase, as many teams' templates do: kops writes
-    // keys, secrets and managed files under configBase, so the dry run must redirect it.
-    let template = p.read("2-kops/cluster-template.yml");
-    assert!(template.contains("configBase: {{cluster.state}}/{{cluster.name}}"));
-    p.file(
-        "2-kops/cluster-template.yml",
-        &template.replace(
-            "configBase: {{cluster.state}}/{{cluster.name}}",
-            "configBase: s3://{{kops_s3_bucket}}/{{cluster_name}}",
-        ),
-    );
+    // The double behaves as strictly as kops: a local configBase with --target terraform fails.
+    let mut p = p;
+    p.env("KOPS_DOUBLE_STRICT", "1");
     let before = all_objects(&p);
     assert!(
         before
@@ -92,7 +84,7 @@ fn dryrun_changes_nothing_live_and_reviews_the_change() {
     run.success()
         .stderr_has("[dryrun] snapshot of s3://kops-state-sandbox-k8s-local/sandbox.k8s.local (")
         .stderr_has("backups excluded")
-        .stderr_has("isolated run: spec.configBase pointed elsewhere; set to the snapshot")
+        .stderr_has("isolated run: spec.configBase set to the live s3://kops-state-sandbox-k8s-local/sandbox.k8s.local")
         .stderr_has("[dryrun] review of .kopsform/dryrun/2-kops/dryrun.tfplan written to .kopsform/dryrun/review.md: changes");
 
     // Byte for byte: every object in S3 (kops state and Terraform state) and the live 2-kops files.
@@ -109,6 +101,12 @@ fn dryrun_changes_nothing_live_and_reviews_the_change() {
             .contains("m6i.2xlarge")
     );
     let review = p.read(".kopsform/dryrun/review.md");
+    // Only the nodes changed: keeping the live configBase keeps the control plane's launch
+    // templates as they are, so the review shows no replacement of the control plane.
+    assert!(
+        !review.contains("control-plane") || !review.contains("must be replaced"),
+        "{review}"
+    );
     assert!(
         review.contains("to change") || review.contains("to add"),
         "{review}"

@@ -6,6 +6,7 @@ mod support;
 mod dryrun;
 mod errors;
 mod lifecycle;
+mod review;
 mod running;
 mod sandbox;
 mod template;

@@ -79,6 +79,92 @@ flow() { # flow <state store> <label>
 
 flow "$WORK/state" local
 
+# A local configBase cannot render kops's managed files into Terraform: the double writes them
+# itself (with a warning) unless KOPS_DOUBLE_STRICT=1, where it fails as kOps does.
+D="$WORK/strict"
+mkdir -p "$D"
+"$KOPS" replace --force -f "$FIXTURES/$FIXTURE/in-v1alpha2.yaml" --state "$D/state" 2>/dev/null
+"$KOPS" update cluster "$CLUSTER" --state "$D/state" --target terraform --out "$D/tf" \
+    --create-kube-config=false >"$D/out" 2>&1
+expect "must be of a type that can render in Terraform" "$D/out"
+expect "KOPS_DOUBLE_STRICT=1" "$D/out"
+KOPS_DOUBLE_STRICT=1 "$KOPS" update cluster "$CLUSTER" --state "$D/state" --target terraform --out "$D/tf2" \
+    --create-kube-config=false >"$D/out" 2>&1 && fail "strict update with a local configBase must fail"
+expect "Error: error running tasks: deadline exceeded executing task ManagedFile/" "$D/out"
+[ ! -e "$D/tf2/kubernetes.tf" ] || fail "a failed update must not write kubernetes.tf"
+echo "ok: local configBase with --target terraform (lenient, and strict)"
+
+s3_etags() { # every key and ETag of bucket kops-state
+    aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 --bucket kops-state \
+        --query 'Contents[].[Key,ETag]' --output text
+}
+
+ssh_credential() { # an SSHCredential document for $CLUSTER
+    printf '%s\n' "---" "apiVersion: kops.k8s.io/v1alpha2" "kind: SSHCredential" "metadata:" "  name: admin" \
+        "  labels:" "    kops.k8s.io/cluster: $CLUSTER" "spec:" \
+        "  publicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBdfF1Rwp4ZzR3F7s1Dc9y9mXQm2H1yC6dK3qyXj0G5v double"
+}
+
+isolation() { # --state a local snapshot, spec.configBase the live s3:// store (see README.md)
+    D="$WORK/isolation"
+    mkdir -p "$D"
+    LIVE=s3://kops-state/live
+    sed "s|^  configBase: .*|  configBase: $LIVE/$CLUSTER|" "$FIXTURES/$FIXTURE/in-v1alpha2.yaml" >"$D/cluster.yml"
+    "$KOPS" replace --force -f "$D/cluster.yml" --state "$LIVE" 2>/dev/null
+    "$KOPS" update cluster "$CLUSTER" --state "$LIVE" --target terraform --out "$D/live" \
+        --create-kube-config=false >/dev/null 2>&1
+    # the managed files are aws_s3_object resources: in the store after `terraform apply` only
+    s3_etags >"$D/keys"
+    expect "live/$CLUSTER/pki/private/kubernetes-ca/keyset.yaml" "$D/keys"
+    grep -q "kops-version.txt" "$D/keys" && fail "update --target terraform must not write kops-version.txt"
+    (cd "$D/live" && terraform init -input=false >/dev/null && terraform apply -input=false -auto-approve >/dev/null)
+    s3_etags >"$D/before"
+    expect "live/$CLUSTER/kops-version.txt" "$D/before"
+
+    # A dry run against a snapshot: replace writes to --state; update reads the keys from
+    # configBase and, every key being there, writes nothing to it.
+    aws --endpoint-url "$S3_ENDPOINT" s3 sync "$LIVE/$CLUSTER" "$D/snap/$CLUSTER" --exclude '*backups/*' >/dev/null
+    sed 's/machineType: .*/machineType: c5.2xlarge/' "$D/cluster.yml" >"$D/changed.yml"
+    "$KOPS" replace -f "$D/changed.yml" --state "$D/snap" 2>/dev/null
+    "$KOPS" update cluster "$CLUSTER" --state "$D/snap" --target terraform --out "$D/dry" \
+        --create-kube-config=false >/dev/null 2>&1
+    s3_etags >"$D/after"
+    cmp -s "$D/before" "$D/after" || { diff "$D/before" "$D/after" >&2; fail "the dry run changed the live store"; }
+    grep -rq "c5.2xlarge" "$D/snap/$CLUSTER/instancegroup" || fail "replace must write to --state"
+    expect 'bucket *= "kops-state"' "$D/dry/kubernetes.tf"
+
+    # What still reaches configBase: an SSHCredential (replace) ...
+    ssh_credential >>"$D/changed.yml"
+    "$KOPS" replace -f "$D/changed.yml" --state "$D/snap" 2>/dev/null
+    s3_etags >"$D/after"
+    expect "live/$CLUSTER/pki/ssh/public/admin/" "$D/after"
+    [ ! -e "$D/snap/$CLUSTER/pki/ssh" ] || fail "an SSHCredential must not go to --state"
+    # ... and the keys and secrets of a new cluster (or a new etcd cluster).
+    sed "s|^  configBase: .*|  configBase: s3://kops-state/new/$CLUSTER|" "$D/cluster.yml" >"$D/new.yml"
+    "$KOPS" replace --force -f "$D/new.yml" --state "$D/snap-new" 2>/dev/null
+    "$KOPS" update cluster "$CLUSTER" --state "$D/snap-new" --target terraform --out "$D/dry-new" \
+        --create-kube-config=false >/dev/null 2>"$D/err"
+    expect 'Issuing new certificate: "kubernetes-ca"' "$D/err"
+    s3_etags >"$D/after"
+    expect "new/$CLUSTER/pki/private/kubernetes-ca/keyset.yaml" "$D/after"
+    expect "new/$CLUSTER/secrets/kube" "$D/after"
+    [ ! -e "$D/snap-new/$CLUSTER/pki" ] || fail "keys must go to configBase, not to --state"
+    # KOPS_FEATURE_FLAGS=-TerraformManagedFiles: kops writes the managed files itself.
+    KOPS_FEATURE_FLAGS=-TerraformManagedFiles "$KOPS" update cluster "$CLUSTER" --state "$D/snap-new" \
+        --target terraform --out "$D/dry-flag" --create-kube-config=false >/dev/null 2>"$D/err"
+    expect 'FeatureFlag "TerraformManagedFiles"=false' "$D/err"
+    grep -q aws_s3_object "$D/dry-flag/kubernetes.tf" && fail "no aws_s3_object without TerraformManagedFiles"
+    s3_etags >"$D/after"
+    expect "new/$CLUSTER/kops-version.txt" "$D/after"
+
+    (cd "$D/live" && terraform destroy -input=false -auto-approve >/dev/null)
+    "$KOPS" delete cluster "$CLUSTER" --state "$LIVE" --yes >/dev/null 2>&1
+    "$KOPS" delete cluster "$CLUSTER" --state "$D/snap-new" --yes >/dev/null 2>&1
+    [ -z "$(aws --endpoint-url "$S3_ENDPOINT" s3 ls --recursive s3://kops-state/)" ] \
+        || { aws --endpoint-url "$S3_ENDPOINT" s3 ls --recursive s3://kops-state/ >&2; fail "state store not empty"; }
+    echo "ok: $FIXTURE with --state a local snapshot and spec.configBase $LIVE/$CLUSTER"
+}
+
 if command -v moto_server >/dev/null 2>&1 && command -v aws >/dev/null 2>&1; then
     PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     moto_server -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
@@ -92,6 +178,7 @@ if command -v moto_server >/dev/null 2>&1 && command -v aws >/dev/null 2>&1; the
     flow s3://kops-state/clusters s3
     [ -z "$(aws --endpoint-url "$S3_ENDPOINT" s3 ls --recursive s3://kops-state/clusters/)" ] \
         || fail "state store not empty after delete cluster --yes"
+    isolation
 else
     echo "skip: moto_server or aws CLI not found"
 fi
