@@ -5,7 +5,6 @@
 //! us). Steps come in two shapes, an argv array or an inline table, and are checked into [`Step`]
 //! here so that nothing downstream ever looks at raw TOML.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -492,18 +491,6 @@ impl Project {
 
     pub fn tool_or_default(&self, name: &str) -> String {
         self.tool(name).unwrap_or_else(|| name.to_string())
-    }
-
-    /// Tool names with a `[tools]` entry plus the built-in ones.
-    pub fn tool_names(&self) -> BTreeMap<String, String> {
-        let mut tools: BTreeMap<String, String> = ["terraform", "kops", "aws"]
-            .iter()
-            .map(|t| (t.to_string(), t.to_string()))
-            .collect();
-        for name in self.config.tools.keys() {
-            tools.insert(name.clone(), self.tool_or_default(name));
-        }
-        tools
     }
 }
 

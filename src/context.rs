@@ -59,8 +59,6 @@ pub struct RunValues<'p> {
     loaded: Option<Result<Arc<Values>, UserError>>,
     /// Set by `snapshot-state`: the cluster's state store for the rest of the run.
     state_override: Option<String>,
-    /// How many times `terraform output` ran (the design promises at most once per run and layer).
-    pub output_reads: usize,
 }
 
 impl<'p> RunValues<'p> {
@@ -71,7 +69,6 @@ impl<'p> RunValues<'p> {
             redactor,
             loaded: None,
             state_override: None,
-            output_reads: 0,
         }
     }
 
@@ -118,7 +115,6 @@ impl<'p> RunValues<'p> {
             )));
         }
         let terraform = self.project.tool_or_default("terraform");
-        self.output_reads += 1;
         let (code, stdout, stderr) =
             process::run_captured(&terraform, &["output", "-json"], &dir, &[])?;
         if code != 0 {

@@ -48,9 +48,9 @@ pub const BLOB_ATTRIBUTES: &[&str] = &[
     "content",
     "content_base64",
 ];
-/// Sensitive values shorter than this are not looked for elsewhere (as in `redact`): hiding every
-/// `1` or `true` of a plan would protect nothing.
-const MIN_SECRET_CHARS: usize = 4;
+/// Sensitive values shorter than this are not looked for elsewhere: hiding every `1` or `true` of a
+/// plan would protect nothing.
+const MIN_SECRET_CHARS: usize = crate::redact::MIN_SECRET_LEN;
 /// Characters of the sha256 hex digest shown for a blob.
 const HASH_PREFIX: usize = 12;
 
@@ -885,11 +885,7 @@ impl Secrets {
 
 fn blob(text: &str) -> Shown {
     let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest
-        .iter()
-        .take(HASH_PREFIX / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = crate::seal::hex(&digest[..HASH_PREFIX / 2]);
     Shown::Blob {
         sha256: hex,
         bytes: text.len(),

@@ -7,7 +7,8 @@
 use std::sync::RwLock;
 
 pub const MASK: &str = "***";
-const MIN_SECRET_LEN: usize = 4;
+/// Shorter values are not treated as secrets anywhere (masking, plan review).
+pub const MIN_SECRET_LEN: usize = 4;
 
 /// Environment variables whose values are always secret.
 pub const SECRET_ENV: &[&str] = &[

@@ -652,10 +652,6 @@ impl<'p> Runner<'p> {
         eprintln!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
         self.check_protected(prefix, plan)
     }
-
-    pub fn output_reads(&self) -> usize {
-        self.values.output_reads
-    }
 }
 
 /// The state-store snapshot of an isolated run.
