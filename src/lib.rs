@@ -16,6 +16,7 @@ pub mod kops;
 pub mod manifest;
 pub mod outputs;
 pub mod plan;
+pub mod preflight;
 pub mod process;
 pub mod provider_override;
 pub mod redact;

@@ -137,6 +137,29 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     Ok(documents)
 }
 
+/// Parses a manifest without checking it: every document that is a mapping with a `kind`.
+pub fn parse_loose(text: &str) -> Vec<Document> {
+    split_documents(text)
+        .into_iter()
+        .filter_map(|(line, chunk)| {
+            let value: Value = serde_yaml::from_str(&chunk).ok()?;
+            let kind = value.get("kind")?.as_str()?.to_string();
+            let name = value
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            Some(Document {
+                line,
+                kind,
+                name,
+                value,
+            })
+        })
+        .collect()
+}
+
 /// Prepares a manifest for an isolated dry run: the Cluster's `spec.configBase` is set to the live
 /// one (kops writes keys and secrets there and bakes it into launch templates, so a snapshot path
 /// would both miss the keys and change the plan), and SSHCredential documents are left out

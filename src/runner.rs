@@ -14,6 +14,7 @@ use crate::context::RunValues;
 use crate::error::UserError;
 use crate::kops;
 use crate::manifest;
+use crate::preflight;
 use crate::process;
 use crate::provider_override;
 use crate::redact::Redactor;
@@ -65,6 +66,10 @@ pub struct Runner<'p> {
     terraform_version: Option<String>,
     /// The state-store snapshot this run switched to (`snapshot-state`), if any.
     snapshot: Option<Snapshot>,
+    /// The pre-flight's read-only view of the live key and secret stores (isolated runs).
+    inspector: Option<preflight::Inspector>,
+    /// The Cluster specs (with their configBase) the pre-flight found safe in this run.
+    checked_specs: std::collections::BTreeSet<String>,
 }
 
 impl<'p> Runner<'p> {
@@ -79,6 +84,8 @@ impl<'p> Runner<'p> {
             values,
             terraform_version: None,
             snapshot: None,
+            inspector: None,
+            checked_specs: Default::default(),
         }
     }
 
@@ -276,6 +283,9 @@ impl<'p> Runner<'p> {
             eprintln!("{prefix}would run: {shown}");
             return Ok(());
         }
+        if is_kops && self.snapshot.is_some() {
+            self.preflight_kops(&argv[1..], &cwd, &env)?;
+        }
         eprintln!("{prefix}$ {shown}");
         if !cwd.is_dir() {
             return Err(UserError::new(format!(
@@ -386,16 +396,19 @@ impl<'p> Runner<'p> {
                 .map(|d| format!("{} {}", d.kind, d.name))
                 .collect();
             summary = format!(" ({})", names.join(", "));
-            if let Some(snapshot) = &self.snapshot {
+            if let Some(snapshot) = self.snapshot.clone() {
                 // kops writes keys, secrets and SSH keys under spec.configBase, not under --state,
                 // and bakes configBase into the launch templates: the dry run must keep the live
                 // configBase (docs/dryrun-isolation.md), while --state is the snapshot.
-                let live = live_config_base(snapshot, &cluster.name);
+                let live = live_config_base(&snapshot, &cluster.name);
+                if !self.options.dry_run {
+                    self.preflight_manifest(&step.out, &documents, &live)?;
+                }
                 let (text, dropped) = manifest::isolate(&documents, &live)
                     .map_err(|e| UserError::new(format!("{}: {e}", step.out)))?;
                 if dropped > 0 {
                     eprintln!(
-                        "{prefix}isolated run: left out {dropped} SSHCredential document(s); kops replace would write them to the live store"
+                        "{prefix}isolated run: left out {dropped} SSHCredential document(s) whose keys the live key store already holds (kops replace would write them again)"
                     );
                 }
                 if let Some(text) = text {
@@ -502,9 +515,17 @@ impl<'p> Runner<'p> {
         let aws = self.project.tool_or_default("aws");
         let count = statestore::snapshot(&store, &cluster.name, &dest, &aws)?;
         let dest = dest.canonicalize().unwrap_or(dest);
+        // A stored Cluster without spec.configBase gets `<--state>/<name>` from kops, which would
+        // be the snapshot: pin it to the live one, so kops reads keys and secrets where they are.
+        let live = format!("{}/{}", cluster.state.trim_end_matches('/'), cluster.name);
+        if pin_config_base(&dest.join(&cluster.name).join("config"), &live)? {
+            eprintln!(
+                "{prefix}the stored Cluster has no spec.configBase; the snapshot's copy names the live {live}, as kops derives it"
+            );
+        }
         let snapshot = dest.to_string_lossy().into_owned();
         eprintln!(
-            "{prefix}snapshot of {}/{} ({count} objects, backups excluded) in {out}; the rest of this run uses --state {snapshot}",
+            "{prefix}snapshot of {}/{} ({count} objects: config, instance groups, addons) in {out}; the rest of this run uses --state {snapshot}",
             cluster.state, cluster.name
         );
         self.values.override_state(snapshot.clone());
@@ -512,6 +533,148 @@ impl<'p> Runner<'p> {
             path: snapshot,
             live_state: cluster.state.clone(),
         });
+        Ok(())
+    }
+
+    fn inspector(&mut self) -> &mut preflight::Inspector {
+        let aws = self.project.tool_or_default("aws");
+        let dir = self.project.dir.clone();
+        self.inspector
+            .get_or_insert_with(|| preflight::Inspector::new(&aws, &dir))
+    }
+
+    /// Refuses a Cluster spec for which `kops update cluster` would create or rewrite keysets or
+    /// tokens in the live stores. Each spec is checked once per run.
+    fn preflight_cluster(
+        &mut self,
+        command: &str,
+        spec: &serde_yaml::Value,
+        config_base: &str,
+    ) -> Result<(), UserError> {
+        let key = format!(
+            "{config_base}\n{}",
+            serde_yaml::to_string(spec).unwrap_or_default()
+        );
+        if self.checked_specs.contains(&key) {
+            return Ok(());
+        }
+        let writes = self.inspector().cluster_writes(spec, config_base)?;
+        if !writes.is_empty() {
+            return Err(preflight::refusal(command, &writes));
+        }
+        self.checked_specs.insert(key);
+        Ok(())
+    }
+
+    /// The pre-flight of a manifest rendered for an isolated run: its SSH keys must already be in
+    /// the live key store (then the documents are left out), and kops must find every keyset and
+    /// token it needs.
+    fn preflight_manifest(
+        &mut self,
+        out: &str,
+        documents: &[manifest::Document],
+        config_base: &str,
+    ) -> Result<(), UserError> {
+        let empty = serde_yaml::Value::Mapping(Default::default());
+        let spec = documents
+            .iter()
+            .find(|d| d.kind == "Cluster")
+            .and_then(|d| d.value.get("spec"))
+            .unwrap_or(&empty);
+        let config_base = config_base.to_string();
+        let keys: Vec<String> = documents
+            .iter()
+            .filter(|d| d.kind == "SSHCredential")
+            .filter_map(|d| {
+                d.value
+                    .get("spec")
+                    .and_then(|s| s.get("publicKey"))
+                    .and_then(serde_yaml::Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect();
+        if !keys.is_empty() {
+            let writes = self.inspector().new_ssh_keys(spec, &config_base, &keys)?;
+            if !writes.is_empty() {
+                return Err(preflight::refusal(
+                    &format!("`kops replace -f {out}`"),
+                    &writes,
+                ));
+            }
+        }
+        if documents.iter().any(|d| d.kind == "Cluster") {
+            let mut spec = spec.clone();
+            if let Some(map) = spec.as_mapping_mut() {
+                map.insert("configBase".into(), config_base.clone().into());
+            }
+            self.preflight_cluster("`kops update cluster`", &spec, &config_base)?;
+        }
+        Ok(())
+    }
+
+    /// The pre-flight of a kops command in an isolated run: only commands that cannot write live,
+    /// and, for `replace`/`create -f` and `update`, the stores kops would write to checked first.
+    fn preflight_kops(
+        &mut self,
+        args: &[String],
+        cwd: &Path,
+        env: &[(String, String)],
+    ) -> Result<(), UserError> {
+        let snapshot = self.snapshot.clone().expect("an isolated run");
+        let parsed = preflight::KopsArgs::parse(args);
+        let flags = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "KOPS_FEATURE_FLAGS")
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var("KOPS_FEATURE_FLAGS").ok());
+        preflight::check_command(&parsed, &snapshot.path, flags.as_deref())?;
+        let cluster = self
+            .values
+            .get(&self.renderer)?
+            .require_cluster(self.project)?;
+        let live = live_config_base(&snapshot, &cluster.name);
+        match parsed.verbs.first().map(String::as_str) {
+            Some("replace") | Some("create") => {
+                for file in &parsed.files {
+                    let path = cwd.join(file);
+                    let Ok(text) = std::fs::read_to_string(&path) else {
+                        continue; // kops reports the missing file itself
+                    };
+                    let documents = manifest::parse_loose(&text);
+                    if documents.iter().any(|d| d.kind == "SSHCredential") {
+                        return Err(UserError::new(format!(
+                            "refusing the isolated dry run: {file} has SSHCredential documents, which kops replace writes to the live key store even when unchanged; render it with a `render` step of this run, which leaves out the keys the store already holds"
+                        )));
+                    }
+                    let config_base = documents
+                        .iter()
+                        .find(|d| d.kind == "Cluster")
+                        .and_then(|d| d.value.get("spec"))
+                        .and_then(|s| s.get("configBase"))
+                        .and_then(serde_yaml::Value::as_str)
+                        .unwrap_or(&live)
+                        .to_string();
+                    self.preflight_manifest(file, &documents, &config_base)?;
+                }
+            }
+            Some("update") => {
+                let config = Path::new(&snapshot.path).join(&cluster.name).join("config");
+                if let Some(spec) = std::fs::read_to_string(&config)
+                    .ok()
+                    .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(&t).ok())
+                    .and_then(|v| v.get("spec").cloned())
+                {
+                    let config_base = spec
+                        .get("configBase")
+                        .and_then(serde_yaml::Value::as_str)
+                        .unwrap_or(&live)
+                        .to_string();
+                    self.preflight_cluster("`kops update cluster`", &spec, &config_base)?;
+                }
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -674,6 +837,33 @@ fn live_config_base(snapshot: &Snapshot, cluster: &str) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| format!("{}/{cluster}", snapshot.live_state.trim_end_matches('/')))
+}
+
+/// Sets `spec.configBase` in a snapshot's copy of the Cluster when it has none. Returns whether it
+/// did.
+fn pin_config_base(config: &Path, live: &str) -> Result<bool, UserError> {
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return Ok(false);
+    };
+    let mut value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| {
+        UserError::new(format!(
+            "{}: the stored Cluster is not YAML: {e}",
+            config.display()
+        ))
+    })?;
+    let Some(spec) = value
+        .get_mut("spec")
+        .and_then(serde_yaml::Value::as_mapping_mut)
+    else {
+        return Ok(false);
+    };
+    if spec.contains_key("configBase") {
+        return Ok(false);
+    }
+    spec.insert("configBase".into(), live.into());
+    let text = serde_yaml::to_string(&value).map_err(|e| UserError::new(e.to_string()))?;
+    atomic::write(config, text.as_bytes(), 0o600)?;
+    Ok(true)
 }
 
 fn interrupted(signal: i32) -> UserError {

@@ -1,8 +1,11 @@
 //! Snapshots of a kops state store, for dry runs that must not touch the live one.
 //!
-//! Only the cluster's own prefix is copied, without `backups/` (etcd-manager's backups are large
-//! and kops never reads them for `replace`/`update`). `s3://` stores are copied with `aws s3 sync`,
-//! honouring the endpoint variables kops honours (`S3_ENDPOINT`) as well as the aws CLI's own
+//! Only what kops reads through `--state` is copied: the cluster's `config`, its `instancegroup/`
+//! and `clusteraddons/` (kops: pkg/client/simple/vfsclientset/cluster.go, instancegroup.go,
+//! addons.go). Keys, secrets, managed files and etcd backups stay where they are: kops reads them
+//! from `spec.configBase`, which an isolated run keeps live, so copying them would only put CA
+//! private keys on the runner's disk. `s3://` stores are copied with `aws s3 sync`, honouring the
+//! endpoint variables kops honours (`S3_ENDPOINT`) as well as the aws CLI's own
 //! (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`); local paths and `file://` by a plain copy.
 
 use std::path::{Path, PathBuf};
@@ -74,17 +77,14 @@ pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<
                 source.clone(),
                 target_str,
                 "--exclude".into(),
-                "*backups/*".into(),
-                "--only-show-errors".into(),
+                "*".into(),
             ];
-            // kops reads S3_ENDPOINT; the aws CLI only its own variables, so pass it on.
-            if std::env::var_os("AWS_ENDPOINT_URL_S3").is_none()
-                && let Ok(endpoint) = std::env::var("S3_ENDPOINT")
-                && !endpoint.is_empty()
-            {
-                args.push("--endpoint-url".into());
-                args.push(endpoint);
+            for include in REGISTRY {
+                args.push("--include".into());
+                args.push(include.to_string());
             }
+            args.push("--only-show-errors".into());
+            args.extend(endpoint_args());
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let (code, _, stderr) = process::run_captured(aws, &args, dest, &[])?;
             if code != 0 {
@@ -105,9 +105,7 @@ pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<
                     source.display()
                 )));
             }
-            copy_tree(&source, &target, &|rel| {
-                rel.components().any(|c| c.as_os_str() == "backups")
-            })?;
+            copy_tree(&source, &target, &|rel| !in_registry(rel))?;
         }
     }
     let count = count_files(&target);
@@ -117,6 +115,31 @@ pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<
         )));
     }
     Ok(count)
+}
+
+/// What kops reads through `--state`, as `aws s3 sync --include` patterns.
+const REGISTRY: &[&str] = &["config", "instancegroup/*", "clusteraddons/*"];
+
+fn in_registry(rel: &Path) -> bool {
+    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
+    match parts.next().as_deref() {
+        Some("config") => parts.next().is_none(),
+        Some("instancegroup") | Some("clusteraddons") => true,
+        _ => false,
+    }
+}
+
+/// `--endpoint-url` for the aws CLI when only kops's `S3_ENDPOINT` names the S3 endpoint (the aws
+/// CLI reads `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL` itself).
+pub fn endpoint_args() -> Vec<String> {
+    match std::env::var("S3_ENDPOINT") {
+        Ok(endpoint)
+            if !endpoint.is_empty() && std::env::var_os("AWS_ENDPOINT_URL_S3").is_none() =>
+        {
+            vec!["--endpoint-url".into(), endpoint]
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn private_dir(path: &Path) -> Result<(), UserError> {
@@ -199,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn local_snapshots_skip_backups() {
+    fn local_snapshots_hold_only_the_registry() {
         let dir = tempfile::tempdir().unwrap();
         let live = dir.path().join("live/c");
         std::fs::create_dir_all(live.join("backups/etcd")).unwrap();
@@ -207,10 +230,14 @@ mod tests {
         std::fs::write(live.join("config"), "x").unwrap();
         std::fs::write(live.join("pki/k"), "y").unwrap();
         std::fs::write(live.join("backups/etcd/b"), "z").unwrap();
+        std::fs::create_dir_all(live.join("instancegroup")).unwrap();
+        std::fs::write(live.join("instancegroup/nodes"), "ig").unwrap();
         let dest = dir.path().join("snap");
         let store = Store::Local(dir.path().join("live"));
         assert_eq!(snapshot(&store, "c", &dest, "aws").unwrap(), 2);
+        assert!(dest.join("c/instancegroup/nodes").is_file());
         assert!(!dest.join("c/backups").exists());
+        assert!(!dest.join("c/pki").exists());
         assert!(snapshot(&store, "other", &dest, "aws").is_err());
     }
 }

@@ -83,7 +83,7 @@ fn dryrun_changes_nothing_live_and_reviews_the_change() {
     let run = p.kopsform(&["dryrun", "--set", "kops_worker_machine_type=m6i.2xlarge"]);
     run.success()
         .stderr_has("[dryrun] snapshot of s3://kops-state-sandbox-k8s-local/sandbox.k8s.local (")
-        .stderr_has("backups excluded")
+        .stderr_has("objects: config, instance groups, addons")
         .stderr_has("isolated run: spec.configBase set to the live s3://kops-state-sandbox-k8s-local/sandbox.k8s.local")
         .stderr_has("[dryrun] review of .kopsform/dryrun/2-kops/dryrun.tfplan written to .kopsform/dryrun/review.md: changes");
 
@@ -95,6 +95,13 @@ fn dryrun_changes_nothing_live_and_reviews_the_change() {
     );
     assert_eq!(p.read("2-kops/kubernetes.tf"), kubernetes_tf);
     assert_eq!(p.read("2-kops/cluster.yml"), cluster_yml);
+    // The snapshot holds only what kops reads through --state: no CA keys, no secrets on disk.
+    let snapshot = p.join(".kopsform/dryrun/state/sandbox.k8s.local");
+    assert!(snapshot.join("config").is_file());
+    assert!(snapshot.join("instancegroup/nodes").is_file());
+    for absent in ["pki", "secrets", "backups", "igconfig"] {
+        assert!(!snapshot.join(absent).exists(), "{absent} in the snapshot");
+    }
     // The change went into the snapshot and the dry-run folder only.
     assert!(
         p.read(".kopsform/dryrun/2-kops/cluster.yml")
@@ -193,4 +200,117 @@ fn protected_resources_need_an_explicit_allowance() {
     p.kopsform(&args)
         .success()
         .stdout_has("Apply complete! Resources: 0 added, 0 changed, ");
+}
+
+const KEY_1: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB one@kopsform";
+const KEY_2: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIC two@kopsform";
+
+fn with_ssh_credential(template: &str, key: &str) -> String {
+    format!(
+        "{template}\n---\n\napiVersion: kops.k8s.io/v1alpha2\nkind: SSHCredential\nmetadata:\n  name: admin\n  labels:\n    kops.k8s.io/cluster: {{{{cluster_name}}}}\nspec:\n  publicKey: \"{key}\"\n"
+    )
+}
+
+/// Each way kops would still write to the live store during a dry run (docs/dryrun-isolation.md)
+/// is refused before kops runs, and the live objects stay as they were.
+#[test]
+fn dryrun_refuses_before_kops_would_write_live() {
+    require_terraform();
+    let s3 = S3::start();
+    let mut p = live_cluster(&s3);
+    p.env("KOPS_DOUBLE_STRICT", "1");
+    let template = p.read("2-kops/cluster-template.yml");
+    let before = all_objects(&p);
+    let refused = |p: &Project, needle: &str| {
+        let run = p.kopsform(&["dryrun"]);
+        run.failure(1)
+            .stderr_has("refusing the isolated dry run")
+            .stderr_has(needle);
+        assert!(
+            !run.stderr.contains("$ kops update"),
+            "kops ran: {}",
+            run.stderr
+        );
+        assert_eq!(all_objects(p), before, "the refused dry run changed S3");
+    };
+
+    // A new etcd cluster: kops would issue its CAs into the live key store.
+    p.file(
+        "2-kops/cluster-template.yml",
+        &template.replace(
+            "  - name: events\n",
+            "  - name: cilium\n    etcdMembers:\n{{#each cluster_master_azs}}\n    - name: {{this}}\n      instanceGroup: control-plane-{{this}}\n{{/each}}\n  - name: events\n",
+        ),
+    );
+    refused(&p, "keyset `etcd-manager-ca-cilium` is missing");
+    let run = p.kopsform(&["dryrun"]);
+    run.stderr_has("keyset `etcd-clients-ca-cilium` is missing")
+        .stderr_has("s3://kops-state-sandbox-k8s-local/sandbox.k8s.local/pki/private/etcd-peers-ca-cilium/keyset.yaml");
+
+    // A new SSH key in an SSHCredential document.
+    p.file(
+        "2-kops/cluster-template.yml",
+        &with_ssh_credential(&template, KEY_1),
+    );
+    refused(&p, "SSHCredential with the new key `ssh-ed25519 ...");
+
+    // kops writing its managed files itself.
+    p.file("2-kops/cluster-template.yml", &template);
+    p.env("KOPS_FEATURE_FLAGS", "-TerraformManagedFiles");
+    refused(&p, "KOPS_FEATURE_FLAGS has -TerraformManagedFiles");
+    p.env("KOPS_FEATURE_FLAGS", "");
+
+    // A legacy token gone from the secret store.
+    p.tool(
+        ".",
+        "aws",
+        &[
+            "s3",
+            "mv",
+            "s3://kops-state-sandbox-k8s-local/sandbox.k8s.local/secrets/kube-proxy",
+            "s3://kops-state-sandbox-k8s-local/moved-kube-proxy",
+        ],
+    )
+    .success();
+    let before_moved = all_objects(&p);
+    let run = p.kopsform(&["dryrun"]);
+    run.failure(1)
+        .stderr_has("legacy token `kube-proxy` is missing");
+    assert_eq!(all_objects(&p), before_moved);
+    p.tool(
+        ".",
+        "aws",
+        &[
+            "s3",
+            "mv",
+            "s3://kops-state-sandbox-k8s-local/moved-kube-proxy",
+            "s3://kops-state-sandbox-k8s-local/sandbox.k8s.local/secrets/kube-proxy",
+        ],
+    )
+    .success();
+
+    // An SSH key the live store already holds: the document is left out and the run goes on.
+    p.file(
+        "2-kops/cluster-template.yml",
+        &with_ssh_credential(&template, KEY_2),
+    );
+    p.kopsform(&["--yes", "cluster-update"]).success();
+    let before = all_objects(&p);
+    p.kopsform(&["dryrun"]).success().stderr_has(
+        "left out 1 SSHCredential document(s) whose keys the live key store already holds",
+    );
+    assert_eq!(all_objects(&p), before);
+
+    // No configBase in the manifest: kops would take the snapshot; the live one is set instead,
+    // and the strict double (like kops) would fail on a local configBase.
+    p.file(
+        "2-kops/cluster-template.yml",
+        &template.replace("  configBase: {{cluster.state}}/{{cluster.name}}\n", ""),
+    );
+    p.kopsform(&["dryrun"]).success().stderr_has(
+        "spec.configBase set to the live s3://kops-state-sandbox-k8s-local/sandbox.k8s.local",
+    );
+    assert_eq!(all_objects(&p), before);
 }
