@@ -203,8 +203,13 @@ pub enum Builtin {
     /// Only the protected-resource check of `check-plan` (for plans that are not sealed, such as
     /// a destroy plan made right before it is applied).
     CheckProtected { plan: String },
-    /// Write the review of the saved plan `plan` to `out` (Markdown).
-    Review { plan: String, out: String },
+    /// Write the review of the saved plan `plan` to `out` (Markdown), with the saved output of
+    /// `kops rolling-update cluster` when `rolling_update` names it.
+    Review {
+        plan: String,
+        out: String,
+        rolling_update: Option<String>,
+    },
 }
 
 impl Builtin {
@@ -229,6 +234,8 @@ pub struct CommandStep {
     pub fail_on_update: bool,
     /// Files the command writes that must be private (mode 0600), e.g. a kubeconfig.
     pub private: Vec<String>,
+    /// A file to save the command's standard output to (masked), once it succeeded.
+    pub save: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -259,6 +266,8 @@ struct StepTable {
     fail_on_update: bool,
     #[serde(default)]
     private: Vec<String>,
+    save: Option<String>,
+    rolling_update: Option<String>,
 }
 
 impl StepTable {
@@ -284,6 +293,7 @@ impl StepTable {
         if let Some(argv) = self.run {
             not_for("run", "out", self.out.is_some())?;
             not_for("run", "check", self.check.is_some())?;
+            not_for("run", "rolling-update", self.rolling_update.is_some())?;
             if argv.is_empty() {
                 return Err("`run` is empty: give the program and its arguments".to_string());
             }
@@ -297,6 +307,7 @@ impl StepTable {
                 report: self.report,
                 fail_on_update: self.fail_on_update,
                 private: self.private,
+                save: self.save,
             }));
         }
         let what = if self.render.is_some() {
@@ -309,6 +320,7 @@ impl StepTable {
         not_for(what, "report", self.report.is_some())?;
         not_for(what, "fail-on-update", self.fail_on_update)?;
         not_for(what, "private", !self.private.is_empty())?;
+        not_for(what, "save", self.save.is_some())?;
         if let Some(template) = self.render {
             let out = self
                 .out
@@ -322,6 +334,7 @@ impl StepTable {
         not_for("builtin", "check", self.check.is_some())?;
         let name = self.builtin.unwrap_or_default();
         let (out, from, plan, inputs) = (self.out, self.from, self.plan, self.inputs);
+        let rolling_update = self.rolling_update;
         let need = |key: &str, value: Option<String>| {
             value.ok_or_else(|| format!("the `{name}` builtin needs `{key}`"))
         };
@@ -331,7 +344,7 @@ impl StepTable {
             "copy" => &["from", "out"],
             "seal-plan" => &["plan", "inputs"],
             "check-plan" | "check-protected" => &["plan"],
-            "review" => &["plan", "out"],
+            "review" => &["plan", "out", "rolling-update"],
             other => {
                 return Err(format!(
                     "unknown builtin `{other}`; the builtins are {}",
@@ -344,6 +357,7 @@ impl StepTable {
             ("from", from.is_some()),
             ("plan", plan.is_some()),
             ("inputs", !inputs.is_empty()),
+            ("rolling-update", rolling_update.is_some()),
         ] {
             if set && !allowed.contains(&key) {
                 return Err(format!("`{key}` does not apply to the `{name}` builtin"));
@@ -374,6 +388,7 @@ impl StepTable {
             _ => Builtin::Review {
                 plan: need("plan", plan)?,
                 out: need("out", out)?,
+                rolling_update,
             },
         };
         Ok(Step::Builtin(kind))
@@ -569,6 +584,34 @@ steps = [
         assert!(err.contains("exactly one of"), "{err}");
         let err = parse("[tasks.a]\nsteps = [{ render = \"t\" }]\n").unwrap_err();
         assert!(err.contains("needs `out`"), "{err}");
+    }
+
+    #[test]
+    fn save_is_for_commands_and_rolling_update_for_the_review() {
+        let config = parse(
+            "[tasks.a]\nsteps = [{ run = [\"kops\"], save = \"o.txt\" }, { builtin = \"review\", plan = \"p\", out = \"r.md\", rolling-update = \"o.txt\" }]\n",
+        )
+        .unwrap();
+        let steps = &config.tasks["a"].steps;
+        assert!(matches!(&steps[0], Step::Command(c) if c.save.as_deref() == Some("o.txt")));
+        assert!(matches!(
+            &steps[1],
+            Step::Builtin(Builtin::Review { rolling_update: Some(r), .. }) if r == "o.txt"
+        ));
+        let err = parse("[tasks.a]\nsteps = [{ render = \"t\", out = \"o\", save = \"s\" }]\n")
+            .unwrap_err();
+        assert!(
+            err.contains("`save` does not apply to a `render` step"),
+            "{err}"
+        );
+        let err = parse(
+            "[tasks.a]\nsteps = [{ builtin = \"check-plan\", plan = \"p\", rolling-update = \"s\" }]\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("`rolling-update` does not apply to the `check-plan` builtin"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -789,10 +789,79 @@ fn risk_section(review: &Review) -> Option<Section> {
     Some(Section::whole("the risk section", text))
 }
 
+/// The launch templates this plan creates, changes or replaces: `(instance group, address)`.
+/// Their instances run the old template until a rolling update replaces them. kops names the
+/// launch template after the autoscaling group, `<ig>.<cluster>`, `<ig>.masters.<cluster>` or
+/// `<ig>.apiservers.<cluster>` (kops: pkg/model/names.go, AutoscalingGroupName), and the Terraform
+/// resource after that with dots as dashes (upup/pkg/fi/cloudup/terraformWriter/writer.go,
+/// sanitizeName); the offline sandbox's stand-ins are `terraform_data.aws_launch_template_<name>`.
+fn launch_template_changes(review: &Review) -> Vec<(String, String)> {
+    let suffix = format!("-{}", review.cluster.replace('.', "-"));
+    review
+        .summary
+        .changes
+        .iter()
+        .filter(|c| {
+            c.mode == "managed"
+                && matches!(
+                    c.action,
+                    Action::Update
+                        | Action::DeleteThenCreate
+                        | Action::CreateThenDelete
+                        | Action::CreateThenForget
+                        | Action::ForgetThenCreate
+                )
+        })
+        .filter_map(|c| {
+            let name = if c.resource_type == "aws_launch_template" {
+                c.name.as_str()
+            } else if c.resource_type == "terraform_data" {
+                c.name.strip_prefix("aws_launch_template_")?
+            } else {
+                return None;
+            };
+            let group = match name.strip_suffix(&suffix).filter(|_| review.cluster_named) {
+                Some(rest) => rest
+                    .strip_suffix("-masters")
+                    .or_else(|| rest.strip_suffix("-apiservers"))
+                    .unwrap_or(rest),
+                None => name,
+            };
+            Some((group.to_string(), c.address.clone()))
+        })
+        .collect()
+}
+
 fn rolling_section(review: &Review) -> Option<Section> {
-    let groups = review.rolling_update.as_ref()?;
+    let templates = launch_template_changes(review);
+    if review.rolling_update.is_none() && templates.is_empty() {
+        return None;
+    }
     let mut text = String::from("\n### Rolling update\n\n");
-    let _ = writeln!(text, "{}", rolling_verdict(groups, Style::Markdown));
+    if !templates.is_empty() {
+        let names: Vec<String> = templates.iter().map(|(g, _)| code(g)).collect();
+        let one = templates.len() == 1;
+        let _ = writeln!(
+            text,
+            "**After apply, instance group{} {} need{} a rolling update**: this plan changes {}; running instances keep the old template until `kops rolling-update cluster --yes` replaces them.\n",
+            if one { "" } else { "s" },
+            names.join(", "),
+            if one { "s" } else { "" },
+            if one {
+                "its launch template"
+            } else {
+                "their launch templates"
+            },
+        );
+    }
+    let Some(groups) = review.rolling_update.as_ref() else {
+        return Some(Section::whole("the rolling update", text));
+    };
+    let _ = writeln!(
+        text,
+        "kops rolling-update, as the instances run now (before this change): {}",
+        rolling_verdict(groups, Style::Markdown)
+    );
     if !groups.is_empty() {
         text.push_str("\n| Instance group | Status | Need update | Ready | Min | Target | Max | Nodes |\n|---|---|--:|--:|--:|--:|--:|--:|\n");
         for g in groups {
@@ -1221,6 +1290,10 @@ pub fn render_json(review: &Review) -> String {
         .iter()
         .map(|v| json!({"name": v.name, "sensitive": v.sensitive, "value": v.value.to_string()}))
         .collect();
+    let launch_templates: Vec<Value> = launch_template_changes(review)
+        .into_iter()
+        .map(|(group, address)| json!({"instance_group": group, "address": address}))
+        .collect();
     let rolling = review.rolling_update.as_ref().map(|groups| {
         json!({
             "needs_update": groups.iter().any(GroupStatus::needs_update),
@@ -1268,6 +1341,7 @@ pub fn render_json(review: &Review) -> String {
         "outputs": outputs,
         "variables": variables,
         "rolling_update": rolling,
+        "launch_template_changes": launch_templates,
     });
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_string());
     text.push('\n');
@@ -1316,6 +1390,49 @@ mod tests {
         format!(
             r#"{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":{actions}}}}}"#
         )
+    }
+
+    #[test]
+    fn changed_launch_templates_name_the_groups_that_will_roll() {
+        let s = summary(
+            &[
+                rc(
+                    "aws_launch_template.master-us-test-1a-masters-c-example-com",
+                    r#"["update"]"#,
+                ),
+                rc(
+                    "aws_launch_template.nodes-c-example-com",
+                    r#"["delete","create"]"#,
+                ),
+                rc("aws_launch_template.bastion-c-example-com", r#"["create"]"#),
+                rc("aws_launch_template.old-c-example-com", r#"["delete"]"#),
+                rc(
+                    "terraform_data.aws_launch_template_spot-c-example-com",
+                    r#"["update"]"#,
+                ),
+            ]
+            .join(","),
+        );
+        let review = Review::new(s, &[], Some("c.example.com".into()), None);
+        let groups: Vec<String> = launch_template_changes(&review)
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
+        assert_eq!(groups, ["master-us-test-1a", "nodes", "spot"]);
+        let section = rolling_section(&review).unwrap().head;
+        assert!(
+            section.contains(
+                "instance groups `master-us-test-1a`, `nodes`, `spot` need a rolling update"
+            ),
+            "{section}"
+        );
+        let none = Review::new(
+            summary(&rc("aws_s3_object.x", r#"["update"]"#)),
+            &[],
+            None,
+            None,
+        );
+        assert!(rolling_section(&none).is_none());
     }
 
     #[test]

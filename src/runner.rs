@@ -181,7 +181,11 @@ impl<'p> Runner<'p> {
                         self.check_protected(&prefix, plan)?
                     }
                 }
-                Step::Builtin(Builtin::Review { plan, out }) => self.review(&prefix, plan, out)?,
+                Step::Builtin(Builtin::Review {
+                    plan,
+                    out,
+                    rolling_update,
+                }) => self.review(&prefix, plan, out, rolling_update.as_deref())?,
             }
         }
         Ok(())
@@ -309,7 +313,7 @@ impl<'p> Runner<'p> {
                 cwd: &cwd,
                 env: &env,
                 prefix,
-                capture_stdout: cmd.report.is_some(),
+                capture_stdout: cmd.report.is_some() || cmd.save.is_some(),
             },
             &self.redactor,
         )?;
@@ -343,6 +347,12 @@ impl<'p> Runner<'p> {
         }
         for path in &private {
             make_private(path)?;
+        }
+        if let Some(save) = &cmd.save {
+            let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
+            let text = self.redactor.mask(&finished.stdout);
+            atomic::write(&self.project.path(&rel), text.as_bytes(), 0o644)?;
+            eprintln!("{prefix}saved the output to {rel}");
         }
         match cmd.report {
             Some(Report::RollingUpdate) => {
@@ -1055,7 +1065,13 @@ impl Runner<'_> {
     }
 
     /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
-    fn review(&mut self, prefix: &str, plan: &str, out: &str) -> Result<(), UserError> {
+    fn review(
+        &mut self,
+        prefix: &str,
+        plan: &str,
+        out: &str,
+        rolling_update: Option<&str>,
+    ) -> Result<(), UserError> {
         if self.options.dry_run {
             eprintln!("{prefix}would review {plan} into {out}");
             return Ok(());
@@ -1073,7 +1089,7 @@ impl Runner<'_> {
             target: None,
             full_report: None,
             cluster,
-            rolling_update: None,
+            rolling_update: rolling_update.map(|r| self.project.path(r)),
         };
         let code = crate::review::run(Some(self.project), &args)?;
         let verdict = match code {

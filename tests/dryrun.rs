@@ -123,6 +123,19 @@ fn dryrun_changes_nothing_live_and_reviews_the_change() {
         review.contains("m6i.2xlarge") || review.contains("launch_template"),
         "{review}"
     );
+    // The rolling-update verdict: kops's, as the instances run now, and the groups this plan rolls.
+    assert!(
+        review.contains("**After apply, instance group `nodes` needs a rolling update**"),
+        "{review}"
+    );
+    assert!(
+        review.contains("kops rolling-update, as the instances run now (before this change): **No instance group needs a rolling update**"),
+        "{review}"
+    );
+    assert!(
+        p.read(".kopsform/dryrun/rolling-update.txt")
+            .contains("NAME")
+    );
 }
 
 #[test]
