@@ -115,6 +115,9 @@ pub struct ReviewArgs {
     /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
     #[arg(long, value_name = "FILE")]
     pub rolling_update: Option<PathBuf>,
+    /// Also write the JSON form here (the `review` builtin's `json` key).
+    #[arg(skip)]
+    pub json_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,7 +126,8 @@ pub enum ReviewFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReviewTarget {
     Github,
     Gitlab,

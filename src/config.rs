@@ -204,16 +204,21 @@ pub enum Builtin {
     /// a destroy plan made right before it is applied).
     CheckProtected { plan: String },
     /// Write the review of the saved plan `plan` to `out` (Markdown), with the saved output of
-    /// `kops rolling-update cluster` when `rolling_update` names it.
+    /// `kops rolling-update cluster` when `rolling_update` names it, fitted to a platform's
+    /// comment limit with `target`, and its JSON form to `json`.
     Review {
         plan: String,
         out: String,
         rolling_update: Option<String>,
+        target: Option<crate::cli::ReviewTarget>,
+        json: Option<String>,
     },
+    /// Remove files or folders of the project (e.g. a saved plan, which holds sensitive values).
+    Remove { paths: Vec<String> },
 }
 
 impl Builtin {
-    pub const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected` and `review`";
+    pub const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `review` and `remove`";
 }
 
 /// One step of a task.
@@ -268,6 +273,11 @@ struct StepTable {
     private: Vec<String>,
     save: Option<String>,
     rolling_update: Option<String>,
+    #[serde(rename = "for")]
+    target: Option<crate::cli::ReviewTarget>,
+    json: Option<String>,
+    #[serde(default)]
+    paths: Vec<String>,
 }
 
 impl StepTable {
@@ -293,7 +303,14 @@ impl StepTable {
         if let Some(argv) = self.run {
             not_for("run", "out", self.out.is_some())?;
             not_for("run", "check", self.check.is_some())?;
-            not_for("run", "rolling-update", self.rolling_update.is_some())?;
+            for (key, set) in [
+                ("rolling-update", self.rolling_update.is_some()),
+                ("for", self.target.is_some()),
+                ("json", self.json.is_some()),
+                ("paths", !self.paths.is_empty()),
+            ] {
+                not_for("run", key, set)?;
+            }
             if argv.is_empty() {
                 return Err("`run` is empty: give the program and its arguments".to_string());
             }
@@ -334,7 +351,8 @@ impl StepTable {
         not_for("builtin", "check", self.check.is_some())?;
         let name = self.builtin.unwrap_or_default();
         let (out, from, plan, inputs) = (self.out, self.from, self.plan, self.inputs);
-        let rolling_update = self.rolling_update;
+        let (rolling_update, target, json, paths) =
+            (self.rolling_update, self.target, self.json, self.paths);
         let need = |key: &str, value: Option<String>| {
             value.ok_or_else(|| format!("the `{name}` builtin needs `{key}`"))
         };
@@ -344,7 +362,8 @@ impl StepTable {
             "copy" => &["from", "out"],
             "seal-plan" => &["plan", "inputs"],
             "check-plan" | "check-protected" => &["plan"],
-            "review" => &["plan", "out", "rolling-update"],
+            "review" => &["plan", "out", "rolling-update", "for", "json"],
+            "remove" => &["paths"],
             other => {
                 return Err(format!(
                     "unknown builtin `{other}`; the builtins are {}",
@@ -358,6 +377,9 @@ impl StepTable {
             ("plan", plan.is_some()),
             ("inputs", !inputs.is_empty()),
             ("rolling-update", rolling_update.is_some()),
+            ("for", target.is_some()),
+            ("json", json.is_some()),
+            ("paths", !paths.is_empty()),
         ] {
             if set && !allowed.contains(&key) {
                 return Err(format!("`{key}` does not apply to the `{name}` builtin"));
@@ -385,10 +407,16 @@ impl StepTable {
             "check-protected" => Builtin::CheckProtected {
                 plan: need("plan", plan)?,
             },
+            "remove" if paths.is_empty() => {
+                return Err("the `remove` builtin needs `paths`, the files to remove".to_string());
+            }
+            "remove" => Builtin::Remove { paths },
             _ => Builtin::Review {
                 plan: need("plan", plan)?,
                 out: need("out", out)?,
                 rolling_update,
+                target,
+                json,
             },
         };
         Ok(Step::Builtin(kind))

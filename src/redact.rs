@@ -1,7 +1,7 @@
 //! Masks secret values in everything kopsform prints.
 //!
-//! The secrets are the values of sensitive Terraform outputs and of well-known credential
-//! variables. Very short values (under 4 characters) are not masked: masking `1` or `true` would
+//! The secrets are the values of sensitive Terraform outputs, the values a Terraform state marks
+//! sensitive, and the values of well-known credential variables. Very short values (under 4 characters) are not masked: masking `1` or `true` would
 //! garble every line while protecting nothing.
 
 use std::sync::RwLock;
@@ -18,6 +18,66 @@ pub const SECRET_ENV: &[&str] = &[
     "GITHUB_TOKEN",
     "GITLAB_TOKEN",
 ];
+
+/// The string values `terraform show -json` (of a state or a plan) marks sensitive: sensitive
+/// outputs, and resource attributes under `sensitive_values`, in every module. Terraform itself
+/// masks them in its plan text only where its schema says so (a `terraform_data` output derived
+/// from a sensitive input is shown in clear), so kopsform masks them everywhere it relays.
+pub fn sensitive_strings(show: &serde_json::Value) -> Vec<String> {
+    fn leaves(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| leaves(v, out)),
+            _ => {}
+        }
+    }
+    fn masked(value: &serde_json::Value, mask: &serde_json::Value, out: &mut Vec<String>) {
+        match mask {
+            serde_json::Value::Bool(true) => leaves(value, out),
+            serde_json::Value::Object(keys) => {
+                for (k, m) in keys {
+                    if let Some(v) = value.get(k) {
+                        masked(v, m, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, m) in items.iter().enumerate() {
+                    if let Some(v) = value.get(i) {
+                        masked(v, m, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    fn module(m: &serde_json::Value, out: &mut Vec<String>) {
+        for r in m["resources"].as_array().into_iter().flatten() {
+            masked(&r["values"], &r["sensitive_values"], out);
+        }
+        for child in m["child_modules"].as_array().into_iter().flatten() {
+            module(child, out);
+        }
+    }
+    let mut out = Vec::new();
+    for values in [
+        &show["values"],
+        &show["prior_state"]["values"],
+        &show["planned_values"],
+    ] {
+        if let Some(outputs) = values["outputs"].as_object() {
+            for o in outputs.values().filter(|o| o["sensitive"] == true) {
+                leaves(&o["value"], &mut out);
+            }
+        }
+        module(&values["root_module"], &mut out);
+    }
+    out.retain(|s| s.chars().count() >= MIN_SECRET_LEN);
+    out.sort();
+    out.dedup();
+    out
+}
 
 #[derive(Debug, Default)]
 pub struct Redactor {
@@ -72,6 +132,20 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sensitive_values_of_a_state_are_found_in_every_module() {
+        let show: serde_json::Value = serde_json::from_str(
+            r#"{"values":{"outputs":{"o":{"sensitive":true,"value":"out-secret"},"p":{"sensitive":false,"value":"public"}},
+                "root_module":{"resources":[{"values":{"input":"attr-secret","output":"attr-secret","id":"x1234"},"sensitive_values":{"input":true}}],
+                "child_modules":[{"resources":[{"values":{"tags":{"a":"tag-secret","b":"plain"},"list":["l0-public","l1-secret"]},"sensitive_values":{"tags":{"a":true},"list":[false,true]}}]}]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            sensitive_strings(&show),
+            ["attr-secret", "l1-secret", "out-secret", "tag-secret"]
+        );
+    }
 
     #[test]
     fn masks_longest_first_and_skips_short_values() {

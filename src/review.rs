@@ -286,6 +286,9 @@ pub fn run(project: Option<&Project>, args: &ReviewArgs) -> Result<i32, UserErro
             markdown.text
         }
     };
+    if let Some(path) = &args.json_out {
+        crate::atomic::write(path, render_json(&review).as_bytes(), 0o644)?;
+    }
     match &args.out {
         Some(path) => crate::atomic::write(path, text.as_bytes(), 0o644)?,
         None => {

@@ -70,6 +70,8 @@ pub struct Runner<'p> {
     inspector: Option<preflight::Inspector>,
     /// The Cluster specs (with their configBase) the pre-flight found safe in this run.
     checked_specs: std::collections::BTreeSet<String>,
+    /// The Terraform states and plans whose sensitive values are known to the redactor.
+    learned: std::collections::BTreeSet<PathBuf>,
 }
 
 impl<'p> Runner<'p> {
@@ -86,6 +88,7 @@ impl<'p> Runner<'p> {
             snapshot: None,
             inspector: None,
             checked_specs: Default::default(),
+            learned: Default::default(),
         }
     }
 
@@ -185,7 +188,17 @@ impl<'p> Runner<'p> {
                     plan,
                     out,
                     rolling_update,
-                }) => self.review(&prefix, plan, out, rolling_update.as_deref())?,
+                    target,
+                    json,
+                }) => self.review(
+                    &prefix,
+                    plan,
+                    out,
+                    rolling_update.as_deref(),
+                    *target,
+                    json.as_deref(),
+                )?,
+                Step::Builtin(Builtin::Remove { paths }) => self.remove(&prefix, paths)?,
             }
         }
         Ok(())
@@ -289,6 +302,9 @@ impl<'p> Runner<'p> {
         }
         if is_kops && self.snapshot.is_some() {
             self.preflight_kops(&argv[1..], &cwd, &env)?;
+        }
+        if tool_name == "terraform" || program == self.project.tool_or_default("terraform") {
+            self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);
         }
         eprintln!("{prefix}$ {shown}");
         if !cwd.is_dir() {
@@ -544,6 +560,51 @@ impl<'p> Runner<'p> {
             live_state: cluster.state.clone(),
         });
         Ok(())
+    }
+
+    /// Before a Terraform command that prints resource values (plan, apply, destroy, refresh), the
+    /// values its state (or the saved plan it applies) marks sensitive are added to the redactor:
+    /// Terraform's own text shows some of them in clear. Read once per state or plan per run; a
+    /// folder without state (or not initialised yet) has nothing to learn.
+    fn learn_terraform_secrets(
+        &mut self,
+        program: &str,
+        args: &[String],
+        cwd: &Path,
+        env: &[(String, String)],
+    ) {
+        let words: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+        let Some(command) = words.first().map(|w| w.as_str()) else {
+            return;
+        };
+        if !matches!(command, "plan" | "apply" | "destroy" | "refresh") {
+            return;
+        }
+        let saved_plan = (command == "apply")
+            .then(|| words.get(1))
+            .flatten()
+            .map(|p| cwd.join(p))
+            .filter(|p| p.is_file());
+        let key = saved_plan
+            .clone()
+            .unwrap_or_else(|| cwd.join(".terraform-state"));
+        let key = key.canonicalize().unwrap_or(key);
+        if !self.learned.insert(key) {
+            return;
+        }
+        let mut show = vec!["show".to_string(), "-json".to_string()];
+        if let Some(plan) = &saved_plan {
+            show.push(plan.to_string_lossy().into_owned());
+        }
+        let show: Vec<&str> = show.iter().map(String::as_str).collect();
+        let Ok((0, stdout, _)) = process::run_captured(program, &show, cwd, env) else {
+            return;
+        };
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&stdout) {
+            for secret in crate::redact::sensitive_strings(&json) {
+                self.redactor.add(secret);
+            }
+        }
     }
 
     fn inspector(&mut self) -> &mut preflight::Inspector {
@@ -1071,6 +1132,8 @@ impl Runner<'_> {
         plan: &str,
         out: &str,
         rolling_update: Option<&str>,
+        target: Option<crate::cli::ReviewTarget>,
+        json: Option<&str>,
     ) -> Result<(), UserError> {
         if self.options.dry_run {
             eprintln!("{prefix}would review {plan} into {out}");
@@ -1086,10 +1149,16 @@ impl Runner<'_> {
             format: crate::cli::ReviewFormat::Markdown,
             out: Some(self.project.path(out)),
             max_chars: None,
-            target: None,
-            full_report: None,
+            target,
+            // Named relative to the project: the Markdown is posted where machine paths mean nothing.
+            full_report: target.map(|_| {
+                crate::review::full_report_path(Path::new(out))
+                    .display()
+                    .to_string()
+            }),
             cluster,
             rolling_update: rolling_update.map(|r| self.project.path(r)),
+            json_out: json.map(|j| self.project.path(j)),
         };
         let code = crate::review::run(Some(self.project), &args)?;
         let verdict = match code {
@@ -1098,6 +1167,35 @@ impl Runner<'_> {
             _ => "changes",
         };
         eprintln!("{prefix}review of {plan} written to {out}: {verdict}");
+        Ok(())
+    }
+
+    fn remove(&mut self, prefix: &str, paths: &[String]) -> Result<(), UserError> {
+        for rel in paths {
+            let rel = self.render_text("`remove` path", rel)?;
+            let inside = crate::values::inside_project(&self.project.dir, &rel)
+                .ok()
+                .filter(|p| p.canonicalize().ok() != self.project.dir.canonicalize().ok());
+            let Some(path) = inside else {
+                return Err(UserError::new(format!(
+                    "{rel}: `remove` only removes files and folders inside the project folder"
+                )));
+            };
+            if self.options.dry_run {
+                eprintln!("{prefix}would remove {rel}");
+                continue;
+            }
+            let removed = match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path).map(|()| true),
+                Ok(_) => std::fs::remove_file(&path).map(|()| true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", path.display())))?;
+            if removed {
+                eprintln!("{prefix}removed {rel}");
+            }
+        }
         Ok(())
     }
 }

@@ -47,6 +47,11 @@ fn all_objects(p: &Project) -> BTreeMap<String, String> {
 
 fn live_cluster(s3: &S3) -> Project {
     let p = cluster_project(s3);
+    bring_up(&p);
+    p
+}
+
+fn bring_up(p: &Project) {
     p.kopsform(&[
         "--yes",
         "prerequisites-apply",
@@ -55,7 +60,6 @@ fn live_cluster(s3: &S3) -> Project {
         "apply",
     ])
     .success();
-    p
 }
 
 #[test]
@@ -326,4 +330,90 @@ fn dryrun_refuses_before_kops_would_write_live() {
         "spec.configBase set to the live s3://kops-state-sandbox-k8s-local/sandbox.k8s.local",
     );
     assert_eq!(all_objects(&p), before);
+}
+
+const CANARY_TF: &str = r#"
+variable "kopsform_canary" {
+  type      = string
+  sensitive = true
+}
+
+resource "terraform_data" "canary" {
+  input = "${var.kopsform_canary}-attribute"
+}
+
+output "canary" {
+  value     = "${var.kopsform_canary}-output"
+  sensitive = true
+}
+"#;
+
+fn files_under(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            files_under(&path, found);
+        } else {
+            found.push(path);
+        }
+    }
+}
+
+/// A secret in a sensitive variable, a sensitive attribute and sensitive outputs (of both layers)
+/// appears nowhere a dry run writes: stdout, stderr, the review, or any file under `.kopsform/`.
+#[test]
+fn dryrun_keeps_secrets_out_of_everything_it_writes() {
+    require_terraform();
+    let s3 = S3::start();
+    let mut p = cluster_project(&s3);
+    p.file("2-kops/canary.tf", CANARY_TF);
+    p.file(
+        "1-prerequisites/canary.tf",
+        &CANARY_TF.replace("-output\"", "-prereq-output\""),
+    );
+    p.env("TF_VAR_kopsform_canary", "c4n4ry-live-5e1d");
+    bring_up(&p);
+    // The secret is really there, in the live Terraform state: the checks below would catch it.
+    let state = p.tool(
+        ".",
+        "aws",
+        &["s3", "cp", "s3://tf-state/2-kops/terraform.tfstate", "-"],
+    );
+    assert!(
+        state
+            .success()
+            .stdout
+            .contains("c4n4ry-live-5e1d-attribute")
+    );
+
+    // The pull request changes the secret: the plan updates the attribute and the output.
+    p.env("TF_VAR_kopsform_canary", "c4n4ry-next-9a7c");
+    let run = p.kopsform(&["dryrun"]);
+    run.success();
+    let review = p.read(".kopsform/dryrun/review.md");
+    assert!(review.contains("terraform_data.canary"), "{review}");
+    assert!(review.contains("(sensitive)"), "{review}");
+    let json: serde_json::Value =
+        serde_json::from_str(&p.read(".kopsform/dryrun/review.json")).unwrap();
+    assert_eq!(json["exit_status"], 2, "{json}");
+    assert!(
+        !p.join(".kopsform/dryrun/2-kops/dryrun.tfplan").exists(),
+        "the saved plan, which holds the values in clear, is removed after the review"
+    );
+
+    let mut files = Vec::new();
+    files_under(&p.join(".kopsform"), &mut files);
+    assert!(files.len() > 5, "{files:?}");
+    for canary in ["c4n4ry-live", "c4n4ry-next"] {
+        assert!(!run.stdout.contains(canary), "stdout: {}", run.stdout);
+        assert!(!run.stderr.contains(canary), "stderr: {}", run.stderr);
+        for file in &files {
+            let bytes = std::fs::read(file).unwrap();
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{canary} in {}",
+                file.display()
+            );
+        }
+    }
 }

@@ -214,3 +214,27 @@ fn bad_set_is_an_error() {
         .failure(1)
         .stderr_has("--set novalue: expected KEY=VALUE");
 }
+
+#[test]
+fn remove_stays_inside_the_project() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        "[tasks.clean]\nsteps = [{ builtin = \"remove\", paths = [\"out/plan.tfplan\", \"out/gone\", \"work\"] }]\n[tasks.escape]\nsteps = [{ builtin = \"remove\", paths = [\"../outside\"] }]\n[tasks.itself]\nsteps = [{ builtin = \"remove\", paths = [\"out/..\"] }]\n",
+    );
+    p.file("out/plan.tfplan", "plan");
+    p.file("work/a/b.txt", "b");
+    p.kopsform(&["clean"])
+        .success()
+        .stderr_has("[clean] removed out/plan.tfplan")
+        .stderr_has("[clean] removed work");
+    assert!(!p.join("out/plan.tfplan").exists());
+    assert!(!p.join("work").exists());
+    assert!(p.join("tasks.toml").exists());
+    for task in ["escape", "itself"] {
+        p.kopsform(&[task])
+            .failure(1)
+            .stderr_has("`remove` only removes files and folders inside the project folder");
+    }
+    assert!(p.join("tasks.toml").exists());
+}
