@@ -177,6 +177,15 @@ impl Inspector {
     ) -> Result<Vec<Write>, UserError> {
         let stores = Stores::of(spec, config_base);
         let mut writes = Vec::new();
+        if let Ok(Store::Local(_)) = Store::parse(config_base, &self.project_dir) {
+            // kops: upup/pkg/fi/fitasks/managedfile.go (RenderTerraform): only an S3 path can
+            // become an aws_s3_object; kops fails on any other, and the offline kops double
+            // writes the managed files itself.
+            writes.push(Write {
+                what: "spec.configBase is a local folder: kops cannot turn its managed files (cluster-completed.spec, igconfig/, addons/) into aws_s3_object resources there, so they would be written (by kops, they fail) in place".into(),
+                path: config_base.to_string(),
+            });
+        }
         let keys = self.key_store(&stores.key_store)?;
         for name in keyset_names(spec) {
             let path = format!("{}/private/{name}/keyset.yaml", stores.key_store);
@@ -602,7 +611,21 @@ mod tests {
             &["ssh-rsa AAAAB3Nz key@host\n"],
         );
         let mut inspector = Inspector::new("aws", dir.path());
-        assert_eq!(inspector.cluster_writes(&s, &base).unwrap(), vec![]);
+        let writes = inspector.cluster_writes(&s, &base).unwrap();
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        assert!(
+            writes[0]
+                .what
+                .starts_with("spec.configBase is a local folder")
+        );
+        // The same store named by keyStore / secretStore, with an S3 configBase: nothing to write.
+        let stores = spec(&format!(
+            "etcdClusters: [{{name: main}}]\nkeyStore: {base}/pki\nsecretStore: {base}/secrets\n"
+        ));
+        assert_eq!(
+            inspector.cluster_writes(&stores, "s3://live/c").unwrap(),
+            vec![]
+        );
         assert!(
             inspector
                 .new_ssh_keys(&s, &base, &["ssh-rsa AAAAB3Nz other-comment".into()])
@@ -629,9 +652,11 @@ mod tests {
         some.push(("ca", API_VERSION));
         some.push(("service-account", "kops.k8s.io/v1alpha1"));
         local_store(dir.path(), &some, &LEGACY_TOKENS[1..], &[]);
-        let s = spec("etcdClusters: [{name: main}, {name: events}]\n");
+        let s = spec(&format!(
+            "etcdClusters: [{{name: main}}, {{name: events}}]\nkeyStore: {base}/pki\nsecretStore: {base}/secrets\n"
+        ));
         let writes = Inspector::new("aws", dir.path())
-            .cluster_writes(&s, &base)
+            .cluster_writes(&s, "s3://live/c")
             .unwrap();
         let text: Vec<String> = writes.iter().map(|w| w.what.clone()).collect();
         assert_eq!(writes.len(), 5, "{text:#?}");

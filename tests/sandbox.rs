@@ -38,6 +38,53 @@ fn readme_main_command_runs_the_sandbox_offline() {
         cluster_yml.contains("/.kops-state/sandbox.k8s.local"),
         "{cluster_yml}"
     );
+
+    // The sandbox's dry run: its state store is a local folder, where kops cannot render its
+    // managed files for Terraform and the double writes them in place, so the pre-flight refuses
+    // before kops runs, and the live store is byte for byte what it was.
+    p.kopsform(&["-C", "examples/sandbox", "--yes", "apply"])
+        .success();
+    let before = tree(&p.join("examples/sandbox/.kops-state"));
+    assert!(
+        before
+            .keys()
+            .any(|k| k.contains("pki/private/kubernetes-ca")),
+        "{:?}",
+        before.keys()
+    );
+    let run = p.kopsform(&["-C", "examples/sandbox", "dryrun"]);
+    run.failure(1)
+        .stderr_has("refusing the isolated dry run: `kops update cluster` would write to the live cluster state")
+        .stderr_has("spec.configBase is a local folder");
+    assert!(!run.stderr.contains("$ kops"), "{}", run.stderr);
+    let after = tree(&p.join("examples/sandbox/.kops-state"));
+    let changed: Vec<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "the dry run changed the live store: {changed:?}"
+    );
+}
+
+/// Every file under `dir` with its contents.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
 }
 
 #[test]
