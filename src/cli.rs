@@ -64,6 +64,21 @@ pub struct GlobalArgs {
     /// Allow the plan to delete or replace this protected resource address (repeatable)
     #[arg(long = "allow-destroy", value_name = "ADDRESS", global = true)]
     pub allow_destroy: Vec<String>,
+    /// Act on this cluster of [clusters.<ID>] (repeatable)
+    #[arg(long = "cluster", value_name = "ID", global = true)]
+    pub cluster: Vec<String>,
+    /// Act on the clusters of this stage (repeatable)
+    #[arg(long = "stage", value_name = "NAME", global = true)]
+    pub stage: Vec<String>,
+    /// Act on every cluster, stage by stage in promotion order
+    #[arg(long, global = true)]
+    pub all: bool,
+    /// How many clusters of one stage run at once (default: the number of CPUs)
+    #[arg(short = 'j', long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Start later stages even when a cluster of an earlier stage failed
+    #[arg(short = 'k', long, global = true)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Subcommand)]

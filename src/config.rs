@@ -21,9 +21,16 @@ pub struct Config {
     /// Where the values come from.
     #[serde(default)]
     pub prerequisites: Prerequisites,
-    /// The cluster the tasks act on.
+    /// The cluster the tasks act on (the single-cluster form).
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    /// Several clusters, by id (`[clusters.dev]`); tasks run once per selected cluster.
+    #[serde(default)]
+    pub clusters: IndexMap<String, ClusterConfig>,
+    /// Stage names in promotion order, when clusters name their `stage` (default: the order in
+    /// which the clusters first name them).
+    #[serde(default)]
+    pub stages: Vec<String>,
     /// Tool name -> binary. `terraform`, `kops` and `aws` default to themselves on PATH.
     #[serde(default)]
     pub tools: IndexMap<String, String>,
@@ -98,7 +105,7 @@ fn default_prerequisites_dir() -> String {
     "1-prerequisites".to_string()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// The kops cluster name, a template over the values (e.g. `{{cluster_name}}`).
@@ -111,6 +118,57 @@ pub struct ClusterConfig {
     /// Sensitive outputs that may reach the template context. Others are left out.
     #[serde(default)]
     pub sensitive: Vec<String>,
+    /// Promotion stage: a name (ordered by `stages`) or a number.
+    #[serde(default)]
+    pub stage: Option<Stage>,
+    /// The cluster's own prerequisites layer (default: `[prerequisites] dir`).
+    #[serde(default)]
+    pub prerequisites: Option<String>,
+    /// The Terraform workspace of the prerequisites layer (`TF_WORKSPACE` for its commands).
+    #[serde(default)]
+    pub workspace: Option<String>,
+    /// The cluster's Terraform folder for `cluster.yml`, `kubernetes.tf` and plans (default
+    /// `2-kops`); `{{cluster.dir}}` in tasks.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// Environment for every child of this cluster's runs (e.g. its `AWS_PROFILE`), over `[env]`.
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+}
+
+/// A promotion stage.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Stage {
+    Number(i64),
+    Name(String),
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stage::Number(n) => write!(f, "{n}"),
+            Stage::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// One cluster of the project, with its defaults filled in.
+#[derive(Debug, Clone)]
+pub struct ClusterDef {
+    /// The id of `[clusters.<id>]`; `default` for the single `[cluster]` form.
+    pub id: String,
+    pub config: ClusterConfig,
+    /// The cluster's Terraform folder.
+    pub dir: String,
+    /// The prerequisites layer its values come from.
+    pub prerequisites: String,
+    /// kopsform's scratch folder for the cluster: `.kopsform` (single `[cluster]`) or
+    /// `.kopsform/<id>`.
+    pub work: String,
+    pub stage: Option<Stage>,
+    /// The position of its stage in the promotion order (0 first).
+    pub rank: usize,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -462,6 +520,8 @@ pub struct Project {
     pub dir: PathBuf,
     pub file: PathBuf,
     pub config: Config,
+    /// `[cluster]` or `[clusters.*]`, with defaults filled in.
+    pub clusters: Vec<ClusterDef>,
 }
 
 pub const TASKS_FILE: &str = "tasks.toml";
@@ -509,7 +569,14 @@ impl Project {
             ))
         })?;
         let config = parse(&text).map_err(|e| UserError::new(format!("{}:{e}", file.display())))?;
-        let project = Project { dir, file, config };
+        let clusters = cluster_defs(&config)
+            .map_err(|e| UserError::new(format!("{}: {e}", file.display())))?;
+        let project = Project {
+            dir,
+            file,
+            config,
+            clusters,
+        };
         crate::graph::check(&project)?;
         crate::review::check_rules(&project.config.review.protect)
             .map_err(|e| UserError::new(format!("{}: {e}", project.file.display())))?;
@@ -535,6 +602,103 @@ impl Project {
     pub fn tool_or_default(&self, name: &str) -> String {
         self.tool(name).unwrap_or_else(|| name.to_string())
     }
+}
+
+/// The project's clusters in file order, checked: ids are names, stages are all names or all
+/// numbers (names listed in `stages` when it is given), and no two clusters share a folder.
+pub fn cluster_defs(config: &Config) -> Result<Vec<ClusterDef>, String> {
+    if config.cluster.is_some() && !config.clusters.is_empty() {
+        return Err(
+            "both [cluster] and [clusters.*]: use [clusters.<id>] tables for several clusters, [cluster] for one"
+                .into(),
+        );
+    }
+    let listed: Vec<(String, &ClusterConfig)> = match &config.cluster {
+        Some(c) => vec![("default".to_string(), c)],
+        None => config
+            .clusters
+            .iter()
+            .map(|(id, c)| (id.clone(), c))
+            .collect(),
+    };
+    for (id, _) in &listed {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "[clusters.{id}]: a cluster id uses letters, digits, `-` and `_` only"
+            ));
+        }
+    }
+    let names = listed
+        .iter()
+        .filter(|(_, c)| matches!(c.stage, Some(Stage::Name(_))))
+        .count();
+    let numbers = listed
+        .iter()
+        .filter(|(_, c)| matches!(c.stage, Some(Stage::Number(_))))
+        .count();
+    if names > 0 && numbers > 0 {
+        return Err("cluster stages mix names and numbers; use one kind".into());
+    }
+    let mut order: Vec<String> = config.stages.clone();
+    for (id, c) in &listed {
+        if let Some(Stage::Name(stage)) = &c.stage
+            && !order.contains(stage)
+        {
+            if !config.stages.is_empty() {
+                return Err(format!(
+                    "[clusters.{id}] stage `{stage}` is not in `stages = [{}]`",
+                    config.stages.join(", ")
+                ));
+            }
+            order.push(stage.clone());
+        }
+    }
+    let mut numbers: Vec<i64> = listed
+        .iter()
+        .filter_map(|(_, c)| match c.stage {
+            Some(Stage::Number(n)) => Some(n),
+            _ => None,
+        })
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let mut defs: Vec<ClusterDef> = Vec::new();
+    for (id, c) in listed {
+        let rank = match &c.stage {
+            None => 0,
+            Some(Stage::Name(n)) => order.iter().position(|o| o == n).unwrap_or(0),
+            Some(Stage::Number(n)) => numbers.iter().position(|o| o == n).unwrap_or(0),
+        };
+        let dir = c.dir.clone().unwrap_or_else(|| "2-kops".to_string());
+        let dir = dir.trim_end_matches('/').to_string();
+        if let Some(other) = defs.iter().find(|d| d.dir == dir) {
+            return Err(format!(
+                "clusters `{}` and `{id}` both use the folder `{dir}` for cluster.yml, kubernetes.tf and plans; give each its own `dir`",
+                other.id
+            ));
+        }
+        defs.push(ClusterDef {
+            work: if config.cluster.is_some() {
+                ".kopsform".to_string()
+            } else {
+                format!(".kopsform/{id}")
+            },
+            prerequisites: c
+                .prerequisites
+                .clone()
+                .unwrap_or_else(|| config.prerequisites.dir.clone()),
+            stage: c.stage.clone(),
+            dir,
+            rank,
+            id,
+            config: c.clone(),
+        });
+    }
+    Ok(defs)
 }
 
 /// Parses `tasks.toml` text. The error starts with `line:column: ` when the position is known.

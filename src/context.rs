@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::config::Project;
+use crate::config::{ClusterDef, Project};
 use crate::error::UserError;
 use crate::outputs::{self, Outputs};
 use crate::process;
@@ -17,11 +17,37 @@ use crate::redact::Redactor;
 use crate::template::Renderer;
 use crate::values;
 
-/// The cluster the run acts on, resolved from `[cluster]`.
+/// The cluster the run acts on, resolved from `[cluster]` or its `[clusters.<id>]`.
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub name: String,
     pub state: String,
+}
+
+/// What the template context says of a cluster without reading any output: id, folders, stage.
+pub fn static_fields(def: &ClusterDef) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("id".into(), Value::String(def.id.clone()));
+    fields.insert("dir".into(), Value::String(def.dir.clone()));
+    fields.insert("work".into(), Value::String(def.work.clone()));
+    fields.insert(
+        "prerequisites".into(),
+        Value::String(def.prerequisites.clone()),
+    );
+    fields.insert(
+        "stage".into(),
+        def.stage
+            .as_ref()
+            .map_or(Value::Null, |s| Value::String(s.to_string())),
+    );
+    fields.insert(
+        "workspace".into(),
+        def.config
+            .workspace
+            .clone()
+            .map_or(Value::Null, Value::String),
+    );
+    fields
 }
 
 #[derive(Clone)]
@@ -54,6 +80,7 @@ impl Values {
 
 pub struct RunValues<'p> {
     project: &'p Project,
+    cluster: Option<ClusterDef>,
     sets: Vec<String>,
     redactor: Arc<Redactor>,
     loaded: Option<Result<Arc<Values>, UserError>>,
@@ -62,9 +89,15 @@ pub struct RunValues<'p> {
 }
 
 impl<'p> RunValues<'p> {
-    pub fn new(project: &'p Project, sets: Vec<String>, redactor: Arc<Redactor>) -> Self {
+    pub fn new(
+        project: &'p Project,
+        cluster: Option<ClusterDef>,
+        sets: Vec<String>,
+        redactor: Arc<Redactor>,
+    ) -> Self {
         RunValues {
             project,
+            cluster,
             sets,
             redactor,
             loaded: None,
@@ -104,8 +137,25 @@ impl<'p> RunValues<'p> {
         }
     }
 
+    /// The prerequisites layer of the run's cluster.
+    pub fn prerequisites_dir(&self) -> String {
+        self.cluster.as_ref().map_or_else(
+            || self.project.config.prerequisites.dir.clone(),
+            |c| c.prerequisites.clone(),
+        )
+    }
+
+    /// `TF_WORKSPACE` for commands in the prerequisites layer, when the cluster names one.
+    pub fn workspace_env(&self) -> Vec<(String, String)> {
+        self.cluster
+            .as_ref()
+            .and_then(|c| c.config.workspace.clone())
+            .map(|w| vec![("TF_WORKSPACE".to_string(), w)])
+            .unwrap_or_default()
+    }
+
     fn read_outputs(&mut self) -> Result<Outputs, UserError> {
-        let dir_name = &self.project.config.prerequisites.dir;
+        let dir_name = &self.prerequisites_dir();
         let dir = self.project.path(dir_name);
         if !dir.is_dir() {
             return Err(UserError::new(format!(
@@ -115,8 +165,12 @@ impl<'p> RunValues<'p> {
             )));
         }
         let terraform = self.project.tool_or_default("terraform");
-        let (code, stdout, stderr) =
-            process::run_captured(&terraform, &["output", "-json"], &dir, &[])?;
+        let (code, stdout, stderr) = process::run_captured(
+            &terraform,
+            &["output", "-json"],
+            &dir,
+            &self.workspace_env(),
+        )?;
         if code != 0 {
             let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
             let tail = tail[tail.len().saturating_sub(5)..].join("\n  ");
@@ -139,14 +193,18 @@ impl<'p> RunValues<'p> {
 
     fn load(&mut self, renderer: &Renderer) -> Result<Values, UserError> {
         let outputs = self.read_outputs()?;
-        let cluster_config = self.project.config.cluster.as_ref();
+        let def = self.cluster.clone();
+        let cluster_config = def.as_ref().map(|d| &d.config);
+        let table = def
+            .as_ref()
+            .map_or("[cluster]".to_string(), |d| cluster_table(self.project, d));
         let allowed: &[String] = cluster_config.map_or(&[], |c| c.sensitive.as_slice());
         for name in allowed {
             if !outputs.values.contains_key(name) {
                 return Err(UserError::new(format!(
-                    "{}: [cluster] sensitive lists `{name}`, which is not an output of {}",
+                    "{}: {table} sensitive lists `{name}`, which is not an output of {}",
                     self.project.file.display(),
-                    self.project.config.prerequisites.dir
+                    self.prerequisites_dir()
                 )));
             }
         }
@@ -171,13 +229,17 @@ impl<'p> RunValues<'p> {
         context.insert("outputs".into(), visible);
         context.insert("env".into(), Value::Object(env));
         let mut context = Value::Object(context);
-        let cluster = cluster_config.map(|c| {
-            let mut cluster = resolve_cluster(self.project, renderer, c, &context)?;
+        if let (Some(def), Value::Object(map)) = (&def, &mut context) {
+            // id, dir, stage are there even when name or state cannot be rendered.
+            map.insert("cluster".into(), Value::Object(static_fields(def)));
+        }
+        let cluster = def.as_ref().map(|d| {
+            let mut cluster = resolve_cluster(self.project, renderer, &table, &d.config, &context)?;
             if let Some(state) = &self.state_override {
                 cluster.state = state.clone();
             }
             if let Value::Object(map) = &mut context {
-                let mut fields = Map::new();
+                let mut fields = static_fields(d);
                 fields.insert("name".into(), Value::String(cluster.name.clone()));
                 fields.insert("state".into(), Value::String(cluster.state.clone()));
                 map.insert("cluster".into(), Value::Object(fields));
@@ -192,24 +254,34 @@ impl<'p> RunValues<'p> {
     }
 }
 
+/// How `tasks.toml` names the cluster's table.
+fn cluster_table(project: &Project, def: &ClusterDef) -> String {
+    if project.config.cluster.is_some() {
+        "[cluster]".to_string()
+    } else {
+        format!("[clusters.{}]", def.id)
+    }
+}
+
 fn resolve_cluster(
     project: &Project,
     renderer: &Renderer,
+    table: &str,
     config: &crate::config::ClusterConfig,
     context: &Value,
 ) -> Result<Cluster, UserError> {
     let file = project.file.display();
     let name = renderer
-        .render_inline(&format!("{file} [cluster] name"), &config.name, context)?
+        .render_inline(&format!("{file} {table} name"), &config.name, context)?
         .trim()
         .to_string();
     let state = renderer
-        .render_inline(&format!("{file} [cluster] state"), &config.state, context)?
+        .render_inline(&format!("{file} {table} state"), &config.state, context)?
         .trim()
         .to_string();
     if name.is_empty() || state.is_empty() {
         return Err(UserError::new(format!(
-            "{file}: [cluster] name and state must not render empty (got name `{name}`, state `{state}`)"
+            "{file}: {table} name and state must not render empty (got name `{name}`, state `{state}`)"
         )));
     }
     Ok(Cluster { name, state })

@@ -117,6 +117,7 @@ mod tests {
             dir: PathBuf::from("/p"),
             file: PathBuf::from("/p/tasks.toml"),
             config: parse(toml).unwrap(),
+            clusters: Vec::new(),
         }
     }
 

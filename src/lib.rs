@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod fleet;
 pub mod graph;
 pub mod kops;
 pub mod manifest;
@@ -33,7 +34,7 @@ use std::io::Write;
 use cli::{Cli, Command};
 use config::Project;
 use error::UserError;
-use runner::{RunOptions, Runner};
+use runner::RunOptions;
 
 /// Runs kopsform with `args` (program name first) and returns the exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
@@ -78,6 +79,17 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             .collect(),
     };
     let project = Project::load(Project::locate(cli.global.directory.as_deref(), &cwd)?)?;
+    let selection = fleet::Selection {
+        clusters: cli.global.cluster.clone(),
+        stages: cli.global.stage.clone(),
+        all: cli.global.all,
+    };
+    let fleet_options = fleet::FleetOptions {
+        jobs: cli.global.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(4, std::num::NonZero::get)
+        }),
+        keep_going: cli.global.keep_going,
+    };
     let options = RunOptions {
         dry_run: cli.global.dry_run,
         yes: cli.global.yes,
@@ -85,7 +97,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         fail_on_update: cli.global.fail_on_update,
         allow_destroy: cli.global.allow_destroy,
     };
-    Runner::new(&project, options).run(&tasks)
+    fleet::run(&project, options, &selection, fleet_options, &tasks)
 }
 
 /// `kopsform review`: needs no project, but inside one its [review] and [tools] settings apply.

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex, Once};
 use std::thread;
 
 use duct::unix::HandleExt;
@@ -22,9 +22,9 @@ use duct::unix::HandleExt;
 use crate::error::UserError;
 use crate::redact::Redactor;
 
-/// Process group (or pid on a terminal) of the running child, 0 when none runs.
-static CHILD: AtomicI32 = AtomicI32::new(0);
-static CHILD_OWN_GROUP: AtomicBool = AtomicBool::new(false);
+/// The running children (several when clusters run in parallel): pid, and whether it leads its
+/// own process group.
+static CHILDREN: Mutex<Vec<(i32, bool)>> = Mutex::new(Vec::new());
 /// The first signal received (SIGINT or SIGTERM), 0 when none.
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 /// Set while kopsform itself waits on the terminal (a confirmation), where a signal ends the run.
@@ -48,16 +48,15 @@ pub fn install_signal_handlers() {
                     eprintln!("kopsform: interrupted at the confirmation prompt; nothing was run");
                     std::process::exit(128 + signal);
                 }
-                let child = CHILD.load(Ordering::SeqCst);
-                if child <= 0 {
-                    continue;
-                }
-                if CHILD_OWN_GROUP.load(Ordering::SeqCst) {
-                    // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
-                    unsafe { libc::kill(-child, signal) };
-                } else if signal != signal_hook::consts::SIGINT {
-                    // SAFETY: as above, a plain signal to one pid.
-                    unsafe { libc::kill(child, signal) };
+                let children = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
+                for (child, own_group) in children {
+                    if own_group {
+                        // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
+                        unsafe { libc::kill(-child, signal) };
+                    } else if signal != signal_hook::consts::SIGINT {
+                        // SAFETY: as above, a plain signal to one pid.
+                        unsafe { libc::kill(child, signal) };
+                    }
                 }
             }
         });
@@ -165,8 +164,9 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
     drop(expr);
     let handle = handle?;
     if let Some(pid) = handle.pids().first() {
-        CHILD_OWN_GROUP.store(own_group, Ordering::SeqCst);
-        CHILD.store(*pid as i32, Ordering::SeqCst);
+        if let Ok(mut children) = CHILDREN.lock() {
+            children.push((*pid as i32, own_group));
+        }
         // A signal that arrived between spawning and recording the pid is forwarded now.
         if let Some(signal) = interrupted()
             && own_group
@@ -194,7 +194,11 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
         })
     });
     let status = handle.wait();
-    CHILD.store(0, Ordering::SeqCst);
+    if let Some(pid) = handle.pids().first()
+        && let Ok(mut children) = CHILDREN.lock()
+    {
+        children.retain(|(p, _)| *p != *pid as i32);
+    }
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();
     let status =

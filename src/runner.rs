@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::atomic;
-use crate::config::{Builtin, CommandStep, Project, RenderStep, Report, Step, Task};
+use crate::config::{Builtin, ClusterDef, CommandStep, Project, RenderStep, Report, Step, Task};
 use crate::context::RunValues;
 use crate::error::UserError;
 use crate::kops;
@@ -39,21 +39,38 @@ pub struct RunOptions {
 pub enum Status {
     Ok,
     DryRun,
+    UpToDate,
     Failed,
     Interrupted,
     NotRun,
+    /// A later stage's cluster that did not start because an earlier stage failed.
+    HeldBack,
 }
 
 impl Status {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::DryRun => "dry run",
+            Status::UpToDate => "up to date",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
             Status::NotRun => "not run",
+            Status::HeldBack => "held back",
         }
     }
+}
+
+/// One task of one cluster, as the summary shows it.
+#[derive(Debug, Clone)]
+pub struct TaskResult {
+    /// The cluster id; empty in a project without clusters.
+    pub cluster: String,
+    pub task: String,
+    pub status: Status,
+    pub took: Duration,
+    /// Why it did not run, for `not run` and `held back`.
+    pub note: String,
 }
 
 pub struct Runner<'p> {
@@ -72,12 +89,34 @@ pub struct Runner<'p> {
     checked_specs: std::collections::BTreeSet<String>,
     /// The Terraform states and plans whose sensitive values are known to the redactor.
     learned: std::collections::BTreeSet<PathBuf>,
+    /// The cluster this runner acts on, if the project has any.
+    cluster: Option<ClusterDef>,
+    /// Shown before the task name in every line when several clusters run (`[dev/plan] `).
+    label: Option<String>,
+    /// Tells this runner's folder holds from other runners'.
+    id: u64,
 }
 
 impl<'p> Runner<'p> {
+    /// A runner for the project's only cluster (or none).
     pub fn new(project: &'p Project, options: RunOptions) -> Self {
+        Runner::for_cluster(project, options, project.clusters.first().cloned(), None)
+    }
+
+    /// A runner for one cluster; `label` prefixes its lines when several clusters run.
+    pub fn for_cluster(
+        project: &'p Project,
+        options: RunOptions,
+        cluster: Option<ClusterDef>,
+        label: Option<String>,
+    ) -> Self {
         let redactor = Arc::new(Redactor::new());
-        let values = RunValues::new(project, options.sets.clone(), Arc::clone(&redactor));
+        let values = RunValues::new(
+            project,
+            cluster.clone(),
+            options.sets.clone(),
+            Arc::clone(&redactor),
+        );
         Runner {
             project,
             options,
@@ -89,63 +128,115 @@ impl<'p> Runner<'p> {
             inspector: None,
             checked_specs: Default::default(),
             learned: Default::default(),
+            cluster,
+            label,
+            id: next_runner_id(),
         }
     }
 
     /// Runs `requested` and their dependencies. Prints the summary either way.
     pub fn run(&mut self, requested: &[String]) -> Result<(), UserError> {
         let plan = crate::graph::order(self.project, requested)?;
-        self.check_confirmations(&plan)?;
+        check_confirmations(self.project, &self.options, &plan)?;
         process::install_signal_handlers();
-        let mut results: Vec<(String, Status, Duration)> = Vec::new();
+        let (results, outcome) = self.run_plan(&plan);
+        print_summary(&results);
+        outcome
+    }
+
+    /// Runs the tasks of `plan` in order, stopping at the first failure; the rest are `not run`.
+    pub fn run_plan(&mut self, plan: &[String]) -> (Vec<TaskResult>, Result<(), UserError>) {
+        let cluster = self.label.clone().unwrap_or_default();
+        let mut results = Vec::new();
         let mut outcome = Ok(());
-        for name in &plan {
+        // From the first to the last task that runs in the prerequisites layer, this runner holds
+        // it: another cluster sharing the layer cannot plan or apply in between.
+        let touches: Vec<bool> = plan.iter().map(|t| self.touches_prerequisites(t)).collect();
+        let mut layer_hold: Option<FolderHold> = None;
+        for (i, name) in plan.iter().enumerate() {
+            if touches[i] && layer_hold.is_none() && outcome.is_ok() {
+                let dir = self.project.path(&self.values.prerequisites_dir());
+                let workspace = self
+                    .values
+                    .workspace_env()
+                    .pop()
+                    .map(|(_, w)| w)
+                    .unwrap_or_default();
+                layer_hold = Some(hold_folder(&dir, &workspace, self.id));
+            }
+            if !touches[i..].iter().any(|t| *t) {
+                layer_hold = None;
+            }
             if outcome.is_err() {
-                results.push((name.clone(), Status::NotRun, Duration::ZERO));
+                results.push(TaskResult {
+                    cluster: cluster.clone(),
+                    task: name.clone(),
+                    status: Status::NotRun,
+                    took: Duration::ZERO,
+                    note: "an earlier task failed".into(),
+                });
                 continue;
             }
             let started = Instant::now();
             let result = self.run_task(name);
             let status = match &result {
-                Ok(()) if self.options.dry_run => Status::DryRun,
-                Ok(()) => Status::Ok,
+                Ok(true) => Status::UpToDate,
+                Ok(false) if self.options.dry_run => Status::DryRun,
+                Ok(false) => Status::Ok,
                 Err(_) if process::interrupted().is_some() => Status::Interrupted,
                 Err(_) => Status::Failed,
             };
-            results.push((name.clone(), status, started.elapsed()));
+            results.push(TaskResult {
+                cluster: cluster.clone(),
+                task: name.clone(),
+                status,
+                took: started.elapsed(),
+                note: String::new(),
+            });
             if let Err(e) = result {
-                outcome = Err(e.context(format!("task `{name}`")));
+                let what = match &self.label {
+                    Some(id) => format!("cluster `{id}`, task `{name}`"),
+                    None => format!("task `{name}`"),
+                };
+                outcome = Err(e.context(what));
             }
         }
-        print_summary(&results);
-        outcome
+        (results, outcome)
     }
 
-    /// Fails before anything runs when a task needs a confirmation nobody can give.
-    fn check_confirmations(&self, plan: &[String]) -> Result<(), UserError> {
-        if self.options.yes || self.options.dry_run || process::stdin_is_terminal() {
-            return Ok(());
-        }
-        let needing: Vec<&String> = plan
+    /// Whether a task runs a command in the prerequisites layer (judged from the folders it names
+    /// without reading any output).
+    fn touches_prerequisites(&mut self, name: &str) -> bool {
+        let task = self.task(name);
+        let layer = self.project.path(&self.values.prerequisites_dir());
+        let mut folders: Vec<String> = task
+            .steps
             .iter()
-            .filter(|name| self.task(name).confirmation(name).is_some())
+            .filter_map(|s| match s {
+                Step::Command(c) => c.cwd.clone().or_else(|| task.cwd.clone()),
+                _ => None,
+            })
             .collect();
-        if needing.is_empty() {
-            return Ok(());
+        folders.dedup();
+        folders.into_iter().any(|f| {
+            self.render_static(&f)
+                .is_some_and(|f| same_dir(&self.project.path(&f), &layer))
+        })
+    }
+
+    fn prefix(&self, task: &str) -> String {
+        match &self.label {
+            Some(id) => format!("[{id}/{task}] "),
+            None => format!("[{task}] "),
         }
-        let names: Vec<String> = needing.iter().map(|n| format!("`{n}`")).collect();
-        Err(UserError::new(format!(
-            "{} {} confirmation and there is no terminal to ask on; nothing was run. Pass --yes to confirm, or --dry-run to see what would run",
-            names.join(", "),
-            if names.len() == 1 { "needs" } else { "need" }
-        )))
     }
 
     fn task(&self, name: &str) -> &'p Task {
         &self.project.config.tasks[name]
     }
 
-    fn run_task(&mut self, name: &str) -> Result<(), UserError> {
+    /// Runs one task; `Ok(true)` when it was up to date and skipped.
+    fn run_task(&mut self, name: &str) -> Result<bool, UserError> {
         let task = self.task(name);
         if !self.options.dry_run
             && !self.options.yes
@@ -155,13 +246,14 @@ impl<'p> Runner<'p> {
             return Err(UserError::new("not confirmed; nothing was run"));
         }
         if task.steps.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
-        let prefix = format!("[{name}] ");
+        let prefix = self.prefix(name);
         for step in &task.steps {
             if let Some(signal) = process::interrupted() {
                 return Err(interrupted(signal));
             }
+            let step = &self.resolve_paths(name, step)?;
             match step {
                 Step::Command(cmd) => self.run_command(name, task, cmd, &prefix)?,
                 Step::Render(render) => self.render(&prefix, render)?,
@@ -201,12 +293,76 @@ impl<'p> Runner<'p> {
                 Step::Builtin(Builtin::Remove { paths }) => self.remove(&prefix, paths)?,
             }
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// The step with the paths of `render` and built-in steps rendered (`{{cluster.dir}}/plan`).
+    fn resolve_paths(&mut self, task: &str, step: &Step) -> Result<Step, UserError> {
+        let what = format!("task `{task}` path");
+        let mut one = |s: &String| self.render_text(&what, s);
+        Ok(match step {
+            Step::Command(_) => step.clone(),
+            Step::Render(r) => Step::Render(RenderStep {
+                template: one(&r.template)?,
+                out: one(&r.out)?,
+                check: r.check,
+            }),
+            Step::Builtin(b) => Step::Builtin(match b {
+                Builtin::ShowOutputs => Builtin::ShowOutputs,
+                Builtin::ProviderOverride { out } => Builtin::ProviderOverride { out: one(out)? },
+                Builtin::SnapshotState { out } => Builtin::SnapshotState { out: one(out)? },
+                Builtin::Copy { from, out } => Builtin::Copy {
+                    from: one(from)?,
+                    out: one(out)?,
+                },
+                Builtin::SealPlan { plan, inputs } => Builtin::SealPlan {
+                    plan: one(plan)?,
+                    inputs: inputs.iter().map(&mut one).collect::<Result<_, _>>()?,
+                },
+                Builtin::CheckPlan { plan } => Builtin::CheckPlan { plan: one(plan)? },
+                Builtin::CheckProtected { plan } => Builtin::CheckProtected { plan: one(plan)? },
+                Builtin::Review {
+                    plan,
+                    out,
+                    rolling_update,
+                    target,
+                    json,
+                } => Builtin::Review {
+                    plan: one(plan)?,
+                    out: one(out)?,
+                    rolling_update: rolling_update.as_ref().map(&mut one).transpose()?,
+                    target: *target,
+                    json: json.as_ref().map(&mut one).transpose()?,
+                },
+                Builtin::Remove { paths } => Builtin::Remove {
+                    paths: paths.iter().map(&mut one).collect::<Result<_, _>>()?,
+                },
+            }),
+        })
+    }
+
+    /// `text` rendered with what needs no output (`{{cluster.dir}}`, `{{cluster.id}}`...), when
+    /// that is all it uses: a task that only names its folders (prerequisites-apply before
+    /// anything exists) must not read the outputs.
+    fn render_static(&self, text: &str) -> Option<String> {
+        if !text.contains("{{") {
+            return Some(text.to_string());
+        }
+        let def = self.cluster.as_ref()?;
+        let mut fields = crate::context::static_fields(def);
+        if let Some(state) = self.snapshot.as_ref().map(|s| s.path.clone()) {
+            fields.insert("state".into(), serde_json::Value::String(state));
+        }
+        let context = serde_json::json!({ "cluster": fields });
+        self.renderer.render_inline("a path", text, &context).ok()
     }
 
     fn render_text(&mut self, what: &str, text: &str) -> Result<String, UserError> {
         if !text.contains("{{") {
             return Ok(text.to_string());
+        }
+        if let Some(text) = self.render_static(text) {
+            return Ok(text);
         }
         let values = self.values.get(&self.renderer)?;
         self.renderer.render_inline(what, text, &values.context)
@@ -222,8 +378,19 @@ impl<'p> Runner<'p> {
         in_prerequisites: bool,
     ) -> Result<Vec<(String, String)>, UserError> {
         let mut env = Vec::new();
+        let cluster_env = self
+            .cluster
+            .as_ref()
+            .map(|c| c.config.env.clone())
+            .unwrap_or_default();
+        let cluster_id = self
+            .cluster
+            .as_ref()
+            .map_or("", |c| c.id.as_str())
+            .to_string();
         let layers = [
             (&self.project.config.env, "[env]".to_string()),
+            (&cluster_env, format!("cluster `{cluster_id}` env")),
             (&task.env, format!("task `{task_name}` env")),
             (&cmd.env, format!("task `{task_name}` step env")),
         ];
@@ -291,9 +458,12 @@ impl<'p> Runner<'p> {
             }
             None => self.project.dir.clone(),
         };
-        let prerequisites = self.project.path(&self.project.config.prerequisites.dir);
+        let prerequisites = self.project.path(&self.values.prerequisites_dir());
         let in_prerequisites = same_dir(&cwd, &prerequisites);
-        let env = self.child_env(task_name, task, cmd, is_kops, in_prerequisites)?;
+        let mut env = self.child_env(task_name, task, cmd, is_kops, in_prerequisites)?;
+        if in_prerequisites {
+            env.extend(self.values.workspace_env());
+        }
         let shown = display_command(&tool_name, &argv[1..], cwd_rel);
         let shown = self.redactor.mask(&shown);
         if self.options.dry_run {
@@ -322,6 +492,20 @@ impl<'p> Runner<'p> {
                     .map(|p| self.project.path(&p))
             })
             .collect::<Result<_, _>>()?;
+        // Clusters of one stage run in parallel; two Terraform commands never run at once in the
+        // same folder and workspace (a shared prerequisites layer), whatever their cluster.
+        let _folder = (tool_name == "terraform"
+            || program == self.project.tool_or_default("terraform"))
+        .then(|| {
+            let workspace = env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "TF_WORKSPACE")
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var("TF_WORKSPACE").ok())
+                .unwrap_or_default();
+            hold_folder(&cwd, &workspace, self.id)
+        });
         let finished = process::run_streaming(
             &process::Command {
                 program: &program,
@@ -475,7 +659,7 @@ impl<'p> Runner<'p> {
         if outputs.values.is_empty() {
             eprintln!(
                 "{prefix}{} has no outputs; has it been applied (task prerequisites-apply)?",
-                self.project.config.prerequisites.dir
+                self.values.prerequisites_dir()
             );
             return Ok(());
         }
@@ -888,6 +1072,74 @@ impl<'p> Runner<'p> {
     }
 }
 
+/// In-process holds on Terraform folders (with their workspace): clusters of one stage run in
+/// parallel, and two of them must never run Terraform in the same folder at once, nor one plan
+/// between another's plan and apply of a shared prerequisites layer. A runner may hold a folder
+/// several times over (a task hold around its command holds).
+struct Folders {
+    held: std::sync::Mutex<Vec<(PathBuf, String, u64, usize)>>,
+    freed: std::sync::Condvar,
+}
+
+static FOLDERS: Folders = Folders {
+    held: std::sync::Mutex::new(Vec::new()),
+    freed: std::sync::Condvar::new(),
+};
+
+/// A hold on a folder, released when dropped.
+struct FolderHold {
+    dir: PathBuf,
+    workspace: String,
+}
+
+fn hold_folder(cwd: &Path, workspace: &str, owner: u64) -> FolderHold {
+    let dir = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
+    let mut held = FOLDERS.held.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        match held
+            .iter_mut()
+            .find(|(d, w, _, _)| *d == dir && w == workspace)
+        {
+            None => {
+                held.push((dir.clone(), workspace.to_string(), owner, 1));
+                break;
+            }
+            Some((_, _, o, count)) if *o == owner => {
+                *count += 1;
+                break;
+            }
+            Some(_) => {
+                held = FOLDERS.freed.wait(held).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+    FolderHold {
+        dir,
+        workspace: workspace.to_string(),
+    }
+}
+
+impl Drop for FolderHold {
+    fn drop(&mut self) {
+        let mut held = FOLDERS.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held
+            .iter()
+            .position(|(d, w, _, _)| *d == self.dir && *w == self.workspace)
+        {
+            held[i].3 -= 1;
+            if held[i].3 == 0 {
+                held.remove(i);
+            }
+        }
+        FOLDERS.freed.notify_all();
+    }
+}
+
+fn next_runner_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
 /// The state-store snapshot of an isolated run.
 #[derive(Debug, Clone)]
 struct Snapshot {
@@ -1076,24 +1328,76 @@ fn report_delete_cluster(
     Ok(())
 }
 
-fn print_summary(results: &[(String, Status, Duration)]) {
+/// Fails before anything runs when a task needs a confirmation nobody can give.
+pub fn check_confirmations(
+    project: &Project,
+    options: &RunOptions,
+    plan: &[String],
+) -> Result<(), UserError> {
+    if options.yes || options.dry_run || process::stdin_is_terminal() {
+        return Ok(());
+    }
+    let needing: Vec<&String> = plan
+        .iter()
+        .filter(|name| project.config.tasks[*name].confirmation(name).is_some())
+        .collect();
+    if needing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = needing.iter().map(|n| format!("`{n}`")).collect();
+    Err(UserError::new(format!(
+        "{} {} confirmation and there is no terminal to ask on; nothing was run. Pass --yes to confirm, or --dry-run to see what would run",
+        names.join(", "),
+        if names.len() == 1 { "needs" } else { "need" }
+    )))
+}
+
+/// The summary table: one row per task (and cluster, when there are clusters).
+pub fn print_summary(results: &[TaskResult]) {
     if results.is_empty() {
         return;
     }
-    let width = results
+    let with_cluster = results.iter().any(|r| !r.cluster.is_empty());
+    let task_width = results
         .iter()
-        .map(|(n, _, _)| n.len())
+        .map(|r| r.task.len())
         .max()
         .unwrap_or(4)
         .max(4);
-    let mut text = format!("\n{:width$}  {:11}  DURATION\n", "TASK", "STATUS");
-    for (name, status, took) in results {
-        let took = if *status == Status::NotRun {
+    let cluster_width = results
+        .iter()
+        .map(|r| r.cluster.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut text = String::from("\n");
+    if with_cluster {
+        text.push_str(&format!("{:cluster_width$}  ", "CLUSTER"));
+    }
+    text.push_str(&format!(
+        "{:task_width$}  {:11}  DURATION\n",
+        "TASK", "STATUS"
+    ));
+    for r in results {
+        let took = if matches!(r.status, Status::NotRun | Status::HeldBack) {
             "-".to_string()
         } else {
-            format!("{:.1}s", took.as_secs_f64())
+            format!("{:.1}s", r.took.as_secs_f64())
         };
-        text.push_str(&format!("{name:width$}  {:11}  {took}\n", status.label()));
+        let mut line = String::new();
+        if with_cluster {
+            line.push_str(&format!("{:cluster_width$}  ", r.cluster));
+        }
+        line.push_str(&format!(
+            "{:task_width$}  {:11}  {took}",
+            r.task,
+            r.status.label()
+        ));
+        if !r.note.is_empty() {
+            line.push_str(&format!("  ({})", r.note));
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
     }
     eprint!("{text}");
 }

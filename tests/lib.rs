@@ -3,6 +3,7 @@
 
 mod support;
 
+mod clusters;
 mod dryrun;
 mod errors;
 mod lifecycle;

@@ -1,0 +1,160 @@
+//! Several clusters from one repository: per-cluster values and folders, stage-by-stage promotion
+//! with the clusters of a stage in parallel, held-back stages, selection errors.
+
+use crate::support::{Project, require_terraform};
+
+/// A copy of the fleet sandbox (examples/fleet) with what it refers to by relative path.
+pub fn fleet() -> Project {
+    require_terraform();
+    let p = Project::new();
+    p.copy_from_repo("examples/fleet", "examples/fleet");
+    p.copy_from_repo("examples/sandbox", "examples/sandbox");
+    p.copy_from_repo("2-kops/cluster-template.yml", "2-kops/cluster-template.yml");
+    p.copy_from_repo("tests/kops-double/kops", "tests/kops-double/kops");
+    p
+}
+
+/// Where the first and the last line of `cluster` are in the output.
+fn span(output: &str, cluster: &str) -> (usize, usize) {
+    let tag = format!("[{cluster}/");
+    let lines: Vec<usize> = output
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with(&tag))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!lines.is_empty(), "no line of {cluster}:\n{output}");
+    (lines[0], *lines.last().unwrap())
+}
+
+#[test]
+fn every_cluster_gets_its_own_manifest_and_terraform_dev_first() {
+    let p = fleet();
+    let run = p.kopsform(&[
+        "-C",
+        "examples/fleet",
+        "--all",
+        "--yes",
+        "prerequisites-apply",
+        "cluster-update",
+        "plan",
+        "apply",
+    ]);
+    run.success();
+    for (id, machine) in [
+        ("dev", "t3.medium"),
+        ("staging", "m6i.large"),
+        ("prod", "m6i.xlarge"),
+    ] {
+        let manifest = p.read(&format!("examples/fleet/clusters/{id}/cluster.yml"));
+        assert!(
+            manifest.contains(&format!("name: {id}.k8s.local")),
+            "{manifest}"
+        );
+        assert!(
+            manifest.contains(&format!("machineType: {machine}")),
+            "{manifest}"
+        );
+        let tf = p.read(&format!("examples/fleet/clusters/{id}/kubernetes.tf"));
+        assert!(tf.contains(&format!("{id}-k8s-local")), "{id}");
+        assert!(p.exists(&format!("examples/fleet/clusters/{id}/terraform.tfstate")));
+        // One summary row per cluster and task.
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with(id) && l.contains("apply") && l.contains(" ok ")),
+            "{}",
+            run.stderr
+        );
+    }
+    // dev (stage dev) finished before staging and prod (stage live) started.
+    let all = format!("{}\n{}", run.stdout, run.stderr);
+    let (_, dev_last) = span(&run.stderr, "dev");
+    let (staging_first, _) = span(&run.stderr, "staging");
+    let (prod_first, _) = span(&run.stderr, "prod");
+    assert!(dev_last < staging_first && dev_last < prod_first, "{all}");
+    run.stderr_has("CLUSTER  TASK");
+
+    // --stage selects by stage; each cluster's lines carry its id.
+    let run = p.kopsform(&[
+        "-C",
+        "examples/fleet",
+        "--stage",
+        "live",
+        "cluster-template",
+    ]);
+    run.success()
+        .stderr_has("[staging/cluster-template] rendered")
+        .stderr_has("[prod/cluster-template] rendered");
+    assert!(!run.stderr.contains("[dev/"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failure_in_dev_holds_the_later_stage_back_unless_keep_going() {
+    let p = fleet();
+    p.kopsform(&[
+        "-C",
+        "examples/fleet",
+        "--all",
+        "--yes",
+        "prerequisites-apply",
+    ])
+    .success();
+    // dev's values are broken: its first task that needs values fails.
+    p.file("examples/fleet/values/dev.yaml", "- not a mapping\n");
+    let run = p.kopsform(&["-C", "examples/fleet", "--all", "cluster-template"]);
+    run.failure(1)
+        .stderr_has("a values file must hold a mapping")
+        .stderr_has("held back (not started): staging, prod");
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("staging")
+            && l.contains("held back")
+            && l.contains("stage `dev` failed: dev")),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.exists("examples/fleet/clusters/staging/cluster.yml"));
+    assert!(!p.exists("examples/fleet/clusters/prod/cluster.yml"));
+
+    let run = p.kopsform(&[
+        "-C",
+        "examples/fleet",
+        "--all",
+        "--keep-going",
+        "cluster-template",
+    ]);
+    run.failure(1);
+    assert!(p.exists("examples/fleet/clusters/staging/cluster.yml"));
+    assert!(p.exists("examples/fleet/clusters/prod/cluster.yml"));
+    assert!(!run.stderr.contains("held back"), "{}", run.stderr);
+}
+
+#[test]
+fn a_run_on_several_clusters_needs_a_selection() {
+    let p = fleet();
+    p.kopsform(&["-C", "examples/fleet", "cluster-template"])
+        .failure(1)
+        .stderr_has("this project has 3 clusters (dev, staging, prod); choose with --cluster ID, --stage NAME or --all");
+    p.kopsform(&[
+        "-C",
+        "examples/fleet",
+        "--cluster",
+        "prd",
+        "cluster-template",
+    ])
+    .failure(1)
+    .stderr_has("no cluster `prd`")
+    .stderr_has("did you mean `prod`?");
+    p.kopsform(&["-C", "examples/fleet", "--stage", "qa", "cluster-template"])
+        .failure(1)
+        .stderr_has("no cluster is in stage `qa` (stages: dev, live)");
+    // Two clusters writing the same folder is a configuration error.
+    let tasks = p.read("examples/fleet/tasks.toml");
+    p.file(
+        "examples/fleet/tasks.toml",
+        &tasks.replace("dir = \"clusters/prod\"", "dir = \"clusters/staging\""),
+    );
+    p.kopsform(&["-C", "examples/fleet", "--all", "cluster-template"])
+        .failure(1)
+        .stderr_has("clusters `staging` and `prod` both use the folder `clusters/staging`");
+}
