@@ -79,6 +79,13 @@ pub struct GlobalArgs {
     /// Start later stages even when a cluster of an earlier stage failed
     #[arg(short = 'k', long, global = true)]
     pub keep_going: bool,
+    /// How long to wait for another run's lock on a cluster (0, 30s, 10m)
+    #[arg(long, value_name = "DURATION", global = true, default_value = "0", value_parser = parse_lock_timeout)]
+    pub lock_timeout: std::time::Duration,
+}
+
+fn parse_lock_timeout(text: &str) -> Result<std::time::Duration, String> {
+    crate::lock::parse_timeout(text)
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +102,11 @@ pub enum Command {
     /// List the tasks with their descriptions
     #[command(after_help = "Example:\n  kopsform -C examples/sandbox list")]
     List,
+    /// Release the lock a run that is gone left on a cluster (says whose it was)
+    #[command(
+        after_help = "A run that changes a cluster locks it in the cluster's state store; a run killed before it\nreleased the lock leaves it behind, and later runs fail naming its holder.\n\nExamples:\n  kopsform unlock\n  kopsform unlock --cluster prod"
+    )]
+    Unlock,
     /// Summarise a Terraform plan for a pull request (Markdown or JSON)
     #[command(
         after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"

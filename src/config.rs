@@ -206,6 +206,10 @@ pub struct Task {
     pub env: IndexMap<String, String>,
     #[serde(default)]
     pub confirm: Option<Confirm>,
+    /// Take the cluster's lock while the task runs (default: when it changes the cluster, see
+    /// docs/clusters.md).
+    #[serde(default)]
+    pub lock: Option<bool>,
     #[serde(default)]
     pub steps: Vec<Step>,
 }

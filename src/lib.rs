@@ -14,6 +14,7 @@ pub mod error;
 pub mod fleet;
 pub mod graph;
 pub mod kops;
+pub mod lock;
 pub mod manifest;
 pub mod outputs;
 pub mod plan;
@@ -72,6 +73,30 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             list(&project);
             return Ok(());
         }
+        Some(Command::Unlock) => {
+            let project = Project::load(Project::locate(cli.global.directory.as_deref(), &cwd)?)?;
+            let selection = fleet::Selection {
+                clusters: cli.global.cluster.clone(),
+                stages: cli.global.stage.clone(),
+                all: cli.global.all,
+            };
+            let options = RunOptions {
+                sets: cli.global.set.clone(),
+                ..RunOptions::default()
+            };
+            let clusters = fleet::select(&project, &selection)?;
+            if clusters.is_empty() {
+                return Err(UserError::new(format!(
+                    "{}: no [cluster] table: there is no cluster to unlock",
+                    project.file.display()
+                )));
+            }
+            for cluster in clusters {
+                runner::Runner::for_cluster(&project, options.clone(), Some(cluster), None)
+                    .unlock()?;
+            }
+            return Ok(());
+        }
         Some(Command::Run { tasks }) => tasks,
         Some(Command::Tasks(words)) => words
             .into_iter()
@@ -96,6 +121,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         sets: cli.global.set,
         fail_on_update: cli.global.fail_on_update,
         allow_destroy: cli.global.allow_destroy,
+        lock_timeout: cli.global.lock_timeout,
     };
     fleet::run(&project, options, &selection, fleet_options, &tasks)
 }

@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub fail_on_update: bool,
     /// Protected addresses the user allows a plan to delete or replace.
     pub allow_destroy: Vec<String>,
+    /// How long to wait for another run's cluster lock.
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +155,32 @@ impl<'p> Runner<'p> {
         // it: another cluster sharing the layer cannot plan or apply in between.
         let touches: Vec<bool> = plan.iter().map(|t| self.touches_prerequisites(t)).collect();
         let mut layer_hold: Option<FolderHold> = None;
+        // The cluster's lock, from the first task that changes the cluster to the last.
+        let locking: Vec<bool> = plan.iter().map(|t| self.task_locks(t)).collect();
+        let mut cluster_lock: Option<crate::lock::Held> = None;
         for (i, name) in plan.iter().enumerate() {
+            if locking[i] && cluster_lock.is_none() && outcome.is_ok() {
+                match self.take_lock(name) {
+                    Ok(held) => cluster_lock = Some(held),
+                    Err(e) => {
+                        results.push(TaskResult {
+                            cluster: cluster.clone(),
+                            task: name.clone(),
+                            status: Status::Failed,
+                            took: Duration::ZERO,
+                            note: "locked".into(),
+                        });
+                        outcome = Err(e.context(match &self.label {
+                            Some(id) => format!("cluster `{id}`, task `{name}`"),
+                            None => format!("task `{name}`"),
+                        }));
+                        continue;
+                    }
+                }
+            }
+            if !locking[i..].iter().any(|l| *l) && cluster_lock.is_some() {
+                cluster_lock = None;
+            }
             if touches[i] && layer_hold.is_none() && outcome.is_ok() {
                 let dir = self.project.path(&self.values.prerequisites_dir());
                 let workspace = self
@@ -202,6 +229,113 @@ impl<'p> Runner<'p> {
             }
         }
         (results, outcome)
+    }
+
+    /// Whether a task takes the cluster's lock: its `lock` key, else whether it changes the
+    /// cluster: kops commands that write the state store or the cloud, Terraform commands that
+    /// write a state outside the prerequisites layer (whose own Terraform lock protects it).
+    /// Isolated runs (`snapshot-state`) and `--dry-run` never lock.
+    fn task_locks(&mut self, name: &str) -> bool {
+        let task = self.task(name);
+        if self.options.dry_run
+            || task
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::Builtin(Builtin::SnapshotState { .. })))
+        {
+            return false;
+        }
+        if let Some(explicit) = task.lock {
+            return explicit;
+        }
+        let layer = self.project.path(&self.values.prerequisites_dir());
+        let kops = self.project.tool_or_default("kops");
+        let terraform = self.project.tool_or_default("terraform");
+        task.steps.iter().any(|step| {
+            let Step::Command(c) = step else { return false };
+            let program = self.project.tool_or_default(&c.argv[0]);
+            let words: Vec<&str> = c.argv[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| !a.starts_with('-'))
+                .collect();
+            let yes = c.argv.iter().any(|a| a == "--yes" || a == "-y");
+            if c.argv[0] == "kops" || program == kops {
+                match words.first().copied() {
+                    Some(
+                        "replace" | "create" | "update" | "edit" | "upgrade" | "promote"
+                        | "distrust" | "rotate" | "set" | "unset",
+                    ) => true,
+                    Some("delete" | "rolling-update") => yes,
+                    Some("toolbox") => words.get(1) == Some(&"enroll"),
+                    _ => false,
+                }
+            } else if c.argv[0] == "terraform" || program == terraform {
+                let writes = matches!(
+                    words.first().copied(),
+                    Some(
+                        "apply"
+                            | "destroy"
+                            | "import"
+                            | "state"
+                            | "taint"
+                            | "untaint"
+                            | "refresh"
+                            | "force-unlock"
+                    )
+                );
+                let cwd = c.cwd.clone().or_else(|| task.cwd.clone());
+                let in_layer = cwd
+                    .and_then(|f| self.render_static(&f))
+                    .is_some_and(|f| same_dir(&self.project.path(&f), &layer));
+                writes && !in_layer
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Takes the cluster's lock in its state store (docs/clusters.md, "Locks").
+    fn take_lock(&mut self, task: &str) -> Result<crate::lock::Held, UserError> {
+        let cluster = self
+            .values
+            .get(&self.renderer)?
+            .require_cluster(self.project)?;
+        let place = crate::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
+        let holder = crate::lock::Holder::new(&cluster.name, task);
+        let aws = self.project.tool_or_default("aws");
+        let prefix = self.prefix(task);
+        let held = crate::lock::acquire(&place, &holder, self.options.lock_timeout, &aws, &prefix)?;
+        eprintln!(
+            "{prefix}locked cluster {} ({})",
+            cluster.name,
+            held.place().display()
+        );
+        Ok(held)
+    }
+
+    /// `kopsform unlock`: removes the cluster's lock left by a run that is gone.
+    pub fn unlock(&mut self) -> Result<(), UserError> {
+        let cluster = self
+            .values
+            .get(&self.renderer)?
+            .require_cluster(self.project)?;
+        let place = crate::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
+        let aws = self.project.tool_or_default("aws");
+        match crate::lock::unlock(&place, &aws)? {
+            Some(holder) => eprintln!(
+                "released the lock of cluster {}, held by {} ({})",
+                cluster.name,
+                holder.describe(),
+                place.display()
+            ),
+            None => eprintln!(
+                "cluster {} is not locked ({})",
+                cluster.name,
+                place.display()
+            ),
+        }
+        Ok(())
     }
 
     /// Whether a task runs a command in the prerequisites layer (judged from the folders it names

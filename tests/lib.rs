@@ -7,6 +7,7 @@ mod clusters;
 mod dryrun;
 mod errors;
 mod lifecycle;
+mod locks;
 mod review;
 mod running;
 mod sandbox;

@@ -207,6 +207,19 @@ impl Project {
         }
     }
 
+    /// Starts kopsform in the background (its output discarded), for concurrency tests.
+    pub fn spawn_kopsform(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_kopsform"))
+            .args(args)
+            .current_dir(self.path())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start kopsform")
+    }
+
     /// Runs another program (terraform, aws, the kops double) with the project's environment.
     pub fn tool(&self, cwd: &str, program: &str, args: &[&str]) -> Run {
         let output = Command::new(program)

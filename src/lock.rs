@@ -1,0 +1,421 @@
+//! Per-cluster locks, held in the cluster's state store so they work across machines: two people
+//! or two CI runners never change the same cluster at once.
+//!
+//! `s3://` stores: the object `<store>/.kopsform-locks/<cluster>.json`, created with a conditional
+//! put (`If-None-Match: *`) that fails when it exists, and deleted on release. A run that dies
+//! without releasing leaves it; `kopsform unlock` removes it, saying whose it was. Local stores: an
+//! OS lock (`flock`) on `<store>/.kopsform-locks/<cluster>.lock`, released by the OS when the
+//! holder dies. Either way the lock says who holds it: user, host, pid, task, since when.
+
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::UserError;
+use crate::process;
+use crate::statestore::{self, Store};
+
+/// Who holds a lock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Holder {
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub task: String,
+    pub cluster: String,
+    pub since: String,
+    /// Tells this holder from another run of the same user and host.
+    pub run: String,
+}
+
+impl Holder {
+    pub fn new(cluster: &str, task: &str) -> Holder {
+        let now = SystemTime::now();
+        let nanos = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Holder {
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
+            host: hostname(),
+            pid: std::process::id(),
+            task: task.to_string(),
+            cluster: cluster.to_string(),
+            since: humantime::format_rfc3339_seconds(now).to_string(),
+            run: format!("{}-{}-{nanos}", hostname(), std::process::id()),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{}@{} (pid {}, task `{}`, since {})",
+            self.user, self.host, self.pid, self.task, self.since
+        )
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Where a cluster's lock lives.
+#[derive(Debug, Clone)]
+pub enum Place {
+    S3 { bucket: String, key: String },
+    Local(PathBuf),
+}
+
+impl Place {
+    pub fn of(state: &str, cluster: &str, project_dir: &Path) -> Result<Place, UserError> {
+        Ok(match Store::parse(state, project_dir)? {
+            Store::S3 { bucket, prefix } => {
+                let base = if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{prefix}/")
+                };
+                Place::S3 {
+                    bucket,
+                    key: format!("{base}.kopsform-locks/{cluster}.json"),
+                }
+            }
+            Store::Local(dir) => {
+                Place::Local(dir.join(".kopsform-locks").join(format!("{cluster}.lock")))
+            }
+        })
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            Place::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+            Place::Local(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// A lock this run holds; released when dropped.
+pub struct Held {
+    place: Place,
+    holder: Holder,
+    aws: String,
+    /// The open, `flock`ed file of a local lock.
+    file: Option<std::fs::File>,
+}
+
+impl Held {
+    pub fn place(&self) -> &Place {
+        &self.place
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        match &self.place {
+            Place::Local(_) => {
+                if let Some(file) = &mut self.file {
+                    let _ = file.set_len(0);
+                }
+                // Closing the file releases the flock.
+                self.file = None;
+            }
+            Place::S3 { .. } => {
+                // Only our own lock is removed (another run's after an `unlock` stays).
+                if let Ok(Some(current)) = read(&self.place, &self.aws)
+                    && current.run == self.holder.run
+                {
+                    let _ = delete(&self.place, &self.aws);
+                }
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Got(Held),
+    HeldBy(Option<Holder>),
+}
+
+fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, UserError> {
+    let body = serde_json::to_string_pretty(holder).unwrap_or_default();
+    match place {
+        Place::Local(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    UserError::new(format!("{}: cannot create: {e}", dir.display()))
+                })?;
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| {
+                    UserError::new(format!("{}: cannot open the lock: {e}", path.display()))
+                })?;
+            // SAFETY: flock on a descriptor we own; no memory involved.
+            let rc = unsafe {
+                libc::flock(
+                    std::os::unix::io::AsRawFd::as_raw_fd(&file),
+                    libc::LOCK_EX | libc::LOCK_NB,
+                )
+            };
+            if rc != 0 {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Ok(Attempt::HeldBy(serde_json::from_str(&text).ok()));
+            }
+            file.set_len(0)
+                .and_then(|()| file.rewind())
+                .and_then(|()| file.write_all(body.as_bytes()))
+                .map_err(|e| {
+                    UserError::new(format!("{}: cannot write the lock: {e}", path.display()))
+                })?;
+            Ok(Attempt::Got(Held {
+                place: place.clone(),
+                holder: holder.clone(),
+                aws: aws.to_string(),
+                file: Some(file),
+            }))
+        }
+        Place::S3 { bucket, key } => {
+            let mut temp = tempfile::NamedTempFile::new()
+                .map_err(|e| UserError::new(format!("cannot create a temporary file: {e}")))?;
+            temp.write_all(body.as_bytes())
+                .map_err(|e| UserError::new(format!("cannot write a temporary file: {e}")))?;
+            let body_path = temp.path().to_string_lossy().into_owned();
+            let mut args = vec![
+                "s3api",
+                "put-object",
+                "--bucket",
+                bucket,
+                "--key",
+                key,
+                "--body",
+                &body_path,
+                "--if-none-match",
+                "*",
+                "--content-type",
+                "application/json",
+            ];
+            let endpoint = statestore::endpoint_args();
+            args.extend(endpoint.iter().map(String::as_str));
+            let (code, _, stderr) = process::run_captured(aws, &args, Path::new("."), &[])?;
+            if code == 0 {
+                return Ok(Attempt::Got(Held {
+                    place: place.clone(),
+                    holder: holder.clone(),
+                    aws: aws.to_string(),
+                    file: None,
+                }));
+            }
+            if stderr.contains("PreconditionFailed")
+                || stderr.contains("ConditionalRequestConflict")
+            {
+                return Ok(Attempt::HeldBy(read(place, aws)?));
+            }
+            Err(UserError::new(format!(
+                "cannot take the lock {}: `{aws} s3api put-object --if-none-match` failed with status {code}: {}",
+                place.display(),
+                stderr.trim()
+            )))
+        }
+    }
+}
+
+/// Takes the lock, waiting up to `timeout` for another holder to release it.
+pub fn acquire(
+    place: &Place,
+    holder: &Holder,
+    timeout: Duration,
+    aws: &str,
+    prefix: &str,
+) -> Result<Held, UserError> {
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        match try_acquire(place, holder, aws)? {
+            Attempt::Got(held) => return Ok(held),
+            Attempt::HeldBy(other) => {
+                let who = other
+                    .as_ref()
+                    .map_or_else(|| "another run".to_string(), Holder::describe);
+                let waited = started.elapsed();
+                if waited >= timeout || process::interrupted().is_some() {
+                    return Err(UserError::new(format!(
+                        "cluster `{}` is locked by {who}: {}{}. If that run is gone, release the lock with `kopsform unlock --cluster ID`; to wait for it, pass --lock-timeout (e.g. 10m)",
+                        holder.cluster,
+                        place.display(),
+                        if waited.as_secs() > 0 {
+                            format!(
+                                "; waited {}",
+                                humantime::format_duration(Duration::from_secs(waited.as_secs()))
+                            )
+                        } else {
+                            String::new()
+                        }
+                    )));
+                }
+                if !said {
+                    eprintln!(
+                        "{prefix}waiting for the lock of cluster `{}`, held by {who} (up to {})",
+                        holder.cluster,
+                        humantime::format_duration(timeout)
+                    );
+                    said = true;
+                }
+                std::thread::sleep(Duration::from_millis(500).min(timeout - waited));
+            }
+        }
+    }
+}
+
+/// The current holder, if the lock is taken.
+pub fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
+    match place {
+        Place::Local(path) => {
+            let Ok(file) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+            else {
+                return Ok(None);
+            };
+            // SAFETY: as in try_acquire.
+            let free = unsafe {
+                libc::flock(
+                    std::os::unix::io::AsRawFd::as_raw_fd(&file),
+                    libc::LOCK_EX | libc::LOCK_NB,
+                )
+            } == 0;
+            if free {
+                return Ok(None);
+            }
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            Ok(serde_json::from_str(&text).ok())
+        }
+        Place::S3 { bucket, key } => {
+            let url = format!("s3://{bucket}/{key}");
+            let mut args = vec!["s3", "cp", &url, "-", "--only-show-errors"];
+            let endpoint = statestore::endpoint_args();
+            args.extend(endpoint.iter().map(String::as_str));
+            let (code, stdout, stderr) = process::run_captured(aws, &args, Path::new("."), &[])?;
+            if code != 0 {
+                if stderr.contains("404")
+                    || stderr.contains("Not Found")
+                    || stderr.contains("NoSuchKey")
+                {
+                    return Ok(None);
+                }
+                return Err(UserError::new(format!(
+                    "cannot read the lock {url}: {}",
+                    stderr.trim()
+                )));
+            }
+            Ok(Some(serde_json::from_slice(&stdout).unwrap_or(Holder {
+                user: "unknown".into(),
+                host: "unknown".into(),
+                pid: 0,
+                task: "unknown".into(),
+                cluster: String::new(),
+                since: "unknown".into(),
+                run: String::new(),
+            })))
+        }
+    }
+}
+
+fn delete(place: &Place, aws: &str) -> Result<(), UserError> {
+    match place {
+        Place::Local(path) => std::fs::remove_file(path)
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", path.display()))),
+        Place::S3 { bucket, key } => {
+            let mut args = vec!["s3api", "delete-object", "--bucket", bucket, "--key", key];
+            let endpoint = statestore::endpoint_args();
+            args.extend(endpoint.iter().map(String::as_str));
+            let (code, _, stderr) = process::run_captured(aws, &args, Path::new("."), &[])?;
+            if code != 0 {
+                return Err(UserError::new(format!(
+                    "cannot remove the lock s3://{bucket}/{key}: {}",
+                    stderr.trim()
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `kopsform unlock`: removes a lock left by a run that is gone, saying whose it was. A local lock
+/// still held by a live process is refused: that run is not gone.
+pub fn unlock(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
+    let holder = read(place, aws)?;
+    match (place, &holder) {
+        (_, None) => Ok(None),
+        (Place::Local(_), Some(h)) => Err(UserError::new(format!(
+            "{} is held by a running process, {}; local locks are released when their process ends",
+            place.display(),
+            h.describe()
+        ))),
+        (Place::S3 { .. }, Some(_)) => {
+            delete(place, aws)?;
+            Ok(holder)
+        }
+    }
+}
+
+/// Parses `--lock-timeout`: `0`, `30s`, `5m`, `1h`.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text.trim()).map_err(|e| format!("`{text}`: {e} (e.g. 30s, 5m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_lock_is_exclusive_names_its_holder_and_frees_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let place = Place::of(&dir.path().to_string_lossy(), "c.example.com", dir.path()).unwrap();
+        let a = Holder::new("c.example.com", "apply");
+        let held = acquire(&place, &a, Duration::ZERO, "aws", "").unwrap();
+        assert_eq!(read(&place, "aws").unwrap(), Some(a.clone()));
+        let b = Holder::new("c.example.com", "cluster-update");
+        let err = acquire(&place, &b, Duration::from_millis(600), "aws", "")
+            .err()
+            .unwrap();
+        assert!(err.message.contains("is locked by"), "{}", err.message);
+        assert!(err.message.contains("task `apply`"), "{}", err.message);
+        assert!(unlock(&place, "aws").is_err());
+        drop(held);
+        assert_eq!(read(&place, "aws").unwrap(), None);
+        let again = acquire(&place, &b, Duration::ZERO, "aws", "");
+        assert!(again.is_ok());
+    }
+
+    #[test]
+    fn timeouts_parse() {
+        assert_eq!(parse_timeout("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_timeout("5m").unwrap(), Duration::from_secs(300));
+        assert!(parse_timeout("soon").is_err());
+    }
+}

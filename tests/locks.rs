@@ -1,0 +1,115 @@
+//! Per-cluster locks in the state store: two runs never change one cluster at once, the second
+//! waits or fails naming the holder, and a lock left by a killed run is released with `unlock`.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Project, S3, cluster_project, require_terraform};
+
+const LOCK_KEY: &str = ".kopsform-locks/sandbox.k8s.local.json";
+
+fn lock_object(p: &Project) -> Option<String> {
+    let run = p.tool(
+        ".",
+        "aws",
+        &[
+            "s3",
+            "cp",
+            &format!("s3://kops-state-sandbox-k8s-local/{LOCK_KEY}"),
+            "-",
+        ],
+    );
+    (run.code == 0).then(|| run.stdout.clone())
+}
+
+fn wait_for_lock(p: &Project) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(text) = lock_object(p) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the holder never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A project whose `hold` task changes the cluster (so it locks) and takes `seconds`.
+fn project(s3: &S3) -> Project {
+    require_terraform();
+    let p = cluster_project(s3);
+    let tasks = p.read("tasks.toml");
+    p.file(
+        "tasks.toml",
+        &format!(
+            "{tasks}\n[tasks.hold]\ndesc = \"hold the cluster\"\nlock = true\nsteps = [[\"sleep\", \"{{{{env.HOLD_SECONDS}}}}\"]]\n"
+        ),
+    );
+    p.kopsform(&["--yes", "prerequisites-apply", "cluster-update", "plan"])
+        .success();
+    p
+}
+
+#[test]
+fn a_second_run_on_a_locked_cluster_fails_naming_the_holder_or_waits() {
+    let s3 = S3::start();
+    let mut p = project(&s3);
+    p.env("HOLD_SECONDS", "4");
+    let mut holder = p.spawn_kopsform(&["hold"]);
+    let lock = wait_for_lock(&p);
+    assert!(lock.contains("\"task\": \"hold\""), "{lock}");
+    assert!(
+        lock.contains(&format!("\"pid\": {}", holder.id())),
+        "{lock}"
+    );
+
+    // Without waiting: refused before anything changes, the holder named.
+    let run = p.kopsform(&["--yes", "apply"]);
+    run.failure(1)
+        .stderr_has("cluster `sandbox.k8s.local` is locked by ")
+        .stderr_has(&format!("(pid {}, task `hold`, since ", holder.id()))
+        .stderr_has("kopsform unlock");
+    assert!(!run.stderr.contains("$ terraform apply"), "{}", run.stderr);
+
+    // Waiting: it runs once the holder is done, and releases the lock after.
+    let run = p.kopsform(&["--yes", "--lock-timeout", "60s", "apply"]);
+    run.success()
+        .stderr_has("waiting for the lock of cluster `sandbox.k8s.local`, held by ")
+        .stderr_has("locked cluster sandbox.k8s.local");
+    assert!(holder.wait().unwrap().success());
+    assert_eq!(lock_object(&p), None, "the lock was not released");
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_is_released_with_unlock() {
+    let s3 = S3::start();
+    let mut p = project(&s3);
+    p.env("HOLD_SECONDS", "60");
+    let mut holder = p.spawn_kopsform(&["hold"]);
+    wait_for_lock(&p);
+    // SIGKILL: no chance to release anything.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    p.kopsform(&["--yes", "cluster-update"])
+        .failure(1)
+        .stderr_has("is locked by ");
+    p.kopsform(&["unlock"])
+        .success()
+        .stderr_has("released the lock of cluster sandbox.k8s.local, held by ")
+        .stderr_has("task `hold`");
+    assert_eq!(lock_object(&p), None);
+    p.kopsform(&["unlock"])
+        .success()
+        .stderr_has("cluster sandbox.k8s.local is not locked");
+    p.kopsform(&["--yes", "cluster-update"]).success();
+    // Read-only tasks take no lock.
+    p.env("HOLD_SECONDS", "60");
+    let mut holder = p.spawn_kopsform(&["hold"]);
+    wait_for_lock(&p);
+    p.kopsform(&["outputs"]).success();
+    p.kopsform(&["dryrun"]).success();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    p.kopsform(&["unlock"]).success();
+}
