@@ -79,6 +79,9 @@ pub struct GlobalArgs {
     /// Start later stages even when a cluster of an earlier stage failed
     #[arg(short = 'k', long, global = true)]
     pub keep_going: bool,
+    /// Run tasks even when they are up to date
+    #[arg(long, global = true)]
+    pub force: bool,
     /// How long to wait for another run's lock on a cluster (0, 30s, 10m)
     #[arg(long, value_name = "DURATION", global = true, default_value = "0", value_parser = parse_lock_timeout)]
     pub lock_timeout: std::time::Duration,

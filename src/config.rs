@@ -210,6 +210,13 @@ pub struct Task {
     /// docs/clusters.md).
     #[serde(default)]
     pub lock: Option<bool>,
+    /// Globs of the files the task reads: with them, the task is skipped as "up to date" when
+    /// nothing it depends on changed (docs/clusters.md, "Up-to-date checks").
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Globs of the files the task writes; a missing or changed one makes it run again.
+    #[serde(default)]
+    pub generates: Vec<String>,
     #[serde(default)]
     pub steps: Vec<Step>,
 }

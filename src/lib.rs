@@ -27,6 +27,7 @@ pub mod runner;
 pub mod seal;
 pub mod statestore;
 pub mod template;
+pub mod uptodate;
 pub mod values;
 
 use std::ffi::OsString;
@@ -122,6 +123,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         fail_on_update: cli.global.fail_on_update,
         allow_destroy: cli.global.allow_destroy,
         lock_timeout: cli.global.lock_timeout,
+        force: cli.global.force,
     };
     fleet::run(&project, options, &selection, fleet_options, &tasks)
 }

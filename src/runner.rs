@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sha2::Digest;
+
 use crate::atomic;
 use crate::config::{Builtin, ClusterDef, CommandStep, Project, RenderStep, Report, Step, Task};
 use crate::context::RunValues;
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub allow_destroy: Vec<String>,
     /// How long to wait for another run's cluster lock.
     pub lock_timeout: Duration,
+    /// Run tasks even when they are up to date.
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +101,8 @@ pub struct Runner<'p> {
     label: Option<String>,
     /// Tells this runner's folder holds from other runners'.
     id: u64,
+    /// `TOOL version` per program, probed once per run for up-to-date checks.
+    tool_versions: std::collections::HashMap<String, String>,
 }
 
 impl<'p> Runner<'p> {
@@ -133,6 +139,7 @@ impl<'p> Runner<'p> {
             cluster,
             label,
             id: next_runner_id(),
+            tool_versions: Default::default(),
         }
     }
 
@@ -229,6 +236,162 @@ impl<'p> Runner<'p> {
             }
         }
         (results, outcome)
+    }
+
+    fn work_dir(&self) -> PathBuf {
+        self.project.path(
+            self.cluster
+                .as_ref()
+                .map_or(".kopsform", |c| c.work.as_str()),
+        )
+    }
+
+    fn runs_kops(&self, name: &str) -> bool {
+        let kops = self.project.tool_or_default("kops");
+        self.task(name).steps.iter().any(|s| {
+            matches!(s, Step::Command(c) if c.argv[0] == "kops" || self.project.tool_or_default(&c.argv[0]) == kops)
+        })
+    }
+
+    /// The fingerprint of what a task reads: its sources, its resolved steps, its values and the
+    /// versions of its tools.
+    fn task_inputs(&mut self, name: &str) -> Result<String, UserError> {
+        let task = self.task(name);
+        let mut fp = crate::uptodate::Fingerprint::default();
+        let mut patterns = Vec::new();
+        for source in &task.sources {
+            patterns.push(self.render_text(&format!("task `{name}` sources"), source)?);
+        }
+        let (files, missing) = crate::uptodate::expand(&self.project.dir, &patterns)?;
+        for (path, sha) in &files {
+            fp.add(&format!("source {path}"), sha.as_bytes());
+        }
+        for pattern in missing {
+            fp.add("source matches nothing", pattern.as_bytes());
+        }
+        let mut programs = Vec::new();
+        for (i, step) in task.steps.iter().enumerate() {
+            let resolved = self.resolve_paths(name, step)?;
+            let text = match &resolved {
+                Step::Command(c) => {
+                    let mut argv = Vec::new();
+                    for a in &c.argv {
+                        argv.push(self.render_text(&format!("task `{name}` argument"), a)?);
+                    }
+                    let cwd = match c.cwd.as_ref().or(task.cwd.as_ref()) {
+                        Some(cwd) => self.render_text(&format!("task `{name}` cwd"), cwd)?,
+                        None => String::new(),
+                    };
+                    programs.push(self.project.tool_or_default(&argv[0]));
+                    format!(
+                        "{argv:?} {cwd:?} {:?} {:?} {:?} {:?}",
+                        c.env, c.report, c.save, c.private
+                    )
+                }
+                Step::Render(r) => {
+                    let template =
+                        std::fs::read(self.project.path(&r.template)).unwrap_or_default();
+                    format!(
+                        "{r:?} {}",
+                        crate::seal::hex(&sha2::Sha256::digest(&template))
+                    )
+                }
+                Step::Builtin(Builtin::ProviderOverride { out }) => {
+                    format!("{out} {:?}", self.project.config.provider_override)
+                }
+                Step::Builtin(b) => format!("{b:?}"),
+            };
+            fp.add(&format!("step {i}"), text.as_bytes());
+        }
+        fp.add(
+            "task env",
+            format!("{:?} {:?}", task.env, self.project.config.env).as_bytes(),
+        );
+        let values = self.values.get(&self.renderer)?;
+        let mut context = values.context.clone();
+        if let Some(map) = context.as_object_mut() {
+            map.remove("env");
+        }
+        fp.add("values", &serde_json::to_vec(&context).unwrap_or_default());
+        programs.sort();
+        programs.dedup();
+        for program in programs {
+            let version = match self.tool_versions.get(&program) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = crate::uptodate::tool_version(&program, &self.project.dir);
+                    self.tool_versions.insert(program.clone(), v.clone());
+                    v
+                }
+            };
+            fp.add(&format!("tool {program}"), version.as_bytes());
+        }
+        Ok(fp.finish())
+    }
+
+    fn generated(
+        &mut self,
+        name: &str,
+    ) -> Result<(std::collections::BTreeMap<String, String>, Vec<String>), UserError> {
+        let task = self.task(name);
+        let mut patterns = Vec::new();
+        for g in &task.generates {
+            patterns.push(self.render_text(&format!("task `{name}` generates"), g)?);
+        }
+        crate::uptodate::expand(&self.project.dir, &patterns)
+    }
+
+    fn registry_hash(&mut self) -> Result<String, UserError> {
+        let cluster = self
+            .values
+            .get(&self.renderer)?
+            .require_cluster(self.project)?;
+        let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
+        crate::uptodate::registry_hash(&store, &cluster.name, &self.project.tool_or_default("aws"))
+    }
+
+    /// Why the task must run, or `None` when it is up to date.
+    fn stale_because(&mut self, name: &str, inputs: &str) -> Result<Option<String>, UserError> {
+        let path = crate::uptodate::record_path(&self.work_dir(), name);
+        let Some(record) = crate::uptodate::read_record(&path) else {
+            return Ok(Some("no record of an earlier successful run".into()));
+        };
+        if record.inputs != inputs {
+            return Ok(Some(
+                "its sources, arguments, values or tool versions changed".into(),
+            ));
+        }
+        let (files, missing) = self.generated(name)?;
+        if !missing.is_empty() {
+            return Ok(Some(format!("{} is missing", missing.join(", "))));
+        }
+        if files != record.generates {
+            return Ok(Some("a generated file changed or is gone".into()));
+        }
+        if self.runs_kops(name) && record.state != Some(self.registry_hash()?) {
+            return Ok(Some(
+                "the cluster's spec in the state store changed since".into(),
+            ));
+        }
+        Ok(None)
+    }
+
+    fn record_run(&mut self, name: &str, inputs: String) -> Result<(), UserError> {
+        let (generates, _) = self.generated(name)?;
+        let state = if self.runs_kops(name) {
+            Some(self.registry_hash()?)
+        } else {
+            None
+        };
+        let record = crate::uptodate::Record {
+            inputs,
+            state,
+            generates,
+        };
+        crate::uptodate::write_record(
+            &crate::uptodate::record_path(&self.work_dir(), name),
+            &record,
+        )
     }
 
     /// Whether a task takes the cluster's lock: its `lock` key, else whether it changes the
@@ -372,6 +535,31 @@ impl<'p> Runner<'p> {
     /// Runs one task; `Ok(true)` when it was up to date and skipped.
     fn run_task(&mut self, name: &str) -> Result<bool, UserError> {
         let task = self.task(name);
+        let mut inputs = None;
+        if !task.sources.is_empty() && !self.options.dry_run {
+            let fingerprint = self.task_inputs(name)?;
+            match self.stale_because(name, &fingerprint)? {
+                None if !self.options.force => {
+                    eprintln!(
+                        "{}up to date: sources, arguments, values, tool versions and generated files unchanged since its last run (--force runs it anyway)",
+                        self.prefix(name)
+                    );
+                    return Ok(true);
+                }
+                None => {}
+                Some(reason) => eprintln!("{}runs: {reason}", self.prefix(name)),
+            }
+            inputs = Some(fingerprint);
+        }
+        self.run_steps(name)?;
+        if let Some(fingerprint) = inputs {
+            self.record_run(name, fingerprint)?;
+        }
+        Ok(false)
+    }
+
+    fn run_steps(&mut self, name: &str) -> Result<(), UserError> {
+        let task = self.task(name);
         if !self.options.dry_run
             && !self.options.yes
             && let Some(question) = task.confirmation(name)
@@ -380,7 +568,7 @@ impl<'p> Runner<'p> {
             return Err(UserError::new("not confirmed; nothing was run"));
         }
         if task.steps.is_empty() {
-            return Ok(false);
+            return Ok(());
         }
         let prefix = self.prefix(name);
         for step in &task.steps {
@@ -427,7 +615,7 @@ impl<'p> Runner<'p> {
                 Step::Builtin(Builtin::Remove { paths }) => self.remove(&prefix, paths)?,
             }
         }
-        Ok(false)
+        Ok(())
     }
 
     /// The step with the paths of `render` and built-in steps rendered (`{{cluster.dir}}/plan`).

@@ -84,8 +84,8 @@ fn every_cluster_gets_its_own_manifest_and_terraform_dev_first() {
         "cluster-template",
     ]);
     run.success()
-        .stderr_has("[staging/cluster-template] rendered")
-        .stderr_has("[prod/cluster-template] rendered");
+        .stderr_has("[staging/cluster-template] up to date")
+        .stderr_has("[prod/cluster-template] up to date");
     assert!(!run.stderr.contains("[dev/"), "{}", run.stderr);
 }
 
@@ -157,4 +157,143 @@ fn a_run_on_several_clusters_needs_a_selection() {
     p.kopsform(&["-C", "examples/fleet", "--all", "cluster-template"])
         .failure(1)
         .stderr_has("clusters `staging` and `prod` both use the folder `clusters/staging`");
+}
+
+/// The sandbox with a kops that logs each invocation and can claim another version.
+fn counting_sandbox() -> Project {
+    let p = fleet();
+    p.file(
+        "bin/kops",
+        "#!/bin/sh\necho \"$*\" >> \"$KOPS_LOG\"\nif [ \"$1\" = version ] && [ -n \"$FAKE_KOPS_VERSION\" ]; then echo \"Client version: $FAKE_KOPS_VERSION\"; exit 0; fi\nexec \"$(dirname \"$0\")/../tests/kops-double/kops\" \"$@\"\n",
+    );
+    std::fs::set_permissions(
+        p.join("bin/kops"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let tasks = p.read("examples/sandbox/tasks.toml");
+    let root = std::fs::read_to_string(crate::support::repo().join("tasks.toml")).unwrap();
+    // The sandbox's header (its layer, its state store) with the repository's tasks.
+    let header = &tasks[..tasks.find("[tasks.").unwrap()];
+    let body = &root[root.find("[tasks.").unwrap()..];
+    p.file(
+        "examples/sandbox/tasks.toml",
+        &format!("{header}{body}")
+            .replace(
+                "kops = \"../../tests/kops-double/kops\"",
+                "kops = \"../../bin/kops\"",
+            )
+            .replace(
+                "\"2-kops/cluster-template.yml\"",
+                "\"../../2-kops/cluster-template.yml\"",
+            ),
+    );
+    p
+}
+
+fn kops_calls(p: &Project) -> Vec<String> {
+    std::fs::read_to_string(p.join("kops.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with("version"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn an_unchanged_cluster_update_starts_no_kops() {
+    let mut p = counting_sandbox();
+    let log = p.join("kops.log").display().to_string();
+    p.env("KOPS_LOG", &log);
+    let update = |p: &Project| {
+        let _ = std::fs::remove_file(p.join("kops.log"));
+        let run = p.kopsform(&["-C", "examples/sandbox", "--yes", "cluster-update"]);
+        run.success();
+        (run.stderr.clone(), kops_calls(p))
+    };
+    p.kopsform(&["-C", "examples/sandbox", "--yes", "prerequisites-apply"])
+        .success();
+    let (_, calls) = update(&p);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+
+    // Nothing changed: both tasks up to date, no kops process.
+    let (stderr, calls) = update(&p);
+    assert!(calls.is_empty(), "{calls:?}");
+    assert!(stderr.contains("[cluster-template] up to date"), "{stderr}");
+    assert!(stderr.contains("[cluster-update] up to date"), "{stderr}");
+    assert!(stderr.contains("up to date   "), "{stderr}");
+
+    // A value changes: the manifest and the update run again.
+    let (stderr, calls) = {
+        let _ = std::fs::remove_file(p.join("kops.log"));
+        let run = p.kopsform(&[
+            "-C",
+            "examples/sandbox",
+            "--yes",
+            "cluster-update",
+            "--set",
+            "kops_worker_machine_type=m6i.4xlarge",
+        ]);
+        run.success();
+        (run.stderr.clone(), kops_calls(&p))
+    };
+    assert_eq!(calls.len(), 2, "{calls:?}\n{stderr}");
+    // Back to the old value: cluster.yml changes back, so both run again.
+    assert_eq!(update(&p).1.len(), 2);
+    assert!(update(&p).1.is_empty());
+
+    // The template changes.
+    let template = p.read("2-kops/cluster-template.yml");
+    p.file(
+        "2-kops/cluster-template.yml",
+        &template.replace(
+            "anonymousAuth: false",
+            "anonymousAuth: false\n    maxPods: 100",
+        ),
+    );
+    assert_eq!(update(&p).1.len(), 2);
+    assert!(update(&p).1.is_empty());
+
+    // Another kops version.
+    p.env("FAKE_KOPS_VERSION", "1.35.0");
+    let (stderr, calls) = update(&p);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        stderr.contains(
+            "[cluster-update] runs: its sources, arguments, values or tool versions changed"
+        ),
+        "{stderr}"
+    );
+    assert!(update(&p).1.is_empty());
+
+    // A generated file deleted.
+    std::fs::remove_file(p.join("examples/sandbox/2-kops/kubernetes.tf")).unwrap();
+    let (stderr, calls) = update(&p);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        stderr.contains("[cluster-update] runs: {{cluster.dir}}/kubernetes.tf is missing")
+            || stderr.contains("[cluster-update] runs: 2-kops/kubernetes.tf is missing"),
+        "{stderr}"
+    );
+
+    // The spec in the state store changed behind kopsform's back; --force always runs.
+    let config = p.join("examples/sandbox/.kops-state/sandbox.k8s.local/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n")).unwrap();
+    let (stderr, calls) = update(&p);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        stderr.contains("the cluster's spec in the state store changed"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(p.join("kops.log"));
+    p.kopsform(&[
+        "-C",
+        "examples/sandbox",
+        "--yes",
+        "--force",
+        "cluster-update",
+    ])
+    .success();
+    assert_eq!(kops_calls(&p).len(), 2);
 }
