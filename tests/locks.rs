@@ -113,3 +113,50 @@ fn a_lock_left_by_a_killed_run_is_released_with_unlock() {
     holder.wait().unwrap();
     p.kopsform(&["unlock"]).success();
 }
+
+#[test]
+fn two_concurrent_applies_never_both_change_the_cluster() {
+    let s3 = S3::start();
+    let p = project(&s3);
+    let out = |name: &str| p.join(name).display().to_string();
+    let start = |log: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kopsform"))
+            .args(["--yes", "apply"])
+            .current_dir(p.path())
+            .envs(s3.env())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(out(&format!("{log}.out"))).unwrap())
+            .stderr(std::fs::File::create(out(&format!("{log}.err"))).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = start("a");
+    let mut b = start("b");
+    let codes = [a.wait().unwrap().code(), b.wait().unwrap().code()];
+    let errs = [p.read("a.err"), p.read("b.err")];
+    let outs = [p.read("a.out"), p.read("b.out")];
+    let applied = outs
+        .iter()
+        .filter(|o| o.contains("Apply complete!"))
+        .count();
+    assert_eq!(applied, 1, "{outs:?}");
+    // Exactly one applied; the other was refused by the lock (or, when it came after, by the
+    // stale-plan check), before changing anything.
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        1,
+        "{codes:?}\n{}\n{}",
+        errs[0],
+        errs[1]
+    );
+    let loser = if codes[0] == Some(0) {
+        &errs[1]
+    } else {
+        &errs[0]
+    };
+    assert!(
+        loser.contains("is locked by") || loser.contains("the saved plan is stale"),
+        "{loser}"
+    );
+    assert_eq!(lock_object(&p), None);
+}
