@@ -186,8 +186,13 @@ fn counting_sandbox() -> Project {
             .replace(
                 "\"2-kops/cluster-template.yml\"",
                 "\"../../2-kops/cluster-template.yml\"",
+            )
+            .replace(
+                "state = \"{{kops_state_store}}\"\n",
+                "state = \"{{kops_state_store}}\"\nvalues = [\"values.yaml\"]\n",
             ),
     );
+    p.file("examples/sandbox/values.yaml", "{}\n");
     p
 }
 
@@ -239,6 +244,14 @@ fn an_unchanged_cluster_update_starts_no_kops() {
     };
     assert_eq!(calls.len(), 2, "{calls:?}\n{stderr}");
     // Back to the old value: cluster.yml changes back, so both run again.
+    assert_eq!(update(&p).1.len(), 2);
+    assert!(update(&p).1.is_empty());
+
+    // A values file changes.
+    p.file(
+        "examples/sandbox/values.yaml",
+        "kops_worker_machine_max_size: 9\n",
+    );
     assert_eq!(update(&p).1.len(), 2);
     assert!(update(&p).1.is_empty());
 
