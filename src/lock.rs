@@ -194,7 +194,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
             temp.write_all(body.as_bytes())
                 .map_err(|e| UserError::new(format!("cannot write a temporary file: {e}")))?;
             let body_path = temp.path().to_string_lossy().into_owned();
-            let mut args = vec![
+            let args = vec![
                 "s3api",
                 "put-object",
                 "--bucket",
@@ -208,9 +208,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
                 "--content-type",
                 "application/json",
             ];
-            let endpoint = statestore::endpoint_args();
-            args.extend(endpoint.iter().map(String::as_str));
-            let (code, _, stderr) = process::run_captured(aws, &args, Path::new("."), &[])?;
+            let (code, _, stderr) = statestore::aws(aws, &args)?;
             if code == 0 {
                 return Ok(Attempt::Got(Held {
                     place: place.clone(),
@@ -306,10 +304,8 @@ pub fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
         }
         Place::S3 { bucket, key } => {
             let url = format!("s3://{bucket}/{key}");
-            let mut args = vec!["s3", "cp", &url, "-", "--only-show-errors"];
-            let endpoint = statestore::endpoint_args();
-            args.extend(endpoint.iter().map(String::as_str));
-            let (code, stdout, stderr) = process::run_captured(aws, &args, Path::new("."), &[])?;
+            let args = vec!["s3", "cp", &url, "-", "--only-show-errors"];
+            let (code, stdout, stderr) = statestore::aws(aws, &args)?;
             if code != 0 {
                 if stderr.contains("404")
                     || stderr.contains("Not Found")
@@ -347,10 +343,8 @@ fn delete(place: &Place, aws: &str) -> Result<(), UserError> {
             })
             .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", path.display()))),
         Place::S3 { bucket, key } => {
-            let mut args = vec!["s3api", "delete-object", "--bucket", bucket, "--key", key];
-            let endpoint = statestore::endpoint_args();
-            args.extend(endpoint.iter().map(String::as_str));
-            let (code, _, stderr) = process::run_captured(aws, &args, Path::new("."), &[])?;
+            let args = vec!["s3api", "delete-object", "--bucket", bucket, "--key", key];
+            let (code, _, stderr) = statestore::aws(aws, &args)?;
             if code != 0 {
                 return Err(UserError::new(format!(
                     "cannot remove the lock s3://{bucket}/{key}: {}",

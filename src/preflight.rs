@@ -16,7 +16,6 @@ use serde_yaml::Value;
 
 use crate::error::UserError;
 use crate::manifest::API_VERSION;
-use crate::process;
 use crate::statestore::{self, Store};
 
 /// The legacy tokens kops creates in the secret store when missing.
@@ -293,7 +292,7 @@ fn read_key_store(store: &Store, aws: &str) -> Result<KeyStore, UserError> {
                 .map_err(|e| UserError::new(format!("cannot create a temporary folder: {e}")))?;
             let source = s3_url(bucket, prefix);
             let dest = temp.path().to_string_lossy().into_owned();
-            let mut args = vec![
+            let args = vec![
                 "s3",
                 "cp",
                 "--recursive",
@@ -307,8 +306,6 @@ fn read_key_store(store: &Store, aws: &str) -> Result<KeyStore, UserError> {
                 "ssh/public/admin/*",
                 "--only-show-errors",
             ];
-            let endpoint = statestore::endpoint_args();
-            args.extend(endpoint.iter().map(String::as_str));
             aws_read(aws, &args, &source)?;
             temp.path().to_path_buf()
         }
@@ -360,7 +357,7 @@ fn list_names(store: &Store, aws: &str) -> Result<BTreeSet<String>, UserError> {
             } else {
                 format!("{prefix}/")
             };
-            let mut args = vec![
+            let args = vec![
                 "s3api",
                 "list-objects-v2",
                 "--bucket",
@@ -372,8 +369,6 @@ fn list_names(store: &Store, aws: &str) -> Result<BTreeSet<String>, UserError> {
                 "--output",
                 "json",
             ];
-            let endpoint = statestore::endpoint_args();
-            args.extend(endpoint.iter().map(String::as_str));
             let stdout = aws_read(aws, &args, &s3_url(bucket, prefix))?;
             let keys: Option<Vec<String>> = serde_json::from_slice(&stdout).map_err(|e| {
                 UserError::new(format!(
@@ -399,7 +394,7 @@ fn s3_url(bucket: &str, prefix: &str) -> String {
 }
 
 fn aws_read(aws: &str, args: &[&str], what: &str) -> Result<Vec<u8>, UserError> {
-    let (code, stdout, stderr) = process::run_captured(aws, args, Path::new("."), &[])?;
+    let (code, stdout, stderr) = statestore::aws(aws, args)?;
     if code != 0 {
         return Err(UserError::new(format!(
             "refusing the isolated run: cannot read {what} to check what kops would write there: `{aws} {}` failed with status {code}: {}",

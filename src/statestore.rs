@@ -129,6 +129,15 @@ fn in_registry(rel: &Path) -> bool {
     }
 }
 
+/// Runs the aws CLI with `args` and, when only `S3_ENDPOINT` names the endpoint, `--endpoint-url`:
+/// status, stdout, stderr.
+pub fn aws(aws: &str, args: &[&str]) -> Result<(i32, Vec<u8>, String), UserError> {
+    let endpoint = endpoint_args();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(endpoint.iter().map(String::as_str));
+    process::run_captured(aws, &all, Path::new("."), &[])
+}
+
 /// `--endpoint-url` for the aws CLI when only kops's `S3_ENDPOINT` names the S3 endpoint (the aws
 /// CLI reads `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL` itself).
 pub fn endpoint_args() -> Vec<String> {

@@ -133,7 +133,7 @@ pub fn registry_hash(store: &Store, cluster: &str, aws: &str) -> Result<String, 
             } else {
                 format!("{prefix}/{cluster}/")
             };
-            let mut args = vec![
+            let args = vec![
                 "s3api",
                 "list-objects-v2",
                 "--bucket",
@@ -145,9 +145,7 @@ pub fn registry_hash(store: &Store, cluster: &str, aws: &str) -> Result<String, 
                 "--output",
                 "json",
             ];
-            let endpoint = statestore::endpoint_args();
-            args.extend(endpoint.iter().map(String::as_str));
-            let (code, stdout, stderr) = process::run_captured(aws, &args, Path::new("."), &[])?;
+            let (code, stdout, stderr) = statestore::aws(aws, &args)?;
             if code != 0 {
                 return Err(UserError::new(format!(
                     "cannot list s3://{bucket}/{key_prefix} for the up-to-date check: {}",
