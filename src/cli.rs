@@ -16,8 +16,11 @@ Examples:
   kopsform --dry-run apply                      print every command with its arguments, run nothing
   kopsform -C examples/sandbox --yes apply      act on another project, confirming up front
   kopsform cluster-template --set cluster_version=1.30.2
+  kopsform --all --yes cluster-update plan apply every cluster, stage by stage
+  kopsform --cluster dev dryrun                 one cluster of [clusters.*]
+  kopsform unlock --cluster prod                release a lock a killed run left
 
-Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md";
+Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md, docs/clusters.md";
 
 #[derive(Debug, Parser)]
 #[command(
