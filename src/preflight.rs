@@ -260,7 +260,10 @@ fn ssh_key_id(key: &str) -> String {
 fn short_key(key: &str) -> String {
     let id = ssh_key_id(key);
     match id.split_once(' ') {
-        Some((kind, blob)) if blob.len() > 16 => format!("{kind} ...{}", &blob[blob.len() - 12..]),
+        Some((kind, blob)) if blob.chars().count() > 16 => {
+            let tail: String = blob.chars().skip(blob.chars().count() - 12).collect();
+            format!("{kind} ...{tail}")
+        }
         _ => id,
     }
 }
@@ -673,6 +676,16 @@ mod tests {
                 .map(str::to_string)
                 .collect::<Vec<_>>(),
         )
+    }
+
+    #[test]
+    fn keys_are_shortened_by_characters() {
+        assert_eq!(short_key("ssh-rsa AAAA"), "ssh-rsa AAAA");
+        let odd = format!("ssh-ed25519 {}", "é".repeat(20));
+        assert_eq!(
+            short_key(&odd),
+            format!("ssh-ed25519 ...{}", "é".repeat(12))
+        );
     }
 
     #[test]

@@ -792,8 +792,8 @@ impl<'p> Runner<'p> {
             eprintln!("{prefix}would run: {shown}");
             return Ok(());
         }
-        if is_kops && self.snapshot.is_some() {
-            self.preflight_kops(&argv[1..], &cwd, &env)?;
+        if is_kops && let Some(snapshot) = self.snapshot.clone() {
+            self.preflight_kops(&snapshot, &argv[1..], &cwd, &env)?;
         }
         if tool_name == "terraform" || program == self.project.tool_or_default("terraform") {
             self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);
@@ -1193,11 +1193,11 @@ impl<'p> Runner<'p> {
     /// and, for `replace`/`create -f` and `update`, the stores kops would write to checked first.
     fn preflight_kops(
         &mut self,
+        snapshot: &Snapshot,
         args: &[String],
         cwd: &Path,
         env: &[(String, String)],
     ) -> Result<(), UserError> {
-        let snapshot = self.snapshot.clone().expect("an isolated run");
         let parsed = preflight::KopsArgs::parse(args);
         let flags = env
             .iter()
@@ -1210,7 +1210,7 @@ impl<'p> Runner<'p> {
             .values
             .get(&self.renderer)?
             .require_cluster(self.project)?;
-        let live = live_config_base(&snapshot, &cluster.name);
+        let live = live_config_base(snapshot, &cluster.name);
         match parsed.verbs.first().map(String::as_str) {
             Some("replace") | Some("create") => {
                 for file in &parsed.files {
