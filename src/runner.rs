@@ -667,16 +667,12 @@ impl<'p> Runner<'p> {
     /// that is all it uses: a task that only names its folders (prerequisites-apply before
     /// anything exists) must not read the outputs.
     fn render_static(&self, text: &str) -> Option<String> {
-        if !text.contains("{{") {
-            return Some(text.to_string());
-        }
         let def = self.cluster.as_ref()?;
         let mut fields = crate::context::static_fields(def);
         if let Some(state) = self.snapshot.as_ref().map(|s| s.path.clone()) {
             fields.insert("state".into(), serde_json::Value::String(state));
         }
-        let context = serde_json::json!({ "cluster": fields });
-        self.renderer.render_inline("a path", text, &context).ok()
+        substitute_fields(text, "cluster", &fields)
     }
 
     fn render_text(&mut self, what: &str, text: &str) -> Result<String, UserError> {
@@ -1394,6 +1390,31 @@ impl<'p> Runner<'p> {
     }
 }
 
+/// `text` with each `{{prefix.field}}` replaced by the string `fields[field]`, when those are its
+/// only expressions and every such field is a string; `None` otherwise (a helper, a block, another
+/// value: the template needs the full context, where strict mode and helpers apply).
+fn substitute_fields(
+    text: &str,
+    prefix: &str,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let name = after[..end]
+            .trim()
+            .strip_prefix(prefix)?
+            .strip_prefix('.')?;
+        out.push_str(fields.get(name)?.as_str()?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// In-process holds on Terraform folders (with their workspace): clusters of one stage run in
 /// parallel, and two of them must never run Terraform in the same folder at once, nor one plan
 /// between another's plan and apply of a shared prerequisites layer. A runner may hold a folder
@@ -1829,6 +1850,38 @@ impl Runner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_cluster_fields_render_without_the_values() {
+        let fields = crate::context::static_fields(&ClusterDef {
+            id: "dev".into(),
+            config: crate::config::parse("[cluster]\nname = \"n\"\nstate = \"s\"\n")
+                .unwrap()
+                .cluster
+                .unwrap(),
+            dir: "clusters/dev".into(),
+            prerequisites: "1-prerequisites".into(),
+            work: ".kopsform/dev".into(),
+            stage: None,
+            rank: 0,
+        });
+        let sub = |t: &str| substitute_fields(t, "cluster", &fields);
+        assert_eq!(sub("plain").as_deref(), Some("plain"));
+        assert_eq!(
+            sub("{{cluster.dir}}/x-{{ cluster.id }}.tfplan").as_deref(),
+            Some("clusters/dev/x-dev.tfplan")
+        );
+        // Anything else needs the values: a helper, a block, an output, a null field.
+        for t in [
+            "{{cluster.name}}",
+            "{{default \"x\" cluster.dir}}",
+            "{{#if vpc}}a{{/if}}",
+            "{{cluster.stage}}",
+            "{{cluster.dir",
+        ] {
+            assert_eq!(sub(t), None, "{t}");
+        }
+    }
 
     #[test]
     fn commands_are_shown_quoted() {
