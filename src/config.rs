@@ -166,7 +166,6 @@ pub struct ClusterDef {
     /// kopsform's scratch folder for the cluster: `.kopsform` (single `[cluster]`) or
     /// `.kopsform/<id>`.
     pub work: String,
-    pub stage: Option<Stage>,
     /// The position of its stage in the promotion order (0 first).
     pub rank: usize,
 }
@@ -613,6 +612,11 @@ impl Project {
     pub fn tool_or_default(&self, name: &str) -> String {
         self.tool(name).unwrap_or_else(|| name.to_string())
     }
+
+    /// Whether a step's first word runs the tool `name` (by name, or as its `[tools]` binary).
+    pub fn is_tool(&self, argv0: &str, name: &str) -> bool {
+        argv0 == name || self.tool_or_default(argv0) == self.tool_or_default(name)
+    }
 }
 
 /// The project's clusters in file order, checked: ids are names, stages are all names or all
@@ -647,13 +651,18 @@ pub fn cluster_defs(config: &Config) -> Result<Vec<ClusterDef>, String> {
         .iter()
         .filter(|(_, c)| matches!(c.stage, Some(Stage::Name(_))))
         .count();
-    let numbers = listed
+    let mut numbers: Vec<i64> = listed
         .iter()
-        .filter(|(_, c)| matches!(c.stage, Some(Stage::Number(_))))
-        .count();
-    if names > 0 && numbers > 0 {
+        .filter_map(|(_, c)| match c.stage {
+            Some(Stage::Number(n)) => Some(n),
+            _ => None,
+        })
+        .collect();
+    if names > 0 && !numbers.is_empty() {
         return Err("cluster stages mix names and numbers; use one kind".into());
     }
+    numbers.sort_unstable();
+    numbers.dedup();
     let mut order: Vec<String> = config.stages.clone();
     for (id, c) in &listed {
         if let Some(Stage::Name(stage)) = &c.stage
@@ -668,15 +677,6 @@ pub fn cluster_defs(config: &Config) -> Result<Vec<ClusterDef>, String> {
             order.push(stage.clone());
         }
     }
-    let mut numbers: Vec<i64> = listed
-        .iter()
-        .filter_map(|(_, c)| match c.stage {
-            Some(Stage::Number(n)) => Some(n),
-            _ => None,
-        })
-        .collect();
-    numbers.sort_unstable();
-    numbers.dedup();
     let mut defs: Vec<ClusterDef> = Vec::new();
     for (id, c) in listed {
         let rank = match &c.stage {
@@ -702,7 +702,6 @@ pub fn cluster_defs(config: &Config) -> Result<Vec<ClusterDef>, String> {
                 .prerequisites
                 .clone()
                 .unwrap_or_else(|| config.prerequisites.dir.clone()),
-            stage: c.stage.clone(),
             dir,
             rank,
             id,

@@ -1,9 +1,9 @@
 //! The values of a run, read lazily and once.
 //!
 //! `terraform output -json` in the prerequisites layer runs the first time a step needs a value and
-//! never again in the run, unless a step ran in the prerequisites folder itself (an apply or destroy
-//! there changes the outputs). A run whose steps need no value, such as `prerequisites-apply`,
-//! never reads them.
+//! never again in the run (for every cluster that shares the layer), unless a step ran in the
+//! prerequisites folder itself (an apply or destroy there changes the outputs). A run whose steps
+//! need no value, such as `prerequisites-apply`, never reads them.
 
 use std::sync::Arc;
 
@@ -36,7 +36,8 @@ pub fn static_fields(def: &ClusterDef) -> Map<String, Value> {
     );
     fields.insert(
         "stage".into(),
-        def.stage
+        def.config
+            .stage
             .as_ref()
             .map_or(Value::Null, |s| Value::String(s.to_string())),
     );
@@ -77,6 +78,10 @@ impl Values {
         self.cluster.as_ref().and_then(|c| c.as_ref().ok())
     }
 }
+
+/// Outputs by (layer folder, workspace), shared by the clusters of one kopsform process.
+type OutputsCache = Vec<((std::path::PathBuf, String), Outputs)>;
+static SHARED_OUTPUTS: std::sync::Mutex<OutputsCache> = std::sync::Mutex::new(Vec::new());
 
 pub struct RunValues<'p> {
     project: &'p Project,
@@ -123,6 +128,10 @@ impl<'p> RunValues<'p> {
     /// Forgets the values: the next use reads the outputs again.
     pub fn invalidate(&mut self) {
         self.loaded = None;
+        let key = self.layer_key();
+        if let Ok(mut shared) = SHARED_OUTPUTS.lock() {
+            shared.retain(|(k, _)| *k != key);
+        }
     }
 
     pub fn get(&mut self, renderer: &Renderer) -> Result<Arc<Values>, UserError> {
@@ -145,16 +154,54 @@ impl<'p> RunValues<'p> {
         )
     }
 
-    /// `TF_WORKSPACE` for commands in the prerequisites layer, when the cluster names one.
-    pub fn workspace_env(&self) -> Vec<(String, String)> {
+    /// The Terraform workspace of the prerequisites layer, when the cluster names one.
+    pub fn workspace(&self) -> Option<String> {
         self.cluster
             .as_ref()
             .and_then(|c| c.config.workspace.clone())
+    }
+
+    /// `TF_WORKSPACE` for commands in the prerequisites layer, when the cluster names one.
+    pub fn workspace_env(&self) -> Vec<(String, String)> {
+        self.workspace()
             .map(|w| vec![("TF_WORKSPACE".to_string(), w)])
             .unwrap_or_default()
     }
 
+    /// Where the outputs come from: the layer's folder and workspace.
+    fn layer_key(&self) -> (std::path::PathBuf, String) {
+        let dir = self.project.path(&self.prerequisites_dir());
+        (
+            dir.canonicalize().unwrap_or(dir),
+            self.workspace().unwrap_or_default(),
+        )
+    }
+
+    /// The layer's outputs, read once per process for all the clusters that share the layer (and
+    /// workspace), until a step in the layer invalidates them.
     fn read_outputs(&mut self) -> Result<Outputs, UserError> {
+        let key = self.layer_key();
+        let cached = SHARED_OUTPUTS
+            .lock()
+            .ok()
+            .and_then(|c| c.iter().find(|(k, _)| *k == key).map(|(_, o)| o.clone()));
+        let outputs = match cached {
+            Some(outputs) => outputs,
+            None => {
+                let outputs = self.run_terraform_output()?;
+                if let Ok(mut shared) = SHARED_OUTPUTS.lock() {
+                    shared.push((key, outputs.clone()));
+                }
+                outputs
+            }
+        };
+        for secret in outputs.secrets() {
+            self.redactor.add(secret);
+        }
+        Ok(outputs)
+    }
+
+    fn run_terraform_output(&self) -> Result<Outputs, UserError> {
         let dir_name = &self.prerequisites_dir();
         let dir = self.project.path(dir_name);
         if !dir.is_dir() {
@@ -182,13 +229,8 @@ impl<'p> RunValues<'p> {
             ));
         }
         let text = String::from_utf8_lossy(&stdout);
-        let outputs = outputs::parse(&text).map_err(|e| {
-            UserError::new(format!("`{terraform} output -json` in {dir_name}: {e}"))
-        })?;
-        for secret in outputs.secrets() {
-            self.redactor.add(secret);
-        }
-        Ok(outputs)
+        outputs::parse(&text)
+            .map_err(|e| UserError::new(format!("`{terraform} output -json` in {dir_name}: {e}")))
     }
 
     fn load(&mut self, renderer: &Renderer) -> Result<Values, UserError> {

@@ -3,7 +3,6 @@
 //! one fails (unless `--keep-going`), and one summary table at the end.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -69,15 +68,21 @@ pub fn select(project: &Project, selection: &Selection) -> Result<Vec<ClusterDef
         }
     }
     for stage in &selection.stages {
-        if !all
-            .iter()
-            .any(|c| c.stage.as_ref().is_some_and(|s| &s.to_string() == stage))
-        {
-            let mut stages: Vec<String> = all
+        if !all.iter().any(|c| {
+            c.config
+                .stage
+                .as_ref()
+                .is_some_and(|s| &s.to_string() == stage)
+        }) {
+            let mut stages: Vec<String> = Vec::new();
+            for s in all
                 .iter()
-                .filter_map(|c| c.stage.as_ref().map(|s| s.to_string()))
-                .collect();
-            stages.dedup();
+                .filter_map(|c| c.config.stage.as_ref().map(|s| s.to_string()))
+            {
+                if !stages.contains(&s) {
+                    stages.push(s);
+                }
+            }
             return Err(UserError::new(format!(
                 "no cluster is in stage `{stage}` (stages: {})",
                 if stages.is_empty() {
@@ -93,7 +98,8 @@ pub fn select(project: &Project, selection: &Selection) -> Result<Vec<ClusterDef
         .filter(|c| {
             selection.all
                 || selection.clusters.contains(&c.id)
-                || c.stage
+                || c.config
+                    .stage
                     .as_ref()
                     .is_some_and(|s| selection.stages.contains(&s.to_string()))
         })
@@ -111,11 +117,16 @@ pub fn run(
 ) -> Result<(), UserError> {
     let plan = crate::graph::order(project, requested)?;
     let selected = select(project, selection)?;
-    if project.clusters.len() <= 1 {
-        return Runner::for_cluster(project, options, selected.first().cloned(), None)
-            .run(requested);
-    }
     runner::check_confirmations(project, &options, &plan)?;
+    if project.clusters.len() <= 1 {
+        // One cluster (or none): its tasks ask their confirmations as they come, and lines carry
+        // the task only.
+        process::install_signal_handlers();
+        let mut runner = Runner::for_cluster(project, options, selected.into_iter().next(), None);
+        let (results, outcome) = runner.run_plan(&plan);
+        runner::print_summary(&results);
+        return outcome;
+    }
     if !options.yes && !options.dry_run {
         // Several clusters may run at once: every confirmation is asked before anything starts.
         let ids: Vec<&str> = selected.iter().map(|c| c.id.as_str()).collect();
@@ -136,133 +147,111 @@ pub fn run(
         stages.entry(c.rank).or_default().push(c);
     }
     let mut results: Vec<TaskResult> = Vec::new();
-    let mut failures: Vec<(String, UserError)> = Vec::new();
+    let mut failures: Vec<UserError> = Vec::new();
+    let mut held: Vec<&str> = Vec::new();
     let mut stopped: Option<String> = None;
     for clusters in stages.values() {
-        let stage = stage_name(&clusters[0]);
         if let Some(reason) = &stopped {
             for c in clusters {
                 results.extend(not_started(c, &plan, Status::HeldBack, reason));
+                held.push(&c.id);
             }
             continue;
         }
-        let outcomes = run_stage(project, &options, clusters, &plan, fleet.jobs);
         let mut failed_here = Vec::new();
-        for (c, (rows, outcome)) in clusters.iter().zip(outcomes) {
+        for (c, (rows, outcome)) in run_stage(project, &options, clusters, &plan, fleet.jobs) {
             results.extend(rows);
             if let Err(e) = outcome {
                 failed_here.push(c.id.clone());
-                failures.push((c.id.clone(), e));
+                failures.push(e);
             }
         }
         if process::interrupted().is_some() {
             stopped = Some("the run was interrupted".into());
         } else if !failed_here.is_empty() && !fleet.keep_going {
             stopped = Some(format!(
-                "stage {stage} failed: {}; --keep-going runs later stages anyway",
+                "stage {} failed: {}; --keep-going runs later stages anyway",
+                stage_name(&clusters[0]),
                 failed_here.join(", ")
             ));
         }
     }
     runner::print_summary(&results);
-    if failures.is_empty() {
+    let Some(first) = failures.first() else {
         return Ok(());
-    }
-    let code = failures[0].1.code;
-    let held = results
-        .iter()
-        .filter(|r| r.status == Status::HeldBack)
-        .map(|r| r.cluster.clone())
-        .fold(Vec::<String>::new(), |mut v, c| {
-            if !v.contains(&c) {
-                v.push(c);
-            }
-            v
-        });
+    };
     let mut message = failures
         .iter()
-        .map(|(_, e)| e.message.clone())
+        .map(|e| e.message.as_str())
         .collect::<Vec<_>>()
         .join("\n");
     if !held.is_empty() {
         message.push_str(&format!("\nheld back (not started): {}", held.join(", ")));
     }
-    Err(UserError::with_code(message, code))
+    Err(UserError::with_code(message, first.code))
 }
 
 fn stage_name(c: &ClusterDef) -> String {
-    c.stage
+    c.config
+        .stage
         .as_ref()
         .map_or_else(|| "(none)".to_string(), |s| format!("`{s}`"))
 }
 
 fn not_started(c: &ClusterDef, plan: &[String], status: Status, note: &str) -> Vec<TaskResult> {
     plan.iter()
-        .map(|task| TaskResult {
-            cluster: c.id.clone(),
-            task: task.clone(),
-            status,
-            took: Duration::ZERO,
-            note: note.to_string(),
-        })
+        .map(|task| TaskResult::new(&c.id, task, status, Duration::ZERO, note))
         .collect()
 }
 
 type Outcome = (Vec<TaskResult>, Result<(), UserError>);
 
 /// Runs the clusters of one stage, at most `jobs` at a time; outcomes in the clusters' order.
-fn run_stage(
+fn run_stage<'c>(
     project: &Project,
     options: &RunOptions,
-    clusters: &[ClusterDef],
+    clusters: &'c [ClusterDef],
     plan: &[String],
     jobs: usize,
-) -> Vec<Outcome> {
+) -> Vec<(&'c ClusterDef, Outcome)> {
     let next = AtomicUsize::new(0);
-    let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; clusters.len()]);
-    let workers = jobs.clamp(1, clusters.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(c) = clusters.get(i) else { break };
-                    let outcome = if process::interrupted().is_some() {
-                        (
-                            not_started(c, plan, Status::NotRun, "the run was interrupted"),
-                            Err(UserError::new(format!(
-                                "cluster `{}` not started: interrupted",
-                                c.id
-                            ))),
-                        )
-                    } else {
-                        let mut runner = Runner::for_cluster(
-                            project,
-                            options.clone(),
-                            Some(c.clone()),
-                            Some(c.id.clone()),
-                        );
-                        runner.run_plan(plan)
-                    };
-                    if let Ok(mut all) = outcomes.lock() {
-                        all[i] = Some(outcome);
+    let workers = jobs.min(clusters.len()).max(1);
+    let mut done: Vec<(usize, Outcome)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(c) = clusters.get(i) else { break };
+                        let outcome = if process::interrupted().is_some() {
+                            (
+                                not_started(c, plan, Status::NotRun, "the run was interrupted"),
+                                Err(UserError::new(format!(
+                                    "cluster `{}` not started: interrupted",
+                                    c.id
+                                ))),
+                            )
+                        } else {
+                            Runner::for_cluster(
+                                project,
+                                options.clone(),
+                                Some(c.clone()),
+                                Some(c.id.clone()),
+                            )
+                            .run_plan(plan)
+                        };
+                        mine.push((i, outcome));
                     }
-                }
-            });
-        }
-    });
-    outcomes
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .zip(clusters)
-        .map(|(o, c)| {
-            o.unwrap_or_else(|| {
-                (
-                    not_started(c, plan, Status::NotRun, "not started"),
-                    Err(UserError::new(format!("cluster `{}` did not run", c.id))),
-                )
+                    mine
+                })
             })
-        })
-        .collect()
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(i, o)| (&clusters[i], o)).collect()
 }

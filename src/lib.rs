@@ -62,29 +62,35 @@ pub fn run(args: Vec<OsString>) -> i32 {
 fn execute(cli: Cli) -> Result<(), UserError> {
     let cwd = std::env::current_dir()
         .map_err(|e| UserError::new(format!("cannot read the current folder: {e}")))?;
+    let global = cli.global;
+    let load = || Project::load(Project::locate(global.directory.as_deref(), &cwd)?);
+    let selection = fleet::Selection {
+        clusters: global.cluster.clone(),
+        stages: global.stage.clone(),
+        all: global.all,
+    };
+    let options = RunOptions {
+        dry_run: global.dry_run,
+        yes: global.yes,
+        sets: global.set.clone(),
+        fail_on_update: global.fail_on_update,
+        allow_destroy: global.allow_destroy.clone(),
+        lock_timeout: global.lock_timeout,
+        force: global.force,
+    };
     let tasks: Vec<String> = match cli.command {
         None => {
             return Err(UserError::new(
                 "no task given; `kopsform list` shows the tasks, `kopsform TASK` runs one",
             ));
         }
-        Some(Command::Review(args)) => return review_command(&cli.global, &cwd, &args),
+        Some(Command::Review(args)) => return review_command(&global, &cwd, &args),
         Some(Command::List) => {
-            let project = Project::load(Project::locate(cli.global.directory.as_deref(), &cwd)?)?;
-            list(&project);
+            list(&load()?);
             return Ok(());
         }
         Some(Command::Unlock) => {
-            let project = Project::load(Project::locate(cli.global.directory.as_deref(), &cwd)?)?;
-            let selection = fleet::Selection {
-                clusters: cli.global.cluster.clone(),
-                stages: cli.global.stage.clone(),
-                all: cli.global.all,
-            };
-            let options = RunOptions {
-                sets: cli.global.set.clone(),
-                ..RunOptions::default()
-            };
+            let project = load()?;
             let clusters = fleet::select(&project, &selection)?;
             if clusters.is_empty() {
                 return Err(UserError::new(format!(
@@ -104,28 +110,13 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             .map(|w| w.to_string_lossy().into_owned())
             .collect(),
     };
-    let project = Project::load(Project::locate(cli.global.directory.as_deref(), &cwd)?)?;
-    let selection = fleet::Selection {
-        clusters: cli.global.cluster.clone(),
-        stages: cli.global.stage.clone(),
-        all: cli.global.all,
-    };
     let fleet_options = fleet::FleetOptions {
-        jobs: cli.global.jobs.map(usize::from).unwrap_or_else(|| {
+        jobs: global.jobs.map(usize::from).unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(4, std::num::NonZero::get)
         }),
-        keep_going: cli.global.keep_going,
+        keep_going: global.keep_going,
     };
-    let options = RunOptions {
-        dry_run: cli.global.dry_run,
-        yes: cli.global.yes,
-        sets: cli.global.set,
-        fail_on_update: cli.global.fail_on_update,
-        allow_destroy: cli.global.allow_destroy,
-        lock_timeout: cli.global.lock_timeout,
-        force: cli.global.force,
-    };
-    fleet::run(&project, options, &selection, fleet_options, &tasks)
+    fleet::run(&load()?, options, &selection, fleet_options, &tasks)
 }
 
 /// `kopsform review`: needs no project, but inside one its [review] and [tools] settings apply.

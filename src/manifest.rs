@@ -137,6 +137,28 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     Ok(documents)
 }
 
+/// The `spec` of the manifest's Cluster document, if it has one.
+pub fn cluster_spec(documents: &[Document]) -> Option<&Value> {
+    documents
+        .iter()
+        .find(|d| d.kind == "Cluster")
+        .and_then(|d| d.value.get("spec"))
+}
+
+/// A Cluster spec's `configBase`, if set.
+pub fn config_base(spec: &Value) -> Option<&str> {
+    spec.get("configBase").and_then(Value::as_str)
+}
+
+fn metadata_name(value: &Value) -> String {
+    value
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Parses a manifest without checking it: every document that is a mapping with a `kind`.
 pub fn parse_loose(text: &str) -> Vec<Document> {
     split_documents(text)
@@ -144,12 +166,7 @@ pub fn parse_loose(text: &str) -> Vec<Document> {
         .filter_map(|(line, chunk)| {
             let value: Value = serde_yaml::from_str(&chunk).ok()?;
             let kind = value.get("kind")?.as_str()?.to_string();
-            let name = value
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let name = metadata_name(&value);
             Some(Document {
                 line,
                 kind,
@@ -169,12 +186,7 @@ pub fn isolate(
     documents: &[Document],
     live_config_base: &str,
 ) -> Result<(Option<String>, usize), String> {
-    let current = documents
-        .iter()
-        .find(|d| d.kind == "Cluster")
-        .and_then(|d| d.value.get("spec"))
-        .and_then(|s| s.get("configBase"))
-        .and_then(Value::as_str);
+    let current = cluster_spec(documents).and_then(config_base);
     let dropped = documents
         .iter()
         .filter(|d| d.kind == "SSHCredential")
@@ -221,12 +233,7 @@ fn check_document(line: usize, value: Value) -> Result<Document, String> {
             "{line}: kind `{kind}` is not one kops replace accepts; expected Cluster, InstanceGroup or SSHCredential"
         ));
     }
-    let name = value
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let name = metadata_name(&value);
     if name.is_empty() {
         return Err(format!("{line}: {kind} has no metadata.name"));
     }

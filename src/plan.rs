@@ -330,6 +330,12 @@ impl PlanSummary {
 /// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
 /// `TOOL show -json` run in the plan's folder.
 pub fn read(plan: &Path, tool: &str) -> Result<PlanSummary, UserError> {
+    let text = read_json(plan, tool)?;
+    summarize(&text).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
+}
+
+/// The plan's JSON text: the file itself when it is JSON, else `terraform show -json` of it.
+pub fn read_json(plan: &Path, tool: &str) -> Result<String, UserError> {
     let bytes = std::fs::read(plan)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
     let is_json = bytes
@@ -342,14 +348,13 @@ pub fn read(plan: &Path, tool: &str) -> Result<PlanSummary, UserError> {
         drop(bytes);
         show_json(plan, tool)?
     };
-    let text = String::from_utf8(json).map_err(|e| {
+    String::from_utf8(json).map_err(|e| {
         UserError::new(format!(
             "{}: the plan JSON is not UTF-8 (bad byte at offset {})",
             plan.display(),
             e.utf8_error().valid_up_to()
         ))
-    })?;
-    summarize(&text).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
+    })
 }
 
 fn drop_utf8_bom(mut bytes: Vec<u8>) -> Vec<u8> {

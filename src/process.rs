@@ -22,9 +22,9 @@ use duct::unix::HandleExt;
 use crate::error::UserError;
 use crate::redact::Redactor;
 
-/// The running children (several when clusters run in parallel): pid, and whether it leads its
-/// own process group.
-static CHILDREN: Mutex<Vec<(i32, bool)>> = Mutex::new(Vec::new());
+/// The running children (several when clusters run in parallel). Off a terminal each leads its
+/// own process group; on a terminal they share kopsform's.
+static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 /// The first signal received (SIGINT or SIGTERM), 0 when none.
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 /// Set while kopsform itself waits on the terminal (a confirmation), where a signal ends the run.
@@ -49,7 +49,8 @@ pub fn install_signal_handlers() {
                     std::process::exit(128 + signal);
                 }
                 let children = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
-                for (child, own_group) in children {
+                let own_group = !stdin_is_terminal();
+                for child in children {
                     if own_group {
                         // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
                         unsafe { libc::kill(-child, signal) };
@@ -163,9 +164,10 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
     // The expression holds our copies of the pipe's write ends: drop it so the readers see EOF.
     drop(expr);
     let handle = handle?;
-    if let Some(pid) = handle.pids().first() {
+    let pid = handle.pids().first().map(|p| *p as i32);
+    if let Some(pid) = pid {
         if let Ok(mut children) = CHILDREN.lock() {
-            children.push((*pid as i32, own_group));
+            children.push(pid);
         }
         // A signal that arrived between spawning and recording the pid is forwarded now.
         if let Some(signal) = interrupted()
@@ -194,10 +196,10 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
         })
     });
     let status = handle.wait();
-    if let Some(pid) = handle.pids().first()
+    if let Some(pid) = pid
         && let Ok(mut children) = CHILDREN.lock()
     {
-        children.retain(|(p, _)| *p != *pid as i32);
+        children.retain(|p| *p != pid);
     }
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();

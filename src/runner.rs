@@ -79,6 +79,18 @@ pub struct TaskResult {
     pub note: String,
 }
 
+impl TaskResult {
+    pub fn new(cluster: &str, task: &str, status: Status, took: Duration, note: &str) -> Self {
+        TaskResult {
+            cluster: cluster.to_string(),
+            task: task.to_string(),
+            status,
+            took,
+            note: note.to_string(),
+        }
+    }
+}
+
 pub struct Runner<'p> {
     project: &'p Project,
     options: RunOptions,
@@ -91,8 +103,6 @@ pub struct Runner<'p> {
     snapshot: Option<Snapshot>,
     /// The pre-flight's read-only view of the live key and secret stores (isolated runs).
     inspector: Option<preflight::Inspector>,
-    /// The Cluster specs (with their configBase) the pre-flight found safe in this run.
-    checked_specs: std::collections::BTreeSet<String>,
     /// The Terraform states and plans whose sensitive values are known to the redactor.
     learned: std::collections::BTreeSet<PathBuf>,
     /// The cluster this runner acts on, if the project has any.
@@ -101,16 +111,9 @@ pub struct Runner<'p> {
     label: Option<String>,
     /// Tells this runner's folder holds from other runners'.
     id: u64,
-    /// `TOOL version` per program, probed once per run for up-to-date checks.
-    tool_versions: std::collections::HashMap<String, String>,
 }
 
 impl<'p> Runner<'p> {
-    /// A runner for the project's only cluster (or none).
-    pub fn new(project: &'p Project, options: RunOptions) -> Self {
-        Runner::for_cluster(project, options, project.clusters.first().cloned(), None)
-    }
-
     /// A runner for one cluster; `label` prefixes its lines when several clusters run.
     pub fn for_cluster(
         project: &'p Project,
@@ -134,85 +137,55 @@ impl<'p> Runner<'p> {
             terraform_version: None,
             snapshot: None,
             inspector: None,
-            checked_specs: Default::default(),
             learned: Default::default(),
             cluster,
             label,
             id: next_runner_id(),
-            tool_versions: Default::default(),
         }
-    }
-
-    /// Runs `requested` and their dependencies. Prints the summary either way.
-    pub fn run(&mut self, requested: &[String]) -> Result<(), UserError> {
-        let plan = crate::graph::order(self.project, requested)?;
-        check_confirmations(self.project, &self.options, &plan)?;
-        process::install_signal_handlers();
-        let (results, outcome) = self.run_plan(&plan);
-        print_summary(&results);
-        outcome
     }
 
     /// Runs the tasks of `plan` in order, stopping at the first failure; the rest are `not run`.
     pub fn run_plan(&mut self, plan: &[String]) -> (Vec<TaskResult>, Result<(), UserError>) {
         let cluster = self.label.clone().unwrap_or_default();
+        // The cluster's lock is held from the first task that changes the cluster to the last, and
+        // the prerequisites layer from the first task that runs there to the last: another cluster
+        // sharing the layer cannot plan or apply in between.
+        let locking: Vec<bool> = plan.iter().map(|t| self.task_locks(t)).collect();
+        let touches: Vec<bool> = plan.iter().map(|t| self.touches_prerequisites(t)).collect();
+        let mut cluster_lock: Option<crate::lock::Held> = None;
+        let mut layer_hold: Option<FolderHold> = None;
         let mut results = Vec::new();
         let mut outcome = Ok(());
-        // From the first to the last task that runs in the prerequisites layer, this runner holds
-        // it: another cluster sharing the layer cannot plan or apply in between.
-        let touches: Vec<bool> = plan.iter().map(|t| self.touches_prerequisites(t)).collect();
-        let mut layer_hold: Option<FolderHold> = None;
-        // The cluster's lock, from the first task that changes the cluster to the last.
-        let locking: Vec<bool> = plan.iter().map(|t| self.task_locks(t)).collect();
-        let mut cluster_lock: Option<crate::lock::Held> = None;
         for (i, name) in plan.iter().enumerate() {
-            if locking[i] && cluster_lock.is_none() && outcome.is_ok() {
-                match self.take_lock(name) {
-                    Ok(held) => cluster_lock = Some(held),
-                    Err(e) => {
-                        results.push(TaskResult {
-                            cluster: cluster.clone(),
-                            task: name.clone(),
-                            status: Status::Failed,
-                            took: Duration::ZERO,
-                            note: "locked".into(),
-                        });
-                        outcome = Err(e.context(match &self.label {
-                            Some(id) => format!("cluster `{id}`, task `{name}`"),
-                            None => format!("task `{name}`"),
-                        }));
-                        continue;
-                    }
-                }
-            }
-            if !locking[i..].iter().any(|l| *l) && cluster_lock.is_some() {
-                cluster_lock = None;
-            }
-            if touches[i] && layer_hold.is_none() && outcome.is_ok() {
-                let dir = self.project.path(&self.values.prerequisites_dir());
-                let workspace = self
-                    .values
-                    .workspace_env()
-                    .pop()
-                    .map(|(_, w)| w)
-                    .unwrap_or_default();
-                layer_hold = Some(hold_folder(&dir, &workspace, self.id));
-            }
-            if !touches[i..].iter().any(|t| *t) {
-                layer_hold = None;
-            }
             if outcome.is_err() {
-                results.push(TaskResult {
-                    cluster: cluster.clone(),
-                    task: name.clone(),
-                    status: Status::NotRun,
-                    took: Duration::ZERO,
-                    note: "an earlier task failed".into(),
-                });
+                results.push(TaskResult::new(
+                    &cluster,
+                    name,
+                    Status::NotRun,
+                    Duration::ZERO,
+                    "an earlier task failed",
+                ));
                 continue;
             }
+            if !locking[i..].contains(&true) {
+                cluster_lock = None;
+            }
+            if !touches[i..].contains(&true) {
+                layer_hold = None;
+            }
             let started = Instant::now();
-            let result = self.run_task(name);
+            let mut run = || {
+                if locking[i] && cluster_lock.is_none() {
+                    cluster_lock = Some(self.take_lock(name)?);
+                }
+                if touches[i] && layer_hold.is_none() {
+                    let dir = self.project.path(&self.values.prerequisites_dir());
+                    let workspace = self.values.workspace().unwrap_or_default();
+                    layer_hold = Some(hold_folder(&dir, &workspace, self.id));
+                }
+                self.run_task(name)
+            };
+            let result = run();
             let status = match &result {
                 Ok(true) => Status::UpToDate,
                 Ok(false) if self.options.dry_run => Status::DryRun,
@@ -220,22 +193,41 @@ impl<'p> Runner<'p> {
                 Err(_) if process::interrupted().is_some() => Status::Interrupted,
                 Err(_) => Status::Failed,
             };
-            results.push(TaskResult {
-                cluster: cluster.clone(),
-                task: name.clone(),
+            results.push(TaskResult::new(
+                &cluster,
+                name,
                 status,
-                took: started.elapsed(),
-                note: String::new(),
-            });
+                started.elapsed(),
+                "",
+            ));
             if let Err(e) = result {
-                let what = match &self.label {
-                    Some(id) => format!("cluster `{id}`, task `{name}`"),
-                    None => format!("task `{name}`"),
-                };
-                outcome = Err(e.context(what));
+                outcome = Err(e.context(self.task_label(name)));
             }
         }
         (results, outcome)
+    }
+
+    /// The run's cluster, for steps that cannot go on without it.
+    fn require_cluster(&mut self) -> Result<crate::context::Cluster, UserError> {
+        self.values
+            .get(&self.renderer)?
+            .require_cluster(self.project)
+    }
+
+    /// The run's cluster when its values can be read, for steps that only mention it.
+    fn known_cluster(&mut self) -> Option<crate::context::Cluster> {
+        self.values
+            .get(&self.renderer)
+            .ok()
+            .and_then(|v| v.cluster().cloned())
+    }
+
+    /// How errors name a task: ``task `plan` `` or ``cluster `dev`, task `plan` ``.
+    fn task_label(&self, task: &str) -> String {
+        match &self.label {
+            Some(id) => format!("cluster `{id}`, task `{task}`"),
+            None => format!("task `{task}`"),
+        }
     }
 
     fn work_dir(&self) -> PathBuf {
@@ -247,10 +239,10 @@ impl<'p> Runner<'p> {
     }
 
     fn runs_kops(&self, name: &str) -> bool {
-        let kops = self.project.tool_or_default("kops");
-        self.task(name).steps.iter().any(|s| {
-            matches!(s, Step::Command(c) if c.argv[0] == "kops" || self.project.tool_or_default(&c.argv[0]) == kops)
-        })
+        self.task(name)
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Command(c) if self.project.is_tool(&c.argv[0], "kops")))
     }
 
     /// The fingerprint of what a task reads: its sources, its resolved steps, its values and the
@@ -316,14 +308,7 @@ impl<'p> Runner<'p> {
         programs.sort();
         programs.dedup();
         for program in programs {
-            let version = match self.tool_versions.get(&program) {
-                Some(v) => v.clone(),
-                None => {
-                    let v = crate::uptodate::tool_version(&program, &self.project.dir);
-                    self.tool_versions.insert(program.clone(), v.clone());
-                    v
-                }
-            };
+            let version = crate::uptodate::tool_version(&program, &self.project.dir);
             fp.add(&format!("tool {program}"), version.as_bytes());
         }
         Ok(fp.finish())
@@ -342,10 +327,7 @@ impl<'p> Runner<'p> {
     }
 
     fn registry_hash(&mut self) -> Result<String, UserError> {
-        let cluster = self
-            .values
-            .get(&self.renderer)?
-            .require_cluster(self.project)?;
+        let cluster = self.require_cluster()?;
         let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
         crate::uptodate::registry_hash(&store, &cluster.name, &self.project.tool_or_default("aws"))
     }
@@ -412,18 +394,15 @@ impl<'p> Runner<'p> {
             return explicit;
         }
         let layer = self.project.path(&self.values.prerequisites_dir());
-        let kops = self.project.tool_or_default("kops");
-        let terraform = self.project.tool_or_default("terraform");
         task.steps.iter().any(|step| {
             let Step::Command(c) = step else { return false };
-            let program = self.project.tool_or_default(&c.argv[0]);
             let words: Vec<&str> = c.argv[1..]
                 .iter()
                 .map(String::as_str)
                 .filter(|a| !a.starts_with('-'))
                 .collect();
             let yes = c.argv.iter().any(|a| a == "--yes" || a == "-y");
-            if c.argv[0] == "kops" || program == kops {
+            if self.project.is_tool(&c.argv[0], "kops") {
                 match words.first().copied() {
                     Some(
                         "replace" | "create" | "update" | "edit" | "upgrade" | "promote"
@@ -433,7 +412,7 @@ impl<'p> Runner<'p> {
                     Some("toolbox") => words.get(1) == Some(&"enroll"),
                     _ => false,
                 }
-            } else if c.argv[0] == "terraform" || program == terraform {
+            } else if self.project.is_tool(&c.argv[0], "terraform") {
                 let writes = matches!(
                     words.first().copied(),
                     Some(
@@ -460,10 +439,7 @@ impl<'p> Runner<'p> {
 
     /// Takes the cluster's lock in its state store (docs/clusters.md, "Locks").
     fn take_lock(&mut self, task: &str) -> Result<crate::lock::Held, UserError> {
-        let cluster = self
-            .values
-            .get(&self.renderer)?
-            .require_cluster(self.project)?;
+        let cluster = self.require_cluster()?;
         let place = crate::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
         let holder = crate::lock::Holder::new(&cluster.name, task);
         let aws = self.project.tool_or_default("aws");
@@ -479,10 +455,7 @@ impl<'p> Runner<'p> {
 
     /// `kopsform unlock`: removes the cluster's lock left by a run that is gone.
     pub fn unlock(&mut self) -> Result<(), UserError> {
-        let cluster = self
-            .values
-            .get(&self.renderer)?
-            .require_cluster(self.project)?;
+        let cluster = self.require_cluster()?;
         let place = crate::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
         let aws = self.project.tool_or_default("aws");
         match crate::lock::unlock(&place, &aws)? {
@@ -720,16 +693,9 @@ impl<'p> Runner<'p> {
         }
         // kops always learns its cluster; other tools do when the values are at hand.
         let cluster = if is_kops {
-            Some(
-                self.values
-                    .get(&self.renderer)?
-                    .require_cluster(self.project)?,
-            )
+            Some(self.require_cluster()?)
         } else if !in_prerequisites {
-            self.values
-                .get(&self.renderer)
-                .ok()
-                .and_then(|v| v.cluster().cloned())
+            self.known_cluster()
         } else {
             None
         };
@@ -767,7 +733,8 @@ impl<'p> Runner<'p> {
         }
         let tool_name = argv[0].clone();
         let program = self.project.tool_or_default(&tool_name);
-        let is_kops = tool_name == "kops" || program == self.project.tool_or_default("kops");
+        let is_kops = self.project.is_tool(&tool_name, "kops");
+        let is_terraform = self.project.is_tool(&tool_name, "terraform");
         let cwd_rel = cmd.cwd.as_deref().or(task.cwd.as_deref());
         let cwd = match cwd_rel {
             Some(rel) => {
@@ -791,9 +758,6 @@ impl<'p> Runner<'p> {
         if is_kops && let Some(snapshot) = self.snapshot.clone() {
             self.preflight_kops(&snapshot, &argv[1..], &cwd, &env)?;
         }
-        if tool_name == "terraform" || program == self.project.tool_or_default("terraform") {
-            self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);
-        }
         eprintln!("{prefix}$ {shown}");
         if !cwd.is_dir() {
             return Err(UserError::new(format!(
@@ -812,18 +776,13 @@ impl<'p> Runner<'p> {
             .collect::<Result<_, _>>()?;
         // Clusters of one stage run in parallel; two Terraform commands never run at once in the
         // same folder and workspace (a shared prerequisites layer), whatever their cluster.
-        let _folder = (tool_name == "terraform"
-            || program == self.project.tool_or_default("terraform"))
-        .then(|| {
-            let workspace = env
-                .iter()
-                .rev()
-                .find(|(k, _)| k == "TF_WORKSPACE")
-                .map(|(_, v)| v.clone())
-                .or_else(|| std::env::var("TF_WORKSPACE").ok())
-                .unwrap_or_default();
+        let _folder = is_terraform.then(|| {
+            let workspace = env_value(&env, "TF_WORKSPACE").unwrap_or_default();
             hold_folder(&cwd, &workspace, self.id)
         });
+        if is_terraform {
+            self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);
+        }
         let finished = process::run_streaming(
             &process::Command {
                 program: &program,
@@ -872,19 +831,14 @@ impl<'p> Runner<'p> {
             atomic::write(&self.project.path(&rel), text.as_bytes(), 0o644)?;
             eprintln!("{prefix}saved the output to {rel}");
         }
+        let dry_run = !argv.iter().any(|a| a == "--yes" || a == "-y");
         match cmd.report {
             Some(Report::RollingUpdate) => {
-                let dry_run = !argv.iter().any(|a| a == "--yes" || a == "-y");
                 let fail = cmd.fail_on_update || (self.options.fail_on_update && dry_run);
                 report_rolling_update(prefix, &finished.stdout, dry_run, fail)
             }
             Some(Report::DeleteCluster) => {
-                let dry_run = !argv.iter().any(|a| a == "--yes" || a == "-y");
-                let state = self
-                    .values
-                    .get(&self.renderer)
-                    .ok()
-                    .and_then(|v| v.cluster().map(|c| c.state.clone()));
+                let state = self.known_cluster().map(|c| c.state);
                 report_delete_cluster(prefix, &finished.stdout, dry_run, state.as_deref())
             }
             None => Ok(()),
@@ -1045,7 +999,7 @@ impl<'p> Runner<'p> {
         let dest = dest.canonicalize().unwrap_or(dest);
         // A stored Cluster without spec.configBase gets `<--state>/<name>` from kops, which would
         // be the snapshot: pin it to the live one, so kops reads keys and secrets where they are.
-        let live = format!("{}/{}", cluster.state.trim_end_matches('/'), cluster.name);
+        let live = default_config_base(&cluster.state, &cluster.name);
         if pin_config_base(&dest.join(&cluster.name).join("config"), &live)? {
             eprintln!(
                 "{prefix}the stored Cluster has no spec.configBase; the snapshot's copy names the live {live}, as kops derives it"
@@ -1099,10 +1053,14 @@ impl<'p> Runner<'p> {
             show.push(plan.to_string_lossy().into_owned());
         }
         let show: Vec<&str> = show.iter().map(String::as_str).collect();
-        let Ok((0, stdout, _)) = process::run_captured(program, &show, cwd, env) else {
-            return;
-        };
-        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&stdout) {
+        if let Ok((0, stdout, _)) = process::run_captured(program, &show, cwd, env) {
+            self.learn_from_show(&stdout);
+        }
+    }
+
+    /// Adds the values `terraform show -json` output marks sensitive to the redactor.
+    fn learn_from_show(&self, json: &[u8]) {
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(json) {
             for secret in crate::redact::sensitive_strings(&json) {
                 self.redactor.add(secret);
             }
@@ -1117,26 +1075,19 @@ impl<'p> Runner<'p> {
     }
 
     /// Refuses a Cluster spec for which `kops update cluster` would create or rewrite keysets or
-    /// tokens in the live stores. Each spec is checked once per run.
+    /// tokens in the live stores (the inspector reads each store once per run).
     fn preflight_cluster(
         &mut self,
         command: &str,
         spec: &serde_yaml::Value,
         config_base: &str,
     ) -> Result<(), UserError> {
-        let key = format!(
-            "{config_base}\n{}",
-            serde_yaml::to_string(spec).unwrap_or_default()
-        );
-        if self.checked_specs.contains(&key) {
-            return Ok(());
-        }
         let writes = self.inspector().cluster_writes(spec, config_base)?;
-        if !writes.is_empty() {
-            return Err(preflight::refusal(command, &writes));
+        if writes.is_empty() {
+            Ok(())
+        } else {
+            Err(preflight::refusal(command, &writes))
         }
-        self.checked_specs.insert(key);
-        Ok(())
     }
 
     /// The pre-flight of a manifest rendered for an isolated run: its SSH keys must already be in
@@ -1149,12 +1100,7 @@ impl<'p> Runner<'p> {
         config_base: &str,
     ) -> Result<(), UserError> {
         let empty = serde_yaml::Value::Mapping(Default::default());
-        let spec = documents
-            .iter()
-            .find(|d| d.kind == "Cluster")
-            .and_then(|d| d.value.get("spec"))
-            .unwrap_or(&empty);
-        let config_base = config_base.to_string();
+        let spec = manifest::cluster_spec(documents);
         let keys: Vec<String> = documents
             .iter()
             .filter(|d| d.kind == "SSHCredential")
@@ -1167,7 +1113,9 @@ impl<'p> Runner<'p> {
             })
             .collect();
         if !keys.is_empty() {
-            let writes = self.inspector().new_ssh_keys(spec, &config_base, &keys)?;
+            let writes =
+                self.inspector()
+                    .new_ssh_keys(spec.unwrap_or(&empty), config_base, &keys)?;
             if !writes.is_empty() {
                 return Err(preflight::refusal(
                     &format!("`kops replace -f {out}`"),
@@ -1176,11 +1124,7 @@ impl<'p> Runner<'p> {
             }
         }
         if documents.iter().any(|d| d.kind == "Cluster") {
-            let mut spec = spec.clone();
-            if let Some(map) = spec.as_mapping_mut() {
-                map.insert("configBase".into(), config_base.clone().into());
-            }
-            self.preflight_cluster("`kops update cluster`", &spec, &config_base)?;
+            self.preflight_cluster("`kops update cluster`", spec.unwrap_or(&empty), config_base)?;
         }
         Ok(())
     }
@@ -1195,58 +1139,39 @@ impl<'p> Runner<'p> {
         env: &[(String, String)],
     ) -> Result<(), UserError> {
         let parsed = preflight::KopsArgs::parse(args);
-        let flags = env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "KOPS_FEATURE_FLAGS")
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var("KOPS_FEATURE_FLAGS").ok());
+        let flags = env_value(env, "KOPS_FEATURE_FLAGS");
         preflight::check_command(&parsed, &snapshot.path, flags.as_deref())?;
-        let cluster = self
-            .values
-            .get(&self.renderer)?
-            .require_cluster(self.project)?;
-        let live = live_config_base(snapshot, &cluster.name);
-        match parsed.verbs.first().map(String::as_str) {
-            Some("replace") | Some("create") => {
-                for file in &parsed.files {
-                    let path = cwd.join(file);
-                    let Ok(text) = std::fs::read_to_string(&path) else {
-                        continue; // kops reports the missing file itself
-                    };
-                    let documents = manifest::parse_loose(&text);
-                    if documents.iter().any(|d| d.kind == "SSHCredential") {
-                        return Err(UserError::new(format!(
-                            "refusing the isolated dry run: {file} has SSHCredential documents, which kops replace writes to the live key store even when unchanged; render it with a `render` step of this run, which leaves out the keys the store already holds"
-                        )));
-                    }
-                    let config_base = documents
-                        .iter()
-                        .find(|d| d.kind == "Cluster")
-                        .and_then(|d| d.value.get("spec"))
-                        .and_then(|s| s.get("configBase"))
-                        .and_then(serde_yaml::Value::as_str)
-                        .unwrap_or(&live)
-                        .to_string();
-                    self.preflight_manifest(file, &documents, &config_base)?;
-                }
+        let verb = parsed.verbs.first().map(String::as_str);
+        if !matches!(verb, Some("replace" | "create" | "update")) {
+            return Ok(());
+        }
+        let cluster = self.require_cluster()?;
+        let stored = stored_spec(snapshot, &cluster.name);
+        let live = stored.as_ref().and_then(manifest::config_base).map_or_else(
+            || default_config_base(&snapshot.live_state, &cluster.name),
+            str::to_string,
+        );
+        if verb == Some("update") {
+            if let Some(spec) = &stored {
+                self.preflight_cluster("`kops update cluster`", spec, &live)?;
             }
-            Some("update") => {
-                let config = Path::new(&snapshot.path).join(&cluster.name).join("config");
-                if let Some(spec) = std::fs::read_to_string(&config)
-                    .ok()
-                    .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(&t).ok())
-                    .and_then(|v| v.get("spec").cloned())
-                {
-                    let config_base = spec
-                        .get("configBase")
-                        .and_then(serde_yaml::Value::as_str)
-                        .unwrap_or(&live)
-                        .to_string();
-                    self.preflight_cluster("`kops update cluster`", &spec, &config_base)?;
-                }
+            return Ok(());
+        }
+        for file in &parsed.files {
+            let Ok(text) = std::fs::read_to_string(cwd.join(file)) else {
+                continue; // kops reports the missing file itself
+            };
+            let documents = manifest::parse_loose(&text);
+            if documents.iter().any(|d| d.kind == "SSHCredential") {
+                return Err(UserError::new(format!(
+                    "refusing the isolated dry run: {file} has SSHCredential documents, which kops replace writes to the live key store even when unchanged; render it with a `render` step of this run, which leaves out the keys the store already holds"
+                )));
             }
-            _ => {}
+            let config_base = manifest::cluster_spec(&documents)
+                .and_then(manifest::config_base)
+                .unwrap_or(&live)
+                .to_string();
+            self.preflight_manifest(file, &documents, &config_base)?;
         }
         Ok(())
     }
@@ -1325,29 +1250,15 @@ impl<'p> Runner<'p> {
         for input in inputs {
             hashes.insert(input.clone(), seal::hash_path(&self.project.path(input))?);
         }
-        let git = |args: &[&str]| {
-            process::run_captured("git", args, &self.project.dir, &[])
-                .ok()
-                .filter(|(code, _, _)| *code == 0)
-                .map(|(_, out, _)| String::from_utf8_lossy(&out).trim().to_string())
-        };
-        let git_commit = git(&["rev-parse", "HEAD"]);
-        let git_dirty = git_commit
-            .as_ref()
-            .and_then(|_| git(&["status", "--porcelain"]))
-            .map(|s| !s.is_empty());
-        let cluster = self
-            .values
-            .get(&self.renderer)
-            .ok()
-            .and_then(|v| v.cluster().map(|c| c.name.clone()));
+        let cluster = self.known_cluster().map(|c| c.name);
         Ok(seal::Seal {
             plan: plan.to_string(),
             plan_sha256: seal::hash_path(&plan_path)?,
             inputs: hashes,
             terraform_version: self.terraform_version()?,
-            git_commit,
-            git_dirty,
+            // Recorded for the reader by `seal-plan`; `check-plan` does not compare them.
+            git_commit: None,
+            git_dirty: None,
             cluster,
         })
     }
@@ -1357,7 +1268,19 @@ impl<'p> Runner<'p> {
             eprintln!("{prefix}would seal {plan}");
             return Ok(());
         }
-        let sealed = self.current_seal(plan, inputs)?;
+        let mut sealed = self.current_seal(plan, inputs)?;
+        let git = |args: &[&str]| {
+            process::run_captured("git", args, &self.project.dir, &[])
+                .ok()
+                .filter(|(code, _, _)| *code == 0)
+                .map(|(_, out, _)| String::from_utf8_lossy(&out).trim().to_string())
+        };
+        sealed.git_commit = git(&["rev-parse", "HEAD"]);
+        sealed.git_dirty = sealed
+            .git_commit
+            .as_ref()
+            .and_then(|_| git(&["status", "--porcelain"]))
+            .map(|s| !s.is_empty());
         let path = seal::seal_path(&self.project.path(plan));
         let text = serde_json::to_string_pretty(&sealed)
             .map_err(|e| UserError::new(format!("cannot write the seal: {e}")))?;
@@ -1493,16 +1416,37 @@ struct Snapshot {
 /// The live cluster's configBase: the one in the snapshot's copy of its `config`, else kops's
 /// default `<state>/<name>`.
 fn live_config_base(snapshot: &Snapshot, cluster: &str) -> String {
-    std::fs::read_to_string(Path::new(&snapshot.path).join(cluster).join("config"))
-        .ok()
-        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(&text).ok())
-        .and_then(|v| {
-            v.get("spec")
-                .and_then(|s| s.get("configBase"))
-                .and_then(serde_yaml::Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| format!("{}/{cluster}", snapshot.live_state.trim_end_matches('/')))
+    stored_spec(snapshot, cluster)
+        .as_ref()
+        .and_then(manifest::config_base)
+        .map_or_else(
+            || default_config_base(&snapshot.live_state, cluster),
+            str::to_string,
+        )
+}
+
+/// The spec of the Cluster as the snapshot holds it.
+fn stored_spec(snapshot: &Snapshot, cluster: &str) -> Option<serde_yaml::Value> {
+    let text =
+        std::fs::read_to_string(Path::new(&snapshot.path).join(cluster).join("config")).ok()?;
+    serde_yaml::from_str::<serde_yaml::Value>(&text)
+        .ok()?
+        .get("spec")
+        .cloned()
+}
+
+/// kops's configBase for a Cluster stored without one: `<state>/<name>`.
+fn default_config_base(state: &str, cluster: &str) -> String {
+    format!("{}/{cluster}", state.trim_end_matches('/'))
+}
+
+/// The last value of `key` in a child's added environment, else kopsform's own.
+fn env_value(env: &[(String, String)], key: &str) -> Option<String> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var(key).ok())
 }
 
 /// Sets `spec.configBase` in a snapshot's copy of the Cluster when it has none. Returns whether it
@@ -1749,7 +1693,15 @@ impl Runner<'_> {
     fn check_protected(&mut self, prefix: &str, plan: &str) -> Result<(), UserError> {
         let plan_path = self.project.path(plan);
         let terraform = self.project.tool_or_default("terraform");
-        let summary = crate::plan::read(&plan_path, &terraform)?;
+        let text = crate::plan::read_json(&plan_path, &terraform)?;
+        let summary = crate::plan::summarize(&text)
+            .map_err(|e| UserError::new(format!("{}: {e}", plan_path.display())))?;
+        // The `terraform apply` of this plan that follows needs its secrets: learn them now
+        // rather than ask Terraform for the same JSON again.
+        let key = plan_path.canonicalize().unwrap_or(plan_path);
+        if self.learned.insert(key) {
+            self.learn_from_show(text.as_bytes());
+        }
         let rules = crate::review::effective_rules(&self.project.config.review);
         let protected = crate::review::protected_changes(&summary, &rules);
         let refused: Vec<String> = protected
@@ -1786,11 +1738,7 @@ impl Runner<'_> {
             eprintln!("{prefix}would review {plan} into {out}");
             return Ok(());
         }
-        let cluster = self
-            .values
-            .get(&self.renderer)
-            .ok()
-            .and_then(|v| v.cluster().map(|c| c.name.clone()));
+        let cluster = self.known_cluster().map(|c| c.name);
         let args = crate::cli::ReviewArgs {
             plan: self.project.path(plan),
             format: crate::cli::ReviewFormat::Markdown,
@@ -1862,7 +1810,6 @@ mod tests {
             dir: "clusters/dev".into(),
             prerequisites: "1-prerequisites".into(),
             work: ".kopsform/dev".into(),
-            stage: None,
             rank: 0,
         });
         let sub = |t: &str| substitute_fields(t, "cluster", &fields);

@@ -101,15 +101,28 @@ pub fn write_record(path: &Path, record: &Record) -> Result<(), UserError> {
     crate::atomic::write(path, format!("{text}\n").as_bytes(), 0o644)
 }
 
-/// The version a tool reports (`TOOL version`, else `TOOL --version`), for the fingerprint.
+/// The version a tool reports (`TOOL version`, else `TOOL --version`), for the fingerprint. Asked
+/// once per process: every cluster of a run shares the answer.
 pub fn tool_version(program: &str, cwd: &Path) -> String {
-    let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
-    for args in [["version"].as_slice(), ["--version"].as_slice()] {
-        if let Ok((0, stdout, _)) = process::run_captured(program, args, cwd, &env) {
-            return String::from_utf8_lossy(&stdout).trim().to_string();
-        }
+    static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    if let Some(v) = SEEN.lock().ok().and_then(|seen| seen.get(program).cloned()) {
+        return v;
     }
-    format!("{program}: no version")
+    let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
+    let version = [["version"].as_slice(), ["--version"].as_slice()]
+        .into_iter()
+        .find_map(
+            |args| match process::run_captured(program, args, cwd, &env) {
+                Ok((0, stdout, _)) => Some(String::from_utf8_lossy(&stdout).trim().to_string()),
+                _ => None,
+            },
+        )
+        .unwrap_or_else(|| format!("{program}: no version"));
+    if let Ok(mut seen) = SEEN.lock() {
+        seen.insert(program.to_string(), version.clone());
+    }
+    version
 }
 
 /// SHA-256 over the cluster's spec objects in the state store: `<name>/config` and
