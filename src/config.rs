@@ -580,6 +580,7 @@ impl Project {
         })?;
         let config = parse(&text).map_err(|e| UserError::new(format!("{}:{e}", file.display())))?;
         let clusters = cluster_defs(&config)
+            .and_then(|c| check_tasks(&config).map(|()| c))
             .map_err(|e| UserError::new(format!("{}: {e}", file.display())))?;
         let project = Project {
             dir,
@@ -617,6 +618,18 @@ impl Project {
     pub fn is_tool(&self, argv0: &str, name: &str) -> bool {
         argv0 == name || self.tool_or_default(argv0) == self.tool_or_default(name)
     }
+}
+
+/// Checks what one task's keys say together.
+fn check_tasks(config: &Config) -> Result<(), String> {
+    for (name, task) in &config.tasks {
+        if !task.generates.is_empty() && task.sources.is_empty() {
+            return Err(format!(
+                "task `{name}` has `generates` but no `sources`; the up-to-date check needs both"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The project's clusters in file order, checked: ids are names, stages are all names or all
@@ -812,6 +825,16 @@ steps = [
         .unwrap_err();
         assert!(
             err.contains("`rolling-update` does not apply to the `check-plan` builtin"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn generates_needs_sources() {
+        let config = parse("[tasks.a]\ngenerates = [\"x\"]\n").unwrap();
+        let err = check_tasks(&config).unwrap_err();
+        assert!(
+            err.contains("task `a` has `generates` but no `sources`"),
             "{err}"
         );
     }

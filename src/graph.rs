@@ -12,12 +12,6 @@ use crate::error::UserError;
 pub fn check(project: &Project) -> Result<(), UserError> {
     let tasks = &project.config.tasks;
     for (name, task) in tasks {
-        if !task.generates.is_empty() && task.sources.is_empty() {
-            return Err(UserError::new(format!(
-                "{}: task `{name}` has `generates` but no `sources`; the up-to-date check needs both",
-                project.file.display()
-            )));
-        }
         for dep in &task.deps {
             if !tasks.contains_key(dep) {
                 return Err(UserError::new(format!(

@@ -36,16 +36,17 @@ impl Holder {
         let nanos = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        let (host, pid) = (hostname(), std::process::id());
         Holder {
             user: std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
                 .unwrap_or_else(|_| "unknown".into()),
-            host: hostname(),
-            pid: std::process::id(),
+            run: format!("{host}-{pid}-{nanos}"),
+            host,
+            pid,
             task: task.to_string(),
             cluster: cluster.to_string(),
             since: humantime::format_rfc3339_seconds(now).to_string(),
-            run: format!("{}-{}-{nanos}", hostname(), std::process::id()),
         }
     }
 
@@ -78,17 +79,10 @@ pub enum Place {
 impl Place {
     pub fn of(state: &str, cluster: &str, project_dir: &Path) -> Result<Place, UserError> {
         Ok(match Store::parse(state, project_dir)? {
-            Store::S3 { bucket, prefix } => {
-                let base = if prefix.is_empty() {
-                    String::new()
-                } else {
-                    format!("{prefix}/")
-                };
-                Place::S3 {
-                    bucket,
-                    key: format!("{base}.kopsform-locks/{cluster}.json"),
-                }
-            }
+            Store::S3 { bucket, prefix } => Place::S3 {
+                key: Store::key(&prefix, &format!(".kopsform-locks/{cluster}.json")),
+                bucket,
+            },
             Store::Local(dir) => {
                 Place::Local(dir.join(".kopsform-locks").join(format!("{cluster}.lock")))
             }
@@ -106,7 +100,8 @@ impl Place {
 /// A lock this run holds; released when dropped.
 pub struct Held {
     place: Place,
-    holder: Holder,
+    /// The holder's `run`, to tell our lock from another run's.
+    run: String,
     aws: String,
     /// The open, `flock`ed file of a local lock.
     file: Option<std::fs::File>,
@@ -130,10 +125,11 @@ impl Drop for Held {
             }
             Place::S3 { .. } => {
                 // Only our own lock is removed (another run's after an `unlock` stays).
-                if let Ok(Some(current)) = read(&self.place, &self.aws)
-                    && current.run == self.holder.run
+                if let Place::S3 { bucket, key } = &self.place
+                    && let Ok(Some(current)) = read(&self.place, &self.aws)
+                    && current.run == self.run
                 {
-                    let _ = delete(&self.place, &self.aws);
+                    let _ = delete(bucket, key, &self.aws);
                 }
             }
         }
@@ -163,14 +159,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
                 .map_err(|e| {
                     UserError::new(format!("{}: cannot open the lock: {e}", path.display()))
                 })?;
-            // SAFETY: flock on a descriptor we own; no memory involved.
-            let rc = unsafe {
-                libc::flock(
-                    std::os::unix::io::AsRawFd::as_raw_fd(&file),
-                    libc::LOCK_EX | libc::LOCK_NB,
-                )
-            };
-            if rc != 0 {
+            if !try_flock(&file) {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
                 return Ok(Attempt::HeldBy(serde_json::from_str(&text).ok()));
@@ -183,7 +172,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
                 })?;
             Ok(Attempt::Got(Held {
                 place: place.clone(),
-                holder: holder.clone(),
+                run: holder.run.clone(),
                 aws: aws.to_string(),
                 file: Some(file),
             }))
@@ -212,7 +201,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
             if code == 0 {
                 return Ok(Attempt::Got(Held {
                     place: place.clone(),
-                    holder: holder.clone(),
+                    run: holder.run.clone(),
                     aws: aws.to_string(),
                     file: None,
                 }));
@@ -220,7 +209,8 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
             if stderr.contains("PreconditionFailed")
                 || stderr.contains("ConditionalRequestConflict")
             {
-                return Ok(Attempt::HeldBy(read(place, aws)?));
+                // Who holds it is read by `acquire` only when it says so.
+                return Ok(Attempt::HeldBy(None));
             }
             Err(UserError::new(format!(
                 "cannot take the lock {}: `{aws} s3api put-object --if-none-match` failed with status {code}: {}",
@@ -245,11 +235,20 @@ pub fn acquire(
         match try_acquire(place, holder, aws)? {
             Attempt::Got(held) => return Ok(held),
             Attempt::HeldBy(other) => {
+                let waited = started.elapsed();
+                let give_up = waited >= timeout || process::interrupted().is_some();
+                if said && !give_up {
+                    std::thread::sleep(Duration::from_millis(500).min(timeout - waited));
+                    continue;
+                }
+                let other = match (other, place) {
+                    (None, Place::S3 { .. }) => read(place, aws)?,
+                    (other, _) => other,
+                };
                 let who = other
                     .as_ref()
                     .map_or_else(|| "another run".to_string(), Holder::describe);
-                let waited = started.elapsed();
-                if waited >= timeout || process::interrupted().is_some() {
+                if give_up {
                     return Err(UserError::new(format!(
                         "cluster `{}` is locked by {who}: {}{}. If that run is gone, release the lock with `kopsform unlock --cluster ID`; to wait for it, pass --lock-timeout (e.g. 10m)",
                         holder.cluster,
@@ -264,14 +263,12 @@ pub fn acquire(
                         }
                     )));
                 }
-                if !said {
-                    eprintln!(
-                        "{prefix}waiting for the lock of cluster `{}`, held by {who} (up to {})",
-                        holder.cluster,
-                        humantime::format_duration(timeout)
-                    );
-                    said = true;
-                }
+                eprintln!(
+                    "{prefix}waiting for the lock of cluster `{}`, held by {who} (up to {})",
+                    holder.cluster,
+                    humantime::format_duration(timeout)
+                );
+                said = true;
                 std::thread::sleep(Duration::from_millis(500).min(timeout - waited));
             }
         }
@@ -282,24 +279,14 @@ pub fn acquire(
 pub fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
     match place {
         Place::Local(path) => {
-            let Ok(file) = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(path)
-            else {
+            let Ok(file) = std::fs::OpenOptions::new().read(true).open(path) else {
                 return Ok(None);
             };
-            // SAFETY: as in try_acquire.
-            let free = unsafe {
-                libc::flock(
-                    std::os::unix::io::AsRawFd::as_raw_fd(&file),
-                    libc::LOCK_EX | libc::LOCK_NB,
-                )
-            } == 0;
-            if free {
+            if try_flock(&file) {
                 return Ok(None);
             }
-            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let mut text = String::new();
+            let _ = (&file).read_to_string(&mut text);
             Ok(serde_json::from_str(&text).ok())
         }
         Place::S3 { bucket, key } => {
@@ -331,28 +318,26 @@ pub fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
     }
 }
 
-fn delete(place: &Place, aws: &str) -> Result<(), UserError> {
-    match place {
-        Place::Local(path) => std::fs::remove_file(path)
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", path.display()))),
-        Place::S3 { bucket, key } => {
-            let args = vec!["s3api", "delete-object", "--bucket", bucket, "--key", key];
-            let (code, _, stderr) = statestore::aws(aws, &args)?;
-            if code != 0 {
-                return Err(UserError::new(format!(
-                    "cannot remove the lock s3://{bucket}/{key}: {}",
-                    stderr.trim()
-                )));
-            }
-            Ok(())
-        }
+fn delete(bucket: &str, key: &str, aws: &str) -> Result<(), UserError> {
+    let args = ["s3api", "delete-object", "--bucket", bucket, "--key", key];
+    let (code, _, stderr) = statestore::aws(aws, &args)?;
+    if code != 0 {
+        return Err(UserError::new(format!(
+            "cannot remove the lock s3://{bucket}/{key}: {}",
+            stderr.trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Takes an exclusive `flock` on `file` without waiting; false when another process holds it.
+fn try_flock(file: &std::fs::File) -> bool {
+    // SAFETY: flock(2) on a descriptor the File owns for the duration of the call.
+    unsafe {
+        libc::flock(
+            std::os::unix::io::AsRawFd::as_raw_fd(file),
+            libc::LOCK_EX | libc::LOCK_NB,
+        ) == 0
     }
 }
 
@@ -367,8 +352,8 @@ pub fn unlock(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
             place.display(),
             h.describe()
         ))),
-        (Place::S3 { .. }, Some(_)) => {
-            delete(place, aws)?;
+        (Place::S3 { bucket, key }, Some(_)) => {
+            delete(bucket, key, aws)?;
             Ok(holder)
         }
     }

@@ -46,16 +46,19 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
     docs
 }
 
+/// Whether a chunk holds nothing but blank lines and comments.
+fn is_blank(chunk: &str) -> bool {
+    chunk
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+}
+
 /// Parses and checks the manifest for cluster `cluster_name`. Errors name the line.
 pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     let mut documents = Vec::new();
     for (index, (line, chunk)) in split_documents(text).into_iter().enumerate() {
         // Text before a leading `---` (nothing, or comments) is not a document.
-        if index == 0
-            && chunk
-                .lines()
-                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-        {
+        if index == 0 && is_blank(&chunk) {
             continue;
         }
         let value: Value = serde_yaml::from_str(&chunk).map_err(|e| match e.location() {
@@ -69,10 +72,7 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
         })?;
         if value.is_null() {
             // kops replace fails on an empty document (`Object 'Kind' is missing in 'null'`).
-            if chunk
-                .lines()
-                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-            {
+            if is_blank(&chunk) {
                 return Err(format!(
                     "{line}: an empty document (a stray `---`?); kops replace rejects empty documents, so remove the separator from the template"
                 ));

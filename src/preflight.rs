@@ -293,7 +293,7 @@ fn read_key_store(store: &Store, aws: &str) -> Result<KeyStore, UserError> {
                 .prefix("kopsform-keys")
                 .tempdir()
                 .map_err(|e| UserError::new(format!("cannot create a temporary folder: {e}")))?;
-            let source = s3_url(bucket, prefix);
+            let source = format!("s3://{bucket}/{}", Store::key(prefix, ""));
             let dest = temp.path().to_string_lossy().into_owned();
             let args = vec![
                 "s3",
@@ -355,44 +355,19 @@ fn list_names(store: &Store, aws: &str) -> Result<BTreeSet<String>, UserError> {
             })
             .unwrap_or_default()),
         Store::S3 { bucket, prefix } => {
-            let key_prefix = if prefix.is_empty() {
-                String::new()
-            } else {
-                format!("{prefix}/")
-            };
-            let args = vec![
-                "s3api",
-                "list-objects-v2",
-                "--bucket",
-                bucket,
-                "--prefix",
-                &key_prefix,
-                "--query",
-                "Contents[].Key",
-                "--output",
-                "json",
-            ];
-            let stdout = aws_read(aws, &args, &s3_url(bucket, prefix))?;
-            let keys: Option<Vec<String>> = serde_json::from_slice(&stdout).map_err(|e| {
+            let key_prefix = Store::key(prefix, "");
+            let objects = statestore::list_objects(aws, bucket, &key_prefix).map_err(|e| {
                 UserError::new(format!(
-                    "`{aws} s3api list-objects-v2` printed no key list ({e})"
+                    "refusing the isolated run: {}, so it cannot check what kops would write there",
+                    e.message
                 ))
             })?;
-            Ok(keys
-                .unwrap_or_default()
+            Ok(objects
                 .into_iter()
-                .filter_map(|k| k.strip_prefix(&key_prefix).map(str::to_string))
+                .filter_map(|(k, _)| k.strip_prefix(&key_prefix).map(str::to_string))
                 .filter(|k| !k.is_empty() && !k.contains('/'))
                 .collect())
         }
-    }
-}
-
-fn s3_url(bucket: &str, prefix: &str) -> String {
-    if prefix.is_empty() {
-        format!("s3://{bucket}/")
-    } else {
-        format!("s3://{bucket}/{prefix}/")
     }
 }
 

@@ -21,6 +21,15 @@ pub enum Store {
 }
 
 impl Store {
+    /// The key of `rel` (`""` for the store itself) in an S3 store's bucket.
+    pub fn key(prefix: &str, rel: &str) -> String {
+        match (prefix.is_empty(), rel.is_empty()) {
+            (true, _) => rel.to_string(),
+            (false, true) => format!("{prefix}/"),
+            (false, false) => format!("{prefix}/{rel}"),
+        }
+    }
+
     pub fn parse(state: &str, project_dir: &Path) -> Result<Store, UserError> {
         if let Some(rest) = state.strip_prefix("s3://") {
             let rest = rest.trim_end_matches('/');
@@ -65,28 +74,17 @@ pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<
     private_dir(dest)?;
     match store {
         Store::S3 { bucket, prefix } => {
-            let source = if prefix.is_empty() {
-                format!("s3://{bucket}/{cluster}/")
-            } else {
-                format!("s3://{bucket}/{prefix}/{cluster}/")
-            };
+            let source = format!(
+                "s3://{bucket}/{}",
+                Store::key(prefix, &format!("{cluster}/"))
+            );
             let target_str = target.to_string_lossy().into_owned();
-            let mut args: Vec<String> = vec![
-                "s3".into(),
-                "sync".into(),
-                source.clone(),
-                target_str,
-                "--exclude".into(),
-                "*".into(),
-            ];
+            let mut args = vec!["s3", "sync", &source, &target_str, "--exclude", "*"];
             for include in REGISTRY {
-                args.push("--include".into());
-                args.push(include.to_string());
+                args.extend(["--include", include]);
             }
-            args.push("--only-show-errors".into());
-            args.extend(endpoint_args());
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (code, _, stderr) = process::run_captured(aws, &args, dest, &[])?;
+            args.push("--only-show-errors");
+            let (code, _, stderr) = self::aws(aws, &args)?;
             if code != 0 {
                 return Err(UserError::with_code(
                     format!(
@@ -120,6 +118,15 @@ pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<
 /// What kops reads through `--state`, as `aws s3 sync --include` patterns.
 const REGISTRY: &[&str] = &["config", "instancegroup/*", "clusteraddons/*"];
 
+/// Whether `rel` (relative to the cluster's prefix) is one of the objects of the cluster's spec:
+/// `config` or an instance group.
+pub fn is_spec(rel: &str) -> bool {
+    rel == "config"
+        || rel
+            .strip_prefix("instancegroup/")
+            .is_some_and(|ig| !ig.contains('/'))
+}
+
 fn in_registry(rel: &Path) -> bool {
     let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
     match parts.next().as_deref() {
@@ -138,9 +145,42 @@ pub fn aws(aws: &str, args: &[&str]) -> Result<(i32, Vec<u8>, String), UserError
     process::run_captured(aws, &all, Path::new("."), &[])
 }
 
+/// Every object under `key_prefix` of `bucket`: key and ETag (the aws CLI pages through them).
+pub fn list_objects(
+    aws: &str,
+    bucket: &str,
+    key_prefix: &str,
+) -> Result<Vec<(String, String)>, UserError> {
+    let args = [
+        "s3api",
+        "list-objects-v2",
+        "--bucket",
+        bucket,
+        "--prefix",
+        key_prefix,
+        "--query",
+        "Contents[].[Key,ETag]",
+        "--output",
+        "json",
+    ];
+    let (code, stdout, stderr) = self::aws(aws, &args)?;
+    if code != 0 {
+        return Err(UserError::new(format!(
+            "cannot list s3://{bucket}/{key_prefix}: `{aws} s3api list-objects-v2` failed with status {code}: {}",
+            stderr.trim()
+        )));
+    }
+    let rows: Option<Vec<(String, String)>> = serde_json::from_slice(&stdout).map_err(|e| {
+        UserError::new(format!(
+            "cannot list s3://{bucket}/{key_prefix}: `{aws} s3api list-objects-v2` printed no key list ({e})"
+        ))
+    })?;
+    Ok(rows.unwrap_or_default())
+}
+
 /// `--endpoint-url` for the aws CLI when only kops's `S3_ENDPOINT` names the S3 endpoint (the aws
 /// CLI reads `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL` itself).
-pub fn endpoint_args() -> Vec<String> {
+fn endpoint_args() -> Vec<String> {
     match std::env::var("S3_ENDPOINT") {
         Ok(endpoint)
             if !endpoint.is_empty() && std::env::var_os("AWS_ENDPOINT_URL_S3").is_none() =>

@@ -132,44 +132,17 @@ pub fn registry_hash(store: &Store, cluster: &str, aws: &str) -> Result<String, 
     match store {
         Store::Local(dir) => {
             let base = dir.join(cluster);
-            let (files, _) = expand(
-                &base,
-                &["config".to_string(), "instancegroup/*".to_string()],
-            )?;
-            for (path, sha) in files {
-                fp.add(&path, sha.as_bytes());
+            let (files, _) = expand(&base, &["config".into(), "instancegroup/*".into()])?;
+            for (rel, sha) in files.iter().filter(|(rel, _)| statestore::is_spec(rel)) {
+                fp.add(rel, sha.as_bytes());
             }
         }
         Store::S3 { bucket, prefix } => {
-            let key_prefix = if prefix.is_empty() {
-                format!("{cluster}/")
-            } else {
-                format!("{prefix}/{cluster}/")
-            };
-            let args = vec![
-                "s3api",
-                "list-objects-v2",
-                "--bucket",
-                bucket,
-                "--prefix",
-                &key_prefix,
-                "--query",
-                "Contents[].[Key,ETag]",
-                "--output",
-                "json",
-            ];
-            let (code, stdout, stderr) = statestore::aws(aws, &args)?;
-            if code != 0 {
-                return Err(UserError::new(format!(
-                    "cannot list s3://{bucket}/{key_prefix} for the up-to-date check: {}",
-                    stderr.trim()
-                )));
-            }
-            let rows: Option<Vec<(String, String)>> =
-                serde_json::from_slice(&stdout).unwrap_or_default();
-            for (key, etag) in rows.unwrap_or_default() {
-                let rel = &key[key_prefix.len().min(key.len())..];
-                if rel == "config" || rel.starts_with("instancegroup/") {
+            let key_prefix = Store::key(prefix, &format!("{cluster}/"));
+            for (key, etag) in statestore::list_objects(aws, bucket, &key_prefix)? {
+                if let Some(rel) = key.strip_prefix(&key_prefix)
+                    && statestore::is_spec(rel)
+                {
                     fp.add(rel, etag.as_bytes());
                 }
             }
