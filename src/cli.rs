@@ -86,12 +86,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub force: bool,
     /// How long to wait for another run's lock on a cluster (0, 30s, 10m)
-    #[arg(long, value_name = "DURATION", global = true, default_value = "0", value_parser = parse_lock_timeout)]
+    #[arg(long, value_name = "DURATION", global = true, default_value = "0", value_parser = crate::lock::parse_timeout)]
     pub lock_timeout: std::time::Duration,
-}
-
-fn parse_lock_timeout(text: &str) -> Result<std::time::Duration, String> {
-    crate::lock::parse_timeout(text)
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,9 +144,6 @@ pub struct ReviewArgs {
     /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
     #[arg(long, value_name = "FILE")]
     pub rolling_update: Option<PathBuf>,
-    /// Also write the JSON form here (the `review` builtin's `json` key).
-    #[arg(skip)]
-    pub json_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

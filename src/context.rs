@@ -219,8 +219,7 @@ impl<'p> RunValues<'p> {
             &self.workspace_env(),
         )?;
         if code != 0 {
-            let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-            let tail = tail[tail.len().saturating_sub(5)..].join("\n  ");
+            let tail = process::last_lines(&stderr, 5).join("\n  ");
             return Err(UserError::with_code(
                 format!(
                     "`{terraform} output -json` in {dir_name} failed with status {code}:\n  {tail}\nIs the layer initialised and applied (task prerequisites-apply)?"

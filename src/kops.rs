@@ -110,6 +110,22 @@ fn table_after<'a>(text: &'a str, header: &[&str]) -> Option<Vec<(usize, Vec<&'a
     )
 }
 
+/// The groups that need an update, each as `NAME (N of M nodes)` with `name` shaping the name.
+pub fn needing_update(groups: &[GroupStatus], name: impl Fn(&str) -> String) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|g| g.needs_update())
+        .map(|g| {
+            format!(
+                "{} ({} of {} nodes)",
+                name(&g.name),
+                g.need_update,
+                g.target
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,8 +130,8 @@ fn review_command(
         Err(_) if global.directory.is_none() => None,
         Err(e) => return Err(e),
     };
-    match review::run(project.as_ref(), args)? {
-        0 => Ok(()),
+    match review::run(project.as_ref(), args, None)? {
+        review::EXIT_NO_CHANGES => Ok(()),
         // An empty message carries only the exit status ("changes", "protected changes").
         code => Err(UserError::with_code(String::new(), code)),
     }

@@ -50,7 +50,7 @@ pub const BLOB_ATTRIBUTES: &[&str] = &[
 ];
 /// Sensitive values shorter than this are not looked for elsewhere: hiding every `1` or `true` of a
 /// plan would protect nothing.
-const MIN_SECRET_CHARS: usize = crate::redact::MIN_SECRET_LEN;
+use crate::redact::MIN_SECRET_LEN;
 /// Characters of the sha256 hex digest shown for a blob.
 const HASH_PREFIX: usize = 12;
 
@@ -378,12 +378,7 @@ fn show_json(plan: &Path, tool: &str) -> Result<Vec<u8>, UserError> {
     let (code, stdout, stderr) =
         crate::process::run_captured(tool, &["show", "-no-color", "-json", &file], folder, &[])?;
     if code != 0 {
-        let tail: Vec<&str> = stderr
-            .lines()
-            .map(str::trim_end)
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        let tail = tail[tail.len().saturating_sub(5)..].join("\n  ");
+        let tail = crate::process::last_lines(&stderr, 5).join("\n  ");
         return Err(UserError::new(format!(
             "{}: `{tool} show -json {file}` failed (exit {code}) in {}:\n  {tail}\n\
              A saved plan is read in its folder, which must be initialised (`{tool} init`) with the \
@@ -797,7 +792,7 @@ struct Secrets {
 
 impl Secrets {
     fn add(&mut self, s: &str, substring: bool) {
-        if s.chars().count() < MIN_SECRET_CHARS {
+        if s.chars().count() < MIN_SECRET_LEN {
             return;
         }
         if substring && !self.substrings.iter().any(|x| x == s) {
@@ -810,40 +805,18 @@ impl Secrets {
 
     /// Every string in `value`.
     fn add_all(&mut self, value: &Value, substring: bool) {
-        match value {
-            Value::String(s) => self.add(s, substring),
-            Value::Array(items) => items.iter().for_each(|v| self.add_all(v, substring)),
-            Value::Object(map) => map.values().for_each(|v| self.add_all(v, substring)),
-            _ => {}
-        }
+        crate::redact::string_leaves(value, &mut |s| self.add(s, substring));
     }
 
     /// The strings of `value` under `true` in the marker tree.
     fn add_marked(&mut self, value: &Value, marker: Option<&Value>, substring: bool) {
-        let Some(marker) = marker else { return };
-        if is_true(marker) {
-            self.add_all(value, substring);
-            return;
-        }
-        match (value, marker) {
-            (Value::Object(map), Value::Object(marks)) => {
-                for (key, mark) in marks {
-                    if let Some(v) = map.get(key) {
-                        self.add_marked(v, Some(mark), substring);
-                    }
-                }
-            }
-            (Value::Array(items), Value::Array(marks)) => {
-                for (v, mark) in items.iter().zip(marks) {
-                    self.add_marked(v, Some(mark), substring);
-                }
-            }
-            _ => {}
+        if let Some(marker) = marker {
+            crate::redact::marked_strings(value, marker, &mut |s| self.add(s, substring));
         }
     }
 
     fn hides(&self, s: &str) -> bool {
-        s.chars().count() >= MIN_SECRET_CHARS
+        s.chars().count() >= MIN_SECRET_LEN
             && (self.exact.contains(s) || self.substrings.iter().any(|x| s.contains(x.as_str())))
     }
 

@@ -249,6 +249,16 @@ fn relay(
     kept
 }
 
+/// The last `n` non-blank lines of a child's stderr, trailing blanks trimmed, for messages.
+pub fn last_lines(stderr: &str, n: usize) -> Vec<&str> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
 /// Runs a child and returns its stdout; stderr is kept for the error message. For reads such as
 /// `terraform output -json` whose output is data, not progress.
 pub fn run_captured(

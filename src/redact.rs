@@ -24,43 +24,16 @@ pub const SECRET_ENV: &[&str] = &[
 /// masks them in its plan text only where its schema says so (a `terraform_data` output derived
 /// from a sensitive input is shown in clear), so kopsform masks them everywhere it relays.
 pub fn sensitive_strings(show: &serde_json::Value) -> Vec<String> {
-    fn leaves(value: &serde_json::Value, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::String(s) => out.push(s.clone()),
-            serde_json::Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
-            serde_json::Value::Object(map) => map.values().for_each(|v| leaves(v, out)),
-            _ => {}
-        }
-    }
-    fn masked(value: &serde_json::Value, mask: &serde_json::Value, out: &mut Vec<String>) {
-        match mask {
-            serde_json::Value::Bool(true) => leaves(value, out),
-            serde_json::Value::Object(keys) => {
-                for (k, m) in keys {
-                    if let Some(v) = value.get(k) {
-                        masked(v, m, out);
-                    }
-                }
-            }
-            serde_json::Value::Array(items) => {
-                for (i, m) in items.iter().enumerate() {
-                    if let Some(v) = value.get(i) {
-                        masked(v, m, out);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    fn module(m: &serde_json::Value, out: &mut Vec<String>) {
+    fn module(m: &serde_json::Value, add: &mut dyn FnMut(&str)) {
         for r in m["resources"].as_array().into_iter().flatten() {
-            masked(&r["values"], &r["sensitive_values"], out);
+            marked_strings(&r["values"], &r["sensitive_values"], add);
         }
         for child in m["child_modules"].as_array().into_iter().flatten() {
-            module(child, out);
+            module(child, add);
         }
     }
     let mut out = Vec::new();
+    let mut add = |s: &str| out.push(s.to_string());
     for values in [
         &show["values"],
         &show["prior_state"]["values"],
@@ -68,15 +41,52 @@ pub fn sensitive_strings(show: &serde_json::Value) -> Vec<String> {
     ] {
         if let Some(outputs) = values["outputs"].as_object() {
             for o in outputs.values().filter(|o| o["sensitive"] == true) {
-                leaves(&o["value"], &mut out);
+                string_leaves(&o["value"], &mut add);
             }
         }
-        module(&values["root_module"], &mut out);
+        module(&values["root_module"], &mut add);
     }
     out.retain(|s| s.chars().count() >= MIN_SECRET_LEN);
     out.sort();
     out.dedup();
     out
+}
+
+/// Calls `f` with every string in `value`.
+pub fn string_leaves(value: &serde_json::Value, f: &mut dyn FnMut(&str)) {
+    match value {
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| string_leaves(v, f)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| string_leaves(v, f)),
+        _ => {}
+    }
+}
+
+/// Calls `f` with every string of `value` under `true` in Terraform's marker tree `mask`
+/// (`sensitive_values`, `before_sensitive`, `after_sensitive`).
+pub fn marked_strings(
+    value: &serde_json::Value,
+    mask: &serde_json::Value,
+    f: &mut dyn FnMut(&str),
+) {
+    match mask {
+        serde_json::Value::Bool(true) => string_leaves(value, f),
+        serde_json::Value::Object(keys) => {
+            for (k, m) in keys {
+                if let Some(v) = value.get(k) {
+                    marked_strings(v, m, f);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, m) in items.iter().enumerate() {
+                if let Some(v) = value.get(i) {
+                    marked_strings(v, m, f);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 #[derive(Debug, Default)]

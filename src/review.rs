@@ -145,11 +145,22 @@ pub struct ProtectedChange {
 /// The changes that destroy or replace a resource matched by `rules`, in plan order.
 pub fn protected_changes(summary: &PlanSummary, rules: &[ProtectRule]) -> Vec<ProtectedChange> {
     let matcher = Matcher::new(rules);
+    let protection: Vec<Option<String>> = summary
+        .changes
+        .iter()
+        .map(|c| matcher.protection(c))
+        .collect();
+    protected_of(summary, &protection)
+}
+
+/// The protected changes, given each change's protection (in plan order).
+fn protected_of(summary: &PlanSummary, protection: &[Option<String>]) -> Vec<ProtectedChange> {
     summary
         .changes
         .iter()
-        .filter_map(|c| {
-            let reason = matcher.protection(c)?;
+        .zip(protection)
+        .filter_map(|(c, reason)| {
+            let reason = reason.clone()?;
             Some(ProtectedChange {
                 address: c.display_address(),
                 action: if c.action == Action::Delete {
@@ -245,14 +256,16 @@ pub fn exit_status(summary: &PlanSummary, protected: &[ProtectedChange]) -> i32 
 // The command
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `kopsform review`; returns the exit status (0 no changes, 2 changes, 3 protected).
-pub fn run(project: Option<&Project>, args: &ReviewArgs) -> Result<i32, UserError> {
+/// Runs `kopsform review`; returns the exit status (0 no changes, 2 changes, 3 protected). With
+/// `json_out`, the JSON form is written there too (the `review` builtin's `json` key). The
+/// project's rules were checked when it was loaded; the built-in ones are constant.
+pub fn run(
+    project: Option<&Project>,
+    args: &ReviewArgs,
+    json_out: Option<&Path>,
+) -> Result<i32, UserError> {
     let config = project.map(|p| p.config.review.clone()).unwrap_or_default();
     let rules = effective_rules(&config);
-    check_rules(&rules).map_err(|e| match project {
-        Some(p) => UserError::new(format!("{}: {e}", p.file.display())),
-        None => UserError::new(e),
-    })?;
     let tool = project.map_or_else(
         || "terraform".to_string(),
         |p| p.tool_or_default("terraform"),
@@ -286,7 +299,7 @@ pub fn run(project: Option<&Project>, args: &ReviewArgs) -> Result<i32, UserErro
             markdown.text
         }
     };
-    if let Some(path) = &args.json_out {
+    if let Some(path) = json_out {
         crate::atomic::write(path, render_json(&review).as_bytes(), 0o644)?;
     }
     match &args.out {
@@ -350,12 +363,12 @@ impl Review {
         rolling_update: Option<Vec<GroupStatus>>,
     ) -> Review {
         let matcher = Matcher::new(rules);
-        let protection = summary
+        let protection: Vec<Option<String>> = summary
             .changes
             .iter()
             .map(|c| matcher.protection(c))
             .collect();
-        let protected = protected_changes(&summary, rules);
+        let protected = protected_of(&summary, &protection);
         let exit_status = exit_status(&summary, &protected);
         Review {
             summary,
@@ -886,18 +899,7 @@ fn rolling_section(review: &Review) -> Option<Section> {
 }
 
 fn rolling_verdict(groups: &[GroupStatus], style: Style) -> String {
-    let needing: Vec<String> = groups
-        .iter()
-        .filter(|g| g.needs_update())
-        .map(|g| {
-            format!(
-                "{} ({} of {} nodes)",
-                style.code(&g.name),
-                g.need_update,
-                g.target
-            )
-        })
-        .collect();
+    let needing = kops::needing_update(groups, |name| style.code(name));
     let bold = |s: &str| match style {
         Style::Markdown => format!("**{s}**"),
         Style::Plain => s.to_string(),

@@ -1545,11 +1545,7 @@ fn report_rolling_update(
             return Ok(());
         }
     };
-    let needing: Vec<String> = groups
-        .iter()
-        .filter(|g| g.needs_update())
-        .map(|g| format!("{} ({} of {} nodes)", g.name, g.need_update, g.target))
-        .collect();
+    let needing = kops::needing_update(&groups, str::to_string);
     if needing.is_empty() {
         eprintln!(
             "{prefix}no instance group needs an update ({} checked)",
@@ -1753,12 +1749,12 @@ impl Runner<'_> {
             }),
             cluster,
             rolling_update: rolling_update.map(|r| self.project.path(r)),
-            json_out: json.map(|j| self.project.path(j)),
         };
-        let code = crate::review::run(Some(self.project), &args)?;
+        let json = json.map(|j| self.project.path(j));
+        let code = crate::review::run(Some(self.project), &args, json.as_deref())?;
         let verdict = match code {
-            0 => "no changes",
-            3 => "changes, some to PROTECTED resources",
+            crate::review::EXIT_NO_CHANGES => "no changes",
+            crate::review::EXIT_PROTECTED => "changes, some to PROTECTED resources",
             _ => "changes",
         };
         eprintln!("{prefix}review of {plan} written to {out}: {verdict}");
