@@ -162,30 +162,17 @@ fn a_run_on_several_clusters_needs_a_selection() {
 /// The sandbox with a kops that logs each invocation and can claim another version.
 fn counting_sandbox() -> Project {
     let p = fleet();
-    p.file(
+    p.script(
         "bin/kops",
         "#!/bin/sh\necho \"$*\" >> \"$KOPS_LOG\"\nif [ \"$1\" = version ] && [ -n \"$FAKE_KOPS_VERSION\" ]; then echo \"Client version: $FAKE_KOPS_VERSION\"; exit 0; fi\nexec \"$(dirname \"$0\")/../tests/kops-double/kops\" \"$@\"\n",
     );
-    std::fs::set_permissions(
-        p.join("bin/kops"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     let tasks = p.read("examples/sandbox/tasks.toml");
-    let root = std::fs::read_to_string(crate::support::repo().join("tasks.toml")).unwrap();
-    // The sandbox's header (its layer, its state store) with the repository's tasks.
-    let header = &tasks[..tasks.find("[tasks.").unwrap()];
-    let body = &root[root.find("[tasks.").unwrap()..];
     p.file(
         "examples/sandbox/tasks.toml",
-        &format!("{header}{body}")
+        &tasks
             .replace(
                 "kops = \"../../tests/kops-double/kops\"",
                 "kops = \"../../bin/kops\"",
-            )
-            .replace(
-                "\"2-kops/cluster-template.yml\"",
-                "\"../../2-kops/cluster-template.yml\"",
             )
             .replace(
                 "state = \"{{kops_state_store}}\"\n",

@@ -348,17 +348,6 @@ output "canary" {
 }
 "#;
 
-fn files_under(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if entry.file_type().unwrap().is_dir() {
-            files_under(&path, found);
-        } else {
-            found.push(path);
-        }
-    }
-}
-
 /// A secret in a sensitive variable, a sensitive attribute and sensitive outputs (of both layers)
 /// appears nowhere a dry run writes: stdout, stderr, the review, or any file under `.kopsform/`.
 #[test]
@@ -401,18 +390,15 @@ fn dryrun_keeps_secrets_out_of_everything_it_writes() {
         "the saved plan, which holds the values in clear, is removed after the review"
     );
 
-    let mut files = Vec::new();
-    files_under(&p.join(".kopsform"), &mut files);
-    assert!(files.len() > 5, "{files:?}");
+    let files = crate::support::files(&p.join(".kopsform"));
+    assert!(files.len() > 5, "{:?}", files.keys());
     for canary in ["c4n4ry-live", "c4n4ry-next"] {
         assert!(!run.stdout.contains(canary), "stdout: {}", run.stdout);
         assert!(!run.stderr.contains(canary), "stderr: {}", run.stderr);
-        for file in &files {
-            let bytes = std::fs::read(file).unwrap();
+        for (file, bytes) in &files {
             assert!(
                 !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
-                "{canary} in {}",
-                file.display()
+                "{canary} in .kopsform/{file}"
             );
         }
     }

@@ -176,11 +176,7 @@ fn garbage_or_failing_terraform_output_is_reported() {
             "failed with status 1:\n  Error: Backend initialization required",
         ),
     ] {
-        p.file("fake-terraform", &format!("#!/bin/sh\n{script}\n"));
-        std::process::Command::new("chmod")
-            .args(["+x", p.join("fake-terraform").to_str().unwrap()])
-            .status()
-            .unwrap();
+        p.script("fake-terraform", &format!("#!/bin/sh\n{script}\n"));
         p.file(
             "tasks.toml",
             &format!("[tools]\nterraform = \"./fake-terraform\"\n{RENDER_TASKS}"),

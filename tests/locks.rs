@@ -120,11 +120,9 @@ fn two_concurrent_applies_never_both_change_the_cluster() {
     let p = project(&s3);
     let out = |name: &str| p.join(name).display().to_string();
     let start = |log: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_kopsform"))
-            .args(["--yes", "apply"])
-            .current_dir(p.path())
-            .envs(s3.env())
-            .stdin(std::process::Stdio::null())
+        // The project's whole environment (the kops double, no Terraform CLI config) as well as
+        // the local S3 server's.
+        p.command(&["--yes", "apply"])
             .stdout(std::fs::File::create(out(&format!("{log}.out"))).unwrap())
             .stderr(std::fs::File::create(out(&format!("{log}.err"))).unwrap())
             .spawn()

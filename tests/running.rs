@@ -113,11 +113,7 @@ fn a_missing_tool_says_how_to_configure_it() {
 #[test]
 fn tools_table_swaps_the_binary_and_relative_paths_are_from_the_project() {
     let p = Project::new();
-    p.file("bin/fake-tf", "#!/bin/sh\necho \"fake terraform $*\"\n");
-    std::process::Command::new("chmod")
-        .args(["+x", p.join("bin/fake-tf").to_str().unwrap()])
-        .status()
-        .unwrap();
+    p.script("bin/fake-tf", "#!/bin/sh\necho \"fake terraform $*\"\n");
     p.file(
         "tasks.toml",
         "[tools]\nterraform = \"bin/fake-tf\"\n[tasks.t]\ncwd = \"sub\"\nsteps = [[\"terraform\", \"plan\"]]\n",
@@ -253,14 +249,10 @@ steps = [["echo", "{{kops_s3_bucket}}"], ["echo", "{{cluster.state}}"]]
 "#,
     );
     // A wrapper that records each call, then runs the real terraform.
-    p.file(
+    p.script(
         "counting-terraform",
         "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/terraform-calls.log\"\nexec terraform \"$@\"\n",
     );
-    std::process::Command::new("chmod")
-        .args(["+x", p.join("counting-terraform").to_str().unwrap()])
-        .status()
-        .unwrap();
     p.kopsform(&["two"])
         .success()
         .stdout_has("[two] s3://kops-state");
@@ -295,11 +287,8 @@ deps = ["slow"]
 steps = [["touch", "after-ran"]]
 "#,
     );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kopsform"))
-        .arg("after")
-        .current_dir(p.path())
-        .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(std::process::Stdio::null())
+    let child = p
+        .command(&["after"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

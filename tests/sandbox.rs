@@ -44,7 +44,7 @@ fn readme_main_command_runs_the_sandbox_offline() {
     // before kops runs, and the live store is byte for byte what it was.
     p.kopsform(&["-C", "examples/sandbox", "--yes", "apply"])
         .success();
-    let before = tree(&p.join("examples/sandbox/.kops-state"));
+    let before = crate::support::files(&p.join("examples/sandbox/.kops-state"));
     assert!(
         before
             .keys()
@@ -57,7 +57,7 @@ fn readme_main_command_runs_the_sandbox_offline() {
         .stderr_has("refusing the isolated dry run: `kops update cluster` would write to the live cluster state")
         .stderr_has("spec.configBase is a local folder");
     assert!(!run.stderr.contains("$ kops"), "{}", run.stderr);
-    let after = tree(&p.join("examples/sandbox/.kops-state"));
+    let after = crate::support::files(&p.join("examples/sandbox/.kops-state"));
     let changed: Vec<&String> = before
         .keys()
         .chain(after.keys())
@@ -69,22 +69,23 @@ fn readme_main_command_runs_the_sandbox_offline() {
     );
 }
 
-/// Every file under `dir` with its contents.
-fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut files = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
+/// The examples run the repository's own tasks: only the template's path differs.
+#[test]
+fn the_examples_tasks_are_the_repositorys() {
+    let tasks = |path: &str| {
+        let text = std::fs::read_to_string(crate::support::repo().join(path)).unwrap();
+        text[text.find("[tasks.").unwrap()..].replace(
+            "\"../../2-kops/cluster-template.yml\"",
+            "\"2-kops/cluster-template.yml\"",
+        )
+    };
+    let root = tasks("tasks.toml");
+    for example in ["examples/sandbox/tasks.toml", "examples/fleet/tasks.toml"] {
+        assert!(
+            tasks(example) == root,
+            "{example}: its [tasks.*] differ from tasks.toml; copy them over (the template path is ../../2-kops/cluster-template.yml)"
+        );
     }
-    files
 }
 
 #[test]

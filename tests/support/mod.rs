@@ -122,6 +122,36 @@ pub struct Project {
     pub env: Vec<(String, String)>,
 }
 
+/// Runs `command` to the end: its status and its output without colours.
+fn run(command: &mut Command, what: &str) -> Run {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
+        stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
+    }
+}
+
+/// Every file under `dir` (relative path) with its bytes.
+pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                found.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    found
+}
+
 impl Default for Project {
     fn default() -> Self {
         Self::new()
@@ -193,27 +223,18 @@ impl Project {
     }
 
     pub fn kopsform_in(&self, cwd: &Path, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_kopsform"))
-            .args(args)
-            .current_dir(cwd)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run kopsform");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
-            stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
-        }
+        run(self.command(args).current_dir(cwd), "kopsform")
+    }
+
+    /// kopsform with `args` in the project folder, with the project's environment and no input,
+    /// not started yet: for tests that start it in the background or pipe its output.
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.program(".", env!("CARGO_BIN_EXE_kopsform"), args)
     }
 
     /// Starts kopsform in the background (its output discarded), for concurrency tests.
     pub fn spawn_kopsform(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_kopsform"))
-            .args(args)
-            .current_dir(self.path())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
+        self.command(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -222,18 +243,25 @@ impl Project {
 
     /// Runs another program (terraform, aws, the kops double) with the project's environment.
     pub fn tool(&self, cwd: &str, program: &str, args: &[&str]) -> Run {
-        let output = Command::new(program)
+        run(&mut self.program(cwd, program, args), program)
+    }
+
+    fn program(&self, cwd: &str, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
+        command
             .args(args)
             .current_dir(self.join(cwd))
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("run {program}: {e}"));
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
-            stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
-        }
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Writes an executable script.
+    pub fn script(&self, rel: &str, body: &str) -> &Self {
+        use std::os::unix::fs::PermissionsExt;
+        self.file(rel, body);
+        std::fs::set_permissions(self.join(rel), std::fs::Permissions::from_mode(0o755)).unwrap();
+        self
     }
 
     /// Writes a Terraform layer at `dir` whose outputs are those of a recorded
