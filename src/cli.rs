@@ -138,7 +138,7 @@ pub struct ReviewArgs {
     /// Where the full review is, named in the Markdown when it had to be cut
     #[arg(long, value_name = "URL_OR_PATH")]
     pub full_report: Option<String>,
-    /// The cluster named in the hidden marker line (default: none)
+    /// The cluster named in the title and the hidden marker line (without it: `default` in the marker)
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
     /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
