@@ -554,10 +554,10 @@ fn build(raw: RawPlan, format_version: String) -> PlanSummary {
     // Pass 1: every sensitive value, so that unmarked copies of it can be hidden too.
     let mut secrets = Secrets::default();
     for (name, var) in &variables {
-        if variable_is_sensitive(&declared, name) {
-            if let Some(value) = &var.value {
-                secrets.add_all(value, true);
-            }
+        if variable_is_sensitive(&declared, name)
+            && let Some(value) = &var.value
+        {
+            secrets.add_all(value, true);
         }
     }
     for change in outputs.values() {

@@ -109,12 +109,12 @@ impl Redactor {
         if secret.chars().count() < MIN_SECRET_LEN {
             return;
         }
-        if let Ok(mut secrets) = self.secrets.write() {
-            if !secrets.contains(&secret) {
-                secrets.push(secret);
-                // Longest first, so a secret containing another is masked whole.
-                secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-            }
+        if let Ok(mut secrets) = self.secrets.write()
+            && !secrets.contains(&secret)
+        {
+            secrets.push(secret);
+            // Longest first, so a secret containing another is masked whole.
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
     }
 

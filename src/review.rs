@@ -290,11 +290,11 @@ pub fn run(
                 (None, None) => FullReport::Rerun,
             };
             let markdown = render_markdown(&review, budget, &where_full);
-            if markdown.cut {
-                if let Some(path) = &full_copy {
-                    let full = render_markdown(&review, None, &where_full);
-                    crate::atomic::write(path, full.text.as_bytes(), 0o644)?;
-                }
+            if markdown.cut
+                && let Some(path) = &full_copy
+            {
+                let full = render_markdown(&review, None, &where_full);
+                crate::atomic::write(path, full.text.as_bytes(), 0o644)?;
             }
             markdown.text
         }
@@ -1246,7 +1246,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
