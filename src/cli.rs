@@ -76,7 +76,7 @@ pub struct GlobalArgs {
     /// Act on every cluster, stage by stage in promotion order
     #[arg(long, global = true)]
     pub all: bool,
-    /// How many clusters of one stage run at once (default: the number of CPUs)
+    /// How many clusters of one stage, and independent tasks of one cluster, run at once (default: the number of CPUs)
     #[arg(short = 'j', long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Start later stages even when a cluster of an earlier stage failed

@@ -209,6 +209,10 @@ pub struct Task {
     /// docs/clusters.md).
     #[serde(default)]
     pub lock: Option<bool>,
+    /// `false`: never run beside another task of the cluster (default: independent tasks that
+    /// touch no cluster state may run in parallel, see docs/clusters.md).
+    #[serde(default)]
+    pub parallel: Option<bool>,
     /// Globs of the files the task reads: with them, the task is skipped as "up to date" when
     /// nothing it depends on changed (docs/clusters.md, "Up-to-date checks").
     #[serde(default)]

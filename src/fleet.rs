@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::{ClusterDef, Project};
 use crate::error::UserError;
+use crate::graph::Plan;
 use crate::process;
 use crate::runner::{self, RunOptions, Runner, Status, TaskResult};
 
@@ -115,9 +116,9 @@ pub fn run(
     fleet: FleetOptions,
     requested: &[String],
 ) -> Result<(), UserError> {
-    let plan = crate::graph::order(project, requested)?;
+    let plan = crate::graph::plan(project, requested)?;
     let selected = select(project, selection)?;
-    runner::check_confirmations(project, &options, &plan)?;
+    runner::check_confirmations(project, &options, &plan.tasks)?;
     if project.clusters.len() <= 1 {
         // One cluster (or none): its tasks ask their confirmations as they come, and lines carry
         // the task only.
@@ -130,7 +131,7 @@ pub fn run(
     if !options.yes && !options.dry_run {
         // Several clusters may run at once: every confirmation is asked before anything starts.
         let ids: Vec<&str> = selected.iter().map(|c| c.id.as_str()).collect();
-        for name in &plan {
+        for name in &plan.tasks {
             if let Some(question) = project.config.tasks[name].confirmation(name) {
                 let question = format!("{question} (clusters: {})", ids.join(", "));
                 if !process::confirm_on_terminal(&question)? {
@@ -153,7 +154,7 @@ pub fn run(
     for clusters in stages.values() {
         if let Some(reason) = &stopped {
             for c in clusters {
-                results.extend(not_started(c, &plan, Status::HeldBack, reason));
+                results.extend(not_started(c, &plan.tasks, Status::HeldBack, reason));
                 held.push(&c.id);
             }
             continue;
@@ -211,7 +212,7 @@ fn run_stage<'c>(
     project: &Project,
     options: &RunOptions,
     clusters: &'c [ClusterDef],
-    plan: &[String],
+    plan: &Plan,
     jobs: usize,
 ) -> Vec<(&'c ClusterDef, Outcome)> {
     let next = AtomicUsize::new(0);
@@ -226,7 +227,12 @@ fn run_stage<'c>(
                         let Some(c) = clusters.get(i) else { break };
                         let outcome = if process::interrupted().is_some() {
                             (
-                                not_started(c, plan, Status::NotRun, "the run was interrupted"),
+                                not_started(
+                                    c,
+                                    &plan.tasks,
+                                    Status::NotRun,
+                                    "the run was interrupted",
+                                ),
                                 Err(UserError::new(format!(
                                     "cluster `{}` not started: interrupted",
                                     c.id

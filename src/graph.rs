@@ -28,16 +28,50 @@ pub fn check(project: &Project) -> Result<(), UserError> {
 
 /// The tasks to run for `requested`, dependencies first, each once.
 pub fn order(project: &Project, requested: &[String]) -> Result<Vec<String>, UserError> {
+    Ok(plan(project, requested)?.tasks)
+}
+
+/// A run's tasks in order, with what each must wait for when tasks run in parallel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Dependencies first, each task once; running them in this order is always right.
+    pub tasks: Vec<String>,
+    /// For each task, the positions in `tasks` of its own dependencies.
+    pub deps: Vec<Vec<usize>>,
+    /// For each task, how many tasks before it must have finished first: the tasks named on the
+    /// command line run in the order named, so everything an earlier named task brought in.
+    pub barrier: Vec<usize>,
+}
+
+/// The plan for `requested`: [`order`] with the dependencies of each task.
+pub fn plan(project: &Project, requested: &[String]) -> Result<Plan, UserError> {
     let tasks = &project.config.tasks;
     let mut done: IndexSet<String> = IndexSet::new();
+    let mut barrier = Vec::new();
     for name in requested {
         if !tasks.contains_key(name) {
             return Err(unknown_task(project, name));
         }
+        let start = done.len();
         let mut path: Vec<String> = Vec::new();
         visit(project, name, &mut path, &mut done)?;
+        barrier.resize(done.len(), start);
     }
-    Ok(done.into_iter().collect())
+    let deps = done
+        .iter()
+        .map(|name| {
+            tasks[name]
+                .deps
+                .iter()
+                .filter_map(|d| done.get_index_of(d))
+                .collect()
+        })
+        .collect();
+    Ok(Plan {
+        tasks: done.into_iter().collect(),
+        deps,
+        barrier,
+    })
 }
 
 pub fn unknown_task(project: &Project, name: &str) -> UserError {
@@ -130,6 +164,18 @@ mod tests {
             order(&p, &["a".into(), "d".into()]).unwrap(),
             ["c", "b", "a", "d"]
         );
+    }
+
+    #[test]
+    fn the_plan_knows_each_tasks_dependencies_and_the_named_order() {
+        let p = project(
+            "[tasks.a]\ndeps=[\"b\",\"c\"]\n[tasks.b]\n[tasks.c]\n[tasks.d]\ndeps=[\"e\"]\n[tasks.e]\n",
+        );
+        let plan = plan(&p, &["a".into(), "d".into()]).unwrap();
+        assert_eq!(plan.tasks, ["b", "c", "a", "e", "d"]);
+        assert_eq!(plan.deps, [vec![], vec![], vec![0, 1], vec![], vec![3]]);
+        // `e` is d's dependency, but d was named after a: it waits for a and what a needs.
+        assert_eq!(plan.barrier, [0, 0, 0, 3, 3]);
     }
 
     #[test]

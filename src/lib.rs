@@ -69,6 +69,10 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         stages: global.stage.clone(),
         all: global.all,
     };
+    let jobs = global
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, std::num::NonZero::get));
     let options = RunOptions {
         dry_run: global.dry_run,
         yes: global.yes,
@@ -77,6 +81,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         allow_destroy: global.allow_destroy.clone(),
         lock_timeout: global.lock_timeout,
         force: global.force,
+        jobs,
     };
     let tasks: Vec<String> = match cli.command {
         None => {
@@ -111,9 +116,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             .collect(),
     };
     let fleet_options = fleet::FleetOptions {
-        jobs: global.jobs.map(usize::from).unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(4, std::num::NonZero::get)
-        }),
+        jobs,
         keep_going: global.keep_going,
     };
     fleet::run(&load()?, options, &selection, fleet_options, &tasks)

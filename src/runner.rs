@@ -14,6 +14,7 @@ use crate::atomic;
 use crate::config::{Builtin, ClusterDef, CommandStep, Project, RenderStep, Report, Step, Task};
 use crate::context::RunValues;
 use crate::error::UserError;
+use crate::graph::Plan;
 use crate::kops;
 use crate::manifest;
 use crate::preflight;
@@ -39,6 +40,8 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// Run tasks even when they are up to date.
     pub force: bool,
+    /// How many tasks of one cluster may run at once (`--jobs`); 0 or 1 runs them one by one.
+    pub jobs: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,34 @@ pub struct Runner<'p> {
     label: Option<String>,
     /// Tells this runner's folder holds from other runners'.
     id: u64,
+    /// The cluster's lock and the prerequisites layer, as `run_plan` holds them.
+    holds: Holds,
+}
+
+/// What a run holds across its tasks, and which tasks need it.
+#[derive(Default)]
+struct Holds {
+    locking: Vec<bool>,
+    touches: Vec<bool>,
+    lock: Option<crate::lock::Held>,
+    layer: Option<FolderHold>,
+}
+
+/// How a task may share time with the other tasks of its cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sharing {
+    /// Touches no cluster state; `reads_outputs` when its commands use the prerequisites' outputs.
+    Free { reads_outputs: bool },
+    /// Touches the cluster's state: one such task at a time, in plan order.
+    State,
+    /// Runs with no other task of the cluster beside it (`parallel = false`, confirmations).
+    Alone,
+}
+
+/// How one task ended, and how long it took.
+struct Outcome {
+    result: Result<bool, UserError>,
+    took: Duration,
 }
 
 impl<'p> Runner<'p> {
@@ -121,7 +152,17 @@ impl<'p> Runner<'p> {
         cluster: Option<ClusterDef>,
         label: Option<String>,
     ) -> Self {
-        let redactor = Arc::new(Redactor::new());
+        Self::sharing_redactor(project, options, cluster, label, Arc::new(Redactor::new()))
+    }
+
+    /// A runner that masks what `redactor` knows (and teaches it what it learns).
+    fn sharing_redactor(
+        project: &'p Project,
+        options: RunOptions,
+        cluster: Option<ClusterDef>,
+        label: Option<String>,
+        redactor: Arc<Redactor>,
+    ) -> Self {
         let values = RunValues::new(
             project,
             cluster.clone(),
@@ -141,51 +182,73 @@ impl<'p> Runner<'p> {
             cluster,
             label,
             id: next_runner_id(),
+            holds: Holds::default(),
         }
     }
 
-    /// Runs the tasks of `plan` in order, stopping at the first failure; the rest are `not run`.
-    pub fn run_plan(&mut self, plan: &[String]) -> (Vec<TaskResult>, Result<(), UserError>) {
-        let cluster = self.label.clone().unwrap_or_default();
+    /// Runs the tasks of `plan`, stopping at the first failure; the rest are `not run`. With
+    /// `jobs` above one, tasks whose dependencies are done and that touch no cluster state run
+    /// beside the others (docs/clusters.md, "Parallel tasks"); results are in plan order.
+    pub fn run_plan(&mut self, plan: &Plan) -> (Vec<TaskResult>, Result<(), UserError>) {
+        let tasks = &plan.tasks;
         // The cluster's lock is held from the first task that changes the cluster to the last, and
         // the prerequisites layer from the first task that runs there to the last: another cluster
         // sharing the layer cannot plan or apply in between.
-        let locking: Vec<bool> = plan.iter().map(|t| self.task_locks(t)).collect();
-        let touches: Vec<bool> = plan.iter().map(|t| self.touches_prerequisites(t)).collect();
-        let mut cluster_lock: Option<crate::lock::Held> = None;
-        let mut layer_hold: Option<FolderHold> = None;
+        self.holds = Holds {
+            locking: tasks.iter().map(|t| self.task_locks(t)).collect(),
+            touches: tasks
+                .iter()
+                .map(|t| self.touches_prerequisites(t))
+                .collect(),
+            lock: None,
+            layer: None,
+        };
+        let sharing: Vec<Sharing> = tasks.iter().map(|t| self.sharing(t)).collect();
+        let outcomes = if self.options.jobs > 1
+            && !self.options.dry_run
+            && sharing.iter().any(|s| matches!(s, Sharing::Free { .. }))
+        {
+            self.run_parallel(plan, &sharing)
+        } else {
+            let mut outcomes = Vec::new();
+            for i in 0..tasks.len() {
+                if process::interrupted().is_some()
+                    || outcomes
+                        .iter()
+                        .any(|o: &Option<Outcome>| o.as_ref().is_some_and(|o| o.result.is_err()))
+                {
+                    break;
+                }
+                let started = Instant::now();
+                let result = self.run_held(tasks, i);
+                outcomes.push(Some(Outcome {
+                    result,
+                    took: started.elapsed(),
+                }));
+            }
+            outcomes.resize_with(tasks.len(), || None);
+            outcomes
+        };
+        self.holds = Holds::default();
+        let cluster = self.label.clone().unwrap_or_default();
         let mut results = Vec::new();
-        let mut outcome = Ok(());
-        for (i, name) in plan.iter().enumerate() {
-            if outcome.is_err() {
+        let mut errors: Vec<UserError> = Vec::new();
+        for (name, outcome) in tasks.iter().zip(outcomes) {
+            let Some(Outcome { result, took }) = outcome else {
+                let why = if errors.is_empty() {
+                    "the run was interrupted"
+                } else {
+                    "an earlier task failed"
+                };
                 results.push(TaskResult::new(
                     &cluster,
                     name,
                     Status::NotRun,
                     Duration::ZERO,
-                    "an earlier task failed",
+                    why,
                 ));
                 continue;
-            }
-            if !locking[i..].contains(&true) {
-                cluster_lock = None;
-            }
-            if !touches[i..].contains(&true) {
-                layer_hold = None;
-            }
-            let started = Instant::now();
-            let mut run = || {
-                if locking[i] && cluster_lock.is_none() {
-                    cluster_lock = Some(self.take_lock(name)?);
-                }
-                if touches[i] && layer_hold.is_none() {
-                    let dir = self.project.path(&self.values.prerequisites_dir());
-                    let workspace = self.values.workspace().unwrap_or_default();
-                    layer_hold = Some(hold_folder(&dir, &workspace, self.id));
-                }
-                self.run_task(name)
             };
-            let result = run();
             let status = match &result {
                 Ok(true) => Status::UpToDate,
                 Ok(false) if self.options.dry_run => Status::DryRun,
@@ -193,18 +256,184 @@ impl<'p> Runner<'p> {
                 Err(_) if process::interrupted().is_some() => Status::Interrupted,
                 Err(_) => Status::Failed,
             };
-            results.push(TaskResult::new(
-                &cluster,
-                name,
-                status,
-                started.elapsed(),
-                "",
-            ));
+            results.push(TaskResult::new(&cluster, name, status, took, ""));
             if let Err(e) = result {
-                outcome = Err(e.context(self.task_label(name)));
+                errors.push(e.context(self.task_label(name)));
             }
         }
+        let outcome = match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => {
+                let message = errors
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Err(UserError::with_code(message, errors[0].code))
+            }
+        };
         (results, outcome)
+    }
+
+    /// Runs task `i` of `tasks` with the cluster's lock and the prerequisites layer held as the
+    /// plan needs them.
+    fn run_held(&mut self, tasks: &[String], i: usize) -> Result<bool, UserError> {
+        let name = &tasks[i];
+        if !self.holds.locking[i..].contains(&true) {
+            self.holds.lock = None;
+        }
+        if !self.holds.touches[i..].contains(&true) {
+            self.holds.layer = None;
+        }
+        if self.holds.locking[i] && self.holds.lock.is_none() {
+            self.holds.lock = Some(self.take_lock(name)?);
+        }
+        if self.holds.touches[i] && self.holds.layer.is_none() {
+            let dir = self.project.path(&self.values.prerequisites_dir());
+            let workspace = self.values.workspace().unwrap_or_default();
+            self.holds.layer = Some(hold_folder(&dir, &workspace, self.id));
+        }
+        self.run_task(name)
+    }
+
+    /// Whether a task may run beside the other tasks of its cluster. A task touches the cluster's
+    /// state when it runs kops, Terraform or the aws CLI, renders a file, runs a built-in step or
+    /// takes the lock: such tasks run one at a time, in plan order. Other commands (linters,
+    /// scripts) are free, unless the task says `parallel = false` or asks a confirmation.
+    fn sharing(&mut self, name: &str) -> Sharing {
+        let task = self.task(name);
+        if task.parallel == Some(false) || task.confirmation(name).is_some() {
+            return Sharing::Alone;
+        }
+        let tools = ["kops", "terraform", "aws"];
+        let stateful = task.lock == Some(true)
+            || self.task_locks(name)
+            || self.touches_prerequisites(name)
+            || task.steps.iter().any(|step| match step {
+                Step::Command(c) => tools.iter().any(|t| self.project.is_tool(&c.argv[0], t)),
+                _ => true,
+            });
+        if stateful {
+            return Sharing::State;
+        }
+        // A command whose text needs more than the cluster's own fields reads the prerequisites'
+        // outputs: it does not run while the prerequisites layer changes.
+        let mut texts = task.env.values().chain(task.cwd.iter()).collect::<Vec<_>>();
+        for step in &task.steps {
+            if let Step::Command(c) = step {
+                texts.extend(c.argv.iter().chain(c.env.values()).chain(c.cwd.iter()));
+                texts.extend(c.save.iter().chain(c.private.iter()));
+            }
+        }
+        let reads_outputs = texts.iter().any(|t| self.render_static(t).is_none());
+        Sharing::Free { reads_outputs }
+    }
+
+    /// Runs the tasks of `plan` as their dependencies allow, at most `jobs` at a time: tasks
+    /// that touch the cluster's state on this runner in plan order, free tasks each on a runner of
+    /// their own. Once a task failed or the run was interrupted, nothing more starts.
+    fn run_parallel(&mut self, plan: &Plan, sharing: &[Sharing]) -> Vec<Option<Outcome>> {
+        let n = plan.tasks.len();
+        let jobs = self.options.jobs;
+        let touches = self.holds.touches.clone();
+        let project = self.project;
+        let options = self.options.clone();
+        let redactor = Arc::clone(&self.redactor);
+        let cluster = self.cluster.clone();
+        let label = self.label.clone();
+        let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
+        let mut started = vec![false; n];
+        let mut running: Vec<usize> = Vec::new();
+        let mut stopped = false;
+        let mut main: Option<&mut Runner<'p>> = Some(self);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, Outcome, Option<&mut Runner<'p>>)>();
+            loop {
+                stopped = stopped || process::interrupted().is_some();
+                let mut i = 0;
+                while !stopped && running.len() < jobs && i < n {
+                    let ready = !started[i]
+                        && (0..plan.barrier[i]).all(|d| outcomes[d].is_some())
+                        && plan.deps[i].iter().all(|&d| outcomes[d].is_some());
+                    let alone = running.iter().any(|&r| sharing[r] == Sharing::Alone);
+                    // Tasks that touch the state start in plan order, one at a time.
+                    let first_stateful = (0..n)
+                        .find(|&k| !started[k] && !matches!(sharing[k], Sharing::Free { .. }));
+                    let may = ready
+                        && !alone
+                        && match sharing[i] {
+                            Sharing::Alone => running.is_empty() && first_stateful == Some(i),
+                            Sharing::State => {
+                                main.is_some()
+                                    && first_stateful == Some(i)
+                                    && !(touches[i]
+                                        && running.iter().any(|&r| {
+                                            sharing[r]
+                                                == Sharing::Free {
+                                                    reads_outputs: true,
+                                                }
+                                        }))
+                            }
+                            Sharing::Free { reads_outputs } => {
+                                !(reads_outputs && running.iter().any(|&r| touches[r]))
+                            }
+                        };
+                    if may {
+                        started[i] = true;
+                        running.push(i);
+                        let tx = tx.clone();
+                        let tasks = &plan.tasks;
+                        if let (Sharing::Free { .. }, _) | (_, None) = (sharing[i], &main) {
+                            let mut own = Runner::sharing_redactor(
+                                project,
+                                options.clone(),
+                                cluster.clone(),
+                                label.clone(),
+                                Arc::clone(&redactor),
+                            );
+                            scope.spawn(move || {
+                                let began = Instant::now();
+                                let result = own.run_task(&tasks[i]);
+                                let _ = tx.send((
+                                    i,
+                                    Outcome {
+                                        result,
+                                        took: began.elapsed(),
+                                    },
+                                    None,
+                                ));
+                            });
+                        } else if let Some(runner) = main.take() {
+                            scope.spawn(move || {
+                                let began = Instant::now();
+                                let result = runner.run_held(tasks, i);
+                                let outcome = Outcome {
+                                    result,
+                                    took: began.elapsed(),
+                                };
+                                let _ = tx.send((i, outcome, Some(runner)));
+                            });
+                        }
+                    }
+                    i += 1;
+                }
+                if running.is_empty() {
+                    break;
+                }
+                // Every started task sends its outcome before its thread ends.
+                let Ok((i, outcome, runner)) = rx.recv() else {
+                    break;
+                };
+                running.retain(|&r| r != i);
+                if let Some(runner) = runner {
+                    main = Some(runner);
+                }
+                stopped = stopped || outcome.result.is_err();
+                outcomes[i] = Some(outcome);
+            }
+        });
+        outcomes
     }
 
     /// The run's cluster, for steps that cannot go on without it.

@@ -8,6 +8,7 @@ mod dryrun;
 mod errors;
 mod lifecycle;
 mod locks;
+mod parallel;
 mod review;
 mod running;
 mod sandbox;
