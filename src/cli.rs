@@ -19,8 +19,9 @@ Examples:
   kopsform --all --yes cluster-update plan apply every cluster, stage by stage
   kopsform --cluster dev dryrun                 one cluster of [clusters.*]
   kopsform unlock --cluster prod                release a lock a killed run left
+  kopsform ci gitlab --out .gitlab-ci.yml       the CI pipeline for every cluster (also github, jenkins)
 
-Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md, docs/clusters.md";
+Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md, docs/clusters.md, docs/ci/";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -114,8 +115,68 @@ pub enum Command {
         after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"
     )]
     Review(ReviewArgs),
+    /// Generate the CI pipeline (GitLab CI, GitHub Actions, Jenkins) from tasks.toml, or post a review
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kopsform ci gitlab --out .gitlab-ci.yml\n  kopsform ci github --out .github/workflows/kopsform.yml --check\n  kopsform ci jenkins --out Jenkinsfile --branch master\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n\nDocs: docs/ci/gitlab.md, docs/ci/github.md, docs/ci/jenkins.md"
+    )]
+    Ci(CiCommand),
     #[command(external_subcommand)]
     Tasks(Vec<OsString>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// .gitlab-ci.yml: merge-request dry runs, then plan, manual apply and rolling update per cluster
+    Gitlab(GenerateArgs),
+    /// A GitHub Actions workflow: pull-request dry runs, then plan, gated apply and rolling update
+    Github(GenerateArgs),
+    /// A declarative Jenkinsfile: dry runs off the main branch, then plan, input-gated apply and roll
+    Jenkins(GenerateArgs),
+    /// Post a review on the merge/pull request with glab or gh, replacing the cluster's last one
+    #[command(
+        after_help = "The number comes from --number, else CI_MERGE_REQUEST_IID (GitLab) or PR_NUMBER / GITHUB_REF\n(GitHub). The comment that carries the review's marker line is edited in place.\n\nExamples:\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n  kopsform ci comment github .kopsform/dryrun/review.md --number 42"
+    )]
+    Comment(CommentArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GenerateArgs {
+    /// Write the pipeline to FILE (atomically) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 when the file (--out, else the platform's usual path) differs from what would be generated
+    #[arg(long)]
+    pub check: bool,
+    /// The branch that plans and applies (default: [ci] branch, else main)
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
+    /// The kopsform version the jobs install (default: [ci] kopsform-version, else this one)
+    #[arg(long, value_name = "VERSION")]
+    pub kopsform_version: Option<String>,
+    /// The command that installs kopsform in a job, {version} replaced; "" when the runner has it
+    #[arg(long, value_name = "COMMAND")]
+    pub install: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CommentArgs {
+    /// Where the review is posted
+    #[arg(value_enum, value_name = "PLATFORM")]
+    pub platform: ReviewTarget,
+    /// The review Markdown (the review step's `out`)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The pull or merge request number
+    #[arg(long, value_name = "N")]
+    pub number: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiPlatform {
+    Gitlab,
+    Github,
+    Jenkins,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -43,9 +43,88 @@ pub struct Config {
     /// Plan review settings: which resources are protected.
     #[serde(default)]
     pub review: ReviewConfig,
+    /// How `kopsform ci` generates pipelines (docs/ci/).
+    #[serde(default)]
+    pub ci: CiConfig,
     /// The tasks, in file order.
     #[serde(default)]
     pub tasks: IndexMap<String, Task>,
+}
+
+/// `[ci]`: the settings of the generated CI pipelines (docs/ci/gitlab.md lists them).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CiConfig {
+    /// The branch whose pipelines plan and apply (default `main`).
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    /// The kopsform version the jobs install (default: the generating kopsform's).
+    #[serde(default)]
+    pub kopsform_version: Option<String>,
+    /// The shell command that installs kopsform in a job (`{version}` is replaced); "" for none.
+    #[serde(default)]
+    pub install: Option<String>,
+    /// The container image the jobs run in.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Runner tags (GitLab), `runs-on` labels (GitHub), the agent label (Jenkins).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Apply only after a person starts the job (default true).
+    #[serde(default = "default_true")]
+    pub manual_apply: bool,
+    /// Roll the instance groups only after a person starts the job (default true).
+    #[serde(default = "default_true")]
+    pub manual_rolling_update: bool,
+    /// Extra environment of every job (names of secrets belong in the platform's settings).
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Which tasks the jobs run.
+    #[serde(default)]
+    pub tasks: CiTasks,
+}
+
+impl Default for CiConfig {
+    fn default() -> Self {
+        CiConfig {
+            branch: default_branch(),
+            kopsform_version: None,
+            install: None,
+            image: None,
+            tags: Vec::new(),
+            manual_apply: true,
+            manual_rolling_update: true,
+            env: IndexMap::new(),
+            tasks: CiTasks::default(),
+        }
+    }
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+
+/// `[ci.tasks]`: the tasks behind each job of the generated pipelines.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct CiTasks {
+    pub dryrun: String,
+    pub update: Vec<String>,
+    pub apply: String,
+    pub rolling_update: String,
+    pub rolling_update_yes: String,
+}
+
+impl Default for CiTasks {
+    fn default() -> Self {
+        CiTasks {
+            dryrun: "dryrun".into(),
+            update: vec!["cluster-update".into(), "plan".into()],
+            apply: "apply".into(),
+            rolling_update: "cluster-rolling-update".into(),
+            rolling_update_yes: "cluster-rolling-update-yes".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -7,6 +7,7 @@
 //! `manifest` before kops sees it; `kops` reads what kops prints.
 
 pub mod atomic;
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -90,6 +91,15 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             ));
         }
         Some(Command::Review(args)) => return review_command(&global, &cwd, &args),
+        Some(Command::Ci(command)) => {
+            let (platform, args) = match command {
+                cli::CiCommand::Comment(args) => return ci::comment_command(&args, &cwd),
+                cli::CiCommand::Gitlab(a) => (cli::CiPlatform::Gitlab, a),
+                cli::CiCommand::Github(a) => (cli::CiPlatform::Github, a),
+                cli::CiCommand::Jenkins(a) => (cli::CiPlatform::Jenkins, a),
+            };
+            return ci::generate_command(&load()?, platform, &args, &cwd);
+        }
         Some(Command::List) => {
             list(&load()?);
             return Ok(());

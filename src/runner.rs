@@ -1545,7 +1545,7 @@ impl<'p> Runner<'p> {
 /// `text` with each `{{prefix.field}}` replaced by the string `fields[field]`, when those are its
 /// only expressions and every such field is a string; `None` otherwise (a helper, a block, another
 /// value: the template needs the full context, where strict mode and helpers apply).
-fn substitute_fields(
+pub fn substitute_fields(
     text: &str,
     prefix: &str,
     fields: &serde_json::Map<String, serde_json::Value>,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::{Project, S3, cluster_project, require_terraform};
+use crate::support::{Project, S3, bring_up, cluster_project, require_terraform};
 
 /// Every object of every bucket with its ETag (the MD5 of its bytes for these uploads).
 fn all_objects(p: &Project) -> BTreeMap<String, String> {
@@ -49,17 +49,6 @@ fn live_cluster(s3: &S3) -> Project {
     let p = cluster_project(s3);
     bring_up(&p);
     p
-}
-
-fn bring_up(p: &Project) {
-    p.kopsform(&[
-        "--yes",
-        "prerequisites-apply",
-        "cluster-update",
-        "plan",
-        "apply",
-    ])
-    .success();
 }
 
 #[test]

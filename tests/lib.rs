@@ -3,6 +3,7 @@
 
 mod support;
 
+mod ci;
 mod clusters;
 mod dryrun;
 mod errors;

@@ -440,6 +440,18 @@ pub fn bucket_keys(p: &Project, bucket: &str) -> Vec<String> {
         .collect()
 }
 
+/// Applies the prerequisites and the cluster: a live cluster to review changes against.
+pub fn bring_up(p: &Project) {
+    p.kopsform(&[
+        "--yes",
+        "prerequisites-apply",
+        "cluster-update",
+        "plan",
+        "apply",
+    ])
+    .success();
+}
+
 /// A project with the repository's tasks.toml and template, the sandbox prerequisites layer that
 /// also creates the kops state bucket in S3, and 2-kops keeping its Terraform state in the s3
 /// backend (bucket `tf-state`). The kops state store is `s3://kops-state-sandbox-k8s-local`.

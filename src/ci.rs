@@ -1,0 +1,1011 @@
+//! `kopsform ci`: the CI pipeline of a project, generated from its tasks.toml for GitLab CI, GitHub
+//! Actions or Jenkins, and `kopsform ci comment`, which posts a review on the merge or pull request
+//! with the platform's own CLI (docs/ci/).
+//!
+//! One model, three renderers. Per cluster: on merge/pull requests the isolated dry run and its
+//! review; on the main branch the update and plan (artifacts: the cluster's Terraform folder), a
+//! manual apply of that plan, the rolling-update dry run and a manual rolling update. Each
+//! promotion stage starts after the earlier stage's rolling updates. The YAML goes through
+//! serde_yaml from ordered maps and the Jenkinsfile is written line by line, so the same input
+//! gives the same bytes.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::cli::{CiPlatform, CommentArgs, GenerateArgs, ReviewTarget};
+use crate::config::{Builtin, ClusterDef, Project, Step};
+use crate::error::UserError;
+
+/// What the jobs of one cluster run and keep.
+struct ClusterJobs {
+    id: String,
+    /// `kopsform`, with `-C` and `--cluster` as the project needs.
+    kopsform: String,
+    /// The review Markdown and JSON of the dry-run task, from the repository root.
+    review: Option<String>,
+    review_json: Option<String>,
+    /// The cluster's Terraform folder from the repository root: the plan job's artifacts.
+    terraform: String,
+}
+
+/// One promotion stage: its name and its clusters.
+struct Stage {
+    name: String,
+    clusters: Vec<ClusterJobs>,
+}
+
+/// Everything a renderer needs.
+struct Pipeline {
+    stages: Vec<Stage>,
+    branch: String,
+    version: String,
+    install: String,
+    image: Option<String>,
+    tags: Vec<String>,
+    manual_apply: bool,
+    manual_rolling_update: bool,
+    env: Vec<(String, String)>,
+    dryrun: String,
+    update: Vec<String>,
+    apply: String,
+    rolling_update: String,
+    rolling_update_yes: String,
+    /// The command that regenerates the file, from the repository root.
+    regenerate: String,
+}
+
+/// The file each platform reads, from the repository root.
+pub fn default_path(platform: CiPlatform) -> &'static str {
+    match platform {
+        CiPlatform::Gitlab => ".gitlab-ci.yml",
+        CiPlatform::Github => ".github/workflows/kopsform.yml",
+        CiPlatform::Jenkins => "Jenkinsfile",
+    }
+}
+
+fn platform_word(platform: CiPlatform) -> &'static str {
+    match platform {
+        CiPlatform::Gitlab => "gitlab",
+        CiPlatform::Github => "github",
+        CiPlatform::Jenkins => "jenkins",
+    }
+}
+
+/// `kopsform ci PLATFORM`: writes the pipeline to `--out` (atomically) or stdout, or with
+/// `--check` compares it with the file.
+pub fn generate_command(
+    project: &Project,
+    platform: CiPlatform,
+    args: &GenerateArgs,
+    cwd: &Path,
+) -> Result<(), UserError> {
+    let root = repository_root(&project.dir);
+    let target = match &args.out {
+        Some(out) => absolute(cwd, out),
+        None => root.join(default_path(platform)),
+    };
+    let text = generate(project, platform, args, &root, &target)?;
+    if args.check {
+        let committed = std::fs::read(&target).map_err(|e| {
+            UserError::new(format!(
+                "{}: cannot read the pipeline to check ({e}); generate it: {}",
+                target.display(),
+                regenerate_command(project, platform, args, &root, &target)
+            ))
+        })?;
+        if committed == text.as_bytes() {
+            eprintln!("{}: up to date", target.display());
+            return Ok(());
+        }
+        let committed = String::from_utf8_lossy(&committed);
+        let line = committed
+            .lines()
+            .zip(text.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| committed.lines().count().min(text.lines().count()))
+            + 1;
+        return Err(UserError::new(format!(
+            "{}: differs from what tasks.toml generates (first at line {line}); regenerate it: {}",
+            target.display(),
+            regenerate_command(project, platform, args, &root, &target)
+        )));
+    }
+    if args.out.is_none() {
+        print!("{text}");
+        return Ok(());
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            UserError::new(format!(
+                "{}: cannot create the folder: {e}",
+                parent.display()
+            ))
+        })?;
+    }
+    crate::atomic::write(&target, text.as_bytes(), 0o644)?;
+    eprintln!("wrote {}", target.display());
+    Ok(())
+}
+
+/// The pipeline text for `platform`.
+pub fn generate(
+    project: &Project,
+    platform: CiPlatform,
+    args: &GenerateArgs,
+    root: &Path,
+    target: &Path,
+) -> Result<String, UserError> {
+    let pipeline = model(project, platform, args, root, target)?;
+    Ok(match platform {
+        CiPlatform::Gitlab => gitlab(&pipeline),
+        CiPlatform::Github => github(&pipeline),
+        CiPlatform::Jenkins => jenkins(&pipeline),
+    })
+}
+
+fn model(
+    project: &Project,
+    platform: CiPlatform,
+    args: &GenerateArgs,
+    root: &Path,
+    target: &Path,
+) -> Result<Pipeline, UserError> {
+    let ci = &project.config.ci;
+    if project.clusters.is_empty() {
+        return Err(UserError::new(format!(
+            "{}: no [cluster] or [clusters.<id>] table; the pipeline has jobs per cluster",
+            project.file.display()
+        )));
+    }
+    let tasks = &ci.tasks;
+    let mut named: Vec<(&str, &String)> = vec![
+        ("dryrun", &tasks.dryrun),
+        ("apply", &tasks.apply),
+        ("rolling-update", &tasks.rolling_update),
+        ("rolling-update-yes", &tasks.rolling_update_yes),
+    ];
+    named.extend(tasks.update.iter().map(|t| ("update", t)));
+    for (key, task) in named {
+        if !project.config.tasks.contains_key(task) {
+            return Err(UserError::new(format!(
+                "{}: [ci.tasks] {key} names the task `{task}`, which is not in the file{}",
+                project.file.display(),
+                crate::graph::suggest(task, project.config.tasks.keys())
+            )));
+        }
+    }
+    if tasks.update.is_empty() {
+        return Err(UserError::new(format!(
+            "{}: [ci.tasks] update is empty; name the tasks that update and plan a cluster",
+            project.file.display()
+        )));
+    }
+    let project_rel = relative(root, &project.dir);
+    let mut base = String::from("kopsform");
+    if !project_rel.is_empty() {
+        write!(base, " -C {}", shell_word(&project_rel)).ok();
+    }
+    let review = review_paths(project, &tasks.dryrun);
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut defs: Vec<&ClusterDef> = project.clusters.iter().collect();
+    defs.sort_by_key(|c| c.rank);
+    for def in defs {
+        let fields = crate::context::static_fields(def);
+        let in_root = |p: &str| -> Option<String> {
+            let p = crate::runner::substitute_fields(p, "cluster", &fields)?;
+            Some(join_rel(&project_rel, &p))
+        };
+        let mut kopsform = base.clone();
+        if project.clusters.len() > 1 {
+            write!(kopsform, " --cluster {}", def.id).ok();
+        }
+        let jobs = ClusterJobs {
+            id: def.id.clone(),
+            kopsform,
+            review: review.0.as_deref().and_then(in_root),
+            review_json: review.1.as_deref().and_then(in_root),
+            terraform: join_rel(&project_rel, &def.dir),
+        };
+        let name = def
+            .config
+            .stage
+            .as_ref()
+            .map_or_else(|| "deploy".to_string(), |s| s.to_string());
+        match stages.last_mut() {
+            Some(last) if last.name == name => last.clusters.push(jobs),
+            _ => stages.push(Stage {
+                name,
+                clusters: vec![jobs],
+            }),
+        }
+    }
+    let branch = args.branch.clone().unwrap_or_else(|| ci.branch.clone());
+    let version = args
+        .kopsform_version
+        .clone()
+        .or_else(|| ci.kopsform_version.clone())
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+    let install = args
+        .install
+        .clone()
+        .or_else(|| ci.install.clone())
+        .unwrap_or_else(|| "cargo install --locked kopsform --version {version}".to_string())
+        .replace("{version}", &version);
+    Ok(Pipeline {
+        stages,
+        branch,
+        version,
+        install,
+        image: ci.image.clone(),
+        tags: ci.tags.clone(),
+        manual_apply: ci.manual_apply,
+        manual_rolling_update: ci.manual_rolling_update,
+        env: ci.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        dryrun: tasks.dryrun.clone(),
+        update: tasks.update.clone(),
+        apply: tasks.apply.clone(),
+        rolling_update: tasks.rolling_update.clone(),
+        rolling_update_yes: tasks.rolling_update_yes.clone(),
+        regenerate: regenerate_command(project, platform, args, root, target),
+    })
+}
+
+/// The `out` and `json` of the dry-run task's review step, as written in tasks.toml.
+fn review_paths(project: &Project, task: &str) -> (Option<String>, Option<String>) {
+    let Some(task) = project.config.tasks.get(task) else {
+        return (None, None);
+    };
+    task.steps
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Step::Builtin(Builtin::Review { out, json, .. }) => {
+                Some((Some(out.clone()), json.clone()))
+            }
+            _ => None,
+        })
+        .unwrap_or((None, None))
+}
+
+fn regenerate_command(
+    project: &Project,
+    platform: CiPlatform,
+    args: &GenerateArgs,
+    root: &Path,
+    target: &Path,
+) -> String {
+    let mut cmd = String::from("kopsform");
+    let project_rel = relative(root, &project.dir);
+    if !project_rel.is_empty() {
+        write!(cmd, " -C {}", shell_word(&project_rel)).ok();
+    }
+    write!(
+        cmd,
+        " ci {} --out {}",
+        platform_word(platform),
+        shell_word(&relative(root, target))
+    )
+    .ok();
+    for (flag, value) in [
+        ("--branch", &args.branch),
+        ("--kopsform-version", &args.kopsform_version),
+        ("--install", &args.install),
+    ] {
+        if let Some(v) = value {
+            write!(cmd, " {flag} {}", shell_word(v)).ok();
+        }
+    }
+    cmd
+}
+
+fn header(p: &Pipeline, comment: &str) -> String {
+    format!(
+        "{comment} Generated by kopsform {} from tasks.toml: do not edit, regenerate.\n\
+         {comment} Regenerate (from the repository root): {}\n\
+         {comment} Check it is current: the same command with --check (docs/ci/).\n",
+        p.version, p.regenerate
+    )
+}
+
+/// The folder holding `.git` above `dir`, else `dir`.
+fn repository_root(dir: &Path) -> PathBuf {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(&dir)
+        .to_path_buf()
+}
+
+fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    // The folder may not exist yet (.github/workflows); resolve what does.
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => parent.canonicalize().map_or(path.clone(), |p| p.join(name)),
+        _ => path,
+    }
+}
+
+/// `path` relative to `root` with `/` separators; `""` for the root itself.
+fn relative(root: &Path, path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    match path.strip_prefix(root) {
+        Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
+        Err(_) => path.to_string_lossy().into_owned(),
+    }
+}
+
+fn join_rel(base: &str, path: &str) -> String {
+    let path = path.trim_start_matches("./").trim_end_matches('/');
+    if base.is_empty() || Path::new(path).is_absolute() {
+        path.to_string()
+    } else {
+        format!("{base}/{path}")
+    }
+}
+
+/// A word for a POSIX shell: as is when safe, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+impl Pipeline {
+    fn run(&self, c: &ClusterJobs, tasks: &[String], yes: bool) -> String {
+        let yes = if yes { " --yes" } else { "" };
+        format!("{}{yes} {}", c.kopsform, tasks.join(" "))
+    }
+
+    fn comment(&self, platform: &str, review: &str) -> String {
+        format!("kopsform ci comment {platform} {}", shell_word(review))
+    }
+
+    /// The jobs whose end a stage waits for: the earlier stage's rolling updates.
+    fn previous(&self, stage: usize) -> Vec<&ClusterJobs> {
+        stage
+            .checked_sub(1)
+            .map(|s| self.stages[s].clusters.iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn yaml(value: &Value) -> String {
+    // Serialising a JSON tree of strings, lists and maps cannot fail.
+    serde_yaml::to_string(value).unwrap_or_default()
+}
+
+fn gitlab(p: &Pipeline) -> String {
+    let mr = "$CI_PIPELINE_SOURCE == \"merge_request_event\"";
+    let main = format!(
+        "$CI_COMMIT_BRANCH == \"{}\" && $CI_PIPELINE_SOURCE != \"merge_request_event\"",
+        p.branch
+    );
+    let mut doc = Map::new();
+    doc.insert(
+        "workflow".into(),
+        json!({"rules": [{"if": mr}, {"if": main}]}),
+    );
+    let mut stages = vec![json!("dryrun")];
+    for s in &p.stages {
+        for part in ["plan", "apply", "rolling-update"] {
+            stages.push(json!(format!("{}-{part}", s.name)));
+        }
+    }
+    doc.insert("stages".into(), Value::Array(stages));
+    if !p.env.is_empty() {
+        let vars: Map<String, Value> = p.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        doc.insert("variables".into(), Value::Object(vars));
+    }
+    let mut default = Map::new();
+    if let Some(image) = &p.image {
+        default.insert("image".into(), json!(image));
+    }
+    if !p.tags.is_empty() {
+        default.insert("tags".into(), json!(p.tags));
+    }
+    if !p.install.is_empty() {
+        default.insert("before_script".into(), json!([p.install]));
+    }
+    if !default.is_empty() {
+        doc.insert("default".into(), Value::Object(default));
+    }
+    let gate = |manual: bool| {
+        if manual {
+            json!([{"if": main, "when": "manual"}])
+        } else {
+            json!([{"if": main}])
+        }
+    };
+    for c in p.stages.iter().flat_map(|s| &s.clusters) {
+        let mut script = vec![json!(p.run(c, std::slice::from_ref(&p.dryrun), false))];
+        let mut paths = Vec::new();
+        if let Some(review) = &c.review {
+            script.push(json!(p.comment("gitlab", review)));
+            paths.push(json!(review));
+        }
+        if let Some(json_file) = &c.review_json {
+            paths.push(json!(json_file));
+        }
+        let mut job = json!({
+            "stage": "dryrun",
+            "rules": [{"if": mr}],
+            "script": script,
+        });
+        if !paths.is_empty() {
+            job["artifacts"] = json!({"name": format!("review-{}", c.id), "when": "always", "expire_in": "30 days", "paths": paths});
+        }
+        doc.insert(format!("dryrun:{}", c.id), job);
+    }
+    for (i, stage) in p.stages.iter().enumerate() {
+        let waits: Vec<Value> = p
+            .previous(i)
+            .iter()
+            .map(|c| json!(format!("rolling-update-yes:{}", c.id)))
+            .collect();
+        for c in &stage.clusters {
+            let lock = format!("kopsform-{}", c.id);
+            doc.insert(
+                format!("plan:{}", c.id),
+                json!({
+                    "stage": format!("{}-plan", stage.name),
+                    "rules": [{"if": main}],
+                    "needs": waits,
+                    "resource_group": lock,
+                    "script": [p.run(c, &p.update, false)],
+                    "artifacts": {
+                        "name": format!("plan-{}", c.id),
+                        "expire_in": "1 week",
+                        "paths": [format!("{}/", c.terraform)],
+                        "exclude": [format!("{}/.terraform/**/*", c.terraform)],
+                    },
+                }),
+            );
+            doc.insert(
+                format!("apply:{}", c.id),
+                json!({
+                    "stage": format!("{}-apply", stage.name),
+                    "rules": gate(p.manual_apply),
+                    "allow_failure": false,
+                    "needs": [format!("plan:{}", c.id)],
+                    "resource_group": lock,
+                    "script": [p.run(c, std::slice::from_ref(&p.apply), true)],
+                }),
+            );
+            doc.insert(
+                format!("rolling-update:{}", c.id),
+                json!({
+                    "stage": format!("{}-rolling-update", stage.name),
+                    "rules": [{"if": main}],
+                    "needs": [format!("apply:{}", c.id)],
+                    "script": [p.run(c, std::slice::from_ref(&p.rolling_update), false)],
+                }),
+            );
+            doc.insert(
+                format!("rolling-update-yes:{}", c.id),
+                json!({
+                    "stage": format!("{}-rolling-update", stage.name),
+                    "rules": gate(p.manual_rolling_update),
+                    "allow_failure": false,
+                    "needs": [format!("rolling-update:{}", c.id)],
+                    "resource_group": lock,
+                    "script": [p.run(c, std::slice::from_ref(&p.rolling_update_yes), true)],
+                }),
+            );
+        }
+    }
+    format!("{}\n{}", header(p, "#"), yaml(&Value::Object(doc)))
+}
+
+fn github(p: &Pipeline) -> String {
+    let pr = "github.event_name == 'pull_request'";
+    let push = "github.event_name == 'push'";
+    let mut doc = Map::new();
+    doc.insert("name".into(), json!("kopsform"));
+    doc.insert(
+        "on".into(),
+        json!({
+            "pull_request": {"branches": [p.branch]},
+            "push": {"branches": [p.branch]},
+        }),
+    );
+    doc.insert("permissions".into(), json!({"contents": "read"}));
+    if !p.env.is_empty() {
+        let vars: Map<String, Value> = p.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        doc.insert("env".into(), Value::Object(vars));
+    }
+    let runs_on = if p.tags.is_empty() {
+        json!("ubuntu-latest")
+    } else if p.tags.len() == 1 {
+        json!(p.tags[0])
+    } else {
+        json!(p.tags)
+    };
+    let mut setup = vec![json!({"uses": "actions/checkout@v4"})];
+    if !p.install.is_empty() {
+        setup.push(json!({"name": "Install kopsform", "run": p.install}));
+    }
+    let job = |name: String, condition: &str, needs: Vec<String>, steps: Vec<Value>| {
+        let mut job = Map::new();
+        job.insert("name".into(), json!(name));
+        if !needs.is_empty() {
+            job.insert("needs".into(), json!(needs));
+        }
+        job.insert("if".into(), json!(condition));
+        job.insert("runs-on".into(), runs_on.clone());
+        if let Some(image) = &p.image {
+            job.insert("container".into(), json!(image));
+        }
+        let mut all = setup.clone();
+        all.extend(steps);
+        job.insert("steps".into(), Value::Array(all));
+        job
+    };
+    let mut jobs = Map::new();
+    for c in p.stages.iter().flat_map(|s| &s.clusters) {
+        let mut steps = vec![json!({
+            "name": format!("Dry run ({})", c.id),
+            "run": p.run(c, std::slice::from_ref(&p.dryrun), false),
+        })];
+        let paths: Vec<&str> = c
+            .review
+            .iter()
+            .chain(&c.review_json)
+            .map(String::as_str)
+            .collect();
+        if !paths.is_empty() {
+            steps.push(json!({
+                "name": "Keep the review",
+                "if": "always()",
+                "uses": "actions/upload-artifact@v4",
+                "with": {
+                    "name": format!("review-{}", c.id),
+                    "path": paths.join("\n"),
+                    "if-no-files-found": "ignore",
+                },
+            }));
+        }
+        if let Some(review) = &c.review {
+            steps.push(json!({
+                "name": "Post the review on the pull request",
+                "env": {
+                    "GH_TOKEN": "${{ github.token }}",
+                    "PR_NUMBER": "${{ github.event.pull_request.number }}",
+                },
+                "run": p.comment("github", review),
+            }));
+        }
+        let mut j = job(format!("dryrun ({})", c.id), pr, Vec::new(), steps);
+        j.insert(
+            "permissions".into(),
+            json!({"contents": "read", "pull-requests": "write"}),
+        );
+        jobs.insert(format!("dryrun-{}", c.id), Value::Object(j));
+    }
+    for (i, stage) in p.stages.iter().enumerate() {
+        let waits: Vec<String> = p
+            .previous(i)
+            .iter()
+            .map(|c| format!("rolling-update-yes-{}", c.id))
+            .collect();
+        for c in &stage.clusters {
+            let concurrency =
+                json!({"group": format!("kopsform-{}", c.id), "cancel-in-progress": false});
+            let artifact = format!("plan-{}", c.id);
+            let mut plan = job(
+                format!("plan ({})", c.id),
+                push,
+                waits.clone(),
+                vec![
+                    json!({"name": "Update and plan", "run": p.run(c, &p.update, false)}),
+                    json!({
+                        "name": "Keep the plan and its inputs",
+                        "uses": "actions/upload-artifact@v4",
+                        "with": {
+                            "name": artifact,
+                            "path": format!("{0}\n!{0}/.terraform", c.terraform),
+                            "include-hidden-files": true,
+                        },
+                    }),
+                ],
+            );
+            // Environments hold the write credentials: `kopsform-<id>` (restricted to the main
+            // branch, no reviewers) for the ungated jobs, `-apply`/`-rolling-update` for the gates.
+            let environment = format!("kopsform-{}", c.id);
+            plan.insert("environment".into(), json!(environment));
+            plan.insert("concurrency".into(), concurrency.clone());
+            jobs.insert(format!("plan-{}", c.id), Value::Object(plan));
+
+            let mut apply = job(
+                format!("apply ({})", c.id),
+                push,
+                vec![format!("plan-{}", c.id)],
+                vec![
+                    json!({
+                        "name": "The reviewed plan",
+                        "uses": "actions/download-artifact@v4",
+                        "with": {"name": artifact, "path": c.terraform},
+                    }),
+                    json!({"name": "Apply", "run": p.run(c, std::slice::from_ref(&p.apply), true)}),
+                ],
+            );
+            apply.insert(
+                "environment".into(),
+                json!(if p.manual_apply {
+                    format!("{environment}-apply")
+                } else {
+                    environment.clone()
+                }),
+            );
+            apply.insert("concurrency".into(), concurrency.clone());
+            jobs.insert(format!("apply-{}", c.id), Value::Object(apply));
+
+            let mut roll = job(
+                format!("rolling update, dry run ({})", c.id),
+                push,
+                vec![format!("apply-{}", c.id)],
+                vec![json!({
+                    "name": "Rolling update, dry run",
+                    "run": p.run(c, std::slice::from_ref(&p.rolling_update), false),
+                })],
+            );
+            roll.insert("environment".into(), json!(environment));
+            jobs.insert(format!("rolling-update-{}", c.id), Value::Object(roll));
+
+            let mut roll_yes = job(
+                format!("rolling update ({})", c.id),
+                push,
+                vec![format!("rolling-update-{}", c.id)],
+                vec![json!({
+                    "name": "Rolling update",
+                    "run": p.run(c, std::slice::from_ref(&p.rolling_update_yes), true),
+                })],
+            );
+            roll_yes.insert(
+                "environment".into(),
+                json!(if p.manual_rolling_update {
+                    format!("{environment}-rolling-update")
+                } else {
+                    environment.clone()
+                }),
+            );
+            roll_yes.insert("concurrency".into(), concurrency);
+            jobs.insert(
+                format!("rolling-update-yes-{}", c.id),
+                Value::Object(roll_yes),
+            );
+        }
+    }
+    doc.insert("jobs".into(), Value::Object(jobs));
+    format!("{}\n{}", header(p, "#"), yaml(&Value::Object(doc)))
+}
+
+/// A Groovy single-quoted string.
+fn groovy(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn jenkins(p: &Pipeline) -> String {
+    let mut out = header(p, "//");
+    let mut w = |depth: usize, line: &str| {
+        out.push_str(&"    ".repeat(depth));
+        out.push_str(line);
+        out.push('\n');
+    };
+    w(0, "pipeline {");
+    match (&p.image, p.tags.is_empty()) {
+        (Some(image), _) => w(
+            1,
+            &format!("agent {{ docker {{ image {} }} }}", groovy(image)),
+        ),
+        (None, false) => w(
+            1,
+            &format!("agent {{ label {} }}", groovy(&p.tags.join(" && "))),
+        ),
+        (None, true) => w(1, "agent any"),
+    }
+    w(1, "options {");
+    w(2, "disableConcurrentBuilds()");
+    w(1, "}");
+    if !p.env.is_empty() {
+        w(1, "environment {");
+        for (k, v) in &p.env {
+            w(2, &format!("{k} = {}", groovy(v)));
+        }
+        w(1, "}");
+    }
+    w(1, "stages {");
+    if !p.install.is_empty() {
+        w(2, "stage('Install kopsform') {");
+        w(3, "steps {");
+        w(4, &format!("sh {}", groovy(&p.install)));
+        w(3, "}");
+        w(2, "}");
+    }
+    w(2, "stage('Dry run') {");
+    w(
+        3,
+        &format!("when {{ not {{ branch {} }} }}", groovy(&p.branch)),
+    );
+    w(3, "parallel {");
+    for c in p.stages.iter().flat_map(|s| &s.clusters) {
+        w(
+            4,
+            &format!("stage({}) {{", groovy(&format!("dryrun {}", c.id))),
+        );
+        w(5, "steps {");
+        w(
+            6,
+            &format!(
+                "sh {}",
+                groovy(&p.run(c, std::slice::from_ref(&p.dryrun), false))
+            ),
+        );
+        w(5, "}");
+        let paths: Vec<&str> = c
+            .review
+            .iter()
+            .chain(&c.review_json)
+            .map(String::as_str)
+            .collect();
+        if !paths.is_empty() {
+            w(5, "post {");
+            w(6, "always {");
+            w(
+                7,
+                &format!(
+                    "archiveArtifacts artifacts: {}, allowEmptyArchive: true",
+                    groovy(&paths.join(", "))
+                ),
+            );
+            w(6, "}");
+            w(5, "}");
+        }
+        w(4, "}");
+    }
+    w(3, "}");
+    w(2, "}");
+    let on_main = groovy(&p.branch);
+    for c in p.stages.iter().flat_map(|s| &s.clusters) {
+        let lock = groovy(&format!("kopsform-{}", c.id));
+        // `beforeInput`: a run off the main branch skips the stage without asking. The
+        // rolling-update dry run only reads and takes no lock.
+        let stage = |w: &mut dyn FnMut(usize, &str),
+                     title: String,
+                     gate: Option<String>,
+                     command: String,
+                     locks: bool,
+                     keep: bool| {
+            w(2, &format!("stage({}) {{", groovy(&title)));
+            w(3, "when {");
+            if gate.is_some() {
+                w(4, "beforeInput true");
+            }
+            w(4, &format!("branch {on_main}"));
+            w(3, "}");
+            if let Some(question) = gate {
+                w(3, &format!("input {{ message {} }}", groovy(&question)));
+            }
+            w(3, "steps {");
+            if locks {
+                w(4, &format!("lock(resource: {lock}) {{"));
+                w(5, &format!("sh {}", groovy(&command)));
+                w(4, "}");
+            } else {
+                w(4, &format!("sh {}", groovy(&command)));
+            }
+            if keep {
+                w(
+                    4,
+                    &format!(
+                        "archiveArtifacts artifacts: {}, excludes: {}",
+                        groovy(&format!("{}/**", c.terraform)),
+                        groovy(&format!("{}/.terraform/**", c.terraform))
+                    ),
+                );
+            }
+            w(3, "}");
+            w(2, "}");
+        };
+        let gated = |manual: bool, question: String| manual.then_some(question);
+        let plan = [
+            (
+                format!("plan {}", c.id),
+                None,
+                p.run(c, &p.update, false),
+                true,
+                true,
+            ),
+            (
+                format!("apply {}", c.id),
+                gated(
+                    p.manual_apply,
+                    format!("Apply the reviewed plan of cluster {}?", c.id),
+                ),
+                p.run(c, std::slice::from_ref(&p.apply), true),
+                true,
+                false,
+            ),
+            (
+                format!("rolling update dry run {}", c.id),
+                None,
+                p.run(c, std::slice::from_ref(&p.rolling_update), false),
+                false,
+                false,
+            ),
+            (
+                format!("rolling update {}", c.id),
+                gated(
+                    p.manual_rolling_update,
+                    format!("Roll the instance groups of cluster {} that need it?", c.id),
+                ),
+                p.run(c, std::slice::from_ref(&p.rolling_update_yes), true),
+                true,
+                false,
+            ),
+        ];
+        for (title, gate, command, locks, keep) in plan {
+            stage(&mut w, title, gate, command, locks, keep);
+        }
+    }
+    w(1, "}");
+    w(0, "}");
+    out
+}
+
+/// `kopsform ci comment github|gitlab FILE`: posts a review Markdown on the pull or merge request
+/// with `gh` or `glab`, editing the comment that carries the same marker line (one per cluster)
+/// instead of adding another.
+pub fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), UserError> {
+    let file = absolute(cwd, &args.file);
+    let body = std::fs::read_to_string(&file)
+        .map_err(|e| UserError::new(format!("{}: cannot read the review: {e}", file.display())))?;
+    let marker = body
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("<!-- kopsform-review"))
+        .ok_or_else(|| {
+            UserError::new(format!(
+                "{}: no `<!-- kopsform-review ... -->` marker line; post a review written by `kopsform review` or the review step",
+                file.display()
+            ))
+        })?;
+    let number = |vars: &[&str], what: &str| -> Result<String, UserError> {
+        if let Some(n) = args.number {
+            return Ok(n.to_string());
+        }
+        for var in vars {
+            if let Ok(value) = std::env::var(var) {
+                // GITHUB_REF is refs/pull/<n>/merge on pull requests.
+                let value = value
+                    .strip_prefix("refs/pull/")
+                    .and_then(|r| r.split('/').next())
+                    .unwrap_or(&value)
+                    .to_string();
+                if !value.is_empty() && value.chars().all(|c| c.is_ascii_digit()) {
+                    return Ok(value);
+                }
+            }
+        }
+        Err(UserError::new(format!(
+            "no {what} number: pass --number N or set {}",
+            vars.join(" or ")
+        )))
+    };
+    let field = format!("body=@{}", file.display());
+    let (program, list, update, methods, noun, n) = match args.platform {
+        ReviewTarget::Github => {
+            let n = number(&["PR_NUMBER", "GITHUB_REF"], "pull request")?;
+            let repo =
+                std::env::var("GITHUB_REPOSITORY").unwrap_or_else(|_| "{owner}/{repo}".into());
+            (
+                "gh",
+                format!("repos/{repo}/issues/{n}/comments"),
+                format!("repos/{repo}/issues/comments/"),
+                ("PATCH", "POST"),
+                "pull request",
+                n,
+            )
+        }
+        ReviewTarget::Gitlab => {
+            let n = number(&["CI_MERGE_REQUEST_IID"], "merge request")?;
+            let project = std::env::var("CI_PROJECT_ID").unwrap_or_else(|_| ":id".into());
+            let notes = format!("projects/{project}/merge_requests/{n}/notes");
+            (
+                "glab",
+                notes.clone(),
+                format!("{notes}/"),
+                ("PUT", "POST"),
+                "merge request",
+                n,
+            )
+        }
+    };
+    let api = |extra: &[&str]| -> Result<Vec<u8>, UserError> {
+        let mut argv = vec!["api"];
+        argv.extend_from_slice(extra);
+        let (code, stdout, stderr) = crate::process::run_captured(program, &argv, cwd, &[])?;
+        if code != 0 {
+            let tail = crate::process::last_lines(&stderr, 5).join("\n  ");
+            return Err(UserError::with_code(
+                format!(
+                    "`{program} api {}` exited with status {code}:\n  {tail}",
+                    extra.join(" ")
+                ),
+                code,
+            ));
+        }
+        Ok(stdout)
+    };
+    let listed = api(&["--paginate", &format!("{list}?per_page=100")])?;
+    let mut existing = None;
+    // --paginate prints one JSON array per page, one after another.
+    for page in serde_json::Deserializer::from_slice(&listed).into_iter::<Value>() {
+        let page = page.map_err(|e| {
+            UserError::new(format!("`{program} api {list}` printed no JSON list: {e}"))
+        })?;
+        existing = existing.or_else(|| {
+            page.as_array()?
+                .iter()
+                .find(|c| c["body"].as_str().is_some_and(|b| b.contains(marker)))
+                .and_then(|c| c["id"].as_u64())
+        });
+    }
+    match existing {
+        Some(id) => {
+            api(&[
+                "--method",
+                methods.0,
+                &format!("{update}{id}"),
+                "-F",
+                &field,
+            ])?;
+            eprintln!("updated the review comment {id} on {noun} {n}");
+        }
+        None => {
+            api(&["--method", methods.1, &list, "-F", &field])?;
+            eprintln!("posted the review on {noun} {n}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("examples/sandbox"), "examples/sandbox");
+        assert_eq!(shell_word("my project"), "'my project'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
+    fn groovy_strings_escape_quotes_and_backslashes() {
+        assert_eq!(groovy("kopsform --cluster dev"), "'kopsform --cluster dev'");
+        assert_eq!(groovy(r"a'b\c"), r"'a\'b\\c'");
+    }
+
+    #[test]
+    fn paths_join_under_the_project_folder() {
+        assert_eq!(join_rel("", "2-kops"), "2-kops");
+        assert_eq!(
+            join_rel("examples/fleet", "./clusters/dev/"),
+            "examples/fleet/clusters/dev"
+        );
+        assert_eq!(join_rel("x", "/abs/dir"), "/abs/dir");
+    }
+}
