@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::cli::{CiPlatform, CommentArgs, GenerateArgs, ReviewTarget};
 use crate::config::{Builtin, ClusterDef, Project, Step};
 use crate::error::UserError;
+use crate::process::shell_word;
 
 /// What the jobs of one cluster run and keep.
 struct ClusterJobs {
@@ -28,6 +29,17 @@ struct ClusterJobs {
     review_json: Option<String>,
     /// The cluster's Terraform folder from the repository root: the plan job's artifacts.
     terraform: String,
+}
+
+impl ClusterJobs {
+    /// The review files the dry run leaves: kept as artifacts.
+    fn review_files(&self) -> Vec<&str> {
+        self.review
+            .iter()
+            .chain(&self.review_json)
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 /// One promotion stage: its name and its clusters.
@@ -138,11 +150,11 @@ pub fn generate(
     target: &Path,
 ) -> Result<String, UserError> {
     let pipeline = model(project, platform, args, root, target)?;
-    Ok(match platform {
+    match platform {
         CiPlatform::Gitlab => gitlab(&pipeline),
         CiPlatform::Github => github(&pipeline),
-        CiPlatform::Jenkins => jenkins(&pipeline),
-    })
+        CiPlatform::Jenkins => Ok(jenkins(&pipeline)),
+    }
 }
 
 fn model(
@@ -349,20 +361,79 @@ fn join_rel(base: &str, path: &str) -> String {
     }
 }
 
-/// A word for a POSIX shell: as is when safe, else in single quotes.
-fn shell_word(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
-    if safe {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+/// One main-branch job of a cluster: the same four, in this order, on every platform.
+struct MainJob {
+    /// `plan`, `apply`, `rolling-update`, `rolling-update-yes`: the job's name before the cluster.
+    key: &'static str,
+    /// The GitLab stage after the promotion stage's name, and the suffix of a gate's environment.
+    stage: &'static str,
+    /// How people read it in job and stage names.
+    title: &'static str,
+    /// The name of the GitHub step that runs the command.
+    step: &'static str,
+    command: String,
+    /// Whether the job can wait for a person (apply, rolling update)...
+    gateable: bool,
+    /// ...and the question when it does.
+    question: Option<String>,
+    /// Whether it changes the cluster, so that one such job per cluster runs at a time.
+    locks: bool,
 }
 
 impl Pipeline {
+    fn main_jobs(&self, c: &ClusterJobs) -> [MainJob; 4] {
+        let one = std::slice::from_ref;
+        let gate = |manual: bool, question: String| manual.then_some(question);
+        [
+            MainJob {
+                key: "plan",
+                stage: "plan",
+                title: "plan",
+                step: "Update and plan",
+                command: self.run(c, &self.update, false),
+                gateable: false,
+                question: None,
+                locks: true,
+            },
+            MainJob {
+                key: "apply",
+                stage: "apply",
+                title: "apply",
+                step: "Apply",
+                command: self.run(c, one(&self.apply), true),
+                gateable: true,
+                question: gate(
+                    self.manual_apply,
+                    format!("Apply the reviewed plan of cluster {}?", c.id),
+                ),
+                locks: true,
+            },
+            MainJob {
+                key: "rolling-update",
+                stage: "rolling-update",
+                title: "rolling update, dry run",
+                step: "Rolling update, dry run",
+                command: self.run(c, one(&self.rolling_update), false),
+                gateable: false,
+                question: None,
+                locks: false,
+            },
+            MainJob {
+                key: "rolling-update-yes",
+                stage: "rolling-update",
+                title: "rolling update",
+                step: "Rolling update",
+                command: self.run(c, one(&self.rolling_update_yes), true),
+                gateable: true,
+                question: gate(
+                    self.manual_rolling_update,
+                    format!("Roll the instance groups of cluster {} that need it?", c.id),
+                ),
+                locks: true,
+            },
+        ]
+    }
+
     fn run(&self, c: &ClusterJobs, tasks: &[String], yes: bool) -> String {
         let yes = if yes { " --yes" } else { "" };
         format!("{}{yes} {}", c.kopsform, tasks.join(" "))
@@ -381,12 +452,12 @@ impl Pipeline {
     }
 }
 
-fn yaml(value: &Value) -> String {
-    // Serialising a JSON tree of strings, lists and maps cannot fail.
-    serde_yaml::to_string(value).unwrap_or_default()
+fn yaml(value: &Value) -> Result<String, UserError> {
+    serde_yaml::to_string(value)
+        .map_err(|e| UserError::new(format!("cannot write the pipeline as YAML: {e}")))
 }
 
-fn gitlab(p: &Pipeline) -> String {
+fn gitlab(p: &Pipeline) -> Result<String, UserError> {
     let mr = "$CI_PIPELINE_SOURCE == \"merge_request_event\"";
     let main = format!(
         "$CI_COMMIT_BRANCH == \"{}\" && $CI_PIPELINE_SOURCE != \"merge_request_event\"",
@@ -421,23 +492,12 @@ fn gitlab(p: &Pipeline) -> String {
     if !default.is_empty() {
         doc.insert("default".into(), Value::Object(default));
     }
-    let gate = |manual: bool| {
-        if manual {
-            json!([{"if": main, "when": "manual"}])
-        } else {
-            json!([{"if": main}])
-        }
-    };
     for c in p.stages.iter().flat_map(|s| &s.clusters) {
         let mut script = vec![json!(p.run(c, std::slice::from_ref(&p.dryrun), false))];
-        let mut paths = Vec::new();
         if let Some(review) = &c.review {
             script.push(json!(p.comment("gitlab", review)));
-            paths.push(json!(review));
         }
-        if let Some(json_file) = &c.review_json {
-            paths.push(json!(json_file));
-        }
+        let paths = c.review_files();
         let mut job = json!({
             "stage": "dryrun",
             "rules": [{"if": mr}],
@@ -455,60 +515,48 @@ fn gitlab(p: &Pipeline) -> String {
             .map(|c| json!(format!("rolling-update-yes:{}", c.id)))
             .collect();
         for c in &stage.clusters {
-            let lock = format!("kopsform-{}", c.id);
-            doc.insert(
-                format!("plan:{}", c.id),
-                json!({
-                    "stage": format!("{}-plan", stage.name),
-                    "rules": [{"if": main}],
-                    "needs": waits,
-                    "resource_group": lock,
-                    "script": [p.run(c, &p.update, false)],
-                    "artifacts": {
-                        "name": format!("plan-{}", c.id),
-                        "expire_in": "1 week",
-                        "paths": [format!("{}/", c.terraform)],
-                        "exclude": [format!("{}/.terraform/**/*", c.terraform)],
-                    },
-                }),
-            );
-            doc.insert(
-                format!("apply:{}", c.id),
-                json!({
-                    "stage": format!("{}-apply", stage.name),
-                    "rules": gate(p.manual_apply),
-                    "allow_failure": false,
-                    "needs": [format!("plan:{}", c.id)],
-                    "resource_group": lock,
-                    "script": [p.run(c, std::slice::from_ref(&p.apply), true)],
-                }),
-            );
-            doc.insert(
-                format!("rolling-update:{}", c.id),
-                json!({
-                    "stage": format!("{}-rolling-update", stage.name),
-                    "rules": [{"if": main}],
-                    "needs": [format!("apply:{}", c.id)],
-                    "script": [p.run(c, std::slice::from_ref(&p.rolling_update), false)],
-                }),
-            );
-            doc.insert(
-                format!("rolling-update-yes:{}", c.id),
-                json!({
-                    "stage": format!("{}-rolling-update", stage.name),
-                    "rules": gate(p.manual_rolling_update),
-                    "allow_failure": false,
-                    "needs": [format!("rolling-update:{}", c.id)],
-                    "resource_group": lock,
-                    "script": [p.run(c, std::slice::from_ref(&p.rolling_update_yes), true)],
-                }),
-            );
+            let mut needs = waits.clone();
+            for j in p.main_jobs(c) {
+                let mut job = Map::new();
+                job.insert("stage".into(), json!(format!("{}-{}", stage.name, j.stage)));
+                let rule = match j.question {
+                    Some(_) => json!({"if": main, "when": "manual"}),
+                    None => json!({"if": main}),
+                };
+                job.insert("rules".into(), json!([rule]));
+                if j.gateable {
+                    job.insert("allow_failure".into(), json!(false));
+                }
+                job.insert("needs".into(), Value::Array(needs));
+                if j.locks {
+                    job.insert("resource_group".into(), json!(format!("kopsform-{}", c.id)));
+                }
+                job.insert("script".into(), json!([j.command]));
+                if j.key == "plan" {
+                    job.insert(
+                        "artifacts".into(),
+                        json!({
+                            "name": format!("plan-{}", c.id),
+                            "expire_in": "1 week",
+                            "paths": [format!("{}/", c.terraform)],
+                            "exclude": [format!("{}/.terraform/**/*", c.terraform)],
+                        }),
+                    );
+                }
+                let name = format!("{}:{}", j.key, c.id);
+                needs = vec![json!(name)];
+                doc.insert(name, Value::Object(job));
+            }
         }
     }
-    format!("{}\n{}", header(p, "#"), yaml(&Value::Object(doc)))
+    Ok(format!(
+        "{}\n{}",
+        header(p, "#"),
+        yaml(&Value::Object(doc))?
+    ))
 }
 
-fn github(p: &Pipeline) -> String {
+fn github(p: &Pipeline) -> Result<String, UserError> {
     let pr = "github.event_name == 'pull_request'";
     let push = "github.event_name == 'push'";
     let mut doc = Map::new();
@@ -558,12 +606,7 @@ fn github(p: &Pipeline) -> String {
             "name": format!("Dry run ({})", c.id),
             "run": p.run(c, std::slice::from_ref(&p.dryrun), false),
         })];
-        let paths: Vec<&str> = c
-            .review
-            .iter()
-            .chain(&c.review_json)
-            .map(String::as_str)
-            .collect();
+        let paths = c.review_files();
         if !paths.is_empty() {
             steps.push(json!({
                 "name": "Keep the review",
@@ -600,95 +643,60 @@ fn github(p: &Pipeline) -> String {
             .map(|c| format!("rolling-update-yes-{}", c.id))
             .collect();
         for c in &stage.clusters {
-            let concurrency =
-                json!({"group": format!("kopsform-{}", c.id), "cancel-in-progress": false});
             let artifact = format!("plan-{}", c.id);
-            let mut plan = job(
-                format!("plan ({})", c.id),
-                push,
-                waits.clone(),
-                vec![
-                    json!({"name": "Update and plan", "run": p.run(c, &p.update, false)}),
-                    json!({
-                        "name": "Keep the plan and its inputs",
-                        "uses": "actions/upload-artifact@v4",
-                        "with": {
-                            "name": artifact,
-                            "path": format!("{0}\n!{0}/.terraform", c.terraform),
-                            "include-hidden-files": true,
-                        },
-                    }),
-                ],
-            );
             // Environments hold the write credentials: `kopsform-<id>` (restricted to the main
             // branch, no reviewers) for the ungated jobs, `-apply`/`-rolling-update` for the gates.
             let environment = format!("kopsform-{}", c.id);
-            plan.insert("environment".into(), json!(environment));
-            plan.insert("concurrency".into(), concurrency.clone());
-            jobs.insert(format!("plan-{}", c.id), Value::Object(plan));
-
-            let mut apply = job(
-                format!("apply ({})", c.id),
-                push,
-                vec![format!("plan-{}", c.id)],
-                vec![
-                    json!({
-                        "name": "The reviewed plan",
-                        "uses": "actions/download-artifact@v4",
-                        "with": {"name": artifact, "path": c.terraform},
-                    }),
-                    json!({"name": "Apply", "run": p.run(c, std::slice::from_ref(&p.apply), true)}),
-                ],
-            );
-            apply.insert(
-                "environment".into(),
-                json!(if p.manual_apply {
-                    format!("{environment}-apply")
-                } else {
-                    environment.clone()
-                }),
-            );
-            apply.insert("concurrency".into(), concurrency.clone());
-            jobs.insert(format!("apply-{}", c.id), Value::Object(apply));
-
-            let mut roll = job(
-                format!("rolling update, dry run ({})", c.id),
-                push,
-                vec![format!("apply-{}", c.id)],
-                vec![json!({
-                    "name": "Rolling update, dry run",
-                    "run": p.run(c, std::slice::from_ref(&p.rolling_update), false),
-                })],
-            );
-            roll.insert("environment".into(), json!(environment));
-            jobs.insert(format!("rolling-update-{}", c.id), Value::Object(roll));
-
-            let mut roll_yes = job(
-                format!("rolling update ({})", c.id),
-                push,
-                vec![format!("rolling-update-{}", c.id)],
-                vec![json!({
-                    "name": "Rolling update",
-                    "run": p.run(c, std::slice::from_ref(&p.rolling_update_yes), true),
-                })],
-            );
-            roll_yes.insert(
-                "environment".into(),
-                json!(if p.manual_rolling_update {
-                    format!("{environment}-rolling-update")
-                } else {
-                    environment.clone()
-                }),
-            );
-            roll_yes.insert("concurrency".into(), concurrency);
-            jobs.insert(
-                format!("rolling-update-yes-{}", c.id),
-                Value::Object(roll_yes),
-            );
+            let mut needs = waits.clone();
+            for j in p.main_jobs(c) {
+                let run = json!({"name": j.step, "run": j.command});
+                let steps = match j.key {
+                    "plan" => vec![
+                        run,
+                        json!({
+                            "name": "Keep the plan and its inputs",
+                            "uses": "actions/upload-artifact@v4",
+                            "with": {
+                                "name": artifact,
+                                "path": format!("{0}\n!{0}/.terraform", c.terraform),
+                                "include-hidden-files": true,
+                            },
+                        }),
+                    ],
+                    "apply" => vec![
+                        json!({
+                            "name": "The reviewed plan",
+                            "uses": "actions/download-artifact@v4",
+                            "with": {"name": artifact, "path": c.terraform},
+                        }),
+                        run,
+                    ],
+                    _ => vec![run],
+                };
+                let mut job = job(format!("{} ({})", j.title, c.id), push, needs, steps);
+                let environment = match j.question {
+                    Some(_) => format!("{environment}-{}", j.stage),
+                    None => environment.clone(),
+                };
+                job.insert("environment".into(), json!(environment));
+                if j.locks {
+                    job.insert(
+                        "concurrency".into(),
+                        json!({"group": format!("kopsform-{}", c.id), "cancel-in-progress": false}),
+                    );
+                }
+                let name = format!("{}-{}", j.key, c.id);
+                needs = vec![name.clone()];
+                jobs.insert(name, Value::Object(job));
+            }
         }
     }
     doc.insert("jobs".into(), Value::Object(jobs));
-    format!("{}\n{}", header(p, "#"), yaml(&Value::Object(doc)))
+    Ok(format!(
+        "{}\n{}",
+        header(p, "#"),
+        yaml(&Value::Object(doc))?
+    ))
 }
 
 /// A Groovy single-quoted string.
@@ -753,12 +761,7 @@ fn jenkins(p: &Pipeline) -> String {
             ),
         );
         w(5, "}");
-        let paths: Vec<&str> = c
-            .review
-            .iter()
-            .chain(&c.review_json)
-            .map(String::as_str)
-            .collect();
+        let paths = c.review_files();
         if !paths.is_empty() {
             w(5, "post {");
             w(6, "always {");
@@ -779,33 +782,33 @@ fn jenkins(p: &Pipeline) -> String {
     let on_main = groovy(&p.branch);
     for c in p.stages.iter().flat_map(|s| &s.clusters) {
         let lock = groovy(&format!("kopsform-{}", c.id));
-        // `beforeInput`: a run off the main branch skips the stage without asking. The
-        // rolling-update dry run only reads and takes no lock.
-        let stage = |w: &mut dyn FnMut(usize, &str),
-                     title: String,
-                     gate: Option<String>,
-                     command: String,
-                     locks: bool,
-                     keep: bool| {
-            w(2, &format!("stage({}) {{", groovy(&title)));
+        for j in p.main_jobs(c) {
+            w(
+                2,
+                &format!(
+                    "stage({}) {{",
+                    groovy(&format!("{} {}", j.title.replace(',', ""), c.id))
+                ),
+            );
             w(3, "when {");
-            if gate.is_some() {
+            // `beforeInput`: a run off the main branch skips the stage without asking.
+            if j.question.is_some() {
                 w(4, "beforeInput true");
             }
             w(4, &format!("branch {on_main}"));
             w(3, "}");
-            if let Some(question) = gate {
-                w(3, &format!("input {{ message {} }}", groovy(&question)));
+            if let Some(question) = &j.question {
+                w(3, &format!("input {{ message {} }}", groovy(question)));
             }
             w(3, "steps {");
-            if locks {
+            if j.locks {
                 w(4, &format!("lock(resource: {lock}) {{"));
-                w(5, &format!("sh {}", groovy(&command)));
+                w(5, &format!("sh {}", groovy(&j.command)));
                 w(4, "}");
             } else {
-                w(4, &format!("sh {}", groovy(&command)));
+                w(4, &format!("sh {}", groovy(&j.command)));
             }
-            if keep {
+            if j.key == "plan" {
                 w(
                     4,
                     &format!(
@@ -817,46 +820,6 @@ fn jenkins(p: &Pipeline) -> String {
             }
             w(3, "}");
             w(2, "}");
-        };
-        let gated = |manual: bool, question: String| manual.then_some(question);
-        let plan = [
-            (
-                format!("plan {}", c.id),
-                None,
-                p.run(c, &p.update, false),
-                true,
-                true,
-            ),
-            (
-                format!("apply {}", c.id),
-                gated(
-                    p.manual_apply,
-                    format!("Apply the reviewed plan of cluster {}?", c.id),
-                ),
-                p.run(c, std::slice::from_ref(&p.apply), true),
-                true,
-                false,
-            ),
-            (
-                format!("rolling update dry run {}", c.id),
-                None,
-                p.run(c, std::slice::from_ref(&p.rolling_update), false),
-                false,
-                false,
-            ),
-            (
-                format!("rolling update {}", c.id),
-                gated(
-                    p.manual_rolling_update,
-                    format!("Roll the instance groups of cluster {} that need it?", c.id),
-                ),
-                p.run(c, std::slice::from_ref(&p.rolling_update_yes), true),
-                true,
-                false,
-            ),
-        ];
-        for (title, gate, command, locks, keep) in plan {
-            stage(&mut w, title, gate, command, locks, keep);
         }
     }
     w(1, "}");
@@ -984,14 +947,6 @@ pub fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), UserError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(shell_word("examples/sandbox"), "examples/sandbox");
-        assert_eq!(shell_word("my project"), "'my project'");
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
-        assert_eq!(shell_word(""), "''");
-    }
 
     #[test]
     fn groovy_strings_escape_quotes_and_backslashes() {

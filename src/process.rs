@@ -259,6 +259,20 @@ pub fn last_lines(stderr: &str, n: usize) -> Vec<&str> {
     lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
+/// A word as a POSIX shell reads it: as is when plain, else in single quotes. For commands shown
+/// to people and written into CI scripts; children themselves never get a shell.
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// Runs a child and returns its stdout; stderr is kept for the error message. For reads such as
 /// `terraform output -json` whose output is data, not progress.
 pub fn run_captured(
@@ -282,4 +296,17 @@ pub fn run_captured(
         output.stdout,
         String::from_utf8_lossy(&output.stderr).into_owned(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("examples/sandbox"), "examples/sandbox");
+        assert_eq!(shell_word("my project"), "'my project'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
 }

@@ -290,11 +290,8 @@ pub fn run(
                 (None, None) => FullReport::Rerun,
             };
             let markdown = render_markdown(&review, budget, &where_full);
-            if markdown.cut
-                && let Some(path) = &full_copy
-            {
-                let full = render_markdown(&review, None, &where_full);
-                crate::atomic::write(path, full.text.as_bytes(), 0o644)?;
+            if let (Some(full), Some(path)) = (&markdown.full, &full_copy) {
+                crate::atomic::write(path, full.as_bytes(), 0o644)?;
             }
             markdown.text
         }
@@ -533,8 +530,15 @@ pub enum FullReport {
 /// A rendered Markdown review.
 pub struct Markdown {
     pub text: String,
+    /// The whole review, when the budget left something out of `text`.
+    pub full: Option<String>,
+}
+
+impl Markdown {
     /// The budget left something out.
-    pub cut: bool,
+    pub fn cut(&self) -> bool {
+        self.full.is_some()
+    }
 }
 
 /// A part of the review: a head, items that a budget may cut one by one, and a tail.
@@ -671,10 +675,15 @@ pub fn render_markdown(review: &Review, budget: Option<usize>, full: &FullReport
             Some((_, Cut::Whole)) => {}
         }
     }
-    Markdown {
-        text,
-        cut: !cuts.is_empty(),
-    }
+    // The uncut review, sections built once: what the full copy next to a cut one holds.
+    let full = (!cuts.is_empty()).then(|| {
+        let mut all = String::new();
+        for section in kept.iter().chain(&optional) {
+            section.push_to(&mut all, section.items.len());
+        }
+        all
+    });
+    Markdown { text, full }
 }
 
 /// How the cut notice names what a section lost.
@@ -1543,9 +1552,10 @@ mod tests {
             None,
         );
         let full = render_markdown(&review, None, &FullReport::Rerun);
-        assert!(!full.cut);
+        assert!(!full.cut());
         let cut = render_markdown(&review, Some(1200), &FullReport::Named("URL".into()));
-        assert!(cut.cut);
+        assert!(cut.cut());
+        assert_eq!(cut.full.as_deref(), Some(full.text.as_str()));
         assert!(chars(&cut.text) <= 1200, "{}", cut.text);
         assert!(
             cut.text

@@ -18,7 +18,7 @@ use crate::graph::Plan;
 use crate::kops;
 use crate::manifest;
 use crate::preflight;
-use crate::process;
+use crate::process::{self, shell_word};
 use crate::provider_override;
 use crate::redact::Redactor;
 use crate::seal;
@@ -138,6 +138,56 @@ enum Sharing {
     Alone,
 }
 
+/// Which task of a parallel run may start next (docs/clusters.md, "Parallel tasks").
+struct Schedule<'a> {
+    plan: &'a Plan,
+    sharing: &'a [Sharing],
+    /// The tasks that run in the prerequisites layer.
+    touches: &'a [bool],
+    started: Vec<bool>,
+    /// The tasks that finished, as they ended.
+    outcomes: Vec<Option<Outcome>>,
+    running: Vec<usize>,
+}
+
+impl Schedule<'_> {
+    /// The first task that may start now; `stateful` says whether the cluster's runner is free.
+    fn next(&self, stateful: bool) -> Option<usize> {
+        let running = |what: &dyn Fn(usize) -> bool| self.running.iter().any(|&r| what(r));
+        if running(&|r| self.sharing[r] == Sharing::Alone) {
+            return None;
+        }
+        // Tasks that touch the state start in plan order, one at a time.
+        let first_stateful = (0..self.started.len())
+            .find(|&k| !self.started[k] && !matches!(self.sharing[k], Sharing::Free { .. }));
+        let reading = Sharing::Free {
+            reads_outputs: true,
+        };
+        (0..self.started.len()).find(|&i| {
+            self.ready(i)
+                && match self.sharing[i] {
+                    Sharing::Alone => self.running.is_empty() && first_stateful == Some(i),
+                    Sharing::State => {
+                        stateful
+                            && first_stateful == Some(i)
+                            && !(self.touches[i] && running(&|r| self.sharing[r] == reading))
+                    }
+                    Sharing::Free { reads_outputs } => {
+                        !(reads_outputs && running(&|r| self.touches[r]))
+                    }
+                }
+        })
+    }
+
+    /// Not started, and everything it waits for has finished.
+    fn ready(&self, i: usize) -> bool {
+        let done = |d: usize| self.outcomes[d].is_some();
+        !self.started[i]
+            && (0..self.plan.barrier[i]).all(done)
+            && self.plan.deps[i].iter().all(|&d| done(d))
+    }
+}
+
 /// How one task ended, and how long it took.
 struct Outcome {
     result: Result<bool, UserError>,
@@ -203,7 +253,7 @@ impl<'p> Runner<'p> {
             lock: None,
             layer: None,
         };
-        let sharing: Vec<Sharing> = tasks.iter().map(|t| self.sharing(t)).collect();
+        let sharing: Vec<Sharing> = (0..tasks.len()).map(|i| self.sharing(tasks, i)).collect();
         let outcomes = if self.options.jobs > 1
             && !self.options.dry_run
             && sharing.iter().any(|s| matches!(s, Sharing::Free { .. }))
@@ -212,19 +262,19 @@ impl<'p> Runner<'p> {
         } else {
             let mut outcomes = Vec::new();
             for i in 0..tasks.len() {
-                if process::interrupted().is_some()
-                    || outcomes
-                        .iter()
-                        .any(|o: &Option<Outcome>| o.as_ref().is_some_and(|o| o.result.is_err()))
-                {
+                if process::interrupted().is_some() {
                     break;
                 }
                 let started = Instant::now();
                 let result = self.run_held(tasks, i);
+                let failed = result.is_err();
                 outcomes.push(Some(Outcome {
                     result,
                     took: started.elapsed(),
                 }));
+                if failed {
+                    break;
+                }
             }
             outcomes.resize_with(tasks.len(), || None);
             outcomes
@@ -301,15 +351,17 @@ impl<'p> Runner<'p> {
     /// state when it runs kops, Terraform or the aws CLI, renders a file, runs a built-in step or
     /// takes the lock: such tasks run one at a time, in plan order. Other commands (linters,
     /// scripts) are free, unless the task says `parallel = false` or asks a confirmation.
-    fn sharing(&mut self, name: &str) -> Sharing {
+    /// (`run_plan` has worked out which tasks lock and which touch the prerequisites layer.)
+    fn sharing(&self, tasks: &[String], i: usize) -> Sharing {
+        let name = &tasks[i];
         let task = self.task(name);
         if task.parallel == Some(false) || task.confirmation(name).is_some() {
             return Sharing::Alone;
         }
         let tools = ["kops", "terraform", "aws"];
         let stateful = task.lock == Some(true)
-            || self.task_locks(name)
-            || self.touches_prerequisites(name)
+            || self.holds.locking[i]
+            || self.holds.touches[i]
             || task.steps.iter().any(|step| match step {
                 Step::Command(c) => tools.iter().any(|t| self.project.is_tool(&c.argv[0], t)),
                 _ => true,
@@ -342,49 +394,45 @@ impl<'p> Runner<'p> {
         let redactor = Arc::clone(&self.redactor);
         let cluster = self.cluster.clone();
         let label = self.label.clone();
-        let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
-        let mut started = vec![false; n];
-        let mut running: Vec<usize> = Vec::new();
+        let mut schedule = Schedule {
+            plan,
+            sharing,
+            touches: &touches,
+            started: vec![false; n],
+            outcomes: (0..n).map(|_| None).collect(),
+            running: Vec::new(),
+        };
         let mut stopped = false;
         let mut main: Option<&mut Runner<'p>> = Some(self);
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<(usize, Outcome, Option<&mut Runner<'p>>)>();
             loop {
                 stopped = stopped || process::interrupted().is_some();
-                let mut i = 0;
-                while !stopped && running.len() < jobs && i < n {
-                    let ready = !started[i]
-                        && (0..plan.barrier[i]).all(|d| outcomes[d].is_some())
-                        && plan.deps[i].iter().all(|&d| outcomes[d].is_some());
-                    let alone = running.iter().any(|&r| sharing[r] == Sharing::Alone);
-                    // Tasks that touch the state start in plan order, one at a time.
-                    let first_stateful = (0..n)
-                        .find(|&k| !started[k] && !matches!(sharing[k], Sharing::Free { .. }));
-                    let may = ready
-                        && !alone
-                        && match sharing[i] {
-                            Sharing::Alone => running.is_empty() && first_stateful == Some(i),
-                            Sharing::State => {
-                                main.is_some()
-                                    && first_stateful == Some(i)
-                                    && !(touches[i]
-                                        && running.iter().any(|&r| {
-                                            sharing[r]
-                                                == Sharing::Free {
-                                                    reads_outputs: true,
-                                                }
-                                        }))
-                            }
-                            Sharing::Free { reads_outputs } => {
-                                !(reads_outputs && running.iter().any(|&r| touches[r]))
-                            }
-                        };
-                    if may {
-                        started[i] = true;
-                        running.push(i);
-                        let tx = tx.clone();
-                        let tasks = &plan.tasks;
-                        if let (Sharing::Free { .. }, _) | (_, None) = (sharing[i], &main) {
+                while !stopped && schedule.running.len() < jobs {
+                    let Some(i) = schedule.next(main.is_some()) else {
+                        break;
+                    };
+                    schedule.started[i] = true;
+                    schedule.running.push(i);
+                    let tx = tx.clone();
+                    let tasks = &plan.tasks;
+                    // Free tasks get a runner of their own; the others need the cluster's runner,
+                    // which `next` only picks when it is here.
+                    let runner = match (sharing[i], main.take()) {
+                        (Sharing::Free { .. }, back) => {
+                            main = back;
+                            None
+                        }
+                        (_, runner) => runner,
+                    };
+                    match runner {
+                        Some(runner) => scope.spawn(move || {
+                            let began = Instant::now();
+                            let result = runner.run_held(tasks, i);
+                            let took = began.elapsed();
+                            let _ = tx.send((i, Outcome { result, took }, Some(runner)));
+                        }),
+                        None => {
                             let mut own = Runner::sharing_redactor(
                                 project,
                                 options.clone(),
@@ -395,45 +443,28 @@ impl<'p> Runner<'p> {
                             scope.spawn(move || {
                                 let began = Instant::now();
                                 let result = own.run_task(&tasks[i]);
-                                let _ = tx.send((
-                                    i,
-                                    Outcome {
-                                        result,
-                                        took: began.elapsed(),
-                                    },
-                                    None,
-                                ));
-                            });
-                        } else if let Some(runner) = main.take() {
-                            scope.spawn(move || {
-                                let began = Instant::now();
-                                let result = runner.run_held(tasks, i);
-                                let outcome = Outcome {
-                                    result,
-                                    took: began.elapsed(),
-                                };
-                                let _ = tx.send((i, outcome, Some(runner)));
-                            });
+                                let took = began.elapsed();
+                                let _ = tx.send((i, Outcome { result, took }, None));
+                            })
                         }
-                    }
-                    i += 1;
+                    };
                 }
-                if running.is_empty() {
+                if schedule.running.is_empty() {
                     break;
                 }
                 // Every started task sends its outcome before its thread ends.
                 let Ok((i, outcome, runner)) = rx.recv() else {
                     break;
                 };
-                running.retain(|&r| r != i);
+                schedule.running.retain(|&r| r != i);
                 if let Some(runner) = runner {
                     main = Some(runner);
                 }
                 stopped = stopped || outcome.result.is_err();
-                outcomes[i] = Some(outcome);
+                schedule.outcomes[i] = Some(outcome);
             }
         });
-        outcomes
+        schedule.outcomes
     }
 
     /// The run's cluster, for steps that cannot go on without it.
@@ -1734,24 +1765,12 @@ fn make_private(path: &Path) -> Result<(), UserError> {
 
 /// `kops replace -f x` as a user would type it; arguments with blanks or quotes are quoted.
 fn display_command(program: &str, args: &[String], cwd: Option<&str>) -> String {
-    let mut words = vec![quote(program)];
-    words.extend(args.iter().map(|a| quote(a)));
+    let mut words = vec![shell_word(program)];
+    words.extend(args.iter().map(|a| shell_word(a)));
     let line = words.join(" ");
     match cwd {
-        Some(dir) => format!("(cd {} && {line})", quote(dir)),
+        Some(dir) => format!("(cd {} && {line})", shell_word(dir)),
         None => line,
-    }
-}
-
-fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -2065,6 +2084,5 @@ mod tests {
             ),
             "(cd 2-kops && kops replace -f 'a b')"
         );
-        assert_eq!(quote("it's"), "'it'\\''s'");
     }
 }
