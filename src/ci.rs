@@ -901,13 +901,10 @@ pub fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), UserError> 
         let (code, stdout, stderr) = crate::process::run_captured(program, &argv, cwd, &[])?;
         if code != 0 {
             let tail = crate::process::last_lines(&stderr, 5).join("\n  ");
-            return Err(UserError::with_code(
-                format!(
-                    "`{program} api {}` exited with status {code}:\n  {tail}",
-                    extra.join(" ")
-                ),
-                code,
-            ));
+            return Err(UserError::new(format!(
+                "`{program} api {}` exited with status {code}:\n  {tail}",
+                extra.join(" ")
+            )));
         }
         Ok(stdout)
     };

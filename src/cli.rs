@@ -21,7 +21,12 @@ Examples:
   kopsform unlock --cluster prod                release a lock a killed run left
   kopsform ci gitlab --out .gitlab-ci.yml       the CI pipeline for every cluster (also github, jenkins)
 
-Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md, docs/clusters.md, docs/ci/";
+Exit status: 0 ok; 1 error or failed step; 2 changes (review, --fail-on-update); 3 protected
+changes (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
+130/143 interrupted (SIGINT/SIGTERM). Table: docs/reliability.md
+
+Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md, docs/clusters.md, docs/ci/,
+docs/reliability.md";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,7 +117,7 @@ pub enum Command {
     Unlock,
     /// Summarise a Terraform plan for a pull request (Markdown or JSON)
     #[command(
-        after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"
+        after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error, 64 bad command line.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"
     )]
     Review(ReviewArgs),
     /// Generate the CI pipeline (GitLab CI, GitHub Actions, Jenkins) from tasks.toml, or post a review

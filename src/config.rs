@@ -37,6 +37,13 @@ pub struct Config {
     /// Environment given to every child (values are templates).
     #[serde(default)]
     pub env: IndexMap<String, String>,
+    /// Names (or globs, `*_TOKEN`) of environment variables whose values are secrets, in
+    /// addition to the usual credential variables: masked everywhere, never on a command line.
+    #[serde(default, rename = "secret-env")]
+    pub secret_env: Vec<String>,
+    /// Retries of repeatable steps on transient cloud errors, for every task (docs/reliability.md).
+    #[serde(default)]
+    pub retry: RetryConfig,
     /// Provider settings written into a Terraform override file by the `provider-override` step.
     #[serde(default, rename = "provider-override")]
     pub provider_override: Option<ProviderOverride>,
@@ -49,6 +56,31 @@ pub struct Config {
     /// The tasks, in file order.
     #[serde(default)]
     pub tasks: IndexMap<String, Task>,
+}
+
+/// `[retry]` and `[tasks.<name>.retry]`: retries of steps that only read, on transient cloud
+/// errors (src/retry.rs has the defaults and the rules).
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetryConfig {
+    /// Attempts in all, the first included (default 3; 1 turns retries off).
+    #[serde(default)]
+    pub attempts: Option<u32>,
+    /// The wait before the first retry, doubled for each further one (default `2s`).
+    #[serde(default)]
+    pub delay: Option<String>,
+    /// The longest wait (default `30s`).
+    #[serde(default)]
+    pub max_delay: Option<String>,
+    /// Regular expressions of further transient errors, matched against each output line.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// `false`: only `patterns` count, not kopsform's built-in list.
+    #[serde(default)]
+    pub default_patterns: Option<bool>,
+    /// Programs other than terraform, kops and aws (scripts) that are safe to run again.
+    #[serde(default)]
+    pub repeatable: Vec<String>,
 }
 
 /// `[ci]`: the settings of the generated CI pipelines (docs/ci/gitlab.md lists them).
@@ -299,6 +331,9 @@ pub struct Task {
     /// Globs of the files the task writes; a missing or changed one makes it run again.
     #[serde(default)]
     pub generates: Vec<String>,
+    /// Retry settings of this task's steps, over the project's `[retry]`.
+    #[serde(default)]
+    pub retry: Option<RetryConfig>,
     #[serde(default)]
     pub steps: Vec<Step>,
 }
@@ -672,6 +707,7 @@ impl Project {
             clusters,
         };
         crate::graph::check(&project)?;
+        crate::retry::set_own_reads(project.retry_policy(None));
         crate::review::check_rules(&project.config.review.protect)
             .map_err(|e| UserError::new(format!("{}: {e}", project.file.display())))?;
         Ok(project)
@@ -693,6 +729,13 @@ impl Project {
         })
     }
 
+    /// The retry policy of `task` (the project's `[retry]` alone for kopsform's own reads).
+    /// Checked when the project was loaded.
+    pub fn retry_policy(&self, task: Option<&Task>) -> crate::retry::Policy {
+        crate::retry::Policy::new(&self.config.retry, task.and_then(|t| t.retry.as_ref()))
+            .unwrap_or_else(|_| crate::retry::Policy::defaults())
+    }
+
     pub fn tool_or_default(&self, name: &str) -> String {
         self.tool(name).unwrap_or_else(|| name.to_string())
     }
@@ -705,6 +748,18 @@ impl Project {
 
 /// Checks what one task's keys say together.
 fn check_tasks(config: &Config) -> Result<(), String> {
+    crate::retry::Policy::new(&config.retry, None).map_err(|e| format!("[retry] {e}"))?;
+    for (name, task) in &config.tasks {
+        crate::retry::Policy::new(&config.retry, task.retry.as_ref())
+            .map_err(|e| format!("task `{name}`: retry: {e}"))?;
+    }
+    for pattern in &config.secret_env {
+        if let Err(e) = glob::Pattern::new(pattern) {
+            return Err(format!(
+                "secret-env: `{pattern}` is not a variable name or glob ({e}); use names such as DB_PASSWORD or globs such as *_TOKEN"
+            ));
+        }
+    }
     for (name, task) in &config.tasks {
         if !task.generates.is_empty() && task.sources.is_empty() {
             return Err(format!(

@@ -212,7 +212,8 @@ impl<'p> RunValues<'p> {
             )));
         }
         let terraform = self.project.tool_or_default("terraform");
-        let (code, stdout, stderr) = process::run_captured(
+        let (code, stdout, stderr) = crate::retry::run_captured(
+            &self.project.retry_policy(None),
             &terraform,
             &["output", "-json"],
             &dir,
@@ -220,12 +221,9 @@ impl<'p> RunValues<'p> {
         )?;
         if code != 0 {
             let tail = process::last_lines(&stderr, 5).join("\n  ");
-            return Err(UserError::with_code(
-                format!(
-                    "`{terraform} output -json` in {dir_name} failed with status {code}:\n  {tail}\nIs the layer initialised and applied (task prerequisites-apply)?"
-                ),
-                code,
-            ));
+            return Err(UserError::new(format!(
+                "`{terraform} output -json` in {dir_name} failed with status {code}:\n  {tail}\nIs the layer initialised and applied (task prerequisites-apply)?"
+            )));
         }
         let text = String::from_utf8_lossy(&stdout);
         outputs::parse(&text)

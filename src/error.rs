@@ -1,10 +1,45 @@
 //! The one error type users see, and the exit status it maps to.
 //!
 //! Every failure that reaches `main` is a [`UserError`]: a message that says what happened and what
-//! to do, plus the process exit status. A failing child's status passes through unchanged, an
-//! interrupt becomes 128 + the signal number, everything else is 1.
+//! to do, plus the process exit status from [`exit`]. A failing child's own status is named in the
+//! message, but kopsform exits 1 for it, so that the statuses with a meaning (changes, protected
+//! changes, lock held, interrupted) are never produced by accident by a child.
 
 use std::fmt;
+
+/// Every exit status kopsform produces (the table in docs/reliability.md).
+pub mod exit {
+    /// Success; for `review`, a plan with no changes.
+    pub const OK: i32 = 0;
+    /// An error: bad input, a failed step (whatever the child's own status), a failed write.
+    pub const FAILURE: i32 = 1;
+    /// Changes present: `review` of a plan with changes, `--fail-on-update` with groups to roll.
+    pub const CHANGES: i32 = 2;
+    /// `review` of a plan that destroys or replaces a protected resource.
+    pub const PROTECTED: i32 = 3;
+    /// The command line is wrong (unknown flag, bad flag value); sysexits.h `EX_USAGE`.
+    pub const USAGE: i32 = 64;
+    /// Another run holds the cluster's lock; try again later (sysexits.h `EX_TEMPFAIL`).
+    pub const LOCKED: i32 = 75;
+    /// A tool (kops, terraform, aws, a step's program) cannot be found.
+    pub const TOOL_MISSING: i32 = 127;
+
+    /// Interrupted by `signal`: 130 for SIGINT, 143 for SIGTERM.
+    pub fn interrupted(signal: i32) -> i32 {
+        128 + signal
+    }
+
+    /// The status of several failures (clusters, parallel tasks): theirs when they agree, an
+    /// interrupt when one was interrupted, else [`FAILURE`].
+    pub fn combine(codes: impl IntoIterator<Item = i32>) -> i32 {
+        let codes: Vec<i32> = codes.into_iter().collect();
+        match codes.first() {
+            None => OK,
+            Some(first) if codes.iter().all(|c| c == first) => *first,
+            _ => codes.iter().copied().find(|c| *c > 128).unwrap_or(FAILURE),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserError {
@@ -52,3 +87,16 @@ impl From<anyhow::Error> for UserError {
 }
 
 pub type Result<T, E = UserError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::exit;
+
+    #[test]
+    fn combined_statuses_agree_or_prefer_the_interrupt() {
+        assert_eq!(exit::combine([]), exit::OK);
+        assert_eq!(exit::combine([exit::LOCKED, exit::LOCKED]), exit::LOCKED);
+        assert_eq!(exit::combine([exit::LOCKED, exit::FAILURE]), exit::FAILURE);
+        assert_eq!(exit::combine([exit::FAILURE, 130]), 130);
+    }
+}

@@ -178,9 +178,9 @@ pub fn run(
         }
     }
     runner::print_summary(&results);
-    let Some(first) = failures.first() else {
+    if failures.is_empty() {
         return Ok(());
-    };
+    }
     let mut message = failures
         .iter()
         .map(|e| e.message.as_str())
@@ -189,7 +189,10 @@ pub fn run(
     if !held.is_empty() {
         message.push_str(&format!("\nheld back (not started): {}", held.join(", ")));
     }
-    Err(UserError::with_code(message, first.code))
+    Err(UserError::with_code(
+        message,
+        crate::error::exit::combine(failures.iter().map(|e| e.code)),
+    ))
 }
 
 fn stage_name(c: &ClusterDef) -> String {

@@ -23,6 +23,7 @@ pub mod preflight;
 pub mod process;
 pub mod provider_override;
 pub mod redact;
+pub mod retry;
 pub mod review;
 pub mod runner;
 pub mod seal;
@@ -45,7 +46,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            return if e.use_stderr() {
+                error::exit::USAGE
+            } else {
+                error::exit::OK
+            };
         }
     };
     match execute(cli) {
@@ -53,7 +58,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Err(e) => {
             // An empty message carries only an exit status (e.g. review's "changes" status).
             if !e.message.is_empty() {
-                let _ = writeln!(std::io::stderr(), "kopsform: error: {}", e.message);
+                let message = redact::mask_all(&e.message);
+                let _ = writeln!(std::io::stderr(), "kopsform: error: {message}");
             }
             e.code
         }

@@ -248,20 +248,35 @@ pub fn acquire(
                 let who = other
                     .as_ref()
                     .map_or_else(|| "another run".to_string(), Holder::describe);
+                if let Some(signal) = process::interrupted() {
+                    return Err(UserError::with_code(
+                        format!(
+                            "interrupted by {} while waiting for the lock of cluster `{}`",
+                            process::signal_name(signal),
+                            holder.cluster
+                        ),
+                        crate::error::exit::interrupted(signal),
+                    ));
+                }
                 if give_up {
-                    return Err(UserError::new(format!(
-                        "cluster `{}` is locked by {who}: {}{}. If that run is gone, release the lock with `kopsform unlock --cluster ID`; to wait for it, pass --lock-timeout (e.g. 10m)",
-                        holder.cluster,
-                        place.display(),
-                        if waited.as_secs() > 0 {
-                            format!(
-                                "; waited {}",
-                                humantime::format_duration(Duration::from_secs(waited.as_secs()))
-                            )
-                        } else {
-                            String::new()
-                        }
-                    )));
+                    return Err(UserError::with_code(
+                        format!(
+                            "cluster `{}` is locked by {who}: {}{}. If that run is gone, release the lock with `kopsform unlock --cluster ID`; to wait for it, pass --lock-timeout (e.g. 10m)",
+                            holder.cluster,
+                            place.display(),
+                            if waited.as_secs() > 0 {
+                                format!(
+                                    "; waited {}",
+                                    humantime::format_duration(Duration::from_secs(
+                                        waited.as_secs()
+                                    ))
+                                )
+                            } else {
+                                String::new()
+                            }
+                        ),
+                        crate::error::exit::LOCKED,
+                    ));
                 }
                 eprintln!(
                     "{prefix}waiting for the lock of cluster `{}`, held by {who} (up to {})",

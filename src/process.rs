@@ -106,6 +106,8 @@ pub struct Command<'a> {
     pub prefix: &'a str,
     /// Keep the (unmasked) stdout text for a parser.
     pub capture_stdout: bool,
+    /// Watch stderr for the transient errors of this policy.
+    pub transient: Option<&'a crate::retry::Policy>,
 }
 
 /// How a child ended.
@@ -115,6 +117,8 @@ pub struct Finished {
     pub stdout: String,
     /// The last few stderr lines, masked, for error messages.
     pub stderr_tail: Vec<String>,
+    /// What the first stderr line that matched a transient-error pattern matched, masked.
+    pub transient: Option<String>,
 }
 
 const TAIL: usize = 5;
@@ -180,20 +184,34 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
     let out_redactor = Arc::clone(redactor);
     let capture = cmd.capture_stdout;
     let out_thread = thread::spawn(move || {
-        relay(out_reader, &prefix, &out_redactor, false, |line| {
-            if capture {
-                Some(line.to_string())
-            } else {
-                None
-            }
-        })
+        relay(
+            out_reader,
+            &prefix,
+            &out_redactor,
+            false,
+            // Errors are on stderr; a plan's resource text on stdout must not look transient.
+            None,
+            |line| {
+                if capture {
+                    Some(line.to_string())
+                } else {
+                    None
+                }
+            },
+        )
     });
     let prefix = cmd.prefix.to_string();
     let err_redactor = Arc::clone(redactor);
+    let watch = cmd.transient.cloned();
     let err_thread = thread::spawn(move || {
-        relay(err_reader, &prefix, &err_redactor, true, |line| {
-            Some(err_redactor.mask(line))
-        })
+        relay(
+            err_reader,
+            &prefix,
+            &err_redactor,
+            true,
+            watch.as_ref(),
+            |line| Some(err_redactor.mask(line)),
+        )
     });
     let status = handle.wait();
     if let Some(pid) = pid
@@ -201,8 +219,8 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
     {
         children.retain(|p| *p != pid);
     }
-    let stdout = out_thread.join().unwrap_or_default();
-    let stderr = err_thread.join().unwrap_or_default();
+    let (stdout, _) = out_thread.join().unwrap_or_default();
+    let (stderr, transient) = err_thread.join().unwrap_or_default();
     let status =
         status.map_err(|e| UserError::new(format!("waiting for `{}`: {e}", cmd.program)))?;
     let mut stderr_tail: Vec<String> = stderr.lines().map(str::to_string).collect();
@@ -212,20 +230,24 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
         code: exit_code(&status.status),
         stdout,
         stderr_tail,
+        transient,
     })
 }
 
-/// Copies lines from `reader` to stdout or stderr, masked and prefixed; returns what `keep` kept.
+/// Copies lines from `reader` to stdout or stderr, masked and prefixed; returns what `keep` kept
+/// and what the first line matching a transient-error pattern of `watch` matched (masked).
 fn relay(
     reader: impl Read,
     prefix: &str,
     redactor: &Redactor,
     to_stderr: bool,
+    watch: Option<&crate::retry::Policy>,
     keep: impl Fn(&str) -> Option<String>,
-) -> String {
+) -> (String, Option<String>) {
     let mut reader = BufReader::new(reader);
     let mut buf = Vec::new();
     let mut kept = String::new();
+    let mut transient = None;
     loop {
         buf.clear();
         match reader.read_until(b'\n', &mut buf) {
@@ -238,6 +260,11 @@ fn relay(
             kept.push_str(&k);
             kept.push('\n');
         }
+        if transient.is_none()
+            && let Some(policy) = watch
+        {
+            transient = policy.transient(line).map(|m| redactor.mask(&m));
+        }
         let out = format!("{prefix}{}\n", redactor.mask(line));
         // One write per line under the lock: lines of parallel children never interleave.
         if to_stderr {
@@ -246,7 +273,7 @@ fn relay(
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
         }
     }
-    kept
+    (kept, transient)
 }
 
 /// The last `n` non-blank lines of a child's stderr, trailing blanks trimmed, for messages.

@@ -1,8 +1,13 @@
 //! Masks secret values in everything kopsform prints.
 //!
-//! The secrets are the values of sensitive Terraform outputs, the values a Terraform state marks
-//! sensitive, and the values of well-known credential variables. Very short values (under 4 characters) are not masked: masking `1` or `true` would
-//! garble every line while protecting nothing.
+//! The secrets are the values of sensitive Terraform outputs, the values a Terraform state or plan
+//! marks sensitive, the values of well-known credential variables ([`SECRET_ENV`]) and of the
+//! variables `secret-env` in tasks.toml names, whether they come from kopsform's environment or
+//! from an `env` table. Very short values (under 4 characters) are not masked: masking `1` or
+//! `true` would garble every line while protecting nothing.
+//!
+//! Every secret any redactor learns is also kept in one process-wide list, which masks the final
+//! error message ([`mask_all`]): an error can be built far from the runner that learned the secret.
 
 use std::sync::RwLock;
 
@@ -89,17 +94,64 @@ pub fn marked_strings(
     }
 }
 
+/// Every secret learned by any [`Redactor`] of this process.
+static ALL: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// `text` with every secret this process has learned masked.
+pub fn mask_all(text: &str) -> String {
+    let Ok(secrets) = ALL.read() else {
+        return text.to_string();
+    };
+    mask_with(&secrets, text)
+}
+
+fn mask_with(secrets: &[String], text: &str) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), MASK);
+        }
+    }
+    out
+}
+
+/// Adds `secret` to `list`, keeping it longest first (a secret containing another is masked whole).
+fn insert(list: &RwLock<Vec<String>>, secret: &str) {
+    if let Ok(mut secrets) = list.write()
+        && !secrets.iter().any(|s| s == secret)
+    {
+        secrets.push(secret.to_string());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Whether the environment variable `name` holds a secret: one of [`SECRET_ENV`], or matching one
+/// of `patterns` (names or globs such as `*_TOKEN`, from `secret-env` in tasks.toml).
+pub fn is_secret_env(name: &str, patterns: &[String]) -> bool {
+    SECRET_ENV.contains(&name)
+        || patterns.iter().any(|p| {
+            p == name
+                || glob::Pattern::new(p)
+                    .map(|g| g.matches_with(name, glob::MatchOptions::new()))
+                    .unwrap_or(false)
+        })
+}
+
 #[derive(Debug, Default)]
 pub struct Redactor {
     secrets: RwLock<Vec<String>>,
 }
 
 impl Redactor {
-    pub fn new() -> Self {
+    /// A redactor that knows the secret variables of kopsform's environment: [`SECRET_ENV`] and
+    /// those matching `patterns` (`secret-env` of tasks.toml).
+    pub fn new(patterns: &[String]) -> Self {
         let redactor = Redactor::default();
-        for name in SECRET_ENV {
-            if let Ok(value) = std::env::var(name) {
-                redactor.add(value);
+        for (name, value) in std::env::vars_os() {
+            if let (Some(name), Some(value)) = (name.to_str(), value.to_str())
+                && is_secret_env(name, patterns)
+            {
+                redactor.add(value.to_string());
             }
         }
         redactor
@@ -109,26 +161,15 @@ impl Redactor {
         if secret.chars().count() < MIN_SECRET_LEN {
             return;
         }
-        if let Ok(mut secrets) = self.secrets.write()
-            && !secrets.contains(&secret)
-        {
-            secrets.push(secret);
-            // Longest first, so a secret containing another is masked whole.
-            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
+        insert(&self.secrets, &secret);
+        insert(&ALL, &secret);
     }
 
     pub fn mask(&self, text: &str) -> String {
         let Ok(secrets) = self.secrets.read() else {
             return text.to_string();
         };
-        let mut out = text.to_string();
-        for secret in secrets.iter() {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), MASK);
-            }
-        }
-        out
+        mask_with(&secrets, text)
     }
 
     pub fn contains_secret(&self, text: &str) -> bool {
@@ -155,6 +196,24 @@ mod tests {
             sensitive_strings(&show),
             ["attr-secret", "l1-secret", "out-secret", "tag-secret"]
         );
+    }
+
+    #[test]
+    fn secret_variables_are_the_usual_ones_and_those_named_or_globbed() {
+        let patterns = ["DB_PASSWORD".to_string(), "*_TOKEN".to_string()];
+        assert!(is_secret_env("AWS_SECRET_ACCESS_KEY", &[]));
+        assert!(is_secret_env("AWS_SESSION_TOKEN", &[]));
+        assert!(is_secret_env("DB_PASSWORD", &patterns));
+        assert!(is_secret_env("VAULT_TOKEN", &patterns));
+        assert!(!is_secret_env("AWS_REGION", &patterns));
+        assert!(!is_secret_env("DB_PASSWORD_FILE", &patterns));
+    }
+
+    #[test]
+    fn every_learned_secret_masks_error_messages() {
+        let r = Redactor::default();
+        r.add("global-secret-7f3a".into());
+        assert_eq!(mask_all("failed: global-secret-7f3a"), "failed: ***");
     }
 
     #[test]

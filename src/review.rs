@@ -27,11 +27,11 @@ use crate::kops::{self, GroupStatus};
 use crate::plan::{self, Action, AttributeChange, PlanSummary, ResourceChange, Shown};
 
 /// Exit status: the plan changes nothing.
-pub const EXIT_NO_CHANGES: i32 = 0;
+pub const EXIT_NO_CHANGES: i32 = crate::error::exit::OK;
 /// Exit status: the plan has changes.
-pub const EXIT_CHANGES: i32 = 2;
+pub const EXIT_CHANGES: i32 = crate::error::exit::CHANGES;
 /// Exit status: the plan destroys or replaces a protected resource.
-pub const EXIT_PROTECTED: i32 = 3;
+pub const EXIT_PROTECTED: i32 = crate::error::exit::PROTECTED;
 /// The comment size limits of the platforms (characters).
 pub const GITHUB_MAX_CHARS: usize = 65_536;
 pub const GITLAB_MAX_CHARS: usize = 1_000_000;

@@ -21,12 +21,13 @@ use crate::preflight;
 use crate::process::{self, shell_word};
 use crate::provider_override;
 use crate::redact::Redactor;
+use crate::retry;
 use crate::seal;
 use crate::statestore;
 use crate::template::Renderer;
 
 /// Exit status of a rolling-update dry run that found work with `--fail-on-update`.
-pub const NEEDS_UPDATE_EXIT: i32 = 2;
+pub const NEEDS_UPDATE_EXIT: i32 = crate::error::exit::CHANGES;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -202,7 +203,13 @@ impl<'p> Runner<'p> {
         cluster: Option<ClusterDef>,
         label: Option<String>,
     ) -> Self {
-        Self::sharing_redactor(project, options, cluster, label, Arc::new(Redactor::new()))
+        Self::sharing_redactor(
+            project,
+            options,
+            cluster,
+            label,
+            Arc::new(Redactor::new(&project.config.secret_env)),
+        )
     }
 
     /// A runner that masks what `redactor` knows (and teaches it what it learns).
@@ -320,7 +327,10 @@ impl<'p> Runner<'p> {
                     .map(|e| e.message.as_str())
                     .collect::<Vec<_>>()
                     .join("\n");
-                Err(UserError::with_code(message, errors[0].code))
+                Err(UserError::with_code(
+                    message,
+                    crate::error::exit::combine(errors.iter().map(|e| e.code)),
+                ))
             }
         };
         (results, outcome)
@@ -948,6 +958,9 @@ impl<'p> Runner<'p> {
         for (vars, what) in layers {
             for (k, v) in vars {
                 let value = self.render_text(&format!("{what} {k}"), v)?;
+                if crate::redact::is_secret_env(k, &self.project.config.secret_env) {
+                    self.redactor.add(value.clone());
+                }
                 env.push((k.clone(), value));
             }
         }
@@ -980,6 +993,28 @@ impl<'p> Runner<'p> {
         Ok(env)
     }
 
+    /// A secret never goes on a command line, where every user of the machine can read it
+    /// (`ps`, /proc/PID/cmdline): the step is refused, in a dry run too, before anything runs.
+    fn refuse_secret_arguments(
+        &mut self,
+        task_name: &str,
+        argv: &[String],
+    ) -> Result<(), UserError> {
+        // The environment of the step is rendered first, so the secrets it names are known.
+        let Some(i) = argv.iter().position(|a| self.redactor.contains_secret(a)) else {
+            return Ok(());
+        };
+        let what = if i == 0 {
+            "its program".to_string()
+        } else {
+            format!("argument {i}")
+        };
+        Err(UserError::new(format!(
+            "task `{task_name}`: {what} of `{}` holds a secret value (a sensitive output, or a variable of `secret-env`), and a command line is visible to every user of the machine (ps); pass it in the environment instead (e.g. env = {{ TF_VAR_name = \"{{{{output}}}}\" }} in the task, read by the program), or in a file rendered with mode 0600",
+            self.redactor.mask(&argv[0])
+        )))
+    }
+
     fn run_command(
         &mut self,
         task_name: &str,
@@ -1006,6 +1041,7 @@ impl<'p> Runner<'p> {
         let prerequisites = self.project.path(&self.values.prerequisites_dir());
         let in_prerequisites = same_dir(&cwd, &prerequisites);
         let mut env = self.child_env(task_name, task, cmd, is_kops, in_prerequisites)?;
+        self.refuse_secret_arguments(task_name, &argv)?;
         if in_prerequisites {
             env.extend(self.values.workspace_env());
         }
@@ -1043,22 +1079,66 @@ impl<'p> Runner<'p> {
         if is_terraform {
             self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);
         }
-        let finished = process::run_streaming(
-            &process::Command {
-                program: &program,
-                args: &argv[1..],
-                cwd: &cwd,
-                env: &env,
-                prefix,
-                capture_stdout: cmd.report.is_some() || cmd.save.is_some(),
-            },
-            &self.redactor,
-        )?;
+        let policy = self.project.retry_policy(Some(task));
+        let kind = if is_terraform {
+            retry::Tool::Terraform
+        } else if is_kops {
+            retry::Tool::Kops
+        } else if self.project.is_tool(&tool_name, "aws") {
+            retry::Tool::Aws
+        } else {
+            retry::Tool::Other
+        };
+        let safety = match retry::classify(kind, &argv[1..]) {
+            retry::Safety::Unknown if policy.declared_repeatable(&tool_name) => {
+                retry::Safety::Repeatable
+            }
+            safety => safety,
+        };
+        let mut attempt = 1;
+        let finished = loop {
+            let finished = process::run_streaming(
+                &process::Command {
+                    program: &program,
+                    args: &argv[1..],
+                    cwd: &cwd,
+                    env: &env,
+                    prefix,
+                    capture_stdout: cmd.report.is_some() || cmd.save.is_some(),
+                    transient: Some(&policy),
+                },
+                &self.redactor,
+            )?;
+            if let Some(signal) = process::interrupted() {
+                if in_prerequisites {
+                    self.values.invalidate();
+                }
+                return Err(interrupted(signal));
+            }
+            match &finished.transient {
+                Some(matched)
+                    if finished.code != 0
+                        && safety == retry::Safety::Repeatable
+                        && attempt < policy.attempts =>
+                {
+                    attempt += 1;
+                    let wait = policy.backoff(attempt);
+                    eprintln!(
+                        "{prefix}transient error ({matched}); `{}` is safe to repeat, so it runs again in {} (attempt {attempt} of {})",
+                        command_words(&tool_name, &argv[1..]),
+                        retry::show(wait),
+                        policy.attempts
+                    );
+                    if !retry::sleep(wait) {
+                        let signal = process::interrupted().unwrap_or(libc::SIGINT);
+                        return Err(interrupted(signal));
+                    }
+                }
+                _ => break finished,
+            }
+        };
         if in_prerequisites {
             self.values.invalidate();
-        }
-        if let Some(signal) = process::interrupted() {
-            return Err(interrupted(signal));
         }
         if finished.code != 0
             && finished
@@ -1066,9 +1146,8 @@ impl<'p> Runner<'p> {
                 .iter()
                 .any(|l| l.contains("Saved plan is stale"))
         {
-            return Err(UserError::with_code(
+            return Err(UserError::new(
                 "the saved plan is stale: the Terraform state changed since it was planned; re-run plan, review it, then apply",
-                finished.code,
             ));
         }
         if finished.code != 0 {
@@ -1077,10 +1156,26 @@ impl<'p> Runner<'p> {
             } else {
                 format!(":\n  {}", finished.stderr_tail.join("\n  "))
             };
-            return Err(UserError::with_code(
-                format!("`{tool_name}` exited with status {}{tail}", finished.code),
-                finished.code,
-            ));
+            let words = command_words(&tool_name, &argv[1..]);
+            let transient = match (&finished.transient, safety) {
+                (None, _) => String::new(),
+                (Some(m), retry::Safety::Repeatable) if attempt > 1 => format!(
+                    "\nthe error looked transient ({m}) and `{words}` failed {attempt} times; wait, then run the task again, or raise `attempts` in [retry]"
+                ),
+                (Some(m), retry::Safety::Repeatable) => format!(
+                    "\nthe error looked transient ({m}); retries are off (attempts = 1): run the task again"
+                ),
+                (Some(m), retry::Safety::Mutating) => format!(
+                    "\nthe error looked transient ({m}), but `{words}` changes things, so kopsform did not run it again: check what it did, then run the task again"
+                ),
+                (Some(m), retry::Safety::Unknown) => format!(
+                    "\nthe error looked transient ({m}); kopsform does not know whether `{tool_name}` is safe to repeat: run the task again, or list it in `repeatable` of the task's retry table"
+                ),
+            };
+            return Err(UserError::new(format!(
+                "`{tool_name}` exited with status {}{tail}{transient}",
+                finished.code
+            )));
         }
         for path in &private {
             make_private(path)?;
@@ -1178,7 +1273,7 @@ impl<'p> Runner<'p> {
         );
         if secret {
             eprintln!(
-                "{prefix}warning: {} contains a sensitive output value; written with mode 0600, do not commit it",
+                "{prefix}warning: {} contains a secret value; written with mode 0600, do not commit it",
                 step.out
             );
         }
@@ -1736,13 +1831,25 @@ fn pin_config_base(config: &Path, live: &str) -> Result<bool, UserError> {
     Ok(true)
 }
 
+/// The program and its subcommand words, for messages: `terraform plan`, `kops get cluster`.
+fn command_words(tool: &str, args: &[String]) -> String {
+    let mut words = vec![tool];
+    words.extend(
+        args.iter()
+            .map(String::as_str)
+            .take_while(|a| !a.starts_with('-') && !a.contains('/') && !a.contains('.'))
+            .take(2),
+    );
+    words.join(" ")
+}
+
 fn interrupted(signal: i32) -> UserError {
     UserError::with_code(
         format!(
             "interrupted by {}; the running child was waited for and no further step ran",
             process::signal_name(signal)
         ),
-        128 + signal,
+        crate::error::exit::interrupted(signal),
     )
 }
 

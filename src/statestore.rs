@@ -86,13 +86,10 @@ pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<
             args.push("--only-show-errors");
             let (code, _, stderr) = self::aws(aws, &args)?;
             if code != 0 {
-                return Err(UserError::with_code(
-                    format!(
-                        "`{aws} s3 sync {source}` failed with status {code}: {}; check the credentials can read the state bucket (docs/review.md lists the read-only permissions)",
-                        stderr.trim()
-                    ),
-                    code,
-                ));
+                return Err(UserError::new(format!(
+                    "`{aws} s3 sync {source}` failed with status {code}: {}; check the credentials can read the state bucket (docs/review.md lists the read-only permissions)",
+                    stderr.trim()
+                )));
             }
         }
         Store::Local(path) => {
@@ -142,7 +139,14 @@ pub fn aws(aws: &str, args: &[&str]) -> Result<(i32, Vec<u8>, String), UserError
     let endpoint = endpoint_args();
     let mut all: Vec<&str> = args.to_vec();
     all.extend(endpoint.iter().map(String::as_str));
-    process::run_captured(aws, &all, Path::new("."), &[])
+    let words: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    if crate::retry::classify(crate::retry::Tool::Aws, &words) == crate::retry::Safety::Repeatable {
+        // A read (a listing, a download): again after a transient error. Writes (the lock's
+        // conditional put, its delete) are never repeated.
+        crate::retry::run_captured(&crate::retry::own_reads(), aws, &all, Path::new("."), &[])
+    } else {
+        process::run_captured(aws, &all, Path::new("."), &[])
+    }
 }
 
 /// Every object under `key_prefix` of `bucket`: key and ETag (the aws CLI pages through them).

@@ -66,7 +66,7 @@ fn a_second_run_on_a_locked_cluster_fails_naming_the_holder_or_waits() {
 
     // Without waiting: refused before anything changes, the holder named.
     let run = p.kopsform(&["--yes", "apply"]);
-    run.failure(1)
+    run.failure(75)
         .stderr_has("cluster `sandbox.k8s.local` is locked by ")
         .stderr_has(&format!("(pid {}, task `hold`, since ", holder.id()))
         .stderr_has("kopsform unlock");
@@ -92,7 +92,7 @@ fn a_lock_left_by_a_killed_run_is_released_with_unlock() {
     holder.kill().unwrap();
     holder.wait().unwrap();
     p.kopsform(&["--yes", "cluster-update"])
-        .failure(1)
+        .failure(75)
         .stderr_has("is locked by ");
     p.kopsform(&["unlock"])
         .success()

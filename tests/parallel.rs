@@ -169,7 +169,7 @@ steps = [["touch", "after-slow-ran"]]
 "#,
     );
     let run = p.kopsform(&["--jobs", "2", "all"]);
-    run.failure(4)
+    run.failure(1)
         .stderr_has("task `bad`: `sh` exited with status 4:\n  Error: lint failed")
         .stderr_has("bad         failed")
         .stderr_has("slow        ok")

@@ -89,7 +89,8 @@ steps = [["touch", "second-ran"]]
 "#,
     );
     let run = p.kopsform(&["run", "second"]);
-    run.failure(3)
+    // The child's status is named, but kopsform exits 1: 2, 3, 64, 75 keep their own meaning.
+    run.failure(1)
         .stderr_has(
             "kopsform: error: task `first`: `sh` exited with status 3:\n  Error: something broke",
         )
@@ -171,7 +172,7 @@ steps = [["touch", "{{evil}}"], ["printenv", "KOPS_CLUSTER_NAME", "KOPS_STATE_ST
 }
 
 #[test]
-fn dry_run_prints_resolved_commands_masks_secrets_and_runs_nothing() {
+fn dry_run_prints_resolved_commands_and_runs_nothing_and_secrets_stay_off_command_lines() {
     let p = project_with_outputs(
         r#"
 [cluster]
@@ -182,19 +183,30 @@ sensitive = ["ssh_key"]
 confirm = true
 steps = [
   ["touch", "applied"],
-  ["kops", "create", "sshpublickey", "--name", "{{cluster.name}}", "--state", "{{cluster.state}}", "--key", "{{ssh_key}}"],
+  { run = ["kops", "get", "cluster", "--name", "{{cluster.name}}", "--state", "{{cluster.state}}"], env = { SSH_KEY = "{{ssh_key}}" } },
 ]
+[tasks.leak]
+lock = false
+steps = [["kops", "create", "sshpublickey", "--name", "{{cluster.name}}", "--key", "{{ssh_key}}"]]
 "#,
     );
     let run = p.kopsform(&["--dry-run", "apply"]);
     run.success()
         .stderr_has("[apply] would run: touch applied\n")
         .stderr_has(
-            "[apply] would run: kops create sshpublickey --name c.example.com --state s3://kops-state --key ***\n",
+            "[apply] would run: kops get cluster --name c.example.com --state s3://kops-state\n",
         )
         .stderr_has("apply  dry run")
         .output_lacks("sekrit-ssh-key-123");
     assert!(!p.exists("applied"));
+    // A secret in an argument is refused before anything runs, in a dry run too: `ps` shows argv.
+    for args in [&["--dry-run", "leak"][..], &["leak"][..]] {
+        p.kopsform(args)
+            .failure(1)
+            .stderr_has("task `leak`: argument 6 of `kops` holds a secret value")
+            .stderr_has("pass it in the environment instead")
+            .output_lacks("sekrit-ssh-key-123");
+    }
 }
 
 #[test]
@@ -223,7 +235,7 @@ fn sensitive_outputs_stay_out_of_templates_unless_listed() {
     p.file("tasks.toml", &tasks("\"ssh_key\""));
     p.kopsform(&["t"])
         .success()
-        .stderr_has("warning: out.txt contains a sensitive output value; written with mode 0600");
+        .stderr_has("warning: out.txt contains a secret value; written with mode 0600");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(p.join("out.txt"))
         .unwrap()

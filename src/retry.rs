@@ -1,0 +1,476 @@
+//! Retries of steps that only read, or are safe to repeat, on transient cloud errors.
+//!
+//! A step is retried when it failed, a line of its output matched a transient-error pattern
+//! (throttling, `RequestLimitExceeded`, a connection reset, a TLS handshake timeout, a 5xx from S3),
+//! and kopsform knows the command to be repeatable: `terraform init/plan/output/show/validate`,
+//! `kops get/validate/export`, `aws s3 ls`, a download with `aws s3 cp|sync`, or a program the task
+//! lists in `repeatable`. A command that changes things (`terraform apply`, `kops replace`,
+//! `kops update cluster --yes`, an upload) is never retried: its failure says it looked transient
+//! and that kopsform did not repeat it. The waits grow exponentially with jitter, up to a cap.
+
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::config::RetryConfig;
+use crate::error::UserError;
+
+/// Transient errors as AWS, its SDKs, the aws CLI, Terraform and kops print them.
+pub const DEFAULT_PATTERNS: &[&str] = &[
+    // Throttling (EC2, IAM, Route 53, Auto Scaling...; S3 says SlowDown).
+    r"RequestLimitExceeded",
+    r"Throttling(Exception)?\b",
+    r"TooManyRequestsException",
+    r"\bSlowDown\b",
+    r"(?i)rate exceeded",
+    // Server-side errors.
+    r"\bInternalError\b",
+    r"\bServiceUnavailable\b",
+    r"(?i)status ?code:? 5\d\d\b",
+    r"\b50[0234] (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b",
+    r"\bRequestTimeout\b",
+    // The network between here and the cloud.
+    r"(?i)connection reset by peer",
+    r"(?i)TLS handshake timeout",
+    r"(?i)i/o timeout",
+    r"(?i)temporary failure in name resolution",
+    r"(?i)Connection was closed before we received a valid response",
+    r"(?i)Read timeout on endpoint URL",
+];
+
+/// Defaults of `[retry]`.
+pub const DEFAULT_ATTEMPTS: u32 = 3;
+pub const DEFAULT_DELAY: Duration = Duration::from_secs(2);
+pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// The retry settings of one task: the project's `[retry]` with the task's `retry` over it.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Attempts in all, the first included (1: no retry).
+    pub attempts: u32,
+    pub delay: Duration,
+    pub max_delay: Duration,
+    patterns: Vec<Regex>,
+    /// Programs besides terraform, kops and aws that the task declares safe to repeat.
+    repeatable: Vec<String>,
+}
+
+impl Policy {
+    /// The policy of a task: `task` settings over `project` settings over the defaults. Errors
+    /// name the bad setting (the caller adds the file).
+    pub fn new(project: &RetryConfig, task: Option<&RetryConfig>) -> Result<Policy, String> {
+        let pick = |f: fn(&RetryConfig) -> Option<&String>| task.and_then(f).or(f(project));
+        let attempts = task
+            .and_then(|t| t.attempts)
+            .or(project.attempts)
+            .unwrap_or(DEFAULT_ATTEMPTS);
+        if !(1..=20).contains(&attempts) {
+            return Err(format!("attempts = {attempts}; give 1 (no retry) to 20"));
+        }
+        let duration = |name: &str, text: Option<&String>, default: Duration| match text {
+            None => Ok(default),
+            Some(t) => humantime::parse_duration(t).map_err(|e| {
+                format!(
+                    "{name} = \"{t}\" is not a duration ({e}); write e.g. \"500ms\", \"2s\", \"1m\""
+                )
+            }),
+        };
+        let delay = duration("delay", pick(|r| r.delay.as_ref()), DEFAULT_DELAY)?;
+        let max_delay = duration(
+            "max-delay",
+            pick(|r| r.max_delay.as_ref()),
+            DEFAULT_MAX_DELAY,
+        )?;
+        let defaults = task
+            .and_then(|t| t.default_patterns)
+            .or(project.default_patterns)
+            .unwrap_or(true);
+        let mut sources: Vec<String> = Vec::new();
+        if defaults {
+            sources.extend(DEFAULT_PATTERNS.iter().map(|p| p.to_string()));
+        }
+        sources.extend(project.patterns.iter().cloned());
+        if let Some(t) = task {
+            sources.extend(t.patterns.iter().cloned());
+        }
+        let patterns = sources
+            .iter()
+            .map(|p| {
+                Regex::new(p).map_err(|e| format!("pattern `{p}` is not a regular expression: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut repeatable = project.repeatable.clone();
+        if let Some(t) = task {
+            repeatable.extend(t.repeatable.iter().cloned());
+        }
+        if let Some(tool) = repeatable
+            .iter()
+            .find(|r| matches!(r.as_str(), "terraform" | "tofu" | "kops" | "aws"))
+        {
+            return Err(format!(
+                "repeatable lists `{tool}`; kopsform itself knows which {tool} commands only read (and retries those), and never repeats one that changes things: remove it"
+            ));
+        }
+        Ok(Policy {
+            attempts,
+            delay,
+            max_delay,
+            patterns,
+            repeatable,
+        })
+    }
+
+    /// The defaults alone (no `[retry]` settings).
+    pub fn defaults() -> Policy {
+        Policy {
+            attempts: DEFAULT_ATTEMPTS,
+            delay: DEFAULT_DELAY,
+            max_delay: DEFAULT_MAX_DELAY,
+            patterns: DEFAULT_PATTERNS
+                .iter()
+                .filter_map(|p| Regex::new(p).ok())
+                .collect(),
+            repeatable: Vec::new(),
+        }
+    }
+
+    /// The first transient-error pattern `line` matches: the text it matched.
+    pub fn transient(&self, line: &str) -> Option<String> {
+        self.patterns
+            .iter()
+            .find_map(|p| p.find(line).map(|m| m.as_str().to_string()))
+    }
+
+    /// Whether a program other than terraform, kops and aws was declared safe to repeat.
+    pub fn declared_repeatable(&self, program: &str) -> bool {
+        self.repeatable.iter().any(|r| r == program)
+    }
+
+    /// The wait before attempt `next` (2 for the first retry): the delay doubled per retry, capped,
+    /// less up to a quarter at random so that parallel clusters throttled together spread out.
+    pub fn backoff(&self, next: u32) -> Duration {
+        let doubled = self
+            .delay
+            .saturating_mul(1u32 << (next.saturating_sub(2)).min(16));
+        let capped = doubled.min(self.max_delay);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        capped.mul_f64(1.0 - f64::from(nanos % 250) / 1000.0)
+    }
+}
+
+/// What kind of tool a step runs, as far as retries go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Terraform,
+    Kops,
+    Aws,
+    Other,
+}
+
+/// Whether a command may be run again after a transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Safety {
+    /// It only reads, or writes only local files it would write the same way again.
+    Repeatable,
+    /// It changes the cloud, the state store or the Terraform state.
+    Mutating,
+    /// A program kopsform does not know (a script): repeated only when the task says so.
+    Unknown,
+}
+
+/// Classifies `args` (without the program) of `tool`.
+pub fn classify(tool: Tool, args: &[String]) -> Safety {
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-') || *a == "-")
+        .collect();
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let first = words.first().copied().unwrap_or("");
+    let second = words.get(1).copied().unwrap_or("");
+    let repeatable = |yes: bool| {
+        if yes {
+            Safety::Repeatable
+        } else {
+            Safety::Mutating
+        }
+    };
+    match tool {
+        Tool::Other => Safety::Unknown,
+        // terraform: init installs providers and modules, plan writes only its plan file.
+        Tool::Terraform => repeatable(match first {
+            "init" | "plan" | "output" | "show" | "validate" | "version" | "providers"
+            | "graph" | "get" | "fmt" => true,
+            "state" => matches!(second, "list" | "show" | "pull"),
+            "workspace" => matches!(second, "list" | "show" | "select"),
+            _ => false,
+        }),
+        Tool::Kops => repeatable(match first {
+            "get" | "validate" | "version" | "export" => true,
+            "toolbox" => matches!(second, "dump" | "template"),
+            // Without --yes, update and rolling-update only preview (kops: cmd/kops/update_cluster.go,
+            // rolling-update_cluster.go); --target terraform without --yes writes kubernetes.tf only.
+            "update" | "rolling-update" => !has("--yes") && !has("-y"),
+            _ => false,
+        }),
+        Tool::Aws => {
+            if first == "s3" {
+                repeatable(match second {
+                    "ls" | "presign" => true,
+                    // A copy or sync from S3 to a local place only downloads: the source (the
+                    // first path) is in S3 and no later word is.
+                    "cp" | "sync" => {
+                        words.get(2).is_some_and(|w| w.starts_with("s3://"))
+                            && !words.iter().skip(3).any(|w| w.starts_with("s3://"))
+                    }
+                    _ => false,
+                })
+            } else {
+                // The read calls of every service: describe-*, get-*, list-*, head-*.
+                repeatable(
+                    ["describe-", "get-", "list-", "head-"]
+                        .iter()
+                        .any(|p| second.starts_with(p)),
+                )
+            }
+        }
+    }
+}
+
+/// Sleeps `wait`, waking early when the run is interrupted: `false` then.
+pub fn sleep(wait: Duration) -> bool {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        if crate::process::interrupted().is_some() {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// Runs a read-only child through [`crate::process::run_captured`], again after a transient error,
+/// as `policy` says. For kopsform's own reads (`terraform output -json`, `aws s3 sync` of the state
+/// store to a local folder).
+pub fn run_captured(
+    policy: &Policy,
+    program: &str,
+    args: &[&str],
+    cwd: &std::path::Path,
+    env: &[(String, String)],
+) -> Result<(i32, Vec<u8>, String), UserError> {
+    let mut attempt = 1;
+    loop {
+        let (code, stdout, stderr) = crate::process::run_captured(program, args, cwd, env)?;
+        let matched = (code != 0)
+            .then(|| stderr.lines().find_map(|l| policy.transient(l)))
+            .flatten();
+        match matched {
+            Some(matched) if attempt < policy.attempts => {
+                attempt += 1;
+                let wait = policy.backoff(attempt);
+                eprintln!(
+                    "kopsform: transient error from `{program} {}` ({matched}); it only reads, so it runs again in {} (attempt {attempt} of {})",
+                    args.first().copied().unwrap_or(""),
+                    crate::retry::show(wait),
+                    policy.attempts
+                );
+                if !sleep(wait) {
+                    return Ok((code, stdout, stderr));
+                }
+            }
+            _ => return Ok((code, stdout, stderr)),
+        }
+    }
+}
+
+/// The policy of kopsform's own reads (the project's `[retry]`, set when it is loaded).
+static OWN_READS: std::sync::RwLock<Option<Policy>> = std::sync::RwLock::new(None);
+
+pub fn set_own_reads(policy: Policy) {
+    if let Ok(mut own) = OWN_READS.write() {
+        *own = Some(policy);
+    }
+}
+
+/// The policy of kopsform's own reads of the state store: the project's `[retry]`, or the defaults.
+pub fn own_reads() -> Policy {
+    OWN_READS
+        .read()
+        .ok()
+        .and_then(|p| p.clone())
+        .unwrap_or_else(Policy::defaults)
+}
+
+/// A wait as people read it: `1.5s`, `250ms`.
+pub fn show(wait: Duration) -> String {
+    let ms = wait.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", wait.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &str) -> Vec<String> {
+        words.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn reads_are_repeatable_and_changes_are_not() {
+        use Safety::*;
+        use Tool::*;
+        let cases = [
+            (Terraform, "init -input=false", Repeatable),
+            (Terraform, "plan -out=kubernetes.tfplan", Repeatable),
+            (Terraform, "output -json", Repeatable),
+            (Terraform, "state list", Repeatable),
+            (Terraform, "apply kubernetes.tfplan", Mutating),
+            (Terraform, "destroy -auto-approve", Mutating),
+            (Terraform, "state rm x", Mutating),
+            (Terraform, "import a b", Mutating),
+            (Kops, "get cluster --name c -o yaml", Repeatable),
+            (Kops, "validate cluster --wait 10m", Repeatable),
+            (Kops, "export kubecfg --admin", Repeatable),
+            (Kops, "toolbox dump", Repeatable),
+            (
+                Kops,
+                "update cluster --target terraform --out .",
+                Repeatable,
+            ),
+            (Kops, "update cluster --yes", Mutating),
+            (Kops, "rolling-update cluster", Repeatable),
+            (Kops, "rolling-update cluster --yes", Mutating),
+            (Kops, "replace -f cluster.yml --force", Mutating),
+            (Kops, "create -f cluster.yml", Mutating),
+            (Kops, "delete cluster --yes", Mutating),
+            (Aws, "s3 ls s3://b", Repeatable),
+            (Aws, "s3 sync s3://b/c local/dir --exclude *", Repeatable),
+            (Aws, "s3 cp s3://b/k -", Repeatable),
+            (Aws, "s3 cp file s3://b/k", Mutating),
+            (Aws, "s3 sync dir s3://b", Mutating),
+            (Aws, "s3 rm s3://b/k", Mutating),
+            (Aws, "s3api get-object --bucket b --key k out", Repeatable),
+            (Aws, "s3api put-object --bucket b --key k", Mutating),
+            (Aws, "ec2 describe-instances", Repeatable),
+            (Aws, "ec2 terminate-instances --instance-ids i-1", Mutating),
+            (Other, "lint.sh", Unknown),
+        ];
+        for (tool, words, want) in cases {
+            assert_eq!(classify(tool, &args(words)), want, "{tool:?} {words}");
+        }
+    }
+
+    #[test]
+    fn default_patterns_match_what_the_clouds_print() {
+        let policy = Policy::new(&RetryConfig::default(), None).unwrap();
+        for (line, want) in [
+            (
+                "Error: error fetching s3://b/c/config: SlowDown: Please reduce your request rate.",
+                "SlowDown",
+            ),
+            (
+                "An error occurred (RequestLimitExceeded) when calling the DescribeInstances operation",
+                "RequestLimitExceeded",
+            ),
+            (
+                "\tstatus code: 503, request id: 4442587FB7D0A2F9",
+                "status code: 503",
+            ),
+            (
+                "https response error StatusCode: 500, RequestID: x",
+                "StatusCode: 500",
+            ),
+            (
+                "read tcp 10.0.0.1:52312->52.1.2.3:443: read: connection reset by peer",
+                "connection reset by peer",
+            ),
+            ("net/http: TLS handshake timeout", "TLS handshake timeout"),
+            ("ThrottlingException: Rate exceeded", "ThrottlingException"),
+        ] {
+            assert_eq!(policy.transient(line).as_deref(), Some(want), "{line}");
+        }
+        for line in [
+            "Error: cluster \"c\" not found",
+            "AccessDenied: Access Denied\n\tstatus code: 403",
+            "Error: Invalid reference",
+        ] {
+            assert_eq!(policy.transient(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn task_settings_override_the_project_and_patterns_add_up() {
+        let project = RetryConfig {
+            attempts: Some(5),
+            delay: Some("1s".into()),
+            patterns: vec!["Flaky".into()],
+            ..RetryConfig::default()
+        };
+        let task = RetryConfig {
+            attempts: Some(2),
+            patterns: vec!["Wobbly".into()],
+            default_patterns: Some(false),
+            repeatable: vec!["./check.sh".into()],
+            ..RetryConfig::default()
+        };
+        let p = Policy::new(&project, Some(&task)).unwrap();
+        assert_eq!(p.attempts, 2);
+        assert_eq!(p.delay, Duration::from_secs(1));
+        assert!(p.transient("a Flaky thing").is_some());
+        assert!(p.transient("a Wobbly thing").is_some());
+        assert!(p.transient("SlowDown").is_none());
+        assert!(p.declared_repeatable("./check.sh"));
+        // Waits double per retry, at most max-delay, less at most a quarter.
+        let wait = p.backoff(3);
+        assert!(
+            wait <= Duration::from_secs(2) && wait >= Duration::from_millis(1500),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_what_to_write() {
+        let bad = |r: RetryConfig| Policy::new(&r, None).unwrap_err();
+        assert!(
+            bad(RetryConfig {
+                attempts: Some(0),
+                ..Default::default()
+            })
+            .contains("give 1")
+        );
+        assert!(
+            bad(RetryConfig {
+                delay: Some("soon".into()),
+                ..Default::default()
+            })
+            .contains("\"2s\"")
+        );
+        assert!(
+            bad(RetryConfig {
+                patterns: vec!["(".into()],
+                ..Default::default()
+            })
+            .contains("not a regular expression")
+        );
+        assert!(
+            bad(RetryConfig {
+                repeatable: vec!["terraform".into()],
+                ..Default::default()
+            })
+            .contains("never repeats one that changes")
+        );
+    }
+}
