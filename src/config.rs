@@ -249,7 +249,10 @@ pub struct ClusterConfig {
 
 /// A promotion stage.
 #[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a stage name or number; write e.g. `stage = \"prod\"` or `stage = 2`"
+)]
 pub enum Stage {
     Number(i64),
     Name(String),
@@ -297,7 +300,10 @@ pub struct ProviderOverride {
 
 /// `confirm = true` or `confirm = "question to ask"`.
 #[derive(Debug, Deserialize, Clone)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected `true`, `false` or the question to ask; write e.g. `confirm = true` or `confirm = \"Apply to prod?\"`"
+)]
 pub enum Confirm {
     Flag(bool),
     Prompt(String),
@@ -551,8 +557,15 @@ impl StepTable {
             "review" => &["plan", "out", "rolling-update", "for", "json"],
             "remove" => &["paths"],
             other => {
+                let names: Vec<String> = Builtin::NAMES
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect();
                 return Err(format!(
-                    "unknown builtin `{other}`; the builtins are {}",
+                    "unknown builtin `{other}`{}; the builtins are {}",
+                    crate::graph::suggest(other, names.iter()),
                     Builtin::NAMES
                 ));
             }
@@ -691,8 +704,9 @@ impl Project {
             .map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display())))?;
         let text = String::from_utf8(bytes).map_err(|e| {
             UserError::new(format!(
-                "{}: not UTF-8 text (bad byte at offset {}); save the file as UTF-8",
+                "{}:{}: not UTF-8 text (bad byte at offset {}); save the file as UTF-8",
                 file.display(),
+                utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
                 e.utf8_error().valid_up_to()
             ))
         })?;
@@ -763,7 +777,7 @@ fn check_tasks(config: &Config) -> Result<(), String> {
     for (name, task) in &config.tasks {
         if !task.generates.is_empty() && task.sources.is_empty() {
             return Err(format!(
-                "task `{name}` has `generates` but no `sources`; the up-to-date check needs both"
+                "task `{name}` has `generates` but no `sources`; the up-to-date check needs both: add `sources`, the files the task reads"
             ));
         }
     }
@@ -871,6 +885,12 @@ pub fn parse(text: &str) -> Result<Config, String> {
                 let (line, col) = line_col(text, span.start);
                 let key_hint = if message.starts_with("unknown field") {
                     " (check the spelling; docs/tasks-toml.md lists every key)"
+                } else if message.starts_with("invalid type") {
+                    "; fix the value (docs/tasks-toml.md gives the type of every key)"
+                } else if message.starts_with("missing field") {
+                    "; add it (docs/tasks-toml.md lists the required keys)"
+                } else if message == "duplicate key" {
+                    "; a key appears once per table: remove one of them"
                 } else {
                     ""
                 };
@@ -879,6 +899,13 @@ pub fn parse(text: &str) -> Result<Config, String> {
             None => format!(" {message}"),
         }
     })
+}
+
+/// `line:column` (1-based) of the first bad byte of a text that is not UTF-8, valid up to `offset`.
+pub fn utf8_error_position(bytes: &[u8], offset: usize) -> String {
+    let valid = std::str::from_utf8(&bytes[..offset.min(bytes.len())]).unwrap_or_default();
+    let (line, col) = line_col(valid, valid.len());
+    format!("{line}:{col}")
 }
 
 /// 1-based line and column of a byte offset.

@@ -226,8 +226,11 @@ impl<'p> RunValues<'p> {
             )));
         }
         let text = String::from_utf8_lossy(&stdout);
-        outputs::parse(&text)
-            .map_err(|e| UserError::new(format!("`{terraform} output -json` in {dir_name}: {e}")))
+        outputs::parse(&text).map_err(|e| {
+            UserError::new(format!(
+                "`{terraform} output -json` in {dir_name}: {e}; run it there to see what it prints, and check that [tools] terraform names Terraform"
+            ))
+        })
     }
 
     fn load(&mut self, renderer: &Renderer) -> Result<Values, UserError> {

@@ -52,7 +52,8 @@ pub fn select(project: &Project, selection: &Selection) -> Result<Vec<ClusterDef
         }
         let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
         return Err(UserError::new(format!(
-            "this project has {} clusters ({}); choose with --cluster ID, --stage NAME or --all",
+            "{}: this project has {} clusters ({}); choose with --cluster ID, --stage NAME or --all",
+            project.file.display(),
             all.len(),
             ids.join(", ")
         )));
@@ -85,11 +86,16 @@ pub fn select(project: &Project, selection: &Selection) -> Result<Vec<ClusterDef
                 }
             }
             return Err(UserError::new(format!(
-                "no cluster is in stage `{stage}` (stages: {})",
+                "{}: no cluster is in stage `{stage}` (stages: {}){}",
+                project.file.display(),
                 if stages.is_empty() {
                     "none set".to_string()
                 } else {
                     stages.join(", ")
+                },
+                match crate::graph::suggest(stage, stages.iter()) {
+                    hint if hint.is_empty() => "; pass --stage with one of them".to_string(),
+                    hint => hint,
                 }
             )));
         }

@@ -14,10 +14,16 @@ pub fn check(project: &Project) -> Result<(), UserError> {
     for (name, task) in tasks {
         for dep in &task.deps {
             if !tasks.contains_key(dep) {
+                // A task depending on itself would be a cycle: never suggested.
+                let hint = suggest(dep, tasks.keys().filter(|k| *k != name));
+                let hint = if hint.is_empty() {
+                    format!("; add a [tasks.{dep}] table or remove `{dep}` from its `deps`")
+                } else {
+                    hint
+                };
                 return Err(UserError::new(format!(
-                    "{}: task `{name}` depends on unknown task `{dep}`{}",
-                    project.file.display(),
-                    suggest(dep, tasks.keys())
+                    "{}: task `{name}` depends on unknown task `{dep}`{hint}",
+                    project.file.display()
                 )));
             }
         }
@@ -77,7 +83,9 @@ pub fn plan(project: &Project, requested: &[String]) -> Result<Plan, UserError> 
 pub fn unknown_task(project: &Project, name: &str) -> UserError {
     let tasks = &project.config.tasks;
     let hint = suggest(name, tasks.keys());
-    let hint = if hint.is_empty() {
+    let hint = if tasks.is_empty() {
+        format!("; the file defines no tasks: add a [tasks.{name}] table (docs/tasks-toml.md)")
+    } else if hint.is_empty() {
         "; `kopsform list` shows the tasks".to_string()
     } else {
         hint

@@ -213,7 +213,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
                 return Ok(Attempt::HeldBy(None));
             }
             Err(UserError::new(format!(
-                "cannot take the lock {}: `{aws} s3api put-object --if-none-match` failed with status {code}: {}",
+                "cannot take the lock {}: `{aws} s3api put-object --if-none-match` failed with status {code}: {}; check that the state store is reachable (S3_ENDPOINT, AWS_ENDPOINT_URL_S3) and the credentials may write to it",
                 place.display(),
                 stderr.trim()
             )))

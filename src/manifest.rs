@@ -63,12 +63,14 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
         }
         let value: Value = serde_yaml::from_str(&chunk).map_err(|e| match e.location() {
             Some(loc) => format!(
-                "{}:{}: invalid YAML: {}",
+                "{}:{}: invalid YAML: {}; fix the template so that it renders valid YAML (docs/templates.md, YAML safety)",
                 line + loc.line() - 1,
                 loc.column(),
                 strip_position(&e.to_string())
             ),
-            None => format!("{line}: invalid YAML: {e}"),
+            None => format!(
+                "{line}: invalid YAML: {e}; fix the template so that it renders valid YAML (docs/templates.md, YAML safety)"
+            ),
         })?;
         if value.is_null() {
             // kops replace fails on an empty document (`Object 'Kind' is missing in 'null'`).
@@ -77,7 +79,9 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
                     "{line}: an empty document (a stray `---`?); kops replace rejects empty documents, so remove the separator from the template"
                 ));
             }
-            return Err(format!("{line}: a document must be a mapping, not null"));
+            return Err(format!(
+                "{line}: a document must be a mapping, not null; remove it from the template"
+            ));
         }
         documents.push(check_document(line, value)?);
     }
@@ -85,7 +89,7 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     match clusters.as_slice() {
         [] => {
             return Err(format!(
-                "no Cluster document; the manifest needs exactly one `kind: Cluster` named `{cluster_name}`"
+                "no Cluster document; add exactly one `kind: Cluster` document named `{cluster_name}` to the template"
             ));
         }
         [one] if one.name != cluster_name => {
@@ -97,7 +101,7 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
         [_] => {}
         [_, second, ..] => {
             return Err(format!(
-                "{}: a second Cluster document; one manifest describes exactly one cluster",
+                "{}: a second Cluster document; one manifest describes exactly one cluster: remove this one from the template",
                 second.line
             ));
         }
@@ -106,7 +110,7 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     for doc in &documents {
         if !seen.insert((doc.kind.clone(), doc.name.clone())) {
             return Err(format!(
-                "{}: {} `{}` appears twice; each object once",
+                "{}: {} `{}` appears twice; each object once: remove this one from the template",
                 doc.line, doc.kind, doc.name
             ));
         }
@@ -121,7 +125,7 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
                 Some(l) if l == cluster_name => {}
                 Some(l) => {
                     return Err(format!(
-                        "{}: InstanceGroup `{}` is labelled {CLUSTER_LABEL}: {l}, not {cluster_name}; kops would attach it to another cluster",
+                        "{}: InstanceGroup `{}` is labelled {CLUSTER_LABEL}: {l}, not {cluster_name}; kops would attach it to another cluster: set `{CLUSTER_LABEL}: {cluster_name}`",
                         doc.line, doc.name
                     ));
                 }
@@ -223,19 +227,19 @@ fn check_document(line: usize, value: Value) -> Result<Document, String> {
     let api = field("apiVersion");
     if api.as_deref() != Some(API_VERSION) {
         return Err(format!(
-            "{line}: apiVersion is {}, expected {API_VERSION}",
+            "{line}: apiVersion is {}; set `apiVersion: {API_VERSION}`, the version kops replace reads",
             api.map_or("missing".to_string(), |a| format!("`{a}`"))
         ));
     }
     let kind = field("kind").unwrap_or_default();
     if !KINDS.contains(&kind.as_str()) {
         return Err(format!(
-            "{line}: kind `{kind}` is not one kops replace accepts; expected Cluster, InstanceGroup or SSHCredential"
+            "{line}: kind `{kind}` is not one kops replace accepts; use Cluster, InstanceGroup or SSHCredential"
         ));
     }
     let name = metadata_name(&value);
     if name.is_empty() {
-        return Err(format!("{line}: {kind} has no metadata.name"));
+        return Err(format!("{line}: {kind} has no metadata.name; add one"));
     }
     Ok(Document {
         line,

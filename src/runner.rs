@@ -1157,8 +1157,10 @@ impl<'p> Runner<'p> {
                 format!(":\n  {}", finished.stderr_tail.join("\n  "))
             };
             let words = command_words(&tool_name, &argv[1..]);
-            let transient = match (&finished.transient, safety) {
-                (None, _) => String::new(),
+            let next = match (&finished.transient, safety) {
+                (None, _) => format!(
+                    "\nfix what `{tool_name}` reports (its whole output is above), then run the task again"
+                ),
                 (Some(m), retry::Safety::Repeatable) if attempt > 1 => format!(
                     "\nthe error looked transient ({m}) and `{words}` failed {attempt} times; wait, then run the task again, or raise `attempts` in [retry]"
                 ),
@@ -1173,7 +1175,7 @@ impl<'p> Runner<'p> {
                 ),
             };
             return Err(UserError::new(format!(
-                "`{tool_name}` exited with status {}{tail}{transient}",
+                "`{tool_name}` exited with status {}{tail}{next}",
                 finished.code
             )));
         }
@@ -1205,14 +1207,16 @@ impl<'p> Runner<'p> {
         let template_path = self.project.path(&step.template);
         let bytes = std::fs::read(&template_path).map_err(|e| {
             UserError::new(format!(
-                "{}: cannot read the template: {e}",
-                template_path.display()
+                "{}: cannot read the template: {e}; fix the `render` path in {}",
+                template_path.display(),
+                self.project.file.display()
             ))
         })?;
         let source = String::from_utf8(bytes).map_err(|e| {
             UserError::new(format!(
-                "{}: not UTF-8 text (bad byte at offset {}); save the template as UTF-8",
+                "{}:{}: not UTF-8 text (bad byte at offset {}); save the template as UTF-8",
                 step.template,
+                crate::config::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
                 e.utf8_error().valid_up_to()
             ))
         })?;
@@ -1223,8 +1227,14 @@ impl<'p> Runner<'p> {
         if step.check == crate::config::ManifestCheck::Kops {
             let cluster = values.require_cluster(self.project)?;
             let documents = manifest::check(&rendered, &cluster.name).map_err(|e| {
+                // `out:8: ...` when the check names a line, `out: ...` when not.
+                let sep = if e.starts_with(|c: char| c.is_ascii_digit()) {
+                    ":"
+                } else {
+                    ": "
+                };
                 UserError::new(format!(
-                    "{} (rendered from {}):{e}; nothing was written",
+                    "{} (rendered from {}){sep}{e}; nothing was written",
                     step.out, step.template
                 ))
             })?;
@@ -2124,7 +2134,8 @@ impl Runner<'_> {
                 .filter(|p| p.canonicalize().ok() != self.project.dir.canonicalize().ok());
             let Some(path) = inside else {
                 return Err(UserError::new(format!(
-                    "{rel}: `remove` only removes files and folders inside the project folder"
+                    "{rel}: `remove` only removes files and folders inside the project folder; fix its `paths` in {}",
+                    self.project.file.display()
                 )));
             };
             if self.options.dry_run {

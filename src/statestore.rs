@@ -36,7 +36,7 @@ impl Store {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(UserError::new(format!(
-                    "state store `{state}` names no bucket"
+                    "state store `{state}` names no bucket; fix the cluster's `state` in tasks.toml, e.g. s3://my-bucket"
                 )));
             }
             return Ok(Store::S3 {
@@ -50,7 +50,7 @@ impl Store {
         }
         if state.contains("://") {
             return Err(UserError::new(format!(
-                "state store `{state}`: kopsform snapshots s3:// stores, local paths and file:// only"
+                "state store `{state}`: kopsform works with s3:// stores, local paths and file:// only; fix the cluster's `state` in tasks.toml"
             )));
         }
         Ok(Store::Local(project_dir.join(state)))

@@ -68,14 +68,30 @@ fn parse_scalar(raw: &str) -> Value {
 /// Reads a values file (YAML or JSON; JSON is YAML) that must stay inside the project.
 pub fn load_file(project_dir: &Path, relative: &str) -> Result<Value, UserError> {
     let path = inside_project(project_dir, relative)?;
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let bytes = std::fs::read(&path).map_err(|e| {
         UserError::new(format!(
             "{}: cannot read values file: {e}; fix the path in [cluster] values",
             path.display()
         ))
     })?;
-    let value: Value = serde_yaml::from_str(&text)
-        .map_err(|e| UserError::new(format!("{}: not valid YAML/JSON: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        UserError::new(format!(
+            "{}:{}: not UTF-8 text (bad byte at offset {}); save the values file as UTF-8",
+            path.display(),
+            crate::config::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let value: Value = serde_yaml::from_str(&text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        UserError::new(format!(
+            "{}{at}: not valid YAML/JSON: {e}; fix the values file",
+            path.display()
+        ))
+    })?;
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Map::new())),
