@@ -107,6 +107,18 @@ pub enum Command {
         #[arg(required = true, value_name = "TASK")]
         tasks: Vec<String>,
     },
+    /// Show the audit trail: who ran which task on which cluster, from which commit, with what result
+    #[command(
+        after_help = "Every run appends one JSON line per task to .kopsform/audit.jsonl ([audit] in tasks.toml\nmoves it or turns it off); docs/audit.md describes the fields.\n\nExamples:\n  kopsform audit\n  kopsform audit --last 50\n  kopsform audit --json | jq 'select(.status == \"failed\")'"
+    )]
+    Audit {
+        /// How many of the latest records to show
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        last: usize,
+        /// Print the records as JSON lines, as stored
+        #[arg(long)]
+        json: bool,
+    },
     /// List the tasks with their descriptions
     #[command(after_help = "Example:\n  kopsform -C examples/sandbox list")]
     List,

@@ -41,6 +41,9 @@ pub struct Config {
     /// addition to the usual credential variables: masked everywhere, never on a command line.
     #[serde(default, rename = "secret-env")]
     pub secret_env: Vec<String>,
+    /// The audit trail of runs (docs/audit.md).
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// Retries of repeatable steps on transient cloud errors, for every task (docs/reliability.md).
     #[serde(default)]
     pub retry: RetryConfig,
@@ -56,6 +59,27 @@ pub struct Config {
     /// The tasks, in file order.
     #[serde(default)]
     pub tasks: IndexMap<String, Task>,
+}
+
+/// `[audit]`: where runs are recorded, one JSON line per task.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// `false`: record nothing.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The file, relative to the project (default `.kopsform/audit.jsonl`).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            path: None,
+        }
+    }
 }
 
 /// `[retry]` and `[tasks.<name>.retry]`: retries of steps that only read, on transient cloud

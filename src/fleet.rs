@@ -122,6 +122,7 @@ pub fn run(
     fleet: FleetOptions,
     requested: &[String],
 ) -> Result<(), UserError> {
+    let started = std::time::SystemTime::now();
     let plan = crate::graph::plan(project, requested)?;
     let selected = select(project, selection)?;
     runner::check_confirmations(project, &options, &plan.tasks)?;
@@ -129,9 +130,12 @@ pub fn run(
         // One cluster (or none): its tasks ask their confirmations as they come, and lines carry
         // the task only.
         process::install_signal_handlers();
+        let dry_run = options.dry_run;
         let mut runner = Runner::for_cluster(project, options, selected.into_iter().next(), None);
         let (results, outcome) = runner.run_plan(&plan);
         runner::print_summary(&results);
+        let code = outcome.as_ref().err().map(|e| e.code);
+        crate::audit::append(project, started, &results, code, dry_run);
         return outcome;
     }
     if !options.yes && !options.dry_run {
@@ -184,6 +188,9 @@ pub fn run(
         }
     }
     runner::print_summary(&results);
+    let code = (!failures.is_empty())
+        .then(|| crate::error::exit::combine(failures.iter().map(|e| e.code)));
+    crate::audit::append(project, started, &results, code, options.dry_run);
     if failures.is_empty() {
         return Ok(());
     }

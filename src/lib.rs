@@ -7,6 +7,7 @@
 //! `manifest` before kops sees it; `kops` reads what kops prints.
 
 pub mod atomic;
+pub mod audit;
 pub mod ci;
 pub mod cli;
 pub mod config;
@@ -105,6 +106,9 @@ fn execute(cli: Cli) -> Result<(), UserError> {
                 cli::CiCommand::Jenkins(a) => (cli::CiPlatform::Jenkins, a),
             };
             return ci::generate_command(&load()?, platform, &args, &cwd);
+        }
+        Some(Command::Audit { last, json }) => {
+            return audit::show(&load()?, last, json);
         }
         Some(Command::List) => {
             list(&load()?);

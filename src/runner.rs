@@ -81,6 +81,8 @@ pub struct TaskResult {
     pub took: Duration,
     /// Why it did not run, for `not run` and `held back`.
     pub note: String,
+    /// The SHA-256 of the saved plan the task sealed or checked.
+    pub plan: Option<String>,
 }
 
 impl TaskResult {
@@ -91,6 +93,7 @@ impl TaskResult {
             status,
             took,
             note: note.to_string(),
+            plan: None,
         }
     }
 }
@@ -109,6 +112,8 @@ pub struct Runner<'p> {
     inspector: Option<preflight::Inspector>,
     /// The Terraform states and plans whose sensitive values are known to the redactor.
     learned: std::collections::BTreeSet<PathBuf>,
+    /// The SHA-256 of the saved plan the running task sealed or checked, for the audit trail.
+    task_plan: Option<String>,
     /// The cluster this runner acts on, if the project has any.
     cluster: Option<ClusterDef>,
     /// Shown before the task name in every line when several clusters run (`[dev/plan] `).
@@ -193,6 +198,8 @@ impl Schedule<'_> {
 struct Outcome {
     result: Result<bool, UserError>,
     took: Duration,
+    /// The saved plan the task sealed or checked (SHA-256).
+    plan: Option<String>,
 }
 
 impl<'p> Runner<'p> {
@@ -236,6 +243,7 @@ impl<'p> Runner<'p> {
             snapshot: None,
             inspector: None,
             learned: Default::default(),
+            task_plan: None,
             cluster,
             label,
             id: next_runner_id(),
@@ -278,6 +286,7 @@ impl<'p> Runner<'p> {
                 outcomes.push(Some(Outcome {
                     result,
                     took: started.elapsed(),
+                    plan: self.task_plan.take(),
                 }));
                 if failed {
                     break;
@@ -291,7 +300,7 @@ impl<'p> Runner<'p> {
         let mut results = Vec::new();
         let mut errors: Vec<UserError> = Vec::new();
         for (name, outcome) in tasks.iter().zip(outcomes) {
-            let Some(Outcome { result, took }) = outcome else {
+            let Some(Outcome { result, took, plan }) = outcome else {
                 let why = if errors.is_empty() {
                     "the run was interrupted"
                 } else {
@@ -313,7 +322,9 @@ impl<'p> Runner<'p> {
                 Err(_) if process::interrupted().is_some() => Status::Interrupted,
                 Err(_) => Status::Failed,
             };
-            results.push(TaskResult::new(&cluster, name, status, took, ""));
+            let mut row = TaskResult::new(&cluster, name, status, took, "");
+            row.plan = plan;
+            results.push(row);
             if let Err(e) = result {
                 errors.push(e.context(self.task_label(name)));
             }
@@ -440,7 +451,8 @@ impl<'p> Runner<'p> {
                             let began = Instant::now();
                             let result = runner.run_held(tasks, i);
                             let took = began.elapsed();
-                            let _ = tx.send((i, Outcome { result, took }, Some(runner)));
+                            let plan = runner.task_plan.take();
+                            let _ = tx.send((i, Outcome { result, took, plan }, Some(runner)));
                         }),
                         None => {
                             let mut own = Runner::sharing_redactor(
@@ -454,7 +466,8 @@ impl<'p> Runner<'p> {
                                 let began = Instant::now();
                                 let result = own.run_task(&tasks[i]);
                                 let took = began.elapsed();
-                                let _ = tx.send((i, Outcome { result, took }, None));
+                                let plan = own.task_plan.take();
+                                let _ = tx.send((i, Outcome { result, took, plan }, None));
                             })
                         }
                     };
@@ -1646,6 +1659,7 @@ impl<'p> Runner<'p> {
             .as_ref()
             .and_then(|_| git(&["status", "--porcelain"]))
             .map(|s| !s.is_empty());
+        self.task_plan = Some(sealed.plan_sha256.clone());
         let path = seal::seal_path(&self.project.path(plan));
         let text = serde_json::to_string_pretty(&sealed)
             .map_err(|e| UserError::new(format!("cannot write the seal: {e}")))?;
@@ -1664,6 +1678,7 @@ impl<'p> Runner<'p> {
             return Ok(());
         }
         let sealed = seal::read(&seal::seal_path(&self.project.path(plan)))?;
+        self.task_plan = Some(sealed.plan_sha256.clone());
         let inputs: Vec<String> = sealed.inputs.keys().cloned().collect();
         let now = self.current_seal(plan, &inputs)?;
         let differences = seal::differences(&sealed, &now);

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod audit;
 mod ci;
 mod clusters;
 mod dryrun;

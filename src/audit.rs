@@ -1,0 +1,323 @@
+//! The audit trail: every run appends one JSON line per task to `.kopsform/audit.jsonl` (the
+//! `[audit]` table of tasks.toml moves it or turns it off), and `kopsform audit` shows it.
+//!
+//! A line says who ran what, where, from which commit, with what result: time, user, host, git
+//! commit/branch/dirty, cluster, task, status, exit status, duration, kopsform's argv (secrets
+//! masked) and the SHA-256 of the saved plan the task sealed or applied. The lines of one run are
+//! appended in one write under an exclusive `flock`, so runs that end together never interleave
+//! and a reader never sees half a line.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Project;
+use crate::error::{UserError, exit};
+use crate::runner::{Status, TaskResult};
+
+/// The default place of the trail, relative to the project.
+pub const DEFAULT_PATH: &str = ".kopsform/audit.jsonl";
+
+/// One task of one run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    /// When the run started (RFC 3339, UTC).
+    pub time: String,
+    pub user: String,
+    pub host: String,
+    pub git: Option<Git>,
+    /// The cluster id of `[clusters.<id>]`; empty with one `[cluster]` or none, as in the summary.
+    pub cluster: String,
+    pub task: String,
+    /// The summary's status: `ok`, `dry run`, `up to date`, `failed`, `interrupted`, `not run`,
+    /// `held back`.
+    pub status: String,
+    /// 0 for ok, dry run and up to date; the run's status for a failed or interrupted task; null
+    /// for a task that did not run.
+    pub exit_status: Option<i32>,
+    pub duration_ms: u64,
+    pub dry_run: bool,
+    /// kopsform's command line, secrets masked.
+    pub argv: Vec<String>,
+    /// SHA-256 of the saved plan the task sealed (`plan`) or checked before applying (`apply`).
+    pub plan_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Git {
+    pub commit: String,
+    /// Null on a detached HEAD.
+    pub branch: Option<String>,
+    /// Uncommitted changes to tracked files.
+    pub dirty: bool,
+}
+
+/// Where the project's trail is, or `None` when `[audit] enabled = false`.
+pub fn path(project: &Project) -> Option<PathBuf> {
+    let audit = &project.config.audit;
+    audit
+        .enabled
+        .then(|| project.path(audit.path.as_deref().unwrap_or(DEFAULT_PATH)))
+}
+
+/// Appends the records of a finished run. A failure to write is a warning: the run's own outcome
+/// stands.
+pub fn append(
+    project: &Project,
+    started: SystemTime,
+    results: &[TaskResult],
+    failure: Option<i32>,
+    dry_run: bool,
+) {
+    let Some(path) = path(project) else {
+        return;
+    };
+    if results.is_empty() {
+        return;
+    }
+    let time = humantime::format_rfc3339_seconds(started).to_string();
+    let user = user();
+    let host = host();
+    let git = git(&project.dir);
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| crate::redact::mask_all(&a.to_string_lossy()))
+        .collect();
+    let mut text = String::new();
+    for r in results {
+        let exit_status = match r.status {
+            Status::Ok | Status::DryRun | Status::UpToDate => Some(exit::OK),
+            Status::Failed | Status::Interrupted => Some(failure.unwrap_or(exit::FAILURE)),
+            Status::NotRun | Status::HeldBack => None,
+        };
+        let record = Record {
+            time: time.clone(),
+            user: user.clone(),
+            host: host.clone(),
+            git: git.clone(),
+            cluster: r.cluster.clone(),
+            task: r.task.clone(),
+            status: r.status.label().to_string(),
+            exit_status,
+            duration_ms: u64::try_from(r.took.as_millis()).unwrap_or(u64::MAX),
+            dry_run,
+            argv: argv.clone(),
+            plan_sha256: r.plan.clone(),
+        };
+        if let Ok(line) = serde_json::to_string(&record) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    if let Err(e) = write_lines(&path, &text) {
+        eprintln!(
+            "kopsform: warning: cannot append to the audit trail {}: {e}",
+            path.display()
+        );
+    }
+}
+
+fn write_lines(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(path)?;
+    // SAFETY: flock(2) on a file descriptor this function owns; released when it is closed.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+    file.write_all(text.as_bytes())?;
+    file.flush()
+}
+
+fn user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        // SAFETY: getuid(2) cannot fail.
+        .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
+}
+
+fn host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname(2) writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// The commit, branch and dirtiness of the project's repository, from one `git status`.
+fn git(dir: &Path) -> Option<Git> {
+    let (code, out, _) = crate::process::run_captured(
+        "git",
+        &[
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "--untracked-files=no",
+        ],
+        dir,
+        &[],
+    )
+    .ok()?;
+    if code != 0 {
+        return None;
+    }
+    parse_git_status(&String::from_utf8_lossy(&out))
+}
+
+fn parse_git_status(text: &str) -> Option<Git> {
+    let mut commit = None;
+    let mut branch = None;
+    let mut dirty = false;
+    for line in text.lines() {
+        if let Some(oid) = line.strip_prefix("# branch.oid ") {
+            commit = (oid != "(initial)").then(|| oid.to_string());
+        } else if let Some(head) = line.strip_prefix("# branch.head ") {
+            branch = (head != "(detached)").then(|| head.to_string());
+        } else if !line.starts_with('#') && !line.is_empty() {
+            dirty = true;
+        }
+    }
+    Some(Git {
+        commit: commit?,
+        branch,
+        dirty,
+    })
+}
+
+/// `kopsform audit`: the last `last` records as a table, or as JSON lines.
+pub fn show(project: &Project, last: usize, json: bool) -> Result<(), UserError> {
+    let Some(path) = path(project) else {
+        return Err(UserError::new(format!(
+            "{}: [audit] enabled = false: there is no audit trail",
+            project.file.display()
+        )));
+    };
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "kopsform: no audit trail yet at {}: runs of tasks write it",
+                path.display()
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(UserError::new(format!(
+                "{}: cannot read: {e}",
+                path.display()
+            )));
+        }
+    };
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => records.push((line, r)),
+            Err(e) => eprintln!(
+                "kopsform: warning: {}:{}: not an audit record ({e}); skipped",
+                path.display(),
+                i + 1
+            ),
+        }
+    }
+    let records = &records[records.len().saturating_sub(last)..];
+    if json {
+        let mut out = String::new();
+        for (line, _) in records {
+            out.push_str(line);
+            out.push('\n');
+        }
+        print!("{out}");
+        return Ok(());
+    }
+    print!("{}", table(records.iter().map(|(_, r)| r)));
+    Ok(())
+}
+
+fn table<'a>(records: impl Iterator<Item = &'a Record>) -> String {
+    let header = [
+        "TIME", "USER", "CLUSTER", "TASK", "STATUS", "EXIT", "DURATION", "COMMIT", "PLAN",
+    ];
+    let mut rows: Vec<[String; 9]> = vec![header.map(str::to_string)];
+    for r in records {
+        let commit = r.git.as_ref().map_or("-".to_string(), |g| {
+            format!(
+                "{}{}",
+                &g.commit[..g.commit.len().min(8)],
+                if g.dirty { "+dirty" } else { "" }
+            )
+        });
+        let status = if r.dry_run && r.status != "dry run" {
+            format!("{} (dry run)", r.status)
+        } else {
+            r.status.clone()
+        };
+        rows.push([
+            r.time.clone(),
+            r.user.clone(),
+            if r.cluster.is_empty() {
+                "-".into()
+            } else {
+                r.cluster.clone()
+            },
+            r.task.clone(),
+            status,
+            r.exit_status.map_or("-".into(), |c| c.to_string()),
+            format!("{:.1}s", r.duration_ms as f64 / 1000.0),
+            commit,
+            r.plan_sha256
+                .as_deref()
+                .map_or("-".into(), |p| p[..p.len().min(12)].to_string()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..9)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            line.push_str(&format!("{cell:width$}  ", width = widths[c]));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_status_gives_commit_branch_and_dirtiness() {
+        let clean = "# branch.oid 0123456789abcdef\n# branch.head main\n";
+        assert_eq!(
+            parse_git_status(clean),
+            Some(Git {
+                commit: "0123456789abcdef".into(),
+                branch: Some("main".into()),
+                dirty: false
+            })
+        );
+        let dirty = "# branch.oid abc\n# branch.head (detached)\n1 .M N... 100644 100644 100644 a b tasks.toml\n";
+        let g = parse_git_status(dirty).unwrap();
+        assert_eq!((g.branch, g.dirty), (None, true));
+        assert_eq!(
+            parse_git_status("# branch.oid (initial)\n# branch.head main\n"),
+            None
+        );
+    }
+}
