@@ -91,6 +91,18 @@ pub struct GlobalArgs {
     /// Run tasks even when they are up to date
     #[arg(long, global = true)]
     pub force: bool,
+    /// Say less: no command echo or progress lines, no summary when all went well (child
+    /// output, warnings and errors still show)
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more: each step's folder, the environment variables it gets (names only), its exit
+    /// status and duration
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+    /// Machine-readable output on stdout: the tasks (list), the run summary (TASK...), the review
+    /// (review), the audit records (audit); child output then goes to stderr. Schemas: docs/json.md
+    #[arg(long, global = true)]
+    pub json: bool,
     /// How long to wait for another run's lock on a cluster (0, 30s, 10m)
     #[arg(long, value_name = "DURATION", global = true, default_value = "0", value_parser = crate::lock::parse_timeout)]
     pub lock_timeout: std::time::Duration,
@@ -112,12 +124,9 @@ pub enum Command {
         after_help = "Every run appends one JSON line per task to .kopsform/audit.jsonl ([audit] in tasks.toml\nmoves it or turns it off); docs/audit.md describes the fields.\n\nExamples:\n  kopsform audit\n  kopsform audit --last 50\n  kopsform audit --json | jq 'select(.status == \"failed\")'"
     )]
     Audit {
-        /// How many of the latest records to show
+        /// How many of the latest records to show (--json prints them as JSON lines, as stored)
         #[arg(long, value_name = "N", default_value_t = 20)]
         last: usize,
-        /// Print the records as JSON lines, as stored
-        #[arg(long)]
-        json: bool,
     },
     /// List the tasks with their descriptions
     #[command(after_help = "Example:\n  kopsform -C examples/sandbox list")]

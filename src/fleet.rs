@@ -133,8 +133,8 @@ pub fn run(
         let dry_run = options.dry_run;
         let mut runner = Runner::for_cluster(project, options, selected.into_iter().next(), None);
         let (results, outcome) = runner.run_plan(&plan);
-        runner::print_summary(&results);
         let code = outcome.as_ref().err().map(|e| e.code);
+        runner::print_summary(&results, code);
         crate::audit::append(project, started, &results, code, dry_run);
         return outcome;
     }
@@ -187,9 +187,9 @@ pub fn run(
             ));
         }
     }
-    runner::print_summary(&results);
     let code = (!failures.is_empty())
         .then(|| crate::error::exit::combine(failures.iter().map(|e| e.code)));
+    runner::print_summary(&results, code);
     crate::audit::append(project, started, &results, code, options.dry_run);
     if failures.is_empty() {
         return Ok(());

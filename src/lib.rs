@@ -30,6 +30,7 @@ pub mod runner;
 pub mod seal;
 pub mod statestore;
 pub mod template;
+pub mod ui;
 pub mod uptodate;
 pub mod values;
 
@@ -60,7 +61,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
             // An empty message carries only an exit status (e.g. review's "changes" status).
             if !e.message.is_empty() {
                 let message = redact::mask_all(&e.message);
-                let _ = writeln!(std::io::stderr(), "kopsform: error: {message}");
+                let label = ui::paint("kopsform: error:", ui::Tone::Bad);
+                let _ = writeln!(std::io::stderr(), "{label} {message}");
             }
             e.code
         }
@@ -71,6 +73,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
     let cwd = std::env::current_dir()
         .map_err(|e| UserError::new(format!("cannot read the current folder: {e}")))?;
     let global = cli.global;
+    ui::configure(global.quiet, global.verbose, global.json);
     let load = || Project::load(Project::locate(global.directory.as_deref(), &cwd)?);
     let selection = fleet::Selection {
         clusters: global.cluster.clone(),
@@ -107,11 +110,11 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             };
             return ci::generate_command(&load()?, platform, &args, &cwd);
         }
-        Some(Command::Audit { last, json }) => {
-            return audit::show(&load()?, last, json);
+        Some(Command::Audit { last }) => {
+            return audit::show(&load()?, last, global.json);
         }
         Some(Command::List) => {
-            list(&load()?);
+            list(&load()?, global.json);
             return Ok(());
         }
         Some(Command::Unlock) => {
@@ -153,15 +156,37 @@ fn review_command(
         Err(_) if global.directory.is_none() => None,
         Err(e) => return Err(e),
     };
-    match review::run(project.as_ref(), args, None)? {
+    let mut args = args.clone();
+    if global.json {
+        args.format = cli::ReviewFormat::Json;
+    }
+    match review::run(project.as_ref(), &args, None)? {
         review::EXIT_NO_CHANGES => Ok(()),
         // An empty message carries only the exit status ("changes", "protected changes").
         code => Err(UserError::with_code(String::new(), code)),
     }
 }
 
-fn list(project: &Project) {
+fn list(project: &Project, json: bool) {
     let tasks = &project.config.tasks;
+    if json {
+        let list: Vec<serde_json::Value> = tasks
+            .iter()
+            .map(|(name, task)| {
+                serde_json::json!({
+                    "name": name,
+                    "desc": task.desc,
+                    "deps": task.deps,
+                    "confirm": task.confirmation(name),
+                    "sources": task.sources,
+                    "generates": task.generates,
+                    "steps": task.steps.len(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return;
+    }
     let width = tasks.keys().map(String::len).max().unwrap_or(0);
     let mut text = String::new();
     for (name, task) in tasks {

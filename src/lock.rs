@@ -278,7 +278,7 @@ pub fn acquire(
                         crate::error::exit::LOCKED,
                     ));
                 }
-                eprintln!(
+                crate::say!(
                     "{prefix}waiting for the lock of cluster `{}`, held by {who} (up to {})",
                     holder.cluster,
                     humantime::format_duration(timeout)

@@ -165,6 +165,21 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
         });
     }
     let handle = expr.start().map_err(|e| spawn_error(cmd.program, &e));
+    let words: Vec<&str> = std::iter::once(
+        Path::new(cmd.program)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(cmd.program),
+    )
+    .chain(
+        cmd.args
+            .iter()
+            .map(String::as_str)
+            .take_while(|a| !a.starts_with('-'))
+            .take(2),
+    )
+    .collect();
+    let _indicator = crate::ui::Indicator::start(&format!("{}{}", cmd.prefix, words.join(" ")));
     // The expression holds our copies of the pipe's write ends: drop it so the readers see EOF.
     drop(expr);
     let handle = handle?;
@@ -266,12 +281,9 @@ fn relay(
             transient = policy.transient(line).map(|m| redactor.mask(&m));
         }
         let out = format!("{prefix}{}\n", redactor.mask(line));
-        // One write per line under the lock: lines of parallel children never interleave.
-        if to_stderr {
-            let _ = std::io::stderr().lock().write_all(out.as_bytes());
-        } else {
-            let _ = std::io::stdout().lock().write_all(out.as_bytes());
-        }
+        // One write per line under the lock: lines of parallel children never interleave. With
+        // --json, stdout is kept for the JSON document and the child's stdout goes to stderr.
+        crate::ui::write_line(to_stderr || crate::ui::json(), &out);
     }
     (kept, transient)
 }

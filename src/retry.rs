@@ -277,7 +277,7 @@ pub fn run_captured(
             Some(matched) if attempt < policy.attempts => {
                 attempt += 1;
                 let wait = policy.backoff(attempt);
-                eprintln!(
+                crate::tell!(
                     "kopsform: transient error from `{program} {}` ({matched}); it only reads, so it runs again in {} (attempt {attempt} of {})",
                     args.first().copied().unwrap_or(""),
                     crate::retry::show(wait),

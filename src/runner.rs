@@ -25,6 +25,7 @@ use crate::retry;
 use crate::seal;
 use crate::statestore;
 use crate::template::Renderer;
+use crate::{say, tell};
 
 /// Exit status of a rolling-update dry run that found work with `--fail-on-update`.
 pub const NEEDS_UPDATE_EXIT: i32 = crate::error::exit::CHANGES;
@@ -728,7 +729,7 @@ impl<'p> Runner<'p> {
         let aws = self.project.tool_or_default("aws");
         let prefix = self.prefix(task);
         let held = crate::lock::acquire(&place, &holder, self.options.lock_timeout, &aws, &prefix)?;
-        eprintln!(
+        say!(
             "{prefix}locked cluster {} ({})",
             cluster.name,
             held.place().display()
@@ -742,13 +743,13 @@ impl<'p> Runner<'p> {
         let place = crate::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
         let aws = self.project.tool_or_default("aws");
         match crate::lock::unlock(&place, &aws)? {
-            Some(holder) => eprintln!(
+            Some(holder) => tell!(
                 "released the lock of cluster {}, held by {} ({})",
                 cluster.name,
                 holder.describe(),
                 place.display()
             ),
-            None => eprintln!(
+            None => tell!(
                 "cluster {} is not locked ({})",
                 cluster.name,
                 place.display()
@@ -796,14 +797,14 @@ impl<'p> Runner<'p> {
             let fingerprint = self.task_inputs(name)?;
             match self.stale_because(name, &fingerprint)? {
                 None if !self.options.force => {
-                    eprintln!(
+                    say!(
                         "{}up to date: sources, arguments, values, tool versions and generated files unchanged since its last run (--force runs it anyway)",
                         self.prefix(name)
                     );
                     return Ok(true);
                 }
                 None => {}
-                Some(reason) => eprintln!("{}runs: {reason}", self.prefix(name)),
+                Some(reason) => say!("{}runs: {reason}", self.prefix(name)),
             }
             inputs = Some(fingerprint);
         }
@@ -1061,13 +1062,26 @@ impl<'p> Runner<'p> {
         let shown = display_command(&tool_name, &argv[1..], cwd_rel);
         let shown = self.redactor.mask(&shown);
         if self.options.dry_run {
-            eprintln!("{prefix}would run: {shown}");
+            tell!("{prefix}would run: {shown}");
             return Ok(());
         }
         if is_kops && let Some(snapshot) = self.snapshot.clone() {
             self.preflight_kops(&snapshot, &argv[1..], &cwd, &env)?;
         }
-        eprintln!("{prefix}$ {shown}");
+        say!("{prefix}$ {shown}");
+        crate::detail!(
+            "{prefix}  in {}; environment set: {}",
+            cwd.display(),
+            if env.is_empty() {
+                "nothing".to_string()
+            } else {
+                env.iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
+        let step_started = Instant::now();
         if !cwd.is_dir() {
             return Err(UserError::new(format!(
                 "{}: the step's folder does not exist; fix `cwd` in {}",
@@ -1136,7 +1150,7 @@ impl<'p> Runner<'p> {
                 {
                     attempt += 1;
                     let wait = policy.backoff(attempt);
-                    eprintln!(
+                    tell!(
                         "{prefix}transient error ({matched}); `{}` is safe to repeat, so it runs again in {} (attempt {attempt} of {})",
                         command_words(&tool_name, &argv[1..]),
                         retry::show(wait),
@@ -1153,6 +1167,16 @@ impl<'p> Runner<'p> {
         if in_prerequisites {
             self.values.invalidate();
         }
+        crate::detail!(
+            "{prefix}  exited with status {} after {:.1}s{}",
+            finished.code,
+            step_started.elapsed().as_secs_f64(),
+            if attempt > 1 {
+                format!(" ({attempt} attempts)")
+            } else {
+                String::new()
+            }
+        );
         if finished.code != 0
             && finished
                 .stderr_tail
@@ -1199,7 +1223,7 @@ impl<'p> Runner<'p> {
             let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
             let text = self.redactor.mask(&finished.stdout);
             atomic::write(&self.project.path(&rel), text.as_bytes(), 0o644)?;
-            eprintln!("{prefix}saved the output to {rel}");
+            say!("{prefix}saved the output to {rel}");
         }
         let dry_run = !argv.iter().any(|a| a == "--yes" || a == "-y");
         match cmd.report {
@@ -1267,12 +1291,12 @@ impl<'p> Runner<'p> {
                 let (text, dropped) = manifest::isolate(&documents, &live)
                     .map_err(|e| UserError::new(format!("{}: {e}", step.out)))?;
                 if dropped > 0 {
-                    eprintln!(
+                    say!(
                         "{prefix}isolated run: left out {dropped} SSHCredential document(s) whose keys the live key store already holds (kops replace would write them again)"
                     );
                 }
                 if let Some(text) = text {
-                    eprintln!(
+                    say!(
                         "{prefix}isolated run: spec.configBase set to the live {live}, as kops reads it"
                     );
                     rendered = text;
@@ -1282,20 +1306,22 @@ impl<'p> Runner<'p> {
         let out = self.project.path(&step.out);
         let secret = self.redactor.contains_secret(&rendered);
         if self.options.dry_run {
-            eprintln!(
+            tell!(
                 "{prefix}would write {} from {}{summary}",
-                step.out, step.template
+                step.out,
+                step.template
             );
             return Ok(());
         }
         let mode = if secret { 0o600 } else { 0o644 };
         atomic::write(&out, rendered.as_bytes(), mode)?;
-        eprintln!(
+        say!(
             "{prefix}rendered {} -> {}{summary}",
-            step.template, step.out
+            step.template,
+            step.out
         );
         if secret {
-            eprintln!(
+            tell!(
                 "{prefix}warning: {} contains a secret value; written with mode 0600, do not commit it",
                 step.out
             );
@@ -1307,7 +1333,7 @@ impl<'p> Runner<'p> {
         let values = self.values.get(&self.renderer)?;
         let outputs = &values.outputs;
         if outputs.values.is_empty() {
-            eprintln!(
+            tell!(
                 "{prefix}{} has no outputs; has it been applied (task prerequisites-apply)?",
                 self.values.prerequisites_dir()
             );
@@ -1338,10 +1364,10 @@ impl<'p> Runner<'p> {
         match provider_override::render(&config) {
             Some(text) => {
                 if self.options.dry_run {
-                    eprintln!("{prefix}would write {out}");
+                    tell!("{prefix}would write {out}");
                 } else {
                     atomic::write(&path, text.as_bytes(), 0o644)?;
-                    eprintln!("{prefix}wrote {out}");
+                    say!("{prefix}wrote {out}");
                 }
             }
             None => {
@@ -1353,7 +1379,7 @@ impl<'p> Runner<'p> {
                     std::fs::remove_file(&path).map_err(|e| {
                         UserError::new(format!("{}: cannot remove: {e}", path.display()))
                     })?;
-                    eprintln!("{prefix}removed {out} ([provider-override] is empty)");
+                    say!("{prefix}removed {out} ([provider-override] is empty)");
                 }
             }
         }
@@ -1366,9 +1392,10 @@ impl<'p> Runner<'p> {
         let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
         let dest = self.project.path(out);
         if self.options.dry_run {
-            eprintln!(
+            tell!(
                 "{prefix}would copy {} of {} into {out}",
-                cluster.name, cluster.state
+                cluster.name,
+                cluster.state
             );
             return Ok(());
         }
@@ -1379,14 +1406,15 @@ impl<'p> Runner<'p> {
         // be the snapshot: pin it to the live one, so kops reads keys and secrets where they are.
         let live = default_config_base(&cluster.state, &cluster.name);
         if pin_config_base(&dest.join(&cluster.name).join("config"), &live)? {
-            eprintln!(
+            say!(
                 "{prefix}the stored Cluster has no spec.configBase; the snapshot's copy names the live {live}, as kops derives it"
             );
         }
         let snapshot = dest.to_string_lossy().into_owned();
-        eprintln!(
+        say!(
             "{prefix}snapshot of {}/{} ({count} objects: config, instance groups, addons) in {out}; the rest of this run uses --state {snapshot}",
-            cluster.state, cluster.name
+            cluster.state,
+            cluster.name
         );
         self.values.override_state(snapshot.clone());
         self.snapshot = Some(Snapshot {
@@ -1558,7 +1586,7 @@ impl<'p> Runner<'p> {
         let source = self.project.path(from);
         let dest = self.project.path(out);
         if self.options.dry_run {
-            eprintln!("{prefix}would copy {from} to {out}");
+            tell!("{prefix}would copy {from} to {out}");
             return Ok(());
         }
         if !source.is_dir() {
@@ -1585,7 +1613,7 @@ impl<'p> Runner<'p> {
                     && ["kubernetes.tf", "data", "cluster.yml", "kubeconfig"]
                         .contains(&name.as_str()))
         })?;
-        eprintln!("{prefix}copied {from} to {out} (without generated files)");
+        say!("{prefix}copied {from} to {out} (without generated files)");
         Ok(())
     }
 
@@ -1643,7 +1671,7 @@ impl<'p> Runner<'p> {
 
     fn seal_plan(&mut self, prefix: &str, plan: &str, inputs: &[String]) -> Result<(), UserError> {
         if self.options.dry_run {
-            eprintln!("{prefix}would seal {plan}");
+            tell!("{prefix}would seal {plan}");
             return Ok(());
         }
         let mut sealed = self.current_seal(plan, inputs)?;
@@ -1664,7 +1692,7 @@ impl<'p> Runner<'p> {
         let text = serde_json::to_string_pretty(&sealed)
             .map_err(|e| UserError::new(format!("cannot write the seal: {e}")))?;
         atomic::write(&path, format!("{text}\n").as_bytes(), 0o644)?;
-        eprintln!(
+        say!(
             "{prefix}sealed {plan} (sha256 {}) and {} inputs",
             &sealed.plan_sha256[..12.min(sealed.plan_sha256.len())],
             sealed.inputs.len()
@@ -1674,7 +1702,7 @@ impl<'p> Runner<'p> {
 
     fn check_plan(&mut self, prefix: &str, plan: &str) -> Result<(), UserError> {
         if self.options.dry_run {
-            eprintln!("{prefix}would check {plan} against its seal");
+            tell!("{prefix}would check {plan} against its seal");
             return Ok(());
         }
         let sealed = seal::read(&seal::seal_path(&self.project.path(plan)))?;
@@ -1688,7 +1716,7 @@ impl<'p> Runner<'p> {
                 differences.join("; ")
             )));
         }
-        eprintln!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
+        say!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
         self.check_protected(prefix, plan)
     }
 }
@@ -1921,20 +1949,20 @@ fn report_rolling_update(
                     "kops printed no rolling-update table (NAME STATUS NEEDUPDATE ...), so kopsform cannot tell whether an update is needed",
                 ));
             }
-            eprintln!("{prefix}kops printed no rolling-update table; nothing to report");
+            say!("{prefix}kops printed no rolling-update table; nothing to report");
             return Ok(());
         }
     };
     let needing = kops::needing_update(&groups, str::to_string);
     if needing.is_empty() {
-        eprintln!(
+        tell!(
             "{prefix}no instance group needs an update ({} checked)",
             groups.len()
         );
         return Ok(());
     }
     let verb = if dry_run { "need" } else { "needed" };
-    eprintln!(
+    tell!(
         "{prefix}{} of {} instance groups {verb} an update: {}",
         needing.len(),
         groups.len(),
@@ -1959,7 +1987,7 @@ fn report_delete_cluster(
         .map_err(|e| UserError::new(format!("cannot read kops's output: {e}")))?;
     let state = state.unwrap_or("the state store");
     if !dry_run {
-        eprintln!(
+        tell!(
             "{prefix}kops deleted {} cloud resources and the cluster's objects in {state}",
             resources.len()
         );
@@ -1974,16 +2002,16 @@ fn report_delete_cluster(
     }
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     if resources.is_empty() {
-        eprintln!(
+        tell!(
             "{prefix}kops lists no cloud resources left for this cluster; --yes removes its objects from {state}"
         );
     } else {
-        eprintln!(
+        tell!(
             "{prefix}--yes would delete {} cloud resources ({}) and the cluster's objects in {state}",
             resources.len(),
             kinds.join(", ")
         );
-        eprintln!(
+        tell!(
             "{prefix}--unregister would remove only the objects in {state}: the {} resources above would keep running (and costing) with no kops state left to manage or delete them",
             resources.len()
         );
@@ -2016,8 +2044,31 @@ pub fn check_confirmations(
 }
 
 /// The summary table: one row per task (and cluster, when there are clusters).
-pub fn print_summary(results: &[TaskResult]) {
-    if results.is_empty() {
+/// The run's summary: a table on stderr (left out with `--quiet` when nothing failed), or with
+/// `--json` one JSON document on stdout (docs/tasks-toml.md, "JSON output").
+pub fn print_summary(results: &[TaskResult], failure: Option<i32>) {
+    if crate::ui::json() {
+        let tasks: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "cluster": r.cluster,
+                    "task": r.task,
+                    "status": r.status.label(),
+                    "duration_ms": u64::try_from(r.took.as_millis()).unwrap_or(u64::MAX),
+                    "note": r.note,
+                    "plan_sha256": r.plan,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "exit_status": failure.unwrap_or(crate::error::exit::OK),
+            "tasks": tasks,
+        });
+        println!("{doc}");
+        return;
+    }
+    if results.is_empty() || (crate::ui::quiet() && failure.is_none()) {
         return;
     }
     let with_cluster = results.iter().any(|r| !r.cluster.is_empty());
@@ -2051,18 +2102,20 @@ pub fn print_summary(results: &[TaskResult]) {
         if with_cluster {
             line.push_str(&format!("{:cluster_width$}  ", r.cluster));
         }
-        line.push_str(&format!(
-            "{:task_width$}  {:11}  {took}",
-            r.task,
-            r.status.label()
-        ));
+        let tone = match r.status {
+            Status::Ok | Status::UpToDate | Status::DryRun => crate::ui::Tone::Good,
+            Status::Failed | Status::Interrupted => crate::ui::Tone::Bad,
+            Status::NotRun | Status::HeldBack => crate::ui::Tone::Warn,
+        };
+        let label = crate::ui::paint(&format!("{:11}", r.status.label()), tone);
+        line.push_str(&format!("{:task_width$}  {label}  {took}", r.task));
         if !r.note.is_empty() {
             line.push_str(&format!("  ({})", r.note));
         }
         text.push_str(line.trim_end());
         text.push('\n');
     }
-    eprint!("{text}");
+    crate::ui::write_line(true, &text);
 }
 
 impl Runner<'_> {
@@ -2092,9 +2145,10 @@ impl Runner<'_> {
             )));
         }
         for c in &protected {
-            eprintln!(
+            tell!(
                 "{prefix}allowed by --allow-destroy: {} ({})",
-                c.address, c.action
+                c.address,
+                c.action
             );
         }
         Ok(())
@@ -2111,7 +2165,7 @@ impl Runner<'_> {
         json: Option<&str>,
     ) -> Result<(), UserError> {
         if self.options.dry_run {
-            eprintln!("{prefix}would review {plan} into {out}");
+            tell!("{prefix}would review {plan} into {out}");
             return Ok(());
         }
         let cluster = self.known_cluster().map(|c| c.name);
@@ -2137,7 +2191,7 @@ impl Runner<'_> {
             crate::review::EXIT_PROTECTED => "changes, some to PROTECTED resources",
             _ => "changes",
         };
-        eprintln!("{prefix}review of {plan} written to {out}: {verdict}");
+        say!("{prefix}review of {plan} written to {out}: {verdict}");
         Ok(())
     }
 
@@ -2154,7 +2208,7 @@ impl Runner<'_> {
                 )));
             };
             if self.options.dry_run {
-                eprintln!("{prefix}would remove {rel}");
+                tell!("{prefix}would remove {rel}");
                 continue;
             }
             let removed = match std::fs::symlink_metadata(&path) {
@@ -2165,7 +2219,7 @@ impl Runner<'_> {
             }
             .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", path.display())))?;
             if removed {
-                eprintln!("{prefix}removed {rel}");
+                say!("{prefix}removed {rel}");
             }
         }
         Ok(())

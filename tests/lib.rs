@@ -11,6 +11,7 @@ mod errors;
 mod interrupts;
 mod lifecycle;
 mod locks;
+mod output;
 mod parallel;
 mod retries;
 mod review;
