@@ -20,6 +20,9 @@ Examples:
   kopsform --cluster dev dryrun                 one cluster of [clusters.*]
   kopsform unlock --cluster prod                release a lock a killed run left
   kopsform ci gitlab --out .gitlab-ci.yml       the CI pipeline for every cluster (also github, jenkins)
+  kopsform doctor                               tools, versions, credentials, state stores: ready?
+  kopsform graph --markdown                     the task graph as a Mermaid block (also --format dot)
+  source <(kopsform completions bash)           shell completion (also zsh, fish; `kopsform man`)
 
 Exit status: 0 ok; 1 error or failed step; 2 changes (review, --fail-on-update); 3 protected
 changes (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
@@ -147,8 +150,40 @@ pub enum Command {
         after_help = "Examples:\n  kopsform ci gitlab --out .gitlab-ci.yml\n  kopsform ci github --out .github/workflows/kopsform.yml --check\n  kopsform ci jenkins --out Jenkinsfile --branch master\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n\nDocs: docs/ci/gitlab.md, docs/ci/github.md, docs/ci/jenkins.md"
     )]
     Ci(CiCommand),
+    /// Check the tools, their versions, kops against Kubernetes, AWS credentials and the state stores
+    #[command(
+        after_help = "Only reads: nothing is written, no lock is taken. Exit status: 0 nothing blocks (warnings\nallowed), 1 something blocks, 64 bad command line.\n\nExamples:\n  kopsform doctor\n  kopsform doctor --cluster prod\n  kopsform -C examples/sandbox doctor --json\n\nDocs: docs/doctor.md"
+    )]
+    Doctor,
+    /// Draw the task graph (Mermaid or Graphviz DOT), with the clusters by stage
+    #[command(
+        after_help = "Arrows run from a dependency to the task that needs it; tasks that ask for confirmation are\nhexagons. With [clusters.*], the clusters are drawn by stage in promotion order (--cluster,\n--stage narrow them).\n\nExamples:\n  kopsform graph                                  every task, Mermaid (renders in GitHub/GitLab Markdown)\n  kopsform graph --markdown apply >> README.md    apply and its dependencies, in a ```mermaid fence\n  kopsform graph --format dot | dot -Tsvg > tasks.svg\n  kopsform -C examples/fleet graph cluster-update\n\nDocs: docs/graph.md"
+    )]
+    Graph(GraphArgs),
+    /// Print a shell completion script (bash, zsh, fish)
+    #[command(
+        after_help = "The static script completes subcommands and flags; --dynamic prints a script that asks kopsform\nat each TAB, so task names, cluster ids and stages of the nearest tasks.toml complete too.\n\nExamples:\n  source <(kopsform completions bash)             this bash session\n  kopsform completions bash > ~/.local/share/bash-completion/completions/kopsform\n  kopsform completions zsh > \"${fpath[1]}/_kopsform\"\n  kopsform completions fish > ~/.config/fish/completions/kopsform.fish\n  source <(kopsform completions --dynamic bash)   task names too (same as: source <(COMPLETE=bash kopsform))\n\nDocs: docs/getting-started.md"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into DIR
+    #[command(
+        after_help = "Examples:\n  kopsform man | man -l -\n  kopsform man --out ~/.local/share/man/man1     kopsform.1, kopsform-graph.1, kopsform-ci-gitlab.1, ...\n\nDocs: docs/getting-started.md"
+    )]
+    Man(ManArgs),
+    /// Write a starting cluster template from a cluster kops already manages (kops get -> references)
+    #[command(
+        after_help = "Reads `kops get cluster` and `kops get instancegroups` for the cluster of tasks.toml and writes\n{cluster.dir}/cluster-template.yml: kops's leftovers dropped, values equal to a prerequisites output\nreplaced by references, rendered again to check that it reproduces the cluster.\n\nExamples:\n  kopsform import\n  kopsform import --cluster prod\n  kopsform import --out 2-kops/imported.yml\n  kopsform import --force                      overwrite an existing template\n\nDocs: docs/import.md"
+    )]
+    Import(ImportArgs),
     #[command(external_subcommand)]
     Tasks(Vec<OsString>),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImportArgs {
+    /// Write the template to FILE (default: {cluster.dir}/cluster-template.yml); --force overwrites
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +231,52 @@ pub struct CommentArgs {
     /// The pull or merge request number
     #[arg(long, value_name = "N")]
     pub number: Option<u64>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GraphArgs {
+    /// Only these tasks and their dependencies (default: every task)
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "mermaid")]
+    pub format: GraphFormat,
+    /// Wrap the graph in a fenced code block (```mermaid or ```dot) for a Markdown file
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// A Mermaid flowchart (GitHub and GitLab render it in Markdown)
+    #[default]
+    Mermaid,
+    /// A Graphviz digraph (`dot -Tsvg`)
+    Dot,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+    /// Print a script that asks kopsform at each TAB: task names, cluster ids and stages complete too
+    #[arg(long)]
+    pub dynamic: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ManArgs {
+    /// Write one page per command (kopsform.1, kopsform-graph.1, ...) into DIR instead of printing kopsform.1
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,11 +10,15 @@ pub mod atomic;
 pub mod audit;
 pub mod ci;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod context;
+pub mod doctor;
 pub mod error;
 pub mod fleet;
 pub mod graph;
+pub mod graph_render;
+pub mod import;
 pub mod kops;
 pub mod lock;
 pub mod manifest;
@@ -44,6 +48,9 @@ use runner::RunOptions;
 
 /// Runs kopsform with `args` (program name first) and returns the exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
+    if let Some(code) = completions::complete_from_env(&args) {
+        return code;
+    }
     let cli = match Cli::parse_args(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -112,6 +119,17 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         }
         Some(Command::Audit { last }) => {
             return audit::show(&load()?, last, global.json);
+        }
+        Some(Command::Doctor) => {
+            return doctor::run(&load()?, &selection, &global.set, global.json);
+        }
+        Some(Command::Graph(args)) => {
+            return graph_render::command(&load()?, &args, &selection);
+        }
+        Some(Command::Completions(args)) => return completions::completions_command(&args),
+        Some(Command::Man(args)) => return completions::man_command(&args, &cwd),
+        Some(Command::Import(args)) => {
+            return import::command(&load()?, &selection, &args, &global, &cwd);
         }
         Some(Command::List) => {
             list(&load()?, global.json);

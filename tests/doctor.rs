@@ -1,0 +1,494 @@
+//! `kopsform doctor`: the real binary with the real terraform, the kops double, the aws CLI and
+//! moto_server; fake tools (scripts) for versions out of range, unreadable versions and counting
+//! how often a tool is asked its version.
+
+use std::process::Command;
+
+use crate::support::{
+    Project, Run, S3, bucket_keys, cluster_project, files, kops_double_dir, require,
+    require_terraform, strip_ansi,
+};
+
+/// Variables of the machine running the tests that would change what doctor finds.
+const HOST_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "S3_ENDPOINT",
+    "KOPS_RUN_TOO_NEW_VERSION",
+    "KOPS_STATE_STORE",
+];
+
+/// `kopsform ARGS` in the project, with only the project's own AWS and kops variables.
+fn doctor(p: &Project, args: &[&str]) -> Run {
+    let mut command: Command = p.command(args);
+    for var in HOST_VARIABLES {
+        if !p.env.iter().any(|(k, _)| k == var) {
+            command.env_remove(var);
+        }
+    }
+    let output = command.output().expect("run kopsform");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
+        stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
+    }
+}
+
+/// A project whose one task runs kops on a local state store (no values, so no terraform).
+fn kops_project(state: &str, tools: &str) -> Project {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        &format!(
+            r#"
+[cluster]
+name = "k.example.com"
+state = "{state}"
+
+[tools]
+{tools}
+
+[tasks.cluster-update]
+steps = [["kops", "update", "cluster", "--name", "k.example.com", "--state", "{state}", "--target", "terraform", "--out", "2-kops"]]
+"#
+        ),
+    );
+    p
+}
+
+fn manifest(version: &str) -> String {
+    format!(
+        "apiVersion: kops.k8s.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: k.example.com\nspec:\n  kubernetesVersion: {version}\n---\napiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup\nmetadata:\n  name: nodes\n  labels:\n    kops.k8s.io/cluster: k.example.com\nspec:\n  role: Node\n"
+    )
+}
+
+/// The line of the report that starts with `start`.
+fn line<'a>(run: &'a Run, start: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting with {start:?}\n{}", run.show()))
+}
+
+/// Parses `--json` output and checks it says what the text report says.
+fn json_matches_text(json: &Run, text: &Run) -> serde_json::Value {
+    let report: serde_json::Value = serde_json::from_str(&json.stdout)
+        .unwrap_or_else(|e| panic!("--json is not JSON: {e}\n{}", json.show()));
+    let checks = report["checks"].as_array().expect("checks");
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert_eq!(lines.len(), checks.len() + 1, "{}", text.show());
+    for (check, line) in checks.iter().zip(&lines) {
+        let status = check["status"].as_str().expect("status");
+        assert!(["ok", "note", "warn", "fail"].contains(&status), "{check}");
+        let label = if status == "fail" { "FAIL" } else { status };
+        assert_eq!(
+            format!("{label:<6}{}", check["detail"].as_str().expect("detail")),
+            *line
+        );
+        assert!(check["name"].as_str().is_some_and(|n| !n.is_empty()));
+    }
+    assert_eq!(
+        format!("verdict: {}", report["verdict"].as_str().expect("verdict")),
+        *lines.last().expect("a verdict line")
+    );
+    assert_eq!(report["blocking"], serde_json::json!(text.code == 1));
+    assert_eq!(json.code, text.code);
+    report
+}
+
+#[test]
+fn a_ready_project_passes_with_the_real_tools_and_writes_nothing() {
+    require_terraform();
+    let s3 = S3::start();
+    let p = cluster_project(&s3);
+    p.kopsform(&["--yes", "prerequisites-apply"]).success();
+    let before = files(p.path());
+    let state_keys = bucket_keys(&p, "kops-state-sandbox-k8s-local");
+    let tf_keys = bucket_keys(&p, "tf-state");
+
+    let run = doctor(&p, &["doctor"]);
+    run.success()
+        .stdout_has("ok    terraform ")
+        .stdout_has("ok    kops 1.34.1 (supported: >= 1.28, < 2)\n")
+        .stdout_has("ok    kubernetes 1.33.4 with kops 1.34.1 (supported: 1.29 to 1.34)")
+        .stdout_has(
+            "ok    AWS credentials: the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n",
+        )
+        .stdout_has(
+            "ok    state store s3://kops-state-sandbox-k8s-local can be listed (read-only check)\n",
+        )
+        .stdout_has("verdict: ready")
+        .output_lacks("testing-secret-key");
+    assert!(line(&run, "ok    terraform ").ends_with("(supported: >= 1.5, < 2)"));
+    // The aws CLI of the bench may be version 1 (pip's awscli): a warning, never a block.
+    let aws = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("aws-cli "))
+        .unwrap_or_else(|| panic!("no aws-cli line\n{}", run.show()));
+    assert!(
+        aws.starts_with("ok    ") || aws.starts_with("warn  "),
+        "{aws}"
+    );
+
+    let json = doctor(&p, &["doctor", "--json"]);
+    json.success();
+    let report = json_matches_text(&json, &run);
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "terraform",
+            "kops",
+            "aws",
+            "kubernetes-version",
+            "aws-credentials",
+            "state-store"
+        ]
+    );
+    assert_eq!(report["blocking"], false);
+
+    // Only reads: no file, no lock, no object.
+    assert_eq!(
+        files(p.path()),
+        before,
+        "doctor changed the project's files"
+    );
+    assert_eq!(bucket_keys(&p, "kops-state-sandbox-k8s-local"), state_keys);
+    assert_eq!(bucket_keys(&p, "tf-state"), tf_keys);
+}
+
+#[test]
+fn a_missing_tool_blocks() {
+    let p = kops_project("kops-state", r#"kops = "./no-such-kops""#);
+    let before = files(p.path());
+    let run = doctor(&p, &["doctor"]);
+    run.failure(1)
+        .stdout_has("FAIL  kops: `")
+        .stdout_has("no-such-kops` not found on PATH or not executable ([tools] kops = \"./no-such-kops\"), needed by task cluster-update; install kops 1.28 or later, or set its path in the [tools] table of tasks.toml")
+        .stdout_has("verdict: 1 problem blocks (kops)");
+    assert_eq!(run.stderr, "", "{}", run.show());
+    // Without a kops version there is no skew to judge.
+    assert!(!run.stdout.contains("kubernetes"), "{}", run.show());
+
+    let json = doctor(&p, &["doctor", "--json"]);
+    let report = json_matches_text(&json, &run);
+    assert_eq!(report["blocking"], true);
+    assert_eq!(report["checks"][0]["name"], "kops");
+    assert_eq!(report["checks"][0]["status"], "fail");
+    assert_eq!(files(p.path()), before);
+}
+
+#[test]
+fn a_version_out_of_range_or_unreadable_blocks_and_says_what_to_do() {
+    let p = kops_project("kops-state", r#"kops = "./old-kops""#);
+    p.script(
+        "old-kops",
+        "#!/bin/sh\necho 'Client version: 1.25.0 (git-v1.25.0)'\n",
+    );
+    doctor(&p, &["doctor"])
+        .failure(1)
+        .stdout_has("FAIL  kops 1.25.0 is older than 1.28; install kops 1.28 or later\n")
+        .stdout_has("verdict: 1 problem blocks (kops)");
+
+    p.script("old-kops", "#!/bin/sh\necho 'kops, some version'\n");
+    doctor(&p, &["doctor"]).failure(1).stdout_has(
+        "FAIL  kops: `kops version` printed no version kopsform can read: \"kops, some version\"",
+    );
+
+    p.script(
+        "old-kops",
+        "#!/bin/sh\necho 'Error: broken install' >&2\nexit 3\n",
+    );
+    doctor(&p, &["doctor"])
+        .failure(1)
+        .stdout_has("failed with status 3: Error: broken install; check its installation");
+
+    // terraform 2 is outside the range too; an OpenTofu binary is judged as OpenTofu.
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        "[tools]\nterraform = \"./bin/tofu\"\n\n[tasks.plan]\nsteps = [[\"terraform\", \"plan\"]]\n",
+    );
+    p.script(
+        "bin/tofu",
+        "#!/bin/sh\necho '{\"terraform_version\": \"1.5.3\", \"platform\": \"linux_amd64\"}'\n",
+    );
+    doctor(&p, &["doctor"])
+        .failure(1)
+        .stdout_has("FAIL  tofu 1.5.3 is older than 1.6; install tofu 1.6 or later\n");
+}
+
+#[test]
+fn kubernetes_newer_than_kops_blocks_unless_kops_is_told_to_run_anyway() {
+    let mut p = kops_project("kops-state", "");
+    p.file("2-kops/cluster.yml", &manifest("1.35.0"));
+    let run = doctor(&p, &["doctor"]);
+    run.failure(1)
+        .stdout_has("ok    kops 1.34.1 (supported: >= 1.28, < 2)\n")
+        .stdout_has("FAIL  kubernetes 1.35.0 is newer than kops 1.34.1 supports (1.29 to 1.34); install kops 1.35 or later, or lower kubernetesVersion")
+        .stdout_has("[2-kops/cluster.yml]")
+        .stdout_has("verdict: 1 problem blocks (kubernetes-version)");
+
+    p.env("KOPS_RUN_TOO_NEW_VERSION", "1");
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has("warn  kubernetes 1.35.0 is newer than kops 1.34.1 supports (1.29 to 1.34); KOPS_RUN_TOO_NEW_VERSION is set");
+    p.env("KOPS_RUN_TOO_NEW_VERSION", "");
+
+    // Older than kops still runs: a block; older than it recommends: a warning.
+    p.file("2-kops/cluster.yml", &manifest("1.28.9"));
+    doctor(&p, &["doctor"])
+        .failure(1)
+        .stdout_has("FAIL  kubernetes 1.28.9 is no longer supported by kops 1.34.1 (oldest: 1.29)");
+    p.file("2-kops/cluster.yml", &manifest("\"1.30.4\""));
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has("warn  kubernetes 1.30.4: kops 1.34.1 deprecates Kubernetes older than 1.31");
+
+    // Not rendered yet, and the template's version is an expression over outputs that cannot be
+    // read (no prerequisites layer): a note, not a block.
+    std::fs::remove_file(p.join("2-kops/cluster.yml")).unwrap();
+    p.file(
+        "2-kops/cluster-template.yml",
+        "kind: Cluster\nspec:\n  kubernetesVersion: \"{{kubernetes_version}}\"\n",
+    );
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has("note  kubernetes version: `{{kubernetes_version}}` in 2-kops/cluster-template.yml is unknown until rendered");
+    // A literal version in the template is compared.
+    p.file(
+        "2-kops/cluster-template.yml",
+        "kind: Cluster\nspec:\n  kubernetesVersion: 1.36.1 # next\n",
+    );
+    doctor(&p, &["doctor"])
+        .failure(1)
+        .stdout_has("FAIL  kubernetes 1.36.1 is newer than kops 1.34.1")
+        .stdout_has("[2-kops/cluster-template.yml]");
+}
+
+#[test]
+fn credentials_are_named_by_source_and_never_printed() {
+    const KEY_ID: &str = "AKIAC4N4RYD0CT0R0001";
+    const SECRET: &str = "c4n4ry-d0ct0r-secret-7e1f";
+    let mut p = kops_project("kops-state", "");
+    p.env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET);
+    for args in [&["doctor"][..], &["doctor", "--json"]] {
+        doctor(&p, args)
+            .success()
+            .stdout_has("AWS credentials: the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+            .output_lacks(SECRET)
+            .output_lacks(KEY_ID);
+    }
+
+    // A secret key without its key id: named, still not printed.
+    let mut p = kops_project("kops-state", "");
+    p.env("AWS_SECRET_ACCESS_KEY", SECRET);
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has(
+            "warn  AWS credentials: AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not",
+        )
+        .output_lacks(SECRET);
+
+    // The default profile of ~/.aws/credentials (HOME is the project folder).
+    let mut p = kops_project("kops-state", "");
+    p.file(
+        ".aws/credentials",
+        &format!("[default]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"),
+    );
+    doctor(&p, &["doctor", "--json"])
+        .success()
+        .stdout_has("AWS credentials: the default profile in ~/.aws/credentials")
+        .output_lacks(SECRET)
+        .output_lacks(KEY_ID);
+    p.env("AWS_PROFILE", "ops");
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has("warn  AWS credentials: AWS_PROFILE names the profile `ops`, which is in neither ~/.aws/credentials nor ~/.aws/config");
+    p.file(".aws/config", "[profile ops]\nregion = eu-west-1\n");
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has("ok    AWS credentials: the profile `ops` (AWS_PROFILE) in ~/.aws/config\n");
+
+    // None at all: a warning with a local state store...
+    let p = kops_project("kops-state", "");
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has("warn  AWS credentials: none found");
+    // ...a block with an s3:// one (the listing fails fast on a closed loopback port).
+    require("aws", "pip install awscli");
+    let mut p = kops_project("s3://kops-state-doctor", "");
+    p.env("S3_ENDPOINT", &closed_endpoint())
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    doctor(&p, &["doctor"])
+        .failure(1)
+        .stdout_has("FAIL  AWS credentials: none found")
+        .stdout_has("export AWS_PROFILE");
+}
+
+/// An endpoint on a loopback port nothing listens on.
+fn closed_endpoint() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn an_unreachable_state_store_blocks() {
+    require("aws", "pip install awscli");
+    let mut p = kops_project("s3://kops-state-doctor/clusters", "");
+    p.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing-secret-key")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("S3_ENDPOINT", &closed_endpoint())
+        // One attempt: the aws CLI's own retries would make the test slow.
+        .env("AWS_MAX_ATTEMPTS", "1");
+    let started = std::time::Instant::now();
+    let run = doctor(&p, &["doctor"]);
+    run.failure(1)
+        .stdout_has("FAIL  state store s3://kops-state-doctor/clusters: `aws s3api list-objects-v2` failed with status ")
+        .stdout_has("check that the bucket exists")
+        .stdout_has("problem blocks (state-store)")
+        .output_lacks("testing-secret-key");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    let json = doctor(&p, &["doctor", "--json"]);
+    let report = json_matches_text(&json, &run);
+    let store = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "state-store")
+        .expect("a state-store check");
+    assert_eq!(store["status"], "fail");
+
+    // A local store: there, or creatable.
+    let p = kops_project("kops-state", "");
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has("ok    state store kops-state does not exist yet; kops creates it");
+    std::fs::create_dir(p.join("kops-state")).unwrap();
+    doctor(&p, &["doctor"])
+        .success()
+        .stdout_has("ok    state store kops-state exists\n");
+    let p2 = kops_project("not-a-folder", "");
+    p2.file("not-a-folder", "x");
+    doctor(&p2, &["doctor"])
+        .failure(1)
+        .stdout_has("is not a folder");
+}
+
+#[test]
+fn each_tool_is_asked_its_version_once_per_run() {
+    require_terraform();
+    let p = Project::new();
+    // Wrappers that log each call, then run the real tool (the kops double, terraform).
+    p.script(
+        "counting-kops",
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/kops-calls.log\"\nexec {}/kops \"$@\"\n",
+            kops_double_dir().display()
+        ),
+    );
+    p.script(
+        "counting-terraform",
+        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/terraform-calls.log\"\nexec terraform \"$@\"\n",
+    );
+    p.file(
+        "tasks.toml",
+        r#"
+[tools]
+kops = "./counting-kops"
+terraform = "./counting-terraform"
+
+[clusters.a]
+name = "a.example.com"
+state = "kops-state"
+dir = "a"
+
+[clusters.b]
+name = "b.example.com"
+state = "kops-state"
+dir = "b"
+
+[tasks.cluster-template]
+steps = [{ render = "template.yml", out = "{{cluster.dir}}/cluster.yml" }]
+
+[tasks.cluster-update]
+steps = [
+  ["kops", "replace", "-f", "{{cluster.dir}}/cluster.yml", "--state", "kops-state"],
+  ["./counting-kops", "update", "cluster", "--state", "kops-state"],
+]
+
+[tasks.validate]
+steps = [["kops", "validate", "cluster", "--state", "kops-state"], ["terraform", "validate"]]
+"#,
+    );
+    p.file("a/cluster.yml", &manifest("1.33.0"));
+    p.file("b/cluster.yml", &manifest("1.32.1"));
+    let run = doctor(&p, &["--all", "doctor"]);
+    run.success()
+        .stdout_has("ok    kubernetes 1.33.0 with kops 1.34.1")
+        .stdout_has("ok    kubernetes 1.32.1 with kops 1.34.1")
+        .stdout_has("ok    state store kops-state");
+    assert_eq!(p.read("kops-calls.log"), "version\n", "{}", run.show());
+    assert_eq!(
+        p.read("terraform-calls.log"),
+        "version -json\n",
+        "{}",
+        run.show()
+    );
+    let json = doctor(&p, &["doctor", "--json"]);
+    let report = json_matches_text(&json, &run);
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "terraform",
+            "kops",
+            "kubernetes-version:a",
+            "kubernetes-version:b",
+            "aws-credentials",
+            "state-store:a",
+            "state-store:b"
+        ]
+    );
+    // One more call per tool for the second run.
+    assert_eq!(p.read("kops-calls.log"), "version\nversion\n");
+
+    // --cluster narrows the clusters.
+    let one = doctor(&p, &["doctor", "--cluster", "b"]);
+    one.success();
+    assert!(!one.stdout.contains("kubernetes 1.33.0"), "{}", one.show());
+}
