@@ -780,7 +780,14 @@ impl Project {
 
     /// Whether a step's first word runs the tool `name` (by name, or as its `[tools]` binary).
     pub fn is_tool(&self, argv0: &str, name: &str) -> bool {
-        argv0 == name || self.tool_or_default(argv0) == self.tool_or_default(name)
+        if argv0 == name || self.tool_or_default(argv0) == self.tool_or_default(name) {
+            return true;
+        }
+        // OpenTofu is Terraform to kopsform, whatever the step calls it (`tofu`, `/opt/bin/tofu`).
+        name == "terraform"
+            && Path::new(&self.tool_or_default(argv0))
+                .file_name()
+                .is_some_and(|n| n == "tofu")
     }
 }
 

@@ -22,3 +22,4 @@ mod running;
 mod sandbox;
 mod secrets;
 mod template;
+mod tofu;
