@@ -5,7 +5,7 @@
 //! it), so `tofu` here is a stand-in that runs the real Terraform: the test proves the plumbing
 //! (nothing is hard-coded), and src/plan.rs's unit tests cover OpenTofu's own plan text.
 
-use crate::support::{Project, S3, cluster_project, require_terraform};
+use crate::support::{S3, cluster_project, require_terraform};
 
 #[test]
 fn with_terraform_set_to_tofu_no_command_reaches_terraform_by_name() {
