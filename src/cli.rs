@@ -189,10 +189,19 @@ pub struct ImportArgs {
 #[derive(Debug, Subcommand)]
 pub enum CiCommand {
     /// .gitlab-ci.yml: merge-request dry runs, then plan, manual apply and rolling update per cluster
+    #[command(
+        after_help = "Examples:\n  kopsform ci gitlab --out .gitlab-ci.yml\n  kopsform ci gitlab --out .gitlab-ci.yml --check      in CI: fail when the committed file is stale\n  kopsform ci gitlab --branch master --kopsform-version 0.4.0\n\nDocs: docs/ci/gitlab.md"
+    )]
     Gitlab(GenerateArgs),
     /// A GitHub Actions workflow: pull-request dry runs, then plan, gated apply and rolling update
+    #[command(
+        after_help = "Examples:\n  kopsform ci github --out .github/workflows/kopsform.yml\n  kopsform ci github --out .github/workflows/kopsform.yml --check\n\nDocs: docs/ci/github.md"
+    )]
     Github(GenerateArgs),
     /// A declarative Jenkinsfile: dry runs off the main branch, then plan, input-gated apply and roll
+    #[command(
+        after_help = "Examples:\n  kopsform ci jenkins --out Jenkinsfile\n  kopsform ci jenkins --out Jenkinsfile --check --branch master\n\nDocs: docs/ci/jenkins.md"
+    )]
     Jenkins(GenerateArgs),
     /// Post a review on the merge/pull request with glab or gh, replacing the cluster's last one
     #[command(

@@ -143,3 +143,36 @@ fn a_long_step_shows_a_live_indicator_on_a_terminal_only() {
     );
     assert!(!run.stdout.contains(" ... "), "{:?}", run.stdout);
 }
+
+#[test]
+fn every_subcommand_has_examples_in_its_help() {
+    let p = Project::new();
+    for command in [
+        &["run"][..],
+        &["list"],
+        &["audit"],
+        &["doctor"],
+        &["graph"],
+        &["completions"],
+        &["man"],
+        &["import"],
+        &["unlock"],
+        &["review"],
+        &["ci"],
+        &["ci", "gitlab"],
+        &["ci", "github"],
+        &["ci", "jenkins"],
+        &["ci", "comment"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let run = p.kopsform(&args);
+        run.success();
+        assert!(
+            run.stdout.contains("Example"),
+            "{command:?} --help has no examples:\n{}",
+            run.stdout
+        );
+    }
+    p.kopsform(&["--help"]).success().stdout_has("Exit status:");
+}
