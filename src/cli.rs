@@ -65,7 +65,7 @@ pub struct GlobalArgs {
     #[arg(short = 'n', long, global = true)]
     pub dry_run: bool,
     /// Answer yes to every confirmation (needed without a terminal)
-    #[arg(short = 'y', long, global = true, env = "KOPSFORM_YES")]
+    #[arg(short = 'y', long, global = true, env = "KOPSFORM_YES", value_parser = clap::builder::FalseyValueParser::new())]
     pub yes: bool,
     /// Override a value: KEY=VALUE, KEY may be a dotted path (repeatable)
     #[arg(long = "set", value_name = "KEY=VALUE", global = true)]

@@ -238,9 +238,7 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
     let (stderr, transient) = err_thread.join().unwrap_or_default();
     let status =
         status.map_err(|e| UserError::new(format!("waiting for `{}`: {e}", cmd.program)))?;
-    let mut stderr_tail: Vec<String> = stderr.lines().map(str::to_string).collect();
-    let keep = stderr_tail.len().saturating_sub(TAIL);
-    stderr_tail.drain(..keep);
+    let stderr_tail = last_lines(&stderr, TAIL);
     Ok(Finished {
         code: exit_code(&status.status),
         stdout,
@@ -288,14 +286,44 @@ fn relay(
     (kept, transient)
 }
 
-/// The last `n` non-blank lines of a child's stderr, trailing blanks trimmed, for messages.
-pub fn last_lines(stderr: &str, n: usize) -> Vec<&str> {
-    let lines: Vec<&str> = stderr
+/// The last `n` non-blank lines of a child's stderr, colour codes removed and trailing blanks
+/// trimmed, for messages. When the last `Error:` headline (Terraform's, kops's) is further up, the
+/// lines start there instead, up to `n` more, so the message keeps what went wrong.
+pub fn last_lines(stderr: &str, n: usize) -> Vec<String> {
+    let lines: Vec<String> = stderr
         .lines()
-        .map(str::trim_end)
+        .map(|l| strip_colour(l).trim_end().to_string())
         .filter(|l| !l.trim().is_empty())
         .collect();
-    lines[lines.len().saturating_sub(n)..].to_vec()
+    let mut start = lines.len().saturating_sub(n);
+    if let Some(headline) = lines
+        .iter()
+        .rposition(|l| l.trim_start_matches(['│', '╷', ' ']).starts_with("Error:"))
+        && headline < start
+    {
+        start = headline;
+    }
+    let end = lines.len().min(start + 2 * n);
+    lines[start..end].to_vec()
+}
+
+/// `text` without ANSI colour sequences (Terraform colours its errors even into a pipe).
+pub fn strip_colour(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A word as a POSIX shell reads it: as is when plain, else in single quotes. For commands shown
@@ -340,6 +368,19 @@ pub fn run_captured(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_tails_keep_the_headline_and_lose_the_colours() {
+        let stderr = "\x1b[31m╷\x1b[0m\n\x1b[31m│\x1b[0m \x1b[1m\x1b[31mError: \x1b[0mUnsupported argument\n│\n│   on main.tf line 3:\n│    3:   bogus = 1\n│\n│ An argument named \"bogus\" is not expected here.\n╵\n";
+        let tail = last_lines(stderr, 3);
+        assert_eq!(tail[0], "│ Error: Unsupported argument");
+        assert!(tail.iter().all(|l| !l.contains('\x1b')), "{tail:?}");
+        assert!(
+            tail.iter().any(|l| l.contains("on main.tf line 3")),
+            "{tail:?}"
+        );
+        assert_eq!(last_lines("a\nb\nc\nd\n", 2), ["c", "d"]);
+    }
 
     #[test]
     fn shell_words_are_quoted_only_when_needed() {

@@ -1044,12 +1044,13 @@ impl<'p> Runner<'p> {
         let program = self.project.tool_or_default(&tool_name);
         let is_kops = self.project.is_tool(&tool_name, "kops");
         let is_terraform = self.project.is_tool(&tool_name, "terraform");
-        let cwd_rel = cmd.cwd.as_deref().or(task.cwd.as_deref());
+        let cwd_rel = match cmd.cwd.as_deref().or(task.cwd.as_deref()) {
+            Some(rel) => Some(self.render_text(&format!("task `{task_name}` cwd"), rel)?),
+            None => None,
+        };
+        let cwd_rel = cwd_rel.as_deref();
         let cwd = match cwd_rel {
-            Some(rel) => {
-                let rel = self.render_text(&format!("task `{task_name}` cwd"), rel)?;
-                self.project.path(&rel)
-            }
+            Some(rel) => self.project.path(rel),
             None => self.project.dir.clone(),
         };
         let prerequisites = self.project.path(&self.values.prerequisites_dir());

@@ -87,7 +87,7 @@ pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<
             let (code, _, stderr) = self::aws(aws, &args)?;
             if code != 0 {
                 return Err(UserError::new(format!(
-                    "`{aws} s3 sync {source}` failed with status {code}: {}; check the credentials can read the state bucket (docs/review.md lists the read-only permissions)",
+                    "`{aws} s3 sync {source}` failed with status {code}: {}; check the credentials can read the state bucket (docs/dryrun-isolation.md lists the read-only permissions)",
                     stderr.trim()
                 )));
             }
