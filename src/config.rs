@@ -734,7 +734,15 @@ impl Project {
                 e.utf8_error().valid_up_to()
             ))
         })?;
-        let config = parse(&text).map_err(|e| UserError::new(format!("{}:{e}", file.display())))?;
+        Project::from_text(dir, file, &text)
+    }
+
+    /// The project of `tasks.toml` text read from `file` in `dir`: parsed and checked as [`load`]
+    /// does, without touching the filesystem.
+    ///
+    /// [`load`]: Project::load
+    pub fn from_text(dir: PathBuf, file: PathBuf, text: &str) -> Result<Project, UserError> {
+        let config = parse(text).map_err(|e| UserError::new(format!("{}:{e}", file.display())))?;
         let clusters = cluster_defs(&config)
             .and_then(|c| check_tasks(&config).map(|()| c))
             .map_err(|e| UserError::new(format!("{}: {e}", file.display())))?;

@@ -59,8 +59,7 @@ pub fn plan(project: &Project, requested: &[String]) -> Result<Plan, UserError> 
             return Err(unknown_task(project, name));
         }
         let start = done.len();
-        let mut path: Vec<String> = Vec::new();
-        visit(project, name, &mut path, &mut done)?;
+        visit(project, name, &mut done)?;
         barrier.resize(done.len(), start);
     }
     let deps = done
@@ -96,42 +95,69 @@ pub fn unknown_task(project: &Project, name: &str) -> UserError {
     ))
 }
 
-fn visit(
-    project: &Project,
-    name: &str,
-    path: &mut Vec<String>,
+/// Adds `name` to `done` after its dependencies (depth first, in `deps` order), each once. The walk
+/// keeps its own stack instead of recursing, so that no chain of dependencies, however long, can
+/// overflow the thread's stack.
+fn visit<'a>(
+    project: &'a Project,
+    name: &'a str,
     done: &mut IndexSet<String>,
 ) -> Result<(), UserError> {
     if done.contains(name) {
         return Ok(());
     }
-    if let Some(start) = path.iter().position(|p| p == name) {
-        let mut cycle: Vec<&str> = path[start..].iter().map(String::as_str).collect();
-        cycle.push(name);
-        return Err(UserError::new(format!(
-            "{}: dependency cycle: {}; remove one of these dependencies",
-            project.file.display(),
-            cycle.join(" -> ")
-        )));
-    }
-    path.push(name.to_string());
     // Every name was checked in `check`, so a missing task here is a bug, reported not panicked.
-    let task = project
-        .config
-        .tasks
-        .get(name)
-        .ok_or_else(|| unknown_task(project, name))?;
-    for dep in &task.deps {
-        visit(project, dep, path, done)?;
+    let task = |name: &str| {
+        project
+            .config
+            .tasks
+            .get(name)
+            .ok_or_else(|| unknown_task(project, name))
+    };
+    task(name)?;
+    // The tasks from `name` to the one being visited (meeting one of them again is a cycle), and
+    // how many of each one's dependencies were visited so far.
+    let mut path: IndexSet<&'a str> = IndexSet::from([name]);
+    let mut visited: Vec<usize> = vec![0];
+    while let (Some(&current), Some(next)) = (path.last(), visited.last_mut()) {
+        let Some(dep) = task(current)?.deps.get(*next) else {
+            done.insert(current.to_string());
+            path.pop();
+            visited.pop();
+            continue;
+        };
+        *next += 1;
+        if done.contains(dep.as_str()) {
+            continue;
+        }
+        if let Some(start) = path.get_index_of(dep.as_str()) {
+            let mut cycle: Vec<&str> = path.iter().skip(start).copied().collect();
+            cycle.push(dep);
+            return Err(UserError::new(format!(
+                "{}: dependency cycle: {}; remove one of these dependencies",
+                project.file.display(),
+                cycle.join(" -> ")
+            )));
+        }
+        task(dep)?;
+        path.insert(dep);
+        visited.push(0);
     }
-    path.pop();
-    done.insert(name.to_string());
     Ok(())
 }
 
+/// Names longer than this (in bytes) are neither suggested nor given suggestions: comparing two
+/// names takes time that grows with the product of their lengths (a tasks.toml with names of
+/// 20,000 characters took seconds to report a typo), and no name that long is a typo of another.
+const SUGGEST_MAX_LEN: usize = 128;
+
 /// `; did you mean `x`?` for the closest names, or nothing when none is close.
 pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> String {
+    if name.len() > SUGGEST_MAX_LEN {
+        return String::new();
+    }
     let mut close: Vec<(f64, &String)> = candidates
+        .filter(|c| c.len() <= SUGGEST_MAX_LEN)
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, c)| *score >= 0.8 || strsim::levenshtein(name, c) <= 2 || c.contains(name))
         .collect();
@@ -192,6 +218,73 @@ mod tests {
             project("[tasks.a]\ndeps=[\"b\"]\n[tasks.b]\ndeps=[\"c\"]\n[tasks.c]\ndeps=[\"a\"]\n");
         let err = check(&p).unwrap_err();
         assert!(err.message.contains("a -> b -> c -> a"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_long_chain_of_dependencies_is_walked_without_recursion() {
+        // Each task depends on the next: one stack frame per task overflowed the stack (fuzzing).
+        let n = 20_000;
+        let mut toml = String::new();
+        for i in 0..n {
+            toml.push_str(&format!("[tasks.t{i}]\ndeps = [\"t{}\"]\n", i + 1));
+        }
+        toml.push_str(&format!("[tasks.t{n}]\n"));
+        let p = project(&toml);
+        check(&p).unwrap();
+        let order = order(&p, &["t0".into()]).unwrap();
+        assert_eq!(order.len(), n + 1);
+        assert_eq!(order[0], format!("t{n}"));
+        assert_eq!(order[n], "t0");
+        // The same chain closed into a cycle is reported, from the task named.
+        let p = project(&toml.replace(
+            &format!("[tasks.t{n}]\n"),
+            &format!("[tasks.t{n}]\ndeps = [\"t0\"]\n"),
+        ));
+        let err = check(&p).unwrap_err();
+        assert!(
+            err.message.contains("dependency cycle: t0 -> t1 -> t2 -> "),
+            "{}",
+            &err.message[..200]
+        );
+        assert!(
+            err.message
+                .ends_with(&format!(" -> t{n} -> t0; remove one of these dependencies"))
+        );
+    }
+
+    #[test]
+    fn a_task_depending_on_itself_is_a_cycle() {
+        let p = project("[tasks.a]\ndeps=[\"b\"]\n[tasks.b]\ndeps=[\"b\"]\n");
+        let err = check(&p).unwrap_err();
+        assert!(
+            err.message.contains("dependency cycle: b -> b;"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn very_long_names_get_no_suggestions_quickly() {
+        // Comparing two names of 20,000 characters took seconds (fuzzing).
+        let long = "a".repeat(20_000);
+        let p = project(&format!(
+            "[tasks.{long}]\n[tasks.b]\ndeps = [\"{}\"]\n",
+            "c".repeat(20_000)
+        ));
+        let started = std::time::Instant::now();
+        let err = check(&p).unwrap_err();
+        assert!(
+            err.message.contains("depends on unknown task `ccc"),
+            "{}",
+            &err.message[..100]
+        );
+        assert!(!err.message.contains("did you mean"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(suggest(&long, [long.clone()].iter()), "");
+        assert_eq!(
+            suggest("plan", ["plan-".to_string()].iter()),
+            "; did you mean `plan-`?"
+        );
     }
 
     #[test]

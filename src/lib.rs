@@ -16,6 +16,8 @@ pub mod context;
 pub mod doctor;
 pub mod error;
 pub mod fleet;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod graph_render;
 pub mod import;

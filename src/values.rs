@@ -26,6 +26,10 @@ pub fn deep_merge(base: &mut Value, overlay: Value) {
     }
 }
 
+/// The most names a `--set` key path may have: as deep as the YAML and JSON parsers nest values.
+/// Values are merged and dropped recursively, so a path of thousands of names overflowed the stack.
+const MAX_SET_KEYS: usize = 128;
+
 /// Applies one `--set key.path=value`. The value is read as a YAML scalar or flow collection, so
 /// `count=3` is a number, `on=true` a boolean, `zones=[a, b]` a list; anything else is a string.
 pub fn apply_set(values: &mut Value, assignment: &str) -> Result<(), UserError> {
@@ -38,6 +42,12 @@ pub fn apply_set(values: &mut Value, assignment: &str) -> Result<(), UserError> 
     if keys.iter().any(|k| k.is_empty()) {
         return Err(UserError::new(format!(
             "--set {assignment}: `{path}` is not a key path; use names separated by dots, e.g. a.b"
+        )));
+    }
+    if keys.len() > MAX_SET_KEYS {
+        return Err(UserError::new(format!(
+            "--set {assignment}: `{path}` has {} names; a key path has at most {MAX_SET_KEYS}",
+            keys.len()
         )));
     }
     let value = parse_scalar(raw);
@@ -82,23 +92,23 @@ pub fn load_file(project_dir: &Path, relative: &str) -> Result<Value, UserError>
             e.utf8_error().valid_up_to()
         ))
     })?;
-    let value: Value = serde_yaml::from_str(&text).map_err(|e| {
+    parse_file(&text).map_err(|e| UserError::new(format!("{}{e}", path.display())))
+}
+
+/// The values of a values file's text: a mapping (an empty file is an empty one). An error starts
+/// with `:line:col` when the parser knows where, else with `: `.
+pub fn parse_file(text: &str) -> Result<Value, String> {
+    let value: Value = serde_yaml::from_str(text).map_err(|e| {
         let at = e
             .location()
             .map(|l| format!(":{}:{}", l.line(), l.column()))
             .unwrap_or_default();
-        UserError::new(format!(
-            "{}{at}: not valid YAML/JSON: {e}; fix the values file",
-            path.display()
-        ))
+        format!("{at}: not valid YAML/JSON: {e}; fix the values file")
     })?;
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Map::new())),
-        _ => Err(UserError::new(format!(
-            "{}: a values file must hold a mapping of names to values at the top",
-            path.display()
-        ))),
+        _ => Err(": a values file must hold a mapping of names to values at the top".to_string()),
     }
 }
 
@@ -153,6 +163,28 @@ mod tests {
         );
         assert!(apply_set(&mut v, "novalue").is_err());
         assert!(apply_set(&mut v, "a..b=1").is_err());
+    }
+
+    #[test]
+    fn set_refuses_key_paths_deeper_than_values_nest() {
+        // `--set a.a.a...=1` with 20,000 names overflowed the stack while merging (fuzzing).
+        let mut v = json!({});
+        let deep = format!("{}a=1", "a.".repeat(20_000));
+        let err = apply_set(&mut v, &deep).unwrap_err();
+        assert!(
+            err.message
+                .ends_with("has 20001 names; a key path has at most 128"),
+            "{}",
+            &err.message[err.message.len() - 60..]
+        );
+        assert_eq!(v, json!({}));
+        let deepest = format!("{}a=1", "a.".repeat(MAX_SET_KEYS - 1));
+        apply_set(&mut v, &deepest).unwrap();
+        let mut inner = &v;
+        for _ in 0..MAX_SET_KEYS {
+            inner = &inner["a"];
+        }
+        assert_eq!(inner, &json!(1));
     }
 
     #[test]

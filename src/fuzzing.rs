@@ -1,0 +1,208 @@
+//! The entry points of the fuzz targets in `fuzz/` (see `fuzz/run.sh`): one per parser, each
+//! taking arbitrary bytes. None may panic, hang or exhaust memory on any input: bad input is an
+//! error value, which the entry points drop. They live in the library, not in `fuzz/`, so that a
+//! plain `cargo test` replays the committed corpus and the fixed crash inputs (the tests below).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::config::Project;
+use crate::review::{self, FullReport, Review};
+
+/// Where the fuzzed `tasks.toml` pretends to live. Nothing is read there.
+const PROJECT_DIR: &str = "/kopsform-fuzz";
+
+/// `tasks.toml`: parsed and checked as `Project::load` does (schema, clusters, the task graph,
+/// protect rules), then what a run and `kopsform ci` work out from it before running anything.
+pub fn tasks_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let dir = PathBuf::from(PROJECT_DIR);
+    let file = dir.join(crate::config::TASKS_FILE);
+    let Ok(project) = Project::from_text(dir, file, text) else {
+        return;
+    };
+    // The order of the first tasks alone (all of them would take time quadratic in their number),
+    // of all of them, and of an unknown name (its suggestions).
+    for (name, task) in project.config.tasks.iter().take(32) {
+        let _ = crate::graph::plan(&project, std::slice::from_ref(name));
+        let _ = task.confirmation(name);
+    }
+    let names: Vec<String> = project.config.tasks.keys().cloned().collect();
+    let _ = crate::graph::plan(&project, &names);
+    let _ = crate::graph::order(&project, &["plna".to_string()]);
+    // The clusters a run selects, and the fields templates see of each.
+    let every = crate::fleet::Selection {
+        all: true,
+        ..crate::fleet::Selection::default()
+    };
+    let _ = crate::fleet::select(&project, &every);
+    let _ = crate::fleet::select(&project, &crate::fleet::Selection::default());
+    for def in &project.clusters {
+        let fields = crate::context::static_fields(def);
+        let _ = crate::runner::substitute_fields(&def.config.name, "cluster", &fields);
+    }
+    let _ = review::effective_rules(&project.config.review);
+    // The CI pipelines (their paths name no file that exists: nothing is read or written).
+    let root = PathBuf::from(PROJECT_DIR);
+    for platform in [
+        crate::cli::CiPlatform::Gitlab,
+        crate::cli::CiPlatform::Github,
+        crate::cli::CiPlatform::Jenkins,
+    ] {
+        let target = root.join(crate::ci::default_path(platform));
+        let args = crate::cli::GenerateArgs::default();
+        let _ = crate::ci::generate(&project, platform, &args, &root, &target);
+    }
+}
+
+/// Values: a values file, a second one deep-merged over it, then `--set` assignments, one per
+/// line. The three parts are separated by `0xFF` bytes (never part of UTF-8 text).
+pub fn values_merge(data: &[u8]) {
+    let mut parts = data.splitn(3, |b| *b == 0xFF);
+    let base = parts.next().unwrap_or_default();
+    let overlay = parts.next().unwrap_or_default();
+    let sets = parts.next().unwrap_or_default();
+    let Ok(base) = std::str::from_utf8(base) else {
+        return;
+    };
+    let mut merged =
+        crate::values::parse_file(base).unwrap_or_else(|_| Value::Object(serde_json::Map::new()));
+    if let Ok(overlay) = std::str::from_utf8(overlay) {
+        match crate::values::parse_file(overlay) {
+            Ok(layer) => crate::values::deep_merge(&mut merged, layer),
+            Err(_) => {
+                // Any YAML value, not only a mapping, as an overlay: lists and scalars replace.
+                if let Ok(layer) = serde_yaml::from_str::<Value>(overlay) {
+                    crate::values::deep_merge(&mut merged, layer);
+                }
+            }
+        }
+    }
+    if let Ok(sets) = std::str::from_utf8(sets) {
+        for assignment in sets.lines() {
+            let _ = crate::values::apply_set(&mut merged, assignment);
+        }
+    }
+    let _ = serde_json::to_string(&merged);
+}
+
+/// Plan JSON: the summary, then the review in every form a run writes (Markdown whole and cut to
+/// budgets, JSON), with the built-in protect rules.
+pub fn plan_summary(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(summary) = crate::plan::summarize(text) else {
+        return;
+    };
+    let rules = review::default_rules();
+    let _ = review::protected_changes(&summary, &rules);
+    let review = Review::new(summary, &rules, Some("dev".to_string()), None);
+    for budget in [None, Some(0), Some(600), Some(3000)] {
+        let _ = review::render_markdown(&review, budget, &FullReport::Rerun);
+    }
+    let _ = review::render_markdown(
+        &review,
+        Some(1000),
+        &FullReport::File("review.full.md".to_string()),
+    );
+    let _ = review::render_json(&review);
+}
+
+/// kops's texts: the rolling-update table (and the review section made of it) and the
+/// `kops delete cluster` listing, both read from the same input.
+pub fn kops_tables(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Some(Ok(groups)) = crate::kops::parse_rolling_update(&text) {
+        let _ = crate::kops::needing_update(&groups, str::to_string);
+        if let Ok(summary) = crate::plan::summarize(r#"{"format_version":"1.2"}"#) {
+            let review = Review::new(summary, &[], None, Some(groups));
+            let _ = review::render_markdown(&review, None, &FullReport::Rerun);
+            let _ = review::render_json(&review);
+        }
+    }
+    let _ = crate::kops::parse_delete_listing(&text);
+}
+
+/// `terraform output -json` text: the outputs, what templates may see, the secrets to mask.
+pub fn outputs(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(outputs) = crate::outputs::parse(&text) {
+        let allowed: Vec<String> = outputs.sensitive.iter().take(1).cloned().collect();
+        let _ = outputs.visible(&allowed);
+        let _ = outputs.secrets();
+    }
+}
+
+/// An entry point: takes any bytes, never panics.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets by name, as `fuzz/fuzz_targets/` names them.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("tasks_toml", tasks_toml),
+    ("values_merge", values_merge),
+    ("plan_summary", plan_summary),
+    ("kops_tables", kops_tables),
+    ("outputs", outputs),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The files of `fuzz/<kind>/<target>/`, sorted (none when the folder does not exist).
+    fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz")
+            .join(kind)
+            .join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_corpus_and_the_fixed_crashes_replay_without_a_panic() {
+        if !Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").is_dir() {
+            return; // a packaged crate (Cargo.toml excludes fuzz/)
+        }
+        let mut total = 0;
+        for (name, target) in TARGETS {
+            let corpus = inputs("corpus", name);
+            assert!(!corpus.is_empty(), "fuzz/corpus/{name}/ has no seeds");
+            for file in corpus.iter().chain(&inputs("regressions", name)) {
+                let data = std::fs::read(file).unwrap();
+                let run = std::panic::catch_unwind(|| target(&data));
+                assert!(run.is_ok(), "{name} panicked on {}", file.display());
+                total += 1;
+            }
+        }
+        assert!(total > 0);
+    }
+
+    #[test]
+    fn odd_inputs_are_no_panic() {
+        for (_, target) in TARGETS {
+            for data in [
+                &b""[..],
+                b"\xff",
+                b"\xff\xff\xff",
+                b"{",
+                b"\0\n\r\t",
+                "é".as_bytes(),
+            ] {
+                target(data);
+            }
+        }
+    }
+}
