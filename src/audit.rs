@@ -255,7 +255,7 @@ fn table<'a>(records: impl Iterator<Item = &'a Record>) -> String {
         let commit = r.git.as_ref().map_or("-".to_string(), |g| {
             format!(
                 "{}{}",
-                &g.commit[..g.commit.len().min(8)],
+                first_chars(&g.commit, 8),
                 if g.dirty { "+dirty" } else { "" }
             )
         });
@@ -279,7 +279,7 @@ fn table<'a>(records: impl Iterator<Item = &'a Record>) -> String {
             commit,
             r.plan_sha256
                 .as_deref()
-                .map_or("-".into(), |p| p[..p.len().min(12)].to_string()),
+                .map_or("-".into(), |p| first_chars(p, 12)),
         ]);
     }
     let widths: Vec<usize> = (0..9)
@@ -295,6 +295,11 @@ fn table<'a>(records: impl Iterator<Item = &'a Record>) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The first `n` characters of `text` (the trail is a file people may edit: not byte slicing).
+fn first_chars(text: &str, n: usize) -> String {
+    text.chars().take(n).collect()
 }
 
 #[cfg(test)]
@@ -318,6 +323,19 @@ mod tests {
         assert_eq!(
             parse_git_status("# branch.oid (initial)\n# branch.head main\n"),
             None
+        );
+    }
+
+    #[test]
+    fn a_hand_edited_record_with_wide_characters_still_shows() {
+        let record: Record = serde_json::from_str(
+            r#"{"time":"t","user":"u","host":"h","git":{"commit":"aéééééééé","branch":null,"dirty":false},"cluster":"","task":"t","status":"ok","exit_status":0,"duration_ms":1,"dry_run":false,"argv":[],"plan_sha256":"aääääääääääääää"}"#,
+        )
+        .unwrap();
+        let text = table(std::iter::once(&record));
+        assert!(
+            text.contains("aééééééé ") && text.contains("aäääääääääää"),
+            "{text}"
         );
     }
 }
