@@ -81,6 +81,16 @@ fn line<'a>(run: &'a Run, start: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line starting with {start:?}\n{}", run.show()))
 }
 
+/// The names of the checks of a `--json` report, in order.
+fn check_names(report: &serde_json::Value) -> Vec<&str> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect()
+}
+
 /// Parses `--json` output and checks it says what the text report says.
 fn json_matches_text(json: &Run, text: &Run) -> serde_json::Value {
     let report: serde_json::Value = serde_json::from_str(&json.stdout)
@@ -145,12 +155,7 @@ fn a_ready_project_passes_with_the_real_tools_and_writes_nothing() {
     let json = doctor(&p, &["doctor", "--json"]);
     json.success();
     let report = json_matches_text(&json, &run);
-    let names: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = check_names(&report);
     assert_eq!(
         names,
         [
@@ -466,12 +471,7 @@ steps = [["kops", "validate", "cluster", "--state", "kops-state"], ["terraform",
     );
     let json = doctor(&p, &["doctor", "--json"]);
     let report = json_matches_text(&json, &run);
-    let names: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = check_names(&report);
     assert_eq!(
         names,
         [

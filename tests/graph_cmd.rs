@@ -16,14 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_kopsform");
 /// modules on NODE_PATH, and man pages printed whole.
 fn project() -> Project {
     let mut p = Project::new();
-    let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
-    let path = p
-        .env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    p.env("PATH", &format!("{bin_dir}:{path}"));
+    p.prepend_path(Path::new(BIN).parent().unwrap());
     let modules = repo().join("target/ci-tools/node_modules");
     p.env("NODE_PATH", modules.to_str().unwrap());
     p.env("MANPAGER", "cat");

@@ -56,16 +56,9 @@ steps = [["printenv", "CANARY_DERIVED"]]
 fn log_command_lines(p: &mut Project) -> std::path::PathBuf {
     let bin = p.join(".argv-bin");
     let log = p.join(".argv.log");
-    let path = p
-        .env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
     for tool in ["terraform", "kops", "aws"] {
-        let real = std::env::split_paths(&path)
-            .map(|d| d.join(tool))
-            .find(|c| c.is_file())
+        let real = p
+            .find_on_path(tool)
             .unwrap_or_else(|| kops_double_dir().join(tool));
         p.script(
             &format!(".argv-bin/{tool}"),
@@ -76,7 +69,7 @@ fn log_command_lines(p: &mut Project) -> std::path::PathBuf {
             ),
         );
     }
-    p.env("PATH", &format!("{}:{path}", bin.display()));
+    p.prepend_path(&bin);
     log
 }
 

@@ -12,10 +12,7 @@ fn with_terraform_set_to_tofu_no_command_reaches_terraform_by_name() {
     require_terraform();
     let s3 = S3::start();
     let mut p = cluster_project(&s3);
-    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
-        .map(|d| d.join("terraform"))
-        .find(|c| c.is_file())
-        .unwrap();
+    let real = p.find_on_path("terraform").unwrap();
     let log = p.join(".calls.log");
     // `tofu` runs the real Terraform; a `terraform` found by name logs that it was called.
     p.script(
@@ -34,13 +31,8 @@ fn with_terraform_set_to_tofu_no_command_reaches_terraform_by_name() {
             real.display()
         ),
     );
-    let path = p
-        .env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap();
-    p.env("PATH", &format!("{}:{path}", p.join("bin").display()));
+    let bin = p.join("bin");
+    p.prepend_path(&bin);
     let tasks = p.read("tasks.toml").replace(
         "terraform = \"terraform\" # or \"tofu\"",
         "terraform = \"tofu\"",

@@ -211,6 +211,28 @@ impl Project {
         self
     }
 
+    /// The PATH the project's commands get.
+    pub fn path_var(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Puts `dir` first on the PATH the project's commands get.
+    pub fn prepend_path(&mut self, dir: &Path) -> &mut Self {
+        let path = format!("{}:{}", dir.display(), self.path_var());
+        self.env("PATH", &path)
+    }
+
+    /// Where the project's PATH finds `tool`.
+    pub fn find_on_path(&self, tool: &str) -> Option<PathBuf> {
+        std::env::split_paths(&self.path_var())
+            .map(|d| d.join(tool))
+            .find(|c| c.is_file())
+    }
+
     pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.into(), value.into()));
