@@ -802,7 +802,8 @@ impl Project {
 /// Checks what one task's keys say together.
 fn check_tasks(config: &Config) -> Result<(), String> {
     crate::retry::Policy::new(&config.retry, None).map_err(|e| format!("[retry] {e}"))?;
-    for (name, task) in &config.tasks {
+    // A task without its own `retry` table has the project's policy, checked just above.
+    for (name, task) in config.tasks.iter().filter(|(_, t)| t.retry.is_some()) {
         crate::retry::Policy::new(&config.retry, task.retry.as_ref())
             .map_err(|e| format!("task `{name}`: retry: {e}"))?;
     }

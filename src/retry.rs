@@ -38,6 +38,15 @@ pub const DEFAULT_PATTERNS: &[&str] = &[
     r"(?i)Read timeout on endpoint URL",
 ];
 
+/// [`DEFAULT_PATTERNS`] compiled, once per process: every policy starts from a copy (a `Regex`
+/// clone is cheap), so loading a project with many tasks compiles nothing twice.
+static DEFAULT_REGEXES: std::sync::LazyLock<Vec<Regex>> = std::sync::LazyLock::new(|| {
+    DEFAULT_PATTERNS
+        .iter()
+        .filter_map(|p| Regex::new(p).ok())
+        .collect()
+});
+
 /// Defaults of `[retry]`.
 pub const DEFAULT_ATTEMPTS: u32 = 3;
 pub const DEFAULT_DELAY: Duration = Duration::from_secs(2);
@@ -85,20 +94,21 @@ impl Policy {
             .and_then(|t| t.default_patterns)
             .or(project.default_patterns)
             .unwrap_or(true);
-        let mut sources: Vec<String> = Vec::new();
-        if defaults {
-            sources.extend(DEFAULT_PATTERNS.iter().map(|p| p.to_string()));
-        }
-        sources.extend(project.patterns.iter().cloned());
-        if let Some(t) = task {
-            sources.extend(t.patterns.iter().cloned());
-        }
-        let patterns = sources
+        let mut patterns = if defaults {
+            DEFAULT_REGEXES.clone()
+        } else {
+            Vec::new()
+        };
+        for p in project
+            .patterns
             .iter()
-            .map(|p| {
-                Regex::new(p).map_err(|e| format!("pattern `{p}` is not a regular expression: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .chain(task.into_iter().flat_map(|t| &t.patterns))
+        {
+            patterns.push(
+                Regex::new(p)
+                    .map_err(|e| format!("pattern `{p}` is not a regular expression: {e}"))?,
+            );
+        }
         let mut repeatable = project.repeatable.clone();
         if let Some(t) = task {
             repeatable.extend(t.repeatable.iter().cloned());
@@ -126,10 +136,7 @@ impl Policy {
             attempts: DEFAULT_ATTEMPTS,
             delay: DEFAULT_DELAY,
             max_delay: DEFAULT_MAX_DELAY,
-            patterns: DEFAULT_PATTERNS
-                .iter()
-                .filter_map(|p| Regex::new(p).ok())
-                .collect(),
+            patterns: DEFAULT_REGEXES.clone(),
             repeatable: Vec::new(),
         }
     }
@@ -371,6 +378,11 @@ mod tests {
         for (tool, words, want) in cases {
             assert_eq!(classify(tool, &args(words)), want, "{tool:?} {words}");
         }
+    }
+
+    #[test]
+    fn every_default_pattern_compiles() {
+        assert_eq!(DEFAULT_REGEXES.len(), DEFAULT_PATTERNS.len());
     }
 
     #[test]
