@@ -51,6 +51,8 @@ static DEFAULT_REGEXES: std::sync::LazyLock<Vec<Regex>> = std::sync::LazyLock::n
 pub const DEFAULT_ATTEMPTS: u32 = 3;
 pub const DEFAULT_DELAY: Duration = Duration::from_secs(2);
 pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+/// The longest `delay` or `max-delay` accepted (a longer one is surely a typo).
+const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// The retry settings of one task: the project's `[retry]` with the task's `retry` over it.
 #[derive(Debug, Clone)]
@@ -78,11 +80,15 @@ impl Policy {
         }
         let duration = |name: &str, text: Option<&String>, default: Duration| match text {
             None => Ok(default),
-            Some(t) => humantime::parse_duration(t).map_err(|e| {
-                format!(
+            Some(t) => match humantime::parse_duration(t) {
+                Ok(d) if d <= MAX_WAIT => Ok(d),
+                Ok(_) => Err(format!(
+                    "{name} = \"{t}\" is longer than a retry should wait; give at most \"1h\""
+                )),
+                Err(e) => Err(format!(
                     "{name} = \"{t}\" is not a duration ({e}); write e.g. \"500ms\", \"2s\", \"1m\""
-                )
-            }),
+                )),
+            },
         };
         let delay = duration("delay", pick(|r| r.delay.as_ref()), DEFAULT_DELAY)?;
         let max_delay = duration(
@@ -469,6 +475,13 @@ mod tests {
                 ..Default::default()
             })
             .contains("\"2s\"")
+        );
+        assert!(
+            bad(RetryConfig {
+                max_delay: Some("300000000000y".into()),
+                ..Default::default()
+            })
+            .contains("give at most \"1h\"")
         );
         assert!(
             bad(RetryConfig {
