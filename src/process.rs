@@ -279,9 +279,12 @@ fn relay(
             transient = policy.transient(line).map(|m| redactor.mask(&m));
         }
         let out = format!("{prefix}{}\n", redactor.mask(line));
-        // One write per line under the lock: lines of parallel children never interleave. With
-        // --json, stdout is kept for the JSON document and the child's stdout goes to stderr.
-        crate::ui::write_line(to_stderr || crate::ui::json(), &out);
+        // One write per line under the lock: lines of parallel children never interleave.
+        if to_stderr {
+            crate::ui::write_line(true, &out);
+        } else {
+            crate::ui::write_task_output(&out);
+        }
     }
     (kept, transient)
 }

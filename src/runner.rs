@@ -1350,7 +1350,7 @@ impl<'p> Runner<'p> {
             };
             text.push_str(&format!("{name:width$} = {shown}\n"));
         }
-        print!("{text}");
+        crate::ui::write_task_output(&text);
         Ok(())
     }
 

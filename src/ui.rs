@@ -147,6 +147,12 @@ pub fn write_line(to_stderr: bool, line: &str) {
     }
 }
 
+/// What a task prints for people (a child's stdout, the `show-outputs` table): on stdout, or on
+/// stderr with `--json`, where stdout carries the JSON document alone.
+pub fn write_task_output(text: &str) {
+    write_line(json(), text);
+}
+
 /// A line of kopsform's own on stderr (a newline is added).
 pub fn line_to_stderr(text: &str) {
     write_line(true, &format!("{text}\n"));

@@ -220,6 +220,16 @@ fn outputs_task_masks_sensitive_values() {
 }
 
 #[test]
+fn with_json_the_outputs_table_goes_to_stderr_and_stdout_holds_the_summary() {
+    let p = project_with_outputs("[tasks.outputs]\nsteps = [{ builtin = \"show-outputs\" }]\n");
+    let run = p.kopsform(&["--json", "outputs"]);
+    run.success()
+        .stderr_has("cluster_name   = \"c.example.com\"\n");
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["tasks"][0]["task"], "outputs");
+}
+
+#[test]
 fn sensitive_outputs_stay_out_of_templates_unless_listed() {
     let tasks = |sensitive: &str| {
         format!(
