@@ -1427,7 +1427,7 @@ impl<'p> Runner<'p> {
 
     /// Before a Terraform command that prints resource values (plan, apply, destroy, refresh), the
     /// values its state (or the saved plan it applies) marks sensitive are added to the redactor:
-    /// Terraform's own text shows some of them in clear. Read once per state or plan per run; a
+    /// Terraform's own text shows some of them in clear. Read once per state or plan per run (once it succeeded, retried on transient errors); a
     /// folder without state (or not initialised yet) has nothing to learn.
     fn learn_terraform_secrets(
         &mut self,
@@ -1452,7 +1452,7 @@ impl<'p> Runner<'p> {
             .clone()
             .unwrap_or_else(|| cwd.join(".terraform-state"));
         let key = key.canonicalize().unwrap_or(key);
-        if !self.learned.insert(key) {
+        if self.learned.contains(&key) {
             return;
         }
         let mut show = vec!["show".to_string(), "-json".to_string()];
@@ -1460,7 +1460,11 @@ impl<'p> Runner<'p> {
             show.push(plan.to_string_lossy().into_owned());
         }
         let show: Vec<&str> = show.iter().map(String::as_str).collect();
-        if let Ok((0, stdout, _)) = process::run_captured(program, &show, cwd, env) {
+        // A read like any other: again after a transient error; learned only once it succeeded,
+        // so a failed read is tried again before the next command in this folder.
+        let policy = self.project.retry_policy(None);
+        if let Ok((0, stdout, _)) = retry::run_captured(&policy, program, &show, cwd, env) {
+            self.learned.insert(key);
             self.learn_from_show(&stdout);
         }
     }
