@@ -767,12 +767,21 @@ impl Project {
     /// The binary for a tool name: the `[tools]` entry, or the name itself. A value with a `/` is a
     /// path relative to the project.
     pub fn tool(&self, name: &str) -> Option<String> {
-        let bin = self.config.tools.get(name)?;
-        Some(if bin.contains('/') && !Path::new(bin).is_absolute() {
+        self.config
+            .tools
+            .get(name)
+            .map(|bin| self.program_path(bin))
+    }
+
+    /// A program as tasks.toml names it: a relative path (`./scripts/lint.sh`, `bin/kops`) is
+    /// relative to the project folder, wherever kopsform runs from; a bare name is looked up on
+    /// PATH.
+    fn program_path(&self, bin: &str) -> String {
+        if bin.contains('/') && !Path::new(bin).is_absolute() {
             self.dir.join(bin).to_string_lossy().into_owned()
         } else {
-            bin.clone()
-        })
+            bin.to_string()
+        }
     }
 
     /// The retry policy of `task` (the project's `[retry]` alone for kopsform's own reads).
@@ -782,8 +791,10 @@ impl Project {
             .unwrap_or_else(|_| crate::retry::Policy::defaults())
     }
 
+    /// The program a step's first word runs: its `[tools]` entry, else the word itself, a relative
+    /// path taken from the project folder in both cases.
     pub fn tool_or_default(&self, name: &str) -> String {
-        self.tool(name).unwrap_or_else(|| name.to_string())
+        self.tool(name).unwrap_or_else(|| self.program_path(name))
     }
 
     /// Whether a step's first word runs the tool `name` (by name, or as its `[tools]` binary).

@@ -369,10 +369,8 @@ impl<'p> Doctor<'p> {
         if !program.contains('/') {
             return program;
         }
-        // `[tools]` paths are joined to the project already; `./x` and `x/./y` are shown plainly.
-        self.project
-            .dir
-            .join(&program)
+        // Relative paths are joined to the project already; `./x` and `x/./y` are shown plainly.
+        Path::new(&program)
             .components()
             .filter(|c| !matches!(c, std::path::Component::CurDir))
             .collect::<PathBuf>()

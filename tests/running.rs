@@ -19,6 +19,27 @@ fn project_with_outputs(tasks: &str) -> Project {
 }
 
 #[test]
+fn a_relative_program_is_found_in_the_project_from_any_folder() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        "[tasks.hi]\ncwd = \"sub\"\nsteps = [[\"./scripts/hi.sh\"]]\n",
+    );
+    p.script(
+        "scripts/hi.sh",
+        "#!/bin/sh\necho \"hi from $(basename \"$PWD\")\"\n",
+    );
+    p.file("sub/x.txt", "");
+    p.kopsform_in(&p.join("sub"), &["hi"])
+        .success()
+        .stdout_has("[hi] hi from sub\n");
+    Project::new()
+        .kopsform(&["-C", p.path().to_str().unwrap(), "hi"])
+        .success()
+        .stdout_has("[hi] hi from sub\n");
+}
+
+#[test]
 fn list_shows_tasks_in_file_order_from_any_subfolder() {
     let p = Project::new();
     p.file(
