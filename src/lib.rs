@@ -180,7 +180,7 @@ fn review_command(
     if global.json {
         args.format = cli::ReviewFormat::Json;
     }
-    match review::run(project.as_ref(), &args, None)? {
+    match review::run(project.as_ref(), &args, None, &[])? {
         review::EXIT_NO_CHANGES => Ok(()),
         // An empty message carries only the exit status ("changes", "protected changes").
         code => Err(UserError::with_code(String::new(), code)),

@@ -329,13 +329,14 @@ impl PlanSummary {
 
 /// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
 /// `TOOL show -json` run in the plan's folder.
-pub fn read(plan: &Path, tool: &str) -> Result<PlanSummary, UserError> {
-    let text = read_json(plan, tool)?;
+pub fn read(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<PlanSummary, UserError> {
+    let text = read_json(plan, tool, env)?;
     summarize(&text).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
 }
 
 /// The plan's JSON text: the file itself when it is JSON, else `terraform show -json` of it.
-pub fn read_json(plan: &Path, tool: &str) -> Result<String, UserError> {
+/// A saved plan is read with `env` (the task's environment: `TF_DATA_DIR`, credentials).
+pub fn read_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<String, UserError> {
     let bytes = std::fs::read(plan)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
     let is_json = bytes
@@ -346,7 +347,7 @@ pub fn read_json(plan: &Path, tool: &str) -> Result<String, UserError> {
         drop_utf8_bom(bytes)
     } else {
         drop(bytes);
-        show_json(plan, tool)?
+        show_json(plan, tool, env)?
     };
     String::from_utf8(json).map_err(|e| {
         UserError::new(format!(
@@ -366,7 +367,7 @@ fn drop_utf8_bom(mut bytes: Vec<u8>) -> Vec<u8> {
 
 /// `terraform show -json FILE` in the plan's folder (the folder's `.terraform` has the providers
 /// whose schemas `show` needs).
-fn show_json(plan: &Path, tool: &str) -> Result<Vec<u8>, UserError> {
+fn show_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Vec<u8>, UserError> {
     let folder = plan
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -376,7 +377,7 @@ fn show_json(plan: &Path, tool: &str) -> Result<Vec<u8>, UserError> {
         .map(|f| f.to_string_lossy().into_owned())
         .ok_or_else(|| UserError::new(format!("{}: not a plan file", plan.display())))?;
     let (code, stdout, stderr) =
-        crate::process::run_captured(tool, &["show", "-no-color", "-json", &file], folder, &[])?;
+        crate::process::run_captured(tool, &["show", "-no-color", "-json", &file], folder, env)?;
     if code != 0 {
         let tail = crate::process::last_lines(&stderr, 5).join("\n  ");
         return Err(UserError::new(format!(

@@ -263,6 +263,7 @@ pub fn run(
     project: Option<&Project>,
     args: &ReviewArgs,
     json_out: Option<&Path>,
+    env: &[(String, String)],
 ) -> Result<i32, UserError> {
     let config = project.map(|p| p.config.review.clone()).unwrap_or_default();
     let rules = effective_rules(&config);
@@ -270,7 +271,7 @@ pub fn run(
         || "terraform".to_string(),
         |p| p.tool_or_default("terraform"),
     );
-    let summary = plan::read(&args.plan, &tool)?;
+    let summary = plan::read(&args.plan, &tool, env)?;
     let rolling_update = match &args.rolling_update {
         Some(path) => Some(read_rolling_update(path)?),
         None => None,

@@ -849,10 +849,13 @@ impl<'p> Runner<'p> {
                 Step::Builtin(Builtin::SealPlan { plan, inputs }) => {
                     self.seal_plan(&prefix, plan, inputs)?
                 }
-                Step::Builtin(Builtin::CheckPlan { plan }) => self.check_plan(&prefix, plan)?,
+                Step::Builtin(Builtin::CheckPlan { plan }) => {
+                    self.check_plan(name, task, &prefix, plan)?
+                }
                 Step::Builtin(Builtin::CheckProtected { plan }) => {
                     if !self.options.dry_run {
-                        self.check_protected(&prefix, plan)?
+                        let env = self.env_layers(name, task, &Default::default())?;
+                        self.check_protected(&prefix, plan, &env)?
                     }
                 }
                 Step::Builtin(Builtin::Review {
@@ -862,6 +865,8 @@ impl<'p> Runner<'p> {
                     target,
                     json,
                 }) => self.review(
+                    name,
+                    task,
                     &prefix,
                     plan,
                     out,
@@ -943,14 +948,13 @@ impl<'p> Runner<'p> {
         self.renderer.render_inline(what, text, &values.context)
     }
 
-    /// The environment added for a child: `[env]`, the task's, the step's, the cluster's.
-    fn child_env(
+    /// The environment a task's children get from tasks.toml: `[env]`, the cluster's, the
+    /// task's, then `step_env`, rendered; secret ones are added to the redactor.
+    fn env_layers(
         &mut self,
         task_name: &str,
         task: &Task,
-        cmd: &CommandStep,
-        is_kops: bool,
-        in_prerequisites: bool,
+        step_env: &indexmap::IndexMap<String, String>,
     ) -> Result<Vec<(String, String)>, UserError> {
         let mut env = Vec::new();
         let cluster_env = self
@@ -967,7 +971,7 @@ impl<'p> Runner<'p> {
             (&self.project.config.env, "[env]".to_string()),
             (&cluster_env, format!("cluster `{cluster_id}` env")),
             (&task.env, format!("task `{task_name}` env")),
-            (&cmd.env, format!("task `{task_name}` step env")),
+            (step_env, format!("task `{task_name}` step env")),
         ];
         for (vars, what) in layers {
             for (k, v) in vars {
@@ -978,6 +982,21 @@ impl<'p> Runner<'p> {
                 env.push((k.clone(), value));
             }
         }
+        Ok(env)
+    }
+
+    /// The environment added for a child: [`Self::env_layers`] with the step's own, and what
+    /// kopsform adds (the cluster for kops, the snapshot's kubeconfig, Terraform's automation
+    /// settings off a terminal).
+    fn child_env(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        cmd: &CommandStep,
+        is_kops: bool,
+        in_prerequisites: bool,
+    ) -> Result<Vec<(String, String)>, UserError> {
+        let mut env = self.env_layers(task_name, task, &cmd.env)?;
         // kops always learns its cluster; other tools do when the values are at hand.
         let cluster = if is_kops {
             Some(self.require_cluster()?)
@@ -1705,7 +1724,13 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
-    fn check_plan(&mut self, prefix: &str, plan: &str) -> Result<(), UserError> {
+    fn check_plan(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        prefix: &str,
+        plan: &str,
+    ) -> Result<(), UserError> {
         if self.options.dry_run {
             tell!("{prefix}would check {plan} against its seal");
             return Ok(());
@@ -1722,7 +1747,8 @@ impl<'p> Runner<'p> {
             )));
         }
         say!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
-        self.check_protected(prefix, plan)
+        let env = self.env_layers(task_name, task, &Default::default())?;
+        self.check_protected(prefix, plan, &env)
     }
 }
 
@@ -2124,10 +2150,15 @@ pub fn print_summary(results: &[TaskResult], failure: Option<i32>) {
 }
 
 impl Runner<'_> {
-    fn check_protected(&mut self, prefix: &str, plan: &str) -> Result<(), UserError> {
+    fn check_protected(
+        &mut self,
+        prefix: &str,
+        plan: &str,
+        env: &[(String, String)],
+    ) -> Result<(), UserError> {
         let plan_path = self.project.path(plan);
         let terraform = self.project.tool_or_default("terraform");
-        let text = crate::plan::read_json(&plan_path, &terraform)?;
+        let text = crate::plan::read_json(&plan_path, &terraform, env)?;
         let summary = crate::plan::summarize(&text)
             .map_err(|e| UserError::new(format!("{}: {e}", plan_path.display())))?;
         // The `terraform apply` of this plan that follows needs its secrets: learn them now
@@ -2162,6 +2193,8 @@ impl Runner<'_> {
     /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
     fn review(
         &mut self,
+        task_name: &str,
+        task: &Task,
         prefix: &str,
         plan: &str,
         out: &str,
@@ -2190,7 +2223,8 @@ impl Runner<'_> {
             rolling_update: rolling_update.map(|r| self.project.path(r)),
         };
         let json = json.map(|j| self.project.path(j));
-        let code = crate::review::run(Some(self.project), &args, json.as_deref())?;
+        let env = self.env_layers(task_name, task, &Default::default())?;
+        let code = crate::review::run(Some(self.project), &args, json.as_deref(), &env)?;
         let verdict = match code {
             crate::review::EXIT_NO_CHANGES => "no changes",
             crate::review::EXIT_PROTECTED => "changes, some to PROTECTED resources",

@@ -533,3 +533,57 @@ fn review_works_outside_a_project_with_the_default_rules() {
     let run = review(&[Path::new(&plan_json()).to_str().unwrap()]);
     run.failure(3).stdout_has("(default rule)");
 }
+
+/// The review and apply-guard builtins read a saved plan with the task's environment, like the
+/// task's own Terraform commands: a layer whose providers live in `TF_DATA_DIR` is readable.
+#[test]
+fn a_review_step_reads_the_plan_with_the_tasks_environment() {
+    require_terraform();
+    let p = Project::new();
+    // Terraform through a wrapper that logs which data folder each `show` was given.
+    p.script(
+        "tf.sh",
+        "#!/bin/sh\n[ \"$1\" = show ] && echo \"$* TF_DATA_DIR=$TF_DATA_DIR\" >> \"$SHOW_LOG\"\nexec terraform \"$@\"\n",
+    );
+    p.file(
+        "layer/main.tf",
+        "resource \"terraform_data\" \"a\" {\n  input = \"x\"\n}\n",
+    );
+    p.file(
+        "tasks.toml",
+        &format!(
+            r#"
+[tools]
+terraform = "./tf.sh"
+[tasks.plan]
+cwd = "layer"
+env = {{ TF_DATA_DIR = "../tf-data", SHOW_LOG = "{log}" }}
+steps = [
+  ["terraform", "init", "-input=false"],
+  ["terraform", "plan", "-input=false", "-out=saved.tfplan"],
+  {{ builtin = "review", plan = "layer/saved.tfplan", out = "review.md" }},
+  {{ builtin = "check-protected", plan = "layer/saved.tfplan" }},
+]
+"#,
+            log = p.join("show.log").display()
+        ),
+    );
+    p.kopsform(&["plan"])
+        .success()
+        .stderr_has("review of layer/saved.tfplan written to review.md: changes");
+    assert!(
+        !p.exists("layer/.terraform"),
+        "the providers went to TF_DATA_DIR"
+    );
+    assert!(p.read("review.md").contains("terraform_data.a"));
+    // Both builtins read the saved plan with the task's TF_DATA_DIR.
+    assert_eq!(
+        p.read("show.log")
+            .lines()
+            .filter(|l| *l == "show -no-color -json saved.tfplan TF_DATA_DIR=../tf-data")
+            .count(),
+        2,
+        "{}",
+        p.read("show.log")
+    );
+}
