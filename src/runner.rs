@@ -858,22 +858,10 @@ impl<'p> Runner<'p> {
                         self.check_protected(&prefix, plan, &env)?
                     }
                 }
-                Step::Builtin(Builtin::Review {
-                    plan,
-                    out,
-                    rolling_update,
-                    target,
-                    json,
-                }) => self.review(
-                    name,
-                    task,
-                    &prefix,
-                    plan,
-                    out,
-                    rolling_update.as_deref(),
-                    *target,
-                    json.as_deref(),
-                )?,
+                Step::Builtin(review @ Builtin::Review { .. }) => {
+                    let env = self.env_layers(name, task, &Default::default())?;
+                    self.review(&prefix, review, &env)?
+                }
                 Step::Builtin(Builtin::Remove { paths }) => self.remove(&prefix, paths)?,
             }
         }
@@ -2191,17 +2179,24 @@ impl Runner<'_> {
     }
 
     /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
+    /// The `review` builtin (`step`), reading the plan with the task's environment `env`.
     fn review(
         &mut self,
-        task_name: &str,
-        task: &Task,
         prefix: &str,
-        plan: &str,
-        out: &str,
-        rolling_update: Option<&str>,
-        target: Option<crate::cli::ReviewTarget>,
-        json: Option<&str>,
+        step: &Builtin,
+        env: &[(String, String)],
     ) -> Result<(), UserError> {
+        let Builtin::Review {
+            plan,
+            out,
+            rolling_update,
+            target,
+            json,
+        } = step
+        else {
+            return Ok(());
+        };
+        let (rolling_update, target, json) = (rolling_update.as_deref(), *target, json.as_deref());
         if self.options.dry_run {
             tell!("{prefix}would review {plan} into {out}");
             return Ok(());
@@ -2223,8 +2218,7 @@ impl Runner<'_> {
             rolling_update: rolling_update.map(|r| self.project.path(r)),
         };
         let json = json.map(|j| self.project.path(j));
-        let env = self.env_layers(task_name, task, &Default::default())?;
-        let code = crate::review::run(Some(self.project), &args, json.as_deref(), &env)?;
+        let code = crate::review::run(Some(self.project), &args, json.as_deref(), env)?;
         let verdict = match code {
             crate::review::EXIT_NO_CHANGES => "no changes",
             crate::review::EXIT_PROTECTED => "changes, some to PROTECTED resources",
