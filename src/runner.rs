@@ -425,6 +425,9 @@ impl<'p> Runner<'p> {
             running: Vec::new(),
         };
         let mut stopped = false;
+        // The state store the run uses: a `snapshot-state` step on the cluster's runner points the
+        // rest of the run at its snapshot, free tasks included.
+        let mut snapshot = self.snapshot.clone();
         let mut main: Option<&mut Runner<'p>> = Some(self);
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<(usize, Outcome, Option<&mut Runner<'p>>)>();
@@ -463,6 +466,10 @@ impl<'p> Runner<'p> {
                                 label.clone(),
                                 Arc::clone(&redactor),
                             );
+                            if let Some(snapshot) = &snapshot {
+                                own.values.override_state(snapshot.path.clone());
+                                own.snapshot = Some(snapshot.clone());
+                            }
                             scope.spawn(move || {
                                 let began = Instant::now();
                                 let result = own.run_task(&tasks[i]);
@@ -482,6 +489,7 @@ impl<'p> Runner<'p> {
                 };
                 schedule.running.retain(|&r| r != i);
                 if let Some(runner) = runner {
+                    snapshot.clone_from(&runner.snapshot);
                     main = Some(runner);
                 }
                 stopped = stopped || outcome.result.is_err();

@@ -178,3 +178,38 @@ steps = [["touch", "after-slow-ran"]]
     assert!(p.exists("slow-finished"), "{}", run.show());
     assert!(!p.exists("after-slow-ran"), "{}", run.show());
 }
+
+/// A free task after `snapshot-state` runs on a runner of its own under `--jobs`, and still sees
+/// the snapshot as the cluster's state store, as it does one task at a time.
+#[test]
+fn a_free_task_after_a_snapshot_sees_the_snapshot() {
+    require_terraform();
+    let p = Project::new();
+    p.copy_from_repo("examples/sandbox", "examples/sandbox");
+    p.copy_from_repo("2-kops/cluster-template.yml", "2-kops/cluster-template.yml");
+    p.copy_from_repo("tests/kops-double/kops", "tests/kops-double/kops");
+    p.kopsform(&[
+        "-C",
+        "examples/sandbox",
+        "--yes",
+        "prerequisites-apply",
+        "cluster-update",
+    ])
+    .success();
+    let tasks = p.read("examples/sandbox/tasks.toml");
+    p.file(
+        "examples/sandbox/tasks.toml",
+        &format!(
+            "{tasks}\n[tasks.snap]\nsteps = [{{ builtin = \"snapshot-state\", out = \"{{{{cluster.work}}}}/snap\" }}]\n[tasks.where]\ndeps = [\"snap\"]\nsteps = [[\"echo\", \"state: {{{{cluster.state}}}}\"]]\n"
+        ),
+    );
+    let snapshot = format!(
+        "[where] state: {}\n",
+        p.join("examples/sandbox/.kopsform/snap").display()
+    );
+    for jobs in ["1", "2"] {
+        p.kopsform(&["-C", "examples/sandbox", "--jobs", jobs, "where"])
+            .success()
+            .stdout_has(&snapshot);
+    }
+}
