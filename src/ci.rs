@@ -128,14 +128,6 @@ pub fn generate_command(
         print!("{text}");
         return Ok(());
     }
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            UserError::new(format!(
-                "{}: cannot create the folder: {e}",
-                parent.display()
-            ))
-        })?;
-    }
     crate::atomic::write(&target, text.as_bytes(), 0o644)?;
     eprintln!("wrote {}", target.display());
     Ok(())

@@ -51,7 +51,7 @@ impl UserError {
     pub fn new(message: impl Into<String>) -> Self {
         UserError {
             message: message.into(),
-            code: 1,
+            code: exit::FAILURE,
         }
     }
 

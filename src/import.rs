@@ -205,7 +205,7 @@ fn child_env(
     for (vars, what) in layers {
         for (name, value) in vars {
             let value = renderer.render_inline(&format!("{what} {name}"), value, context)?;
-            if redact::is_secret_env(name, &project.config.secret_env) {
+            if redactor.is_secret_var(name) {
                 redactor.add(value.clone());
             }
             env.push((name.clone(), value));

@@ -33,6 +33,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::UserError;
+// Sensitive values shorter than this are not looked for elsewhere: hiding every `1` or `true` of a
+// plan would protect nothing.
+use crate::redact::MIN_SECRET_LEN;
 
 /// The plan JSON major version kopsform reads (`format_version` "1.x").
 pub const SUPPORTED_FORMAT_MAJOR: &str = "1";
@@ -48,9 +51,6 @@ pub const BLOB_ATTRIBUTES: &[&str] = &[
     "content",
     "content_base64",
 ];
-/// Sensitive values shorter than this are not looked for elsewhere: hiding every `1` or `true` of a
-/// plan would protect nothing.
-use crate::redact::MIN_SECRET_LEN;
 /// Characters of the sha256 hex digest shown for a blob.
 const HASH_PREFIX: usize = 12;
 

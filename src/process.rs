@@ -107,7 +107,7 @@ pub struct Command<'a> {
     /// Keep the (unmasked) stdout text for a parser.
     pub capture_stdout: bool,
     /// Watch stderr for the transient errors of this policy.
-    pub transient: Option<&'a crate::retry::Policy>,
+    pub transient: &'a crate::retry::Policy,
 }
 
 /// How a child ended.
@@ -129,7 +129,7 @@ fn spawn_error(program: &str, e: &std::io::Error) -> UserError {
             format!(
                 "`{program}` was not found: install it or set its path in the [tools] table of tasks.toml"
             ),
-            127,
+            crate::error::exit::TOOL_MISSING,
         )
     } else {
         UserError::new(format!("cannot start `{program}`: {e}"))
@@ -206,26 +206,20 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
             false,
             // Errors are on stderr; a plan's resource text on stdout must not look transient.
             None,
-            |line| {
-                if capture {
-                    Some(line.to_string())
-                } else {
-                    None
-                }
-            },
+            if capture { Keep::Raw } else { Keep::Nothing },
         )
     });
     let prefix = cmd.prefix.to_string();
     let err_redactor = Arc::clone(redactor);
-    let watch = cmd.transient.cloned();
+    let watch = cmd.transient.clone();
     let err_thread = thread::spawn(move || {
         relay(
             err_reader,
             &prefix,
             &err_redactor,
             true,
-            watch.as_ref(),
-            |line| Some(err_redactor.mask(line)),
+            Some(&watch),
+            Keep::Masked,
         )
     });
     let status = handle.wait();
@@ -247,6 +241,16 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
     })
 }
 
+/// What [`relay`] keeps of the lines it copies.
+#[derive(Clone, Copy)]
+enum Keep {
+    Nothing,
+    /// The text as the child wrote it, for a parser (never printed).
+    Raw,
+    /// Masked, for error messages.
+    Masked,
+}
+
 /// Copies lines from `reader` to stdout or stderr, masked and prefixed; returns what `keep` kept
 /// and what the first line matching a transient-error pattern of `watch` matched (masked).
 fn relay(
@@ -255,7 +259,7 @@ fn relay(
     redactor: &Redactor,
     to_stderr: bool,
     watch: Option<&crate::retry::Policy>,
-    keep: impl Fn(&str) -> Option<String>,
+    keep: Keep,
 ) -> (String, Option<String>) {
     let mut reader = BufReader::new(reader);
     let mut buf = Vec::new();
@@ -269,8 +273,13 @@ fn relay(
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end_matches(['\n', '\r']);
-        if let Some(k) = keep(line) {
-            kept.push_str(&k);
+        let masked = redactor.mask(line);
+        match keep {
+            Keep::Nothing => {}
+            Keep::Raw => kept.push_str(line),
+            Keep::Masked => kept.push_str(&masked),
+        }
+        if !matches!(keep, Keep::Nothing) {
             kept.push('\n');
         }
         if transient.is_none()
@@ -278,7 +287,7 @@ fn relay(
         {
             transient = policy.transient(line).map(|m| redactor.mask(&m));
         }
-        let out = format!("{prefix}{}\n", redactor.mask(line));
+        let out = format!("{prefix}{masked}\n");
         // One write per line under the lock: lines of parallel children never interleave.
         if to_stderr {
             crate::ui::write_line(true, &out);

@@ -125,36 +125,53 @@ fn insert(list: &RwLock<Vec<String>>, secret: &str) {
     }
 }
 
-/// Whether the environment variable `name` holds a secret: one of [`SECRET_ENV`], or matching one
-/// of `patterns` (names or globs such as `*_TOKEN`, from `secret-env` in tasks.toml).
-pub fn is_secret_env(name: &str, patterns: &[String]) -> bool {
-    SECRET_ENV.contains(&name)
-        || patterns.iter().any(|p| {
-            p == name
-                || glob::Pattern::new(p)
-                    .map(|g| g.matches_with(name, glob::MatchOptions::new()))
-                    .unwrap_or(false)
-        })
+/// Which environment variables hold secrets: [`SECRET_ENV`], and the names or globs (`*_TOKEN`)
+/// of `secret-env` in tasks.toml, compiled once (the loader has checked them).
+#[derive(Debug, Default, Clone)]
+pub struct SecretEnv(Vec<glob::Pattern>);
+
+impl SecretEnv {
+    pub fn new(patterns: &[String]) -> Self {
+        SecretEnv(
+            patterns
+                .iter()
+                .filter_map(|p| glob::Pattern::new(p).ok())
+                .collect(),
+        )
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        SECRET_ENV.contains(&name) || self.0.iter().any(|g| g.matches(name))
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Redactor {
     secrets: RwLock<Vec<String>>,
+    secret_env: SecretEnv,
 }
 
 impl Redactor {
     /// A redactor that knows the secret variables of kopsform's environment: [`SECRET_ENV`] and
     /// those matching `patterns` (`secret-env` of tasks.toml).
     pub fn new(patterns: &[String]) -> Self {
-        let redactor = Redactor::default();
+        let redactor = Redactor {
+            secret_env: SecretEnv::new(patterns),
+            ..Redactor::default()
+        };
         for (name, value) in std::env::vars_os() {
             if let (Some(name), Some(value)) = (name.to_str(), value.to_str())
-                && is_secret_env(name, patterns)
+                && redactor.secret_env.matches(name)
             {
                 redactor.add(value.to_string());
             }
         }
         redactor
+    }
+
+    /// Whether the environment variable `name` holds a secret ([`SecretEnv`]).
+    pub fn is_secret_var(&self, name: &str) -> bool {
+        self.secret_env.matches(name)
     }
 
     pub fn add(&self, secret: String) {
@@ -200,13 +217,14 @@ mod tests {
 
     #[test]
     fn secret_variables_are_the_usual_ones_and_those_named_or_globbed() {
-        let patterns = ["DB_PASSWORD".to_string(), "*_TOKEN".to_string()];
-        assert!(is_secret_env("AWS_SECRET_ACCESS_KEY", &[]));
-        assert!(is_secret_env("AWS_SESSION_TOKEN", &[]));
-        assert!(is_secret_env("DB_PASSWORD", &patterns));
-        assert!(is_secret_env("VAULT_TOKEN", &patterns));
-        assert!(!is_secret_env("AWS_REGION", &patterns));
-        assert!(!is_secret_env("DB_PASSWORD_FILE", &patterns));
+        let none = SecretEnv::new(&[]);
+        let named = SecretEnv::new(&["DB_PASSWORD".to_string(), "*_TOKEN".to_string()]);
+        assert!(none.matches("AWS_SECRET_ACCESS_KEY"));
+        assert!(none.matches("AWS_SESSION_TOKEN"));
+        assert!(named.matches("DB_PASSWORD"));
+        assert!(named.matches("VAULT_TOKEN"));
+        assert!(!named.matches("AWS_REGION"));
+        assert!(!named.matches("DB_PASSWORD_FILE"));
     }
 
     #[test]

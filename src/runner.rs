@@ -28,7 +28,6 @@ use crate::template::Renderer;
 use crate::{say, tell};
 
 /// Exit status of a rolling-update dry run that found work with `--fail-on-update`.
-pub const NEEDS_UPDATE_EXIT: i32 = crate::error::exit::CHANGES;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -972,7 +971,7 @@ impl<'p> Runner<'p> {
         for (vars, what) in layers {
             for (k, v) in vars {
                 let value = self.render_text(&format!("{what} {k}"), v)?;
-                if crate::redact::is_secret_env(k, &self.project.config.secret_env) {
+                if self.redactor.is_secret_var(k) {
                     self.redactor.add(value.clone());
                 }
                 env.push((k.clone(), value));
@@ -1148,7 +1147,7 @@ impl<'p> Runner<'p> {
                     env: &env,
                     prefix,
                     capture_stdout: cmd.report.is_some() || cmd.save.is_some(),
-                    transient: Some(&policy),
+                    transient: &policy,
                 },
                 &self.redactor,
             )?;
@@ -1998,7 +1997,7 @@ fn report_rolling_update(
     if dry_run && fail_on_update {
         return Err(UserError::with_code(
             "instance groups need a rolling update (--fail-on-update); run the rolling update with --yes",
-            NEEDS_UPDATE_EXIT,
+            crate::error::exit::CHANGES,
         ));
     }
     Ok(())
