@@ -80,8 +80,8 @@ pub fn append(
     }
     let time = humantime::format_rfc3339_seconds(started).to_string();
     let user = user();
-    let host = host();
-    let git = git(&project.dir);
+    let host = crate::lock::hostname().unwrap_or_default();
+    let git = repository(&project.dir).map(|(git, _)| git);
     let argv: Vec<String> = std::env::args_os()
         .map(|a| crate::redact::mask_all(&a.to_string_lossy()))
         .collect();
@@ -135,63 +135,48 @@ fn write_lines(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 fn user() -> String {
-    ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+    crate::lock::user_name()
         // SAFETY: getuid(2) cannot fail.
         .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
 }
 
-fn host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname(2) writes at most buf.len() bytes into buf.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    if ok {
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    }
-}
-
-/// The commit, branch and dirtiness of the project's repository, from one `git status`.
-fn git(dir: &Path) -> Option<Git> {
-    let (code, out, _) = crate::process::run_captured(
-        "git",
-        &[
-            "status",
-            "--porcelain=v2",
-            "--branch",
-            "--untracked-files=no",
-        ],
-        dir,
-        &[],
-    )
-    .ok()?;
+/// The commit, branch and uncommitted changes to tracked files of the repository `dir` is in, and
+/// whether it has untracked files, from one `git status`; `None` outside a repository or before
+/// its first commit. For audit records and plan seals.
+pub fn repository(dir: &Path) -> Option<(Git, bool)> {
+    let (code, out, _) =
+        crate::process::run_captured("git", &["status", "--porcelain=v2", "--branch"], dir, &[])
+            .ok()?;
     if code != 0 {
         return None;
     }
     parse_git_status(&String::from_utf8_lossy(&out))
 }
 
-fn parse_git_status(text: &str) -> Option<Git> {
+fn parse_git_status(text: &str) -> Option<(Git, bool)> {
     let mut commit = None;
     let mut branch = None;
     let mut dirty = false;
+    let mut untracked = false;
     for line in text.lines() {
         if let Some(oid) = line.strip_prefix("# branch.oid ") {
             commit = (oid != "(initial)").then(|| oid.to_string());
         } else if let Some(head) = line.strip_prefix("# branch.head ") {
             branch = (head != "(detached)").then(|| head.to_string());
+        } else if line.starts_with("? ") {
+            untracked = true;
         } else if !line.starts_with('#') && !line.is_empty() {
             dirty = true;
         }
     }
-    Some(Git {
-        commit: commit?,
-        branch,
-        dirty,
-    })
+    Some((
+        Git {
+            commit: commit?,
+            branch,
+            dirty,
+        },
+        untracked,
+    ))
 }
 
 /// `kopsform audit`: the last `last` records as a table, or as JSON lines.
@@ -311,15 +296,20 @@ mod tests {
         let clean = "# branch.oid 0123456789abcdef\n# branch.head main\n";
         assert_eq!(
             parse_git_status(clean),
-            Some(Git {
-                commit: "0123456789abcdef".into(),
-                branch: Some("main".into()),
-                dirty: false
-            })
+            Some((
+                Git {
+                    commit: "0123456789abcdef".into(),
+                    branch: Some("main".into()),
+                    dirty: false
+                },
+                false
+            ))
         );
         let dirty = "# branch.oid abc\n# branch.head (detached)\n1 .M N... 100644 100644 100644 a b tasks.toml\n";
-        let g = parse_git_status(dirty).unwrap();
-        assert_eq!((g.branch, g.dirty), (None, true));
+        let (g, untracked) = parse_git_status(dirty).unwrap();
+        assert_eq!((g.branch, g.dirty, untracked), (None, true, false));
+        let (g, untracked) = parse_git_status("# branch.oid abc\n? new.txt\n").unwrap();
+        assert_eq!((g.dirty, untracked), (false, true));
         assert_eq!(
             parse_git_status("# branch.oid (initial)\n# branch.head main\n"),
             None

@@ -62,6 +62,23 @@ impl UserError {
         }
     }
 
+    /// One error for several (clusters of a stage, parallel tasks): their messages one per line,
+    /// their statuses combined by [`exit::combine`]; `None` when there is none.
+    pub fn combine(mut errors: Vec<UserError>) -> Option<UserError> {
+        if errors.len() <= 1 {
+            return errors.pop();
+        }
+        let message = errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Some(UserError::with_code(
+            message,
+            exit::combine(errors.iter().map(|e| e.code)),
+        ))
+    }
+
     /// Prefixes the message with where it happened (`file: ` or `task `x`: `).
     pub fn context(mut self, what: impl fmt::Display) -> Self {
         self.message = format!("{what}: {}", self.message);

@@ -133,10 +133,7 @@ pub fn run(
         let dry_run = options.dry_run;
         let mut runner = Runner::for_cluster(project, options, selected.into_iter().next(), None);
         let (results, outcome) = runner.run_plan(&plan);
-        let code = outcome.as_ref().err().map(|e| e.code);
-        runner::print_summary(&results, code);
-        crate::audit::append(project, started, &results, code, dry_run);
-        return outcome;
+        return finish(project, started, &results, outcome.err(), dry_run);
     }
     if !options.yes && !options.dry_run {
         // Several clusters may run at once: every confirmation is asked before anything starts.
@@ -187,25 +184,28 @@ pub fn run(
             ));
         }
     }
-    let code = (!failures.is_empty())
-        .then(|| crate::error::exit::combine(failures.iter().map(|e| e.code)));
-    runner::print_summary(&results, code);
-    crate::audit::append(project, started, &results, code, options.dry_run);
-    if failures.is_empty() {
-        return Ok(());
-    }
-    let mut message = failures
-        .iter()
-        .map(|e| e.message.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
-    if !held.is_empty() {
-        message.push_str(&format!("\nheld back (not started): {}", held.join(", ")));
-    }
-    Err(UserError::with_code(
-        message,
-        crate::error::exit::combine(failures.iter().map(|e| e.code)),
-    ))
+    let failure = UserError::combine(failures).map(|mut e| {
+        if !held.is_empty() {
+            e.message
+                .push_str(&format!("\nheld back (not started): {}", held.join(", ")));
+        }
+        e
+    });
+    finish(project, started, &results, failure, options.dry_run)
+}
+
+/// The end of every run: the summary, the audit records, the run's outcome.
+fn finish(
+    project: &Project,
+    started: std::time::SystemTime,
+    results: &[TaskResult],
+    failure: Option<UserError>,
+    dry_run: bool,
+) -> Result<(), UserError> {
+    let code = failure.as_ref().map(|e| e.code);
+    runner::print_summary(results, code);
+    crate::audit::append(project, started, results, code, dry_run);
+    failure.map_or(Ok(()), Err)
 }
 
 fn stage_name(c: &ClusterDef) -> String {

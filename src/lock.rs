@@ -36,11 +36,10 @@ impl Holder {
         let nanos = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let (host, pid) = (hostname(), std::process::id());
+        let host = hostname().unwrap_or_else(|| "unknown".into());
+        let pid = std::process::id();
         Holder {
-            user: std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
+            user: user_name().unwrap_or_else(|| "unknown".into()),
             run: format!("{host}-{pid}-{nanos}"),
             host,
             pid,
@@ -58,15 +57,23 @@ impl Holder {
     }
 }
 
-fn hostname() -> String {
+/// The user running kopsform: `$USER`, else `$LOGNAME` (lock records, the audit trail).
+pub fn user_name() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+}
+
+/// This machine's host name (lock records, the audit trail).
+pub fn hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
     if rc != 0 {
-        return "unknown".into();
+        return None;
     }
     let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
 /// Where a cluster's lock lives.

@@ -329,21 +329,7 @@ impl<'p> Runner<'p> {
                 errors.push(e.context(self.task_label(name)));
             }
         }
-        let outcome = match errors.len() {
-            0 => Ok(()),
-            1 => Err(errors.remove(0)),
-            _ => {
-                let message = errors
-                    .iter()
-                    .map(|e| e.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                Err(UserError::with_code(
-                    message,
-                    crate::error::exit::combine(errors.iter().map(|e| e.code)),
-                ))
-            }
-        };
+        let outcome = UserError::combine(errors).map_or(Ok(()), Err);
         (results, outcome)
     }
 
@@ -1694,18 +1680,11 @@ impl<'p> Runner<'p> {
             return Ok(());
         }
         let mut sealed = self.current_seal(plan, inputs)?;
-        let git = |args: &[&str]| {
-            process::run_captured("git", args, &self.project.dir, &[])
-                .ok()
-                .filter(|(code, _, _)| *code == 0)
-                .map(|(_, out, _)| String::from_utf8_lossy(&out).trim().to_string())
-        };
-        sealed.git_commit = git(&["rev-parse", "HEAD"]);
-        sealed.git_dirty = sealed
-            .git_commit
-            .as_ref()
-            .and_then(|_| git(&["status", "--porcelain"]))
-            .map(|s| !s.is_empty());
+        // Dirty: any change `git status` lists, untracked files included.
+        if let Some((git, untracked)) = crate::audit::repository(&self.project.dir) {
+            sealed.git_commit = Some(git.commit);
+            sealed.git_dirty = Some(git.dirty || untracked);
+        }
         self.task_plan = Some(sealed.plan_sha256.clone());
         let path = seal::seal_path(&self.project.path(plan));
         let text = serde_json::to_string_pretty(&sealed)
