@@ -797,6 +797,19 @@ impl Project {
         self.tool(name).unwrap_or_else(|| self.program_path(name))
     }
 
+    /// Which of the tools kopsform knows a step's first word runs (`Other` for the rest).
+    pub fn tool_kind(&self, argv0: &str) -> crate::retry::Tool {
+        use crate::retry::Tool;
+        [
+            ("terraform", Tool::Terraform),
+            ("kops", Tool::Kops),
+            ("aws", Tool::Aws),
+        ]
+        .into_iter()
+        .find_map(|(name, kind)| self.is_tool(argv0, name).then_some(kind))
+        .unwrap_or(Tool::Other)
+    }
+
     /// Whether a step's first word runs the tool `name` (by name, or as its `[tools]` binary).
     pub fn is_tool(&self, argv0: &str, name: &str) -> bool {
         if argv0 == name || self.tool_or_default(argv0) == self.tool_or_default(name) {

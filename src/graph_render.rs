@@ -102,12 +102,19 @@ pub fn build(
             confirm: task.confirmation(name),
         });
     }
-    let position = |name: &str| graph.tasks.iter().position(|t| t.name == name);
+    let position: std::collections::HashMap<&str, usize> = graph
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
     let mut edges = Vec::new();
     for (to, node) in graph.tasks.iter().enumerate() {
+        // A task's edges are its own: a dependency named twice is drawn once.
+        let first = edges.len();
         for dep in &all[&node.name].deps {
-            if let Some(from) = position(dep)
-                && !edges.contains(&(from, to))
+            if let Some(&from) = position.get(dep.as_str())
+                && !edges[first..].contains(&(from, to))
             {
                 edges.push((from, to));
             }

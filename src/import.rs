@@ -27,6 +27,7 @@ use crate::config::{ClusterDef, ManifestCheck, Project, Step};
 use crate::context::RunValues;
 use crate::error::UserError;
 use crate::fleet::{self, Selection};
+use crate::manifest::{kind, metadata_name};
 use crate::outputs::Outputs;
 use crate::process;
 use crate::redact::{self, Redactor};
@@ -669,23 +670,6 @@ pub fn build(input: &Input) -> Result<Imported, String> {
         warnings: walker.warnings,
         documents,
     })
-}
-
-fn kind(document: &Yaml) -> String {
-    document
-        .get("kind")
-        .and_then(Yaml::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn metadata_name(document: &Yaml) -> String {
-    document
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Yaml::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Drops what kops adds to a stored object: `metadata.creationTimestamp`, `generation`, `uid`,

@@ -89,11 +89,13 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         stages: global.stage.clone(),
         all: global.all,
     };
-    let jobs = global
-        .jobs
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, std::num::NonZero::get));
-    let options = RunOptions {
+    // Only runs need these (the CPU count reads cgroup files): worked out when used.
+    let jobs = || {
+        global.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(4, std::num::NonZero::get)
+        })
+    };
+    let options = || RunOptions {
         dry_run: global.dry_run,
         yes: global.yes,
         sets: global.set.clone(),
@@ -101,7 +103,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         allow_destroy: global.allow_destroy.clone(),
         lock_timeout: global.lock_timeout,
         force: global.force,
-        jobs,
+        jobs: jobs(),
     };
     let tasks: Vec<String> = match cli.command {
         None => {
@@ -147,8 +149,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
                 )));
             }
             for cluster in clusters {
-                runner::Runner::for_cluster(&project, options.clone(), Some(cluster), None)
-                    .unlock()?;
+                runner::Runner::for_cluster(&project, options(), Some(cluster), None).unlock()?;
             }
             return Ok(());
         }
@@ -159,10 +160,10 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             .collect(),
     };
     let fleet_options = fleet::FleetOptions {
-        jobs,
+        jobs: jobs(),
         keep_going: global.keep_going,
     };
-    fleet::run(&load()?, options, &selection, fleet_options, &tasks)
+    fleet::run(&load()?, options(), &selection, fleet_options, &tasks)
 }
 
 /// `kopsform review`: needs no project, but inside one its [review] and [tools] settings apply.

@@ -154,7 +154,17 @@ pub fn config_base(spec: &Value) -> Option<&str> {
     spec.get("configBase").and_then(Value::as_str)
 }
 
-fn metadata_name(value: &Value) -> String {
+/// A document's `kind`, or `""`.
+pub fn kind(value: &Value) -> String {
+    value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A document's `metadata.name`, or `""`.
+pub fn metadata_name(value: &Value) -> String {
     value
         .get("metadata")
         .and_then(|m| m.get("name"))

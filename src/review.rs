@@ -144,13 +144,17 @@ pub struct ProtectedChange {
 
 /// The changes that destroy or replace a resource matched by `rules`, in plan order.
 pub fn protected_changes(summary: &PlanSummary, rules: &[ProtectRule]) -> Vec<ProtectedChange> {
+    protected_of(summary, &protection(summary, rules))
+}
+
+/// Each change's protection by `rules` (the reason of the first rule it matches), in plan order.
+fn protection(summary: &PlanSummary, rules: &[ProtectRule]) -> Vec<Option<String>> {
     let matcher = Matcher::new(rules);
-    let protection: Vec<Option<String>> = summary
+    summary
         .changes
         .iter()
         .map(|c| matcher.protection(c))
-        .collect();
-    protected_of(summary, &protection)
+        .collect()
 }
 
 /// The protected changes, given each change's protection (in plan order).
@@ -360,12 +364,7 @@ impl Review {
         cluster: Option<String>,
         rolling_update: Option<Vec<GroupStatus>>,
     ) -> Review {
-        let matcher = Matcher::new(rules);
-        let protection: Vec<Option<String>> = summary
-            .changes
-            .iter()
-            .map(|c| matcher.protection(c))
-            .collect();
+        let protection = protection(&summary, rules);
         let protected = protected_of(&summary, &protection);
         let exit_status = exit_status(&summary, &protected);
         Review {
@@ -542,7 +541,7 @@ impl Markdown {
     }
 }
 
-/// A part of the review: a head, items that a budget may cut one by one, and a tail.
+/// A part of the review: a head, and items that a budget may cut one by one.
 struct Section {
     /// How the cut notice names it: "the details".
     name: &'static str,
@@ -550,22 +549,24 @@ struct Section {
     noun: &'static str,
     head: String,
     items: Vec<String>,
-    tail: String,
 }
 
 impl Section {
     fn whole(name: &'static str, text: String) -> Section {
+        Section::list(name, "", text, Vec::new())
+    }
+
+    fn list(name: &'static str, noun: &'static str, head: String, items: Vec<String>) -> Section {
         Section {
             name,
-            noun: "",
-            head: text,
-            items: Vec::new(),
-            tail: String::new(),
+            noun,
+            head,
+            items,
         }
     }
 
     fn chars(&self) -> usize {
-        chars(&self.head) + self.items.iter().map(|i| chars(i)).sum::<usize>() + chars(&self.tail)
+        chars(&self.head) + self.items.iter().map(|i| chars(i)).sum::<usize>()
     }
 
     fn push_to(&self, out: &mut String, items: usize) {
@@ -573,7 +574,6 @@ impl Section {
         for item in &self.items[..items] {
             out.push_str(item);
         }
-        out.push_str(&self.tail);
     }
 }
 
@@ -632,7 +632,7 @@ pub fn render_markdown(review: &Review, budget: Option<usize>, full: &FullReport
                 continue;
             }
             stopped = true;
-            let mut used = chars(&section.head) + chars(&section.tail);
+            let mut used = chars(&section.head);
             let mut fit = 0;
             for item in &section.items {
                 let c = chars(item);
@@ -996,13 +996,12 @@ fn types_section(review: &Review) -> Option<Section> {
             )
         })
         .collect();
-    Some(Section {
-        name: "the resource-type table",
-        noun: "rows of the resource-type table",
-        head: "\n### Changes by resource type\n\n| Resource type | Create | Update | Replace | Delete | Other |\n|---|--:|--:|--:|--:|---|\n".to_string(),
+    Some(Section::list(
+        "the resource-type table",
+        "rows of the resource-type table",
+        "\n### Changes by resource type\n\n| Resource type | Create | Update | Replace | Delete | Other |\n|---|--:|--:|--:|--:|---|\n".to_string(),
         items,
-        tail: String::new(),
-    })
+    ))
 }
 
 fn drift_section(review: &Review) -> Option<Section> {
@@ -1038,16 +1037,15 @@ fn drift_section(review: &Review) -> Option<Section> {
             item
         })
         .collect();
-    Some(Section {
-        name: "the drift section",
-        noun: "drift entries",
-        head: format!(
+    Some(Section::list(
+        "the drift section",
+        "drift entries",
+        format!(
             "\n### Drift: changed outside Terraform ({})\n\nTerraform found these differences when it refreshed the state; the plan above already takes them into account.\n\n",
             drift.len()
         ),
         items,
-        tail: String::new(),
-    })
+    ))
 }
 
 fn outputs_section(review: &Review) -> Option<Section> {
@@ -1067,14 +1065,13 @@ fn outputs_section(review: &Review) -> Option<Section> {
             )
         })
         .collect();
-    Some(Section {
-        name: "the output changes",
-        noun: "output changes",
-        head: "\n### Output changes\n\n| Output | Change | Before | After |\n|---|---|---|---|\n"
+    Some(Section::list(
+        "the output changes",
+        "output changes",
+        "\n### Output changes\n\n| Output | Change | Before | After |\n|---|---|---|---|\n"
             .to_string(),
         items,
-        tail: String::new(),
-    })
+    ))
 }
 
 fn details_section(review: &Review) -> Option<Section> {
@@ -1083,13 +1080,12 @@ fn details_section(review: &Review) -> Option<Section> {
         return None;
     }
     let items = changes.iter().map(details_item).collect();
-    Some(Section {
-        name: "the details",
-        noun: "resource details",
-        head: "\n### Details\n".to_string(),
+    Some(Section::list(
+        "the details",
+        "resource details",
+        "\n### Details\n".to_string(),
         items,
-        tail: String::new(),
-    })
+    ))
 }
 
 fn details_item(change: &ResourceChange) -> String {

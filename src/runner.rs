@@ -1042,8 +1042,9 @@ impl<'p> Runner<'p> {
         }
         let tool_name = argv[0].clone();
         let program = self.project.tool_or_default(&tool_name);
-        let is_kops = self.project.is_tool(&tool_name, "kops");
-        let is_terraform = self.project.is_tool(&tool_name, "terraform");
+        let kind = self.project.tool_kind(&tool_name);
+        let is_kops = kind == retry::Tool::Kops;
+        let is_terraform = kind == retry::Tool::Terraform;
         let cwd_rel = match cmd.cwd.as_deref().or(task.cwd.as_deref()) {
             Some(rel) => Some(self.render_text(&format!("task `{task_name}` cwd"), rel)?),
             None => None,
@@ -1108,15 +1109,6 @@ impl<'p> Runner<'p> {
             self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);
         }
         let policy = self.project.retry_policy(Some(task));
-        let kind = if is_terraform {
-            retry::Tool::Terraform
-        } else if is_kops {
-            retry::Tool::Kops
-        } else if self.project.is_tool(&tool_name, "aws") {
-            retry::Tool::Aws
-        } else {
-            retry::Tool::Other
-        };
         let safety = match retry::classify(kind, &argv[1..]) {
             retry::Safety::Unknown if policy.declared_repeatable(&tool_name) => {
                 retry::Safety::Repeatable
