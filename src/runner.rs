@@ -104,8 +104,6 @@ pub struct Runner<'p> {
     renderer: Renderer,
     redactor: Arc<Redactor>,
     values: RunValues<'p>,
-    /// `terraform version`, probed once per run when needed.
-    terraform_version: Option<String>,
     /// The state-store snapshot this run switched to (`snapshot-state`), if any.
     snapshot: Option<Snapshot>,
     /// The pre-flight's read-only view of the live key and secret stores (isolated runs).
@@ -239,7 +237,6 @@ impl<'p> Runner<'p> {
             renderer: Renderer::new(),
             redactor,
             values,
-            terraform_version: None,
             snapshot: None,
             inspector: None,
             learned: Default::default(),
@@ -1614,13 +1611,22 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
-    fn terraform_version(&mut self) -> Result<String, UserError> {
-        if let Some(v) = &self.terraform_version {
-            return Ok(v.clone());
-        }
+    /// The Terraform version a seal records: asked once per process (every cluster of a run
+    /// shares the binary), without Terraform's update check.
+    fn terraform_version(&self) -> Result<String, UserError> {
+        static SEEN: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
         let terraform = self.project.tool_or_default("terraform");
+        let known = SEEN.lock().ok().and_then(|seen| {
+            seen.iter()
+                .find(|(program, _)| *program == terraform)
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(version) = known {
+            return Ok(version);
+        }
+        let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
         let (code, stdout, stderr) =
-            process::run_captured(&terraform, &["version", "-json"], &self.project.dir, &[])?;
+            process::run_captured(&terraform, &["version", "-json"], &self.project.dir, &env)?;
         if code != 0 {
             return Err(UserError::new(format!(
                 "`{terraform} version -json` failed with status {code}: {}",
@@ -1637,7 +1643,9 @@ impl<'p> Runner<'p> {
                     .unwrap_or_default()
                     .to_string()
             });
-        self.terraform_version = Some(version.clone());
+        if let Ok(mut seen) = SEEN.lock() {
+            seen.push((terraform, version.clone()));
+        }
         Ok(version)
     }
 
