@@ -80,8 +80,24 @@ impl Values {
 }
 
 /// Outputs by (layer folder, workspace), shared by the clusters of one kopsform process.
-type OutputsCache = Vec<((std::path::PathBuf, String), Outputs)>;
-static SHARED_OUTPUTS: std::sync::Mutex<OutputsCache> = std::sync::Mutex::new(Vec::new());
+/// One layer's outputs once read; its lock is held while they are read, so clusters of a stage
+/// that share the layer wait for one `terraform output` instead of each starting their own.
+type OutputsSlot = Arc<std::sync::Mutex<Option<Outputs>>>;
+static SHARED_OUTPUTS: std::sync::Mutex<Vec<((std::path::PathBuf, String), OutputsSlot)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The slot of the layer `key` (created empty when new).
+fn outputs_slot(key: &(std::path::PathBuf, String)) -> OutputsSlot {
+    let mut slots = SHARED_OUTPUTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, slot)) = slots.iter().find(|(k, _)| k == key) {
+        return Arc::clone(slot);
+    }
+    let slot = OutputsSlot::default();
+    slots.push((key.clone(), Arc::clone(&slot)));
+    slot
+}
 
 pub struct RunValues<'p> {
     project: &'p Project,
@@ -128,10 +144,10 @@ impl<'p> RunValues<'p> {
     /// Forgets the values: the next use reads the outputs again.
     pub fn invalidate(&mut self) {
         self.loaded = None;
-        let key = self.layer_key();
-        if let Ok(mut shared) = SHARED_OUTPUTS.lock() {
-            shared.retain(|(k, _)| *k != key);
-        }
+        let slot = outputs_slot(&self.layer_key());
+        *slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     pub fn get(&mut self, renderer: &Renderer) -> Result<Arc<Values>, UserError> {
@@ -180,21 +196,19 @@ impl<'p> RunValues<'p> {
     /// The layer's outputs, read once per process for all the clusters that share the layer (and
     /// workspace), until a step in the layer invalidates them.
     fn read_outputs(&mut self) -> Result<Outputs, UserError> {
-        let key = self.layer_key();
-        let cached = SHARED_OUTPUTS
+        let slot = outputs_slot(&self.layer_key());
+        let mut held = slot
             .lock()
-            .ok()
-            .and_then(|c| c.iter().find(|(k, _)| *k == key).map(|(_, o)| o.clone()));
-        let outputs = match cached {
-            Some(outputs) => outputs,
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let outputs = match &*held {
+            Some(outputs) => outputs.clone(),
             None => {
                 let outputs = self.run_terraform_output()?;
-                if let Ok(mut shared) = SHARED_OUTPUTS.lock() {
-                    shared.push((key, outputs.clone()));
-                }
+                *held = Some(outputs.clone());
                 outputs
             }
         };
+        drop(held);
         for secret in outputs.secrets() {
             self.redactor.add(secret);
         }
