@@ -11,6 +11,38 @@ use crate::error::UserError;
 
 /// Writes `contents` to `path` atomically with the given Unix mode (e.g. 0o644, 0o600).
 pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), UserError> {
+    write_with(path, mode, &mut |w| {
+        w.write_all(contents).map_err(WriteError::Io)
+    })
+}
+
+/// Why a streamed write failed: the file could not be written, or what fed it failed (the
+/// message is the caller's and is passed on unchanged).
+#[derive(Debug)]
+pub enum WriteError {
+    Io(std::io::Error),
+    Source(UserError),
+}
+
+impl From<std::io::Error> for WriteError {
+    fn from(e: std::io::Error) -> Self {
+        WriteError::Io(e)
+    }
+}
+
+impl From<UserError> for WriteError {
+    fn from(e: UserError) -> Self {
+        WriteError::Source(e)
+    }
+}
+
+/// Like [`write`], with the contents streamed by `fill` through a buffer: a large file is never
+/// held in memory. On any error the temporary file is removed and `path` is left as it was.
+pub fn write_with(
+    path: &Path,
+    mode: u32,
+    fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), WriteError>,
+) -> Result<(), UserError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -23,7 +55,15 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), UserError> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(fail)?;
-    tmp.write_all(contents).map_err(fail)?;
+    {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file_mut());
+        match fill(&mut out) {
+            Ok(()) => {}
+            Err(WriteError::Io(e)) => return Err(fail(e)),
+            Err(WriteError::Source(e)) => return Err(e),
+        }
+        out.flush().map_err(fail)?;
+    }
     tmp.as_file().sync_all().map_err(fail)?;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;

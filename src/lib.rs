@@ -21,6 +21,7 @@ pub mod fuzzing;
 pub mod graph;
 pub mod graph_render;
 pub mod import;
+pub mod jsonscan;
 pub mod kops;
 pub mod lock;
 pub mod manifest;

@@ -1,10 +1,13 @@
 //! Terraform plan JSON (`terraform show -json`) -> a [`PlanSummary`] that holds no secrets.
 //!
-//! The JSON is parsed once with serde into typed structs. The parts a review never needs
-//! (`prior_state`, `planned_values`, most of `configuration`) are skipped by the parser without
-//! building values, so a plan of tens of thousands of resources costs one pass and the memory of
-//! its changes. Everything after that is linear: one pass collects the sensitive values, one pass
-//! turns each change into attribute rows and drops its raw values.
+//! The JSON is read as a stream ([`crate::jsonscan`]): one top-level field or change at a time is
+//! copied into a small buffer and parsed with serde into typed structs; the parts a review never
+//! needs (`prior_state`, `planned_values`, most of `configuration`) are skipped without being
+//! held. A first pass gathers the counts, the list of changes and the sensitive values (a change's
+//! `before`/`after` are skipped unless Terraform marks something in them sensitive, which costs one
+//! more pass); a second pass ([`Rows::each`]) turns each change into attribute rows, which the
+//! review writes and drops one change at a time. So a plan of tens of thousands of resources
+//! never sits in memory, and neither do its rows.
 //!
 //! Secrets are removed here, not when printing: every value in a [`PlanSummary`] is already a
 //! display form ([`Shown`]), so nothing downstream can print a secret by mistake. A value is
@@ -24,11 +27,16 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::io::{BufRead, Read};
+use std::marker::PhantomData;
 use std::path::Path;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
+    Visitor,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -327,11 +335,66 @@ impl PlanSummary {
 // Reading a plan
 // ---------------------------------------------------------------------------------------------
 
+/// A plan read in one streaming pass: its summary without attribute rows, and what a second
+/// pass needs to produce the rows change by change ([`Rows::each`]). Neither the plan's text
+/// nor all rows are ever held at once, so a review of a large plan needs little memory.
+pub struct Plan {
+    pub summary: PlanSummary,
+    pub rows: Rows,
+}
+
+/// The second pass over a plan: its source and every secret the first pass found.
+pub struct Rows {
+    source: Source,
+    secrets: Secrets,
+}
+
+/// Where the plan JSON is read from, once per pass.
+enum Source {
+    /// A file that is plan JSON (a UTF-8 byte-order mark is skipped).
+    File(std::path::PathBuf),
+    /// `terraform show -json` output, or text given to [`summarize`].
+    Bytes(Vec<u8>),
+}
+
 /// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
-/// `TOOL show -json` run in the plan's folder.
+/// `TOOL show -json` run in the plan's folder. The summary has every attribute row.
 pub fn read(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<PlanSummary, UserError> {
-    let text = read_json(plan, tool, env)?;
-    summarize(&text).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
+    open(plan, tool, env)?.into_summary()
+}
+
+/// Reads PLAN like [`read`], without the attribute rows: [`Rows::each`] gives them.
+pub fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, UserError> {
+    let mut file = std::fs::File::open(plan)
+        .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
+    let mut head = [0u8; 512];
+    let n = read_head(&mut file, &mut head)
+        .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
+    let head = &head[..n];
+    let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
+    let is_json = match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b) => *b == b'{',
+        // All blank so far: JSON if the file is all blank (then it fails as JSON).
+        None => n < 512,
+    };
+    let source = if is_json {
+        Source::File(plan.to_path_buf())
+    } else {
+        drop(file);
+        Source::Bytes(show_json(plan, tool, env)?)
+    };
+    Plan::read(source).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
+}
+
+fn read_head(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 /// The plan's JSON text: the file itself when it is JSON, else `terraform show -json` of it.
@@ -391,26 +454,107 @@ fn show_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Vec<u8
     Ok(stdout)
 }
 
-/// Parses plan JSON into a summary. The error says what is wrong, without repeating the input.
+/// Parses plan JSON into a summary with every attribute row. The error says what is wrong,
+/// without repeating the input.
 pub fn summarize(json_text: &str) -> Result<PlanSummary, String> {
-    let raw: RawPlan = match serde_json::from_str(json_text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            // A plan of an unknown format may fail the typed parse; name its version instead.
-            if let Ok(v) = serde_json::from_str::<VersionOnly>(json_text) {
-                check_format_version(v.format_version.as_ref())?;
-            }
-            return Err(format!(
-                "not Terraform plan JSON: {} at line {} column {}; pass a saved plan or the output of `terraform show -json PLAN`",
-                describe_json_error(&e),
-                e.line(),
-                e.column()
-            ));
-        }
-    };
-    let format_version = check_format_version(raw.format_version.as_ref())?;
-    Ok(build(raw, format_version))
+    from_text(json_text)?
+        .into_summary()
+        .map_err(|e| e.to_string())
 }
+
+/// Reads plan JSON text like [`open`]: the summary without rows, and the rows' second pass.
+pub fn from_text(json_text: &str) -> Result<Plan, String> {
+    Plan::read(Source::Bytes(json_text.as_bytes().to_vec()))
+}
+
+impl Plan {
+    /// The first pass: everything but the resource changes' attribute rows. Their values are
+    /// skipped, unless Terraform marks some as sensitive: then one more pass reads those secrets.
+    fn read(source: Source) -> Result<Plan, String> {
+        let mut first = First::default();
+        let top = scan::<IgnoredAny>(&source, &mut |item| {
+            first.item(item);
+            Ok(())
+        })?;
+        let format_version = match top.format_version.clone() {
+            Some(v) => v,
+            None => check_format_version(None)?,
+        };
+        if first.marked_values {
+            scan::<Value>(&source, &mut |item| {
+                if let Item::Change(rc) = item {
+                    first.learn(&rc.change, false);
+                }
+                Ok(())
+            })?;
+        }
+        let (summary, secrets) = first.finish(top, format_version)?;
+        Ok(Plan {
+            summary,
+            rows: Rows { source, secrets },
+        })
+    }
+
+    /// The summary with every change's attribute rows.
+    pub fn into_summary(mut self) -> Result<PlanSummary, UserError> {
+        let mut all: Vec<Vec<AttributeChange>> = Vec::with_capacity(self.summary.changes.len());
+        self.rows.each(&self.summary.changes, &mut |_, rows| {
+            all.push(rows);
+            true
+        })?;
+        for (change, rows) in self.summary.changes.iter_mut().zip(all) {
+            change.attributes = rows;
+        }
+        Ok(self.summary)
+    }
+}
+
+impl Rows {
+    /// The second pass: calls `f` with each change's index in `changes` (the summary's) and its
+    /// attribute rows, in plan order, until `f` answers `false`.
+    pub fn each(
+        &self,
+        changes: &[ResourceChange],
+        f: &mut dyn FnMut(usize, Vec<AttributeChange>) -> bool,
+    ) -> Result<(), UserError> {
+        let mut next = 0;
+        // `f` had enough.
+        let mut ended = false;
+        let result = scan::<Value>(&self.source, &mut |item| {
+            let Item::Change(rc) = item else {
+                return Ok(());
+            };
+            let action = Action::from_actions(&rc.change.actions);
+            if !shown(&rc, action) {
+                return Ok(());
+            }
+            let i = next;
+            next += 1;
+            if changes.get(i).is_none_or(|c| c.address != rc.address) {
+                return Err(CHANGED.to_string());
+            }
+            if f(i, rows(&rc, action, &self.secrets)) {
+                return Ok(());
+            }
+            ended = true;
+            Err(ENOUGH.to_string())
+        });
+        match (result, ended) {
+            (_, true) => Ok(()),
+            (Ok(_), false) if next == changes.len() => Ok(()),
+            // The first pass read the same source without error: it was rewritten since.
+            (Ok(_), false) | (Err(_), false) => Err(UserError::new(
+                "the plan changed while it was read (it was rewritten between two reads of it); \
+                 run the review again once the plan is written",
+            )),
+        }
+    }
+}
+
+/// The error of a second pass that no longer finds the changes of the first.
+const CHANGED: &str = "plan changed";
+/// The error that ends a second pass early.
+const ENOUGH: &str = "enough";
 
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
@@ -455,27 +599,409 @@ fn check_format_version(version: Option<&Value>) -> Result<String, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The plan JSON as Terraform writes it (internal/command/jsonplan). Unlisted fields are skipped.
+// The plan JSON as Terraform writes it (internal/command/jsonplan), streamed: the top-level
+// object is visited key by key and `resource_changes`/`resource_drift` element by element, each
+// handed to the pass and dropped. Unlisted fields are skipped without building values.
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct VersionOnly {
-    format_version: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct RawPlan {
-    format_version: Option<Value>,
+/// The top-level fields other than the change lists.
+#[derive(Default)]
+struct Top {
+    format_version: Option<String>,
     terraform_version: Option<String>,
-    variables: Option<IndexMap<String, RawVariable>>,
-    resource_drift: Option<Vec<RawResourceChange>>,
-    resource_changes: Option<Vec<RawResourceChange>>,
-    output_changes: Option<IndexMap<String, RawChange>>,
-    deferred_changes: Option<Vec<IgnoredAny>>,
-    action_invocations: Option<Vec<IgnoredAny>>,
-    configuration: Option<RawConfiguration>,
+    variables: IndexMap<String, RawVariable>,
+    output_changes: IndexMap<String, RawChange>,
+    deferred_changes: usize,
+    action_invocations: usize,
+    declared: IndexMap<String, bool>,
     applyable: Option<bool>,
     errored: Option<bool>,
+}
+
+/// One element of a change list.
+/// `V` is what a change's `before` and `after` are read as: `IgnoredAny` when a pass does not
+/// need them (the first pass), `Value` when it does. Drift entries always have their values.
+enum Item<V> {
+    Change(RawResourceChange<V>),
+    Drift(RawResourceChange),
+}
+
+type OnItem<'a, V> = dyn FnMut(Item<V>) -> Result<(), String> + 'a;
+
+/// One pass over the plan JSON of `source`: fast, one value at a time ([`fast_scan`]); when that
+/// finds the document malformed, serde_json's own reader reads it again to say what and where.
+fn scan<V: DeserializeOwned>(source: &Source, on_item: &mut OnItem<V>) -> Result<Top, String> {
+    let fast = match source {
+        Source::Bytes(bytes) => fast_scan(skip_bom(bytes), on_item),
+        Source::File(path) => fast_scan(open_past_bom(path, 4096)?, on_item),
+    };
+    match fast {
+        Ok(top) => Ok(top),
+        Err(Fast::Stopped(message)) => Err(message),
+        Err(Fast::Io(e)) => Err(format!("cannot read the plan: {e}")),
+        Err(Fast::Malformed) => match strict_scan::<IgnoredAny>(source, &mut |_| Ok(())) {
+            Err(message) => Err(message),
+            // Well-formed after all: only a value the fast reader copied failed to parse in a way
+            // the strict one (which parses the whole document at once) does not see. Say so
+            // rather than guess.
+            Ok(_) => Err(
+                "not Terraform plan JSON: a resource change or top-level field does not have the \
+                 shape Terraform writes; pass a saved plan or the output of `terraform show -json PLAN`"
+                    .to_string(),
+            ),
+        },
+    }
+}
+
+/// The plan file, buffered, past a UTF-8 byte-order mark.
+fn open_past_bom(
+    path: &Path,
+    capacity: usize,
+) -> Result<std::io::BufReader<std::fs::File>, String> {
+    let fail = |e: std::io::Error| format!("cannot read the plan: {e}");
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut reader = std::io::BufReader::with_capacity(capacity, file);
+    if reader
+        .fill_buf()
+        .map_err(fail)?
+        .starts_with(&[0xEF, 0xBB, 0xBF])
+    {
+        reader.consume(3);
+    }
+    Ok(reader)
+}
+
+fn skip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes)
+}
+
+/// How a fast pass ended early.
+enum Fast {
+    /// The pass's own error (or its signal that it has enough), passed on.
+    Stopped(String),
+    Io(std::io::Error),
+    /// Not well-formed, or a value not of the expected shape: read again to say why.
+    Malformed,
+}
+
+impl From<crate::jsonscan::Malformed> for Fast {
+    fn from(e: crate::jsonscan::Malformed) -> Self {
+        match e {
+            crate::jsonscan::Malformed::Syntax => Fast::Malformed,
+            crate::jsonscan::Malformed::Io(e) => Fast::Io(e),
+        }
+    }
+}
+
+/// One pass that copies one top-level field or change-list element at a time into a buffer and
+/// parses that slice (serde_json parses slices several times faster than readers); skipped fields
+/// (`prior_state`, `planned_values`, ...) are never held. Mirrors [`TopSeed`], which it falls
+/// back to for error messages.
+fn fast_scan<V: DeserializeOwned>(reader: impl Read, on_item: &mut OnItem<V>) -> Result<Top, Fast> {
+    fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Fast> {
+        serde_json::from_slice(raw).map_err(|_| Fast::Malformed)
+    }
+    let mut s = crate::jsonscan::Scanner::new(reader);
+    let mut top = Top::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut raw = Vec::new();
+    let mut more = s.open_object()?;
+    while more {
+        let key = s.key(&mut raw)?;
+        if !seen.insert(key.clone()) {
+            return Err(Fast::Malformed);
+        }
+        raw.clear();
+        match key.as_str() {
+            "resource_changes" | "resource_drift" => {
+                if s.peek()? == Some(b'n') {
+                    s.value(Some(&mut raw))?;
+                    parse::<()>(&raw)?;
+                } else if s.open_list()? {
+                    loop {
+                        raw.clear();
+                        s.value(Some(&mut raw))?;
+                        let item = if key == "resource_drift" {
+                            Item::Drift(parse(&raw)?)
+                        } else {
+                            Item::Change(parse(&raw)?)
+                        };
+                        on_item(item).map_err(Fast::Stopped)?;
+                        if !s.next_or_end(b']')? {
+                            break;
+                        }
+                    }
+                }
+            }
+            "configuration" => {
+                if s.peek()? == Some(b'{') {
+                    top.declared = declared_variables(&mut s, &mut raw)?;
+                } else {
+                    s.value(Some(&mut raw))?;
+                    parse::<Option<RawConfiguration>>(&raw)?;
+                }
+            }
+            "format_version" | "terraform_version" | "variables" | "output_changes"
+            | "deferred_changes" | "action_invocations" | "applyable" | "errored" => {
+                s.value(Some(&mut raw))?;
+                match key.as_str() {
+                    "format_version" => {
+                        let v: Value = parse(&raw)?;
+                        top.format_version =
+                            Some(check_format_version(Some(&v)).map_err(Fast::Stopped)?);
+                    }
+                    "terraform_version" => top.terraform_version = parse(&raw)?,
+                    "variables" => top.variables = parse::<Option<_>>(&raw)?.unwrap_or_default(),
+                    "output_changes" => {
+                        top.output_changes = parse::<Option<_>>(&raw)?.unwrap_or_default()
+                    }
+                    "deferred_changes" => {
+                        top.deferred_changes =
+                            parse::<Option<Vec<IgnoredAny>>>(&raw)?.map_or(0, |v| v.len())
+                    }
+                    "action_invocations" => {
+                        top.action_invocations =
+                            parse::<Option<Vec<IgnoredAny>>>(&raw)?.map_or(0, |v| v.len())
+                    }
+                    "applyable" => top.applyable = parse(&raw)?,
+                    _ => top.errored = parse(&raw)?,
+                }
+            }
+            _ => s.value(None)?,
+        }
+        more = s.next_or_end(b'}')?;
+    }
+    if !s.at_end()? {
+        return Err(Fast::Malformed);
+    }
+    Ok(top)
+}
+
+/// `configuration.root_module.variables[*].sensitive`, without holding the rest of the
+/// configuration (a resource block per resource: large).
+fn declared_variables<R: Read>(
+    s: &mut crate::jsonscan::Scanner<R>,
+    raw: &mut Vec<u8>,
+) -> Result<IndexMap<String, bool>, Fast> {
+    let mut declared = IndexMap::new();
+    let mut more = s.open_object()?;
+    while more {
+        if s.key(raw)? == "root_module" && s.peek()? == Some(b'{') {
+            let mut more_module = s.open_object()?;
+            while more_module {
+                if s.key(raw)? == "variables" {
+                    raw.clear();
+                    s.value(Some(raw))?;
+                    let variables: Option<IndexMap<String, RawVariableDeclaration>> =
+                        serde_json::from_slice(raw).map_err(|_| Fast::Malformed)?;
+                    declared = variables
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(name, d)| (name, d.sensitive.unwrap_or(false)))
+                        .collect();
+                } else {
+                    s.value(None)?;
+                }
+                more_module = s.next_or_end(b'}')?;
+            }
+        } else {
+            s.value(None)?;
+        }
+        more = s.next_or_end(b'}')?;
+    }
+    Ok(declared)
+}
+
+/// One pass with serde_json's reader: slower, but its errors say what is wrong and where.
+fn strict_scan<V: DeserializeOwned>(
+    source: &Source,
+    on_item: &mut OnItem<V>,
+) -> Result<Top, String> {
+    let mut stopped: Option<String> = None;
+    let result = match source {
+        Source::Bytes(bytes) => {
+            let mut de = serde_json::Deserializer::from_slice(skip_bom(bytes));
+            scan_with(&mut de, on_item, &mut stopped)
+        }
+        Source::File(path) => {
+            let mut de = serde_json::Deserializer::from_reader(open_past_bom(path, 64 * 1024)?);
+            scan_with(&mut de, on_item, &mut stopped)
+        }
+    };
+    if let Some(message) = stopped {
+        return Err(message);
+    }
+    result.map_err(|e| {
+        if e.is_io() {
+            return format!("cannot read the plan: {}", describe_json_error(&e));
+        }
+        format!(
+            "not Terraform plan JSON: {} at line {} column {}; pass a saved plan or the output of `terraform show -json PLAN`",
+            describe_json_error(&e),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+fn scan_with<'de, R: serde_json::de::Read<'de>, V: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<R>,
+    on_item: &mut OnItem<V>,
+    stopped: &mut Option<String>,
+) -> Result<Top, serde_json::Error> {
+    let top = TopSeed {
+        on_item,
+        stopped,
+        values: PhantomData,
+    }
+    .deserialize(&mut *de)?;
+    de.end()?;
+    Ok(top)
+}
+
+/// The message of a serde error that stands for a message kept in `stopped`.
+const STOPPED: &str = "stopped by the pass";
+
+struct TopSeed<'a, 'b, V> {
+    on_item: &'a mut OnItem<'b, V>,
+    stopped: &'a mut Option<String>,
+    values: PhantomData<V>,
+}
+
+impl<'de, V: DeserializeOwned> DeserializeSeed<'de> for TopSeed<'_, '_, V> {
+    type Value = Top;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, V: DeserializeOwned> Visitor<'de> for TopSeed<'_, '_, V> {
+    type Value = Top;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut top = Top::default();
+        let mut seen: HashSet<String> = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            match key.as_str() {
+                "format_version" => {
+                    let v: Value = map.next_value()?;
+                    match check_format_version(Some(&v)) {
+                        Ok(v) => top.format_version = Some(v),
+                        Err(message) => {
+                            *self.stopped = Some(message);
+                            return Err(de::Error::custom(STOPPED));
+                        }
+                    }
+                }
+                "terraform_version" => top.terraform_version = map.next_value()?,
+                "variables" => {
+                    top.variables = map
+                        .next_value::<Option<IndexMap<String, RawVariable>>>()?
+                        .unwrap_or_default()
+                }
+                "output_changes" => {
+                    top.output_changes = map
+                        .next_value::<Option<IndexMap<String, RawChange>>>()?
+                        .unwrap_or_default()
+                }
+                "resource_changes" | "resource_drift" => {
+                    let drift = key == "resource_drift";
+                    map.next_value_seed(ListSeed {
+                        drift,
+                        on_item: &mut *self.on_item,
+                        stopped: &mut *self.stopped,
+                    })?;
+                }
+                "deferred_changes" => {
+                    top.deferred_changes = map
+                        .next_value::<Option<Vec<IgnoredAny>>>()?
+                        .map_or(0, |v| v.len())
+                }
+                "action_invocations" => {
+                    top.action_invocations = map
+                        .next_value::<Option<Vec<IgnoredAny>>>()?
+                        .map_or(0, |v| v.len())
+                }
+                "configuration" => {
+                    top.declared = map
+                        .next_value::<Option<RawConfiguration>>()?
+                        .and_then(|c| c.root_module)
+                        .and_then(|m| m.variables)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(name, d)| (name, d.sensitive.unwrap_or(false)))
+                        .collect()
+                }
+                "applyable" => top.applyable = map.next_value()?,
+                "errored" => top.errored = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(top)
+    }
+}
+
+/// `resource_changes` or `resource_drift`: each element to the pass, none kept.
+struct ListSeed<'a, 'b, V> {
+    drift: bool,
+    on_item: &'a mut OnItem<'b, V>,
+    stopped: &'a mut Option<String>,
+}
+
+impl<'de, V: DeserializeOwned> DeserializeSeed<'de> for ListSeed<'_, '_, V> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, V: DeserializeOwned> Visitor<'de> for ListSeed<'_, '_, V> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of resource changes")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        loop {
+            let item = if self.drift {
+                match seq.next_element::<RawResourceChange>()? {
+                    Some(rc) => Item::Drift(rc),
+                    None => return Ok(()),
+                }
+            } else {
+                match seq.next_element::<RawResourceChange<V>>()? {
+                    Some(rc) => Item::Change(rc),
+                    None => return Ok(()),
+                }
+            };
+            if let Err(message) = (self.on_item)(item) {
+                *self.stopped = Some(message);
+                return Err(de::Error::custom(STOPPED));
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -499,7 +1025,8 @@ struct RawVariableDeclaration {
 }
 
 #[derive(Deserialize)]
-struct RawResourceChange {
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+struct RawResourceChange<V = Value> {
     #[serde(default)]
     address: String,
     previous_address: Option<String>,
@@ -512,16 +1039,18 @@ struct RawResourceChange {
     index: Option<Value>,
     deposed: Option<String>,
     #[serde(default)]
-    change: RawChange,
+    change: RawChange<V>,
     action_reason: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-struct RawChange {
+/// A change; its marker trees are small and always read, its values as `V` (see [`Item`]).
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+struct RawChange<V = Value> {
     #[serde(default)]
     actions: Vec<String>,
-    before: Option<Value>,
-    after: Option<Value>,
+    before: Option<V>,
+    after: Option<V>,
     after_unknown: Option<Value>,
     before_sensitive: Option<Value>,
     after_sensitive: Option<Value>,
@@ -529,132 +1058,201 @@ struct RawChange {
     importing: Option<RawImporting>,
 }
 
+impl<V> Default for RawChange<V> {
+    fn default() -> Self {
+        RawChange {
+            actions: Vec::new(),
+            before: None,
+            after: None,
+            after_unknown: None,
+            before_sensitive: None,
+            after_sensitive: None,
+            replace_paths: None,
+            importing: None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct RawImporting {
     id: Option<String>,
+}
+
+/// A marker tree (`*_sensitive`, `after_unknown`) with a `true` in it. Most are `{}` or `false`.
+fn marks_something(marker: &Option<Value>) -> bool {
+    marker.as_ref().is_some_and(|m| !is_unmarked(m))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Building the summary
 // ---------------------------------------------------------------------------------------------
 
-fn build(raw: RawPlan, format_version: String) -> PlanSummary {
-    let declared: IndexMap<String, bool> = raw
-        .configuration
-        .and_then(|c| c.root_module)
-        .and_then(|m| m.variables)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(name, d)| (name, d.sensitive.unwrap_or(false)))
-        .collect();
-    let variables = raw.variables.unwrap_or_default();
-    let outputs = raw.output_changes.unwrap_or_default();
-    let changes = raw.resource_changes.unwrap_or_default();
-    let drift = raw.resource_drift.unwrap_or_default();
+/// What the first pass gathers.
+#[derive(Default)]
+struct First {
+    secrets: Secrets,
+    counts: Counts,
+    changes: Vec<ResourceChange>,
+    /// The import IDs of `changes`, shown once every secret is known.
+    import_ids: Vec<(usize, String)>,
+    /// Drift entries, kept whole: they are few, and their rows need every secret.
+    drift: Vec<RawResourceChange>,
+    /// Some resource change has values marked sensitive (read by another pass).
+    marked_values: bool,
+}
 
-    // Pass 1: every sensitive value, so that unmarked copies of it can be hidden too.
-    let mut secrets = Secrets::default();
-    for (name, var) in &variables {
-        if variable_is_sensitive(&declared, name)
-            && let Some(value) = &var.value
-        {
-            secrets.add_all(value, true);
+impl First {
+    fn item(&mut self, item: Item<IgnoredAny>) {
+        let rc = match item {
+            Item::Drift(rc) => {
+                self.learn(&rc.change, false);
+                self.drift.push(rc);
+                return;
+            }
+            Item::Change(rc) => rc,
+        };
+        let c = &rc.change;
+        if marks_something(&c.before_sensitive) || marks_something(&c.after_sensitive) {
+            self.marked_values = true;
         }
+        let action = Action::from_actions(&c.actions);
+        if !shown(&rc, action) {
+            return;
+        }
+        let moved = is_moved(&rc);
+        count(
+            &mut self.counts,
+            action,
+            rc.change.importing.is_some(),
+            moved,
+        );
+        let (change, import_id) = light(rc, action);
+        if let Some(id) = import_id {
+            self.import_ids.push((self.changes.len(), id));
+        }
+        self.changes.push(change);
     }
-    for change in outputs.values() {
+
+    /// The marked values of a change, as secrets.
+    fn learn(&mut self, c: &RawChange, substring: bool) {
         for (value, marker) in [
-            (&change.before, &change.before_sensitive),
-            (&change.after, &change.after_sensitive),
+            (&c.before, &c.before_sensitive),
+            (&c.after, &c.after_sensitive),
         ] {
             if let Some(value) = value {
-                secrets.add_marked(value, marker.as_ref(), true);
+                self.secrets.add_marked(value, marker.as_ref(), substring);
             }
         }
     }
-    for rc in changes.iter().chain(drift.iter()) {
-        let c = &rc.change;
-        if let Some(before) = &c.before {
-            secrets.add_marked(before, c.before_sensitive.as_ref(), false);
-        }
-        if let Some(after) = &c.after {
-            secrets.add_marked(after, c.after_sensitive.as_ref(), false);
-        }
-    }
 
-    // Pass 2: display forms.
-    let mut counts = Counts {
-        invoke: raw.action_invocations.map_or(0, |a| a.len()),
-        ..Counts::default()
-    };
-    let mut shown_changes = Vec::new();
-    for rc in changes {
-        let action = Action::from_actions(&rc.change.actions);
-        let mode = rc.mode.as_deref().unwrap_or("managed");
-        if mode == "ephemeral" {
-            continue;
+    fn finish(
+        mut self,
+        top: Top,
+        format_version: String,
+    ) -> Result<(PlanSummary, Secrets), String> {
+        for (name, var) in &top.variables {
+            if variable_is_sensitive(&top.declared, name)
+                && let Some(value) = &var.value
+            {
+                self.secrets.add_all(value, true);
+            }
         }
-        let moved = rc
-            .previous_address
-            .as_ref()
-            .is_some_and(|p| !p.is_empty() && *p != rc.address);
-        let importing = rc.change.importing.is_some();
-        if action == Action::NoOp && !moved && !importing {
-            continue;
+        for change in top.output_changes.values() {
+            self.learn(change, true);
         }
-        if action == Action::Delete && mode != "managed" {
-            continue;
+        let secrets = self.secrets;
+        let mut changes = self.changes;
+        for (i, id) in self.import_ids {
+            if let Some(import) = &mut changes[i].importing {
+                import.id = Some(if secrets.hides(&id) {
+                    Shown::Sensitive
+                } else {
+                    Shown::Value(id)
+                });
+            }
         }
-        count(&mut counts, action, importing, moved);
-        shown_changes.push(convert(rc, action, &secrets));
-    }
-    let shown_drift = drift
-        .into_iter()
-        .map(|rc| {
+        let mut drift = Vec::new();
+        for rc in self.drift {
             let action = Action::from_actions(&rc.change.actions);
-            convert(rc, action, &secrets)
-        })
-        .filter(|rc| rc.action != Action::NoOp || rc.is_moved())
-        .collect();
-
-    let mut shown_outputs: Vec<OutputChange> = outputs
-        .into_iter()
-        .filter_map(|(name, change)| {
-            let action = Action::from_actions(&change.actions);
-            (action != Action::NoOp).then(|| output_change(name, action, change, &secrets))
-        })
-        .collect();
-    shown_outputs.sort_by(|a, b| a.name.cmp(&b.name));
-
-    let mut shown_variables: Vec<Variable> = variables
-        .into_iter()
-        .map(|(name, var)| {
-            let sensitive = variable_is_sensitive(&declared, &name);
-            let value = if sensitive {
-                Shown::Sensitive
-            } else {
-                secrets.show(var.value.as_ref().unwrap_or(&Value::Null), None)
-            };
-            Variable {
-                name,
-                sensitive,
-                value,
+            let rows = rows(&rc, action, &secrets);
+            let (mut entry, import_id) = light(rc, action);
+            entry.attributes = rows;
+            if let (Some(import), Some(id)) = (&mut entry.importing, import_id) {
+                import.id = Some(if secrets.hides(&id) {
+                    Shown::Sensitive
+                } else {
+                    Shown::Value(id)
+                });
             }
-        })
-        .collect();
-    shown_variables.sort_by(|a, b| a.name.cmp(&b.name));
+            if entry.action != Action::NoOp || entry.is_moved() {
+                drift.push(entry);
+            }
+        }
 
-    PlanSummary {
-        format_version,
-        terraform_version: raw.terraform_version,
-        changes: shown_changes,
-        drift: shown_drift,
-        outputs: shown_outputs,
-        variables: shown_variables,
-        counts,
-        errored: raw.errored.unwrap_or(false),
-        deferred: raw.deferred_changes.map_or(0, |d| d.len()),
-        forget_in_headline: raw.applyable.is_none(),
+        let mut outputs = Vec::new();
+        for (name, change) in top.output_changes {
+            let action = Action::from_actions(&change.actions);
+            if action != Action::NoOp {
+                outputs.push(output_change(name, action, change, &secrets));
+            }
+        }
+        outputs.sort_by(|a, b| a.name.cmp(&b.name));
+
+        let mut variables: Vec<Variable> = top
+            .variables
+            .into_iter()
+            .map(|(name, var)| {
+                let sensitive = variable_is_sensitive(&top.declared, &name);
+                let value = if sensitive {
+                    Shown::Sensitive
+                } else {
+                    secrets.show(var.value.as_ref().unwrap_or(&Value::Null), None)
+                };
+                Variable {
+                    name,
+                    sensitive,
+                    value,
+                }
+            })
+            .collect();
+        variables.sort_by(|a, b| a.name.cmp(&b.name));
+
+        let counts = Counts {
+            invoke: top.action_invocations,
+            ..self.counts
+        };
+        let summary = PlanSummary {
+            format_version,
+            terraform_version: top.terraform_version,
+            changes,
+            drift,
+            outputs,
+            variables,
+            counts,
+            errored: top.errored.unwrap_or(false),
+            deferred: top.deferred_changes,
+            forget_in_headline: top.applyable.is_none(),
+        };
+        Ok((summary, secrets))
     }
+}
+
+fn is_moved<V>(rc: &RawResourceChange<V>) -> bool {
+    rc.previous_address
+        .as_ref()
+        .is_some_and(|p| !p.is_empty() && *p != rc.address)
+}
+
+/// The changes Terraform shows: not ephemeral, not a plain no-op, not a deleted data source.
+fn shown<V>(rc: &RawResourceChange<V>, action: Action) -> bool {
+    let mode = rc.mode.as_deref().unwrap_or("managed");
+    if mode == "ephemeral" {
+        return false;
+    }
+    if action == Action::NoOp && !is_moved(rc) && rc.change.importing.is_none() {
+        return false;
+    }
+    !(action == Action::Delete && mode != "managed")
 }
 
 /// Undeclared variables count as sensitive: without the declaration kopsform cannot tell.
@@ -688,26 +1286,58 @@ fn count(counts: &mut Counts, action: Action, importing: bool, moved: bool) {
     }
 }
 
-fn convert(rc: RawResourceChange, action: Action, secrets: &Secrets) -> ResourceChange {
-    let c = rc.change;
-    let replace_steps: Vec<Vec<Step>> = c
-        .replace_paths
-        .unwrap_or_default()
+fn replace_steps<V>(c: &RawChange<V>) -> Vec<Vec<Step>> {
+    c.replace_paths
         .iter()
+        .flatten()
         .map(|path| path.iter().filter_map(Step::from_json).collect())
-        .collect();
-    let before_absent = c.before.as_ref().is_none_or(Value::is_null);
-    let after_absent = c.after.as_ref().is_none_or(Value::is_null)
-        && !c.after_unknown.as_ref().is_some_and(is_true);
+        .collect()
+}
+
+/// A change without its attribute rows, and its import ID (shown once the secrets are known).
+fn light<V>(rc: RawResourceChange<V>, action: Action) -> (ResourceChange, Option<String>) {
+    let c = rc.change;
+    let replace_paths = replace_steps(&c).iter().map(|p| path_text(p)).collect();
+    let previous_address = rc
+        .previous_address
+        .filter(|p| !p.is_empty() && *p != rc.address);
+    let (importing, import_id) = match c.importing {
+        Some(i) => (Some(Import { id: None }), i.id),
+        None => (None, None),
+    };
+    let change = ResourceChange {
+        previous_address,
+        module_address: rc.module_address.filter(|m| !m.is_empty()),
+        mode: rc.mode.unwrap_or_else(|| "managed".to_string()),
+        resource_type: rc.resource_type,
+        name: rc.name,
+        index: rc.index.as_ref().map(|i| format!("[{i}]")),
+        deposed: rc.deposed.filter(|d| !d.is_empty()),
+        actions: c.actions,
+        action,
+        action_reason: rc.action_reason.filter(|r| !r.is_empty()),
+        replace_paths,
+        importing,
+        attributes: Vec::new(),
+        address: rc.address,
+    };
+    (change, import_id)
+}
+
+/// A change's attribute rows: what changes (update, replace), is set (create) or goes (delete).
+fn rows(rc: &RawResourceChange, action: Action, secrets: &Secrets) -> Vec<AttributeChange> {
+    let c = &rc.change;
+    let replace = replace_steps(c);
+    let after_absent = c.after.is_none() && !c.after_unknown.as_ref().is_some_and(is_true);
     let side = match action {
         Action::Delete | Action::Forget => Side::Before,
-        _ if before_absent => Side::After,
+        _ if c.before.is_none() => Side::After,
         _ if after_absent => Side::Before,
         _ => Side::Both,
     };
     let mut walk = Walk {
         secrets,
-        replace: &replace_steps,
+        replace: &replace,
         side,
         steps: Vec::new(),
         rows: Vec::new(),
@@ -721,38 +1351,11 @@ fn convert(rc: RawResourceChange, action: Action, secrets: &Secrets) -> Resource
             after_unknown: c.after_unknown.as_ref(),
         },
     );
-    let previous_address = rc
-        .previous_address
-        .filter(|p| !p.is_empty() && *p != rc.address);
-    ResourceChange {
-        previous_address,
-        module_address: rc.module_address.filter(|m| !m.is_empty()),
-        mode: rc.mode.unwrap_or_else(|| "managed".to_string()),
-        resource_type: rc.resource_type,
-        name: rc.name,
-        index: rc.index.as_ref().map(|i| format!("[{i}]")),
-        deposed: rc.deposed.filter(|d| !d.is_empty()),
-        actions: c.actions,
-        action,
-        action_reason: rc.action_reason.filter(|r| !r.is_empty()),
-        replace_paths: replace_steps.iter().map(|p| path_text(p)).collect(),
-        importing: c.importing.map(|i| Import {
-            id: i.id.map(|id| {
-                if secrets.hides(&id) {
-                    Shown::Sensitive
-                } else {
-                    Shown::Value(id)
-                }
-            }),
-        }),
-        attributes: walk.rows,
-        address: rc.address,
-    }
+    walk.rows
 }
 
 fn output_change(name: String, action: Action, c: RawChange, secrets: &Secrets) -> OutputChange {
-    let marked = |m: &Option<Value>| m.as_ref().is_some_and(|m| !is_unmarked(m));
-    let sensitive = marked(&c.before_sensitive) || marked(&c.after_sensitive);
+    let sensitive = marks_something(&c.before_sensitive) || marks_something(&c.after_sensitive);
     let before = (!matches!(action, Action::Create)).then(|| {
         if sensitive {
             Shown::Sensitive
@@ -761,7 +1364,7 @@ fn output_change(name: String, action: Action, c: RawChange, secrets: &Secrets) 
         }
     });
     let after = (!matches!(action, Action::Delete)).then(|| {
-        if c.after_unknown.as_ref().is_some_and(|u| !is_unmarked(u)) {
+        if marks_something(&c.after_unknown) {
             Shown::Unknown
         } else if sensitive {
             Shown::Sensitive
@@ -1143,6 +1746,45 @@ mod tests {
         format!(
             r#"{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":{actions}{extra}}}}}"#
         )
+    }
+
+    #[test]
+    fn a_plan_rewritten_between_the_two_passes_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let one = plan(&rc("aws_instance.a", r#"["create"]"#, ""));
+        std::fs::write(&path, &one).unwrap();
+        let opened = open(&path, "terraform", &[]).unwrap();
+        assert_eq!(opened.summary.changes.len(), 1);
+        let other = plan(&rc("aws_instance.b", r#"["create"]"#, ""));
+        std::fs::write(&path, &other).unwrap();
+        let err = opened.into_summary().unwrap_err().to_string();
+        assert!(err.contains("the plan changed while it was read"), "{err}");
+    }
+
+    #[test]
+    fn the_fast_reader_agrees_with_serde_on_what_is_malformed() {
+        let good = plan(&rc(
+            "aws_instance.a",
+            r#"["create"]"#,
+            r#", "before": null"#,
+        ));
+        assert!(summarize(&good).is_ok());
+        // Truncated, a trailing comma, garbage after the document, a change of the wrong shape:
+        // each is refused with serde's message and position.
+        for bad in [
+            &good[..good.len() - 3],
+            &good.replace("]}", "],}"),
+            &format!("{good} x"),
+            &good.replace(r#""actions":["create"]"#, r#""actions":"create""#),
+        ] {
+            let err = summarize(bad).unwrap_err();
+            assert!(err.starts_with("not Terraform plan JSON: "), "{err}");
+            assert!(
+                err.contains(" at line ") && err.contains(" column "),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::atomic::WriteError;
 use crate::cli::{ReviewArgs, ReviewFormat, ReviewTarget};
 use crate::config::{Project, ProtectRule, ReviewConfig};
 use crate::error::UserError;
@@ -275,14 +276,44 @@ pub fn run(
         || "terraform".to_string(),
         |p| p.tool_or_default("terraform"),
     );
-    let summary = plan::read(&args.plan, &tool, env)?;
+    let opened = plan::open(&args.plan, &tool, env)?;
     let rolling_update = match &args.rolling_update {
         Some(path) => Some(read_rolling_update(path)?),
         None => None,
     };
-    let review = Review::new(summary, &rules, args.cluster.clone(), rolling_update);
-    let text = match args.format {
-        ReviewFormat::Json => render_json(&review),
+    // The JSON form lists every row: it needs them all at once. The Markdown form is written
+    // change by change from a second pass over the plan.
+    let json_wanted = json_out.is_some() || matches!(args.format, ReviewFormat::Json);
+    let review = if json_wanted {
+        Review::new(
+            opened.into_summary()?,
+            &rules,
+            args.cluster.clone(),
+            rolling_update,
+        )
+    } else {
+        Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
+            .with_rows(opened.rows)
+    };
+    if let Some(path) = json_out {
+        crate::atomic::write(path, render_json(&review).as_bytes(), 0o644)?;
+    }
+    let stdout_error =
+        |e: std::io::Error| UserError::new(format!("cannot write the review to stdout: {e}"));
+    match args.format {
+        ReviewFormat::Json => {
+            let text = render_json(&review);
+            match &args.out {
+                Some(path) => crate::atomic::write(path, text.as_bytes(), 0o644)?,
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout
+                        .write_all(text.as_bytes())
+                        .and_then(|()| stdout.flush())
+                        .map_err(stdout_error)?;
+                }
+            }
+        }
         ReviewFormat::Markdown => {
             let budget = args.max_chars.or(args.target.map(|t| match t {
                 ReviewTarget::Github => GITHUB_MAX_CHARS,
@@ -294,24 +325,24 @@ pub fn run(
                 (None, Some(path)) => FullReport::File(path.display().to_string()),
                 (None, None) => FullReport::Rerun,
             };
-            let markdown = render_markdown(&review, budget, &where_full);
-            if let (Some(full), Some(path)) = (&markdown.full, &full_copy) {
-                crate::atomic::write(path, full.as_bytes(), 0o644)?;
+            let layout = Layout::new(&review, budget, &where_full)?;
+            if let (true, Some(path)) = (layout.cut(), &full_copy) {
+                crate::atomic::write_with(path, 0o644, &mut |w| layout.write(w, true))?;
             }
-            markdown.text
-        }
-    };
-    if let Some(path) = json_out {
-        crate::atomic::write(path, render_json(&review).as_bytes(), 0o644)?;
-    }
-    match &args.out {
-        Some(path) => crate::atomic::write(path, text.as_bytes(), 0o644)?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(|e| UserError::new(format!("cannot write the review to stdout: {e}")))?;
+            match &args.out {
+                Some(path) => {
+                    crate::atomic::write_with(path, 0o644, &mut |w| layout.write(w, false))?
+                }
+                None => {
+                    let mut stdout =
+                        std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+                    match layout.write(&mut stdout, false) {
+                        Ok(()) => stdout.flush().map_err(stdout_error)?,
+                        Err(WriteError::Io(e)) => return Err(stdout_error(e)),
+                        Err(WriteError::Source(e)) => return Err(e),
+                    }
+                }
+            }
         }
     }
     Ok(review.exit_status)
@@ -355,6 +386,9 @@ pub struct Review {
     pub cluster_named: bool,
     pub rolling_update: Option<Vec<GroupStatus>>,
     pub exit_status: i32,
+    /// The plan's second pass, when the changes' attribute rows are not in `summary` (a large
+    /// plan's rows are made and written one change at a time).
+    rows: Option<plan::Rows>,
 }
 
 impl Review {
@@ -375,7 +409,14 @@ impl Review {
             cluster: cluster.unwrap_or_else(|| "default".to_string()),
             rolling_update,
             exit_status,
+            rows: None,
         }
+    }
+
+    /// The attribute rows come from `rows`, change by change, not from the summary.
+    pub fn with_rows(mut self, rows: plan::Rows) -> Review {
+        self.rows = Some(rows);
+        self
     }
 
     /// The changes that destroy an object, protected ones first, each in plan order.
@@ -548,7 +589,14 @@ struct Section {
     /// What its items are, for the cut notice: "resource details" (as in "3 of 9 resource details").
     noun: &'static str,
     head: String,
-    items: Vec<String>,
+    items: Items,
+}
+
+/// A section's items: texts, or the details of every change, made when written (a large plan's
+/// details are far bigger than the rest of the review).
+enum Items {
+    Text(Vec<String>),
+    Details,
 }
 
 impl Section {
@@ -561,19 +609,102 @@ impl Section {
             name,
             noun,
             head,
-            items,
+            items: Items::Text(items),
         }
     }
 
-    fn chars(&self) -> usize {
-        chars(&self.head) + self.items.iter().map(|i| chars(i)).sum::<usize>()
+    fn len(&self, review: &Review) -> usize {
+        match &self.items {
+            Items::Text(items) => items.len(),
+            Items::Details => review.summary.changes.len(),
+        }
     }
 
-    fn push_to(&self, out: &mut String, items: usize) {
-        out.push_str(&self.head);
-        for item in &self.items[..items] {
-            out.push_str(item);
+    /// The sizes in characters of the first items, until their sum passes `limit`. A large
+    /// plan's details are rendered only as far as a budget needs.
+    fn sizes(&self, review: &Review, limit: usize) -> Result<Vec<usize>, UserError> {
+        let mut sizes = Vec::new();
+        let mut sum = 0usize;
+        match &self.items {
+            Items::Text(items) => {
+                for item in items {
+                    if sum > limit {
+                        break;
+                    }
+                    sizes.push(chars(item));
+                    sum += chars(item);
+                }
+            }
+            Items::Details => {
+                each_details(review, usize::MAX, &mut |item| {
+                    sizes.push(chars(item));
+                    sum += chars(item);
+                    sum <= limit
+                })?;
+            }
         }
+        Ok(sizes)
+    }
+
+    /// Writes the head and the first `items` items.
+    fn write_to(
+        &self,
+        review: &Review,
+        out: &mut dyn std::io::Write,
+        items: usize,
+    ) -> Result<(), WriteError> {
+        out.write_all(self.head.as_bytes())?;
+        match &self.items {
+            Items::Text(texts) => {
+                for item in &texts[..items] {
+                    out.write_all(item.as_bytes())?;
+                }
+            }
+            Items::Details => {
+                let mut failed = None;
+                each_details(
+                    review,
+                    items,
+                    &mut |item| match out.write_all(item.as_bytes()) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    },
+                )?;
+                if let Some(e) = failed {
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Calls `f` with the details item of each of the first `n` changes until it answers `false`.
+fn each_details(
+    review: &Review,
+    n: usize,
+    f: &mut dyn FnMut(&str) -> bool,
+) -> Result<(), UserError> {
+    let changes = &review.summary.changes;
+    let n = n.min(changes.len());
+    if n == 0 {
+        return Ok(());
+    }
+    match &review.rows {
+        None => {
+            for change in &changes[..n] {
+                if !f(&details_item(change, &change.attributes)) {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        Some(rows) => rows.each(changes, &mut |i, rows| {
+            f(&details_item(&changes[i], &rows)) && i + 1 < n
+        }),
     }
 }
 
@@ -587,30 +718,87 @@ enum Cut {
     Whole,
 }
 
-/// Renders the Markdown review, within `budget` characters when given (the top, the risk section
-/// and the rolling-update verdict are always kept whole).
-pub fn render_markdown(review: &Review, budget: Option<usize>, full: &FullReport) -> Markdown {
-    let kept = [top(review), risk_section(review), rolling_section(review)];
-    let optional = [
-        types_section(review),
-        drift_section(review),
-        outputs_section(review),
-        details_section(review),
-        variables_section(review),
-    ];
-    let optional: Vec<Section> = optional.into_iter().flatten().collect();
-    let kept: Vec<Section> = kept.into_iter().flatten().collect();
+/// The Markdown review laid out: its sections and what a budget cuts of them.
+pub struct Layout<'r> {
+    review: &'r Review,
+    kept: Vec<Section>,
+    optional: Vec<Section>,
+    cuts: Vec<(usize, Cut)>,
+    /// The cut notice, after the top, when something was cut.
+    notice: Option<String>,
+}
 
-    let kept_chars: usize = kept.iter().map(Section::chars).sum();
-    let optional_chars: usize = optional.iter().map(Section::chars).sum();
-    let mut cuts: Vec<(usize, Cut)> = Vec::new();
-    if let Some(budget) = budget.filter(|b| kept_chars + optional_chars > *b) {
+impl<'r> Layout<'r> {
+    /// Lays the review out within `budget` characters when given (the top, the risk section and
+    /// the rolling-update verdict are always kept whole).
+    pub fn new(
+        review: &'r Review,
+        budget: Option<usize>,
+        full: &FullReport,
+    ) -> Result<Layout<'r>, UserError> {
+        let kept = [top(review), risk_section(review), rolling_section(review)];
+        let optional = [
+            types_section(review),
+            drift_section(review),
+            outputs_section(review),
+            details_section(review),
+            variables_section(review),
+        ];
+        let optional: Vec<Section> = optional.into_iter().flatten().collect();
+        let kept: Vec<Section> = kept.into_iter().flatten().collect();
+        let mut layout = Layout {
+            review,
+            kept,
+            optional,
+            cuts: Vec::new(),
+            notice: None,
+        };
+        if let Some(budget) = budget {
+            layout.cut_to(budget, full)?;
+        }
+        Ok(layout)
+    }
+
+    /// The budget left something out.
+    pub fn cut(&self) -> bool {
+        !self.cuts.is_empty()
+    }
+
+    fn cut_to(&mut self, budget: usize, full: &FullReport) -> Result<(), UserError> {
+        let review = self.review;
+        let kept_chars: usize = self
+            .kept
+            .iter()
+            .map(|s| Ok(chars(&s.head) + s.sizes(review, usize::MAX)?.iter().sum::<usize>()))
+            .sum::<Result<usize, UserError>>()?;
+        // Does everything fit? Sizes are only worked out until the room is used up.
+        let mut room = budget.saturating_sub(kept_chars);
+        let mut fits = kept_chars <= budget;
+        for section in &self.optional {
+            if !fits {
+                break;
+            }
+            let head = chars(&section.head);
+            let size = head
+                + section
+                    .sizes(review, room.saturating_sub(head))?
+                    .iter()
+                    .sum::<usize>();
+            match room.checked_sub(size) {
+                Some(left) => room = left,
+                None => fits = false,
+            }
+        }
+        if fits {
+            return Ok(());
+        }
         // Room for the notice is kept for the worst case: every section named, the longer way.
-        let worst: Vec<String> = optional
+        let worst: Vec<String> = self
+            .optional
             .iter()
             .map(|s| {
-                let partly = cut_phrase(s, &Cut::Partly { kept: 0 });
-                let whole = cut_phrase(s, &Cut::Whole);
+                let partly = cut_phrase(s, review, &Cut::Partly { kept: 0 });
+                let whole = cut_phrase(s, review, &Cut::Whole);
                 if chars(&partly) > chars(&whole) {
                     partly
                 } else {
@@ -621,28 +809,29 @@ pub fn render_markdown(review: &Review, budget: Option<usize>, full: &FullReport
         let reserve = chars(&notice(&worst, budget, kept_chars, full));
         let mut room = budget.saturating_sub(kept_chars + reserve);
         let mut stopped = false;
-        for (i, section) in optional.iter().enumerate() {
+        for (i, section) in self.optional.iter().enumerate() {
             if stopped {
-                cuts.push((i, Cut::Whole));
+                self.cuts.push((i, Cut::Whole));
                 continue;
             }
-            let size = section.chars();
-            if size <= room {
+            let head = chars(&section.head);
+            let items = section.sizes(review, room.saturating_sub(head))?;
+            let size = head + items.iter().sum::<usize>();
+            if size <= room && items.len() == section.len(review) {
                 room -= size;
                 continue;
             }
             stopped = true;
-            let mut used = chars(&section.head);
+            let mut used = head;
             let mut fit = 0;
-            for item in &section.items {
-                let c = chars(item);
+            for c in &items {
                 if used + c > room {
                     break;
                 }
                 used += c;
                 fit += 1;
             }
-            cuts.push((
+            self.cuts.push((
                 i,
                 if fit == 0 {
                     Cut::Whole
@@ -651,45 +840,65 @@ pub fn render_markdown(review: &Review, budget: Option<usize>, full: &FullReport
                 },
             ));
         }
+        let left_out: Vec<String> = self
+            .cuts
+            .iter()
+            .filter_map(|(j, cut)| Some(cut_phrase(self.optional.get(*j)?, review, cut)))
+            .collect();
+        self.notice = Some(notice(&left_out, budget, kept_chars, full));
+        Ok(())
     }
 
-    let mut text = String::new();
-    for (i, section) in kept.iter().enumerate() {
-        section.push_to(&mut text, section.items.len());
-        if i == 0 && !cuts.is_empty() {
-            let left_out: Vec<String> = cuts
-                .iter()
-                .filter_map(|(j, cut)| Some(cut_phrase(optional.get(*j)?, cut)))
-                .collect();
-            text.push_str(&notice(
-                &left_out,
-                budget.unwrap_or_default(),
-                kept_chars,
-                full,
-            ));
+    /// Writes the review as cut (`whole`: the uncut review, the full copy next to a cut one).
+    pub fn write(&self, out: &mut dyn std::io::Write, whole: bool) -> Result<(), WriteError> {
+        let review = self.review;
+        for (i, section) in self.kept.iter().enumerate() {
+            section.write_to(review, out, section.len(review))?;
+            if let (0, Some(notice), false) = (i, &self.notice, whole) {
+                out.write_all(notice.as_bytes())?;
+            }
         }
+        for (i, section) in self.optional.iter().enumerate() {
+            let cut = self.cuts.iter().find(|(j, _)| *j == i && !whole);
+            match cut {
+                None => section.write_to(review, out, section.len(review))?,
+                Some((_, Cut::Partly { kept })) => section.write_to(review, out, *kept)?,
+                Some((_, Cut::Whole)) => {}
+            }
+        }
+        Ok(())
     }
-    for (i, section) in optional.iter().enumerate() {
-        match cuts.iter().find(|(j, _)| *j == i) {
-            None => section.push_to(&mut text, section.items.len()),
-            Some((_, Cut::Partly { kept })) => section.push_to(&mut text, *kept),
-            Some((_, Cut::Whole)) => {}
+}
+
+/// Renders the Markdown review in memory, within `budget` characters when given; with the
+/// uncut review too when the budget cut something.
+pub fn render_markdown(
+    review: &Review,
+    budget: Option<usize>,
+    full: &FullReport,
+) -> Result<Markdown, UserError> {
+    let layout = Layout::new(review, budget, full)?;
+    let text = |whole: bool| -> Result<String, UserError> {
+        let mut out = Vec::new();
+        match layout.write(&mut out, whole) {
+            Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),
+            Err(WriteError::Source(e)) => Err(e),
+            Err(WriteError::Io(e)) => Err(UserError::new(format!("cannot render the review: {e}"))),
         }
-    }
-    // The uncut review, sections built once: what the full copy next to a cut one holds.
-    let full = (!cuts.is_empty()).then(|| {
-        let mut all = String::new();
-        for section in kept.iter().chain(&optional) {
-            section.push_to(&mut all, section.items.len());
-        }
-        all
-    });
-    Markdown { text, full }
+    };
+    Ok(Markdown {
+        text: text(false)?,
+        full: if layout.cut() {
+            Some(text(true)?)
+        } else {
+            None
+        },
+    })
 }
 
 /// How the cut notice names what a section lost.
-fn cut_phrase(s: &Section, cut: &Cut) -> String {
-    let n = s.items.len();
+fn cut_phrase(s: &Section, review: &Review, cut: &Cut) -> String {
+    let n = s.len(review);
     match cut {
         Cut::Whole if n == 0 => s.name.to_string(),
         Cut::Whole => format!("{} (all {})", s.name, thousands(n)),
@@ -1079,16 +1288,15 @@ fn details_section(review: &Review) -> Option<Section> {
     if changes.is_empty() {
         return None;
     }
-    let items = changes.iter().map(details_item).collect();
-    Some(Section::list(
-        "the details",
-        "resource details",
-        "\n### Details\n".to_string(),
-        items,
-    ))
+    Some(Section {
+        name: "the details",
+        noun: "resource details",
+        head: "\n### Details\n".to_string(),
+        items: Items::Details,
+    })
 }
 
-fn details_item(change: &ResourceChange) -> String {
+fn details_item(change: &ResourceChange, rows: &[AttributeChange]) -> String {
     let mut summary = format!(
         "<b>{}</b> <code>{}</code>",
         html(&action_words(change)),
@@ -1110,7 +1318,7 @@ fn details_item(change: &ResourceChange) -> String {
         }
     }
     let mut text = format!("\n<details><summary>{summary}</summary>\n\n");
-    text.push_str(&attribute_table(&change.attributes));
+    text.push_str(&attribute_table(rows));
     text.push_str("\n</details>\n");
     text
 }
@@ -1537,6 +1745,62 @@ mod tests {
     }
 
     #[test]
+    fn rows_streamed_from_a_second_pass_render_like_rows_in_memory() {
+        // Values, a secret marked on one resource and copied unmarked onto another, drift and an
+        // output: the streamed review must be the in-memory one, whole and cut.
+        let mut changes: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    r#"{{"address":"aws_instance.i{i}","mode":"managed","type":"aws_instance","name":"i{i}","change":{{"actions":["update"],"before":{{"size":{i},"tags":{{"a":"b"}}}},"after":{{"size":{},"tags":{{"a":"c"}}}},"after_unknown":{{}},"before_sensitive":{{}},"after_sensitive":{{}}}}}}"#,
+                    i + 1
+                )
+            })
+            .collect();
+        changes.push(r#"{"address":"aws_db.d","mode":"managed","type":"aws_db","name":"d","change":{"actions":["create"],"before":null,"after":{"password":"hunter2-secret"},"after_sensitive":{"password":true}}}"#.to_string());
+        changes.push(r#"{"address":"terraform_data.t","mode":"managed","type":"terraform_data","name":"t","change":{"actions":["create"],"before":null,"after":{"output":"hunter2-secret"},"after_sensitive":{}}}"#.to_string());
+        let text = format!(
+            r#"{{"format_version":"1.2","applyable":true,"resource_drift":[{{"address":"aws_instance.i0","mode":"managed","type":"aws_instance","name":"i0","change":{{"actions":["update"],"before":{{"size":7}},"after":{{"size":0}}}}}}],"resource_changes":[{}],"output_changes":{{"o":{{"actions":["create"],"before":null,"after":"x"}}}}}}"#,
+            changes.join(",")
+        );
+        let in_memory = Review::new(plan::summarize(&text).unwrap(), &[], None, None);
+        let opened = plan::from_text(&text).unwrap();
+        assert!(
+            opened
+                .summary
+                .changes
+                .iter()
+                .all(|c| c.attributes.is_empty())
+        );
+        let streamed = Review::new(opened.summary, &[], None, None).with_rows(opened.rows);
+        let whole = render_markdown(&in_memory, None, &FullReport::Rerun).unwrap();
+        assert!(
+            whole.text.contains("| `password` | (sensitive) |"),
+            "{}",
+            whole.text
+        );
+        assert!(!whole.text.contains("hunter2"));
+        assert!(whole.text.contains("`size` | `1` | `2`"), "{}", whole.text);
+        for budget in [
+            None,
+            Some(400),
+            Some(3000),
+            Some(6000),
+            Some(chars(&whole.text) - 1),
+        ] {
+            let a = render_markdown(&in_memory, budget, &FullReport::Rerun).unwrap();
+            let b = render_markdown(&streamed, budget, &FullReport::Rerun).unwrap();
+            assert_eq!(a.text, b.text, "budget {budget:?}");
+            assert_eq!(a.full, b.full, "budget {budget:?}");
+            if let Some(budget) = budget {
+                assert!(
+                    a.cut() && chars(&a.text) <= budget.max(1200),
+                    "budget {budget}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn budget_keeps_the_top_and_the_risk_section() {
         let mut changes: Vec<String> = (0..50)
             .map(|i| rc(&format!("aws_instance.i{i}"), r#"["create"]"#))
@@ -1548,9 +1812,9 @@ mod tests {
             Some("c".into()),
             None,
         );
-        let full = render_markdown(&review, None, &FullReport::Rerun);
+        let full = render_markdown(&review, None, &FullReport::Rerun).unwrap();
         assert!(!full.cut());
-        let cut = render_markdown(&review, Some(1200), &FullReport::Named("URL".into()));
+        let cut = render_markdown(&review, Some(1200), &FullReport::Named("URL".into())).unwrap();
         assert!(cut.cut());
         assert_eq!(cut.full.as_deref(), Some(full.text.as_str()));
         assert!(chars(&cut.text) <= 1200, "{}", cut.text);
@@ -1569,10 +1833,10 @@ mod tests {
         assert!(cut.text.contains("Full report: URL"));
         let full_len = chars(&full.text);
         for budget in (1200..full_len).step_by(37) {
-            let md = render_markdown(&review, Some(budget), &FullReport::Rerun);
+            let md = render_markdown(&review, Some(budget), &FullReport::Rerun).unwrap();
             assert!(chars(&md.text) <= budget, "budget {budget}:\n{}", md.text);
         }
-        let tiny = render_markdown(&review, Some(10), &FullReport::Rerun);
+        let tiny = render_markdown(&review, Some(10), &FullReport::Rerun).unwrap();
         assert!(tiny.text.contains("alone take"));
         assert!(tiny.text.contains("the details (all 51)"));
     }
