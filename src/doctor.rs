@@ -833,7 +833,7 @@ fn kind_of(project: &Project, word: &str, program: &str) -> Kind {
 }
 
 /// Where `program` is: a path (absolute, or relative to kopsform's folder) or a name on PATH.
-fn locate(program: &str) -> Option<PathBuf> {
+pub(crate) fn locate(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         let path = PathBuf::from(program);
         return executable(&path).then_some(path);

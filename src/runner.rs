@@ -582,7 +582,8 @@ impl<'p> Runner<'p> {
         programs.sort();
         programs.dedup();
         for program in programs {
-            let version = crate::uptodate::tool_version(&program, &self.project.dir);
+            let cache = self.project.path(".kopsform/tool-versions.json");
+            let version = crate::uptodate::tool_version(&program, &self.project.dir, &cache);
             fp.add(&format!("tool {program}"), version.as_bytes());
         }
         Ok(fp.finish())

@@ -102,15 +102,55 @@ pub fn write_record(path: &Path, record: &Record) -> Result<(), UserError> {
 }
 
 /// The version a tool reports (`TOOL version`, else `TOOL --version`), for the fingerprint. Asked
-/// once per process: every cluster of a run shares the answer.
-pub fn tool_version(program: &str, cwd: &Path) -> String {
+/// once per process: every cluster of a run shares the answer. Across runs the answer is kept in
+/// the file `cache` (in `.kopsform/`) under the executable's identity ([`executable_identity`]),
+/// so that an up-to-date check starts no tool while the executable stays the same file.
+pub fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
     static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
         std::sync::Mutex::new(BTreeMap::new());
     if let Some(v) = SEEN.lock().ok().and_then(|seen| seen.get(program).cloned()) {
         return v;
     }
+    let identity = executable_identity(program);
+    let mut cached: BTreeMap<String, CachedVersion> = std::fs::read(cache)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let known = identity.as_ref().and_then(|id| {
+        cached
+            .get(program)
+            .filter(|c| &c.identity == id)
+            .map(|c| c.version.clone())
+    });
+    let version = match known {
+        Some(version) => version,
+        None => {
+            let version = ask_version(program, cwd);
+            if let Some(identity) = identity {
+                cached.insert(
+                    program.to_string(),
+                    CachedVersion {
+                        identity,
+                        version: version.clone(),
+                    },
+                );
+                // A cache that cannot be written only costs the next run a question.
+                if let Ok(text) = serde_json::to_vec_pretty(&cached) {
+                    let _ = crate::atomic::write(cache, &text, 0o644);
+                }
+            }
+            version
+        }
+    };
+    if let Ok(mut seen) = SEEN.lock() {
+        seen.insert(program.to_string(), version.clone());
+    }
+    version
+}
+
+fn ask_version(program: &str, cwd: &Path) -> String {
     let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
-    let version = [["version"].as_slice(), ["--version"].as_slice()]
+    [["version"].as_slice(), ["--version"].as_slice()]
         .into_iter()
         .find_map(
             |args| match process::run_captured(program, args, cwd, &env) {
@@ -118,11 +158,46 @@ pub fn tool_version(program: &str, cwd: &Path) -> String {
                 _ => None,
             },
         )
-        .unwrap_or_else(|| format!("{program}: no version"));
-    if let Ok(mut seen) = SEEN.lock() {
-        seen.insert(program.to_string(), version.clone());
+        .unwrap_or_else(|| format!("{program}: no version"))
+}
+
+/// A tool's version as the last run asked it, and the executable that answered.
+#[derive(Serialize, Deserialize)]
+struct CachedVersion {
+    identity: String,
+    version: String,
+}
+
+/// Programs that run another program chosen by configuration (a version manager's shims and
+/// proxies): the same file answers with different versions, so their answer is never kept.
+const MULTIPLEXERS: &[&str] = &["mise", "rtx", "asdf", "aqua-proxy", "proto", "pkgx"];
+
+/// The executable `program` runs, resolved (symlinks followed), with its size, modification time,
+/// inode and device: a new version installed over it, or a symlink pointed elsewhere, changes it.
+/// `None` (always ask) when it cannot be found, or it is a version manager's shim (a `shims`
+/// folder on its path, or a link to one of [`MULTIPLEXERS`]).
+pub fn executable_identity(program: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let located = crate::doctor::locate(program)?;
+    if located.components().any(|c| c.as_os_str() == "shims") {
+        return None;
     }
-    version
+    let real = std::fs::canonicalize(&located).ok()?;
+    let name = real.file_name()?.to_string_lossy();
+    if MULTIPLEXERS.contains(&name.as_ref()) || real.components().any(|c| c.as_os_str() == "shims")
+    {
+        return None;
+    }
+    let m = std::fs::metadata(&real).ok()?;
+    Some(format!(
+        "{} {} {}.{} {} {}",
+        real.display(),
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ino(),
+        m.dev()
+    ))
 }
 
 /// SHA-256 over the cluster's spec objects in the state store: `<name>/config` and
@@ -175,6 +250,57 @@ mod tests {
             ["d/data/x", "d/kubernetes.tf"]
         );
         assert_eq!(missing, ["d/none.tf"]);
+    }
+
+    #[test]
+    fn a_tool_version_is_kept_while_the_executable_is_the_same_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool-a");
+        let count = dir.path().join("asked");
+        let script = |version: &str| {
+            format!(
+                "#!/bin/sh\necho x >> '{}'\necho 'Version {version}'\n",
+                count.display()
+            )
+        };
+        std::fs::write(&tool, script("1.0")).unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let program = tool.to_string_lossy().into_owned();
+        let cache = dir.path().join(".kopsform/tool-versions.json");
+        let asked = || {
+            std::fs::read_to_string(&count)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        // The first answer is asked and kept; SEEN (per process) is bypassed by reading the cache
+        // the way a later run does.
+        assert_eq!(tool_version(&program, dir.path(), &cache), "Version 1.0");
+        assert_eq!(asked(), 1);
+        let kept: BTreeMap<String, CachedVersion> =
+            serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+        assert_eq!(kept[&program].version, "Version 1.0");
+        assert_eq!(
+            Some(kept[&program].identity.clone()),
+            executable_identity(&program)
+        );
+        // Another executable installed over it has another identity: asked again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&tool, script("2.00")).unwrap();
+        assert_ne!(
+            Some(kept[&program].identity.clone()),
+            executable_identity(&program)
+        );
+        // A shim is never kept.
+        let shims = dir.path().join("shims");
+        std::fs::create_dir(&shims).unwrap();
+        std::fs::copy(&tool, shims.join("tool-a")).unwrap();
+        assert_eq!(
+            executable_identity(&shims.join("tool-a").to_string_lossy()),
+            None
+        );
+        assert_eq!(executable_identity("no-such-tool-anywhere"), None);
     }
 
     #[test]

@@ -208,9 +208,12 @@ fn an_unchanged_cluster_update_starts_no_kops() {
     let (_, calls) = update(&p);
     assert_eq!(calls.len(), 2, "{calls:?}");
 
-    // Nothing changed: both tasks up to date, no kops process.
+    // Nothing changed: both tasks up to date, no kops process, not even `kops version` (the
+    // version is kept while the executable is the same file).
     let (stderr, calls) = update(&p);
     assert!(calls.is_empty(), "{calls:?}");
+    let log = std::fs::read_to_string(p.join("kops.log")).unwrap_or_default();
+    assert_eq!(log, "", "no kops process at all");
     assert!(stderr.contains("[cluster-template] up to date"), "{stderr}");
     assert!(stderr.contains("[cluster-update] up to date"), "{stderr}");
     assert!(stderr.contains("up to date   "), "{stderr}");
@@ -254,8 +257,13 @@ fn an_unchanged_cluster_update_starts_no_kops() {
     assert_eq!(update(&p).1.len(), 2);
     assert!(update(&p).1.is_empty());
 
-    // Another kops version.
+    // Another kops version: another executable installed in its place (kopsform keeps the
+    // version a tool reported while its executable stays the same file).
     p.env("FAKE_KOPS_VERSION", "1.35.0");
+    let wrapper = p.join("bin/kops");
+    let mut text = std::fs::read_to_string(&wrapper).unwrap();
+    text.push_str("# reinstalled\n");
+    std::fs::write(&wrapper, text).unwrap();
     let (stderr, calls) = update(&p);
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(
