@@ -143,14 +143,24 @@ fn user() -> String {
 /// The commit, branch and uncommitted changes to tracked files of the repository `dir` is in, and
 /// whether it has untracked files, from one `git status`; `None` outside a repository or before
 /// its first commit. For audit records and plan seals.
+/// Asked once per process and folder: a run's plan seals and audit records share the answer (the
+/// repository as the run found it).
 pub fn repository(dir: &Path) -> Option<(Git, bool)> {
-    let (code, out, _) =
-        crate::process::run_captured("git", &["status", "--porcelain=v2", "--branch"], dir, &[])
-            .ok()?;
-    if code != 0 {
-        return None;
+    type Seen = std::collections::HashMap<std::path::PathBuf, Option<(Git, bool)>>;
+    static SEEN: std::sync::Mutex<Option<Seen>> = std::sync::Mutex::new(None);
+    // Held while git runs: clusters finishing at once wait for one answer instead of each asking.
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = seen.get_or_insert_with(Seen::new);
+    if let Some(answer) = seen.get(dir) {
+        return answer.clone();
     }
-    parse_git_status(&String::from_utf8_lossy(&out))
+    let answer =
+        crate::process::run_captured("git", &["status", "--porcelain=v2", "--branch"], dir, &[])
+            .ok()
+            .filter(|(code, _, _)| *code == 0)
+            .and_then(|(_, out, _)| parse_git_status(&String::from_utf8_lossy(&out)));
+    seen.insert(dir.to_path_buf(), answer.clone());
+    answer
 }
 
 fn parse_git_status(text: &str) -> Option<(Git, bool)> {

@@ -1617,13 +1617,10 @@ impl<'p> Runner<'p> {
     fn terraform_version(&self) -> Result<String, UserError> {
         static SEEN: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
         let terraform = self.project.tool_or_default("terraform");
-        let known = SEEN.lock().ok().and_then(|seen| {
-            seen.iter()
-                .find(|(program, _)| *program == terraform)
-                .map(|(_, v)| v.clone())
-        });
-        if let Some(version) = known {
-            return Ok(version);
+        // Held while Terraform answers: parallel clusters wait for one answer.
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, version)) = seen.iter().find(|(program, _)| *program == terraform) {
+            return Ok(version.clone());
         }
         let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
         let (code, stdout, stderr) =
@@ -1644,9 +1641,7 @@ impl<'p> Runner<'p> {
                     .unwrap_or_default()
                     .to_string()
             });
-        if let Ok(mut seen) = SEEN.lock() {
-            seen.push((terraform, version.clone()));
-        }
+        seen.push((terraform, version.clone()));
         Ok(version)
     }
 

@@ -108,8 +108,11 @@ pub fn write_record(path: &Path, record: &Record) -> Result<(), UserError> {
 pub fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
     static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
         std::sync::Mutex::new(BTreeMap::new());
-    if let Some(v) = SEEN.lock().ok().and_then(|seen| seen.get(program).cloned()) {
-        return v;
+    // Held while the tool answers: clusters run in parallel wait for one answer instead of each
+    // starting the tool.
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = seen.get(program) {
+        return v.clone();
     }
     let identity = executable_identity(program);
     let mut cached: BTreeMap<String, CachedVersion> = std::fs::read(cache)
@@ -142,9 +145,7 @@ pub fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
             version
         }
     };
-    if let Ok(mut seen) = SEEN.lock() {
-        seen.insert(program.to_string(), version.clone());
-    }
+    seen.insert(program.to_string(), version.clone());
     version
 }
 

@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Turns the results of bench/run.sh (hyperfine JSON exports, process counts, peak memory, facts)
+into docs/performance.md on stdout. Every verdict is computed from the numbers.
+Usage: report.py RESULTS_DIR"""
+import datetime
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+RESULTS = sys.argv[1] if len(sys.argv) == 2 else sys.exit(__doc__)
+SIZES = (1000, 10000, 50000)
+
+
+def load(name):
+    with open(os.path.join(RESULTS, name)) as f:
+        return json.load(f)
+
+
+def bench(name):
+    """The results of a hyperfine export (or of its rounds NAME.rN.json, merged), by command name."""
+    files = sorted(glob.glob(os.path.join(RESULTS, name + ".r*.json"))) or [os.path.join(RESULTS, name + ".json")]
+    merged = {}
+    for path in files:
+        with open(path) as f:
+            for r in json.load(f)["results"]:
+                merged.setdefault(r["command"], []).extend(r["times"])
+    return {
+        command: {
+            "command": command,
+            "times": times,
+            "mean": statistics.mean(times),
+            "stddev": statistics.stdev(times) if len(times) > 1 else None,
+            "median": statistics.median(times),
+            "min": min(times),
+        }
+        for command, times in merged.items()
+    }
+
+
+def ms(seconds):
+    value = seconds * 1000
+    if value >= 1000:
+        return "%.2f s" % (value / 1000)
+    return "%.1f ms" % value if value >= 10 else "%.2f ms" % value
+
+
+def mean_sd(r):
+    if r.get("stddev") is None or len(r.get("times", [])) < 2:
+        return "%s (1 run)" % ms(r["mean"])
+    return "%s ± %s" % (ms(r["mean"]), ms(r["stddev"]))
+
+
+def kb(n):
+    return "%.1f MB" % (n / 1024) if n >= 1024 else "%d KB" % n
+
+
+def size(n):
+    return "%.1f MB" % (n / 1e6) if n >= 1e6 else "%.0f KB" % (n / 1e3)
+
+
+def verdict(ok):
+    return "met" if ok else "**not met**"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def first_line(cmd):
+    try:
+        text = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+        return text.strip().splitlines()[0] if text.strip() else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "not found"
+
+
+def programs(procs):
+    """'terraform ×5, kops ×3' from a count of trace.py, without the traced command itself."""
+    return ", ".join("%s ×%d" % (name, n) for name, n in sorted(procs["programs"].items(), key=lambda kv: -kv[1]))
+
+
+meta = load("meta.json")
+WORK = os.path.dirname(os.path.dirname(meta["kopsform"]))  # the run's temporary folder
+
+
+def clean(text):
+    """No paths of this machine in the report: the temporary folder becomes $TMP."""
+    return text.replace(WORK, "$TMP")
+
+targets = []  # (scenario, target, measured, ok)
+out = []
+w = out.append
+
+today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+w("# Performance")
+w("")
+w("Measured by `bash bench/run.sh%s` on %s; the run took %d min %d s. The numbers come from the"
+  % (" --quick" if meta["quick"] else "", today, meta["seconds"] // 60, meta["seconds"] % 60))
+w("[machine below](#machine): compare them with each other, not with another machine's.")
+if meta["quick"]:
+    w("")
+    w("**This is a `--quick` run (few runs per command): the figures are rough.**")
+w("")
+w("Every time is the mean ± standard deviation over several runs of [hyperfine](https://github.com/sharkdp/hyperfine)")
+w("(`%s`; the 16-cluster runs `%s`), each command started without a shell (`-N`) and its"
+  % (meta["fast"], meta["slow"]))
+w("output thrown away. Scenarios 2 and 4 subtract one time from another, so their commands are measured")
+w("in %d round%s of `%s`, taken in turn: a change in the machine's load then hits them alike."
+  % (meta["rounds"], "" if meta["rounds"] == 1 else "s", meta["round"]))
+w("Process counts come from `strace -f` of one run (every successful `execve` in the process tree, the")
+w("command itself included), `terraform output` calls from the stand-in's log,")
+w("and peak memory from `/usr/bin/time -f %M` (the largest resident set of the run).")
+w("")
+w("All runs are offline, in a temporary folder: copies of `examples/sandbox` (with")
+w("`tests/kops-double/kops` and `2-kops/cluster-template.yml` beside them, as `bench/fleet.sh`")
+w("copies them), each a git repository with one commit as a project is. The kops double is a Python")
+w("program; `python3` is put first on `PATH` as a link to the interpreter, so a version manager's")
+w("shim does not add its own processes to every kops call. Audit records are on (the default):")
+w("every run appends to `.kopsform/audit.jsonl`.")
+
+# --- 1 -------------------------------------------------------------------------------------------
+s1 = bench("s1-startup")
+wf = bench("s1-workflow")
+dry = load("s1-dry-run.procs.json")
+w("")
+w("## 1. Start-up")
+w("")
+w("What a user waits for before anything runs. `bench/fixtures.py tasks100` writes the same 100 tasks")
+w("as a `tasks.toml`, a justfile and a Makefile: each with a description and three `echo` commands,")
+w("task N depending on N-1 and N-10, so `step-99` needs all 100. `list` parses the file and prints the")
+w("tasks; `--dry-run step-99` / `just --dry-run` / `make -n` also resolve the whole dependency graph and")
+w("print the 300 commands without running them.")
+w("")
+w(table(["command", "mean ± σ", "min"], [(r["command"], mean_sd(r), ms(r["min"])) for r in s1.values()]))
+w("")
+w("Besides kopsform, the dry run of the 100 tasks starts %s, and it appends one audit record per task."
+  % (", ".join("`%s`" % clean(c) for c in dry["children"]) or "no process"))
+w("")
+w("The default workflow, dry: kopsform on the sandbox copy of scenario 2 (it reads the outputs from")
+w("the terraform stand-in, renders and checks the manifest, prints every command), against `make -n`")
+w("of the Makefile pipeline of scenario 2 (prints the recipes, runs nothing, not even the")
+w("`terraform output` inside them).")
+w("")
+w(table(["command", "mean ± σ", "min"], [(r["command"], mean_sd(r), ms(r["min"])) for r in wf.values()]))
+w("")
+w("This dry run starts %s." % ", ".join("`%s`" % clean(c) for c in load("s1-workflow.procs.json")["children"]))
+pairs = [
+    ("kopsform --version", "just --version"),
+    ("kopsform list (100 tasks)", "just --list (100 recipes)"),
+    ("kopsform --dry-run step-99 (100 tasks)", "just --dry-run step-99 (100 recipes)"),
+]
+for k, j in pairs:
+    targets.append(("1. start-up", "`%s` not slower than `%s`" % (k, j),
+                    "%s vs %s" % (ms(s1[k]["mean"]), ms(s1[j]["mean"])), s1[k]["mean"] <= s1[j]["mean"]))
+
+# --- 2 -------------------------------------------------------------------------------------------
+w("")
+w("## 2. Orchestration cost")
+w("")
+w("The full `cluster-update` + `plan` workflow with tools that take (almost) no time, so what is left")
+w("is the runner's own cost. Three ways of running the same commands in the same sandbox copy:")
+w("")
+w("* **kopsform** `--force cluster-update plan` (`--force`: no up-to-date check skips work);")
+w("* **sh**: a plain `sh` script that runs exactly the child commands kopsform ran, in the same order,")
+w("  folders and environment; `bench/trace.py replay` writes it from an `strace` of kopsform;")
+w("* **make**: `bench/pipeline/Makefile`, the reference targets the way teams write them today: bash,")
+w("  `jq` and one `terraform -chdir=1-prerequisites output -json` per target that needs values")
+w("  (cluster-template, cluster-update), the manifest rendered by `bench/pipeline/cluster-template.jq`")
+w("  (the run checks it is byte for byte kopsform's `cluster.yml`), then the same `kops replace`,")
+w("  `kops update cluster --target terraform`, `terraform init` and `terraform plan -out` command lines.")
+w("")
+w("terraform is a `/bin/sh` stand-in (`bench/fixtures.py standins`) that logs its arguments and answers")
+w("at once (`output -json` prints the outputs the sandbox's real prerequisites layer gave). kops is the")
+w("kops double in the first table and a `/bin/sh` stand-in in the second.")
+w("")
+w("**kopsform's own time per step** = (kopsform's wall time − the sh script's wall time) / the number of")
+w("steps of the tasks run (cluster-template 1, cluster-update 3, init 1, plan 2). It is what kopsform")
+w("adds around the same child processes: reading tasks.toml, rendering and checking the manifest,")
+w("hashing for the up-to-date record and the plan seal, writing the records and the audit line.")
+for name, title in (("s2", "kops double, terraform stand-in"), ("s2b", "kops and terraform stand-ins")):
+    r = bench(name)
+    facts = load(name + ".facts.json")
+    p = {k: load("%s-%s.procs.json" % (name, k)) for k in ("kopsform", "replay", "make")}
+    k = r["kopsform --force cluster-update plan"]
+    sh = r["sh: the same child commands"]
+    mk = r["make cluster-update plan (Makefile + bash + jq)"]
+    own = (k["mean"] - sh["mean"]) / facts["steps"]
+    ratio = mk["mean"] / k["mean"]
+    w("")
+    w("### %s" % title.capitalize())
+    w("")
+    w(table(["command", "mean ± σ", "median", "processes started", "`terraform output` calls"], [
+        (k["command"], mean_sd(k), ms(k["median"]), p["kopsform"]["execs"], facts["kopsform_terraform_outputs"]),
+        (sh["command"], mean_sd(sh), ms(sh["median"]), p["replay"]["execs"], facts["kopsform_terraform_outputs"]),
+        (mk["command"], mean_sd(mk), ms(mk["median"]), p["make"]["execs"], facts["make_terraform_outputs"]),
+    ]))
+    w("")
+    w("kopsform's own time: (%s − %s) / %d steps = **%.1f ms per step** (from the medians: %.1f ms);"
+      % (ms(k["mean"]), ms(sh["mean"]), facts["steps"], own * 1000,
+         (k["median"] - sh["median"]) / facts["steps"] * 1000))
+    w("make takes %.2f× kopsform's time." % ratio)
+    w("Processes by program: kopsform run: %s; make: %s." % (programs(p["kopsform"]), programs(p["make"])))
+    if name == "s2":
+        w("")
+        w("What kopsform starts in one run, in order:")
+        w("")
+        w("\n".join("%d. `%s`" % (i + 1, clean(c)) for i, c in enumerate(p["kopsform"]["children"])))
+    targets.append(("2. orchestration", "at most 5 ms of kopsform's own time per step (%s)" % title,
+                    "%.1f ms" % (own * 1000), own <= 0.005))
+    targets.append(("2. orchestration", "at least 2× faster than the Makefile pipeline (%s)" % title,
+                    "%.2f×" % ratio, ratio >= 2))
+    targets.append(("2. orchestration", "exactly one `terraform output` per run and cluster (%s)" % title,
+                    str(facts["kopsform_terraform_outputs"]), facts["kopsform_terraform_outputs"] == 1))
+
+# --- 3 -------------------------------------------------------------------------------------------
+rss = load("s3-rss.json")
+w("")
+w("## 3. Review throughput")
+w("")
+w("`bench/gen_plan.py N` writes a plan JSON with N resource changes shaped like kops's (launch")
+w("templates, autoscaling groups, volumes, security group rules). `kopsform review FILE` (Markdown on")
+w("stdout, exit status 2: changes) against `jq` computing the same headline counts (changes per action:")
+w("`[.resource_changes[].change.actions | join(\",\")] | group_by(.) | map({(.[0]): length}) | add`);")
+w("the run checks that both give the same counts. Peak memory is the largest of %d run%s."
+  % (meta["rss_runs"], "" if meta["rss_runs"] == 1 else "s"))
+w("")
+rows = []
+for n in SIZES:
+    r = bench("s3-%d" % n)
+    k = r["kopsform review (%d changes)" % n]
+    g = r["kopsform review --for github (%d changes)" % n]
+    j = r["jq headline counts (%d changes)" % n]
+    m = rss[str(n)]
+    speedup = j["mean"] / k["mean"]
+    rows.append(("{:,}".format(n), size(m["file_bytes"]), mean_sd(k), mean_sd(j), "%.1f×" % speedup,
+                 "%s (%.1f×)" % (mean_sd(g), j["mean"] / g["mean"]),
+                 kb(m["kopsform_kb"]), kb(m["jq_kb"])))
+    targets.append(("3. review", "at least 5× faster than jq ({:,} changes)".format(n), "%.1f×" % speedup, speedup >= 5))
+    peak = m["kopsform_kb"] * 1024
+    targets.append(("3. review", "peak memory no larger than the plan file ({:,} changes)".format(n),
+                    "%s for a %s file" % (kb(m["kopsform_kb"]), size(m["file_bytes"])), peak <= m["file_bytes"]))
+w(table(["changes", "plan file", "kopsform review", "jq", "speed-up", "`review --for github` (speed-up)",
+         "kopsform peak RSS", "jq peak RSS"], rows))
+w("")
+w("The target is for the whole review on stdout: every change's details, about half the plan's size in")
+w("Markdown. `--for github` is what the dry-run task posts: the same first pass, and details made only")
+w("as far as the 65,536-character budget reaches.")
+
+# --- 4 -------------------------------------------------------------------------------------------
+s4 = bench("s4")
+p4 = load("s4.procs.json")
+p4s = load("s4-standin.procs.json")
+real = s4["kopsform cluster-update, up to date (real terraform)"]
+children = s4["sh: the same child commands (real terraform)"]
+stand = s4["kopsform cluster-update, up to date (terraform stand-in)"]
+kops_started = p4["programs"].get("kops", 0)
+w("")
+w("## 4. Nothing to do")
+w("")
+w("A second `kopsform cluster-update` (no `--force`) right after one that did the work: both")
+w("`cluster-template` and `cluster-update` are reported `up to date` (the run checks it). The sandbox copy")
+w("runs the real Terraform and the kops double, as `bench/fleet.sh` does; the second row is the same")
+w("check on the copy of scenario 2, whose terraform is the instant stand-in, to show what is Terraform's;")
+w("the sh row runs the child processes of the first row alone, as in scenario 2.")
+w("")
+w(table(["command", "mean ± σ", "processes started", "kops processes"], [
+    (real["command"], mean_sd(real), p4["execs"], kops_started),
+    (children["command"], mean_sd(children), "%d (sh included)" % p4["execs"], kops_started),
+    (stand["command"], mean_sd(stand), p4s["execs"], p4s["programs"].get("kops", 0)),
+]))
+w("")
+own4 = real["mean"] - children["mean"]
+w("What the up-to-date run starts: %s. Its child processes take %s of its %s; kopsform's own"
+  % (", ".join("`%s`" % clean(c) for c in p4["children"]), ms(children["mean"]), ms(real["mean"])))
+w("work (reading the files, hashing sources, generated files and the state store's spec, the lock,")
+w("the records and the audit line) takes the remaining %s." % (ms(own4) if own4 > 0 else "time, within the noise"))
+targets.append(("4. nothing to do", "under 20 ms (real terraform)", ms(real["mean"]), real["mean"] < 0.020))
+targets.append(("4. nothing to do", "no kops process started", str(kops_started), kops_started == 0))
+
+# --- 5 -------------------------------------------------------------------------------------------
+s5 = bench("s5")
+f5 = load("s5.facts.json")
+total = f5["timed_steps"] * f5["step_seconds"]
+w("")
+w("## 5. Many clusters")
+w("")
+w("%d clusters in one stage (`bench/fixtures.py fleet`: the tasks of `examples/fleet`, one folder and"
+  % f5["clusters"])
+w("values file per cluster, one shared prerequisites layer), `--all --yes --force cluster-update plan`")
+w("with stand-ins whose workflow steps each sleep %g s (kops replace, kops update, terraform init,"
+  % f5["step_seconds"])
+w("terraform plan: %d timed steps in all, %.1f s of work); `terraform output`, `show`, `version` and"
+  % (f5["timed_steps"], total))
+w("`kops version` answer at once. A run read the shared layer's outputs %s for the %d clusters."
+  % ("once" if f5["terraform_outputs"] == 1 else "%d times" % f5["terraform_outputs"], f5["clusters"]))
+w("")
+w("**Efficiency** = ideal time / measured time, where the ideal time is the work divided by the")
+w("number of jobs (%.1f s / N): 1.0 means no time lost to orchestration or waiting." % total)
+w("")
+rows = []
+for jobs in (1, 4, 8):
+    r = s5["jobs %d" % jobs]
+    ideal = total / jobs
+    eff = ideal / r["mean"]
+    rows.append(("`--jobs %d`" % jobs, mean_sd(r), ms(ideal), "%.2f" % eff))
+    targets.append(("5. many clusters", "efficiency at least 0.9 with `--jobs %d`" % jobs, "%.2f" % eff, eff >= 0.9))
+w(table(["jobs", "mean ± σ", "ideal", "efficiency"], rows))
+step = bench("s5-step")["stand-in step alone (terraform init)"]
+p5 = load("s5.procs.json")
+real_total = f5["timed_steps"] * step["mean"]
+w("")
+w("A timed step of the stand-ins alone takes %s: the sleep, plus starting `sh` and `sleep`. The %d"
+  % (mean_sd(step), f5["timed_steps"]))
+w("steps therefore take %.1f s by themselves; with that as the work, the efficiencies would be %s."
+  % (real_total, ", ".join("%.2f" % (real_total / jobs / s5["jobs %d" % jobs]["mean"]) for jobs in (1, 4, 8))))
+kids = p5["children"]
+w("A 16-cluster run (`--jobs 8`, traced) starts %d processes: %s. Among kopsform's own children:"
+  % (p5["execs"], programs(p5)))
+w("`terraform output -json` ×%d, `kops version` ×%d, `terraform version -json` ×%d, `terraform show -json` ×%d,"
+  % tuple(sum(1 for c in kids if c.startswith(x)) for x in
+          ("terraform output", "kops version", "terraform version", "terraform show")))
+w("`git status` ×%d." % sum(1 for c in kids if c.startswith("git status")))
+
+# --- Targets -------------------------------------------------------------------------------------
+met = sum(1 for t in targets if t[3])
+targets_md = [
+    "",
+    "## Targets",
+    "",
+    "%d of %d met." % (met, len(targets)),
+    "",
+    table(["scenario", "target", "measured", "result"], [(s, t, m, verdict(ok)) for s, t, m, ok in targets]),
+]
+# The targets go right after the introduction.
+intro_end = out.index("## 1. Start-up") - 1
+out[intro_end:intro_end] = targets_md
+
+# --- Machine -------------------------------------------------------------------------------------
+cpu = "?"
+try:
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+except OSError:
+    pass
+memory = "?"
+try:
+    with open("/proc/meminfo") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
+        memory = "%.1f GiB" % (kib / 1024 / 1024)
+except (OSError, StopIteration):
+    pass
+system = platform.system() + " " + platform.release()
+try:
+    with open("/etc/os-release") as f:
+        pretty = next((line.split("=", 1)[1].strip().strip('"') for line in f if line.startswith("PRETTY_NAME=")), None)
+    if pretty:
+        system += " (%s)" % pretty
+except OSError:
+    pass
+versions = [
+    ("kopsform", first_line([meta["kopsform"], "--version"])),
+    ("terraform", first_line(["terraform", "version"])),
+    ("just", first_line([meta["just"], "--version"])),
+    ("make", first_line(["make", "--version"])),
+    ("jq", first_line(["jq", "--version"])),
+    ("hyperfine", first_line(["hyperfine", "--version"])),
+    ("python", "Python " + platform.python_version()),
+]
+w("")
+w("## Machine")
+w("")
+w(table(["", ""], [
+    ("CPU", cpu),
+    ("cores", os.cpu_count()),
+    ("memory", memory),
+    ("kernel", system),
+    ("load average (1, 5, 15 min)", "%s at the start, %s at the end" % (meta["load_start"], meta["load_end"])),
+] + versions))
+w("")
+w("## Reproduce")
+w("")
+w("```sh")
+w("bash bench/run.sh           # stable numbers%s" % ("" if meta["quick"] else " (this run: %d min)" % max(1, round(meta["seconds"] / 60))))
+w("bash bench/run.sh --quick   # a few runs per command, to try it out")
+w("```")
+w("")
+w("It builds `cargo build --release`, installs what is missing (hyperfine, jq, make, strace, GNU time")
+w("with apt; just with `pip install rust-just`), needs Terraform, works in a temporary folder it removes,")
+w("and rewrites this file.")
+print(clean("\n".join(out)))
