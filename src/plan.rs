@@ -33,10 +33,7 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
-use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
-    Visitor,
-};
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -367,15 +364,17 @@ pub fn read(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<PlanSum
 pub fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, UserError> {
     let mut file = std::fs::File::open(plan)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
-    let mut head = [0u8; 512];
-    let n = read_head(&mut file, &mut head)
+    let mut head = Vec::with_capacity(512);
+    (&mut file)
+        .take(512)
+        .read_to_end(&mut head)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
-    let head = &head[..n];
-    let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
+    let blank_file = head.len() < 512;
+    let head = skip_bom(&head);
     let is_json = match head.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b) => *b == b'{',
         // All blank so far: JSON if the file is all blank (then it fails as JSON).
-        None => n < 512,
+        None => blank_file,
     };
     let source = if is_json {
         Source::File(plan.to_path_buf())
@@ -384,17 +383,6 @@ pub fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, U
         Source::Bytes(show_json(plan, tool, env)?)
     };
     Plan::read(source).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
-}
-
-fn read_head(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 /// The plan's JSON text: the file itself when it is JSON, else `terraform show -json` of it.
@@ -639,12 +627,12 @@ fn scan<V: DeserializeOwned>(source: &Source, on_item: &mut OnItem<V>) -> Result
         Ok(top) => Ok(top),
         Err(Fast::Stopped(message)) => Err(message),
         Err(Fast::Io(e)) => Err(format!("cannot read the plan: {e}")),
-        Err(Fast::Malformed) => match strict_scan::<IgnoredAny>(source, &mut |_| Ok(())) {
-            Err(message) => Err(message),
+        Err(Fast::Malformed) => match strict_error(source)? {
+            Some(message) => Err(message),
             // Well-formed after all: only a value the fast reader copied failed to parse in a way
             // the strict one (which parses the whole document at once) does not see. Say so
             // rather than guess.
-            Ok(_) => Err(
+            None => Err(
                 "not Terraform plan JSON: a resource change or top-level field does not have the \
                  shape Terraform writes; pass a saved plan or the output of `terraform show -json PLAN`"
                     .to_string(),
@@ -695,8 +683,8 @@ impl From<crate::jsonscan::Malformed> for Fast {
 
 /// One pass that copies one top-level field or change-list element at a time into a buffer and
 /// parses that slice (serde_json parses slices several times faster than readers); skipped fields
-/// (`prior_state`, `planned_values`, ...) are never held. Mirrors [`TopSeed`], which it falls
-/// back to for error messages.
+/// (`prior_state`, `planned_values`, ...) are never held. A malformed document is read again
+/// by [`strict_error`] for the message.
 fn fast_scan<V: DeserializeOwned>(reader: impl Read, on_item: &mut OnItem<V>) -> Result<Top, Fast> {
     fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Fast> {
         serde_json::from_slice(raw).map_err(|_| Fast::Malformed)
@@ -737,8 +725,9 @@ fn fast_scan<V: DeserializeOwned>(reader: impl Read, on_item: &mut OnItem<V>) ->
                 if s.peek()? == Some(b'{') {
                     top.declared = declared_variables(&mut s, &mut raw)?;
                 } else {
+                    // Only `null` is not an object and still a configuration.
                     s.value(Some(&mut raw))?;
-                    parse::<Option<RawConfiguration>>(&raw)?;
+                    parse::<()>(&raw)?;
                 }
             }
             "format_version" | "terraform_version" | "variables" | "output_changes"
@@ -812,26 +801,44 @@ fn declared_variables<R: Read>(
     Ok(declared)
 }
 
-/// One pass with serde_json's reader: slower, but its errors say what is wrong and where.
-fn strict_scan<V: DeserializeOwned>(
-    source: &Source,
-    on_item: &mut OnItem<V>,
-) -> Result<Top, String> {
-    let mut stopped: Option<String> = None;
+/// Why the plan JSON is malformed, in serde's words with line and column: the whole document read
+/// again with serde_json's own reader (slower), in the shapes [`fast_scan`] expects. `None` when
+/// it finds nothing wrong.
+fn strict_error(source: &Source) -> Result<Option<String>, String> {
+    // The plan's fields as the fast reader reads them (read only to check their shape); the
+    // change lists are checked and dropped element by element.
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Configuration {
+        root_module: Option<Module>,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Module {
+        variables: Option<IndexMap<String, RawVariableDeclaration>>,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Strict {
+        format_version: Option<Value>,
+        terraform_version: Option<String>,
+        variables: Option<IndexMap<String, RawVariable>>,
+        resource_drift: Option<Checked<RawResourceChange>>,
+        resource_changes: Option<Checked<RawResourceChange<IgnoredAny>>>,
+        output_changes: Option<IndexMap<String, RawChange>>,
+        deferred_changes: Option<Checked<IgnoredAny>>,
+        action_invocations: Option<Checked<IgnoredAny>>,
+        configuration: Option<Configuration>,
+        applyable: Option<bool>,
+        errored: Option<bool>,
+    }
     let result = match source {
-        Source::Bytes(bytes) => {
-            let mut de = serde_json::Deserializer::from_slice(skip_bom(bytes));
-            scan_with(&mut de, on_item, &mut stopped)
-        }
+        Source::Bytes(bytes) => serde_json::from_slice::<Strict>(skip_bom(bytes)).map(drop),
         Source::File(path) => {
-            let mut de = serde_json::Deserializer::from_reader(open_past_bom(path, 64 * 1024)?);
-            scan_with(&mut de, on_item, &mut stopped)
+            serde_json::from_reader::<_, Strict>(open_past_bom(path, 64 * 1024)?).map(drop)
         }
     };
-    if let Some(message) = stopped {
-        return Err(message);
-    }
-    result.map_err(|e| {
+    Ok(result.err().map(|e| {
         if e.is_io() {
             return format!("cannot read the plan: {}", describe_json_error(&e));
         }
@@ -841,182 +848,34 @@ fn strict_scan<V: DeserializeOwned>(
             e.line(),
             e.column()
         )
-    })
+    }))
 }
 
-fn scan_with<'de, R: serde_json::de::Read<'de>, V: DeserializeOwned>(
-    de: &mut serde_json::Deserializer<R>,
-    on_item: &mut OnItem<V>,
-    stopped: &mut Option<String>,
-) -> Result<Top, serde_json::Error> {
-    let top = TopSeed {
-        on_item,
-        stopped,
-        values: PhantomData,
-    }
-    .deserialize(&mut *de)?;
-    de.end()?;
-    Ok(top)
-}
+/// A list whose elements are checked one by one and dropped.
+struct Checked<T>(PhantomData<T>);
 
-/// The message of a serde error that stands for a message kept in `stopped`.
-const STOPPED: &str = "stopped by the pass";
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Each<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Each<T> {
+            type Value = Checked<T>;
 
-struct TopSeed<'a, 'b, V> {
-    on_item: &'a mut OnItem<'b, V>,
-    stopped: &'a mut Option<String>,
-    values: PhantomData<V>,
-}
-
-impl<'de, V: DeserializeOwned> DeserializeSeed<'de> for TopSeed<'_, '_, V> {
-    type Value = Top;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, V: DeserializeOwned> Visitor<'de> for TopSeed<'_, '_, V> {
-    type Value = Top;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-        let mut top = Top::default();
-        let mut seen: HashSet<String> = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list")
             }
-            match key.as_str() {
-                "format_version" => {
-                    let v: Value = map.next_value()?;
-                    match check_format_version(Some(&v)) {
-                        Ok(v) => top.format_version = Some(v),
-                        Err(message) => {
-                            *self.stopped = Some(message);
-                            return Err(de::Error::custom(STOPPED));
-                        }
-                    }
-                }
-                "terraform_version" => top.terraform_version = map.next_value()?,
-                "variables" => {
-                    top.variables = map
-                        .next_value::<Option<IndexMap<String, RawVariable>>>()?
-                        .unwrap_or_default()
-                }
-                "output_changes" => {
-                    top.output_changes = map
-                        .next_value::<Option<IndexMap<String, RawChange>>>()?
-                        .unwrap_or_default()
-                }
-                "resource_changes" | "resource_drift" => {
-                    let drift = key == "resource_drift";
-                    map.next_value_seed(ListSeed {
-                        drift,
-                        on_item: &mut *self.on_item,
-                        stopped: &mut *self.stopped,
-                    })?;
-                }
-                "deferred_changes" => {
-                    top.deferred_changes = map
-                        .next_value::<Option<Vec<IgnoredAny>>>()?
-                        .map_or(0, |v| v.len())
-                }
-                "action_invocations" => {
-                    top.action_invocations = map
-                        .next_value::<Option<Vec<IgnoredAny>>>()?
-                        .map_or(0, |v| v.len())
-                }
-                "configuration" => {
-                    top.declared = map
-                        .next_value::<Option<RawConfiguration>>()?
-                        .and_then(|c| c.root_module)
-                        .and_then(|m| m.variables)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(name, d)| (name, d.sensitive.unwrap_or(false)))
-                        .collect()
-                }
-                "applyable" => top.applyable = map.next_value()?,
-                "errored" => top.errored = map.next_value()?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked<T>, A::Error> {
+                while seq.next_element::<T>()?.is_some() {}
+                Ok(Checked(PhantomData))
             }
         }
-        Ok(top)
-    }
-}
-
-/// `resource_changes` or `resource_drift`: each element to the pass, none kept.
-struct ListSeed<'a, 'b, V> {
-    drift: bool,
-    on_item: &'a mut OnItem<'b, V>,
-    stopped: &'a mut Option<String>,
-}
-
-impl<'de, V: DeserializeOwned> DeserializeSeed<'de> for ListSeed<'_, '_, V> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_option(self)
-    }
-}
-
-impl<'de, V: DeserializeOwned> Visitor<'de> for ListSeed<'_, '_, V> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of resource changes")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        loop {
-            let item = if self.drift {
-                match seq.next_element::<RawResourceChange>()? {
-                    Some(rc) => Item::Drift(rc),
-                    None => return Ok(()),
-                }
-            } else {
-                match seq.next_element::<RawResourceChange<V>>()? {
-                    Some(rc) => Item::Change(rc),
-                    None => return Ok(()),
-                }
-            };
-            if let Err(message) = (self.on_item)(item) {
-                *self.stopped = Some(message);
-                return Err(de::Error::custom(STOPPED));
-            }
-        }
+        d.deserialize_seq(Each(PhantomData))
     }
 }
 
 #[derive(Deserialize)]
 struct RawVariable {
     value: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct RawConfiguration {
-    root_module: Option<RawModule>,
-}
-
-#[derive(Deserialize)]
-struct RawModule {
-    variables: Option<IndexMap<String, RawVariableDeclaration>>,
 }
 
 #[derive(Deserialize)]
