@@ -445,14 +445,14 @@ fn show_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Vec<u8
 /// Parses plan JSON into a summary with every attribute row. The error says what is wrong,
 /// without repeating the input.
 pub fn summarize(json_text: &str) -> Result<PlanSummary, String> {
-    from_text(json_text)?
+    from_text(json_text.to_string())?
         .into_summary()
         .map_err(|e| e.to_string())
 }
 
 /// Reads plan JSON text like [`open`]: the summary without rows, and the rows' second pass.
-pub fn from_text(json_text: &str) -> Result<Plan, String> {
-    Plan::read(Source::Bytes(json_text.as_bytes().to_vec()))
+pub fn from_text(json_text: String) -> Result<Plan, String> {
+    Plan::read(Source::Bytes(json_text.into_bytes()))
 }
 
 impl Plan {

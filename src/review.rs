@@ -298,21 +298,12 @@ pub fn run(
     if let Some(path) = json_out {
         crate::atomic::write(path, render_json(&review).as_bytes(), 0o644)?;
     }
-    let stdout_error =
-        |e: std::io::Error| UserError::new(format!("cannot write the review to stdout: {e}"));
     match args.format {
         ReviewFormat::Json => {
             let text = render_json(&review);
-            match &args.out {
-                Some(path) => crate::atomic::write(path, text.as_bytes(), 0o644)?,
-                None => {
-                    let mut stdout = std::io::stdout().lock();
-                    stdout
-                        .write_all(text.as_bytes())
-                        .and_then(|()| stdout.flush())
-                        .map_err(stdout_error)?;
-                }
-            }
+            emit(args.out.as_deref(), &mut |w| {
+                Ok(w.write_all(text.as_bytes())?)
+            })?;
         }
         ReviewFormat::Markdown => {
             let budget = args.max_chars.or(args.target.map(|t| match t {
@@ -329,23 +320,28 @@ pub fn run(
             if let (true, Some(path)) = (layout.cut(), &full_copy) {
                 crate::atomic::write_with(path, 0o644, &mut |w| layout.write(w, true))?;
             }
-            match &args.out {
-                Some(path) => {
-                    crate::atomic::write_with(path, 0o644, &mut |w| layout.write(w, false))?
-                }
-                None => {
-                    let mut stdout =
-                        std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-                    match layout.write(&mut stdout, false) {
-                        Ok(()) => stdout.flush().map_err(stdout_error)?,
-                        Err(WriteError::Io(e)) => return Err(stdout_error(e)),
-                        Err(WriteError::Source(e)) => return Err(e),
-                    }
-                }
-            }
+            emit(args.out.as_deref(), &mut |w| layout.write(w, false))?;
         }
     }
     Ok(review.exit_status)
+}
+
+/// Writes the review to `out` (atomically), or to stdout.
+fn emit(
+    out: Option<&Path>,
+    fill: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<(), WriteError>,
+) -> Result<(), UserError> {
+    let Some(path) = out else {
+        let stdout_error =
+            |e: std::io::Error| UserError::new(format!("cannot write the review to stdout: {e}"));
+        let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        return match fill(&mut stdout) {
+            Ok(()) => stdout.flush().map_err(stdout_error),
+            Err(WriteError::Io(e)) => Err(stdout_error(e)),
+            Err(WriteError::Source(e)) => Err(e),
+        };
+    };
+    crate::atomic::write_with(path, 0o644, fill)
 }
 
 /// `review.md` -> `review.full.md`: where the uncut review goes when the budget cut one.
@@ -771,23 +767,22 @@ impl<'r> Layout<'r> {
             .iter()
             .map(|s| Ok(chars(&s.head) + s.sizes(review, usize::MAX)?.iter().sum::<usize>()))
             .sum::<Result<usize, UserError>>()?;
-        // Does everything fit? Sizes are only worked out until the room is used up.
+        // Does everything fit? Sizes are only worked out until the room is used up; the cut
+        // below has less room (the notice's), so the sizes found here are all it needs.
         let mut room = budget.saturating_sub(kept_chars);
         let mut fits = kept_chars <= budget;
+        let mut sizes: Vec<Vec<usize>> = Vec::new();
         for section in &self.optional {
             if !fits {
                 break;
             }
             let head = chars(&section.head);
-            let size = head
-                + section
-                    .sizes(review, room.saturating_sub(head))?
-                    .iter()
-                    .sum::<usize>();
-            match room.checked_sub(size) {
+            let items = section.sizes(review, room.saturating_sub(head))?;
+            match room.checked_sub(head + items.iter().sum::<usize>()) {
                 Some(left) => room = left,
                 None => fits = false,
             }
+            sizes.push(items);
         }
         if fits {
             return Ok(());
@@ -810,12 +805,15 @@ impl<'r> Layout<'r> {
         let mut room = budget.saturating_sub(kept_chars + reserve);
         let mut stopped = false;
         for (i, section) in self.optional.iter().enumerate() {
-            if stopped {
-                self.cuts.push((i, Cut::Whole));
-                continue;
-            }
+            // Past the sections measured above, the cut has stopped already.
+            let items = match (stopped, sizes.get(i)) {
+                (false, Some(items)) => items,
+                _ => {
+                    self.cuts.push((i, Cut::Whole));
+                    continue;
+                }
+            };
             let head = chars(&section.head);
-            let items = section.sizes(review, room.saturating_sub(head))?;
             let size = head + items.iter().sum::<usize>();
             if size <= room && items.len() == section.len(review) {
                 room -= size;
@@ -824,7 +822,7 @@ impl<'r> Layout<'r> {
             stopped = true;
             let mut used = head;
             let mut fit = 0;
-            for c in &items {
+            for c in items {
                 if used + c > room {
                     break;
                 }
@@ -1763,7 +1761,7 @@ mod tests {
             changes.join(",")
         );
         let in_memory = Review::new(plan::summarize(&text).unwrap(), &[], None, None);
-        let opened = plan::from_text(&text).unwrap();
+        let opened = plan::from_text(text.clone()).unwrap();
         assert!(
             opened
                 .summary

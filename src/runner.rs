@@ -2120,6 +2120,7 @@ pub fn print_summary(results: &[TaskResult], failure: Option<i32>) {
 }
 
 impl Runner<'_> {
+    /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
     fn check_protected(
         &mut self,
         prefix: &str,
@@ -2129,14 +2130,16 @@ impl Runner<'_> {
         let plan_path = self.project.path(plan);
         let terraform = self.project.tool_or_default("terraform");
         let text = crate::plan::read_json(&plan_path, &terraform, env)?;
-        let summary = crate::plan::summarize(&text)
-            .map_err(|e| UserError::new(format!("{}: {e}", plan_path.display())))?;
         // The `terraform apply` of this plan that follows needs its secrets: learn them now
         // rather than ask Terraform for the same JSON again.
-        let key = plan_path.canonicalize().unwrap_or(plan_path);
+        let key = plan_path.canonicalize().unwrap_or(plan_path.clone());
         if self.learned.insert(key) {
             self.learn_from_show(text.as_bytes());
         }
+        // Which changes are protected needs the list of changes, not their attribute rows.
+        let summary = crate::plan::from_text(text)
+            .map_err(|e| UserError::new(format!("{}: {e}", plan_path.display())))?
+            .summary;
         let rules = crate::review::effective_rules(&self.project.config.review);
         let protected = crate::review::protected_changes(&summary, &rules);
         let refused: Vec<String> = protected
@@ -2160,7 +2163,6 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
     /// The `review` builtin (`step`), reading the plan with the task's environment `env`.
     fn review(
         &mut self,
