@@ -5,7 +5,7 @@
 //! it), so `tofu` here is a stand-in that runs the real Terraform: the test proves the plumbing
 //! (nothing is hard-coded), and src/plan.rs's unit tests cover OpenTofu's own plan text.
 
-use crate::support::{S3, cluster_project, require_terraform};
+use crate::support::{S3, bring_up, cluster_project, require_terraform};
 
 #[test]
 fn with_terraform_set_to_tofu_no_command_reaches_terraform_by_name() {
@@ -41,14 +41,7 @@ fn with_terraform_set_to_tofu_no_command_reaches_terraform_by_name() {
     p.file("tasks.toml", &tasks);
     // The prerequisites layer's provisioners call the aws CLI, not Terraform: nothing to route.
 
-    p.kopsform(&[
-        "--yes",
-        "prerequisites-apply",
-        "cluster-update",
-        "plan",
-        "apply",
-    ])
-    .success();
+    bring_up(&p);
     p.kopsform(&["outputs"]).success();
     p.kopsform(&["dryrun"]).success();
     // The saved plan of the first apply: changes (2), read with `tofu show -json`.

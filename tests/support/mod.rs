@@ -38,24 +38,9 @@ pub fn require_terraform() {
     );
 }
 
-/// Removes ANSI colour sequences (terraform colours its output even into a pipe).
-pub fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// Removes ANSI colour sequences (terraform colours its output even into a pipe): kopsform's
+/// own function, which its error messages use.
+pub use kopsform::process::strip_colour as strip_ansi;
 
 /// The result of running kopsform (colour sequences removed).
 #[derive(Debug)]
