@@ -146,11 +146,10 @@ fn user() -> String {
 /// Asked once per process and folder: a run's plan seals and audit records share the answer (the
 /// repository as the run found it).
 pub fn repository(dir: &Path) -> Option<(Git, bool)> {
-    type Seen = std::collections::HashMap<std::path::PathBuf, Option<(Git, bool)>>;
-    static SEEN: std::sync::Mutex<Option<Seen>> = std::sync::Mutex::new(None);
+    type Seen = std::collections::BTreeMap<std::path::PathBuf, Option<(Git, bool)>>;
+    static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen::new());
     // Held while git runs: clusters finishing at once wait for one answer instead of each asking.
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = seen.get_or_insert_with(Seen::new);
     if let Some(answer) = seen.get(dir) {
         return answer.clone();
     }

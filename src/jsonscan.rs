@@ -114,18 +114,17 @@ impl<R: Read> Scanner<R> {
 
     /// Starts an object (`{` consumed): true when it has a first member.
     pub fn open_object(&mut self) -> Result<bool> {
-        self.expect(b'{')?;
-        if self.peek()? == Some(b'}') {
-            self.pos += 1;
-            return Ok(false);
-        }
-        Ok(true)
+        self.open(b'{', b'}')
     }
 
     /// Starts a list (`[` consumed): true when it has a first element.
     pub fn open_list(&mut self) -> Result<bool> {
-        self.expect(b'[')?;
-        if self.peek()? == Some(b']') {
+        self.open(b'[', b']')
+    }
+
+    fn open(&mut self, open: u8, close: u8) -> Result<bool> {
+        self.expect(open)?;
+        if self.peek()? == Some(close) {
             self.pos += 1;
             return Ok(false);
         }
