@@ -107,7 +107,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// How long to wait for another run's lock on a cluster (0, 30s, 10m)
-    #[arg(long, value_name = "DURATION", global = true, default_value = "0", value_parser = crate::lock::parse_timeout)]
+    #[arg(long, value_name = "DURATION", global = true, default_value = "0", value_parser = crate::statestore::lock::parse_timeout)]
     pub lock_timeout: std::time::Duration,
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::config::Project;
+use crate::project::Project;
 use crate::review::{self, FullReport, Review};
 
 /// Where the fuzzed `tasks.toml` pretends to live. Nothing is read there.
@@ -20,29 +20,29 @@ pub fn tasks_toml(data: &[u8]) {
         return;
     };
     let dir = PathBuf::from(PROJECT_DIR);
-    let file = dir.join(crate::config::TASKS_FILE);
+    let file = dir.join(crate::project::TASKS_FILE);
     let Ok(project) = Project::from_text(dir, file, text) else {
         return;
     };
     // The order of the first tasks alone (all of them would take time quadratic in their number),
     // of all of them, and of an unknown name (its suggestions).
     for (name, task) in project.config.tasks.iter().take(32) {
-        let _ = crate::graph::plan(&project, std::slice::from_ref(name));
+        let _ = crate::project::graph::plan(&project, std::slice::from_ref(name));
         let _ = task.confirmation(name);
     }
     let names: Vec<String> = project.config.tasks.keys().cloned().collect();
-    let _ = crate::graph::plan(&project, &names);
-    let _ = crate::graph::order(&project, &["plna".to_string()]);
+    let _ = crate::project::graph::plan(&project, &names);
+    let _ = crate::project::graph::order(&project, &["plna".to_string()]);
     // The clusters a run selects, and the fields templates see of each.
-    let every = crate::fleet::Selection {
+    let every = crate::run::fleet::Selection {
         all: true,
-        ..crate::fleet::Selection::default()
+        ..crate::run::fleet::Selection::default()
     };
-    let _ = crate::fleet::select(&project, &every);
-    let _ = crate::fleet::select(&project, &crate::fleet::Selection::default());
+    let _ = crate::run::fleet::select(&project, &every);
+    let _ = crate::run::fleet::select(&project, &crate::run::fleet::Selection::default());
     for def in &project.clusters {
-        let fields = crate::context::static_fields(def);
-        let _ = crate::runner::substitute_fields(&def.config.name, "cluster", &fields);
+        let fields = crate::values::context::static_fields(def);
+        let _ = crate::run::runner::substitute_fields(&def.config.name, "cluster", &fields);
     }
     let _ = review::effective_rules(&project.config.review);
     // The CI pipelines (their paths name no file that exists: nothing is read or written).
@@ -52,9 +52,9 @@ pub fn tasks_toml(data: &[u8]) {
         crate::cli::CiPlatform::Github,
         crate::cli::CiPlatform::Jenkins,
     ] {
-        let target = root.join(crate::ci::default_path(platform));
+        let target = root.join(crate::commands::ci::default_path(platform));
         let args = crate::cli::GenerateArgs::default();
-        let _ = crate::ci::generate(&project, platform, &args, &root, &target);
+        let _ = crate::commands::ci::generate(&project, platform, &args, &root, &target);
     }
 }
 
@@ -68,22 +68,22 @@ pub fn values_merge(data: &[u8]) {
     let Ok(base) = std::str::from_utf8(base) else {
         return;
     };
-    let mut merged =
-        crate::values::parse_file(base).unwrap_or_else(|_| Value::Object(serde_json::Map::new()));
+    let mut merged = crate::values::merge::parse_file(base)
+        .unwrap_or_else(|_| Value::Object(serde_json::Map::new()));
     if let Ok(overlay) = std::str::from_utf8(overlay) {
-        match crate::values::parse_file(overlay) {
-            Ok(layer) => crate::values::deep_merge(&mut merged, layer),
+        match crate::values::merge::parse_file(overlay) {
+            Ok(layer) => crate::values::merge::deep_merge(&mut merged, layer),
             Err(_) => {
                 // Any YAML value, not only a mapping, as an overlay: lists and scalars replace.
                 if let Ok(layer) = serde_yaml::from_str::<Value>(overlay) {
-                    crate::values::deep_merge(&mut merged, layer);
+                    crate::values::merge::deep_merge(&mut merged, layer);
                 }
             }
         }
     }
     if let Ok(sets) = std::str::from_utf8(sets) {
         for assignment in sets.lines() {
-            let _ = crate::values::apply_set(&mut merged, assignment);
+            let _ = crate::values::merge::apply_set(&mut merged, assignment);
         }
     }
     let _ = serde_json::to_string(&merged);
@@ -116,21 +116,21 @@ pub fn plan_summary(data: &[u8]) {
 /// `kops delete cluster` listing, both read from the same input.
 pub fn kops_tables(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    if let Some(Ok(groups)) = crate::kops::parse_rolling_update(&text) {
-        let _ = crate::kops::needing_update(&groups, str::to_string);
+    if let Some(Ok(groups)) = crate::tools::kops::parse_rolling_update(&text) {
+        let _ = crate::tools::kops::needing_update(&groups, str::to_string);
         if let Ok(summary) = crate::plan::summarize(r#"{"format_version":"1.2"}"#) {
             let review = Review::new(summary, &[], None, Some(groups));
             let _ = review::render_markdown(&review, None, &FullReport::Rerun);
             let _ = review::render_json(&review);
         }
     }
-    let _ = crate::kops::parse_delete_listing(&text);
+    let _ = crate::tools::kops::parse_delete_listing(&text);
 }
 
 /// `terraform output -json` text: the outputs, what templates may see, the secrets to mask.
 pub fn outputs(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    if let Ok(outputs) = crate::outputs::parse(&text) {
+    if let Ok(outputs) = crate::values::outputs::parse(&text) {
         let allowed: Vec<String> = outputs.sensitive.iter().take(1).cloned().collect();
         let _ = outputs.visible(&allowed);
         let _ = outputs.secrets();

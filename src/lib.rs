@@ -7,51 +7,33 @@
 //! `manifest` before kops sees it; `kops` reads what kops prints.
 
 pub mod atomic;
-pub mod audit;
-pub mod ci;
 pub mod cli;
-pub mod completions;
-pub mod config;
-pub mod context;
-pub mod doctor;
+pub mod commands;
 pub mod error;
-pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod graph;
-pub mod graph_render;
-pub mod import;
-pub mod jsonscan;
-pub mod kops;
-pub mod lock;
-pub mod manifest;
-pub mod outputs;
 pub mod plan;
-pub mod preflight;
-pub mod process;
-pub mod provider_override;
+pub mod project;
 pub mod redact;
-pub mod retry;
+pub mod render;
 pub mod review;
-pub mod runner;
-pub mod seal;
+pub mod run;
 pub mod statestore;
-pub mod template;
+pub mod tools;
 pub mod ui;
-pub mod uptodate;
 pub mod values;
 
 use std::ffi::OsString;
 use std::io::Write;
 
 use cli::{Cli, Command};
-use config::Project;
 use error::UserError;
-use runner::RunOptions;
+use project::Project;
+use run::runner::RunOptions;
 
 /// Runs kopsform with `args` (program name first) and returns the exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
-    if let Some(code) = completions::complete_from_env(&args) {
+    if let Some(code) = commands::completions::complete_from_env(&args) {
         return code;
     }
     let cli = match Cli::parse_args(args) {
@@ -85,7 +67,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
     let global = cli.global;
     ui::configure(global.quiet, global.verbose, global.json);
     let load = || Project::load(Project::locate(global.directory.as_deref(), &cwd)?);
-    let selection = fleet::Selection {
+    let selection = run::fleet::Selection {
         clusters: global.cluster.clone(),
         stages: global.stage.clone(),
         all: global.all,
@@ -115,26 +97,28 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         Some(Command::Review(args)) => return review_command(&global, &cwd, &args),
         Some(Command::Ci(command)) => {
             let (platform, args) = match command {
-                cli::CiCommand::Comment(args) => return ci::comment_command(&args, &cwd),
+                cli::CiCommand::Comment(args) => return commands::ci::comment_command(&args, &cwd),
                 cli::CiCommand::Gitlab(a) => (cli::CiPlatform::Gitlab, a),
                 cli::CiCommand::Github(a) => (cli::CiPlatform::Github, a),
                 cli::CiCommand::Jenkins(a) => (cli::CiPlatform::Jenkins, a),
             };
-            return ci::generate_command(&load()?, platform, &args, &cwd);
+            return commands::ci::generate_command(&load()?, platform, &args, &cwd);
         }
         Some(Command::Audit { last }) => {
-            return audit::show(&load()?, last, global.json);
+            return run::audit::show(&load()?, last, global.json);
         }
         Some(Command::Doctor) => {
-            return doctor::run(&load()?, &selection, &global.set, global.json);
+            return commands::doctor::run(&load()?, &selection, &global.set, global.json);
         }
         Some(Command::Graph(args)) => {
-            return graph_render::command(&load()?, &args, &selection);
+            return commands::graph::command(&load()?, &args, &selection);
         }
-        Some(Command::Completions(args)) => return completions::completions_command(&args),
-        Some(Command::Man(args)) => return completions::man_command(&args, &cwd),
+        Some(Command::Completions(args)) => {
+            return commands::completions::completions_command(&args);
+        }
+        Some(Command::Man(args)) => return commands::completions::man_command(&args, &cwd),
         Some(Command::Import(args)) => {
-            return import::command(&load()?, &selection, &args, &global, &cwd);
+            return commands::import::command(&load()?, &selection, &args, &global, &cwd);
         }
         Some(Command::List) => {
             list(&load()?, global.json);
@@ -142,7 +126,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         }
         Some(Command::Unlock) => {
             let project = load()?;
-            let clusters = fleet::select(&project, &selection)?;
+            let clusters = run::fleet::select(&project, &selection)?;
             if clusters.is_empty() {
                 return Err(UserError::new(format!(
                     "{}: no [cluster] table: there is no cluster to unlock",
@@ -150,7 +134,8 @@ fn execute(cli: Cli) -> Result<(), UserError> {
                 )));
             }
             for cluster in clusters {
-                runner::Runner::for_cluster(&project, options(), Some(cluster), None).unlock()?;
+                run::runner::Runner::for_cluster(&project, options(), Some(cluster), None)
+                    .unlock()?;
             }
             return Ok(());
         }
@@ -160,11 +145,11 @@ fn execute(cli: Cli) -> Result<(), UserError> {
             .map(|w| w.to_string_lossy().into_owned())
             .collect(),
     };
-    let fleet_options = fleet::FleetOptions {
+    let fleet_options = run::fleet::FleetOptions {
         jobs: jobs(),
         keep_going: global.keep_going,
     };
-    fleet::run(&load()?, options(), &selection, fleet_options, &tasks)
+    run::fleet::run(&load()?, options(), &selection, fleet_options, &tasks)
 }
 
 /// `kopsform review`: needs no project, but inside one its [review] and [tools] settings apply.

@@ -14,9 +14,9 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Project;
 use crate::error::{UserError, exit};
-use crate::runner::{Status, TaskResult};
+use crate::project::Project;
+use crate::run::runner::{Status, TaskResult};
 
 /// The default place of the trail, relative to the project.
 pub const DEFAULT_PATH: &str = ".kopsform/audit.jsonl";
@@ -80,7 +80,7 @@ pub fn append(
     }
     let time = humantime::format_rfc3339_seconds(started).to_string();
     let user = user();
-    let host = crate::lock::hostname().unwrap_or_default();
+    let host = crate::statestore::lock::hostname().unwrap_or_default();
     let git = repository(&project.dir).map(|(git, _)| git);
     let argv: Vec<String> = std::env::args_os()
         .map(|a| crate::redact::mask_all(&a.to_string_lossy()))
@@ -135,7 +135,7 @@ fn write_lines(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 fn user() -> String {
-    crate::lock::user_name()
+    crate::statestore::lock::user_name()
         // SAFETY: getuid(2) cannot fail.
         .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
 }
@@ -153,11 +153,15 @@ pub fn repository(dir: &Path) -> Option<(Git, bool)> {
     if let Some(answer) = seen.get(dir) {
         return answer.clone();
     }
-    let answer =
-        crate::process::run_captured("git", &["status", "--porcelain=v2", "--branch"], dir, &[])
-            .ok()
-            .filter(|(code, _, _)| *code == 0)
-            .and_then(|(_, out, _)| parse_git_status(&String::from_utf8_lossy(&out)));
+    let answer = crate::tools::process::run_captured(
+        "git",
+        &["status", "--porcelain=v2", "--branch"],
+        dir,
+        &[],
+    )
+    .ok()
+    .filter(|(code, _, _)| *code == 0)
+    .and_then(|(_, out, _)| parse_git_status(&String::from_utf8_lossy(&out)));
     seen.insert(dir.to_path_buf(), answer.clone());
     answer
 }

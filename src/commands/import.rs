@@ -23,15 +23,15 @@ use serde_yaml::Value as Yaml;
 
 use crate::atomic;
 use crate::cli::{GlobalArgs, ImportArgs};
-use crate::config::{ClusterDef, ManifestCheck, Project, Step};
-use crate::context::RunValues;
 use crate::error::UserError;
-use crate::fleet::{self, Selection};
-use crate::manifest::{kind, metadata_name};
-use crate::outputs::Outputs;
-use crate::process;
+use crate::project::{ClusterDef, ManifestCheck, Project, Step};
 use crate::redact::{self, Redactor};
-use crate::template::Renderer;
+use crate::render::manifest::{kind, metadata_name};
+use crate::render::template::Renderer;
+use crate::run::fleet::{self, Selection};
+use crate::tools::process;
+use crate::values::context::RunValues;
+use crate::values::outputs::Outputs;
 
 /// `kopsform import`.
 pub fn command(
@@ -127,7 +127,7 @@ pub fn command(
     for warning in &imported.warnings {
         eprintln!("kopsform: warning: {}", redactor.mask(warning));
     }
-    if let Err(e) = crate::manifest::check(&rendered, &cluster.name) {
+    if let Err(e) = crate::render::manifest::check(&rendered, &cluster.name) {
         eprintln!(
             "kopsform: warning: the rendered template fails kopsform's manifest check ({e}); fix the template before rendering it"
         );
@@ -227,8 +227,13 @@ fn kops_get(
         .map(process::shell_word)
         .collect::<Vec<_>>()
         .join(" ");
-    let (code, stdout, stderr) =
-        crate::retry::run_captured(&project.retry_policy(None), kops, args, &project.dir, env)?;
+    let (code, stdout, stderr) = crate::tools::retry::run_captured(
+        &project.retry_policy(None),
+        kops,
+        args,
+        &project.dir,
+        env,
+    )?;
     if code != 0 {
         let tail = process::last_lines(&stderr, 5).join("\n  ");
         return Err(UserError::new(format!(
@@ -1174,7 +1179,7 @@ spec:
 
     impl Case {
         fn new(allowed: &[&str]) -> Case {
-            let outputs = crate::outputs::parse(OUTPUTS).unwrap();
+            let outputs = crate::values::outputs::parse(OUTPUTS).unwrap();
             let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
             let mut context = Json::Object(outputs.visible(&allowed));
             context["outputs"] = Json::Object(outputs.visible(&allowed));

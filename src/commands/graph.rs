@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::cli::{GraphArgs, GraphFormat};
-use crate::config::{ClusterDef, Project};
 use crate::error::UserError;
-use crate::fleet::{self, Selection};
+use crate::project::{ClusterDef, Project};
+use crate::run::fleet::{self, Selection};
 
 /// A task of the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub fn build(
     let shown: HashSet<String> = if requested.is_empty() {
         all.keys().cloned().collect()
     } else {
-        crate::graph::plan(project, requested)?
+        crate::project::graph::plan(project, requested)?
             .tasks
             .into_iter()
             .collect()
@@ -325,7 +325,7 @@ pub fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{cluster_defs, parse};
+    use crate::project::{cluster_defs, parse};
     use std::path::PathBuf;
 
     fn project(toml: &str) -> Project {

@@ -1,6 +1,6 @@
 //! Terraform plan JSON (`terraform show -json`) -> a [`PlanSummary`] that holds no secrets.
 //!
-//! The JSON is read as a stream ([`crate::jsonscan`]): one top-level field or change at a time is
+//! The JSON is read as a stream ([`crate::plan::jsonscan`]): one top-level field or change at a time is
 //! copied into a small buffer and parsed with serde into typed structs; the parts a review never
 //! needs (`prior_state`, `planned_values`, most of `configuration`) are skipped without being
 //! held. A first pass gathers the counts, the list of changes and the sensitive values (a change's
@@ -24,6 +24,9 @@
 //! sources are skipped. Terraform never counts forgets (`removed` with `destroy = false`) in its
 //! `Plan:` line; OpenTofu (opentofu/opentofu, same file) appends `, N to forget.`. The two are told
 //! apart by the `applyable` field, which Terraform writes since 1.8 and OpenTofu never does.
+
+pub mod jsonscan;
+pub mod seal;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -427,10 +430,14 @@ fn show_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Vec<u8
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .ok_or_else(|| UserError::new(format!("{}: not a plan file", plan.display())))?;
-    let (code, stdout, stderr) =
-        crate::process::run_captured(tool, &["show", "-no-color", "-json", &file], folder, env)?;
+    let (code, stdout, stderr) = crate::tools::process::run_captured(
+        tool,
+        &["show", "-no-color", "-json", &file],
+        folder,
+        env,
+    )?;
     if code != 0 {
-        let tail = crate::process::last_lines(&stderr, 5).join("\n  ");
+        let tail = crate::tools::process::last_lines(&stderr, 5).join("\n  ");
         return Err(UserError::new(format!(
             "{}: `{tool} show -json {file}` failed (exit {code}) in {}:\n  {tail}\n\
              A saved plan is read in its folder, which must be initialised (`{tool} init`) with the \
@@ -672,11 +679,11 @@ enum Fast {
     Malformed,
 }
 
-impl From<crate::jsonscan::Malformed> for Fast {
-    fn from(e: crate::jsonscan::Malformed) -> Self {
+impl From<crate::plan::jsonscan::Malformed> for Fast {
+    fn from(e: crate::plan::jsonscan::Malformed) -> Self {
         match e {
-            crate::jsonscan::Malformed::Syntax => Fast::Malformed,
-            crate::jsonscan::Malformed::Io(e) => Fast::Io(e),
+            crate::plan::jsonscan::Malformed::Syntax => Fast::Malformed,
+            crate::plan::jsonscan::Malformed::Io(e) => Fast::Io(e),
         }
     }
 }
@@ -689,7 +696,7 @@ fn fast_scan<V: DeserializeOwned>(reader: impl Read, on_item: &mut OnItem<V>) ->
     fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Fast> {
         serde_json::from_slice(raw).map_err(|_| Fast::Malformed)
     }
-    let mut s = crate::jsonscan::Scanner::new(reader);
+    let mut s = crate::plan::jsonscan::Scanner::new(reader);
     let mut top = Top::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut raw = Vec::new();
@@ -769,7 +776,7 @@ fn fast_scan<V: DeserializeOwned>(reader: impl Read, on_item: &mut OnItem<V>) ->
 /// `configuration.root_module.variables[*].sensitive`, without holding the rest of the
 /// configuration (a resource block per resource: large).
 fn declared_variables<R: Read>(
-    s: &mut crate::jsonscan::Scanner<R>,
+    s: &mut crate::plan::jsonscan::Scanner<R>,
     raw: &mut Vec<u8>,
 ) -> Result<IndexMap<String, bool>, Fast> {
     let mut declared = IndexMap::new();
@@ -1326,7 +1333,7 @@ impl Secrets {
 
 fn blob(text: &str) -> Shown {
     let digest = Sha256::digest(text.as_bytes());
-    let hex = crate::seal::hex(&digest[..HASH_PREFIX / 2]);
+    let hex = crate::plan::seal::hex(&digest[..HASH_PREFIX / 2]);
     Shown::Blob {
         sha256: hex,
         bytes: text.len(),

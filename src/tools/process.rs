@@ -107,7 +107,7 @@ pub struct Command<'a> {
     /// Keep the (unmasked) stdout text for a parser.
     pub capture_stdout: bool,
     /// Watch stderr for the transient errors of this policy.
-    pub transient: &'a crate::retry::Policy,
+    pub transient: &'a crate::tools::retry::Policy,
 }
 
 /// How a child ended.
@@ -258,7 +258,7 @@ fn relay(
     prefix: &str,
     redactor: &Redactor,
     to_stderr: bool,
-    watch: Option<&crate::retry::Policy>,
+    watch: Option<&crate::tools::retry::Policy>,
     keep: Keep,
 ) -> (String, Option<String>) {
     let mut reader = BufReader::new(reader);

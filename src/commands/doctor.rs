@@ -15,14 +15,14 @@ use indexmap::IndexMap;
 use regex::Regex;
 use serde::Serialize;
 
-use crate::config::{Builtin, ClusterDef, ManifestCheck, Project, Step};
-use crate::context::{RunValues, Values};
 use crate::error::UserError;
-use crate::fleet::Selection;
-use crate::process;
+use crate::project::{Builtin, ClusterDef, ManifestCheck, Project, Step};
 use crate::redact::Redactor;
+use crate::render::template::Renderer;
+use crate::run::fleet::Selection;
 use crate::statestore::{self, Store};
-use crate::template::Renderer;
+use crate::tools::process;
+use crate::values::context::{RunValues, Values};
 
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,7 +133,7 @@ pub fn run(
     let clusters = if !chosen {
         project.clusters.clone()
     } else {
-        crate::fleet::select(project, selection)?
+        crate::run::fleet::select(project, selection)?
     };
     let mut doctor = Doctor::new(project, clusters, sets.to_vec());
     let report = doctor.report();
@@ -385,7 +385,11 @@ impl<'p> Doctor<'p> {
             return Some(text.to_string());
         }
         let def = self.clusters.first().or(self.project.clusters.first())?;
-        crate::runner::substitute_fields(text, "cluster", &crate::context::static_fields(def))
+        crate::run::runner::substitute_fields(
+            text,
+            "cluster",
+            &crate::values::context::static_fields(def),
+        )
     }
 
     fn tool_check(&mut self, program: &str, needed: &Needed) -> Check {
@@ -525,8 +529,8 @@ impl<'p> Doctor<'p> {
                     format!("{manifest_rel}: cannot read: {e}; fix its permissions"),
                 )
             })?;
-            let documents = crate::manifest::parse_loose(&text);
-            let version = crate::manifest::cluster_spec(&documents)
+            let documents = crate::render::manifest::parse_loose(&text);
+            let version = crate::render::manifest::cluster_spec(&documents)
                 .and_then(|spec| spec.get("kubernetesVersion"))
                 .and_then(yaml_scalar);
             return match version {
@@ -584,9 +588,9 @@ impl<'p> Doctor<'p> {
     /// The template the tasks render into the cluster's `cluster.yml` (default
     /// `2-kops/cluster-template.yml`).
     fn template_of(&self, def: &ClusterDef) -> String {
-        let fields = crate::context::static_fields(def);
+        let fields = crate::values::context::static_fields(def);
         let target = format!("{}/cluster.yml", def.dir);
-        let resolve = |text: &str| crate::runner::substitute_fields(text, "cluster", &fields);
+        let resolve = |text: &str| crate::run::runner::substitute_fields(text, "cluster", &fields);
         for task in self.project.config.tasks.values() {
             for step in &task.steps {
                 if let Step::Render(r) = step

@@ -15,8 +15,8 @@ use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 use clap_complete::env::{Bash, EnvCompleter, Fish, Zsh};
 
 use crate::cli::{Cli, CompletionShell, CompletionsArgs, ManArgs};
-use crate::config::Project;
 use crate::error::UserError;
+use crate::project::Project;
 
 /// The variable that turns a run into a completion request, as clap_complete names it.
 const COMPLETE_VAR: &str = "COMPLETE";

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::error::UserError;
-use crate::process;
 use crate::statestore::{self, Store};
+use crate::tools::process;
 
 /// Who holds a lock.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

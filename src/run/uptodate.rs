@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::UserError;
-use crate::process;
-use crate::seal::hex;
+use crate::plan::seal::hex;
 use crate::statestore::{self, Store};
+use crate::tools::process;
 
 /// What a task's last successful run left behind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -179,7 +179,7 @@ const MULTIPLEXERS: &[&str] = &["mise", "rtx", "asdf", "aqua-proxy", "proto", "p
 /// folder on its path, or a link to one of [`MULTIPLEXERS`]).
 pub fn executable_identity(program: &str) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let located = crate::doctor::locate(program)?;
+    let located = crate::commands::doctor::locate(program)?;
     if located.components().any(|c| c.as_os_str() == "shims") {
         return None;
     }

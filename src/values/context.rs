@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::config::{ClusterDef, Project};
 use crate::error::UserError;
-use crate::outputs::{self, Outputs};
-use crate::process;
+use crate::project::{ClusterDef, Project};
 use crate::redact::Redactor;
-use crate::template::Renderer;
-use crate::values;
+use crate::render::template::Renderer;
+use crate::tools::process;
+use crate::values::merge;
+use crate::values::outputs::{self, Outputs};
 
 /// The cluster the run acts on, resolved from `[cluster]` or its `[clusters.<id>]`.
 #[derive(Debug, Clone)]
@@ -226,7 +226,7 @@ impl<'p> RunValues<'p> {
             )));
         }
         let terraform = self.project.tool_or_default("terraform");
-        let (code, stdout, stderr) = crate::retry::run_captured(
+        let (code, stdout, stderr) = crate::tools::retry::run_captured(
             &self.project.retry_policy(None),
             &terraform,
             &["output", "-json"],
@@ -268,12 +268,12 @@ impl<'p> RunValues<'p> {
         let mut merged = visible.clone();
         if let Some(cluster) = cluster_config {
             for file in &cluster.values {
-                let layer = values::load_file(&self.project.dir, file)?;
-                values::deep_merge(&mut merged, layer);
+                let layer = merge::load_file(&self.project.dir, file)?;
+                merge::deep_merge(&mut merged, layer);
             }
         }
         for assignment in &self.sets {
-            values::apply_set(&mut merged, assignment)?;
+            merge::apply_set(&mut merged, assignment)?;
         }
         let env: Map<String, Value> = std::env::vars()
             .map(|(k, v)| (k, Value::String(v)))
@@ -323,7 +323,7 @@ fn resolve_cluster(
     project: &Project,
     renderer: &Renderer,
     table: &str,
-    config: &crate::config::ClusterConfig,
+    config: &crate::project::ClusterConfig,
     context: &Value,
 ) -> Result<Cluster, UserError> {
     let file = project.file.display();

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{CiPlatform, CommentArgs, GenerateArgs, ReviewTarget};
-use crate::config::{Builtin, ClusterDef, Project, Step};
 use crate::error::UserError;
-use crate::process::shell_word;
+use crate::project::{Builtin, ClusterDef, Project, Step};
+use crate::tools::process::shell_word;
 
 /// What the jobs of one cluster run and keep.
 struct ClusterJobs {
@@ -176,7 +176,7 @@ fn model(
             return Err(UserError::new(format!(
                 "{}: [ci.tasks] {key} names the task `{task}`, which is not in the file{}",
                 project.file.display(),
-                crate::graph::suggest(task, project.config.tasks.keys())
+                crate::project::graph::suggest(task, project.config.tasks.keys())
             )));
         }
     }
@@ -196,9 +196,9 @@ fn model(
     let mut defs: Vec<&ClusterDef> = project.clusters.iter().collect();
     defs.sort_by_key(|c| c.rank);
     for def in defs {
-        let fields = crate::context::static_fields(def);
+        let fields = crate::values::context::static_fields(def);
         let in_root = |p: &str| -> Option<String> {
-            let p = crate::runner::substitute_fields(p, "cluster", &fields)?;
+            let p = crate::run::runner::substitute_fields(p, "cluster", &fields)?;
             Some(join_rel(&project_rel, &p))
         };
         let mut kopsform = base.clone();
@@ -890,9 +890,9 @@ pub fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), UserError> 
     let api = |extra: &[&str]| -> Result<Vec<u8>, UserError> {
         let mut argv = vec!["api"];
         argv.extend_from_slice(extra);
-        let (code, stdout, stderr) = crate::process::run_captured(program, &argv, cwd, &[])?;
+        let (code, stdout, stderr) = crate::tools::process::run_captured(program, &argv, cwd, &[])?;
         if code != 0 {
-            let tail = crate::process::last_lines(&stderr, 5).join("\n  ");
+            let tail = crate::tools::process::last_lines(&stderr, 5).join("\n  ");
             return Err(UserError::new(format!(
                 "`{program} api {}` exited with status {code}:\n  {tail}",
                 extra.join(" ")

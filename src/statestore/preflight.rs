@@ -15,7 +15,7 @@ use std::path::Path;
 use serde_yaml::Value;
 
 use crate::error::UserError;
-use crate::manifest::API_VERSION;
+use crate::render::manifest::API_VERSION;
 use crate::statestore::{self, Store};
 
 /// The legacy tokens kops creates in the secret store when missing.

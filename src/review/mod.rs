@@ -22,10 +22,10 @@ use serde_json::{Value, json};
 
 use crate::atomic::WriteError;
 use crate::cli::{ReviewArgs, ReviewFormat, ReviewTarget};
-use crate::config::{Project, ProtectRule, ReviewConfig};
 use crate::error::UserError;
-use crate::kops::{self, GroupStatus};
 use crate::plan::{self, Action, AttributeChange, PlanSummary, ResourceChange, Shown};
+use crate::project::{Project, ProtectRule, ReviewConfig};
+use crate::tools::kops::{self, GroupStatus};
 
 /// Exit status: the plan changes nothing.
 pub const EXIT_NO_CHANGES: i32 = crate::error::exit::OK;

@@ -11,20 +11,20 @@ use std::time::{Duration, Instant};
 use sha2::Digest;
 
 use crate::atomic;
-use crate::config::{Builtin, ClusterDef, CommandStep, Project, RenderStep, Report, Step, Task};
-use crate::context::RunValues;
 use crate::error::UserError;
-use crate::graph::Plan;
-use crate::kops;
-use crate::manifest;
-use crate::preflight;
-use crate::process::{self, shell_word};
-use crate::provider_override;
+use crate::plan::seal;
+use crate::project::graph::Plan;
+use crate::project::{Builtin, ClusterDef, CommandStep, Project, RenderStep, Report, Step, Task};
 use crate::redact::Redactor;
-use crate::retry;
-use crate::seal;
+use crate::render::manifest;
+use crate::render::provider_override;
+use crate::render::template::Renderer;
 use crate::statestore;
-use crate::template::Renderer;
+use crate::statestore::preflight;
+use crate::tools::kops;
+use crate::tools::process::{self, shell_word};
+use crate::tools::retry;
+use crate::values::context::RunValues;
 use crate::{say, tell};
 
 /// Exit status of a rolling-update dry run that found work with `--fail-on-update`.
@@ -127,7 +127,7 @@ pub struct Runner<'p> {
 struct Holds {
     locking: Vec<bool>,
     touches: Vec<bool>,
-    lock: Option<crate::lock::Held>,
+    lock: Option<crate::statestore::lock::Held>,
     layer: Option<FolderHold>,
 }
 
@@ -482,14 +482,14 @@ impl<'p> Runner<'p> {
     }
 
     /// The run's cluster, for steps that cannot go on without it.
-    fn require_cluster(&mut self) -> Result<crate::context::Cluster, UserError> {
+    fn require_cluster(&mut self) -> Result<crate::values::context::Cluster, UserError> {
         self.values
             .get(&self.renderer)?
             .require_cluster(self.project)
     }
 
     /// The run's cluster when its values can be read, for steps that only mention it.
-    fn known_cluster(&mut self) -> Option<crate::context::Cluster> {
+    fn known_cluster(&mut self) -> Option<crate::values::context::Cluster> {
         self.values
             .get(&self.renderer)
             .ok()
@@ -523,12 +523,12 @@ impl<'p> Runner<'p> {
     /// versions of its tools.
     fn task_inputs(&mut self, name: &str) -> Result<String, UserError> {
         let task = self.task(name);
-        let mut fp = crate::uptodate::Fingerprint::default();
+        let mut fp = crate::run::uptodate::Fingerprint::default();
         let mut patterns = Vec::new();
         for source in &task.sources {
             patterns.push(self.render_text(&format!("task `{name}` sources"), source)?);
         }
-        let (files, missing) = crate::uptodate::expand(&self.project.dir, &patterns)?;
+        let (files, missing) = crate::run::uptodate::expand(&self.project.dir, &patterns)?;
         for (path, sha) in &files {
             fp.add(&format!("source {path}"), sha.as_bytes());
         }
@@ -559,7 +559,7 @@ impl<'p> Runner<'p> {
                         std::fs::read(self.project.path(&r.template)).unwrap_or_default();
                     format!(
                         "{r:?} {}",
-                        crate::seal::hex(&sha2::Sha256::digest(&template))
+                        crate::plan::seal::hex(&sha2::Sha256::digest(&template))
                     )
                 }
                 Step::Builtin(Builtin::ProviderOverride { out }) => {
@@ -583,7 +583,7 @@ impl<'p> Runner<'p> {
         programs.dedup();
         for program in programs {
             let cache = self.project.path(".kopsform/tool-versions.json");
-            let version = crate::uptodate::tool_version(&program, &self.project.dir, &cache);
+            let version = crate::run::uptodate::tool_version(&program, &self.project.dir, &cache);
             fp.add(&format!("tool {program}"), version.as_bytes());
         }
         Ok(fp.finish())
@@ -598,19 +598,23 @@ impl<'p> Runner<'p> {
         for g in &task.generates {
             patterns.push(self.render_text(&format!("task `{name}` generates"), g)?);
         }
-        crate::uptodate::expand(&self.project.dir, &patterns)
+        crate::run::uptodate::expand(&self.project.dir, &patterns)
     }
 
     fn registry_hash(&mut self) -> Result<String, UserError> {
         let cluster = self.require_cluster()?;
         let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
-        crate::uptodate::registry_hash(&store, &cluster.name, &self.project.tool_or_default("aws"))
+        crate::run::uptodate::registry_hash(
+            &store,
+            &cluster.name,
+            &self.project.tool_or_default("aws"),
+        )
     }
 
     /// Why the task must run, or `None` when it is up to date.
     fn stale_because(&mut self, name: &str, inputs: &str) -> Result<Option<String>, UserError> {
-        let path = crate::uptodate::record_path(&self.work_dir(), name);
-        let Some(record) = crate::uptodate::read_record(&path) else {
+        let path = crate::run::uptodate::record_path(&self.work_dir(), name);
+        let Some(record) = crate::run::uptodate::read_record(&path) else {
             return Ok(Some("no record of an earlier successful run".into()));
         };
         if record.inputs != inputs {
@@ -640,13 +644,13 @@ impl<'p> Runner<'p> {
         } else {
             None
         };
-        let record = crate::uptodate::Record {
+        let record = crate::run::uptodate::Record {
             inputs,
             state,
             generates,
         };
-        crate::uptodate::write_record(
-            &crate::uptodate::record_path(&self.work_dir(), name),
+        crate::run::uptodate::write_record(
+            &crate::run::uptodate::record_path(&self.work_dir(), name),
             &record,
         )
     }
@@ -713,13 +717,20 @@ impl<'p> Runner<'p> {
     }
 
     /// Takes the cluster's lock in its state store (docs/clusters.md, "Locks").
-    fn take_lock(&mut self, task: &str) -> Result<crate::lock::Held, UserError> {
+    fn take_lock(&mut self, task: &str) -> Result<crate::statestore::lock::Held, UserError> {
         let cluster = self.require_cluster()?;
-        let place = crate::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
-        let holder = crate::lock::Holder::new(&cluster.name, task);
+        let place =
+            crate::statestore::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
+        let holder = crate::statestore::lock::Holder::new(&cluster.name, task);
         let aws = self.project.tool_or_default("aws");
         let prefix = self.prefix(task);
-        let held = crate::lock::acquire(&place, &holder, self.options.lock_timeout, &aws, &prefix)?;
+        let held = crate::statestore::lock::acquire(
+            &place,
+            &holder,
+            self.options.lock_timeout,
+            &aws,
+            &prefix,
+        )?;
         say!(
             "{prefix}locked cluster {} ({})",
             cluster.name,
@@ -731,9 +742,10 @@ impl<'p> Runner<'p> {
     /// `kopsform unlock`: removes the cluster's lock left by a run that is gone.
     pub fn unlock(&mut self) -> Result<(), UserError> {
         let cluster = self.require_cluster()?;
-        let place = crate::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
+        let place =
+            crate::statestore::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
         let aws = self.project.tool_or_default("aws");
-        match crate::lock::unlock(&place, &aws)? {
+        match crate::statestore::lock::unlock(&place, &aws)? {
             Some(holder) => tell!(
                 "released the lock of cluster {}, held by {} ({})",
                 cluster.name,
@@ -909,7 +921,7 @@ impl<'p> Runner<'p> {
     /// anything exists) must not read the outputs.
     fn render_static(&self, text: &str) -> Option<String> {
         let def = self.cluster.as_ref()?;
-        let mut fields = crate::context::static_fields(def);
+        let mut fields = crate::values::context::static_fields(def);
         if let Some(state) = self.snapshot.as_ref().map(|s| s.path.clone()) {
             fields.insert("state".into(), serde_json::Value::String(state));
         }
@@ -1244,7 +1256,7 @@ impl<'p> Runner<'p> {
             UserError::new(format!(
                 "{}:{}: not UTF-8 text (bad byte at offset {}); save the template as UTF-8",
                 step.template,
-                crate::config::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
+                crate::project::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
                 e.utf8_error().valid_up_to()
             ))
         })?;
@@ -1252,7 +1264,7 @@ impl<'p> Runner<'p> {
             .renderer
             .render(&step.template, &source, &values.context)?;
         let mut summary = String::new();
-        if step.check == crate::config::ManifestCheck::Kops {
+        if step.check == crate::project::ManifestCheck::Kops {
             let cluster = values.require_cluster(self.project)?;
             let documents = manifest::check(&rendered, &cluster.name).map_err(|e| {
                 // `out:8: ...` when the check names a line, `out: ...` when not.
@@ -1677,7 +1689,7 @@ impl<'p> Runner<'p> {
         }
         let mut sealed = self.current_seal(plan, inputs)?;
         // Dirty: any change `git status` lists, untracked files included.
-        if let Some((git, untracked)) = crate::audit::repository(&self.project.dir) {
+        if let Some((git, untracked)) = crate::run::audit::repository(&self.project.dir) {
             sealed.git_commit = Some(git.commit);
             sealed.git_dirty = Some(git.dirty || untracked);
         }
@@ -2215,7 +2227,7 @@ impl Runner<'_> {
     fn remove(&mut self, prefix: &str, paths: &[String]) -> Result<(), UserError> {
         for rel in paths {
             let rel = self.render_text("`remove` path", rel)?;
-            let inside = crate::values::inside_project(&self.project.dir, &rel)
+            let inside = crate::values::merge::inside_project(&self.project.dir, &rel)
                 .ok()
                 .filter(|p| p.canonicalize().ok() != self.project.dir.canonicalize().ok());
             let Some(path) = inside else {
@@ -2249,9 +2261,9 @@ mod tests {
 
     #[test]
     fn only_plain_cluster_fields_render_without_the_values() {
-        let fields = crate::context::static_fields(&ClusterDef {
+        let fields = crate::values::context::static_fields(&ClusterDef {
             id: "dev".into(),
-            config: crate::config::parse("[cluster]\nname = \"n\"\nstate = \"s\"\n")
+            config: crate::project::parse("[cluster]\nname = \"n\"\nstate = \"s\"\n")
                 .unwrap()
                 .cluster
                 .unwrap(),

@@ -88,7 +88,7 @@ pub fn load_file(project_dir: &Path, relative: &str) -> Result<Value, UserError>
         UserError::new(format!(
             "{}:{}: not UTF-8 text (bad byte at offset {}); save the values file as UTF-8",
             path.display(),
-            crate::config::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
+            crate::project::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
             e.utf8_error().valid_up_to()
         ))
     })?;

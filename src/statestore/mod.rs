@@ -8,10 +8,13 @@
 //! endpoint variables kops honours (`S3_ENDPOINT`) as well as the aws CLI's own
 //! (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`); local paths and `file://` by a plain copy.
 
+pub mod lock;
+pub mod preflight;
+
 use std::path::{Path, PathBuf};
 
 use crate::error::UserError;
-use crate::process;
+use crate::tools::process;
 
 /// Where a state store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,10 +143,18 @@ pub fn aws(aws: &str, args: &[&str]) -> Result<(i32, Vec<u8>, String), UserError
     let mut all: Vec<&str> = args.to_vec();
     all.extend(endpoint.iter().map(String::as_str));
     let words: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    if crate::retry::classify(crate::retry::Tool::Aws, &words) == crate::retry::Safety::Repeatable {
+    if crate::tools::retry::classify(crate::tools::retry::Tool::Aws, &words)
+        == crate::tools::retry::Safety::Repeatable
+    {
         // A read (a listing, a download): again after a transient error. Writes (the lock's
         // conditional put, its delete) are never repeated.
-        crate::retry::run_captured(&crate::retry::own_reads(), aws, &all, Path::new("."), &[])
+        crate::tools::retry::run_captured(
+            &crate::tools::retry::own_reads(),
+            aws,
+            &all,
+            Path::new("."),
+            &[],
+        )
     } else {
         process::run_captured(aws, &all, Path::new("."), &[])
     }

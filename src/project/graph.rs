@@ -5,8 +5,8 @@
 
 use indexmap::IndexSet;
 
-use crate::config::Project;
 use crate::error::UserError;
+use crate::project::Project;
 
 /// Checks that every dependency names a task and that there is no cycle.
 pub fn check(project: &Project) -> Result<(), UserError> {
@@ -177,7 +177,7 @@ pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse;
+    use crate::project::parse;
     use std::path::PathBuf;
 
     fn project(toml: &str) -> Project {

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::config::{ClusterDef, Project};
 use crate::error::UserError;
-use crate::graph::Plan;
-use crate::process;
-use crate::runner::{self, RunOptions, Runner, Status, TaskResult};
+use crate::project::graph::Plan;
+use crate::project::{ClusterDef, Project};
+use crate::run::runner::{self, RunOptions, Runner, Status, TaskResult};
+use crate::tools::process;
 
 /// Which clusters a run acts on.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +61,7 @@ pub fn select(project: &Project, selection: &Selection) -> Result<Vec<ClusterDef
     for id in &selection.clusters {
         if !all.iter().any(|c| &c.id == id) {
             let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
-            let hint = crate::graph::suggest(id, all.iter().map(|c| &c.id));
+            let hint = crate::project::graph::suggest(id, all.iter().map(|c| &c.id));
             return Err(UserError::new(format!(
                 "no cluster `{id}` in {} (clusters: {}){hint}",
                 project.file.display(),
@@ -93,7 +93,7 @@ pub fn select(project: &Project, selection: &Selection) -> Result<Vec<ClusterDef
                 } else {
                     stages.join(", ")
                 },
-                match crate::graph::suggest(stage, stages.iter()) {
+                match crate::project::graph::suggest(stage, stages.iter()) {
                     hint if hint.is_empty() => "; pass --stage with one of them".to_string(),
                     hint => hint,
                 }
@@ -123,7 +123,7 @@ pub fn run(
     requested: &[String],
 ) -> Result<(), UserError> {
     let started = std::time::SystemTime::now();
-    let plan = crate::graph::plan(project, requested)?;
+    let plan = crate::project::graph::plan(project, requested)?;
     let selected = select(project, selection)?;
     runner::check_confirmations(project, &options, &plan.tasks)?;
     if project.clusters.len() <= 1 {
@@ -204,7 +204,7 @@ fn finish(
 ) -> Result<(), UserError> {
     let code = failure.as_ref().map(|e| e.code);
     runner::print_summary(results, code);
-    crate::audit::append(project, started, results, code, dry_run);
+    crate::run::audit::append(project, started, results, code, dry_run);
     failure.map_or(Ok(()), Err)
 }
 

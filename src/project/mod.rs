@@ -5,6 +5,8 @@
 //! us). Steps come in two shapes, an argv array or an inline table, and are checked into [`Step`]
 //! here so that nothing downstream ever looks at raw TOML.
 
+pub mod graph;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -589,7 +591,7 @@ impl StepTable {
                     .collect();
                 return Err(format!(
                     "unknown builtin `{other}`{}; the builtins are {}",
-                    crate::graph::suggest(other, names.iter()),
+                    crate::project::graph::suggest(other, names.iter()),
                     Builtin::NAMES
                 ));
             }
@@ -752,8 +754,8 @@ impl Project {
             config,
             clusters,
         };
-        crate::graph::check(&project)?;
-        crate::retry::set_own_reads(project.retry_policy(None));
+        crate::project::graph::check(&project)?;
+        crate::tools::retry::set_own_reads(project.retry_policy(None));
         crate::review::check_rules(&project.config.review.protect)
             .map_err(|e| UserError::new(format!("{}: {e}", project.file.display())))?;
         Ok(project)
@@ -786,9 +788,9 @@ impl Project {
 
     /// The retry policy of `task` (the project's `[retry]` alone for kopsform's own reads).
     /// Checked when the project was loaded.
-    pub fn retry_policy(&self, task: Option<&Task>) -> crate::retry::Policy {
-        crate::retry::Policy::new(&self.config.retry, task.and_then(|t| t.retry.as_ref()))
-            .unwrap_or_else(|_| crate::retry::Policy::defaults())
+    pub fn retry_policy(&self, task: Option<&Task>) -> crate::tools::retry::Policy {
+        crate::tools::retry::Policy::new(&self.config.retry, task.and_then(|t| t.retry.as_ref()))
+            .unwrap_or_else(|_| crate::tools::retry::Policy::defaults())
     }
 
     /// The program a step's first word runs: its `[tools]` entry, else the word itself, a relative
@@ -798,8 +800,8 @@ impl Project {
     }
 
     /// Which of the tools kopsform knows a step's first word runs (`Other` for the rest).
-    pub fn tool_kind(&self, argv0: &str) -> crate::retry::Tool {
-        use crate::retry::Tool;
+    pub fn tool_kind(&self, argv0: &str) -> crate::tools::retry::Tool {
+        use crate::tools::retry::Tool;
         [
             ("terraform", Tool::Terraform),
             ("kops", Tool::Kops),
@@ -825,10 +827,10 @@ impl Project {
 
 /// Checks what one task's keys say together.
 fn check_tasks(config: &Config) -> Result<(), String> {
-    crate::retry::Policy::new(&config.retry, None).map_err(|e| format!("[retry] {e}"))?;
+    crate::tools::retry::Policy::new(&config.retry, None).map_err(|e| format!("[retry] {e}"))?;
     // A task without its own `retry` table has the project's policy, checked just above.
     for (name, task) in config.tasks.iter().filter(|(_, t)| t.retry.is_some()) {
-        crate::retry::Policy::new(&config.retry, task.retry.as_ref())
+        crate::tools::retry::Policy::new(&config.retry, task.retry.as_ref())
             .map_err(|e| format!("task `{name}`: retry: {e}"))?;
     }
     for pattern in &config.secret_env {

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::config::RetryConfig;
 use crate::error::UserError;
+use crate::project::RetryConfig;
 
 /// Transient errors as AWS, its SDKs, the aws CLI, Terraform and kops print them.
 pub const DEFAULT_PATTERNS: &[&str] = &[
@@ -259,7 +259,7 @@ pub fn classify(tool: Tool, args: &[String]) -> Safety {
 pub fn sleep(wait: Duration) -> bool {
     let until = std::time::Instant::now() + wait;
     loop {
-        if crate::process::interrupted().is_some() {
+        if crate::tools::process::interrupted().is_some() {
             return false;
         }
         let now = std::time::Instant::now();
@@ -270,7 +270,7 @@ pub fn sleep(wait: Duration) -> bool {
     }
 }
 
-/// Runs a read-only child through [`crate::process::run_captured`], again after a transient error,
+/// Runs a read-only child through [`crate::tools::process::run_captured`], again after a transient error,
 /// as `policy` says. For kopsform's own reads (`terraform output -json`, `aws s3 sync` of the state
 /// store to a local folder).
 pub fn run_captured(
@@ -282,7 +282,7 @@ pub fn run_captured(
 ) -> Result<(i32, Vec<u8>, String), UserError> {
     let mut attempt = 1;
     loop {
-        let (code, stdout, stderr) = crate::process::run_captured(program, args, cwd, env)?;
+        let (code, stdout, stderr) = crate::tools::process::run_captured(program, args, cwd, env)?;
         let matched = (code != 0)
             .then(|| stderr.lines().find_map(|l| policy.transient(l)))
             .flatten();
@@ -293,7 +293,7 @@ pub fn run_captured(
                 crate::tell!(
                     "kopsform: transient error from `{program} {}` ({matched}); it only reads, so it runs again in {} (attempt {attempt} of {})",
                     args.first().copied().unwrap_or(""),
-                    crate::retry::show(wait),
+                    crate::tools::retry::show(wait),
                     policy.attempts
                 );
                 if !sleep(wait) {

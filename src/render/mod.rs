@@ -1,0 +1,7 @@
+//! Values in, files out: the template engine (strict handlebars), the checks a rendered kops
+//! manifest must pass before kops sees it, and the Terraform provider override file. Knows nothing
+//! of where the values came from.
+
+pub mod manifest;
+pub mod provider_override;
+pub mod template;

@@ -1,0 +1,7 @@
+//! What a template sees: `terraform output -json` of the prerequisites layer read once, values
+//! files and `--set` merged over it in order, and the cluster (name, state store, stage). In: the
+//! project and the layer's outputs. Out: one JSON context per cluster.
+
+pub mod context;
+pub mod merge;
+pub mod outputs;
