@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::project::task::ReviewTarget;
+
 const AFTER_HELP: &str = "\
 Examples:
   kopsform list                                 the tasks of the nearest tasks.toml
@@ -327,13 +329,6 @@ pub struct ReviewArgs {
 pub enum ReviewFormat {
     Markdown,
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReviewTarget {
-    Github,
-    Gitlab,
 }
 
 impl Cli {

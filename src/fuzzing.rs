@@ -27,19 +27,20 @@ pub fn tasks_toml(data: &[u8]) {
     // The order of the first tasks alone (all of them would take time quadratic in their number),
     // of all of them, and of an unknown name (its suggestions).
     for (name, task) in project.config.tasks.iter().take(32) {
-        let _ = crate::project::graph::plan(&project, std::slice::from_ref(name));
+        let _ =
+            crate::project::order::TaskOrder::new(project.task_graph(), std::slice::from_ref(name));
         let _ = task.confirmation(name);
     }
     let names: Vec<String> = project.config.tasks.keys().cloned().collect();
-    let _ = crate::project::graph::plan(&project, &names);
-    let _ = crate::project::graph::order(&project, &["plna".to_string()]);
+    let _ = crate::project::order::TaskOrder::new(project.task_graph(), &names);
+    let _ = crate::project::order::TaskOrder::new(project.task_graph(), &["plna".to_string()]);
     // The clusters a run selects, and the fields templates see of each.
-    let every = crate::run::fleet::Selection {
+    let every = crate::project::cluster::Selection {
         all: true,
-        ..crate::run::fleet::Selection::default()
+        ..crate::project::cluster::Selection::default()
     };
-    let _ = crate::run::fleet::select(&project, &every);
-    let _ = crate::run::fleet::select(&project, &crate::run::fleet::Selection::default());
+    let _ = project.select_clusters(&every);
+    let _ = project.select_clusters(&crate::project::cluster::Selection::default());
     for def in &project.clusters {
         let fields = crate::values::context::static_fields(def);
         let _ = crate::run::runner::substitute_fields(&def.config.name, "cluster", &fields);

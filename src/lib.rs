@@ -19,6 +19,7 @@ pub mod render;
 pub mod review;
 pub mod run;
 pub mod statestore;
+pub mod text;
 pub mod tools;
 pub mod ui;
 pub mod values;
@@ -67,7 +68,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
     let global = cli.global;
     ui::configure(global.quiet, global.verbose, global.json);
     let load = || Project::load(Project::locate(global.directory.as_deref(), &cwd)?);
-    let selection = run::fleet::Selection {
+    let selection = project::cluster::Selection {
         clusters: global.cluster.clone(),
         stages: global.stage.clone(),
         all: global.all,
@@ -126,7 +127,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
         }
         Some(Command::Unlock) => {
             let project = load()?;
-            let clusters = run::fleet::select(&project, &selection)?;
+            let clusters = project.select_clusters(&selection)?;
             if clusters.is_empty() {
                 return Err(UserError::new(format!(
                     "{}: no [cluster] table: there is no cluster to unlock",

@@ -14,9 +14,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::{CiPlatform, CommentArgs, GenerateArgs, ReviewTarget};
+use crate::cli::{CiPlatform, CommentArgs, GenerateArgs};
 use crate::error::UserError;
-use crate::project::{Builtin, ClusterDef, Project, Step};
+use crate::project::Project;
+use crate::project::cluster::ClusterDef;
+use crate::project::task::ReviewTarget;
+use crate::project::task::{Builtin, Step};
 use crate::tools::process::shell_word;
 
 /// What the jobs of one cluster run and keep.
@@ -176,7 +179,7 @@ fn model(
             return Err(UserError::new(format!(
                 "{}: [ci.tasks] {key} names the task `{task}`, which is not in the file{}",
                 project.file.display(),
-                crate::project::graph::suggest(task, project.config.tasks.keys())
+                crate::text::suggest(task, project.config.tasks.keys())
             )));
         }
     }

@@ -16,10 +16,12 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::error::UserError;
-use crate::project::{Builtin, ClusterDef, ManifestCheck, Project, Step};
+use crate::project::Project;
+use crate::project::cluster::ClusterDef;
+use crate::project::cluster::Selection;
+use crate::project::task::{Builtin, ManifestCheck, Step};
 use crate::redact::Redactor;
 use crate::render::template::Renderer;
-use crate::run::fleet::Selection;
 use crate::statestore::{self, Store};
 use crate::tools::process;
 use crate::values::context::{RunValues, Values};
@@ -133,7 +135,7 @@ pub fn run(
     let clusters = if !chosen {
         project.clusters.clone()
     } else {
-        crate::run::fleet::select(project, selection)?
+        project.select_clusters(selection)?
     };
     let mut doctor = Doctor::new(project, clusters, sets.to_vec());
     let report = doctor.report();

@@ -11,8 +11,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::error::UserError;
-use crate::project::{ClusterDef, Project};
-use crate::run::fleet::{self, Selection};
+use crate::project::Project;
+use crate::project::cluster::ClusterDef;
+
+use crate::project::cluster::Selection;
 
 /// A task of the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +89,7 @@ pub fn build(
     let shown: HashSet<String> = if requested.is_empty() {
         all.keys().cloned().collect()
     } else {
-        crate::project::graph::plan(project, requested)?
+        crate::project::order::TaskOrder::new(project.task_graph(), requested)?
             .tasks
             .into_iter()
             .collect()
@@ -307,7 +309,7 @@ pub fn command(
     let clusters = if selection.clusters.is_empty() && selection.stages.is_empty() {
         project.clusters.clone()
     } else {
-        fleet::select(project, selection)?
+        project.select_clusters(selection)?
     };
     let graph = build(project, &args.tasks, &clusters)?;
     let (text, fence) = match args.format {
@@ -325,7 +327,8 @@ pub fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::{cluster_defs, parse};
+    use crate::project::cluster_defs;
+    use crate::project::schema::parse;
     use std::path::PathBuf;
 
     fn project(toml: &str) -> Project {

@@ -24,11 +24,14 @@ use serde_yaml::Value as Yaml;
 use crate::atomic;
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::error::UserError;
-use crate::project::{ClusterDef, ManifestCheck, Project, Step};
+use crate::project::Project;
+use crate::project::cluster::ClusterDef;
+use crate::project::task::{ManifestCheck, Step};
 use crate::redact::{self, Redactor};
 use crate::render::manifest::{kind, metadata_name};
 use crate::render::template::Renderer;
-use crate::run::fleet::{self, Selection};
+
+use crate::project::cluster::Selection;
 use crate::tools::process;
 use crate::values::context::RunValues;
 use crate::values::outputs::Outputs;
@@ -169,7 +172,7 @@ fn select_one(project: &Project, selection: &Selection) -> Result<ClusterDef, Us
             ids.join(", ")
         )));
     }
-    let mut chosen = fleet::select(project, selection)?;
+    let mut chosen = project.select_clusters(selection)?;
     if chosen.len() != 1 {
         let names: Vec<&str> = chosen.iter().map(|c| c.id.as_str()).collect();
         return Err(UserError::new(format!(

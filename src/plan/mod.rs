@@ -1333,7 +1333,7 @@ impl Secrets {
 
 fn blob(text: &str) -> Shown {
     let digest = Sha256::digest(text.as_bytes());
-    let hex = crate::plan::seal::hex(&digest[..HASH_PREFIX / 2]);
+    let hex = crate::text::hex(&digest[..HASH_PREFIX / 2]);
     Shown::Blob {
         sha256: hex,
         bytes: text.len(),

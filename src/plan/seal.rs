@@ -41,7 +41,7 @@ pub fn hash_path(path: &Path) -> Result<String, UserError> {
     }
     let mut hasher = Sha256::new();
     hash_into(path, path, &mut hasher)?;
-    Ok(hex(&hasher.finalize()))
+    Ok(crate::text::hex(&hasher.finalize()))
 }
 
 fn hash_into(root: &Path, path: &Path, hasher: &mut Sha256) -> Result<(), UserError> {
@@ -64,10 +64,6 @@ fn hash_into(root: &Path, path: &Path, hasher: &mut Sha256) -> Result<(), UserEr
         hasher.update([0]);
     }
     Ok(())
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The differences between the sealed state and now, in words; empty when nothing changed.

@@ -5,7 +5,7 @@
 //! into the blocks of the same name, so kopsform writes those settings there instead and never
 //! touches what kops generated.
 
-use crate::project::ProviderOverride;
+use crate::project::schema::ProviderOverride;
 
 /// The first line of every file kopsform writes, so it only ever removes its own.
 pub const HEADER: &str =

@@ -14,7 +14,7 @@ use handlebars::{
 use serde_json::Value;
 
 use crate::error::UserError;
-use crate::project::graph::suggest;
+use crate::text::suggest;
 
 type HelperFn = fn(&[Value]) -> Result<Value, String>;
 

@@ -21,10 +21,12 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::atomic::WriteError;
-use crate::cli::{ReviewArgs, ReviewFormat, ReviewTarget};
+use crate::cli::{ReviewArgs, ReviewFormat};
 use crate::error::UserError;
 use crate::plan::{self, Action, AttributeChange, PlanSummary, ResourceChange, Shown};
-use crate::project::{Project, ProtectRule, ReviewConfig};
+use crate::project::Project;
+use crate::project::schema::{ProtectRule, ReviewConfig};
+use crate::project::task::ReviewTarget;
 use crate::tools::kops::{self, GroupStatus};
 
 /// Exit status: the plan changes nothing.
@@ -87,28 +89,6 @@ pub fn default_rules() -> Vec<ProtectRule> {
             "control-plane autoscaling group",
         ),
     ]
-}
-
-/// Checks rules for mistakes the matcher cannot report: no condition at all, or a bad glob.
-pub fn check_rules(rules: &[ProtectRule]) -> Result<(), String> {
-    for (i, rule) in rules.iter().enumerate() {
-        let n = i + 1;
-        if rule.resource_type.is_none() && rule.address.is_none() {
-            return Err(format!(
-                "[review] protect rule {n} has neither `type` nor `address`; give one or both, e.g. {{ type = \"aws_ebs_volume\", address = \"*-etcd-*\" }}"
-            ));
-        }
-        if let Some(glob) = &rule.address {
-            glob::Pattern::new(glob).map_err(|e| {
-                format!(
-                    "[review] protect rule {n}: `address = {glob:?}` is not a valid glob ({}); \
-                     write a literal `[` as `[[]`",
-                    e.msg
-                )
-            })?;
-        }
-    }
-    Ok(())
 }
 
 /// What a protected change does to the object.
@@ -1711,13 +1691,21 @@ mod tests {
             address: Some("a[".into()),
             reason: None,
         }];
-        assert!(check_rules(&bad).unwrap_err().contains("not a valid glob"));
+        assert!(
+            crate::project::schema::check_protect_rules(&bad)
+                .unwrap_err()
+                .contains("not a valid glob")
+        );
         let empty = [ProtectRule {
             resource_type: None,
             address: None,
             reason: None,
         }];
-        assert!(check_rules(&empty).unwrap_err().contains("neither"));
+        assert!(
+            crate::project::schema::check_protect_rules(&empty)
+                .unwrap_err()
+                .contains("neither")
+        );
     }
 
     #[test]

@@ -7,24 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::UserError;
-use crate::project::graph::Plan;
-use crate::project::{ClusterDef, Project};
+use crate::project::Project;
+use crate::project::cluster::{ClusterDef, Selection};
+use crate::project::order::TaskOrder;
 use crate::run::runner::{self, RunOptions, Runner, Status, TaskResult};
 use crate::tools::process;
-
-/// Which clusters a run acts on.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    pub clusters: Vec<String>,
-    pub stages: Vec<String>,
-    pub all: bool,
-}
-
-impl Selection {
-    fn is_empty(&self) -> bool {
-        self.clusters.is_empty() && self.stages.is_empty() && !self.all
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct FleetOptions {
@@ -32,86 +19,6 @@ pub struct FleetOptions {
     pub jobs: usize,
     /// Start later stages even when a cluster of an earlier one failed.
     pub keep_going: bool,
-}
-
-/// The selected clusters, in `tasks.toml` order.
-pub fn select(project: &Project, selection: &Selection) -> Result<Vec<ClusterDef>, UserError> {
-    let all = &project.clusters;
-    if all.is_empty() {
-        if !selection.is_empty() {
-            return Err(UserError::new(format!(
-                "{}: there are no clusters to select; add [cluster] or [clusters.<id>] tables",
-                project.file.display()
-            )));
-        }
-        return Ok(Vec::new());
-    }
-    if selection.is_empty() {
-        if all.len() == 1 {
-            return Ok(all.clone());
-        }
-        let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
-        return Err(UserError::new(format!(
-            "{}: this project has {} clusters ({}); choose with --cluster ID, --stage NAME or --all",
-            project.file.display(),
-            all.len(),
-            ids.join(", ")
-        )));
-    }
-    for id in &selection.clusters {
-        if !all.iter().any(|c| &c.id == id) {
-            let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
-            let hint = crate::project::graph::suggest(id, all.iter().map(|c| &c.id));
-            return Err(UserError::new(format!(
-                "no cluster `{id}` in {} (clusters: {}){hint}",
-                project.file.display(),
-                ids.join(", ")
-            )));
-        }
-    }
-    for stage in &selection.stages {
-        if !all.iter().any(|c| {
-            c.config
-                .stage
-                .as_ref()
-                .is_some_and(|s| &s.to_string() == stage)
-        }) {
-            let mut stages: Vec<String> = Vec::new();
-            for s in all
-                .iter()
-                .filter_map(|c| c.config.stage.as_ref().map(|s| s.to_string()))
-            {
-                if !stages.contains(&s) {
-                    stages.push(s);
-                }
-            }
-            return Err(UserError::new(format!(
-                "{}: no cluster is in stage `{stage}` (stages: {}){}",
-                project.file.display(),
-                if stages.is_empty() {
-                    "none set".to_string()
-                } else {
-                    stages.join(", ")
-                },
-                match crate::project::graph::suggest(stage, stages.iter()) {
-                    hint if hint.is_empty() => "; pass --stage with one of them".to_string(),
-                    hint => hint,
-                }
-            )));
-        }
-    }
-    Ok(all
-        .iter()
-        .filter(|c| {
-            selection.all
-                || selection.clusters.contains(&c.id)
-                || c.config
-                    .stage
-                    .as_ref()
-                    .is_some_and(|s| selection.stages.contains(&s.to_string()))
-        })
-        .cloned()
-        .collect())
 }
 
 /// Runs `requested` (and their dependencies) on the selected clusters.
@@ -123,22 +30,22 @@ pub fn run(
     requested: &[String],
 ) -> Result<(), UserError> {
     let started = std::time::SystemTime::now();
-    let plan = crate::project::graph::plan(project, requested)?;
-    let selected = select(project, selection)?;
-    runner::check_confirmations(project, &options, &plan.tasks)?;
+    let order = crate::project::order::TaskOrder::new(project.task_graph(), requested)?;
+    let selected = project.select_clusters(selection)?;
+    runner::check_confirmations(project, &options, &order.tasks)?;
     if project.clusters.len() <= 1 {
         // One cluster (or none): its tasks ask their confirmations as they come, and lines carry
         // the task only.
         process::install_signal_handlers();
         let dry_run = options.dry_run;
         let mut runner = Runner::for_cluster(project, options, selected.into_iter().next(), None);
-        let (results, outcome) = runner.run_plan(&plan);
+        let (results, outcome) = runner.run_tasks(&order);
         return finish(project, started, &results, outcome.err(), dry_run);
     }
     if !options.yes && !options.dry_run {
         // Several clusters may run at once: every confirmation is asked before anything starts.
         let ids: Vec<&str> = selected.iter().map(|c| c.id.as_str()).collect();
-        for name in &plan.tasks {
+        for name in &order.tasks {
             if let Some(question) = project.config.tasks[name].confirmation(name) {
                 let question = format!("{question} (clusters: {})", ids.join(", "));
                 if !process::confirm_on_terminal(&question)? {
@@ -161,13 +68,13 @@ pub fn run(
     for clusters in stages.values() {
         if let Some(reason) = &stopped {
             for c in clusters {
-                results.extend(not_started(c, &plan.tasks, Status::HeldBack, reason));
+                results.extend(not_started(c, &order.tasks, Status::HeldBack, reason));
                 held.push(&c.id);
             }
             continue;
         }
         let mut failed_here = Vec::new();
-        for (c, (rows, outcome)) in run_stage(project, &options, clusters, &plan, fleet.jobs) {
+        for (c, (rows, outcome)) in run_stage(project, &options, clusters, &order, fleet.jobs) {
             results.extend(rows);
             if let Err(e) = outcome {
                 failed_here.push(c.id.clone());
@@ -228,7 +135,7 @@ fn run_stage<'c>(
     project: &Project,
     options: &RunOptions,
     clusters: &'c [ClusterDef],
-    plan: &Plan,
+    order: &TaskOrder,
     jobs: usize,
 ) -> Vec<(&'c ClusterDef, Outcome)> {
     let next = AtomicUsize::new(0);
@@ -245,7 +152,7 @@ fn run_stage<'c>(
                             (
                                 not_started(
                                     c,
-                                    &plan.tasks,
+                                    &order.tasks,
                                     Status::NotRun,
                                     "the run was interrupted",
                                 ),
@@ -261,7 +168,7 @@ fn run_stage<'c>(
                                 Some(c.clone()),
                                 Some(c.id.clone()),
                             )
-                            .run_plan(plan)
+                            .run_tasks(order)
                         };
                         mine.push((i, outcome));
                     }

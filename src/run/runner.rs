@@ -13,8 +13,10 @@ use sha2::Digest;
 use crate::atomic;
 use crate::error::UserError;
 use crate::plan::seal;
-use crate::project::graph::Plan;
-use crate::project::{Builtin, ClusterDef, CommandStep, Project, RenderStep, Report, Step, Task};
+use crate::project::Project;
+use crate::project::cluster::ClusterDef;
+use crate::project::order::TaskOrder;
+use crate::project::task::{Builtin, CommandStep, RenderStep, Report, Step, Task};
 use crate::redact::Redactor;
 use crate::render::manifest;
 use crate::render::provider_override;
@@ -144,7 +146,7 @@ enum Sharing {
 
 /// Which task of a parallel run may start next (docs/clusters.md, "Parallel tasks").
 struct Schedule<'a> {
-    plan: &'a Plan,
+    order: &'a TaskOrder,
     sharing: &'a [Sharing],
     /// The tasks that run in the prerequisites layer.
     touches: &'a [bool],
@@ -187,8 +189,8 @@ impl Schedule<'_> {
     fn ready(&self, i: usize) -> bool {
         let done = |d: usize| self.outcomes[d].is_some();
         !self.started[i]
-            && (0..self.plan.barrier[i]).all(done)
-            && self.plan.deps[i].iter().all(|&d| done(d))
+            && (0..self.order.barrier[i]).all(done)
+            && self.order.deps[i].iter().all(|&d| done(d))
     }
 }
 
@@ -251,8 +253,8 @@ impl<'p> Runner<'p> {
     /// Runs the tasks of `plan`, stopping at the first failure; the rest are `not run`. With
     /// `jobs` above one, tasks whose dependencies are done and that touch no cluster state run
     /// beside the others (docs/clusters.md, "Parallel tasks"); results are in plan order.
-    pub fn run_plan(&mut self, plan: &Plan) -> (Vec<TaskResult>, Result<(), UserError>) {
-        let tasks = &plan.tasks;
+    pub fn run_tasks(&mut self, order: &TaskOrder) -> (Vec<TaskResult>, Result<(), UserError>) {
+        let tasks = &order.tasks;
         // The cluster's lock is held from the first task that changes the cluster to the last, and
         // the prerequisites layer from the first task that runs there to the last: another cluster
         // sharing the layer cannot plan or apply in between.
@@ -270,7 +272,7 @@ impl<'p> Runner<'p> {
             && !self.options.dry_run
             && sharing.iter().any(|s| matches!(s, Sharing::Free { .. }))
         {
-            self.run_parallel(plan, &sharing)
+            self.run_parallel(order, &sharing)
         } else {
             let mut outcomes = Vec::new();
             for i in 0..tasks.len() {
@@ -389,8 +391,8 @@ impl<'p> Runner<'p> {
     /// Runs the tasks of `plan` as their dependencies allow, at most `jobs` at a time: tasks
     /// that touch the cluster's state on this runner in plan order, free tasks each on a runner of
     /// their own. Once a task failed or the run was interrupted, nothing more starts.
-    fn run_parallel(&mut self, plan: &Plan, sharing: &[Sharing]) -> Vec<Option<Outcome>> {
-        let n = plan.tasks.len();
+    fn run_parallel(&mut self, order: &TaskOrder, sharing: &[Sharing]) -> Vec<Option<Outcome>> {
+        let n = order.tasks.len();
         let jobs = self.options.jobs;
         let touches = self.holds.touches.clone();
         let project = self.project;
@@ -399,7 +401,7 @@ impl<'p> Runner<'p> {
         let cluster = self.cluster.clone();
         let label = self.label.clone();
         let mut schedule = Schedule {
-            plan,
+            order,
             sharing,
             touches: &touches,
             started: vec![false; n],
@@ -422,7 +424,7 @@ impl<'p> Runner<'p> {
                     schedule.started[i] = true;
                     schedule.running.push(i);
                     let tx = tx.clone();
-                    let tasks = &plan.tasks;
+                    let tasks = &order.tasks;
                     // Free tasks get a runner of their own; the others need the cluster's runner,
                     // which `next` only picks when it is here.
                     let runner = match (sharing[i], main.take()) {
@@ -559,7 +561,7 @@ impl<'p> Runner<'p> {
                         std::fs::read(self.project.path(&r.template)).unwrap_or_default();
                     format!(
                         "{r:?} {}",
-                        crate::plan::seal::hex(&sha2::Sha256::digest(&template))
+                        crate::text::hex(&sha2::Sha256::digest(&template))
                     )
                 }
                 Step::Builtin(Builtin::ProviderOverride { out }) => {
@@ -1252,19 +1254,12 @@ impl<'p> Runner<'p> {
                 self.project.file.display()
             ))
         })?;
-        let source = String::from_utf8(bytes).map_err(|e| {
-            UserError::new(format!(
-                "{}:{}: not UTF-8 text (bad byte at offset {}); save the template as UTF-8",
-                step.template,
-                crate::project::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
+        let source = crate::text::decode_utf8(&step.template, bytes, "the template")?;
         let mut rendered = self
             .renderer
             .render(&step.template, &source, &values.context)?;
         let mut summary = String::new();
-        if step.check == crate::project::ManifestCheck::Kops {
+        if step.check == crate::project::task::ManifestCheck::Kops {
             let cluster = values.require_cluster(self.project)?;
             let documents = manifest::check(&rendered, &cluster.name).map_err(|e| {
                 // `out:8: ...` when the check names a line, `out: ...` when not.
@@ -2263,7 +2258,7 @@ mod tests {
     fn only_plain_cluster_fields_render_without_the_values() {
         let fields = crate::values::context::static_fields(&ClusterDef {
             id: "dev".into(),
-            config: crate::project::parse("[cluster]\nname = \"n\"\nstate = \"s\"\n")
+            config: crate::project::schema::parse("[cluster]\nname = \"n\"\nstate = \"s\"\n")
                 .unwrap()
                 .cluster
                 .unwrap(),

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::UserError;
-use crate::plan::seal::hex;
 use crate::statestore::{self, Store};
+use crate::text::hex;
 use crate::tools::process;
 
 /// What a task's last successful run left behind.

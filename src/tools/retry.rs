@@ -13,7 +13,32 @@ use std::time::Duration;
 use regex::Regex;
 
 use crate::error::UserError;
-use crate::project::RetryConfig;
+use serde::Deserialize;
+
+/// `[retry]` and `[tasks.<name>.retry]`: retries of steps that only read, on transient cloud
+/// errors (the defaults and the rules are below).
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetryConfig {
+    /// Attempts in all, the first included (default 3; 1 turns retries off).
+    #[serde(default)]
+    pub attempts: Option<u32>,
+    /// The wait before the first retry, doubled for each further one (default `2s`).
+    #[serde(default)]
+    pub delay: Option<String>,
+    /// The longest wait (default `30s`).
+    #[serde(default)]
+    pub max_delay: Option<String>,
+    /// Regular expressions of further transient errors, matched against each output line.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// `false`: only `patterns` count, not kopsform's built-in list.
+    #[serde(default)]
+    pub default_patterns: Option<bool>,
+    /// Programs other than terraform, kops and aws (scripts) that are safe to run again.
+    #[serde(default)]
+    pub repeatable: Vec<String>,
+}
 
 /// Transient errors as AWS, its SDKs, the aws CLI, Terraform and kops print them.
 pub const DEFAULT_PATTERNS: &[&str] = &[

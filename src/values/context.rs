@@ -10,7 +10,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::UserError;
-use crate::project::{ClusterDef, Project};
+use crate::project::Project;
+use crate::project::cluster::ClusterDef;
 use crate::redact::Redactor;
 use crate::render::template::Renderer;
 use crate::tools::process;
@@ -323,7 +324,7 @@ fn resolve_cluster(
     project: &Project,
     renderer: &Renderer,
     table: &str,
-    config: &crate::project::ClusterConfig,
+    config: &crate::project::cluster::ClusterConfig,
     context: &Value,
 ) -> Result<Cluster, UserError> {
     let file = project.file.display();

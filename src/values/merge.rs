@@ -84,14 +84,7 @@ pub fn load_file(project_dir: &Path, relative: &str) -> Result<Value, UserError>
             path.display()
         ))
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        UserError::new(format!(
-            "{}:{}: not UTF-8 text (bad byte at offset {}); save the values file as UTF-8",
-            path.display(),
-            crate::project::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to()),
-            e.utf8_error().valid_up_to()
-        ))
-    })?;
+    let text = crate::text::decode_utf8(&path.display().to_string(), bytes, "the values file")?;
     parse_file(&text).map_err(|e| UserError::new(format!("{}{e}", path.display())))
 }
 

@@ -1,16 +1,28 @@
-//! The task graph: dependency order, cycles and unknown names.
+//! The order of a run's tasks: dependencies first, cycles and unknown names reported.
 //!
 //! The whole graph is checked when `tasks.toml` loads, so a typo in a dependency or a cycle is
-//! reported even by `kopsform list`, before anything runs.
+//! reported even by `kopsform list`, before anything runs. It works on a [`TaskGraph`], the two
+//! things ordering needs of a project, not on the whole project.
 
-use indexmap::IndexSet;
+use std::path::Path;
+
+use indexmap::{IndexMap, IndexSet};
 
 use crate::error::UserError;
-use crate::project::Project;
+use crate::text::suggest;
+
+use crate::project::task::Task;
+
+/// What ordering needs of a project: its tasks, and the file that defines them for messages.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskGraph<'a> {
+    pub tasks: &'a IndexMap<String, Task>,
+    pub file: &'a Path,
+}
 
 /// Checks that every dependency names a task and that there is no cycle.
-pub fn check(project: &Project) -> Result<(), UserError> {
-    let tasks = &project.config.tasks;
+pub fn check(graph: TaskGraph<'_>) -> Result<(), UserError> {
+    let tasks = graph.tasks;
     for (name, task) in tasks {
         for dep in &task.deps {
             if !tasks.contains_key(dep) {
@@ -23,23 +35,18 @@ pub fn check(project: &Project) -> Result<(), UserError> {
                 };
                 return Err(UserError::new(format!(
                     "{}: task `{name}` depends on unknown task `{dep}`{hint}",
-                    project.file.display()
+                    graph.file.display()
                 )));
             }
         }
     }
     let names: Vec<String> = tasks.keys().cloned().collect();
-    order(project, &names).map(|_| ())
-}
-
-/// The tasks to run for `requested`, dependencies first, each once.
-pub fn order(project: &Project, requested: &[String]) -> Result<Vec<String>, UserError> {
-    Ok(plan(project, requested)?.tasks)
+    TaskOrder::new(graph, &names).map(|_| ())
 }
 
 /// A run's tasks in order, with what each must wait for when tasks run in parallel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct TaskOrder {
     /// Dependencies first, each task once; running them in this order is always right.
     pub tasks: Vec<String>,
     /// For each task, the positions in `tasks` of its own dependencies.
@@ -49,38 +56,40 @@ pub struct Plan {
     pub barrier: Vec<usize>,
 }
 
-/// The plan for `requested`: [`order`] with the dependencies of each task.
-pub fn plan(project: &Project, requested: &[String]) -> Result<Plan, UserError> {
-    let tasks = &project.config.tasks;
-    let mut done: IndexSet<String> = IndexSet::new();
-    let mut barrier = Vec::new();
-    for name in requested {
-        if !tasks.contains_key(name) {
-            return Err(unknown_task(project, name));
+impl TaskOrder {
+    /// The tasks to run for `requested`, dependencies first, each once, with the dependencies of each.
+    pub fn new(graph: TaskGraph<'_>, requested: &[String]) -> Result<TaskOrder, UserError> {
+        let tasks = graph.tasks;
+        let mut done: IndexSet<String> = IndexSet::new();
+        let mut barrier = Vec::new();
+        for name in requested {
+            if !tasks.contains_key(name) {
+                return Err(unknown_task(graph, name));
+            }
+            let start = done.len();
+            visit(graph, name, &mut done)?;
+            barrier.resize(done.len(), start);
         }
-        let start = done.len();
-        visit(project, name, &mut done)?;
-        barrier.resize(done.len(), start);
-    }
-    let deps = done
-        .iter()
-        .map(|name| {
-            tasks[name]
-                .deps
-                .iter()
-                .filter_map(|d| done.get_index_of(d))
-                .collect()
+        let deps = done
+            .iter()
+            .map(|name| {
+                tasks[name]
+                    .deps
+                    .iter()
+                    .filter_map(|d| done.get_index_of(d))
+                    .collect()
+            })
+            .collect();
+        Ok(TaskOrder {
+            tasks: done.into_iter().collect(),
+            deps,
+            barrier,
         })
-        .collect();
-    Ok(Plan {
-        tasks: done.into_iter().collect(),
-        deps,
-        barrier,
-    })
+    }
 }
 
-pub fn unknown_task(project: &Project, name: &str) -> UserError {
-    let tasks = &project.config.tasks;
+pub fn unknown_task(graph: TaskGraph<'_>, name: &str) -> UserError {
+    let tasks = graph.tasks;
     let hint = suggest(name, tasks.keys());
     let hint = if tasks.is_empty() {
         format!("; the file defines no tasks: add a [tasks.{name}] table (docs/tasks-toml.md)")
@@ -91,7 +100,7 @@ pub fn unknown_task(project: &Project, name: &str) -> UserError {
     };
     UserError::new(format!(
         "unknown task `{name}` in {}{hint}",
-        project.file.display()
+        graph.file.display()
     ))
 }
 
@@ -99,7 +108,7 @@ pub fn unknown_task(project: &Project, name: &str) -> UserError {
 /// keeps its own stack instead of recursing, so that no chain of dependencies, however long, can
 /// overflow the thread's stack.
 fn visit<'a>(
-    project: &'a Project,
+    graph: TaskGraph<'a>,
     name: &'a str,
     done: &mut IndexSet<String>,
 ) -> Result<(), UserError> {
@@ -108,11 +117,10 @@ fn visit<'a>(
     }
     // Every name was checked in `check`, so a missing task here is a bug, reported not panicked.
     let task = |name: &str| {
-        project
-            .config
+        graph
             .tasks
             .get(name)
-            .ok_or_else(|| unknown_task(project, name))
+            .ok_or_else(|| unknown_task(graph, name))
     };
     task(name)?;
     // The tasks from `name` to the one being visited (meeting one of them again is a cycle), and
@@ -135,7 +143,7 @@ fn visit<'a>(
             cycle.push(dep);
             return Err(UserError::new(format!(
                 "{}: dependency cycle: {}; remove one of these dependencies",
-                project.file.display(),
+                graph.file.display(),
                 cycle.join(" -> ")
             )));
         }
@@ -146,39 +154,20 @@ fn visit<'a>(
     Ok(())
 }
 
-/// Names longer than this (in bytes) are neither suggested nor given suggestions: comparing two
-/// names takes time that grows with the product of their lengths (a tasks.toml with names of
-/// 20,000 characters took seconds to report a typo), and no name that long is a typo of another.
-const SUGGEST_MAX_LEN: usize = 128;
-
-/// `; did you mean `x`?` for the closest names, or nothing when none is close.
-pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> String {
-    if name.len() > SUGGEST_MAX_LEN {
-        return String::new();
-    }
-    let mut close: Vec<(f64, &String)> = candidates
-        .filter(|c| c.len() <= SUGGEST_MAX_LEN)
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, c)| *score >= 0.8 || strsim::levenshtein(name, c) <= 2 || c.contains(name))
-        .collect();
-    close.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let close: Vec<String> = close
-        .into_iter()
-        .take(3)
-        .map(|(_, c)| format!("`{c}`"))
-        .collect();
-    match close.len() {
-        0 => String::new(),
-        1 => format!("; did you mean {}?", close[0]),
-        _ => format!("; did you mean one of {}?", close.join(", ")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::parse;
+    use crate::project::Project;
+    use crate::project::schema::parse;
     use std::path::PathBuf;
+
+    fn order(p: &Project, requested: &[String]) -> Result<Vec<String>, UserError> {
+        Ok(TaskOrder::new(p.task_graph(), requested)?.tasks)
+    }
+
+    fn plan(p: &Project, requested: &[String]) -> Result<TaskOrder, UserError> {
+        TaskOrder::new(p.task_graph(), requested)
+    }
 
     fn project(toml: &str) -> Project {
         Project {
@@ -216,7 +205,7 @@ mod tests {
     fn a_cycle_is_printed() {
         let p =
             project("[tasks.a]\ndeps=[\"b\"]\n[tasks.b]\ndeps=[\"c\"]\n[tasks.c]\ndeps=[\"a\"]\n");
-        let err = check(&p).unwrap_err();
+        let err = check(p.task_graph()).unwrap_err();
         assert!(err.message.contains("a -> b -> c -> a"), "{}", err.message);
     }
 
@@ -230,7 +219,7 @@ mod tests {
         }
         toml.push_str(&format!("[tasks.t{n}]\n"));
         let p = project(&toml);
-        check(&p).unwrap();
+        check(p.task_graph()).unwrap();
         let order = order(&p, &["t0".into()]).unwrap();
         assert_eq!(order.len(), n + 1);
         assert_eq!(order[0], format!("t{n}"));
@@ -240,7 +229,7 @@ mod tests {
             &format!("[tasks.t{n}]\n"),
             &format!("[tasks.t{n}]\ndeps = [\"t0\"]\n"),
         ));
-        let err = check(&p).unwrap_err();
+        let err = check(p.task_graph()).unwrap_err();
         assert!(
             err.message.contains("dependency cycle: t0 -> t1 -> t2 -> "),
             "{}",
@@ -255,7 +244,7 @@ mod tests {
     #[test]
     fn a_task_depending_on_itself_is_a_cycle() {
         let p = project("[tasks.a]\ndeps=[\"b\"]\n[tasks.b]\ndeps=[\"b\"]\n");
-        let err = check(&p).unwrap_err();
+        let err = check(p.task_graph()).unwrap_err();
         assert!(
             err.message.contains("dependency cycle: b -> b;"),
             "{}",
@@ -272,7 +261,7 @@ mod tests {
             "c".repeat(20_000)
         ));
         let started = std::time::Instant::now();
-        let err = check(&p).unwrap_err();
+        let err = check(p.task_graph()).unwrap_err();
         assert!(
             err.message.contains("depends on unknown task `ccc"),
             "{}",

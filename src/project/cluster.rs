@@ -1,0 +1,175 @@
+//! The clusters of a project (`[cluster]` or `[clusters.<id>]`), their stages, and which of them
+//! a run acts on (`--cluster`, `--stage`, `--all`).
+
+use std::fmt;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::error::UserError;
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The kops cluster name, a template over the values (e.g. `{{cluster_name}}`).
+    pub name: String,
+    /// The kops state store, a template over the values (e.g. `s3://{{kops_s3_bucket}}`).
+    pub state: String,
+    /// Values files (YAML or JSON), deep-merged in order over the outputs.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Sensitive outputs that may reach the template context. Others are left out.
+    #[serde(default)]
+    pub sensitive: Vec<String>,
+    /// Promotion stage: a name (ordered by `stages`) or a number.
+    #[serde(default)]
+    pub stage: Option<Stage>,
+    /// The cluster's own prerequisites layer (default: `[prerequisites] dir`).
+    #[serde(default)]
+    pub prerequisites: Option<String>,
+    /// The Terraform workspace of the prerequisites layer (`TF_WORKSPACE` for its commands).
+    #[serde(default)]
+    pub workspace: Option<String>,
+    /// The cluster's Terraform folder for `cluster.yml`, `kubernetes.tf` and plans (default
+    /// `2-kops`); `{{cluster.dir}}` in tasks.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// Environment for every child of this cluster's runs (e.g. its `AWS_PROFILE`), over `[env]`.
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+}
+
+/// A promotion stage.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(
+    untagged,
+    expecting = "expected a stage name or number; write e.g. `stage = \"prod\"` or `stage = 2`"
+)]
+pub enum Stage {
+    Number(i64),
+    Name(String),
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stage::Number(n) => write!(f, "{n}"),
+            Stage::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// One cluster of the project, with its defaults filled in.
+#[derive(Debug, Clone)]
+pub struct ClusterDef {
+    /// The id of `[clusters.<id>]`; `default` for the single `[cluster]` form.
+    pub id: String,
+    pub config: ClusterConfig,
+    /// The cluster's Terraform folder.
+    pub dir: String,
+    /// The prerequisites layer its values come from.
+    pub prerequisites: String,
+    /// kopsform's scratch folder for the cluster: `.kopsform` (single `[cluster]`) or
+    /// `.kopsform/<id>`.
+    pub work: String,
+    /// The position of its stage in the promotion order (0 first).
+    pub rank: usize,
+}
+
+/// Which clusters a run acts on.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub clusters: Vec<String>,
+    pub stages: Vec<String>,
+    pub all: bool,
+}
+
+impl Selection {
+    fn is_empty(&self) -> bool {
+        self.clusters.is_empty() && self.stages.is_empty() && !self.all
+    }
+}
+
+/// The selected clusters, in `tasks.toml` order.
+pub(crate) fn select(
+    all: &[ClusterDef],
+    file: &Path,
+    selection: &Selection,
+) -> Result<Vec<ClusterDef>, UserError> {
+    if all.is_empty() {
+        if !selection.is_empty() {
+            return Err(UserError::new(format!(
+                "{}: there are no clusters to select; add [cluster] or [clusters.<id>] tables",
+                file.display()
+            )));
+        }
+        return Ok(Vec::new());
+    }
+    if selection.is_empty() {
+        if all.len() == 1 {
+            return Ok(all.to_vec());
+        }
+        let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+        return Err(UserError::new(format!(
+            "{}: this project has {} clusters ({}); choose with --cluster ID, --stage NAME or --all",
+            file.display(),
+            all.len(),
+            ids.join(", ")
+        )));
+    }
+    for id in &selection.clusters {
+        if !all.iter().any(|c| &c.id == id) {
+            let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+            let hint = crate::text::suggest(id, all.iter().map(|c| &c.id));
+            return Err(UserError::new(format!(
+                "no cluster `{id}` in {} (clusters: {}){hint}",
+                file.display(),
+                ids.join(", ")
+            )));
+        }
+    }
+    for stage in &selection.stages {
+        if !all.iter().any(|c| {
+            c.config
+                .stage
+                .as_ref()
+                .is_some_and(|s| &s.to_string() == stage)
+        }) {
+            let mut stages: Vec<String> = Vec::new();
+            for s in all
+                .iter()
+                .filter_map(|c| c.config.stage.as_ref().map(|s| s.to_string()))
+            {
+                if !stages.contains(&s) {
+                    stages.push(s);
+                }
+            }
+            return Err(UserError::new(format!(
+                "{}: no cluster is in stage `{stage}` (stages: {}){}",
+                file.display(),
+                if stages.is_empty() {
+                    "none set".to_string()
+                } else {
+                    stages.join(", ")
+                },
+                match crate::text::suggest(stage, stages.iter()) {
+                    hint if hint.is_empty() => "; pass --stage with one of them".to_string(),
+                    hint => hint,
+                }
+            )));
+        }
+    }
+    Ok(all
+        .iter()
+        .filter(|c| {
+            selection.all
+                || selection.clusters.contains(&c.id)
+                || c.config
+                    .stage
+                    .as_ref()
+                    .is_some_and(|s| selection.stages.contains(&s.to_string()))
+        })
+        .cloned()
+        .collect())
+}

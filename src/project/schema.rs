@@ -1,0 +1,273 @@
+//! The tables of `tasks.toml` other than tasks and clusters (`[prerequisites]`, `[audit]`,
+//! `[review]`, `[ci]`, `[provider-override]`), the whole file's [`Config`], and [`parse`], which
+//! reads the text into it. Every table rejects unknown keys, so a typo is an error that names the
+//! line and column (the `toml` crate carries spans).
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::project::cluster::ClusterConfig;
+use crate::project::task::Task;
+use crate::tools::retry::RetryConfig;
+
+/// The whole `tasks.toml`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the values come from.
+    #[serde(default)]
+    pub prerequisites: Prerequisites,
+    /// The cluster the tasks act on (the single-cluster form).
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
+    /// Several clusters, by id (`[clusters.dev]`); tasks run once per selected cluster.
+    #[serde(default)]
+    pub clusters: IndexMap<String, ClusterConfig>,
+    /// Stage names in promotion order, when clusters name their `stage` (default: the order in
+    /// which the clusters first name them).
+    #[serde(default)]
+    pub stages: Vec<String>,
+    /// Tool name -> binary. `terraform`, `kops` and `aws` default to themselves on PATH.
+    #[serde(default)]
+    pub tools: IndexMap<String, String>,
+    /// Environment given to every child (values are templates).
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Names (or globs, `*_TOKEN`) of environment variables whose values are secrets, in
+    /// addition to the usual credential variables: masked everywhere, never on a command line.
+    #[serde(default, rename = "secret-env")]
+    pub secret_env: Vec<String>,
+    /// The audit trail of runs (docs/audit.md).
+    #[serde(default)]
+    pub audit: AuditConfig,
+    /// Retries of repeatable steps on transient cloud errors, for every task (docs/reliability.md).
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// Provider settings written into a Terraform override file by the `provider-override` step.
+    #[serde(default, rename = "provider-override")]
+    pub provider_override: Option<ProviderOverride>,
+    /// Plan review settings: which resources are protected.
+    #[serde(default)]
+    pub review: ReviewConfig,
+    /// How `kopsform ci` generates pipelines (docs/ci/).
+    #[serde(default)]
+    pub ci: CiConfig,
+    /// The tasks, in file order.
+    #[serde(default)]
+    pub tasks: IndexMap<String, Task>,
+}
+
+/// `[audit]`: where runs are recorded, one JSON line per task.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// `false`: record nothing.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The file, relative to the project (default `.kopsform/audit.jsonl`).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            path: None,
+        }
+    }
+}
+
+/// `[ci]`: the settings of the generated CI pipelines (docs/ci/gitlab.md lists them).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CiConfig {
+    /// The branch whose pipelines plan and apply (default `main`).
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    /// The kopsform version the jobs install (default: the generating kopsform's).
+    #[serde(default)]
+    pub kopsform_version: Option<String>,
+    /// The shell command that installs kopsform in a job (`{version}` is replaced); "" for none.
+    #[serde(default)]
+    pub install: Option<String>,
+    /// The container image the jobs run in.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Runner tags (GitLab), `runs-on` labels (GitHub), the agent label (Jenkins).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Apply only after a person starts the job (default true).
+    #[serde(default = "default_true")]
+    pub manual_apply: bool,
+    /// Roll the instance groups only after a person starts the job (default true).
+    #[serde(default = "default_true")]
+    pub manual_rolling_update: bool,
+    /// Extra environment of every job (names of secrets belong in the platform's settings).
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Which tasks the jobs run.
+    #[serde(default)]
+    pub tasks: CiTasks,
+}
+
+impl Default for CiConfig {
+    fn default() -> Self {
+        CiConfig {
+            branch: default_branch(),
+            kopsform_version: None,
+            install: None,
+            image: None,
+            tags: Vec::new(),
+            manual_apply: true,
+            manual_rolling_update: true,
+            env: IndexMap::new(),
+            tasks: CiTasks::default(),
+        }
+    }
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+
+/// `[ci.tasks]`: the tasks behind each job of the generated pipelines.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct CiTasks {
+    pub dryrun: String,
+    pub update: Vec<String>,
+    pub apply: String,
+    pub rolling_update: String,
+    pub rolling_update_yes: String,
+}
+
+impl Default for CiTasks {
+    fn default() -> Self {
+        CiTasks {
+            dryrun: "dryrun".into(),
+            update: vec!["cluster-update".into(), "plan".into()],
+            apply: "apply".into(),
+            rolling_update: "cluster-rolling-update".into(),
+            rolling_update_yes: "cluster-rolling-update-yes".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReviewConfig {
+    /// Resources whose deletion or replacement is flagged in reviews and refused by `apply`
+    /// unless allowed by address.
+    #[serde(default)]
+    pub protect: Vec<ProtectRule>,
+    /// Keep kopsform's built-in list (etcd volumes, S3 buckets, Route53 zones, control-plane
+    /// autoscaling groups) in addition to `protect`.
+    #[serde(default = "default_true")]
+    pub protect_defaults: bool,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            protect: Vec::new(),
+            protect_defaults: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A protected-resource rule: a resource matches when its type equals `type` (if given) and its
+/// full address matches the glob `address` (if given).
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectRule {
+    #[serde(rename = "type")]
+    pub resource_type: Option<String>,
+    pub address: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prerequisites {
+    /// The Terraform layer whose `terraform output -json` feeds the templates.
+    #[serde(default = "default_prerequisites_dir")]
+    pub dir: String,
+}
+
+impl Default for Prerequisites {
+    fn default() -> Self {
+        Prerequisites {
+            dir: default_prerequisites_dir(),
+        }
+    }
+}
+
+fn default_prerequisites_dir() -> String {
+    "1-prerequisites".to_string()
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderOverride {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub assume_role: Option<String>,
+    /// Region of the `aws.files` provider alias kops uses for the state store objects.
+    pub files_region: Option<String>,
+    /// Profile of the `aws.files` alias; defaults to `profile`.
+    pub files_profile: Option<String>,
+    /// Role the `aws.files` alias assumes; defaults to `assume_role`.
+    pub files_assume_role: Option<String>,
+}
+
+/// Checks rules for mistakes the matcher cannot report: no condition at all, or a bad glob.
+pub(crate) fn check_protect_rules(rules: &[ProtectRule]) -> Result<(), String> {
+    for (i, rule) in rules.iter().enumerate() {
+        let n = i + 1;
+        if rule.resource_type.is_none() && rule.address.is_none() {
+            return Err(format!(
+                "[review] protect rule {n} has neither `type` nor `address`; give one or both, e.g. {{ type = \"aws_ebs_volume\", address = \"*-etcd-*\" }}"
+            ));
+        }
+        if let Some(glob) = &rule.address {
+            glob::Pattern::new(glob).map_err(|e| {
+                format!(
+                    "[review] protect rule {n}: `address = {glob:?}` is not a valid glob ({}); \
+                     write a literal `[` as `[[]`",
+                    e.msg
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Parses `tasks.toml` text. The error starts with `line:column: ` when the position is known.
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str::<Config>(text).map_err(|e| {
+        let message = e.message().trim_end().to_string();
+        match e.span() {
+            Some(span) => {
+                let (line, col) = crate::text::line_col(text, span.start);
+                let key_hint = if message.starts_with("unknown field") {
+                    " (check the spelling; docs/tasks-toml.md lists every key)"
+                } else if message.starts_with("invalid type") {
+                    "; fix the value (docs/tasks-toml.md gives the type of every key)"
+                } else if message.starts_with("missing field") {
+                    "; add it (docs/tasks-toml.md lists the required keys)"
+                } else if message == "duplicate key" {
+                    "; a key appears once per table: remove one of them"
+                } else {
+                    ""
+                };
+                format!("{line}:{col}: {message}{key_hint}")
+            }
+            None => format!(" {message}"),
+        }
+    })
+}

@@ -1,0 +1,376 @@
+//! Tasks and their steps. A step comes as an argv array or an inline table (`run`, `render` or
+//! `builtin`) and is checked into [`Step`] while `tasks.toml` is read, so nothing downstream looks
+//! at raw TOML.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::tools::retry::RetryConfig;
+
+/// `confirm = true` or `confirm = "question to ask"`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(
+    untagged,
+    expecting = "expected `true`, `false` or the question to ask; write e.g. `confirm = true` or `confirm = \"Apply to prod?\"`"
+)]
+pub enum Confirm {
+    Flag(bool),
+    Prompt(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    #[serde(default)]
+    pub desc: String,
+    #[serde(default)]
+    pub deps: Vec<String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    #[serde(default)]
+    pub confirm: Option<Confirm>,
+    /// Take the cluster's lock while the task runs (default: when it changes the cluster, see
+    /// docs/clusters.md).
+    #[serde(default)]
+    pub lock: Option<bool>,
+    /// `false`: never run beside another task of the cluster (default: independent tasks that
+    /// touch no cluster state may run in parallel, see docs/clusters.md).
+    #[serde(default)]
+    pub parallel: Option<bool>,
+    /// Globs of the files the task reads: with them, the task is skipped as "up to date" when
+    /// nothing it depends on changed (docs/clusters.md, "Up-to-date checks").
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Globs of the files the task writes; a missing or changed one makes it run again.
+    #[serde(default)]
+    pub generates: Vec<String>,
+    /// Retry settings of this task's steps, over the project's `[retry]`.
+    #[serde(default)]
+    pub retry: Option<RetryConfig>,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+impl Task {
+    /// The question asked before the task runs, if it needs a confirmation.
+    pub fn confirmation(&self, name: &str) -> Option<String> {
+        match &self.confirm {
+            None | Some(Confirm::Flag(false)) => None,
+            Some(Confirm::Flag(true)) => Some(format!("Run task `{name}`?")),
+            Some(Confirm::Prompt(p)) => Some(p.clone()),
+        }
+    }
+}
+
+/// What a command step's output is read for, after it succeeded.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Report {
+    /// `kops rolling-update cluster`: which instance groups need an update.
+    RollingUpdate,
+    /// `kops delete cluster`: what would be deleted, and what `--unregister` would leave behind.
+    DeleteCluster,
+}
+
+/// What a `render` step checks before writing.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ManifestCheck {
+    /// A kops multi-document manifest (the default).
+    #[default]
+    Kops,
+    /// Any text: written as rendered.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Builtin {
+    /// Print the prerequisites outputs, sensitive ones masked.
+    ShowOutputs,
+    /// Write (or remove) the Terraform provider override file `out`.
+    ProviderOverride { out: String },
+    /// Copy the cluster's objects of the kops state store into the local folder `out`; later steps
+    /// of the run see `cluster.state` = that folder.
+    SnapshotState { out: String },
+    /// Copy the folder `from` to `out` (without generated files and Terraform's working folder).
+    Copy { from: String, out: String },
+    /// Record the hashes of the saved plan `plan` and of its `inputs` next to it.
+    SealPlan { plan: String, inputs: Vec<String> },
+    /// Refuse when the saved plan or its inputs changed since `seal-plan`, or when it deletes or
+    /// replaces a protected resource that `--allow-destroy` does not name.
+    CheckPlan { plan: String },
+    /// Only the protected-resource check of `check-plan` (for plans that are not sealed, such as
+    /// a destroy plan made right before it is applied).
+    CheckProtected { plan: String },
+    /// Write the review of the saved plan `plan` to `out` (Markdown), with the saved output of
+    /// `kops rolling-update cluster` when `rolling_update` names it, fitted to a platform's
+    /// comment limit with `target`, and its JSON form to `json`.
+    Review {
+        plan: String,
+        out: String,
+        rolling_update: Option<String>,
+        target: Option<ReviewTarget>,
+        json: Option<String>,
+    },
+    /// Remove files or folders of the project (e.g. a saved plan, which holds sensitive values).
+    Remove { paths: Vec<String> },
+}
+
+impl Builtin {
+    pub const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `review` and `remove`";
+}
+
+/// One step of a task.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Command(CommandStep),
+    Render(RenderStep),
+    Builtin(Builtin),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CommandStep {
+    pub argv: Vec<String>,
+    pub cwd: Option<String>,
+    pub env: IndexMap<String, String>,
+    pub report: Option<Report>,
+    /// With `report = "rolling-update"`: exit with status 2 when an instance group needs an update.
+    pub fail_on_update: bool,
+    /// Files the command writes that must be private (mode 0600), e.g. a kubeconfig.
+    pub private: Vec<String>,
+    /// A file to save the command's standard output to (masked), once it succeeded.
+    pub save: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderStep {
+    pub template: String,
+    pub out: String,
+    pub check: ManifestCheck,
+}
+
+/// The inline-table form of a step, before it is checked into a [`Step`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct StepTable {
+    run: Option<Vec<String>>,
+    render: Option<String>,
+    builtin: Option<String>,
+    out: Option<String>,
+    from: Option<String>,
+    plan: Option<String>,
+    #[serde(default)]
+    inputs: Vec<String>,
+    check: Option<ManifestCheck>,
+    cwd: Option<String>,
+    #[serde(default)]
+    env: IndexMap<String, String>,
+    report: Option<Report>,
+    #[serde(default)]
+    fail_on_update: bool,
+    #[serde(default)]
+    private: Vec<String>,
+    save: Option<String>,
+    rolling_update: Option<String>,
+    #[serde(rename = "for")]
+    target: Option<ReviewTarget>,
+    json: Option<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+}
+
+impl StepTable {
+    fn into_step(self) -> Result<Step, String> {
+        let kinds = [
+            self.run.is_some(),
+            self.render.is_some(),
+            self.builtin.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err(
+                "a step table needs exactly one of `run` (an argv array), `render` (a template path) or `builtin`"
+                    .to_string(),
+            );
+        }
+        let not_for = |what: &str, key: &str, set: bool| {
+            if set {
+                Err(format!("`{key}` does not apply to a `{what}` step"))
+            } else {
+                Ok(())
+            }
+        };
+        if let Some(argv) = self.run {
+            not_for("run", "out", self.out.is_some())?;
+            not_for("run", "check", self.check.is_some())?;
+            for (key, set) in [
+                ("rolling-update", self.rolling_update.is_some()),
+                ("for", self.target.is_some()),
+                ("json", self.json.is_some()),
+                ("paths", !self.paths.is_empty()),
+            ] {
+                not_for("run", key, set)?;
+            }
+            if argv.is_empty() {
+                return Err("`run` is empty: give the program and its arguments".to_string());
+            }
+            if self.fail_on_update && self.report != Some(Report::RollingUpdate) {
+                return Err("`fail-on-update` needs `report = \"rolling-update\"`".to_string());
+            }
+            return Ok(Step::Command(CommandStep {
+                argv,
+                cwd: self.cwd,
+                env: self.env,
+                report: self.report,
+                fail_on_update: self.fail_on_update,
+                private: self.private,
+                save: self.save,
+            }));
+        }
+        let what = if self.render.is_some() {
+            "render"
+        } else {
+            "builtin"
+        };
+        not_for(what, "cwd", self.cwd.is_some())?;
+        not_for(what, "env", !self.env.is_empty())?;
+        not_for(what, "report", self.report.is_some())?;
+        not_for(what, "fail-on-update", self.fail_on_update)?;
+        not_for(what, "private", !self.private.is_empty())?;
+        not_for(what, "save", self.save.is_some())?;
+        if let Some(template) = self.render {
+            let out = self
+                .out
+                .ok_or("a `render` step needs `out`, the file to write")?;
+            return Ok(Step::Render(RenderStep {
+                template,
+                out,
+                check: self.check.unwrap_or_default(),
+            }));
+        }
+        not_for("builtin", "check", self.check.is_some())?;
+        let name = self.builtin.unwrap_or_default();
+        let (out, from, plan, inputs) = (self.out, self.from, self.plan, self.inputs);
+        let (rolling_update, target, json, paths) =
+            (self.rolling_update, self.target, self.json, self.paths);
+        let need = |key: &str, value: Option<String>| {
+            value.ok_or_else(|| format!("the `{name}` builtin needs `{key}`"))
+        };
+        let allowed: &[&str] = match name.as_str() {
+            "show-outputs" => &[],
+            "provider-override" | "snapshot-state" => &["out"],
+            "copy" => &["from", "out"],
+            "seal-plan" => &["plan", "inputs"],
+            "check-plan" | "check-protected" => &["plan"],
+            "review" => &["plan", "out", "rolling-update", "for", "json"],
+            "remove" => &["paths"],
+            other => {
+                let names: Vec<String> = Builtin::NAMES
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect();
+                return Err(format!(
+                    "unknown builtin `{other}`{}; the builtins are {}",
+                    crate::text::suggest(other, names.iter()),
+                    Builtin::NAMES
+                ));
+            }
+        };
+        for (key, set) in [
+            ("out", out.is_some()),
+            ("from", from.is_some()),
+            ("plan", plan.is_some()),
+            ("inputs", !inputs.is_empty()),
+            ("rolling-update", rolling_update.is_some()),
+            ("for", target.is_some()),
+            ("json", json.is_some()),
+            ("paths", !paths.is_empty()),
+        ] {
+            if set && !allowed.contains(&key) {
+                return Err(format!("`{key}` does not apply to the `{name}` builtin"));
+            }
+        }
+        let kind = match name.as_str() {
+            "show-outputs" => Builtin::ShowOutputs,
+            "provider-override" => Builtin::ProviderOverride {
+                out: need("out", out)?,
+            },
+            "snapshot-state" => Builtin::SnapshotState {
+                out: need("out", out)?,
+            },
+            "copy" => Builtin::Copy {
+                from: need("from", from)?,
+                out: need("out", out)?,
+            },
+            "seal-plan" => Builtin::SealPlan {
+                plan: need("plan", plan)?,
+                inputs,
+            },
+            "check-plan" => Builtin::CheckPlan {
+                plan: need("plan", plan)?,
+            },
+            "check-protected" => Builtin::CheckProtected {
+                plan: need("plan", plan)?,
+            },
+            "remove" if paths.is_empty() => {
+                return Err("the `remove` builtin needs `paths`, the files to remove".to_string());
+            }
+            "remove" => Builtin::Remove { paths },
+            _ => Builtin::Review {
+                plan: need("plan", plan)?,
+                out: need("out", out)?,
+                rolling_update,
+                target,
+                json,
+            },
+        };
+        Ok(Step::Builtin(kind))
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StepVisitor;
+        impl<'de> Visitor<'de> for StepVisitor {
+            type Value = Step;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "an argv array of strings, or a table with `run`, `render` or `builtin`",
+                )
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Step, A::Error> {
+                let argv: Vec<String> =
+                    Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                if argv.is_empty() {
+                    return Err(de::Error::custom(
+                        "an empty argv array: give the program and its arguments",
+                    ));
+                }
+                Ok(Step::Command(CommandStep {
+                    argv,
+                    ..CommandStep::default()
+                }))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Step, A::Error> {
+                let table: StepTable =
+                    Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                table.into_step().map_err(de::Error::custom)
+            }
+        }
+        deserializer.deserialize_any(StepVisitor)
+    }
+}
+
+/// The platform whose comment size limit a review is fitted to (`for = "github"`, `--for gitlab`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewTarget {
+    Github,
+    Gitlab,
+}

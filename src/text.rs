@@ -1,0 +1,110 @@
+//! Small text helpers every layer uses: "did you mean" suggestions, line and column of an offset,
+//! UTF-8 decoding with the position of a bad byte, and lowercase hex. Nothing here knows about
+//! kops, Terraform or the project.
+
+use crate::error::UserError;
+
+/// Names longer than this get no suggestion: comparing them costs time and helps nobody.
+const SUGGEST_MAX_LEN: usize = 128;
+
+/// `; did you mean ...?` with up to three candidates close to `name`, or an empty string.
+pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> String {
+    if name.len() > SUGGEST_MAX_LEN {
+        return String::new();
+    }
+    let mut close: Vec<(f64, &String)> = candidates
+        .filter(|c| c.len() <= SUGGEST_MAX_LEN)
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, c)| *score >= 0.8 || strsim::levenshtein(name, c) <= 2 || c.contains(name))
+        .collect();
+    close.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let close: Vec<String> = close
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| format!("`{c}`"))
+        .collect();
+    match close.len() {
+        0 => String::new(),
+        1 => format!("; did you mean {}?", close[0]),
+        _ => format!("; did you mean one of {}?", close.join(", ")),
+    }
+}
+
+/// `(line, column)`, both 1-based, of byte `offset` in `text`; columns count characters.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
+        + 1;
+    (line, col)
+}
+
+/// `line:column` (1-based) of the first bad byte of a text that is not UTF-8, valid up to `offset`.
+pub(crate) fn utf8_error_position(bytes: &[u8], offset: usize) -> String {
+    let valid = std::str::from_utf8(&bytes[..offset.min(bytes.len())]).unwrap_or_default();
+    let (line, col) = line_col(valid, valid.len());
+    format!("{line}:{col}")
+}
+
+/// `bytes` read from `shown` as UTF-8 text, or an error naming the line and column of the first
+/// bad byte and asking to save `what` (e.g. "the template") as UTF-8.
+pub(crate) fn decode_utf8(shown: &str, bytes: Vec<u8>, what: &str) -> Result<String, UserError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        UserError::new(format!(
+            "{shown}:{}: not UTF-8 text (bad byte at offset {offset}); save {what} as UTF-8",
+            utf8_error_position(e.as_bytes(), offset),
+        ))
+    })
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé\nx", 7), (3, 1));
+        assert_eq!(line_col("ab\ncéd", 6), (2, 3));
+    }
+
+    #[test]
+    fn a_bad_byte_is_named_by_line_and_column() {
+        let e =
+            decode_utf8("values.yml", b"a: 1\nb: \xff\n".to_vec(), "the values file").unwrap_err();
+        assert_eq!(
+            e.message,
+            "values.yml:2:4: not UTF-8 text (bad byte at offset 8); save the values file as UTF-8"
+        );
+    }
+
+    #[test]
+    fn suggestions_are_close_names_only() {
+        let names = [
+            "plan".to_string(),
+            "apply".to_string(),
+            "destroy".to_string(),
+        ];
+        assert_eq!(suggest("pla", names.iter()), "; did you mean `plan`?");
+        assert_eq!(suggest("zzzzzz", names.iter()), "");
+        assert_eq!(suggest(&"x".repeat(200), names.iter()), "");
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_two_digits_a_byte() {
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+}
