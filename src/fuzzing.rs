@@ -43,7 +43,7 @@ pub fn tasks_toml(data: &[u8]) {
     let _ = project.select_clusters(&crate::project::cluster::Selection::default());
     for def in &project.clusters {
         let fields = crate::values::context::static_fields(def);
-        let _ = crate::run::runner::substitute_fields(&def.config.name, "cluster", &fields);
+        let _ = crate::render::template::substitute_fields(&def.config.name, "cluster", &fields);
     }
     let _ = review::effective_rules(&project.config.review);
     // The CI pipelines (their paths name no file that exists: nothing is read or written).

@@ -201,7 +201,7 @@ fn model(
     for def in defs {
         let fields = crate::values::context::static_fields(def);
         let in_root = |p: &str| -> Option<String> {
-            let p = crate::run::runner::substitute_fields(p, "cluster", &fields)?;
+            let p = crate::render::template::substitute_fields(p, "cluster", &fields)?;
             Some(join_rel(&project_rel, &p))
         };
         let mut kopsform = base.clone();

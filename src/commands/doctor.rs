@@ -23,7 +23,7 @@ use crate::project::task::{Builtin, ManifestCheck, Step};
 use crate::redact::Redactor;
 use crate::render::template::Renderer;
 use crate::statestore::{self, Store};
-use crate::tools::process;
+use crate::tools::process::{self, locate};
 use crate::values::context::{RunValues, Values};
 
 /// How one check came out.
@@ -387,7 +387,7 @@ impl<'p> Doctor<'p> {
             return Some(text.to_string());
         }
         let def = self.clusters.first().or(self.project.clusters.first())?;
-        crate::run::runner::substitute_fields(
+        crate::render::template::substitute_fields(
             text,
             "cluster",
             &crate::values::context::static_fields(def),
@@ -592,7 +592,8 @@ impl<'p> Doctor<'p> {
     fn template_of(&self, def: &ClusterDef) -> String {
         let fields = crate::values::context::static_fields(def);
         let target = format!("{}/cluster.yml", def.dir);
-        let resolve = |text: &str| crate::run::runner::substitute_fields(text, "cluster", &fields);
+        let resolve =
+            |text: &str| crate::render::template::substitute_fields(text, "cluster", &fields);
         for task in self.project.config.tasks.values() {
             for step in &task.steps {
                 if let Step::Render(r) = step
@@ -836,23 +837,6 @@ fn kind_of(project: &Project, word: &str, program: &str) -> Kind {
     } else {
         Kind::Other
     }
-}
-
-/// Where `program` is: a path (absolute, or relative to kopsform's folder) or a name on PATH.
-pub(crate) fn locate(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        let path = PathBuf::from(program);
-        return executable(&path).then_some(path);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| executable(p))
-}
-
-fn executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Runs the version command of `program` once and reads its version.

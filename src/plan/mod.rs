@@ -383,7 +383,7 @@ pub fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, U
         Source::File(plan.to_path_buf())
     } else {
         drop(file);
-        Source::Bytes(show_json(plan, tool, env)?)
+        Source::Bytes(crate::tools::terraform::show_json(plan, tool, env)?)
     };
     Plan::read(source).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
 }
@@ -401,7 +401,7 @@ pub fn read_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<St
         drop_utf8_bom(bytes)
     } else {
         drop(bytes);
-        show_json(plan, tool, env)?
+        crate::tools::terraform::show_json(plan, tool, env)?
     };
     String::from_utf8(json).map_err(|e| {
         UserError::new(format!(
@@ -421,33 +421,6 @@ fn drop_utf8_bom(mut bytes: Vec<u8>) -> Vec<u8> {
 
 /// `terraform show -json FILE` in the plan's folder (the folder's `.terraform` has the providers
 /// whose schemas `show` needs).
-fn show_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Vec<u8>, UserError> {
-    let folder = plan
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file = plan
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .ok_or_else(|| UserError::new(format!("{}: not a plan file", plan.display())))?;
-    let (code, stdout, stderr) = crate::tools::process::run_captured(
-        tool,
-        &["show", "-no-color", "-json", &file],
-        folder,
-        env,
-    )?;
-    if code != 0 {
-        let tail = crate::tools::process::last_lines(&stderr, 5).join("\n  ");
-        return Err(UserError::new(format!(
-            "{}: `{tool} show -json {file}` failed (exit {code}) in {}:\n  {tail}\n\
-             A saved plan is read in its folder, which must be initialised (`{tool} init`) with the \
-             same providers; or pass plan JSON (`{tool} show -json PLAN > plan.json`).",
-            plan.display(),
-            folder.display()
-        )));
-    }
-    Ok(stdout)
-}
 
 /// Parses plan JSON into a summary with every attribute row. The error says what is wrong,
 /// without repeating the input.

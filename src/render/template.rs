@@ -285,6 +285,31 @@ fn describe_render_error(name: &str, e: &RenderError, context: &Value) -> UserEr
     }
 }
 
+/// `text` with each `{{prefix.field}}` replaced by the string `fields[field]`, when those are its
+/// only expressions and every such field is a string; `None` otherwise (a helper, a block, another
+/// value: the template needs the full context, where strict mode and helpers apply).
+pub fn substitute_fields(
+    text: &str,
+    prefix: &str,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let name = after[..end]
+            .trim()
+            .strip_prefix(prefix)?
+            .strip_prefix('.')?;
+        out.push_str(fields.get(name)?.as_str()?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

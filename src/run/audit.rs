@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{UserError, exit};
 use crate::project::Project;
 use crate::run::runner::{Status, TaskResult};
+use crate::tools::git::Git;
 
 /// The default place of the trail, relative to the project.
 pub const DEFAULT_PATH: &str = ".kopsform/audit.jsonl";
@@ -46,15 +47,6 @@ pub struct Record {
     pub plan_sha256: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Git {
-    pub commit: String,
-    /// Null on a detached HEAD.
-    pub branch: Option<String>,
-    /// Uncommitted changes to tracked files.
-    pub dirty: bool,
-}
-
 /// Where the project's trail is, or `None` when `[audit] enabled = false`.
 pub fn path(project: &Project) -> Option<PathBuf> {
     let audit = &project.config.audit;
@@ -81,7 +73,7 @@ pub fn append(
     let time = humantime::format_rfc3339_seconds(started).to_string();
     let user = user();
     let host = crate::statestore::lock::hostname().unwrap_or_default();
-    let git = repository(&project.dir).map(|(git, _)| git);
+    let git = crate::tools::git::repository(&project.dir).map(|(git, _)| git);
     let argv: Vec<String> = std::env::args_os()
         .map(|a| crate::redact::mask_all(&a.to_string_lossy()))
         .collect();
@@ -138,58 +130,6 @@ fn user() -> String {
     crate::statestore::lock::user_name()
         // SAFETY: getuid(2) cannot fail.
         .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
-}
-
-/// The commit, branch and uncommitted changes to tracked files of the repository `dir` is in, and
-/// whether it has untracked files, from one `git status`; `None` outside a repository or before
-/// its first commit. For audit records and plan seals.
-/// Asked once per process and folder: a run's plan seals and audit records share the answer (the
-/// repository as the run found it).
-pub fn repository(dir: &Path) -> Option<(Git, bool)> {
-    type Seen = std::collections::BTreeMap<std::path::PathBuf, Option<(Git, bool)>>;
-    static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen::new());
-    // Held while git runs: clusters finishing at once wait for one answer instead of each asking.
-    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(answer) = seen.get(dir) {
-        return answer.clone();
-    }
-    let answer = crate::tools::process::run_captured(
-        "git",
-        &["status", "--porcelain=v2", "--branch"],
-        dir,
-        &[],
-    )
-    .ok()
-    .filter(|(code, _, _)| *code == 0)
-    .and_then(|(_, out, _)| parse_git_status(&String::from_utf8_lossy(&out)));
-    seen.insert(dir.to_path_buf(), answer.clone());
-    answer
-}
-
-fn parse_git_status(text: &str) -> Option<(Git, bool)> {
-    let mut commit = None;
-    let mut branch = None;
-    let mut dirty = false;
-    let mut untracked = false;
-    for line in text.lines() {
-        if let Some(oid) = line.strip_prefix("# branch.oid ") {
-            commit = (oid != "(initial)").then(|| oid.to_string());
-        } else if let Some(head) = line.strip_prefix("# branch.head ") {
-            branch = (head != "(detached)").then(|| head.to_string());
-        } else if line.starts_with("? ") {
-            untracked = true;
-        } else if !line.starts_with('#') && !line.is_empty() {
-            dirty = true;
-        }
-    }
-    Some((
-        Git {
-            commit: commit?,
-            branch,
-            dirty,
-        },
-        untracked,
-    ))
 }
 
 /// `kopsform audit`: the last `last` records as a table, or as JSON lines.
@@ -303,31 +243,6 @@ fn first_chars(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn git_status_gives_commit_branch_and_dirtiness() {
-        let clean = "# branch.oid 0123456789abcdef\n# branch.head main\n";
-        assert_eq!(
-            parse_git_status(clean),
-            Some((
-                Git {
-                    commit: "0123456789abcdef".into(),
-                    branch: Some("main".into()),
-                    dirty: false
-                },
-                false
-            ))
-        );
-        let dirty = "# branch.oid abc\n# branch.head (detached)\n1 .M N... 100644 100644 100644 a b tasks.toml\n";
-        let (g, untracked) = parse_git_status(dirty).unwrap();
-        assert_eq!((g.branch, g.dirty, untracked), (None, true, false));
-        let (g, untracked) = parse_git_status("# branch.oid abc\n? new.txt\n").unwrap();
-        assert_eq!((g.dirty, untracked), (false, true));
-        assert_eq!(
-            parse_git_status("# branch.oid (initial)\n# branch.head main\n"),
-            None
-        );
-    }
 
     #[test]
     fn a_hand_edited_record_with_wide_characters_still_shows() {

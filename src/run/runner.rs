@@ -20,7 +20,7 @@ use crate::project::task::{Builtin, CommandStep, RenderStep, Report, Step, Task}
 use crate::redact::Redactor;
 use crate::render::manifest;
 use crate::render::provider_override;
-use crate::render::template::Renderer;
+use crate::render::template::{Renderer, substitute_fields};
 use crate::statestore;
 use crate::statestore::preflight;
 use crate::tools::kops;
@@ -1684,7 +1684,7 @@ impl<'p> Runner<'p> {
         }
         let mut sealed = self.current_seal(plan, inputs)?;
         // Dirty: any change `git status` lists, untracked files included.
-        if let Some((git, untracked)) = crate::run::audit::repository(&self.project.dir) {
+        if let Some((git, untracked)) = crate::tools::git::repository(&self.project.dir) {
             sealed.git_commit = Some(git.commit);
             sealed.git_dirty = Some(git.dirty || untracked);
         }
@@ -1727,31 +1727,6 @@ impl<'p> Runner<'p> {
         let env = self.env_layers(task_name, task, &Default::default())?;
         self.check_protected(prefix, plan, &env)
     }
-}
-
-/// `text` with each `{{prefix.field}}` replaced by the string `fields[field]`, when those are its
-/// only expressions and every such field is a string; `None` otherwise (a helper, a block, another
-/// value: the template needs the full context, where strict mode and helpers apply).
-pub fn substitute_fields(
-    text: &str,
-    prefix: &str,
-    fields: &serde_json::Map<String, serde_json::Value>,
-) -> Option<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}")?;
-        let name = after[..end]
-            .trim()
-            .strip_prefix(prefix)?
-            .strip_prefix('.')?;
-        out.push_str(fields.get(name)?.as_str()?);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 /// In-process holds on Terraform folders (with their workspace): clusters of one stage run in

@@ -179,7 +179,7 @@ const MULTIPLEXERS: &[&str] = &["mise", "rtx", "asdf", "aqua-proxy", "proto", "p
 /// folder on its path, or a link to one of [`MULTIPLEXERS`]).
 pub fn executable_identity(program: &str) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let located = crate::commands::doctor::locate(program)?;
+    let located = crate::tools::process::locate(program)?;
     if located.components().any(|c| c.as_os_str() == "shims") {
         return None;
     }

@@ -12,7 +12,7 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::thread;
@@ -96,6 +96,30 @@ pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
+/// Where `program` is: a path (absolute, or relative to kopsform's folder) or a name on PATH.
+pub fn locate(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return executable(&path).then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| executable(p))
+}
+
+fn executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// What tells a transient error (throttling, a reset connection) in a line a child printed: a
+/// retry policy. The spawner only watches; whether to run again is the caller's decision.
+pub trait TransientErrors: Sync {
+    /// What in `line` matched, when it names a transient error.
+    fn transient(&self, line: &str) -> Option<String>;
+}
+
 /// A child to start.
 pub struct Command<'a> {
     pub program: &'a str,
@@ -106,8 +130,8 @@ pub struct Command<'a> {
     pub prefix: &'a str,
     /// Keep the (unmasked) stdout text for a parser.
     pub capture_stdout: bool,
-    /// Watch stderr for the transient errors of this policy.
-    pub transient: &'a crate::tools::retry::Policy,
+    /// Watches stderr for transient errors (a retry policy's patterns).
+    pub transient: &'a dyn TransientErrors,
 }
 
 /// How a child ended.
@@ -195,41 +219,42 @@ pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished
             let _ = handle.send_signal(signal);
         }
     }
-    let prefix = cmd.prefix.to_string();
-    let out_redactor = Arc::clone(redactor);
     let capture = cmd.capture_stdout;
-    let out_thread = thread::spawn(move || {
-        relay(
-            out_reader,
-            &prefix,
-            &out_redactor,
-            false,
-            // Errors are on stderr; a plan's resource text on stdout must not look transient.
-            None,
-            if capture { Keep::Raw } else { Keep::Nothing },
+    // Scoped: both readers end before this function returns, so they may borrow the command.
+    let (status, (stdout, _), (stderr, transient)) = thread::scope(|scope| {
+        let out_thread = scope.spawn(|| {
+            relay(
+                out_reader,
+                cmd.prefix,
+                redactor,
+                false,
+                // Errors are on stderr; a plan's resource text on stdout must not look transient.
+                None,
+                if capture { Keep::Raw } else { Keep::Nothing },
+            )
+        });
+        let err_thread = scope.spawn(|| {
+            relay(
+                err_reader,
+                cmd.prefix,
+                redactor,
+                true,
+                Some(cmd.transient),
+                Keep::Masked,
+            )
+        });
+        let status = handle.wait();
+        if let Some(pid) = pid
+            && let Ok(mut children) = CHILDREN.lock()
+        {
+            children.retain(|p| *p != pid);
+        }
+        (
+            status,
+            out_thread.join().unwrap_or_default(),
+            err_thread.join().unwrap_or_default(),
         )
     });
-    let prefix = cmd.prefix.to_string();
-    let err_redactor = Arc::clone(redactor);
-    let watch = cmd.transient.clone();
-    let err_thread = thread::spawn(move || {
-        relay(
-            err_reader,
-            &prefix,
-            &err_redactor,
-            true,
-            Some(&watch),
-            Keep::Masked,
-        )
-    });
-    let status = handle.wait();
-    if let Some(pid) = pid
-        && let Ok(mut children) = CHILDREN.lock()
-    {
-        children.retain(|p| *p != pid);
-    }
-    let (stdout, _) = out_thread.join().unwrap_or_default();
-    let (stderr, transient) = err_thread.join().unwrap_or_default();
     let status =
         status.map_err(|e| UserError::new(format!("waiting for `{}`: {e}", cmd.program)))?;
     let stderr_tail = last_lines(&stderr, TAIL);
@@ -258,7 +283,7 @@ fn relay(
     prefix: &str,
     redactor: &Redactor,
     to_stderr: bool,
-    watch: Option<&crate::tools::retry::Policy>,
+    watch: Option<&dyn TransientErrors>,
     keep: Keep,
 ) -> (String, Option<String>) {
     let mut reader = BufReader::new(reader);

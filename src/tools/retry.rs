@@ -91,6 +91,12 @@ pub struct Policy {
     repeatable: Vec<String>,
 }
 
+impl crate::tools::process::TransientErrors for Policy {
+    fn transient(&self, line: &str) -> Option<String> {
+        Policy::transient(self, line)
+    }
+}
+
 impl Policy {
     /// The policy of a task: `task` settings over `project` settings over the defaults. Errors
     /// name the bad setting (the caller adds the file).

@@ -227,10 +227,9 @@ impl<'p> RunValues<'p> {
             )));
         }
         let terraform = self.project.tool_or_default("terraform");
-        let (code, stdout, stderr) = crate::tools::retry::run_captured(
+        let (code, stdout, stderr) = crate::tools::terraform::output_json(
             &self.project.retry_policy(None),
             &terraform,
-            &["output", "-json"],
             &dir,
             &self.workspace_env(),
         )?;

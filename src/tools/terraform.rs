@@ -1,0 +1,47 @@
+//! What kopsform asks Terraform (or OpenTofu) itself, apart from the tasks' own steps: the
+//! outputs of a layer and the JSON form of a saved plan.
+
+use std::path::Path;
+
+use crate::error::UserError;
+use crate::tools::retry::{self, Policy};
+
+/// `terraform output -json` in `dir`, again after a transient error as `policy` says (it only
+/// reads): the exit status, stdout and stderr.
+pub fn output_json(
+    policy: &Policy,
+    terraform: &str,
+    dir: &Path,
+    env: &[(String, String)],
+) -> Result<(i32, Vec<u8>, String), UserError> {
+    retry::run_captured(policy, terraform, &["output", "-json"], dir, env)
+}
+
+/// The JSON form of the saved plan `plan` (`terraform show -json`, run in the plan's folder).
+pub fn show_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Vec<u8>, UserError> {
+    let folder = plan
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = plan
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .ok_or_else(|| UserError::new(format!("{}: not a plan file", plan.display())))?;
+    let (code, stdout, stderr) = crate::tools::process::run_captured(
+        tool,
+        &["show", "-no-color", "-json", &file],
+        folder,
+        env,
+    )?;
+    if code != 0 {
+        let tail = crate::tools::process::last_lines(&stderr, 5).join("\n  ");
+        return Err(UserError::new(format!(
+            "{}: `{tool} show -json {file}` failed (exit {code}) in {}:\n  {tail}\n\
+             A saved plan is read in its folder, which must be initialised (`{tool} init`) with the \
+             same providers; or pass plan JSON (`{tool} show -json PLAN > plan.json`).",
+            plan.display(),
+            folder.display()
+        )));
+    }
+    Ok(stdout)
+}
