@@ -30,7 +30,7 @@ use std::io::Write;
 use cli::{Cli, Command};
 use error::UserError;
 use project::Project;
-use run::runner::RunOptions;
+use run::scope::RunOptions;
 
 /// Runs kopsform with `args` (program name first) and returns the exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
@@ -135,7 +135,7 @@ fn execute(cli: Cli) -> Result<(), UserError> {
                 )));
             }
             for cluster in clusters {
-                run::runner::Runner::for_cluster(&project, options(), Some(cluster), None)
+                run::scope::Runner::for_cluster(&project, options(), Some(cluster), None)
                     .unlock()?;
             }
             return Ok(());

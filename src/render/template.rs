@@ -413,4 +413,35 @@ mod tests {
         .unwrap();
         assert_eq!(out, "a=s-a;b=s-b;");
     }
+
+    #[test]
+    fn only_plain_cluster_fields_render_without_the_values() {
+        let fields = crate::values::context::static_fields(&crate::project::cluster::ClusterDef {
+            id: "dev".into(),
+            config: crate::project::schema::parse("[cluster]\nname = \"n\"\nstate = \"s\"\n")
+                .unwrap()
+                .cluster
+                .unwrap(),
+            dir: "clusters/dev".into(),
+            prerequisites: "1-prerequisites".into(),
+            work: ".kopsform/dev".into(),
+            rank: 0,
+        });
+        let sub = |t: &str| substitute_fields(t, "cluster", &fields);
+        assert_eq!(sub("plain").as_deref(), Some("plain"));
+        assert_eq!(
+            sub("{{cluster.dir}}/x-{{ cluster.id }}.tfplan").as_deref(),
+            Some("clusters/dev/x-dev.tfplan")
+        );
+        // Anything else needs the values: a helper, a block, an output, a null field.
+        for t in [
+            "{{cluster.name}}",
+            "{{default \"x\" cluster.dir}}",
+            "{{#if vpc}}a{{/if}}",
+            "{{cluster.stage}}",
+            "{{cluster.dir",
+        ] {
+            assert_eq!(sub(t), None, "{t}");
+        }
+    }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{UserError, exit};
 use crate::project::Project;
-use crate::run::runner::{Status, TaskResult};
+use crate::run::outcome::{Status, TaskResult};
 use crate::tools::git::Git;
 
 /// The default place of the trail, relative to the project.

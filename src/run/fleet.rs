@@ -10,7 +10,10 @@ use crate::error::UserError;
 use crate::project::Project;
 use crate::project::cluster::{ClusterDef, Selection};
 use crate::project::order::TaskOrder;
-use crate::run::runner::{self, RunOptions, Runner, Status, TaskResult};
+use crate::run::outcome::print_summary;
+use crate::run::outcome::{Status, TaskResult};
+use crate::run::runner;
+use crate::run::scope::{RunOptions, Runner};
 use crate::tools::process;
 
 #[derive(Debug, Clone, Copy)]
@@ -110,7 +113,7 @@ fn finish(
     dry_run: bool,
 ) -> Result<(), UserError> {
     let code = failure.as_ref().map(|e| e.code);
-    runner::print_summary(results, code);
+    print_summary(results, code);
     crate::run::audit::append(project, started, results, code, dry_run);
     failure.map_or(Ok(()), Err)
 }

@@ -7,13 +7,15 @@
 //! the state store (`config`, `instancegroup/*`), so a `kops edit` by someone else makes it run
 //! again. The record is written only after the task succeeded.
 
+use super::scope::Runner;
+use crate::error::UserError;
+use crate::project::task::{Builtin, Step};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::UserError;
 use crate::statestore::{self, Store};
 use crate::text::hex;
 use crate::tools::process;
@@ -225,6 +227,148 @@ pub fn registry_hash(store: &Store, cluster: &str, aws: &str) -> Result<String, 
         }
     }
     Ok(fp.finish())
+}
+
+impl<'p> Runner<'p> {
+    /// The fingerprint of what a task reads: its sources, its resolved steps, its values and the
+    /// versions of its tools.
+    pub(super) fn task_inputs(&mut self, name: &str) -> Result<String, UserError> {
+        let task = self.task(name);
+        let mut fp = crate::run::uptodate::Fingerprint::default();
+        let mut patterns = Vec::new();
+        for source in &task.sources {
+            patterns.push(self.render_text(&format!("task `{name}` sources"), source)?);
+        }
+        let (files, missing) = crate::run::uptodate::expand(&self.project.dir, &patterns)?;
+        for (path, sha) in &files {
+            fp.add(&format!("source {path}"), sha.as_bytes());
+        }
+        for pattern in missing {
+            fp.add("source matches nothing", pattern.as_bytes());
+        }
+        let mut programs = Vec::new();
+        for (i, step) in task.steps.iter().enumerate() {
+            let resolved = self.resolve_paths(name, step)?;
+            let text = match &resolved {
+                Step::Command(c) => {
+                    let mut argv = Vec::new();
+                    for a in &c.argv {
+                        argv.push(self.render_text(&format!("task `{name}` argument"), a)?);
+                    }
+                    let cwd = match c.cwd.as_ref().or(task.cwd.as_ref()) {
+                        Some(cwd) => self.render_text(&format!("task `{name}` cwd"), cwd)?,
+                        None => String::new(),
+                    };
+                    programs.push(self.project.tool_or_default(&argv[0]));
+                    format!(
+                        "{argv:?} {cwd:?} {:?} {:?} {:?} {:?}",
+                        c.env, c.report, c.save, c.private
+                    )
+                }
+                Step::Render(r) => {
+                    let template =
+                        std::fs::read(self.project.path(&r.template)).unwrap_or_default();
+                    format!(
+                        "{r:?} {}",
+                        crate::text::hex(&sha2::Sha256::digest(&template))
+                    )
+                }
+                Step::Builtin(Builtin::ProviderOverride { out }) => {
+                    format!("{out} {:?}", self.project.config.provider_override)
+                }
+                Step::Builtin(b) => format!("{b:?}"),
+            };
+            fp.add(&format!("step {i}"), text.as_bytes());
+        }
+        fp.add(
+            "task env",
+            format!("{:?} {:?}", task.env, self.project.config.env).as_bytes(),
+        );
+        let values = self.values.get(&self.renderer)?;
+        let mut context = values.context.clone();
+        if let Some(map) = context.as_object_mut() {
+            map.remove("env");
+        }
+        fp.add("values", &serde_json::to_vec(&context).unwrap_or_default());
+        programs.sort();
+        programs.dedup();
+        for program in programs {
+            let cache = self.project.path(".kopsform/tool-versions.json");
+            let version = crate::run::uptodate::tool_version(&program, &self.project.dir, &cache);
+            fp.add(&format!("tool {program}"), version.as_bytes());
+        }
+        Ok(fp.finish())
+    }
+
+    pub(super) fn generated(
+        &mut self,
+        name: &str,
+    ) -> Result<(std::collections::BTreeMap<String, String>, Vec<String>), UserError> {
+        let task = self.task(name);
+        let mut patterns = Vec::new();
+        for g in &task.generates {
+            patterns.push(self.render_text(&format!("task `{name}` generates"), g)?);
+        }
+        crate::run::uptodate::expand(&self.project.dir, &patterns)
+    }
+
+    pub(super) fn registry_hash(&mut self) -> Result<String, UserError> {
+        let cluster = self.require_cluster()?;
+        let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
+        crate::run::uptodate::registry_hash(
+            &store,
+            &cluster.name,
+            &self.project.tool_or_default("aws"),
+        )
+    }
+
+    /// Why the task must run, or `None` when it is up to date.
+    pub(super) fn stale_because(
+        &mut self,
+        name: &str,
+        inputs: &str,
+    ) -> Result<Option<String>, UserError> {
+        let path = crate::run::uptodate::record_path(&self.work_dir(), name);
+        let Some(record) = crate::run::uptodate::read_record(&path) else {
+            return Ok(Some("no record of an earlier successful run".into()));
+        };
+        if record.inputs != inputs {
+            return Ok(Some(
+                "its sources, arguments, values or tool versions changed".into(),
+            ));
+        }
+        let (files, missing) = self.generated(name)?;
+        if !missing.is_empty() {
+            return Ok(Some(format!("{} is missing", missing.join(", "))));
+        }
+        if files != record.generates {
+            return Ok(Some("a generated file changed or is gone".into()));
+        }
+        if self.runs_kops(name) && record.state != Some(self.registry_hash()?) {
+            return Ok(Some(
+                "the cluster's spec in the state store changed since".into(),
+            ));
+        }
+        Ok(None)
+    }
+
+    pub(super) fn record_run(&mut self, name: &str, inputs: String) -> Result<(), UserError> {
+        let (generates, _) = self.generated(name)?;
+        let state = if self.runs_kops(name) {
+            Some(self.registry_hash()?)
+        } else {
+            None
+        };
+        let record = crate::run::uptodate::Record {
+            inputs,
+            state,
+            generates,
+        };
+        crate::run::uptodate::write_record(
+            &crate::run::uptodate::record_path(&self.work_dir(), name),
+            &record,
+        )
+    }
 }
 
 #[cfg(test)]

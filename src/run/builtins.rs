@@ -1,0 +1,479 @@
+//! The built-in steps, where logic is needed beyond a command line: render (template -> checked
+//! manifest), show-outputs, provider-override, snapshot-state, copy, seal-plan, check-plan,
+//! check-protected, review and remove.
+
+use super::isolation::default_config_base;
+use super::isolation::live_config_base;
+use super::isolation::pin_config_base;
+use super::scope::Runner;
+use super::scope::Snapshot;
+use crate::atomic;
+use crate::error::UserError;
+use crate::plan::seal;
+use crate::project::task::{Builtin, RenderStep, Task};
+use crate::render::manifest;
+use crate::render::provider_override;
+use crate::statestore;
+use crate::tools::process::{self};
+use crate::{say, tell};
+use std::path::Path;
+
+impl<'p> Runner<'p> {
+    pub(super) fn render(&mut self, prefix: &str, step: &RenderStep) -> Result<(), UserError> {
+        let values = self.values.get(&self.renderer)?;
+        let template_path = self.project.path(&step.template);
+        let bytes = std::fs::read(&template_path).map_err(|e| {
+            UserError::new(format!(
+                "{}: cannot read the template: {e}; fix the `render` path in {}",
+                template_path.display(),
+                self.project.file.display()
+            ))
+        })?;
+        let source = crate::text::decode_utf8(&step.template, bytes, "the template")?;
+        let mut rendered = self
+            .renderer
+            .render(&step.template, &source, &values.context)?;
+        let mut summary = String::new();
+        if step.check == crate::project::task::ManifestCheck::Kops {
+            let cluster = values.require_cluster(self.project)?;
+            let documents = manifest::check(&rendered, &cluster.name).map_err(|e| {
+                // `out:8: ...` when the check names a line, `out: ...` when not.
+                let sep = if e.starts_with(|c: char| c.is_ascii_digit()) {
+                    ":"
+                } else {
+                    ": "
+                };
+                UserError::new(format!(
+                    "{} (rendered from {}){sep}{e}; nothing was written",
+                    step.out, step.template
+                ))
+            })?;
+            let names: Vec<String> = documents
+                .iter()
+                .map(|d| format!("{} {}", d.kind, d.name))
+                .collect();
+            summary = format!(" ({})", names.join(", "));
+            if let Some(snapshot) = self.snapshot.clone() {
+                // kops writes keys, secrets and SSH keys under spec.configBase, not under --state,
+                // and bakes configBase into the launch templates: the dry run must keep the live
+                // configBase (docs/dryrun-isolation.md), while --state is the snapshot.
+                let live = live_config_base(&snapshot, &cluster.name);
+                if !self.options.dry_run {
+                    self.preflight_manifest(&step.out, &documents, &live)?;
+                }
+                let (text, dropped) = manifest::isolate(&documents, &live)
+                    .map_err(|e| UserError::new(format!("{}: {e}", step.out)))?;
+                if dropped > 0 {
+                    say!(
+                        "{prefix}isolated run: left out {dropped} SSHCredential document(s) whose keys the live key store already holds (kops replace would write them again)"
+                    );
+                }
+                if let Some(text) = text {
+                    say!(
+                        "{prefix}isolated run: spec.configBase set to the live {live}, as kops reads it"
+                    );
+                    rendered = text;
+                }
+            }
+        }
+        let out = self.project.path(&step.out);
+        let secret = self.redactor.contains_secret(&rendered);
+        if self.options.dry_run {
+            tell!(
+                "{prefix}would write {} from {}{summary}",
+                step.out,
+                step.template
+            );
+            return Ok(());
+        }
+        let mode = if secret { 0o600 } else { 0o644 };
+        atomic::write(&out, rendered.as_bytes(), mode)?;
+        say!(
+            "{prefix}rendered {} -> {}{summary}",
+            step.template,
+            step.out
+        );
+        if secret {
+            tell!(
+                "{prefix}warning: {} contains a secret value; written with mode 0600, do not commit it",
+                step.out
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn show_outputs(&mut self, prefix: &str) -> Result<(), UserError> {
+        let values = self.values.get(&self.renderer)?;
+        let outputs = &values.outputs;
+        if outputs.values.is_empty() {
+            tell!(
+                "{prefix}{} has no outputs; has it been applied (task prerequisites-apply)?",
+                self.values.prerequisites_dir()
+            );
+            return Ok(());
+        }
+        let width = outputs.values.keys().map(String::len).max().unwrap_or(0);
+        let mut text = String::new();
+        for (name, value) in &outputs.values {
+            let shown = if outputs.sensitive.contains(name) {
+                "<sensitive>".to_string()
+            } else {
+                self.redactor.mask(&value.to_string())
+            };
+            text.push_str(&format!("{name:width$} = {shown}\n"));
+        }
+        crate::ui::write_task_output(&text);
+        Ok(())
+    }
+
+    pub(super) fn provider_override(&mut self, prefix: &str, out: &str) -> Result<(), UserError> {
+        let path = self.project.path(out);
+        let config = self
+            .project
+            .config
+            .provider_override
+            .clone()
+            .unwrap_or_default();
+        match provider_override::render(&config) {
+            Some(text) => {
+                if self.options.dry_run {
+                    tell!("{prefix}would write {out}");
+                } else {
+                    atomic::write(&path, text.as_bytes(), 0o644)?;
+                    say!("{prefix}wrote {out}");
+                }
+            }
+            None => {
+                // Only a file kopsform wrote is removed, never a team's own override.
+                let ours = std::fs::read_to_string(&path)
+                    .map(|t| t.starts_with(provider_override::HEADER))
+                    .unwrap_or(false);
+                if ours && !self.options.dry_run {
+                    std::fs::remove_file(&path).map_err(|e| {
+                        UserError::new(format!("{}: cannot remove: {e}", path.display()))
+                    })?;
+                    say!("{prefix}removed {out} ([provider-override] is empty)");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn snapshot_state(&mut self, prefix: &str, out: &str) -> Result<(), UserError> {
+        let values = self.values.get(&self.renderer)?;
+        let cluster = values.require_cluster(self.project)?;
+        let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
+        let dest = self.project.path(out);
+        if self.options.dry_run {
+            tell!(
+                "{prefix}would copy {} of {} into {out}",
+                cluster.name,
+                cluster.state
+            );
+            return Ok(());
+        }
+        let aws = self.project.tool_or_default("aws");
+        let count = statestore::snapshot(&store, &cluster.name, &dest, &aws)?;
+        let dest = dest.canonicalize().unwrap_or(dest);
+        // A stored Cluster without spec.configBase gets `<--state>/<name>` from kops, which would
+        // be the snapshot: pin it to the live one, so kops reads keys and secrets where they are.
+        let live = default_config_base(&cluster.state, &cluster.name);
+        if pin_config_base(&dest.join(&cluster.name).join("config"), &live)? {
+            say!(
+                "{prefix}the stored Cluster has no spec.configBase; the snapshot's copy names the live {live}, as kops derives it"
+            );
+        }
+        let snapshot = dest.to_string_lossy().into_owned();
+        say!(
+            "{prefix}snapshot of {}/{} ({count} objects: config, instance groups, addons) in {out}; the rest of this run uses --state {snapshot}",
+            cluster.state,
+            cluster.name
+        );
+        self.values.override_state(snapshot.clone());
+        self.snapshot = Some(Snapshot {
+            path: snapshot,
+            live_state: cluster.state.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn copy_folder(
+        &mut self,
+        prefix: &str,
+        from: &str,
+        out: &str,
+    ) -> Result<(), UserError> {
+        let source = self.project.path(from);
+        let dest = self.project.path(out);
+        if self.options.dry_run {
+            tell!("{prefix}would copy {from} to {out}");
+            return Ok(());
+        }
+        if !source.is_dir() {
+            return Err(UserError::new(format!(
+                "{}: the folder to copy does not exist",
+                source.display()
+            )));
+        }
+        if dest.exists() {
+            std::fs::remove_dir_all(&dest)
+                .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", dest.display())))?;
+        }
+        // What kops, kopsform and terraform generate is made again in the copy, never carried over.
+        statestore::copy_tree(&source, &dest, &|rel| {
+            let name = rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let top = rel.components().count() == 1;
+            name == ".terraform"
+                || name.ends_with(".tfplan")
+                || name.ends_with(".kopsform.json")
+                || (top
+                    && ["kubernetes.tf", "data", "cluster.yml", "kubeconfig"]
+                        .contains(&name.as_str()))
+        })?;
+        say!("{prefix}copied {from} to {out} (without generated files)");
+        Ok(())
+    }
+
+    /// The Terraform version a seal records: asked once per process (every cluster of a run
+    /// shares the binary), without Terraform's update check.
+    pub(super) fn terraform_version(&self) -> Result<String, UserError> {
+        static SEEN: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+        let terraform = self.project.tool_or_default("terraform");
+        // Held while Terraform answers: parallel clusters wait for one answer.
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, version)) = seen.iter().find(|(program, _)| *program == terraform) {
+            return Ok(version.clone());
+        }
+        let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
+        let (code, stdout, stderr) =
+            process::run_captured(&terraform, &["version", "-json"], &self.project.dir, &env)?;
+        if code != 0 {
+            return Err(UserError::new(format!(
+                "`{terraform} version -json` failed with status {code}: {}",
+                stderr.trim()
+            )));
+        }
+        let version = serde_json::from_slice::<serde_json::Value>(&stdout)
+            .ok()
+            .and_then(|v| v["terraform_version"].as_str().map(str::to_string))
+            .unwrap_or_else(|| {
+                String::from_utf8_lossy(&stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+        seen.push((terraform, version.clone()));
+        Ok(version)
+    }
+
+    pub(super) fn current_seal(
+        &mut self,
+        plan: &str,
+        inputs: &[String],
+    ) -> Result<seal::Seal, UserError> {
+        let plan_path = self.project.path(plan);
+        if !plan_path.is_file() {
+            return Err(UserError::new(format!(
+                "{}: no saved plan; run the plan task first",
+                plan_path.display()
+            )));
+        }
+        let mut hashes = std::collections::BTreeMap::new();
+        for input in inputs {
+            hashes.insert(input.clone(), seal::hash_path(&self.project.path(input))?);
+        }
+        let cluster = self.known_cluster().map(|c| c.name);
+        Ok(seal::Seal {
+            plan: plan.to_string(),
+            plan_sha256: seal::hash_path(&plan_path)?,
+            inputs: hashes,
+            terraform_version: self.terraform_version()?,
+            // Recorded for the reader by `seal-plan`; `check-plan` does not compare them.
+            git_commit: None,
+            git_dirty: None,
+            cluster,
+        })
+    }
+
+    pub(super) fn seal_plan(
+        &mut self,
+        prefix: &str,
+        plan: &str,
+        inputs: &[String],
+    ) -> Result<(), UserError> {
+        if self.options.dry_run {
+            tell!("{prefix}would seal {plan}");
+            return Ok(());
+        }
+        let mut sealed = self.current_seal(plan, inputs)?;
+        // Dirty: any change `git status` lists, untracked files included.
+        if let Some((git, untracked)) = crate::tools::git::repository(&self.project.dir) {
+            sealed.git_commit = Some(git.commit);
+            sealed.git_dirty = Some(git.dirty || untracked);
+        }
+        self.task_plan = Some(sealed.plan_sha256.clone());
+        let path = seal::seal_path(&self.project.path(plan));
+        let text = serde_json::to_string_pretty(&sealed)
+            .map_err(|e| UserError::new(format!("cannot write the seal: {e}")))?;
+        atomic::write(&path, format!("{text}\n").as_bytes(), 0o644)?;
+        say!(
+            "{prefix}sealed {plan} (sha256 {}) and {} inputs",
+            &sealed.plan_sha256[..12.min(sealed.plan_sha256.len())],
+            sealed.inputs.len()
+        );
+        Ok(())
+    }
+
+    pub(super) fn check_plan(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        prefix: &str,
+        plan: &str,
+    ) -> Result<(), UserError> {
+        if self.options.dry_run {
+            tell!("{prefix}would check {plan} against its seal");
+            return Ok(());
+        }
+        let sealed = seal::read(&seal::seal_path(&self.project.path(plan)))?;
+        self.task_plan = Some(sealed.plan_sha256.clone());
+        let inputs: Vec<String> = sealed.inputs.keys().cloned().collect();
+        let now = self.current_seal(plan, &inputs)?;
+        let differences = seal::differences(&sealed, &now);
+        if !differences.is_empty() {
+            return Err(UserError::new(format!(
+                "refusing to apply {plan}: {}; re-run plan, review it, then apply",
+                differences.join("; ")
+            )));
+        }
+        say!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
+        let env = self.env_layers(task_name, task, &Default::default())?;
+        self.check_protected(prefix, plan, &env)
+    }
+
+    /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
+    pub(super) fn check_protected(
+        &mut self,
+        prefix: &str,
+        plan: &str,
+        env: &[(String, String)],
+    ) -> Result<(), UserError> {
+        let plan_path = self.project.path(plan);
+        let terraform = self.project.tool_or_default("terraform");
+        let text = crate::plan::read_json(&plan_path, &terraform, env)?;
+        // The `terraform apply` of this plan that follows needs its secrets: learn them now
+        // rather than ask Terraform for the same JSON again.
+        let key = plan_path.canonicalize().unwrap_or(plan_path.clone());
+        if self.learned.insert(key) {
+            self.learn_from_show(text.as_bytes());
+        }
+        // Which changes are protected needs the list of changes, not their attribute rows.
+        let summary = crate::plan::from_text(text)
+            .map_err(|e| UserError::new(format!("{}: {e}", plan_path.display())))?
+            .summary;
+        let rules = crate::review::effective_rules(&self.project.config.review);
+        let protected = crate::review::protected_changes(&summary, &rules);
+        let refused: Vec<String> = protected
+            .iter()
+            .filter(|c| !self.options.allow_destroy.contains(&c.address))
+            .map(|c| format!("  {} ({}): {}", c.address, c.action, c.reason))
+            .collect();
+        if !refused.is_empty() {
+            return Err(UserError::new(format!(
+                "refusing to apply {plan}: it deletes or replaces protected resources:\n{}\nIf that is intended, name each one: --allow-destroy ADDRESS",
+                refused.join("\n")
+            )));
+        }
+        for c in &protected {
+            tell!(
+                "{prefix}allowed by --allow-destroy: {} ({})",
+                c.address,
+                c.action
+            );
+        }
+        Ok(())
+    }
+
+    /// The `review` builtin (`step`), reading the plan with the task's environment `env`.
+    pub(super) fn review(
+        &mut self,
+        prefix: &str,
+        step: &Builtin,
+        env: &[(String, String)],
+    ) -> Result<(), UserError> {
+        let Builtin::Review {
+            plan,
+            out,
+            rolling_update,
+            target,
+            json,
+        } = step
+        else {
+            return Ok(());
+        };
+        let (rolling_update, target, json) = (rolling_update.as_deref(), *target, json.as_deref());
+        if self.options.dry_run {
+            tell!("{prefix}would review {plan} into {out}");
+            return Ok(());
+        }
+        let cluster = self.known_cluster().map(|c| c.name);
+        let args = crate::cli::ReviewArgs {
+            plan: self.project.path(plan),
+            format: crate::cli::ReviewFormat::Markdown,
+            out: Some(self.project.path(out)),
+            max_chars: None,
+            target,
+            // Named relative to the project: the Markdown is posted where machine paths mean nothing.
+            full_report: target.map(|_| {
+                crate::review::full_report_path(Path::new(out))
+                    .display()
+                    .to_string()
+            }),
+            cluster,
+            rolling_update: rolling_update.map(|r| self.project.path(r)),
+        };
+        let json = json.map(|j| self.project.path(j));
+        let code = crate::review::run(Some(self.project), &args, json.as_deref(), env)?;
+        let verdict = match code {
+            crate::review::EXIT_NO_CHANGES => "no changes",
+            crate::review::EXIT_PROTECTED => "changes, some to PROTECTED resources",
+            _ => "changes",
+        };
+        say!("{prefix}review of {plan} written to {out}: {verdict}");
+        Ok(())
+    }
+
+    pub(super) fn remove(&mut self, prefix: &str, paths: &[String]) -> Result<(), UserError> {
+        for rel in paths {
+            let rel = self.render_text("`remove` path", rel)?;
+            let inside = crate::values::merge::inside_project(&self.project.dir, &rel)
+                .ok()
+                .filter(|p| p.canonicalize().ok() != self.project.dir.canonicalize().ok());
+            let Some(path) = inside else {
+                return Err(UserError::new(format!(
+                    "{rel}: `remove` only removes files and folders inside the project folder; fix its `paths` in {}",
+                    self.project.file.display()
+                )));
+            };
+            if self.options.dry_run {
+                tell!("{prefix}would remove {rel}");
+                continue;
+            }
+            let removed = match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path).map(|()| true),
+                Ok(_) => std::fs::remove_file(&path).map(|()| true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", path.display())))?;
+            if removed {
+                say!("{prefix}removed {rel}");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! How tasks ended: each task's [`Status`] and [`TaskResult`], and the summary table (or JSON)
+//! printed at the end of a run. The bottom of `run/`: it knows nothing of how tasks run.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Ok,
+    DryRun,
+    UpToDate,
+    Failed,
+    Interrupted,
+    NotRun,
+    /// A later stage's cluster that did not start because an earlier stage failed.
+    HeldBack,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::DryRun => "dry run",
+            Status::UpToDate => "up to date",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+            Status::NotRun => "not run",
+            Status::HeldBack => "held back",
+        }
+    }
+}
+
+/// One task of one cluster, as the summary shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskResult {
+    /// The cluster id; empty in a project without clusters.
+    pub cluster: String,
+    pub task: String,
+    pub status: Status,
+    pub took: Duration,
+    /// Why it did not run, for `not run` and `held back`.
+    pub note: String,
+    /// The SHA-256 of the saved plan the task sealed or checked.
+    pub plan: Option<String>,
+}
+
+impl TaskResult {
+    pub fn new(cluster: &str, task: &str, status: Status, took: Duration, note: &str) -> Self {
+        TaskResult {
+            cluster: cluster.to_string(),
+            task: task.to_string(),
+            status,
+            took,
+            note: note.to_string(),
+            plan: None,
+        }
+    }
+}
+
+/// The summary table: one row per task (and cluster, when there are clusters).
+/// The run's summary: a table on stderr (left out with `--quiet` when nothing failed), or with
+/// `--json` one JSON document on stdout (docs/tasks-toml.md, "JSON output").
+pub(crate) fn print_summary(results: &[TaskResult], failure: Option<i32>) {
+    if crate::ui::json() {
+        let tasks: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "cluster": r.cluster,
+                    "task": r.task,
+                    "status": r.status.label(),
+                    "duration_ms": u64::try_from(r.took.as_millis()).unwrap_or(u64::MAX),
+                    "note": r.note,
+                    "plan_sha256": r.plan,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "exit_status": failure.unwrap_or(crate::error::exit::OK),
+            "tasks": tasks,
+        });
+        println!("{doc}");
+        return;
+    }
+    if results.is_empty() || (crate::ui::quiet() && failure.is_none()) {
+        return;
+    }
+    let with_cluster = results.iter().any(|r| !r.cluster.is_empty());
+    let task_width = results
+        .iter()
+        .map(|r| r.task.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let cluster_width = results
+        .iter()
+        .map(|r| r.cluster.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut text = String::from("\n");
+    if with_cluster {
+        text.push_str(&format!("{:cluster_width$}  ", "CLUSTER"));
+    }
+    text.push_str(&format!(
+        "{:task_width$}  {:11}  DURATION\n",
+        "TASK", "STATUS"
+    ));
+    for r in results {
+        let took = if matches!(r.status, Status::NotRun | Status::HeldBack) {
+            "-".to_string()
+        } else {
+            format!("{:.1}s", r.took.as_secs_f64())
+        };
+        let mut line = String::new();
+        if with_cluster {
+            line.push_str(&format!("{:cluster_width$}  ", r.cluster));
+        }
+        let tone = match r.status {
+            Status::Ok | Status::UpToDate | Status::DryRun => crate::ui::Tone::Good,
+            Status::Failed | Status::Interrupted => crate::ui::Tone::Bad,
+            Status::NotRun | Status::HeldBack => crate::ui::Tone::Warn,
+        };
+        let label = crate::ui::paint(&format!("{:11}", r.status.label()), tone);
+        line.push_str(&format!("{:task_width$}  {label}  {took}", r.task));
+        if !r.note.is_empty() {
+            line.push_str(&format!("  ({})", r.note));
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    crate::ui::write_line(true, &text);
+}

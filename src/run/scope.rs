@@ -1,0 +1,182 @@
+//! One cluster's run scope: the [`Runner`] (project, options, values, redactor, snapshot, holds)
+//! and the small questions every other part asks of it (which cluster, which folder, which
+//! task). The files above this one add the runner's behaviour, each an `impl Runner` of its own.
+
+use super::folder_hold::FolderHold;
+use super::folder_hold::next_runner_id;
+use crate::error::UserError;
+use crate::project::Project;
+use crate::project::cluster::ClusterDef;
+use crate::project::task::{Step, Task};
+use crate::redact::Redactor;
+use crate::render::template::Renderer;
+use crate::statestore::preflight;
+use crate::values::context::RunValues;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunOptions {
+    pub dry_run: bool,
+    pub yes: bool,
+    pub sets: Vec<String>,
+    pub fail_on_update: bool,
+    /// Protected addresses the user allows a plan to delete or replace.
+    pub allow_destroy: Vec<String>,
+    /// How long to wait for another run's cluster lock.
+    pub lock_timeout: Duration,
+    /// Run tasks even when they are up to date.
+    pub force: bool,
+    /// How many tasks of one cluster may run at once (`--jobs`); 0 or 1 runs them one by one.
+    pub jobs: usize,
+}
+
+pub(crate) struct Runner<'p> {
+    pub(super) project: &'p Project,
+    pub(super) options: RunOptions,
+    pub(super) renderer: Renderer,
+    pub(super) redactor: Arc<Redactor>,
+    pub(super) values: RunValues<'p>,
+    /// The state-store snapshot this run switched to (`snapshot-state`), if any.
+    pub(super) snapshot: Option<Snapshot>,
+    /// The pre-flight's read-only view of the live key and secret stores (isolated runs).
+    pub(super) inspector: Option<preflight::Inspector>,
+    /// The Terraform states and plans whose sensitive values are known to the redactor.
+    pub(super) learned: std::collections::BTreeSet<PathBuf>,
+    /// The SHA-256 of the saved plan the running task sealed or checked, for the audit trail.
+    pub(super) task_plan: Option<String>,
+    /// The cluster this runner acts on, if the project has any.
+    pub(super) cluster: Option<ClusterDef>,
+    /// Shown before the task name in every line when several clusters run (`[dev/plan] `).
+    pub(super) label: Option<String>,
+    /// Tells this runner's folder holds from other runners'.
+    pub(super) id: u64,
+    /// The cluster's lock and the prerequisites layer, as `run_plan` holds them.
+    pub(super) holds: Holds,
+}
+
+/// What a run holds across its tasks, and which tasks need it.
+#[derive(Default)]
+pub(super) struct Holds {
+    pub(super) locking: Vec<bool>,
+    pub(super) touches: Vec<bool>,
+    pub(super) lock: Option<crate::statestore::lock::Held>,
+    pub(super) layer: Option<FolderHold>,
+}
+
+/// How a task may share time with the other tasks of its cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sharing {
+    /// Touches no cluster state; `reads_outputs` when its commands use the prerequisites' outputs.
+    Free { reads_outputs: bool },
+    /// Touches the cluster's state: one such task at a time, in plan order.
+    State,
+    /// Runs with no other task of the cluster beside it (`parallel = false`, confirmations).
+    Alone,
+}
+
+/// The state-store snapshot of an isolated run.
+#[derive(Debug, Clone)]
+pub(super) struct Snapshot {
+    pub(super) path: String,
+    pub(super) live_state: String,
+}
+
+impl<'p> Runner<'p> {
+    /// A runner for one cluster; `label` prefixes its lines when several clusters run.
+    pub(crate) fn for_cluster(
+        project: &'p Project,
+        options: RunOptions,
+        cluster: Option<ClusterDef>,
+        label: Option<String>,
+    ) -> Self {
+        Self::sharing_redactor(
+            project,
+            options,
+            cluster,
+            label,
+            Arc::new(Redactor::new(&project.config.secret_env)),
+        )
+    }
+
+    /// A runner that masks what `redactor` knows (and teaches it what it learns).
+    pub(super) fn sharing_redactor(
+        project: &'p Project,
+        options: RunOptions,
+        cluster: Option<ClusterDef>,
+        label: Option<String>,
+        redactor: Arc<Redactor>,
+    ) -> Self {
+        let values = RunValues::new(
+            project,
+            cluster.clone(),
+            options.sets.clone(),
+            Arc::clone(&redactor),
+        );
+        Runner {
+            project,
+            options,
+            renderer: Renderer::new(),
+            redactor,
+            values,
+            snapshot: None,
+            inspector: None,
+            learned: Default::default(),
+            task_plan: None,
+            cluster,
+            label,
+            id: next_runner_id(),
+            holds: Holds::default(),
+        }
+    }
+
+    /// The run's cluster, for steps that cannot go on without it.
+    pub(super) fn require_cluster(&mut self) -> Result<crate::values::context::Cluster, UserError> {
+        self.values
+            .get(&self.renderer)?
+            .require_cluster(self.project)
+    }
+
+    /// The run's cluster when its values can be read, for steps that only mention it.
+    pub(super) fn known_cluster(&mut self) -> Option<crate::values::context::Cluster> {
+        self.values
+            .get(&self.renderer)
+            .ok()
+            .and_then(|v| v.cluster().cloned())
+    }
+
+    /// How errors name a task: ``task `plan` `` or ``cluster `dev`, task `plan` ``.
+    pub(super) fn task_label(&self, task: &str) -> String {
+        match &self.label {
+            Some(id) => format!("cluster `{id}`, task `{task}`"),
+            None => format!("task `{task}`"),
+        }
+    }
+
+    pub(super) fn work_dir(&self) -> PathBuf {
+        self.project.path(
+            self.cluster
+                .as_ref()
+                .map_or(".kopsform", |c| c.work.as_str()),
+        )
+    }
+
+    pub(super) fn runs_kops(&self, name: &str) -> bool {
+        self.task(name)
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Command(c) if self.project.is_tool(&c.argv[0], "kops")))
+    }
+
+    pub(super) fn prefix(&self, task: &str) -> String {
+        match &self.label {
+            Some(id) => format!("[{id}/{task}] "),
+            None => format!("[{task}] "),
+        }
+    }
+
+    pub(super) fn task(&self, name: &str) -> &'p Task {
+        &self.project.config.tasks[name]
+    }
+}
