@@ -23,3 +23,4 @@ mod sandbox;
 mod secrets;
 mod template;
 mod tofu;
+mod transcripts;
