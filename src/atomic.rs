@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::error::UserError;
 
 /// Writes `contents` to `path` atomically with the given Unix mode (e.g. 0o644, 0o600).
-pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), UserError> {
+pub(crate) fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), UserError> {
     write_with(path, mode, &mut |w| {
         w.write_all(contents).map_err(WriteError::Io)
     })
@@ -19,7 +19,7 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), UserError> {
 /// Why a streamed write failed: the file could not be written, or what fed it failed (the
 /// message is the caller's and is passed on unchanged).
 #[derive(Debug)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     Io(std::io::Error),
     Source(UserError),
 }
@@ -38,7 +38,7 @@ impl From<UserError> for WriteError {
 
 /// Like [`write`], with the contents streamed by `fill` through a buffer: a large file is never
 /// held in memory. On any error the temporary file is removed and `path` is left as it was.
-pub fn write_with(
+pub(crate) fn write_with(
     path: &Path,
     mode: u32,
     fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), WriteError>,

@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser};
 
 use crate::project::task::ReviewTarget;
 
@@ -44,15 +44,15 @@ explicit argument vectors, and asks before anything that changes a cluster.",
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = false
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Subcommand>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Work on the project in DIR instead of the nearest folder holding a tasks.toml
     #[arg(
         short = 'C',
@@ -61,60 +61,60 @@ pub struct GlobalArgs {
         global = true,
         env = "KOPSFORM_DIR"
     )]
-    pub directory: Option<PathBuf>,
+    pub(crate) directory: Option<PathBuf>,
     /// Print every step with its resolved arguments and run nothing that changes anything
     /// (terraform output is still read to resolve the arguments)
     #[arg(short = 'n', long, global = true)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Answer yes to every confirmation (needed without a terminal)
     #[arg(short = 'y', long, global = true, env = "KOPSFORM_YES", value_parser = clap::builder::FalseyValueParser::new())]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Override a value: KEY=VALUE, KEY may be a dotted path (repeatable)
     #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
-    pub set: Vec<String>,
+    pub(crate) set: Vec<String>,
     /// Exit with status 2 when a rolling-update dry run finds instance groups that need an update
     #[arg(long, global = true)]
-    pub fail_on_update: bool,
+    pub(crate) fail_on_update: bool,
     /// Allow the plan to delete or replace this protected resource address (repeatable)
     #[arg(long = "allow-destroy", value_name = "ADDRESS", global = true)]
-    pub allow_destroy: Vec<String>,
+    pub(crate) allow_destroy: Vec<String>,
     /// Act on this cluster of [clusters.<ID>] (repeatable)
     #[arg(long = "cluster", value_name = "ID", global = true)]
-    pub cluster: Vec<String>,
+    pub(crate) cluster: Vec<String>,
     /// Act on the clusters of this stage (repeatable)
     #[arg(long = "stage", value_name = "NAME", global = true)]
-    pub stage: Vec<String>,
+    pub(crate) stage: Vec<String>,
     /// Act on every cluster, stage by stage in promotion order
     #[arg(long, global = true)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// How many clusters of one stage, and independent tasks of one cluster, run at once (default: the number of CPUs)
     #[arg(short = 'j', long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: Option<u16>,
+    pub(crate) jobs: Option<u16>,
     /// Start later stages even when a cluster of an earlier stage failed
     #[arg(short = 'k', long, global = true)]
-    pub keep_going: bool,
+    pub(crate) keep_going: bool,
     /// Run tasks even when they are up to date
     #[arg(long, global = true)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Say less: no command echo or progress lines, no summary when all went well (child
     /// output, warnings and errors still show)
     #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Say more: each step's folder, the environment variables it gets (names only), its exit
     /// status and duration
     #[arg(short = 'v', long, global = true)]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
     /// Machine-readable output on stdout: the tasks (list), the run summary (TASK...), the review
     /// (review), the audit records (audit); child output then goes to stderr. Schemas: docs/json.md
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// How long to wait for another run's lock on a cluster (0, 30s, 10m)
     #[arg(long, value_name = "DURATION", global = true, default_value = "0", value_parser = crate::statestore::lock::parse_timeout)]
-    pub lock_timeout: std::time::Duration,
+    pub(crate) lock_timeout: std::time::Duration,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Subcommand {
     /// Run tasks and their dependencies (also: kopsform TASK...)
     #[command(
         after_help = "Examples:\n  kopsform run cluster-update plan\n  kopsform run --yes apply"
@@ -182,14 +182,14 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// Write the template to FILE (default: {cluster.dir}/cluster-template.yml); --force overwrites
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum CiCommand {
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum CiCommand {
     /// .gitlab-ci.yml: merge-request dry runs, then plan, manual apply and rolling update per cluster
     #[command(
         after_help = "Examples:\n  kopsform ci gitlab --out .gitlab-ci.yml\n  kopsform ci gitlab --out .gitlab-ci.yml --check      in CI: fail when the committed file is stale\n  kopsform ci gitlab --branch master --kopsform-version 0.4.0\n\nDocs: docs/ci/gitlab.md"
@@ -213,52 +213,52 @@ pub enum CiCommand {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// Write the pipeline to FILE (atomically) instead of stdout
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Exit 1 when the file (--out, else the platform's usual path) differs from what would be generated
     #[arg(long)]
-    pub check: bool,
+    pub(crate) check: bool,
     /// The branch that plans and applies (default: [ci] branch, else main)
     #[arg(long, value_name = "NAME")]
-    pub branch: Option<String>,
+    pub(crate) branch: Option<String>,
     /// The kopsform version the jobs install (default: [ci] kopsform-version, else this one)
     #[arg(long, value_name = "VERSION")]
-    pub kopsform_version: Option<String>,
+    pub(crate) kopsform_version: Option<String>,
     /// The command that installs kopsform in a job, {version} replaced; "" when the runner has it
     #[arg(long, value_name = "COMMAND")]
-    pub install: Option<String>,
+    pub(crate) install: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct CommentArgs {
+pub(crate) struct CommentArgs {
     /// Where the review is posted
     #[arg(value_enum, value_name = "PLATFORM")]
-    pub platform: ReviewTarget,
+    pub(crate) platform: ReviewTarget,
     /// The review Markdown (the review step's `out`)
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The pull or merge request number
     #[arg(long, value_name = "N")]
-    pub number: Option<u64>,
+    pub(crate) number: Option<u64>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct GraphArgs {
+pub(crate) struct GraphArgs {
     /// Only these tasks and their dependencies (default: every task)
     #[arg(value_name = "TASK")]
-    pub tasks: Vec<String>,
+    pub(crate) tasks: Vec<String>,
     /// Output format
     #[arg(long, value_enum, default_value = "mermaid")]
-    pub format: GraphFormat,
+    pub(crate) format: GraphFormat,
     /// Wrap the graph in a fenced code block (```mermaid or ```dot) for a Markdown file
     #[arg(long)]
-    pub markdown: bool,
+    pub(crate) markdown: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum GraphFormat {
+pub(crate) enum GraphFormat {
     /// A Mermaid flowchart (GitHub and GitLab render it in Markdown)
     #[default]
     Mermaid,
@@ -267,75 +267,94 @@ pub enum GraphFormat {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum, value_name = "SHELL")]
-    pub shell: CompletionShell,
+    pub(crate) shell: CompletionShell,
     /// Print a script that asks kopsform at each TAB: task names, cluster ids and stages complete too
     #[arg(long)]
-    pub dynamic: bool,
+    pub(crate) dynamic: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CompletionShell {
+pub(crate) enum CompletionShell {
     Bash,
     Zsh,
     Fish,
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write one page per command (kopsform.1, kopsform-graph.1, ...) into DIR instead of printing kopsform.1
     #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CiPlatform {
+pub(crate) enum CiPlatform {
     Gitlab,
     Github,
     Jenkins,
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct ReviewArgs {
+pub(crate) struct ReviewArgs {
     /// A saved plan (read with `terraform show -json`) or a plan JSON file
     #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
+    pub(crate) plan: PathBuf,
     /// Output format
     #[arg(long, value_enum, default_value = "markdown")]
-    pub format: ReviewFormat,
+    pub(crate) format: ReviewFormat,
     /// Write the review to FILE (atomically) instead of stdout
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Size budget of the Markdown in characters; the headline and the risk section are kept whole
     #[arg(long, value_name = "N", conflicts_with = "target")]
-    pub max_chars: Option<usize>,
+    pub(crate) max_chars: Option<usize>,
     /// Fit the Markdown to a platform's comment limit (github: 65,536; gitlab: 1,000,000)
     #[arg(long = "for", value_name = "PLATFORM", value_enum)]
-    pub target: Option<ReviewTarget>,
+    pub(crate) target: Option<ReviewTarget>,
     /// Where the full review is, named in the Markdown when it had to be cut
     #[arg(long, value_name = "URL_OR_PATH")]
-    pub full_report: Option<String>,
+    pub(crate) full_report: Option<String>,
     /// The cluster named in the title and the hidden marker line (without it: `default` in the marker)
     #[arg(long, value_name = "NAME")]
-    pub cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
     /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
     #[arg(long, value_name = "FILE")]
-    pub rolling_update: Option<PathBuf>,
+    pub(crate) rolling_update: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReviewFormat {
+pub(crate) enum ReviewFormat {
     Markdown,
     Json,
 }
 
+impl ReviewArgs {
+    /// The review these arguments ask for.
+    pub(crate) fn request(&self) -> crate::review::Request {
+        crate::review::Request {
+            plan: self.plan.clone(),
+            format: match self.format {
+                ReviewFormat::Markdown => crate::review::Format::Markdown,
+                ReviewFormat::Json => crate::review::Format::Json,
+            },
+            out: self.out.clone(),
+            max_chars: self.max_chars,
+            target: self.target,
+            full_report: self.full_report.clone(),
+            cluster: self.cluster.clone(),
+            rolling_update: self.rolling_update.clone(),
+        }
+    }
+}
+
 impl Cli {
     /// Parses `args` (program name first), treating unknown subcommands as task names.
-    pub fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    pub(crate) fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
         let cli = Cli::try_parse_from(&args)?;
-        let Some(Command::Tasks(external)) = &cli.command else {
+        let Some(Subcommand::Tasks(external)) = &cli.command else {
             return Ok(cli);
         };
         let first = external.first().cloned().unwrap_or_default();

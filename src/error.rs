@@ -8,30 +8,30 @@
 use std::fmt;
 
 /// Every exit status kopsform produces (the table in docs/reliability.md).
-pub mod exit {
+pub(crate) mod exit {
     /// Success; for `review`, a plan with no changes.
-    pub const OK: i32 = 0;
+    pub(crate) const OK: i32 = 0;
     /// An error: bad input, a failed step (whatever the child's own status), a failed write.
-    pub const FAILURE: i32 = 1;
+    pub(crate) const FAILURE: i32 = 1;
     /// Changes present: `review` of a plan with changes, `--fail-on-update` with groups to roll.
-    pub const CHANGES: i32 = 2;
+    pub(crate) const CHANGES: i32 = 2;
     /// `review` of a plan that destroys or replaces a protected resource.
-    pub const PROTECTED: i32 = 3;
+    pub(crate) const PROTECTED: i32 = 3;
     /// The command line is wrong (unknown flag, bad flag value); sysexits.h `EX_USAGE`.
-    pub const USAGE: i32 = 64;
+    pub(crate) const USAGE: i32 = 64;
     /// Another run holds the cluster's lock; try again later (sysexits.h `EX_TEMPFAIL`).
-    pub const LOCKED: i32 = 75;
+    pub(crate) const LOCKED: i32 = 75;
     /// A tool (kops, terraform, aws, a step's program) cannot be found.
-    pub const TOOL_MISSING: i32 = 127;
+    pub(crate) const TOOL_MISSING: i32 = 127;
 
     /// Interrupted by `signal`: 130 for SIGINT, 143 for SIGTERM.
-    pub fn interrupted(signal: i32) -> i32 {
+    pub(crate) fn interrupted(signal: i32) -> i32 {
         128 + signal
     }
 
     /// The status of several failures (clusters, parallel tasks): theirs when they agree, an
     /// interrupt when one was interrupted, else [`FAILURE`].
-    pub fn combine(codes: impl IntoIterator<Item = i32>) -> i32 {
+    pub(crate) fn combine(codes: impl IntoIterator<Item = i32>) -> i32 {
         let codes: Vec<i32> = codes.into_iter().collect();
         match codes.first() {
             None => OK,
@@ -42,20 +42,20 @@ pub mod exit {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserError {
-    pub message: String,
-    pub code: i32,
+pub(crate) struct UserError {
+    pub(crate) message: String,
+    pub(crate) code: i32,
 }
 
 impl UserError {
-    pub fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         UserError {
             message: message.into(),
             code: exit::FAILURE,
         }
     }
 
-    pub fn with_code(message: impl Into<String>, code: i32) -> Self {
+    pub(crate) fn with_code(message: impl Into<String>, code: i32) -> Self {
         UserError {
             message: message.into(),
             code,
@@ -64,7 +64,7 @@ impl UserError {
 
     /// One error for several (clusters of a stage, parallel tasks): their messages one per line,
     /// their statuses combined by [`exit::combine`]; `None` when there is none.
-    pub fn combine(mut errors: Vec<UserError>) -> Option<UserError> {
+    pub(crate) fn combine(mut errors: Vec<UserError>) -> Option<UserError> {
         if errors.len() <= 1 {
             return errors.pop();
         }
@@ -80,7 +80,7 @@ impl UserError {
     }
 
     /// Prefixes the message with where it happened (`file: ` or `task `x`: `).
-    pub fn context(mut self, what: impl fmt::Display) -> Self {
+    pub(crate) fn context(mut self, what: impl fmt::Display) -> Self {
         self.message = format!("{what}: {}", self.message);
         self
     }
@@ -102,8 +102,6 @@ impl From<anyhow::Error> for UserError {
         }
     }
 }
-
-pub type Result<T, E = UserError> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {

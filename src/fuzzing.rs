@@ -103,7 +103,18 @@ pub fn plan_summary(data: &[u8]) {
     let _ = review::protected_changes(&summary, &rules);
     let review = Review::new(summary, &rules, Some("dev".to_string()), None);
     for budget in [None, Some(0), Some(600), Some(3000)] {
-        let _ = review::render_markdown(&review, budget, &FullReport::Rerun);
+        if let Ok(md) = review::render_markdown(&review, budget, &FullReport::Rerun) {
+            // Only a budget cuts, and a cut review is never the whole one.
+            assert!(
+                budget.is_some() || !md.cut(),
+                "a review without a budget was cut"
+            );
+            assert_ne!(
+                md.full.as_deref(),
+                Some(md.text.as_str()),
+                "a cut review equals the whole"
+            );
+        }
     }
     let _ = review::render_markdown(
         &review,

@@ -11,12 +11,12 @@
 
 use std::sync::RwLock;
 
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 /// Shorter values are not treated as secrets anywhere (masking, plan review).
-pub const MIN_SECRET_LEN: usize = 4;
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// Environment variables whose values are always secret.
-pub const SECRET_ENV: &[&str] = &[
+pub(crate) const SECRET_ENV: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "S3_SECRET_ACCESS_KEY",
@@ -28,7 +28,7 @@ pub const SECRET_ENV: &[&str] = &[
 /// outputs, and resource attributes under `sensitive_values`, in every module. Terraform itself
 /// masks them in its plan text only where its schema says so (a `terraform_data` output derived
 /// from a sensitive input is shown in clear), so kopsform masks them everywhere it relays.
-pub fn sensitive_strings(show: &serde_json::Value) -> Vec<String> {
+pub(crate) fn sensitive_strings(show: &serde_json::Value) -> Vec<String> {
     fn module(m: &serde_json::Value, add: &mut dyn FnMut(&str)) {
         for r in m["resources"].as_array().into_iter().flatten() {
             marked_strings(&r["values"], &r["sensitive_values"], add);
@@ -58,7 +58,7 @@ pub fn sensitive_strings(show: &serde_json::Value) -> Vec<String> {
 }
 
 /// Calls `f` with every string in `value`.
-pub fn string_leaves(value: &serde_json::Value, f: &mut dyn FnMut(&str)) {
+pub(crate) fn string_leaves(value: &serde_json::Value, f: &mut dyn FnMut(&str)) {
     match value {
         serde_json::Value::String(s) => f(s),
         serde_json::Value::Array(items) => items.iter().for_each(|v| string_leaves(v, f)),
@@ -69,7 +69,7 @@ pub fn string_leaves(value: &serde_json::Value, f: &mut dyn FnMut(&str)) {
 
 /// Calls `f` with every string of `value` under `true` in Terraform's marker tree `mask`
 /// (`sensitive_values`, `before_sensitive`, `after_sensitive`).
-pub fn marked_strings(
+pub(crate) fn marked_strings(
     value: &serde_json::Value,
     mask: &serde_json::Value,
     f: &mut dyn FnMut(&str),
@@ -98,7 +98,7 @@ pub fn marked_strings(
 static ALL: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// `text` with every secret this process has learned masked.
-pub fn mask_all(text: &str) -> String {
+pub(crate) fn mask_all(text: &str) -> String {
     let Ok(secrets) = ALL.read() else {
         return text.to_string();
     };
@@ -128,10 +128,10 @@ fn insert(list: &RwLock<Vec<String>>, secret: &str) {
 /// Which environment variables hold secrets: [`SECRET_ENV`], and the names or globs (`*_TOKEN`)
 /// of `secret-env` in tasks.toml, compiled once (the loader has checked them).
 #[derive(Debug, Default, Clone)]
-pub struct SecretEnv(Vec<glob::Pattern>);
+pub(crate) struct SecretEnv(Vec<glob::Pattern>);
 
 impl SecretEnv {
-    pub fn new(patterns: &[String]) -> Self {
+    pub(crate) fn new(patterns: &[String]) -> Self {
         SecretEnv(
             patterns
                 .iter()
@@ -140,13 +140,13 @@ impl SecretEnv {
         )
     }
 
-    pub fn matches(&self, name: &str) -> bool {
+    pub(crate) fn matches(&self, name: &str) -> bool {
         SECRET_ENV.contains(&name) || self.0.iter().any(|g| g.matches(name))
     }
 }
 
 #[derive(Debug, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     secrets: RwLock<Vec<String>>,
     secret_env: SecretEnv,
 }
@@ -154,7 +154,7 @@ pub struct Redactor {
 impl Redactor {
     /// A redactor that knows the secret variables of kopsform's environment: [`SECRET_ENV`] and
     /// those matching `patterns` (`secret-env` of tasks.toml).
-    pub fn new(patterns: &[String]) -> Self {
+    pub(crate) fn new(patterns: &[String]) -> Self {
         let redactor = Redactor {
             secret_env: SecretEnv::new(patterns),
             ..Redactor::default()
@@ -170,11 +170,11 @@ impl Redactor {
     }
 
     /// Whether the environment variable `name` holds a secret ([`SecretEnv`]).
-    pub fn is_secret_var(&self, name: &str) -> bool {
+    pub(crate) fn is_secret_var(&self, name: &str) -> bool {
         self.secret_env.matches(name)
     }
 
-    pub fn add(&self, secret: String) {
+    pub(crate) fn add(&self, secret: String) {
         if secret.chars().count() < MIN_SECRET_LEN {
             return;
         }
@@ -182,14 +182,14 @@ impl Redactor {
         insert(&ALL, &secret);
     }
 
-    pub fn mask(&self, text: &str) -> String {
+    pub(crate) fn mask(&self, text: &str) -> String {
         let Ok(secrets) = self.secrets.read() else {
             return text.to_string();
         };
         mask_with(&secrets, text)
     }
 
-    pub fn contains_secret(&self, text: &str) -> bool {
+    pub(crate) fn contains_secret(&self, text: &str) -> bool {
         self.secrets
             .read()
             .map(|s| s.iter().any(|secret| text.contains(secret.as_str())))

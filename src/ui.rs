@@ -19,22 +19,22 @@ static JSON: AtomicBool = AtomicBool::new(false);
 /// The indicator's text and when its step started, while one is drawn.
 static INDICATOR: Mutex<Option<(String, Instant)>> = Mutex::new(None);
 
-pub fn configure(quiet: bool, verbose: bool, json: bool) {
+pub(crate) fn configure(quiet: bool, verbose: bool, json: bool) {
     QUIET.store(quiet, Ordering::SeqCst);
     VERBOSE.store(verbose, Ordering::SeqCst);
     JSON.store(json, Ordering::SeqCst);
 }
 
-pub fn quiet() -> bool {
+pub(crate) fn quiet() -> bool {
     QUIET.load(Ordering::SeqCst)
 }
 
-pub fn verbose() -> bool {
+pub(crate) fn verbose() -> bool {
     VERBOSE.load(Ordering::SeqCst)
 }
 
 /// `--json`: stdout carries one JSON document; everything else goes to stderr.
-pub fn json() -> bool {
+pub(crate) fn json() -> bool {
     JSON.load(Ordering::SeqCst)
 }
 
@@ -68,7 +68,7 @@ macro_rules! detail {
 }
 
 /// Whether stderr gets colour, from the environment and the terminal.
-pub fn colour() -> bool {
+pub(crate) fn colour() -> bool {
     colour_from(
         std::env::var_os("NO_COLOR"),
         std::env::var_os("FORCE_COLOR"),
@@ -94,7 +94,7 @@ fn colour_from(
 }
 
 #[derive(Clone, Copy)]
-pub enum Tone {
+pub(crate) enum Tone {
     Good,
     Bad,
     Warn,
@@ -102,7 +102,7 @@ pub enum Tone {
 }
 
 /// `text` in the tone's colour when stderr gets colour.
-pub fn paint(text: &str, tone: Tone) -> String {
+pub(crate) fn paint(text: &str, tone: Tone) -> String {
     if !colour() {
         return text.to_string();
     }
@@ -121,7 +121,7 @@ fn indicator_wanted() -> bool {
 }
 
 /// Writes one whole line to stderr (or stdout), clearing and redrawing the indicator around it.
-pub fn write_line(to_stderr: bool, line: &str) {
+pub(crate) fn write_line(to_stderr: bool, line: &str) {
     let indicator = INDICATOR.lock().ok();
     let drawn = indicator.as_ref().and_then(|i| i.as_ref()).cloned();
     if to_stderr {
@@ -149,12 +149,12 @@ pub fn write_line(to_stderr: bool, line: &str) {
 
 /// What a task prints for people (a child's stdout, the `show-outputs` table): on stdout, or on
 /// stderr with `--json`, where stdout carries the JSON document alone.
-pub fn write_task_output(text: &str) {
+pub(crate) fn write_task_output(text: &str) {
     write_line(json(), text);
 }
 
 /// A line of kopsform's own on stderr (a newline is added).
-pub fn line_to_stderr(text: &str) {
+pub(crate) fn line_to_stderr(text: &str) {
     write_line(true, &format!("{text}\n"));
 }
 
@@ -166,13 +166,13 @@ fn indicator_text(label: &str, since: Instant) -> String {
 }
 
 /// The indicator of one running step; cleared when dropped.
-pub struct Indicator {
+pub(crate) struct Indicator {
     stop: Option<Arc<AtomicBool>>,
 }
 
 impl Indicator {
     /// Starts drawing `label` with the elapsed time, after a second (short steps never show it).
-    pub fn start(label: &str) -> Indicator {
+    pub(crate) fn start(label: &str) -> Indicator {
         if !indicator_wanted() {
             return Indicator { stop: None };
         }

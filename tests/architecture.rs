@@ -42,8 +42,8 @@ const LAYERS: &[&str] = &[
     "plan",
     "review",
     "run",
-    "commands",
     "cli",
+    "commands",
     "fuzzing",
 ];
 
@@ -1081,7 +1081,6 @@ fn crate_src() -> PathBuf {
 }
 
 #[test]
-#[ignore = "enabled once the restructure lands"]
 fn src_modules_have_no_cycles_and_respect_the_layers() {
     let graphs = module_graphs(&crate_src()).unwrap();
     print_top_level(&graphs);

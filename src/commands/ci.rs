@@ -72,7 +72,7 @@ struct Pipeline {
 }
 
 /// The file each platform reads, from the repository root.
-pub fn default_path(platform: CiPlatform) -> &'static str {
+pub(crate) fn default_path(platform: CiPlatform) -> &'static str {
     match platform {
         CiPlatform::Gitlab => ".gitlab-ci.yml",
         CiPlatform::Github => ".github/workflows/kopsform.yml",
@@ -90,7 +90,7 @@ fn platform_word(platform: CiPlatform) -> &'static str {
 
 /// `kopsform ci PLATFORM`: writes the pipeline to `--out` (atomically) or stdout, or with
 /// `--check` compares it with the file.
-pub fn generate_command(
+pub(crate) fn generate_command(
     project: &Project,
     platform: CiPlatform,
     args: &GenerateArgs,
@@ -137,7 +137,7 @@ pub fn generate_command(
 }
 
 /// The pipeline text for `platform`.
-pub fn generate(
+pub(crate) fn generate(
     project: &Project,
     platform: CiPlatform,
     args: &GenerateArgs,
@@ -825,7 +825,7 @@ fn jenkins(p: &Pipeline) -> String {
 /// `kopsform ci comment github|gitlab FILE`: posts a review Markdown on the pull or merge request
 /// with `gh` or `glab`, editing the comment that carries the same marker line (one per cluster)
 /// instead of adding another.
-pub fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), UserError> {
+pub(crate) fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), UserError> {
     let file = absolute(cwd, &args.file);
     let body = std::fs::read_to_string(&file)
         .map_err(|e| UserError::new(format!("{}: cannot read the review: {e}", file.display())))?;

@@ -23,7 +23,7 @@ const COMPLETE_VAR: &str = "COMPLETE";
 const BIN: &str = "kopsform";
 
 /// `kopsform completions SHELL [--dynamic]`: prints the script.
-pub fn completions_command(args: &CompletionsArgs) -> Result<(), UserError> {
+pub(crate) fn completions_command(args: &CompletionsArgs) -> Result<(), UserError> {
     let mut script = Vec::new();
     if args.dynamic {
         let completer = completer_path();
@@ -71,7 +71,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), UserError> {
 /// Answers a completion request (`COMPLETE=bash kopsform -- kopsform clu`) and returns the exit
 /// status, or `None` when this run is not one. Only a shell's name (or path) makes a run a
 /// completion request, so an unrelated `COMPLETE=1` in the environment changes nothing.
-pub fn complete_from_env(args: &[OsString]) -> Option<i32> {
+pub(crate) fn complete_from_env(args: &[OsString]) -> Option<i32> {
     let shell = std::env::var_os(COMPLETE_VAR)?;
     let name = Path::new(&shell).file_name()?.to_str()?;
     clap_complete::env::Shells::builtins().completer(name)?;
@@ -188,7 +188,7 @@ fn completion_command(dir: Option<PathBuf>) -> clap::Command {
 }
 
 /// `kopsform man [--out DIR]`: kopsform.1 on stdout, or every command's page written into DIR.
-pub fn man_command(args: &ManArgs, cwd: &Path) -> Result<(), UserError> {
+pub(crate) fn man_command(args: &ManArgs, cwd: &Path) -> Result<(), UserError> {
     let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();
     let Some(out) = &args.out else {

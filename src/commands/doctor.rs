@@ -29,7 +29,7 @@ use crate::values::context::{RunValues, Values};
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     /// Nothing to judge yet (e.g. a version known only once the template is rendered).
     Note,
@@ -52,28 +52,28 @@ impl Status {
 
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// What was checked: a tool (`kops`), `kubernetes-version`, `aws-credentials`,
     /// `state-store` (with `:<cluster id>` when the project has several clusters).
-    pub name: String,
-    pub status: Status,
+    pub(crate) name: String,
+    pub(crate) status: Status,
     /// The line as printed, without the status.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// The whole report, as `--json` prints it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub checks: Vec<Check>,
+pub(crate) struct Report {
+    pub(crate) checks: Vec<Check>,
     /// The verdict line without `verdict: ` (`ready`, `ready; 1 warning`,
     /// `1 problem blocks (kops); 1 warning`).
-    pub verdict: String,
+    pub(crate) verdict: String,
     /// Whether a check failed (the exit status is then 1).
-    pub blocking: bool,
+    pub(crate) blocking: bool,
 }
 
 impl Report {
-    pub fn new(checks: Vec<Check>) -> Report {
+    pub(crate) fn new(checks: Vec<Check>) -> Report {
         let failed: Vec<&str> = checks
             .iter()
             .filter(|c| c.status == Status::Fail)
@@ -113,7 +113,7 @@ impl Report {
     }
 
     /// The text form: a line per check, then the verdict.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         for check in &self.checks {
             out.push_str(&format!("{:<6}{}\n", check.status.label(), check.detail));
@@ -125,7 +125,7 @@ impl Report {
 
 /// `kopsform doctor`: checks the project (the selected clusters, or all of them) and prints the
 /// report. Returns an error carrying only exit status 1 when something blocks.
-pub fn run(
+pub(crate) fn run(
     project: &Project,
     selection: &Selection,
     sets: &[String],

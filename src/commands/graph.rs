@@ -18,32 +18,32 @@ use crate::project::cluster::Selection;
 
 /// A task of the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskNode {
-    pub id: String,
-    pub name: String,
-    pub desc: String,
+pub(crate) struct TaskNode {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) desc: String,
     /// The question the task asks before it runs, if any.
-    pub confirm: Option<String>,
+    pub(crate) confirm: Option<String>,
 }
 
 /// The clusters of one stage, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageGroup {
-    pub id: String,
+pub(crate) struct StageGroup {
+    pub(crate) id: String,
     /// `stage dev`, `stage 2`, or `no stage`.
-    pub label: String,
+    pub(crate) label: String,
     /// (node id, cluster id)
-    pub clusters: Vec<(String, String)>,
+    pub(crate) clusters: Vec<(String, String)>,
 }
 
 /// What `kopsform graph` draws.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Graph {
-    pub tasks: Vec<TaskNode>,
+pub(crate) struct Graph {
+    pub(crate) tasks: Vec<TaskNode>,
     /// `(dependency, dependent)`, as positions in `tasks`.
-    pub edges: Vec<(usize, usize)>,
+    pub(crate) edges: Vec<(usize, usize)>,
     /// Empty unless the project has `[clusters.*]` tables.
-    pub stages: Vec<StageGroup>,
+    pub(crate) stages: Vec<StageGroup>,
 }
 
 /// Unique node ids: a prefix and the name with every character but ASCII letters and digits
@@ -80,7 +80,7 @@ fn dot_cluster(stage_id: &str) -> String {
 
 /// The graph of `requested` and their dependencies (every task when empty), with the clusters of
 /// `clusters` grouped by stage when the project has `[clusters.*]`.
-pub fn build(
+pub(crate) fn build(
     project: &Project,
     requested: &[String],
     clusters: &[ClusterDef],
@@ -191,7 +191,7 @@ const CONFIRM_FILL: &str = "#fde2e1";
 const CONFIRM_STROKE: &str = "#c0392b";
 
 /// The graph as a Mermaid flowchart (`flowchart LR`).
-pub fn mermaid(graph: &Graph) -> String {
+pub(crate) fn mermaid(graph: &Graph) -> String {
     let mut out = String::from("flowchart LR\n");
     out.push_str(
         "  %% kopsform graph: an arrow runs from a dependency to the task that needs it; hexagons ask for confirmation\n",
@@ -243,7 +243,7 @@ pub fn mermaid(graph: &Graph) -> String {
 }
 
 /// The graph as a Graphviz digraph.
-pub fn dot(graph: &Graph) -> String {
+pub(crate) fn dot(graph: &Graph) -> String {
     let mut out = String::from("digraph kopsform {\n");
     out.push_str(
         "  // kopsform graph: an arrow runs from a dependency to the task that needs it; hexagons ask for confirmation\n",
@@ -301,7 +301,7 @@ pub fn dot(graph: &Graph) -> String {
 }
 
 /// `kopsform graph`: prints the graph of the project's tasks (or of `args.tasks`) and clusters.
-pub fn command(
+pub(crate) fn command(
     project: &Project,
     args: &GraphArgs,
     selection: &Selection,

@@ -37,7 +37,7 @@ use crate::values::context::RunValues;
 use crate::values::outputs::Outputs;
 
 /// `kopsform import`.
-pub fn command(
+pub(crate) fn command(
     project: &Project,
     selection: &Selection,
     args: &ImportArgs,
@@ -253,7 +253,7 @@ fn kops_get(
 }
 
 /// The YAML documents of `text`, empty ones skipped.
-pub fn parse_documents(text: &str) -> Result<Vec<Yaml>, String> {
+pub(crate) fn parse_documents(text: &str) -> Result<Vec<Yaml>, String> {
     let mut documents = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
         let value = Yaml::deserialize(document).map_err(|e| e.to_string())?;
@@ -332,57 +332,57 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// What an import starts from: the documents kops printed and the values of the run.
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     /// `kops get cluster -o yaml`: the Cluster.
-    pub cluster: Vec<Yaml>,
+    pub(crate) cluster: Vec<Yaml>,
     /// `kops get instancegroups -o yaml`, in kops's order.
-    pub groups: Vec<Yaml>,
-    pub name: &'a str,
-    pub state: &'a str,
+    pub(crate) groups: Vec<Yaml>,
+    pub(crate) name: &'a str,
+    pub(crate) state: &'a str,
     /// The spellings of the default `spec.configBase` (`<state>/<name>`), which are left out.
-    pub config_bases: Vec<String>,
-    pub outputs: &'a Outputs,
+    pub(crate) config_bases: Vec<String>,
+    pub(crate) outputs: &'a Outputs,
     /// `[cluster] sensitive`: the sensitive outputs the template may reference.
-    pub allowed: &'a [String],
+    pub(crate) allowed: &'a [String],
     /// The template context the template will be rendered with.
-    pub context: &'a Json,
+    pub(crate) context: &'a Json,
 }
 
 /// One scalar of the documents, as the summary lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// `Cluster c.example.com spec.networkID`.
-    pub at: String,
+    pub(crate) at: String,
     /// The value as kops printed it (`(sensitive)` for the value of a sensitive output).
-    pub value: String,
+    pub(crate) value: String,
     /// What the template holds instead (`{{vpc_id}}`), or why it is missing.
-    pub became: String,
+    pub(crate) became: String,
 }
 
 /// The template, what it must render to, and what the import did.
 #[derive(Debug)]
-pub struct Imported {
-    pub template: String,
+pub(crate) struct Imported {
+    pub(crate) template: String,
     /// The documents the template renders to with the values it was made from.
-    pub expected: Vec<Yaml>,
+    pub(crate) expected: Vec<Yaml>,
     /// Values that became references.
-    pub references: Vec<Entry>,
+    pub(crate) references: Vec<Entry>,
     /// Strings left as they were.
-    pub literals: Vec<Entry>,
+    pub(crate) literals: Vec<Entry>,
     /// Values left out because they hold a sensitive output's value.
-    pub sensitive: Vec<Entry>,
+    pub(crate) sensitive: Vec<Entry>,
     /// kops's leftovers that were dropped (`metadata.generation`, ...), each once.
-    pub dropped: Vec<String>,
+    pub(crate) dropped: Vec<String>,
     /// Values equal to several outputs: the value and every reference, the chosen one first.
-    pub ambiguous: IndexMap<String, Vec<String>>,
-    pub warnings: Vec<String>,
+    pub(crate) ambiguous: IndexMap<String, Vec<String>>,
+    pub(crate) warnings: Vec<String>,
     /// `Cluster`, `2 InstanceGroups`.
-    pub documents: String,
+    pub(crate) documents: String,
 }
 
 impl Imported {
     /// The summary printed after the import.
-    pub fn summary(&self, name: &str, state: &str, out: &str) -> String {
+    pub(crate) fn summary(&self, name: &str, state: &str, out: &str) -> String {
         let mut text = format!(
             "imported cluster {name} from {state} ({}) into {out}\n",
             self.documents
@@ -588,7 +588,7 @@ struct Walker<'a> {
 }
 
 /// Builds the template from kops's documents.
-pub fn build(input: &Input) -> Result<Imported, String> {
+pub(crate) fn build(input: &Input) -> Result<Imported, String> {
     let clusters: Vec<&Yaml> = input
         .cluster
         .iter()
@@ -683,7 +683,7 @@ pub fn build(input: &Input) -> Result<Imported, String> {
 /// Drops what kops adds to a stored object: `metadata.creationTimestamp`, `generation`, `uid`,
 /// `resourceVersion`, `status`, and a Cluster's `spec.configBase` when it is one of
 /// `default_config_bases`. Returns what was dropped.
-pub fn clean(document: &mut Yaml, default_config_bases: &[String]) -> Vec<String> {
+pub(crate) fn clean(document: &mut Yaml, default_config_bases: &[String]) -> Vec<String> {
     let mut dropped = Vec::new();
     let is_cluster = kind(document) == "Cluster";
     let Some(map) = document.as_mapping_mut() else {

@@ -1,9 +1,108 @@
 //! The subcommands other than running tasks, one module each, and the one dispatch over
-//! [`crate::cli::Subcommand`]. In: the parsed command line and the loaded project. Out: reports on
-//! stdout, generated files, an exit status. Nothing below imports this folder.
+//! [`Subcommand`]. In: the parsed command line and the loaded project. Out: reports on stdout,
+//! generated files, an exit status. Nothing below imports this folder.
 
-pub mod ci;
-pub mod completions;
-pub mod doctor;
-pub mod graph;
-pub mod import;
+pub(crate) mod ci;
+pub(crate) mod completions;
+pub(crate) mod doctor;
+pub(crate) mod graph;
+pub(crate) mod import;
+pub(crate) mod list;
+pub(crate) mod review;
+
+use crate::cli::{self, Cli, Subcommand};
+use crate::error::UserError;
+use crate::project::Project;
+use crate::run::scope::RunOptions;
+
+/// Runs what the command line asks: a subcommand, or tasks (`kopsform TASK...`, `kopsform run`).
+pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| UserError::new(format!("cannot read the current folder: {e}")))?;
+    let global = cli.global;
+    crate::ui::configure(global.quiet, global.verbose, global.json);
+    let load = || Project::load(Project::locate(global.directory.as_deref(), &cwd)?);
+    let selection = crate::project::cluster::Selection {
+        clusters: global.cluster.clone(),
+        stages: global.stage.clone(),
+        all: global.all,
+    };
+    // Only runs need these (the CPU count reads cgroup files): worked out when used.
+    let jobs = || {
+        global.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(4, std::num::NonZero::get)
+        })
+    };
+    let options = || RunOptions {
+        dry_run: global.dry_run,
+        yes: global.yes,
+        sets: global.set.clone(),
+        fail_on_update: global.fail_on_update,
+        allow_destroy: global.allow_destroy.clone(),
+        lock_timeout: global.lock_timeout,
+        force: global.force,
+        jobs: jobs(),
+    };
+    let tasks: Vec<String> = match cli.command {
+        None => {
+            return Err(UserError::new(
+                "no task given; `kopsform list` shows the tasks, `kopsform TASK` runs one",
+            ));
+        }
+        Some(Subcommand::Review(args)) => return review::command(&global, &cwd, &args),
+        Some(Subcommand::Ci(command)) => {
+            let (platform, args) = match command {
+                cli::CiCommand::Comment(args) => return ci::comment_command(&args, &cwd),
+                cli::CiCommand::Gitlab(a) => (cli::CiPlatform::Gitlab, a),
+                cli::CiCommand::Github(a) => (cli::CiPlatform::Github, a),
+                cli::CiCommand::Jenkins(a) => (cli::CiPlatform::Jenkins, a),
+            };
+            return ci::generate_command(&load()?, platform, &args, &cwd);
+        }
+        Some(Subcommand::Audit { last }) => {
+            return crate::run::audit::show(&load()?, last, global.json);
+        }
+        Some(Subcommand::Doctor) => {
+            return doctor::run(&load()?, &selection, &global.set, global.json);
+        }
+        Some(Subcommand::Graph(args)) => {
+            return graph::command(&load()?, &args, &selection);
+        }
+        Some(Subcommand::Completions(args)) => {
+            return completions::completions_command(&args);
+        }
+        Some(Subcommand::Man(args)) => return completions::man_command(&args, &cwd),
+        Some(Subcommand::Import(args)) => {
+            return import::command(&load()?, &selection, &args, &global, &cwd);
+        }
+        Some(Subcommand::List) => {
+            list::command(&load()?, global.json);
+            return Ok(());
+        }
+        Some(Subcommand::Unlock) => {
+            let project = load()?;
+            let clusters = project.select_clusters(&selection)?;
+            if clusters.is_empty() {
+                return Err(UserError::new(format!(
+                    "{}: no [cluster] table: there is no cluster to unlock",
+                    project.file.display()
+                )));
+            }
+            for cluster in clusters {
+                crate::run::scope::Runner::for_cluster(&project, options(), Some(cluster), None)
+                    .unlock()?;
+            }
+            return Ok(());
+        }
+        Some(Subcommand::Run { tasks }) => tasks,
+        Some(Subcommand::Tasks(words)) => words
+            .into_iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect(),
+    };
+    let fleet_options = crate::run::fleet::FleetOptions {
+        jobs: jobs(),
+        keep_going: global.keep_going,
+    };
+    crate::run::fleet::run(&load()?, options(), &selection, fleet_options, &tasks)
+}

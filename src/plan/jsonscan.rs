@@ -14,7 +14,7 @@ use std::io::Read;
 
 /// The document is not well-formed JSON as far as the scanner can tell.
 #[derive(Debug)]
-pub enum Malformed {
+pub(crate) enum Malformed {
     Syntax,
     Io(std::io::Error),
 }
@@ -27,7 +27,7 @@ impl From<std::io::Error> for Malformed {
 
 type Result<T> = std::result::Result<T, Malformed>;
 
-pub struct Scanner<R> {
+pub(crate) struct Scanner<R> {
     reader: R,
     buf: Box<[u8]>,
     pos: usize,
@@ -37,7 +37,7 @@ pub struct Scanner<R> {
 const CHUNK: usize = 128 * 1024;
 
 impl<R: Read> Scanner<R> {
-    pub fn new(reader: R) -> Scanner<R> {
+    pub(crate) fn new(reader: R) -> Scanner<R> {
         Scanner {
             reader,
             buf: vec![0; CHUNK].into_boxed_slice(),
@@ -66,7 +66,7 @@ impl<R: Read> Scanner<R> {
     }
 
     /// The next byte that is not whitespace, not consumed; `None` at the end.
-    pub fn peek(&mut self) -> Result<Option<u8>> {
+    pub(crate) fn peek(&mut self) -> Result<Option<u8>> {
         loop {
             if !self.fill()? {
                 return Ok(None);
@@ -81,7 +81,7 @@ impl<R: Read> Scanner<R> {
     }
 
     /// Consumes the next non-whitespace byte, which must be `want`.
-    pub fn expect(&mut self, want: u8) -> Result<()> {
+    pub(crate) fn expect(&mut self, want: u8) -> Result<()> {
         match self.peek()? {
             Some(b) if b == want => {
                 self.pos += 1;
@@ -93,7 +93,7 @@ impl<R: Read> Scanner<R> {
 
     /// After a value in a list or object: true when a `,` follows (consumed), false when `close`
     /// does (consumed too).
-    pub fn next_or_end(&mut self, close: u8) -> Result<bool> {
+    pub(crate) fn next_or_end(&mut self, close: u8) -> Result<bool> {
         match self.peek()? {
             Some(b',') => {
                 self.pos += 1;
@@ -108,17 +108,17 @@ impl<R: Read> Scanner<R> {
     }
 
     /// The end of the input, past trailing whitespace.
-    pub fn at_end(&mut self) -> Result<bool> {
+    pub(crate) fn at_end(&mut self) -> Result<bool> {
         Ok(self.peek()?.is_none())
     }
 
     /// Starts an object (`{` consumed): true when it has a first member.
-    pub fn open_object(&mut self) -> Result<bool> {
+    pub(crate) fn open_object(&mut self) -> Result<bool> {
         self.open(b'{', b'}')
     }
 
     /// Starts a list (`[` consumed): true when it has a first element.
-    pub fn open_list(&mut self) -> Result<bool> {
+    pub(crate) fn open_list(&mut self) -> Result<bool> {
         self.open(b'[', b']')
     }
 
@@ -132,7 +132,7 @@ impl<R: Read> Scanner<R> {
     }
 
     /// A member's key and the `:` after it; `raw` is reused for the key's JSON text.
-    pub fn key(&mut self, raw: &mut Vec<u8>) -> Result<String> {
+    pub(crate) fn key(&mut self, raw: &mut Vec<u8>) -> Result<String> {
         raw.clear();
         if self.peek()? != Some(b'"') {
             return Err(Malformed::Syntax);
@@ -143,7 +143,7 @@ impl<R: Read> Scanner<R> {
     }
 
     /// The next value: copied to `out` when given (appended), else skipped.
-    pub fn value(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<()> {
+    pub(crate) fn value(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<()> {
         let first = self.peek()?.ok_or(Malformed::Syntax)?;
         match first {
             b'"' | b'{' | b'[' => {

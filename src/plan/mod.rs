@@ -25,8 +25,8 @@
 //! `Plan:` line; OpenTofu (opentofu/opentofu, same file) appends `, N to forget.`. The two are told
 //! apart by the `applyable` field, which Terraform writes since 1.8 and OpenTofu never does.
 
-pub mod jsonscan;
-pub mod seal;
+pub(crate) mod jsonscan;
+pub(crate) mod seal;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -46,11 +46,11 @@ use crate::error::UserError;
 use crate::redact::MIN_SECRET_LEN;
 
 /// The plan JSON major version kopsform reads (`format_version` "1.x").
-pub const SUPPORTED_FORMAT_MAJOR: &str = "1";
+pub(crate) const SUPPORTED_FORMAT_MAJOR: &str = "1";
 /// Strings longer than this (in characters) are shown as a hash and a size.
-pub const BLOB_CHARS: usize = 200;
+pub(crate) const BLOB_CHARS: usize = 200;
 /// Attributes whose values are shown as a hash and a size whatever their length.
-pub const BLOB_ATTRIBUTES: &[&str] = &[
+pub(crate) const BLOB_ATTRIBUTES: &[&str] = &[
     "user_data",
     "user_data_base64",
     "policy",
@@ -68,48 +68,48 @@ const HASH_PREFIX: usize = 12;
 
 /// What a plan does, with every value already in display form (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanSummary {
-    pub format_version: String,
-    pub terraform_version: Option<String>,
+pub(crate) struct PlanSummary {
+    pub(crate) format_version: String,
+    pub(crate) terraform_version: Option<String>,
     /// The changes Terraform shows, in plan order: every change that is not a no-op, plus moves and
     /// imports without other changes. Plain no-ops and deleted data sources are left out.
-    pub changes: Vec<ResourceChange>,
+    pub(crate) changes: Vec<ResourceChange>,
     /// `resource_drift`: objects changed outside Terraform since the last apply.
-    pub drift: Vec<ResourceChange>,
+    pub(crate) drift: Vec<ResourceChange>,
     /// Output values that change, by name.
-    pub outputs: Vec<OutputChange>,
+    pub(crate) outputs: Vec<OutputChange>,
     /// The root module's input variables, by name.
-    pub variables: Vec<Variable>,
-    pub counts: Counts,
+    pub(crate) variables: Vec<Variable>,
+    pub(crate) counts: Counts,
     /// Terraform could not finish the plan (`errored`); it cannot be applied.
-    pub errored: bool,
+    pub(crate) errored: bool,
     /// `deferred_changes`: changes that need another plan and apply first.
-    pub deferred: usize,
+    pub(crate) deferred: usize,
     /// The plan was written by OpenTofu, whose `Plan:` line counts forgets.
-    pub forget_in_headline: bool,
+    pub(crate) forget_in_headline: bool,
 }
 
 /// The counts of the `Plan:` line and the notes around it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub import: usize,
+pub(crate) struct Counts {
+    pub(crate) import: usize,
     /// Creates and the create half of replacements.
-    pub add: usize,
-    pub change: usize,
+    pub(crate) add: usize,
+    pub(crate) change: usize,
     /// Deletes and the delete half of replacements.
-    pub destroy: usize,
+    pub(crate) destroy: usize,
     /// Objects Terraform stops managing without destroying them.
-    pub forget: usize,
-    pub read: usize,
+    pub(crate) forget: usize,
+    pub(crate) read: usize,
     /// Objects whose address changes (`moved` blocks).
-    pub moved: usize,
+    pub(crate) moved: usize,
     /// Action invocations (Terraform 1.14+).
-    pub invoke: usize,
+    pub(crate) invoke: usize,
 }
 
 /// What Terraform will do to one object, from its `actions` list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Action {
+pub(crate) enum Action {
     NoOp,
     Create,
     Read,
@@ -130,7 +130,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn from_actions(actions: &[String]) -> Action {
+    pub(crate) fn from_actions(actions: &[String]) -> Action {
         let words: Vec<&str> = actions.iter().map(String::as_str).collect();
         match words.as_slice() {
             ["no-op"] => Action::NoOp,
@@ -148,14 +148,14 @@ impl Action {
     }
 
     /// A real object is destroyed: deletes and both destroying replacements.
-    pub fn destroys(self) -> bool {
+    pub(crate) fn destroys(self) -> bool {
         matches!(
             self,
             Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
         )
     }
 
-    pub fn is_replace(self) -> bool {
+    pub(crate) fn is_replace(self) -> bool {
         matches!(
             self,
             Action::DeleteThenCreate
@@ -166,7 +166,7 @@ impl Action {
     }
 
     /// One word for tables: create, update, replace, delete, read, forget, no-op, unknown.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Action::NoOp => "no-op",
             Action::Create => "create",
@@ -189,39 +189,39 @@ impl fmt::Display for Action {
 
 /// One resource instance change (or drift entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceChange {
-    pub address: String,
+pub(crate) struct ResourceChange {
+    pub(crate) address: String,
     /// The address before a `moved` block, when it differs.
-    pub previous_address: Option<String>,
-    pub module_address: Option<String>,
+    pub(crate) previous_address: Option<String>,
+    pub(crate) module_address: Option<String>,
     /// `managed` or `data`.
-    pub mode: String,
-    pub resource_type: String,
-    pub name: String,
+    pub(crate) mode: String,
+    pub(crate) resource_type: String,
+    pub(crate) name: String,
     /// The instance key as Terraform prints it after the name (`[0]`, `["a"]`), when there is one.
-    pub index: Option<String>,
+    pub(crate) index: Option<String>,
     /// The key of a deposed object (left over from a failed create-before-destroy).
-    pub deposed: Option<String>,
+    pub(crate) deposed: Option<String>,
     /// Terraform's action list, verbatim.
-    pub actions: Vec<String>,
-    pub action: Action,
+    pub(crate) actions: Vec<String>,
+    pub(crate) action: Action,
     /// Terraform's `action_reason` keyword.
-    pub action_reason: Option<String>,
+    pub(crate) action_reason: Option<String>,
     /// The attributes whose change forces the replacement, as paths (`tags["Name"]`).
-    pub replace_paths: Vec<String>,
+    pub(crate) replace_paths: Vec<String>,
     /// Present when the object is imported.
-    pub importing: Option<Import>,
+    pub(crate) importing: Option<Import>,
     /// Attribute rows: what changes (update, replace), is set (create) or goes (delete).
-    pub attributes: Vec<AttributeChange>,
+    pub(crate) attributes: Vec<AttributeChange>,
 }
 
 impl ResourceChange {
-    pub fn is_moved(&self) -> bool {
+    pub(crate) fn is_moved(&self) -> bool {
         self.previous_address.is_some()
     }
 
     /// The address with the deposed key, as Terraform displays it.
-    pub fn display_address(&self) -> String {
+    pub(crate) fn display_address(&self) -> String {
         match &self.deposed {
             Some(key) => format!("{} (deposed object {key})", self.address),
             None => self.address.clone(),
@@ -231,26 +231,26 @@ impl ResourceChange {
 
 /// Import metadata of a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Import {
+pub(crate) struct Import {
     /// The import ID (hidden when it holds a secret); `None` when imported by identity or unknown.
-    pub id: Option<Shown>,
+    pub(crate) id: Option<Shown>,
 }
 
 /// One attribute row of a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttributeChange {
+pub(crate) struct AttributeChange {
     /// `size`, `tags["Name"]`, `launch_template[0].id`.
-    pub path: String,
+    pub(crate) path: String,
     /// `None` when the object does not exist on that side (create, delete).
-    pub before: Option<Shown>,
-    pub after: Option<Shown>,
+    pub(crate) before: Option<Shown>,
+    pub(crate) after: Option<Shown>,
     /// The path is (within) one of the change's `replace_paths`.
-    pub forces_replacement: bool,
+    pub(crate) forces_replacement: bool,
 }
 
 /// A value in display form.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Shown {
+pub(crate) enum Shown {
     /// The value as compact JSON (`"gp3"`, `20`, `true`, `null`, `[]`).
     Value(String),
     /// Known only after apply.
@@ -276,29 +276,29 @@ impl fmt::Display for Shown {
 
 /// A changing output value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputChange {
-    pub name: String,
-    pub actions: Vec<String>,
-    pub action: Action,
-    pub sensitive: bool,
-    pub before: Option<Shown>,
-    pub after: Option<Shown>,
+pub(crate) struct OutputChange {
+    pub(crate) name: String,
+    pub(crate) actions: Vec<String>,
+    pub(crate) action: Action,
+    pub(crate) sensitive: bool,
+    pub(crate) before: Option<Shown>,
+    pub(crate) after: Option<Shown>,
 }
 
 /// A root module input variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Variable {
-    pub name: String,
+pub(crate) struct Variable {
+    pub(crate) name: String,
     /// Declared `sensitive`, or not declared in the plan's configuration (then kopsform cannot tell,
     /// and hides it).
-    pub sensitive: bool,
-    pub value: Shown,
+    pub(crate) sensitive: bool,
+    pub(crate) value: Shown,
 }
 
 impl PlanSummary {
     /// The line Terraform prints after the changes: `Plan: 1 to import, 2 to add, 0 to change,
     /// 1 to destroy.`, or `No changes.`
-    pub fn headline(&self) -> String {
+    pub(crate) fn headline(&self) -> String {
         let c = &self.counts;
         if self.changes.is_empty() && c.invoke == 0 {
             return match self.outputs.len() {
@@ -326,7 +326,7 @@ impl PlanSummary {
     }
 
     /// Applying the plan would change something: resources, outputs or actions.
-    pub fn has_changes(&self) -> bool {
+    pub(crate) fn has_changes(&self) -> bool {
         !self.changes.is_empty() || !self.outputs.is_empty() || self.counts.invoke > 0
     }
 }
@@ -338,13 +338,13 @@ impl PlanSummary {
 /// A plan read in one streaming pass: its summary without attribute rows, and what a second
 /// pass needs to produce the rows change by change ([`Rows::each`]). Neither the plan's text
 /// nor all rows are ever held at once, so a review of a large plan needs little memory.
-pub struct Plan {
-    pub summary: PlanSummary,
-    pub rows: Rows,
+pub(crate) struct Plan {
+    pub(crate) summary: PlanSummary,
+    pub(crate) rows: Rows,
 }
 
 /// The second pass over a plan: its source and every secret the first pass found.
-pub struct Rows {
+pub(crate) struct Rows {
     source: Source,
     secrets: Secrets,
 }
@@ -358,13 +358,9 @@ enum Source {
 }
 
 /// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
-/// `TOOL show -json` run in the plan's folder. The summary has every attribute row.
-pub fn read(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<PlanSummary, UserError> {
-    open(plan, tool, env)?.into_summary()
-}
-
-/// Reads PLAN like [`read`], without the attribute rows: [`Rows::each`] gives them.
-pub fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, UserError> {
+/// `TOOL show -json` run in the plan's folder; without the attribute rows ([`Rows::each`] gives
+/// them).
+pub(crate) fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, UserError> {
     let mut file = std::fs::File::open(plan)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
     let mut head = Vec::with_capacity(512);
@@ -390,7 +386,11 @@ pub fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, U
 
 /// The plan's JSON text: the file itself when it is JSON, else `terraform show -json` of it.
 /// A saved plan is read with `env` (the task's environment: `TF_DATA_DIR`, credentials).
-pub fn read_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<String, UserError> {
+pub(crate) fn read_json(
+    plan: &Path,
+    tool: &str,
+    env: &[(String, String)],
+) -> Result<String, UserError> {
     let bytes = std::fs::read(plan)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
     let is_json = bytes
@@ -419,19 +419,16 @@ fn drop_utf8_bom(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-/// `terraform show -json FILE` in the plan's folder (the folder's `.terraform` has the providers
-/// whose schemas `show` needs).
-
 /// Parses plan JSON into a summary with every attribute row. The error says what is wrong,
 /// without repeating the input.
-pub fn summarize(json_text: &str) -> Result<PlanSummary, String> {
+pub(crate) fn summarize(json_text: &str) -> Result<PlanSummary, String> {
     from_text(json_text.to_string())?
         .into_summary()
         .map_err(|e| e.to_string())
 }
 
 /// Reads plan JSON text like [`open`]: the summary without rows, and the rows' second pass.
-pub fn from_text(json_text: String) -> Result<Plan, String> {
+pub(crate) fn from_text(json_text: String) -> Result<Plan, String> {
     Plan::read(Source::Bytes(json_text.into_bytes()))
 }
 
@@ -464,7 +461,7 @@ impl Plan {
     }
 
     /// The summary with every change's attribute rows.
-    pub fn into_summary(mut self) -> Result<PlanSummary, UserError> {
+    pub(crate) fn into_summary(mut self) -> Result<PlanSummary, UserError> {
         let mut all: Vec<Vec<AttributeChange>> = Vec::with_capacity(self.summary.changes.len());
         self.rows.each(&self.summary.changes, &mut |_, rows| {
             all.push(rows);
@@ -480,7 +477,7 @@ impl Plan {
 impl Rows {
     /// The second pass: calls `f` with each change's index in `changes` (the summary's) and its
     /// attribute rows, in plan order, until `f` answers `false`.
-    pub fn each(
+    pub(crate) fn each(
         &self,
         changes: &[ResourceChange],
         f: &mut dyn FnMut(usize, Vec<AttributeChange>) -> bool,

@@ -14,20 +14,20 @@ use sha2::{Digest, Sha256};
 use crate::error::UserError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seal {
+pub(crate) struct Seal {
     /// The saved plan, relative to the project.
-    pub plan: String,
-    pub plan_sha256: String,
+    pub(crate) plan: String,
+    pub(crate) plan_sha256: String,
     /// Input path (relative to the project) -> SHA-256 (of the file, or of a folder's files).
-    pub inputs: BTreeMap<String, String>,
-    pub terraform_version: String,
-    pub git_commit: Option<String>,
-    pub git_dirty: Option<bool>,
-    pub cluster: Option<String>,
+    pub(crate) inputs: BTreeMap<String, String>,
+    pub(crate) terraform_version: String,
+    pub(crate) git_commit: Option<String>,
+    pub(crate) git_dirty: Option<bool>,
+    pub(crate) cluster: Option<String>,
 }
 
 /// Where the seal of `plan` lives: `<plan>.kopsform.json`.
-pub fn seal_path(plan: &Path) -> PathBuf {
+pub(crate) fn seal_path(plan: &Path) -> PathBuf {
     let mut name = plan.file_name().unwrap_or_default().to_os_string();
     name.push(".kopsform.json");
     plan.with_file_name(name)
@@ -35,7 +35,7 @@ pub fn seal_path(plan: &Path) -> PathBuf {
 
 /// SHA-256 of a file, or of every file below a folder (names and contents, in name order).
 /// A missing path hashes as `missing`, so its later appearance is a change too.
-pub fn hash_path(path: &Path) -> Result<String, UserError> {
+pub(crate) fn hash_path(path: &Path) -> Result<String, UserError> {
     if !path.exists() {
         return Ok("missing".to_string());
     }
@@ -67,7 +67,7 @@ fn hash_into(root: &Path, path: &Path, hasher: &mut Sha256) -> Result<(), UserEr
 }
 
 /// The differences between the sealed state and now, in words; empty when nothing changed.
-pub fn differences(sealed: &Seal, now: &Seal) -> Vec<String> {
+pub(crate) fn differences(sealed: &Seal, now: &Seal) -> Vec<String> {
     let mut out = Vec::new();
     if sealed.plan_sha256 != now.plan_sha256 {
         out.push(format!(
@@ -97,7 +97,7 @@ pub fn differences(sealed: &Seal, now: &Seal) -> Vec<String> {
     out
 }
 
-pub fn read(path: &Path) -> Result<Seal, UserError> {
+pub(crate) fn read(path: &Path) -> Result<Seal, UserError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         UserError::new(format!(
             "{}: no seal for this plan ({e}); run the plan task first, review it, then apply",

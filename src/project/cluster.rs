@@ -11,33 +11,33 @@ use crate::error::UserError;
 
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct ClusterConfig {
+pub(crate) struct ClusterConfig {
     /// The kops cluster name, a template over the values (e.g. `{{cluster_name}}`).
-    pub name: String,
+    pub(crate) name: String,
     /// The kops state store, a template over the values (e.g. `s3://{{kops_s3_bucket}}`).
-    pub state: String,
+    pub(crate) state: String,
     /// Values files (YAML or JSON), deep-merged in order over the outputs.
     #[serde(default)]
-    pub values: Vec<String>,
+    pub(crate) values: Vec<String>,
     /// Sensitive outputs that may reach the template context. Others are left out.
     #[serde(default)]
-    pub sensitive: Vec<String>,
+    pub(crate) sensitive: Vec<String>,
     /// Promotion stage: a name (ordered by `stages`) or a number.
     #[serde(default)]
-    pub stage: Option<Stage>,
+    pub(crate) stage: Option<Stage>,
     /// The cluster's own prerequisites layer (default: `[prerequisites] dir`).
     #[serde(default)]
-    pub prerequisites: Option<String>,
+    pub(crate) prerequisites: Option<String>,
     /// The Terraform workspace of the prerequisites layer (`TF_WORKSPACE` for its commands).
     #[serde(default)]
-    pub workspace: Option<String>,
+    pub(crate) workspace: Option<String>,
     /// The cluster's Terraform folder for `cluster.yml`, `kubernetes.tf` and plans (default
     /// `2-kops`); `{{cluster.dir}}` in tasks.
     #[serde(default)]
-    pub dir: Option<String>,
+    pub(crate) dir: Option<String>,
     /// Environment for every child of this cluster's runs (e.g. its `AWS_PROFILE`), over `[env]`.
     #[serde(default)]
-    pub env: IndexMap<String, String>,
+    pub(crate) env: IndexMap<String, String>,
 }
 
 /// A promotion stage.
@@ -46,7 +46,7 @@ pub struct ClusterConfig {
     untagged,
     expecting = "expected a stage name or number; write e.g. `stage = \"prod\"` or `stage = 2`"
 )]
-pub enum Stage {
+pub(crate) enum Stage {
     Number(i64),
     Name(String),
 }
@@ -62,27 +62,27 @@ impl fmt::Display for Stage {
 
 /// One cluster of the project, with its defaults filled in.
 #[derive(Debug, Clone)]
-pub struct ClusterDef {
+pub(crate) struct ClusterDef {
     /// The id of `[clusters.<id>]`; `default` for the single `[cluster]` form.
-    pub id: String,
-    pub config: ClusterConfig,
+    pub(crate) id: String,
+    pub(crate) config: ClusterConfig,
     /// The cluster's Terraform folder.
-    pub dir: String,
+    pub(crate) dir: String,
     /// The prerequisites layer its values come from.
-    pub prerequisites: String,
+    pub(crate) prerequisites: String,
     /// kopsform's scratch folder for the cluster: `.kopsform` (single `[cluster]`) or
     /// `.kopsform/<id>`.
-    pub work: String,
+    pub(crate) work: String,
     /// The position of its stage in the promotion order (0 first).
-    pub rank: usize,
+    pub(crate) rank: usize,
 }
 
 /// Which clusters a run acts on.
 #[derive(Debug, Clone, Default)]
-pub struct Selection {
-    pub clusters: Vec<String>,
-    pub stages: Vec<String>,
-    pub all: bool,
+pub(crate) struct Selection {
+    pub(crate) clusters: Vec<String>,
+    pub(crate) stages: Vec<String>,
+    pub(crate) all: bool,
 }
 
 impl Selection {

@@ -3,10 +3,10 @@
 //! [`order`], retry settings, protect rules, cluster folders and stages), and the defaults filled
 //! in. Everything after loading reads a checked `Project`, never raw TOML.
 
-pub mod cluster;
-pub mod order;
-pub mod schema;
-pub mod task;
+pub(crate) mod cluster;
+pub(crate) mod order;
+pub(crate) mod schema;
+pub(crate) mod task;
 
 use std::path::{Path, PathBuf};
 
@@ -17,20 +17,20 @@ use task::Task;
 
 /// A loaded `tasks.toml` and where it lives.
 #[derive(Debug)]
-pub struct Project {
-    pub dir: PathBuf,
-    pub file: PathBuf,
-    pub config: Config,
+pub(crate) struct Project {
+    pub(crate) dir: PathBuf,
+    pub(crate) file: PathBuf,
+    pub(crate) config: Config,
     /// `[cluster]` or `[clusters.*]`, with defaults filled in.
-    pub clusters: Vec<ClusterDef>,
+    pub(crate) clusters: Vec<ClusterDef>,
 }
 
-pub const TASKS_FILE: &str = "tasks.toml";
+pub(crate) const TASKS_FILE: &str = "tasks.toml";
 
 impl Project {
     /// Finds the project: `dir` when given (`-C`), else the nearest ancestor of `start` holding a
     /// `tasks.toml`.
-    pub fn locate(dir: Option<&Path>, start: &Path) -> Result<PathBuf, UserError> {
+    pub(crate) fn locate(dir: Option<&Path>, start: &Path) -> Result<PathBuf, UserError> {
         if let Some(dir) = dir {
             let dir = if dir.is_absolute() {
                 dir.to_path_buf()
@@ -58,7 +58,7 @@ impl Project {
         )))
     }
 
-    pub fn load(dir: PathBuf) -> Result<Project, UserError> {
+    pub(crate) fn load(dir: PathBuf) -> Result<Project, UserError> {
         let file = dir.join(TASKS_FILE);
         let bytes = std::fs::read(&file)
             .map_err(|e| UserError::new(format!("{}: cannot read: {e}", file.display())))?;
@@ -70,7 +70,7 @@ impl Project {
     /// does, without touching the filesystem.
     ///
     /// [`load`]: Project::load
-    pub fn from_text(dir: PathBuf, file: PathBuf, text: &str) -> Result<Project, UserError> {
+    pub(crate) fn from_text(dir: PathBuf, file: PathBuf, text: &str) -> Result<Project, UserError> {
         let config = parse(text).map_err(|e| UserError::new(format!("{}:{e}", file.display())))?;
         let clusters = cluster_defs(&config)
             .and_then(|c| check_tasks(&config).map(|()| c))
@@ -89,7 +89,7 @@ impl Project {
     }
 
     /// The tasks and the file, as ordering needs them.
-    pub fn task_graph(&self) -> order::TaskGraph<'_> {
+    pub(crate) fn task_graph(&self) -> order::TaskGraph<'_> {
         order::TaskGraph {
             tasks: &self.config.tasks,
             file: &self.file,
@@ -97,18 +97,21 @@ impl Project {
     }
 
     /// The selected clusters, in `tasks.toml` order.
-    pub fn select_clusters(&self, selection: &Selection) -> Result<Vec<ClusterDef>, UserError> {
+    pub(crate) fn select_clusters(
+        &self,
+        selection: &Selection,
+    ) -> Result<Vec<ClusterDef>, UserError> {
         cluster::select(&self.clusters, &self.file, selection)
     }
 
     /// A path from `tasks.toml`, relative to the project folder.
-    pub fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
     }
 
     /// The binary for a tool name: the `[tools]` entry, or the name itself. A value with a `/` is a
     /// path relative to the project.
-    pub fn tool(&self, name: &str) -> Option<String> {
+    pub(crate) fn tool(&self, name: &str) -> Option<String> {
         self.config
             .tools
             .get(name)
@@ -128,19 +131,19 @@ impl Project {
 
     /// The retry policy of `task` (the project's `[retry]` alone for kopsform's own reads).
     /// Checked when the project was loaded.
-    pub fn retry_policy(&self, task: Option<&Task>) -> crate::tools::retry::Policy {
+    pub(crate) fn retry_policy(&self, task: Option<&Task>) -> crate::tools::retry::Policy {
         crate::tools::retry::Policy::new(&self.config.retry, task.and_then(|t| t.retry.as_ref()))
             .unwrap_or_else(|_| crate::tools::retry::Policy::defaults())
     }
 
     /// The program a step's first word runs: its `[tools]` entry, else the word itself, a relative
     /// path taken from the project folder in both cases.
-    pub fn tool_or_default(&self, name: &str) -> String {
+    pub(crate) fn tool_or_default(&self, name: &str) -> String {
         self.tool(name).unwrap_or_else(|| self.program_path(name))
     }
 
     /// Which of the tools kopsform knows a step's first word runs (`Other` for the rest).
-    pub fn tool_kind(&self, argv0: &str) -> crate::tools::retry::Tool {
+    pub(crate) fn tool_kind(&self, argv0: &str) -> crate::tools::retry::Tool {
         use crate::tools::retry::Tool;
         [
             ("terraform", Tool::Terraform),
@@ -153,7 +156,7 @@ impl Project {
     }
 
     /// Whether a step's first word runs the tool `name` (by name, or as its `[tools]` binary).
-    pub fn is_tool(&self, argv0: &str, name: &str) -> bool {
+    pub(crate) fn is_tool(&self, argv0: &str, name: &str) -> bool {
         if argv0 == name || self.tool_or_default(argv0) == self.tool_or_default(name) {
             return true;
         }
@@ -192,7 +195,7 @@ fn check_tasks(config: &Config) -> Result<(), String> {
 
 /// The project's clusters in file order, checked: ids are names, stages are all names or all
 /// numbers (names listed in `stages` when it is given), and no two clusters share a folder.
-pub fn cluster_defs(config: &Config) -> Result<Vec<ClusterDef>, String> {
+pub(crate) fn cluster_defs(config: &Config) -> Result<Vec<ClusterDef>, String> {
     if config.cluster.is_some() && !config.clusters.is_empty() {
         return Err(
             "both [cluster] and [clusters.*]: use [clusters.<id>] tables for several clusters, [cluster] for one"

@@ -15,13 +15,13 @@ use crate::project::task::Task;
 
 /// What ordering needs of a project: its tasks, and the file that defines them for messages.
 #[derive(Debug, Clone, Copy)]
-pub struct TaskGraph<'a> {
-    pub tasks: &'a IndexMap<String, Task>,
-    pub file: &'a Path,
+pub(crate) struct TaskGraph<'a> {
+    pub(crate) tasks: &'a IndexMap<String, Task>,
+    pub(crate) file: &'a Path,
 }
 
 /// Checks that every dependency names a task and that there is no cycle.
-pub fn check(graph: TaskGraph<'_>) -> Result<(), UserError> {
+pub(crate) fn check(graph: TaskGraph<'_>) -> Result<(), UserError> {
     let tasks = graph.tasks;
     for (name, task) in tasks {
         for dep in &task.deps {
@@ -46,19 +46,19 @@ pub fn check(graph: TaskGraph<'_>) -> Result<(), UserError> {
 
 /// A run's tasks in order, with what each must wait for when tasks run in parallel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskOrder {
+pub(crate) struct TaskOrder {
     /// Dependencies first, each task once; running them in this order is always right.
-    pub tasks: Vec<String>,
+    pub(crate) tasks: Vec<String>,
     /// For each task, the positions in `tasks` of its own dependencies.
-    pub deps: Vec<Vec<usize>>,
+    pub(crate) deps: Vec<Vec<usize>>,
     /// For each task, how many tasks before it must have finished first: the tasks named on the
     /// command line run in the order named, so everything an earlier named task brought in.
-    pub barrier: Vec<usize>,
+    pub(crate) barrier: Vec<usize>,
 }
 
 impl TaskOrder {
     /// The tasks to run for `requested`, dependencies first, each once, with the dependencies of each.
-    pub fn new(graph: TaskGraph<'_>, requested: &[String]) -> Result<TaskOrder, UserError> {
+    pub(crate) fn new(graph: TaskGraph<'_>, requested: &[String]) -> Result<TaskOrder, UserError> {
         let tasks = graph.tasks;
         let mut done: IndexSet<String> = IndexSet::new();
         let mut barrier = Vec::new();
@@ -88,7 +88,7 @@ impl TaskOrder {
     }
 }
 
-pub fn unknown_task(graph: TaskGraph<'_>, name: &str) -> UserError {
+pub(crate) fn unknown_task(graph: TaskGraph<'_>, name: &str) -> UserError {
     let tasks = graph.tasks;
     let hint = suggest(name, tasks.keys());
     let hint = if tasks.is_empty() {

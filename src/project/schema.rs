@@ -13,60 +13,60 @@ use crate::tools::retry::RetryConfig;
 /// The whole `tasks.toml`.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     /// Where the values come from.
     #[serde(default)]
-    pub prerequisites: Prerequisites,
+    pub(crate) prerequisites: Prerequisites,
     /// The cluster the tasks act on (the single-cluster form).
     #[serde(default)]
-    pub cluster: Option<ClusterConfig>,
+    pub(crate) cluster: Option<ClusterConfig>,
     /// Several clusters, by id (`[clusters.dev]`); tasks run once per selected cluster.
     #[serde(default)]
-    pub clusters: IndexMap<String, ClusterConfig>,
+    pub(crate) clusters: IndexMap<String, ClusterConfig>,
     /// Stage names in promotion order, when clusters name their `stage` (default: the order in
     /// which the clusters first name them).
     #[serde(default)]
-    pub stages: Vec<String>,
+    pub(crate) stages: Vec<String>,
     /// Tool name -> binary. `terraform`, `kops` and `aws` default to themselves on PATH.
     #[serde(default)]
-    pub tools: IndexMap<String, String>,
+    pub(crate) tools: IndexMap<String, String>,
     /// Environment given to every child (values are templates).
     #[serde(default)]
-    pub env: IndexMap<String, String>,
+    pub(crate) env: IndexMap<String, String>,
     /// Names (or globs, `*_TOKEN`) of environment variables whose values are secrets, in
     /// addition to the usual credential variables: masked everywhere, never on a command line.
     #[serde(default, rename = "secret-env")]
-    pub secret_env: Vec<String>,
+    pub(crate) secret_env: Vec<String>,
     /// The audit trail of runs (docs/audit.md).
     #[serde(default)]
-    pub audit: AuditConfig,
+    pub(crate) audit: AuditConfig,
     /// Retries of repeatable steps on transient cloud errors, for every task (docs/reliability.md).
     #[serde(default)]
-    pub retry: RetryConfig,
+    pub(crate) retry: RetryConfig,
     /// Provider settings written into a Terraform override file by the `provider-override` step.
     #[serde(default, rename = "provider-override")]
-    pub provider_override: Option<ProviderOverride>,
+    pub(crate) provider_override: Option<ProviderOverride>,
     /// Plan review settings: which resources are protected.
     #[serde(default)]
-    pub review: ReviewConfig,
+    pub(crate) review: ReviewConfig,
     /// How `kopsform ci` generates pipelines (docs/ci/).
     #[serde(default)]
-    pub ci: CiConfig,
+    pub(crate) ci: CiConfig,
     /// The tasks, in file order.
     #[serde(default)]
-    pub tasks: IndexMap<String, Task>,
+    pub(crate) tasks: IndexMap<String, Task>,
 }
 
 /// `[audit]`: where runs are recorded, one JSON line per task.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct AuditConfig {
+pub(crate) struct AuditConfig {
     /// `false`: record nothing.
     #[serde(default = "default_true")]
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// The file, relative to the project (default `.kopsform/audit.jsonl`).
     #[serde(default)]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
 }
 
 impl Default for AuditConfig {
@@ -81,34 +81,34 @@ impl Default for AuditConfig {
 /// `[ci]`: the settings of the generated CI pipelines (docs/ci/gitlab.md lists them).
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CiConfig {
+pub(crate) struct CiConfig {
     /// The branch whose pipelines plan and apply (default `main`).
     #[serde(default = "default_branch")]
-    pub branch: String,
+    pub(crate) branch: String,
     /// The kopsform version the jobs install (default: the generating kopsform's).
     #[serde(default)]
-    pub kopsform_version: Option<String>,
+    pub(crate) kopsform_version: Option<String>,
     /// The shell command that installs kopsform in a job (`{version}` is replaced); "" for none.
     #[serde(default)]
-    pub install: Option<String>,
+    pub(crate) install: Option<String>,
     /// The container image the jobs run in.
     #[serde(default)]
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     /// Runner tags (GitLab), `runs-on` labels (GitHub), the agent label (Jenkins).
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// Apply only after a person starts the job (default true).
     #[serde(default = "default_true")]
-    pub manual_apply: bool,
+    pub(crate) manual_apply: bool,
     /// Roll the instance groups only after a person starts the job (default true).
     #[serde(default = "default_true")]
-    pub manual_rolling_update: bool,
+    pub(crate) manual_rolling_update: bool,
     /// Extra environment of every job (names of secrets belong in the platform's settings).
     #[serde(default)]
-    pub env: IndexMap<String, String>,
+    pub(crate) env: IndexMap<String, String>,
     /// Which tasks the jobs run.
     #[serde(default)]
-    pub tasks: CiTasks,
+    pub(crate) tasks: CiTasks,
 }
 
 impl Default for CiConfig {
@@ -134,12 +134,12 @@ fn default_branch() -> String {
 /// `[ci.tasks]`: the tasks behind each job of the generated pipelines.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
-pub struct CiTasks {
-    pub dryrun: String,
-    pub update: Vec<String>,
-    pub apply: String,
-    pub rolling_update: String,
-    pub rolling_update_yes: String,
+pub(crate) struct CiTasks {
+    pub(crate) dryrun: String,
+    pub(crate) update: Vec<String>,
+    pub(crate) apply: String,
+    pub(crate) rolling_update: String,
+    pub(crate) rolling_update_yes: String,
 }
 
 impl Default for CiTasks {
@@ -156,15 +156,15 @@ impl Default for CiTasks {
 
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ReviewConfig {
+pub(crate) struct ReviewConfig {
     /// Resources whose deletion or replacement is flagged in reviews and refused by `apply`
     /// unless allowed by address.
     #[serde(default)]
-    pub protect: Vec<ProtectRule>,
+    pub(crate) protect: Vec<ProtectRule>,
     /// Keep kopsform's built-in list (etcd volumes, S3 buckets, Route53 zones, control-plane
     /// autoscaling groups) in addition to `protect`.
     #[serde(default = "default_true")]
-    pub protect_defaults: bool,
+    pub(crate) protect_defaults: bool,
 }
 
 impl Default for ReviewConfig {
@@ -184,19 +184,19 @@ fn default_true() -> bool {
 /// full address matches the glob `address` (if given).
 #[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct ProtectRule {
+pub(crate) struct ProtectRule {
     #[serde(rename = "type")]
-    pub resource_type: Option<String>,
-    pub address: Option<String>,
-    pub reason: Option<String>,
+    pub(crate) resource_type: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Prerequisites {
+pub(crate) struct Prerequisites {
     /// The Terraform layer whose `terraform output -json` feeds the templates.
     #[serde(default = "default_prerequisites_dir")]
-    pub dir: String,
+    pub(crate) dir: String,
 }
 
 impl Default for Prerequisites {
@@ -213,16 +213,16 @@ fn default_prerequisites_dir() -> String {
 
 #[derive(Debug, Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct ProviderOverride {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub assume_role: Option<String>,
+pub(crate) struct ProviderOverride {
+    pub(crate) region: Option<String>,
+    pub(crate) profile: Option<String>,
+    pub(crate) assume_role: Option<String>,
     /// Region of the `aws.files` provider alias kops uses for the state store objects.
-    pub files_region: Option<String>,
+    pub(crate) files_region: Option<String>,
     /// Profile of the `aws.files` alias; defaults to `profile`.
-    pub files_profile: Option<String>,
+    pub(crate) files_profile: Option<String>,
     /// Role the `aws.files` alias assumes; defaults to `assume_role`.
-    pub files_assume_role: Option<String>,
+    pub(crate) files_assume_role: Option<String>,
 }
 
 /// Checks rules for mistakes the matcher cannot report: no condition at all, or a bad glob.
@@ -248,7 +248,7 @@ pub(crate) fn check_protect_rules(rules: &[ProtectRule]) -> Result<(), String> {
 }
 
 /// Parses `tasks.toml` text. The error starts with `line:column: ` when the position is known.
-pub fn parse(text: &str) -> Result<Config, String> {
+pub(crate) fn parse(text: &str) -> Result<Config, String> {
     toml::from_str::<Config>(text).map_err(|e| {
         let message = e.message().trim_end().to_string();
         match e.span() {

@@ -16,49 +16,49 @@ use crate::tools::retry::RetryConfig;
     untagged,
     expecting = "expected `true`, `false` or the question to ask; write e.g. `confirm = true` or `confirm = \"Apply to prod?\"`"
 )]
-pub enum Confirm {
+pub(crate) enum Confirm {
     Flag(bool),
     Prompt(String),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Task {
+pub(crate) struct Task {
     #[serde(default)]
-    pub desc: String,
+    pub(crate) desc: String,
     #[serde(default)]
-    pub deps: Vec<String>,
+    pub(crate) deps: Vec<String>,
     #[serde(default)]
-    pub cwd: Option<String>,
+    pub(crate) cwd: Option<String>,
     #[serde(default)]
-    pub env: IndexMap<String, String>,
+    pub(crate) env: IndexMap<String, String>,
     #[serde(default)]
-    pub confirm: Option<Confirm>,
+    pub(crate) confirm: Option<Confirm>,
     /// Take the cluster's lock while the task runs (default: when it changes the cluster, see
     /// docs/clusters.md).
     #[serde(default)]
-    pub lock: Option<bool>,
+    pub(crate) lock: Option<bool>,
     /// `false`: never run beside another task of the cluster (default: independent tasks that
     /// touch no cluster state may run in parallel, see docs/clusters.md).
     #[serde(default)]
-    pub parallel: Option<bool>,
+    pub(crate) parallel: Option<bool>,
     /// Globs of the files the task reads: with them, the task is skipped as "up to date" when
     /// nothing it depends on changed (docs/clusters.md, "Up-to-date checks").
     #[serde(default)]
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
     /// Globs of the files the task writes; a missing or changed one makes it run again.
     #[serde(default)]
-    pub generates: Vec<String>,
+    pub(crate) generates: Vec<String>,
     /// Retry settings of this task's steps, over the project's `[retry]`.
     #[serde(default)]
-    pub retry: Option<RetryConfig>,
+    pub(crate) retry: Option<RetryConfig>,
     #[serde(default)]
-    pub steps: Vec<Step>,
+    pub(crate) steps: Vec<Step>,
 }
 
 impl Task {
     /// The question asked before the task runs, if it needs a confirmation.
-    pub fn confirmation(&self, name: &str) -> Option<String> {
+    pub(crate) fn confirmation(&self, name: &str) -> Option<String> {
         match &self.confirm {
             None | Some(Confirm::Flag(false)) => None,
             Some(Confirm::Flag(true)) => Some(format!("Run task `{name}`?")),
@@ -70,7 +70,7 @@ impl Task {
 /// What a command step's output is read for, after it succeeded.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-pub enum Report {
+pub(crate) enum Report {
     /// `kops rolling-update cluster`: which instance groups need an update.
     RollingUpdate,
     /// `kops delete cluster`: what would be deleted, and what `--unregister` would leave behind.
@@ -80,7 +80,7 @@ pub enum Report {
 /// What a `render` step checks before writing.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
-pub enum ManifestCheck {
+pub(crate) enum ManifestCheck {
     /// A kops multi-document manifest (the default).
     #[default]
     Kops,
@@ -89,7 +89,7 @@ pub enum ManifestCheck {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Builtin {
+pub(crate) enum Builtin {
     /// Print the prerequisites outputs, sensitive ones masked.
     ShowOutputs,
     /// Write (or remove) the Terraform provider override file `out`.
@@ -122,36 +122,36 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    pub const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `review` and `remove`";
+    pub(crate) const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `review` and `remove`";
 }
 
 /// One step of a task.
 #[derive(Debug, Clone)]
-pub enum Step {
+pub(crate) enum Step {
     Command(CommandStep),
     Render(RenderStep),
     Builtin(Builtin),
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct CommandStep {
-    pub argv: Vec<String>,
-    pub cwd: Option<String>,
-    pub env: IndexMap<String, String>,
-    pub report: Option<Report>,
+pub(crate) struct CommandStep {
+    pub(crate) argv: Vec<String>,
+    pub(crate) cwd: Option<String>,
+    pub(crate) env: IndexMap<String, String>,
+    pub(crate) report: Option<Report>,
     /// With `report = "rolling-update"`: exit with status 2 when an instance group needs an update.
-    pub fail_on_update: bool,
+    pub(crate) fail_on_update: bool,
     /// Files the command writes that must be private (mode 0600), e.g. a kubeconfig.
-    pub private: Vec<String>,
+    pub(crate) private: Vec<String>,
     /// A file to save the command's standard output to (masked), once it succeeded.
-    pub save: Option<String>,
+    pub(crate) save: Option<String>,
 }
 
 #[derive(Debug, Clone)]
-pub struct RenderStep {
-    pub template: String,
-    pub out: String,
-    pub check: ManifestCheck,
+pub(crate) struct RenderStep {
+    pub(crate) template: String,
+    pub(crate) out: String,
+    pub(crate) check: ManifestCheck,
 }
 
 /// The inline-table form of a step, before it is checked into a [`Step`].
@@ -370,7 +370,7 @@ impl<'de> Deserialize<'de> for Step {
 /// The platform whose comment size limit a review is fitted to (`for = "github"`, `--for gitlab`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ReviewTarget {
+pub(crate) enum ReviewTarget {
     Github,
     Gitlab,
 }

@@ -7,17 +7,17 @@
 
 use serde_yaml::Value;
 
-pub const API_VERSION: &str = "kops.k8s.io/v1alpha2";
-pub const CLUSTER_LABEL: &str = "kops.k8s.io/cluster";
+pub(crate) const API_VERSION: &str = "kops.k8s.io/v1alpha2";
+pub(crate) const CLUSTER_LABEL: &str = "kops.k8s.io/cluster";
 const KINDS: &[&str] = &["Cluster", "InstanceGroup", "SSHCredential"];
 
 /// One document of the manifest, with the line it starts on.
 #[derive(Debug)]
-pub struct Document {
-    pub line: usize,
-    pub kind: String,
-    pub name: String,
-    pub value: Value,
+pub(crate) struct Document {
+    pub(crate) line: usize,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) value: Value,
 }
 
 /// Splits `text` into YAML documents at `---` lines: (1-based first line, text).
@@ -54,7 +54,7 @@ fn is_blank(chunk: &str) -> bool {
 }
 
 /// Parses and checks the manifest for cluster `cluster_name`. Errors name the line.
-pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
+pub(crate) fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     let mut documents = Vec::new();
     for (index, (line, chunk)) in split_documents(text).into_iter().enumerate() {
         // Text before a leading `---` (nothing, or comments) is not a document.
@@ -142,7 +142,7 @@ pub fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
 }
 
 /// The `spec` of the manifest's Cluster document, if it has one.
-pub fn cluster_spec(documents: &[Document]) -> Option<&Value> {
+pub(crate) fn cluster_spec(documents: &[Document]) -> Option<&Value> {
     documents
         .iter()
         .find(|d| d.kind == "Cluster")
@@ -150,12 +150,12 @@ pub fn cluster_spec(documents: &[Document]) -> Option<&Value> {
 }
 
 /// A Cluster spec's `configBase`, if set.
-pub fn config_base(spec: &Value) -> Option<&str> {
+pub(crate) fn config_base(spec: &Value) -> Option<&str> {
     spec.get("configBase").and_then(Value::as_str)
 }
 
 /// A document's `kind`, or `""`.
-pub fn kind(value: &Value) -> String {
+pub(crate) fn kind(value: &Value) -> String {
     value
         .get("kind")
         .and_then(Value::as_str)
@@ -164,7 +164,7 @@ pub fn kind(value: &Value) -> String {
 }
 
 /// A document's `metadata.name`, or `""`.
-pub fn metadata_name(value: &Value) -> String {
+pub(crate) fn metadata_name(value: &Value) -> String {
     value
         .get("metadata")
         .and_then(|m| m.get("name"))
@@ -174,7 +174,7 @@ pub fn metadata_name(value: &Value) -> String {
 }
 
 /// Parses a manifest without checking it: every document that is a mapping with a `kind`.
-pub fn parse_loose(text: &str) -> Vec<Document> {
+pub(crate) fn parse_loose(text: &str) -> Vec<Document> {
     split_documents(text)
         .into_iter()
         .filter_map(|(line, chunk)| {
@@ -196,7 +196,7 @@ pub fn parse_loose(text: &str) -> Vec<Document> {
 /// would both miss the keys and change the plan), and SSHCredential documents are left out
 /// (`kops replace` writes them under configBase, i.e. live). Returns the new text when anything
 /// changed, and how many documents were left out.
-pub fn isolate(
+pub(crate) fn isolate(
     documents: &[Document],
     live_config_base: &str,
 ) -> Result<(Option<String>, usize), String> {

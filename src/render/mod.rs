@@ -2,6 +2,6 @@
 //! manifest must pass before kops sees it, and the Terraform provider override file. Knows nothing
 //! of where the values came from.
 
-pub mod manifest;
-pub mod provider_override;
-pub mod template;
+pub(crate) mod manifest;
+pub(crate) mod provider_override;
+pub(crate) mod template;

@@ -183,7 +183,7 @@ const HELPERS: &[(&str, usize, &[usize], HelperFn)] = &[
 ];
 
 /// A handlebars registry with kopsform's settings and helpers.
-pub struct Renderer {
+pub(crate) struct Renderer {
     registry: Handlebars<'static>,
 }
 
@@ -194,7 +194,7 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
@@ -212,7 +212,12 @@ impl Renderer {
     }
 
     /// Renders `source` (named `name` in messages) with `context`.
-    pub fn render(&self, name: &str, source: &str, context: &Value) -> Result<String, UserError> {
+    pub(crate) fn render(
+        &self,
+        name: &str,
+        source: &str,
+        context: &Value,
+    ) -> Result<String, UserError> {
         let context = Context::wraps(context).map_err(|e| UserError::new(e.to_string()))?;
         self.registry
             .render_template_with_context(source, &context)
@@ -220,7 +225,7 @@ impl Renderer {
     }
 
     /// Renders a one-line template (an argv element, a cluster name).
-    pub fn render_inline(
+    pub(crate) fn render_inline(
         &self,
         what: &str,
         source: &str,
@@ -288,7 +293,7 @@ fn describe_render_error(name: &str, e: &RenderError, context: &Value) -> UserEr
 /// `text` with each `{{prefix.field}}` replaced by the string `fields[field]`, when those are its
 /// only expressions and every such field is a string; `None` otherwise (a helper, a block, another
 /// value: the template needs the full context, where strict mode and helpers apply).
-pub fn substitute_fields(
+pub(crate) fn substitute_fields(
     text: &str,
     prefix: &str,
     fields: &serde_json::Map<String, serde_json::Value>,

@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::atomic::WriteError;
-use crate::cli::{ReviewArgs, ReviewFormat};
 use crate::error::UserError;
 use crate::plan::{self, Action, AttributeChange, PlanSummary, ResourceChange, Shown};
 use crate::project::Project;
@@ -30,16 +29,16 @@ use crate::project::task::ReviewTarget;
 use crate::tools::kops::{self, GroupStatus};
 
 /// Exit status: the plan changes nothing.
-pub const EXIT_NO_CHANGES: i32 = crate::error::exit::OK;
+pub(crate) const EXIT_NO_CHANGES: i32 = crate::error::exit::OK;
 /// Exit status: the plan has changes.
-pub const EXIT_CHANGES: i32 = crate::error::exit::CHANGES;
+pub(crate) const EXIT_CHANGES: i32 = crate::error::exit::CHANGES;
 /// Exit status: the plan destroys or replaces a protected resource.
-pub const EXIT_PROTECTED: i32 = crate::error::exit::PROTECTED;
+pub(crate) const EXIT_PROTECTED: i32 = crate::error::exit::PROTECTED;
 /// The comment size limits of the platforms (characters).
-pub const GITHUB_MAX_CHARS: usize = 65_536;
-pub const GITLAB_MAX_CHARS: usize = 1_000_000;
+pub(crate) const GITHUB_MAX_CHARS: usize = 65_536;
+pub(crate) const GITLAB_MAX_CHARS: usize = 1_000_000;
 /// Version of the JSON output's schema (docs/review.md); bumped only for incompatible changes.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+pub(crate) const JSON_SCHEMA_VERSION: u32 = 1;
 
 // ---------------------------------------------------------------------------------------------
 // Protected resources
@@ -47,7 +46,7 @@ pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 /// The rules in force: the `[review] protect` rules first (their reasons win), then kopsform's
 /// defaults unless `protect-defaults = false`.
-pub fn effective_rules(config: &ReviewConfig) -> Vec<ProtectRule> {
+pub(crate) fn effective_rules(config: &ReviewConfig) -> Vec<ProtectRule> {
     let mut rules = config.protect.clone();
     if config.protect_defaults {
         rules.extend(default_rules());
@@ -56,7 +55,7 @@ pub fn effective_rules(config: &ReviewConfig) -> Vec<ProtectRule> {
 }
 
 /// kopsform's built-in protected resources: what a kops cluster cannot lose by accident.
-pub fn default_rules() -> Vec<ProtectRule> {
+pub(crate) fn default_rules() -> Vec<ProtectRule> {
     let rule = |ty: &str, address: Option<&str>, reason: &str| ProtectRule {
         resource_type: Some(ty.to_string()),
         address: address.map(str::to_string),
@@ -93,13 +92,13 @@ pub fn default_rules() -> Vec<ProtectRule> {
 
 /// What a protected change does to the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RiskAction {
+pub(crate) enum RiskAction {
     Delete,
     Replace,
 }
 
 impl RiskAction {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RiskAction::Delete => "delete",
             RiskAction::Replace => "replace",
@@ -115,16 +114,19 @@ impl std::fmt::Display for RiskAction {
 
 /// A protected resource that the plan destroys or replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtectedChange {
+pub(crate) struct ProtectedChange {
     /// The address, with ` (deposed object KEY)` for a deposed object.
-    pub address: String,
-    pub action: RiskAction,
+    pub(crate) address: String,
+    pub(crate) action: RiskAction,
     /// The rule's reason, or a description of the rule.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// The changes that destroy or replace a resource matched by `rules`, in plan order.
-pub fn protected_changes(summary: &PlanSummary, rules: &[ProtectRule]) -> Vec<ProtectedChange> {
+pub(crate) fn protected_changes(
+    summary: &PlanSummary,
+    rules: &[ProtectRule],
+) -> Vec<ProtectedChange> {
     protected_of(summary, &protection(summary, rules))
 }
 
@@ -227,7 +229,7 @@ impl<'a> Matcher<'a> {
 }
 
 /// 3 when a protected resource is destroyed or replaced, 2 when anything changes, else 0.
-pub fn exit_status(summary: &PlanSummary, protected: &[ProtectedChange]) -> i32 {
+pub(crate) fn exit_status(summary: &PlanSummary, protected: &[ProtectedChange]) -> i32 {
     if !protected.is_empty() {
         EXIT_PROTECTED
     } else if summary.has_changes() {
@@ -241,12 +243,40 @@ pub fn exit_status(summary: &PlanSummary, protected: &[ProtectedChange]) -> i32 
 // The command
 // ---------------------------------------------------------------------------------------------
 
+/// What to review and how: `kopsform review` and the `review` step each say it in their own terms
+/// (clap's arguments, a step of tasks.toml) and hand over this.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    /// A saved plan (read with `terraform show -json`) or plan JSON.
+    pub(crate) plan: PathBuf,
+    pub(crate) format: Format,
+    /// Where the review goes (atomically); stdout when `None`.
+    pub(crate) out: Option<PathBuf>,
+    /// Size budget of the Markdown in characters.
+    pub(crate) max_chars: Option<usize>,
+    /// Fit the Markdown to this platform's comment limit.
+    pub(crate) target: Option<ReviewTarget>,
+    /// Where the full review is, named when the Markdown had to be cut.
+    pub(crate) full_report: Option<String>,
+    /// The cluster named in the title and the marker line.
+    pub(crate) cluster: Option<String>,
+    /// The saved stdout of `kops rolling-update cluster` (dry run).
+    pub(crate) rolling_update: Option<PathBuf>,
+}
+
+/// The form of a review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Markdown,
+    Json,
+}
+
 /// Runs `kopsform review`; returns the exit status (0 no changes, 2 changes, 3 protected). With
 /// `json_out`, the JSON form is written there too (the `review` builtin's `json` key). The
 /// project's rules were checked when it was loaded; the built-in ones are constant.
-pub fn run(
+pub(crate) fn run(
     project: Option<&Project>,
-    args: &ReviewArgs,
+    args: &Request,
     json_out: Option<&Path>,
     env: &[(String, String)],
 ) -> Result<i32, UserError> {
@@ -263,7 +293,7 @@ pub fn run(
     };
     // The JSON form lists every row: it needs them all at once. The Markdown form is written
     // change by change from a second pass over the plan.
-    let json_wanted = json_out.is_some() || matches!(args.format, ReviewFormat::Json);
+    let json_wanted = json_out.is_some() || matches!(args.format, Format::Json);
     let review = if json_wanted {
         Review::new(
             opened.into_summary()?,
@@ -279,13 +309,13 @@ pub fn run(
         crate::atomic::write(path, render_json(&review).as_bytes(), 0o644)?;
     }
     match args.format {
-        ReviewFormat::Json => {
+        Format::Json => {
             let text = render_json(&review);
             emit(args.out.as_deref(), &mut |w| {
                 Ok(w.write_all(text.as_bytes())?)
             })?;
         }
-        ReviewFormat::Markdown => {
+        Format::Markdown => {
             let budget = args.max_chars.or(args.target.map(|t| match t {
                 ReviewTarget::Github => GITHUB_MAX_CHARS,
                 ReviewTarget::Gitlab => GITLAB_MAX_CHARS,
@@ -325,7 +355,7 @@ fn emit(
 }
 
 /// `review.md` -> `review.full.md`: where the uncut review goes when the budget cut one.
-pub fn full_report_path(out: &Path) -> PathBuf {
+pub(crate) fn full_report_path(out: &Path) -> PathBuf {
     let stem = out
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -351,24 +381,24 @@ fn read_rolling_update(path: &Path) -> Result<Vec<GroupStatus>, UserError> {
 }
 
 /// Everything a rendering needs.
-pub struct Review {
-    pub summary: PlanSummary,
+pub(crate) struct Review {
+    pub(crate) summary: PlanSummary,
     /// Per change (same order as `summary.changes`): why it is protected, if it is.
-    pub protection: Vec<Option<String>>,
-    pub protected: Vec<ProtectedChange>,
+    pub(crate) protection: Vec<Option<String>>,
+    pub(crate) protected: Vec<ProtectedChange>,
     /// The cluster of the marker line: `--cluster`, or `default`.
-    pub cluster: String,
+    pub(crate) cluster: String,
     /// `--cluster` was given (the title names it).
-    pub cluster_named: bool,
-    pub rolling_update: Option<Vec<GroupStatus>>,
-    pub exit_status: i32,
+    pub(crate) cluster_named: bool,
+    pub(crate) rolling_update: Option<Vec<GroupStatus>>,
+    pub(crate) exit_status: i32,
     /// The plan's second pass, when the changes' attribute rows are not in `summary` (a large
     /// plan's rows are made and written one change at a time).
     rows: Option<plan::Rows>,
 }
 
 impl Review {
-    pub fn new(
+    pub(crate) fn new(
         summary: PlanSummary,
         rules: &[ProtectRule],
         cluster: Option<String>,
@@ -390,7 +420,7 @@ impl Review {
     }
 
     /// The attribute rows come from `rows`, change by change, not from the summary.
-    pub fn with_rows(mut self, rows: plan::Rows) -> Review {
+    pub(crate) fn with_rows(mut self, rows: plan::Rows) -> Review {
         self.rows = Some(rows);
         self
     }
@@ -535,7 +565,7 @@ fn action_words(change: &ResourceChange) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// Where the full review is, named when the budget cut one.
-pub enum FullReport {
+pub(crate) enum FullReport {
     /// `--full-report URL_OR_PATH`.
     Named(String),
     /// The uncut copy written next to `--out`.
@@ -545,15 +575,15 @@ pub enum FullReport {
 }
 
 /// A rendered Markdown review.
-pub struct Markdown {
-    pub text: String,
+pub(crate) struct Markdown {
+    pub(crate) text: String,
     /// The whole review, when the budget left something out of `text`.
-    pub full: Option<String>,
+    pub(crate) full: Option<String>,
 }
 
 impl Markdown {
     /// The budget left something out.
-    pub fn cut(&self) -> bool {
+    pub(crate) fn cut(&self) -> bool {
         self.full.is_some()
     }
 }
@@ -695,7 +725,7 @@ enum Cut {
 }
 
 /// The Markdown review laid out: its sections and what a budget cuts of them.
-pub struct Layout<'r> {
+pub(crate) struct Layout<'r> {
     review: &'r Review,
     kept: Vec<Section>,
     optional: Vec<Section>,
@@ -707,7 +737,7 @@ pub struct Layout<'r> {
 impl<'r> Layout<'r> {
     /// Lays the review out within `budget` characters when given (the top, the risk section and
     /// the rolling-update verdict are always kept whole).
-    pub fn new(
+    pub(crate) fn new(
         review: &'r Review,
         budget: Option<usize>,
         full: &FullReport,
@@ -736,7 +766,7 @@ impl<'r> Layout<'r> {
     }
 
     /// The budget left something out.
-    pub fn cut(&self) -> bool {
+    pub(crate) fn cut(&self) -> bool {
         !self.cuts.is_empty()
     }
 
@@ -828,7 +858,11 @@ impl<'r> Layout<'r> {
     }
 
     /// Writes the review as cut (`whole`: the uncut review, the full copy next to a cut one).
-    pub fn write(&self, out: &mut dyn std::io::Write, whole: bool) -> Result<(), WriteError> {
+    pub(crate) fn write(
+        &self,
+        out: &mut dyn std::io::Write,
+        whole: bool,
+    ) -> Result<(), WriteError> {
         let review = self.review;
         for (i, section) in self.kept.iter().enumerate() {
             section.write_to(review, out, section.len(review))?;
@@ -850,7 +884,7 @@ impl<'r> Layout<'r> {
 
 /// Renders the Markdown review in memory, within `budget` characters when given; with the
 /// uncut review too when the budget cut something.
-pub fn render_markdown(
+pub(crate) fn render_markdown(
     review: &Review,
     budget: Option<usize>,
     full: &FullReport,
@@ -1451,7 +1485,7 @@ fn thousands(n: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// The review as JSON (schema in docs/review.md), pretty-printed with a final newline.
-pub fn render_json(review: &Review) -> String {
+pub(crate) fn render_json(review: &Review) -> String {
     let s = &review.summary;
     let c = &s.counts;
     let changes: Vec<Value> = s

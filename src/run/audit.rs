@@ -20,35 +20,35 @@ use crate::run::outcome::{Status, TaskResult};
 use crate::tools::git::Git;
 
 /// The default place of the trail, relative to the project.
-pub const DEFAULT_PATH: &str = ".kopsform/audit.jsonl";
+pub(crate) const DEFAULT_PATH: &str = ".kopsform/audit.jsonl";
 
 /// One task of one run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Record {
+pub(crate) struct Record {
     /// When the run started (RFC 3339, UTC).
-    pub time: String,
-    pub user: String,
-    pub host: String,
-    pub git: Option<Git>,
+    pub(crate) time: String,
+    pub(crate) user: String,
+    pub(crate) host: String,
+    pub(crate) git: Option<Git>,
     /// The cluster id of `[clusters.<id>]`; empty with one `[cluster]` or none, as in the summary.
-    pub cluster: String,
-    pub task: String,
+    pub(crate) cluster: String,
+    pub(crate) task: String,
     /// The summary's status: `ok`, `dry run`, `up to date`, `failed`, `interrupted`, `not run`,
     /// `held back`.
-    pub status: String,
+    pub(crate) status: String,
     /// 0 for ok, dry run and up to date; the run's status for a failed or interrupted task; null
     /// for a task that did not run.
-    pub exit_status: Option<i32>,
-    pub duration_ms: u64,
-    pub dry_run: bool,
+    pub(crate) exit_status: Option<i32>,
+    pub(crate) duration_ms: u64,
+    pub(crate) dry_run: bool,
     /// kopsform's command line, secrets masked.
-    pub argv: Vec<String>,
+    pub(crate) argv: Vec<String>,
     /// SHA-256 of the saved plan the task sealed (`plan`) or checked before applying (`apply`).
-    pub plan_sha256: Option<String>,
+    pub(crate) plan_sha256: Option<String>,
 }
 
 /// Where the project's trail is, or `None` when `[audit] enabled = false`.
-pub fn path(project: &Project) -> Option<PathBuf> {
+pub(crate) fn path(project: &Project) -> Option<PathBuf> {
     let audit = &project.config.audit;
     audit
         .enabled
@@ -57,7 +57,7 @@ pub fn path(project: &Project) -> Option<PathBuf> {
 
 /// Appends the records of a finished run. A failure to write is a warning: the run's own outcome
 /// stands.
-pub fn append(
+pub(crate) fn append(
     project: &Project,
     started: SystemTime,
     results: &[TaskResult],
@@ -133,7 +133,7 @@ fn user() -> String {
 }
 
 /// `kopsform audit`: the last `last` records as a table, or as JSON lines.
-pub fn show(project: &Project, last: usize, json: bool) -> Result<(), UserError> {
+pub(crate) fn show(project: &Project, last: usize, json: bool) -> Result<(), UserError> {
     let Some(path) = path(project) else {
         return Err(UserError::new(format!(
             "{}: [audit] enabled = false: there is no audit trail",

@@ -421,9 +421,9 @@ impl<'p> Runner<'p> {
             return Ok(());
         }
         let cluster = self.known_cluster().map(|c| c.name);
-        let args = crate::cli::ReviewArgs {
+        let args = crate::review::Request {
             plan: self.project.path(plan),
-            format: crate::cli::ReviewFormat::Markdown,
+            format: crate::review::Format::Markdown,
             out: Some(self.project.path(out)),
             max_chars: None,
             target,

@@ -17,15 +17,15 @@ use crate::run::scope::{RunOptions, Runner};
 use crate::tools::process;
 
 #[derive(Debug, Clone, Copy)]
-pub struct FleetOptions {
+pub(crate) struct FleetOptions {
     /// How many clusters of one stage run at once.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
     /// Start later stages even when a cluster of an earlier one failed.
-    pub keep_going: bool,
+    pub(crate) keep_going: bool,
 }
 
 /// Runs `requested` (and their dependencies) on the selected clusters.
-pub fn run(
+pub(crate) fn run(
     project: &Project,
     mut options: RunOptions,
     selection: &Selection,

@@ -8,16 +8,16 @@
 //! `builtins`, `runner` (task and step dispatch), `schedule` (pure), `parallel`, `fleet` (clusters
 //! and stages) and `audit`.
 
-pub mod audit;
-pub mod builtins;
-pub mod command;
-pub mod fleet;
-pub mod folder_hold;
-pub mod holds;
-pub mod isolation;
-pub mod outcome;
-pub mod parallel;
-pub mod runner;
-pub mod schedule;
-pub mod scope;
-pub mod uptodate;
+pub(crate) mod audit;
+pub(crate) mod builtins;
+pub(crate) mod command;
+pub(crate) mod fleet;
+pub(crate) mod folder_hold;
+pub(crate) mod holds;
+pub(crate) mod isolation;
+pub(crate) mod outcome;
+pub(crate) mod parallel;
+pub(crate) mod runner;
+pub(crate) mod schedule;
+pub(crate) mod scope;
+pub(crate) mod uptodate;

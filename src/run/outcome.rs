@@ -16,7 +16,7 @@ pub(crate) enum Status {
 }
 
 impl Status {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::DryRun => "dry run",
@@ -33,18 +33,24 @@ impl Status {
 #[derive(Debug, Clone)]
 pub(crate) struct TaskResult {
     /// The cluster id; empty in a project without clusters.
-    pub cluster: String,
-    pub task: String,
-    pub status: Status,
-    pub took: Duration,
+    pub(crate) cluster: String,
+    pub(crate) task: String,
+    pub(crate) status: Status,
+    pub(crate) took: Duration,
     /// Why it did not run, for `not run` and `held back`.
-    pub note: String,
+    pub(crate) note: String,
     /// The SHA-256 of the saved plan the task sealed or checked.
-    pub plan: Option<String>,
+    pub(crate) plan: Option<String>,
 }
 
 impl TaskResult {
-    pub fn new(cluster: &str, task: &str, status: Status, took: Duration, note: &str) -> Self {
+    pub(crate) fn new(
+        cluster: &str,
+        task: &str,
+        status: Status,
+        took: Duration,
+        note: &str,
+    ) -> Self {
         TaskResult {
             cluster: cluster.to_string(),
             task: task.to_string(),

@@ -18,18 +18,18 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunOptions {
-    pub dry_run: bool,
-    pub yes: bool,
-    pub sets: Vec<String>,
-    pub fail_on_update: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) yes: bool,
+    pub(crate) sets: Vec<String>,
+    pub(crate) fail_on_update: bool,
     /// Protected addresses the user allows a plan to delete or replace.
-    pub allow_destroy: Vec<String>,
+    pub(crate) allow_destroy: Vec<String>,
     /// How long to wait for another run's cluster lock.
-    pub lock_timeout: Duration,
+    pub(crate) lock_timeout: Duration,
     /// Run tasks even when they are up to date.
-    pub force: bool,
+    pub(crate) force: bool,
     /// How many tasks of one cluster may run at once (`--jobs`); 0 or 1 runs them one by one.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
 }
 
 pub(crate) struct Runner<'p> {

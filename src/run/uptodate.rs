@@ -22,31 +22,31 @@ use crate::tools::process;
 
 /// What a task's last successful run left behind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
-pub struct Record {
+pub(crate) struct Record {
     /// SHA-256 of everything the task reads.
-    pub inputs: String,
+    pub(crate) inputs: String,
     /// SHA-256 of the cluster's spec in the state store after the run (kops tasks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
     /// Each generated file with its SHA-256.
-    pub generates: BTreeMap<String, String>,
+    pub(crate) generates: BTreeMap<String, String>,
 }
 
 /// Collects the parts of a fingerprint, each under a label.
 #[derive(Default)]
-pub struct Fingerprint {
+pub(crate) struct Fingerprint {
     hasher: Sha256,
 }
 
 impl Fingerprint {
-    pub fn add(&mut self, label: &str, value: &[u8]) {
+    pub(crate) fn add(&mut self, label: &str, value: &[u8]) {
         self.hasher.update((label.len() as u64).to_le_bytes());
         self.hasher.update(label.as_bytes());
         self.hasher.update((value.len() as u64).to_le_bytes());
         self.hasher.update(value);
     }
 
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         hex(&self.hasher.finalize())
     }
 }
@@ -59,7 +59,7 @@ fn sha256_file(path: &Path) -> Result<String, UserError> {
 
 /// The files matching `patterns` (relative to `dir`), sorted, each with its SHA-256. A pattern that
 /// matches nothing is reported in `missing`.
-pub fn expand(
+pub(crate) fn expand(
     dir: &Path,
     patterns: &[String],
 ) -> Result<(BTreeMap<String, String>, Vec<String>), UserError> {
@@ -89,15 +89,15 @@ pub fn expand(
 }
 
 /// Where a task's record lives.
-pub fn record_path(work: &Path, task: &str) -> PathBuf {
+pub(crate) fn record_path(work: &Path, task: &str) -> PathBuf {
     work.join("up-to-date").join(format!("{task}.json"))
 }
 
-pub fn read_record(path: &Path) -> Option<Record> {
+pub(crate) fn read_record(path: &Path) -> Option<Record> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
-pub fn write_record(path: &Path, record: &Record) -> Result<(), UserError> {
+pub(crate) fn write_record(path: &Path, record: &Record) -> Result<(), UserError> {
     let text = serde_json::to_string_pretty(record)
         .map_err(|e| UserError::new(format!("cannot write the up-to-date record: {e}")))?;
     crate::atomic::write(path, format!("{text}\n").as_bytes(), 0o644)
@@ -107,7 +107,7 @@ pub fn write_record(path: &Path, record: &Record) -> Result<(), UserError> {
 /// once per process: every cluster of a run shares the answer. Across runs the answer is kept in
 /// the file `cache` (in `.kopsform/`) under the executable's identity ([`executable_identity`]),
 /// so that an up-to-date check starts no tool while the executable stays the same file.
-pub fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
+pub(crate) fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
     static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
         std::sync::Mutex::new(BTreeMap::new());
     // Held while the tool answers: clusters run in parallel wait for one answer instead of each
@@ -179,7 +179,7 @@ const MULTIPLEXERS: &[&str] = &["mise", "rtx", "asdf", "aqua-proxy", "proto", "p
 /// inode and device: a new version installed over it, or a symlink pointed elsewhere, changes it.
 /// `None` (always ask) when it cannot be found, or it is a version manager's shim (a `shims`
 /// folder on its path, or a link to one of [`MULTIPLEXERS`]).
-pub fn executable_identity(program: &str) -> Option<String> {
+pub(crate) fn executable_identity(program: &str) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let located = crate::tools::process::locate(program)?;
     if located.components().any(|c| c.as_os_str() == "shims") {
@@ -205,7 +205,7 @@ pub fn executable_identity(program: &str) -> Option<String> {
 
 /// SHA-256 over the cluster's spec objects in the state store: `<name>/config` and
 /// `<name>/instancegroup/*` (key and ETag for S3, content for local stores).
-pub fn registry_hash(store: &Store, cluster: &str, aws: &str) -> Result<String, UserError> {
+pub(crate) fn registry_hash(store: &Store, cluster: &str, aws: &str) -> Result<String, UserError> {
     let mut fp = Fingerprint::default();
     match store {
         Store::Local(dir) => {

@@ -19,19 +19,19 @@ use crate::tools::process;
 
 /// Who holds a lock.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Holder {
-    pub user: String,
-    pub host: String,
-    pub pid: u32,
-    pub task: String,
-    pub cluster: String,
-    pub since: String,
+pub(crate) struct Holder {
+    pub(crate) user: String,
+    pub(crate) host: String,
+    pub(crate) pid: u32,
+    pub(crate) task: String,
+    pub(crate) cluster: String,
+    pub(crate) since: String,
     /// Tells this holder from another run of the same user and host.
-    pub run: String,
+    pub(crate) run: String,
 }
 
 impl Holder {
-    pub fn new(cluster: &str, task: &str) -> Holder {
+    pub(crate) fn new(cluster: &str, task: &str) -> Holder {
         let now = SystemTime::now();
         let nanos = now
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -49,7 +49,7 @@ impl Holder {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{}@{} (pid {}, task `{}`, since {})",
             self.user, self.host, self.pid, self.task, self.since
@@ -58,14 +58,14 @@ impl Holder {
 }
 
 /// The user running kopsform: `$USER`, else `$LOGNAME` (lock records, the audit trail).
-pub fn user_name() -> Option<String> {
+pub(crate) fn user_name() -> Option<String> {
     ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
 }
 
 /// This machine's host name (lock records, the audit trail).
-pub fn hostname() -> Option<String> {
+pub(crate) fn hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -78,13 +78,13 @@ pub fn hostname() -> Option<String> {
 
 /// Where a cluster's lock lives.
 #[derive(Debug, Clone)]
-pub enum Place {
+pub(crate) enum Place {
     S3 { bucket: String, key: String },
     Local(PathBuf),
 }
 
 impl Place {
-    pub fn of(state: &str, cluster: &str, project_dir: &Path) -> Result<Place, UserError> {
+    pub(crate) fn of(state: &str, cluster: &str, project_dir: &Path) -> Result<Place, UserError> {
         Ok(match Store::parse(state, project_dir)? {
             Store::S3 { bucket, prefix } => Place::S3 {
                 key: Store::key(&prefix, &format!(".kopsform-locks/{cluster}.json")),
@@ -96,7 +96,7 @@ impl Place {
         })
     }
 
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         match self {
             Place::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
             Place::Local(p) => p.display().to_string(),
@@ -105,7 +105,7 @@ impl Place {
 }
 
 /// A lock this run holds; released when dropped.
-pub struct Held {
+pub(crate) struct Held {
     place: Place,
     /// The holder's `run`, to tell our lock from another run's.
     run: String,
@@ -115,7 +115,7 @@ pub struct Held {
 }
 
 impl Held {
-    pub fn place(&self) -> &Place {
+    pub(crate) fn place(&self) -> &Place {
         &self.place
     }
 }
@@ -229,7 +229,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
 }
 
 /// Takes the lock, waiting up to `timeout` for another holder to release it.
-pub fn acquire(
+pub(crate) fn acquire(
     place: &Place,
     holder: &Holder,
     timeout: Duration,
@@ -298,7 +298,7 @@ pub fn acquire(
 }
 
 /// The current holder, if the lock is taken.
-pub fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
+pub(crate) fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
     match place {
         Place::Local(path) => {
             let Ok(file) = std::fs::OpenOptions::new().read(true).open(path) else {
@@ -365,7 +365,7 @@ fn try_flock(file: &std::fs::File) -> bool {
 
 /// `kopsform unlock`: removes a lock left by a run that is gone, saying whose it was. A local lock
 /// still held by a live process is refused: that run is not gone.
-pub fn unlock(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
+pub(crate) fn unlock(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
     let holder = read(place, aws)?;
     match (place, &holder) {
         (_, None) => Ok(None),
@@ -382,7 +382,7 @@ pub fn unlock(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
 }
 
 /// Parses `--lock-timeout`: `0`, `30s`, `5m`, `1h`.
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     if text.trim() == "0" {
         return Ok(Duration::ZERO);
     }

@@ -8,8 +8,8 @@
 //! endpoint variables kops honours (`S3_ENDPOINT`) as well as the aws CLI's own
 //! (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`); local paths and `file://` by a plain copy.
 
-pub mod lock;
-pub mod preflight;
+pub(crate) mod lock;
+pub(crate) mod preflight;
 
 use std::path::{Path, PathBuf};
 
@@ -18,14 +18,14 @@ use crate::tools::process;
 
 /// Where a state store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Store {
+pub(crate) enum Store {
     S3 { bucket: String, prefix: String },
     Local(PathBuf),
 }
 
 impl Store {
     /// The key of `rel` (`""` for the store itself) in an S3 store's bucket.
-    pub fn key(prefix: &str, rel: &str) -> String {
+    pub(crate) fn key(prefix: &str, rel: &str) -> String {
         match (prefix.is_empty(), rel.is_empty()) {
             (true, _) => rel.to_string(),
             (false, true) => format!("{prefix}/"),
@@ -33,7 +33,7 @@ impl Store {
         }
     }
 
-    pub fn parse(state: &str, project_dir: &Path) -> Result<Store, UserError> {
+    pub(crate) fn parse(state: &str, project_dir: &Path) -> Result<Store, UserError> {
         if let Some(rest) = state.strip_prefix("s3://") {
             let rest = rest.trim_end_matches('/');
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -62,7 +62,12 @@ impl Store {
 
 /// Copies the objects of `cluster` in `store` into `dest/<cluster>/` (replacing an earlier
 /// snapshot). Returns how many files the snapshot holds.
-pub fn snapshot(store: &Store, cluster: &str, dest: &Path, aws: &str) -> Result<usize, UserError> {
+pub(crate) fn snapshot(
+    store: &Store,
+    cluster: &str,
+    dest: &Path,
+    aws: &str,
+) -> Result<usize, UserError> {
     if dest.exists() {
         std::fs::remove_dir_all(dest).map_err(|e| {
             UserError::new(format!(
@@ -120,7 +125,7 @@ const REGISTRY: &[&str] = &["config", "instancegroup/*", "clusteraddons/*"];
 
 /// Whether `rel` (relative to the cluster's prefix) is one of the objects of the cluster's spec:
 /// `config` or an instance group.
-pub fn is_spec(rel: &str) -> bool {
+pub(crate) fn is_spec(rel: &str) -> bool {
     rel == "config"
         || rel
             .strip_prefix("instancegroup/")
@@ -138,7 +143,7 @@ fn in_registry(rel: &Path) -> bool {
 
 /// Runs the aws CLI with `args` and, when only `S3_ENDPOINT` names the endpoint, `--endpoint-url`:
 /// status, stdout, stderr.
-pub fn aws(aws: &str, args: &[&str]) -> Result<(i32, Vec<u8>, String), UserError> {
+pub(crate) fn aws(aws: &str, args: &[&str]) -> Result<(i32, Vec<u8>, String), UserError> {
     let endpoint = endpoint_args();
     let mut all: Vec<&str> = args.to_vec();
     all.extend(endpoint.iter().map(String::as_str));
@@ -161,7 +166,7 @@ pub fn aws(aws: &str, args: &[&str]) -> Result<(i32, Vec<u8>, String), UserError
 }
 
 /// Every object under `key_prefix` of `bucket`: key and ETag (the aws CLI pages through them).
-pub fn list_objects(
+pub(crate) fn list_objects(
     aws: &str,
     bucket: &str,
     key_prefix: &str,
@@ -228,7 +233,11 @@ fn count_files(path: &Path) -> usize {
 }
 
 /// Copies `from` to `to`, skipping entries for which `skip(relative path)` is true.
-pub fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<(), UserError> {
+pub(crate) fn copy_tree(
+    from: &Path,
+    to: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+) -> Result<(), UserError> {
     copy_inner(from, from, to, skip)
 }
 

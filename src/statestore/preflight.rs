@@ -20,7 +20,7 @@ use crate::statestore::{self, Store};
 
 /// The legacy tokens kops creates in the secret store when missing.
 /// kops: pkg/tokens/wellknown.go (GetKubernetesAuthTokens_Deprecated), pkg/model/pki.go.
-pub const LEGACY_TOKENS: &[&str] = &[
+pub(crate) const LEGACY_TOKENS: &[&str] = &[
     "kubelet",
     "kube-proxy",
     "system:scheduler",
@@ -37,7 +37,7 @@ pub const LEGACY_TOKENS: &[&str] = &[
 /// apiserver-aggregator-ca, service-account) and pkg/model/components/etcdmanager/model.go (per
 /// etcd cluster `etcd-manager-ca-<name>` and `etcd-peers-ca-<name>`, the shared `etcd-clients-ca`,
 /// and `etcd-clients-ca-cilium` for an etcd cluster named `cilium`).
-pub fn keyset_names(spec: &Value) -> Vec<String> {
+pub(crate) fn keyset_names(spec: &Value) -> Vec<String> {
     let mut names = vec!["kubernetes-ca".to_string()];
     if spec
         .get("serviceAccountIssuerDiscovery")
@@ -84,16 +84,16 @@ fn legacy_keyset_name(name: &str) -> Option<&'static str> {
 
 /// Where a Cluster keeps what kops writes outside the registry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Stores {
-    pub key_store: String,
-    pub secret_store: String,
+pub(crate) struct Stores {
+    pub(crate) key_store: String,
+    pub(crate) secret_store: String,
 }
 
 impl Stores {
     /// `spec.keyStore` / `spec.secretStore` when set, else `<configBase>/pki` and
     /// `<configBase>/secrets` (kops: pkg/client/simple/vfsclientset/clientset.go, pkiPath and
     /// SecretStore; pkg/apis/kops/registry/registry.go ConfigBase).
-    pub fn of(spec: &Value, config_base: &str) -> Stores {
+    pub(crate) fn of(spec: &Value, config_base: &str) -> Stores {
         let field = |name: &str| {
             spec.get(name)
                 .and_then(Value::as_str)
@@ -111,20 +111,20 @@ impl Stores {
 /// What the live key store holds: keyset name -> the apiVersion of its `keyset.yaml`, and the SSH
 /// public keys (their type and key fields).
 #[derive(Debug, Default)]
-pub struct KeyStore {
-    pub keysets: BTreeMap<String, String>,
-    pub ssh_keys: BTreeSet<String>,
+pub(crate) struct KeyStore {
+    pub(crate) keysets: BTreeMap<String, String>,
+    pub(crate) ssh_keys: BTreeSet<String>,
 }
 
 /// One write kops would make to the live state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
-    pub what: String,
-    pub path: String,
+pub(crate) struct Write {
+    pub(crate) what: String,
+    pub(crate) path: String,
 }
 
 /// Reads (never writes) the live key and secret stores, once per location per run.
-pub struct Inspector {
+pub(crate) struct Inspector {
     aws: String,
     project_dir: std::path::PathBuf,
     key_stores: BTreeMap<String, KeyStore>,
@@ -132,7 +132,7 @@ pub struct Inspector {
 }
 
 impl Inspector {
-    pub fn new(aws: &str, project_dir: &Path) -> Inspector {
+    pub(crate) fn new(aws: &str, project_dir: &Path) -> Inspector {
         Inspector {
             aws: aws.to_string(),
             project_dir: project_dir.to_path_buf(),
@@ -150,7 +150,7 @@ impl Inspector {
         })
     }
 
-    pub fn key_store(&mut self, path: &str) -> Result<&KeyStore, UserError> {
+    pub(crate) fn key_store(&mut self, path: &str) -> Result<&KeyStore, UserError> {
         if !self.key_stores.contains_key(path) {
             let store = self.location(path, "key store")?;
             let read = read_key_store(&store, &self.aws)?;
@@ -159,7 +159,7 @@ impl Inspector {
         Ok(&self.key_stores[path])
     }
 
-    pub fn secret_store(&mut self, path: &str) -> Result<&BTreeSet<String>, UserError> {
+    pub(crate) fn secret_store(&mut self, path: &str) -> Result<&BTreeSet<String>, UserError> {
         if !self.secret_stores.contains_key(path) {
             let store = self.location(path, "secret store")?;
             let names = list_names(&store, &self.aws)?;
@@ -169,7 +169,7 @@ impl Inspector {
     }
 
     /// The keysets and tokens `kops update cluster` would create or rewrite for this Cluster spec.
-    pub fn cluster_writes(
+    pub(crate) fn cluster_writes(
         &mut self,
         spec: &Value,
         config_base: &str,
@@ -230,7 +230,7 @@ impl Inspector {
     }
 
     /// The SSH public keys of `SSHCredential` documents that the live key store does not hold.
-    pub fn new_ssh_keys(
+    pub(crate) fn new_ssh_keys(
         &mut self,
         spec: &Value,
         config_base: &str,
@@ -269,7 +269,7 @@ fn short_key(key: &str) -> String {
 }
 
 /// The refusal, listing every write.
-pub fn refusal(command: &str, writes: &[Write]) -> UserError {
+pub(crate) fn refusal(command: &str, writes: &[Write]) -> UserError {
     let mut text = format!(
         "refusing the isolated dry run: {command} would write to the live cluster state, which a dry run never does:"
     );
@@ -385,18 +385,18 @@ fn aws_read(aws: &str, args: &[&str], what: &str) -> Result<Vec<u8>, UserError> 
 
 /// A kops command line, as far as the pre-flight needs it.
 #[derive(Debug, Default)]
-pub struct KopsArgs {
+pub(crate) struct KopsArgs {
     /// The command words before the first flag (`update cluster`).
-    pub verbs: Vec<String>,
-    pub yes: bool,
-    pub target: Option<String>,
-    pub state: Option<String>,
-    pub files: Vec<String>,
-    pub ssh_public_key: bool,
+    pub(crate) verbs: Vec<String>,
+    pub(crate) yes: bool,
+    pub(crate) target: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) files: Vec<String>,
+    pub(crate) ssh_public_key: bool,
 }
 
 impl KopsArgs {
-    pub fn parse(args: &[String]) -> KopsArgs {
+    pub(crate) fn parse(args: &[String]) -> KopsArgs {
         let mut parsed = KopsArgs::default();
         let mut i = 0;
         let mut flags_seen = false;
@@ -445,7 +445,7 @@ impl KopsArgs {
 
 /// What kops commands an isolated run allows, before any store is read: the ones that write only
 /// to `--state` (which must be the snapshot) or nowhere.
-pub fn check_command(
+pub(crate) fn check_command(
     args: &KopsArgs,
     snapshot: &str,
     feature_flags: Option<&str>,

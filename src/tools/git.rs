@@ -6,12 +6,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Git {
-    pub commit: String,
+pub(crate) struct Git {
+    pub(crate) commit: String,
     /// Null on a detached HEAD.
-    pub branch: Option<String>,
+    pub(crate) branch: Option<String>,
     /// Uncommitted changes to tracked files.
-    pub dirty: bool,
+    pub(crate) dirty: bool,
 }
 
 /// The commit, branch and uncommitted changes to tracked files of the repository `dir` is in, and
@@ -19,7 +19,7 @@ pub struct Git {
 /// its first commit. For audit records and plan seals.
 /// Asked once per process and folder: a run's plan seals and audit records share the answer (the
 /// repository as the run found it).
-pub fn repository(dir: &Path) -> Option<(Git, bool)> {
+pub(crate) fn repository(dir: &Path) -> Option<(Git, bool)> {
     type Seen = std::collections::BTreeMap<std::path::PathBuf, Option<(Git, bool)>>;
     static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen::new());
     // Held while git runs: clusters finishing at once wait for one answer instead of each asking.

@@ -7,26 +7,26 @@
 /// One row of `kops rolling-update cluster`'s table
 /// (kops: cmd/kops/rolling-update_cluster.go, columns NAME STATUS NEEDUPDATE READY MIN TARGET MAX NODES).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupStatus {
-    pub name: String,
-    pub status: String,
-    pub need_update: u64,
-    pub ready: u64,
-    pub min: u64,
-    pub target: u64,
-    pub max: u64,
+pub(crate) struct GroupStatus {
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) need_update: u64,
+    pub(crate) ready: u64,
+    pub(crate) min: u64,
+    pub(crate) target: u64,
+    pub(crate) max: u64,
     /// Absent with `--cloudonly`.
-    pub nodes: Option<u64>,
+    pub(crate) nodes: Option<u64>,
 }
 
 impl GroupStatus {
-    pub fn needs_update(&self) -> bool {
+    pub(crate) fn needs_update(&self) -> bool {
         self.need_update > 0 || self.status == "NeedsUpdate"
     }
 }
 
 /// Reads the rolling-update table from kops's stdout. `None` when there is no table.
-pub fn parse_rolling_update(text: &str) -> Option<Result<Vec<GroupStatus>, String>> {
+pub(crate) fn parse_rolling_update(text: &str) -> Option<Result<Vec<GroupStatus>, String>> {
     let rows = table_after(text, &["NAME", "STATUS", "NEEDUPDATE"])?;
     Some(
         rows.iter()
@@ -64,14 +64,14 @@ pub fn parse_rolling_update(text: &str) -> Option<Result<Vec<GroupStatus>, Strin
 /// One resource of `kops delete cluster`'s listing
 /// (kops: cmd/kops/delete_cluster.go, columns TYPE NAME ID).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloudResource {
-    pub kind: String,
-    pub name: String,
-    pub id: String,
+pub(crate) struct CloudResource {
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) id: String,
 }
 
 /// Reads the resource listing from `kops delete cluster`'s stdout. Empty when kops listed none.
-pub fn parse_delete_listing(text: &str) -> Result<Vec<CloudResource>, String> {
+pub(crate) fn parse_delete_listing(text: &str) -> Result<Vec<CloudResource>, String> {
     let Some(rows) = table_after(text, &["TYPE", "NAME", "ID"]) else {
         return Ok(Vec::new());
     };
@@ -111,7 +111,7 @@ fn table_after<'a>(text: &'a str, header: &[&str]) -> Option<Vec<(usize, Vec<&'a
 }
 
 /// The groups that need an update, each as `NAME (N of M nodes)` with `name` shaping the name.
-pub fn needing_update(groups: &[GroupStatus], name: impl Fn(&str) -> String) -> Vec<String> {
+pub(crate) fn needing_update(groups: &[GroupStatus], name: impl Fn(&str) -> String) -> Vec<String> {
     groups
         .iter()
         .filter(|g| g.needs_update())

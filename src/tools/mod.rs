@@ -2,8 +2,8 @@
 //! child; the other modules know one tool each (its arguments, its texts, which of its commands are
 //! safe to repeat). In: argv, folder, environment. Out: exit status and parsed answers.
 
-pub mod git;
-pub mod kops;
-pub mod process;
-pub mod retry;
-pub mod terraform;
+pub(crate) mod git;
+pub(crate) mod kops;
+pub(crate) mod process;
+pub(crate) mod retry;
+pub(crate) mod terraform;

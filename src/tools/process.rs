@@ -31,7 +31,7 @@ static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 static PROMPTING: AtomicBool = AtomicBool::new(false);
 
 /// Catches SIGINT and SIGTERM for the rest of the process (idempotent).
-pub fn install_signal_handlers() {
+pub(crate) fn install_signal_handlers() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let Ok(mut signals) = signal_hook::iterator::Signals::new([
@@ -65,14 +65,14 @@ pub fn install_signal_handlers() {
 }
 
 /// The signal that interrupted the run, if any.
-pub fn interrupted() -> Option<i32> {
+pub(crate) fn interrupted() -> Option<i32> {
     match INTERRUPTED.load(Ordering::SeqCst) {
         0 => None,
         s => Some(s),
     }
 }
 
-pub fn signal_name(signal: i32) -> &'static str {
+pub(crate) fn signal_name(signal: i32) -> &'static str {
     match signal {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
@@ -81,7 +81,7 @@ pub fn signal_name(signal: i32) -> &'static str {
 }
 
 /// Asks a yes/no question on the terminal. `Ok(false)` unless the answer starts with y.
-pub fn confirm_on_terminal(question: &str) -> Result<bool, UserError> {
+pub(crate) fn confirm_on_terminal(question: &str) -> Result<bool, UserError> {
     PROMPTING.store(true, Ordering::SeqCst);
     eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
@@ -92,12 +92,12 @@ pub fn confirm_on_terminal(question: &str) -> Result<bool, UserError> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
 }
 
-pub fn stdin_is_terminal() -> bool {
+pub(crate) fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
 /// Where `program` is: a path (absolute, or relative to kopsform's folder) or a name on PATH.
-pub fn locate(program: &str) -> Option<PathBuf> {
+pub(crate) fn locate(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         let path = PathBuf::from(program);
         return executable(&path).then_some(path);
@@ -115,34 +115,34 @@ fn executable(path: &Path) -> bool {
 
 /// What tells a transient error (throttling, a reset connection) in a line a child printed: a
 /// retry policy. The spawner only watches; whether to run again is the caller's decision.
-pub trait TransientErrors: Sync {
+pub(crate) trait TransientErrors: Sync {
     /// What in `line` matched, when it names a transient error.
     fn transient(&self, line: &str) -> Option<String>;
 }
 
 /// A child to start.
-pub struct Command<'a> {
-    pub program: &'a str,
-    pub args: &'a [String],
-    pub cwd: &'a Path,
-    pub env: &'a [(String, String)],
+pub(crate) struct Command<'a> {
+    pub(crate) program: &'a str,
+    pub(crate) args: &'a [String],
+    pub(crate) cwd: &'a Path,
+    pub(crate) env: &'a [(String, String)],
     /// Written before every relayed line, e.g. `[plan] `.
-    pub prefix: &'a str,
+    pub(crate) prefix: &'a str,
     /// Keep the (unmasked) stdout text for a parser.
-    pub capture_stdout: bool,
+    pub(crate) capture_stdout: bool,
     /// Watches stderr for transient errors (a retry policy's patterns).
-    pub transient: &'a dyn TransientErrors,
+    pub(crate) transient: &'a dyn TransientErrors,
 }
 
 /// How a child ended.
-pub struct Finished {
+pub(crate) struct Finished {
     /// The exit status: the child's code, or 128 + signal.
-    pub code: i32,
-    pub stdout: String,
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
     /// The last few stderr lines, masked, for error messages.
-    pub stderr_tail: Vec<String>,
+    pub(crate) stderr_tail: Vec<String>,
     /// What the first stderr line that matched a transient-error pattern matched, masked.
-    pub transient: Option<String>,
+    pub(crate) transient: Option<String>,
 }
 
 const TAIL: usize = 5;
@@ -168,7 +168,10 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
 }
 
 /// Runs a child to the end, relaying its output live.
-pub fn run_streaming(cmd: &Command, redactor: &Arc<Redactor>) -> Result<Finished, UserError> {
+pub(crate) fn run_streaming(
+    cmd: &Command,
+    redactor: &Arc<Redactor>,
+) -> Result<Finished, UserError> {
     let (out_reader, out_writer) =
         os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
     let (err_reader, err_writer) =
@@ -326,7 +329,7 @@ fn relay(
 /// The last `n` non-blank lines of a child's stderr, colour codes removed and trailing blanks
 /// trimmed, for messages. When the last `Error:` headline (Terraform's, kops's) is further up, the
 /// lines start there instead, up to `n` more, so the message keeps what went wrong.
-pub fn last_lines(stderr: &str, n: usize) -> Vec<String> {
+pub(crate) fn last_lines(stderr: &str, n: usize) -> Vec<String> {
     let lines: Vec<String> = stderr
         .lines()
         .map(|l| strip_colour(l).trim_end().to_string())
@@ -365,7 +368,7 @@ pub fn strip_colour(text: &str) -> String {
 
 /// A word as a POSIX shell reads it: as is when plain, else in single quotes. For commands shown
 /// to people and written into CI scripts; children themselves never get a shell.
-pub fn shell_word(word: &str) -> String {
+pub(crate) fn shell_word(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()
@@ -379,7 +382,7 @@ pub fn shell_word(word: &str) -> String {
 
 /// Runs a child and returns its stdout; stderr is kept for the error message. For reads such as
 /// `terraform output -json` whose output is data, not progress.
-pub fn run_captured(
+pub(crate) fn run_captured(
     program: &str,
     args: &[&str],
     cwd: &Path,

@@ -19,29 +19,29 @@ use serde::Deserialize;
 /// errors (the defaults and the rules are below).
 #[derive(Debug, Deserialize, Clone, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RetryConfig {
+pub(crate) struct RetryConfig {
     /// Attempts in all, the first included (default 3; 1 turns retries off).
     #[serde(default)]
-    pub attempts: Option<u32>,
+    pub(crate) attempts: Option<u32>,
     /// The wait before the first retry, doubled for each further one (default `2s`).
     #[serde(default)]
-    pub delay: Option<String>,
+    pub(crate) delay: Option<String>,
     /// The longest wait (default `30s`).
     #[serde(default)]
-    pub max_delay: Option<String>,
+    pub(crate) max_delay: Option<String>,
     /// Regular expressions of further transient errors, matched against each output line.
     #[serde(default)]
-    pub patterns: Vec<String>,
+    pub(crate) patterns: Vec<String>,
     /// `false`: only `patterns` count, not kopsform's built-in list.
     #[serde(default)]
-    pub default_patterns: Option<bool>,
+    pub(crate) default_patterns: Option<bool>,
     /// Programs other than terraform, kops and aws (scripts) that are safe to run again.
     #[serde(default)]
-    pub repeatable: Vec<String>,
+    pub(crate) repeatable: Vec<String>,
 }
 
 /// Transient errors as AWS, its SDKs, the aws CLI, Terraform and kops print them.
-pub const DEFAULT_PATTERNS: &[&str] = &[
+pub(crate) const DEFAULT_PATTERNS: &[&str] = &[
     // Throttling (EC2, IAM, Route 53, Auto Scaling...; S3 says SlowDown).
     r"RequestLimitExceeded",
     r"Throttling(Exception)?\b",
@@ -73,19 +73,19 @@ static DEFAULT_REGEXES: std::sync::LazyLock<Vec<Regex>> = std::sync::LazyLock::n
 });
 
 /// Defaults of `[retry]`.
-pub const DEFAULT_ATTEMPTS: u32 = 3;
-pub const DEFAULT_DELAY: Duration = Duration::from_secs(2);
-pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_ATTEMPTS: u32 = 3;
+pub(crate) const DEFAULT_DELAY: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
 /// The longest `delay` or `max-delay` accepted (a longer one is surely a typo).
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// The retry settings of one task: the project's `[retry]` with the task's `retry` over it.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Attempts in all, the first included (1: no retry).
-    pub attempts: u32,
-    pub delay: Duration,
-    pub max_delay: Duration,
+    pub(crate) attempts: u32,
+    pub(crate) delay: Duration,
+    pub(crate) max_delay: Duration,
     patterns: Vec<Regex>,
     /// Programs besides terraform, kops and aws that the task declares safe to repeat.
     repeatable: Vec<String>,
@@ -100,7 +100,7 @@ impl crate::tools::process::TransientErrors for Policy {
 impl Policy {
     /// The policy of a task: `task` settings over `project` settings over the defaults. Errors
     /// name the bad setting (the caller adds the file).
-    pub fn new(project: &RetryConfig, task: Option<&RetryConfig>) -> Result<Policy, String> {
+    pub(crate) fn new(project: &RetryConfig, task: Option<&RetryConfig>) -> Result<Policy, String> {
         let pick = |f: fn(&RetryConfig) -> Option<&String>| task.and_then(f).or(f(project));
         let attempts = task
             .and_then(|t| t.attempts)
@@ -168,7 +168,7 @@ impl Policy {
     }
 
     /// The defaults alone (no `[retry]` settings).
-    pub fn defaults() -> Policy {
+    pub(crate) fn defaults() -> Policy {
         Policy {
             attempts: DEFAULT_ATTEMPTS,
             delay: DEFAULT_DELAY,
@@ -179,20 +179,20 @@ impl Policy {
     }
 
     /// The first transient-error pattern `line` matches: the text it matched.
-    pub fn transient(&self, line: &str) -> Option<String> {
+    pub(crate) fn transient(&self, line: &str) -> Option<String> {
         self.patterns
             .iter()
             .find_map(|p| p.find(line).map(|m| m.as_str().to_string()))
     }
 
     /// Whether a program other than terraform, kops and aws was declared safe to repeat.
-    pub fn declared_repeatable(&self, program: &str) -> bool {
+    pub(crate) fn declared_repeatable(&self, program: &str) -> bool {
         self.repeatable.iter().any(|r| r == program)
     }
 
     /// The wait before attempt `next` (2 for the first retry): the delay doubled per retry, capped,
     /// less up to a quarter at random so that parallel clusters throttled together spread out.
-    pub fn backoff(&self, next: u32) -> Duration {
+    pub(crate) fn backoff(&self, next: u32) -> Duration {
         let doubled = self
             .delay
             .saturating_mul(1u32 << (next.saturating_sub(2)).min(16));
@@ -206,7 +206,7 @@ impl Policy {
 
 /// What kind of tool a step runs, as far as retries go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
+pub(crate) enum Tool {
     Terraform,
     Kops,
     Aws,
@@ -215,7 +215,7 @@ pub enum Tool {
 
 /// Whether a command may be run again after a transient failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Safety {
+pub(crate) enum Safety {
     /// It only reads, or writes only local files it would write the same way again.
     Repeatable,
     /// It changes the cloud, the state store or the Terraform state.
@@ -225,7 +225,7 @@ pub enum Safety {
 }
 
 /// Classifies `args` (without the program) of `tool`.
-pub fn classify(tool: Tool, args: &[String]) -> Safety {
+pub(crate) fn classify(tool: Tool, args: &[String]) -> Safety {
     let words: Vec<&str> = args
         .iter()
         .map(String::as_str)
@@ -287,7 +287,7 @@ pub fn classify(tool: Tool, args: &[String]) -> Safety {
 }
 
 /// Sleeps `wait`, waking early when the run is interrupted: `false` then.
-pub fn sleep(wait: Duration) -> bool {
+pub(crate) fn sleep(wait: Duration) -> bool {
     let until = std::time::Instant::now() + wait;
     loop {
         if crate::tools::process::interrupted().is_some() {
@@ -304,7 +304,7 @@ pub fn sleep(wait: Duration) -> bool {
 /// Runs a read-only child through [`crate::tools::process::run_captured`], again after a transient error,
 /// as `policy` says. For kopsform's own reads (`terraform output -json`, `aws s3 sync` of the state
 /// store to a local folder).
-pub fn run_captured(
+pub(crate) fn run_captured(
     policy: &Policy,
     program: &str,
     args: &[&str],
@@ -339,14 +339,14 @@ pub fn run_captured(
 /// The policy of kopsform's own reads (the project's `[retry]`, set when it is loaded).
 static OWN_READS: std::sync::RwLock<Option<Policy>> = std::sync::RwLock::new(None);
 
-pub fn set_own_reads(policy: Policy) {
+pub(crate) fn set_own_reads(policy: Policy) {
     if let Ok(mut own) = OWN_READS.write() {
         *own = Some(policy);
     }
 }
 
 /// The policy of kopsform's own reads of the state store: the project's `[retry]`, or the defaults.
-pub fn own_reads() -> Policy {
+pub(crate) fn own_reads() -> Policy {
     OWN_READS
         .read()
         .ok()
@@ -355,7 +355,7 @@ pub fn own_reads() -> Policy {
 }
 
 /// A wait as people read it: `1.5s`, `250ms`.
-pub fn show(wait: Duration) -> String {
+pub(crate) fn show(wait: Duration) -> String {
     let ms = wait.as_millis();
     if ms < 1000 {
         format!("{ms}ms")

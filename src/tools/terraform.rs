@@ -8,7 +8,7 @@ use crate::tools::retry::{self, Policy};
 
 /// `terraform output -json` in `dir`, again after a transient error as `policy` says (it only
 /// reads): the exit status, stdout and stderr.
-pub fn output_json(
+pub(crate) fn output_json(
     policy: &Policy,
     terraform: &str,
     dir: &Path,
@@ -17,8 +17,13 @@ pub fn output_json(
     retry::run_captured(policy, terraform, &["output", "-json"], dir, env)
 }
 
-/// The JSON form of the saved plan `plan` (`terraform show -json`, run in the plan's folder).
-pub fn show_json(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Vec<u8>, UserError> {
+/// `terraform show -json FILE` in the plan's folder (the folder's `.terraform` has the providers
+/// whose schemas `show` needs).
+pub(crate) fn show_json(
+    plan: &Path,
+    tool: &str,
+    env: &[(String, String)],
+) -> Result<Vec<u8>, UserError> {
     let folder = plan
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

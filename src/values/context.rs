@@ -20,13 +20,13 @@ use crate::values::outputs::{self, Outputs};
 
 /// The cluster the run acts on, resolved from `[cluster]` or its `[clusters.<id>]`.
 #[derive(Debug, Clone)]
-pub struct Cluster {
-    pub name: String,
-    pub state: String,
+pub(crate) struct Cluster {
+    pub(crate) name: String,
+    pub(crate) state: String,
 }
 
 /// What the template context says of a cluster without reading any output: id, folders, stage.
-pub fn static_fields(def: &ClusterDef) -> Map<String, Value> {
+pub(crate) fn static_fields(def: &ClusterDef) -> Map<String, Value> {
     let mut fields = Map::new();
     fields.insert("id".into(), Value::String(def.id.clone()));
     fields.insert("dir".into(), Value::String(def.dir.clone()));
@@ -53,18 +53,18 @@ pub fn static_fields(def: &ClusterDef) -> Map<String, Value> {
 }
 
 #[derive(Clone)]
-pub struct Values {
+pub(crate) struct Values {
     /// The full template context: merged values + `cluster` + `outputs` + `env`.
-    pub context: Value,
+    pub(crate) context: Value,
     /// `None` without a `[cluster]` table; an error when its name or state cannot be rendered
     /// (e.g. before the prerequisites are applied), reported only to the steps that need it.
-    pub cluster: Option<Result<Cluster, UserError>>,
-    pub outputs: Outputs,
+    pub(crate) cluster: Option<Result<Cluster, UserError>>,
+    pub(crate) outputs: Outputs,
 }
 
 impl Values {
     /// The cluster, for steps that cannot run without one.
-    pub fn require_cluster(&self, project: &Project) -> Result<Cluster, UserError> {
+    pub(crate) fn require_cluster(&self, project: &Project) -> Result<Cluster, UserError> {
         match &self.cluster {
             Some(Ok(c)) => Ok(c.clone()),
             Some(Err(e)) => Err(e.clone()),
@@ -75,7 +75,7 @@ impl Values {
         }
     }
 
-    pub fn cluster(&self) -> Option<&Cluster> {
+    pub(crate) fn cluster(&self) -> Option<&Cluster> {
         self.cluster.as_ref().and_then(|c| c.as_ref().ok())
     }
 }
@@ -100,7 +100,7 @@ fn outputs_slot(key: &(std::path::PathBuf, String)) -> OutputsSlot {
     slot
 }
 
-pub struct RunValues<'p> {
+pub(crate) struct RunValues<'p> {
     project: &'p Project,
     cluster: Option<ClusterDef>,
     sets: Vec<String>,
@@ -111,7 +111,7 @@ pub struct RunValues<'p> {
 }
 
 impl<'p> RunValues<'p> {
-    pub fn new(
+    pub(crate) fn new(
         project: &'p Project,
         cluster: Option<ClusterDef>,
         sets: Vec<String>,
@@ -128,7 +128,7 @@ impl<'p> RunValues<'p> {
     }
 
     /// Points the cluster at another state store (a snapshot) for the rest of the run.
-    pub fn override_state(&mut self, state: String) {
+    pub(crate) fn override_state(&mut self, state: String) {
         self.state_override = Some(state.clone());
         if let Some(Ok(values)) = &self.loaded {
             let mut values = Values::clone(values);
@@ -143,7 +143,7 @@ impl<'p> RunValues<'p> {
     }
 
     /// Forgets the values: the next use reads the outputs again.
-    pub fn invalidate(&mut self) {
+    pub(crate) fn invalidate(&mut self) {
         self.loaded = None;
         let slot = outputs_slot(&self.layer_key());
         *slot
@@ -151,7 +151,7 @@ impl<'p> RunValues<'p> {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
-    pub fn get(&mut self, renderer: &Renderer) -> Result<Arc<Values>, UserError> {
+    pub(crate) fn get(&mut self, renderer: &Renderer) -> Result<Arc<Values>, UserError> {
         if self.loaded.is_none() {
             let loaded = self.load(renderer).map(Arc::new);
             self.loaded = Some(loaded);
@@ -164,7 +164,7 @@ impl<'p> RunValues<'p> {
     }
 
     /// The prerequisites layer of the run's cluster.
-    pub fn prerequisites_dir(&self) -> String {
+    pub(crate) fn prerequisites_dir(&self) -> String {
         self.cluster.as_ref().map_or_else(
             || self.project.config.prerequisites.dir.clone(),
             |c| c.prerequisites.clone(),
@@ -172,14 +172,14 @@ impl<'p> RunValues<'p> {
     }
 
     /// The Terraform workspace of the prerequisites layer, when the cluster names one.
-    pub fn workspace(&self) -> Option<String> {
+    pub(crate) fn workspace(&self) -> Option<String> {
         self.cluster
             .as_ref()
             .and_then(|c| c.config.workspace.clone())
     }
 
     /// `TF_WORKSPACE` for commands in the prerequisites layer, when the cluster names one.
-    pub fn workspace_env(&self) -> Vec<(String, String)> {
+    pub(crate) fn workspace_env(&self) -> Vec<(String, String)> {
         self.workspace()
             .map(|w| vec![("TF_WORKSPACE".to_string(), w)])
             .unwrap_or_default()

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::error::UserError;
 
 /// Merges `overlay` into `base`: maps merge recursively, anything else is replaced.
-pub fn deep_merge(base: &mut Value, overlay: Value) {
+pub(crate) fn deep_merge(base: &mut Value, overlay: Value) {
     match (base, overlay) {
         (Value::Object(base), Value::Object(overlay)) => {
             for (k, v) in overlay {
@@ -32,7 +32,7 @@ const MAX_SET_KEYS: usize = 128;
 
 /// Applies one `--set key.path=value`. The value is read as a YAML scalar or flow collection, so
 /// `count=3` is a number, `on=true` a boolean, `zones=[a, b]` a list; anything else is a string.
-pub fn apply_set(values: &mut Value, assignment: &str) -> Result<(), UserError> {
+pub(crate) fn apply_set(values: &mut Value, assignment: &str) -> Result<(), UserError> {
     let Some((path, raw)) = assignment.split_once('=') else {
         return Err(UserError::new(format!(
             "--set {assignment}: expected KEY=VALUE, e.g. --set cluster_version=1.30.2"
@@ -76,7 +76,7 @@ fn parse_scalar(raw: &str) -> Value {
 }
 
 /// Reads a values file (YAML or JSON; JSON is YAML) that must stay inside the project.
-pub fn load_file(project_dir: &Path, relative: &str) -> Result<Value, UserError> {
+pub(crate) fn load_file(project_dir: &Path, relative: &str) -> Result<Value, UserError> {
     let path = inside_project(project_dir, relative)?;
     let bytes = std::fs::read(&path).map_err(|e| {
         UserError::new(format!(
@@ -90,7 +90,7 @@ pub fn load_file(project_dir: &Path, relative: &str) -> Result<Value, UserError>
 
 /// The values of a values file's text: a mapping (an empty file is an empty one). An error starts
 /// with `:line:col` when the parser knows where, else with `: `.
-pub fn parse_file(text: &str) -> Result<Value, String> {
+pub(crate) fn parse_file(text: &str) -> Result<Value, String> {
     let value: Value = serde_yaml::from_str(text).map_err(|e| {
         let at = e
             .location()
@@ -106,7 +106,7 @@ pub fn parse_file(text: &str) -> Result<Value, String> {
 }
 
 /// Joins a relative path to the project folder, refusing absolute paths and `..` that escape it.
-pub fn inside_project(project_dir: &Path, relative: &str) -> Result<PathBuf, UserError> {
+pub(crate) fn inside_project(project_dir: &Path, relative: &str) -> Result<PathBuf, UserError> {
     let rel = Path::new(relative);
     let mut depth: i32 = 0;
     for c in rel.components() {

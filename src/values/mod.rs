@@ -2,6 +2,6 @@
 //! files and `--set` merged over it in order, and the cluster (name, state store, stage). In: the
 //! project and the layer's outputs. Out: one JSON context per cluster.
 
-pub mod context;
-pub mod merge;
-pub mod outputs;
+pub(crate) mod context;
+pub(crate) mod merge;
+pub(crate) mod outputs;

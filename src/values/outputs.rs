@@ -9,16 +9,16 @@ use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 
 #[derive(Debug, Default, Clone)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     /// Every output, `.value` unwrapped, in Terraform's order.
-    pub values: IndexMap<String, Value>,
+    pub(crate) values: IndexMap<String, Value>,
     /// The names of the outputs marked `sensitive`.
-    pub sensitive: IndexSet<String>,
+    pub(crate) sensitive: IndexSet<String>,
 }
 
 impl Outputs {
     /// The outputs the template may see: all but the sensitive ones not listed in `allowed`.
-    pub fn visible(&self, allowed: &[String]) -> serde_json::Map<String, Value> {
+    pub(crate) fn visible(&self, allowed: &[String]) -> serde_json::Map<String, Value> {
         self.values
             .iter()
             .filter(|(k, _)| !self.sensitive.contains(*k) || allowed.contains(k))
@@ -27,7 +27,7 @@ impl Outputs {
     }
 
     /// Every string inside a sensitive output, for masking.
-    pub fn secrets(&self) -> Vec<String> {
+    pub(crate) fn secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
         for name in &self.sensitive {
             if let Some(v) = self.values.get(name) {
@@ -49,7 +49,7 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
 }
 
 /// Parses the text `terraform output -json` printed.
-pub fn parse(text: &str) -> Result<Outputs, String> {
+pub(crate) fn parse(text: &str) -> Result<Outputs, String> {
     let mut last_error = None;
     for start in object_starts(text) {
         let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();

@@ -40,7 +40,7 @@ pub fn require_terraform() {
 
 /// Removes ANSI colour sequences (terraform colours its output even into a pipe): kopsform's
 /// own function, which its error messages use.
-pub use kopsform::tools::process::strip_colour as strip_ansi;
+pub use kopsform::strip_colour as strip_ansi;
 
 /// The result of running kopsform (colour sequences removed).
 #[derive(Debug)]

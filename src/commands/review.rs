@@ -1,0 +1,28 @@
+//! `kopsform review PLAN`: a saved plan as a pull-request comment (Markdown) or JSON. Needs no
+//! project; inside one, its `[review]` and `[tools]` settings apply.
+
+use crate::cli;
+use crate::error::UserError;
+use crate::project::Project;
+
+/// `kopsform review`: needs no project, but inside one its [review] and [tools] settings apply.
+pub(crate) fn command(
+    global: &cli::GlobalArgs,
+    cwd: &std::path::Path,
+    args: &cli::ReviewArgs,
+) -> Result<(), UserError> {
+    let project = match Project::locate(global.directory.as_deref(), cwd) {
+        Ok(dir) => Some(Project::load(dir)?),
+        Err(_) if global.directory.is_none() => None,
+        Err(e) => return Err(e),
+    };
+    let mut args = args.clone();
+    if global.json {
+        args.format = cli::ReviewFormat::Json;
+    }
+    match crate::review::run(project.as_ref(), &args.request(), None, &[])? {
+        crate::review::EXIT_NO_CHANGES => Ok(()),
+        // An empty message carries only the exit status ("changes", "protected changes").
+        code => Err(UserError::with_code(String::new(), code)),
+    }
+}
