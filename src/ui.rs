@@ -40,7 +40,7 @@ pub(crate) fn json() -> bool {
 
 /// Prints a progress line on stderr unless `--quiet`.
 #[macro_export]
-macro_rules! say {
+macro_rules! progress {
     ($($arg:tt)*) => {
         if !$crate::ui::quiet() {
             $crate::ui::line_to_stderr(&format!($($arg)*));
@@ -51,7 +51,7 @@ macro_rules! say {
 /// Prints a line on stderr that matters even with `--quiet` (a warning, a verdict, a dry run's
 /// would-run line), through the indicator-aware writer.
 #[macro_export]
-macro_rules! tell {
+macro_rules! notice {
     ($($arg:tt)*) => {
         $crate::ui::line_to_stderr(&format!($($arg)*))
     };

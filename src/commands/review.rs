@@ -12,7 +12,11 @@ pub(crate) fn command(
     args: &cli::ReviewArgs,
 ) -> Result<(), UserError> {
     let project = match Project::locate(global.directory.as_deref(), cwd) {
-        Ok(dir) => Some(Project::load(dir)?),
+        Ok(dir) => {
+            let project = Project::load(dir)?;
+            crate::tools::retry::set_own_reads(project.retry_policy(None));
+            Some(project)
+        }
         Err(_) if global.directory.is_none() => None,
         Err(e) => return Err(e),
     };

@@ -82,7 +82,6 @@ impl Project {
             clusters,
         };
         order::check(project.task_graph())?;
-        crate::tools::retry::set_own_reads(project.retry_policy(None));
         schema::check_protect_rules(&project.config.review.protect)
             .map_err(|e| UserError::new(format!("{}: {e}", project.file.display())))?;
         Ok(project)

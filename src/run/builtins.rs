@@ -15,7 +15,7 @@ use crate::render::manifest;
 use crate::render::provider_override;
 use crate::statestore;
 use crate::tools::process::{self};
-use crate::{say, tell};
+use crate::{notice, progress};
 use std::path::Path;
 
 impl<'p> Runner<'p> {
@@ -64,12 +64,12 @@ impl<'p> Runner<'p> {
                 let (text, dropped) = manifest::isolate(&documents, &live)
                     .map_err(|e| UserError::new(format!("{}: {e}", step.out)))?;
                 if dropped > 0 {
-                    say!(
+                    progress!(
                         "{prefix}isolated run: left out {dropped} SSHCredential document(s) whose keys the live key store already holds (kops replace would write them again)"
                     );
                 }
                 if let Some(text) = text {
-                    say!(
+                    progress!(
                         "{prefix}isolated run: spec.configBase set to the live {live}, as kops reads it"
                     );
                     rendered = text;
@@ -79,7 +79,7 @@ impl<'p> Runner<'p> {
         let out = self.project.path(&step.out);
         let secret = self.redactor.contains_secret(&rendered);
         if self.options.dry_run {
-            tell!(
+            notice!(
                 "{prefix}would write {} from {}{summary}",
                 step.out,
                 step.template
@@ -88,13 +88,13 @@ impl<'p> Runner<'p> {
         }
         let mode = if secret { 0o600 } else { 0o644 };
         atomic::write(&out, rendered.as_bytes(), mode)?;
-        say!(
+        progress!(
             "{prefix}rendered {} -> {}{summary}",
             step.template,
             step.out
         );
         if secret {
-            tell!(
+            notice!(
                 "{prefix}warning: {} contains a secret value; written with mode 0600, do not commit it",
                 step.out
             );
@@ -106,7 +106,7 @@ impl<'p> Runner<'p> {
         let values = self.values.get(&self.renderer)?;
         let outputs = &values.outputs;
         if outputs.values.is_empty() {
-            tell!(
+            notice!(
                 "{prefix}{} has no outputs; has it been applied (task prerequisites-apply)?",
                 self.values.prerequisites_dir()
             );
@@ -137,10 +137,10 @@ impl<'p> Runner<'p> {
         match provider_override::render(&config) {
             Some(text) => {
                 if self.options.dry_run {
-                    tell!("{prefix}would write {out}");
+                    notice!("{prefix}would write {out}");
                 } else {
                     atomic::write(&path, text.as_bytes(), 0o644)?;
-                    say!("{prefix}wrote {out}");
+                    progress!("{prefix}wrote {out}");
                 }
             }
             None => {
@@ -152,7 +152,7 @@ impl<'p> Runner<'p> {
                     std::fs::remove_file(&path).map_err(|e| {
                         UserError::new(format!("{}: cannot remove: {e}", path.display()))
                     })?;
-                    say!("{prefix}removed {out} ([provider-override] is empty)");
+                    progress!("{prefix}removed {out} ([provider-override] is empty)");
                 }
             }
         }
@@ -165,7 +165,7 @@ impl<'p> Runner<'p> {
         let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
         let dest = self.project.path(out);
         if self.options.dry_run {
-            tell!(
+            notice!(
                 "{prefix}would copy {} of {} into {out}",
                 cluster.name,
                 cluster.state
@@ -179,12 +179,12 @@ impl<'p> Runner<'p> {
         // be the snapshot: pin it to the live one, so kops reads keys and secrets where they are.
         let live = default_config_base(&cluster.state, &cluster.name);
         if pin_config_base(&dest.join(&cluster.name).join("config"), &live)? {
-            say!(
+            progress!(
                 "{prefix}the stored Cluster has no spec.configBase; the snapshot's copy names the live {live}, as kops derives it"
             );
         }
         let snapshot = dest.to_string_lossy().into_owned();
-        say!(
+        progress!(
             "{prefix}snapshot of {}/{} ({count} objects: config, instance groups, addons) in {out}; the rest of this run uses --state {snapshot}",
             cluster.state,
             cluster.name
@@ -206,7 +206,7 @@ impl<'p> Runner<'p> {
         let source = self.project.path(from);
         let dest = self.project.path(out);
         if self.options.dry_run {
-            tell!("{prefix}would copy {from} to {out}");
+            notice!("{prefix}would copy {from} to {out}");
             return Ok(());
         }
         if !source.is_dir() {
@@ -233,7 +233,7 @@ impl<'p> Runner<'p> {
                     && ["kubernetes.tf", "data", "cluster.yml", "kubeconfig"]
                         .contains(&name.as_str()))
         })?;
-        say!("{prefix}copied {from} to {out} (without generated files)");
+        progress!("{prefix}copied {from} to {out} (without generated files)");
         Ok(())
     }
 
@@ -306,7 +306,7 @@ impl<'p> Runner<'p> {
         inputs: &[String],
     ) -> Result<(), UserError> {
         if self.options.dry_run {
-            tell!("{prefix}would seal {plan}");
+            notice!("{prefix}would seal {plan}");
             return Ok(());
         }
         let mut sealed = self.current_seal(plan, inputs)?;
@@ -320,7 +320,7 @@ impl<'p> Runner<'p> {
         let text = serde_json::to_string_pretty(&sealed)
             .map_err(|e| UserError::new(format!("cannot write the seal: {e}")))?;
         atomic::write(&path, format!("{text}\n").as_bytes(), 0o644)?;
-        say!(
+        progress!(
             "{prefix}sealed {plan} (sha256 {}) and {} inputs",
             &sealed.plan_sha256[..12.min(sealed.plan_sha256.len())],
             sealed.inputs.len()
@@ -336,7 +336,7 @@ impl<'p> Runner<'p> {
         plan: &str,
     ) -> Result<(), UserError> {
         if self.options.dry_run {
-            tell!("{prefix}would check {plan} against its seal");
+            notice!("{prefix}would check {plan} against its seal");
             return Ok(());
         }
         let sealed = seal::read(&seal::seal_path(&self.project.path(plan)))?;
@@ -350,7 +350,7 @@ impl<'p> Runner<'p> {
                 differences.join("; ")
             )));
         }
-        say!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
+        progress!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
         let env = self.env_layers(task_name, task, &Default::default())?;
         self.check_protected(prefix, plan, &env)
     }
@@ -389,7 +389,7 @@ impl<'p> Runner<'p> {
             )));
         }
         for c in &protected {
-            tell!(
+            notice!(
                 "{prefix}allowed by --allow-destroy: {} ({})",
                 c.address,
                 c.action
@@ -417,7 +417,7 @@ impl<'p> Runner<'p> {
         };
         let (rolling_update, target, json) = (rolling_update.as_deref(), *target, json.as_deref());
         if self.options.dry_run {
-            tell!("{prefix}would review {plan} into {out}");
+            notice!("{prefix}would review {plan} into {out}");
             return Ok(());
         }
         let cluster = self.known_cluster().map(|c| c.name);
@@ -443,7 +443,7 @@ impl<'p> Runner<'p> {
             crate::review::EXIT_PROTECTED => "changes, some to PROTECTED resources",
             _ => "changes",
         };
-        say!("{prefix}review of {plan} written to {out}: {verdict}");
+        progress!("{prefix}review of {plan} written to {out}: {verdict}");
         Ok(())
     }
 
@@ -460,7 +460,7 @@ impl<'p> Runner<'p> {
                 )));
             };
             if self.options.dry_run {
-                tell!("{prefix}would remove {rel}");
+                notice!("{prefix}would remove {rel}");
                 continue;
             }
             let removed = match std::fs::symlink_metadata(&path) {
@@ -471,7 +471,7 @@ impl<'p> Runner<'p> {
             }
             .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", path.display())))?;
             if removed {
-                say!("{prefix}removed {rel}");
+                progress!("{prefix}removed {rel}");
             }
         }
         Ok(())

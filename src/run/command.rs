@@ -12,7 +12,7 @@ use crate::render::template::substitute_fields;
 use crate::tools::kops;
 use crate::tools::process::{self, shell_word};
 use crate::tools::retry;
-use crate::{say, tell};
+use crate::{notice, progress};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -90,20 +90,20 @@ pub(super) fn report_rolling_update(
                     "kops printed no rolling-update table (NAME STATUS NEEDUPDATE ...), so kopsform cannot tell whether an update is needed",
                 ));
             }
-            say!("{prefix}kops printed no rolling-update table; nothing to report");
+            progress!("{prefix}kops printed no rolling-update table; nothing to report");
             return Ok(());
         }
     };
     let needing = kops::needing_update(&groups, str::to_string);
     if needing.is_empty() {
-        tell!(
+        notice!(
             "{prefix}no instance group needs an update ({} checked)",
             groups.len()
         );
         return Ok(());
     }
     let verb = if dry_run { "need" } else { "needed" };
-    tell!(
+    notice!(
         "{prefix}{} of {} instance groups {verb} an update: {}",
         needing.len(),
         groups.len(),
@@ -128,7 +128,7 @@ pub(super) fn report_delete_cluster(
         .map_err(|e| UserError::new(format!("cannot read kops's output: {e}")))?;
     let state = state.unwrap_or("the state store");
     if !dry_run {
-        tell!(
+        notice!(
             "{prefix}kops deleted {} cloud resources and the cluster's objects in {state}",
             resources.len()
         );
@@ -143,16 +143,16 @@ pub(super) fn report_delete_cluster(
     }
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     if resources.is_empty() {
-        tell!(
+        notice!(
             "{prefix}kops lists no cloud resources left for this cluster; --yes removes its objects from {state}"
         );
     } else {
-        tell!(
+        notice!(
             "{prefix}--yes would delete {} cloud resources ({}) and the cluster's objects in {state}",
             resources.len(),
             kinds.join(", ")
         );
-        tell!(
+        notice!(
             "{prefix}--unregister would remove only the objects in {state}: the {} resources above would keep running (and costing) with no kops state left to manage or delete them",
             resources.len()
         );
@@ -417,13 +417,13 @@ impl<'p> Runner<'p> {
         let shown = display_command(&tool_name, &argv[1..], cwd_rel);
         let shown = self.redactor.mask(&shown);
         if self.options.dry_run {
-            tell!("{prefix}would run: {shown}");
+            notice!("{prefix}would run: {shown}");
             return Ok(());
         }
         if is_kops && let Some(snapshot) = self.snapshot.clone() {
             self.preflight_kops(&snapshot, &argv[1..], &cwd, &env)?;
         }
-        say!("{prefix}$ {shown}");
+        progress!("{prefix}$ {shown}");
         crate::detail!(
             "{prefix}  in {}; environment set: {}",
             cwd.display(),
@@ -496,7 +496,7 @@ impl<'p> Runner<'p> {
                 {
                     attempt += 1;
                     let wait = policy.backoff(attempt);
-                    tell!(
+                    notice!(
                         "{prefix}transient error ({matched}); `{}` is safe to repeat, so it runs again in {} (attempt {attempt} of {})",
                         command_words(&tool_name, &argv[1..]),
                         retry::show(wait),
@@ -569,7 +569,7 @@ impl<'p> Runner<'p> {
             let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
             let text = self.redactor.mask(&finished.stdout);
             atomic::write(&self.project.path(&rel), text.as_bytes(), 0o644)?;
-            say!("{prefix}saved the output to {rel}");
+            progress!("{prefix}saved the output to {rel}");
         }
         let dry_run = !argv.iter().any(|a| a == "--yes" || a == "-y");
         match cmd.report {

@@ -7,7 +7,7 @@ use super::scope::Runner;
 use super::scope::Sharing;
 use crate::error::UserError;
 use crate::project::task::{Builtin, Step};
-use crate::{say, tell};
+use crate::{notice, progress};
 
 impl<'p> Runner<'p> {
     /// Whether a task takes the cluster's lock: its `lock` key, else whether it changes the
@@ -89,7 +89,7 @@ impl<'p> Runner<'p> {
             &aws,
             &prefix,
         )?;
-        say!(
+        progress!(
             "{prefix}locked cluster {} ({})",
             cluster.name,
             held.place().display()
@@ -104,13 +104,13 @@ impl<'p> Runner<'p> {
             crate::statestore::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
         let aws = self.project.tool_or_default("aws");
         match crate::statestore::lock::unlock(&place, &aws)? {
-            Some(holder) => tell!(
+            Some(holder) => notice!(
                 "released the lock of cluster {}, held by {} ({})",
                 cluster.name,
                 holder.describe(),
                 place.display()
             ),
-            None => tell!(
+            None => notice!(
                 "cluster {} is not locked ({})",
                 cluster.name,
                 place.display()

@@ -13,10 +13,10 @@ use super::scope::RunOptions;
 use super::scope::Runner;
 use super::scope::Sharing;
 use crate::error::UserError;
+use crate::progress;
 use crate::project::Project;
 use crate::project::order::TaskOrder;
 use crate::project::task::{Builtin, Step};
-use crate::say;
 use crate::tools::process::{self};
 use std::time::{Duration, Instant};
 
@@ -138,14 +138,14 @@ impl<'p> Runner<'p> {
             let fingerprint = self.task_inputs(name)?;
             match self.stale_because(name, &fingerprint)? {
                 None if !self.options.force => {
-                    say!(
+                    progress!(
                         "{}up to date: sources, arguments, values, tool versions and generated files unchanged since its last run (--force runs it anyway)",
                         self.prefix(name)
                     );
                     return Ok(true);
                 }
                 None => {}
-                Some(reason) => say!("{}runs: {reason}", self.prefix(name)),
+                Some(reason) => progress!("{}runs: {reason}", self.prefix(name)),
             }
             inputs = Some(fingerprint);
         }

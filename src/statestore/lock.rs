@@ -285,7 +285,7 @@ pub(crate) fn acquire(
                         crate::error::exit::LOCKED,
                     ));
                 }
-                crate::say!(
+                crate::progress!(
                     "{prefix}waiting for the lock of cluster `{}`, held by {who} (up to {})",
                     holder.cluster,
                     humantime::format_duration(timeout)

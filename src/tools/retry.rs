@@ -321,7 +321,7 @@ pub(crate) fn run_captured(
             Some(matched) if attempt < policy.attempts => {
                 attempt += 1;
                 let wait = policy.backoff(attempt);
-                crate::tell!(
+                crate::notice!(
                     "kopsform: transient error from `{program} {}` ({matched}); it only reads, so it runs again in {} (attempt {attempt} of {})",
                     args.first().copied().unwrap_or(""),
                     crate::tools::retry::show(wait),
