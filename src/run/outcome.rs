@@ -1,7 +1,16 @@
 //! How tasks ended: each task's [`Status`] and [`TaskResult`], and the summary table (or JSON)
 //! printed at the end of a run. The bottom of `run/`: it knows nothing of how tasks run.
 
+use crate::error::UserError;
 use std::time::Duration;
+
+/// How one task ended, and how long it took.
+pub(super) struct Outcome {
+    pub(super) result: Result<bool, UserError>,
+    pub(super) took: Duration,
+    /// The saved plan the task sealed or checked (SHA-256).
+    pub(super) plan: Option<String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {

@@ -1,22 +1,14 @@
 //! A cluster's tasks side by side (`--jobs` above one): the tasks that touch the cluster's state
 //! stay on the cluster's runner, in order; free tasks get runners of their own on worker threads.
 
+use super::outcome::Outcome;
 use super::schedule::Schedule;
 use super::scope::Runner;
 use super::scope::Sharing;
-use crate::error::UserError;
 use crate::project::order::TaskOrder;
-use crate::tools::process::{self};
+use crate::tools::process;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How one task ended, and how long it took.
-pub(super) struct Outcome {
-    pub(super) result: Result<bool, UserError>,
-    pub(super) took: Duration,
-    /// The saved plan the task sealed or checked (SHA-256).
-    pub(super) plan: Option<String>,
-}
+use std::time::Instant;
 
 impl<'p> Runner<'p> {
     /// Runs the tasks of `plan` as their dependencies allow, at most `jobs` at a time: tasks

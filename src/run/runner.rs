@@ -5,9 +5,9 @@
 //! `template`, `manifest`, `kops` and `provider_override` for their logic.
 
 use super::command::interrupted;
+use super::outcome::Outcome;
 use super::outcome::Status;
 use super::outcome::TaskResult;
-use super::parallel::Outcome;
 use super::scope::Holds;
 use super::scope::RunOptions;
 use super::scope::Runner;

@@ -1,7 +1,7 @@
 //! Which task may start next when a cluster's tasks run in parallel (`--jobs`): pure bookkeeping
 //! over the task order, no processes.
 
-use super::parallel::Outcome;
+use super::outcome::Outcome;
 use super::scope::Sharing;
 use crate::project::order::TaskOrder;
 
