@@ -7,6 +7,7 @@ use super::scope::Runner;
 use super::scope::Sharing;
 use crate::error::UserError;
 use crate::project::task::{Builtin, Step};
+use crate::tools::kops::KopsArgs;
 use crate::{notice, progress};
 
 impl<'p> Runner<'p> {
@@ -35,17 +36,8 @@ impl<'p> Runner<'p> {
                 .map(String::as_str)
                 .filter(|a| !a.starts_with('-'))
                 .collect();
-            let yes = c.argv.iter().any(|a| a == "--yes" || a == "-y");
             if self.project.is_tool(&c.argv[0], "kops") {
-                match words.first().copied() {
-                    Some(
-                        "replace" | "create" | "update" | "edit" | "upgrade" | "promote"
-                        | "distrust" | "rotate" | "set" | "unset",
-                    ) => true,
-                    Some("delete" | "rolling-update") => yes,
-                    Some("toolbox") => words.get(1) == Some(&"enroll"),
-                    _ => false,
-                }
+                KopsArgs::parse(&c.argv[1..]).changes_cluster()
             } else if self.project.is_tool(&c.argv[0], "terraform") {
                 let writes = matches!(
                     words.first().copied(),

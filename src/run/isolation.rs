@@ -136,13 +136,13 @@ impl<'p> Runner<'p> {
         cwd: &Path,
         env: &[(String, String)],
     ) -> Result<(), UserError> {
-        let parsed = preflight::KopsArgs::parse(args);
+        let parsed = crate::tools::kops::KopsArgs::parse(args);
         let flags = env_value(env, "KOPS_FEATURE_FLAGS");
         preflight::check_command(&parsed, &snapshot.path, flags.as_deref())?;
-        let verb = parsed.verbs.first().map(String::as_str);
-        if !matches!(verb, Some("replace" | "create" | "update")) {
+        if !parsed.writes_registry() {
             return Ok(());
         }
+        let verb = Some(parsed.verb());
         let cluster = self.require_cluster()?;
         let stored = stored_spec(snapshot, &cluster.name);
         let live = stored.as_ref().and_then(manifest::config_base).map_or_else(

@@ -17,6 +17,7 @@ use serde_yaml::Value;
 use crate::error::UserError;
 use crate::render::manifest::API_VERSION;
 use crate::statestore::{self, Store};
+use crate::tools::kops::KopsArgs;
 
 /// The legacy tokens kops creates in the secret store when missing.
 /// kops: pkg/tokens/wellknown.go (GetKubernetesAuthTokens_Deprecated), pkg/model/pki.go.
@@ -383,66 +384,6 @@ fn aws_read(aws: &str, args: &[&str], what: &str) -> Result<Vec<u8>, UserError> 
     Ok(stdout)
 }
 
-/// A kops command line, as far as the pre-flight needs it.
-#[derive(Debug, Default)]
-pub(crate) struct KopsArgs {
-    /// The command words before the first flag (`update cluster`).
-    pub(crate) verbs: Vec<String>,
-    pub(crate) yes: bool,
-    pub(crate) target: Option<String>,
-    pub(crate) state: Option<String>,
-    pub(crate) files: Vec<String>,
-    pub(crate) ssh_public_key: bool,
-}
-
-impl KopsArgs {
-    pub(crate) fn parse(args: &[String]) -> KopsArgs {
-        let mut parsed = KopsArgs::default();
-        let mut i = 0;
-        let mut flags_seen = false;
-        while i < args.len() {
-            let arg = &args[i];
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with('-') => (f, Some(v.to_string())),
-                _ => (arg.as_str(), None),
-            };
-            if !flag.starts_with('-') {
-                if !flags_seen {
-                    parsed.verbs.push(arg.clone());
-                }
-                i += 1;
-                continue;
-            }
-            flags_seen = true;
-            let mut value = || {
-                inline.clone().or_else(|| {
-                    i += 1;
-                    args.get(i).cloned()
-                })
-            };
-            match flag {
-                "--yes" | "-y" => {
-                    parsed.yes = inline.as_deref().is_none_or(|v| v != "false");
-                }
-                "--target" => parsed.target = value(),
-                "--state" => parsed.state = value(),
-                "-f" | "--filename" => parsed.files.extend(value()),
-                "--ssh-public-key" | "-i" => {
-                    value();
-                    parsed.ssh_public_key = true;
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        parsed
-    }
-
-    fn command(&self) -> String {
-        format!("`kops {}`", self.verbs.join(" "))
-    }
-}
-
 /// What kops commands an isolated run allows, before any store is read: the ones that write only
 /// to `--state` (which must be the snapshot) or nowhere.
 pub(crate) fn check_command(
@@ -450,15 +391,9 @@ pub(crate) fn check_command(
     snapshot: &str,
     feature_flags: Option<&str>,
 ) -> Result<(), UserError> {
-    let verbs: Vec<&str> = args.verbs.iter().map(String::as_str).collect();
-    let first = verbs.first().copied().unwrap_or("");
-    let allowed = matches!(
-        first,
-        "replace" | "update" | "rolling-update" | "get" | "validate" | "version" | "export"
-    ) || (first == "create" && !args.files.is_empty())
-        || (first == "toolbox" && matches!(verbs.get(1), Some(&"dump") | Some(&"template")));
+    let first = args.verb();
     let command = args.command();
-    if !allowed {
+    if !args.allowed_in_isolation() {
         return Err(UserError::new(format!(
             "refusing the isolated dry run: {command} can write to the live key store, secret store or cloud; an isolated run allows replace, create -f, update cluster --target terraform, rolling-update (without --yes), get, validate, export, version and toolbox dump/template"
         )));
@@ -489,8 +424,7 @@ pub(crate) fn check_command(
             "refusing the isolated dry run: KOPS_FEATURE_FLAGS has -TerraformManagedFiles, with which {command} writes its managed files straight to the live configBase (kops: pkg/featureflag/featureflag.go, upup/pkg/fi/fitasks/managedfile.go); unset it for the dry run"
         )));
     }
-    let writes_registry = matches!(first, "replace" | "create" | "update");
-    if writes_registry
+    if args.writes_registry()
         && let Some(state) = &args.state
         && state.trim_end_matches('/') != snapshot.trim_end_matches('/')
     {

@@ -1,8 +1,235 @@
-//! Parsers for the text kops prints, so kopsform can say what it means.
+//! What kopsform knows of kops: what a kops command line does (one table of its verbs, read by
+//! the retries, the cluster lock and the isolated dry run alike), and parsers for the text kops
+//! prints, so kopsform can say what it means.
 //!
 //! kops renders its tables with Go's tabwriter (kops: util/pkg/tables/format.go): a header line of
 //! upper-case column names, then one row per line, cells separated by runs of blanks, ended by a
 //! blank line. No cell kopsform reads contains a blank, so splitting on whitespace is exact.
+
+/// A kops command line as kopsform reads it: the command words before the first flag
+/// (`update cluster`), and the flags that decide what the command does.
+#[derive(Debug, Default)]
+pub(crate) struct KopsArgs {
+    /// The command words before the first flag (`update cluster`).
+    pub(crate) verbs: Vec<String>,
+    pub(crate) yes: bool,
+    pub(crate) target: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) files: Vec<String>,
+    pub(crate) ssh_public_key: bool,
+}
+
+/// When a verb has a property: always, never, or depending on `--yes` (kops previews without it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    Never,
+    Always,
+    WithYes,
+    WithoutYes,
+}
+
+/// Whether an isolated dry run (`snapshot-state`) lets the verb run at all; the pre-flight checks
+/// its flags and stores after that (statestore::preflight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolated {
+    No,
+    Yes,
+    /// Only from files (`create -f`): `create cluster` makes keys in the live key store.
+    WithFiles,
+}
+
+/// What kopsform knows of one kops verb (kops 1.36, cmd/kops/).
+struct Verb {
+    /// The first command word, and the second where it decides (`toolbox dump`).
+    words: (&'static str, Option<&'static str>),
+    /// It only reads (or previews), so it runs again after a transient error.
+    repeatable: When,
+    /// It changes the cluster (its state store or its cloud resources), so it takes the lock.
+    locks: When,
+    isolated: Isolated,
+    /// It writes the cluster's spec objects into `--state` (`<cluster>/config`, instance groups).
+    writes_registry: bool,
+}
+
+/// The one list of kops verbs kopsform tells apart. A verb not listed is treated as one that may
+/// change anything: never repeated, never allowed in an isolated run (it takes no lock unless the
+/// task says `lock = true`).
+const VERBS: &[Verb] = &[
+    // Reads: kops get/validate/version, export kubecfg (writes only the local kubeconfig).
+    Verb::reads(("get", None)),
+    Verb::reads(("validate", None)),
+    Verb::reads(("version", None)),
+    Verb::reads(("export", None)),
+    Verb::reads(("toolbox", Some("dump"))),
+    Verb::reads(("toolbox", Some("template"))),
+    // Without --yes, update and rolling-update only preview (cmd/kops/update_cluster.go,
+    // rolling-update_cluster.go); `update --target terraform` writes kubernetes.tf and the managed
+    // files, the same each time.
+    Verb {
+        words: ("update", None),
+        repeatable: When::WithoutYes,
+        locks: When::Always,
+        isolated: Isolated::Yes,
+        writes_registry: true,
+    },
+    Verb {
+        words: ("rolling-update", None),
+        repeatable: When::WithoutYes,
+        locks: When::WithYes,
+        isolated: Isolated::Yes,
+        writes_registry: false,
+    },
+    Verb {
+        words: ("replace", None),
+        repeatable: When::Never,
+        locks: When::Always,
+        isolated: Isolated::Yes,
+        writes_registry: true,
+    },
+    Verb {
+        words: ("create", None),
+        repeatable: When::Never,
+        locks: When::Always,
+        isolated: Isolated::WithFiles,
+        writes_registry: true,
+    },
+    // Without --yes, delete only lists what it would delete (cmd/kops/delete_cluster.go).
+    Verb {
+        words: ("delete", None),
+        repeatable: When::Never,
+        locks: When::WithYes,
+        isolated: Isolated::No,
+        writes_registry: false,
+    },
+    Verb::changes(("edit", None)),
+    Verb::changes(("upgrade", None)),
+    Verb::changes(("promote", None)),
+    Verb::changes(("distrust", None)),
+    Verb::changes(("rotate", None)),
+    Verb::changes(("set", None)),
+    Verb::changes(("unset", None)),
+    Verb::changes(("toolbox", Some("enroll"))),
+];
+
+impl Verb {
+    const fn reads(words: (&'static str, Option<&'static str>)) -> Verb {
+        Verb {
+            words,
+            repeatable: When::Always,
+            locks: When::Never,
+            isolated: Isolated::Yes,
+            writes_registry: false,
+        }
+    }
+
+    /// Writes the state store or the cloud whatever the flags.
+    const fn changes(words: (&'static str, Option<&'static str>)) -> Verb {
+        Verb {
+            words,
+            repeatable: When::Never,
+            locks: When::Always,
+            isolated: Isolated::No,
+            writes_registry: false,
+        }
+    }
+}
+
+impl When {
+    fn holds(self, yes: bool) -> bool {
+        match self {
+            When::Never => false,
+            When::Always => true,
+            When::WithYes => yes,
+            When::WithoutYes => !yes,
+        }
+    }
+}
+
+impl KopsArgs {
+    pub(crate) fn parse(args: &[String]) -> KopsArgs {
+        let mut parsed = KopsArgs::default();
+        let mut i = 0;
+        let mut flags_seen = false;
+        while i < args.len() {
+            let arg = &args[i];
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with('-') => (f, Some(v.to_string())),
+                _ => (arg.as_str(), None),
+            };
+            if !flag.starts_with('-') {
+                if !flags_seen {
+                    parsed.verbs.push(arg.clone());
+                }
+                i += 1;
+                continue;
+            }
+            flags_seen = true;
+            let mut value = || {
+                inline.clone().or_else(|| {
+                    i += 1;
+                    args.get(i).cloned()
+                })
+            };
+            match flag {
+                "--yes" | "-y" => {
+                    parsed.yes = inline.as_deref().is_none_or(|v| v != "false");
+                }
+                "--target" => parsed.target = value(),
+                "--state" => parsed.state = value(),
+                "-f" | "--filename" => parsed.files.extend(value()),
+                "--ssh-public-key" | "-i" => {
+                    value();
+                    parsed.ssh_public_key = true;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        parsed
+    }
+
+    /// `` `kops update cluster` ``, for messages.
+    pub(crate) fn command(&self) -> String {
+        format!("`kops {}`", self.verbs.join(" "))
+    }
+
+    /// The first command word (`update`), empty when there is none.
+    pub(crate) fn verb(&self) -> &str {
+        self.verbs.first().map_or("", String::as_str)
+    }
+
+    fn facts(&self) -> Option<&'static Verb> {
+        let first = self.verb();
+        let second = self.verbs.get(1).map(String::as_str);
+        VERBS
+            .iter()
+            .find(|v| v.words.0 == first && v.words.1.is_none_or(|w| Some(w) == second))
+    }
+
+    /// It only reads or previews: safe to run again after a transient error.
+    pub(crate) fn repeatable(&self) -> bool {
+        self.facts().is_some_and(|v| v.repeatable.holds(self.yes))
+    }
+
+    /// It changes the cluster's state store or cloud resources: it runs under the cluster's lock.
+    pub(crate) fn changes_cluster(&self) -> bool {
+        self.facts().is_some_and(|v| v.locks.holds(self.yes))
+    }
+
+    /// An isolated dry run may run it (its flags and stores are checked after this).
+    pub(crate) fn allowed_in_isolation(&self) -> bool {
+        self.facts().is_some_and(|v| match v.isolated {
+            Isolated::No => false,
+            Isolated::Yes => true,
+            Isolated::WithFiles => !self.files.is_empty(),
+        })
+    }
+
+    /// It writes the cluster's spec objects into `--state`.
+    pub(crate) fn writes_registry(&self) -> bool {
+        self.facts().is_some_and(|v| v.writes_registry)
+    }
+}
 
 /// One row of `kops rolling-update cluster`'s table
 /// (kops: cmd/kops/rolling-update_cluster.go, columns NAME STATUS NEEDUPDATE READY MIN TARGET MAX NODES).
@@ -129,6 +356,50 @@ pub(crate) fn needing_update(groups: &[GroupStatus], name: impl Fn(&str) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each verb's four answers, from the one table: repeatable, locks, allowed in an isolated
+    /// run, writes the registry.
+    #[test]
+    fn one_table_says_what_each_kops_command_does() {
+        let cases: &[(&str, [bool; 4])] = &[
+            ("get clusters --state s3://b", [true, false, true, false]),
+            ("validate cluster --wait 10m", [true, false, true, false]),
+            ("export kubecfg --admin", [true, false, true, false]),
+            ("toolbox dump -o yaml", [true, false, true, false]),
+            (
+                "toolbox template --template t.yml",
+                [true, false, true, false],
+            ),
+            ("toolbox enroll --cluster c", [false, true, false, false]),
+            (
+                "update cluster --target terraform --out .",
+                [true, true, true, true],
+            ),
+            ("update cluster --yes", [false, true, true, true]),
+            ("rolling-update cluster", [true, false, true, false]),
+            ("rolling-update cluster --yes", [false, true, true, false]),
+            ("replace --force -f cluster.yml", [false, true, true, true]),
+            ("create -f cluster.yml", [false, true, true, true]),
+            ("create cluster --zones a", [false, true, false, true]),
+            ("delete cluster --name c", [false, false, false, false]),
+            ("delete cluster --name c --yes", [false, true, false, false]),
+            ("edit ig nodes", [false, true, false, false]),
+            ("rotate secret", [false, true, false, false]),
+            ("frobnicate", [false, false, false, false]),
+            ("--state s3://b get clusters", [false, false, false, false]),
+        ];
+        for (line, want) in cases {
+            let args: Vec<String> = line.split(' ').map(String::from).collect();
+            let k = KopsArgs::parse(&args);
+            let got = [
+                k.repeatable(),
+                k.changes_cluster(),
+                k.allowed_in_isolation(),
+                k.writes_registry(),
+            ];
+            assert_eq!(&got, want, "kops {line}");
+        }
+    }
 
     const ROLLING: &str = "NAME\t\t\t\tSTATUS\t\tNEEDUPDATE\tREADY\tMIN\tTARGET\tMAX\tNODES
 master-us-test-1a\tNeedsUpdate\t1\t\t0\t1\t1\t1\t1

@@ -231,10 +231,6 @@ pub(crate) fn classify(tool: Tool, args: &[String]) -> Safety {
         .map(String::as_str)
         .filter(|a| !a.starts_with('-') || *a == "-")
         .collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
     let first = words.first().copied().unwrap_or("");
     let second = words.get(1).copied().unwrap_or("");
     let repeatable = |yes: bool| {
@@ -254,14 +250,7 @@ pub(crate) fn classify(tool: Tool, args: &[String]) -> Safety {
             "workspace" => matches!(second, "list" | "show" | "select"),
             _ => false,
         }),
-        Tool::Kops => repeatable(match first {
-            "get" | "validate" | "version" | "export" => true,
-            "toolbox" => matches!(second, "dump" | "template"),
-            // Without --yes, update and rolling-update only preview (kops: cmd/kops/update_cluster.go,
-            // rolling-update_cluster.go); --target terraform without --yes writes kubernetes.tf only.
-            "update" | "rolling-update" => !has("--yes") && !has("-y"),
-            _ => false,
-        }),
+        Tool::Kops => repeatable(crate::tools::kops::KopsArgs::parse(args).repeatable()),
         Tool::Aws => {
             if first == "s3" {
                 repeatable(match second {
