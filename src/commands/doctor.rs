@@ -841,13 +841,15 @@ fn kind_of(project: &Project, word: &str, program: &str) -> Kind {
 
 /// Runs the version command of `program` once and reads its version.
 fn probe_version(program: &str, kind: Kind, cwd: &Path) -> Probe {
-    let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
     let args = kind.version_args();
-    let (code, stdout, stderr) = match process::run_captured(program, args, cwd, &env) {
-        Ok(result) => result,
+    let crate::tools::version::Answer {
+        code,
+        stdout,
+        stderr,
+    } = match crate::tools::version::ask(program, args, cwd) {
+        Ok(answer) => answer,
         Err(e) => return Probe::Failed(e.message),
     };
-    let stdout = String::from_utf8_lossy(&stdout).into_owned();
     if code != 0 {
         let tail = process::last_lines(&stderr, 3).join(" / ");
         return Probe::Failed(format!(

@@ -14,7 +14,6 @@ use crate::project::task::{Builtin, RenderStep, Task};
 use crate::render::manifest;
 use crate::render::provider_override;
 use crate::statestore;
-use crate::tools::process::{self};
 use crate::{notice, progress};
 use std::path::Path;
 
@@ -237,39 +236,6 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
-    /// The Terraform version a seal records: asked once per process (every cluster of a run
-    /// shares the binary), without Terraform's update check.
-    pub(super) fn terraform_version(&self) -> Result<String, UserError> {
-        static SEEN: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
-        let terraform = self.project.tool_or_default("terraform");
-        // Held while Terraform answers: parallel clusters wait for one answer.
-        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, version)) = seen.iter().find(|(program, _)| *program == terraform) {
-            return Ok(version.clone());
-        }
-        let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
-        let (code, stdout, stderr) =
-            process::run_captured(&terraform, &["version", "-json"], &self.project.dir, &env)?;
-        if code != 0 {
-            return Err(UserError::new(format!(
-                "`{terraform} version -json` failed with status {code}: {}",
-                stderr.trim()
-            )));
-        }
-        let version = serde_json::from_slice::<serde_json::Value>(&stdout)
-            .ok()
-            .and_then(|v| v["terraform_version"].as_str().map(str::to_string))
-            .unwrap_or_else(|| {
-                String::from_utf8_lossy(&stdout)
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            });
-        seen.push((terraform, version.clone()));
-        Ok(version)
-    }
-
     pub(super) fn current_seal(
         &mut self,
         plan: &str,
@@ -291,7 +257,10 @@ impl<'p> Runner<'p> {
             plan: plan.to_string(),
             plan_sha256: seal::hash_path(&plan_path)?,
             inputs: hashes,
-            terraform_version: self.terraform_version()?,
+            terraform_version: crate::tools::terraform::version(
+                &self.project.tool_or_default("terraform"),
+                &self.project.dir,
+            )?,
             // Recorded for the reader by `seal-plan`; `check-plan` does not compare them.
             git_commit: None,
             git_dirty: None,

@@ -17,7 +17,7 @@ use crate::progress;
 use crate::project::Project;
 use crate::project::order::TaskOrder;
 use crate::project::task::{Builtin, Step};
-use crate::tools::process::{self};
+use crate::tools::process;
 use std::time::{Duration, Instant};
 
 /// Fails before anything runs when a task needs a confirmation nobody can give.

@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 use crate::statestore::{self, Store};
 use crate::text::hex;
-use crate::tools::process;
 
 /// What a task's last successful run left behind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -152,12 +151,11 @@ pub(crate) fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
 }
 
 fn ask_version(program: &str, cwd: &Path) -> String {
-    let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
     [["version"].as_slice(), ["--version"].as_slice()]
         .into_iter()
         .find_map(
-            |args| match process::run_captured(program, args, cwd, &env) {
-                Ok((0, stdout, _)) => Some(String::from_utf8_lossy(&stdout).trim().to_string()),
+            |args| match crate::tools::version::ask(program, args, cwd) {
+                Ok(answer) if answer.code == 0 => Some(answer.stdout.trim().to_string()),
                 _ => None,
             },
         )

@@ -7,3 +7,4 @@ pub(crate) mod kops;
 pub(crate) mod process;
 pub(crate) mod retry;
 pub(crate) mod terraform;
+pub(crate) mod version;
