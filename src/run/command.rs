@@ -468,48 +468,50 @@ impl<'p> Runner<'p> {
             }
             safety => safety,
         };
-        let mut attempt = 1;
-        let finished = loop {
-            let finished = process::run_streaming(
-                &process::Command {
-                    program: &program,
-                    args: &argv[1..],
-                    cwd: &cwd,
-                    env: &env,
-                    prefix,
-                    capture_stdout: cmd.report.is_some() || cmd.save.is_some(),
-                    transient: &policy,
-                },
-                &self.redactor,
-            )?;
-            if let Some(signal) = process::interrupted() {
-                if in_prerequisites {
-                    self.values.invalidate();
-                }
-                return Err(interrupted(signal));
-            }
-            match &finished.transient {
-                Some(matched)
-                    if finished.code != 0
-                        && safety == retry::Safety::Repeatable
-                        && attempt < policy.attempts =>
-                {
-                    attempt += 1;
-                    let wait = policy.backoff(attempt);
-                    notice!(
-                        "{prefix}transient error ({matched}); `{}` is safe to repeat, so it runs again in {} (attempt {attempt} of {})",
-                        command_words(&tool_name, &argv[1..]),
-                        retry::show(wait),
-                        policy.attempts
-                    );
-                    if !retry::sleep(wait) {
-                        let signal = process::interrupted().unwrap_or(libc::SIGINT);
-                        return Err(interrupted(signal));
+        let capture_stdout = cmd.report.is_some() || cmd.save.is_some();
+        let words = command_words(&tool_name, &argv[1..]);
+        let repeated = retry::repeat(
+            &policy,
+            || {
+                let finished = process::run_streaming(
+                    &process::Command {
+                        program: &program,
+                        args: &argv[1..],
+                        cwd: &cwd,
+                        env: &env,
+                        prefix,
+                        capture_stdout,
+                        transient: &policy,
+                    },
+                    &self.redactor,
+                )?;
+                if let Some(signal) = process::interrupted() {
+                    if in_prerequisites {
+                        self.values.invalidate();
                     }
+                    return Err(interrupted(signal));
                 }
-                _ => break finished,
-            }
-        };
+                Ok(finished)
+            },
+            |finished| {
+                finished
+                    .transient
+                    .clone()
+                    .filter(|_| finished.code != 0 && safety == retry::Safety::Repeatable)
+            },
+            |matched, wait, attempt| {
+                notice!(
+                    "{prefix}transient error ({matched}); `{words}` is safe to repeat, so it runs again in {} (attempt {attempt} of {})",
+                    retry::show(wait),
+                    policy.attempts
+                );
+            },
+        )?;
+        if repeated.cut_short {
+            let signal = process::interrupted().unwrap_or(libc::SIGINT);
+            return Err(interrupted(signal));
+        }
+        let (finished, attempt) = (repeated.last, repeated.attempts);
         if in_prerequisites {
             self.values.invalidate();
         }
@@ -539,7 +541,6 @@ impl<'p> Runner<'p> {
             } else {
                 format!(":\n  {}", finished.stderr_tail.join("\n  "))
             };
-            let words = command_words(&tool_name, &argv[1..]);
             let next = match (&finished.transient, safety) {
                 (None, _) => format!(
                     "\nfix what `{tool_name}` reports (its whole output is above), then run the task again"

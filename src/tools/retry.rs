@@ -290,9 +290,54 @@ pub(crate) fn sleep(wait: Duration) -> bool {
     }
 }
 
-/// Runs a read-only child through [`crate::tools::process::run_captured`], again after a transient error,
-/// as `policy` says. For kopsform's own reads (`terraform output -json`, `aws s3 sync` of the state
-/// store to a local folder).
+/// A result got by [`repeat`]: the last attempt's, how many attempts it took, and whether an
+/// interrupt cut a wait short (then no further attempt was made).
+pub(crate) struct Repeated<T> {
+    pub(crate) last: T,
+    pub(crate) attempts: u32,
+    pub(crate) cut_short: bool,
+}
+
+/// The one retry loop: runs `attempt` again while `transient` finds a transient error in its
+/// result and `policy` has attempts left, waiting with backoff in between and announcing each
+/// retry with `announce(what matched, the wait, the attempt about to start)`. The caller decides
+/// beforehand whether the command is safe to repeat (a `policy` of one attempt never repeats).
+pub(crate) fn repeat<T>(
+    policy: &Policy,
+    mut attempt: impl FnMut() -> Result<T, UserError>,
+    transient: impl Fn(&T) -> Option<String>,
+    announce: impl Fn(&str, Duration, u32),
+) -> Result<Repeated<T>, UserError> {
+    let mut attempts = 1;
+    loop {
+        let last = attempt()?;
+        match transient(&last) {
+            Some(matched) if attempts < policy.attempts => {
+                attempts += 1;
+                let wait = policy.backoff(attempts);
+                announce(&matched, wait, attempts);
+                if !sleep(wait) {
+                    return Ok(Repeated {
+                        last,
+                        attempts,
+                        cut_short: true,
+                    });
+                }
+            }
+            _ => {
+                return Ok(Repeated {
+                    last,
+                    attempts,
+                    cut_short: false,
+                });
+            }
+        }
+    }
+}
+
+/// Runs a read-only child through [`crate::tools::process::run_captured`], again after a
+/// transient error, as `policy` says. For kopsform's own reads (`terraform output -json`, `aws s3
+/// sync` of the state store to a local folder).
 pub(crate) fn run_captured(
     policy: &Policy,
     program: &str,
@@ -300,29 +345,24 @@ pub(crate) fn run_captured(
     cwd: &std::path::Path,
     env: &[(String, String)],
 ) -> Result<(i32, Vec<u8>, String), UserError> {
-    let mut attempt = 1;
-    loop {
-        let (code, stdout, stderr) = crate::tools::process::run_captured(program, args, cwd, env)?;
-        let matched = (code != 0)
-            .then(|| stderr.lines().find_map(|l| policy.transient(l)))
-            .flatten();
-        match matched {
-            Some(matched) if attempt < policy.attempts => {
-                attempt += 1;
-                let wait = policy.backoff(attempt);
-                crate::notice!(
-                    "kopsform: transient error from `{program} {}` ({matched}); it only reads, so it runs again in {} (attempt {attempt} of {})",
-                    args.first().copied().unwrap_or(""),
-                    crate::tools::retry::show(wait),
-                    policy.attempts
-                );
-                if !sleep(wait) {
-                    return Ok((code, stdout, stderr));
-                }
-            }
-            _ => return Ok((code, stdout, stderr)),
-        }
-    }
+    let repeated = repeat(
+        policy,
+        || crate::tools::process::run_captured(program, args, cwd, env),
+        |(code, _, stderr)| {
+            (*code != 0)
+                .then(|| stderr.lines().find_map(|l| policy.transient(l)))
+                .flatten()
+        },
+        |matched, wait, attempt| {
+            crate::notice!(
+                "kopsform: transient error from `{program} {}` ({matched}); it only reads, so it runs again in {} (attempt {attempt} of {})",
+                args.first().copied().unwrap_or(""),
+                show(wait),
+                policy.attempts
+            );
+        },
+    )?;
+    Ok(repeated.last)
 }
 
 /// The policy of kopsform's own reads (the project's `[retry]`, set when it is loaded).
