@@ -333,12 +333,12 @@ pub(crate) enum ReviewFormat {
 
 impl ReviewArgs {
     /// The review these arguments ask for.
-    pub(crate) fn request(&self) -> crate::review::Request {
-        crate::review::Request {
+    pub(crate) fn request(&self) -> crate::review::request::Request {
+        crate::review::request::Request {
             plan: self.plan.clone(),
             format: match self.format {
-                ReviewFormat::Markdown => crate::review::Format::Markdown,
-                ReviewFormat::Json => crate::review::Format::Json,
+                ReviewFormat::Markdown => crate::review::request::Format::Markdown,
+                ReviewFormat::Json => crate::review::request::Format::Json,
             },
             out: self.out.clone(),
             max_chars: self.max_chars,

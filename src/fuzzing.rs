@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::project::Project;
-use crate::review::{self, FullReport, Review};
+use crate::review::markdown::{self, FullReport};
+use crate::review::protect;
+use crate::review::report::Review;
 
 /// Where the fuzzed `tasks.toml` pretends to live. Nothing is read there.
 const PROJECT_DIR: &str = "/kopsform-fuzz";
@@ -45,7 +47,7 @@ pub fn tasks_toml(data: &[u8]) {
         let fields = crate::values::context::static_fields(def);
         let _ = crate::render::template::substitute_fields(&def.config.name, "cluster", &fields);
     }
-    let _ = review::effective_rules(&project.config.review);
+    let _ = protect::effective_rules(&project.config.review);
     // The CI pipelines (their paths name no file that exists: nothing is read or written).
     let root = PathBuf::from(PROJECT_DIR);
     for platform in [
@@ -96,14 +98,14 @@ pub fn plan_summary(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(summary) = crate::plan::summarize(text) else {
+    let Ok(summary) = crate::plan::read::summarize(text) else {
         return;
     };
-    let rules = review::default_rules();
-    let _ = review::protected_changes(&summary, &rules);
+    let rules = protect::default_rules();
+    let _ = protect::protected_changes(&summary, &rules);
     let review = Review::new(summary, &rules, Some("dev".to_string()), None);
     for budget in [None, Some(0), Some(600), Some(3000)] {
-        if let Ok(md) = review::render_markdown(&review, budget, &FullReport::Rerun) {
+        if let Ok(md) = markdown::render_markdown(&review, budget, &FullReport::Rerun) {
             // Only a budget cuts, and a cut review is never the whole one.
             assert!(
                 budget.is_some() || !md.cut(),
@@ -116,12 +118,12 @@ pub fn plan_summary(data: &[u8]) {
             );
         }
     }
-    let _ = review::render_markdown(
+    let _ = markdown::render_markdown(
         &review,
         Some(1000),
         &FullReport::File("review.full.md".to_string()),
     );
-    let _ = review::render_json(&review);
+    let _ = crate::review::json::render_json(&review);
 }
 
 /// kops's texts: the rolling-update table (and the review section made of it) and the
@@ -130,10 +132,10 @@ pub fn kops_tables(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     if let Some(Ok(groups)) = crate::tools::kops::parse_rolling_update(&text) {
         let _ = crate::tools::kops::needing_update(&groups, str::to_string);
-        if let Ok(summary) = crate::plan::summarize(r#"{"format_version":"1.2"}"#) {
+        if let Ok(summary) = crate::plan::read::summarize(r#"{"format_version":"1.2"}"#) {
             let review = Review::new(summary, &[], None, Some(groups));
-            let _ = review::render_markdown(&review, None, &FullReport::Rerun);
-            let _ = review::render_json(&review);
+            let _ = markdown::render_markdown(&review, None, &FullReport::Rerun);
+            let _ = crate::review::json::render_json(&review);
         }
     }
     let _ = crate::tools::kops::parse_delete_listing(&text);

@@ -24,8 +24,8 @@ pub(crate) fn command(
     if global.json {
         args.format = cli::ReviewFormat::Json;
     }
-    match crate::review::run(project.as_ref(), &args.request(), None, &[])? {
-        crate::review::EXIT_NO_CHANGES => Ok(()),
+    match crate::review::request::run(project.as_ref(), &args.request(), None, &[])? {
+        crate::review::protect::EXIT_NO_CHANGES => Ok(()),
         // An empty message carries only the exit status ("changes", "protected changes").
         code => Err(UserError::with_code(String::new(), code)),
     }

@@ -333,7 +333,7 @@ impl<'p> Runner<'p> {
     ) -> Result<(), UserError> {
         let plan_path = self.project.path(plan);
         let terraform = self.project.tool_or_default("terraform");
-        let text = crate::plan::read_json(&plan_path, &terraform, env)?;
+        let text = crate::plan::read::read_json(&plan_path, &terraform, env)?;
         // The `terraform apply` of this plan that follows needs its secrets: learn them now
         // rather than ask Terraform for the same JSON again.
         let key = plan_path.canonicalize().unwrap_or(plan_path.clone());
@@ -341,11 +341,11 @@ impl<'p> Runner<'p> {
             self.learn_from_show(text.as_bytes());
         }
         // Which changes are protected needs the list of changes, not their attribute rows.
-        let summary = crate::plan::from_text(text)
+        let summary = crate::plan::read::from_text(text)
             .map_err(|e| UserError::new(format!("{}: {e}", plan_path.display())))?
             .summary;
-        let rules = crate::review::effective_rules(&self.project.config.review);
-        let protected = crate::review::protected_changes(&summary, &rules);
+        let rules = crate::review::protect::effective_rules(&self.project.config.review);
+        let protected = crate::review::protect::protected_changes(&summary, &rules);
         let refused: Vec<String> = protected
             .iter()
             .filter(|c| !self.options.allow_destroy.contains(&c.address))
@@ -390,15 +390,15 @@ impl<'p> Runner<'p> {
             return Ok(());
         }
         let cluster = self.known_cluster().map(|c| c.name);
-        let args = crate::review::Request {
+        let args = crate::review::request::Request {
             plan: self.project.path(plan),
-            format: crate::review::Format::Markdown,
+            format: crate::review::request::Format::Markdown,
             out: Some(self.project.path(out)),
             max_chars: None,
             target,
             // Named relative to the project: the Markdown is posted where machine paths mean nothing.
             full_report: target.map(|_| {
-                crate::review::full_report_path(Path::new(out))
+                crate::review::request::full_report_path(Path::new(out))
                     .display()
                     .to_string()
             }),
@@ -406,10 +406,10 @@ impl<'p> Runner<'p> {
             rolling_update: rolling_update.map(|r| self.project.path(r)),
         };
         let json = json.map(|j| self.project.path(j));
-        let code = crate::review::run(Some(self.project), &args, json.as_deref(), env)?;
+        let code = crate::review::request::run(Some(self.project), &args, json.as_deref(), env)?;
         let verdict = match code {
-            crate::review::EXIT_NO_CHANGES => "no changes",
-            crate::review::EXIT_PROTECTED => "changes, some to PROTECTED resources",
+            crate::review::protect::EXIT_NO_CHANGES => "no changes",
+            crate::review::protect::EXIT_PROTECTED => "changes, some to PROTECTED resources",
             _ => "changes",
         };
         progress!("{prefix}review of {plan} written to {out}: {verdict}");

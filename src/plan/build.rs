@@ -1,0 +1,270 @@
+//! Building the summary: the first pass ([`First`]) turns the streamed raw changes, outputs and
+//! variables into a [`PlanSummary`] and the plan's [`Secrets`]; `rows` makes a change's rows.
+
+use indexmap::IndexMap;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use super::rows::{path_text, replace_steps, rows};
+use super::secrets::Secrets;
+use super::stream::{Item, RawChange, RawResourceChange, Top, marks_something};
+use super::summary::{
+    Action, Counts, Import, OutputChange, PlanSummary, ResourceChange, Shown, Variable,
+};
+
+/// What the first pass gathers.
+#[derive(Default)]
+pub(super) struct First {
+    secrets: Secrets,
+    counts: Counts,
+    changes: Vec<ResourceChange>,
+    /// The import IDs of `changes`, shown once every secret is known.
+    import_ids: Vec<(usize, String)>,
+    /// Drift entries, kept whole: they are few, and their rows need every secret.
+    drift: Vec<RawResourceChange>,
+    /// Some resource change has values marked sensitive (read by another pass).
+    pub(super) marked_values: bool,
+}
+
+impl First {
+    pub(super) fn item(&mut self, item: Item<IgnoredAny>) {
+        let rc = match item {
+            Item::Drift(rc) => {
+                self.learn(&rc.change, false);
+                self.drift.push(rc);
+                return;
+            }
+            Item::Change(rc) => rc,
+        };
+        let c = &rc.change;
+        if marks_something(&c.before_sensitive) || marks_something(&c.after_sensitive) {
+            self.marked_values = true;
+        }
+        let action = Action::from_actions(&c.actions);
+        if !shown(&rc, action) {
+            return;
+        }
+        let moved = is_moved(&rc);
+        count(
+            &mut self.counts,
+            action,
+            rc.change.importing.is_some(),
+            moved,
+        );
+        let (change, import_id) = light(rc, action);
+        if let Some(id) = import_id {
+            self.import_ids.push((self.changes.len(), id));
+        }
+        self.changes.push(change);
+    }
+
+    /// The marked values of a change, as secrets.
+    pub(super) fn learn(&mut self, c: &RawChange, substring: bool) {
+        for (value, marker) in [
+            (&c.before, &c.before_sensitive),
+            (&c.after, &c.after_sensitive),
+        ] {
+            if let Some(value) = value {
+                self.secrets.add_marked(value, marker.as_ref(), substring);
+            }
+        }
+    }
+
+    pub(super) fn finish(
+        mut self,
+        top: Top,
+        format_version: String,
+    ) -> Result<(PlanSummary, Secrets), String> {
+        for (name, var) in &top.variables {
+            if variable_is_sensitive(&top.declared, name)
+                && let Some(value) = &var.value
+            {
+                self.secrets.add_all(value, true);
+            }
+        }
+        for change in top.output_changes.values() {
+            self.learn(change, true);
+        }
+        let secrets = self.secrets;
+        let mut changes = self.changes;
+        for (i, id) in self.import_ids {
+            if let Some(import) = &mut changes[i].importing {
+                import.id = Some(if secrets.hides(&id) {
+                    Shown::Sensitive
+                } else {
+                    Shown::Value(id)
+                });
+            }
+        }
+        let mut drift = Vec::new();
+        for rc in self.drift {
+            let action = Action::from_actions(&rc.change.actions);
+            let rows = rows(&rc, action, &secrets);
+            let (mut entry, import_id) = light(rc, action);
+            entry.attributes = rows;
+            if let (Some(import), Some(id)) = (&mut entry.importing, import_id) {
+                import.id = Some(if secrets.hides(&id) {
+                    Shown::Sensitive
+                } else {
+                    Shown::Value(id)
+                });
+            }
+            if entry.action != Action::NoOp || entry.is_moved() {
+                drift.push(entry);
+            }
+        }
+
+        let mut outputs = Vec::new();
+        for (name, change) in top.output_changes {
+            let action = Action::from_actions(&change.actions);
+            if action != Action::NoOp {
+                outputs.push(output_change(name, action, change, &secrets));
+            }
+        }
+        outputs.sort_by(|a, b| a.name.cmp(&b.name));
+
+        let mut variables: Vec<Variable> = top
+            .variables
+            .into_iter()
+            .map(|(name, var)| {
+                let sensitive = variable_is_sensitive(&top.declared, &name);
+                let value = if sensitive {
+                    Shown::Sensitive
+                } else {
+                    secrets.show(var.value.as_ref().unwrap_or(&Value::Null), None)
+                };
+                Variable {
+                    name,
+                    sensitive,
+                    value,
+                }
+            })
+            .collect();
+        variables.sort_by(|a, b| a.name.cmp(&b.name));
+
+        let counts = Counts {
+            invoke: top.action_invocations,
+            ..self.counts
+        };
+        let summary = PlanSummary {
+            format_version,
+            terraform_version: top.terraform_version,
+            changes,
+            drift,
+            outputs,
+            variables,
+            counts,
+            errored: top.errored.unwrap_or(false),
+            deferred: top.deferred_changes,
+            forget_in_headline: top.applyable.is_none(),
+        };
+        Ok((summary, secrets))
+    }
+}
+
+fn is_moved<V>(rc: &RawResourceChange<V>) -> bool {
+    rc.previous_address
+        .as_ref()
+        .is_some_and(|p| !p.is_empty() && *p != rc.address)
+}
+
+/// The changes Terraform shows: not ephemeral, not a plain no-op, not a deleted data source.
+pub(super) fn shown<V>(rc: &RawResourceChange<V>, action: Action) -> bool {
+    let mode = rc.mode.as_deref().unwrap_or("managed");
+    if mode == "ephemeral" {
+        return false;
+    }
+    if action == Action::NoOp && !is_moved(rc) && rc.change.importing.is_none() {
+        return false;
+    }
+    !(action == Action::Delete && mode != "managed")
+}
+
+/// Undeclared variables count as sensitive: without the declaration kopsform cannot tell.
+fn variable_is_sensitive(declared: &IndexMap<String, bool>, name: &str) -> bool {
+    declared.get(name).copied().unwrap_or(true)
+}
+
+/// Counts as Terraform's renderer does (see the module comment).
+fn count(counts: &mut Counts, action: Action, importing: bool, moved: bool) {
+    if importing {
+        counts.import += 1;
+    }
+    if moved {
+        counts.moved += 1;
+    }
+    match action {
+        Action::Create => counts.add += 1,
+        Action::Update => counts.change += 1,
+        Action::Delete => counts.destroy += 1,
+        Action::DeleteThenCreate | Action::CreateThenDelete => {
+            counts.add += 1;
+            counts.destroy += 1;
+        }
+        Action::CreateThenForget | Action::ForgetThenCreate => {
+            counts.add += 1;
+            counts.forget += 1;
+        }
+        Action::Forget => counts.forget += 1,
+        Action::Read => counts.read += 1,
+        Action::NoOp | Action::Unknown => {}
+    }
+}
+
+/// A change without its attribute rows, and its import ID (shown once the secrets are known).
+fn light<V>(rc: RawResourceChange<V>, action: Action) -> (ResourceChange, Option<String>) {
+    let c = rc.change;
+    let replace_paths = replace_steps(&c).iter().map(|p| path_text(p)).collect();
+    let previous_address = rc
+        .previous_address
+        .filter(|p| !p.is_empty() && *p != rc.address);
+    let (importing, import_id) = match c.importing {
+        Some(i) => (Some(Import { id: None }), i.id),
+        None => (None, None),
+    };
+    let change = ResourceChange {
+        previous_address,
+        module_address: rc.module_address.filter(|m| !m.is_empty()),
+        mode: rc.mode.unwrap_or_else(|| "managed".to_string()),
+        resource_type: rc.resource_type,
+        name: rc.name,
+        index: rc.index.as_ref().map(|i| format!("[{i}]")),
+        deposed: rc.deposed.filter(|d| !d.is_empty()),
+        actions: c.actions,
+        action,
+        action_reason: rc.action_reason.filter(|r| !r.is_empty()),
+        replace_paths,
+        importing,
+        attributes: Vec::new(),
+        address: rc.address,
+    };
+    (change, import_id)
+}
+
+fn output_change(name: String, action: Action, c: RawChange, secrets: &Secrets) -> OutputChange {
+    let sensitive = marks_something(&c.before_sensitive) || marks_something(&c.after_sensitive);
+    let before = (!matches!(action, Action::Create)).then(|| {
+        if sensitive {
+            Shown::Sensitive
+        } else {
+            secrets.show(c.before.as_ref().unwrap_or(&Value::Null), None)
+        }
+    });
+    let after = (!matches!(action, Action::Delete)).then(|| {
+        if marks_something(&c.after_unknown) {
+            Shown::Unknown
+        } else if sensitive {
+            Shown::Sensitive
+        } else {
+            secrets.show(c.after.as_ref().unwrap_or(&Value::Null), None)
+        }
+    });
+    OutputChange {
+        name,
+        actions: c.actions,
+        action,
+        sensitive,
+        before,
+        after,
+    }
+}

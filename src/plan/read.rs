@@ -1,0 +1,426 @@
+//! Reading a plan: [`open`]/[`from_text`] run the first pass and give a [`Plan`] (the summary
+//! without attribute rows) and its [`Rows`], the second pass that yields rows change by change.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use super::build::{First, shown};
+use super::rows::rows;
+use super::secrets::Secrets;
+use super::stream::{Item, Source, check_format_version, scan, skip_bom};
+use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
+use crate::error::UserError;
+
+/// A plan read in one streaming pass: its summary without attribute rows, and what a second
+/// pass needs to produce the rows change by change ([`Rows::each`]). Neither the plan's text
+/// nor all rows are ever held at once, so a review of a large plan needs little memory.
+pub(crate) struct Plan {
+    pub(crate) summary: PlanSummary,
+    pub(crate) rows: Rows,
+}
+
+/// The second pass over a plan: its source and every secret the first pass found.
+pub(crate) struct Rows {
+    source: Source,
+    secrets: Secrets,
+}
+
+/// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
+/// `TOOL show -json` run in the plan's folder; without the attribute rows ([`Rows::each`] gives
+/// them).
+pub(crate) fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, UserError> {
+    let mut file = std::fs::File::open(plan)
+        .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
+    let mut head = Vec::with_capacity(512);
+    (&mut file)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
+    let blank_file = head.len() < 512;
+    let head = skip_bom(&head);
+    let is_json = match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b) => *b == b'{',
+        // All blank so far: JSON if the file is all blank (then it fails as JSON).
+        None => blank_file,
+    };
+    let source = if is_json {
+        Source::File(plan.to_path_buf())
+    } else {
+        drop(file);
+        Source::Bytes(crate::tools::terraform::show_json(plan, tool, env)?)
+    };
+    Plan::read(source).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
+}
+
+/// The plan's JSON text: the file itself when it is JSON, else `terraform show -json` of it.
+/// A saved plan is read with `env` (the task's environment: `TF_DATA_DIR`, credentials).
+pub(crate) fn read_json(
+    plan: &Path,
+    tool: &str,
+    env: &[(String, String)],
+) -> Result<String, UserError> {
+    let bytes = std::fs::read(plan)
+        .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
+    let is_json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    let json = if is_json {
+        drop_utf8_bom(bytes)
+    } else {
+        drop(bytes);
+        crate::tools::terraform::show_json(plan, tool, env)?
+    };
+    String::from_utf8(json).map_err(|e| {
+        UserError::new(format!(
+            "{}: the plan JSON is not UTF-8 (bad byte at offset {})",
+            plan.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn drop_utf8_bom(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    bytes
+}
+
+/// Parses plan JSON into a summary with every attribute row. The error says what is wrong,
+/// without repeating the input.
+pub(crate) fn summarize(json_text: &str) -> Result<PlanSummary, String> {
+    from_text(json_text.to_string())?
+        .into_summary()
+        .map_err(|e| e.to_string())
+}
+
+/// Reads plan JSON text like [`open`]: the summary without rows, and the rows' second pass.
+pub(crate) fn from_text(json_text: String) -> Result<Plan, String> {
+    Plan::read(Source::Bytes(json_text.into_bytes()))
+}
+
+impl Plan {
+    /// The first pass: everything but the resource changes' attribute rows. Their values are
+    /// skipped, unless Terraform marks some as sensitive: then one more pass reads those secrets.
+    fn read(source: Source) -> Result<Plan, String> {
+        let mut first = First::default();
+        let top = scan::<IgnoredAny>(&source, &mut |item| {
+            first.item(item);
+            Ok(())
+        })?;
+        let format_version = match top.format_version.clone() {
+            Some(v) => v,
+            None => check_format_version(None)?,
+        };
+        if first.marked_values {
+            scan::<Value>(&source, &mut |item| {
+                if let Item::Change(rc) = item {
+                    first.learn(&rc.change, false);
+                }
+                Ok(())
+            })?;
+        }
+        let (summary, secrets) = first.finish(top, format_version)?;
+        Ok(Plan {
+            summary,
+            rows: Rows { source, secrets },
+        })
+    }
+
+    /// The summary with every change's attribute rows.
+    pub(crate) fn into_summary(mut self) -> Result<PlanSummary, UserError> {
+        let mut all: Vec<Vec<AttributeChange>> = Vec::with_capacity(self.summary.changes.len());
+        self.rows.each(&self.summary.changes, &mut |_, rows| {
+            all.push(rows);
+            true
+        })?;
+        for (change, rows) in self.summary.changes.iter_mut().zip(all) {
+            change.attributes = rows;
+        }
+        Ok(self.summary)
+    }
+}
+
+impl Rows {
+    /// The second pass: calls `f` with each change's index in `changes` (the summary's) and its
+    /// attribute rows, in plan order, until `f` answers `false`.
+    pub(crate) fn each(
+        &self,
+        changes: &[ResourceChange],
+        f: &mut dyn FnMut(usize, Vec<AttributeChange>) -> bool,
+    ) -> Result<(), UserError> {
+        let mut next = 0;
+        // `f` had enough.
+        let mut ended = false;
+        let result = scan::<Value>(&self.source, &mut |item| {
+            let Item::Change(rc) = item else {
+                return Ok(());
+            };
+            let action = Action::from_actions(&rc.change.actions);
+            if !shown(&rc, action) {
+                return Ok(());
+            }
+            let i = next;
+            next += 1;
+            if changes.get(i).is_none_or(|c| c.address != rc.address) {
+                return Err(CHANGED.to_string());
+            }
+            if f(i, rows(&rc, action, &self.secrets)) {
+                return Ok(());
+            }
+            ended = true;
+            Err(ENOUGH.to_string())
+        });
+        match (result, ended) {
+            (_, true) => Ok(()),
+            (Ok(_), false) if next == changes.len() => Ok(()),
+            // The first pass read the same source without error: it was rewritten since.
+            (Ok(_), false) | (Err(_), false) => Err(UserError::new(
+                "the plan changed while it was read (it was rewritten between two reads of it); \
+                 run the review again once the plan is written",
+            )),
+        }
+    }
+}
+
+/// The error of a second pass that no longer finds the changes of the first.
+const CHANGED: &str = "plan changed";
+/// The error that ends a second pass early.
+const ENOUGH: &str = "enough";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::rows::{Step, path_text};
+    use crate::plan::summary::Shown;
+
+    fn plan(changes: &str) -> String {
+        format!(
+            r#"{{"format_version":"1.2","terraform_version":"1.11.4","applyable":true,"complete":true,"errored":false,
+            "resource_changes":[{changes}]}}"#
+        )
+    }
+
+    fn rc(address: &str, actions: &str, extra: &str) -> String {
+        let (ty, name) = address.split_once('.').unwrap();
+        format!(
+            r#"{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":{actions}{extra}}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_plan_rewritten_between_the_two_passes_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let one = plan(&rc("aws_instance.a", r#"["create"]"#, ""));
+        std::fs::write(&path, &one).unwrap();
+        let opened = open(&path, "terraform", &[]).unwrap();
+        assert_eq!(opened.summary.changes.len(), 1);
+        let other = plan(&rc("aws_instance.b", r#"["create"]"#, ""));
+        std::fs::write(&path, &other).unwrap();
+        let err = opened.into_summary().unwrap_err().to_string();
+        assert!(err.contains("the plan changed while it was read"), "{err}");
+    }
+
+    #[test]
+    fn the_fast_reader_agrees_with_serde_on_what_is_malformed() {
+        let good = plan(&rc(
+            "aws_instance.a",
+            r#"["create"]"#,
+            r#", "before": null"#,
+        ));
+        assert!(summarize(&good).is_ok());
+        // Truncated, a trailing comma, garbage after the document, a change of the wrong shape:
+        // each is refused with serde's message and position.
+        for bad in [
+            &good[..good.len() - 3],
+            &good.replace("]}", "],}"),
+            &format!("{good} x"),
+            &good.replace(r#""actions":["create"]"#, r#""actions":"create""#),
+        ] {
+            let err = summarize(bad).unwrap_err();
+            assert!(err.starts_with("not Terraform plan JSON: "), "{err}");
+            assert!(
+                err.contains(" at line ") && err.contains(" column "),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn headline_counts_like_terraform() {
+        let json = plan(
+            &[
+                rc("a.create", r#"["create"]"#, r#","after":{"x":1}"#),
+                rc(
+                    "a.update",
+                    r#"["update"]"#,
+                    r#","before":{"x":1},"after":{"x":2}"#,
+                ),
+                rc("a.replace", r#"["delete","create"]"#, ""),
+                rc("a.cbd", r#"["create","delete"]"#, ""),
+                rc("a.delete", r#"["delete"]"#, ""),
+                rc("a.noop", r#"["no-op"]"#, ""),
+                rc("a.imported", r#"["no-op"]"#, r#","importing":{"id":"i-1"}"#),
+                rc("a.forget", r#"["forget"]"#, ""),
+            ]
+            .join(","),
+        );
+        let s = summarize(&json).unwrap();
+        assert_eq!(
+            s.headline(),
+            "Plan: 1 to import, 3 to add, 1 to change, 3 to destroy."
+        );
+        assert_eq!(s.counts.forget, 1);
+        assert_eq!(s.changes.len(), 7);
+        assert!(s.has_changes());
+    }
+
+    #[test]
+    fn opentofu_plans_count_forgets_in_the_headline() {
+        let json = plan(&rc("a.forget", r#"["forget"]"#, "")).replace(r#""applyable":true,"#, "");
+        let s = summarize(&json).unwrap();
+        assert_eq!(
+            s.headline(),
+            "Plan: 0 to add, 0 to change, 0 to destroy, 1 to forget."
+        );
+    }
+
+    #[test]
+    fn moves_reads_and_data_deletes() {
+        let json = plan(
+            &[
+                r#"{"address":"a.new","previous_address":"a.old","mode":"managed","type":"a","name":"new","change":{"actions":["no-op"]}}"#.to_string(),
+                r#"{"address":"data.a.b","mode":"data","type":"a","name":"b","change":{"actions":["delete"]}}"#.to_string(),
+                r#"{"address":"data.a.c","mode":"data","type":"a","name":"c","change":{"actions":["read"]},"action_reason":"read_because_config_unknown"}"#.to_string(),
+            ]
+            .join(","),
+        );
+        let s = summarize(&json).unwrap();
+        assert_eq!(s.headline(), "Plan: 0 to add, 0 to change, 0 to destroy.");
+        assert_eq!(s.counts.moved, 1);
+        assert_eq!(s.counts.read, 1);
+        assert_eq!(s.changes.len(), 2);
+        assert_eq!(s.changes[0].previous_address.as_deref(), Some("a.old"));
+    }
+
+    #[test]
+    fn no_changes_and_output_only_plans() {
+        let s = summarize(&plan(&rc("a.b", r#"["no-op"]"#, ""))).unwrap();
+        assert_eq!(s.headline(), "No changes.");
+        assert!(!s.has_changes());
+        let json = r#"{"format_version":"1.2","applyable":true,"output_changes":{
+            "o":{"actions":["update"],"before":"a","after":"b","after_unknown":false,"before_sensitive":false,"after_sensitive":false},
+            "same":{"actions":["no-op"],"before":"a","after":"a"}}}"#;
+        let s = summarize(json).unwrap();
+        assert_eq!(s.headline(), "No resource changes; 1 output value changes.");
+        assert!(s.has_changes());
+        assert_eq!(s.outputs[0].after, Some(Shown::Value("\"b\"".into())));
+    }
+
+    #[test]
+    fn action_invocations_follow_the_counts() {
+        let json = plan("").replace(
+            r#""resource_changes":[]"#,
+            r#""action_invocations":[{"address":"action.a.b"}]"#,
+        );
+        let s = summarize(&json).unwrap();
+        assert_eq!(
+            s.headline(),
+            "Plan: 0 to add, 0 to change, 0 to destroy. Actions: 1 to invoke."
+        );
+    }
+
+    #[test]
+    fn format_versions() {
+        assert!(summarize(r#"{"format_version":"1.0"}"#).is_ok());
+        let err = summarize(r#"{"format_version":"2.0","resource_changes":7}"#).unwrap_err();
+        assert!(
+            err.contains("format_version \"2.0\" is not supported"),
+            "{err}"
+        );
+        let err = summarize(r#"{"resource_changes":[]}"#).unwrap_err();
+        assert!(err.contains("no `format_version`"), "{err}");
+        let err = summarize("{ nope").unwrap_err();
+        assert!(err.starts_with("not Terraform plan JSON"), "{err}");
+        assert!(err.contains("line 1 column 3"), "{err}");
+    }
+
+    #[test]
+    fn attribute_rows_hide_secrets_and_blobs() {
+        let long = "x".repeat(201);
+        let json = plan(&rc(
+            "a.b",
+            r#"["delete","create"]"#,
+            &format!(
+                r#","before":{{"pw":"hunter22","copy":"hunter22","size":1,"user_data":"abc","tags":{{"Name":"n"}},"long":"{long}"}},
+                "after":{{"pw":"hunter23","copy":"hunter23","size":2,"user_data":"abd","tags":{{"Name":"n","k.x":"v"}},"long":"{long}"}},
+                "after_unknown":{{"id":true,"tags":{{}}}},
+                "before_sensitive":{{"pw":true}},"after_sensitive":{{"pw":true}},
+                "replace_paths":[["size"]]"#
+            ),
+        ));
+        let s = summarize(&json).unwrap();
+        let rows = &s.changes[0].attributes;
+        let find = |p: &str| rows.iter().find(|r| r.path == p).unwrap();
+        assert_eq!(find("pw").after, Some(Shown::Sensitive));
+        assert_eq!(find("copy").before, Some(Shown::Sensitive));
+        assert_eq!(find("copy").after, Some(Shown::Sensitive));
+        assert!(find("size").forces_replacement);
+        assert!(!find("pw").forces_replacement);
+        assert!(matches!(
+            find("user_data").after,
+            Some(Shown::Blob { bytes: 3, .. })
+        ));
+        assert_eq!(
+            find("tags[\"k.x\"]").after,
+            Some(Shown::Value("\"v\"".into()))
+        );
+        assert_eq!(find("id").after, Some(Shown::Unknown));
+        assert!(
+            rows.iter()
+                .all(|r| r.path != "long" && r.path != "tags.Name")
+        );
+        assert_eq!(s.changes[0].replace_paths, ["size"]);
+        let text = format!("{s:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn sensitive_outputs_and_variables_are_hidden_everywhere() {
+        let json = r#"{"format_version":"1.2","applyable":true,
+          "variables":{"token":{"value":"s3cr3t-token"},"plain":{"value":"p"},"undeclared":{"value":"u"}},
+          "configuration":{"root_module":{"variables":{"token":{"sensitive":true},"plain":{}}}},
+          "resource_changes":[{"address":"a.b","mode":"managed","type":"a","name":"b","change":{"actions":["create"],
+             "after":{"url":"https://x/?t=s3cr3t-token","n":"ok"},"after_unknown":{},"after_sensitive":{}}}],
+          "output_changes":{"o":{"actions":["create"],"before":null,"after":"other-secret","after_unknown":false,
+             "before_sensitive":false,"after_sensitive":true}}}"#;
+        let s = summarize(json).unwrap();
+        let text = format!("{s:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(!text.contains("other-secret"), "{text}");
+        assert_eq!(s.variables[0].name, "plain");
+        assert_eq!(s.variables[0].value, Shown::Value("\"p\"".into()));
+        assert!(s.variables[2].sensitive);
+        assert_eq!(s.outputs[0].before, None);
+        assert_eq!(s.outputs[0].after, Some(Shown::Sensitive));
+    }
+
+    #[test]
+    fn paths_are_written_as_terraform_does() {
+        let steps = [
+            Step::Key("tag".into()),
+            Step::Index(3),
+            Step::Key("key".into()),
+        ];
+        assert_eq!(path_text(&steps), "tag[3].key");
+        assert_eq!(
+            path_text(&[Step::Key("tags".into()), Step::Key("a/b".into())]),
+            "tags[\"a/b\"]"
+        );
+    }
+}

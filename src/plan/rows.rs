@@ -1,0 +1,288 @@
+//! Attribute rows: a walk over a change's before and after together, with Terraform's markers,
+//! yielding one [`AttributeChange`] per leaf that differs; also how paths are written.
+
+use serde_json::Value;
+
+use super::secrets::{Secrets, is_true, is_unmarked};
+use super::stream::{RawChange, RawResourceChange};
+use super::summary::{Action, AttributeChange, Shown};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl Step {
+    fn from_json(v: &Value) -> Option<Step> {
+        match v {
+            Value::String(s) => Some(Step::Key(s.clone())),
+            Value::Number(n) => n.as_u64().map(|i| Step::Index(i as usize)),
+            _ => None,
+        }
+    }
+}
+
+/// `size`, `tags["kubernetes.io/cluster/x"]`, `launch_template[0].id`.
+pub(super) fn path_text(steps: &[Step]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            Step::Key(k) if is_identifier(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Step::Key(k) => {
+                out.push('[');
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(']');
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn is_identifier(k: &str) -> bool {
+    let mut chars = k.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Which sides of a change exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Create (and reads of data sources): only after.
+    After,
+    /// Delete and forget: only before.
+    Before,
+    Both,
+}
+
+#[derive(Clone, Copy)]
+struct Marks<'a> {
+    before_sensitive: Option<&'a Value>,
+    after_sensitive: Option<&'a Value>,
+    after_unknown: Option<&'a Value>,
+}
+
+impl<'a> Marks<'a> {
+    fn key(self, k: &str) -> Marks<'a> {
+        let child = |m: Option<&'a Value>| match m {
+            Some(Value::Bool(true)) => m,
+            Some(Value::Object(map)) => map.get(k),
+            _ => None,
+        };
+        Marks {
+            before_sensitive: child(self.before_sensitive),
+            after_sensitive: child(self.after_sensitive),
+            after_unknown: child(self.after_unknown),
+        }
+    }
+
+    fn index(self, i: usize) -> Marks<'a> {
+        let child = |m: Option<&'a Value>| match m {
+            Some(Value::Bool(true)) => m,
+            Some(Value::Array(items)) => items.get(i),
+            _ => None,
+        };
+        Marks {
+            before_sensitive: child(self.before_sensitive),
+            after_sensitive: child(self.after_sensitive),
+            after_unknown: child(self.after_unknown),
+        }
+    }
+}
+
+struct Walk<'a> {
+    secrets: &'a Secrets,
+    replace: &'a [Vec<Step>],
+    side: Side,
+    steps: Vec<Step>,
+    rows: Vec<AttributeChange>,
+}
+
+fn non_empty_container(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        _ => false,
+    }
+}
+
+fn index(v: Option<&Value>, i: usize) -> Option<&Value> {
+    match v {
+        Some(Value::Array(a)) => a.get(i),
+        _ => None,
+    }
+}
+
+fn member<'a>(v: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    match v {
+        Some(Value::Object(m)) => m.get(key),
+        _ => None,
+    }
+}
+
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+impl Walk<'_> {
+    fn walk(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks) {
+        let before = if self.side == Side::After {
+            None
+        } else {
+            present(before)
+        };
+        let after = if self.side == Side::Before {
+            None
+        } else {
+            present(after)
+        };
+        let unknown = self.side != Side::Before && marks.after_unknown.is_some_and(is_true);
+        let sensitive = marks.before_sensitive.is_some_and(is_true)
+            || marks.after_sensitive.is_some_and(is_true);
+        let scalar_vs_container = before.is_some()
+            && after.is_some()
+            && non_empty_container(before) != non_empty_container(after);
+        let descend = !unknown
+            && !sensitive
+            && !scalar_vs_container
+            && (non_empty_container(before)
+                || non_empty_container(after)
+                || marks.after_unknown.is_some_and(non_empty_unknown));
+        if descend {
+            self.descend(before, after, marks);
+        } else {
+            self.leaf(before, after, marks, unknown);
+        }
+    }
+
+    fn descend(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks) {
+        let as_array = matches!(before, Some(Value::Array(_)))
+            || matches!(after, Some(Value::Array(_)))
+            || matches!(marks.after_unknown, Some(Value::Array(_)));
+        if as_array {
+            let len = |v: Option<&Value>| match v {
+                Some(Value::Array(a)) => a.len(),
+                _ => 0,
+            };
+            let n = len(before).max(len(after)).max(len(marks.after_unknown));
+            for i in 0..n {
+                self.steps.push(Step::Index(i));
+                self.walk(index(before, i), index(after, i), marks.index(i));
+                self.steps.pop();
+            }
+            return;
+        }
+        let mut keys: Vec<&str> = Vec::new();
+        let unknown = (self.side != Side::Before)
+            .then_some(marks.after_unknown)
+            .flatten();
+        for v in [before, after, unknown] {
+            if let Some(Value::Object(map)) = v {
+                keys.extend(map.keys().map(String::as_str));
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            self.steps.push(Step::Key(key.to_string()));
+            self.walk(member(before, key), member(after, key), marks.key(key));
+            self.steps.pop();
+        }
+    }
+
+    fn leaf(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks, unknown: bool) {
+        let changed = match self.side {
+            Side::After => after.is_some() || unknown,
+            Side::Before => before.is_some(),
+            Side::Both => unknown || before != after,
+        };
+        if !changed {
+            return;
+        }
+        let attribute = self.steps.iter().rev().find_map(|s| match s {
+            Step::Key(k) => Some(k.as_str()),
+            Step::Index(_) => None,
+        });
+        let show = |v: Option<&Value>, marker: Option<&Value>| {
+            let v = v.unwrap_or(&Value::Null);
+            if marker.is_some_and(is_true) && !v.is_null() {
+                Shown::Sensitive
+            } else {
+                self.secrets.show(v, attribute)
+            }
+        };
+        let before_shown = (self.side != Side::After).then(|| show(before, marks.before_sensitive));
+        let after_shown = (self.side != Side::Before).then(|| {
+            if unknown {
+                Shown::Unknown
+            } else {
+                show(after, marks.after_sensitive)
+            }
+        });
+        let forces_replacement = self.replace.iter().any(|p| {
+            let n = p.len().min(self.steps.len());
+            p[..n] == self.steps[..n]
+        });
+        self.rows.push(AttributeChange {
+            path: path_text(&self.steps),
+            before: before_shown,
+            after: after_shown,
+            forces_replacement,
+        });
+    }
+}
+
+/// An `after_unknown` tree with some `true` in it.
+fn non_empty_unknown(v: &Value) -> bool {
+    !is_unmarked(v)
+}
+
+/// A change's attribute rows: what changes (update, replace), is set (create) or goes (delete).
+pub(super) fn rows(
+    rc: &RawResourceChange,
+    action: Action,
+    secrets: &Secrets,
+) -> Vec<AttributeChange> {
+    let c = &rc.change;
+    let replace = replace_steps(c);
+    let after_absent = c.after.is_none() && !c.after_unknown.as_ref().is_some_and(is_true);
+    let side = match action {
+        Action::Delete | Action::Forget => Side::Before,
+        _ if c.before.is_none() => Side::After,
+        _ if after_absent => Side::Before,
+        _ => Side::Both,
+    };
+    let mut walk = Walk {
+        secrets,
+        replace: &replace,
+        side,
+        steps: Vec::new(),
+        rows: Vec::new(),
+    };
+    walk.walk(
+        c.before.as_ref(),
+        c.after.as_ref(),
+        Marks {
+            before_sensitive: c.before_sensitive.as_ref(),
+            after_sensitive: c.after_sensitive.as_ref(),
+            after_unknown: c.after_unknown.as_ref(),
+        },
+    );
+    walk.rows
+}
+
+pub(super) fn replace_steps<V>(c: &RawChange<V>) -> Vec<Vec<Step>> {
+    c.replace_paths
+        .iter()
+        .flatten()
+        .map(|path| path.iter().filter_map(Step::from_json).collect())
+        .collect()
+}

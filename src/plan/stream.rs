@@ -1,0 +1,422 @@
+//! The plan JSON as Terraform writes it (internal/command/jsonplan), streamed: the top-level
+//! object is visited key by key and `resource_changes`/`resource_drift` element by element, each
+//! handed to the pass and dropped. Unlisted fields are skipped without building values.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::{BufRead, Read};
+use std::marker::PhantomData;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::secrets::is_unmarked;
+
+/// The plan JSON major version kopsform reads (`format_version` "1.x").
+pub(crate) const SUPPORTED_FORMAT_MAJOR: &str = "1";
+
+/// Where the plan JSON is read from, once per pass.
+pub(super) enum Source {
+    /// A file that is plan JSON (a UTF-8 byte-order mark is skipped).
+    File(std::path::PathBuf),
+    /// `terraform show -json` output, or text given to [`summarize`].
+    Bytes(Vec<u8>),
+}
+
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    // serde quotes a mistyped string (`invalid type: string "...", expected ...`): it could be a
+    // secret in the wrong place, so it is left out.
+    match (text.find("string \""), text.rfind("\", expected")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}a string{}", &text[..start], &text[end + 1..])
+        }
+        _ => text.to_string(),
+    }
+}
+
+pub(super) fn check_format_version(version: Option<&Value>) -> Result<String, String> {
+    let version = match version {
+        None => {
+            return Err(
+                "not Terraform plan JSON: it has no `format_version`; pass a saved plan or the output of `terraform show -json PLAN`"
+                    .to_string(),
+            );
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "not Terraform plan JSON: `format_version` is {other}, not a string like \"1.2\""
+            ));
+        }
+    };
+    let major = version.split('.').next().unwrap_or_default();
+    if major != SUPPORTED_FORMAT_MAJOR {
+        return Err(format!(
+            "plan JSON format_version {version:?} is not supported: kopsform reads format 1.x \
+             (Terraform 0.12 to 1.x, OpenTofu); upgrade kopsform, or produce the JSON with a \
+             Terraform that writes format 1.x"
+        ));
+    }
+    Ok(version)
+}
+
+/// The top-level fields other than the change lists.
+#[derive(Default)]
+pub(super) struct Top {
+    pub(super) format_version: Option<String>,
+    pub(super) terraform_version: Option<String>,
+    pub(super) variables: IndexMap<String, RawVariable>,
+    pub(super) output_changes: IndexMap<String, RawChange>,
+    pub(super) deferred_changes: usize,
+    pub(super) action_invocations: usize,
+    pub(super) declared: IndexMap<String, bool>,
+    pub(super) applyable: Option<bool>,
+    pub(super) errored: Option<bool>,
+}
+
+/// One element of a change list.
+/// `V` is what a change's `before` and `after` are read as: `IgnoredAny` when a pass does not
+/// need them (the first pass), `Value` when it does. Drift entries always have their values.
+pub(super) enum Item<V> {
+    Change(RawResourceChange<V>),
+    Drift(RawResourceChange),
+}
+
+type OnItem<'a, V> = dyn FnMut(Item<V>) -> Result<(), String> + 'a;
+
+/// One pass over the plan JSON of `source`: fast, one value at a time ([`fast_scan`]); when that
+/// finds the document malformed, serde_json's own reader reads it again to say what and where.
+pub(super) fn scan<V: DeserializeOwned>(
+    source: &Source,
+    on_item: &mut OnItem<V>,
+) -> Result<Top, String> {
+    let fast = match source {
+        Source::Bytes(bytes) => fast_scan(skip_bom(bytes), on_item),
+        Source::File(path) => fast_scan(open_past_bom(path, 4096)?, on_item),
+    };
+    match fast {
+        Ok(top) => Ok(top),
+        Err(Fast::Stopped(message)) => Err(message),
+        Err(Fast::Io(e)) => Err(format!("cannot read the plan: {e}")),
+        Err(Fast::Malformed) => match strict_error(source)? {
+            Some(message) => Err(message),
+            // Well-formed after all: only a value the fast reader copied failed to parse in a way
+            // the strict one (which parses the whole document at once) does not see. Say so
+            // rather than guess.
+            None => Err(
+                "not Terraform plan JSON: a resource change or top-level field does not have the \
+                 shape Terraform writes; pass a saved plan or the output of `terraform show -json PLAN`"
+                    .to_string(),
+            ),
+        },
+    }
+}
+
+/// The plan file, buffered, past a UTF-8 byte-order mark.
+fn open_past_bom(
+    path: &Path,
+    capacity: usize,
+) -> Result<std::io::BufReader<std::fs::File>, String> {
+    let fail = |e: std::io::Error| format!("cannot read the plan: {e}");
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut reader = std::io::BufReader::with_capacity(capacity, file);
+    if reader
+        .fill_buf()
+        .map_err(fail)?
+        .starts_with(&[0xEF, 0xBB, 0xBF])
+    {
+        reader.consume(3);
+    }
+    Ok(reader)
+}
+
+pub(super) fn skip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes)
+}
+
+/// How a fast pass ended early.
+enum Fast {
+    /// The pass's own error (or its signal that it has enough), passed on.
+    Stopped(String),
+    Io(std::io::Error),
+    /// Not well-formed, or a value not of the expected shape: read again to say why.
+    Malformed,
+}
+
+impl From<crate::plan::jsonscan::Malformed> for Fast {
+    fn from(e: crate::plan::jsonscan::Malformed) -> Self {
+        match e {
+            crate::plan::jsonscan::Malformed::Syntax => Fast::Malformed,
+            crate::plan::jsonscan::Malformed::Io(e) => Fast::Io(e),
+        }
+    }
+}
+
+/// One pass that copies one top-level field or change-list element at a time into a buffer and
+/// parses that slice (serde_json parses slices several times faster than readers); skipped fields
+/// (`prior_state`, `planned_values`, ...) are never held. A malformed document is read again
+/// by [`strict_error`] for the message.
+fn fast_scan<V: DeserializeOwned>(reader: impl Read, on_item: &mut OnItem<V>) -> Result<Top, Fast> {
+    fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Fast> {
+        serde_json::from_slice(raw).map_err(|_| Fast::Malformed)
+    }
+    let mut s = crate::plan::jsonscan::Scanner::new(reader);
+    let mut top = Top::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut raw = Vec::new();
+    let mut more = s.open_object()?;
+    while more {
+        let key = s.key(&mut raw)?;
+        if !seen.insert(key.clone()) {
+            return Err(Fast::Malformed);
+        }
+        raw.clear();
+        match key.as_str() {
+            "resource_changes" | "resource_drift" => {
+                if s.peek()? == Some(b'n') {
+                    s.value(Some(&mut raw))?;
+                    parse::<()>(&raw)?;
+                } else if s.open_list()? {
+                    loop {
+                        raw.clear();
+                        s.value(Some(&mut raw))?;
+                        let item = if key == "resource_drift" {
+                            Item::Drift(parse(&raw)?)
+                        } else {
+                            Item::Change(parse(&raw)?)
+                        };
+                        on_item(item).map_err(Fast::Stopped)?;
+                        if !s.next_or_end(b']')? {
+                            break;
+                        }
+                    }
+                }
+            }
+            "configuration" => {
+                if s.peek()? == Some(b'{') {
+                    top.declared = declared_variables(&mut s, &mut raw)?;
+                } else {
+                    // Only `null` is not an object and still a configuration.
+                    s.value(Some(&mut raw))?;
+                    parse::<()>(&raw)?;
+                }
+            }
+            "format_version" | "terraform_version" | "variables" | "output_changes"
+            | "deferred_changes" | "action_invocations" | "applyable" | "errored" => {
+                s.value(Some(&mut raw))?;
+                match key.as_str() {
+                    "format_version" => {
+                        let v: Value = parse(&raw)?;
+                        top.format_version =
+                            Some(check_format_version(Some(&v)).map_err(Fast::Stopped)?);
+                    }
+                    "terraform_version" => top.terraform_version = parse(&raw)?,
+                    "variables" => top.variables = parse::<Option<_>>(&raw)?.unwrap_or_default(),
+                    "output_changes" => {
+                        top.output_changes = parse::<Option<_>>(&raw)?.unwrap_or_default()
+                    }
+                    "deferred_changes" => {
+                        top.deferred_changes =
+                            parse::<Option<Vec<IgnoredAny>>>(&raw)?.map_or(0, |v| v.len())
+                    }
+                    "action_invocations" => {
+                        top.action_invocations =
+                            parse::<Option<Vec<IgnoredAny>>>(&raw)?.map_or(0, |v| v.len())
+                    }
+                    "applyable" => top.applyable = parse(&raw)?,
+                    _ => top.errored = parse(&raw)?,
+                }
+            }
+            _ => s.value(None)?,
+        }
+        more = s.next_or_end(b'}')?;
+    }
+    if !s.at_end()? {
+        return Err(Fast::Malformed);
+    }
+    Ok(top)
+}
+
+/// `configuration.root_module.variables[*].sensitive`, without holding the rest of the
+/// configuration (a resource block per resource: large).
+fn declared_variables<R: Read>(
+    s: &mut crate::plan::jsonscan::Scanner<R>,
+    raw: &mut Vec<u8>,
+) -> Result<IndexMap<String, bool>, Fast> {
+    let mut declared = IndexMap::new();
+    let mut more = s.open_object()?;
+    while more {
+        if s.key(raw)? == "root_module" && s.peek()? == Some(b'{') {
+            let mut more_module = s.open_object()?;
+            while more_module {
+                if s.key(raw)? == "variables" {
+                    raw.clear();
+                    s.value(Some(raw))?;
+                    let variables: Option<IndexMap<String, RawVariableDeclaration>> =
+                        serde_json::from_slice(raw).map_err(|_| Fast::Malformed)?;
+                    declared = variables
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(name, d)| (name, d.sensitive.unwrap_or(false)))
+                        .collect();
+                } else {
+                    s.value(None)?;
+                }
+                more_module = s.next_or_end(b'}')?;
+            }
+        } else {
+            s.value(None)?;
+        }
+        more = s.next_or_end(b'}')?;
+    }
+    Ok(declared)
+}
+
+/// Why the plan JSON is malformed, in serde's words with line and column: the whole document read
+/// again with serde_json's own reader (slower), in the shapes [`fast_scan`] expects. `None` when
+/// it finds nothing wrong.
+fn strict_error(source: &Source) -> Result<Option<String>, String> {
+    // The plan's fields as the fast reader reads them (read only to check their shape); the
+    // change lists are checked and dropped element by element.
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Configuration {
+        root_module: Option<Module>,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Module {
+        variables: Option<IndexMap<String, RawVariableDeclaration>>,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Strict {
+        format_version: Option<Value>,
+        terraform_version: Option<String>,
+        variables: Option<IndexMap<String, RawVariable>>,
+        resource_drift: Option<Checked<RawResourceChange>>,
+        resource_changes: Option<Checked<RawResourceChange<IgnoredAny>>>,
+        output_changes: Option<IndexMap<String, RawChange>>,
+        deferred_changes: Option<Checked<IgnoredAny>>,
+        action_invocations: Option<Checked<IgnoredAny>>,
+        configuration: Option<Configuration>,
+        applyable: Option<bool>,
+        errored: Option<bool>,
+    }
+    let result = match source {
+        Source::Bytes(bytes) => serde_json::from_slice::<Strict>(skip_bom(bytes)).map(drop),
+        Source::File(path) => {
+            serde_json::from_reader::<_, Strict>(open_past_bom(path, 64 * 1024)?).map(drop)
+        }
+    };
+    Ok(result.err().map(|e| {
+        if e.is_io() {
+            return format!("cannot read the plan: {}", describe_json_error(&e));
+        }
+        format!(
+            "not Terraform plan JSON: {} at line {} column {}; pass a saved plan or the output of `terraform show -json PLAN`",
+            describe_json_error(&e),
+            e.line(),
+            e.column()
+        )
+    }))
+}
+
+/// A list whose elements are checked one by one and dropped.
+struct Checked<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Each<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Each<T> {
+            type Value = Checked<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked<T>, A::Error> {
+                while seq.next_element::<T>()?.is_some() {}
+                Ok(Checked(PhantomData))
+            }
+        }
+        d.deserialize_seq(Each(PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawVariable {
+    pub(super) value: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RawVariableDeclaration {
+    sensitive: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+pub(super) struct RawResourceChange<V = Value> {
+    #[serde(default)]
+    pub(super) address: String,
+    pub(super) previous_address: Option<String>,
+    pub(super) module_address: Option<String>,
+    pub(super) mode: Option<String>,
+    #[serde(rename = "type", default)]
+    pub(super) resource_type: String,
+    #[serde(default)]
+    pub(super) name: String,
+    pub(super) index: Option<Value>,
+    pub(super) deposed: Option<String>,
+    #[serde(default)]
+    pub(super) change: RawChange<V>,
+    pub(super) action_reason: Option<String>,
+}
+
+/// A change; its marker trees are small and always read, its values as `V` (see [`Item`]).
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+pub(super) struct RawChange<V = Value> {
+    #[serde(default)]
+    pub(super) actions: Vec<String>,
+    pub(super) before: Option<V>,
+    pub(super) after: Option<V>,
+    pub(super) after_unknown: Option<Value>,
+    pub(super) before_sensitive: Option<Value>,
+    pub(super) after_sensitive: Option<Value>,
+    pub(super) replace_paths: Option<Vec<Vec<Value>>>,
+    pub(super) importing: Option<RawImporting>,
+}
+
+impl<V> Default for RawChange<V> {
+    fn default() -> Self {
+        RawChange {
+            actions: Vec::new(),
+            before: None,
+            after: None,
+            after_unknown: None,
+            before_sensitive: None,
+            after_sensitive: None,
+            replace_paths: None,
+            importing: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawImporting {
+    pub(super) id: Option<String>,
+}
+
+/// A marker tree (`*_sensitive`, `after_unknown`) with a `true` in it. Most are `{}` or `false`.
+pub(super) fn marks_something(marker: &Option<Value>) -> bool {
+    marker.as_ref().is_some_and(|m| !is_unmarked(m))
+}

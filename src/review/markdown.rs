@@ -1,0 +1,1029 @@
+//! Markdown: the review as a pull-request comment, in sections that a size budget cuts whole
+//! items at a time, saying what was left out and where the full review is. A [`Review`] in, text out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::protect::RULE_PREFIX;
+use super::report::{Review, launch_template_changes};
+use super::words::{Style, action_words, code, reasons, rolling_verdict};
+use crate::atomic::WriteError;
+use crate::error::UserError;
+use crate::plan::summary::{Action, AttributeChange, ResourceChange, Shown};
+
+/// Where the full review is, named when the budget cut one.
+pub(crate) enum FullReport {
+    /// `--full-report URL_OR_PATH`.
+    Named(String),
+    /// The uncut copy written next to `--out`.
+    File(String),
+    /// Nowhere yet: say how to get it.
+    Rerun,
+}
+
+/// A rendered Markdown review.
+pub(crate) struct Markdown {
+    pub(crate) text: String,
+    /// The whole review, when the budget left something out of `text`.
+    pub(crate) full: Option<String>,
+}
+
+impl Markdown {
+    /// The budget left something out.
+    pub(crate) fn cut(&self) -> bool {
+        self.full.is_some()
+    }
+}
+
+/// A part of the review: a head, and items that a budget may cut one by one.
+struct Section {
+    /// How the cut notice names it: "the details".
+    name: &'static str,
+    /// What its items are, for the cut notice: "resource details" (as in "3 of 9 resource details").
+    noun: &'static str,
+    head: String,
+    items: Items,
+}
+
+/// A section's items: texts, or the details of every change, made when written (a large plan's
+/// details are far bigger than the rest of the review).
+enum Items {
+    Text(Vec<String>),
+    Details,
+}
+
+impl Section {
+    fn whole(name: &'static str, text: String) -> Section {
+        Section::list(name, "", text, Vec::new())
+    }
+
+    fn list(name: &'static str, noun: &'static str, head: String, items: Vec<String>) -> Section {
+        Section {
+            name,
+            noun,
+            head,
+            items: Items::Text(items),
+        }
+    }
+
+    fn len(&self, review: &Review) -> usize {
+        match &self.items {
+            Items::Text(items) => items.len(),
+            Items::Details => review.summary.changes.len(),
+        }
+    }
+
+    /// The sizes in characters of the first items, until their sum passes `limit`. A large
+    /// plan's details are rendered only as far as a budget needs.
+    fn sizes(&self, review: &Review, limit: usize) -> Result<Vec<usize>, UserError> {
+        let mut sizes = Vec::new();
+        let mut sum = 0usize;
+        match &self.items {
+            Items::Text(items) => {
+                for item in items {
+                    if sum > limit {
+                        break;
+                    }
+                    sizes.push(chars(item));
+                    sum += chars(item);
+                }
+            }
+            Items::Details => {
+                each_details(review, usize::MAX, &mut |item| {
+                    sizes.push(chars(item));
+                    sum += chars(item);
+                    sum <= limit
+                })?;
+            }
+        }
+        Ok(sizes)
+    }
+
+    /// Writes the head and the first `items` items.
+    fn write_to(
+        &self,
+        review: &Review,
+        out: &mut dyn std::io::Write,
+        items: usize,
+    ) -> Result<(), WriteError> {
+        out.write_all(self.head.as_bytes())?;
+        match &self.items {
+            Items::Text(texts) => {
+                for item in &texts[..items] {
+                    out.write_all(item.as_bytes())?;
+                }
+            }
+            Items::Details => {
+                let mut failed = None;
+                each_details(
+                    review,
+                    items,
+                    &mut |item| match out.write_all(item.as_bytes()) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    },
+                )?;
+                if let Some(e) = failed {
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Calls `f` with the details item of each of the first `n` changes until it answers `false`.
+fn each_details(
+    review: &Review,
+    n: usize,
+    f: &mut dyn FnMut(&str) -> bool,
+) -> Result<(), UserError> {
+    let changes = &review.summary.changes;
+    let n = n.min(changes.len());
+    if n == 0 {
+        return Ok(());
+    }
+    match &review.rows {
+        None => {
+            for change in &changes[..n] {
+                if !f(&details_item(change, &change.attributes)) {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        Some(rows) => rows.each(changes, &mut |i, rows| {
+            f(&details_item(&changes[i], &rows)) && i + 1 < n
+        }),
+    }
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// What the budget did to a section.
+enum Cut {
+    Partly { kept: usize },
+    Whole,
+}
+
+/// The Markdown review laid out: its sections and what a budget cuts of them.
+pub(crate) struct Layout<'r> {
+    review: &'r Review,
+    kept: Vec<Section>,
+    optional: Vec<Section>,
+    cuts: Vec<(usize, Cut)>,
+    /// The cut notice, after the top, when something was cut.
+    notice: Option<String>,
+}
+
+impl<'r> Layout<'r> {
+    /// Lays the review out within `budget` characters when given (the top, the risk section and
+    /// the rolling-update verdict are always kept whole).
+    pub(crate) fn new(
+        review: &'r Review,
+        budget: Option<usize>,
+        full: &FullReport,
+    ) -> Result<Layout<'r>, UserError> {
+        let kept = [top(review), risk_section(review), rolling_section(review)];
+        let optional = [
+            types_section(review),
+            drift_section(review),
+            outputs_section(review),
+            details_section(review),
+            variables_section(review),
+        ];
+        let optional: Vec<Section> = optional.into_iter().flatten().collect();
+        let kept: Vec<Section> = kept.into_iter().flatten().collect();
+        let mut layout = Layout {
+            review,
+            kept,
+            optional,
+            cuts: Vec::new(),
+            notice: None,
+        };
+        if let Some(budget) = budget {
+            layout.cut_to(budget, full)?;
+        }
+        Ok(layout)
+    }
+
+    /// The budget left something out.
+    pub(crate) fn cut(&self) -> bool {
+        !self.cuts.is_empty()
+    }
+
+    fn cut_to(&mut self, budget: usize, full: &FullReport) -> Result<(), UserError> {
+        let review = self.review;
+        let kept_chars: usize = self
+            .kept
+            .iter()
+            .map(|s| Ok(chars(&s.head) + s.sizes(review, usize::MAX)?.iter().sum::<usize>()))
+            .sum::<Result<usize, UserError>>()?;
+        // Does everything fit? Sizes are only worked out until the room is used up; the cut
+        // below has less room (the notice's), so the sizes found here are all it needs.
+        let mut room = budget.saturating_sub(kept_chars);
+        let mut fits = kept_chars <= budget;
+        let mut sizes: Vec<Vec<usize>> = Vec::new();
+        for section in &self.optional {
+            if !fits {
+                break;
+            }
+            let head = chars(&section.head);
+            let items = section.sizes(review, room.saturating_sub(head))?;
+            match room.checked_sub(head + items.iter().sum::<usize>()) {
+                Some(left) => room = left,
+                None => fits = false,
+            }
+            sizes.push(items);
+        }
+        if fits {
+            return Ok(());
+        }
+        // Room for the notice is kept for the worst case: every section named, the longer way.
+        let worst: Vec<String> = self
+            .optional
+            .iter()
+            .map(|s| {
+                let partly = cut_phrase(s, review, &Cut::Partly { kept: 0 });
+                let whole = cut_phrase(s, review, &Cut::Whole);
+                if chars(&partly) > chars(&whole) {
+                    partly
+                } else {
+                    whole
+                }
+            })
+            .collect();
+        let reserve = chars(&notice(&worst, budget, kept_chars, full));
+        let mut room = budget.saturating_sub(kept_chars + reserve);
+        let mut stopped = false;
+        for (i, section) in self.optional.iter().enumerate() {
+            // Past the sections measured above, the cut has stopped already.
+            let items = match (stopped, sizes.get(i)) {
+                (false, Some(items)) => items,
+                _ => {
+                    self.cuts.push((i, Cut::Whole));
+                    continue;
+                }
+            };
+            let head = chars(&section.head);
+            let size = head + items.iter().sum::<usize>();
+            if size <= room && items.len() == section.len(review) {
+                room -= size;
+                continue;
+            }
+            stopped = true;
+            let mut used = head;
+            let mut fit = 0;
+            for c in items {
+                if used + c > room {
+                    break;
+                }
+                used += c;
+                fit += 1;
+            }
+            self.cuts.push((
+                i,
+                if fit == 0 {
+                    Cut::Whole
+                } else {
+                    Cut::Partly { kept: fit }
+                },
+            ));
+        }
+        let left_out: Vec<String> = self
+            .cuts
+            .iter()
+            .filter_map(|(j, cut)| Some(cut_phrase(self.optional.get(*j)?, review, cut)))
+            .collect();
+        self.notice = Some(notice(&left_out, budget, kept_chars, full));
+        Ok(())
+    }
+
+    /// Writes the review as cut (`whole`: the uncut review, the full copy next to a cut one).
+    pub(crate) fn write(
+        &self,
+        out: &mut dyn std::io::Write,
+        whole: bool,
+    ) -> Result<(), WriteError> {
+        let review = self.review;
+        for (i, section) in self.kept.iter().enumerate() {
+            section.write_to(review, out, section.len(review))?;
+            if let (0, Some(notice), false) = (i, &self.notice, whole) {
+                out.write_all(notice.as_bytes())?;
+            }
+        }
+        for (i, section) in self.optional.iter().enumerate() {
+            let cut = self.cuts.iter().find(|(j, _)| *j == i && !whole);
+            match cut {
+                None => section.write_to(review, out, section.len(review))?,
+                Some((_, Cut::Partly { kept })) => section.write_to(review, out, *kept)?,
+                Some((_, Cut::Whole)) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Renders the Markdown review in memory, within `budget` characters when given; with the
+/// uncut review too when the budget cut something.
+pub(crate) fn render_markdown(
+    review: &Review,
+    budget: Option<usize>,
+    full: &FullReport,
+) -> Result<Markdown, UserError> {
+    let layout = Layout::new(review, budget, full)?;
+    let text = |whole: bool| -> Result<String, UserError> {
+        let mut out = Vec::new();
+        match layout.write(&mut out, whole) {
+            Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),
+            Err(WriteError::Source(e)) => Err(e),
+            Err(WriteError::Io(e)) => Err(UserError::new(format!("cannot render the review: {e}"))),
+        }
+    };
+    Ok(Markdown {
+        text: text(false)?,
+        full: if layout.cut() {
+            Some(text(true)?)
+        } else {
+            None
+        },
+    })
+}
+
+/// How the cut notice names what a section lost.
+fn cut_phrase(s: &Section, review: &Review, cut: &Cut) -> String {
+    let n = s.len(review);
+    match cut {
+        Cut::Whole if n == 0 => s.name.to_string(),
+        Cut::Whole => format!("{} (all {})", s.name, thousands(n)),
+        Cut::Partly { kept } => {
+            format!("{} of {} {}", thousands(n - kept), thousands(n), s.noun)
+        }
+    }
+}
+
+/// The note that says what the budget left out and where the rest is.
+fn notice(left_out: &[String], budget: usize, kept_chars: usize, full: &FullReport) -> String {
+    let mut text = format!(
+        "\n> ✂️ **This review was cut to fit {} characters.** Left out: {}.",
+        thousands(budget),
+        left_out.join(", ")
+    );
+    if kept_chars > budget {
+        text.push_str(&format!(
+            " The headline and the risk section alone take {} characters; they are kept whole.",
+            thousands(kept_chars)
+        ));
+    }
+    match full {
+        FullReport::Named(place) => text.push_str(&format!(" Full report: {place}")),
+        FullReport::File(path) => text.push_str(&format!(" Full report: {}", code(path))),
+        FullReport::Rerun => text.push_str(
+            " For the full report run `kopsform review` without `--max-chars` or `--for`.",
+        ),
+    }
+    text.push('\n');
+    text
+}
+
+fn top(review: &Review) -> Option<Section> {
+    let s = &review.summary;
+    let mut text = format!(
+        "<!-- kopsform-review cluster={} -->\n",
+        marker_value(&review.cluster)
+    );
+    if review.cluster_named {
+        let _ = writeln!(
+            text,
+            "## Terraform plan review: {}",
+            escape_text(&review.cluster)
+        );
+    } else {
+        text.push_str("## Terraform plan review\n");
+    }
+    let _ = writeln!(text, "\n**{}**", s.headline());
+    let c = &s.counts;
+    let mut notes = Vec::new();
+    if c.moved > 0 {
+        notes.push(format!("{} moved", c.moved));
+    }
+    if c.forget > 0 && !s.forget_in_headline {
+        notes.push(format!(
+            "{} to forget (no longer managed, not destroyed)",
+            c.forget
+        ));
+    }
+    if c.read > 0 {
+        notes.push(format!("{} to read during apply", c.read));
+    }
+    if s.deferred > 0 {
+        notes.push(format!(
+            "{} deferred (they need another plan and apply)",
+            s.deferred
+        ));
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(text, "\nAlso: {}.", notes.join(", "));
+    }
+    if s.errored {
+        text.push_str(
+            "\n⚠️ **Planning failed.** Terraform reported errors while planning; this plan cannot be applied.\n",
+        );
+    }
+    if !review.protected.is_empty() {
+        let n = review.protected.len();
+        let _ = writeln!(
+            text,
+            "\n🛑 **{n} protected resource{} would be destroyed or replaced.**",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    Some(Section::whole("the top", text))
+}
+
+fn risk_section(review: &Review) -> Option<Section> {
+    let s = &review.summary;
+    if s.changes.is_empty() {
+        return None;
+    }
+    let risky = review.risky();
+    let mut text = format!("\n### Destroyed or replaced ({})\n\n", risky.len());
+    if risky.is_empty() {
+        text.push_str("Nothing is destroyed or replaced.\n");
+    }
+    for (change, protected) in risky {
+        let flag = if protected.is_some() {
+            "🛑 **PROTECTED** "
+        } else {
+            ""
+        };
+        let _ = write!(
+            text,
+            "- {flag}**{}** {}",
+            action_words(change),
+            code(&change.display_address())
+        );
+        if let Some(reason) = protected {
+            let _ = write!(text, " — {}", reason_markdown(reason));
+        }
+        text.push('\n');
+        for reason in reasons(change, Style::Markdown) {
+            let _ = writeln!(text, "  - why: {reason}");
+        }
+        if !change.replace_paths.is_empty() {
+            let paths: Vec<String> = change.replace_paths.iter().map(|p| code(p)).collect();
+            let _ = writeln!(text, "  - forces replacement: {}", paths.join(", "));
+        }
+    }
+    Some(Section::whole("the risk section", text))
+}
+
+fn rolling_section(review: &Review) -> Option<Section> {
+    let templates = launch_template_changes(review);
+    if review.rolling_update.is_none() && templates.is_empty() {
+        return None;
+    }
+    let mut text = String::from("\n### Rolling update\n\n");
+    if !templates.is_empty() {
+        let names: Vec<String> = templates.iter().map(|(g, _)| code(g)).collect();
+        let one = templates.len() == 1;
+        let _ = writeln!(
+            text,
+            "**After apply, instance group{} {} need{} a rolling update**: this plan changes {}; running instances keep the old template until `kops rolling-update cluster --yes` replaces them.\n",
+            if one { "" } else { "s" },
+            names.join(", "),
+            if one { "s" } else { "" },
+            if one {
+                "its launch template"
+            } else {
+                "their launch templates"
+            },
+        );
+    }
+    let Some(groups) = review.rolling_update.as_ref() else {
+        return Some(Section::whole("the rolling update", text));
+    };
+    let _ = writeln!(
+        text,
+        "kops rolling-update, as the instances run now (before this change): {}",
+        rolling_verdict(groups, Style::Markdown)
+    );
+    if !groups.is_empty() {
+        text.push_str("\n| Instance group | Status | Need update | Ready | Min | Target | Max | Nodes |\n|---|---|--:|--:|--:|--:|--:|--:|\n");
+        for g in groups {
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&code(&g.name)),
+                cell(&escape_text(&g.status)),
+                g.need_update,
+                g.ready,
+                g.min,
+                g.target,
+                g.max,
+                g.nodes.map_or_else(String::new, |n| n.to_string())
+            );
+        }
+    }
+    Some(Section::whole("the rolling update", text))
+}
+
+/// Per resource type: create, update, replace, delete, and the rest in words.
+#[derive(Default)]
+struct TypeCounts {
+    create: usize,
+    update: usize,
+    replace: usize,
+    delete: usize,
+    import: usize,
+    moved: usize,
+    read: usize,
+    forget: usize,
+}
+
+fn types_section(review: &Review) -> Option<Section> {
+    let s = &review.summary;
+    if s.changes.is_empty() {
+        return None;
+    }
+    let mut by_type: BTreeMap<String, TypeCounts> = BTreeMap::new();
+    for c in &s.changes {
+        let key = if c.mode == "data" {
+            format!("data.{}", c.resource_type)
+        } else {
+            c.resource_type.clone()
+        };
+        let t = by_type.entry(key).or_default();
+        match c.action {
+            Action::Create => t.create += 1,
+            Action::Update => t.update += 1,
+            Action::Delete => t.delete += 1,
+            Action::Read => t.read += 1,
+            Action::Forget => t.forget += 1,
+            a if a.is_replace() => t.replace += 1,
+            _ => {}
+        }
+        t.import += usize::from(c.importing.is_some());
+        t.moved += usize::from(c.is_moved());
+    }
+    let number = |n: usize| if n == 0 { String::new() } else { n.to_string() };
+    let items = by_type
+        .iter()
+        .map(|(ty, t)| {
+            let other: Vec<String> = [
+                (t.import, "import"),
+                (t.moved, "move"),
+                (t.read, "read"),
+                (t.forget, "forget"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, w)| format!("{n} {w}"))
+            .collect();
+            format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                cell(&code(ty)),
+                number(t.create),
+                number(t.update),
+                number(t.replace),
+                number(t.delete),
+                other.join(", ")
+            )
+        })
+        .collect();
+    Some(Section::list(
+        "the resource-type table",
+        "rows of the resource-type table",
+        "\n### Changes by resource type\n\n| Resource type | Create | Update | Replace | Delete | Other |\n|---|--:|--:|--:|--:|---|\n".to_string(),
+        items,
+    ))
+}
+
+fn drift_section(review: &Review) -> Option<Section> {
+    let drift = &review.summary.drift;
+    if drift.is_empty() {
+        return None;
+    }
+    let items = drift
+        .iter()
+        .map(|d| {
+            let what = match d.action {
+                Action::Update => "has changed",
+                Action::Delete => "has been deleted",
+                Action::NoOp if d.is_moved() => "has moved",
+                _ => "has drifted",
+            };
+            let mut item = format!("- {} {what}", code(&d.display_address()));
+            if let Some(prev) = &d.previous_address {
+                let _ = write!(item, " (from {})", code(prev));
+            }
+            item.push('\n');
+            if d.action == Action::Update {
+                for row in &d.attributes {
+                    let _ = writeln!(
+                        item,
+                        "  - {}: {} → {}",
+                        code(&row.path),
+                        shown_inline(row.before.as_ref()),
+                        shown_inline(row.after.as_ref())
+                    );
+                }
+            }
+            item
+        })
+        .collect();
+    Some(Section::list(
+        "the drift section",
+        "drift entries",
+        format!(
+            "\n### Drift: changed outside Terraform ({})\n\nTerraform found these differences when it refreshed the state; the plan above already takes them into account.\n\n",
+            drift.len()
+        ),
+        items,
+    ))
+}
+
+fn outputs_section(review: &Review) -> Option<Section> {
+    let outputs = &review.summary.outputs;
+    if outputs.is_empty() {
+        return None;
+    }
+    let items = outputs
+        .iter()
+        .map(|o| {
+            format!(
+                "| {} | {} | {} | {} |\n",
+                cell(&code(&o.name)),
+                o.action,
+                cell(&shown_cell(o.before.as_ref())),
+                cell(&shown_cell(o.after.as_ref()))
+            )
+        })
+        .collect();
+    Some(Section::list(
+        "the output changes",
+        "output changes",
+        "\n### Output changes\n\n| Output | Change | Before | After |\n|---|---|---|---|\n"
+            .to_string(),
+        items,
+    ))
+}
+
+fn details_section(review: &Review) -> Option<Section> {
+    let changes = &review.summary.changes;
+    if changes.is_empty() {
+        return None;
+    }
+    Some(Section {
+        name: "the details",
+        noun: "resource details",
+        head: "\n### Details\n".to_string(),
+        items: Items::Details,
+    })
+}
+
+fn details_item(change: &ResourceChange, rows: &[AttributeChange]) -> String {
+    let mut summary = format!(
+        "<b>{}</b> <code>{}</code>",
+        html(&action_words(change)),
+        html(&change.display_address())
+    );
+    if let Some(prev) = &change.previous_address {
+        let _ = write!(summary, " (moved from <code>{}</code>)", html(prev));
+    }
+    if let Some(import) = &change.importing {
+        match &import.id {
+            Some(id) => {
+                let _ = write!(
+                    summary,
+                    " (import ID <code>{}</code>)",
+                    html(&id.to_string())
+                );
+            }
+            None => summary.push_str(" (import by identity)"),
+        }
+    }
+    let mut text = format!("\n<details><summary>{summary}</summary>\n\n");
+    text.push_str(&attribute_table(rows));
+    text.push_str("\n</details>\n");
+    text
+}
+
+fn attribute_table(rows: &[AttributeChange]) -> String {
+    if rows.is_empty() {
+        return "No attribute changes.\n".to_string();
+    }
+    let has_before = rows.iter().any(|r| r.before.is_some());
+    let has_after = rows.iter().any(|r| r.after.is_some());
+    let mut text = match (has_before, has_after) {
+        (true, true) => "| Attribute | Before | After |\n|---|---|---|\n",
+        (false, _) => "| Attribute | Value |\n|---|---|\n",
+        (true, false) => "| Attribute | Value before |\n|---|---|\n",
+    }
+    .to_string();
+    for row in rows {
+        let mut name = code(&row.path);
+        if row.forces_replacement {
+            name.push_str(" **forces replacement**");
+        }
+        let _ = write!(text, "| {} ", cell(&name));
+        if has_before {
+            let _ = write!(text, "| {} ", cell(&shown_cell(row.before.as_ref())));
+        }
+        if has_after {
+            let _ = write!(text, "| {} ", cell(&shown_cell(row.after.as_ref())));
+        }
+        text.push_str("|\n");
+    }
+    text
+}
+
+fn variables_section(review: &Review) -> Option<Section> {
+    let vars = &review.summary.variables;
+    if vars.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "\n### Variables\n\n<details><summary>{} input variable{}</summary>\n\n| Variable | Value |\n|---|---|\n",
+        vars.len(),
+        if vars.len() == 1 { "" } else { "s" }
+    );
+    for v in vars {
+        let _ = writeln!(
+            text,
+            "| {} | {} |",
+            cell(&code(&v.name)),
+            cell(&shown_cell(Some(&v.value)))
+        );
+    }
+    text.push_str("\n</details>\n");
+    Some(Section::whole("the variables", text))
+}
+
+/// A value in a table cell: values as code, markers as words, nothing for a missing side.
+fn shown_cell(shown: Option<&Shown>) -> String {
+    match shown {
+        None => String::new(),
+        Some(Shown::Value(v)) => code(v),
+        Some(Shown::Blob { sha256, bytes }) => {
+            format!(
+                "{} ({} bytes)",
+                code(&format!("sha256:{sha256}…")),
+                thousands(*bytes)
+            )
+        }
+        Some(other) => other.to_string(),
+    }
+}
+
+fn shown_inline(shown: Option<&Shown>) -> String {
+    match shown {
+        None => "(none)".to_string(),
+        Some(_) => shown_cell(shown),
+    }
+}
+
+/// A table cell: a `|` would end the cell, even inside a code span.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Text from the plan or the user outside code: no HTML, no Markdown emphasis surprises.
+fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '|') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The cluster name in the marker comment: nothing that could end the comment.
+fn marker_value(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .replace("--", "-_")
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A protection reason in Markdown: a rule description as code, a user's reason as text.
+fn reason_markdown(reason: &str) -> String {
+    match reason.strip_prefix(RULE_PREFIX) {
+        Some(rule) => format!("{} rule {}", code("[review] protect"), code(rule)),
+        None => escape_text(reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::plan;
+    use crate::plan::summary::PlanSummary;
+    use crate::review::protect::default_rules;
+    use crate::review::report::launch_template_changes;
+    use crate::review::request::full_report_path;
+    use crate::review::words::code;
+
+    fn summary(changes: &str) -> PlanSummary {
+        plan::read::summarize(&format!(
+            r#"{{"format_version":"1.2","applyable":true,"resource_changes":[{changes}]}}"#
+        ))
+        .unwrap()
+    }
+
+    fn rc(address: &str, actions: &str) -> String {
+        let (ty, name) = address.rsplit_once('.').unwrap();
+        let ty = ty.rsplit('.').next().unwrap();
+        format!(
+            r#"{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":{actions}}}}}"#
+        )
+    }
+
+    #[test]
+    fn changed_launch_templates_name_the_groups_that_will_roll() {
+        let s = summary(
+            &[
+                rc(
+                    "aws_launch_template.master-us-test-1a-masters-c-example-com",
+                    r#"["update"]"#,
+                ),
+                rc(
+                    "aws_launch_template.nodes-c-example-com",
+                    r#"["delete","create"]"#,
+                ),
+                rc("aws_launch_template.bastion-c-example-com", r#"["create"]"#),
+                rc("aws_launch_template.old-c-example-com", r#"["delete"]"#),
+                rc(
+                    "terraform_data.aws_launch_template_spot-c-example-com",
+                    r#"["update"]"#,
+                ),
+            ]
+            .join(","),
+        );
+        let review = Review::new(s, &[], Some("c.example.com".into()), None);
+        let groups: Vec<String> = launch_template_changes(&review)
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
+        assert_eq!(groups, ["master-us-test-1a", "nodes", "spot"]);
+        let section = rolling_section(&review).unwrap().head;
+        assert!(
+            section.contains(
+                "instance groups `master-us-test-1a`, `nodes`, `spot` need a rolling update"
+            ),
+            "{section}"
+        );
+        let none = Review::new(
+            summary(&rc("aws_s3_object.x", r#"["update"]"#)),
+            &[],
+            None,
+            None,
+        );
+        assert!(rolling_section(&none).is_none());
+    }
+
+    #[test]
+    fn markdown_helpers() {
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x"), "`` `x ``");
+        assert_eq!(cell("`a|b`"), "`a\\|b`");
+        assert_eq!(thousands(65536), "65,536");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(marker_value("a b-->c"), "a_b-__c");
+        assert_eq!(
+            full_report_path(Path::new("out/review.md")),
+            Path::new("out/review.full.md")
+        );
+    }
+
+    #[test]
+    fn rows_streamed_from_a_second_pass_render_like_rows_in_memory() {
+        // Values, a secret marked on one resource and copied unmarked onto another, drift and an
+        // output: the streamed review must be the in-memory one, whole and cut.
+        let mut changes: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    r#"{{"address":"aws_instance.i{i}","mode":"managed","type":"aws_instance","name":"i{i}","change":{{"actions":["update"],"before":{{"size":{i},"tags":{{"a":"b"}}}},"after":{{"size":{},"tags":{{"a":"c"}}}},"after_unknown":{{}},"before_sensitive":{{}},"after_sensitive":{{}}}}}}"#,
+                    i + 1
+                )
+            })
+            .collect();
+        changes.push(r#"{"address":"aws_db.d","mode":"managed","type":"aws_db","name":"d","change":{"actions":["create"],"before":null,"after":{"password":"hunter2-secret"},"after_sensitive":{"password":true}}}"#.to_string());
+        changes.push(r#"{"address":"terraform_data.t","mode":"managed","type":"terraform_data","name":"t","change":{"actions":["create"],"before":null,"after":{"output":"hunter2-secret"},"after_sensitive":{}}}"#.to_string());
+        let text = format!(
+            r#"{{"format_version":"1.2","applyable":true,"resource_drift":[{{"address":"aws_instance.i0","mode":"managed","type":"aws_instance","name":"i0","change":{{"actions":["update"],"before":{{"size":7}},"after":{{"size":0}}}}}}],"resource_changes":[{}],"output_changes":{{"o":{{"actions":["create"],"before":null,"after":"x"}}}}}}"#,
+            changes.join(",")
+        );
+        let in_memory = Review::new(plan::read::summarize(&text).unwrap(), &[], None, None);
+        let opened = plan::read::from_text(text.clone()).unwrap();
+        assert!(
+            opened
+                .summary
+                .changes
+                .iter()
+                .all(|c| c.attributes.is_empty())
+        );
+        let streamed = Review::new(opened.summary, &[], None, None).with_rows(opened.rows);
+        let whole = render_markdown(&in_memory, None, &FullReport::Rerun).unwrap();
+        assert!(
+            whole.text.contains("| `password` | (sensitive) |"),
+            "{}",
+            whole.text
+        );
+        assert!(!whole.text.contains("hunter2"));
+        assert!(whole.text.contains("`size` | `1` | `2`"), "{}", whole.text);
+        for budget in [
+            None,
+            Some(400),
+            Some(3000),
+            Some(6000),
+            Some(chars(&whole.text) - 1),
+        ] {
+            let a = render_markdown(&in_memory, budget, &FullReport::Rerun).unwrap();
+            let b = render_markdown(&streamed, budget, &FullReport::Rerun).unwrap();
+            assert_eq!(a.text, b.text, "budget {budget:?}");
+            assert_eq!(a.full, b.full, "budget {budget:?}");
+            if let Some(budget) = budget {
+                assert!(
+                    a.cut() && chars(&a.text) <= budget.max(1200),
+                    "budget {budget}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn budget_keeps_the_top_and_the_risk_section() {
+        let mut changes: Vec<String> = (0..50)
+            .map(|i| rc(&format!("aws_instance.i{i}"), r#"["create"]"#))
+            .collect();
+        changes.push(rc("aws_s3_bucket.state", r#"["delete"]"#));
+        let review = Review::new(
+            summary(&changes.join(",")),
+            &default_rules(),
+            Some("c".into()),
+            None,
+        );
+        let full = render_markdown(&review, None, &FullReport::Rerun).unwrap();
+        assert!(!full.cut());
+        let cut = render_markdown(&review, Some(1200), &FullReport::Named("URL".into())).unwrap();
+        assert!(cut.cut());
+        assert_eq!(cut.full.as_deref(), Some(full.text.as_str()));
+        assert!(chars(&cut.text) <= 1200, "{}", cut.text);
+        assert!(
+            cut.text
+                .contains("**Plan: 50 to add, 0 to change, 1 to destroy.**")
+        );
+        assert!(
+            cut.text
+                .contains("🛑 **PROTECTED** **delete** `aws_s3_bucket.state`")
+        );
+        assert!(
+            cut.text
+                .contains("This review was cut to fit 1,200 characters.")
+        );
+        assert!(cut.text.contains("Full report: URL"));
+        let full_len = chars(&full.text);
+        for budget in (1200..full_len).step_by(37) {
+            let md = render_markdown(&review, Some(budget), &FullReport::Rerun).unwrap();
+            assert!(chars(&md.text) <= budget, "budget {budget}:\n{}", md.text);
+        }
+        let tiny = render_markdown(&review, Some(10), &FullReport::Rerun).unwrap();
+        assert!(tiny.text.contains("alone take"));
+        assert!(tiny.text.contains("the details (all 51)"));
+    }
+}

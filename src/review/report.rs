@@ -1,0 +1,111 @@
+//! The review as built from a plan summary: the summary with each change's protection, the
+//! cluster and rolling update, the exit status and the rows' second pass; what renderings read.
+
+use super::protect::{ProtectedChange, exit_status, protected_of, protection};
+use crate::plan;
+use crate::plan::summary::{Action, PlanSummary, ResourceChange};
+use crate::project::schema::ProtectRule;
+use crate::tools::kops::GroupStatus;
+
+/// Everything a rendering needs.
+pub(crate) struct Review {
+    pub(crate) summary: PlanSummary,
+    /// Per change (same order as `summary.changes`): why it is protected, if it is.
+    pub(crate) protection: Vec<Option<String>>,
+    pub(crate) protected: Vec<ProtectedChange>,
+    /// The cluster of the marker line: `--cluster`, or `default`.
+    pub(crate) cluster: String,
+    /// `--cluster` was given (the title names it).
+    pub(crate) cluster_named: bool,
+    pub(crate) rolling_update: Option<Vec<GroupStatus>>,
+    pub(crate) exit_status: i32,
+    /// The plan's second pass, when the changes' attribute rows are not in `summary` (a large
+    /// plan's rows are made and written one change at a time).
+    pub(super) rows: Option<plan::read::Rows>,
+}
+
+impl Review {
+    pub(crate) fn new(
+        summary: PlanSummary,
+        rules: &[ProtectRule],
+        cluster: Option<String>,
+        rolling_update: Option<Vec<GroupStatus>>,
+    ) -> Review {
+        let protection = protection(&summary, rules);
+        let protected = protected_of(&summary, &protection);
+        let exit_status = exit_status(&summary, &protected);
+        Review {
+            summary,
+            protection,
+            protected,
+            cluster_named: cluster.is_some(),
+            cluster: cluster.unwrap_or_else(|| "default".to_string()),
+            rolling_update,
+            exit_status,
+            rows: None,
+        }
+    }
+
+    /// The attribute rows come from `rows`, change by change, not from the summary.
+    pub(crate) fn with_rows(mut self, rows: plan::read::Rows) -> Review {
+        self.rows = Some(rows);
+        self
+    }
+
+    /// The changes that destroy an object, protected ones first, each in plan order.
+    pub(super) fn risky(&self) -> Vec<(&ResourceChange, Option<&str>)> {
+        let mut risky: Vec<(&ResourceChange, Option<&str>)> = self
+            .summary
+            .changes
+            .iter()
+            .zip(&self.protection)
+            .filter(|(c, _)| c.action.destroys())
+            .map(|(c, p)| (c, p.as_deref()))
+            .collect();
+        risky.sort_by_key(|(_, p)| p.is_none());
+        risky
+    }
+}
+
+/// The launch templates this plan creates, changes or replaces: `(instance group, address)`.
+/// Their instances run the old template until a rolling update replaces them. kops names the
+/// launch template after the autoscaling group, `<ig>.<cluster>`, `<ig>.masters.<cluster>` or
+/// `<ig>.apiservers.<cluster>` (kops: pkg/model/names.go, AutoscalingGroupName), and the Terraform
+/// resource after that with dots as dashes (upup/pkg/fi/cloudup/terraformWriter/writer.go,
+/// sanitizeName); the offline sandbox's stand-ins are `terraform_data.aws_launch_template_<name>`.
+pub(super) fn launch_template_changes(review: &Review) -> Vec<(String, String)> {
+    let suffix = format!("-{}", review.cluster.replace('.', "-"));
+    review
+        .summary
+        .changes
+        .iter()
+        .filter(|c| {
+            c.mode == "managed"
+                && matches!(
+                    c.action,
+                    Action::Update
+                        | Action::DeleteThenCreate
+                        | Action::CreateThenDelete
+                        | Action::CreateThenForget
+                        | Action::ForgetThenCreate
+                )
+        })
+        .filter_map(|c| {
+            let name = if c.resource_type == "aws_launch_template" {
+                c.name.as_str()
+            } else if c.resource_type == "terraform_data" {
+                c.name.strip_prefix("aws_launch_template_")?
+            } else {
+                return None;
+            };
+            let group = match name.strip_suffix(&suffix).filter(|_| review.cluster_named) {
+                Some(rest) => rest
+                    .strip_suffix("-masters")
+                    .or_else(|| rest.strip_suffix("-apiservers"))
+                    .unwrap_or(rest),
+                None => name,
+            };
+            Some((group.to_string(), c.address.clone()))
+        })
+        .collect()
+}

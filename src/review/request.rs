@@ -1,0 +1,157 @@
+//! The command: what to review and how ([`Request`]), [`run`] which reads the plan and writes the
+//! review in the form asked for, to a file (atomically) or stdout.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::json::render_json;
+use super::markdown::{FullReport, Layout};
+use super::protect::effective_rules;
+use super::report::Review;
+use crate::atomic::WriteError;
+use crate::error::UserError;
+use crate::plan;
+use crate::project::Project;
+use crate::project::task::ReviewTarget;
+use crate::tools::kops::{self, GroupStatus};
+
+/// The comment size limits of the platforms (characters).
+pub(crate) const GITHUB_MAX_CHARS: usize = 65_536;
+pub(crate) const GITLAB_MAX_CHARS: usize = 1_000_000;
+
+/// What to review and how: `kopsform review` and the `review` step each say it in their own terms
+/// (clap's arguments, a step of tasks.toml) and hand over this.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    /// A saved plan (read with `terraform show -json`) or plan JSON.
+    pub(crate) plan: PathBuf,
+    pub(crate) format: Format,
+    /// Where the review goes (atomically); stdout when `None`.
+    pub(crate) out: Option<PathBuf>,
+    /// Size budget of the Markdown in characters.
+    pub(crate) max_chars: Option<usize>,
+    /// Fit the Markdown to this platform's comment limit.
+    pub(crate) target: Option<ReviewTarget>,
+    /// Where the full review is, named when the Markdown had to be cut.
+    pub(crate) full_report: Option<String>,
+    /// The cluster named in the title and the marker line.
+    pub(crate) cluster: Option<String>,
+    /// The saved stdout of `kops rolling-update cluster` (dry run).
+    pub(crate) rolling_update: Option<PathBuf>,
+}
+
+/// The form of a review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Markdown,
+    Json,
+}
+
+/// Runs `kopsform review`; returns the exit status (0 no changes, 2 changes, 3 protected). With
+/// `json_out`, the JSON form is written there too (the `review` builtin's `json` key). The
+/// project's rules were checked when it was loaded; the built-in ones are constant.
+pub(crate) fn run(
+    project: Option<&Project>,
+    args: &Request,
+    json_out: Option<&Path>,
+    env: &[(String, String)],
+) -> Result<i32, UserError> {
+    let config = project.map(|p| p.config.review.clone()).unwrap_or_default();
+    let rules = effective_rules(&config);
+    let tool = project.map_or_else(
+        || "terraform".to_string(),
+        |p| p.tool_or_default("terraform"),
+    );
+    let opened = plan::read::open(&args.plan, &tool, env)?;
+    let rolling_update = match &args.rolling_update {
+        Some(path) => Some(read_rolling_update(path)?),
+        None => None,
+    };
+    // The JSON form lists every row: it needs them all at once. The Markdown form is written
+    // change by change from a second pass over the plan.
+    let json_wanted = json_out.is_some() || matches!(args.format, Format::Json);
+    let review = if json_wanted {
+        Review::new(
+            opened.into_summary()?,
+            &rules,
+            args.cluster.clone(),
+            rolling_update,
+        )
+    } else {
+        Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
+            .with_rows(opened.rows)
+    };
+    if let Some(path) = json_out {
+        crate::atomic::write(path, render_json(&review).as_bytes(), 0o644)?;
+    }
+    match args.format {
+        Format::Json => {
+            let text = render_json(&review);
+            emit(args.out.as_deref(), &mut |w| {
+                Ok(w.write_all(text.as_bytes())?)
+            })?;
+        }
+        Format::Markdown => {
+            let budget = args.max_chars.or(args.target.map(|t| match t {
+                ReviewTarget::Github => GITHUB_MAX_CHARS,
+                ReviewTarget::Gitlab => GITLAB_MAX_CHARS,
+            }));
+            let full_copy = args.out.as_deref().map(full_report_path);
+            let where_full = match (&args.full_report, &full_copy) {
+                (Some(place), _) => FullReport::Named(place.clone()),
+                (None, Some(path)) => FullReport::File(path.display().to_string()),
+                (None, None) => FullReport::Rerun,
+            };
+            let layout = Layout::new(&review, budget, &where_full)?;
+            if let (true, Some(path)) = (layout.cut(), &full_copy) {
+                crate::atomic::write_with(path, 0o644, &mut |w| layout.write(w, true))?;
+            }
+            emit(args.out.as_deref(), &mut |w| layout.write(w, false))?;
+        }
+    }
+    Ok(review.exit_status)
+}
+
+/// Writes the review to `out` (atomically), or to stdout.
+fn emit(
+    out: Option<&Path>,
+    fill: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<(), WriteError>,
+) -> Result<(), UserError> {
+    let Some(path) = out else {
+        let stdout_error =
+            |e: std::io::Error| UserError::new(format!("cannot write the review to stdout: {e}"));
+        let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        return match fill(&mut stdout) {
+            Ok(()) => stdout.flush().map_err(stdout_error),
+            Err(WriteError::Io(e)) => Err(stdout_error(e)),
+            Err(WriteError::Source(e)) => Err(e),
+        };
+    };
+    crate::atomic::write_with(path, 0o644, fill)
+}
+
+/// `review.md` -> `review.full.md`: where the uncut review goes when the budget cut one.
+pub(crate) fn full_report_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "review".to_string());
+    let name = match out.extension() {
+        Some(ext) => format!("{stem}.full.{}", ext.to_string_lossy()),
+        None => format!("{stem}.full"),
+    };
+    out.with_file_name(name)
+}
+
+fn read_rolling_update(path: &Path) -> Result<Vec<GroupStatus>, UserError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UserError::new(format!("{}: cannot read: {e}", path.display())))?;
+    match kops::parse_rolling_update(&text) {
+        Some(Ok(groups)) => Ok(groups),
+        Some(Err(e)) => Err(UserError::new(format!("{}: {e}", path.display()))),
+        None => Err(UserError::new(format!(
+            "{}: no rolling-update table (NAME STATUS NEEDUPDATE ...) in it; pass the saved stdout of `kops rolling-update cluster` (without --yes)",
+            path.display()
+        ))),
+    }
+}
