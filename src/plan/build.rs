@@ -1,4 +1,4 @@
-//! Building the summary: the first pass ([`First`]) turns the streamed raw changes, outputs and
+//! Building the summary: the first pass ([`FirstPass`]) turns the streamed raw changes, outputs and
 //! variables into a [`PlanSummary`] and the plan's [`Secrets`]; `rows` makes a change's rows.
 
 use indexmap::IndexMap;
@@ -14,7 +14,7 @@ use super::summary::{
 
 /// What the first pass gathers.
 #[derive(Default)]
-pub(super) struct First {
+pub(super) struct FirstPass {
     secrets: Secrets,
     counts: Counts,
     changes: Vec<ResourceChange>,
@@ -26,7 +26,7 @@ pub(super) struct First {
     pub(super) marked_values: bool,
 }
 
-impl First {
+impl FirstPass {
     pub(super) fn item(&mut self, item: Item<IgnoredAny>) {
         let rc = match item {
             Item::Drift(rc) => {

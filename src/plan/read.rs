@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use super::build::{First, shown};
+use super::build::{FirstPass, shown};
 use super::rows::rows;
 use super::secrets::Secrets;
 use super::stream::{Item, Source, check_format_version, scan, skip_bom};
@@ -107,7 +107,7 @@ impl Plan {
     /// The first pass: everything but the resource changes' attribute rows. Their values are
     /// skipped, unless Terraform marks some as sensitive: then one more pass reads those secrets.
     fn read(source: Source) -> Result<Plan, String> {
-        let mut first = First::default();
+        let mut first = FirstPass::default();
         let top = scan::<IgnoredAny>(&source, &mut |item| {
             first.item(item);
             Ok(())
