@@ -1,16 +1,16 @@
-//! Terraform plan JSON (`terraform show -json`) -> a [`PlanSummary`] that holds no secrets.
+//! Terraform plan JSON (`terraform show -json`) -> a [`PlanSummary`](summary::PlanSummary) that holds no secrets.
 //!
 //! The JSON is read as a stream ([`crate::plan::jsonscan`]): one top-level field or change at a time is
 //! copied into a small buffer and parsed with serde into typed structs; the parts a review never
 //! needs (`prior_state`, `planned_values`, most of `configuration`) are skipped without being
 //! held. A first pass gathers the counts, the list of changes and the sensitive values (a change's
 //! `before`/`after` are skipped unless Terraform marks something in them sensitive, which costs one
-//! more pass); a second pass ([`Rows::each`]) turns each change into attribute rows, which the
+//! more pass); a second pass ([`Rows::each`](read::Rows::each)) turns each change into attribute rows, which the
 //! review writes and drops one change at a time. So a plan of tens of thousands of resources
 //! never sits in memory, and neither do its rows.
 //!
-//! Secrets are removed here, not when printing: every value in a [`PlanSummary`] is already a
-//! display form ([`Shown`]), so nothing downstream can print a secret by mistake. A value is
+//! Secrets are removed here, not when printing: every value in a [`PlanSummary`](summary::PlanSummary) is already a
+//! display form ([`Shown`](summary::Shown)), so nothing downstream can print a secret by mistake. A value is
 //! `(sensitive)` when Terraform marks it (`before_sensitive`/`after_sensitive`, sensitive outputs,
 //! variables declared `sensitive`), and also when it equals a sensitive value found anywhere in the
 //! plan or contains the value of a sensitive variable or output: Terraform does not mark every copy

@@ -22,7 +22,7 @@ pub(crate) const SUPPORTED_FORMAT_MAJOR: &str = "1";
 pub(super) enum Source {
     /// A file that is plan JSON (a UTF-8 byte-order mark is skipped).
     File(std::path::PathBuf),
-    /// `terraform show -json` output, or text given to [`summarize`].
+    /// `terraform show -json` output, or text given to [`summarize`](super::read::summarize).
     Bytes(Vec<u8>),
 }
 

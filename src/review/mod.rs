@@ -10,8 +10,8 @@
 //!
 //! The output is a pure function of the plan and the arguments (no clock, no environment), so CI
 //! can compare reviews byte for byte. The format and the JSON schema are documented in
-//! docs/review.md. `apply` refuses protected deletions through [`effective_rules`] and
-//! [`protected_changes`].
+//! docs/review.md. `apply` refuses protected deletions through [`effective_rules`](protect::effective_rules) and
+//! [`protected_changes`](protect::protected_changes).
 
 pub(crate) mod json;
 pub(crate) mod markdown;
