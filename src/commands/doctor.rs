@@ -24,7 +24,7 @@ use crate::redact::Redactor;
 use crate::render::template::Renderer;
 use crate::statestore::{self, Store};
 use crate::tools::process::{self, locate};
-use crate::values::context::{RunValues, Values};
+use crate::values::context::{RunValues, SharedOutputs, Values};
 
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -241,6 +241,8 @@ struct Doctor<'p> {
     versions: HashMap<String, Probe>,
     /// The values of each cluster (by id), read once per run.
     values: HashMap<String, Result<Arc<Values>, UserError>>,
+    /// The layers' outputs, read once for the clusters that share a layer.
+    outputs: SharedOutputs,
 }
 
 impl<'p> Doctor<'p> {
@@ -253,6 +255,7 @@ impl<'p> Doctor<'p> {
             renderer: Renderer::new(),
             versions: HashMap::new(),
             values: HashMap::new(),
+            outputs: SharedOutputs::default(),
         }
     }
 
@@ -616,6 +619,7 @@ impl<'p> Doctor<'p> {
         }
         let mut run = RunValues::new(
             self.project,
+            &self.outputs,
             Some(def.clone()),
             self.sets.clone(),
             Arc::clone(&self.redactor),

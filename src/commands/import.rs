@@ -58,8 +58,10 @@ pub(crate) fn command(
     }
     let redactor = Arc::new(Redactor::new(&project.config.secret_env));
     let renderer = Renderer::new();
+    let outputs = crate::values::context::SharedOutputs::default();
     let mut run_values = RunValues::new(
         project,
+        &outputs,
         Some(def.clone()),
         global.set.clone(),
         Arc::clone(&redactor),

@@ -94,9 +94,16 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
                     project.file.display()
                 )));
             }
+            let shared = crate::run::scope::RunShared::default();
             for cluster in clusters {
-                crate::run::scope::Runner::for_cluster(&project, options(), Some(cluster), None)
-                    .unlock()?;
+                crate::run::scope::Runner::for_cluster(
+                    &project,
+                    &shared,
+                    options(),
+                    Some(cluster),
+                    None,
+                )
+                .unlock()?;
             }
             return Ok(());
         }

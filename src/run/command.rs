@@ -3,7 +3,6 @@
 //! `tools::process` (retried when it only reads), kops's tables read, and a failure turned into
 //! a message that says what and what next.
 
-use super::folder_hold::hold_folder;
 use super::scope::Runner;
 use crate::atomic;
 use crate::error::UserError;
@@ -456,7 +455,7 @@ impl<'p> Runner<'p> {
         // same folder and workspace (a shared prerequisites layer), whatever their cluster.
         let _folder = is_terraform.then(|| {
             let workspace = env_value(&env, "TF_WORKSPACE").unwrap_or_default();
-            hold_folder(&cwd, &workspace, self.id)
+            self.shared.folders.hold(&cwd, &workspace, self.id)
         });
         if is_terraform {
             self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);

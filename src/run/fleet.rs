@@ -13,7 +13,7 @@ use crate::project::order::TaskOrder;
 use crate::run::outcome::print_summary;
 use crate::run::outcome::{Status, TaskResult};
 use crate::run::runner;
-use crate::run::scope::{RunOptions, Runner};
+use crate::run::scope::{RunOptions, RunShared, Runner};
 use crate::tools::process;
 
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +33,7 @@ pub(crate) fn run(
     requested: &[String],
 ) -> Result<(), UserError> {
     let started = std::time::SystemTime::now();
+    let shared = RunShared::default();
     let order = crate::project::order::TaskOrder::new(project.task_graph(), requested)?;
     let selected = project.select_clusters(selection)?;
     runner::check_confirmations(project, &options, &order.tasks)?;
@@ -41,7 +42,8 @@ pub(crate) fn run(
         // the task only.
         process::install_signal_handlers();
         let dry_run = options.dry_run;
-        let mut runner = Runner::for_cluster(project, options, selected.into_iter().next(), None);
+        let mut runner =
+            Runner::for_cluster(project, &shared, options, selected.into_iter().next(), None);
         let (results, outcome) = runner.run_tasks(&order);
         return finish(project, started, &results, outcome.err(), dry_run);
     }
@@ -77,7 +79,9 @@ pub(crate) fn run(
             continue;
         }
         let mut failed_here = Vec::new();
-        for (c, (rows, outcome)) in run_stage(project, &options, clusters, &order, fleet.jobs) {
+        for (c, (rows, outcome)) in
+            run_stage(project, &shared, &options, clusters, &order, fleet.jobs)
+        {
             results.extend(rows);
             if let Err(e) = outcome {
                 failed_here.push(c.id.clone());
@@ -136,6 +140,7 @@ type Outcome = (Vec<TaskResult>, Result<(), UserError>);
 /// Runs the clusters of one stage, at most `jobs` at a time; outcomes in the clusters' order.
 fn run_stage<'c>(
     project: &Project,
+    shared: &RunShared,
     options: &RunOptions,
     clusters: &'c [ClusterDef],
     order: &TaskOrder,
@@ -167,6 +172,7 @@ fn run_stage<'c>(
                         } else {
                             Runner::for_cluster(
                                 project,
+                                shared,
                                 options.clone(),
                                 Some(c.clone()),
                                 Some(c.id.clone()),

@@ -2,7 +2,6 @@
 //! that change the cluster, released by `kopsform unlock`), and the prerequisites layer's folder.
 
 use super::command::same_dir;
-use super::folder_hold::hold_folder;
 use super::scope::Runner;
 use super::scope::Sharing;
 use crate::error::UserError;
@@ -182,7 +181,7 @@ impl<'p> Runner<'p> {
         if self.holds.touches[i] && self.holds.layer.is_none() {
             let dir = self.project.path(&self.values.prerequisites_dir());
             let workspace = self.values.workspace().unwrap_or_default();
-            self.holds.layer = Some(hold_folder(&dir, &workspace, self.id));
+            self.holds.layer = Some(self.shared.folders.hold(&dir, &workspace, self.id));
         }
         self.run_task(name)
     }

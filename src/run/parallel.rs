@@ -23,6 +23,7 @@ impl<'p> Runner<'p> {
         let jobs = self.options.jobs;
         let touches = self.holds.touches.clone();
         let project = self.project;
+        let shared = self.shared;
         let options = self.options.clone();
         let redactor = Arc::clone(&self.redactor);
         let cluster = self.cluster.clone();
@@ -72,6 +73,7 @@ impl<'p> Runner<'p> {
                         None => {
                             let mut own = Runner::sharing_redactor(
                                 project,
+                                shared,
                                 options.clone(),
                                 cluster.clone(),
                                 label.clone(),

@@ -2,8 +2,7 @@
 //! and the small questions every other part asks of it (which cluster, which folder, which
 //! task). The files above this one add the runner's behaviour, each an `impl Runner` of its own.
 
-use super::folder_hold::FolderHold;
-use super::folder_hold::next_runner_id;
+use super::folder_hold::{FolderHold, Folders};
 use crate::error::UserError;
 use crate::project::Project;
 use crate::project::cluster::ClusterDef;
@@ -12,6 +11,7 @@ use crate::redact::Redactor;
 use crate::render::template::Renderer;
 use crate::statestore::preflight;
 use crate::values::context::RunValues;
+use crate::values::context::SharedOutputs;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,8 @@ pub(crate) struct RunOptions {
 
 pub(crate) struct Runner<'p> {
     pub(super) project: &'p Project,
+    /// What the runners of this run share.
+    pub(super) shared: &'p RunShared,
     pub(super) options: RunOptions,
     pub(super) renderer: Renderer,
     pub(super) redactor: Arc<Redactor>,
@@ -53,16 +55,16 @@ pub(crate) struct Runner<'p> {
     /// Tells this runner's folder holds from other runners'.
     pub(super) id: u64,
     /// The cluster's lock and the prerequisites layer, as `run_plan` holds them.
-    pub(super) holds: Holds,
+    pub(super) holds: Holds<'p>,
 }
 
 /// What a run holds across its tasks, and which tasks need it.
 #[derive(Default)]
-pub(super) struct Holds {
+pub(super) struct Holds<'p> {
     pub(super) locking: Vec<bool>,
     pub(super) touches: Vec<bool>,
     pub(super) lock: Option<crate::statestore::lock::Held>,
-    pub(super) layer: Option<FolderHold>,
+    pub(super) layer: Option<FolderHold<'p>>,
 }
 
 /// How a task may share time with the other tasks of its cluster.
@@ -83,16 +85,27 @@ pub(super) struct Snapshot {
     pub(super) live_state: String,
 }
 
+/// What the runners of one run share, made where the run starts: the prerequisites' outputs
+/// (read once per layer and workspace, whichever cluster asks first), the holds on Terraform
+/// folders, and the runner ids.
+#[derive(Default)]
+pub(crate) struct RunShared {
+    pub(super) outputs: SharedOutputs,
+    pub(super) folders: Folders,
+}
+
 impl<'p> Runner<'p> {
     /// A runner for one cluster; `label` prefixes its lines when several clusters run.
     pub(crate) fn for_cluster(
         project: &'p Project,
+        shared: &'p RunShared,
         options: RunOptions,
         cluster: Option<ClusterDef>,
         label: Option<String>,
     ) -> Self {
         Self::sharing_redactor(
             project,
+            shared,
             options,
             cluster,
             label,
@@ -103,6 +116,7 @@ impl<'p> Runner<'p> {
     /// A runner that masks what `redactor` knows (and teaches it what it learns).
     pub(super) fn sharing_redactor(
         project: &'p Project,
+        shared: &'p RunShared,
         options: RunOptions,
         cluster: Option<ClusterDef>,
         label: Option<String>,
@@ -110,12 +124,14 @@ impl<'p> Runner<'p> {
     ) -> Self {
         let values = RunValues::new(
             project,
+            &shared.outputs,
             cluster.clone(),
             options.sets.clone(),
             Arc::clone(&redactor),
         );
         Runner {
             project,
+            shared,
             options,
             renderer: Renderer::new(),
             redactor,
@@ -126,7 +142,7 @@ impl<'p> Runner<'p> {
             task_plan: None,
             cluster,
             label,
-            id: next_runner_id(),
+            id: shared.folders.next_runner_id(),
             holds: Holds::default(),
         }
     }

@@ -80,28 +80,36 @@ impl Values {
     }
 }
 
-/// Outputs by (layer folder, workspace), shared by the clusters of one kopsform process.
 /// One layer's outputs once read; its lock is held while they are read, so clusters of a stage
 /// that share the layer wait for one `terraform output` instead of each starting their own.
 type OutputsSlot = Arc<std::sync::Mutex<Option<Outputs>>>;
-static SHARED_OUTPUTS: std::sync::Mutex<Vec<((std::path::PathBuf, String), OutputsSlot)>> =
-    std::sync::Mutex::new(Vec::new());
 
-/// The slot of the layer `key` (created empty when new).
-fn outputs_slot(key: &(std::path::PathBuf, String)) -> OutputsSlot {
-    let mut slots = SHARED_OUTPUTS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, slot)) = slots.iter().find(|(k, _)| k == key) {
-        return Arc::clone(slot);
+/// Outputs by (layer folder, workspace), shared by the clusters of one run (made where the run
+/// starts and handed to each cluster's values).
+#[derive(Default)]
+pub(crate) struct SharedOutputs {
+    slots: std::sync::Mutex<Vec<((std::path::PathBuf, String), OutputsSlot)>>,
+}
+
+impl SharedOutputs {
+    /// The slot of the layer `key` (created empty when new).
+    fn slot(&self, key: &(std::path::PathBuf, String)) -> OutputsSlot {
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, slot)) = slots.iter().find(|(k, _)| k == key) {
+            return Arc::clone(slot);
+        }
+        let slot = OutputsSlot::default();
+        slots.push((key.clone(), Arc::clone(&slot)));
+        slot
     }
-    let slot = OutputsSlot::default();
-    slots.push((key.clone(), Arc::clone(&slot)));
-    slot
 }
 
 pub(crate) struct RunValues<'p> {
     project: &'p Project,
+    shared: &'p SharedOutputs,
     cluster: Option<ClusterDef>,
     sets: Vec<String>,
     redactor: Arc<Redactor>,
@@ -113,12 +121,14 @@ pub(crate) struct RunValues<'p> {
 impl<'p> RunValues<'p> {
     pub(crate) fn new(
         project: &'p Project,
+        shared: &'p SharedOutputs,
         cluster: Option<ClusterDef>,
         sets: Vec<String>,
         redactor: Arc<Redactor>,
     ) -> Self {
         RunValues {
             project,
+            shared,
             cluster,
             sets,
             redactor,
@@ -145,7 +155,7 @@ impl<'p> RunValues<'p> {
     /// Forgets the values: the next use reads the outputs again.
     pub(crate) fn invalidate(&mut self) {
         self.loaded = None;
-        let slot = outputs_slot(&self.layer_key());
+        let slot = self.shared.slot(&self.layer_key());
         *slot
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
@@ -197,7 +207,7 @@ impl<'p> RunValues<'p> {
     /// The layer's outputs, read once per process for all the clusters that share the layer (and
     /// workspace), until a step in the layer invalidates them.
     fn read_outputs(&mut self) -> Result<Outputs, UserError> {
-        let slot = outputs_slot(&self.layer_key());
+        let slot = self.shared.slot(&self.layer_key());
         let mut held = slot
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
