@@ -893,7 +893,11 @@ pub(crate) fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), User
     let api = |extra: &[&str]| -> Result<Vec<u8>, UserError> {
         let mut argv = vec!["api"];
         argv.extend_from_slice(extra);
-        let (code, stdout, stderr) = crate::tools::process::run_captured(program, &argv, cwd, &[])?;
+        let crate::tools::process::Output {
+            code,
+            stdout,
+            stderr,
+        } = crate::tools::process::run_captured(program, &argv, cwd, &[])?;
         if code != 0 {
             let tail = crate::tools::process::last_lines(&stderr, 5).join("\n  ");
             return Err(UserError::new(format!(

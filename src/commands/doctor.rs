@@ -721,11 +721,11 @@ impl<'p> Doctor<'p> {
                 }
                 args.extend(["--max-items", "1", "--output", "json"]);
                 match statestore::aws(&aws, &args) {
-                    Ok((0, _, _)) => check(
+                    Ok(process::Output { code: 0, .. }) => check(
                         Status::Ok,
                         format!("state store {state} can be listed (read-only check)"),
                     ),
-                    Ok((code, _, stderr)) => {
+                    Ok(process::Output { code, stderr, .. }) => {
                         let tail = process::last_lines(&stderr, 3).join(" / ");
                         check(
                             Status::Fail,

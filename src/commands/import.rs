@@ -232,21 +232,21 @@ fn kops_get(
         .map(process::shell_word)
         .collect::<Vec<_>>()
         .join(" ");
-    let (code, stdout, stderr) = crate::tools::retry::run_captured(
+    let out = crate::tools::retry::run_captured(
         &project.retry_policy(None),
         kops,
         args,
         &project.dir,
         env,
     )?;
-    if code != 0 {
-        let tail = process::last_lines(&stderr, 5).join("\n  ");
+    if out.code != 0 {
         return Err(UserError::new(format!(
-            "`{shown}` failed with status {code}:\n  {tail}\nCheck that [cluster] name and state in {} name a cluster that exists in that state store (`kops get clusters --state STATE` lists them); nothing was written",
+            "{}\nCheck that [cluster] name and state in {} name a cluster that exists in that state store (`kops get clusters --state STATE` lists them); nothing was written",
+            out.failure(&shown),
             project.file.display()
         )));
     }
-    let text = String::from_utf8_lossy(&stdout);
+    let text = String::from_utf8_lossy(&out.stdout);
     parse_documents(&text).map_err(|e| {
         UserError::new(format!(
             "`{shown}` printed something that is not YAML ({e}); check that [tools] kops names kops; nothing was written"

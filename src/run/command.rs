@@ -366,7 +366,10 @@ impl<'p> Runner<'p> {
         // A read like any other: again after a transient error; learned only once it succeeded,
         // so a failed read is tried again before the next command in this folder.
         let policy = self.project.retry_policy(None);
-        if let Ok((0, stdout, _)) = retry::run_captured(&policy, program, &show, cwd, env) {
+        if let Ok(process::Output {
+            code: 0, stdout, ..
+        }) = retry::run_captured(&policy, program, &show, cwd, env)
+        {
             self.learned.insert(key);
             self.learn_from_show(&stdout);
         }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::UserError;
 use crate::statestore::{self, Store};
 use crate::tools::process;
+use crate::tools::process::Output;
 
 /// Who holds a lock.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -204,7 +205,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
                 "--content-type",
                 "application/json",
             ];
-            let (code, _, stderr) = statestore::aws(aws, &args)?;
+            let Output { code, stderr, .. } = statestore::aws(aws, &args)?;
             if code == 0 {
                 return Ok(Attempt::Got(Held {
                     place: place.clone(),
@@ -314,7 +315,11 @@ pub(crate) fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError
         Place::S3 { bucket, key } => {
             let url = format!("s3://{bucket}/{key}");
             let args = vec!["s3", "cp", &url, "-", "--only-show-errors"];
-            let (code, stdout, stderr) = statestore::aws(aws, &args)?;
+            let Output {
+                code,
+                stdout,
+                stderr,
+            } = statestore::aws(aws, &args)?;
             if code != 0 {
                 if stderr.contains("404")
                     || stderr.contains("Not Found")
@@ -342,7 +347,7 @@ pub(crate) fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError
 
 fn delete(bucket: &str, key: &str, aws: &str) -> Result<(), UserError> {
     let args = ["s3api", "delete-object", "--bucket", bucket, "--key", key];
-    let (code, _, stderr) = statestore::aws(aws, &args)?;
+    let Output { code, stderr, .. } = statestore::aws(aws, &args)?;
     if code != 0 {
         return Err(UserError::new(format!(
             "cannot remove the lock s3://{bucket}/{key}: {}",

@@ -92,7 +92,7 @@ pub(crate) fn snapshot(
                 args.extend(["--include", include]);
             }
             args.push("--only-show-errors");
-            let (code, _, stderr) = self::aws(aws, &args)?;
+            let process::Output { code, stderr, .. } = self::aws(aws, &args)?;
             if code != 0 {
                 return Err(UserError::new(format!(
                     "`{aws} s3 sync {source}` failed with status {code}: {}; check the credentials can read the state bucket (docs/dryrun-isolation.md lists the read-only permissions)",
@@ -143,7 +143,7 @@ fn in_registry(rel: &Path) -> bool {
 
 /// Runs the aws CLI with `args` and, when only `S3_ENDPOINT` names the endpoint, `--endpoint-url`:
 /// status, stdout, stderr.
-pub(crate) fn aws(aws: &str, args: &[&str]) -> Result<(i32, Vec<u8>, String), UserError> {
+pub(crate) fn aws(aws: &str, args: &[&str]) -> Result<process::Output, UserError> {
     let endpoint = endpoint_args();
     let mut all: Vec<&str> = args.to_vec();
     all.extend(endpoint.iter().map(String::as_str));
@@ -183,7 +183,11 @@ pub(crate) fn list_objects(
         "--output",
         "json",
     ];
-    let (code, stdout, stderr) = self::aws(aws, &args)?;
+    let process::Output {
+        code,
+        stdout,
+        stderr,
+    } = self::aws(aws, &args)?;
     if code != 0 {
         return Err(UserError::new(format!(
             "cannot list s3://{bucket}/{key_prefix}: `{aws} s3api list-objects-v2` failed with status {code}: {}",

@@ -18,6 +18,7 @@ use crate::error::UserError;
 use crate::render::manifest::API_VERSION;
 use crate::statestore::{self, Store};
 use crate::tools::kops::KopsArgs;
+use crate::tools::process::Output;
 
 /// The legacy tokens kops creates in the secret store when missing.
 /// kops: pkg/tokens/wellknown.go (GetKubernetesAuthTokens_Deprecated), pkg/model/pki.go.
@@ -373,7 +374,11 @@ fn list_names(store: &Store, aws: &str) -> Result<BTreeSet<String>, UserError> {
 }
 
 fn aws_read(aws: &str, args: &[&str], what: &str) -> Result<Vec<u8>, UserError> {
-    let (code, stdout, stderr) = statestore::aws(aws, args)?;
+    let Output {
+        code,
+        stdout,
+        stderr,
+    } = statestore::aws(aws, args)?;
     if code != 0 {
         return Err(UserError::new(format!(
             "refusing the isolated run: cannot read {what} to check what kops would write there: `{aws} {}` failed with status {code}: {}",

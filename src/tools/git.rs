@@ -34,8 +34,8 @@ pub(crate) fn repository(dir: &Path) -> Option<(Git, bool)> {
         &[],
     )
     .ok()
-    .filter(|(code, _, _)| *code == 0)
-    .and_then(|(_, out, _)| parse_git_status(&String::from_utf8_lossy(&out)));
+    .filter(|out| out.code == 0)
+    .and_then(|out| parse_git_status(&String::from_utf8_lossy(&out.stdout)));
     seen.insert(dir.to_path_buf(), answer.clone());
     answer
 }

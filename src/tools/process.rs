@@ -387,7 +387,7 @@ pub(crate) fn run_captured(
     args: &[&str],
     cwd: &Path,
     env: &[(String, String)],
-) -> Result<(i32, Vec<u8>, String), UserError> {
+) -> Result<Output, UserError> {
     let mut expr = duct::cmd(program, args.iter().map(OsString::from))
         .dir(cwd)
         .stdout_capture()
@@ -398,11 +398,32 @@ pub(crate) fn run_captured(
         expr = expr.env(k, v);
     }
     let output = expr.run().map_err(|e| spawn_error(program, &e))?;
-    Ok((
-        exit_code(&output.status),
-        output.stdout,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    ))
+    Ok(Output {
+        code: exit_code(&output.status),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// What a captured child left: its exit status, its stdout, and its stderr as text.
+#[derive(Debug)]
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: String,
+}
+
+impl Output {
+    /// The head of the message for a failed child: `` `shown` failed with status N: `` and the
+    /// last lines of its stderr (Terraform's or kops's `Error:` headline kept), one per line. The
+    /// caller ends it with what to do.
+    pub(crate) fn failure(&self, shown: &str) -> String {
+        format!(
+            "`{shown}` failed with status {}:\n  {}",
+            self.code,
+            last_lines(&self.stderr, 5).join("\n  ")
+        )
+    }
 }
 
 #[cfg(test)]

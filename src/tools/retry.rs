@@ -344,13 +344,13 @@ pub(crate) fn run_captured(
     args: &[&str],
     cwd: &std::path::Path,
     env: &[(String, String)],
-) -> Result<(i32, Vec<u8>, String), UserError> {
+) -> Result<crate::tools::process::Output, UserError> {
     let repeated = repeat(
         policy,
         || crate::tools::process::run_captured(program, args, cwd, env),
-        |(code, _, stderr)| {
-            (*code != 0)
-                .then(|| stderr.lines().find_map(|l| policy.transient(l)))
+        |out| {
+            (out.code != 0)
+                .then(|| out.stderr.lines().find_map(|l| policy.transient(l)))
                 .flatten()
         },
         |matched, wait, attempt| {

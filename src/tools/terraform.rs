@@ -13,7 +13,7 @@ pub(crate) fn output_json(
     terraform: &str,
     dir: &Path,
     env: &[(String, String)],
-) -> Result<(i32, Vec<u8>, String), UserError> {
+) -> Result<crate::tools::process::Output, UserError> {
     retry::run_captured(policy, terraform, &["output", "-json"], dir, env)
 }
 
@@ -32,7 +32,11 @@ pub(crate) fn show_json(
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .ok_or_else(|| UserError::new(format!("{}: not a plan file", plan.display())))?;
-    let (code, stdout, stderr) = crate::tools::process::run_captured(
+    let crate::tools::process::Output {
+        code,
+        stdout,
+        stderr,
+    } = crate::tools::process::run_captured(
         tool,
         &["show", "-no-color", "-json", &file],
         folder,

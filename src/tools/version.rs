@@ -32,7 +32,11 @@ pub(crate) fn ask(program: &str, args: &[&str], cwd: &Path) -> Result<Answer, Us
         return Ok(answer.clone());
     }
     let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
-    let (code, stdout, stderr) = process::run_captured(program, args, cwd, &env)?;
+    let process::Output {
+        code,
+        stdout,
+        stderr,
+    } = process::run_captured(program, args, cwd, &env)?;
     let answer = Answer {
         code,
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

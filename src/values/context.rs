@@ -237,7 +237,11 @@ impl<'p> RunValues<'p> {
             )));
         }
         let terraform = self.project.tool_or_default("terraform");
-        let (code, stdout, stderr) = crate::tools::terraform::output_json(
+        let process::Output {
+            code,
+            stdout,
+            stderr,
+        } = crate::tools::terraform::output_json(
             &self.project.retry_policy(None),
             &terraform,
             &dir,
