@@ -391,6 +391,52 @@ impl<'p> Runner<'p> {
         cmd: &CommandStep,
         prefix: &str,
     ) -> Result<(), UserError> {
+        let resolved = self.resolve_command(task_name, task, cmd)?;
+        if self.options.dry_run {
+            notice!("{prefix}would run: {}", resolved.shown);
+            return Ok(());
+        }
+        let executed = self.execute_command(task_name, task, cmd, prefix, &resolved)?;
+        let finished = &executed.finished;
+        if finished.code != 0 {
+            return Err(command_failure(
+                &resolved.argv,
+                finished,
+                executed.attempts,
+                executed.safety,
+            ));
+        }
+        for path in &executed.private {
+            make_private(path)?;
+        }
+        if let Some(save) = &cmd.save {
+            let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
+            let text = self.redactor.mask(&finished.stdout);
+            atomic::write(&self.project.path(&rel), text.as_bytes(), 0o644)?;
+            progress!("{prefix}saved the output to {rel}");
+        }
+        let dry_run = !resolved.argv.iter().any(|a| a == "--yes" || a == "-y");
+        match cmd.report {
+            Some(Report::RollingUpdate) => {
+                let fail = cmd.fail_on_update || (self.options.fail_on_update && dry_run);
+                report_rolling_update(prefix, &finished.stdout, dry_run, fail)
+            }
+            Some(Report::DeleteCluster) => {
+                let state = self.known_cluster().map(|c| c.state);
+                report_delete_cluster(prefix, &finished.stdout, dry_run, state.as_deref())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A command step resolved: its arguments and folder rendered, its program looked up, its
+    /// environment layered, and a secret on its command line refused.
+    fn resolve_command(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        cmd: &CommandStep,
+    ) -> Result<Resolved, UserError> {
         let mut argv = Vec::with_capacity(cmd.argv.len());
         for (i, arg) in cmd.argv.iter().enumerate() {
             argv.push(self.render_text(&format!("task `{task_name}` argument {}", i + 1), arg)?);
@@ -398,32 +444,61 @@ impl<'p> Runner<'p> {
         let tool_name = argv[0].clone();
         let program = self.project.tool_or_default(&tool_name);
         let kind = self.project.tool_kind(&tool_name);
-        let is_kops = kind == retry::Tool::Kops;
-        let is_terraform = kind == retry::Tool::Terraform;
         let cwd_rel = match cmd.cwd.as_deref().or(task.cwd.as_deref()) {
             Some(rel) => Some(self.render_text(&format!("task `{task_name}` cwd"), rel)?),
             None => None,
         };
-        let cwd_rel = cwd_rel.as_deref();
-        let cwd = match cwd_rel {
+        let cwd = match cwd_rel.as_deref() {
             Some(rel) => self.project.path(rel),
             None => self.project.dir.clone(),
         };
         let prerequisites = self.project.path(&self.values.prerequisites_dir());
         let in_prerequisites = same_dir(&cwd, &prerequisites);
+        let is_kops = kind == retry::Tool::Kops;
         let mut env = self.child_env(task_name, task, cmd, is_kops, in_prerequisites)?;
         self.refuse_secret_arguments(task_name, &argv)?;
         if in_prerequisites {
             env.extend(self.values.workspace_env());
         }
-        let shown = display_command(&tool_name, &argv[1..], cwd_rel);
+        let shown = display_command(&tool_name, &argv[1..], cwd_rel.as_deref());
         let shown = self.redactor.mask(&shown);
-        if self.options.dry_run {
-            notice!("{prefix}would run: {shown}");
-            return Ok(());
-        }
-        if is_kops && let Some(snapshot) = self.snapshot.clone() {
-            self.preflight_kops(&snapshot, &argv[1..], &cwd, &env)?;
+        Ok(Resolved {
+            argv,
+            program,
+            kind,
+            cwd,
+            in_prerequisites,
+            env,
+            shown,
+        })
+    }
+
+    /// Runs a resolved command step: the isolated run's pre-flight, the folder hold, the secrets
+    /// of the Terraform state learned first, then the child, again after a transient error when it
+    /// is safe to repeat.
+    fn execute_command(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        cmd: &CommandStep,
+        prefix: &str,
+        resolved: &Resolved,
+    ) -> Result<Executed, UserError> {
+        let Resolved {
+            argv,
+            program,
+            kind,
+            cwd,
+            in_prerequisites,
+            env,
+            shown,
+        } = resolved;
+        let (kind, in_prerequisites) = (*kind, *in_prerequisites);
+        let tool_name = &argv[0];
+        if kind == retry::Tool::Kops
+            && let Some(snapshot) = self.snapshot.clone()
+        {
+            self.preflight_kops(&snapshot, &argv[1..], cwd, env)?;
         }
         progress!("{prefix}$ {shown}");
         crate::detail!(
@@ -454,33 +529,34 @@ impl<'p> Runner<'p> {
                     .map(|p| self.project.path(&p))
             })
             .collect::<Result<_, _>>()?;
+        let is_terraform = kind == retry::Tool::Terraform;
         // Clusters of one stage run in parallel; two Terraform commands never run at once in the
         // same folder and workspace (a shared prerequisites layer), whatever their cluster.
         let _folder = is_terraform.then(|| {
-            let workspace = env_value(&env, "TF_WORKSPACE").unwrap_or_default();
-            self.shared.folders.hold(&cwd, &workspace, self.id)
+            let workspace = env_value(env, "TF_WORKSPACE").unwrap_or_default();
+            self.shared.folders.hold(cwd, &workspace, self.id)
         });
         if is_terraform {
-            self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);
+            self.learn_terraform_secrets(program, &argv[1..], cwd, env);
         }
         let policy = self.project.retry_policy(Some(task));
         let safety = match retry::classify(kind, &argv[1..]) {
-            retry::Safety::Unknown if policy.declared_repeatable(&tool_name) => {
+            retry::Safety::Unknown if policy.declared_repeatable(tool_name) => {
                 retry::Safety::Repeatable
             }
             safety => safety,
         };
         let capture_stdout = cmd.report.is_some() || cmd.save.is_some();
-        let words = command_words(&tool_name, &argv[1..]);
+        let words = command_words(tool_name, &argv[1..]);
         let repeated = retry::repeat(
             &policy,
             || {
                 let finished = process::run_streaming(
                     &process::Command {
-                        program: &program,
+                        program,
                         args: &argv[1..],
-                        cwd: &cwd,
-                        env: &env,
+                        cwd,
+                        env,
                         prefix,
                         capture_stdout,
                         transient: &policy,
@@ -513,85 +589,159 @@ impl<'p> Runner<'p> {
             let signal = process::interrupted().unwrap_or(libc::SIGINT);
             return Err(interrupted(signal));
         }
-        let (finished, attempt) = (repeated.last, repeated.attempts);
         if in_prerequisites {
             self.values.invalidate();
         }
+        let attempts = repeated.attempts;
         crate::detail!(
             "{prefix}  exited with status {} after {:.1}s{}",
-            finished.code,
+            repeated.last.code,
             step_started.elapsed().as_secs_f64(),
-            if attempt > 1 {
-                format!(" ({attempt} attempts)")
+            if attempts > 1 {
+                format!(" ({attempts} attempts)")
             } else {
                 String::new()
             }
         );
-        if finished.code != 0
-            && finished
-                .stderr_tail
-                .iter()
-                .any(|l| l.contains("Saved plan is stale"))
-        {
-            return Err(UserError::new(
-                "the saved plan is stale: the Terraform state changed since it was planned; re-run plan, review it, then apply",
-            ));
-        }
-        if finished.code != 0 {
-            let tail = if finished.stderr_tail.is_empty() {
-                String::new()
-            } else {
-                format!(":\n  {}", finished.stderr_tail.join("\n  "))
-            };
-            let next = match (&finished.transient, safety) {
-                (None, _) => format!(
-                    "\nfix what `{tool_name}` reports (its whole output is above), then run the task again"
-                ),
-                (Some(m), retry::Safety::Repeatable) if attempt > 1 => format!(
-                    "\nthe error looked transient ({m}) and `{words}` failed {attempt} times; wait, then run the task again, or raise `attempts` in [retry]"
-                ),
-                (Some(m), retry::Safety::Repeatable) => format!(
-                    "\nthe error looked transient ({m}); retries are off (attempts = 1): run the task again"
-                ),
-                (Some(m), retry::Safety::Mutating) => format!(
-                    "\nthe error looked transient ({m}), but `{words}` changes things, so kopsform did not run it again: check what it did, then run the task again"
-                ),
-                (Some(m), retry::Safety::Unknown) => format!(
-                    "\nthe error looked transient ({m}); kopsform does not know whether `{tool_name}` is safe to repeat: run the task again, or list it in `repeatable` of the task's retry table"
-                ),
-            };
-            return Err(UserError::new(format!(
-                "`{tool_name}` exited with status {}{tail}{next}",
-                finished.code
-            )));
-        }
-        for path in &private {
-            make_private(path)?;
-        }
-        if let Some(save) = &cmd.save {
-            let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
-            let text = self.redactor.mask(&finished.stdout);
-            atomic::write(&self.project.path(&rel), text.as_bytes(), 0o644)?;
-            progress!("{prefix}saved the output to {rel}");
-        }
-        let dry_run = !argv.iter().any(|a| a == "--yes" || a == "-y");
-        match cmd.report {
-            Some(Report::RollingUpdate) => {
-                let fail = cmd.fail_on_update || (self.options.fail_on_update && dry_run);
-                report_rolling_update(prefix, &finished.stdout, dry_run, fail)
-            }
-            Some(Report::DeleteCluster) => {
-                let state = self.known_cluster().map(|c| c.state);
-                report_delete_cluster(prefix, &finished.stdout, dry_run, state.as_deref())
-            }
-            None => Ok(()),
-        }
+        Ok(Executed {
+            finished: repeated.last,
+            attempts,
+            safety,
+            private,
+        })
     }
+}
+
+/// A command step with everything rendered, ready to start.
+struct Resolved {
+    /// The arguments as the child gets them; the first is the tool as the step names it.
+    argv: Vec<String>,
+    /// The binary the first word runs (`[tools]`).
+    program: String,
+    kind: retry::Tool,
+    cwd: PathBuf,
+    /// The step runs in the prerequisites layer (its outputs are read again after it).
+    in_prerequisites: bool,
+    env: Vec<(String, String)>,
+    /// The command line as shown, masked.
+    shown: String,
+}
+
+/// How a started command step ended.
+struct Executed {
+    finished: process::Finished,
+    attempts: u32,
+    safety: retry::Safety,
+    /// Files the step's output must leave readable by its owner only.
+    private: Vec<PathBuf>,
+}
+
+/// The error of a command step that exited non-zero: its status, the last lines of its stderr,
+/// and what to do next, which depends on whether the error looked transient and whether the
+/// command was safe to repeat.
+fn command_failure(
+    argv: &[String],
+    finished: &process::Finished,
+    attempts: u32,
+    safety: retry::Safety,
+) -> UserError {
+    let tool_name = &argv[0];
+    if finished
+        .stderr_tail
+        .iter()
+        .any(|l| l.contains("Saved plan is stale"))
+    {
+        return UserError::new(
+            "the saved plan is stale: the Terraform state changed since it was planned; re-run plan, review it, then apply",
+        );
+    }
+    let words = command_words(tool_name, &argv[1..]);
+    let tail = if finished.stderr_tail.is_empty() {
+        String::new()
+    } else {
+        format!(":\n  {}", finished.stderr_tail.join("\n  "))
+    };
+    let next = match (&finished.transient, safety) {
+        (None, _) => format!(
+            "\nfix what `{tool_name}` reports (its whole output is above), then run the task again"
+        ),
+        (Some(m), retry::Safety::Repeatable) if attempts > 1 => format!(
+            "\nthe error looked transient ({m}) and `{words}` failed {attempts} times; wait, then run the task again, or raise `attempts` in [retry]"
+        ),
+        (Some(m), retry::Safety::Repeatable) => format!(
+            "\nthe error looked transient ({m}); retries are off (attempts = 1): run the task again"
+        ),
+        (Some(m), retry::Safety::Mutating) => format!(
+            "\nthe error looked transient ({m}), but `{words}` changes things, so kopsform did not run it again: check what it did, then run the task again"
+        ),
+        (Some(m), retry::Safety::Unknown) => format!(
+            "\nthe error looked transient ({m}); kopsform does not know whether `{tool_name}` is safe to repeat: run the task again, or list it in `repeatable` of the task's retry table"
+        ),
+    };
+    UserError::new(format!(
+        "`{tool_name}` exited with status {}{tail}{next}",
+        finished.code
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finished(code: i32, tail: &[&str], transient: Option<&str>) -> process::Finished {
+        process::Finished {
+            code,
+            stdout: String::new(),
+            stderr_tail: tail.iter().map(|l| l.to_string()).collect(),
+            transient: transient.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_failed_step_says_what_to_do_by_whether_it_was_transient_and_safe_to_repeat() {
+        let argv: Vec<String> = ["terraform", "plan", "-out", "p"]
+            .map(String::from)
+            .to_vec();
+        let plain = command_failure(
+            &argv,
+            &finished(1, &["Error: bad"], None),
+            1,
+            retry::Safety::Repeatable,
+        );
+        assert_eq!(
+            plain.message,
+            "`terraform` exited with status 1:\n  Error: bad\nfix what `terraform` reports (its whole output is above), then run the task again"
+        );
+        let spent = command_failure(
+            &argv,
+            &finished(1, &[], Some("SlowDown")),
+            3,
+            retry::Safety::Repeatable,
+        );
+        assert_eq!(
+            spent.message,
+            "`terraform` exited with status 1\nthe error looked transient (SlowDown) and `terraform plan` failed 3 times; wait, then run the task again, or raise `attempts` in [retry]"
+        );
+        let apply: Vec<String> = ["terraform", "apply", "kubernetes.tfplan"]
+            .map(String::from)
+            .to_vec();
+        let mutating = command_failure(
+            &apply,
+            &finished(1, &[], Some("SlowDown")),
+            1,
+            retry::Safety::Mutating,
+        );
+        assert!(mutating.message.ends_with(
+            "but `terraform apply` changes things, so kopsform did not run it again: check what it did, then run the task again"
+        ));
+        let stale = command_failure(
+            &apply,
+            &finished(1, &["Error: Saved plan is stale"], None),
+            1,
+            retry::Safety::Mutating,
+        );
+        assert!(stale.message.starts_with("the saved plan is stale"));
+    }
 
     #[test]
     fn commands_are_shown_quoted() {
