@@ -36,7 +36,7 @@ impl From<UserError> for WriteError {
     }
 }
 
-/// Like [`write`], with the contents streamed by `fill` through a buffer: a large file is never
+/// Like [`write()`], with the contents streamed by `fill` through a buffer: a large file is never
 /// held in memory. On any error the temporary file is removed and `path` is left as it was.
 pub(crate) fn write_with(
     path: &Path,

@@ -8,7 +8,7 @@
 //! and merges values files and `--set` over them; `statestore` reads, snapshots and locks kops
 //! state stores; `plan` and `review` turn a saved plan into a summary without secrets and a
 //! pull-request comment; `run` runs tasks cluster by cluster; `cli` is the command line and
-//! `commands` the subcommands, dispatched once. The public surface is [`run`], what `main` calls,
+//! `commands` the subcommands, dispatched once. The public surface is [`run()`], what `main` calls,
 //! and the entry points of the fuzz targets.
 
 mod atomic;

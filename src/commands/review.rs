@@ -5,7 +5,7 @@ use crate::cli;
 use crate::error::UserError;
 use crate::project::Project;
 
-/// `kopsform review`: needs no project, but inside one its [review] and [tools] settings apply.
+/// `kopsform review`: needs no project, but inside one its `[review]` and `[tools]` settings apply.
 pub(crate) fn command(
     global: &cli::GlobalArgs,
     cwd: &std::path::Path,
