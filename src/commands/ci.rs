@@ -18,8 +18,7 @@ use crate::cli::{CiPlatform, CommentArgs, GenerateArgs};
 use crate::error::UserError;
 use crate::project::Project;
 use crate::project::cluster::ClusterDef;
-use crate::project::task::ReviewTarget;
-use crate::project::task::{Builtin, Step};
+use crate::project::task::{Builtin, ReviewTarget, Step};
 use crate::tools::process::shell_word;
 
 /// What the jobs of one cluster run and keep.

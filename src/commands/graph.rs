@@ -12,9 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::error::UserError;
 use crate::project::Project;
-use crate::project::cluster::ClusterDef;
-
-use crate::project::cluster::Selection;
+use crate::project::cluster::{ClusterDef, Selection};
 
 /// A task of the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,12 +7,13 @@ use std::path::Path;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
+use crate::error::UserError;
+
 use super::build::{FirstPass, shown};
 use super::rows::rows;
 use super::secrets::Secrets;
 use super::stream::{Item, Source, check_format_version, scan, skip_bom};
 use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
-use crate::error::UserError;
 
 /// A plan read in one streaming pass: its summary without attribute rows, and what a second
 /// pass needs to produce the rows change by change ([`Rows::each`]). Neither the plan's text

@@ -10,10 +10,11 @@ pub(crate) mod task;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::UserError;
 use cluster::{ClusterConfig, ClusterDef, Selection, Stage};
 use schema::{Config, parse};
 use task::Task;
+
+use crate::error::UserError;
 
 /// A loaded `tasks.toml` and where it lives.
 #[derive(Debug)]

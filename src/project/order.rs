@@ -9,9 +9,8 @@ use std::path::Path;
 use indexmap::{IndexMap, IndexSet};
 
 use crate::error::UserError;
-use crate::text::suggest;
-
 use crate::project::task::Task;
+use crate::text::suggest;
 
 /// What ordering needs of a project: its tasks, and the file that defines them for messages.
 #[derive(Debug, Clone, Copy)]

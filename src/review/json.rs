@@ -3,10 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::report::{Review, launch_template_changes};
-use super::words::{Style, reasons, rolling_verdict};
 use crate::plan::summary::{ResourceChange, Shown};
 use crate::tools::kops::GroupStatus;
+
+use super::report::{Review, launch_template_changes};
+use super::words::{Style, reasons, rolling_verdict};
 
 /// Version of the JSON output's schema (docs/review.md); bumped only for incompatible changes.
 pub(crate) const JSON_SCHEMA_VERSION: u32 = 1;

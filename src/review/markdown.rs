@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::protect::RULE_PREFIX;
-use super::report::{Review, launch_template_changes};
-use super::words::{Style, action_words, code, reasons, rolling_verdict};
 use crate::atomic::WriteError;
 use crate::error::UserError;
 use crate::plan::summary::{Action, AttributeChange, ResourceChange, Shown};
+
+use super::protect::RULE_PREFIX;
+use super::report::{Review, launch_template_changes};
+use super::words::{Style, action_words, code, reasons, rolling_verdict};
 
 /// Where the full review is, named when the budget cut one.
 pub(crate) enum FullReport {

@@ -1,11 +1,12 @@
 //! The review as built from a plan summary: the summary with each change's protection, the
 //! cluster and rolling update, the exit status and the rows' second pass; what renderings read.
 
-use super::protect::{ProtectedChange, exit_status, protected_of, protection};
 use crate::plan;
 use crate::plan::summary::{Action, PlanSummary, ResourceChange};
 use crate::project::schema::ProtectRule;
 use crate::tools::kops::GroupStatus;
+
+use super::protect::{ProtectedChange, exit_status, protected_of, protection};
 
 /// Everything a rendering needs.
 pub(crate) struct Review {

@@ -4,16 +4,17 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::json::render_json;
-use super::markdown::{FullReport, Layout};
-use super::protect::effective_rules;
-use super::report::Review;
 use crate::atomic::WriteError;
 use crate::error::UserError;
 use crate::plan;
 use crate::project::Project;
 use crate::project::task::ReviewTarget;
 use crate::tools::kops::{self, GroupStatus};
+
+use super::json::render_json;
+use super::markdown::{FullReport, Layout};
+use super::protect::effective_rules;
+use super::report::Review;
 
 /// The comment size limits of the platforms (characters).
 pub(crate) const GITHUB_MAX_CHARS: usize = 65_536;

@@ -2,20 +2,16 @@
 //! manifest), show-outputs, provider-override, snapshot-state, copy, seal-plan, check-plan,
 //! check-protected, review and remove.
 
-use super::isolation::default_config_base;
-use super::isolation::live_config_base;
-use super::isolation::pin_config_base;
-use super::scope::Runner;
-use super::scope::Snapshot;
-use crate::atomic;
+use std::path::Path;
+
 use crate::error::UserError;
 use crate::plan::seal;
 use crate::project::task::{Builtin, RenderStep, Task};
-use crate::render::manifest;
-use crate::render::provider_override;
-use crate::statestore;
-use crate::{notice, progress};
-use std::path::Path;
+use crate::render::{manifest, provider_override};
+use crate::{atomic, notice, progress, statestore};
+
+use super::isolation::{default_config_base, live_config_base, pin_config_base};
+use super::scope::{Runner, Snapshot};
 
 impl<'p> Runner<'p> {
     pub(super) fn render(&mut self, prefix: &str, step: &RenderStep) -> Result<(), UserError> {

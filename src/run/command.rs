@@ -3,26 +3,17 @@
 //! `tools::process` (retried when it only reads), kops's tables read, and a failure turned into
 //! a message that says what and what next.
 
-use super::scope::Runner;
-use crate::atomic;
-use crate::error::UserError;
-use crate::project::task::{Builtin, CommandStep, RenderStep, Report, Step, Task};
-use crate::render::template::substitute_fields;
-use crate::tools::kops;
-use crate::tools::process::{self, shell_word};
-use crate::tools::retry;
-use crate::{notice, progress};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The last value of `key` in a child's added environment, else kopsform's own.
-pub(super) fn env_value(env: &[(String, String)], key: &str) -> Option<String> {
-    env.iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
-        .or_else(|| std::env::var(key).ok())
-}
+use crate::error::UserError;
+use crate::project::task::{Builtin, CommandStep, RenderStep, Report, Step, Task};
+use crate::render::template::substitute_fields;
+use crate::tools::process::{self, shell_word};
+use crate::tools::{kops, retry};
+use crate::{atomic, notice, progress};
+
+use super::scope::{Runner, env_value, same_dir};
 
 /// The program and its subcommand words, for messages: `terraform plan`, `kops get cluster`.
 pub(super) fn command_words(tool: &str, args: &[String]) -> String {
@@ -44,13 +35,6 @@ pub(super) fn interrupted(signal: i32) -> UserError {
         ),
         crate::error::exit::interrupted(signal),
     )
-}
-
-pub(super) fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 pub(super) fn make_private(path: &Path) -> Result<(), UserError> {

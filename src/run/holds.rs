@@ -1,13 +1,12 @@
 //! What a run holds while tasks run: the cluster's lock in its state store (taken by the tasks
 //! that change the cluster, released by `kopsform unlock`), and the prerequisites layer's folder.
 
-use super::command::same_dir;
-use super::scope::Runner;
-use super::scope::Sharing;
 use crate::error::UserError;
 use crate::project::task::{Builtin, Step};
 use crate::tools::kops::KopsArgs;
 use crate::{notice, progress};
+
+use super::scope::{Runner, Sharing, same_dir};
 
 impl<'p> Runner<'p> {
     /// Whether a task takes the cluster's lock: its `lock` key, else whether it changes the

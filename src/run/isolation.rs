@@ -1,14 +1,14 @@
 //! Isolated dry runs: the state-store snapshot a `snapshot-state` step switches the run to, and
 //! the pre-flight that refuses, before kops runs, what kops would write to the live stores.
 
-use super::command::env_value;
-use super::scope::Runner;
-use super::scope::Snapshot;
+use std::path::Path;
+
 use crate::atomic;
 use crate::error::UserError;
 use crate::render::manifest;
 use crate::statestore::preflight;
-use std::path::Path;
+
+use super::scope::{Runner, Snapshot, env_value};
 
 /// The live cluster's configBase: the one in the snapshot's copy of its `config`, else kops's
 /// default `<state>/<name>`.

@@ -1,8 +1,9 @@
 //! How tasks ended: each task's [`Status`] and [`TaskResult`], and the summary table (or JSON)
 //! printed at the end of a run. The bottom of `run/`: it knows nothing of how tasks run.
 
-use crate::error::UserError;
 use std::time::Duration;
+
+use crate::error::UserError;
 
 /// How one task ended, and how long it took.
 pub(super) struct Outcome {

@@ -1,14 +1,15 @@
 //! A cluster's tasks side by side (`--jobs` above one): the tasks that touch the cluster's state
 //! stay on the cluster's runner, in order; free tasks get runners of their own on worker threads.
 
-use super::outcome::Outcome;
-use super::schedule::Schedule;
-use super::scope::Runner;
-use super::scope::Sharing;
-use crate::project::order::TaskOrder;
-use crate::tools::process;
 use std::sync::Arc;
 use std::time::Instant;
+
+use crate::project::order::TaskOrder;
+use crate::tools::process;
+
+use super::outcome::Outcome;
+use super::schedule::Schedule;
+use super::scope::{Runner, Sharing};
 
 impl<'p> Runner<'p> {
     /// Runs the tasks of `plan` as their dependencies allow, at most `jobs` at a time: tasks

@@ -1,24 +1,20 @@
-//! Runs a plan of tasks: confirmations up front, steps in order, a summary at the end.
-//!
-//! The runner decides *what* happens (dry run, confirmation, which values a step sees, which
-//! environment a child gets); `process` decides *how* a child runs; the built-in steps call
-//! `template`, `manifest`, `kops` and `provider_override` for their logic.
+//! Task and step dispatch: confirmations checked before anything runs, then each task in order
+//! (`run_tasks` -> `run_task` -> `run_steps`), with its up-to-date check, its lock and holds
+//! around it, and each step handed to `command` or `builtins`. `parallel` takes over when
+//! `--jobs` lets tasks run side by side.
 
-use super::command::interrupted;
-use super::outcome::Outcome;
-use super::outcome::Status;
-use super::outcome::TaskResult;
-use super::scope::Holds;
-use super::scope::RunOptions;
-use super::scope::Runner;
-use super::scope::Sharing;
+use std::time::{Duration, Instant};
+
 use crate::error::UserError;
 use crate::progress;
 use crate::project::Project;
 use crate::project::order::TaskOrder;
 use crate::project::task::{Builtin, Step};
 use crate::tools::process;
-use std::time::{Duration, Instant};
+
+use super::command::interrupted;
+use super::outcome::{Outcome, Status, TaskResult};
+use super::scope::{Holds, RunOptions, Runner, Sharing};
 
 /// Fails before anything runs when a task needs a confirmation nobody can give.
 pub(crate) fn check_confirmations(

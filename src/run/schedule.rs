@@ -1,9 +1,10 @@
 //! Which task may start next when a cluster's tasks run in parallel (`--jobs`): pure bookkeeping
 //! over the task order, no processes.
 
+use crate::project::order::TaskOrder;
+
 use super::outcome::Outcome;
 use super::scope::Sharing;
-use crate::project::order::TaskOrder;
 
 /// Which task of a parallel run may start next (docs/clusters.md, "Parallel tasks").
 pub(super) struct Schedule<'a> {

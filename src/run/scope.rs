@@ -2,7 +2,10 @@
 //! and the small questions every other part asks of it (which cluster, which folder, which
 //! task). The files above this one add the runner's behaviour, each an `impl Runner` of its own.
 
-use super::folder_hold::{FolderHold, Folders};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::error::UserError;
 use crate::project::Project;
 use crate::project::cluster::ClusterDef;
@@ -10,11 +13,9 @@ use crate::project::task::{Step, Task};
 use crate::redact::Redactor;
 use crate::render::template::Renderer;
 use crate::statestore::preflight;
-use crate::values::context::RunValues;
-use crate::values::context::SharedOutputs;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use crate::values::context::{RunValues, SharedOutputs};
+
+use super::folder_hold::{FolderHold, Folders};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunOptions {
@@ -194,5 +195,22 @@ impl<'p> Runner<'p> {
 
     pub(super) fn task(&self, name: &str) -> &'p Task {
         &self.project.config.tasks[name]
+    }
+}
+
+/// The last value of `key` in a child's added environment, else kopsform's own.
+pub(super) fn env_value(env: &[(String, String)], key: &str) -> Option<String> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var(key).ok())
+}
+
+/// Whether two paths name the same folder (compared as written when either does not exist).
+pub(super) fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }

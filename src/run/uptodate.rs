@@ -7,17 +7,18 @@
 //! the state store (`config`, `instancegroup/*`), so a `kops edit` by someone else makes it run
 //! again. The record is written only after the task succeeded.
 
-use super::scope::Runner;
-use crate::error::UserError;
-use crate::project::task::{Builtin, Step};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::error::UserError;
+use crate::project::task::{Builtin, Step};
 use crate::statestore::{self, Store};
 use crate::text::hex;
+
+use super::scope::Runner;
 
 /// What a task's last successful run left behind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]

@@ -11,9 +11,9 @@
 use std::time::Duration;
 
 use regex::Regex;
+use serde::Deserialize;
 
 use crate::error::UserError;
-use serde::Deserialize;
 
 /// `[retry]` and `[tasks.<name>.retry]`: retries of steps that only read, on transient cloud
 /// errors (the defaults and the rules are below).
