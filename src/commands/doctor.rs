@@ -22,7 +22,7 @@ use crate::project::cluster::Selection;
 use crate::project::task::{Builtin, ManifestCheck, Step};
 use crate::redact::Redactor;
 use crate::render::template::Renderer;
-use crate::statestore::{self, Store};
+use crate::statestore::store::{self, Store};
 use crate::tools::process::{self, locate};
 use crate::values::context::{RunValues, SharedOutputs, Values};
 
@@ -720,7 +720,7 @@ impl<'p> Doctor<'p> {
                     args.extend(["--prefix", &key_prefix]);
                 }
                 args.extend(["--max-items", "1", "--output", "json"]);
-                match statestore::aws(&aws, &args) {
+                match store::aws(&aws, &args) {
                     Ok(process::Output { code: 0, .. }) => check(
                         Status::Ok,
                         format!("state store {state} can be listed (read-only check)"),

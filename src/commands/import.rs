@@ -270,8 +270,8 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Yaml>, String> {
 fn default_config_bases(project: &Project, state: &str, name: &str) -> Vec<String> {
     let state = state.trim_end_matches('/');
     let mut bases = vec![format!("{state}/{name}")];
-    if let Ok(crate::statestore::Store::Local(dir)) =
-        crate::statestore::Store::parse(state, &project.dir)
+    if let Ok(crate::statestore::store::Store::Local(dir)) =
+        crate::statestore::store::Store::parse(state, &project.dir)
     {
         let dir = dir.display().to_string();
         bases.push(format!("{dir}/{name}"));

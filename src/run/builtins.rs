@@ -8,7 +8,8 @@ use crate::error::UserError;
 use crate::plan::seal;
 use crate::project::task::{Builtin, RenderStep, Task};
 use crate::render::{manifest, provider_override};
-use crate::{atomic, notice, progress, statestore};
+use crate::statestore::{snapshot, store};
+use crate::{atomic, notice, progress};
 
 use super::isolation::{default_config_base, live_config_base, pin_config_base};
 use super::scope::{Runner, Snapshot};
@@ -157,7 +158,7 @@ impl<'p> Runner<'p> {
     pub(super) fn snapshot_state(&mut self, prefix: &str, out: &str) -> Result<(), UserError> {
         let values = self.values.get(&self.renderer)?;
         let cluster = values.require_cluster(self.project)?;
-        let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
+        let store = store::Store::parse(&cluster.state, &self.project.dir)?;
         let dest = self.project.path(out);
         if self.options.dry_run {
             notice!(
@@ -168,7 +169,7 @@ impl<'p> Runner<'p> {
             return Ok(());
         }
         let aws = self.project.tool_or_default("aws");
-        let count = statestore::snapshot(&store, &cluster.name, &dest, &aws)?;
+        let count = snapshot::snapshot(&store, &cluster.name, &dest, &aws)?;
         let dest = dest.canonicalize().unwrap_or(dest);
         // A stored Cluster without spec.configBase gets `<--state>/<name>` from kops, which would
         // be the snapshot: pin it to the live one, so kops reads keys and secrets where they are.
@@ -215,7 +216,7 @@ impl<'p> Runner<'p> {
                 .map_err(|e| UserError::new(format!("{}: cannot remove: {e}", dest.display())))?;
         }
         // What kops, kopsform and terraform generate is made again in the copy, never carried over.
-        statestore::copy_tree(&source, &dest, &|rel| {
+        snapshot::copy_tree(&source, &dest, &|rel| {
             let name = rel
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

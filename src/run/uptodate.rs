@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::UserError;
 use crate::project::task::{Builtin, Step};
-use crate::statestore::{self, Store};
+use crate::statestore::store::{self, Store};
 use crate::text::hex;
 
 use super::scope::Runner;
@@ -210,15 +210,15 @@ pub(crate) fn registry_hash(store: &Store, cluster: &str, aws: &str) -> Result<S
         Store::Local(dir) => {
             let base = dir.join(cluster);
             let (files, _) = expand(&base, &["config".into(), "instancegroup/*".into()])?;
-            for (rel, sha) in files.iter().filter(|(rel, _)| statestore::is_spec(rel)) {
+            for (rel, sha) in files.iter().filter(|(rel, _)| store::is_spec(rel)) {
                 fp.add(rel, sha.as_bytes());
             }
         }
         Store::S3 { bucket, prefix } => {
             let key_prefix = Store::key(prefix, &format!("{cluster}/"));
-            for (key, etag) in statestore::list_objects(aws, bucket, &key_prefix)? {
+            for (key, etag) in store::list_objects(aws, bucket, &key_prefix)? {
                 if let Some(rel) = key.strip_prefix(&key_prefix)
-                    && statestore::is_spec(rel)
+                    && store::is_spec(rel)
                 {
                     fp.add(rel, etag.as_bytes());
                 }
@@ -313,7 +313,7 @@ impl<'p> Runner<'p> {
 
     pub(super) fn registry_hash(&mut self) -> Result<String, UserError> {
         let cluster = self.require_cluster()?;
-        let store = statestore::Store::parse(&cluster.state, &self.project.dir)?;
+        let store = store::Store::parse(&cluster.state, &self.project.dir)?;
         crate::run::uptodate::registry_hash(
             &store,
             &cluster.name,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::error::UserError;
-use crate::statestore::{self, Store};
+use crate::statestore::store::{self, Store};
 use crate::tools::process;
 use crate::tools::process::Output;
 
@@ -205,7 +205,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
                 "--content-type",
                 "application/json",
             ];
-            let Output { code, stderr, .. } = statestore::aws(aws, &args)?;
+            let Output { code, stderr, .. } = store::aws(aws, &args)?;
             if code == 0 {
                 return Ok(Attempt::Got(Held {
                     place: place.clone(),
@@ -319,7 +319,7 @@ pub(crate) fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError
                 code,
                 stdout,
                 stderr,
-            } = statestore::aws(aws, &args)?;
+            } = store::aws(aws, &args)?;
             if code != 0 {
                 if stderr.contains("404")
                     || stderr.contains("Not Found")
@@ -347,7 +347,7 @@ pub(crate) fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError
 
 fn delete(bucket: &str, key: &str, aws: &str) -> Result<(), UserError> {
     let args = ["s3api", "delete-object", "--bucket", bucket, "--key", key];
-    let Output { code, stderr, .. } = statestore::aws(aws, &args)?;
+    let Output { code, stderr, .. } = store::aws(aws, &args)?;
     if code != 0 {
         return Err(UserError::new(format!(
             "cannot remove the lock s3://{bucket}/{key}: {}",

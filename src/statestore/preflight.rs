@@ -16,7 +16,7 @@ use serde_yaml::Value;
 
 use crate::error::UserError;
 use crate::render::manifest::API_VERSION;
-use crate::statestore::{self, Store};
+use crate::statestore::store::{self, Store};
 use crate::tools::kops::KopsArgs;
 use crate::tools::process::Output;
 
@@ -358,7 +358,7 @@ fn list_names(store: &Store, aws: &str) -> Result<BTreeSet<String>, UserError> {
             .unwrap_or_default()),
         Store::S3 { bucket, prefix } => {
             let key_prefix = Store::key(prefix, "");
-            let objects = statestore::list_objects(aws, bucket, &key_prefix).map_err(|e| {
+            let objects = store::list_objects(aws, bucket, &key_prefix).map_err(|e| {
                 UserError::new(format!(
                     "refusing the isolated run: {}, so it cannot check what kops would write there",
                     e.message
@@ -378,7 +378,7 @@ fn aws_read(aws: &str, args: &[&str], what: &str) -> Result<Vec<u8>, UserError> 
         code,
         stdout,
         stderr,
-    } = statestore::aws(aws, args)?;
+    } = store::aws(aws, args)?;
     if code != 0 {
         return Err(UserError::new(format!(
             "refusing the isolated run: cannot read {what} to check what kops would write there: `{aws} {}` failed with status {code}: {}",

@@ -1,0 +1,196 @@
+//! Where a state store lives (`s3://bucket/prefix`, `file://`, a path) and how kopsform reads it:
+//! the one `aws` runner (kops's `S3_ENDPOINT` passed on, reads retried on transient errors), S3
+//! listings, and which of a cluster's objects are its spec (the registry kops reads through
+//! `--state`).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::UserError;
+use crate::tools::process;
+
+/// Where a state store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Store {
+    S3 { bucket: String, prefix: String },
+    Local(PathBuf),
+}
+
+impl Store {
+    /// The key of `rel` (`""` for the store itself) in an S3 store's bucket.
+    pub(crate) fn key(prefix: &str, rel: &str) -> String {
+        match (prefix.is_empty(), rel.is_empty()) {
+            (true, _) => rel.to_string(),
+            (false, true) => format!("{prefix}/"),
+            (false, false) => format!("{prefix}/{rel}"),
+        }
+    }
+
+    pub(crate) fn parse(state: &str, project_dir: &Path) -> Result<Store, UserError> {
+        if let Some(rest) = state.strip_prefix("s3://") {
+            let rest = rest.trim_end_matches('/');
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(UserError::new(format!(
+                    "state store `{state}` names no bucket; fix the cluster's `state` in tasks.toml, e.g. s3://my-bucket"
+                )));
+            }
+            return Ok(Store::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
+        }
+        let state = state.trim_end_matches('/');
+        if let Some(path) = state.strip_prefix("file://") {
+            return Ok(Store::Local(PathBuf::from(path)));
+        }
+        if state.contains("://") {
+            return Err(UserError::new(format!(
+                "state store `{state}`: kopsform works with s3:// stores, local paths and file:// only; fix the cluster's `state` in tasks.toml"
+            )));
+        }
+        Ok(Store::Local(project_dir.join(state)))
+    }
+}
+
+/// What kops reads through `--state`, as `aws s3 sync --include` patterns.
+pub(super) const REGISTRY: &[&str] = &["config", "instancegroup/*", "clusteraddons/*"];
+
+/// Whether `rel` (relative to the cluster's prefix) is one of the objects of the cluster's spec:
+/// `config` or an instance group.
+pub(crate) fn is_spec(rel: &str) -> bool {
+    rel == "config"
+        || rel
+            .strip_prefix("instancegroup/")
+            .is_some_and(|ig| !ig.contains('/'))
+}
+
+pub(super) fn in_registry(rel: &Path) -> bool {
+    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
+    match parts.next().as_deref() {
+        Some("config") => parts.next().is_none(),
+        Some("instancegroup") | Some("clusteraddons") => true,
+        _ => false,
+    }
+}
+
+/// Runs the aws CLI with `args` and, when only `S3_ENDPOINT` names the endpoint, `--endpoint-url`:
+/// status, stdout, stderr.
+pub(crate) fn aws(aws: &str, args: &[&str]) -> Result<process::Output, UserError> {
+    let endpoint = endpoint_args();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(endpoint.iter().map(String::as_str));
+    let words: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    if crate::tools::retry::classify(crate::tools::retry::Tool::Aws, &words)
+        == crate::tools::retry::Safety::Repeatable
+    {
+        // A read (a listing, a download): again after a transient error. Writes (the lock's
+        // conditional put, its delete) are never repeated.
+        crate::tools::retry::run_captured(
+            &crate::tools::retry::own_reads(),
+            aws,
+            &all,
+            Path::new("."),
+            &[],
+        )
+    } else {
+        process::run_captured(aws, &all, Path::new("."), &[])
+    }
+}
+
+/// Every object under `key_prefix` of `bucket`: key and ETag (the aws CLI pages through them).
+pub(crate) fn list_objects(
+    aws: &str,
+    bucket: &str,
+    key_prefix: &str,
+) -> Result<Vec<(String, String)>, UserError> {
+    let args = [
+        "s3api",
+        "list-objects-v2",
+        "--bucket",
+        bucket,
+        "--prefix",
+        key_prefix,
+        "--query",
+        "Contents[].[Key,ETag]",
+        "--output",
+        "json",
+    ];
+    let process::Output {
+        code,
+        stdout,
+        stderr,
+    } = self::aws(aws, &args)?;
+    if code != 0 {
+        return Err(UserError::new(format!(
+            "cannot list s3://{bucket}/{key_prefix}: `{aws} s3api list-objects-v2` failed with status {code}: {}",
+            stderr.trim()
+        )));
+    }
+    let rows: Option<Vec<(String, String)>> = serde_json::from_slice(&stdout).map_err(|e| {
+        UserError::new(format!(
+            "cannot list s3://{bucket}/{key_prefix}: `{aws} s3api list-objects-v2` printed no key list ({e})"
+        ))
+    })?;
+    Ok(rows.unwrap_or_default())
+}
+
+/// `--endpoint-url` for the aws CLI when only kops's `S3_ENDPOINT` names the S3 endpoint (the aws
+/// CLI reads `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL` itself).
+fn endpoint_args() -> Vec<String> {
+    match std::env::var("S3_ENDPOINT") {
+        Ok(endpoint)
+            if !endpoint.is_empty() && std::env::var_os("AWS_ENDPOINT_URL_S3").is_none() =>
+        {
+            vec!["--endpoint-url".into(), endpoint]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::statestore::snapshot::snapshot;
+
+    #[test]
+    fn stores_are_parsed() {
+        let p = Path::new("/p");
+        assert_eq!(
+            Store::parse("s3://b/pre/", p).unwrap(),
+            Store::S3 {
+                bucket: "b".into(),
+                prefix: "pre".into()
+            }
+        );
+        assert_eq!(
+            Store::parse("file:///x/y", p).unwrap(),
+            Store::Local("/x/y".into())
+        );
+        assert_eq!(
+            Store::parse("state", p).unwrap(),
+            Store::Local("/p/state".into())
+        );
+        assert!(Store::parse("gs://b", p).is_err());
+        assert!(Store::parse("s3://", p).is_err());
+    }
+
+    #[test]
+    fn local_snapshots_hold_only_the_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live/c");
+        std::fs::create_dir_all(live.join("backups/etcd")).unwrap();
+        std::fs::create_dir_all(live.join("pki")).unwrap();
+        std::fs::write(live.join("config"), "x").unwrap();
+        std::fs::write(live.join("pki/k"), "y").unwrap();
+        std::fs::write(live.join("backups/etcd/b"), "z").unwrap();
+        std::fs::create_dir_all(live.join("instancegroup")).unwrap();
+        std::fs::write(live.join("instancegroup/nodes"), "ig").unwrap();
+        let dest = dir.path().join("snap");
+        let store = Store::Local(dir.path().join("live"));
+        assert_eq!(snapshot(&store, "c", &dest, "aws").unwrap(), 2);
+        assert!(dest.join("c/instancegroup/nodes").is_file());
+        assert!(!dest.join("c/backups").exists());
+        assert!(!dest.join("c/pki").exists());
+        assert!(snapshot(&store, "other", &dest, "aws").is_err());
+    }
+}
