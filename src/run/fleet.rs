@@ -128,8 +128,9 @@ fn stage_name(c: &ClusterDef) -> String {
         .map_or_else(|| "(none)".to_string(), |s| format!("`{s}`"))
 }
 
-fn not_started(c: &ClusterDef, plan: &[String], status: Status, note: &str) -> Vec<TaskResult> {
-    plan.iter()
+fn not_started(c: &ClusterDef, tasks: &[String], status: Status, note: &str) -> Vec<TaskResult> {
+    tasks
+        .iter()
         .map(|task| TaskResult::new(&c.id, task, status, Duration::ZERO, note))
         .collect()
 }

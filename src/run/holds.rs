@@ -131,9 +131,9 @@ impl<'p> Runner<'p> {
 
     /// Whether a task may run beside the other tasks of its cluster. A task touches the cluster's
     /// state when it runs kops, Terraform or the aws CLI, renders a file, runs a built-in step or
-    /// takes the lock: such tasks run one at a time, in plan order. Other commands (linters,
+    /// takes the lock: such tasks run one at a time, in task order. Other commands (linters,
     /// scripts) are free, unless the task says `parallel = false` or asks a confirmation.
-    /// (`run_plan` has worked out which tasks lock and which touch the prerequisites layer.)
+    /// (`run_tasks` has worked out which tasks lock and which touch the prerequisites layer.)
     pub(super) fn sharing(&self, tasks: &[String], i: usize) -> Sharing {
         let name = &tasks[i];
         let task = self.task(name);

@@ -13,7 +13,7 @@ use super::scope::{Runner, Sharing};
 
 impl<'p> Runner<'p> {
     /// Runs the tasks of `plan` as their dependencies allow, at most `jobs` at a time: tasks
-    /// that touch the cluster's state on this runner in plan order, free tasks each on a runner of
+    /// that touch the cluster's state on this runner in task order, free tasks each on a runner of
     /// their own. Once a task failed or the run was interrupted, nothing more starts.
     pub(super) fn run_parallel(
         &mut self,

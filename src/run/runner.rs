@@ -20,12 +20,12 @@ use super::scope::{Holds, RunOptions, Runner, Sharing};
 pub(crate) fn check_confirmations(
     project: &Project,
     options: &RunOptions,
-    plan: &[String],
+    tasks: &[String],
 ) -> Result<(), UserError> {
     if options.yes || options.dry_run || process::stdin_is_terminal() {
         return Ok(());
     }
-    let needing: Vec<&String> = plan
+    let needing: Vec<&String> = tasks
         .iter()
         .filter(|name| project.config.tasks[*name].confirmation(name).is_some())
         .collect();
@@ -41,9 +41,9 @@ pub(crate) fn check_confirmations(
 }
 
 impl<'p> Runner<'p> {
-    /// Runs the tasks of `plan`, stopping at the first failure; the rest are `not run`. With
+    /// Runs the tasks of `order`, stopping at the first failure; the rest are `not run`. With
     /// `jobs` above one, tasks whose dependencies are done and that touch no cluster state run
-    /// beside the others (docs/clusters.md, "Parallel tasks"); results are in plan order.
+    /// beside the others (docs/clusters.md, "Parallel tasks"); results are in task order.
     pub(crate) fn run_tasks(
         &mut self,
         order: &TaskOrder,

@@ -25,7 +25,7 @@ impl Schedule<'_> {
         if running(&|r| self.sharing[r] == Sharing::Alone) {
             return None;
         }
-        // Tasks that touch the state start in plan order, one at a time.
+        // Tasks that touch the state start in task order, one at a time.
         let first_stateful = (0..self.started.len())
             .find(|&k| !self.started[k] && !matches!(self.sharing[k], Sharing::Free { .. }));
         let reading = Sharing::Free {

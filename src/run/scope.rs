@@ -55,7 +55,7 @@ pub(crate) struct Runner<'p> {
     pub(super) label: Option<String>,
     /// Tells this runner's folder holds from other runners'.
     pub(super) id: u64,
-    /// The cluster's lock and the prerequisites layer, as `run_plan` holds them.
+    /// The cluster's lock and the prerequisites layer, as `run_tasks` holds them.
     pub(super) holds: Holds<'p>,
 }
 
@@ -73,7 +73,7 @@ pub(super) struct Holds<'p> {
 pub(super) enum Sharing {
     /// Touches no cluster state; `reads_outputs` when its commands use the prerequisites' outputs.
     Free { reads_outputs: bool },
-    /// Touches the cluster's state: one such task at a time, in plan order.
+    /// Touches the cluster's state: one such task at a time, in task order.
     State,
     /// Runs with no other task of the cluster beside it (`parallel = false`, confirmations).
     Alone,
