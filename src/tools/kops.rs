@@ -1,10 +1,12 @@
 //! What kopsform knows of kops: what a kops command line does (one table of its verbs, read by
 //! the retries, the cluster lock and the isolated dry run alike), and parsers for the text kops
-//! prints, so kopsform can say what it means.
+//! prints (its tables, `kops version`), so kopsform can say what it means.
 //!
 //! kops renders its tables with Go's tabwriter (kops: util/pkg/tables/format.go): a header line of
 //! upper-case column names, then one row per line, cells separated by runs of blanks, ended by a
 //! blank line. No cell kopsform reads contains a blank, so splitting on whitespace is exact.
+
+use crate::tools::version::first_version;
 
 /// A kops command line as kopsform reads it: the command words before the first flag
 /// (`update cluster`), and the flags that decide what the command does.
@@ -353,6 +355,22 @@ pub(crate) fn needing_update(groups: &[GroupStatus], name: impl Fn(&str) -> Stri
         .collect()
 }
 
+/// `kops version`: `Client version: 1.30.1 (git-v1.30.1)` (cmd/kops/version.go), or the bare
+/// version of `kops version --short`.
+pub(crate) fn parse_version(stdout: &str) -> Option<String> {
+    for line in stdout.lines() {
+        if let Some(rest) = line.trim().strip_prefix("Client version:") {
+            let word = rest.split_whitespace().next()?;
+            return first_version(word).filter(|v| word.trim_start_matches('v') == v);
+        }
+    }
+    let text = stdout.trim();
+    (!text.contains(char::is_whitespace))
+        .then(|| first_version(text))
+        .flatten()
+        .filter(|v| text.trim_start_matches('v') == v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,5 +462,20 @@ Must specify --yes to delete cluster
         assert_eq!(resources[1].kind, "volume");
         assert_eq!(resources[1].id, "vol-1");
         assert!(parse_delete_listing("nothing\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn versions_are_read_as_kops_prints_them() {
+        assert_eq!(
+            parse_version("Client version: 1.30.1 (git-v1.30.1)\n").as_deref(),
+            Some("1.30.1")
+        );
+        assert_eq!(
+            parse_version("Client version: 1.37.0-alpha.1\n").as_deref(),
+            Some("1.37.0-alpha.1")
+        );
+        assert_eq!(parse_version("1.34.1\n").as_deref(), Some("1.34.1"));
+        assert_eq!(parse_version("kops is great 1.2\n"), None);
+        assert_eq!(parse_version("Client version: banana\n"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! What kopsform asks Terraform (or OpenTofu) itself, apart from the tasks' own steps: the
-//! outputs of a layer and the JSON form of a saved plan.
+//! outputs of a layer, the JSON form of a saved plan, and its version (`parse_version` reads what
+//! `version -json` prints).
 
 use std::path::Path;
 
@@ -70,4 +71,35 @@ pub(crate) fn version(terraform: &str, cwd: &Path) -> Result<String, UserError> 
         .ok()
         .and_then(|v| v["terraform_version"].as_str().map(str::to_string))
         .unwrap_or_else(|| answer.stdout.lines().next().unwrap_or_default().to_string()))
+}
+
+/// `terraform version -json` (and `tofu version -json`): `terraform_version`; before Terraform
+/// 0.13 there is no `-json` and the text says `Terraform v0.12.31`.
+pub(crate) fn parse_version(stdout: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(stdout.trim())
+        && let Some(v) = json["terraform_version"].as_str()
+    {
+        return Some(v.to_string());
+    }
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Terraform v") || l.starts_with("OpenTofu v"))?;
+    crate::tools::version::first_version(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_as_terraform_prints_them() {
+        assert_eq!(
+            parse_version(r#"{"terraform_version":"1.9.5","platform":"linux_amd64"}"#).as_deref(),
+            Some("1.9.5")
+        );
+        assert_eq!(
+            parse_version("Terraform v0.12.31\n").as_deref(),
+            Some("0.12.31")
+        );
+    }
 }

@@ -1,10 +1,12 @@
 //! Asking a tool its version, the one probe the up-to-date fingerprints, the plan seal and the
 //! doctor share: each program and arguments asked once per process, under a lock so that clusters
 //! running in parallel wait for one answer instead of each starting the tool, and without
-//! Terraform's update check.
+//! Terraform's update check; and reading a version out of text (`first_version`, `numbers`).
 
 use std::path::Path;
 use std::sync::Mutex;
+
+use regex::Regex;
 
 use crate::error::UserError;
 use crate::tools::process;
@@ -44,4 +46,36 @@ pub(crate) fn ask(program: &str, args: &[&str], cwd: &Path) -> Result<Answer, Us
     };
     seen.push((key, answer.clone()));
     Ok(answer)
+}
+
+/// A version in text: `v1.30.2`, `1.37.0-alpha.1`, `1.32.4-dispatcher`, `1.30`.
+static VERSION: std::sync::LazyLock<Option<Regex>> = std::sync::LazyLock::new(|| {
+    Regex::new(r"v?(\d+)\.(\d+)(?:\.(\d+))?([-+][0-9A-Za-z.+-]*)?").ok()
+});
+
+/// The first version in `text` (`v1.30.2-rc.1` -> `1.30.2-rc.1`).
+pub(crate) fn first_version(text: &str) -> Option<String> {
+    VERSION
+        .as_ref()?
+        .find(text)
+        .map(|m| m.as_str().trim_start_matches('v').to_string())
+}
+
+/// (major, minor, patch) of a version text.
+pub(crate) fn numbers(version: &str) -> Option<(u64, u64, u64)> {
+    let caps = VERSION.as_ref()?.captures(version)?;
+    let num = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<u64>().ok());
+    Some((num(1)?, num(2)?, num(3).unwrap_or(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_numbers_are_read_from_text() {
+        assert_eq!(numbers("1.32.4-dispatcher"), Some((1, 32, 4)));
+        assert_eq!(numbers("v1.30"), Some((1, 30, 0)));
+        assert_eq!(numbers("latest"), None);
+    }
 }
