@@ -56,7 +56,7 @@ pub(crate) fn show_json(
     Ok(stdout)
 }
 
-/// The version a plan seal records (`terraform_version` of `version -json`, else the first line
+/// The version a plan seal records ([`parse_version`] of `version -json`, else the first line
 /// printed), through the one version probe.
 pub(crate) fn version(terraform: &str, cwd: &Path) -> Result<String, UserError> {
     let answer = crate::tools::version::ask(terraform, &["version", "-json"], cwd)?;
@@ -67,9 +67,7 @@ pub(crate) fn version(terraform: &str, cwd: &Path) -> Result<String, UserError> 
             answer.stderr.trim()
         )));
     }
-    Ok(serde_json::from_str::<serde_json::Value>(&answer.stdout)
-        .ok()
-        .and_then(|v| v["terraform_version"].as_str().map(str::to_string))
+    Ok(parse_version(&answer.stdout)
         .unwrap_or_else(|| answer.stdout.lines().next().unwrap_or_default().to_string()))
 }
 
