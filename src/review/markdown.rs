@@ -853,26 +853,12 @@ mod tests {
 
     use super::*;
     use crate::plan;
-    use crate::plan::summary::PlanSummary;
     use crate::review::protect::default_rules;
     use crate::review::report::launch_template_changes;
     use crate::review::request::full_report_path;
     use crate::review::words::code;
 
-    fn summary(changes: &str) -> PlanSummary {
-        plan::read::summarize(&format!(
-            r#"{{"format_version":"1.2","applyable":true,"resource_changes":[{changes}]}}"#
-        ))
-        .unwrap()
-    }
-
-    fn rc(address: &str, actions: &str) -> String {
-        let (ty, name) = address.rsplit_once('.').unwrap();
-        let ty = ty.rsplit('.').next().unwrap();
-        format!(
-            r#"{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":{actions}}}}}"#
-        )
-    }
+    use crate::review::fixtures::{rc, summary};
 
     #[test]
     fn changed_launch_templates_name_the_groups_that_will_roll() {

@@ -13,6 +13,8 @@
 //! docs/review.md. `apply` refuses protected deletions through [`effective_rules`](protect::effective_rules) and
 //! [`protected_changes`](protect::protected_changes).
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub(crate) mod json;
 pub(crate) mod markdown;
 pub(crate) mod protect;

@@ -204,22 +204,8 @@ pub(crate) fn exit_status(summary: &PlanSummary, protected: &[ProtectedChange]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan;
 
-    fn summary(changes: &str) -> PlanSummary {
-        plan::read::summarize(&format!(
-            r#"{{"format_version":"1.2","applyable":true,"resource_changes":[{changes}]}}"#
-        ))
-        .unwrap()
-    }
-
-    fn rc(address: &str, actions: &str) -> String {
-        let (ty, name) = address.rsplit_once('.').unwrap();
-        let ty = ty.rsplit('.').next().unwrap();
-        format!(
-            r#"{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":{actions}}}}}"#
-        )
-    }
+    use crate::review::fixtures::{rc, summary};
 
     #[test]
     fn default_rules_protect_what_a_cluster_cannot_lose() {
