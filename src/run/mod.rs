@@ -4,19 +4,23 @@
 //!
 //! Bottom to top, each file using only those before it in this list: `outcome` (how tasks ended),
 //! `folder_hold`, `scope` (the `Runner` and its run scope), then `holds` (locks, layers),
-//! `isolation` (snapshot, pre-flight) and `uptodate` (fingerprints), `command` (a command step),
-//! `builtins`, `runner` (task and step dispatch), `schedule` (pure), `parallel`, `fleet` (clusters
-//! and stages) and `audit`.
+//! `isolation` (snapshot, pre-flight) and `uptodate` (fingerprints), `environment` (what a step
+//! sees: rendered texts, its environment, learnt secrets), `reports` (kops's verdicts),
+//! `command` (a command step),
+//! `builtins`, `runner` (task and step dispatch), `schedule` (pure), `parallel`, `audit` (the
+//! trail) and `fleet` (clusters and stages).
 
 pub(crate) mod audit;
 pub(crate) mod builtins;
 pub(crate) mod command;
+pub(crate) mod environment;
 pub(crate) mod fleet;
 pub(crate) mod folder_hold;
 pub(crate) mod holds;
 pub(crate) mod isolation;
 pub(crate) mod outcome;
 pub(crate) mod parallel;
+pub(crate) mod reports;
 pub(crate) mod runner;
 pub(crate) mod schedule;
 pub(crate) mod scope;

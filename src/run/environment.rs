@@ -1,0 +1,240 @@
+//! What a step sees: its texts and paths rendered (with the cluster's plain fields when that is
+//! all they use), its environment layered (`[env]`, the cluster's, the task's, the step's, what
+//! kopsform adds), secrets kept off its command line, and the sensitive values of a Terraform
+//! state learned before Terraform runs.
+
+use std::path::Path;
+
+use crate::error::UserError;
+use crate::project::task::{Builtin, CommandStep, RenderStep, Step, Task};
+use crate::render::template::substitute_fields;
+use crate::tools::process;
+use crate::tools::retry;
+
+use super::scope::Runner;
+
+impl<'p> Runner<'p> {
+    /// `text` rendered with what needs no output (`{{cluster.dir}}`, `{{cluster.id}}`...), when
+    /// that is all it uses: a task that only names its folders (prerequisites-apply before
+    /// anything exists) must not read the outputs.
+    pub(super) fn render_static(&self, text: &str) -> Option<String> {
+        let def = self.cluster.as_ref()?;
+        let mut fields = crate::values::context::static_fields(def);
+        if let Some(state) = self.snapshot.as_ref().map(|s| s.path.clone()) {
+            fields.insert("state".into(), serde_json::Value::String(state));
+        }
+        substitute_fields(text, "cluster", &fields)
+    }
+
+    pub(super) fn render_text(&mut self, what: &str, text: &str) -> Result<String, UserError> {
+        if !text.contains("{{") {
+            return Ok(text.to_string());
+        }
+        if let Some(text) = self.render_static(text) {
+            return Ok(text);
+        }
+        let values = self.values.get(&self.renderer)?;
+        self.renderer.render_inline(what, text, &values.context)
+    }
+
+    /// The step with the paths of `render` and built-in steps rendered (`{{cluster.dir}}/plan`).
+    pub(super) fn resolve_paths(&mut self, task: &str, step: &Step) -> Result<Step, UserError> {
+        let what = format!("task `{task}` path");
+        let mut one = |s: &String| self.render_text(&what, s);
+        Ok(match step {
+            Step::Command(_) => step.clone(),
+            Step::Render(r) => Step::Render(RenderStep {
+                template: one(&r.template)?,
+                out: one(&r.out)?,
+                check: r.check,
+            }),
+            Step::Builtin(b) => Step::Builtin(match b {
+                Builtin::ShowOutputs => Builtin::ShowOutputs,
+                Builtin::ProviderOverride { out } => Builtin::ProviderOverride { out: one(out)? },
+                Builtin::SnapshotState { out } => Builtin::SnapshotState { out: one(out)? },
+                Builtin::Copy { from, out } => Builtin::Copy {
+                    from: one(from)?,
+                    out: one(out)?,
+                },
+                Builtin::SealPlan { plan, inputs } => Builtin::SealPlan {
+                    plan: one(plan)?,
+                    inputs: inputs.iter().map(&mut one).collect::<Result<_, _>>()?,
+                },
+                Builtin::CheckPlan { plan } => Builtin::CheckPlan { plan: one(plan)? },
+                Builtin::CheckProtected { plan } => Builtin::CheckProtected { plan: one(plan)? },
+                Builtin::Review {
+                    plan,
+                    out,
+                    rolling_update,
+                    target,
+                    json,
+                } => Builtin::Review {
+                    plan: one(plan)?,
+                    out: one(out)?,
+                    rolling_update: rolling_update.as_ref().map(&mut one).transpose()?,
+                    target: *target,
+                    json: json.as_ref().map(&mut one).transpose()?,
+                },
+                Builtin::Remove { paths } => Builtin::Remove {
+                    paths: paths.iter().map(&mut one).collect::<Result<_, _>>()?,
+                },
+            }),
+        })
+    }
+
+    /// The environment a task's children get from tasks.toml: `[env]`, the cluster's, the
+    /// task's, then `step_env`, rendered; secret ones are added to the redactor.
+    pub(super) fn env_layers(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        step_env: &indexmap::IndexMap<String, String>,
+    ) -> Result<Vec<(String, String)>, UserError> {
+        let mut env = Vec::new();
+        let cluster_env = self
+            .cluster
+            .as_ref()
+            .map(|c| c.config.env.clone())
+            .unwrap_or_default();
+        let cluster_id = self
+            .cluster
+            .as_ref()
+            .map_or("", |c| c.id.as_str())
+            .to_string();
+        let layers = [
+            (&self.project.config.env, "[env]".to_string()),
+            (&cluster_env, format!("cluster `{cluster_id}` env")),
+            (&task.env, format!("task `{task_name}` env")),
+            (step_env, format!("task `{task_name}` step env")),
+        ];
+        for (vars, what) in layers {
+            for (k, v) in vars {
+                let value = self.render_text(&format!("{what} {k}"), v)?;
+                if self.redactor.is_secret_var(k) {
+                    self.redactor.add(value.clone());
+                }
+                env.push((k.clone(), value));
+            }
+        }
+        Ok(env)
+    }
+
+    /// The environment added for a child: [`Self::env_layers`] with the step's own, and what
+    /// kopsform adds (the cluster for kops, the snapshot's kubeconfig, Terraform's automation
+    /// settings off a terminal).
+    pub(super) fn child_env(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        cmd: &CommandStep,
+        is_kops: bool,
+        in_prerequisites: bool,
+    ) -> Result<Vec<(String, String)>, UserError> {
+        let mut env = self.env_layers(task_name, task, &cmd.env)?;
+        // kops always learns its cluster; other tools do when the values are at hand.
+        let cluster = if is_kops {
+            Some(self.require_cluster()?)
+        } else if !in_prerequisites {
+            self.known_cluster()
+        } else {
+            None
+        };
+        if let Some(cluster) = cluster {
+            env.push(("KOPS_CLUSTER_NAME".into(), cluster.name));
+            env.push(("KOPS_STATE_STORE".into(), cluster.state));
+        }
+        if let Some(snapshot) = &self.snapshot {
+            // An isolated run never reads or writes the user's kubeconfig (kops would use it to
+            // reach the live API server).
+            let kubeconfig = Path::new(&snapshot.path).with_file_name("kubeconfig");
+            env.push((
+                "KUBECONFIG".into(),
+                kubeconfig.to_string_lossy().into_owned(),
+            ));
+        }
+        if !process::stdin_is_terminal() {
+            // terraform: behave as with -input=false on every subcommand, and say it is automated.
+            env.push(("TF_INPUT".into(), "0".into()));
+            env.push(("TF_IN_AUTOMATION".into(), "1".into()));
+        }
+        Ok(env)
+    }
+
+    /// A secret never goes on a command line, where every user of the machine can read it
+    /// (`ps`, /proc/PID/cmdline): the step is refused, in a dry run too, before anything runs.
+    pub(super) fn refuse_secret_arguments(
+        &mut self,
+        task_name: &str,
+        argv: &[String],
+    ) -> Result<(), UserError> {
+        // The environment of the step is rendered first, so the secrets it names are known.
+        let Some(i) = argv.iter().position(|a| self.redactor.contains_secret(a)) else {
+            return Ok(());
+        };
+        let what = if i == 0 {
+            "its program".to_string()
+        } else {
+            format!("argument {i}")
+        };
+        Err(UserError::new(format!(
+            "task `{task_name}`: {what} of `{}` holds a secret value (a sensitive output, or a variable of `secret-env`), and a command line is visible to every user of the machine (ps); pass it in the environment instead (e.g. env = {{ TF_VAR_name = \"{{{{output}}}}\" }} in the task, read by the program), or in a file rendered with mode 0600",
+            self.redactor.mask(&argv[0])
+        )))
+    }
+
+    /// Before a Terraform command that prints resource values (plan, apply, destroy, refresh), the
+    /// values its state (or the saved plan it applies) marks sensitive are added to the redactor:
+    /// Terraform's own text shows some of them in clear. Read once per state or plan per run (once it succeeded, retried on transient errors); a
+    /// folder without state (or not initialised yet) has nothing to learn.
+    pub(super) fn learn_terraform_secrets(
+        &mut self,
+        program: &str,
+        args: &[String],
+        cwd: &Path,
+        env: &[(String, String)],
+    ) {
+        let words: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+        let Some(command) = words.first().map(|w| w.as_str()) else {
+            return;
+        };
+        if !matches!(command, "plan" | "apply" | "destroy" | "refresh") {
+            return;
+        }
+        let saved_plan = (command == "apply")
+            .then(|| words.get(1))
+            .flatten()
+            .map(|p| cwd.join(p))
+            .filter(|p| p.is_file());
+        let key = saved_plan
+            .clone()
+            .unwrap_or_else(|| cwd.join(".terraform-state"));
+        let key = key.canonicalize().unwrap_or(key);
+        if self.learned.contains(&key) {
+            return;
+        }
+        let mut show = vec!["show".to_string(), "-json".to_string()];
+        if let Some(plan) = &saved_plan {
+            show.push(plan.to_string_lossy().into_owned());
+        }
+        let show: Vec<&str> = show.iter().map(String::as_str).collect();
+        // A read like any other: again after a transient error; learned only once it succeeded,
+        // so a failed read is tried again before the next command in this folder.
+        let policy = self.project.retry_policy(None);
+        if let Ok(process::Output {
+            code: 0, stdout, ..
+        }) = retry::run_captured(&policy, program, &show, cwd, env)
+        {
+            self.learned.insert(key);
+            self.learn_from_show(&stdout);
+        }
+    }
+
+    /// Adds the values `terraform show -json` output marks sensitive to the redactor.
+    pub(super) fn learn_from_show(&self, json: &[u8]) {
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(json) {
+            for secret in crate::redact::sensitive_strings(&json) {
+                self.redactor.add(secret);
+            }
+        }
+    }
+}
