@@ -396,6 +396,15 @@ mod tests {
             ("update cluster --yes", [false, true, true, true]),
             ("rolling-update cluster", [true, false, true, false]),
             ("rolling-update cluster --yes", [false, true, true, false]),
+            // `--yes=true` is --yes (the lock used to miss it); `--yes=false` is a preview.
+            (
+                "rolling-update cluster --yes=true",
+                [false, true, true, false],
+            ),
+            (
+                "rolling-update cluster --yes=false",
+                [true, false, true, false],
+            ),
             ("replace --force -f cluster.yml", [false, true, true, true]),
             ("create -f cluster.yml", [false, true, true, true]),
             ("create cluster --zones a", [false, true, false, true]),
