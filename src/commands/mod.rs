@@ -21,13 +21,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         .map_err(|e| UserError::new(format!("cannot read the current folder: {e}")))?;
     let global = cli.global;
     crate::ui::configure(global.quiet, global.verbose, global.json);
-    let load = || {
-        let project = Project::load(Project::locate(global.directory.as_deref(), &cwd)?)?;
-        // kopsform's own reads (state-store listings, downloads) retry as the project's [retry]
-        // says, from here on: set where the run starts, not while tasks.toml is parsed.
-        crate::tools::retry::set_own_reads(project.retry_policy(None));
-        Ok::<Project, UserError>(project)
-    };
+    let load = || Project::load(Project::locate(global.directory.as_deref(), &cwd)?);
     let selection = crate::project::cluster::Selection {
         clusters: global.cluster.clone(),
         stages: global.stage.clone(),

@@ -12,11 +12,7 @@ pub(crate) fn command(
     args: &cli::ReviewArgs,
 ) -> Result<(), UserError> {
     let project = match Project::locate(global.directory.as_deref(), cwd) {
-        Ok(dir) => {
-            let project = Project::load(dir)?;
-            crate::tools::retry::set_own_reads(project.retry_policy(None));
-            Some(project)
-        }
+        Ok(dir) => Some(Project::load(dir)?),
         Err(_) if global.directory.is_none() => None,
         Err(e) => return Err(e),
     };

@@ -168,7 +168,7 @@ impl<'p> Runner<'p> {
             );
             return Ok(());
         }
-        let aws = self.project.tool_or_default("aws");
+        let aws = crate::statestore::store::Aws::of(self.project);
         let count = snapshot::snapshot(&store, &cluster.name, &dest, &aws)?;
         let dest = dest.canonicalize().unwrap_or(dest);
         // A stored Cluster without spec.configBase gets `<--state>/<name>` from kops, which would

@@ -70,7 +70,7 @@ impl<'p> Runner<'p> {
         let place =
             crate::statestore::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
         let holder = crate::statestore::lock::Holder::new(&cluster.name, task);
-        let aws = self.project.tool_or_default("aws");
+        let aws = crate::statestore::store::Aws::of(self.project);
         let prefix = self.prefix(task);
         let held = crate::statestore::lock::acquire(
             &place,
@@ -92,7 +92,7 @@ impl<'p> Runner<'p> {
         let cluster = self.require_cluster()?;
         let place =
             crate::statestore::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
-        let aws = self.project.tool_or_default("aws");
+        let aws = crate::statestore::store::Aws::of(self.project);
         match crate::statestore::lock::unlock(&place, &aws)? {
             Some(holder) => notice!(
                 "released the lock of cluster {}, held by {} ({})",

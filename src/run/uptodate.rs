@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::UserError;
 use crate::project::task::{Builtin, Step};
-use crate::statestore::store::{self, Store};
+use crate::statestore::store::{self, Aws, Store};
 use crate::text::hex;
 
 use super::scope::Runner;
@@ -204,7 +204,7 @@ pub(crate) fn executable_identity(program: &str) -> Option<String> {
 
 /// SHA-256 over the cluster's spec objects in the state store: `<name>/config` and
 /// `<name>/instancegroup/*` (key and ETag for S3, content for local stores).
-pub(crate) fn registry_hash(store: &Store, cluster: &str, aws: &str) -> Result<String, UserError> {
+pub(crate) fn registry_hash(store: &Store, cluster: &str, aws: &Aws) -> Result<String, UserError> {
     let mut fp = Fingerprint::default();
     match store {
         Store::Local(dir) => {
@@ -314,11 +314,7 @@ impl<'p> Runner<'p> {
     pub(super) fn registry_hash(&mut self) -> Result<String, UserError> {
         let cluster = self.require_cluster()?;
         let store = store::Store::parse(&cluster.state, &self.project.dir)?;
-        crate::run::uptodate::registry_hash(
-            &store,
-            &cluster.name,
-            &self.project.tool_or_default("aws"),
-        )
+        crate::run::uptodate::registry_hash(&store, &cluster.name, &Aws::of(self.project))
     }
 
     /// Why the task must run, or `None` when it is up to date.

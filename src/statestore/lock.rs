@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::error::UserError;
-use crate::statestore::store::{self, Store};
+use crate::statestore::store::{self, Aws, Store};
 use crate::tools::process;
 use crate::tools::process::Output;
 
@@ -110,7 +110,7 @@ pub(crate) struct Held {
     place: Place,
     /// The holder's `run`, to tell our lock from another run's.
     run: String,
-    aws: String,
+    aws: Aws,
     /// The open, `flock`ed file of a local lock.
     file: Option<std::fs::File>,
 }
@@ -149,7 +149,7 @@ enum Attempt {
     HeldBy(Option<Holder>),
 }
 
-fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, UserError> {
+fn try_acquire(place: &Place, holder: &Holder, aws: &Aws) -> Result<Attempt, UserError> {
     let body = serde_json::to_string_pretty(holder).unwrap_or_default();
     match place {
         Place::Local(path) => {
@@ -181,7 +181,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
             Ok(Attempt::Got(Held {
                 place: place.clone(),
                 run: holder.run.clone(),
-                aws: aws.to_string(),
+                aws: aws.clone(),
                 file: Some(file),
             }))
         }
@@ -210,7 +210,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &str) -> Result<Attempt, Use
                 return Ok(Attempt::Got(Held {
                     place: place.clone(),
                     run: holder.run.clone(),
-                    aws: aws.to_string(),
+                    aws: aws.clone(),
                     file: None,
                 }));
             }
@@ -234,7 +234,7 @@ pub(crate) fn acquire(
     place: &Place,
     holder: &Holder,
     timeout: Duration,
-    aws: &str,
+    aws: &Aws,
     prefix: &str,
 ) -> Result<Held, UserError> {
     let started = Instant::now();
@@ -299,7 +299,7 @@ pub(crate) fn acquire(
 }
 
 /// The current holder, if the lock is taken.
-pub(crate) fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
+pub(crate) fn read(place: &Place, aws: &Aws) -> Result<Option<Holder>, UserError> {
     match place {
         Place::Local(path) => {
             let Ok(file) = std::fs::OpenOptions::new().read(true).open(path) else {
@@ -345,7 +345,7 @@ pub(crate) fn read(place: &Place, aws: &str) -> Result<Option<Holder>, UserError
     }
 }
 
-fn delete(bucket: &str, key: &str, aws: &str) -> Result<(), UserError> {
+fn delete(bucket: &str, key: &str, aws: &Aws) -> Result<(), UserError> {
     let args = ["s3api", "delete-object", "--bucket", bucket, "--key", key];
     let Output { code, stderr, .. } = store::aws(aws, &args)?;
     if code != 0 {
@@ -370,7 +370,7 @@ fn try_flock(file: &std::fs::File) -> bool {
 
 /// `kopsform unlock`: removes a lock left by a run that is gone, saying whose it was. A local lock
 /// still held by a live process is refused: that run is not gone.
-pub(crate) fn unlock(place: &Place, aws: &str) -> Result<Option<Holder>, UserError> {
+pub(crate) fn unlock(place: &Place, aws: &Aws) -> Result<Option<Holder>, UserError> {
     let holder = read(place, aws)?;
     match (place, &holder) {
         (_, None) => Ok(None),
@@ -398,23 +398,27 @@ pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    fn aws() -> Aws {
+        Aws::new("aws".into(), crate::tools::retry::Policy::defaults())
+    }
+
     #[test]
     fn a_local_lock_is_exclusive_names_its_holder_and_frees_on_drop() {
         let dir = tempfile::tempdir().unwrap();
         let place = Place::of(&dir.path().to_string_lossy(), "c.example.com", dir.path()).unwrap();
         let a = Holder::new("c.example.com", "apply");
-        let held = acquire(&place, &a, Duration::ZERO, "aws", "").unwrap();
-        assert_eq!(read(&place, "aws").unwrap(), Some(a.clone()));
+        let held = acquire(&place, &a, Duration::ZERO, &aws(), "").unwrap();
+        assert_eq!(read(&place, &aws()).unwrap(), Some(a.clone()));
         let b = Holder::new("c.example.com", "cluster-update");
-        let err = acquire(&place, &b, Duration::from_millis(600), "aws", "")
+        let err = acquire(&place, &b, Duration::from_millis(600), &aws(), "")
             .err()
             .unwrap();
         assert!(err.message.contains("is locked by"), "{}", err.message);
         assert!(err.message.contains("task `apply`"), "{}", err.message);
-        assert!(unlock(&place, "aws").is_err());
+        assert!(unlock(&place, &aws()).is_err());
         drop(held);
-        assert_eq!(read(&place, "aws").unwrap(), None);
-        let again = acquire(&place, &b, Duration::ZERO, "aws", "");
+        assert_eq!(read(&place, &aws()).unwrap(), None);
+        let again = acquire(&place, &b, Duration::ZERO, &aws(), "");
         assert!(again.is_ok());
     }
 

@@ -16,7 +16,7 @@ use serde_yaml::Value;
 
 use crate::error::UserError;
 use crate::render::manifest::API_VERSION;
-use crate::statestore::store::{self, Store};
+use crate::statestore::store::{self, Aws, Store};
 use crate::tools::kops::KopsArgs;
 use crate::tools::process::Output;
 
@@ -127,16 +127,16 @@ pub(crate) struct Write {
 
 /// Reads (never writes) the live key and secret stores, once per location per run.
 pub(crate) struct Inspector {
-    aws: String,
+    aws: Aws,
     project_dir: std::path::PathBuf,
     key_stores: BTreeMap<String, KeyStore>,
     secret_stores: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Inspector {
-    pub(crate) fn new(aws: &str, project_dir: &Path) -> Inspector {
+    pub(crate) fn new(aws: &Aws, project_dir: &Path) -> Inspector {
         Inspector {
-            aws: aws.to_string(),
+            aws: aws.clone(),
             project_dir: project_dir.to_path_buf(),
             key_stores: BTreeMap::new(),
             secret_stores: BTreeMap::new(),
@@ -286,7 +286,7 @@ pub(crate) fn refusal(command: &str, writes: &[Write]) -> UserError {
 
 /// Reads the key store: keyset names with their apiVersion, and the SSH public keys. The private
 /// keys in the keysets are fetched into a private temporary folder that is removed right away.
-fn read_key_store(store: &Store, aws: &str) -> Result<KeyStore, UserError> {
+fn read_key_store(store: &Store, aws: &Aws) -> Result<KeyStore, UserError> {
     let temp;
     let root = match store {
         Store::Local(path) => path.clone(),
@@ -345,7 +345,7 @@ fn read_key_store(store: &Store, aws: &str) -> Result<KeyStore, UserError> {
 }
 
 /// The names of the objects directly in a store (the secret store is flat).
-fn list_names(store: &Store, aws: &str) -> Result<BTreeSet<String>, UserError> {
+fn list_names(store: &Store, aws: &Aws) -> Result<BTreeSet<String>, UserError> {
     match store {
         Store::Local(path) => Ok(std::fs::read_dir(path)
             .map(|entries| {
@@ -373,7 +373,7 @@ fn list_names(store: &Store, aws: &str) -> Result<BTreeSet<String>, UserError> {
     }
 }
 
-fn aws_read(aws: &str, args: &[&str], what: &str) -> Result<Vec<u8>, UserError> {
+fn aws_read(aws: &Aws, args: &[&str], what: &str) -> Result<Vec<u8>, UserError> {
     let Output {
         code,
         stdout,
@@ -443,6 +443,10 @@ pub(crate) fn check_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn aws() -> Aws {
+        Aws::new("aws".into(), crate::tools::retry::Policy::defaults())
+    }
 
     fn spec(text: &str) -> Value {
         serde_yaml::from_str(text).unwrap()
@@ -522,7 +526,7 @@ mod tests {
             LEGACY_TOKENS,
             &["ssh-rsa AAAAB3Nz key@host\n"],
         );
-        let mut inspector = Inspector::new("aws", dir.path());
+        let mut inspector = Inspector::new(&aws(), dir.path());
         let writes = inspector.cluster_writes(&s, &base).unwrap();
         assert_eq!(writes.len(), 1, "{writes:?}");
         assert!(
@@ -567,7 +571,7 @@ mod tests {
         let s = spec(&format!(
             "etcdClusters: [{{name: main}}, {{name: events}}]\nkeyStore: {base}/pki\nsecretStore: {base}/secrets\n"
         ));
-        let writes = Inspector::new("aws", dir.path())
+        let writes = Inspector::new(&aws(), dir.path())
             .cluster_writes(&s, "s3://live/c")
             .unwrap();
         let text: Vec<String> = writes.iter().map(|w| w.what.clone()).collect();

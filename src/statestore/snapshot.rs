@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use crate::error::UserError;
-use crate::statestore::store::{self, REGISTRY, Store, in_registry};
+use crate::statestore::store::{self, Aws, REGISTRY, Store, in_registry};
 
 /// Copies the objects of `cluster` in `store` into `dest/<cluster>/` (replacing an earlier
 /// snapshot). Returns how many files the snapshot holds.
@@ -19,7 +19,7 @@ pub(crate) fn snapshot(
     store: &Store,
     cluster: &str,
     dest: &Path,
-    aws: &str,
+    aws: &Aws,
 ) -> Result<usize, UserError> {
     if dest.exists() {
         std::fs::remove_dir_all(dest).map_err(|e| {

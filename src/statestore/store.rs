@@ -5,8 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::fmt;
+
 use crate::error::UserError;
+use crate::project::Project;
 use crate::tools::process;
+use crate::tools::retry::Policy;
 
 /// Where a state store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +77,35 @@ pub(super) fn in_registry(rel: &Path) -> bool {
     }
 }
 
+/// The aws CLI as kopsform runs it against a state store: the program (`[tools] aws`) and the
+/// retry policy of its reads (the project's `[retry]`), handed to whatever reads or locks a store.
+#[derive(Debug, Clone)]
+pub(crate) struct Aws {
+    pub(crate) program: String,
+    reads: Policy,
+}
+
+impl Aws {
+    pub(crate) fn new(program: String, reads: Policy) -> Aws {
+        Aws { program, reads }
+    }
+
+    /// The project's aws CLI and retry policy.
+    pub(crate) fn of(project: &Project) -> Aws {
+        Aws::new(project.tool_or_default("aws"), project.retry_policy(None))
+    }
+}
+
+/// Messages name the program, as the user configured it.
+impl fmt::Display for Aws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.program)
+    }
+}
+
 /// Runs the aws CLI with `args` and, when only `S3_ENDPOINT` names the endpoint, `--endpoint-url`:
 /// status, stdout, stderr.
-pub(crate) fn aws(aws: &str, args: &[&str]) -> Result<process::Output, UserError> {
+pub(crate) fn aws(aws: &Aws, args: &[&str]) -> Result<process::Output, UserError> {
     let endpoint = endpoint_args();
     let mut all: Vec<&str> = args.to_vec();
     all.extend(endpoint.iter().map(String::as_str));
@@ -85,21 +115,15 @@ pub(crate) fn aws(aws: &str, args: &[&str]) -> Result<process::Output, UserError
     {
         // A read (a listing, a download): again after a transient error. Writes (the lock's
         // conditional put, its delete) are never repeated.
-        crate::tools::retry::run_captured(
-            &crate::tools::retry::own_reads(),
-            aws,
-            &all,
-            Path::new("."),
-            &[],
-        )
+        crate::tools::retry::run_captured(&aws.reads, &aws.program, &all, Path::new("."), &[])
     } else {
-        process::run_captured(aws, &all, Path::new("."), &[])
+        process::run_captured(&aws.program, &all, Path::new("."), &[])
     }
 }
 
 /// Every object under `key_prefix` of `bucket`: key and ETag (the aws CLI pages through them).
 pub(crate) fn list_objects(
-    aws: &str,
+    aws: &Aws,
     bucket: &str,
     key_prefix: &str,
 ) -> Result<Vec<(String, String)>, UserError> {
@@ -150,6 +174,10 @@ fn endpoint_args() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn aws() -> Aws {
+        Aws::new("aws".into(), Policy::defaults())
+    }
     use crate::statestore::snapshot::snapshot;
 
     #[test]
@@ -187,10 +215,10 @@ mod tests {
         std::fs::write(live.join("instancegroup/nodes"), "ig").unwrap();
         let dest = dir.path().join("snap");
         let store = Store::Local(dir.path().join("live"));
-        assert_eq!(snapshot(&store, "c", &dest, "aws").unwrap(), 2);
+        assert_eq!(snapshot(&store, "c", &dest, &aws()).unwrap(), 2);
         assert!(dest.join("c/instancegroup/nodes").is_file());
         assert!(!dest.join("c/backups").exists());
         assert!(!dest.join("c/pki").exists());
-        assert!(snapshot(&store, "other", &dest, "aws").is_err());
+        assert!(snapshot(&store, "other", &dest, &aws()).is_err());
     }
 }

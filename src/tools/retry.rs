@@ -365,24 +365,6 @@ pub(crate) fn run_captured(
     Ok(repeated.last)
 }
 
-/// The policy of kopsform's own reads (the project's `[retry]`, set when it is loaded).
-static OWN_READS: std::sync::RwLock<Option<Policy>> = std::sync::RwLock::new(None);
-
-pub(crate) fn set_own_reads(policy: Policy) {
-    if let Ok(mut own) = OWN_READS.write() {
-        *own = Some(policy);
-    }
-}
-
-/// The policy of kopsform's own reads of the state store: the project's `[retry]`, or the defaults.
-pub(crate) fn own_reads() -> Policy {
-    OWN_READS
-        .read()
-        .ok()
-        .and_then(|p| p.clone())
-        .unwrap_or_else(Policy::defaults)
-}
-
 /// A wait as people read it: `1.5s`, `250ms`.
 pub(crate) fn show(wait: Duration) -> String {
     let ms = wait.as_millis();

@@ -45,7 +45,7 @@ impl Doctor<'_> {
         };
         match store {
             Store::S3 { bucket, prefix } => {
-                let aws = self.program("aws");
+                let aws = store::Aws::new(self.program("aws"), self.project.retry_policy(None));
                 let key_prefix = Store::key(&prefix, "");
                 let mut args = vec!["s3api", "list-objects-v2", "--bucket", &bucket];
                 if !key_prefix.is_empty() {
