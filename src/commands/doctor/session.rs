@@ -21,8 +21,6 @@ pub(super) struct Doctor<'p> {
     sets: Vec<String>,
     pub(super) redactor: Arc<Redactor>,
     pub(super) renderer: Renderer,
-    /// Versions by program, each binary asked once per run.
-    versions: HashMap<String, Probe>,
     /// The values of each cluster (by id), read once per run.
     values: HashMap<String, Result<Arc<Values>, UserError>>,
     /// The layers' outputs, read once for the clusters that share a layer.
@@ -37,7 +35,6 @@ impl<'p> Doctor<'p> {
             sets,
             redactor: Arc::new(Redactor::new(&project.config.secret_env)),
             renderer: Renderer::new(),
-            versions: HashMap::new(),
             values: HashMap::new(),
             outputs: SharedOutputs::default(),
         }
@@ -68,14 +65,9 @@ impl<'p> Doctor<'p> {
             .into_owned()
     }
 
-    /// The version of `program`, asked once per run.
-    pub(super) fn version(&mut self, program: &str, kind: Kind) -> Probe {
-        if let Some(probe) = self.versions.get(program) {
-            return probe.clone();
-        }
-        let probe = probe_version(program, kind, &self.project.dir);
-        self.versions.insert(program.to_string(), probe.clone());
-        probe
+    /// The version of `program` (the tool itself is asked once per process: tools::version).
+    pub(super) fn version(&self, program: &str, kind: Kind) -> Probe {
+        probe_version(program, kind, &self.project.dir)
     }
 
     /// The values of the cluster (`terraform output` of its prerequisites layer, values files,
