@@ -29,27 +29,11 @@ impl<'p> Runner<'p> {
         let layer = self.project.path(&self.values.prerequisites_dir());
         task.steps.iter().any(|step| {
             let Step::Command(c) = step else { return false };
-            let words: Vec<&str> = c.argv[1..]
-                .iter()
-                .map(String::as_str)
-                .filter(|a| !a.starts_with('-'))
-                .collect();
             if self.project.is_tool(&c.argv[0], "kops") {
                 KopsArgs::parse(&c.argv[1..]).changes_cluster()
             } else if self.project.is_tool(&c.argv[0], "terraform") {
-                let writes = matches!(
-                    words.first().copied(),
-                    Some(
-                        "apply"
-                            | "destroy"
-                            | "import"
-                            | "state"
-                            | "taint"
-                            | "untaint"
-                            | "refresh"
-                            | "force-unlock"
-                    )
-                );
+                let first = c.argv[1..].iter().find(|a| !a.starts_with('-'));
+                let writes = first.is_some_and(|w| crate::tools::terraform::writes_state(w));
                 let cwd = c.cwd.clone().or_else(|| task.cwd.clone());
                 let in_layer = cwd
                     .and_then(|f| self.render_static(&f))

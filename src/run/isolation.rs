@@ -142,14 +142,13 @@ impl<'p> Runner<'p> {
         if !parsed.writes_registry() {
             return Ok(());
         }
-        let verb = Some(parsed.verb());
         let cluster = self.require_cluster()?;
         let stored = stored_spec(snapshot, &cluster.name);
         let live = stored.as_ref().and_then(manifest::config_base).map_or_else(
             || default_config_base(&snapshot.live_state, &cluster.name),
             str::to_string,
         );
-        if verb == Some("update") {
+        if parsed.verb() == "update" {
             if let Some(spec) = &stored {
                 self.preflight_cluster("`kops update cluster`", spec, &live)?;
             }

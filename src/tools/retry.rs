@@ -242,14 +242,7 @@ pub(crate) fn classify(tool: Tool, args: &[String]) -> Safety {
     };
     match tool {
         Tool::Other => Safety::Unknown,
-        // terraform: init installs providers and modules, plan writes only its plan file.
-        Tool::Terraform => repeatable(match first {
-            "init" | "plan" | "output" | "show" | "validate" | "version" | "providers"
-            | "graph" | "get" | "fmt" => true,
-            "state" => matches!(second, "list" | "show" | "pull"),
-            "workspace" => matches!(second, "list" | "show" | "select"),
-            _ => false,
-        }),
+        Tool::Terraform => repeatable(crate::tools::terraform::repeatable(first, second)),
         Tool::Kops => repeatable(crate::tools::kops::KopsArgs::parse(args).repeatable()),
         Tool::Aws => {
             if first == "s3" {

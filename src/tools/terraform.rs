@@ -85,6 +85,28 @@ pub(crate) fn parse_version(stdout: &str) -> Option<String> {
     crate::tools::version::first_version(line)
 }
 
+/// Whether the Terraform subcommand `first` (with the next word `second`) only reads, or writes
+/// nothing but its own files, so it runs again after a transient error: init installs providers
+/// and modules, plan writes only its plan file.
+pub(crate) fn repeatable(first: &str, second: &str) -> bool {
+    match first {
+        "init" | "plan" | "output" | "show" | "validate" | "version" | "providers" | "graph"
+        | "get" | "fmt" => true,
+        "state" => matches!(second, "list" | "show" | "pull"),
+        "workspace" => matches!(second, "list" | "show" | "select"),
+        _ => false,
+    }
+}
+
+/// Whether the Terraform subcommand `first` writes a state (so that, outside the prerequisites
+/// layer, its task takes the cluster's lock).
+pub(crate) fn writes_state(first: &str) -> bool {
+    matches!(
+        first,
+        "apply" | "destroy" | "import" | "state" | "taint" | "untaint" | "refresh" | "force-unlock"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
