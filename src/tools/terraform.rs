@@ -1,22 +1,11 @@
-//! What kopsform asks Terraform (or OpenTofu) itself, apart from the tasks' own steps: the
-//! outputs of a layer, the JSON form of a saved plan, and its version (`parse_version` reads what
-//! `version -json` prints).
+//! What kopsform knows of Terraform (or OpenTofu) itself, apart from the tasks' own steps: the
+//! JSON form of a saved plan, its version (`parse_version` reads what `version -json` prints),
+//! and which of its subcommands are repeatable or write a state. (`terraform output -json` is read
+//! by `values::context` through the retry loop, which itself asks this module what repeats.)
 
 use std::path::Path;
 
 use crate::error::UserError;
-use crate::tools::retry::{self, Policy};
-
-/// `terraform output -json` in `dir`, again after a transient error as `policy` says (it only
-/// reads): the exit status, stdout and stderr.
-pub(crate) fn output_json(
-    policy: &Policy,
-    terraform: &str,
-    dir: &Path,
-    env: &[(String, String)],
-) -> Result<crate::tools::process::Output, UserError> {
-    retry::run_captured(policy, terraform, &["output", "-json"], dir, env)
-}
 
 /// `terraform show -json FILE` in the plan's folder (the folder's `.terraform` has the providers
 /// whose schemas `show` needs).

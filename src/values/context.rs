@@ -241,9 +241,10 @@ impl<'p> RunValues<'p> {
             code,
             stdout,
             stderr,
-        } = crate::tools::terraform::output_json(
+        } = crate::tools::retry::run_captured(
             &self.project.retry_policy(None),
             &terraform,
+            &["output", "-json"],
             &dir,
             &self.workspace_env(),
         )?;
