@@ -52,6 +52,12 @@ pub(crate) fn utf8_error_position(bytes: &[u8], offset: usize) -> String {
 /// `bytes` read from `shown` as UTF-8 text, or an error naming the line and column of the first
 /// bad byte and asking to save `what` (e.g. "the template") as UTF-8.
 pub(crate) fn decode_utf8(shown: &str, bytes: Vec<u8>, what: &str) -> Result<String, UserError> {
+    // A byte-order mark is not text: editors on Windows write one, and YAML would read it as the
+    // start of a second document.
+    let bytes = match bytes.strip_prefix(b"\xef\xbb\xbf") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         UserError::new(format!(
@@ -59,6 +65,16 @@ pub(crate) fn decode_utf8(shown: &str, bytes: Vec<u8>, what: &str) -> Result<Str
             utf8_error_position(e.as_bytes(), offset),
         ))
     })
+}
+
+/// `value` quoted for a message, escaped (newlines, quotes, control characters visible) and cut
+/// to 120 characters.
+pub(crate) fn shown_value(value: &str) -> String {
+    const MAX: usize = 120;
+    match value.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &value[..cut], value.len()),
+        None => format!("{value:?}"),
+    }
 }
 
 /// Lowercase hex of `bytes`.

@@ -2,6 +2,10 @@
 //! manifest must pass before kops sees it, and the Terraform provider override file. Knows nothing
 //! of where the values came from.
 
+pub(crate) mod compile;
 pub(crate) mod manifest;
 pub(crate) mod provider_override;
+pub(crate) mod shape;
+pub(crate) mod structure;
 pub(crate) mod template;
+pub(crate) mod yaml_out;

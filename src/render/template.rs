@@ -8,11 +8,12 @@
 
 use base64::Engine;
 use handlebars::{
-    Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
-    ScopedJson,
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
+    RenderErrorReason, Renderable, ScopedJson,
 };
 use serde_json::Value;
 
+use super::{compile, shape, structure};
 use crate::error::UserError;
 use crate::text::suggest;
 
@@ -80,8 +81,58 @@ fn is_empty(v: &Value) -> bool {
 }
 
 fn to_yaml(v: &Value) -> Result<String, String> {
-    let s = serde_yaml::to_string(v).map_err(|e| e.to_string())?;
-    Ok(s.trim_end_matches('\n').to_string())
+    Ok(super::yaml_out::to_yaml(v))
+}
+
+/// Compact JSON, with the characters a YAML 1.1 parser takes for line breaks (NEL, LS, PS)
+/// escaped: raw, they would fold the double-quoted scalar JSON is in YAML.
+fn to_json(v: &Value) -> String {
+    let s = v.to_string();
+    if !s.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return s;
+    }
+    s.replace('\u{85}', "\\u0085")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// `yaml`/`json`: in the shape render, the same structure with a token for every string in it.
+fn structure(v: &Value, write: fn(&Value) -> Result<String, String>) -> Result<Value, String> {
+    let text = match shape::tokenized(v) {
+        Some(tokens) => {
+            let text = write(&tokens)?;
+            shape::structural(&text);
+            text
+        }
+        None => write(v)?,
+    };
+    Ok(Value::String(text))
+}
+
+/// `indent`/`nindent` of `v`: structure stays structure; any other text, in the shape render,
+/// has a token per line.
+fn indented(n: &Value, v: &Value, newline: bool) -> Result<Value, String> {
+    let n = count(n)?;
+    if n > MAX_INDENT {
+        return Err(format!(
+            "an indent of {n} spaces; kopsform indents by at most {MAX_INDENT}"
+        ));
+    }
+    let text = text(v);
+    let shape_text = if shape::is_structural(&text) {
+        Some(text.clone())
+    } else {
+        shape::tokenized_lines(&text)
+    };
+    let lines = shape_text.as_deref().unwrap_or(&text);
+    let mut out = indent_lines(n, lines);
+    if newline {
+        out.insert(0, '\n');
+    }
+    if shape_text.is_some() {
+        shape::structural(&out);
+    }
+    Ok(Value::String(out))
 }
 
 fn indent_lines(n: usize, s: &str) -> String {
@@ -100,22 +151,50 @@ fn indent_lines(n: usize, s: &str) -> String {
 
 fn count(v: &Value) -> Result<usize, String> {
     v.as_u64()
-        .map(|n| n as usize)
+        .and_then(|n| usize::try_from(n).ok())
         .ok_or_else(|| format!("expected a whole number, got {v}"))
 }
 
+/// `TEXT.replace(OLD, NEW)`, refused when the result would exceed [`MAX_OUTPUT`].
+fn replace(old: &str, new: &str, text: &str) -> Result<String, String> {
+    let matches = if old.is_empty() {
+        text.chars().count() + 1
+    } else {
+        text.matches(old).count()
+    };
+    let size = text.len() + matches.saturating_mul(new.len());
+    if size > MAX_OUTPUT {
+        return Err(format!(
+            "the result would be {size} bytes; kopsform renders at most {MAX_OUTPUT}"
+        ));
+    }
+    Ok(text.replace(old, new))
+}
+
+/// `items` joined by `sep`, refused when the result would exceed [`MAX_OUTPUT`].
+fn join<'a>(sep: &str, items: impl Iterator<Item = &'a Value> + Clone) -> Result<String, String> {
+    let size = items
+        .clone()
+        .map(|v| text(v).len().saturating_add(sep.len()))
+        .fold(0usize, usize::saturating_add);
+    if size > MAX_OUTPUT {
+        return Err(format!(
+            "the result would be {size} bytes; kopsform renders at most {MAX_OUTPUT}"
+        ));
+    }
+    Ok(items.map(text).collect::<Vec<_>>().join(sep))
+}
+
+/// The widest `indent`/`nindent`.
+pub(crate) const MAX_INDENT: usize = 256;
+/// The largest text a render (or one helper) may produce, in bytes.
+pub(crate) const MAX_OUTPUT: usize = 64 << 20;
+
 const HELPERS: &[(&str, usize, &[usize], HelperFn)] = &[
-    ("yaml", 1, &[], |a| to_yaml(&a[0]).map(Value::String)),
-    ("json", 1, &[], |a| Ok(Value::String(a[0].to_string()))),
-    ("indent", 2, &[], |a| {
-        Ok(Value::String(indent_lines(count(&a[0])?, &text(&a[1]))))
-    }),
-    ("nindent", 2, &[], |a| {
-        Ok(Value::String(format!(
-            "\n{}",
-            indent_lines(count(&a[0])?, &text(&a[1]))
-        )))
-    }),
+    ("yaml", 1, &[], |a| structure(&a[0], to_yaml)),
+    ("json", 1, &[], |a| structure(&a[0], |v| Ok(to_json(v)))),
+    ("indent", 2, &[], |a| indented(&a[0], &a[1], false)),
+    ("nindent", 2, &[], |a| indented(&a[0], &a[1], true)),
     ("default", 2, &[1], |a| {
         Ok(if is_empty(&a[1]) {
             a[0].clone()
@@ -131,25 +210,12 @@ const HELPERS: &[(&str, usize, &[usize], HelperFn)] = &[
         }
     }),
     ("join", 2, &[], |a| match &a[1] {
-        Value::Array(items) => Ok(Value::String(
-            items
-                .iter()
-                .map(text)
-                .collect::<Vec<_>>()
-                .join(&text(&a[0])),
-        )),
-        Value::Object(map) => Ok(Value::String(
-            map.values()
-                .map(text)
-                .collect::<Vec<_>>()
-                .join(&text(&a[0])),
-        )),
+        Value::Array(items) => join(&text(&a[0]), items.iter()).map(Value::String),
+        Value::Object(map) => join(&text(&a[0]), map.values()).map(Value::String),
         other => Ok(Value::String(text(other))),
     }),
     ("replace", 3, &[], |a| {
-        Ok(Value::String(
-            text(&a[2]).replace(&text(&a[0]), &text(&a[1])),
-        ))
+        replace(&text(&a[0]), &text(&a[1]), &text(&a[2])).map(Value::String)
     }),
     ("trimPrefix", 2, &[], |a| {
         let (p, s) = (text(&a[0]), text(&a[1]));
@@ -182,9 +248,81 @@ const HELPERS: &[(&str, usize, &[usize], HelperFn)] = &[
     }),
 ];
 
+/// Writes what a slot (`{{...}}`) writes: one value, never a list or a map, and in the shape
+/// render a token instead ([`shape::emit`]).
+struct Emit;
+
+impl HelperDef for Emit {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let (Some(param), Some(site)) = (h.param(0), h.param(1)) else {
+            return Err(RenderErrorReason::Other("a slot without a value".into()).into());
+        };
+        if param.is_value_missing() {
+            return Err(RenderError::strict_error(param.relative_path()));
+        }
+        if let Some(signal) = crate::tools::process::interrupted() {
+            return Err(RenderErrorReason::Other(format!(
+                "interrupted by {}",
+                crate::tools::process::signal_name(signal)
+            ))
+            .into());
+        }
+        let value = param.value();
+        let what = match value {
+            Value::Array(_) => Some("a list"),
+            Value::Object(_) => Some("a map"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            let name = param
+                .relative_path()
+                .map_or_else(|| "the expression".to_string(), |p| format!("`{p}`"));
+            return Err(RenderErrorReason::Other(format!(
+                "{name} is {what}, and a `{{{{...}}}}` slot writes one value; write lists and maps with `{{{{json ...}}}}` (one line) or `{{{{yaml ...}}}}` with `indent`, or walk them with `{{{{#each}}}}`"
+            ))
+            .into());
+        }
+        let site = site.value().as_u64().unwrap_or(u64::MAX) as usize;
+        out.write(&shape::emit(site, value, text(value)))?;
+        Ok(())
+    }
+}
+
+/// A string output that refuses to grow past [`MAX_OUTPUT`] (a `{{#each}}` over a large list in a
+/// large list grew without bound).
+struct Limited(String);
+
+impl Output for Limited {
+    fn write(&mut self, seg: &str) -> Result<(), std::io::Error> {
+        if self.0.len() + seg.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other(format!(
+                "the result would exceed {MAX_OUTPUT} bytes, the most kopsform renders"
+            )));
+        }
+        self.0.push_str(seg);
+        Ok(())
+    }
+}
+
+/// A slot whose value changed the structure of the result, for the message.
+pub(crate) struct Culprit<'a> {
+    /// The value paths the expression reads.
+    pub(crate) paths: &'a [String],
+    /// What it wrote.
+    pub(crate) value: &'a str,
+}
+
 /// A handlebars registry with kopsform's settings and helpers.
 pub(crate) struct Renderer {
     registry: Handlebars<'static>,
+    helpers: Vec<&'static str>,
 }
 
 impl Default for Renderer {
@@ -208,7 +346,40 @@ impl Renderer {
                 }),
             );
         }
-        Renderer { registry }
+        registry.register_helper(compile::EMIT, Box::new(Emit));
+        let helpers = BUILTIN_HELPERS
+            .iter()
+            .copied()
+            .chain(HELPERS.iter().map(|h| h.0))
+            .collect();
+        Renderer { registry, helpers }
+    }
+
+    fn compile(&self, name: &str, source: &str) -> Result<compile::Compiled, UserError> {
+        let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+        compile::compile(source, &self.helpers).map_err(|e| {
+            let sep = if e.starts_with(|c: char| c.is_ascii_digit()) {
+                ":"
+            } else {
+                ": "
+            };
+            UserError::new(format!("{name}{sep}{e}"))
+        })
+    }
+
+    fn run(
+        &self,
+        name: &str,
+        compiled: &compile::Compiled,
+        context: &Context,
+    ) -> Result<String, UserError> {
+        let mut rc = RenderContext::new(None);
+        let mut out = Limited(String::new());
+        compiled
+            .template
+            .render(&self.registry, context, &mut rc, &mut out)
+            .map_err(|e| describe_render_error(name, &e, context.data()))?;
+        Ok(out.0)
     }
 
     /// Renders `source` (named `name` in messages) with `context`.
@@ -218,12 +389,79 @@ impl Renderer {
         source: &str,
         context: &Value,
     ) -> Result<String, UserError> {
+        let compiled = self.compile(name, source)?;
         let context = Context::wraps(context).map_err(|e| UserError::new(e.to_string()))?;
-        self.registry
-            .render_template_with_context(source, &context)
-            .map_err(|e| describe_render_error(name, &e, context.data()))
+        self.run(name, &compiled, &context)
     }
 
+    /// Renders a YAML template and refuses a result whose structure a value changed: see
+    /// [`super::structure`]. `describe` says where a culprit's value came from (and may hide it).
+    pub(crate) fn render_yaml(
+        &self,
+        name: &str,
+        source: &str,
+        context: &Value,
+        describe: &dyn Fn(&Culprit) -> String,
+    ) -> Result<String, UserError> {
+        let compiled = self.compile(name, source)?;
+        let context = Context::wraps(context).map_err(|e| UserError::new(e.to_string()))?;
+        let real = self.run(name, &compiled, &context)?;
+        let mut nonce = nonce_seed();
+        while source.contains(&format!("kfv{nonce}")) || real.contains(&format!("kfv{nonce}")) {
+            nonce = nonce_seed() ^ nonce.rotate_left(7);
+        }
+        let (shape_text, shape) =
+            shape::with_shape(format!("{nonce:x}"), || self.run(name, &compiled, &context));
+        let shape_text = shape_text.map_err(|e| {
+            UserError::new(format!(
+                "{}; (while checking that no value changes the YAML structure)",
+                e.message
+            ))
+        })?;
+        let Err(mismatch) = structure::compare(&shape, &shape_text, &real) else {
+            return Ok(real);
+        };
+        let blamed = structure::blame(&shape, &shape_text);
+        let (mismatch, token) = match blamed {
+            Some((token, m)) => (m, Some(token)),
+            None => (mismatch, None),
+        };
+        let site = token.and_then(|t| match shape.tokens[t].kind {
+            shape::TokenKind::Slot { site, .. }
+            | shape::TokenKind::Line { site: Some(site) }
+            | shape::TokenKind::Leaf { site: Some(site) } => compiled.sites.get(site),
+            _ => None,
+        });
+        let at = if mismatch.path.is_empty() {
+            String::new()
+        } else {
+            format!(" (document {}, `{}`)", mismatch.document, mismatch.path)
+        };
+        let message = match (site, token) {
+            (Some(site), Some(token)) => {
+                let culprit = Culprit {
+                    paths: &site.paths,
+                    value: &shape.tokens[token].text,
+                };
+                format!(
+                    "{name}:{}:{}: the value of `{{{{{}}}}}` would change the YAML structure of the result{at}: {}; {}. Nothing was written. A value must land as exactly one scalar: quote string slots (`key: \"{{{{x}}}}\"`), write lists and maps with `json`/`yaml`, multi-line text as a block scalar with `indent` (docs/templates.md, YAML safety)",
+                    site.line,
+                    site.column,
+                    site.expression,
+                    mismatch.why,
+                    describe(&culprit)
+                )
+            }
+            _ => format!(
+                "{name}: the values change the YAML structure of the result{at}: {}. Nothing was written (docs/templates.md, YAML safety)",
+                mismatch.why
+            ),
+        };
+        Err(UserError::new(message))
+    }
+}
+
+impl Renderer {
     /// Renders a one-line template (an argv element, a cluster name).
     pub(crate) fn render_inline(
         &self,
@@ -237,6 +475,24 @@ impl Renderer {
         self.render(what, source, context)
     }
 }
+
+/// A seed for the shape render's token names: differs between renders and runs.
+fn nonce_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() >> 16
+}
+
+/// Helpers handlebars itself registers (a name-only `{{x}}` with one of these names is a call).
+const BUILTIN_HELPERS: &[&str] = &[
+    "if", "unless", "each", "with", "lookup", "raw", "log", "eq", "ne", "gt", "gte", "lt", "lte",
+    "and", "or", "not", "len",
+];
 
 fn describe_render_error(name: &str, e: &RenderError, context: &Value) -> UserError {
     let at = match (e.line_no, e.column_no) {
@@ -324,6 +580,87 @@ mod tests {
         Renderer::new().render("t.yml", src, &ctx)
     }
 
+    fn yaml(src: &str, ctx: Value) -> Result<String, String> {
+        Renderer::new()
+            .render_yaml("t.yml", src, &ctx, &|c| format!("value {:?}", c.value))
+            .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn values_land_as_one_scalar_or_are_refused() {
+        let template =
+            "a:\n  q: \"{{v}}\"\n  p: {{v}}\n  s: '{{v}}'\n  l:\n  - {{v}}\n  k: x-{{v}}\n";
+        let ok = ["plain", "ami-0abc", "1.30.2", "a b", "t3.medium", "x\ty"];
+        for v in ok {
+            let out = yaml(template, json!({"v": v})).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+            let back: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
+            assert_eq!(back["a"]["p"].as_str(), Some(v), "{v:?}");
+        }
+        let bad = [
+            "a\nb: c",
+            "x\"\n  evil: 1",
+            "#x",
+            "&x",
+            "|",
+            ">",
+            "yes",
+            "null",
+            "~",
+            "0x1F",
+            "---\nkind: X",
+            "a: b",
+            "- x",
+            "[a]",
+            "{a: 1}",
+            "*x",
+            "!!str x",
+            "",
+            "010",
+            "a #b",
+            "on",
+            "'",
+            "\"",
+            "x\u{2028}y: 1",
+            "x\u{85}y",
+        ];
+        for v in bad {
+            let err = yaml(template, json!({"v": v})).expect_err(&format!("{v:?} was accepted"));
+            assert!(err.starts_with("t.yml:"), "{v:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn typed_values_stay_typed() {
+        let t = "n: {{n}}\nf: {{f}}\nb: {{b}}\nq: \"{{n}}\"\n";
+        let out = yaml(t, json!({"n": 3, "f": 1.5, "b": true})).unwrap();
+        assert_eq!(out, "n: 3\nf: 1.5\nb: true\nq: \"3\"\n");
+        // A string that YAML would read as a number or boolean is refused unquoted.
+        let err = yaml("n: {{n}}\n", json!({"n": "3"})).unwrap_err();
+        assert!(err.contains("reads as a number"), "{err}");
+        let err = yaml("n: {{n}}\n", json!({"n": "true"})).unwrap_err();
+        assert!(err.contains("boolean"), "{err}");
+    }
+
+    #[test]
+    fn structure_helpers_insert_lists_and_maps() {
+        let ctx = json!({"m": {"a": "yes", "b: c": "x\ny", "n": 2}, "l": ["a", "- b", "#c"], "s": "line1\n  line2: x\n#3"});
+        let t = "m:\n{{indent 2 (yaml m)}}\nj: {{json l}}\nl:\n{{yaml l}}\nscript: |\n{{indent 2 s}}\nz: 1\n";
+        let out = yaml(t, ctx.clone())
+            .unwrap_or_else(|e| panic!("{e}\n{}", Renderer::new().render("t", t, &ctx).unwrap()));
+        let back: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
+        let back = serde_json::to_value(back).unwrap();
+        assert_eq!(back["m"], ctx["m"]);
+        assert_eq!(back["j"], ctx["l"]);
+        assert_eq!(back["l"], ctx["l"]);
+        assert_eq!(back["script"], json!("line1\n  line2: x\n#3\n"));
+        // yaml at the wrong indentation is refused when a value would break out.
+        let err = yaml("a:\n  b: {{yaml s}}\n", ctx.clone()).unwrap_err();
+        assert!(err.contains("change the YAML structure"), "{err}");
+        // A list in a plain slot is refused with the reason.
+        let err = yaml("a: {{l}}\n", ctx).unwrap_err();
+        assert!(err.contains("is a list"), "{err}");
+    }
+
     #[test]
     fn no_html_escaping() {
         assert_eq!(
@@ -385,8 +722,8 @@ mod tests {
             ("{{lower \"AB\"}}", "ab"),
             ("{{b64enc \"hi\"}}", "aGk="),
             ("{{json l}}", "[\"a\",\"b\"]"),
-            ("{{yaml m}}", "x: 1\ny:\n- 1\n- 2"),
-            ("{{indent 2 (yaml m)}}", "  x: 1\n  y:\n  - 1\n  - 2"),
+            ("{{yaml m}}", "x: 1\n\"y\":\n- 1\n- 2"), // `y` is a boolean in YAML 1.1
+            ("{{indent 2 (yaml m)}}", "  x: 1\n  \"y\":\n  - 1\n  - 2"),
             ("{{#if (eq s \"subnet-1\")}}yes{{/if}}", "yes"),
             ("{{#if (and (not e) (ne s \"x\"))}}ok{{/if}}", "ok"),
             ("{{join \" \" (keys m)}}", "x y"),

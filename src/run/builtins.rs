@@ -26,9 +26,32 @@ impl<'p> Runner<'p> {
             ))
         })?;
         let source = crate::text::decode_utf8(&step.template, bytes, "the template")?;
-        let mut rendered = self
-            .renderer
-            .render(&step.template, &source, &values.context)?;
+        let yaml = step.check == crate::project::task::ManifestCheck::Kops
+            || [".yml", ".yaml"]
+                .iter()
+                .any(|e| step.out.to_ascii_lowercase().ends_with(e));
+        let mut rendered = if yaml {
+            let redactor = &self.redactor;
+            let describe = |c: &crate::render::template::Culprit| {
+                let mut from: Vec<String> = c.paths.iter().map(|p| values.source_of(p)).collect();
+                from.dedup();
+                let from = if from.is_empty() {
+                    String::new()
+                } else {
+                    format!(" from {}", from.join(", "))
+                };
+                if redactor.contains_secret(c.value) {
+                    format!("its value{from} holds a secret and is not shown")
+                } else {
+                    format!("the value{from} is {}", crate::text::shown_value(c.value))
+                }
+            };
+            self.renderer
+                .render_yaml(&step.template, &source, &values.context, &describe)?
+        } else {
+            self.renderer
+                .render(&step.template, &source, &values.context)?
+        };
         let mut summary = String::new();
         if step.check == crate::project::task::ManifestCheck::Kops {
             let cluster = values.require_cluster(self.project)?;

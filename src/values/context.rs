@@ -60,9 +60,59 @@ pub(crate) struct Values {
     /// (e.g. before the prerequisites are applied), reported only to the steps that need it.
     pub(crate) cluster: Option<Result<Cluster, UserError>>,
     pub(crate) outputs: Outputs,
+    /// Where the merged values came from, lowest precedence first: (what, its values).
+    pub(crate) sources: Vec<(String, Value)>,
 }
 
 impl Values {
+    /// Where the value at `path` (as a template writes it: `vpc_id`, `env.HOME`, `zones.0`,
+    /// `this`) came from, in words.
+    pub(crate) fn source_of(&self, path: &str) -> String {
+        let path = path
+            .trim_start_matches("@root.")
+            .trim_start_matches("this.")
+            .trim_start_matches("../");
+        let segments: Vec<&str> = path
+            .split(['.', '/', '[', ']'])
+            .filter(|s| !s.is_empty())
+            .collect();
+        match segments.first().copied() {
+            Some("env") => {
+                return format!(
+                    "the environment variable `{}`",
+                    segments.get(1).copied().unwrap_or("")
+                );
+            }
+            Some("cluster") => return "the cluster's table in tasks.toml".into(),
+            Some("outputs") => {
+                return format!(
+                    "the Terraform output `{}`",
+                    segments.get(1).copied().unwrap_or("")
+                );
+            }
+            None | Some("this" | "@key" | "@index" | "@first" | "@last") => {
+                return "an item of an `#each`".into();
+            }
+            _ => {}
+        }
+        for depth in (1..=segments.len()).rev() {
+            for (what, values) in self.sources.iter().rev() {
+                let mut at = Some(values);
+                for seg in &segments[..depth] {
+                    at = at.and_then(|v| match v {
+                        Value::Object(m) => m.get(*seg),
+                        Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+                        _ => None,
+                    });
+                }
+                if at.is_some() {
+                    return what.replace("{name}", segments[0]);
+                }
+            }
+        }
+        "the values".into()
+    }
+
     /// The cluster, for steps that cannot run without one.
     pub(crate) fn require_cluster(&self, project: &Project) -> Result<Cluster, UserError> {
         match &self.cluster {
@@ -281,13 +331,25 @@ impl<'p> RunValues<'p> {
         }
         let visible = Value::Object(outputs.visible(allowed));
         let mut merged = visible.clone();
+        let mut sources = vec![(
+            format!(
+                "the Terraform output `{{name}}` of {}",
+                self.prerequisites_dir()
+            ),
+            visible.clone(),
+        )];
         if let Some(cluster) = cluster_config {
             for file in &cluster.values {
                 let layer = merge::load_file(&self.project.dir, file)?;
+                sources.push((format!("the values file {file}"), layer.clone()));
                 merge::deep_merge(&mut merged, layer);
             }
         }
         for assignment in &self.sets {
+            let mut alone = Value::Object(Map::new());
+            merge::apply_set(&mut alone, assignment)?;
+            let key = assignment.split('=').next().unwrap_or_default();
+            sources.push((format!("--set {key}=..."), alone));
             merge::apply_set(&mut merged, assignment)?;
         }
         let env: Map<String, Value> = std::env::vars()
@@ -321,6 +383,7 @@ impl<'p> RunValues<'p> {
             context,
             cluster,
             outputs,
+            sources,
         })
     }
 }

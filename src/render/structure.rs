@@ -1,0 +1,486 @@
+//! Whether values changed the structure of a rendered YAML file.
+//!
+//! The real render and the shape render ([`super::shape`]) are parsed, document by document, and
+//! walked together. Outside the tokens the two trees must be equal; where a token was, the real
+//! tree must hold exactly the token's text, as a string, unless the slot is unquoted and the value
+//! was a Terraform number or boolean, which must land as that same number or boolean.
+//!
+//! kops reads manifests with a YAML 1.1 parser (`sigs.k8s.io/yaml`, on go-yaml v2), which reads
+//! more plain words as non-strings than the YAML 1.2 parser used here (`yes`, `on`, `0x1F` is
+//! 31 in both, `010` is 8, `1_000` ...). A string that lands unquoted must therefore read as a
+//! string under both; see [`yaml11_reads_as`].
+
+use serde_yaml::Value as Yaml;
+
+use super::shape::{JsonKind, Shape, TokenKind};
+
+/// Why the check failed, and which token (if one is to blame).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Mismatch {
+    pub(crate) token: Option<usize>,
+    /// 1-based document and the key path inside it (`spec.kubernetesVersion`).
+    pub(crate) document: usize,
+    pub(crate) path: String,
+    pub(crate) why: String,
+}
+
+fn parse_all(text: &str) -> Result<Vec<Yaml>, String> {
+    use serde::Deserialize;
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        docs.push(Yaml::deserialize(doc).map_err(|e| e.to_string())?);
+    }
+    Ok(docs)
+}
+
+struct Tokens<'s> {
+    shape: &'s Shape,
+    prefix: String,
+    text: &'s str,
+}
+
+impl Tokens<'_> {
+    /// The tokens in `s`, with their byte ranges.
+    fn find(&self, s: &str) -> Vec<(usize, std::ops::Range<usize>)> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(at) = s[from..].find(&self.prefix) {
+            let start = from + at;
+            let digits = &s[start + self.prefix.len()..];
+            let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+            if len > 0
+                && digits.as_bytes().get(len) == Some(&b'k')
+                && let Ok(index) = digits[..len].parse::<usize>()
+                && index < self.shape.tokens.len()
+            {
+                let end = start + self.prefix.len() + len + 1;
+                out.push((index, start..end));
+                from = end;
+            } else {
+                from = start + self.prefix.len();
+            }
+        }
+        out
+    }
+
+    fn substitute(&self, s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for (index, range) in self.find(s) {
+            out.push_str(&s[last..range.start]);
+            out.push_str(&self.shape.tokens[index].text);
+            last = range.end;
+        }
+        out.push_str(&s[last..]);
+        out
+    }
+
+    /// Whether the token stands in the shape text right after a quote (a quoted scalar).
+    fn quoted(&self, index: usize) -> bool {
+        let name = self.shape.token_name(index);
+        self.text
+            .find(&name)
+            .and_then(|at| self.text[..at].chars().next_back())
+            .is_some_and(|c| c == '"' || c == '\'')
+    }
+}
+
+/// What a YAML 1.1 parser (go-yaml v2, which kops uses; PyYAML) reads a plain scalar `text` as,
+/// when not a string: `bool`, `null`, `int`, `float`, `timestamp` or `merge key`.
+pub(crate) fn yaml11_reads_as(text: &str) -> Option<&'static str> {
+    const BOOLS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+    ];
+    const NULLS: &[&str] = &["", "~", "null", "Null", "NULL"];
+    const FLOATS: &[&str] = &[
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN",
+    ];
+    if BOOLS.contains(&text) {
+        return Some("a boolean");
+    }
+    if NULLS.contains(&text) {
+        return Some("null");
+    }
+    if FLOATS.contains(&text) {
+        return Some("a float");
+    }
+    if text == "<<" {
+        return Some("a merge key");
+    }
+    let t = text.replace('_', "");
+    let unsigned = t.strip_prefix(['-', '+']).unwrap_or(&t);
+    let radix = |p: &str, r: u32| {
+        unsigned
+            .strip_prefix(p)
+            .is_some_and(|d| !d.is_empty() && u64::from_str_radix(d, r).is_ok())
+    };
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit())
+        || radix("0x", 16)
+        || radix("0X", 16)
+        || radix("0o", 8)
+        || radix("0b", 2)
+    {
+        return Some("an integer");
+    }
+    // Sexagesimal (YAML 1.1): 1:30, 190:20:30.
+    if unsigned.contains(':')
+        && unsigned
+            .split(':')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        && unsigned.as_bytes()[0].is_ascii_digit()
+    {
+        return Some("a sexagesimal number");
+    }
+    let floaty = unsigned
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && unsigned.bytes().any(|b| b.is_ascii_digit());
+    if floaty && t.parse::<f64>().is_ok() {
+        return Some("a float");
+    }
+    // 2001-12-14, 2001-12-14t21:59:43.10-05:00
+    let b = text.as_bytes();
+    if b.len() >= 8
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && text[5..]
+            .split(['-', 't', 'T', ' '])
+            .next()
+            .is_some_and(|m| !m.is_empty() && m.len() <= 2 && m.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return Some("a timestamp");
+    }
+    None
+}
+
+fn type_name(v: &Yaml) -> &'static str {
+    match v {
+        Yaml::Null => "null",
+        Yaml::Bool(_) => "a boolean",
+        Yaml::Number(n) if n.is_f64() => "a float",
+        Yaml::Number(_) => "a number",
+        Yaml::String(_) => "a string",
+        Yaml::Sequence(_) => "a list",
+        Yaml::Mapping(_) => "a map",
+        Yaml::Tagged(_) => "a tagged value",
+    }
+}
+
+fn shown(v: &Yaml) -> String {
+    match v {
+        Yaml::String(s) => format!("{s:?}"),
+        Yaml::Null => "null".into(),
+        Yaml::Bool(b) => b.to_string(),
+        Yaml::Number(n) => n.to_string(),
+        other => type_name(other).to_string(),
+    }
+}
+
+struct Walk<'a> {
+    tokens: &'a Tokens<'a>,
+    document: usize,
+}
+
+impl Walk<'_> {
+    fn fail(&self, token: Option<usize>, path: &[String], why: String) -> Mismatch {
+        Mismatch {
+            token,
+            document: self.document,
+            path: if path.is_empty() {
+                "(top)".into()
+            } else {
+                path.join(".")
+            },
+            why,
+        }
+    }
+
+    /// The first token in the shape subtree `v` (who to blame for a change there).
+    fn first_token(&self, v: &Yaml) -> Option<usize> {
+        match v {
+            Yaml::String(s) => self.tokens.find(s).first().map(|(i, _)| *i),
+            Yaml::Sequence(items) => items.iter().find_map(|i| self.first_token(i)),
+            Yaml::Mapping(m) => m
+                .iter()
+                .find_map(|(k, v)| self.first_token(k).or_else(|| self.first_token(v))),
+            Yaml::Tagged(t) => self.first_token(&t.value),
+            _ => None,
+        }
+    }
+
+    fn node(&self, shape: &Yaml, real: &Yaml, path: &mut Vec<String>) -> Result<(), Mismatch> {
+        match (shape, real) {
+            (Yaml::Mapping(s), Yaml::Mapping(r)) => {
+                if s.len() != r.len() {
+                    let blame = self.first_token(shape);
+                    return Err(self.fail(
+                        blame,
+                        path,
+                        format!(
+                            "the map has {} keys where the template has {}",
+                            r.len(),
+                            s.len()
+                        ),
+                    ));
+                }
+                for ((sk, sv), (rk, rv)) in s.iter().zip(r.iter()) {
+                    self.node(sk, rk, path)?;
+                    path.push(match rk {
+                        Yaml::String(k) => k.clone(),
+                        other => shown(other),
+                    });
+                    self.node(sv, rv, path)?;
+                    path.pop();
+                }
+                Ok(())
+            }
+            (Yaml::Sequence(s), Yaml::Sequence(r)) => {
+                if s.len() != r.len() {
+                    let blame = self.first_token(shape);
+                    return Err(self.fail(
+                        blame,
+                        path,
+                        format!(
+                            "the list has {} items where the template has {}",
+                            r.len(),
+                            s.len()
+                        ),
+                    ));
+                }
+                for (i, (sv, rv)) in s.iter().zip(r.iter()).enumerate() {
+                    path.push(i.to_string());
+                    self.node(sv, rv, path)?;
+                    path.pop();
+                }
+                Ok(())
+            }
+            (Yaml::Tagged(s), Yaml::Tagged(r)) if s.tag == r.tag => {
+                self.node(&s.value, &r.value, path)
+            }
+            (Yaml::String(s), real) => self.scalar(s, real, path),
+            (shape, real) if shape == real => Ok(()),
+            (shape, real) => {
+                let blame = self.first_token(shape);
+                Err(self.fail(
+                    blame,
+                    path,
+                    format!(
+                        "{} where the template has {}",
+                        type_name(real),
+                        type_name(shape)
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn scalar(&self, s: &str, real: &Yaml, path: &[String]) -> Result<(), Mismatch> {
+        let found = self.tokens.find(s);
+        let Some((first, _)) = found.first().cloned() else {
+            return if matches!(real, Yaml::String(r) if r == s) {
+                Ok(())
+            } else {
+                Err(self.fail(
+                    None,
+                    path,
+                    format!("{} where the template has {s:?}", shown(real)),
+                ))
+            };
+        };
+        let whole = found.len() == 1 && found[0].1 == (0..s.len());
+        let token = &self.tokens.shape.tokens[first];
+        if whole && !self.tokens.quoted(first) {
+            match &token.kind {
+                TokenKind::Slot { json, .. } if *json != JsonKind::String => {
+                    let ok = match (json, real) {
+                        (JsonKind::Number, Yaml::Number(n)) => {
+                            n.to_string() == token.text
+                                && token
+                                    .text
+                                    .bytes()
+                                    .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
+                        }
+                        (JsonKind::Bool, Yaml::Bool(b)) => b.to_string() == token.text,
+                        (JsonKind::Null, Yaml::Null) => true,
+                        _ => false,
+                    };
+                    return if ok {
+                        Ok(())
+                    } else {
+                        Err(self.fail(
+                            Some(first),
+                            path,
+                            format!("it reads as {} {}", type_name(real), shown(real)),
+                        ))
+                    };
+                }
+                TokenKind::Slot { .. } | TokenKind::Line { .. } => {
+                    if let Yaml::String(r) = real
+                        && r == &token.text
+                    {
+                        return match yaml11_reads_as(r) {
+                            Some(what) => Err(self.fail(
+                                Some(first),
+                                path,
+                                format!(
+                                    "unquoted, kops's YAML 1.1 parser reads the string {r:?} as {what}"
+                                ),
+                            )),
+                            None => Ok(()),
+                        };
+                    }
+                }
+                TokenKind::Leaf { .. } => {}
+            }
+        }
+        let want = self.tokens.substitute(s);
+        match real {
+            Yaml::String(r) if *r == want => Ok(()),
+            Yaml::String(r) => Err(self.fail(
+                Some(first),
+                path,
+                format!("the text reads back as {r:?}, not {want:?}"),
+            )),
+            other => Err(self.fail(
+                Some(first),
+                path,
+                format!(
+                    "it reads as {} {}, not the string {want:?}",
+                    type_name(other),
+                    shown(other)
+                ),
+            )),
+        }
+    }
+}
+
+/// Compares the shape render `shape_text` with the real render `real_text`.
+pub(crate) fn compare(shape: &Shape, shape_text: &str, real_text: &str) -> Result<(), Mismatch> {
+    let tokens = Tokens {
+        shape,
+        prefix: format!("kfv{}s", shape.nonce),
+        text: shape_text,
+    };
+    let Ok(shape_docs) = parse_all(shape_text) else {
+        // The template does not render YAML even without the values: the manifest check reports
+        // that on the real text, with its line.
+        return Ok(());
+    };
+    let real_docs = parse_all(real_text).map_err(|e| Mismatch {
+        token: None,
+        document: 0,
+        path: String::new(),
+        why: format!("the result is not valid YAML: {e}"),
+    })?;
+    if shape_docs.len() != real_docs.len() {
+        return Err(Mismatch {
+            token: None,
+            document: 0,
+            path: String::new(),
+            why: format!(
+                "the file has {} YAML documents where the template has {}",
+                real_docs.len(),
+                shape_docs.len()
+            ),
+        });
+    }
+    for (i, (s, r)) in shape_docs.iter().zip(real_docs.iter()).enumerate() {
+        let walk = Walk {
+            tokens: &tokens,
+            document: i + 1,
+        };
+        walk.node(s, r, &mut Vec::new())?;
+    }
+    Ok(())
+}
+
+/// The first slot whose value alone changes the structure: the shape text with only that token
+/// replaced by its text, compared with the shape. `None` when no single slot does (several values
+/// together, or structure a helper wrote).
+pub(crate) fn blame(shape: &Shape, shape_text: &str) -> Option<(usize, Mismatch)> {
+    for (index, token) in shape.tokens.iter().enumerate() {
+        if matches!(token.kind, TokenKind::Leaf { .. }) {
+            continue;
+        }
+        let name = shape.token_name(index);
+        let alone = shape_text.replacen(&name, &token.text, 1);
+        if let Err(mut m) = compare_one(shape, shape_text, &alone, index) {
+            m.token = Some(index);
+            return Some((index, m));
+        }
+    }
+    None
+}
+
+/// [`compare`] where only token `index` was replaced by its text in `alone`.
+fn compare_one(shape: &Shape, shape_text: &str, alone: &str, index: usize) -> Result<(), Mismatch> {
+    // The other tokens stand for themselves: a shape whose texts are the token names.
+    let tokens = shape
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| super::shape::Token {
+            text: if i == index {
+                t.text.clone()
+            } else {
+                shape.token_name(i)
+            },
+            kind: if i == index {
+                t.kind.clone()
+            } else {
+                TokenKind::Leaf { site: None }
+            },
+        })
+        .collect();
+    let partial = Shape::with_tokens(shape.nonce.clone(), tokens);
+    compare(&partial, shape_text, alone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml11_words_that_are_not_strings() {
+        for (text, what) in [
+            ("yes", "a boolean"),
+            ("Off", "a boolean"),
+            ("y", "a boolean"),
+            ("~", "null"),
+            ("", "null"),
+            ("NULL", "null"),
+            ("0x1F", "an integer"),
+            ("010", "an integer"),
+            ("1_000", "an integer"),
+            ("-0b101", "an integer"),
+            ("12:30", "a sexagesimal number"),
+            ("1e3", "a float"),
+            ("1.5", "a float"),
+            (".inf", "a float"),
+            (".NaN", "a float"),
+            ("2001-12-14", "a timestamp"),
+            ("<<", "a merge key"),
+        ] {
+            assert_eq!(yaml11_reads_as(text), Some(what), "{text}");
+        }
+        for text in [
+            "ami-0abc",
+            "1.30.2",
+            "v1.30",
+            "yess",
+            "t3.medium",
+            "10.0.0.0/16",
+            "eu-west-1a",
+            "e",
+            ".",
+            "-",
+            "1a",
+            "0x",
+            "a:b",
+        ] {
+            assert_eq!(yaml11_reads_as(text), None, "{text}");
+        }
+    }
+}
