@@ -11,6 +11,7 @@ mod doctor;
 mod dryrun;
 mod errors;
 mod graph_cmd;
+mod hostile;
 mod import;
 mod interrupts;
 mod lifecycle;

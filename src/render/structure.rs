@@ -320,6 +320,15 @@ impl Walk<'_> {
                     if let Yaml::String(r) = real
                         && r == &token.text
                     {
+                        if let Some(c) = r.chars().find(|c| c.is_control()) {
+                            return Err(self.fail(
+                                Some(first),
+                                path,
+                                format!(
+                                    "unquoted, it holds the control character {c:?}, which YAML 1.1 parsers refuse or read differently there"
+                                ),
+                            ));
+                        }
                         return match yaml11_reads_as(r) {
                             Some(what) => Err(self.fail(
                                 Some(first),
