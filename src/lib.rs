@@ -17,6 +17,7 @@ mod commands;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod paths;
 mod plan;
 mod project;
 mod redact;

@@ -170,6 +170,10 @@ impl<'p> Runner<'p> {
                 return Err(interrupted(signal));
             }
             let step = &self.resolve_paths(name, step)?;
+            // A command's `save` and `private` are rendered and checked by `run_command`.
+            if !matches!(step, Step::Command(_)) {
+                self.guard_targets(name, step)?;
+            }
             match step {
                 Step::Command(cmd) => self.run_command(name, task, cmd, &prefix)?,
                 Step::Render(render) => self.render(&prefix, render)?,

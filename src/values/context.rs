@@ -355,5 +355,6 @@ fn resolve_cluster(
             "{file}: {table} name and state must not render empty (got name `{name}`, state `{state}`)"
         )));
     }
+    crate::project::cluster::check_name(&name, &format!("{file} {table} name"))?;
     Ok(Cluster { name, state })
 }
