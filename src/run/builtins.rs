@@ -17,14 +17,11 @@ use super::scope::{Runner, Snapshot};
 impl<'p> Runner<'p> {
     /// Refuses a step whose paths, as rendered, are not its own to write or delete
     /// (`crate::paths`): before the step runs, so nothing is written or deleted.
-    pub(super) fn guard_targets(&self, task: &str, step: &Step) -> Result<(), UserError> {
+    /// (The error is put in its task's context by `run_tasks`.)
+    pub(super) fn guard_targets(&self, step: &Step) -> Result<(), UserError> {
         for target in step.targets() {
-            crate::paths::check(&self.project.dir, &target).map_err(|e| {
-                UserError::new(format!(
-                    "task `{task}`: {e} (fix the step in {})",
-                    self.project.file.display()
-                ))
-            })?;
+            crate::paths::check(&self.project.dir, &target)
+                .map_err(|e| UserError::new(format!("{e} (in {})", self.project.file.display())))?;
         }
         Ok(())
     }

@@ -80,7 +80,7 @@ impl<'p> Runner<'p> {
             let rendered = self.render_text(&format!("task `{task_name}` private"), p)?;
             targets.private.push(rendered);
         }
-        self.guard_targets(task_name, &crate::project::task::Step::Command(targets))?;
+        self.guard_targets(&crate::project::task::Step::Command(targets))?;
         if self.options.dry_run {
             notice!("{prefix}would run: {}", resolved.shown);
             return Ok(());

@@ -180,7 +180,7 @@ impl<'p> Runner<'p> {
             let step = &self.resolve_paths(name, step)?;
             // A command's `save` and `private` are rendered and checked by `run_command`.
             if !matches!(step, Step::Command(_)) {
-                self.guard_targets(name, step)?;
+                self.guard_targets(step)?;
             }
             match step {
                 Step::Command(cmd) => self.run_command(name, task, cmd, &prefix)?,
