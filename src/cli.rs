@@ -138,9 +138,14 @@ pub(crate) enum Subcommand {
     List,
     /// Release the lock a run that is gone left on a cluster (says whose it was)
     #[command(
-        after_help = "A run that changes a cluster locks it in the cluster's state store; a run killed before it\nreleased the lock leaves it behind, and later runs fail naming its holder.\n\nExamples:\n  kopsform unlock\n  kopsform unlock --cluster prod"
+        after_help = "A run that changes a cluster locks it in the cluster's state store; a run killed before it\nreleased the lock leaves it behind, and later runs fail naming its holder. A lock whose holder\nstill runs on this host (its pid, with the same process start time) is left in place unless\n--force is given.\n\nExamples:\n  kopsform unlock\n  kopsform unlock --cluster prod\n  kopsform unlock --cluster prod --force"
     )]
-    Unlock,
+    Unlock {
+        /// Remove the lock even when its holder still runs on this host (that run and the next
+        /// may then change the cluster at the same time)
+        #[arg(long)]
+        force: bool,
+    },
     /// Summarise a Terraform plan for a pull request (Markdown or JSON)
     #[command(
         after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error, 64 bad command line.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"

@@ -17,6 +17,9 @@ pub(crate) mod exit {
     pub(crate) const CHANGES: i32 = 2;
     /// `review` of a plan that destroys or replaces a protected resource.
     pub(crate) const PROTECTED: i32 = 3;
+    /// Every task succeeded, but the cluster's lock could not be released (the state store was
+    /// unreachable at the end) and is left behind: `kopsform unlock --cluster ID` releases it.
+    pub(crate) const LOCK_LEFT: i32 = 4;
     /// The command line is wrong (unknown flag, bad flag value); sysexits.h `EX_USAGE`.
     pub(crate) const USAGE: i32 = 64;
     /// Another run holds the cluster's lock; try again later (sysexits.h `EX_TEMPFAIL`).
@@ -32,7 +35,11 @@ pub(crate) mod exit {
     /// The status of several failures (clusters, parallel tasks): theirs when they agree, an
     /// interrupt when one was interrupted, else [`FAILURE`].
     pub(crate) fn combine(codes: impl IntoIterator<Item = i32>) -> i32 {
-        let codes: Vec<i32> = codes.into_iter().collect();
+        let mut codes: Vec<i32> = codes.into_iter().collect();
+        // A lock left behind by a cluster whose tasks succeeded yields to any other status.
+        if codes.iter().any(|c| *c != LOCK_LEFT) {
+            codes.retain(|c| *c != LOCK_LEFT);
+        }
         match codes.first() {
             None => OK,
             Some(first) if codes.iter().all(|c| c == first) => *first,
@@ -113,5 +120,17 @@ mod tests {
         assert_eq!(exit::combine([exit::LOCKED, exit::LOCKED]), exit::LOCKED);
         assert_eq!(exit::combine([exit::LOCKED, exit::FAILURE]), exit::FAILURE);
         assert_eq!(exit::combine([exit::FAILURE, 130]), 130);
+        assert_eq!(
+            exit::combine([exit::LOCK_LEFT, exit::LOCK_LEFT]),
+            exit::LOCK_LEFT
+        );
+        assert_eq!(
+            exit::combine([exit::LOCK_LEFT, exit::CHANGES]),
+            exit::CHANGES
+        );
+        assert_eq!(
+            exit::combine([exit::FAILURE, exit::LOCK_LEFT]),
+            exit::FAILURE
+        );
     }
 }

@@ -17,6 +17,7 @@ mod commands;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod paths;
 mod plan;
 mod project;
 mod redact;
@@ -59,7 +60,12 @@ pub fn run(args: Vec<OsString>) -> i32 {
             // An empty message carries only an exit status (e.g. review's "changes" status).
             if !e.message.is_empty() {
                 let message = redact::mask_all(&e.message);
-                let label = ui::paint("kopsform: error:", ui::Tone::Bad);
+                // A lock left behind after a run whose tasks all succeeded is a warning.
+                let label = if e.code == error::exit::LOCK_LEFT {
+                    ui::paint("kopsform: warning:", ui::Tone::Warn)
+                } else {
+                    ui::paint("kopsform: error:", ui::Tone::Bad)
+                };
                 let _ = writeln!(std::io::stderr(), "{label} {message}");
             }
             e.code

@@ -34,6 +34,7 @@ const LAYERS: &[&str] = &[
     "ui",
     "redact",
     "atomic",
+    "paths",
     "tools",
     "project",
     "render",

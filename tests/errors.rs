@@ -195,6 +195,23 @@ fn cluster(state: &str, tasks: &str) -> String {
     format!("[cluster]\nname = \"{{{{cluster_name}}}}\"\nstate = \"{state}\"\n{tasks}")
 }
 
+/// A project with a cluster (static name, local store), a Terraform folder and a template, whose
+/// task `t` is the one step `step`.
+fn own_paths(step: &str) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        file(
+            "tasks.toml",
+            format!(
+                "[cluster]\nname = \"c.example.com\"\nstate = \".kops-state\"\n[tasks.t]\nsteps = [{step}]\n"
+            ),
+        ),
+        file("2-kops/main.tf", "# the cluster\n"),
+        file("2-kops/sub/x.tf", "# deeper\n"),
+        file("2-kops/cluster-template.yml", GOOD_TEMPLATE),
+        file("2-kops/p.tfplan", "plan"),
+    ]
+}
+
 /// A loopback port nothing listens on: bound, read, closed.
 fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -1005,9 +1022,9 @@ fn table() -> Vec<Case> {
             ),
             args: &["escape"],
             want: &[
-                "../outside: `remove` only removes files and folders inside the project folder",
+                "{dir}/tasks.toml: task `escape`: the `remove` step's paths = \"../outside\" leaves the project folder with `..`; nothing was deleted or written",
             ],
-            hint: "fix its `paths` in {dir}/tasks.toml",
+            hint: "give the step a path of its own inside the project",
             ..Case::default()
         },
         Case {
@@ -1020,8 +1037,149 @@ fn table() -> Vec<Case> {
                 file("out/plan.tfplan", "plan"),
             ],
             args: &["itself"],
-            want: &["out/..: `remove` only removes files and folders inside the project folder"],
-            hint: "fix its `paths` in {dir}/tasks.toml",
+            want: &[
+                "{dir}/tasks.toml: task `itself`: the `remove` step's paths = \"out/..\" is the project folder itself; nothing was deleted or written",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        // ------------------------------------------- paths a step may write or delete (issue 16)
+        Case {
+            name: "copy-out-is-the-project",
+            files: own_paths(r#"{ builtin = "copy", from = "2-kops", out = "." }"#),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `copy` step's out = \".\" is the project folder itself; nothing was deleted or written",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "copy-out-is-from-rendered",
+            files: own_paths(
+                r#"{ builtin = "copy", from = "{{cluster.dir}}", out = "{{cluster.dir}}/" }"#,
+            ),
+            args: &["t"],
+            want: &[
+                "task `t`: the `copy` step's out = \"2-kops/\" is the step's `from` itself; nothing was deleted or written",
+                "(in {dir}/tasks.toml)",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "copy-out-inside-from",
+            files: own_paths(r#"{ builtin = "copy", from = "2-kops", out = "2-kops/dryrun" }"#),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `copy` step's out = \"2-kops/dryrun\" is inside the step's `from` (2-kops)",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "copy-from-inside-out",
+            files: own_paths(r#"{ builtin = "copy", from = "2-kops/sub", out = "2-kops" }"#),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `copy` step's out = \"2-kops\" holds the step's `from` (2-kops/sub)",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "copy-out-absolute",
+            files: own_paths(
+                r#"{ builtin = "copy", from = "2-kops", out = "/tmp/kopsform-elsewhere" }"#,
+            ),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `copy` step's out = \"/tmp/kopsform-elsewhere\" is an absolute path, outside the project folder",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "copy-out-leaves-rendered",
+            files: own_paths(
+                r#"{ builtin = "copy", from = "2-kops", out = "{{cluster.dir}}/../../x" }"#,
+            ),
+            args: &["t"],
+            want: &[
+                "task `t`: the `copy` step's out = \"2-kops/../../x\" leaves the project folder with `..`",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "snapshot-state-outside-kopsform",
+            files: own_paths(r#"{ builtin = "snapshot-state", out = "2-kops/state" }"#),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `snapshot-state` step's out = \"2-kops/state\" is outside .kopsform/, and this step empties its target",
+            ],
+            hint: "keep it under .kopsform/",
+            ..Case::default()
+        },
+        Case {
+            name: "render-over-its-template",
+            files: own_paths(
+                r#"{ render = "2-kops/cluster-template.yml", out = "2-kops/cluster-template.yml" }"#,
+            ),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `render` step's out = \"2-kops/cluster-template.yml\" is the step's `render` itself",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "save-outside-the-project",
+            files: own_paths(r#"{ run = ["touch", "ran"], save = "../saved.txt" }"#),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `run` step's save = \"../saved.txt\" leaves the project folder with `..`",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "provider-override-absolute",
+            files: own_paths(r#"{ builtin = "provider-override", out = "/etc/override.tf" }"#),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `provider-override` step's out = \"/etc/override.tf\" is an absolute path",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "review-out-is-the-plan",
+            files: own_paths(
+                r#"{ builtin = "review", plan = "2-kops/p.tfplan", out = "2-kops/p.tfplan" }"#,
+            ),
+            args: &["t"],
+            want: &[
+                "{dir}/tasks.toml: task `t`: the `review` step's out = \"2-kops/p.tfplan\" is the step's `plan` itself",
+            ],
+            hint: "give the step a path of its own inside the project",
+            ..Case::default()
+        },
+        Case {
+            name: "cluster-name-not-a-kops-name",
+            files: vec![file(
+                "tasks.toml",
+                cluster(
+                    ".kops-state",
+                    "[tasks.change]\nlock = true\nsteps = [[\"touch\", \"changed\"]]\n",
+                ),
+            )],
+            layer: true,
+            args: &["--set", "cluster_name=/etc/passwd", "change"],
+            want: &[
+                "{dir}/tasks.toml [cluster] name renders `/etc/passwd`, which is not a kops cluster name: it holds `/`",
+            ],
+            hint: "fix the name or the value it comes from",
             ..Case::default()
         },
     ]

@@ -17,6 +17,7 @@ mod interrupts;
 mod lifecycle;
 mod locks;
 mod output;
+mod ownership;
 mod parallel;
 mod retries;
 mod review;

@@ -79,7 +79,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
             list::command(&load()?, global.json);
             return Ok(());
         }
-        Some(Subcommand::Unlock) => {
+        Some(Subcommand::Unlock { force }) => {
             let project = load()?;
             let clusters = project.select_clusters(&selection)?;
             if clusters.is_empty() {
@@ -97,7 +97,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
                     Some(cluster),
                     None,
                 )
-                .unlock()?;
+                .unlock(force)?;
             }
             return Ok(());
         }

@@ -77,6 +77,60 @@ pub(crate) struct ClusterDef {
     pub(crate) rank: usize,
 }
 
+/// The longest cluster name kops accepts: a DNS-1123 subdomain, 253 characters.
+const MAX_NAME: usize = 253;
+/// The longest label (the text between dots) of a DNS name.
+const MAX_LABEL: usize = 63;
+
+/// Refuses a rendered cluster name that kops itself would refuse, before it forms any path (the
+/// lock, the snapshot) or reaches kops. `what` says where the name comes from (`tasks.toml
+/// [cluster] name`).
+///
+/// kops's rule (kubernetes/kops, pkg/apis/kops/validation/validation.go, `newValidateCluster`):
+/// the name must pass `utilvalidation.IsDNS1123Subdomain` from k8s.io/apimachinery, that is at
+/// most 253 characters of lowercase letters, digits, `-` and `.`, made of labels that start and
+/// end with a letter or digit. DNS limits each label to 63 characters; kopsform holds to that too.
+/// (kops also wants a dot, except for clusters it imported; that does not make a path unsafe, so
+/// kopsform leaves it to kops.) Such a name cannot be absolute, hold a `/` or be `..`.
+pub(crate) fn check_name(name: &str, what: &str) -> Result<(), UserError> {
+    let fail = |why: String| {
+        let shown: String = name.chars().take(80).collect();
+        let more = if name.chars().count() > 80 { "..." } else { "" };
+        Err(UserError::new(format!(
+            "{what} renders `{}{more}`, which is not a kops cluster name: {why}; a cluster name is a DNS name such as `dev.example.com` (lowercase letters, digits, `-` and `.`); fix the name or the value it comes from",
+            shown.escape_debug()
+        )))
+    };
+    if name.len() > MAX_NAME {
+        return fail(format!(
+            "it is {} characters long, and kops allows {MAX_NAME}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+    {
+        return fail(format!("it holds `{}`", bad.escape_debug()));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return fail("it has an empty label (a leading, trailing or double `.`)".into());
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return fail(format!("its label `{label}` starts or ends with `-`"));
+        }
+        if label.len() > MAX_LABEL {
+            return fail(format!(
+                "its label `{}...` is {} characters long, and a DNS label has at most {MAX_LABEL}",
+                &label[..20],
+                label.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Which clusters a run acts on.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Selection {
@@ -172,4 +226,32 @@ pub(crate) fn select(
         })
         .cloned()
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn cluster_names_follow_the_kops_rule() {
+        for good in ["dev.example.com", "sandbox.k8s.local", "a", "a-1.b2"] {
+            check_name(good, "[cluster] name").unwrap();
+        }
+        let refused = |name: &str| check_name(name, "[cluster] name").unwrap_err().message;
+        assert_eq!(
+            refused("/etc/passwd"),
+            "[cluster] name renders `/etc/passwd`, which is not a kops cluster name: it holds `/`; a cluster name is a DNS name such as `dev.example.com` (lowercase letters, digits, `-` and `.`); fix the name or the value it comes from"
+        );
+        assert!(refused("../x").contains(": it holds `/`"));
+        assert!(refused("..").contains(": it has an empty label"));
+        assert!(refused("Dev.example.com").contains(": it holds `D`"));
+        assert!(refused("a/b").contains(": it holds `/`"));
+        assert!(refused("a b").contains(": it holds ` `"));
+        assert!(refused("a\nb").contains("`a\\nb`"));
+        assert!(refused("-a.b").contains("starts or ends with `-`"));
+        assert!(refused(&"a".repeat(64)).contains("is 64 characters long, and a DNS label"));
+        let long = vec!["a".repeat(60); 5].join(".");
+        assert!(refused(&long).contains("it is 304 characters long, and kops allows 253"));
+        check_name(&vec!["a".repeat(63); 3].join("."), "n").unwrap();
+    }
 }

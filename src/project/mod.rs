@@ -184,6 +184,9 @@ fn check_tasks(config: &Config) -> Result<(), String> {
         }
     }
     for (name, task) in &config.tasks {
+        for target in task.steps.iter().flat_map(task::Step::targets) {
+            crate::paths::check_static(&target).map_err(|e| format!("task `{name}`: {e}"))?;
+        }
         if !task.generates.is_empty() && task.sources.is_empty() {
             return Err(format!(
                 "task `{name}` has `generates` but no `sources`; the up-to-date check needs both: add `sources`, the files the task reads"

@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::paths::{Target, Within};
 use crate::tools::retry::RetryConfig;
 
 /// `confirm = true` or `confirm = "question to ask"`.
@@ -131,6 +132,99 @@ pub(crate) enum Step {
     Command(CommandStep),
     Render(RenderStep),
     Builtin(Builtin),
+}
+
+impl Step {
+    /// The paths the step writes or deletes, with the rule each keeps to (see `paths`): checked by
+    /// their text when `tasks.toml` is read and again, rendered, right before the step runs.
+    pub(crate) fn targets(&self) -> Vec<Target<'_>> {
+        fn target<'a>(
+            step: &'static str,
+            key: &'static str,
+            path: &'a str,
+            within: Within,
+            sources: Vec<(&'static str, &'a str)>,
+        ) -> Target<'a> {
+            Target {
+                step,
+                key,
+                path,
+                within,
+                sources,
+            }
+        }
+        match self {
+            Step::Command(c) => c
+                .save
+                .iter()
+                .map(|s| target("run", "save", s, Within::Project, vec![]))
+                .chain(
+                    c.private
+                        .iter()
+                        .map(|p| target("run", "private", p, Within::Project, vec![])),
+                )
+                .collect(),
+            Step::Render(r) => vec![target(
+                "render",
+                "out",
+                &r.out,
+                Within::Project,
+                vec![("render", r.template.as_str())],
+            )],
+            Step::Builtin(b) => match b {
+                Builtin::ShowOutputs
+                | Builtin::CheckPlan { .. }
+                | Builtin::CheckProtected { .. } => {
+                    vec![]
+                }
+                Builtin::ProviderOverride { out } => {
+                    vec![target(
+                        "provider-override",
+                        "out",
+                        out,
+                        Within::Project,
+                        vec![],
+                    )]
+                }
+                Builtin::SnapshotState { out } => {
+                    vec![target("snapshot-state", "out", out, Within::Work, vec![])]
+                }
+                Builtin::Copy { from, out } => vec![
+                    target("copy", "from", from, Within::Project, vec![]),
+                    target(
+                        "copy",
+                        "out",
+                        out,
+                        Within::Project,
+                        vec![("from", from.as_str())],
+                    ),
+                ],
+                // The seal is written next to the plan.
+                Builtin::SealPlan { plan, .. } => {
+                    vec![target("seal-plan", "plan", plan, Within::Project, vec![])]
+                }
+                Builtin::Review {
+                    plan, out, json, ..
+                } => std::iter::once(out)
+                    .chain(json)
+                    .map(|o| {
+                        let key = if o == out { "out" } else { "json" };
+                        target(
+                            "review",
+                            key,
+                            o,
+                            Within::Project,
+                            vec![("plan", plan.as_str())],
+                        )
+                    })
+                    .collect(),
+                Builtin::Remove { paths } => paths
+                    .iter()
+                    .map(|p| target("remove", "paths", p, Within::Project, vec![]))
+                    .collect(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -103,6 +103,17 @@ pub(crate) fn append(
             text.push('\n');
         }
     }
+    // The trail is kopsform's own file: a symbolic link on the way out of the project (say,
+    // `.kopsform` itself), or as the file itself, is not followed.
+    let configured = project.config.audit.path.as_deref().unwrap_or(DEFAULT_PATH);
+    if !Path::new(configured).is_absolute()
+        && let Err(why) = crate::paths::inside(&project.dir, configured)
+    {
+        eprintln!(
+            "kopsform: warning: not appending to the audit trail {configured}: it {why}; remove the link, or set [audit] path"
+        );
+        return;
+    }
     if let Err(e) = write_lines(&path, &text) {
         eprintln!(
             "kopsform: warning: cannot append to the audit trail {}: {e}",
@@ -119,6 +130,7 @@ fn write_lines(path: &Path, text: &str) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
     // SAFETY: flock(2) on a file descriptor this function owns; released when it is closed.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::error::UserError;
 use crate::plan::seal;
-use crate::project::task::{Builtin, RenderStep, Task};
+use crate::project::task::{Builtin, RenderStep, Step, Task};
 use crate::render::{manifest, provider_override};
 use crate::statestore::{snapshot, store};
 use crate::{atomic, notice, progress};
@@ -15,6 +15,17 @@ use super::isolation::{default_config_base, live_config_base, pin_config_base};
 use super::scope::{Runner, Snapshot};
 
 impl<'p> Runner<'p> {
+    /// Refuses a step whose paths, as rendered, are not its own to write or delete
+    /// (`crate::paths`): before the step runs, so nothing is written or deleted.
+    /// (The error is put in its task's context by `run_tasks`.)
+    pub(super) fn guard_targets(&self, step: &Step) -> Result<(), UserError> {
+        for target in step.targets() {
+            crate::paths::check(&self.project.dir, &target)
+                .map_err(|e| UserError::new(format!("{e} (in {})", self.project.file.display())))?;
+        }
+        Ok(())
+    }
+
     pub(super) fn render(&mut self, prefix: &str, step: &RenderStep) -> Result<(), UserError> {
         let values = self.values.get(&self.renderer)?;
         let template_path = self.project.path(&step.template);
@@ -437,17 +448,9 @@ impl<'p> Runner<'p> {
     }
 
     pub(super) fn remove(&mut self, prefix: &str, paths: &[String]) -> Result<(), UserError> {
+        // Each path was checked by `guard_targets` before the step started.
         for rel in paths {
-            let rel = self.render_text("`remove` path", rel)?;
-            let inside = crate::values::merge::inside_project(&self.project.dir, &rel)
-                .ok()
-                .filter(|p| p.canonicalize().ok() != self.project.dir.canonicalize().ok());
-            let Some(path) = inside else {
-                return Err(UserError::new(format!(
-                    "{rel}: `remove` only removes files and folders inside the project folder; fix its `paths` in {}",
-                    self.project.file.display()
-                )));
-            };
+            let path = self.project.path(rel);
             if self.options.dry_run {
                 notice!("{prefix}would remove {rel}");
                 continue;

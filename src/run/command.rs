@@ -67,6 +67,20 @@ impl<'p> Runner<'p> {
         prefix: &str,
     ) -> Result<(), UserError> {
         let resolved = self.resolve_command(task_name, task, cmd)?;
+        // Where it saves its output and which files it makes private, as rendered, are checked
+        // before the command runs.
+        let mut targets = CommandStep {
+            argv: cmd.argv.clone(),
+            ..CommandStep::default()
+        };
+        if let Some(save) = &cmd.save {
+            targets.save = Some(self.render_text(&format!("task `{task_name}` save"), save)?);
+        }
+        for p in &cmd.private {
+            let rendered = self.render_text(&format!("task `{task_name}` private"), p)?;
+            targets.private.push(rendered);
+        }
+        self.guard_targets(&crate::project::task::Step::Command(targets))?;
         if self.options.dry_run {
             notice!("{prefix}would run: {}", resolved.shown);
             return Ok(());

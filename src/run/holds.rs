@@ -71,26 +71,75 @@ impl<'p> Runner<'p> {
         Ok(held)
     }
 
-    /// `kopsform unlock`: removes the cluster's lock left by a run that is gone.
-    pub(crate) fn unlock(&mut self) -> Result<(), UserError> {
+    /// `kopsform unlock`: removes the cluster's lock left by a run that is gone; a holder that still
+    /// runs on this host keeps it unless `force`.
+    pub(crate) fn unlock(&mut self, force: bool) -> Result<(), UserError> {
+        use crate::statestore::lock::{Liveness, Unlocked};
         let cluster = self.require_cluster()?;
         let place =
             crate::statestore::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
         let aws = crate::statestore::store::Aws::of(self.project);
-        match crate::statestore::lock::unlock(&place, &aws)? {
-            Some(holder) => notice!(
-                "released the lock of cluster {}, held by {} ({})",
-                cluster.name,
-                holder.describe(),
-                place.display()
-            ),
-            None => notice!(
+        let id = self.cluster_id();
+        match crate::statestore::lock::unlock(&place, &aws, force)? {
+            Unlocked::Alive(holder) => {
+                return Err(UserError::new(format!(
+                    "cluster {} is locked by {}, which is still running on this host: the lock was left in place ({}). That run releases it when it ends; to remove the lock anyway (another run may then change the cluster beside it), pass --force: kopsform unlock --cluster {id} --force",
+                    cluster.name,
+                    holder.describe(),
+                    place.display()
+                )));
+            }
+            Unlocked::Released(holder, liveness) => {
+                let why = match liveness {
+                    Liveness::Gone => "its process no longer runs on this host",
+                    Liveness::Elsewhere => {
+                        "a run on another host, which kopsform cannot check is gone"
+                    }
+                    Liveness::Alive => "still running on this host; removed with --force",
+                };
+                notice!(
+                    "released the lock of cluster {}, held by {} ({why}) ({})",
+                    cluster.name,
+                    holder.describe(),
+                    place.display()
+                );
+            }
+            Unlocked::NotLocked => notice!(
                 "cluster {} is not locked ({})",
                 cluster.name,
                 place.display()
             ),
         }
         Ok(())
+    }
+
+    /// The id `--cluster` selects this runner's cluster by (`default` for a lone `[cluster]`).
+    fn cluster_id(&self) -> String {
+        self.cluster
+            .as_ref()
+            .map_or_else(|| "ID".to_string(), |c| c.id.clone())
+    }
+
+    /// Releases the cluster's lock when this runner holds it. A lock that cannot be released (the
+    /// store unreachable) is a warning naming `kopsform unlock`, and is remembered: the run then
+    /// ends with `exit::LOCK_LEFT` if nothing else failed.
+    pub(super) fn release_lock(&mut self) {
+        let Some(held) = self.holds.lock.take() else {
+            return;
+        };
+        let place = held.place().display();
+        if let Err(e) = held.release() {
+            let name = self
+                .known_cluster()
+                .map_or_else(|| self.cluster_id(), |c| c.name);
+            let left = format!(
+                "the lock of cluster {name} could not be released and is left behind ({place}): {}. Once the state store is reachable, release it with `kopsform unlock --cluster {}`",
+                e.message,
+                self.cluster_id()
+            );
+            notice!("warning: {left}");
+            self.holds.left = Some(left);
+        }
     }
 
     /// Whether a task runs a command in the prerequisites layer (judged from the folders it names
@@ -153,7 +202,7 @@ impl<'p> Runner<'p> {
     pub(super) fn run_held(&mut self, tasks: &[String], i: usize) -> Result<bool, UserError> {
         let name = &tasks[i];
         if !self.holds.locking[i..].contains(&true) {
-            self.holds.lock = None;
+            self.release_lock();
         }
         if !self.holds.touches[i..].contains(&true) {
             self.holds.layer = None;

@@ -60,6 +60,7 @@ impl<'p> Runner<'p> {
                 .collect(),
             lock: None,
             layer: None,
+            left: None,
         };
         let sharing: Vec<Sharing> = (0..tasks.len()).map(|i| self.sharing(tasks, i)).collect();
         let outcomes = if self.options.jobs > 1
@@ -88,6 +89,8 @@ impl<'p> Runner<'p> {
             outcomes.resize_with(tasks.len(), || None);
             outcomes
         };
+        self.release_lock();
+        let left = self.holds.left.take();
         self.holds = Holds::default();
         let cluster = self.label.clone().unwrap_or_default();
         let mut results = Vec::new();
@@ -122,7 +125,12 @@ impl<'p> Runner<'p> {
                 errors.push(e.context(self.task_label(name)));
             }
         }
-        let outcome = UserError::combine(errors).map_or(Ok(()), Err);
+        let outcome = match (UserError::combine(errors), left) {
+            (Some(e), _) => Err(e),
+            // Every task did its work, but the lock stays: a status of its own.
+            (None, Some(left)) => Err(UserError::with_code(left, crate::error::exit::LOCK_LEFT)),
+            (None, None) => Ok(()),
+        };
         (results, outcome)
     }
 
@@ -170,6 +178,10 @@ impl<'p> Runner<'p> {
                 return Err(interrupted(signal));
             }
             let step = &self.resolve_paths(name, step)?;
+            // A command's `save` and `private` are rendered and checked by `run_command`.
+            if !matches!(step, Step::Command(_)) {
+                self.guard_targets(step)?;
+            }
             match step {
                 Step::Command(cmd) => self.run_command(name, task, cmd, &prefix)?,
                 Step::Render(render) => self.render(&prefix, render)?,

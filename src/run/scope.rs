@@ -66,6 +66,8 @@ pub(super) struct Holds<'p> {
     pub(super) touches: Vec<bool>,
     pub(super) lock: Option<crate::statestore::lock::Held>,
     pub(super) layer: Option<FolderHold<'p>>,
+    /// Why the cluster's lock is left behind, when it could not be released.
+    pub(super) left: Option<String>,
 }
 
 /// How a task may share time with the other tasks of its cluster.

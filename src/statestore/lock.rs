@@ -5,7 +5,9 @@
 //! put (`If-None-Match: *`) that fails when it exists, and deleted on release. A run that dies
 //! without releasing leaves it; `kopsform unlock` removes it, saying whose it was. Local stores: an
 //! OS lock (`flock`) on `<store>/.kopsform-locks/<cluster>.lock`, released by the OS when the
-//! holder dies. Either way the lock says who holds it: user, host, pid, task, since when.
+//! holder dies. Either way the lock says who holds it: user, host, pid (with the process's start
+//! time, so that a reused pid is not taken for the holder), task, since when. `unlock` refuses a
+//! lock whose holder still runs on this host unless forced.
 
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,32 @@ pub(crate) struct Holder {
     pub(crate) since: String,
     /// Tells this holder from another run of the same user and host.
     pub(crate) run: String,
+    /// When the holder's process started, in clock ticks after boot (field 22 of
+    /// `/proc/PID/stat`): with `pid`, which process holds the lock, even after the pid is reused.
+    /// Missing from the records of kopsform before it (read as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pid_start: Option<u64>,
+}
+
+/// Whether a lock's holder still runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    /// Its process runs on this host (same pid, same start time, or no start time recorded).
+    Alive,
+    /// No process of this host has its pid and start time.
+    Gone,
+    /// It ran on another host: kopsform cannot tell.
+    Elsewhere,
+}
+
+/// When the process `pid` started, in clock ticks after boot: field 22 of `/proc/PID/stat`
+/// (proc(5)); `None` when there is no such process (or no /proc).
+pub(crate) fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2 is the command name in parentheses, which may itself hold spaces and `)`: the
+    // fields after it start after the last `)`, with field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(22 - 3)?.parse().ok()
 }
 
 impl Holder {
@@ -47,6 +75,20 @@ impl Holder {
             task: task.to_string(),
             cluster: cluster.to_string(),
             since: humantime::format_rfc3339_seconds(now).to_string(),
+            pid_start: process_start(pid),
+        }
+    }
+
+    /// Whether this holder still runs: on this host, its pid with the same start time.
+    pub(crate) fn liveness(&self) -> Liveness {
+        if hostname().as_deref() != Some(self.host.as_str()) {
+            return Liveness::Elsewhere;
+        }
+        match (process_start(self.pid), self.pid_start) {
+            (None, _) => Liveness::Gone,
+            (Some(now), Some(then)) if now != then => Liveness::Gone,
+            // Same start time; or a record without one, whose pid runs: taken to be the holder.
+            (Some(_), _) => Liveness::Alive,
         }
     }
 
@@ -113,16 +155,23 @@ pub(crate) struct Held {
     aws: Aws,
     /// The open, `flock`ed file of a local lock.
     file: Option<std::fs::File>,
+    /// Released (or tried) by [`Held::release`]; dropping it then does nothing more.
+    released: bool,
 }
 
 impl Held {
     pub(crate) fn place(&self) -> &Place {
         &self.place
     }
-}
 
-impl Drop for Held {
-    fn drop(&mut self) {
+    /// Releases the lock; an error when it could not be (the store unreachable), which leaves
+    /// the lock in place for `kopsform unlock`.
+    pub(crate) fn release(mut self) -> Result<(), UserError> {
+        self.released = true;
+        self.release_now()
+    }
+
+    fn release_now(&mut self) -> Result<(), UserError> {
         match &self.place {
             Place::Local(_) => {
                 if let Some(file) = &mut self.file {
@@ -130,16 +179,25 @@ impl Drop for Held {
                 }
                 // Closing the file releases the flock.
                 self.file = None;
+                Ok(())
             }
-            Place::S3 { .. } => {
+            Place::S3 { bucket, key } => {
                 // Only our own lock is removed (another run's after an `unlock` stays).
-                if let Place::S3 { bucket, key } = &self.place
-                    && let Ok(Some(current)) = read(&self.place, &self.aws)
-                    && current.run == self.run
-                {
-                    let _ = delete(bucket, key, &self.aws);
+                match read(&self.place, &self.aws)? {
+                    Some(current) if current.run == self.run => delete(bucket, key, &self.aws),
+                    _ => Ok(()),
                 }
             }
+        }
+    }
+}
+
+impl Drop for Held {
+    /// A lock not released by [`Held::release`] (an error or a panic on the way) is released as
+    /// well as can be.
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = self.release_now();
         }
     }
 }
@@ -183,6 +241,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &Aws) -> Result<Attempt, Use
                 run: holder.run.clone(),
                 aws: aws.clone(),
                 file: Some(file),
+                released: false,
             }))
         }
         Place::S3 { bucket, key } => {
@@ -212,6 +271,7 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &Aws) -> Result<Attempt, Use
                     run: holder.run.clone(),
                     aws: aws.clone(),
                     file: None,
+                    released: false,
                 }));
             }
             if stderr.contains("PreconditionFailed")
@@ -340,6 +400,7 @@ pub(crate) fn read(place: &Place, aws: &Aws) -> Result<Option<Holder>, UserError
                 cluster: String::new(),
                 since: "unknown".into(),
                 run: String::new(),
+                pid_start: None,
             })))
         }
     }
@@ -368,20 +429,39 @@ fn try_flock(file: &std::fs::File) -> bool {
     }
 }
 
-/// `kopsform unlock`: removes a lock left by a run that is gone, saying whose it was. A local lock
-/// still held by a live process is refused: that run is not gone.
-pub(crate) fn unlock(place: &Place, aws: &Aws) -> Result<Option<Holder>, UserError> {
-    let holder = read(place, aws)?;
-    match (place, &holder) {
-        (_, None) => Ok(None),
-        (Place::Local(_), Some(h)) => Err(UserError::new(format!(
+/// What `kopsform unlock` found and did.
+#[derive(Debug)]
+pub(crate) enum Unlocked {
+    /// Nothing held the lock.
+    NotLocked,
+    /// The lock was removed; it was held by this holder, who was gone (or ran elsewhere, or
+    /// `--force` was given).
+    Released(Holder, Liveness),
+    /// Left in place: its holder still runs on this host, and `--force` was not given.
+    Alive(Holder),
+}
+
+/// `kopsform unlock`: removes a lock left by a run that is gone, saying whose it was. A holder
+/// that still runs on this host (its pid with the same start time) keeps its lock unless `force`.
+/// A local lock still held is refused whatever `force` says: its process holds an OS lock,
+/// released when it ends.
+pub(crate) fn unlock(place: &Place, aws: &Aws, force: bool) -> Result<Unlocked, UserError> {
+    let Some(holder) = read(place, aws)? else {
+        return Ok(Unlocked::NotLocked);
+    };
+    match place {
+        Place::Local(_) => Err(UserError::new(format!(
             "{} is held by a running process, {}; local locks are released when their process ends",
             place.display(),
-            h.describe()
+            holder.describe()
         ))),
-        (Place::S3 { bucket, key }, Some(_)) => {
+        Place::S3 { bucket, key } => {
+            let liveness = holder.liveness();
+            if liveness == Liveness::Alive && !force {
+                return Ok(Unlocked::Alive(holder));
+            }
             delete(bucket, key, aws)?;
-            Ok(holder)
+            Ok(Unlocked::Released(holder, liveness))
         }
     }
 }
@@ -415,11 +495,37 @@ mod tests {
             .unwrap();
         assert!(err.message.contains("is locked by"), "{}", err.message);
         assert!(err.message.contains("task `apply`"), "{}", err.message);
-        assert!(unlock(&place, &aws()).is_err());
+        assert!(unlock(&place, &aws(), true).is_err());
         drop(held);
         assert_eq!(read(&place, &aws()).unwrap(), None);
         let again = acquire(&place, &b, Duration::ZERO, &aws(), "");
         assert!(again.is_ok());
+    }
+
+    #[test]
+    fn a_holder_is_alive_while_its_pid_runs_with_the_same_start_time() {
+        let me = Holder::new("c.example.com", "apply");
+        assert!(me.pid_start.is_some());
+        assert_eq!(me.liveness(), Liveness::Alive);
+        let reused = Holder {
+            pid_start: me.pid_start.map(|t| t + 1),
+            ..me.clone()
+        };
+        assert_eq!(reused.liveness(), Liveness::Gone);
+        let elsewhere = Holder {
+            host: format!("not-{}", me.host),
+            ..me.clone()
+        };
+        assert_eq!(elsewhere.liveness(), Liveness::Elsewhere);
+        // A record of an older kopsform: no start time; its pid runs, so it is taken as alive.
+        let old = r#"{"user":"u","host":"HOST","pid":PID,"task":"t","cluster":"c","since":"s","run":"r"}"#
+            .replace("HOST", &me.host)
+            .replace("PID", &me.pid.to_string());
+        let old: Holder = serde_json::from_str(&old).unwrap();
+        assert_eq!(old.pid_start, None);
+        assert_eq!(old.liveness(), Liveness::Alive);
+        let text = serde_json::to_string(&me).unwrap();
+        assert!(text.contains(&format!("\"pid_start\":{}", me.pid_start.unwrap())));
     }
 
     #[test]

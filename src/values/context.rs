@@ -418,5 +418,6 @@ fn resolve_cluster(
             "{file}: {table} name and state must not render empty (got name `{name}`, state `{state}`)"
         )));
     }
+    crate::project::cluster::check_name(&name, &format!("{file} {table} name"))?;
     Ok(Cluster { name, state })
 }

@@ -3,7 +3,7 @@
 //! Maps merge key by key, everything else (lists included) is replaced by the later layer, the
 //! same rule `kops toolbox template` applies to its values files.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -105,25 +105,21 @@ pub(crate) fn parse_file(text: &str) -> Result<Value, String> {
     }
 }
 
-/// Joins a relative path to the project folder, refusing absolute paths and `..` that escape it.
+/// Joins a relative path to the project folder, refusing absolute paths, `..` that escape it and
+/// symbolic links that lead out of it (`crate::paths::inside`).
 pub(crate) fn inside_project(project_dir: &Path, relative: &str) -> Result<PathBuf, UserError> {
-    let rel = Path::new(relative);
-    let mut depth: i32 = 0;
-    for c in rel.components() {
-        match c {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir => depth -= 1,
-            Component::RootDir | Component::Prefix(_) => depth = -1,
-        }
-        if depth < 0 {
-            return Err(UserError::new(format!(
-                "{relative}: this path leaves the project folder {}; keep values files inside the project",
+    crate::paths::inside(project_dir, relative).map_err(|why| {
+        let why = match why {
+            crate::paths::Outside::Link { .. } => why.to_string(),
+            _ => format!(
+                "this path leaves the project folder {}",
                 project_dir.display()
-            )));
-        }
-    }
-    Ok(project_dir.join(rel))
+            ),
+        };
+        UserError::new(format!(
+            "{relative}: {why}; keep values files inside the project"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -188,5 +184,27 @@ mod tests {
         assert!(inside_project(p, "../secrets.yaml").is_err());
         assert!(inside_project(p, "/etc/passwd").is_err());
         assert!(inside_project(p, "a/../../b").is_err());
+    }
+
+    #[test]
+    fn a_values_file_behind_a_link_out_of_the_project_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("v.yaml"), "a: 1\n").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("v.yaml"), project.path().join("v.yaml"))
+            .unwrap();
+        let err = load_file(project.path(), "v.yaml").unwrap_err();
+        assert_eq!(
+            err.message,
+            format!(
+                "v.yaml: is reached through the symbolic link `v.yaml`, which leads outside the project folder (to {}); keep values files inside the project",
+                outside
+                    .path()
+                    .canonicalize()
+                    .unwrap()
+                    .join("v.yaml")
+                    .display()
+            )
+        );
     }
 }

@@ -336,6 +336,11 @@ pub struct S3 {
 }
 
 impl S3 {
+    /// The server's process id (a test that makes the store unreachable stops it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start() -> S3 {
         require(
             "moto_server",
@@ -478,4 +483,87 @@ pub fn cluster_project(s3: &S3) -> Project {
     )
     .success();
     p
+}
+
+/// Every entry under `dir`, without following symbolic links: a file by the SHA-256 of its
+/// bytes, a folder as `folder` (so an emptied folder shows), a link by where it points. Compare two
+/// of these to show that a run wrote, deleted or changed nothing.
+pub fn tree_hashes(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    let mut found = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
+            let what = if kind.is_symlink() {
+                format!("link -> {}", std::fs::read_link(&path).unwrap().display())
+            } else if kind.is_dir() {
+                stack.push(path);
+                "folder".to_string()
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                sha2::Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            };
+            found.insert(rel, what);
+        }
+    }
+    found
+}
+
+/// A folder beside a test project, outside it (a sibling in the temporary folder), holding a few
+/// files: what a step must never write to or delete. Removed when dropped.
+pub struct Sibling {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sibling {
+    /// In the temporary folder that holds the test projects, so that `../NAME` from a project
+    /// reaches it.
+    pub fn new() -> Sibling {
+        let dir = tempfile::Builder::new()
+            .prefix("kopsform-sibling-")
+            .tempdir()
+            .expect("sibling dir");
+        std::fs::create_dir_all(dir.path().join("keep/deeper")).unwrap();
+        std::fs::write(dir.path().join("keep/deeper/file.txt"), "precious\n").unwrap();
+        std::fs::write(dir.path().join("victim.txt"), "do not truncate\n").unwrap();
+        Sibling { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The folder's name, for `../NAME` paths from the project.
+    pub fn name(&self) -> String {
+        self.dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The hashes of a project (its audit trail left out, which every run appends to) and of a
+/// sibling folder, taken together before and after a run.
+pub fn snapshot_both(
+    project: &Project,
+    sibling: &Sibling,
+) -> (
+    std::collections::BTreeMap<String, String>,
+    std::collections::BTreeMap<String, String>,
+) {
+    let mut mine = tree_hashes(project.path());
+    mine.remove(".kopsform/audit.jsonl");
+    // The folder the trail is appended in (a link there is kept: it is what some cases test).
+    if mine.get(".kopsform").map(String::as_str) == Some("folder") {
+        mine.remove(".kopsform");
+    }
+    (mine, tree_hashes(sibling.path()))
 }
