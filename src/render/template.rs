@@ -590,7 +590,7 @@ mod tests {
     fn values_land_as_one_scalar_or_are_refused() {
         let template =
             "a:\n  q: \"{{v}}\"\n  p: {{v}}\n  s: '{{v}}'\n  l:\n  - {{v}}\n  k: x-{{v}}\n";
-        let ok = ["plain", "ami-0abc", "1.30.2", "a b", "t3.medium", "x\ty"];
+        let ok = ["plain", "ami-0abc", "1.30.2", "a b", "t3.medium"];
         for v in ok {
             let out = yaml(template, json!({"v": v})).unwrap_or_else(|e| panic!("{v:?}: {e}"));
             let back: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
