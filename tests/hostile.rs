@@ -306,3 +306,32 @@ json.dump(out, sys.stdout)
         assert!(same, "{task}: YAML 1.1 reads {got}, not {want}");
     }
 }
+
+#[test]
+fn a_changed_environment_variable_the_template_reads_makes_the_render_run_again() {
+    let p = Project::new();
+    p.file("1-prerequisites/.keep", "");
+    p.script("fake-terraform", "#!/bin/sh\necho '{}'\n");
+    p.file(
+        "tasks.toml",
+        "[tools]\nterraform = \"./fake-terraform\"\n[tasks.render]\nsources = [\"t.tmpl\"]\nsteps = [{ render = \"t.tmpl\", out = \"out.yml\", check = \"none\" }]\n",
+    );
+    p.file("t.tmpl", "team: \"{{env.KF_TEAM}}\"\n");
+    let run = |team: &str| {
+        let out = p
+            .command(&["render"])
+            .env("KF_TEAM", team)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(run("blue").contains("rendered t.tmpl -> out.yml"));
+    assert!(run("blue").contains("up to date"));
+    assert!(run("green").contains("rendered t.tmpl -> out.yml"));
+    assert_eq!(p.read("out.yml"), "team: \"green\"\n");
+}

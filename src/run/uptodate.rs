@@ -228,6 +228,49 @@ pub(crate) fn registry_hash(store: &Store, cluster: &str, aws: &Aws) -> Result<S
     Ok(fp.finish())
 }
 
+/// The environment variables (name, value) a template reads through `env`: those it names as
+/// `env.NAME`, or all of them when it reaches `env` any other way (`lookup env x`, `#each env`).
+fn env_read(template: &str) -> Vec<(String, Option<String>)> {
+    let mut names = Vec::new();
+    let mut whole = false;
+    let bytes = template.as_bytes();
+    for (at, _) in template.match_indices("env") {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let word_start =
+            !before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let inside = template[..at].rfind("{{") > template[..at].rfind("}}");
+        if !word_start || !inside {
+            continue;
+        }
+        let rest = &template[at + 3..];
+        let name_len = rest
+            .strip_prefix('.')
+            .map(|r| {
+                r.bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count()
+            })
+            .unwrap_or(0);
+        match rest.as_bytes().first() {
+            Some(b) if b.is_ascii_alphanumeric() || *b == b'_' => {} // `environment`
+            _ if name_len > 0 => names.push(rest[1..=name_len].to_string()),
+            _ => whole = true,
+        }
+    }
+    if whole {
+        names = std::env::vars().map(|(k, _)| k).collect();
+    }
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| {
+            let v = std::env::var(&n).ok();
+            (n, v)
+        })
+        .collect()
+}
+
 impl<'p> Runner<'p> {
     /// The fingerprint of what a task reads: its sources, its resolved steps, its values and the
     /// versions of its tools.
@@ -267,8 +310,10 @@ impl<'p> Runner<'p> {
                 Step::Render(r) => {
                     let template =
                         std::fs::read(self.project.path(&r.template)).unwrap_or_default();
+                    // The environment variables the template reads are inputs too.
+                    let env = env_read(&String::from_utf8_lossy(&template));
                     format!(
-                        "{r:?} {}",
+                        "{r:?} {} {env:?}",
                         crate::text::hex(&sha2::Sha256::digest(&template))
                     )
                 }
@@ -441,6 +486,25 @@ mod tests {
             None
         );
         assert_eq!(executable_identity("no-such-tool-anywhere"), None);
+    }
+
+    #[test]
+    fn templates_read_the_environment_variables_they_name() {
+        // SAFETY: the test binary's own variables; no other test reads these names.
+        unsafe {
+            std::env::set_var("KOPSFORM_UPTODATE_A", "1");
+        }
+        let names = |t: &str| env_read(t).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        assert_eq!(
+            names("a: {{env.KOPSFORM_UPTODATE_A}} {{environment}} env.X {{upper env.B_2}}"),
+            vec!["B_2".to_string(), "KOPSFORM_UPTODATE_A".to_string()]
+        );
+        assert_eq!(
+            env_read("{{env.KOPSFORM_UPTODATE_A}}")[0].1.as_deref(),
+            Some("1")
+        );
+        assert!(names("{{#each env}}{{/each}}").contains(&"KOPSFORM_UPTODATE_A".to_string()));
+        assert!(names("{{lookup env \"X\"}}").len() > 1);
     }
 
     #[test]
