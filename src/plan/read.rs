@@ -179,6 +179,15 @@ impl Rows {
         match (result, ended) {
             (_, true) => Ok(()),
             (Ok(_), false) if next == changes.len() => Ok(()),
+            (Err(e), false) if e.contains("recursion limit") || e.contains("nested") => {
+                Err(UserError::new(format!(
+                    "the plan nests a value more than 128 levels deep, which kopsform does not read ({e}); \
+                 Terraform does not write such plans: check the file is the plan `terraform show -json` printed"
+                )))
+            }
+            (Err(e), false) if e != CHANGED => Err(UserError::new(format!(
+                "the plan cannot be read: {e}; check the file is the plan `terraform show -json` printed"
+            ))),
             // The first pass read the same source without error: it was rewritten since.
             (Ok(_), false) | (Err(_), false) => Err(UserError::new(
                 "the plan changed while it was read (it was rewritten between two reads of it); \
@@ -225,6 +234,29 @@ mod tests {
         std::fs::write(&path, &other).unwrap();
         let err = opened.into_summary().unwrap_err().to_string();
         assert!(err.contains("the plan changed while it was read"), "{err}");
+    }
+
+    #[test]
+    fn a_plan_nested_too_deep_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let one = plan(&rc(
+            "aws_instance.a",
+            r#"["create"]"#,
+            &format!(r#", "after": {deep}"#),
+        ));
+        std::fs::write(&path, &one).unwrap();
+        let err = match open(&path, "terraform", &[]) {
+            Ok(opened) => opened.into_summary().unwrap_err().to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("more than 128 levels deep"), "{err}");
+        assert!(
+            err.starts_with("not Terraform plan JSON") || err.starts_with("the plan"),
+            "{err}"
+        );
+        assert!(!err.contains("changed while it was read"), "{err}");
     }
 
     #[test]

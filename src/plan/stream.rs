@@ -113,7 +113,8 @@ pub(super) fn scan<V: DeserializeOwned>(
             // rather than guess.
             None => Err(
                 "not Terraform plan JSON: a resource change or top-level field does not have the \
-                 shape Terraform writes; pass a saved plan or the output of `terraform show -json PLAN`"
+                 shape Terraform writes, or nests a value more than 128 levels deep (kopsform reads \
+                 no deeper); pass a saved plan or the output of `terraform show -json PLAN`"
                     .to_string(),
             ),
         },
