@@ -151,6 +151,40 @@ pub fn outputs(data: &[u8]) {
     }
 }
 
+/// A template and a value (the bytes before the first NUL): rendering never panics, overflows the
+/// stack or runs away (limits), and a value put into a quoted or unquoted YAML slot either comes
+/// back exactly as that string or is refused: the invariant of docs/security.md, checked here
+/// with panics the fuzzer reports.
+pub fn render(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (value, template) = text.split_once('\0').unwrap_or((&text, "a: {{v}}\n"));
+    let context = serde_json::json!({
+        "v": value,
+        "l": [value, value],
+        "m": {value: value, "n": 3},
+        "n": 3,
+    });
+    let renderer = crate::render::template::Renderer::new();
+    let describe = |_: &crate::render::template::Culprit| String::new();
+    let _ = renderer.render("t", template, &context);
+    let _ = renderer.render_yaml("t", template, &context, &describe);
+    for frame in ["a: {{v}}\n", "a: \"{{v}}\"\nb: 1\n", "- x\n- {{v}}\n", "a: '{{v}}'\n"] {
+        if let Ok(out) = renderer.render_yaml("t", frame, &context, &describe) {
+            let back: serde_yaml::Value =
+                serde_yaml::from_str(&out).expect("an accepted render is YAML");
+            let field = match &back {
+                serde_yaml::Value::Sequence(items) => items.get(1),
+                other => other.get("a"),
+            };
+            assert_eq!(
+                field.and_then(serde_yaml::Value::as_str),
+                Some(value),
+                "{frame:?} with {value:?} gave {out:?}"
+            );
+        }
+    }
+}
+
 /// An entry point: takes any bytes, never panics.
 pub type Target = fn(&[u8]);
 
@@ -161,6 +195,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("plan_summary", plan_summary),
     ("kops_tables", kops_tables),
     ("outputs", outputs),
+    ("render", render),
 ];
 
 #[cfg(test)]
