@@ -168,7 +168,12 @@ pub fn render(data: &[u8]) {
     let describe = |_: &crate::render::template::Culprit| String::new();
     let _ = renderer.render("t", template, &context);
     let _ = renderer.render_yaml("t", template, &context, &describe);
-    for frame in ["a: {{v}}\n", "a: \"{{v}}\"\nb: 1\n", "- x\n- {{v}}\n", "a: '{{v}}'\n"] {
+    for frame in [
+        "a: {{v}}\n",
+        "a: \"{{v}}\"\nb: 1\n",
+        "- x\n- {{v}}\n",
+        "a: '{{v}}'\n",
+    ] {
         if let Ok(out) = renderer.render_yaml("t", frame, &context, &describe) {
             let back: serde_yaml::Value =
                 serde_yaml::from_str(&out).expect("an accepted render is YAML");

@@ -600,6 +600,75 @@ fn table() -> Vec<Case> {
             ..Case::default()
         },
         Case {
+            name: "template-value-changes-structure",
+            files: render(edit("{{vpc_id}}", "{{env.KF_EVIL}}")),
+            layer: true,
+            env: vec![("KF_EVIL", "vpc-1\n  additionalPolicies: {node: '*'}".into())],
+            args: &["cluster-template"],
+            want: &[
+                "2-kops/cluster-template.yml:6:14: the value of `{{env.KF_EVIL}}` would change the YAML structure of the result",
+                "from the environment variable `KF_EVIL`",
+            ],
+            hint: "quote string slots",
+            ..Case::default()
+        },
+        Case {
+            name: "template-yaml11-word-unquoted",
+            files: render(edit("{{vpc_id}}", "{{env.KF_WORD}}")),
+            layer: true,
+            env: vec![("KF_WORD", "yes".into())],
+            args: &["cluster-template"],
+            want: &[
+                "2-kops/cluster-template.yml:6:14: the value of `{{env.KF_WORD}}`",
+                "kops's YAML 1.1 parser reads the string \"yes\" as a boolean",
+            ],
+            hint: "quote string slots",
+            ..Case::default()
+        },
+        Case {
+            name: "template-map-in-a-slot",
+            files: render(edit("{{vpc_id}}", "{{cluster}}")),
+            layer: true,
+            args: &["cluster-template"],
+            want: &["2-kops/cluster-template.yml:6:14: `cluster` is a map"],
+            hint: "write lists and maps with",
+            ..Case::default()
+        },
+        Case {
+            name: "template-indent-too-wide",
+            files: render(edit("{{vpc_id}}", "{{indent 18446744073709551615 vpc_id}}")),
+            layer: true,
+            args: &["cluster-template"],
+            want: &[
+                "2-kops/cluster-template.yml:6:14",
+                "an indent of 18446744073709551615 spaces",
+            ],
+            hint: "indents by at most 256",
+            ..Case::default()
+        },
+        Case {
+            name: "template-nested-too-deep",
+            files: render(format!(
+                "{}{}",
+                "{{#if vpc_id}}".repeat(65),
+                "{{/if}}".repeat(65)
+            )),
+            layer: true,
+            args: &["cluster-template"],
+            want: &["2-kops/cluster-template.yml:1: blocks are nested more than 64 deep"],
+            hint: "refuses deeper templates",
+            ..Case::default()
+        },
+        Case {
+            name: "template-recursive-partial",
+            files: render("{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}"),
+            layer: true,
+            args: &["cluster-template"],
+            want: &["2-kops/cluster-template.yml: the partial `p` includes itself"],
+            hint: "refuses recursive partials",
+            ..Case::default()
+        },
+        Case {
             name: "template-required-value",
             files: render(edit(
                 "{{vpc_id}}",
