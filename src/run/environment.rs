@@ -161,14 +161,20 @@ impl<'p> Runner<'p> {
     }
 
     /// A secret never goes on a command line, where every user of the machine can read it
-    /// (`ps`, /proc/PID/cmdline): the step is refused, in a dry run too, before anything runs.
+    /// (`ps`, /proc/PID/cmdline), in any form the redactor knows (a line of it, escaped, base64
+    /// or URL-encoded: `{{b64enc secret}}` is the secret to anyone who reads it): the step is
+    /// refused, in a dry run too, before anything runs.
     pub(super) fn refuse_secret_arguments(
         &mut self,
         task_name: &str,
         argv: &[String],
     ) -> Result<(), UserError> {
         // The environment of the step is rendered first, so the secrets it names are known.
-        let Some(i) = argv.iter().position(|a| self.redactor.contains_secret(a)) else {
+        let Some((i, form)) = argv
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| self.redactor.find_secret(a).map(|form| (i, form)))
+        else {
             return Ok(());
         };
         let what = if i == 0 {
@@ -176,8 +182,12 @@ impl<'p> Runner<'p> {
         } else {
             format!("argument {i}")
         };
+        let how = match form {
+            crate::redact::Form::Clear => String::new(),
+            form => format!(", {}", form.describe()),
+        };
         Err(UserError::new(format!(
-            "task `{task_name}`: {what} of `{}` holds a secret value (a sensitive output, or a variable of `secret-env`), and a command line is visible to every user of the machine (ps); pass it in the environment instead (e.g. env = {{ TF_VAR_name = \"{{{{output}}}}\" }} in the task, read by the program), or in a file rendered with mode 0600",
+            "task `{task_name}`: {what} of `{}` holds a secret value{how} (a sensitive output, or a variable of `secret-env`), and a command line is visible to every user of the machine (ps); pass it in the environment instead (e.g. env = {{ TF_VAR_name = \"{{{{output}}}}\" }} in the task, read by the program), or in a file rendered with mode 0600",
             self.redactor.mask(&argv[0])
         )))
     }
