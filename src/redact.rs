@@ -115,12 +115,6 @@ pub(crate) fn mask_all(text: &str) -> String {
     ALL.masks().mask(text)
 }
 
-/// What every redactor of this process has learned, as a matcher (for texts built far from
-/// a runner: `kopsform review`).
-pub(crate) fn all_masks() -> Arc<Masks> {
-    ALL.masks()
-}
-
 /// The forms of a set of secrets and one matcher over all of them; immutable once built.
 #[derive(Debug, Default)]
 pub(crate) struct Masks {
@@ -194,6 +188,60 @@ impl Masks {
             }
             _ => {}
         }
+    }
+}
+
+/// A writer that masks each line ([`Masks::mask`]) before passing it on to `inner`: a long text
+/// (a review) is masked as it is streamed. Call [`MaskLines::finish`] to pass on a last line
+/// without a newline.
+pub(crate) struct MaskLines<'a> {
+    inner: &'a mut dyn std::io::Write,
+    masks: &'a Masks,
+    line: Vec<u8>,
+}
+
+impl<'a> MaskLines<'a> {
+    pub(crate) fn new(inner: &'a mut dyn std::io::Write, masks: &'a Masks) -> Self {
+        MaskLines {
+            inner,
+            masks,
+            line: Vec::new(),
+        }
+    }
+
+    fn pass_line(&mut self) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(&self.line);
+        if self.masks.is_match(&text) {
+            self.inner.write_all(self.masks.mask(&text).as_bytes())?;
+        } else {
+            self.inner.write_all(&self.line)?;
+        }
+        self.line.clear();
+        Ok(())
+    }
+
+    /// Passes on what is left (a last line without a newline) and flushes.
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+        self.pass_line()?;
+        self.inner.flush()
+    }
+}
+
+impl std::io::Write for MaskLines<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            self.line.extend_from_slice(&rest[..=end]);
+            self.pass_line()?;
+            rest = &rest[end + 1..];
+        }
+        self.line.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // A partial line stays until its end (or `finish`): a secret may continue in it.
+        self.inner.flush()
     }
 }
 

@@ -86,8 +86,10 @@ impl<'p> Runner<'p> {
         }
         if let Some(save) = &cmd.save {
             let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
+            // A child's output, masked as it was on the terminal; private all the same, as a
+            // secret kopsform does not know may be in it.
             let text = self.redactor.mask(&finished.stdout);
-            atomic::write(&self.project.path(&rel), text.as_bytes(), 0o644)?;
+            atomic::write(&self.project.path(&rel), text.as_bytes(), 0o600)?;
             progress!("{prefix}saved the output to {rel}");
         }
         let dry_run = !resolved.argv.iter().any(|a| a == "--yes" || a == "-y");
