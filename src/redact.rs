@@ -22,11 +22,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-pub(crate) use forms::Form;
+pub(crate) use forms::{Form, MIN_SECRET_LEN};
 
 pub(crate) const MASK: &str = "***";
-/// Shorter values are not treated as secrets anywhere (masking, plan review).
-pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// Environment variables whose values are always secret.
 pub(crate) const SECRET_ENV: &[&str] = &[
@@ -171,11 +169,7 @@ impl Masks {
             return;
         }
         match value {
-            serde_json::Value::String(s) => {
-                if self.is_match(s) {
-                    *s = self.mask(s);
-                }
-            }
+            serde_json::Value::String(s) if self.is_match(s) => *s = self.mask(s),
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.mask_json(v)),
             serde_json::Value::Object(map) => {
                 if map.keys().any(|k| self.is_match(k)) {

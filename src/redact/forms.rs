@@ -9,7 +9,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
-use super::MIN_SECRET_LEN;
+/// Shorter values are not treated as secrets anywhere (masking, plan review).
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// How a masked pattern relates to the secret it came from (said in the argv guard's message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
