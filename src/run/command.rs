@@ -86,9 +86,10 @@ impl<'p> Runner<'p> {
         }
         if let Some(save) = &cmd.save {
             let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
-            // A child's output, masked as it was on the terminal; private all the same, as a
+            // A child's output, masked as the terminal masks it (with every secret the process
+            // learned), whole: a multi-line secret is one match here; private all the same, as a
             // secret kopsform does not know may be in it.
-            let text = self.redactor.mask(&finished.stdout);
+            let text = crate::redact::mask_all(&finished.stdout);
             atomic::write(&self.project.path(&rel), text.as_bytes(), 0o600)?;
             progress!("{prefix}saved the output to {rel}");
         }
