@@ -351,6 +351,8 @@ impl ReviewArgs {
             full_report: self.full_report.clone(),
             cluster: self.cluster.clone(),
             rolling_update: self.rolling_update.clone(),
+            // The command learns them (commands::review), the parser knows none.
+            secrets: Default::default(),
         }
     }
 }

@@ -6,14 +6,25 @@
 //! from an `env` table. Very short values (under 4 characters) are not masked: masking `1` or
 //! `true` would garble every line while protecting nothing.
 //!
+//! A secret is masked in every form it takes on its way out ([`forms`]): as it is, each line of a
+//! multi-line secret (a child's output is relayed line by line), JSON- and HCL-escaped, base64 and
+//! URL-encoded. The forms are built once, when the secret is learned, and searched for all at once
+//! (Aho-Corasick, leftmost-longest: a form containing another is masked whole).
+//!
 //! Every secret any redactor learns is also kept in one process-wide list, which masks the final
-//! error message ([`mask_all`]): an error can be built far from the runner that learned the secret.
+//! error message and every line kopsform writes ([`mask_all`]): an error or a message can be
+//! built far from the runner that learned the secret.
 
-use std::sync::RwLock;
+mod forms;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+pub(crate) use forms::{Form, MIN_SECRET_LEN};
 
 pub(crate) const MASK: &str = "***";
-/// Shorter values are not treated as secrets anywhere (masking, plan review).
-pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// Environment variables whose values are always secret.
 pub(crate) const SECRET_ENV: &[&str] = &[
@@ -95,33 +106,194 @@ pub(crate) fn marked_strings(
 }
 
 /// Every secret learned by any [`Redactor`] of this process.
-static ALL: RwLock<Vec<String>> = RwLock::new(Vec::new());
+static ALL: Learned = Learned::new();
 
-/// `text` with every secret this process has learned masked.
+/// `text` with every secret this process has learned masked, in every form.
 pub(crate) fn mask_all(text: &str) -> String {
-    let Ok(secrets) = ALL.read() else {
-        return text.to_string();
-    };
-    mask_with(&secrets, text)
+    ALL.masks().mask(text)
 }
 
-fn mask_with(secrets: &[String], text: &str) -> String {
-    let mut out = text.to_string();
-    for secret in secrets {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), MASK);
+/// The forms of a set of secrets and one matcher over all of them; immutable once built.
+#[derive(Debug, Default)]
+pub(crate) struct Masks {
+    matcher: Option<AhoCorasick>,
+    /// The form of each pattern of `matcher`, by pattern index.
+    forms: Vec<Form>,
+}
+
+impl Masks {
+    fn build(patterns: &BTreeMap<String, Form>) -> Masks {
+        if patterns.is_empty() {
+            return Masks::default();
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(patterns.keys())
+            .ok();
+        Masks {
+            matcher,
+            forms: patterns.values().copied().collect(),
         }
     }
-    out
+
+    /// `text` with every form of every secret replaced by [`MASK`].
+    pub(crate) fn mask(&self, text: &str) -> String {
+        match &self.matcher {
+            Some(m) if m.is_match(text) => {
+                let mut out = String::with_capacity(text.len());
+                m.replace_all_with(text, &mut out, |_, _, out| {
+                    out.push_str(MASK);
+                    true
+                });
+                out
+            }
+            _ => text.to_string(),
+        }
+    }
+
+    /// Whether `text` holds a secret in any form.
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.matcher.as_ref().is_some_and(|m| m.is_match(text))
+    }
+
+    /// The form of the first secret in `text`, if any.
+    pub(crate) fn find(&self, text: &str) -> Option<Form> {
+        let found = self.matcher.as_ref()?.find(text)?;
+        self.forms.get(found.pattern().as_usize()).copied()
+    }
+
+    /// `value` with every string in it (keys too) masked: JSON written after masking stays JSON,
+    /// which masking its text might not (a mask could end inside an escape sequence).
+    pub(crate) fn mask_json(&self, value: &mut serde_json::Value) {
+        if self.matcher.is_none() {
+            return;
+        }
+        match value {
+            serde_json::Value::String(s) if self.is_match(s) => *s = self.mask(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.mask_json(v)),
+            serde_json::Value::Object(map) => {
+                if map.keys().any(|k| self.is_match(k)) {
+                    let old = std::mem::take(map);
+                    for (k, v) in old {
+                        map.insert(self.mask(&k), v);
+                    }
+                }
+                map.values_mut().for_each(|v| self.mask_json(v));
+            }
+            _ => {}
+        }
+    }
 }
 
-/// Adds `secret` to `list`, keeping it longest first (a secret containing another is masked whole).
-fn insert(list: &RwLock<Vec<String>>, secret: &str) {
-    if let Ok(mut secrets) = list.write()
-        && !secrets.iter().any(|s| s == secret)
-    {
-        secrets.push(secret.to_string());
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+/// A writer that masks each line ([`Masks::mask`]) before passing it on to `inner`: a long text
+/// (a review) is masked as it is streamed. Call [`MaskLines::finish`] to pass on a last line
+/// without a newline.
+pub(crate) struct MaskLines<'a> {
+    inner: &'a mut dyn std::io::Write,
+    masks: &'a Masks,
+    line: Vec<u8>,
+}
+
+impl<'a> MaskLines<'a> {
+    pub(crate) fn new(inner: &'a mut dyn std::io::Write, masks: &'a Masks) -> Self {
+        MaskLines {
+            inner,
+            masks,
+            line: Vec::new(),
+        }
+    }
+
+    fn pass_line(&mut self) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(&self.line);
+        if self.masks.is_match(&text) {
+            self.inner.write_all(self.masks.mask(&text).as_bytes())?;
+        } else {
+            self.inner.write_all(&self.line)?;
+        }
+        self.line.clear();
+        Ok(())
+    }
+
+    /// Passes on what is left (a last line without a newline) and flushes.
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+        self.pass_line()?;
+        self.inner.flush()
+    }
+}
+
+impl std::io::Write for MaskLines<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            self.line.extend_from_slice(&rest[..=end]);
+            self.pass_line()?;
+            rest = &rest[end + 1..];
+        }
+        self.line.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // A partial line stays until its end (or `finish`): a secret may continue in it.
+        self.inner.flush()
+    }
+}
+
+/// A set of learned secrets: their forms, and the matcher over them, built again on the first
+/// use after a secret was added.
+#[derive(Debug)]
+struct Learned {
+    /// Every form of every secret, each with the first form it was learned as.
+    patterns: RwLock<BTreeMap<String, Form>>,
+    /// The matcher over `patterns`; `None` after a change.
+    built: Mutex<Option<Arc<Masks>>>,
+}
+
+impl Default for Learned {
+    fn default() -> Self {
+        Learned::new()
+    }
+}
+
+impl Learned {
+    const fn new() -> Learned {
+        Learned {
+            patterns: RwLock::new(BTreeMap::new()),
+            built: Mutex::new(None),
+        }
+    }
+
+    fn add(&self, forms: &[(String, Form)]) {
+        {
+            let Ok(mut patterns) = self.patterns.write() else {
+                return;
+            };
+            for (text, form) in forms {
+                let entry = patterns.entry(text.clone()).or_insert(*form);
+                // The plainest form wins: a line that is also the whole secret is the secret.
+                *entry = (*entry).min(*form);
+            }
+        }
+        // Taken after `patterns` is released: `masks` takes the two the other way round. A
+        // matcher built meanwhile from the old patterns is dropped here.
+        if let Ok(mut built) = self.built.lock() {
+            *built = None;
+        }
+    }
+
+    fn masks(&self) -> Arc<Masks> {
+        let Ok(mut built) = self.built.lock() else {
+            return Arc::default();
+        };
+        if let Some(masks) = built.as_ref() {
+            return Arc::clone(masks);
+        }
+        let masks = match self.patterns.read() {
+            Ok(patterns) => Arc::new(Masks::build(&patterns)),
+            Err(_) => Arc::default(),
+        };
+        *built = Some(Arc::clone(&masks));
+        masks
     }
 }
 
@@ -147,7 +319,7 @@ impl SecretEnv {
 
 #[derive(Debug, Default)]
 pub(crate) struct Redactor {
-    secrets: RwLock<Vec<String>>,
+    learned: Learned,
     secret_env: SecretEnv,
 }
 
@@ -174,26 +346,33 @@ impl Redactor {
         self.secret_env.matches(name)
     }
 
+    /// Learns `secret`: from now on it is masked in all its forms, by this redactor and by
+    /// [`mask_all`]. Values shorter than [`MIN_SECRET_LEN`] are not secrets.
     pub(crate) fn add(&self, secret: String) {
-        if secret.chars().count() < MIN_SECRET_LEN {
+        let forms = forms::forms(&secret);
+        if forms.is_empty() {
             return;
         }
-        insert(&self.secrets, &secret);
-        insert(&ALL, &secret);
+        self.learned.add(&forms);
+        ALL.add(&forms);
+    }
+
+    /// What this redactor knows, as a matcher to hand to code that has no redactor (the review).
+    pub(crate) fn masks(&self) -> Arc<Masks> {
+        self.learned.masks()
     }
 
     pub(crate) fn mask(&self, text: &str) -> String {
-        let Ok(secrets) = self.secrets.read() else {
-            return text.to_string();
-        };
-        mask_with(&secrets, text)
+        self.masks().mask(text)
     }
 
     pub(crate) fn contains_secret(&self, text: &str) -> bool {
-        self.secrets
-            .read()
-            .map(|s| s.iter().any(|secret| text.contains(secret.as_str())))
-            .unwrap_or(false)
+        self.masks().is_match(text)
+    }
+
+    /// The form of the first secret in `text`, if it holds one.
+    pub(crate) fn find_secret(&self, text: &str) -> Option<Form> {
+        self.masks().find(text)
     }
 }
 
@@ -232,6 +411,184 @@ mod tests {
         let r = Redactor::default();
         r.add("global-secret-7f3a".into());
         assert_eq!(mask_all("failed: global-secret-7f3a"), "failed: ***");
+    }
+
+    /// A PEM-like key with the characters that escapings change: `<`, `>`, `&`, `"`, `\\`, `$`.
+    const KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1L7VLPHCgc<d&e>\nq\"uo\\te${x}-9f3a2b\nQk9HVVMtbGluZS10aHJlZQ==\n-----END RSA PRIVATE KEY-----\n";
+
+    fn key_redactor() -> Redactor {
+        let r = Redactor::default();
+        r.add(KEY.to_string());
+        r
+    }
+
+    #[test]
+    fn every_line_of_a_multi_line_secret_is_masked_when_relayed_line_by_line() {
+        let r = key_redactor();
+        let relayed: Vec<String> = format!("before\n{KEY}after")
+            .lines()
+            .map(|l| r.mask(l))
+            .collect();
+        assert_eq!(
+            relayed,
+            [
+                "before",
+                "-----BEGIN RSA PRIVATE KEY-----",
+                "***",
+                "***",
+                "***",
+                "-----END RSA PRIVATE KEY-----",
+                "after"
+            ]
+        );
+        // Indented, or inside a longer line, a line is masked too; the whole key in one text is
+        // masked whole.
+        assert_eq!(
+            r.mask("  key: Qk9HVVMtbGluZS10aHJlZQ== (3)"),
+            "  key: *** (3)"
+        );
+        assert_eq!(r.mask(&format!("error: {KEY}end")), "error: ***end");
+        assert_eq!(mask_all(&format!("x{KEY}")), "x***");
+    }
+
+    #[test]
+    fn json_escaped_forms_are_masked_as_serde_and_terraform_write_them() {
+        let r = key_redactor();
+        // serde_json's escaping.
+        let serde = serde_json::json!({ "value": KEY }).to_string();
+        assert_eq!(r.mask(&serde), r#"{"value":"***"}"#);
+        // `terraform output -json`: Go escapes <, > and & as well.
+        let terraform = r#"{"key":{"sensitive":true,"type":"string","value":"-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1L7VLPHCgc\u003cd\u0026e\u003e\nq\"uo\\te${x}-9f3a2b\nQk9HVVMtbGluZS10aHJlZQ==\n-----END RSA PRIVATE KEY-----\n"}}"#;
+        assert_eq!(
+            r.mask(terraform),
+            r#"{"key":{"sensitive":true,"type":"string","value":"***"}}"#
+        );
+        // One line of the key, escaped on its own.
+        assert_eq!(r.mask(r#"["q\"uo\\te${x}-9f3a2b"]"#), r#"["***"]"#);
+        assert_eq!(r.find_secret(terraform), Some(Form::Json));
+    }
+
+    #[test]
+    fn hcl_escaped_forms_are_masked() {
+        let r = key_redactor();
+        // As `terraform plan` or a .tfvars file writes the key and its third line.
+        let hcl = r#"  + input = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1L7VLPHCgc<d&e>\nq\"uo\\te$${x}-9f3a2b\nQk9HVVMtbGluZS10aHJlZQ==\n-----END RSA PRIVATE KEY-----\n""#;
+        assert_eq!(r.mask(hcl), r#"  + input = "***""#);
+        assert_eq!(
+            r.mask(r#"line = "q\"uo\\te$${x}-9f3a2b""#),
+            r#"line = "***""#
+        );
+        assert_eq!(r.find_secret(hcl), Some(Form::Hcl));
+    }
+
+    #[test]
+    fn base64_forms_are_masked_standard_url_safe_padded_or_not_and_inside_longer_text() {
+        use base64::Engine;
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        let r = Redactor::default();
+        // Bytes that base64 turns into `+` and `/` (`-` and `_` URL-safe), and a length that pads.
+        let secret = "t0ken>>>???~~~-c1";
+        r.add(secret.into());
+        for engine in [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+            let encoded = engine.encode(secret);
+            assert_eq!(
+                r.mask(&format!("data: {encoded}\n")),
+                "data: ***\n",
+                "{encoded}"
+            );
+        }
+        assert_ne!(STANDARD.encode(secret), URL_SAFE.encode(secret));
+        assert!(STANDARD.encode(secret).ends_with('='));
+        // user_data: a script holding the secret, base64-encoded as a whole, at every offset.
+        for before in [
+            "#!/bin/sh\nexport TOKEN=",
+            "#!/bin/sh\nexport TOKEN=x",
+            "TOKEN=xy",
+        ] {
+            let after = "\nrun\n";
+            let script = STANDARD.encode(format!("{before}{secret}{after}"));
+            let masked = r.mask(&script);
+            // What is left in clear on each side encodes the neighbours and at most one group
+            // shared with the secret: none of the secret's bytes can be decoded from it.
+            let (left, right) = masked.split_once(MASK).expect(&script);
+            assert!(
+                left.len() <= (before.len() / 3 + 1) * 4,
+                "{before:?}: {masked}"
+            );
+            assert!(
+                right.len() <= (after.len() / 3 + 2) * 4,
+                "{before:?}: {masked}"
+            );
+            assert_eq!(left, &script[..left.len()]);
+        }
+        // Each line of a multi-line secret, encoded on its own, and the key wrapped at 76.
+        let k = key_redactor();
+        assert_eq!(
+            k.mask(&STANDARD.encode("MIIEpAIBAAKCAQEAu1SU1L7VLPHCgc<d&e>")),
+            "***"
+        );
+        let wrapped = STANDARD.encode(KEY);
+        let lines: Vec<String> = wrapped
+            .as_bytes()
+            .chunks(76)
+            .map(|c| k.mask(std::str::from_utf8(c).unwrap()))
+            .collect();
+        assert!(lines.iter().all(|l| l == "***"), "{lines:?}");
+        assert_eq!(r.find_secret(&STANDARD.encode(secret)), Some(Form::Base64));
+    }
+
+    #[test]
+    fn url_encoded_forms_are_masked() {
+        let r = Redactor::default();
+        let secret = "p@ss w/rd&x=1+2";
+        r.add(secret.into());
+        for (url, masked) in [
+            (
+                "https://h/?token=p%40ss%20w%2Frd%26x%3D1%2B2&next=1",
+                "https://h/?token=***&next=1",
+            ),
+            (
+                "https://h/?token=p%40ss+w%2Frd%26x%3D1%2B2&next=1",
+                "https://h/?token=***&next=1",
+            ),
+            ("https://h/p@ss%20w/rd&x=1+2?next=1", "https://h/***?next=1"),
+        ] {
+            assert_eq!(r.mask(url), masked);
+        }
+        assert_eq!(
+            r.find_secret("?t=p%40ss%20w%2Frd%26x%3D1%2B2"),
+            Some(Form::Url)
+        );
+    }
+
+    #[test]
+    fn short_values_and_short_lines_are_not_masked_in_any_form() {
+        let r = Redactor::default();
+        r.add("abc".into());
+        r.add("true".into());
+        r.add("-----BEGIN X-----\nab\n\n}}}}\nlong-enough-line\n-----END X-----".into());
+        assert_eq!(
+            r.mask("abc YWJj ab }}}} true -----BEGIN X----- long-enough-line"),
+            "abc YWJj ab }}}} *** -----BEGIN X----- ***"
+        );
+        assert!(!r.contains_secret("YWJj"));
+    }
+
+    #[test]
+    fn masked_json_stays_json() {
+        let r = Redactor::default();
+        r.add("nabcd\\".into());
+        let mut value =
+            serde_json::json!({"a": ["xnabcd\\y", "x\nabcd\\y", {"nabcd\\": 1}], "b": 2});
+        // Masking the JSON text would cut the escape `\n` in two: `"x\***y"` is not JSON.
+        assert!(r.mask(&value.to_string()).contains(r#""x\***"#));
+        r.masks().mask_json(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"a": ["x***y", "x\nabcd\\y", {"***": 1}], "b": 2})
+        );
     }
 
     #[test]

@@ -121,7 +121,10 @@ fn indicator_wanted() -> bool {
 }
 
 /// Writes one whole line to stderr (or stdout), clearing and redrawing the indicator around it.
+/// Every secret the process has learned is masked in it, in every form: this is the one place all
+/// of kopsform's own lines and every relayed line of a child pass.
 pub(crate) fn write_line(to_stderr: bool, line: &str) {
+    let line = &crate::redact::mask_all(line);
     let indicator = INDICATOR.lock().ok();
     let drawn = indicator.as_ref().and_then(|i| i.as_ref()).cloned();
     if to_stderr {

@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     "error",
     "text",
-    "ui",
     "redact",
+    "ui",
     "atomic",
     "paths",
     "tools",

@@ -422,6 +422,19 @@ fn table() -> Vec<Case> {
             ..Case::default()
         },
         Case {
+            // Base64 of a secret is the secret to anyone who reads the command line.
+            name: "secret-on-the-command-line-base64",
+            files: tasks(
+                "secret-env = [\"DEPLOY_*\"]\n[tasks.a]\nsteps = [[\"echo\", \"{{b64enc env.DEPLOY_TOKEN}}\"]]\n",
+            ),
+            layer: true,
+            env: vec![("DEPLOY_TOKEN", "tok-3e9a7c55".into())],
+            args: &["a"],
+            want: &["task `a`: argument 1 of `echo` holds a secret value, base64-encoded"],
+            hint: "pass it in the environment instead",
+            ..Case::default()
+        },
+        Case {
             name: "protect-rule-without-type-or-address",
             files: tasks("[review]\nprotect = [{ reason = \"precious\" }]\n"),
             args: &["list"],

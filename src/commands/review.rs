@@ -20,7 +20,15 @@ pub(crate) fn command(
     if global.json {
         args.format = cli::ReviewFormat::Json;
     }
-    match crate::review::request::run(project.as_ref(), &args.request(), None, &[])? {
+    let mut request = args.request();
+    // The secrets of kopsform's environment (SECRET_ENV, the project's `secret-env`) are hidden
+    // in the review even where the plan does not mark them sensitive.
+    let secret_env = project
+        .as_ref()
+        .map(|p| p.config.secret_env.clone())
+        .unwrap_or_default();
+    request.secrets = crate::redact::Redactor::new(&secret_env).masks();
+    match crate::review::request::run(project.as_ref(), &request, None, &[])? {
         crate::review::protect::EXIT_NO_CHANGES => Ok(()),
         // An empty message carries only the exit status ("changes", "protected changes").
         code => Err(UserError::with_code(String::new(), code)),

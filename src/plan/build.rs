@@ -1,6 +1,8 @@
 //! Building the summary: the first pass ([`FirstPass`]) turns the streamed raw changes, outputs and
 //! variables into a [`PlanSummary`] and the plan's [`Secrets`]; `rows` makes a change's rows.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -11,6 +13,7 @@ use super::stream::{Item, RawChange, RawResourceChange, Top, marks_something};
 use super::summary::{
     Action, Counts, Import, OutputChange, PlanSummary, ResourceChange, Shown, Variable,
 };
+use crate::redact::Masks;
 
 /// What the first pass gathers.
 #[derive(Default)]
@@ -27,6 +30,14 @@ pub(super) struct FirstPass {
 }
 
 impl FirstPass {
+    /// A first pass that hides the secrets `known` from outside the plan too.
+    pub(super) fn knowing(known: Arc<Masks>) -> FirstPass {
+        FirstPass {
+            secrets: Secrets::knowing(known),
+            ..FirstPass::default()
+        }
+    }
+
     pub(super) fn item(&mut self, item: Item<IgnoredAny>) {
         let rc = match item {
             Item::Drift(rc) => {

@@ -3,11 +3,13 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use crate::error::UserError;
+use crate::redact::Masks;
 
 use super::build::{FirstPass, shown};
 use super::rows::rows;
@@ -31,8 +33,13 @@ pub(crate) struct Rows {
 
 /// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
 /// `TOOL show -json` run in the plan's folder; without the attribute rows ([`Rows::each`] gives
-/// them).
-pub(crate) fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<Plan, UserError> {
+/// them). Values holding a secret of `known` are hidden as if Terraform had marked them.
+pub(crate) fn open(
+    plan: &Path,
+    tool: &str,
+    env: &[(String, String)],
+    known: Arc<Masks>,
+) -> Result<Plan, UserError> {
     let mut file = std::fs::File::open(plan)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
     let mut head = Vec::with_capacity(512);
@@ -53,7 +60,7 @@ pub(crate) fn open(plan: &Path, tool: &str, env: &[(String, String)]) -> Result<
         drop(file);
         Source::Bytes(crate::tools::terraform::show_json(plan, tool, env)?)
     };
-    Plan::read(source).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
+    Plan::read(source, known).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
 }
 
 /// The plan's JSON text: the file itself when it is JSON, else `terraform show -json` of it.
@@ -101,14 +108,14 @@ pub(crate) fn summarize(json_text: &str) -> Result<PlanSummary, String> {
 
 /// Reads plan JSON text like [`open`]: the summary without rows, and the rows' second pass.
 pub(crate) fn from_text(json_text: String) -> Result<Plan, String> {
-    Plan::read(Source::Bytes(json_text.into_bytes()))
+    Plan::read(Source::Bytes(json_text.into_bytes()), Arc::default())
 }
 
 impl Plan {
     /// The first pass: everything but the resource changes' attribute rows. Their values are
     /// skipped, unless Terraform marks some as sensitive: then one more pass reads those secrets.
-    fn read(source: Source) -> Result<Plan, String> {
-        let mut first = FirstPass::default();
+    fn read(source: Source, known: Arc<Masks>) -> Result<Plan, String> {
+        let mut first = FirstPass::knowing(known);
         let top = scan::<IgnoredAny>(&source, &mut |item| {
             first.item(item);
             Ok(())
@@ -228,7 +235,7 @@ mod tests {
         let path = dir.path().join("plan.json");
         let one = plan(&rc("aws_instance.a", r#"["create"]"#, ""));
         std::fs::write(&path, &one).unwrap();
-        let opened = open(&path, "terraform", &[]).unwrap();
+        let opened = open(&path, "terraform", &[], Arc::default()).unwrap();
         assert_eq!(opened.summary.changes.len(), 1);
         let other = plan(&rc("aws_instance.b", r#"["create"]"#, ""));
         std::fs::write(&path, &other).unwrap();

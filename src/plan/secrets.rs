@@ -2,6 +2,7 @@
 //! (`(sensitive)`, a blob's hash and size). Values in, [`Shown`] out.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -9,7 +10,7 @@ use sha2::{Digest, Sha256};
 // Sensitive values shorter than this are not looked for elsewhere: hiding every `1` or `true` of a
 // plan would protect nothing.
 use super::summary::Shown;
-use crate::redact::MIN_SECRET_LEN;
+use crate::redact::{MIN_SECRET_LEN, Masks};
 
 /// Strings longer than this (in characters) are shown as a hash and a size.
 pub(crate) const BLOB_CHARS: usize = 200;
@@ -27,14 +28,25 @@ pub(crate) const BLOB_ATTRIBUTES: &[&str] = &[
 const HASH_PREFIX: usize = 12;
 
 /// The plan's sensitive strings: any value equal to one is hidden; any value containing one of a
-/// variable or output is hidden too (those are few, so the substring search stays cheap).
+/// variable or output is hidden too (those are few, so the substring search stays cheap). So is
+/// any value holding a secret kopsform learned elsewhere (`known`: sensitive outputs, secret
+/// variables, in any of their forms), which Terraform need not mark sensitive at all.
 #[derive(Default)]
 pub(super) struct Secrets {
     exact: HashSet<String>,
     substrings: Vec<String>,
+    known: Arc<Masks>,
 }
 
 impl Secrets {
+    /// No secret yet but those `known` from outside the plan.
+    pub(super) fn knowing(known: Arc<Masks>) -> Secrets {
+        Secrets {
+            known,
+            ..Secrets::default()
+        }
+    }
+
     fn add(&mut self, s: &str, substring: bool) {
         if s.chars().count() < MIN_SECRET_LEN {
             return;
@@ -61,7 +73,9 @@ impl Secrets {
 
     pub(super) fn hides(&self, s: &str) -> bool {
         s.chars().count() >= MIN_SECRET_LEN
-            && (self.exact.contains(s) || self.substrings.iter().any(|x| s.contains(x.as_str())))
+            && (self.exact.contains(s)
+                || self.substrings.iter().any(|x| s.contains(x.as_str()))
+                || self.known.is_match(s))
     }
 
     /// The display form of a value that Terraform did not mark sensitive. `attribute` is the name

@@ -3,12 +3,14 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::atomic::WriteError;
 use crate::error::UserError;
 use crate::plan;
 use crate::project::Project;
 use crate::project::task::ReviewTarget;
+use crate::redact::{MaskLines, Masks};
 use crate::tools::kops::{self, GroupStatus};
 
 use super::json::render_json;
@@ -39,6 +41,10 @@ pub(crate) struct Request {
     pub(crate) cluster: Option<String>,
     /// The saved stdout of `kops rolling-update cluster` (dry run).
     pub(crate) rolling_update: Option<PathBuf>,
+    /// The secrets kopsform has learned (sensitive outputs, secret variables): a plan value
+    /// holding one is hidden even where Terraform does not mark it sensitive, and the review is
+    /// masked with them as it is written.
+    pub(crate) secrets: Arc<Masks>,
 }
 
 /// The form of a review.
@@ -63,7 +69,7 @@ pub(crate) fn run(
         || "terraform".to_string(),
         |p| p.tool_or_default("terraform"),
     );
-    let opened = plan::read::open(&args.plan, &tool, env)?;
+    let opened = plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?;
     let rolling_update = match &args.rolling_update {
         Some(path) => Some(read_rolling_update(path)?),
         None => None,
@@ -82,12 +88,14 @@ pub(crate) fn run(
         Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
             .with_rows(opened.rows)
     };
+    let masks = &args.secrets;
     if let Some(path) = json_out {
-        crate::atomic::write(path, render_json(&review).as_bytes(), 0o644)?;
+        let text = masked_json(render_json(&review), masks);
+        crate::atomic::write(path, text.as_bytes(), PRIVATE)?;
     }
     match args.format {
         Format::Json => {
-            let text = render_json(&review);
+            let text = masked_json(render_json(&review), masks);
             emit(args.out.as_deref(), &mut |w| {
                 Ok(w.write_all(text.as_bytes())?)
             })?;
@@ -105,12 +113,40 @@ pub(crate) fn run(
             };
             let layout = Layout::new(&review, budget, &where_full)?;
             if let (true, Some(path)) = (layout.cut(), &full_copy) {
-                crate::atomic::write_with(path, 0o644, &mut |w| layout.write(w, true))?;
+                crate::atomic::write_with(path, PRIVATE, &mut |w| {
+                    let mut masked = MaskLines::new(w, masks);
+                    layout.write(&mut masked, true)?;
+                    Ok(masked.finish()?)
+                })?;
             }
-            emit(args.out.as_deref(), &mut |w| layout.write(w, false))?;
+            emit(args.out.as_deref(), &mut |w| {
+                let mut masked = MaskLines::new(w, masks);
+                layout.write(&mut masked, false)?;
+                Ok(masked.finish()?)
+            })?;
         }
     }
     Ok(review.exit_status)
+}
+
+/// The mode of review files: a review is meant to be posted, but a plan can hold values no one
+/// knew to be secret; it is for the CI job (or the user) to publish it, not for the machine's
+/// other users to read.
+const PRIVATE: u32 = 0o600;
+
+/// The review's JSON with every learned secret masked in its strings (masking the text itself
+/// could cut an escape sequence and leave invalid JSON).
+fn masked_json(text: String, masks: &Masks) -> String {
+    if !masks.is_match(&text) {
+        return text;
+    }
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return masks.mask(&text);
+    };
+    masks.mask_json(&mut value);
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_string());
+    text.push('\n');
+    text
 }
 
 /// Writes the review to `out` (atomically), or to stdout.
@@ -128,7 +164,7 @@ fn emit(
             Err(WriteError::Source(e)) => Err(e),
         };
     };
-    crate::atomic::write_with(path, 0o644, fill)
+    crate::atomic::write_with(path, PRIVATE, fill)
 }
 
 /// `review.md` -> `review.full.md`: where the uncut review goes when the budget cut one.

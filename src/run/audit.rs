@@ -129,9 +129,12 @@ fn write_lines(path: &Path, text: &str) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .mode(0o644)
+        .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
+    // A trail an earlier version created readable by all becomes private too (when it is ours
+    // to change: another user's trail is still appended to).
+    let _ = file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
     // SAFETY: flock(2) on a file descriptor this function owns; released when it is closed.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
     file.write_all(text.as_bytes())?;

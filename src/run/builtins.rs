@@ -435,6 +435,9 @@ impl<'p> Runner<'p> {
             }),
             cluster,
             rolling_update: rolling_update.map(|r| self.project.path(r)),
+            // What this run learned: sensitive outputs and secret variables reach plan values
+            // that Terraform does not mark sensitive.
+            secrets: self.redactor.masks(),
         };
         let json = json.map(|j| self.project.path(j));
         let code = crate::review::request::run(Some(self.project), &args, json.as_deref(), env)?;

@@ -100,8 +100,11 @@ impl<'p> Runner<'p> {
         }
         if let Some(save) = &cmd.save {
             let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
-            let text = self.redactor.mask(&finished.stdout);
-            atomic::write(&self.project.path(&rel), text.as_bytes(), 0o644)?;
+            // A child's output, masked as the terminal masks it (with every secret the process
+            // learned), whole: a multi-line secret is one match here; private all the same, as a
+            // secret kopsform does not know may be in it.
+            let text = crate::redact::mask_all(&finished.stdout);
+            atomic::write(&self.project.path(&rel), text.as_bytes(), 0o600)?;
             progress!("{prefix}saved the output to {rel}");
         }
         let dry_run = !resolved.argv.iter().any(|a| a == "--yes" || a == "-y");
@@ -145,7 +148,7 @@ impl<'p> Runner<'p> {
         let in_prerequisites = same_dir(&cwd, &prerequisites);
         let is_kops = kind == retry::Tool::Kops;
         let mut env = self.child_env(task_name, task, cmd, is_kops, in_prerequisites)?;
-        self.refuse_secret_arguments(task_name, &argv)?;
+        self.refuse_secret_arguments(&argv)?;
         if in_prerequisites {
             env.extend(self.values.workspace_env());
         }

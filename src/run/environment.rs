@@ -161,14 +161,16 @@ impl<'p> Runner<'p> {
     }
 
     /// A secret never goes on a command line, where every user of the machine can read it
-    /// (`ps`, /proc/PID/cmdline): the step is refused, in a dry run too, before anything runs.
-    pub(super) fn refuse_secret_arguments(
-        &mut self,
-        task_name: &str,
-        argv: &[String],
-    ) -> Result<(), UserError> {
+    /// (`ps`, /proc/PID/cmdline), in any form the redactor knows (a line of it, escaped, base64
+    /// or URL-encoded: `{{b64enc secret}}` is the secret to anyone who reads it): the step is
+    /// refused, in a dry run too, before anything runs (the runner names the task).
+    pub(super) fn refuse_secret_arguments(&mut self, argv: &[String]) -> Result<(), UserError> {
         // The environment of the step is rendered first, so the secrets it names are known.
-        let Some(i) = argv.iter().position(|a| self.redactor.contains_secret(a)) else {
+        let Some((i, form)) = argv
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| self.redactor.find_secret(a).map(|form| (i, form)))
+        else {
             return Ok(());
         };
         let what = if i == 0 {
@@ -176,15 +178,21 @@ impl<'p> Runner<'p> {
         } else {
             format!("argument {i}")
         };
+        let how = match form {
+            crate::redact::Form::Clear => String::new(),
+            form => format!(", {}", form.describe()),
+        };
         Err(UserError::new(format!(
-            "task `{task_name}`: {what} of `{}` holds a secret value (a sensitive output, or a variable of `secret-env`), and a command line is visible to every user of the machine (ps); pass it in the environment instead (e.g. env = {{ TF_VAR_name = \"{{{{output}}}}\" }} in the task, read by the program), or in a file rendered with mode 0600",
+            "{what} of `{}` holds a secret value{how} (a sensitive output, or a variable of `secret-env`), and a command line is visible to every user of the machine (ps); pass it in the environment instead (e.g. env = {{ TF_VAR_name = \"{{{{output}}}}\" }} in the task, read by the program), or in a file rendered with mode 0600",
             self.redactor.mask(&argv[0])
         )))
     }
 
-    /// Before a Terraform command that prints resource values (plan, apply, destroy, refresh), the
-    /// values its state (or the saved plan it applies) marks sensitive are added to the redactor:
-    /// Terraform's own text shows some of them in clear. Read once per state or plan per run (once it succeeded, retried on transient errors); a
+    /// Before a Terraform command that prints resource or output values (plan, apply, destroy,
+    /// refresh, output, show, state, console), the values its state (or the saved plan it applies
+    /// or shows) marks sensitive are added to the redactor: Terraform's own text shows some of
+    /// them in clear, and a task that never reads the outputs would not know them otherwise.
+    /// Read once per state or plan per run (once it succeeded, retried on transient errors); a
     /// folder without state (or not initialised yet) has nothing to learn.
     pub(super) fn learn_terraform_secrets(
         &mut self,
@@ -197,10 +205,15 @@ impl<'p> Runner<'p> {
         let Some(command) = words.first().map(|w| w.as_str()) else {
             return;
         };
-        if !matches!(command, "plan" | "apply" | "destroy" | "refresh") {
+        // The commands that print resource values, and those that print the state's sensitive
+        // values in clear (`output -json`, `show -json`, `state pull`, `console`).
+        if !matches!(
+            command,
+            "plan" | "apply" | "destroy" | "refresh" | "output" | "show" | "state" | "console"
+        ) {
             return;
         }
-        let saved_plan = (command == "apply")
+        let saved_plan = matches!(command, "apply" | "show")
             .then(|| words.get(1))
             .flatten()
             .map(|p| cwd.join(p))

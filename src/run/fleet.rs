@@ -32,6 +32,7 @@ pub(crate) fn run(
     requested: &[String],
 ) -> Result<(), UserError> {
     let started = std::time::SystemTime::now();
+    private_work_folder(project);
     let shared = RunShared::default();
     let order = crate::project::order::TaskOrder::new(project.task_graph(), requested)?;
     let selected = project.select_clusters(selection)?;
@@ -123,6 +124,24 @@ fn finish(
     print_summary(results, code);
     crate::run::audit::append(project, started, results, code, dry_run);
     failure.map_or(Ok(()), Err)
+}
+
+/// kopsform's own folder (`.kopsform/`) is made private (0700) before a run writes into it: it
+/// holds captured output, reviews, the audit trail, copies of the state store and of 2-kops and
+/// a dry run's saved plan, some written by other programs with their own modes. A symlink or a
+/// file of that name is left as it is.
+fn private_work_folder(project: &Project) {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let dir = project.path(".kopsform");
+    match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.is_dir() && m.permissions().mode() & 0o077 != 0 => {
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        Ok(_) => {}
+        Err(_) => {
+            let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        }
+    }
 }
 
 fn stage_name(c: &ClusterDef) -> String {

@@ -100,7 +100,7 @@ pub(crate) fn read_record(path: &Path) -> Option<Record> {
 pub(crate) fn write_record(path: &Path, record: &Record) -> Result<(), UserError> {
     let text = serde_json::to_string_pretty(record)
         .map_err(|e| UserError::new(format!("cannot write the up-to-date record: {e}")))?;
-    crate::atomic::write(path, format!("{text}\n").as_bytes(), 0o644)
+    crate::atomic::write(path, format!("{text}\n").as_bytes(), 0o600)
 }
 
 /// The version a tool reports (`TOOL version`, else `TOOL --version`), for the fingerprint. Asked
@@ -141,7 +141,7 @@ pub(crate) fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
                 );
                 // A cache that cannot be written only costs the next run a question.
                 if let Ok(text) = serde_json::to_vec_pretty(&cached) {
-                    let _ = crate::atomic::write(cache, &text, 0o644);
+                    let _ = crate::atomic::write(cache, &text, 0o600);
                 }
             }
             version
