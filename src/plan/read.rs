@@ -254,7 +254,7 @@ mod tests {
             &format!(r#", "after": {deep}"#),
         ));
         std::fs::write(&path, &one).unwrap();
-        let err = match open(&path, "terraform", &[]) {
+        let err = match open(&path, "terraform", &[], Arc::default()) {
             Ok(opened) => opened.into_summary().unwrap_err().to_string(),
             Err(e) => e.to_string(),
         };
