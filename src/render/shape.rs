@@ -60,9 +60,11 @@ pub(crate) struct Token {
 pub(crate) struct Shape {
     pub(crate) nonce: String,
     pub(crate) tokens: Vec<Token>,
-    /// Strings `yaml`/`json`/`indent`/`nindent` returned: an emission equal to one of them passes
-    /// through as structure.
-    structural: Vec<String>,
+    /// Strings `yaml`/`json`/`indent`/`nindent` returned, with what they return in the real
+    /// render: an emission equal to one of them passes through as structure.
+    structural: Vec<(String, String)>,
+    /// The structure slots wrote (site, shape text, real text), for finding the one to blame.
+    pub(crate) passed: Vec<(usize, String, String)>,
     /// Tokens made since the last slot emission: their site is that slot's.
     pending: Vec<usize>,
 }
@@ -119,7 +121,8 @@ fn active<T>(f: impl FnOnce(&mut Shape) -> T) -> Option<T> {
 /// when it is structure a helper made, else a token.
 pub(crate) fn emit(site: usize, value: &Value, text: String) -> String {
     active(|shape| {
-        if shape.structural.contains(&text) {
+        if let Some((_, real)) = shape.structural.iter().find(|(s, _)| *s == text) {
+            shape.passed.push((site, text.clone(), real.clone()));
             for i in std::mem::take(&mut shape.pending) {
                 match &mut shape.tokens[i].kind {
                     TokenKind::Leaf { site: s } | TokenKind::Line { site: s } => *s = Some(site),
@@ -160,14 +163,22 @@ pub(crate) fn tokenized(value: &Value) -> Option<Value> {
     active(|shape| walk(shape, value))
 }
 
-/// Records `text` as structure a helper made (shape render only).
-pub(crate) fn structural(text: &str) {
-    active(|shape| shape.structural.push(text.to_string()));
+/// Records `text` as structure a helper made, `real` what it made in the real render (shape
+/// render only).
+pub(crate) fn structural(text: &str, real: &str) {
+    active(|shape| shape.structural.push((text.to_string(), real.to_string())));
 }
 
-/// Whether `text` is structure a helper made in this shape render.
-pub(crate) fn is_structural(text: &str) -> bool {
-    active(|shape| shape.structural.iter().any(|s| s == text)).unwrap_or(false)
+/// What the structure `text` a helper made in this shape render is in the real render.
+pub(crate) fn real_of(text: &str) -> Option<String> {
+    active(|shape| {
+        shape
+            .structural
+            .iter()
+            .find(|(s, _)| s == text)
+            .map(|(_, r)| r.clone())
+    })
+    .flatten()
 }
 
 /// `text` with each non-empty line replaced by a token (shape render; `None` in the real render):

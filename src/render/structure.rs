@@ -352,15 +352,22 @@ impl Walk<'_> {
                 path,
                 format!("the text reads back as {r:?}, not {want:?}"),
             )),
-            other => Err(self.fail(
-                Some(first),
-                path,
-                format!(
-                    "it reads as {} {}, not the string {want:?}",
-                    type_name(other),
-                    shown(other)
-                ),
-            )),
+            other => {
+                let hint = if matches!(other, Yaml::Number(_)) && whole {
+                    " (for a number, write `{{int x}}` or `{{float x}}`; for a string, quote the slot)"
+                } else {
+                    ""
+                };
+                Err(self.fail(
+                    Some(first),
+                    path,
+                    format!(
+                        "it reads as {} {}, not the string {want:?}{hint}",
+                        type_name(other),
+                        shown(other)
+                    ),
+                ))
+            }
         }
     }
 }
@@ -405,38 +412,56 @@ pub(crate) fn compare(shape: &Shape, shape_text: &str, real_text: &str) -> Resul
     Ok(())
 }
 
-/// The first slot whose value alone changes the structure: the shape text with only that token
-/// replaced by its text, compared with the shape. `None` when no single slot does (several values
-/// together, or structure a helper wrote).
-pub(crate) fn blame(shape: &Shape, shape_text: &str) -> Option<(usize, Mismatch)> {
+/// What [`blame`] found: a token (a slot's value, or a line `indent` wrote), or a piece of
+/// structure a slot wrote through `yaml`/`json`/`indent` (an index into [`Shape::passed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Blamed {
+    Token(usize),
+    Emission(usize),
+}
+
+/// The first slot whose value alone changes the structure: the shape text with only that value
+/// in place of its token (or only that structure in place of its tokens), compared with the
+/// shape. `None` when no single slot does.
+pub(crate) fn blame(shape: &Shape, shape_text: &str) -> Option<(Blamed, Mismatch)> {
     for (index, token) in shape.tokens.iter().enumerate() {
         if matches!(token.kind, TokenKind::Leaf { .. }) {
             continue;
         }
-        let name = shape.token_name(index);
-        let alone = shape_text.replacen(&name, &token.text, 1);
-        if let Err(mut m) = compare_one(shape, shape_text, &alone, index) {
-            m.token = Some(index);
-            return Some((index, m));
+        let alone = shape_text.replacen(&shape.token_name(index), &token.text, 1);
+        if let Err(m) = compare_with(shape, shape_text, &alone, |i| i == index) {
+            return Some((Blamed::Token(index), m));
+        }
+    }
+    for (e, (_, shaped, real)) in shape.passed.iter().enumerate() {
+        let alone = shape_text.replacen(shaped.as_str(), real, 1);
+        let inside = |i: usize| shaped.contains(&shape.token_name(i));
+        if let Err(m) = compare_with(shape, shape_text, &alone, inside) {
+            return Some((Blamed::Emission(e), m));
         }
     }
     None
 }
 
-/// [`compare`] where only token `index` was replaced by its text in `alone`.
-fn compare_one(shape: &Shape, shape_text: &str, alone: &str, index: usize) -> Result<(), Mismatch> {
+/// [`compare`] where only the tokens `replaced` picks were replaced by their texts in `alone`.
+fn compare_with(
+    shape: &Shape,
+    shape_text: &str,
+    alone: &str,
+    replaced: impl Fn(usize) -> bool,
+) -> Result<(), Mismatch> {
     // The other tokens stand for themselves: a shape whose texts are the token names.
     let tokens = shape
         .tokens
         .iter()
         .enumerate()
         .map(|(i, t)| super::shape::Token {
-            text: if i == index {
+            text: if replaced(i) {
                 t.text.clone()
             } else {
                 shape.token_name(i)
             },
-            kind: if i == index {
+            kind: if replaced(i) {
                 t.kind.clone()
             } else {
                 TokenKind::Leaf { site: None }

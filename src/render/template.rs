@@ -98,13 +98,14 @@ fn to_json(v: &Value) -> String {
 
 /// `yaml`/`json`: in the shape render, the same structure with a token for every string in it.
 fn structure(v: &Value, write: fn(&Value) -> Result<String, String>) -> Result<Value, String> {
+    let real = write(v)?;
     let text = match shape::tokenized(v) {
         Some(tokens) => {
             let text = write(&tokens)?;
-            shape::structural(&text);
+            shape::structural(&text, &real);
             text
         }
-        None => write(v)?,
+        None => real,
     };
     Ok(Value::String(text))
 }
@@ -118,21 +119,22 @@ fn indented(n: &Value, v: &Value, newline: bool) -> Result<Value, String> {
             "an indent of {n} spaces; kopsform indents by at most {MAX_INDENT}"
         ));
     }
-    let text = text(v);
-    let shape_text = if shape::is_structural(&text) {
-        Some(text.clone())
-    } else {
-        shape::tokenized_lines(&text)
+    let indent = |text: &str| {
+        let out = indent_lines(n, text);
+        if newline { format!("\n{out}") } else { out }
     };
-    let lines = shape_text.as_deref().unwrap_or(&text);
-    let mut out = indent_lines(n, lines);
-    if newline {
-        out.insert(0, '\n');
+    let text = text(v);
+    if let Some(real) = shape::real_of(&text) {
+        let (shaped, real) = (indent(&text), indent(&real));
+        shape::structural(&shaped, &real);
+        return Ok(Value::String(shaped));
     }
-    if shape_text.is_some() {
-        shape::structural(&out);
+    if let Some(lines) = shape::tokenized_lines(&text) {
+        let (shaped, real) = (indent(&lines), indent(&text));
+        shape::structural(&shaped, &real);
+        return Ok(Value::String(shaped));
     }
-    Ok(Value::String(out))
+    Ok(Value::String(indent(&text)))
 }
 
 fn indent_lines(n: usize, s: &str) -> String {
@@ -216,6 +218,25 @@ const HELPERS: &[(&str, usize, &[usize], HelperFn)] = &[
     }),
     ("replace", 3, &[], |a| {
         replace(&text(&a[0]), &text(&a[1]), &text(&a[2])).map(Value::String)
+    }),
+    ("int", 1, &[], |a| match &a[0] {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(a[0].clone()),
+        v => text(v)
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("{v} is not a whole number")),
+    }),
+    ("float", 1, &[], |a| match &a[0] {
+        Value::Number(_) => Ok(a[0].clone()),
+        v => text(v)
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| format!("{v} is not a number")),
     }),
     ("trimPrefix", 2, &[], |a| {
         let (p, s) = (text(&a[0]), text(&a[1]));
@@ -421,27 +442,34 @@ impl Renderer {
         let Err(mismatch) = structure::compare(&shape, &shape_text, &real) else {
             return Ok(real);
         };
-        let blamed = structure::blame(&shape, &shape_text);
-        let (mismatch, token) = match blamed {
-            Some((token, m)) => (m, Some(token)),
+        // Who to blame: the slot whose value alone changes the structure, with what it wrote.
+        let (mismatch, culprit) = match structure::blame(&shape, &shape_text) {
+            Some((structure::Blamed::Token(t), m)) => {
+                let site = match shape.tokens[t].kind {
+                    shape::TokenKind::Slot { site, .. }
+                    | shape::TokenKind::Line { site: Some(site) }
+                    | shape::TokenKind::Leaf { site: Some(site) } => Some(site),
+                    _ => None,
+                };
+                (m, site.map(|s| (s, shape.tokens[t].text.clone())))
+            }
+            Some((structure::Blamed::Emission(e), m)) => {
+                let (site, _, real) = &shape.passed[e];
+                (m, Some((*site, real.clone())))
+            }
             None => (mismatch, None),
         };
-        let site = token.and_then(|t| match shape.tokens[t].kind {
-            shape::TokenKind::Slot { site, .. }
-            | shape::TokenKind::Line { site: Some(site) }
-            | shape::TokenKind::Leaf { site: Some(site) } => compiled.sites.get(site),
-            _ => None,
-        });
+        let culprit = culprit.and_then(|(site, value)| Some((compiled.sites.get(site)?, value)));
         let at = if mismatch.path.is_empty() {
             String::new()
         } else {
             format!(" (document {}, `{}`)", mismatch.document, mismatch.path)
         };
-        let message = match (site, token) {
-            (Some(site), Some(token)) => {
+        let message = match culprit {
+            Some((site, value)) => {
                 let culprit = Culprit {
                     paths: &site.paths,
-                    value: &shape.tokens[token].text,
+                    value: &value,
                 };
                 format!(
                     "{name}:{}:{}: the value of `{{{{{}}}}}` would change the YAML structure of the result{at}: {}; {}. Nothing was written. A value must land as exactly one scalar: quote string slots (`key: \"{{{{x}}}}\"`), write lists and maps with `json`/`yaml`, multi-line text as a block scalar with `indent` (docs/templates.md, YAML safety)",
@@ -634,9 +662,24 @@ mod tests {
         let t = "n: {{n}}\nf: {{f}}\nb: {{b}}\nq: \"{{n}}\"\n";
         let out = yaml(t, json!({"n": 3, "f": 1.5, "b": true})).unwrap();
         assert_eq!(out, "n: 3\nf: 1.5\nb: true\nq: \"3\"\n");
-        // A string that YAML would read as a number or boolean is refused unquoted.
+        // A string that YAML would read as a number or boolean is refused unquoted; `int` makes
+        // it a number.
         let err = yaml("n: {{n}}\n", json!({"n": "3"})).unwrap_err();
         assert!(err.contains("reads as a number"), "{err}");
+        assert!(err.contains("`{{int x}}`"), "{err}");
+        assert_eq!(
+            yaml(
+                "n: {{int n}}\nf: {{float f}}\n",
+                json!({"n": " 3", "f": "1.5"})
+            )
+            .unwrap(),
+            "n: 3\nf: 1.5\n"
+        );
+        assert!(
+            yaml("n: {{int n}}\n", json!({"n": "3a"}))
+                .unwrap_err()
+                .contains("not a whole number")
+        );
         let err = yaml("n: {{n}}\n", json!({"n": "true"})).unwrap_err();
         assert!(err.contains("boolean"), "{err}");
     }
@@ -655,7 +698,10 @@ mod tests {
         assert_eq!(back["script"], json!("line1\n  line2: x\n#3\n"));
         // yaml at the wrong indentation is refused when a value would break out.
         let err = yaml("a:\n  b: {{yaml s}}\n", ctx.clone()).unwrap_err();
-        assert!(err.contains("change the YAML structure"), "{err}");
+        assert!(
+            err.starts_with("t.yml:2:6: the value of `{{yaml s}}` would change the YAML structure"),
+            "{err}"
+        );
         // A list in a plain slot is refused with the reason.
         let err = yaml("a: {{l}}\n", ctx).unwrap_err();
         assert!(err.contains("is a list"), "{err}");
