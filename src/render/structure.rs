@@ -210,21 +210,30 @@ impl Walk<'_> {
         }
     }
 
+    /// A map or list of the result must have as many entries as the template's.
+    fn same_size(
+        &self,
+        shape: &Yaml,
+        path: &[String],
+        what: &str,
+        entries: &str,
+        want: usize,
+        got: usize,
+    ) -> Result<(), Mismatch> {
+        if want == got {
+            return Ok(());
+        }
+        Err(self.fail(
+            self.first_token(shape),
+            path,
+            format!("the {what} {got} {entries} where the template has {want}"),
+        ))
+    }
+
     fn node(&self, shape: &Yaml, real: &Yaml, path: &mut Vec<String>) -> Result<(), Mismatch> {
         match (shape, real) {
             (Yaml::Mapping(s), Yaml::Mapping(r)) => {
-                if s.len() != r.len() {
-                    let blame = self.first_token(shape);
-                    return Err(self.fail(
-                        blame,
-                        path,
-                        format!(
-                            "the map has {} keys where the template has {}",
-                            r.len(),
-                            s.len()
-                        ),
-                    ));
-                }
+                self.same_size(shape, path, "map has", "keys", s.len(), r.len())?;
                 for ((sk, sv), (rk, rv)) in s.iter().zip(r.iter()) {
                     self.node(sk, rk, path)?;
                     path.push(match rk {
@@ -237,18 +246,7 @@ impl Walk<'_> {
                 Ok(())
             }
             (Yaml::Sequence(s), Yaml::Sequence(r)) => {
-                if s.len() != r.len() {
-                    let blame = self.first_token(shape);
-                    return Err(self.fail(
-                        blame,
-                        path,
-                        format!(
-                            "the list has {} items where the template has {}",
-                            r.len(),
-                            s.len()
-                        ),
-                    ));
-                }
+                self.same_size(shape, path, "list has", "items", s.len(), r.len())?;
                 for (i, (sv, rv)) in s.iter().zip(r.iter()).enumerate() {
                     path.push(i.to_string());
                     self.node(sv, rv, path)?;

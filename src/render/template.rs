@@ -658,6 +658,24 @@ mod tests {
     }
 
     #[test]
+    fn a_structure_change_is_named_whole() {
+        let err = yaml(
+            "spec:\n  networkID: {{vpc}}\n  topology: x\n",
+            json!({"vpc": "vpc-1\n  additionalPolicies: {node: '*'}"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "t.yml:2:14: the value of `{{vpc}}` would change the YAML structure of the result \
+             (document 1, `spec`): the map has 3 keys where the template has 2; \
+             value \"vpc-1\\n  additionalPolicies: {node: '*'}\". Nothing was written. A value must \
+             land as exactly one scalar: quote string slots (`key: \"{{x}}\"`), write lists and maps \
+             with `json`/`yaml`, multi-line text as a block scalar with `indent` (docs/templates.md, \
+             YAML safety)"
+        );
+    }
+
+    #[test]
     fn typed_values_stay_typed() {
         let t = "n: {{n}}\nf: {{f}}\nb: {{b}}\nq: \"{{n}}\"\n";
         let out = yaml(t, json!({"n": 3, "f": 1.5, "b": true})).unwrap();
