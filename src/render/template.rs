@@ -658,6 +658,57 @@ mod tests {
     }
 
     #[test]
+    fn handlebars_forms_real_templates_use_still_render() {
+        let ctx = json!({
+            "azs": ["eu-west-1a", "eu-west-1b"],
+            "subnets": {"eu-west-1a": "subnet-1", "eu-west-1b": "subnet-2"},
+            "bucket": "my-bucket",
+            "net": {"cidr": "10.0.0.0/16", "v6": "fd00::/64"},
+            "count": 3,
+        });
+        let t = "\
+subnets:
+{{#each subnets as |id zone|}}
+- id: {{id}}
+  zone: {{zone}}
+{{/each}}
+etcd:
+{{#each azs}}
+- name: {{this}}
+  instanceGroup: master-{{this}}
+  index: {{@index}}
+{{/each}}
+{{#with net}}
+cidr: {{cidr}}
+v6: {{v6}}
+{{/with}}
+first: {{lookup subnets \"eu-west-1a\"}}
+policy: |
+  {\"Resource\": [\"arn:aws:s3:::{{bucket}}/*\"]}
+{{#if count}}maxSize: {{count}}{{else}}maxSize: 1{{/if}}
+";
+        let out = yaml(t, ctx).unwrap();
+        let back: serde_json::Value =
+            serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&out).unwrap()).unwrap();
+        assert_eq!(
+            back["subnets"][1],
+            json!({"id": "subnet-2", "zone": "eu-west-1b"})
+        );
+        assert_eq!(
+            back["etcd"][1],
+            json!({"name": "eu-west-1b", "instanceGroup": "master-eu-west-1b", "index": 1})
+        );
+        assert_eq!(back["cidr"], json!("10.0.0.0/16"));
+        assert_eq!(back["v6"], json!("fd00::/64"));
+        assert_eq!(back["first"], json!("subnet-1"));
+        assert_eq!(
+            back["policy"],
+            json!("{\"Resource\": [\"arn:aws:s3:::my-bucket/*\"]}\n")
+        );
+        assert_eq!(back["maxSize"], json!(3));
+    }
+
+    #[test]
     fn a_structure_change_is_named_whole() {
         let err = yaml(
             "spec:\n  networkID: {{vpc}}\n  topology: x\n",
