@@ -427,12 +427,12 @@ impl Renderer {
         let compiled = self.compile(name, source)?;
         let context = Context::wraps(context).map_err(|e| UserError::new(e.to_string()))?;
         let real = self.run(name, &compiled, &context)?;
-        let mut nonce = nonce_seed();
+        // Token names must not occur in the template or in any value.
+        let mut nonce = format!("{:x}", nonce_seed());
         while source.contains(&format!("kfv{nonce}")) || real.contains(&format!("kfv{nonce}")) {
-            nonce = nonce_seed() ^ nonce.rotate_left(7);
+            nonce = format!("{:x}", nonce_seed());
         }
-        let (shape_text, shape) =
-            shape::with_shape(format!("{nonce:x}"), || self.run(name, &compiled, &context));
+        let (shape_text, shape) = shape::with_shape(nonce, || self.run(name, &compiled, &context));
         let shape_text = shape_text.map_err(|e| {
             UserError::new(format!(
                 "{}; (while checking that no value changes the YAML structure)",
@@ -618,7 +618,15 @@ mod tests {
     fn values_land_as_one_scalar_or_are_refused() {
         let template =
             "a:\n  q: \"{{v}}\"\n  p: {{v}}\n  s: '{{v}}'\n  l:\n  - {{v}}\n  k: x-{{v}}\n";
-        let ok = ["plain", "ami-0abc", "1.30.2", "a b", "t3.medium"];
+        let ok = [
+            "plain",
+            "ami-0abc",
+            "1.30.2",
+            "a b",
+            "t3.medium",
+            "kfv0s0k",
+            "kfv1as1k",
+        ];
         for v in ok {
             let out = yaml(template, json!({"v": v})).unwrap_or_else(|e| panic!("{v:?}: {e}"));
             let back: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
