@@ -222,7 +222,13 @@ pub(crate) fn isolate(
         if !out.is_empty() {
             out.push_str("---\n");
         }
-        out.push_str(&serde_yaml::to_string(&value).map_err(|e| e.to_string())?);
+        // Written so that kops's YAML 1.1 parser reads every value back as it was (serde_yaml
+        // writes `on`, `yes` or `1_000` unquoted, which YAML 1.1 reads as a boolean or a number).
+        let json = serde_json::to_value(&value).map_err(|e| {
+            format!("the manifest cannot be written again for the isolated run: {e}")
+        })?;
+        out.push_str(&super::yaml_out::to_yaml(&json));
+        out.push('\n');
     }
     Ok((Some(out), dropped))
 }
@@ -334,6 +340,25 @@ spec: {}
         assert_eq!(
             isolate(&again, "s3://live/c.example.com").unwrap(),
             (None, 0)
+        );
+    }
+
+    #[test]
+    fn an_isolated_manifest_keeps_strings_that_yaml_1_1_would_read_otherwise() {
+        let text = GOOD.replace(
+            "spec: {}\n---",
+            "spec:\n  configBase: /snap/c.example.com\n  cloudLabels:\n    team: \"on\"\n    cost: \"1_000\"\n    y: \"yes\"\n---",
+        );
+        let docs = check(&text, "c.example.com").unwrap();
+        let (isolated, _) = isolate(&docs, "s3://live/c.example.com").unwrap();
+        let isolated = isolated.unwrap();
+        for quoted in ["team: \"on\"", "cost: \"1_000\"", "\"y\": \"yes\""] {
+            assert!(isolated.contains(quoted), "{quoted} in\n{isolated}");
+        }
+        let again = check(&isolated, "c.example.com").unwrap();
+        assert_eq!(
+            again[0].value["spec"]["cloudLabels"],
+            docs[0].value["spec"]["cloudLabels"]
         );
     }
 
