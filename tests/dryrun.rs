@@ -392,3 +392,20 @@ fn dryrun_keeps_secrets_out_of_everything_it_writes() {
         }
     }
 }
+
+#[test]
+fn a_dry_run_of_an_unchanged_template_after_an_apply_says_no_changes() {
+    require_terraform();
+    let s3 = S3::start();
+    let p = live_cluster(&s3);
+    // kops replace gives an object without metadata.creationTimestamp the current time, and kops
+    // update writes it into cluster-completed.spec, which kubernetes.tf uploads: unpinned, every
+    // run would plan a change of that file although nothing changed.
+    let run = p.kopsform(&["dryrun"]);
+    run.success().stderr_has(
+        "[dryrun] review of .kopsform/dryrun/2-kops/dryrun.tfplan written to .kopsform/dryrun/review.md: no changes",
+    );
+    let review: serde_json::Value =
+        serde_json::from_str(&p.read(".kopsform/dryrun/review.json")).unwrap();
+    assert_eq!(review["exit_status"], 0, "{review}");
+}

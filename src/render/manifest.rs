@@ -233,6 +233,82 @@ pub(crate) fn isolate(
     Ok((Some(out), dropped))
 }
 
+/// `text` with `metadata.creationTimestamp` of each Cluster and InstanceGroup that has none set to
+/// the stored object's (`stored`: (kind, name) -> timestamp; the Cluster's name is empty), when
+/// any is set. kops gives an object replaced without one the current time
+/// (pkg/client/simple/vfsclientset/commonvfs.go, `update`), and `kops update cluster` writes it
+/// into cluster-completed.spec, a managed file of kubernetes.tf: without this, every run would plan
+/// a change of that file though nothing changed. Only a block `metadata:` line at the start of a
+/// line is handled; a timestamp that is not RFC 3339 is ignored.
+pub(crate) fn pin_timestamps(
+    text: &str,
+    documents: &[Document],
+    stored: &[((String, String), String)],
+) -> Option<String> {
+    let rfc3339 = |t: &str| {
+        let b = t.as_bytes();
+        b.len() >= 20
+            && t.is_char_boundary(19)
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && t[..19].bytes().filter(u8::is_ascii_digit).count() == 14
+            && t[19..]
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'Z' | b'+' | b'-' | b':'))
+    };
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // (line index to insert after, line) in reverse order of position.
+    let mut inserts = Vec::new();
+    for (i, doc) in documents.iter().enumerate() {
+        if doc.value["metadata"].get("creationTimestamp").is_some() {
+            continue;
+        }
+        let name = if doc.kind == "Cluster" {
+            String::new()
+        } else {
+            doc.name.clone()
+        };
+        let Some((_, ts)) = stored
+            .iter()
+            .find(|((k, n), t)| *k == doc.kind && *n == name && rfc3339(t))
+        else {
+            continue;
+        };
+        let end = documents.get(i + 1).map_or(lines.len(), |d| d.line - 1);
+        let start = doc.line.saturating_sub(1);
+        let Some(at) = (start..end.min(lines.len())).find(|&l| {
+            let line = lines[l].split(" #").next().unwrap_or("").trim_end();
+            line == "metadata:"
+        }) else {
+            continue;
+        };
+        let indent = lines[at + 1..end.min(lines.len())]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .map_or(2, |l| l.len() - l.trim_start().len())
+            .max(1);
+        inserts.push((
+            at,
+            format!("{}creationTimestamp: \"{ts}\"", " ".repeat(indent)),
+        ));
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    inserts.sort_by(|a, b| b.0.cmp(&a.0));
+    for (at, line) in inserts {
+        lines.insert(at + 1, line);
+    }
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    Some(out)
+}
+
 fn check_document(line: usize, value: Value) -> Result<Document, String> {
     if !value.is_mapping() {
         return Err(format!(
@@ -360,6 +436,46 @@ spec: {}
             again[0].value["spec"]["cloudLabels"],
             docs[0].value["spec"]["cloudLabels"]
         );
+    }
+
+    #[test]
+    fn stored_creation_timestamps_are_kept() {
+        let docs = check(GOOD, "c.example.com").unwrap();
+        let stored = vec![
+            (
+                ("Cluster".to_string(), String::new()),
+                "2026-01-02T03:04:05Z".to_string(),
+            ),
+            (
+                ("InstanceGroup".to_string(), "nodes".to_string()),
+                "2026-01-02T03:04:06Z".to_string(),
+            ),
+            (
+                ("InstanceGroup".to_string(), "other".to_string()),
+                "2026-01-02T03:04:07Z".to_string(),
+            ),
+        ];
+        let pinned = pin_timestamps(GOOD, &docs, &stored).unwrap();
+        let again = check(&pinned, "c.example.com").unwrap();
+        assert_eq!(
+            again[0].value["metadata"]["creationTimestamp"],
+            "2026-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            again[1].value["metadata"]["creationTimestamp"],
+            "2026-01-02T03:04:06Z"
+        );
+        assert_eq!(
+            again[1].value["metadata"]["labels"],
+            docs[1].value["metadata"]["labels"]
+        );
+        // Already pinned, nothing to do; a timestamp that is not one is ignored.
+        assert_eq!(pin_timestamps(&pinned, &again, &stored), None);
+        let bad = vec![(
+            ("Cluster".to_string(), String::new()),
+            "x\n  evil: 1".to_string(),
+        )];
+        assert_eq!(pin_timestamps(GOOD, &docs, &bad), None);
     }
 
     #[test]

@@ -73,6 +73,41 @@ pub(crate) fn snapshot(
     Ok(count)
 }
 
+/// The `metadata.creationTimestamp` of the cluster's objects in a local store (a dry run's
+/// snapshot), by (kind, name): the Cluster (`config`, named "") and each InstanceGroup
+/// (`instancegroup/<name>`). None for an S3 store or a cluster the store does not hold.
+pub(crate) fn creation_timestamps(store: &Store, cluster: &str) -> Vec<((String, String), String)> {
+    match store {
+        Store::Local(path) => read_timestamps(&path.join(cluster)),
+        Store::S3 { .. } => Vec::new(),
+    }
+}
+
+fn read_timestamps(dir: &Path) -> Vec<((String, String), String)> {
+    let stamp = |path: &Path| -> Option<String> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let value: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+        value["metadata"]["creationTimestamp"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let mut out = Vec::new();
+    if let Some(ts) = stamp(&dir.join("config")) {
+        out.push((("Cluster".to_string(), String::new()), ts));
+    }
+    for entry in std::fs::read_dir(dir.join("instancegroup"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(ts) = stamp(&entry.path()) {
+            out.push((("InstanceGroup".to_string(), name), ts));
+        }
+    }
+    out
+}
+
 fn private_dir(path: &Path) -> Result<(), UserError> {
     use std::os::unix::fs::PermissionsExt;
     // The snapshot holds the cluster's keys and secrets.
