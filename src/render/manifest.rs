@@ -298,7 +298,7 @@ pub(crate) fn pin_timestamps(
     if inserts.is_empty() {
         return None;
     }
-    inserts.sort_by(|a, b| b.0.cmp(&a.0));
+    inserts.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     for (at, line) in inserts {
         lines.insert(at + 1, line);
     }
