@@ -408,4 +408,27 @@ fn a_dry_run_of_an_unchanged_template_after_an_apply_says_no_changes() {
     let review: serde_json::Value =
         serde_json::from_str(&p.read(".kopsform/dryrun/review.json")).unwrap();
     assert_eq!(review["exit_status"], 0, "{review}");
+    // And on main, the next cluster-update (into the S3 store; a CI job's fresh checkout has no
+    // up-to-date records, hence --force) plans nothing either.
+    p.kopsform(&["--yes", "--force", "cluster-update", "plan"])
+        .success()
+        .stderr_has("[cluster-update] kept the stored creation timestamps: kops replace reads a copy of the manifest under .kopsform/replace/");
+    let plan = p.tool(
+        "2-kops",
+        "terraform",
+        &["show", "-json", "kubernetes.tfplan"],
+    );
+    plan.success();
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let changed: Vec<&str> = plan["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["change"]["actions"] != serde_json::json!(["no-op"]))
+        .map(|c| c["address"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "a no-op cluster-update plans {changed:?}"
+    );
 }

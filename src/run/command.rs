@@ -85,6 +85,18 @@ impl<'p> Runner<'p> {
             notice!("{prefix}would run: {}", resolved.shown);
             return Ok(());
         }
+        let mut resolved = resolved;
+        if resolved.kind == retry::Tool::Kops
+            && let Some(argv) =
+                self.pin_replace(prefix, &resolved.argv, &resolved.cwd, &resolved.env)?
+        {
+            resolved.shown = self.redactor.mask(&display_command(
+                &argv[0],
+                &argv[1..],
+                resolved.cwd_rel.as_deref(),
+            ));
+            resolved.argv = argv;
+        }
         let executed = self.execute_command(task_name, task, cmd, prefix, &resolved)?;
         let finished = &executed.finished;
         if finished.code != 0 {
@@ -159,6 +171,7 @@ impl<'p> Runner<'p> {
             program,
             kind,
             cwd,
+            cwd_rel,
             in_prerequisites,
             env,
             shown,
@@ -182,6 +195,7 @@ impl<'p> Runner<'p> {
             kind,
             cwd,
             in_prerequisites,
+            cwd_rel: _,
             env,
             shown,
         } = resolved;
@@ -312,6 +326,8 @@ struct Resolved {
     program: String,
     kind: retry::Tool,
     cwd: PathBuf,
+    /// The folder as the step names it, for the command line shown.
+    cwd_rel: Option<String>,
     /// The step runs in the prerequisites layer (its outputs are read again after it).
     in_prerequisites: bool,
     env: Vec<(String, String)>,

@@ -6,7 +6,7 @@
 //! `folder_hold`, `scope` (the `Runner` and its run scope), then `holds` (locks, layers),
 //! `isolation` (snapshot, pre-flight) and `uptodate` (fingerprints), `environment` (what a step
 //! sees: rendered texts, its environment, learnt secrets), `reports` (kops's verdicts),
-//! `command` (a command step),
+//! `timestamps` (what `kops replace` keeps), `command` (a command step),
 //! `builtins`, `runner` (task and step dispatch), `schedule` (pure), `parallel`, `audit` (the
 //! trail) and `fleet` (clusters and stages).
 
@@ -24,4 +24,5 @@ pub(crate) mod reports;
 pub(crate) mod runner;
 pub(crate) mod schedule;
 pub(crate) mod scope;
+pub(crate) mod timestamps;
 pub(crate) mod uptodate;
