@@ -54,11 +54,18 @@ fn project(s3: &S3) -> Project {
 #[test]
 fn a_second_run_on_a_locked_cluster_fails_naming_the_holder_or_waits() {
     let s3 = S3::start();
-    let mut p = project(&s3);
-    p.env("HOLD_SECONDS", "4");
-    let mut holder = p.spawn_kopsform(&["hold"]);
+    let p = project(&s3);
+    // The holder holds until the test creates `release` (at most 120 s).
+    let tasks = p.read("tasks.toml");
+    p.file(
+        "tasks.toml",
+        &format!(
+            "{tasks}\n[tasks.hold-until-released]\nlock = true\nsteps = [[\"sh\", \"-c\", \"i=0; while [ ! -e release ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\"]]\n"
+        ),
+    );
+    let mut holder = p.spawn_kopsform(&["hold-until-released"]);
     let lock = wait_for_lock(&p);
-    assert!(lock.contains("\"task\": \"hold\""), "{lock}");
+    assert!(lock.contains("\"task\": \"hold-until-released\""), "{lock}");
     assert!(
         lock.contains(&format!("\"pid\": {}", holder.id())),
         "{lock}"
@@ -68,15 +75,39 @@ fn a_second_run_on_a_locked_cluster_fails_naming_the_holder_or_waits() {
     let run = p.kopsform(&["--yes", "apply"]);
     run.failure(75)
         .stderr_has("cluster `sandbox.k8s.local` is locked by ")
-        .stderr_has(&format!("(pid {}, task `hold`, since ", holder.id()))
+        .stderr_has(&format!(
+            "(pid {}, task `hold-until-released`, since ",
+            holder.id()
+        ))
         .stderr_has("kopsform unlock");
     assert!(!run.stderr.contains("$ terraform apply"), "{}", run.stderr);
 
-    // Waiting: it runs once the holder is done, and releases the lock after.
-    let run = p.kopsform(&["--yes", "--lock-timeout", "60s", "apply"]);
-    run.success()
-        .stderr_has("waiting for the lock of cluster `sandbox.k8s.local`, held by ")
-        .stderr_has("locked cluster sandbox.k8s.local");
+    // Waiting: it runs once the holder is done, and releases the lock after. The holder ends only
+    // once the waiter says it waits (a loaded machine must not let it finish first).
+    let mut waiter = p
+        .command(&["--yes", "--lock-timeout", "120s", "apply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(waiter.stderr.take().unwrap())) {
+        let line = line.unwrap();
+        if line.contains("waiting for the lock of cluster `sandbox.k8s.local`, held by ") {
+            std::fs::write(p.join("release"), "").unwrap();
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    assert!(waiter.wait().unwrap().success(), "{stderr}");
+    assert!(
+        stderr.contains("waiting for the lock of cluster `sandbox.k8s.local`, held by "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("locked cluster sandbox.k8s.local"),
+        "{stderr}"
+    );
     assert!(holder.wait().unwrap().success());
     assert_eq!(lock_object(&p), None, "the lock was not released");
 }
