@@ -376,6 +376,27 @@ fn the_audit_trail_does_not_follow_a_link_out_of_the_project() {
 }
 
 #[test]
+fn up_to_date_records_are_not_written_through_a_link_out_of_the_project() {
+    let p = Project::new();
+    let sibling = Sibling::new();
+    p.file(
+        "tasks.toml",
+        "[tools]\nterraform = \"./fake-terraform\"\n[tasks.hi]\nsources = [\"a.txt\"]\nsteps = [[\"true\"]]\n",
+    );
+    p.file("a.txt", "a");
+    p.file("1-prerequisites/.keep", "");
+    p.script("fake-terraform", "#!/bin/sh\necho '{}'\n");
+    std::fs::create_dir_all(p.join(".kopsform")).unwrap();
+    std::os::unix::fs::symlink(sibling.path(), p.join(".kopsform/up-to-date")).unwrap();
+    let before = crate::support::tree_hashes(sibling.path());
+    p.kopsform(&["hi"]).success().stderr_has(&format!(
+        "warning: the up-to-date record .kopsform/up-to-date/hi.json is reached through the symbolic link `.kopsform/up-to-date`, which leads outside the project folder (to {}); not written, so the task will run again next time",
+        sibling.path().canonicalize().unwrap().display()
+    ));
+    assert_eq!(before, crate::support::tree_hashes(sibling.path()));
+}
+
+#[test]
 fn a_values_file_linked_from_outside_the_project_is_refused() {
     require_terraform();
     let p = Project::new();

@@ -47,7 +47,8 @@ impl<'p> Runner<'p> {
         if !matches!(store, store::Store::S3 { .. }) {
             return Ok(None);
         }
-        let work = self.project.path(".kopsform/replace");
+        let work = crate::paths::inside(&self.project.dir, ".kopsform/replace")
+            .map_err(|e| UserError::new(format!(".kopsform/replace {e}; nothing was written")))?;
         std::fs::create_dir_all(&work)
             .map_err(|e| UserError::new(format!("{}: cannot create: {e}", work.display())))?;
         let scratch = tempfile::Builder::new()

@@ -404,10 +404,17 @@ impl<'p> Runner<'p> {
             state,
             generates,
         };
-        crate::run::uptodate::write_record(
-            &crate::run::uptodate::record_path(&self.work_dir(), name),
-            &record,
-        )
+        let path = crate::run::uptodate::record_path(&self.work_dir(), name);
+        // The records are kopsform's own: never written through a link out of the project.
+        let rel = path.strip_prefix(&self.project.dir).unwrap_or(&path);
+        if let Err(e) = crate::paths::inside(&self.project.dir, &rel.to_string_lossy()) {
+            crate::notice!(
+                "warning: the up-to-date record {} {e}; not written, so the task will run again next time",
+                rel.display()
+            );
+            return Ok(());
+        }
+        crate::run::uptodate::write_record(&path, &record)
     }
 }
 
