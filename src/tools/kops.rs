@@ -355,6 +355,31 @@ pub(crate) fn needing_update(groups: &[GroupStatus], name: impl Fn(&str) -> Stri
         .collect()
 }
 
+/// Whether Terraform text as kops writes it configures `provider "aws"` with `alias = "files"`:
+/// kops writes one top-level block per provider, `provider "aws" {` to a `}` at the start of a
+/// line, its attributes one a line (kops: upup/pkg/fi/cloudup/terraform/target_hcl2.go,
+/// `writeProviders`), and adds the `files` alias only for managed files rendered into Terraform
+/// (util/pkg/vfs/s3fs.go, `RenderTerraform`: `EnsureTerraformProvider`).
+pub(crate) fn declares_files_provider(terraform: &str) -> bool {
+    let mut in_aws = false;
+    for line in terraform.lines() {
+        if !line.starts_with([' ', '\t']) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words == ["}"] {
+                in_aws = false;
+            } else if !words.is_empty() {
+                in_aws = words == ["provider", "\"aws\"", "{"];
+            }
+            continue;
+        }
+        let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        if in_aws && squeezed == "alias=\"files\"" {
+            return true;
+        }
+    }
+    false
+}
+
 /// `kops version`: `Client version: 1.30.1 (git-v1.30.1)` (cmd/kops/version.go), or the bare
 /// version of `kops version --short`.
 pub(crate) fn parse_version(stdout: &str) -> Option<String> {
@@ -471,6 +496,32 @@ Must specify --yes to delete cluster
         assert_eq!(resources[1].kind, "volume");
         assert_eq!(resources[1].id, "vol-1");
         assert!(parse_delete_listing("nothing\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_files_provider_is_found_where_kops_writes_it() {
+        let ours = "provider \"aws\" {\n  region = \"us-test-1\"\n}\n\nprovider \"aws\" {\n  alias  = \"files\"\n  region = \"us-test-1\"\n}\n";
+        assert!(declares_files_provider(ours));
+        assert!(!declares_files_provider(
+            "provider \"aws\" {\n  region = \"us-test-1\"\n}\n\nresource \"aws_s3_object\" \"x\" {\n  alias = \"files\"\n}\n"
+        ));
+        assert!(!declares_files_provider(
+            "provider \"google\" {\n  alias = \"files\"\n}\n"
+        ));
+        // The real kops output of the fixtures (minimal, HA, complex) all have it.
+        for dir in ["minimal-aws", "ha", "complex"] {
+            let path = format!(
+                "{}/../shared/fixtures/kops/{dir}/kubernetes.tf",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                assert!(declares_files_provider(&text), "{dir}");
+                let without = text
+                    .replace("  alias  = \"files\"\n", "")
+                    .replace("  alias   = \"files\"\n", "");
+                assert!(!declares_files_provider(&without), "{dir}");
+            }
+        }
     }
 
     #[test]
