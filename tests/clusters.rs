@@ -274,6 +274,20 @@ fn an_unchanged_cluster_update_starts_no_kops() {
     );
     assert!(update(&p).1.is_empty());
 
+    // The environment kops reads changes what it writes (issue 17, mismatch 7): a feature flag
+    // set after an up-to-date run makes cluster-update run again, and the line says which.
+    p.env("KOPS_FEATURE_FLAGS", "-TerraformManagedFiles");
+    let (stderr, calls) = update(&p);
+    assert_eq!(calls.len(), 2, "kops replace and update: {calls:?}");
+    assert!(
+        stderr.contains("[cluster-update] runs: the environment kops reads changed: KOPS_FEATURE_FLAGS (pkg/featureflag/featureflag.go)\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[cluster-template] up to date"), "{stderr}");
+    assert!(update(&p).1.is_empty());
+    p.env("KOPS_FEATURE_FLAGS", "");
+    assert_eq!(update(&p).1.len(), 2);
+
     // A generated file deleted.
     std::fs::remove_file(p.join("examples/sandbox/2-kops/kubernetes.tf")).unwrap();
     let (stderr, calls) = update(&p);

@@ -233,6 +233,60 @@ impl KopsArgs {
     }
 }
 
+/// The environment variables that change what kops writes or accepts (its Terraform output, the
+/// managed files and keys, whether it runs at all), each with the kops 1.36 file that reads it.
+/// The up-to-date fingerprint of a task that runs kops takes in their values (run::uptodate), so
+/// that, say, `KOPS_FEATURE_FLAGS=-TerraformManagedFiles` makes `cluster-update` run again.
+/// `KOPS_STATE_STORE` and `KOPS_CLUSTER_NAME` are not here: kopsform sets both for every kops step.
+pub(crate) const OUTPUT_ENVIRONMENT: &[(&str, &str)] = &[
+    ("KOPS_FEATURE_FLAGS", "pkg/featureflag/featureflag.go"),
+    // `viper.BindEnv("lifecycle-overrides", ...)` in `update cluster`'s flags.
+    ("KOPS_LIFECYCLE_OVERRIDES", "cmd/kops/update_cluster.go"),
+    // Where nodeup and the kops assets come from, baked into the user data and addon manifests.
+    (
+        "KOPS_BASE_URL",
+        "pkg/nodemodel/wellknownassets/kopsassets.go, pkg/assets/builder.go, upup/pkg/fi/cloudup/template_functions.go",
+    ),
+    // The Kubernetes version checks; also passed to kops-controller's manifest.
+    (
+        "KOPS_RUN_TOO_NEW_VERSION",
+        "upup/pkg/fi/cloudup/apply_cluster.go, upup/pkg/fi/cloudup/template_functions.go",
+    ),
+    (
+        "KOPS_RUN_OBSOLETE_VERSION",
+        "upup/pkg/fi/cloudup/apply_cluster.go",
+    ),
+    // The architectures whose nodeup and assets are listed.
+    ("KOPS_ARCH", "util/pkg/architectures/architectures.go"),
+    ("KOPS_RSA_PRIVATE_KEY_SIZE", "pkg/pki/privatekey.go"),
+    (
+        "KOPS_TERRAFORM_0_12_RENAMED",
+        "upup/pkg/fi/cloudup/awstasks/ebsvolume.go",
+    ),
+    // Image overrides of the addons.
+    ("DNSCONTROLLER_IMAGE", "pkg/assets/builder.go"),
+    ("KOPSCONTROLLER_IMAGE", "pkg/assets/builder.go"),
+    ("KUBE_APISERVER_HEALTHCHECK_IMAGE", "pkg/assets/builder.go"),
+    // Copied into the nodes' user data.
+    ("GOSSIP_DNS_CONN_LIMIT", "pkg/model/resources/nodeup.go"),
+    // An S3-compatible store: copied into the user data, and the files provider's region.
+    (
+        "S3_ENDPOINT",
+        "pkg/model/resources/nodeup.go, util/pkg/vfs/s3context.go",
+    ),
+    (
+        "S3_REGION",
+        "pkg/model/resources/nodeup.go, util/pkg/vfs/s3context.go",
+    ),
+    ("S3_ACCESS_KEY_ID", "pkg/model/resources/nodeup.go"),
+    ("S3_SECRET_ACCESS_KEY", "pkg/model/resources/nodeup.go"),
+    // Where the bucket's region is asked; a `cn-` region switches dns-controller to gossip.
+    (
+        "AWS_REGION",
+        "util/pkg/vfs/s3context.go, upup/pkg/fi/cloudup/template_functions.go",
+    ),
+];
+
 /// One row of `kops rolling-update cluster`'s table
 /// (kops: cmd/kops/rolling-update_cluster.go, columns NAME STATUS NEEDUPDATE READY MIN TARGET MAX NODES).
 #[derive(Debug, Clone, PartialEq, Eq)]
