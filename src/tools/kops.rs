@@ -28,6 +28,10 @@ enum When {
     Always,
     WithYes,
     WithoutYes,
+    /// Unless it applies changes to the cloud itself: `--yes` with the direct target (kops's
+    /// default). kops ignores `--yes` with `--target terraform` (cmd/kops/update_cluster.go:
+    /// only the direct target is a dry run without it).
+    UnlessApplying,
 }
 
 /// Whether an isolated dry run (`snapshot-state`) lets the verb run at all; the pre-flight checks
@@ -64,12 +68,22 @@ const VERBS: &[Verb] = &[
     Verb::reads(("export", None)),
     Verb::reads(("toolbox", Some("dump"))),
     Verb::reads(("toolbox", Some("template"))),
-    // Without --yes, update and rolling-update only preview (cmd/kops/update_cluster.go,
-    // rolling-update_cluster.go); `update --target terraform` writes kubernetes.tf and the managed
-    // files, the same each time.
+    // `update cluster` (kops 1.36, cmd/kops/update_cluster.go, `RunUpdateCluster`): with the
+    // direct target (the default) and without --yes it only previews. With `--target terraform`
+    // it is never a dry run, --yes or not: besides kubernetes.tf and data/ it issues every missing
+    // keyset into the key store (upup/pkg/fi/fitasks/keypair.go, `Render`: `StoreKeyset`) and
+    // every missing secret and token into the secret store (fitasks/secret.go:
+    // `GetOrCreateSecret`), both under spec.configBase (by default `<state>/<cluster>`), writes the
+    // managed files there itself with -TerraformManagedFiles (fitasks/managedfile.go), and exports
+    // a kubeconfig unless --create-kube-config=false (`CreateKubecfg` defaults to true).
+    // Repeatable all the same, except when it applies to the cloud: each key and secret is
+    // created only when missing and everything else is written again with the same content, so a
+    // second attempt finishes what a failed one began. It takes the lock whatever the flags: two
+    // runs at once could each find a CA missing and issue a different one, the second
+    // overwriting the first (and a preview reads the stores the other run writes).
     Verb {
         words: ("update", None),
-        repeatable: When::WithoutYes,
+        repeatable: When::UnlessApplying,
         locks: When::Always,
         isolated: Isolated::Yes,
         writes_registry: true,
@@ -137,12 +151,13 @@ impl Verb {
 }
 
 impl When {
-    fn holds(self, yes: bool) -> bool {
+    fn holds(self, args: &KopsArgs) -> bool {
         match self {
             When::Never => false,
             When::Always => true,
-            When::WithYes => yes,
-            When::WithoutYes => !yes,
+            When::WithYes => args.yes,
+            When::WithoutYes => !args.yes,
+            When::UnlessApplying => !args.applies_to_the_cloud(),
         }
     }
 }
@@ -208,14 +223,21 @@ impl KopsArgs {
             .find(|v| v.words.0 == first && v.words.1.is_none_or(|w| Some(w) == second))
     }
 
-    /// It only reads or previews: safe to run again after a transient error.
+    /// `--yes` with the direct target (kops's default, also when `--target` is not given): kops
+    /// changes the cloud itself. `--target terraform` and `dryrun` never do.
+    fn applies_to_the_cloud(&self) -> bool {
+        self.yes && self.target.as_deref().is_none_or(|t| t == "direct")
+    }
+
+    /// It only reads or previews, or its writes converge (each created only when missing, or
+    /// written again the same): safe to run again after a transient error.
     pub(crate) fn repeatable(&self) -> bool {
-        self.facts().is_some_and(|v| v.repeatable.holds(self.yes))
+        self.facts().is_some_and(|v| v.repeatable.holds(self))
     }
 
     /// It changes the cluster's state store or cloud resources: it runs under the cluster's lock.
     pub(crate) fn changes_cluster(&self) -> bool {
-        self.facts().is_some_and(|v| v.locks.holds(self.yes))
+        self.facts().is_some_and(|v| v.locks.holds(self))
     }
 
     /// An isolated dry run may run it (its flags and stores are checked after this).
@@ -472,7 +494,26 @@ mod tests {
                 "update cluster --target terraform --out .",
                 [true, true, true, true],
             ),
+            // kops ignores --yes with the terraform target: the same keys, secrets, kubeconfig
+            // and files, created only when missing (issue 17, mismatch 8).
+            (
+                "update cluster --target terraform --out . --yes",
+                [true, true, true, true],
+            ),
+            (
+                "update cluster --target=terraform --yes=true",
+                [true, true, true, true],
+            ),
             ("update cluster --yes", [false, true, true, true]),
+            (
+                "update cluster --target direct --yes",
+                [false, true, true, true],
+            ),
+            (
+                "update cluster --target dryrun --yes",
+                [true, true, true, true],
+            ),
+            ("update cluster", [true, true, true, true]),
             ("rolling-update cluster", [true, false, true, false]),
             ("rolling-update cluster --yes", [false, true, true, false]),
             // `--yes=true` is --yes (the lock used to miss it); `--yes=false` is a preview.
