@@ -309,6 +309,20 @@ pub(crate) const OUTPUT_ENVIRONMENT: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whether `KOPS_FEATURE_FLAGS`-style text turns the flag `name` on or off: `Name` and `+Name` turn
+/// it on, `-Name` off, the last mention wins, blanks around each item are ignored (kops 1.36:
+/// pkg/featureflag/featureflag.go, `ParseFlags`). `None` when it is not mentioned.
+pub(crate) fn feature_flag(flags: &str, name: &str) -> Option<bool> {
+    flags
+        .split(',')
+        .map(str::trim)
+        .filter_map(|item| match item.strip_prefix('-') {
+            Some(rest) => (rest == name).then_some(false),
+            None => (item.strip_prefix('+').unwrap_or(item) == name).then_some(true),
+        })
+        .next_back()
+}
+
 /// One row of `kops rolling-update cluster`'s table
 /// (kops: cmd/kops/rolling-update_cluster.go, columns NAME STATUS NEEDUPDATE READY MIN TARGET MAX NODES).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -591,6 +605,20 @@ Must specify --yes to delete cluster
         assert_eq!(resources[1].kind, "volume");
         assert_eq!(resources[1].id, "vol-1");
         assert!(parse_delete_listing("nothing\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn feature_flags_are_read_as_kops_reads_them() {
+        let flag = |text| feature_flag(text, "TerraformManagedFiles");
+        assert_eq!(flag("-TerraformManagedFiles"), Some(false));
+        assert_eq!(flag(" +Foo , -TerraformManagedFiles "), Some(false));
+        assert_eq!(
+            flag("-TerraformManagedFiles,TerraformManagedFiles"),
+            Some(true)
+        );
+        assert_eq!(flag("+TerraformManagedFiles"), Some(true));
+        assert_eq!(flag("Foo,-TerraformManagedFilesX"), None);
+        assert_eq!(flag(""), None);
     }
 
     #[test]
