@@ -203,3 +203,39 @@ fn provider_override_is_written_fmt_clean_and_removed_when_unset() {
     p.kopsform(&["o"]).success();
     assert_eq!(p.read("2-kops/kopsform_override.tf"), "# ours\n");
 }
+
+/// Issue 17, mismatch 1, on the kops double's side: it splits a manifest as kops 1.36 does
+/// (util/pkg/text/text.go, pkg/kopscodecs/codecs.go), so it cannot hide what kopsform's manifest
+/// check refuses. After a `--- # comment` line kops keeps the Cluster and silently drops the
+/// instance group; comments before a leading `---` are a part without a kind.
+#[test]
+fn the_kops_double_splits_a_manifest_as_kops_does() {
+    let p = Project::new();
+    let cluster = "apiVersion: kops.k8s.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: c.example.com\nspec:\n  cloudProvider: aws\n  kubernetesVersion: 1.33.0\n";
+    let group = "apiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup\nmetadata:\n  name: nodes\n  labels:\n    kops.k8s.io/cluster: c.example.com\nspec:\n  role: Node\n";
+    let replace = |text: &str| {
+        p.file("cluster.yml", text);
+        p.tool(
+            ".",
+            "kops",
+            &[
+                "replace",
+                "--force",
+                "-f",
+                "cluster.yml",
+                "--state",
+                "store",
+            ],
+        )
+    };
+    replace(&format!("{cluster}--- # the nodes\n{group}")).success();
+    assert!(p.exists("store/c.example.com/config"));
+    assert!(!p.exists("store/c.example.com/instancegroup/nodes"));
+    replace(&format!("{cluster}---\n{group}")).success();
+    assert!(p.exists("store/c.example.com/instancegroup/nodes"));
+    replace(&format!("# the cluster\n---\n{cluster}---\n{group}"))
+        .failure(1)
+        .stderr_has(
+            "Error: error parsing file \"cluster.yml\": Object 'Kind' is missing in 'null'",
+        );
+}
