@@ -274,6 +274,44 @@ fn an_unchanged_cluster_update_starts_no_kops() {
     );
     assert!(update(&p).1.is_empty());
 
+    // The environment kops reads changes what it writes (issue 17, mismatch 7): a feature flag
+    // set after an up-to-date run makes cluster-update run again, and the line says which.
+    p.env("KOPS_FEATURE_FLAGS", "-TerraformManagedFiles");
+    let (stderr, calls) = update(&p);
+    assert_eq!(calls.len(), 2, "kops replace and update: {calls:?}");
+    assert!(
+        stderr.contains("[cluster-update] runs: the environment kops reads changed: KOPS_FEATURE_FLAGS (pkg/featureflag/featureflag.go)\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[cluster-template] up to date"), "{stderr}");
+    assert!(update(&p).1.is_empty());
+    p.env("KOPS_FEATURE_FLAGS", "");
+    assert_eq!(update(&p).1.len(), 2);
+    // KOPS_BASE_URL moves nodeup (kops: pkg/nodemodel/wellknownassets/kopsassets.go): the user
+    // data kops writes names it.
+    p.env("KOPS_BASE_URL", "https://mirror.example.com/kops/1.34.1/");
+    let (stderr, calls) = update(&p);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        stderr
+            .contains("[cluster-update] runs: the environment kops reads changed: KOPS_BASE_URL ("),
+        "{stderr}"
+    );
+    let data = p.join("examples/sandbox/2-kops/data");
+    let user_data = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("_user_data"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect::<String>();
+    assert!(
+        user_data
+            .contains("NODEUP_URL_AMD64=https://mirror.example.com/kops/1.34.1/linux/amd64/nodeup"),
+        "{user_data}"
+    );
+    p.env("KOPS_BASE_URL", "");
+    assert_eq!(update(&p).1.len(), 2);
+
     // A generated file deleted.
     std::fs::remove_file(p.join("examples/sandbox/2-kops/kubernetes.tf")).unwrap();
     let (stderr, calls) = update(&p);

@@ -763,6 +763,30 @@ fn table() -> Vec<Case> {
             hint: "remove the separator from the template",
             ..Case::default()
         },
+        // kops splits only at exact `---` lines and keeps the first YAML document of each part
+        // (kops: util/pkg/text/text.go, pkg/kopscodecs/codecs.go): issue 17, mismatch 1.
+        Case {
+            name: "manifest-separator-with-comment",
+            files: render(edit("---\n", "--- # the nodes\n")),
+            layer: true,
+            args: &["cluster-template"],
+            want: &[
+                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):7: `--- # the nodes` starts a second YAML document, but kops replace splits a manifest only at lines that are exactly `---` (kops: util/pkg/text/text.go) and reads one document from each part, so it would silently drop everything from here to the next `---` line: write the separator as `---` alone on its line (a comment goes on the line below)",
+            ],
+            hint: "write the separator as `---` alone on its line",
+            ..Case::default()
+        },
+        Case {
+            name: "manifest-comments-before-leading-separator",
+            files: render(format!("# cluster manifest\n---\n{GOOD_TEMPLATE}")),
+            layer: true,
+            args: &["cluster-template"],
+            want: &[
+                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):1: only comments or blank lines before the `---` on line 2; kops replace splits a manifest at every `---` line that follows a line break (kops: util/pkg/text/text.go) and rejects the part above it, which holds no object (Object 'Kind' is missing in 'null'): remove the `---` on line 2, or put the comments below it",
+            ],
+            hint: "remove the `---` on line 2",
+            ..Case::default()
+        },
         Case {
             name: "manifest-null-document",
             files: render(format!("~\n---\n{GOOD_TEMPLATE}")),

@@ -20,48 +20,116 @@ pub(crate) struct Document {
     pub(crate) value: Value,
 }
 
-/// Splits `text` into YAML documents at `---` lines: (1-based first line, text).
-fn split_documents(text: &str) -> Vec<(usize, String)> {
-    let mut docs = Vec::new();
-    let mut current = String::new();
+/// The parts kops reads one object from: kops normalises CRLF line ends and then splits the
+/// file at `"\n---\n"` only, a line that is exactly `---` after a line break (kops:
+/// util/pkg/text/text.go, `SplitContentToSections`, used by cmd/kops/replace.go). So `--- # x` or
+/// `--- ` is no separator to kops, nor is a `---` on the first line. Each part is
+/// (1-based first line, text).
+fn kops_sections(text: &str) -> Vec<(usize, String)> {
+    let normalized = text.replace("\r\n", "\n");
+    let mut sections = Vec::new();
     let mut start = 1;
-    for (i, line) in text.lines().enumerate() {
-        let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
-        if is_marker {
-            docs.push((start, std::mem::take(&mut current)));
-            start = i + 2;
-            // `--- key: value` keeps content on the marker line.
-            let rest = line[3..].trim();
-            if !rest.is_empty() && !rest.starts_with('#') {
-                current.push_str(rest);
-                current.push('\n');
-                start = i + 1;
-            }
-            continue;
-        }
-        current.push_str(line);
-        current.push('\n');
+    for section in normalized.split("\n---\n") {
+        let next = start + section.matches('\n').count() + 2;
+        sections.push((start, section.to_string()));
+        start = next;
     }
-    docs.push((start, current));
-    docs
+    sections
 }
 
-/// Whether a chunk holds nothing but blank lines and comments.
+/// A YAML document marker at the start of `line` (`---` or `...`, then a blank or the end).
+fn marker<'a>(line: &'a str, mark: &str) -> Option<&'a str> {
+    let rest = line.strip_prefix(mark)?;
+    (rest.is_empty() || rest.starts_with([' ', '\t'])).then(|| rest.trim())
+}
+
+/// Whether the rest of a marker line (after `---`) holds content, not only a comment.
+fn has_content(rest: &str) -> bool {
+    !rest.is_empty() && !rest.starts_with('#')
+}
+
+/// A line that is blank, a comment, or a bare `---`/`...` marker: no content.
+fn is_empty_line(line: &str) -> bool {
+    let t = line.trim();
+    t.is_empty()
+        || t.starts_with('#')
+        || marker(line, "---").is_some_and(|rest| !has_content(rest))
+        || marker(line, "...").is_some()
+}
+
+/// Where a second YAML document starts inside one of kops's parts: (0-based line in the part,
+/// the marker line). kops decodes each part with a YAML reader that keeps the first document and
+/// drops the rest without a word (kops: pkg/kopscodecs/codecs.go, `Decode`, through
+/// sigs.k8s.io/yaml), so content after a `--- # comment` or a `...` line would never reach kops.
+/// A marker with nothing after it (up to the part's end) drops nothing and is allowed.
+fn second_document(section: &str) -> Option<(usize, &str)> {
+    let mut content = false;
+    let mut opened = false;
+    let mut pending: Option<(usize, &str)> = None;
+    for (i, line) in section.split('\n').enumerate() {
+        if let Some(rest) = marker(line, "---") {
+            if content || opened || pending.is_some() {
+                let first = *pending.get_or_insert((i, line));
+                if has_content(rest) {
+                    return Some(first);
+                }
+            } else {
+                opened = true;
+                content = has_content(rest);
+            }
+        } else if marker(line, "...").is_some() {
+            pending.get_or_insert((i, line));
+        } else if !is_empty_line(line) {
+            if pending.is_some() {
+                return pending;
+            }
+            content = true;
+        }
+    }
+    None
+}
+
+/// The first YAML document of a part, as kops reads it (the rest is empty: see
+/// [`second_document`]).
+fn first_document(chunk: &str) -> Result<Value, serde_yaml::Error> {
+    use serde::Deserialize;
+    match serde_yaml::Deserializer::from_str(chunk).next() {
+        Some(document) => Value::deserialize(document),
+        None => Ok(Value::Null),
+    }
+}
+
+/// Whether a part holds nothing but blank lines, comments and bare markers: kops decodes it to
+/// nothing and fails (`Object 'Kind' is missing in 'null'`).
 fn is_blank(chunk: &str) -> bool {
-    chunk
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    chunk.split('\n').all(is_empty_line)
+}
+
+/// The line of a part's first content (its YAML document), after blank lines, comments and a
+/// leading `---`.
+fn content_line(start: usize, chunk: &str) -> usize {
+    start + chunk.split('\n').take_while(|l| is_empty_line(l)).count()
 }
 
 /// Parses and checks the manifest for cluster `cluster_name`. Errors name the line.
 pub(crate) fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     let mut documents = Vec::new();
-    for (index, (line, chunk)) in split_documents(text).into_iter().enumerate() {
-        // Text before a leading `---` (nothing, or comments) is not a document.
-        if index == 0 && is_blank(&chunk) {
-            continue;
+    let sections = kops_sections(text);
+    for (index, (line, chunk)) in sections.iter().enumerate() {
+        let (line, chunk) = (*line, chunk.as_str());
+        if let Some((at, marker_line)) = second_document(chunk) {
+            return Err(second_document_message(line + at, marker_line));
         }
-        let value: Value = serde_yaml::from_str(&chunk).map_err(|e| match e.location() {
+        if sections.len() == 1 && is_blank(chunk) {
+            break; // nothing at all: "no Cluster document" below says what to add
+        }
+        if index == 0 && is_blank(chunk) {
+            let separator = line + chunk.matches('\n').count() + 1;
+            return Err(format!(
+                "{line}: only comments or blank lines before the `---` on line {separator}; kops replace splits a manifest at every `---` line that follows a line break (kops: util/pkg/text/text.go) and rejects the part above it, which holds no object (Object 'Kind' is missing in 'null'): remove the `---` on line {separator}, or put the comments below it"
+            ));
+        }
+        let value: Value = first_document(chunk).map_err(|e| match e.location() {
             Some(loc) => format!(
                 "{}:{}: invalid YAML: {}; fix the template so that it renders valid YAML (docs/templates.md, YAML safety)",
                 line + loc.line() - 1,
@@ -74,7 +142,7 @@ pub(crate) fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, Str
         })?;
         if value.is_null() {
             // kops replace fails on an empty document (`Object 'Kind' is missing in 'null'`).
-            if is_blank(&chunk) {
+            if is_blank(chunk) {
                 return Err(format!(
                     "{line}: an empty document (a stray `---`?); kops replace rejects empty documents, so remove the separator from the template"
                 ));
@@ -83,7 +151,7 @@ pub(crate) fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, Str
                 "{line}: a document must be a mapping, not null; remove it from the template"
             ));
         }
-        documents.push(check_document(line, value)?);
+        documents.push(check_document(content_line(line, chunk), value)?);
     }
     let clusters: Vec<&Document> = documents.iter().filter(|d| d.kind == "Cluster").collect();
     match clusters.as_slice() {
@@ -175,10 +243,11 @@ pub(crate) fn metadata_name(value: &Value) -> String {
 
 /// Parses a manifest without checking it: every document that is a mapping with a `kind`.
 pub(crate) fn parse_loose(text: &str) -> Vec<Document> {
-    split_documents(text)
+    kops_sections(text)
         .into_iter()
-        .filter_map(|(line, chunk)| {
-            let value: Value = serde_yaml::from_str(&chunk).ok()?;
+        .filter_map(|(start, chunk)| {
+            let line = content_line(start, &chunk);
+            let value: Value = first_document(&chunk).ok()?;
             let kind = value.get("kind")?.as_str()?.to_string();
             let name = metadata_name(&value);
             Some(Document {
@@ -309,6 +378,19 @@ pub(crate) fn pin_timestamps(
     Some(out)
 }
 
+/// The refusal of a `---`/`...` line kops would not split at, with the content after it.
+fn second_document_message(line: usize, marker_line: &str) -> String {
+    if marker(marker_line, "...").is_some() {
+        format!(
+            "{line}: `{marker_line}` ends a YAML document and more follows; kops replace reads one document from each part between `---` lines and silently drops the rest (kops: util/pkg/text/text.go, pkg/kopscodecs/codecs.go), so what follows would never reach kops: remove the `...` line"
+        )
+    } else {
+        format!(
+            "{line}: `{marker_line}` starts a second YAML document, but kops replace splits a manifest only at lines that are exactly `---` (kops: util/pkg/text/text.go) and reads one document from each part, so it would silently drop everything from here to the next `---` line: write the separator as `---` alone on its line (a comment goes on the line below)"
+        )
+    }
+}
+
 fn check_document(line: usize, value: Value) -> Result<Document, String> {
     if !value.is_mapping() {
         return Err(format!(
@@ -372,8 +454,74 @@ spec: {}
         let docs = check(GOOD, "c.example.com").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].line, 7);
-        let docs = check(&format!("# header\n---\n{GOOD}"), "c.example.com").unwrap();
-        assert_eq!(docs[0].line, 3);
+        // A `---` on the first line is no separator to kops: the part is one document.
+        let docs = check(&format!("---\n{GOOD}"), "c.example.com").unwrap();
+        assert_eq!((docs[0].line, docs[1].line), (2, 8));
+        // Nor is a `--- # x` with only comments above it.
+        let docs = check(&format!("# header\n--- # x\n{GOOD}"), "c.example.com").unwrap();
+        assert_eq!((docs[0].line, docs.len()), (3, 2));
+        // CRLF line ends are split as kops splits them, and a bare marker at the very end drops
+        // nothing.
+        let docs = check(&format!("{GOOD}---").replace('\n', "\r\n"), "c.example.com").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(
+            check(&format!("{GOOD}...\n"), "c.example.com")
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    /// kops splits only at exact `---` lines (util/pkg/text/text.go) and keeps the first YAML
+    /// document of each part: what it would drop or reject is refused, naming the line.
+    #[test]
+    fn what_kops_would_split_otherwise_is_refused() {
+        let commented = GOOD.replace("spec: {}\n---\n", "spec: {}\n--- # the nodes\n");
+        assert_eq!(
+            check(&commented, "c.example.com").unwrap_err(),
+            "6: `--- # the nodes` starts a second YAML document, but kops replace splits a manifest only at lines that are exactly `---` (kops: util/pkg/text/text.go) and reads one document from each part, so it would silently drop everything from here to the next `---` line: write the separator as `---` alone on its line (a comment goes on the line below)"
+        );
+        let trailing_blank = GOOD.replace("spec: {}\n---\n", "spec: {}\n--- \n");
+        assert!(
+            check(&trailing_blank, "c.example.com")
+                .unwrap_err()
+                .starts_with("6: `--- ` starts a second YAML document"),
+        );
+        let ended = GOOD.replace("spec: {}\n---\n", "spec: {}\n...\n");
+        assert!(
+            check(&ended, "c.example.com")
+                .unwrap_err()
+                .starts_with("6: `...` ends a YAML document and more follows"),
+        );
+        assert_eq!(
+            check(&format!("# header\n\n---\n{GOOD}"), "c.example.com").unwrap_err(),
+            "1: only comments or blank lines before the `---` on line 3; kops replace splits a manifest at every `---` line that follows a line break (kops: util/pkg/text/text.go) and rejects the part above it, which holds no object (Object 'Kind' is missing in 'null'): remove the `---` on line 3, or put the comments below it"
+        );
+        assert!(
+            check(&format!("\n---\n{GOOD}"), "c.example.com")
+                .unwrap_err()
+                .starts_with("1: only comments or blank lines before the `---` on line 2;"),
+        );
+    }
+
+    #[test]
+    fn kops_sections_are_numbered_by_their_first_line() {
+        assert_eq!(
+            kops_sections("a\n---\nb\nc\n---\n--- # d\ne"),
+            [
+                (1, "a".to_string()),
+                (3, "b\nc".to_string()),
+                (6, "--- # d\ne".to_string())
+            ]
+        );
+        assert_eq!(second_document("a: 1\n--- # x\n# y\n"), None);
+        assert_eq!(
+            second_document("a: 1\n--- # x\n# y\nb: 2"),
+            Some((1, "--- # x"))
+        );
+        assert_eq!(second_document("a: 1\n--- b: 2"), Some((1, "--- b: 2")));
+        assert_eq!(second_document("---\n---\na: 1"), Some((1, "---")));
+        assert_eq!(second_document("  ---\na: |\n  ---\n"), None);
     }
 
     #[test]

@@ -4,6 +4,16 @@
 //! an assumed role or the region of the `aws.files` alias. Terraform merges any `*_override.tf` file
 //! into the blocks of the same name, so kopsform writes those settings there instead and never
 //! touches what kops generated.
+//!
+//! An override block needs a block of the same name in kops's own files: Terraform fails with
+//! "Missing base provider configuration for override" otherwise. kops writes the `aws.files`
+//! provider only when it renders managed files into Terraform (`aws_s3_object`s of an `s3://`
+//! configBase, with the feature flag `TerraformManagedFiles`, on by default: kops:
+//! util/pkg/vfs/s3fs.go `RenderTerraform`, upup/pkg/fi/cloudup/terraform/target_hcl2.go), so the
+//! `aws.files` block is written only when kops's files have one ([`FilesProvider`]). Its region is
+//! the one kops wrote, the state bucket's (kops: util/pkg/vfs/s3context.go,
+//! `getDetailsForBucket`: `GetBucketLocation`, or `S3_REGION` with `S3_ENDPOINT`), never the
+//! cluster's `region`: only an explicit `files_region` overrides it.
 
 use crate::project::schema::ProviderOverride;
 
@@ -62,34 +72,58 @@ fn provider_block(
     block
 }
 
-/// The override file's text, or `None` when nothing is configured.
-pub(crate) fn render(config: &ProviderOverride) -> Option<String> {
+/// Whether kops's own Terraform files configure the `aws.files` provider, which an override
+/// block may only adjust, never add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FilesProvider {
+    Declared,
+    Absent,
+}
+
+/// The `files_*` keys that are set: they apply only where kops wrote the `aws.files` provider.
+pub(crate) fn files_keys(config: &ProviderOverride) -> Vec<&'static str> {
+    [
+        ("files_region", config.files_region.is_some()),
+        ("files_profile", config.files_profile.is_some()),
+        ("files_assume_role", config.files_assume_role.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect()
+}
+
+/// The override file's text, or `None` when there is nothing to write: nothing configured, or
+/// only settings of an `aws.files` provider that kops did not write.
+pub(crate) fn render(config: &ProviderOverride, files: FilesProvider) -> Option<String> {
     let c = config;
-    if c.region.is_none()
-        && c.profile.is_none()
-        && c.assume_role.is_none()
-        && c.files_region.is_none()
-        && c.files_profile.is_none()
-        && c.files_assume_role.is_none()
-    {
+    let default = c.region.is_some() || c.profile.is_some() || c.assume_role.is_some();
+    // The files provider's region is the bucket's, as kops wrote it: no fallback to `region`.
+    let files_profile = c.files_profile.as_deref().or(c.profile.as_deref());
+    let files_role = c.files_assume_role.as_deref().or(c.assume_role.as_deref());
+    let files_block = files == FilesProvider::Declared
+        && (c.files_region.is_some() || files_profile.is_some() || files_role.is_some());
+    if !default && !files_block {
         return None;
     }
-    let mut text = format!("{HEADER}\n\n");
-    if c.region.is_some() || c.profile.is_some() || c.assume_role.is_some() {
+    let mut text = format!("{HEADER}\n");
+    if default {
+        text.push('\n');
         text.push_str(&provider_block(
             None,
             c.region.as_deref(),
             c.profile.as_deref(),
             c.assume_role.as_deref(),
         ));
-        text.push('\n');
     }
-    text.push_str(&provider_block(
-        Some("files"),
-        c.files_region.as_deref().or(c.region.as_deref()),
-        c.files_profile.as_deref().or(c.profile.as_deref()),
-        c.files_assume_role.as_deref().or(c.assume_role.as_deref()),
-    ));
+    if files_block {
+        text.push('\n');
+        text.push_str(&provider_block(
+            Some("files"),
+            c.files_region.as_deref(),
+            files_profile,
+            files_role,
+        ));
+    }
     Some(text)
 }
 
@@ -99,26 +133,74 @@ mod tests {
 
     #[test]
     fn nothing_configured_writes_nothing() {
-        assert_eq!(render(&ProviderOverride::default()), None);
+        for files in [FilesProvider::Declared, FilesProvider::Absent] {
+            assert_eq!(render(&ProviderOverride::default(), files), None);
+        }
     }
 
     #[test]
-    fn both_providers_with_files_falling_back() {
-        let text = render(&ProviderOverride {
+    fn the_files_provider_falls_back_for_credentials_but_keeps_the_buckets_region() {
+        let config = ProviderOverride {
+            region: Some("eu-central-1".into()),
             profile: Some("prod".into()),
             assume_role: Some("arn:aws:iam::1:role/kops".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            render(&config, FilesProvider::Declared).unwrap(),
+            format!(
+                "{HEADER}
+
+provider \"aws\" {{
+  region  = \"eu-central-1\"
+  profile = \"prod\"
+
+  assume_role {{
+    role_arn = \"arn:aws:iam::1:role/kops\"
+  }}
+}}
+
+provider \"aws\" {{
+  alias   = \"files\"
+  profile = \"prod\"
+
+  assume_role {{
+    role_arn = \"arn:aws:iam::1:role/kops\"
+  }}
+}}
+"
+            )
+        );
+        let explicit = ProviderOverride {
+            files_region: Some("eu-west-1".into()),
+            ..config
+        };
+        assert!(
+            render(&explicit, FilesProvider::Declared)
+                .unwrap()
+                .contains(
+                    "  alias   = \"files\"\n  region  = \"eu-west-1\"\n  profile = \"prod\"\n"
+                ),
+        );
+    }
+
+    #[test]
+    fn no_files_block_where_kops_wrote_no_files_provider() {
+        let config = ProviderOverride {
+            profile: Some("prod".into()),
             files_region: Some("eu-west-1".into()),
             ..Default::default()
-        })
-        .unwrap();
-        assert!(text.starts_with(HEADER));
-        assert!(text.contains("provider \"aws\" {\n  profile = \"prod\"\n\n  assume_role {\n    role_arn = \"arn:aws:iam::1:role/kops\"\n  }\n}\n"), "{text}");
-        assert!(
-            text.contains(
-                "  alias   = \"files\"\n  region  = \"eu-west-1\"\n  profile = \"prod\"\n"
-            ),
-            "{text}"
+        };
+        assert_eq!(
+            render(&config, FilesProvider::Absent).unwrap(),
+            format!("{HEADER}\n\nprovider \"aws\" {{\n  profile = \"prod\"\n}}\n")
         );
+        let only_files = ProviderOverride {
+            files_region: Some("eu-west-1".into()),
+            ..Default::default()
+        };
+        assert_eq!(render(&only_files, FilesProvider::Absent), None);
+        assert_eq!(files_keys(&only_files), ["files_region"]);
     }
 
     #[test]

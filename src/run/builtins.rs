@@ -191,7 +191,22 @@ impl<'p> Runner<'p> {
             .provider_override
             .clone()
             .unwrap_or_default();
-        match provider_override::render(&config) {
+        let dir = path.parent().unwrap_or(&self.project.dir).to_path_buf();
+        let files = kops_files_provider(&dir);
+        if files == provider_override::FilesProvider::Absent {
+            let keys = provider_override::files_keys(&config);
+            if !keys.is_empty() {
+                notice!(
+                    "{prefix}{} not written: no Terraform file of kops's in {} has `provider \"aws\"` with `alias = \"files\"`, which kops writes only when its managed files go to an s3:// configBase through Terraform (the feature flag TerraformManagedFiles, on by default), and Terraform refuses an override of a provider that is not there",
+                    keys.join(", "),
+                    match std::path::Path::new(out).parent() {
+                        Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+                        _ => ".".to_string(),
+                    }
+                );
+            }
+        }
+        match provider_override::render(&config, files) {
             Some(text) => {
                 if self.options.dry_run {
                     notice!("{prefix}would write {out}");
@@ -497,5 +512,27 @@ impl<'p> Runner<'p> {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether the Terraform files beside the override (kops's `kubernetes.tf`; every `*.tf` that is
+/// not itself an override file, as Terraform reads them) configure the `aws.files` provider.
+fn kops_files_provider(dir: &std::path::Path) -> provider_override::FilesProvider {
+    let declared = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let primary =
+                name.ends_with(".tf") && name != "override.tf" && !name.ends_with("_override.tf");
+            primary
+                && std::fs::read_to_string(entry.path())
+                    .is_ok_and(|text| crate::tools::kops::declares_files_provider(&text))
+        });
+    if declared {
+        provider_override::FilesProvider::Declared
+    } else {
+        provider_override::FilesProvider::Absent
     }
 }

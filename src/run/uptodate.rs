@@ -17,14 +17,29 @@ use crate::error::UserError;
 use crate::project::task::{Builtin, Step};
 use crate::statestore::store::{self, Aws, Store};
 use crate::text::hex;
+use crate::tools::kops::OUTPUT_ENVIRONMENT;
 
 use super::scope::Runner;
+
+/// What a task reads, as its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Inputs {
+    /// SHA-256 of everything the task reads, the kops environment included.
+    pub(crate) digest: String,
+    /// For a task that runs kops: each variable of [`OUTPUT_ENVIRONMENT`] its kops steps see from
+    /// kopsform's own environment, with the SHA-256 of its value (so that a message can name the
+    /// one that changed without keeping the value).
+    pub(crate) kops_environment: BTreeMap<String, String>,
+}
 
 /// What a task's last successful run left behind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub(crate) struct Record {
     /// SHA-256 of everything the task reads.
     pub(crate) inputs: String,
+    /// The kops environment of [`Inputs`]; absent in records of kopsform before issue 17.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kops_environment: Option<BTreeMap<String, String>>,
     /// SHA-256 of the cluster's spec in the state store after the run (kops tasks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) state: Option<String>,
@@ -228,6 +243,37 @@ pub(crate) fn registry_hash(store: &Store, cluster: &str, aws: &Aws) -> Result<S
     Ok(fp.finish())
 }
 
+/// The variables of [`OUTPUT_ENVIRONMENT`] set in `lookup` (kopsform's own environment, which a
+/// kops step inherits) and not set by a layer of tasks.toml (`layered`: those are fingerprinted
+/// as written), each with the SHA-256 of its value.
+fn kops_environment(
+    layered: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
+    OUTPUT_ENVIRONMENT
+        .iter()
+        .filter(|(name, _)| !layered.iter().any(|l| l == name))
+        .filter_map(|(name, _)| {
+            // kops reads every one of them as `os.Getenv(x) != ""`: empty is unset.
+            let value = lookup(name).filter(|v| !v.is_empty())?;
+            Some((name.to_string(), hex(&Sha256::digest(value.as_bytes()))))
+        })
+        .collect()
+}
+
+/// The variables whose value differs between two kops environments, each with the kops file that
+/// reads it: `KOPS_FEATURE_FLAGS (pkg/featureflag/featureflag.go)`.
+fn changed_variables(
+    before: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> Vec<String> {
+    OUTPUT_ENVIRONMENT
+        .iter()
+        .filter(|(name, _)| before.get(*name) != now.get(*name))
+        .map(|(name, file)| format!("{name} ({file})"))
+        .collect()
+}
+
 /// The environment variables (name, value) a template reads through `env`: those it names as
 /// `env.NAME`, or all of them when it reaches `env` any other way (`lookup env x`, `#each env`).
 fn env_read(template: &str) -> Vec<(String, Option<String>)> {
@@ -274,7 +320,10 @@ fn env_read(template: &str) -> Vec<(String, Option<String>)> {
 impl<'p> Runner<'p> {
     /// The fingerprint of what a task reads: its sources, its resolved steps, its values and the
     /// versions of its tools.
-    pub(super) fn task_inputs(&mut self, name: &str) -> Result<String, UserError> {
+    pub(super) fn task_inputs(
+        &mut self,
+        name: &str,
+    ) -> Result<crate::run::uptodate::Inputs, UserError> {
         let task = self.task(name);
         let mut fp = crate::run::uptodate::Fingerprint::default();
         let mut patterns = Vec::new();
@@ -289,6 +338,10 @@ impl<'p> Runner<'p> {
             fp.add("source matches nothing", pattern.as_bytes());
         }
         let mut programs = Vec::new();
+        // The variables tasks.toml sets for kops steps (project, cluster, task, step): their
+        // text is in the fingerprint already, and they hide kopsform's own.
+        let mut layered: Vec<String> = Vec::new();
+        let mut runs_kops = false;
         for (i, step) in task.steps.iter().enumerate() {
             let resolved = self.resolve_paths(name, step)?;
             let text = match &resolved {
@@ -302,6 +355,10 @@ impl<'p> Runner<'p> {
                         None => String::new(),
                     };
                     programs.push(self.project.tool_or_default(&argv[0]));
+                    if self.project.is_tool(&c.argv[0], "kops") {
+                        runs_kops = true;
+                        layered.extend(c.env.keys().cloned());
+                    }
                     format!(
                         "{argv:?} {cwd:?} {:?} {:?} {:?} {:?}",
                         c.env, c.report, c.save, c.private
@@ -328,6 +385,22 @@ impl<'p> Runner<'p> {
             "task env",
             format!("{:?} {:?}", task.env, self.project.config.env).as_bytes(),
         );
+        let kops_environment = if runs_kops {
+            layered.extend(task.env.keys().cloned());
+            layered.extend(self.project.config.env.keys().cloned());
+            if let Some(def) = &self.cluster {
+                // The cluster's own env (kops sees it) is part of the fingerprint as written.
+                fp.add("cluster env", format!("{:?}", def.config.env).as_bytes());
+                layered.extend(def.config.env.keys().cloned());
+            }
+            let environment = kops_environment(&layered, |n| std::env::var(n).ok());
+            for (variable, sha) in &environment {
+                fp.add(&format!("kops environment {variable}"), sha.as_bytes());
+            }
+            environment
+        } else {
+            BTreeMap::new()
+        };
         let values = self.values.get(&self.renderer)?;
         let mut context = values.context.clone();
         if let Some(map) = context.as_object_mut() {
@@ -341,7 +414,10 @@ impl<'p> Runner<'p> {
             let version = crate::run::uptodate::tool_version(&program, &self.project.dir, &cache);
             fp.add(&format!("tool {program}"), version.as_bytes());
         }
-        Ok(fp.finish())
+        Ok(crate::run::uptodate::Inputs {
+            digest: fp.finish(),
+            kops_environment,
+        })
     }
 
     pub(super) fn generated(
@@ -366,13 +442,24 @@ impl<'p> Runner<'p> {
     pub(super) fn stale_because(
         &mut self,
         name: &str,
-        inputs: &str,
+        inputs: &crate::run::uptodate::Inputs,
     ) -> Result<Option<String>, UserError> {
         let path = crate::run::uptodate::record_path(&self.work_dir(), name);
         let Some(record) = crate::run::uptodate::read_record(&path) else {
             return Ok(Some("no record of an earlier successful run".into()));
         };
-        if record.inputs != inputs {
+        let changed = record
+            .kops_environment
+            .as_ref()
+            .map(|before| changed_variables(before, &inputs.kops_environment))
+            .unwrap_or_default();
+        if !changed.is_empty() {
+            return Ok(Some(format!(
+                "the environment kops reads changed: {}",
+                changed.join(", ")
+            )));
+        }
+        if record.inputs != inputs.digest {
             return Ok(Some(
                 "its sources, arguments, values or tool versions changed".into(),
             ));
@@ -392,7 +479,11 @@ impl<'p> Runner<'p> {
         Ok(None)
     }
 
-    pub(super) fn record_run(&mut self, name: &str, inputs: String) -> Result<(), UserError> {
+    pub(super) fn record_run(
+        &mut self,
+        name: &str,
+        inputs: crate::run::uptodate::Inputs,
+    ) -> Result<(), UserError> {
         let (generates, _) = self.generated(name)?;
         let state = if self.runs_kops(name) {
             Some(self.registry_hash()?)
@@ -400,7 +491,8 @@ impl<'p> Runner<'p> {
             None
         };
         let record = crate::run::uptodate::Record {
-            inputs,
+            inputs: inputs.digest,
+            kops_environment: self.runs_kops(name).then_some(inputs.kops_environment),
             state,
             generates,
         };
@@ -512,6 +604,45 @@ mod tests {
         );
         assert!(names("{{#each env}}{{/each}}").contains(&"KOPSFORM_UPTODATE_A".to_string()));
         assert!(names("{{lookup env \"X\"}}").len() > 1);
+    }
+
+    #[test]
+    fn the_kops_environment_names_what_changed() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let before = kops_environment(&[], env(&[("KOPS_FEATURE_FLAGS", "+Foo"), ("HOME", "/h")]));
+        assert_eq!(before.keys().collect::<Vec<_>>(), ["KOPS_FEATURE_FLAGS"]);
+        assert_ne!(before["KOPS_FEATURE_FLAGS"], "+Foo", "only a hash is kept");
+        let now = kops_environment(
+            &[],
+            env(&[
+                ("KOPS_FEATURE_FLAGS", "-TerraformManagedFiles"),
+                ("KOPS_BASE_URL", "https://mirror/kops/1.36.2/"),
+            ]),
+        );
+        assert_eq!(
+            changed_variables(&before, &now),
+            [
+                "KOPS_FEATURE_FLAGS (pkg/featureflag/featureflag.go)",
+                "KOPS_BASE_URL (pkg/nodemodel/wellknownassets/kopsassets.go, pkg/assets/builder.go, upup/pkg/fi/cloudup/template_functions.go)"
+            ]
+        );
+        assert!(changed_variables(&now, &now).is_empty());
+        // A variable tasks.toml sets is fingerprinted as written there, not from kopsform's own
+        // environment.
+        assert!(
+            kops_environment(
+                &["KOPS_FEATURE_FLAGS".to_string()],
+                env(&[("KOPS_FEATURE_FLAGS", "+Foo")])
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ enum When {
     Always,
     WithYes,
     WithoutYes,
+    /// Unless it applies changes to the cloud itself: `--yes` with the direct target (kops's
+    /// default). kops ignores `--yes` with `--target terraform` (cmd/kops/update_cluster.go:
+    /// only the direct target is a dry run without it).
+    UnlessApplying,
 }
 
 /// Whether an isolated dry run (`snapshot-state`) lets the verb run at all; the pre-flight checks
@@ -64,12 +68,22 @@ const VERBS: &[Verb] = &[
     Verb::reads(("export", None)),
     Verb::reads(("toolbox", Some("dump"))),
     Verb::reads(("toolbox", Some("template"))),
-    // Without --yes, update and rolling-update only preview (cmd/kops/update_cluster.go,
-    // rolling-update_cluster.go); `update --target terraform` writes kubernetes.tf and the managed
-    // files, the same each time.
+    // `update cluster` (kops 1.36, cmd/kops/update_cluster.go, `RunUpdateCluster`): with the
+    // direct target (the default) and without --yes it only previews. With `--target terraform`
+    // it is never a dry run, --yes or not: besides kubernetes.tf and data/ it issues every missing
+    // keyset into the key store (upup/pkg/fi/fitasks/keypair.go, `Render`: `StoreKeyset`) and
+    // every missing secret and token into the secret store (fitasks/secret.go:
+    // `GetOrCreateSecret`), both under spec.configBase (by default `<state>/<cluster>`), writes the
+    // managed files there itself with -TerraformManagedFiles (fitasks/managedfile.go), and exports
+    // a kubeconfig unless --create-kube-config=false (`CreateKubecfg` defaults to true).
+    // Repeatable all the same, except when it applies to the cloud: each key and secret is
+    // created only when missing and everything else is written again with the same content, so a
+    // second attempt finishes what a failed one began. It takes the lock whatever the flags: two
+    // runs at once could each find a CA missing and issue a different one, the second
+    // overwriting the first (and a preview reads the stores the other run writes).
     Verb {
         words: ("update", None),
-        repeatable: When::WithoutYes,
+        repeatable: When::UnlessApplying,
         locks: When::Always,
         isolated: Isolated::Yes,
         writes_registry: true,
@@ -137,12 +151,13 @@ impl Verb {
 }
 
 impl When {
-    fn holds(self, yes: bool) -> bool {
+    fn holds(self, args: &KopsArgs) -> bool {
         match self {
             When::Never => false,
             When::Always => true,
-            When::WithYes => yes,
-            When::WithoutYes => !yes,
+            When::WithYes => args.yes,
+            When::WithoutYes => !args.yes,
+            When::UnlessApplying => !args.applies_to_the_cloud(),
         }
     }
 }
@@ -208,14 +223,21 @@ impl KopsArgs {
             .find(|v| v.words.0 == first && v.words.1.is_none_or(|w| Some(w) == second))
     }
 
-    /// It only reads or previews: safe to run again after a transient error.
+    /// `--yes` with the direct target (kops's default, also when `--target` is not given): kops
+    /// changes the cloud itself. `--target terraform` and `dryrun` never do.
+    fn applies_to_the_cloud(&self) -> bool {
+        self.yes && self.target.as_deref().is_none_or(|t| t == "direct")
+    }
+
+    /// It only reads or previews, or its writes converge (each created only when missing, or
+    /// written again the same): safe to run again after a transient error.
     pub(crate) fn repeatable(&self) -> bool {
-        self.facts().is_some_and(|v| v.repeatable.holds(self.yes))
+        self.facts().is_some_and(|v| v.repeatable.holds(self))
     }
 
     /// It changes the cluster's state store or cloud resources: it runs under the cluster's lock.
     pub(crate) fn changes_cluster(&self) -> bool {
-        self.facts().is_some_and(|v| v.locks.holds(self.yes))
+        self.facts().is_some_and(|v| v.locks.holds(self))
     }
 
     /// An isolated dry run may run it (its flags and stores are checked after this).
@@ -231,6 +253,74 @@ impl KopsArgs {
     pub(crate) fn writes_registry(&self) -> bool {
         self.facts().is_some_and(|v| v.writes_registry)
     }
+}
+
+/// The environment variables that change what kops writes or accepts (its Terraform output, the
+/// managed files and keys, whether it runs at all), each with the kops 1.36 file that reads it.
+/// The up-to-date fingerprint of a task that runs kops takes in their values (run::uptodate), so
+/// that, say, `KOPS_FEATURE_FLAGS=-TerraformManagedFiles` makes `cluster-update` run again.
+/// `KOPS_STATE_STORE` and `KOPS_CLUSTER_NAME` are not here: kopsform sets both for every kops step.
+pub(crate) const OUTPUT_ENVIRONMENT: &[(&str, &str)] = &[
+    ("KOPS_FEATURE_FLAGS", "pkg/featureflag/featureflag.go"),
+    // `viper.BindEnv("lifecycle-overrides", ...)` in `update cluster`'s flags.
+    ("KOPS_LIFECYCLE_OVERRIDES", "cmd/kops/update_cluster.go"),
+    // Where nodeup and the kops assets come from, baked into the user data and addon manifests.
+    (
+        "KOPS_BASE_URL",
+        "pkg/nodemodel/wellknownassets/kopsassets.go, pkg/assets/builder.go, upup/pkg/fi/cloudup/template_functions.go",
+    ),
+    // The Kubernetes version checks; also passed to kops-controller's manifest.
+    (
+        "KOPS_RUN_TOO_NEW_VERSION",
+        "upup/pkg/fi/cloudup/apply_cluster.go, upup/pkg/fi/cloudup/template_functions.go",
+    ),
+    (
+        "KOPS_RUN_OBSOLETE_VERSION",
+        "upup/pkg/fi/cloudup/apply_cluster.go",
+    ),
+    // The architectures whose nodeup and assets are listed.
+    ("KOPS_ARCH", "util/pkg/architectures/architectures.go"),
+    ("KOPS_RSA_PRIVATE_KEY_SIZE", "pkg/pki/privatekey.go"),
+    (
+        "KOPS_TERRAFORM_0_12_RENAMED",
+        "upup/pkg/fi/cloudup/awstasks/ebsvolume.go",
+    ),
+    // Image overrides of the addons.
+    ("DNSCONTROLLER_IMAGE", "pkg/assets/builder.go"),
+    ("KOPSCONTROLLER_IMAGE", "pkg/assets/builder.go"),
+    ("KUBE_APISERVER_HEALTHCHECK_IMAGE", "pkg/assets/builder.go"),
+    // Copied into the nodes' user data.
+    ("GOSSIP_DNS_CONN_LIMIT", "pkg/model/resources/nodeup.go"),
+    // An S3-compatible store: copied into the user data, and the files provider's region.
+    (
+        "S3_ENDPOINT",
+        "pkg/model/resources/nodeup.go, util/pkg/vfs/s3context.go",
+    ),
+    (
+        "S3_REGION",
+        "pkg/model/resources/nodeup.go, util/pkg/vfs/s3context.go",
+    ),
+    ("S3_ACCESS_KEY_ID", "pkg/model/resources/nodeup.go"),
+    ("S3_SECRET_ACCESS_KEY", "pkg/model/resources/nodeup.go"),
+    // Where the bucket's region is asked; a `cn-` region switches dns-controller to gossip.
+    (
+        "AWS_REGION",
+        "util/pkg/vfs/s3context.go, upup/pkg/fi/cloudup/template_functions.go",
+    ),
+];
+
+/// Whether `KOPS_FEATURE_FLAGS`-style text turns the flag `name` on or off: `Name` and `+Name` turn
+/// it on, `-Name` off, the last mention wins, blanks around each item are ignored (kops 1.36:
+/// pkg/featureflag/featureflag.go, `ParseFlags`). `None` when it is not mentioned.
+pub(crate) fn feature_flag(flags: &str, name: &str) -> Option<bool> {
+    flags
+        .split(',')
+        .map(str::trim)
+        .filter_map(|item| match item.strip_prefix('-') {
+            Some(rest) => (rest == name).then_some(false),
+            None => (item.strip_prefix('+').unwrap_or(item) == name).then_some(true),
+        })
+        .next_back()
 }
 
 /// One row of `kops rolling-update cluster`'s table
@@ -355,6 +445,31 @@ pub(crate) fn needing_update(groups: &[GroupStatus], name: impl Fn(&str) -> Stri
         .collect()
 }
 
+/// Whether Terraform text as kops writes it configures `provider "aws"` with `alias = "files"`:
+/// kops writes one top-level block per provider, `provider "aws" {` to a `}` at the start of a
+/// line, its attributes one a line (kops: upup/pkg/fi/cloudup/terraform/target_hcl2.go,
+/// `writeProviders`), and adds the `files` alias only for managed files rendered into Terraform
+/// (util/pkg/vfs/s3fs.go, `RenderTerraform`: `EnsureTerraformProvider`).
+pub(crate) fn declares_files_provider(terraform: &str) -> bool {
+    let mut in_aws = false;
+    for line in terraform.lines() {
+        if !line.starts_with([' ', '\t']) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words == ["}"] {
+                in_aws = false;
+            } else if !words.is_empty() {
+                in_aws = words == ["provider", "\"aws\"", "{"];
+            }
+            continue;
+        }
+        let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        if in_aws && squeezed == "alias=\"files\"" {
+            return true;
+        }
+    }
+    false
+}
+
 /// `kops version`: `Client version: 1.30.1 (git-v1.30.1)` (cmd/kops/version.go), or the bare
 /// version of `kops version --short`.
 pub(crate) fn parse_version(stdout: &str) -> Option<String> {
@@ -393,7 +508,26 @@ mod tests {
                 "update cluster --target terraform --out .",
                 [true, true, true, true],
             ),
+            // kops ignores --yes with the terraform target: the same keys, secrets, kubeconfig
+            // and files, created only when missing (issue 17, mismatch 8).
+            (
+                "update cluster --target terraform --out . --yes",
+                [true, true, true, true],
+            ),
+            (
+                "update cluster --target=terraform --yes=true",
+                [true, true, true, true],
+            ),
             ("update cluster --yes", [false, true, true, true]),
+            (
+                "update cluster --target direct --yes",
+                [false, true, true, true],
+            ),
+            (
+                "update cluster --target dryrun --yes",
+                [true, true, true, true],
+            ),
+            ("update cluster", [true, true, true, true]),
             ("rolling-update cluster", [true, false, true, false]),
             ("rolling-update cluster --yes", [false, true, true, false]),
             // `--yes=true` is --yes (the lock used to miss it); `--yes=false` is a preview.
@@ -471,6 +605,46 @@ Must specify --yes to delete cluster
         assert_eq!(resources[1].kind, "volume");
         assert_eq!(resources[1].id, "vol-1");
         assert!(parse_delete_listing("nothing\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn feature_flags_are_read_as_kops_reads_them() {
+        let flag = |text| feature_flag(text, "TerraformManagedFiles");
+        assert_eq!(flag("-TerraformManagedFiles"), Some(false));
+        assert_eq!(flag(" +Foo , -TerraformManagedFiles "), Some(false));
+        assert_eq!(
+            flag("-TerraformManagedFiles,TerraformManagedFiles"),
+            Some(true)
+        );
+        assert_eq!(flag("+TerraformManagedFiles"), Some(true));
+        assert_eq!(flag("Foo,-TerraformManagedFilesX"), None);
+        assert_eq!(flag(""), None);
+    }
+
+    #[test]
+    fn the_files_provider_is_found_where_kops_writes_it() {
+        let ours = "provider \"aws\" {\n  region = \"us-test-1\"\n}\n\nprovider \"aws\" {\n  alias  = \"files\"\n  region = \"us-test-1\"\n}\n";
+        assert!(declares_files_provider(ours));
+        assert!(!declares_files_provider(
+            "provider \"aws\" {\n  region = \"us-test-1\"\n}\n\nresource \"aws_s3_object\" \"x\" {\n  alias = \"files\"\n}\n"
+        ));
+        assert!(!declares_files_provider(
+            "provider \"google\" {\n  alias = \"files\"\n}\n"
+        ));
+        // The real kops output of the fixtures (minimal, HA, complex) all have it.
+        for dir in ["minimal-aws", "ha", "complex"] {
+            let path = format!(
+                "{}/../shared/fixtures/kops/{dir}/kubernetes.tf",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                assert!(declares_files_provider(&text), "{dir}");
+                let without = text
+                    .replace("  alias  = \"files\"\n", "")
+                    .replace("  alias   = \"files\"\n", "");
+                assert!(!declares_files_provider(&without), "{dir}");
+            }
+        }
     }
 
     #[test]

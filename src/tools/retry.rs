@@ -3,10 +3,12 @@
 //! A step is retried when it failed, a line of its output matched a transient-error pattern
 //! (throttling, `RequestLimitExceeded`, a connection reset, a TLS handshake timeout, a 5xx from S3),
 //! and kopsform knows the command to be repeatable: `terraform init/plan/output/show/validate`,
-//! `kops get/validate/export`, `aws s3 ls`, a download with `aws s3 cp|sync`, or a program the task
-//! lists in `repeatable`. A command that changes things (`terraform apply`, `kops replace`,
-//! `kops update cluster --yes`, an upload) is never retried: its failure says it looked transient
-//! and that kopsform did not repeat it. The waits grow exponentially with jitter, up to a cap.
+//! `kops get/validate/export`, `kops update cluster --target terraform` (whose writes converge:
+//! tools::kops), `aws s3 ls`, a download with `aws s3 cp|sync`, or a program the task lists in
+//! `repeatable`. A command that changes things (`terraform apply`, `kops replace`,
+//! `kops update cluster --yes` to the direct target, an upload) is never retried: its failure says
+//! it looked transient and that kopsform did not repeat it. The waits grow exponentially with
+//! jitter, up to a cap.
 
 use std::time::Duration;
 
@@ -216,7 +218,8 @@ pub(crate) enum Tool {
 /// Whether a command may be run again after a transient failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Safety {
-    /// It only reads, or writes only local files it would write the same way again.
+    /// It only reads, or its writes converge: files it would write the same way again, objects
+    /// it creates only when missing (`kops update cluster --target terraform`'s keys and secrets).
     Repeatable,
     /// It changes the cloud, the state store or the Terraform state.
     Mutating,
@@ -396,6 +399,11 @@ mod tests {
             (
                 Kops,
                 "update cluster --target terraform --out .",
+                Repeatable,
+            ),
+            (
+                Kops,
+                "update cluster --target terraform --out . --yes",
                 Repeatable,
             ),
             (Kops, "update cluster --yes", Mutating),

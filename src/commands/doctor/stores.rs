@@ -1,10 +1,14 @@
 //! Each cluster's state store, read only: an S3 bucket that can be listed (with the aws CLI), or
-//! a local folder that exists or can be created. In: a cluster. Out: its `state-store` check.
+//! a local folder that exists or can be created, with a warning when a task runs
+//! `kops update cluster --target terraform`, which real kops cannot do on a local configBase
+//! (docs/doctor.md). In: a cluster. Out: its `state-store` check.
 
 use std::path::Path;
 
 use crate::project::cluster::ClusterDef;
+use crate::project::task::Step;
 use crate::statestore::store::{self, Store};
+use crate::tools::kops::{KopsArgs, feature_flag};
 use crate::tools::process;
 
 use super::report::{Check, Status};
@@ -69,8 +73,47 @@ impl Doctor<'_> {
                     Err(e) => check(Status::Fail, format!("state store {state}: {}", e.message)),
                 }
             }
-            Store::Local(path) => local_store(&state, &path, check),
+            Store::Local(path) => {
+                let found = local_store(&state, &path, check);
+                match (found.status, self.terraform_managed_files(def)) {
+                    (Status::Ok, Some(task)) => check(
+                        Status::Warn,
+                        format!(
+                            "{}; but real kops cannot use a local state store with `kops update cluster --target terraform` (task `{task}`): its configBase (`<state>/<cluster>` unless spec.configBase names another place) holds the managed files, which kops renders into Terraform only for a path that can render there, s3:// (kops 1.36: upup/pkg/fi/fitasks/managedfile.go, `RenderTerraform`), so kops retries for 10 minutes and fails, after writing keys and secrets; use an s3:// state store (or spec.configBase), or KOPS_FEATURE_FLAGS=-TerraformManagedFiles, with which kops writes the files itself (the kops double of the tests allows it unless KOPS_DOUBLE_STRICT=1)",
+                            found.detail
+                        ),
+                    ),
+                    _ => found,
+                }
+            }
         }
+    }
+
+    /// The first task with a `kops update cluster --target terraform` step whose kops renders its
+    /// managed files into Terraform: the feature flag `TerraformManagedFiles` (on by default,
+    /// kops 1.36: pkg/featureflag/featureflag.go) not turned off by the `KOPS_FEATURE_FLAGS` the
+    /// step sees (its env, the task's, the cluster's, `[env]`, then kopsform's own).
+    fn terraform_managed_files(&self, def: &ClusterDef) -> Option<String> {
+        let process = std::env::var("KOPS_FEATURE_FLAGS").ok();
+        self.project.config.tasks.iter().find_map(|(name, task)| {
+            task.steps.iter().find_map(|step| {
+                let Step::Command(c) = step else { return None };
+                if !self.project.is_tool(&c.argv[0], "kops") {
+                    return None;
+                }
+                let args = KopsArgs::parse(&c.argv[1..]);
+                if args.verb() != "update" || args.target.as_deref() != Some("terraform") {
+                    return None;
+                }
+                let flags = [&c.env, &task.env, &def.config.env, &self.project.config.env]
+                    .into_iter()
+                    .find_map(|env| env.get("KOPS_FEATURE_FLAGS").cloned())
+                    .or_else(|| process.clone())
+                    .unwrap_or_default();
+                let on = feature_flag(&flags, "TerraformManagedFiles").unwrap_or(true);
+                on.then(|| name.clone())
+            })
+        })
     }
 }
 
