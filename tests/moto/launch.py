@@ -104,10 +104,126 @@ def instance_store_mappings():
     InstanceBackend._get_template_from_args = template_for_launch
 
 
+def launch_template_own_tags():
+    """AWS: the tags of CreateLaunchTemplate's TagSpecifications (resource type "launch-template")
+    tag the template itself; they are not part of the template's data.
+
+    moto also copies them into the first version's LaunchTemplateData.TagSpecifications, so the
+    provider reads back an extra `tag_specifications { resource_type = "launch-template" }` block
+    and plans an in-place update of every kops launch template after every apply.
+    """
+    from moto.ec2.models.launch_templates import LaunchTemplateBackend
+
+    original = LaunchTemplateBackend.create_launch_template
+
+    def create_launch_template(self, name, description, template_data, tag_spec, *args, **kwargs):
+        specs = template_data.get("TagSpecifications")
+        if specs:
+            template_data["TagSpecifications"] = [
+                spec for spec in specs if spec.get("ResourceType") != "launch-template"
+            ]
+        return original(self, name, description, template_data, tag_spec, *args, **kwargs)
+
+    LaunchTemplateBackend.create_launch_template = create_launch_template
+
+
+def launch_template_version_user_data():
+    """AWS: CreateLaunchTemplateVersion stores UserData as the base64 text it was given, exactly as
+    CreateLaunchTemplate does.
+
+    moto decodes it for CreateLaunchTemplate only; a version made by CreateLaunchTemplateVersion
+    (the provider's in-place update of a launch template, e.g. a new machine type) keeps a plain
+    string that moto's instance launch rejects, so every later scale-out of its group is an HTTP 500.
+    """
+    from moto.ec2.models.launch_templates import LaunchTemplate
+    from moto.ec2.utils import parse_user_data
+
+    original = LaunchTemplate.create_version
+
+    def create_version(self, data, *args, **kwargs):
+        user_data = data.get("UserData")
+        if isinstance(user_data, (str, bytes)):
+            data["UserData"] = parse_user_data(user_data)
+        return original(self, data, *args, **kwargs)
+
+    LaunchTemplate.create_version = create_version
+
+
+def group_max_instance_lifetime():
+    """AWS: CreateAutoScalingGroup and UpdateAutoScalingGroup keep MaxInstanceLifetime, and
+    DescribeAutoScalingGroups reports it.
+
+    moto drops it, so a kops node group with `maxInstanceLifetime` plans `0 -> 174000` forever.
+    """
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    def keeping_lifetime(original):
+        def handler(self):
+            result = original(self)
+            lifetime = self._get_int_param("MaxInstanceLifetime")
+            if lifetime is not None:
+                name = self._get_param("AutoScalingGroupName")
+                group = self.autoscaling_backend.autoscaling_groups[name]
+                group.max_instance_lifetime = lifetime
+            return result
+
+        return handler
+
+    for action in ("create_auto_scaling_group", "update_auto_scaling_group"):
+        setattr(AutoScalingResponse, action, keeping_lifetime(getattr(AutoScalingResponse, action)))
+
+
+def lifecycle_hook_targets():
+    """AWS: a lifecycle hook has the NotificationTargetARN, RoleARN and NotificationMetadata it was
+    put with, and none when none were given.
+
+    moto reports the same made-up queue and role ARNs for every hook, so kops's hooks (which have
+    no notification target: the termination handler reads EventBridge) plan `-> null` forever.
+    """
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    original = AutoScalingResponse.put_lifecycle_hook
+
+    def put_lifecycle_hook(self):
+        result = original(self)
+        key = f"{self._get_param('AutoScalingGroupName')}_{self._get_param('LifecycleHookName')}"
+        hook = self.autoscaling_backend.lifecycle_hooks[key]
+        hook.notification_target_arn = self._get_param("NotificationTargetARN")
+        hook.role_arn = self._get_param("RoleARN")
+        hook.notification_metadata = self._get_param("NotificationMetadata")
+        return result
+
+    AutoScalingResponse.put_lifecycle_hook = put_lifecycle_hook
+
+
+def dhcp_options_tags():
+    """AWS: CreateDhcpOptions tags the new options set with its TagSpecifications.
+
+    moto ignores them, so the tags kops puts on its DHCP options plan as added after every apply.
+    """
+    from moto.ec2.responses.dhcp_options import DHCPOptions
+
+    original = DHCPOptions.create_dhcp_options
+
+    def create_dhcp_options(self):
+        result = original(self)
+        tags = self._parse_tag_specification().get("dhcp-options", {})
+        if tags:
+            self.ec2_backend.create_tags([result.result["DhcpOptions"].id], tags)
+        return result
+
+    DHCPOptions.create_dhcp_options = create_dhcp_options
+
+
 PATCHES = [
     register_fake_region,
     subnet_private_dns_options,
     instance_store_mappings,
+    launch_template_own_tags,
+    launch_template_version_user_data,
+    group_max_instance_lifetime,
+    lifecycle_hook_targets,
+    dhcp_options_tags,
 ]
 
 
