@@ -1,0 +1,277 @@
+//! The real-provider bench, end to end: kops's own `kubernetes.tf` for the minimal-aws cluster,
+//! with its `data/` files, planned, applied, planned again and destroyed by the real Terraform and
+//! the real hashicorp/aws provider (installed from the local filesystem mirror) against moto with
+//! kops's patches (`tests/moto/launch.py`). What a user relies on is then read back from moto
+//! through the aws CLI: the Auto Scaling groups running their launch templates, the managed files
+//! in the state bucket, and nothing left after destroy.
+
+use crate::support::real_aws::{self, PatchedMoto, aws_json};
+use crate::support::{Project, Run};
+use std::time::Instant;
+
+const CLUSTER: &str = "minimal-aws.example.com";
+/// The bucket kops's fixtures write their managed files to (`aws_s3_object` through `aws.files`).
+const FILES_BUCKET: &str = "testingBucket";
+
+/// Runs the real Terraform in `2-kops`, printing how long it took (shown with `--nocapture`).
+fn terraform(p: &Project, args: &[&str]) -> Run {
+    let started = Instant::now();
+    let run = p.tool("2-kops", "terraform", args);
+    eprintln!(
+        "terraform {}: exit {} after {:.1}s",
+        args[0],
+        run.code,
+        started.elapsed().as_secs_f64()
+    );
+    run
+}
+
+/// A failed step with what moto said: its tracebacks are the HTTP 500s behind most failures.
+#[track_caller]
+fn expect_code(run: &Run, code: i32, what: &str, moto: &PatchedMoto) {
+    assert_eq!(
+        run.code,
+        code,
+        "{what}: expected exit {code}\n{}\n--- moto tracebacks\n{}",
+        run.show(),
+        moto.tracebacks().join("\n\n")
+    );
+}
+
+/// The Auto Scaling groups of the cluster, by name.
+fn cluster_groups(p: &Project) -> Vec<serde_json::Value> {
+    let groups = aws_json(p, &["autoscaling", "describe-auto-scaling-groups"]);
+    let mut found: Vec<serde_json::Value> = groups["AutoScalingGroups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| {
+            g["AutoScalingGroupName"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with(CLUSTER)
+        })
+        .collect();
+    found.sort_by_key(|g| g["AutoScalingGroupName"].as_str().unwrap_or("").to_string());
+    found
+}
+
+fn launch_template_names(p: &Project) -> Vec<String> {
+    let templates = aws_json(p, &["ec2", "describe-launch-templates"]);
+    let mut names: Vec<String> = templates["LaunchTemplates"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t["LaunchTemplateName"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The instances that are not terminated, as (id, state, launch template version tag).
+fn live_instances(p: &Project) -> Vec<(String, String, String)> {
+    let reservations = aws_json(p, &["ec2", "describe-instances"]);
+    let mut found = Vec::new();
+    for reservation in reservations["Reservations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for instance in reservation["Instances"].as_array().into_iter().flatten() {
+            let state = instance["State"]["Name"].as_str().unwrap_or("").to_string();
+            if state == "terminated" || state == "shutting-down" {
+                continue;
+            }
+            let version = instance["Tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| t["Key"] == "aws:ec2launchtemplate:version")
+                .and_then(|t| t["Value"].as_str())
+                .unwrap_or("")
+                .to_string();
+            let id = instance["InstanceId"].as_str().unwrap_or("").to_string();
+            found.push((id, state, version));
+        }
+    }
+    found
+}
+
+fn bucket_keys(p: &Project) -> Vec<String> {
+    let listing = aws_json(p, &["s3api", "list-objects-v2", "--bucket", FILES_BUCKET]);
+    let mut keys: Vec<String> = listing["Contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["Key"].as_str().map(str::to_string))
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn cluster_vpcs(p: &Project) -> Vec<String> {
+    let vpcs = aws_json(
+        p,
+        &[
+            "ec2",
+            "describe-vpcs",
+            "--filters",
+            &format!("Name=tag:KubernetesCluster,Values={CLUSTER}"),
+        ],
+    );
+    vpcs["Vpcs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["VpcId"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn minimal_aws_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
+    let _bench = real_aws::one_at_a_time();
+    let mut p = Project::new();
+    let moto = PatchedMoto::start(&p.join("moto.log"));
+    real_aws::kops_layer(&mut p, &moto, "minimal-aws", "2-kops");
+    // What kops's fixture expects to exist already: the state bucket its managed files go to.
+    p.tool(
+        ".",
+        "aws",
+        &[
+            "s3api",
+            "create-bucket",
+            "--bucket",
+            FILES_BUCKET,
+            "--region",
+            "us-east-1",
+        ],
+    )
+    .success();
+
+    // Installed from the mirror (the CLI configuration excludes the registry for it).
+    let init = terraform(&p, &["init", "-input=false", "-no-color"]);
+    expect_code(&init, 0, "terraform init", &moto);
+    assert!(
+        init.stdout.contains("Installed hashicorp/aws v"),
+        "init did not install hashicorp/aws\n{}",
+        init.show()
+    );
+
+    let plan = terraform(
+        &p,
+        &[
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            "-out=first.tfplan",
+        ],
+    );
+    expect_code(&plan, 2, "the first plan (everything to add)", &moto);
+    plan.stdout_has("Plan: 68 to add, 0 to change, 0 to destroy.");
+
+    let apply = terraform(&p, &["apply", "-input=false", "-no-color", "first.tfplan"]);
+    expect_code(&apply, 0, "terraform apply", &moto);
+    apply.stdout_has("Apply complete! Resources: 68 added, 0 changed, 0 destroyed.");
+
+    // The groups run on their launch templates, with the sizes and lifetime kops asked for.
+    let groups = cluster_groups(&p);
+    let summary: Vec<(String, String, u64, usize)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["AutoScalingGroupName"].as_str().unwrap_or("").to_string(),
+                g["LaunchTemplate"]["LaunchTemplateName"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                g["DesiredCapacity"].as_u64().unwrap_or(0),
+                g["Instances"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                format!("master-us-test-1a.masters.{CLUSTER}"),
+                format!("master-us-test-1a.masters.{CLUSTER}"),
+                1,
+                1
+            ),
+            (format!("nodes.{CLUSTER}"), format!("nodes.{CLUSTER}"), 2, 2),
+        ]
+    );
+    assert_eq!(groups[1]["MaxInstanceLifetime"], 174000, "{:#}", groups[1]);
+    assert_eq!(
+        launch_template_names(&p),
+        [
+            format!("master-us-test-1a.masters.{CLUSTER}"),
+            format!("nodes.{CLUSTER}")
+        ]
+    );
+    let instances = live_instances(&p);
+    assert_eq!(instances.len(), 3, "{instances:?}");
+    assert!(
+        instances.iter().all(|(_, _, version)| version == "1"),
+        "every instance runs version 1 of its launch template: {instances:?}"
+    );
+    // The managed files went to the state bucket through the aws.files provider, byte for byte.
+    let keys = bucket_keys(&p);
+    assert_eq!(keys.len(), 20, "{keys:#?}");
+    let spec_key = format!("clusters.example.com/{CLUSTER}/cluster-completed.spec");
+    assert!(keys.contains(&spec_key), "{keys:#?}");
+    p.tool(
+        ".",
+        "aws",
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            FILES_BUCKET,
+            "--key",
+            &spec_key,
+            "downloaded.spec",
+        ],
+    )
+    .success();
+    assert_eq!(
+        p.read("downloaded.spec"),
+        p.read("2-kops/data/aws_s3_object_cluster-completed.spec_content")
+    );
+
+    // What moto reports back is what was asked for: the next plan has nothing to do.
+    let replan = terraform(
+        &p,
+        &["plan", "-input=false", "-no-color", "-detailed-exitcode"],
+    );
+    expect_code(&replan, 0, "the plan after apply (no changes)", &moto);
+    replan.stdout_has("No changes.");
+
+    let destroy = terraform(
+        &p,
+        &["destroy", "-auto-approve", "-input=false", "-no-color"],
+    );
+    expect_code(&destroy, 0, "terraform destroy", &moto);
+    destroy.stdout_has("Destroy complete! Resources: 68 destroyed.");
+
+    assert_eq!(cluster_groups(&p), Vec::<serde_json::Value>::new());
+    assert_eq!(launch_template_names(&p), Vec::<String>::new());
+    assert_eq!(live_instances(&p), Vec::new());
+    assert_eq!(bucket_keys(&p), Vec::<String>::new());
+    assert_eq!(cluster_vpcs(&p), Vec::<String>::new());
+    let state = terraform(&p, &["state", "list"]);
+    expect_code(&state, 0, "terraform state list", &moto);
+    assert_eq!(state.stdout.trim(), "", "{}", state.show());
+
+    // Every request was answered as AWS would: no HTTP 500 anywhere in the run.
+    let tracebacks = moto.tracebacks();
+    assert!(
+        tracebacks.is_empty(),
+        "moto failed {} request(s):\n{}",
+        tracebacks.len(),
+        tracebacks.join("\n\n")
+    );
+}
