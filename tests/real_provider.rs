@@ -1,5 +1,5 @@
-//! The real-provider bench, end to end: kops's own `kubernetes.tf` for the minimal-aws cluster,
-//! with its `data/` files, planned, applied, planned again and destroyed by the real Terraform and
+//! The real-provider bench, end to end: kops's own `kubernetes.tf` for the minimal-aws and the HA
+//! cluster, with their `data/` files, planned, applied, planned again and destroyed by the real Terraform and
 //! the real hashicorp/aws provider (installed from the local filesystem mirror) against moto with
 //! kops's patches (`tests/moto/launch.py`). What a user relies on is then read back from moto
 //! through the aws CLI: the Auto Scaling groups running their launch templates, the managed files
@@ -9,7 +9,6 @@ use crate::support::real_aws::{self, PatchedMoto, aws_json};
 use crate::support::{Project, Run};
 use std::time::Instant;
 
-const CLUSTER: &str = "minimal-aws.example.com";
 /// The bucket kops's fixtures write their managed files to (`aws_s3_object` through `aws.files`).
 const FILES_BUCKET: &str = "testingBucket";
 
@@ -39,7 +38,7 @@ fn expect_code(run: &Run, code: i32, what: &str, moto: &PatchedMoto) {
 }
 
 /// The Auto Scaling groups of the cluster, by name.
-fn cluster_groups(p: &Project) -> Vec<serde_json::Value> {
+fn cluster_groups(p: &Project, cluster: &str) -> Vec<serde_json::Value> {
     let groups = aws_json(p, &["autoscaling", "describe-auto-scaling-groups"]);
     let mut found: Vec<serde_json::Value> = groups["AutoScalingGroups"]
         .as_array()
@@ -50,7 +49,7 @@ fn cluster_groups(p: &Project) -> Vec<serde_json::Value> {
             g["AutoScalingGroupName"]
                 .as_str()
                 .unwrap_or("")
-                .ends_with(CLUSTER)
+                .ends_with(&format!(".{cluster}"))
         })
         .collect();
     found.sort_by_key(|g| g["AutoScalingGroupName"].as_str().unwrap_or("").to_string());
@@ -111,14 +110,14 @@ fn bucket_keys(p: &Project) -> Vec<String> {
     keys
 }
 
-fn cluster_vpcs(p: &Project) -> Vec<String> {
+fn cluster_vpcs(p: &Project, cluster: &str) -> Vec<String> {
     let vpcs = aws_json(
         p,
         &[
             "ec2",
             "describe-vpcs",
             "--filters",
-            &format!("Name=tag:KubernetesCluster,Values={CLUSTER}"),
+            &format!("Name=tag:KubernetesCluster,Values={cluster}"),
         ],
     );
     vpcs["Vpcs"]
@@ -129,12 +128,28 @@ fn cluster_vpcs(p: &Project) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn minimal_aws_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
+/// What one of kops's fixtures creates, as the test reads it back from moto.
+struct KopsFixture {
+    /// The folder in `../shared/fixtures/kops`.
+    name: &'static str,
+    cluster: &'static str,
+    resources: usize,
+    /// Each Auto Scaling group (named as its launch template) with its desired capacity and
+    /// `MaxInstanceLifetime` (0: none), by name.
+    groups: &'static [(&'static str, u64, u64)],
+    /// The `aws_s3_object`s: kops's managed files in the state bucket.
+    managed_files: usize,
+}
+
+/// The fixture's whole life on the real provider: init from the mirror, plan, apply, what moto
+/// holds then, a clean re-plan, destroy and nothing left.
+fn round_trip(fixture: &KopsFixture) {
     let _bench = real_aws::one_at_a_time();
+    let cluster = fixture.cluster;
+    let resources = fixture.resources;
     let mut p = Project::new();
     let moto = PatchedMoto::start(&p.join("moto.log"));
-    real_aws::kops_layer(&mut p, &moto, "minimal-aws", "2-kops");
+    real_aws::kops_layer(&mut p, &moto, fixture.name, "2-kops");
     // What kops's fixture expects to exist already: the state bucket its managed files go to.
     p.tool(
         ".",
@@ -170,15 +185,19 @@ fn minimal_aws_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
         ],
     );
     expect_code(&plan, 2, "the first plan (everything to add)", &moto);
-    plan.stdout_has("Plan: 68 to add, 0 to change, 0 to destroy.");
+    plan.stdout_has(&format!(
+        "Plan: {resources} to add, 0 to change, 0 to destroy."
+    ));
 
     let apply = terraform(&p, &["apply", "-input=false", "-no-color", "first.tfplan"]);
     expect_code(&apply, 0, "terraform apply", &moto);
-    apply.stdout_has("Apply complete! Resources: 68 added, 0 changed, 0 destroyed.");
+    apply.stdout_has(&format!(
+        "Apply complete! Resources: {resources} added, 0 changed, 0 destroyed."
+    ));
 
-    // The groups run on their launch templates, with the sizes and lifetime kops asked for.
-    let groups = cluster_groups(&p);
-    let summary: Vec<(String, String, u64, usize)> = groups
+    // The groups run on their launch templates, with the sizes and lifetimes kops asked for.
+    let groups = cluster_groups(&p, cluster);
+    let found: Vec<(String, String, u64, u64, usize)> = groups
         .iter()
         .map(|g| {
             (
@@ -188,41 +207,37 @@ fn minimal_aws_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
                     .unwrap_or("")
                     .to_string(),
                 g["DesiredCapacity"].as_u64().unwrap_or(0),
+                g["MaxInstanceLifetime"].as_u64().unwrap_or(0),
                 g["Instances"].as_array().map_or(0, Vec::len),
             )
         })
         .collect();
-    assert_eq!(
-        summary,
-        [
-            (
-                format!("master-us-test-1a.masters.{CLUSTER}"),
-                format!("master-us-test-1a.masters.{CLUSTER}"),
-                1,
-                1
-            ),
-            (format!("nodes.{CLUSTER}"), format!("nodes.{CLUSTER}"), 2, 2),
-        ]
-    );
-    assert_eq!(groups[1]["MaxInstanceLifetime"], 174000, "{:#}", groups[1]);
-    assert_eq!(
-        launch_template_names(&p),
-        [
-            format!("master-us-test-1a.masters.{CLUSTER}"),
-            format!("nodes.{CLUSTER}")
-        ]
-    );
+    let expected: Vec<(String, String, u64, u64, usize)> = fixture
+        .groups
+        .iter()
+        .map(|(name, desired, lifetime)| {
+            let name = format!("{name}.{cluster}");
+            (name.clone(), name, *desired, *lifetime, *desired as usize)
+        })
+        .collect();
+    assert_eq!(found, expected);
+    let template_names: Vec<String> = expected.iter().map(|g| g.1.clone()).collect();
+    assert_eq!(launch_template_names(&p), template_names);
     let instances = live_instances(&p);
-    assert_eq!(instances.len(), 3, "{instances:?}");
+    let desired: u64 = fixture.groups.iter().map(|g| g.1).sum();
+    assert_eq!(instances.len() as u64, desired, "{instances:?}");
     assert!(
         instances.iter().all(|(_, _, version)| version == "1"),
         "every instance runs version 1 of its launch template: {instances:?}"
     );
     // The managed files went to the state bucket through the aws.files provider, byte for byte.
     let keys = bucket_keys(&p);
-    assert_eq!(keys.len(), 20, "{keys:#?}");
-    let spec_key = format!("clusters.example.com/{CLUSTER}/cluster-completed.spec");
-    assert!(keys.contains(&spec_key), "{keys:#?}");
+    assert_eq!(keys.len(), fixture.managed_files, "{keys:#?}");
+    let spec_key = keys
+        .iter()
+        .find(|k| k.ends_with(&format!("/{cluster}/cluster-completed.spec")))
+        .unwrap_or_else(|| panic!("no cluster-completed.spec of {cluster}: {keys:#?}"))
+        .clone();
     p.tool(
         ".",
         "aws",
@@ -255,13 +270,15 @@ fn minimal_aws_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
         &["destroy", "-auto-approve", "-input=false", "-no-color"],
     );
     expect_code(&destroy, 0, "terraform destroy", &moto);
-    destroy.stdout_has("Destroy complete! Resources: 68 destroyed.");
+    destroy.stdout_has(&format!(
+        "Destroy complete! Resources: {resources} destroyed."
+    ));
 
-    assert_eq!(cluster_groups(&p), Vec::<serde_json::Value>::new());
+    assert_eq!(cluster_groups(&p, cluster), Vec::<serde_json::Value>::new());
     assert_eq!(launch_template_names(&p), Vec::<String>::new());
     assert_eq!(live_instances(&p), Vec::new());
     assert_eq!(bucket_keys(&p), Vec::<String>::new());
-    assert_eq!(cluster_vpcs(&p), Vec::<String>::new());
+    assert_eq!(cluster_vpcs(&p, cluster), Vec::<String>::new());
     let state = terraform(&p, &["state", "list"]);
     expect_code(&state, 0, "terraform state list", &moto);
     assert_eq!(state.stdout.trim(), "", "{}", state.show());
@@ -274,4 +291,31 @@ fn minimal_aws_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
         tracebacks.len(),
         tracebacks.join("\n\n")
     );
+}
+
+#[test]
+fn minimal_aws_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
+    round_trip(&KopsFixture {
+        name: "minimal-aws",
+        cluster: "minimal-aws.example.com",
+        resources: 68,
+        groups: &[("master-us-test-1a.masters", 1, 0), ("nodes", 2, 174000)],
+        managed_files: 20,
+    });
+}
+
+#[test]
+fn ha_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
+    round_trip(&KopsFixture {
+        name: "ha",
+        cluster: "ha.example.com",
+        resources: 88,
+        groups: &[
+            ("master-us-test-1a.masters", 1, 0),
+            ("master-us-test-1b.masters", 1, 0),
+            ("master-us-test-1c.masters", 1, 0),
+            ("nodes", 2, 0),
+        ],
+        managed_files: 26,
+    });
 }
