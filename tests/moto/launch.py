@@ -215,6 +215,65 @@ def dhcp_options_tags():
     DHCPOptions.create_dhcp_options = create_dhcp_options
 
 
+def group_instances_on_their_version():
+    """AWS: an Auto Scaling group launches from the launch template version it names, and
+    DescribeAutoScalingGroups reports each instance on the version it was launched from.
+
+    moto launches every instance of a group from the template's default version (its tags, disks
+    and instance-store mappings), and reports every instance on the default version too. After an
+    in-place template update (kops's groups name `latest_version`) old and new instances both look
+    current, or both stale, and a rolling update's NeedsUpdate answer is wrong. Launches by a group
+    now name the group's version, and each instance remembers the version it came from.
+    """
+    import threading
+
+    from moto.autoscaling.models import FakeAutoScalingGroup, InstanceState
+    from moto.ec2.models.instances import InstanceBackend
+
+    launching = threading.local()
+
+    original_replace = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+    def replace_autoscaling_group_instances(self, *args, **kwargs):
+        template = self.ec2_launch_template
+        launching.version = (
+            str(template.get_version(self.launch_template_version).number) if template else None
+        )
+        try:
+            return original_replace(self, *args, **kwargs)
+        finally:
+            launching.version = None
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
+
+    original_run = InstanceBackend.run_instances
+
+    def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+        template_arg = kwargs.get("launch_template")
+        group_version = getattr(launching, "version", None)
+        if template_arg and group_version and "Version" not in template_arg:
+            kwargs["launch_template"] = dict(template_arg, Version=group_version)
+        reservation = original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        if kwargs.get("launch_template"):
+            number = str(self._get_template_from_args(kwargs["launch_template"]).number)
+            for instance in reservation.instances:
+                instance.launched_from_template_version = number
+        return reservation
+
+    InstanceBackend.run_instances = run_instances
+
+    reported = InstanceState.launch_template
+
+    def launch_template(self):
+        template = reported.fget(self)
+        version = getattr(self.instance, "launched_from_template_version", None)
+        if template is not None and version is not None:
+            template["Version"] = version
+        return template
+
+    InstanceState.launch_template = property(launch_template)
+
+
 PATCHES = [
     register_fake_region,
     subnet_private_dns_options,
@@ -224,6 +283,7 @@ PATCHES = [
     group_max_instance_lifetime,
     lifecycle_hook_targets,
     dhcp_options_tags,
+    group_instances_on_their_version,
 ]
 
 
