@@ -7,6 +7,7 @@
 
 use crate::support::real_aws::{self, PatchedMoto, aws_json};
 use crate::support::{Project, Run};
+use std::sync::MutexGuard;
 use std::time::Instant;
 
 /// The bucket kops's fixtures write their managed files to (`aws_s3_object` through `aws.files`).
@@ -141,11 +142,17 @@ struct KopsFixture {
     managed_files: usize,
 }
 
-/// The fixture's whole life on the real provider: init from the mirror, plan, apply, what moto
-/// holds then, a clean re-plan, destroy and nothing left.
-fn round_trip(fixture: &KopsFixture) {
-    let _bench = real_aws::one_at_a_time();
-    let cluster = fixture.cluster;
+/// A fixture applied on the real provider, with the moto that holds it. One at a time.
+struct Applied {
+    p: Project,
+    moto: PatchedMoto,
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+/// Copies `fixture` into a project's `2-kops`, creates what it expects to exist, then init from
+/// the mirror, plan (everything to add) and apply.
+fn bring_up(fixture: &KopsFixture) -> Applied {
+    let one_at_a_time = real_aws::one_at_a_time();
     let resources = fixture.resources;
     let mut p = Project::new();
     let moto = PatchedMoto::start(&p.join("moto.log"));
@@ -194,6 +201,35 @@ fn round_trip(fixture: &KopsFixture) {
     apply.stdout_has(&format!(
         "Apply complete! Resources: {resources} added, 0 changed, 0 destroyed."
     ));
+    Applied {
+        p,
+        moto,
+        _one_at_a_time: one_at_a_time,
+    }
+}
+
+/// Fails the test with moto's tracebacks when moto answered any request with a 500.
+#[track_caller]
+fn no_http_500(moto: &PatchedMoto) {
+    let tracebacks = moto.tracebacks();
+    assert!(
+        tracebacks.is_empty(),
+        "moto failed {} request(s):\n{}",
+        tracebacks.len(),
+        tracebacks.join("\n\n")
+    );
+}
+
+/// The fixture's whole life on the real provider: init from the mirror, plan, apply, what moto
+/// holds then, a clean re-plan, destroy and nothing left.
+fn round_trip(fixture: &KopsFixture) {
+    let Applied {
+        _one_at_a_time: _lock,
+        p,
+        moto,
+    } = bring_up(fixture);
+    let cluster = fixture.cluster;
+    let resources = fixture.resources;
 
     // The groups run on their launch templates, with the sizes and lifetimes kops asked for.
     let groups = cluster_groups(&p, cluster);
@@ -284,38 +320,180 @@ fn round_trip(fixture: &KopsFixture) {
     assert_eq!(state.stdout.trim(), "", "{}", state.show());
 
     // Every request was answered as AWS would: no HTTP 500 anywhere in the run.
-    let tracebacks = moto.tracebacks();
-    assert!(
-        tracebacks.is_empty(),
-        "moto failed {} request(s):\n{}",
-        tracebacks.len(),
-        tracebacks.join("\n\n")
-    );
+    no_http_500(&moto);
 }
+
+const MINIMAL_AWS: KopsFixture = KopsFixture {
+    name: "minimal-aws",
+    cluster: "minimal-aws.example.com",
+    resources: 68,
+    groups: &[("master-us-test-1a.masters", 1, 0), ("nodes", 2, 174000)],
+    managed_files: 20,
+};
+
+const HA: KopsFixture = KopsFixture {
+    name: "ha",
+    cluster: "ha.example.com",
+    resources: 88,
+    groups: &[
+        ("master-us-test-1a.masters", 1, 0),
+        ("master-us-test-1b.masters", 1, 0),
+        ("master-us-test-1c.masters", 1, 0),
+        ("nodes", 2, 0),
+    ],
+    managed_files: 26,
+};
 
 #[test]
 fn minimal_aws_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
-    round_trip(&KopsFixture {
-        name: "minimal-aws",
-        cluster: "minimal-aws.example.com",
-        resources: 68,
-        groups: &[("master-us-test-1a.masters", 1, 0), ("nodes", 2, 174000)],
-        managed_files: 20,
-    });
+    round_trip(&MINIMAL_AWS);
 }
 
 #[test]
 fn ha_applies_replans_clean_and_destroys_on_the_real_aws_provider() {
-    round_trip(&KopsFixture {
-        name: "ha",
-        cluster: "ha.example.com",
-        resources: 88,
-        groups: &[
-            ("master-us-test-1a.masters", 1, 0),
-            ("master-us-test-1b.masters", 1, 0),
-            ("master-us-test-1c.masters", 1, 0),
-            ("nodes", 2, 0),
+    round_trip(&HA);
+}
+
+/// The nodes' group of minimal-aws as (launch template version, [(instance, type, version)]),
+/// the instances sorted by id.
+fn nodes_group(p: &Project) -> (String, Vec<(String, String, String)>) {
+    let name = format!("nodes.{}", MINIMAL_AWS.cluster);
+    let answer = aws_json(
+        p,
+        &[
+            "autoscaling",
+            "describe-auto-scaling-groups",
+            "--auto-scaling-group-names",
+            &name,
         ],
-        managed_files: 26,
-    });
+    );
+    let group = &answer["AutoScalingGroups"][0];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let mut instances: Vec<(String, String, String)> = group["Instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                text(&i["InstanceId"]),
+                text(&i["InstanceType"]),
+                text(&i["LaunchTemplate"]["Version"]),
+            )
+        })
+        .collect();
+    instances.sort();
+    (text(&group["LaunchTemplate"]["Version"]), instances)
+}
+
+/// What kops's rolling update reads from the cloud: after kops writes a new machine type into the
+/// nodes' launch template, Terraform updates the template in place (version 2) and points the group
+/// at it; the running instances stay on version 1 (they need an update), and an instance
+/// terminated without lowering the desired capacity is replaced at once from version 2.
+#[test]
+fn a_new_machine_type_updates_the_launch_template_in_place_and_replacements_run_the_new_version() {
+    let Applied {
+        _one_at_a_time: _lock,
+        p,
+        moto,
+    } = bring_up(&MINIMAL_AWS);
+    let tf = p.read("2-kops/kubernetes.tf");
+    assert_eq!(tf.matches(r#"instance_type = "t2.medium""#).count(), 1);
+    p.file(
+        "2-kops/kubernetes.tf",
+        &tf.replace(
+            r#"instance_type = "t2.medium""#,
+            r#"instance_type = "t3.large""#,
+        ),
+    );
+
+    let plan = terraform(
+        &p,
+        &[
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            "-out=machine-type.tfplan",
+        ],
+    );
+    expect_code(&plan, 2, "the plan of the new machine type", &moto);
+    plan.stdout_has("aws_launch_template.nodes-minimal-aws-example-com will be updated in-place")
+        .stdout_has("aws_autoscaling_group.nodes-minimal-aws-example-com will be updated in-place")
+        .stdout_has("Plan: 0 to add, 2 to change, 0 to destroy.");
+    let apply = terraform(
+        &p,
+        &["apply", "-input=false", "-no-color", "machine-type.tfplan"],
+    );
+    expect_code(&apply, 0, "the apply of the new machine type", &moto);
+
+    let (version, instances) = nodes_group(&p);
+    assert_eq!(version, "2", "the group runs the template's new version");
+    let old: Vec<(String, String)> = instances
+        .iter()
+        .map(|(_, kind, version)| (kind.clone(), version.clone()))
+        .collect();
+    assert_eq!(
+        old,
+        [
+            ("t2.medium".into(), "1".into()),
+            ("t2.medium".into(), "1".into())
+        ],
+        "the running instances stay on version 1: {instances:?}"
+    );
+
+    let (replaced, kept) = (&instances[0].0, &instances[1].0);
+    p.tool(
+        ".",
+        "aws",
+        &[
+            "autoscaling",
+            "terminate-instance-in-auto-scaling-group",
+            "--instance-id",
+            replaced,
+            "--no-should-decrement-desired-capacity",
+        ],
+    )
+    .success();
+    let (_, after) = nodes_group(&p);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after.iter().all(|(id, _, _)| id != replaced),
+        "{replaced} left the group: {after:?}"
+    );
+    for (id, kind, version) in &after {
+        let expected = if id == kept {
+            ("t2.medium", "1")
+        } else {
+            ("t3.large", "2")
+        };
+        assert_eq!((kind.as_str(), version.as_str()), expected, "{after:?}");
+    }
+    // EC2 agrees: the replacement was launched from version 2.
+    let replacement = &after.iter().find(|(id, _, _)| id != kept).unwrap().0;
+    let described = aws_json(
+        &p,
+        &["ec2", "describe-instances", "--instance-ids", replacement],
+    );
+    let instance = &described["Reservations"][0]["Instances"][0];
+    assert_eq!(instance["InstanceType"], "t3.large");
+    let version_tag = instance["Tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["Key"] == "aws:ec2launchtemplate:version")
+        .map(|t| t["Value"].clone());
+    assert_eq!(version_tag, Some("2".into()), "{instance:#}");
+
+    // Replacing instances is no change to Terraform.
+    let replan = terraform(
+        &p,
+        &["plan", "-input=false", "-no-color", "-detailed-exitcode"],
+    );
+    expect_code(
+        &replan,
+        0,
+        "the plan after the replacement (no changes)",
+        &moto,
+    );
+    no_http_500(&moto);
 }

@@ -2,12 +2,14 @@
 """Starts moto's server with the patches kops's Terraform needs (test support, never installed).
 
 Usage: launch.py -H 127.0.0.1 -p PORT   (the arguments of `moto_server`)
+       KOPSFORM_MOTO_WITHOUT=patch,patch leaves the named patches out (to show what one is for)
 
 Each patch below restores one behaviour of AWS that kops's generated `kubernetes.tf`, applied by the
 real hashicorp/aws provider, relies on and that moto lacks. Every patch names the behaviour it
 restores; docs/testing.md lists them.
 """
 
+import os
 import sys
 
 # kops's integration fixtures live in the fake region `us-test-1` with the zones us-test-1a..c.
@@ -288,7 +290,15 @@ PATCHES = [
 
 
 def main():
+    # KOPSFORM_MOTO_WITHOUT=name,name leaves those patches out: to see what a patch is for.
+    left_out = {n for n in os.environ.get("KOPSFORM_MOTO_WITHOUT", "").split(",") if n}
+    unknown = left_out - {patch.__name__ for patch in PATCHES}
+    if unknown:
+        sys.exit(f"KOPSFORM_MOTO_WITHOUT names no patch: {', '.join(sorted(unknown))}")
     for patch in PATCHES:
+        if patch.__name__ in left_out:
+            print(f"kopsform moto launcher: without {patch.__name__}", file=sys.stderr)
+            continue
         patch()
     from moto.server import main as serve
 
