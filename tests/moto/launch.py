@@ -7,6 +7,10 @@ Usage: launch.py -H 127.0.0.1 -p PORT   (the arguments of `moto_server`)
 Each patch below restores one behaviour of AWS that kops's generated `kubernetes.tf`, applied by the
 real hashicorp/aws provider, relies on and that moto lacks. Every patch names the behaviour it
 restores; docs/testing.md lists them.
+
+The patches reach into moto's internals as of moto 5.2.1 (the version they were written and tested
+against). A moto whose internals moved makes the launcher fail at start with a Python error, which
+the tests show with moto's log; they never run an unpatched moto by accident.
 """
 
 import os
@@ -295,6 +299,9 @@ def main():
     unknown = left_out - {patch.__name__ for patch in PATCHES}
     if unknown:
         sys.exit(f"KOPSFORM_MOTO_WITHOUT names no patch: {', '.join(sorted(unknown))}")
+    from importlib.metadata import version
+
+    print(f"kopsform moto launcher: moto {version('moto')}", file=sys.stderr)
     for patch in PATCHES:
         if patch.__name__ in left_out:
             print(f"kopsform moto launcher: without {patch.__name__}", file=sys.stderr)
