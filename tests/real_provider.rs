@@ -1,9 +1,10 @@
 //! The real-provider bench, end to end: kops's own `kubernetes.tf` for the minimal-aws and the HA
-//! cluster, with their `data/` files, planned, applied, planned again and destroyed by the real Terraform and
-//! the real hashicorp/aws provider (installed from the local filesystem mirror) against moto with
-//! kops's patches (`tests/moto/launch.py`). What a user relies on is then read back from moto
-//! through the aws CLI: the Auto Scaling groups running their launch templates, the managed files
-//! in the state bucket, and nothing left after destroy.
+//! cluster, with their `data/` files, planned, applied, planned again and destroyed by the real
+//! Terraform and the real hashicorp/aws provider (installed from the local filesystem mirror)
+//! against moto with kops's patches (`tests/moto/launch.py`). What a user relies on is then read
+//! back from moto through the aws CLI: the Auto Scaling groups running their launch templates, the
+//! managed files in the state bucket, nothing left after destroy, and after a new machine type the
+//! launch-template versions a rolling update compares.
 
 use crate::support::real_aws::{self, PatchedMoto, aws_json};
 use crate::support::{Project, Run};
