@@ -19,6 +19,7 @@ mod locks;
 mod output;
 mod ownership;
 mod parallel;
+mod real_provider;
 mod retries;
 mod review;
 mod running;

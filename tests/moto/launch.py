@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Starts moto's server with the patches kops's Terraform needs (test support, never installed).
+
+Usage: launch.py -H 127.0.0.1 -p PORT   (the arguments of `moto_server`)
+       KOPSFORM_MOTO_WITHOUT=patch,patch leaves the named patches out (to show what one is for)
+
+Each patch below restores one behaviour of AWS that kops's generated `kubernetes.tf`, applied by the
+real hashicorp/aws provider, relies on and that moto lacks. Every patch names the behaviour it
+restores; docs/testing.md lists them.
+
+The patches reach into moto's internals as of moto 5.2.1 (the version they were written and tested
+against). A moto whose internals moved makes the launcher fail at start with a Python error, which
+the tests show with moto's log; they never run an unpatched moto by accident.
+"""
+
+import os
+import sys
+
+# kops's integration fixtures live in the fake region `us-test-1` with the zones us-test-1a..c.
+FAKE_REGION = "us-test-1"
+FAKE_ZONES = ("a", "b", "c")
+
+
+def register_fake_region():
+    """AWS: every regional service answers in the region a request is signed for.
+
+    moto only serves the regions botocore knows, so a request signed for kops's `us-test-1` finds no
+    backend and every EC2 call ends in HTTP 500. The region is added to every service's region list,
+    and EC2 gets the region and its zones (DescribeAvailabilityZones, subnets in us-test-1a).
+    """
+    from moto.core import base_backend
+    from moto.ec2.models import availability_zones_and_regions as zones_module
+
+    original = base_backend.AccountSpecificBackend._generate_regions
+
+    def with_fake_region(self, service_name):
+        regions = list(original(self, service_name))
+        if FAKE_REGION not in regions:
+            regions.append(FAKE_REGION)
+        return regions
+
+    base_backend.AccountSpecificBackend._generate_regions = with_fake_region
+
+    backend = zones_module.RegionsAndZonesBackend
+    backend.regions.append(
+        zones_module.Region(FAKE_REGION, f"ec2.{FAKE_REGION}.amazonaws.com", "opt-in-not-required")
+    )
+    backend.zones[FAKE_REGION] = [
+        zones_module.Zone(
+            region_name=FAKE_REGION, name=f"{FAKE_REGION}{letter}", zone_id=f"ustest1-az{n}"
+        )
+        for n, letter in enumerate(FAKE_ZONES, start=1)
+    ]
+
+
+def subnet_private_dns_options():
+    """AWS: ModifySubnetAttribute sets PrivateDnsHostnameTypeOnLaunch ("ip-name" or
+    "resource-name") and EnableResourceNameDnsAAAARecordOnLaunch.
+
+    moto ignores both, so the provider, which waits for DescribeSubnets to show the hostname type
+    it asked for (kops asks for "resource-name"), polls for five minutes and fails the apply.
+    """
+    from moto.ec2.responses.subnets import Subnets
+
+    original = Subnets.modify_subnet_attribute
+
+    def modify_subnet_attribute(self):
+        subnet = self.ec2_backend.get_subnet(self._get_param("SubnetId"))
+        options = subnet.private_dns_name_options_on_launch
+        hostname_type = self._get_param("PrivateDnsHostnameTypeOnLaunch")
+        if hostname_type is not None:
+            options["HostnameType"] = hostname_type
+        aaaa = self._get_param("EnableResourceNameDnsAAAARecordOnLaunch.Value")
+        if aaaa is not None:
+            options["EnableResourceNameDnsAAAARecord"] = str(aaaa).lower() == "true"
+        return original(self)
+
+    Subnets.modify_subnet_attribute = modify_subnet_attribute
+
+
+def instance_store_mappings():
+    """AWS: a launch template's instance-store mapping (`VirtualName: ephemeral0`, no `Ebs`) gives
+    an instance an instance-store disk, not an EBS volume.
+
+    moto reads `Ebs` from every mapping when it launches an instance from a template, so an Auto
+    Scaling group whose template has one (kops's control-plane templates do) fails every launch
+    with KeyError 'Ebs' (HTTP 500) and the provider retries until it gives up. Launches now see
+    the template's EBS mappings only; the template itself keeps every mapping it was given.
+    """
+    from moto.ec2.models.instances import InstanceBackend
+
+    original = InstanceBackend._get_template_from_args
+
+    class EbsMappingsOnly:
+        def __init__(self, version):
+            self._version = version
+            data = dict(version.data)
+            if "BlockDeviceMappings" in data:
+                data["BlockDeviceMappings"] = [
+                    m for m in data["BlockDeviceMappings"] if "Ebs" in m
+                ]
+            self.data = data
+
+        def __getattr__(self, name):
+            return getattr(self._version, name)
+
+    def template_for_launch(self, launch_template_arg):
+        return EbsMappingsOnly(original(self, launch_template_arg))
+
+    InstanceBackend._get_template_from_args = template_for_launch
+
+
+def launch_template_own_tags():
+    """AWS: the tags of CreateLaunchTemplate's TagSpecifications (resource type "launch-template")
+    tag the template itself; they are not part of the template's data.
+
+    moto also copies them into the first version's LaunchTemplateData.TagSpecifications, so the
+    provider reads back an extra `tag_specifications { resource_type = "launch-template" }` block
+    and plans an in-place update of every kops launch template after every apply.
+    """
+    from moto.ec2.models.launch_templates import LaunchTemplateBackend
+
+    original = LaunchTemplateBackend.create_launch_template
+
+    def create_launch_template(self, name, description, template_data, tag_spec, *args, **kwargs):
+        specs = template_data.get("TagSpecifications")
+        if specs:
+            template_data["TagSpecifications"] = [
+                spec for spec in specs if spec.get("ResourceType") != "launch-template"
+            ]
+        return original(self, name, description, template_data, tag_spec, *args, **kwargs)
+
+    LaunchTemplateBackend.create_launch_template = create_launch_template
+
+
+def launch_template_version_user_data():
+    """AWS: CreateLaunchTemplateVersion stores UserData as the base64 text it was given, exactly as
+    CreateLaunchTemplate does.
+
+    moto decodes it for CreateLaunchTemplate only; a version made by CreateLaunchTemplateVersion
+    (the provider's in-place update of a launch template, e.g. a new machine type) keeps a plain
+    string that moto's instance launch rejects, so every later scale-out of its group is an HTTP 500.
+    """
+    from moto.ec2.models.launch_templates import LaunchTemplate
+    from moto.ec2.utils import parse_user_data
+
+    original = LaunchTemplate.create_version
+
+    def create_version(self, data, *args, **kwargs):
+        user_data = data.get("UserData")
+        if isinstance(user_data, (str, bytes)):
+            data["UserData"] = parse_user_data(user_data)
+        return original(self, data, *args, **kwargs)
+
+    LaunchTemplate.create_version = create_version
+
+
+def group_max_instance_lifetime():
+    """AWS: CreateAutoScalingGroup and UpdateAutoScalingGroup keep MaxInstanceLifetime, and
+    DescribeAutoScalingGroups reports it.
+
+    moto drops it, so a kops node group with `maxInstanceLifetime` plans `0 -> 174000` forever.
+    """
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    def keeping_lifetime(original):
+        def handler(self):
+            result = original(self)
+            lifetime = self._get_int_param("MaxInstanceLifetime")
+            if lifetime is not None:
+                name = self._get_param("AutoScalingGroupName")
+                group = self.autoscaling_backend.autoscaling_groups[name]
+                group.max_instance_lifetime = lifetime
+            return result
+
+        return handler
+
+    for action in ("create_auto_scaling_group", "update_auto_scaling_group"):
+        setattr(AutoScalingResponse, action, keeping_lifetime(getattr(AutoScalingResponse, action)))
+
+
+def lifecycle_hook_targets():
+    """AWS: a lifecycle hook has the NotificationTargetARN, RoleARN and NotificationMetadata it was
+    put with, and none when none were given.
+
+    moto reports the same made-up queue and role ARNs for every hook, so kops's hooks (which have
+    no notification target: the termination handler reads EventBridge) plan `-> null` forever.
+    """
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    original = AutoScalingResponse.put_lifecycle_hook
+
+    def put_lifecycle_hook(self):
+        result = original(self)
+        key = f"{self._get_param('AutoScalingGroupName')}_{self._get_param('LifecycleHookName')}"
+        hook = self.autoscaling_backend.lifecycle_hooks[key]
+        hook.notification_target_arn = self._get_param("NotificationTargetARN")
+        hook.role_arn = self._get_param("RoleARN")
+        hook.notification_metadata = self._get_param("NotificationMetadata")
+        return result
+
+    AutoScalingResponse.put_lifecycle_hook = put_lifecycle_hook
+
+
+def dhcp_options_tags():
+    """AWS: CreateDhcpOptions tags the new options set with its TagSpecifications.
+
+    moto ignores them, so the tags kops puts on its DHCP options plan as added after every apply.
+    """
+    from moto.ec2.responses.dhcp_options import DHCPOptions
+
+    original = DHCPOptions.create_dhcp_options
+
+    def create_dhcp_options(self):
+        result = original(self)
+        tags = self._parse_tag_specification().get("dhcp-options", {})
+        if tags:
+            self.ec2_backend.create_tags([result.result["DhcpOptions"].id], tags)
+        return result
+
+    DHCPOptions.create_dhcp_options = create_dhcp_options
+
+
+def group_instances_on_their_version():
+    """AWS: an Auto Scaling group launches from the launch template version it names, and
+    DescribeAutoScalingGroups reports each instance on the version it was launched from.
+
+    moto launches every instance of a group from the template's default version (its tags, disks
+    and instance-store mappings), and reports every instance on the default version too. After an
+    in-place template update (kops's groups name `latest_version`) old and new instances both look
+    current, or both stale, and a rolling update's NeedsUpdate answer is wrong. Launches by a group
+    now name the group's version, and each instance remembers the version it came from.
+    """
+    import threading
+
+    from moto.autoscaling.models import FakeAutoScalingGroup, InstanceState
+    from moto.ec2.models.instances import InstanceBackend
+
+    launching = threading.local()
+
+    original_replace = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+    def replace_autoscaling_group_instances(self, *args, **kwargs):
+        template = self.ec2_launch_template
+        launching.version = (
+            str(template.get_version(self.launch_template_version).number) if template else None
+        )
+        try:
+            return original_replace(self, *args, **kwargs)
+        finally:
+            launching.version = None
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
+
+    original_run = InstanceBackend.run_instances
+
+    def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+        template_arg = kwargs.get("launch_template")
+        group_version = getattr(launching, "version", None)
+        if template_arg and group_version and "Version" not in template_arg:
+            kwargs["launch_template"] = dict(template_arg, Version=group_version)
+        reservation = original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        if kwargs.get("launch_template"):
+            number = str(self._get_template_from_args(kwargs["launch_template"]).number)
+            for instance in reservation.instances:
+                instance.launched_from_template_version = number
+        return reservation
+
+    InstanceBackend.run_instances = run_instances
+
+    reported = InstanceState.launch_template
+
+    def launch_template(self):
+        template = reported.fget(self)
+        version = getattr(self.instance, "launched_from_template_version", None)
+        if template is not None and version is not None:
+            template["Version"] = version
+        return template
+
+    InstanceState.launch_template = property(launch_template)
+
+
+PATCHES = [
+    register_fake_region,
+    subnet_private_dns_options,
+    instance_store_mappings,
+    launch_template_own_tags,
+    launch_template_version_user_data,
+    group_max_instance_lifetime,
+    lifecycle_hook_targets,
+    dhcp_options_tags,
+    group_instances_on_their_version,
+]
+
+
+def main():
+    # KOPSFORM_MOTO_WITHOUT=name,name leaves those patches out: to see what a patch is for.
+    left_out = {n for n in os.environ.get("KOPSFORM_MOTO_WITHOUT", "").split(",") if n}
+    unknown = left_out - {patch.__name__ for patch in PATCHES}
+    if unknown:
+        sys.exit(f"KOPSFORM_MOTO_WITHOUT names no patch: {', '.join(sorted(unknown))}")
+    from importlib.metadata import version
+
+    print(f"kopsform moto launcher: moto {version('moto')}", file=sys.stderr)
+    for patch in PATCHES:
+        if patch.__name__ in left_out:
+            print(f"kopsform moto launcher: without {patch.__name__}", file=sys.stderr)
+            continue
+        patch()
+    from moto.server import main as serve
+
+    serve(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
