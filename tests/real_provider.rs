@@ -498,3 +498,65 @@ fn a_new_machine_type_updates_the_launch_template_in_place_and_replacements_run_
     );
     no_http_500(&moto);
 }
+
+/// The default protection rules on kops's real resource types: a change that replaces an etcd
+/// volume (`aws_ebs_volume.*-etcd-*`) is shown as PROTECTED by `kopsform review` (exit 3) and
+/// refused by `check-protected` before `terraform apply` runs, unless `--allow-destroy` names it.
+#[test]
+fn replacing_an_etcd_volume_is_protected_on_the_real_aws_provider() {
+    let Applied {
+        _one_at_a_time: _lock,
+        p,
+        moto,
+    } = bring_up(&MINIMAL_AWS);
+    let volume = "aws_ebs_volume.us-test-1a-etcd-main-minimal-aws-example-com";
+    let tf = p.read("2-kops/kubernetes.tf");
+    let block = "resource \"aws_ebs_volume\" \"us-test-1a-etcd-main-minimal-aws-example-com\" {\n  availability_zone = \"us-test-1a\"\n  encrypted         = false";
+    assert!(tf.contains(block), "the fixture's etcd-main volume changed");
+    // `encrypted` forces a new volume: the cluster's etcd data would be gone.
+    p.file(
+        "2-kops/kubernetes.tf",
+        &tf.replace(block, &block.replace("= false", "= true")),
+    );
+    let plan = terraform(
+        &p,
+        &[
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            "-out=etcd.tfplan",
+        ],
+    );
+    expect_code(&plan, 2, "the plan replacing the etcd volume", &moto);
+    plan.stdout_has(&format!("{volume} must be replaced"));
+
+    p.file(
+        "tasks.toml",
+        // The values a task reads come from 2-kops's own outputs (kops writes some).
+        "[prerequisites]\ndir = \"2-kops\"\n[cluster]\nname = \"minimal-aws.example.com\"\nstate = \"s3://testingBucket\"\n[tasks.apply]\nsteps = [\n  { builtin = \"check-protected\", plan = \"2-kops/etcd.tfplan\" },\n  { run = [\"terraform\", \"apply\", \"-input=false\", \"-no-color\", \"etcd.tfplan\"], cwd = \"2-kops\" },\n]\n",
+    );
+    let review = p.kopsform(&["review", "2-kops/etcd.tfplan"]);
+    review.failure(3).stdout_has(volume).stdout_has("PROTECTED");
+
+    let refused = p.kopsform(&["apply"]);
+    refused
+        .failure(1)
+        .stderr_has(
+            "refusing to apply 2-kops/etcd.tfplan: it deletes or replaces protected resources:",
+        )
+        .stderr_has(&format!("  {volume} (replace): etcd data volume"))
+        .stderr_has("--allow-destroy ADDRESS");
+    assert!(
+        !refused.stderr.contains("$ (cd 2-kops && terraform apply"),
+        "{}",
+        refused.stderr
+    );
+
+    let allowed = p.kopsform(&["--allow-destroy", volume, "apply"]);
+    allowed
+        .success()
+        .stderr_has(&format!("allowed by --allow-destroy: {volume} (replace)"));
+    allowed.stdout_has("1 added, 0 changed, 1 destroyed");
+    no_http_500(&moto);
+}
