@@ -78,14 +78,6 @@ impl<'p> Runner<'p> {
                     step.out, step.template
                 ))
             })?;
-            let documents = match self.pin_timestamps(&rendered, &documents, &cluster)? {
-                Some(pinned) => {
-                    rendered = pinned;
-                    manifest::check(&rendered, &cluster.name)
-                        .map_err(|e| UserError::new(format!("{}: {e}", step.out)))?
-                }
-                None => documents,
-            };
             let names: Vec<String> = documents
                 .iter()
                 .map(|d| format!("{} {}", d.kind, d.name))
@@ -138,25 +130,6 @@ impl<'p> Runner<'p> {
             );
         }
         Ok(())
-    }
-
-    /// The rendered manifest with the stored objects' creation timestamps (see
-    /// [`manifest::pin_timestamps`]); `None` when nothing is to pin or the run changes nothing.
-    fn pin_timestamps(
-        &self,
-        rendered: &str,
-        documents: &[manifest::Document],
-        cluster: &crate::values::context::Cluster,
-    ) -> Result<Option<String>, UserError> {
-        // Local stores only, the dry run's snapshot among them: a render reads no S3 (a
-        // `cluster-template` task alone needs no network, and its up-to-date check could not see a
-        // stored timestamp change). docs/dryrun-isolation.md says what that leaves.
-        let store = store::Store::parse(&cluster.state, &self.project.dir)?;
-        if self.options.dry_run || !matches!(store, store::Store::Local(_)) {
-            return Ok(None);
-        }
-        let stored = snapshot::creation_timestamps(&store, &cluster.name);
-        Ok(manifest::pin_timestamps(rendered, documents, &stored))
     }
 
     pub(super) fn show_outputs(&mut self, prefix: &str) -> Result<(), UserError> {

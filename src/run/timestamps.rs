@@ -3,11 +3,11 @@
 //! kops gives an object replaced without `metadata.creationTimestamp` the current time
 //! (pkg/client/simple/vfsclientset/commonvfs.go, `update`), and `kops update cluster` writes it into
 //! `cluster-completed.spec`, a managed file `kubernetes.tf` uploads: every `cluster-update` of an
-//! unchanged template would plan a change of that file. Before `kops replace -f FILE` runs against
-//! an S3 store, kopsform reads the stored objects' timestamps (one `aws s3 sync` of the cluster's
+//! unchanged template, and every dry run, would plan a change of that file. Before
+//! `kops replace -f FILE` runs, kopsform reads the stored objects' timestamps (from a local store,
+//! the dry run's snapshot among them, directly; from S3 through one `aws s3 sync` of the cluster's
 //! spec into a scratch folder) and, when the manifest lacks them, hands kops a copy of FILE that
-//! has them, under `.kopsform/replace/`. A local store (the dry run's snapshot) was already
-//! handled by `render`.
+//! has them, under `.kopsform/replace/`. The rendered file stays what the template made.
 
 use std::path::Path;
 
@@ -44,28 +44,29 @@ impl<'p> Runner<'p> {
             .or_else(|| std::env::var("KOPS_STATE_STORE").ok())
             .unwrap_or(cluster.state.clone());
         let store = store::Store::parse(&state, &self.project.dir)?;
-        if !matches!(store, store::Store::S3 { .. }) {
-            return Ok(None);
-        }
         let work = crate::paths::inside(&self.project.dir, ".kopsform/replace")
             .map_err(|e| UserError::new(format!(".kopsform/replace {e}; nothing was written")))?;
         std::fs::create_dir_all(&work)
             .map_err(|e| UserError::new(format!("{}: cannot create: {e}", work.display())))?;
-        let scratch = tempfile::Builder::new()
-            .prefix("stored-")
-            .tempdir_in(&work)
-            .map_err(|e| UserError::new(format!("{}: cannot create: {e}", work.display())))?;
-        let aws = store::Aws::of(self.project);
-        let stored =
-            match snapshot::snapshot(&store, &cluster.name, &scratch.path().join("s"), &aws) {
-                Ok(_) => snapshot::creation_timestamps(
-                    &store::Store::Local(scratch.path().join("s")),
-                    &cluster.name,
-                ),
-                // Nothing stored yet: the cluster is being created.
-                Err(e) if e.message.contains("holds no object") => return Ok(None),
-                Err(e) => return Err(e),
-            };
+        let stored = match &store {
+            store::Store::Local(path) => snapshot::creation_timestamps(&path.join(&cluster.name)),
+            store::Store::S3 { .. } => {
+                let scratch = tempfile::Builder::new()
+                    .prefix("stored-")
+                    .tempdir_in(&work)
+                    .map_err(|e| {
+                        UserError::new(format!("{}: cannot create: {e}", work.display()))
+                    })?;
+                let copy = scratch.path().join("s");
+                let aws = store::Aws::of(self.project);
+                match snapshot::snapshot(&store, &cluster.name, &copy, &aws) {
+                    Ok(_) => snapshot::creation_timestamps(&copy.join(&cluster.name)),
+                    // Nothing stored yet: the cluster is being created.
+                    Err(e) if e.message.contains("holds no object") => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
         let mut argv = argv.to_vec();
         let mut pinned = 0;
         for file in &args.files {

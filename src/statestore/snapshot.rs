@@ -73,17 +73,10 @@ pub(crate) fn snapshot(
     Ok(count)
 }
 
-/// The `metadata.creationTimestamp` of the cluster's objects in a local store (a dry run's
-/// snapshot), by (kind, name): the Cluster (`config`, named "") and each InstanceGroup
-/// (`instancegroup/<name>`). None for an S3 store or a cluster the store does not hold.
-pub(crate) fn creation_timestamps(store: &Store, cluster: &str) -> Vec<((String, String), String)> {
-    match store {
-        Store::Local(path) => read_timestamps(&path.join(cluster)),
-        Store::S3 { .. } => Vec::new(),
-    }
-}
-
-fn read_timestamps(dir: &Path) -> Vec<((String, String), String)> {
+/// The `metadata.creationTimestamp` of the objects in a cluster's folder of a local store (or a
+/// copy of one), by (kind, name): the Cluster (`config`, named "") and each InstanceGroup
+/// (`instancegroup/<name>`). None when the folder holds no cluster.
+pub(crate) fn creation_timestamps(dir: &Path) -> Vec<((String, String), String)> {
     let stamp = |path: &Path| -> Option<String> {
         let text = std::fs::read_to_string(path).ok()?;
         let value: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
