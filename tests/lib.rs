@@ -8,6 +8,7 @@ mod audit;
 mod ci;
 mod clusters;
 mod doctor;
+mod double_fidelity;
 mod dryrun;
 mod errors;
 mod graph_cmd;

@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-export TF_CLI_CONFIG_FILE=/dev/null TF_IN_AUTOMATION=1
+export TF_CLI_CONFIG_FILE=/dev/null TF_IN_AUTOMATION=1 KOPS_DOUBLE_TERRAFORM=stand-ins
 export KUBECONFIG="$WORK/kubeconfig" KOPS_DOUBLE_CLOUD="$WORK/cloud"
 unset KOPS_CLUSTER_NAME
 

@@ -280,7 +280,20 @@ def group_instances_on_their_version():
     InstanceState.launch_template = property(launch_template)
 
 
+def kops_images():
+    """AWS: the images an instance group names exist, with their owner, name and root device.
+
+    kops resolves `spec.image` with DescribeImages (`owner/name`, the owner alias mapped to its
+    well-known account) and takes the launch template's root device name from the image. moto's
+    built-in images have other names and owners, so the images the tests name are loaded from
+    tests/moto/amis.json (moto's MOTO_AMIS_PATH, read when moto is imported). A test may name
+    another file in MOTO_AMIS_PATH itself.
+    """
+    os.environ.setdefault("MOTO_AMIS_PATH", os.path.join(os.path.dirname(os.path.abspath(__file__)), "amis.json"))
+
+
 PATCHES = [
+    kops_images,
     register_fake_region,
     subnet_private_dns_options,
     instance_store_mappings,
