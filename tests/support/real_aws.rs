@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 /// kops's fake region in its integration fixtures (moto learns it from the launcher).
 pub const REGION: &str = "us-test-1";
 
-/// The services kops's Terraform talks to, each pointed at moto by the override file.
-const ENDPOINTS: [&str; 9] = [
+/// The services kops's Terraform (and the prerequisites layer: `aws_caller_identity` asks STS) talks
+/// to, each pointed at moto by the override file.
+const ENDPOINTS: [&str; 10] = [
     "autoscaling",
     "ec2",
     "elb",
@@ -26,6 +27,7 @@ const ENDPOINTS: [&str; 9] = [
     "route53",
     "s3",
     "sqs",
+    "sts",
 ];
 
 /// One real-provider test at a time: each Terraform run starts two provider processes of about
@@ -122,11 +124,17 @@ pub fn copy_kops_fixture(project: &Project, name: &str, to: &str) {
 /// and few retries (with the provider's default, one HTTP 500 from moto stalls an apply for many
 /// minutes).
 pub fn provider_override(endpoint: &str) -> String {
+    provider_override_for(endpoint, &["", "files"])
+}
+
+/// The override for the provider blocks named by `aliases` (`""` is the default provider): a
+/// layer without kops's `aws.files` provider must not get an override for it.
+pub fn provider_override_for(endpoint: &str, aliases: &[&str]) -> String {
     let endpoints: String = ENDPOINTS
         .iter()
         .map(|service| format!("    {service:<11} = \"{endpoint}\"\n"))
         .collect();
-    ["", "files"]
+    aliases
         .iter()
         .map(|alias| {
             let alias_line = if alias.is_empty() {
