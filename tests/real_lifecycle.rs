@@ -130,6 +130,22 @@ fn groups(p: &Project) -> BTreeMap<String, (String, String, Vec<String>)> {
     found
 }
 
+/// The review's changes as `address: action`, in order.
+fn changes(review: &serde_json::Value) -> Vec<String> {
+    review["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["address"].as_str().unwrap(),
+                c["action"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 fn review_json(p: &Project) -> serde_json::Value {
     serde_json::from_str(&p.read(".kopsform/dryrun/review.json"))
         .expect("the dry run's review.json")
@@ -168,6 +184,7 @@ fn the_repository_project_runs_its_whole_lifecycle_on_the_real_aws_provider() {
     let dry = p.kopsform(&["dryrun"]);
     ok(dry, &moto);
     let review = review_json(&p);
+    assert_eq!(changes(&review), Vec::<String>::new(), "{review:#}");
     assert_eq!(review["exit_status"], 0, "{review:#}");
 
     // A new machine type for the nodes: reviewed as an in-place update of their launch template.
@@ -175,8 +192,15 @@ fn the_repository_project_runs_its_whole_lifecycle_on_the_real_aws_provider() {
     let dry = p.kopsform(&["--set", set, "dryrun"]);
     assert_eq!(dry.code, 0, "{}", dry.show());
     let review = review_json(&p);
+    assert_eq!(
+        changes(&review),
+        [
+            format!("aws_autoscaling_group.nodes-{SANITIZED}: update"),
+            format!("aws_launch_template.nodes-{SANITIZED}: update"),
+        ],
+        "{review:#}"
+    );
     assert_eq!(review["exit_status"], 2, "{review:#}");
-    eprintln!("{review:#}");
 
     ok(
         p.kopsform(&["--yes", "--set", set, "cluster-update", "plan", "apply"]),

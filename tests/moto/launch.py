@@ -280,6 +280,31 @@ def group_instances_on_their_version():
     InstanceState.launch_template = property(launch_template)
 
 
+def serialize_requests():
+    """AWS: every API call is atomic; concurrent calls on one bucket or security group see each
+    other whole.
+
+    moto's server answers each request on a thread of its own, and its backends are not
+    thread-safe. Terraform runs ten operations at once: deleting the managed files of kops's
+    versioned state bucket, ListObjectVersions iterated the bucket's keys while other threads
+    deleted them and failed with HTTP 500 (`TypeError: 'NoneType' object is not iterable`), which
+    failed `terraform destroy`. Requests are handled one at a time (each takes milliseconds).
+    """
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    lock = threading.Lock()
+    original = DomainDispatcherApplication.__call__
+
+    def one_at_a_time(self, environ, start_response):
+        with lock:
+            # the whole response is produced under the lock: moto's answers are not streamed
+            return list(original(self, environ, start_response))
+
+    DomainDispatcherApplication.__call__ = one_at_a_time
+
+
 def kops_images():
     """AWS: the images an instance group names exist, with their owner, name and root device.
 
@@ -293,6 +318,7 @@ def kops_images():
 
 
 PATCHES = [
+    serialize_requests,
     kops_images,
     register_fake_region,
     subnet_private_dns_options,
