@@ -168,6 +168,28 @@ fn an_upgrade_renders_the_nodes_at_the_running_control_plane_version_until_it_is
     kopsform(&upgrade).success();
     assert_eq!(nodeup_version(&p, "control-plane", control_plane), "1.34.2");
     assert_eq!(nodeup_version(&p, "node", "nodes"), "1.33.4");
+    // kops says which version it found at -v 2 (cmd/kops/update_cluster.go).
+    let preview = std::process::Command::new(p.join("tests/kops-double/kops"))
+        .args([
+            "update",
+            "cluster",
+            "--name",
+            "sandbox.k8s.local",
+            "--state",
+            ".kops-state",
+        ])
+        .args(["--target", "dryrun", "-v", "2"])
+        .current_dir(p.join("examples/sandbox"))
+        .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("KOPS_DOUBLE_CLOUD", ".kops-double-cloud")
+        .env("KUBECONFIG", "2-kops/kubeconfig")
+        .output()
+        .expect("run the kops double");
+    let log = String::from_utf8_lossy(&preview.stderr);
+    assert!(
+        log.contains("update_cluster.go:364] found control plane running version: 1.33.4\n"),
+        "{log}"
+    );
     kopsform(&["plan", "apply"]).success();
     kopsform(&["cluster-rolling-update"])
         .success()
