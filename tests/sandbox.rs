@@ -305,7 +305,7 @@ fn the_kops_double_answers_and_checks_versions_as_kops_1_36_2() {
         )
     );
     // No kubeconfig context named after the cluster: kops renders at the spec's version.
-    run.stderr_has("update_cluster.go:362] error checking control plane running version, assuming no k8s upgrade in progress: cannot load kubecfg settings for \"c.example.com\": context was not found for specified context: c.example.com\n");
+    run.stderr_has("update_cluster.go:362] error checking control plane running version, assuming no k8s upgrade in progress: cannot load kubecfg settings for \"c.example.com\": invalid configuration: [context was not found for specified context: c.example.com, cluster has no server defined]\n");
     let run = update(
         &p,
         "1.34.8",
