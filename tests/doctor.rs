@@ -130,8 +130,8 @@ fn a_ready_project_passes_with_the_real_tools_and_writes_nothing() {
     let run = doctor(&p, &["doctor"]);
     run.success()
         .stdout_has("ok    terraform ")
-        .stdout_has("ok    kops 1.34.1 (supported: >= 1.28, < 2)\n")
-        .stdout_has("ok    kubernetes 1.33.4 with kops 1.34.1 (supported: 1.29 to 1.34)")
+        .stdout_has("ok    kops 1.36.2 (supported: >= 1.28, < 2)\n")
+        .stdout_has("ok    kubernetes 1.33.4 with kops 1.36.2 (supported: 1.31 to 1.36)")
         .stdout_has(
             "ok    AWS credentials: the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n",
         )
@@ -243,29 +243,29 @@ fn a_version_out_of_range_or_unreadable_blocks_and_says_what_to_do() {
 #[test]
 fn kubernetes_newer_than_kops_blocks_unless_kops_is_told_to_run_anyway() {
     let mut p = kops_project("kops-state", "");
-    p.file("2-kops/cluster.yml", &manifest("1.35.0"));
+    p.file("2-kops/cluster.yml", &manifest("1.37.2"));
     let run = doctor(&p, &["doctor"]);
     run.failure(1)
-        .stdout_has("ok    kops 1.34.1 (supported: >= 1.28, < 2)\n")
-        .stdout_has("FAIL  kubernetes 1.35.0 is newer than kops 1.34.1 supports (1.29 to 1.34); install kops 1.35 or later, or lower kubernetesVersion")
+        .stdout_has("ok    kops 1.36.2 (supported: >= 1.28, < 2)\n")
+        .stdout_has("FAIL  kubernetes 1.37.2 is newer than kops 1.36.2 supports (1.31 to 1.36); install kops 1.37 or later, or lower kubernetesVersion (kops refuses 1.37.2 and later with `kops upgrade is required` unless KOPS_RUN_TOO_NEW_VERSION is set) [2-kops/cluster.yml]\n")
         .stdout_has("[2-kops/cluster.yml]")
         .stdout_has("verdict: 1 problem blocks (kubernetes-version)");
 
     p.env("KOPS_RUN_TOO_NEW_VERSION", "1");
     doctor(&p, &["doctor"])
         .success()
-        .stdout_has("warn  kubernetes 1.35.0 is newer than kops 1.34.1 supports (1.29 to 1.34); KOPS_RUN_TOO_NEW_VERSION is set");
+        .stdout_has("warn  kubernetes 1.37.2 is newer than kops 1.36.2 supports (1.31 to 1.36); KOPS_RUN_TOO_NEW_VERSION is set");
     p.env("KOPS_RUN_TOO_NEW_VERSION", "");
 
     // Older than kops still runs: a block; older than it recommends: a warning.
-    p.file("2-kops/cluster.yml", &manifest("1.28.9"));
+    p.file("2-kops/cluster.yml", &manifest("1.30.9"));
     doctor(&p, &["doctor"])
         .failure(1)
-        .stdout_has("FAIL  kubernetes 1.28.9 is no longer supported by kops 1.34.1 (oldest: 1.29)");
-    p.file("2-kops/cluster.yml", &manifest("\"1.30.4\""));
+        .stdout_has("FAIL  kubernetes 1.30.9 is no longer supported by kops 1.36.2 (oldest: 1.31)");
+    p.file("2-kops/cluster.yml", &manifest("\"1.32.4\""));
     doctor(&p, &["doctor"])
         .success()
-        .stdout_has("warn  kubernetes 1.30.4: kops 1.34.1 deprecates Kubernetes older than 1.31");
+        .stdout_has("warn  kubernetes 1.32.4: kops 1.36.2 deprecates Kubernetes older than 1.33");
 
     // Not rendered yet, and the template's version is an expression over outputs that cannot be
     // read (no prerequisites layer): a note, not a block.
@@ -280,12 +280,102 @@ fn kubernetes_newer_than_kops_blocks_unless_kops_is_told_to_run_anyway() {
     // A literal version in the template is compared.
     p.file(
         "2-kops/cluster-template.yml",
-        "kind: Cluster\nspec:\n  kubernetesVersion: 1.36.1 # next\n",
+        "kind: Cluster\nspec:\n  kubernetesVersion: 1.38.1 # next\n",
     );
     doctor(&p, &["doctor"])
         .failure(1)
-        .stdout_has("FAIL  kubernetes 1.36.1 is newer than kops 1.34.1")
+        .stdout_has("FAIL  kubernetes 1.38.1 is newer than kops 1.36.2")
         .stdout_has("[2-kops/cluster-template.yml]");
+}
+
+/// A manifest kops can render: one control-plane group, one node group, a subnet.
+fn renderable_manifest(version: &str) -> String {
+    format!(
+        "apiVersion: kops.k8s.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: k.example.com\nspec:\n  cloudProvider: aws\n  kubernetesVersion: {version}\n  networkCIDR: 172.20.0.0/16\n  subnets:\n  - name: us-east-1a\n    zone: us-east-1a\n    cidr: 172.20.32.0/19\n    type: Public\n  etcdClusters:\n  - name: main\n    etcdMembers:\n    - name: a\n      instanceGroup: control-plane-us-east-1a\n---\napiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup\nmetadata:\n  name: control-plane-us-east-1a\n  labels:\n    kops.k8s.io/cluster: k.example.com\nspec:\n  role: ControlPlane\n  subnets: [us-east-1a]\n---\napiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup\nmetadata:\n  name: nodes\n  labels:\n    kops.k8s.io/cluster: k.example.com\nspec:\n  role: Node\n  subnets: [us-east-1a]\n"
+    )
+}
+
+/// Doctor refuses exactly what kops refuses (issue 17, item 5): for Kubernetes versions around
+/// each of kops 1.36.2's limits, `kops update cluster` (the double, which answers as kops
+/// v1.36.2) fails exactly when doctor's kubernetes-version line is a FAIL; with
+/// KOPS_RUN_TOO_NEW_VERSION only the too-old ones fail in both.
+#[test]
+fn doctor_refuses_exactly_the_kubernetes_versions_kops_refuses() {
+    let mut p = kops_project("kops-state", "");
+    let cases = [
+        // (version, kops's error without KOPS_RUN_TOO_NEW_VERSION, doctor's status)
+        ("1.30.9", Some("kubernetes upgrade is required"), "FAIL"),
+        ("1.31.0", None, "warn"),
+        ("1.32.13", None, "warn"),
+        ("1.33.0", None, "ok"),
+        ("v1.35.5", None, "ok"),
+        ("1.36.9", None, "ok"),
+        // newer than kops's minor, below 1.37.2 (minor + 1, kops's own patch): kops says nothing
+        ("1.37.0", None, "warn"),
+        ("1.37.1", None, "warn"),
+        ("1.37.2", Some("kops upgrade is required"), "FAIL"),
+        ("1.37.2-rc.1", Some("kops upgrade is required"), "FAIL"),
+        ("1.38.0", Some("kops upgrade is required"), "FAIL"),
+    ];
+    for bypass in [false, true] {
+        p.env("KOPS_RUN_TOO_NEW_VERSION", if bypass { "1" } else { "" });
+        for (version, refusal, status) in cases {
+            let refusal = refusal.filter(|r| !bypass || *r != "kops upgrade is required");
+            let status = if bypass && status == "FAIL" && refusal.is_none() {
+                "warn"
+            } else {
+                status
+            };
+            p.file("2-kops/cluster.yml", &renderable_manifest(version));
+            p.tool(
+                ".",
+                "kops",
+                &[
+                    "replace",
+                    "--force",
+                    "-f",
+                    "2-kops/cluster.yml",
+                    "--state",
+                    "kops-state",
+                ],
+            )
+            .success();
+            let kops = p.tool(
+                ".",
+                "kops",
+                &[
+                    "update",
+                    "cluster",
+                    "--name",
+                    "k.example.com",
+                    "--state",
+                    "kops-state",
+                    "--target",
+                    "terraform",
+                    "--out",
+                    "out",
+                    "--create-kube-config=false",
+                ],
+            );
+            match refusal {
+                Some(error) => {
+                    kops.failure(1).stderr_has(&format!("Error: {error}\n"));
+                }
+                None => {
+                    kops.success();
+                }
+            }
+            let run = doctor(&p, &["doctor"]);
+            let line = line(&run, &format!("{status:<6}kubernetes {version}"));
+            assert!(line.ends_with("[2-kops/cluster.yml]"), "{}", run.show());
+            assert_eq!(
+                run.code,
+                if status == "FAIL" { 1 } else { 0 },
+                "{}",
+                run.show()
+            );
+        }
+    }
 }
 
 #[test]
@@ -470,11 +560,11 @@ steps = [["kops", "validate", "cluster", "--state", "kops-state"], ["terraform",
 "#,
     );
     p.file("a/cluster.yml", &manifest("1.33.0"));
-    p.file("b/cluster.yml", &manifest("1.32.1"));
+    p.file("b/cluster.yml", &manifest("1.34.1"));
     let run = doctor(&p, &["--all", "doctor"]);
     run.success()
-        .stdout_has("ok    kubernetes 1.33.0 with kops 1.34.1")
-        .stdout_has("ok    kubernetes 1.32.1 with kops 1.34.1")
+        .stdout_has("ok    kubernetes 1.33.0 with kops 1.36.2")
+        .stdout_has("ok    kubernetes 1.34.1 with kops 1.36.2")
         .stdout_has("ok    state store kops-state");
     assert_eq!(p.read("kops-calls.log"), "version\n", "{}", run.show());
     assert_eq!(

@@ -115,3 +115,109 @@ fn cluster_lifecycle_from_prerequisites_to_teardown() {
         buckets.stdout
     );
 }
+
+/// The `KubernetesVersion:` of an instance group's nodeup config in the sandbox's state store.
+fn nodeup_version(p: &Project, role: &str, group: &str) -> String {
+    let text = p.read(&format!(
+        "examples/sandbox/.kops-state/sandbox.k8s.local/igconfig/{role}/{group}/nodeupconfig.yaml"
+    ));
+    text.lines()
+        .find_map(|l| l.strip_prefix("KubernetesVersion: "))
+        .unwrap_or_else(|| panic!("no KubernetesVersion in\n{text}"))
+        .trim_matches(|c| c == '\'' || c == '"')
+        .to_string()
+}
+
+/// A Kubernetes upgrade takes two passes (issue 17, item 7; kops 1.31+): `kops update cluster`
+/// renders the nodes at the control plane's *running* version, which it learns through the
+/// kubeconfig context named after the cluster. kops steps get the kubeconfig the project's
+/// `kubecfg` task writes (there is no ~/.kube/config here), so the first pass leaves the nodes at
+/// the old version; rolling the control plane makes `cluster-update` run again, and the second
+/// pass moves the nodes.
+#[test]
+fn an_upgrade_renders_the_nodes_at_the_running_control_plane_version_until_it_is_rolled() {
+    require_terraform();
+    let p = Project::new();
+    p.copy_from_repo("examples/sandbox", "examples/sandbox");
+    p.copy_from_repo("2-kops/cluster-template.yml", "2-kops/cluster-template.yml");
+    p.copy_from_repo("tests/kops-double/kops", "tests/kops-double/kops");
+    let kopsform = |args: &[&str]| {
+        let mut all = vec!["-C", "examples/sandbox", "--yes"];
+        all.extend(args);
+        p.kopsform(&all)
+    };
+    kopsform(&[
+        "prerequisites-apply",
+        "cluster-update",
+        "plan",
+        "apply",
+        "kubecfg",
+    ])
+    .success();
+    assert!(p.exists("examples/sandbox/2-kops/kubeconfig"));
+    assert!(
+        !p.exists(".kube/config"),
+        "kops wrote the user's kubeconfig"
+    );
+    let control_plane = "control-plane-eu-west-1a";
+    assert_eq!(nodeup_version(&p, "control-plane", control_plane), "1.33.4");
+    assert_eq!(nodeup_version(&p, "node", "nodes"), "1.33.4");
+
+    // First pass: the control plane moves, the nodes stay at the version it runs.
+    let upgrade = ["cluster-update", "--set", "cluster_version=1.34.2"];
+    kopsform(&upgrade).success();
+    assert_eq!(nodeup_version(&p, "control-plane", control_plane), "1.34.2");
+    assert_eq!(nodeup_version(&p, "node", "nodes"), "1.33.4");
+    // kops says which version it found at -v 2 (cmd/kops/update_cluster.go).
+    let preview = std::process::Command::new(p.join("tests/kops-double/kops"))
+        .args([
+            "update",
+            "cluster",
+            "--name",
+            "sandbox.k8s.local",
+            "--state",
+            ".kops-state",
+        ])
+        .args(["--target", "dryrun", "-v", "2"])
+        .current_dir(p.join("examples/sandbox"))
+        .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("KOPS_DOUBLE_CLOUD", ".kops-double-cloud")
+        .env("KUBECONFIG", "2-kops/kubeconfig")
+        .output()
+        .expect("run the kops double");
+    let log = String::from_utf8_lossy(&preview.stderr);
+    assert!(
+        log.contains("update_cluster.go:364] found control plane running version: 1.33.4\n"),
+        "{log}"
+    );
+    kopsform(&["plan", "apply"]).success();
+    kopsform(&["cluster-rolling-update"])
+        .success()
+        .stderr_has(&format!(
+            "instance groups need an update: {control_plane} ("
+        ))
+        .output_lacks("nodes (");
+    // Unchanged inputs: up to date, as long as nothing was rolled.
+    kopsform(&upgrade)
+        .success()
+        .stderr_has("[cluster-update] up to date");
+
+    // Rolling the control plane makes the next cluster-update run.
+    kopsform(&["cluster-rolling-update-yes"])
+        .success()
+        .stderr_has("[cluster-rolling-update-yes] `cluster-update` will run again: instances were rolled, and kops renders the nodes at the control plane's running Kubernetes version\n");
+
+    // Second pass: the nodes follow.
+    let second = kopsform(&upgrade);
+    second.success();
+    assert!(
+        !second.stderr.contains("[cluster-update] up to date"),
+        "{}",
+        second.show()
+    );
+    assert_eq!(nodeup_version(&p, "node", "nodes"), "1.34.2");
+    kopsform(&["plan", "apply"]).success();
+    kopsform(&["cluster-rolling-update"])
+        .success()
+        .stderr_has("instance groups need an update: nodes (");
+}

@@ -239,3 +239,143 @@ fn the_kops_double_splits_a_manifest_as_kops_does() {
             "Error: error parsing file \"cluster.yml\": Object 'Kind' is missing in 'null'",
         );
 }
+
+/// Issue 17, item 5, on the kops double's side: it answers as kOps v1.36.2 (cmd/kops/version.go,
+/// kops-version.go, the release build's GitVersion) and checks versions as that release does
+/// (upup/pkg/fi/cloudup/apply_cluster.go with channels/stable of the tag; a `file://` channel for
+/// the requirements stable never makes), word for word.
+#[test]
+fn the_kops_double_answers_and_checks_versions_as_kops_1_36_2() {
+    let mut p = Project::new();
+    let run = p.tool(".", "kops", &["version"]);
+    assert_eq!(
+        run.success().stdout,
+        "Client version: 1.36.2 (git-v1.36.2)\n"
+    );
+    assert_eq!(
+        p.tool(".", "kops", &["version", "--short"]).stdout,
+        "1.36.2\n"
+    );
+
+    let star = "*".repeat(81);
+    let manifest = |version: &str, channel: &str| {
+        format!(
+            "apiVersion: kops.k8s.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: c.example.com\nspec:\n  cloudProvider: aws\n  kubernetesVersion: {version}\n  channel: {channel}\n  kubelet:\n    anonymousAuth: false\n  networkCIDR: 172.20.0.0/16\n  subnets:\n  - name: a\n    zone: us-east-1a\n    cidr: 172.20.32.0/19\n    type: Public\n---\napiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup\nmetadata:\n  name: nodes\n  labels:\n    kops.k8s.io/cluster: c.example.com\nspec:\n  role: Node\n  subnets: [a]\n"
+        )
+    };
+    let update = |p: &Project, version: &str, channel: &str, extra: &[&str]| {
+        p.file("cluster.yml", &manifest(version, channel));
+        p.tool(
+            ".",
+            "kops",
+            &[
+                "replace",
+                "--force",
+                "-f",
+                "cluster.yml",
+                "--state",
+                "store",
+            ],
+        )
+        .success();
+        let mut args = vec![
+            "update",
+            "cluster",
+            "--name",
+            "c.example.com",
+            "--state",
+            "store",
+            "--target",
+            "terraform",
+            "--out",
+            "out",
+            "--create-kube-config=false",
+        ];
+        args.extend(extra);
+        p.tool(".", "kops", &args)
+    };
+    let tail = "\nTerraform output has been placed into out\n\nChanges may require instances to restart: kops rolling-update cluster\n\n";
+
+    // The stable channel recommends the newest patch of the minor.
+    let run = update(&p, "1.34.2", "stable", &["-v", "2"]);
+    assert_eq!(
+        run.success().stdout,
+        format!(
+            "\n{star}\n\nA new kubernetes version is available: 1.34.8\nUpgrading is recommended (try kops upgrade cluster)\n\nMore information: https://github.com/kubernetes/kops/blob/master/permalinks/upgrade_k8s.md#1.34.8\n\n{star}\n\n{tail}"
+        )
+    );
+    // No kubeconfig context named after the cluster: kops renders at the spec's version.
+    run.stderr_has("update_cluster.go:362] error checking control plane running version, assuming no k8s upgrade in progress: cannot load kubecfg settings for \"c.example.com\": invalid configuration: [context was not found for specified context: c.example.com, cluster has no server defined]\n");
+    let run = update(
+        &p,
+        "1.34.8",
+        "stable",
+        &["-v", "2", "--ignore-kubelet-version-skew"],
+    );
+    assert_eq!(run.success().stdout, tail);
+    run.output_lacks("control plane running version");
+
+    // Deprecated, and below the oldest supported.
+    assert_eq!(
+        update(&p, "1.32.13", "stable", &[]).success().stdout,
+        format!(
+            "\n{star}\n\nKops support for this Kubernetes version is deprecated and will be removed in a future release.\n\nUpgrading Kubernetes is recommended\nMore information: https://github.com/kubernetes/kops/blob/master/permalinks/upgrade_k8s.md#1.33.0\n\n{star}\n\n{tail}"
+        )
+    );
+    let run = update(&p, "1.30.14", "stable", &[]);
+    assert_eq!(
+        run.failure(1).stdout,
+        format!(
+            "This version of Kubernetes is no longer supported; upgrading Kubernetes is required\n\nMore information: https://github.com/kubernetes/kops/blob/master/permalinks/upgrade_k8s.md#1.33.0\n\n{star}\n\n"
+        )
+    );
+    assert!(
+        run.stderr
+            .ends_with("Error: kubernetes upgrade is required\n"),
+        "{}",
+        run.show()
+    );
+
+    // Too new: from kops's version with the minor raised by one, its patch kept.
+    assert_eq!(update(&p, "1.37.1", "stable", &[]).success().stdout, tail);
+    let too_new = |bypass: &str| {
+        format!(
+            "\n{star}\n\nThis version of kubernetes is not yet supported; upgrading kops is required\n({bypass} by exporting KOPS_RUN_TOO_NEW_VERSION)\n\n{star}\n\n"
+        )
+    };
+    let run = update(&p, "1.37.2", "stable", &[]);
+    assert_eq!(run.failure(1).stdout, too_new("you can bypass this check"));
+    assert!(
+        run.stderr.ends_with("Error: kops upgrade is required\n"),
+        "{}",
+        run.show()
+    );
+    p.env("KOPS_RUN_TOO_NEW_VERSION", "1");
+    assert_eq!(
+        update(&p, "1.37.2", "stable", &[]).success().stdout,
+        format!("{}{tail}", too_new("this check has been bypassed"))
+    );
+    p.env("KOPS_RUN_TOO_NEW_VERSION", "");
+
+    // A channel that requires a newer kops; KOPS_RUN_OBSOLETE_VERSION lets it run.
+    p.file(
+        "channel.yaml",
+        "spec:\n  kopsVersions:\n  - range: \">=1.36.0\"\n    recommendedVersion: 1.36.4\n    requiredVersion: 1.36.3\n",
+    );
+    let channel = format!("file://{}", p.join("channel.yaml").display());
+    let obsolete = format!(
+        "\n{star}\n\na new kops version is available: 1.36.4\n\nThis version of kops (1.36.2) is no longer supported; upgrading is required\n(you can bypass this check by exporting KOPS_RUN_OBSOLETE_VERSION)\n\nMore information: https://github.com/kubernetes/kops/blob/master/permalinks/upgrade_kops.md#1.36.4\n\n{star}\n\n"
+    );
+    let run = update(&p, "1.34.8", &channel, &[]);
+    assert_eq!(run.failure(1).stdout, obsolete);
+    assert!(
+        run.stderr.ends_with("Error: kops upgrade is required\n"),
+        "{}",
+        run.show()
+    );
+    p.env("KOPS_RUN_OBSOLETE_VERSION", "1");
+    // This channel says nothing of Kubernetes versions: kops warns and goes on.
+    let run = update(&p, "1.34.8", &channel, &[]);
+    assert_eq!(run.success().stdout, format!("{obsolete}{tail}"));
+    run.stderr_has("apply_cluster.go:1043] unable to find version information for kubernetes version \"1.34.8\" in channel\n");
+}

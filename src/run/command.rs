@@ -98,6 +98,12 @@ impl<'p> Runner<'p> {
             resolved.argv = argv;
         }
         let executed = self.execute_command(task_name, task, cmd, prefix, &resolved)?;
+        if resolved.kind == retry::Tool::Kops
+            && crate::tools::kops::KopsArgs::parse(&resolved.argv[1..]).rolls_instances()
+        {
+            // Also after a failure: the control plane may be replaced already.
+            self.forget_cluster_renders(prefix);
+        }
         let finished = &executed.finished;
         if finished.code != 0 {
             return Err(command_failure(

@@ -3,7 +3,7 @@
 //! kopsform adds), secrets kept off its command line, and the sensitive values of a Terraform
 //! state learned before Terraform runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::UserError;
 use crate::project::task::{Builtin, CommandStep, RenderStep, Step, Task};
@@ -139,6 +139,20 @@ impl<'p> Runner<'p> {
         } else {
             None
         };
+        // kops reads the kubeconfig context named after the cluster (`update cluster` for the
+        // control plane's running version, `rolling-update` and `validate` for the API server):
+        // the one the project exports, unless tasks.toml sets KUBECONFIG itself. An isolated run
+        // gets its own, below.
+        if is_kops
+            && self.snapshot.is_none()
+            && !env.iter().any(|(k, _)| k == "KUBECONFIG")
+            && let Some(kubeconfig) = self.project_kubeconfig()
+        {
+            env.push((
+                "KUBECONFIG".into(),
+                kubeconfig.to_string_lossy().into_owned(),
+            ));
+        }
         if let Some(cluster) = cluster {
             env.push(("KOPS_CLUSTER_NAME".into(), cluster.name));
             env.push(("KOPS_STATE_STORE".into(), cluster.state));
@@ -158,6 +172,37 @@ impl<'p> Runner<'p> {
             env.push(("TF_IN_AUTOMATION".into(), "1".into()));
         }
         Ok(env)
+    }
+
+    /// The kubeconfig the project writes for the cluster: the `--kubeconfig` of the first
+    /// `kops export kubecfg` step of its tasks (in the order of tasks.toml), rendered for the
+    /// cluster and taken from that step's folder. `None` when no task exports one, or its path
+    /// cannot be rendered yet.
+    pub(super) fn project_kubeconfig(&mut self) -> Option<PathBuf> {
+        let project = self.project;
+        for (name, task) in &project.config.tasks {
+            for step in &task.steps {
+                let Step::Command(c) = step else { continue };
+                if !project.is_tool(&c.argv[0], "kops") {
+                    continue;
+                }
+                let args = crate::tools::kops::KopsArgs::parse(&c.argv[1..]);
+                if !args.exports_kubeconfig() {
+                    continue;
+                }
+                let Some(path) = args.kubeconfig else {
+                    continue;
+                };
+                let what = format!("task `{name}` --kubeconfig");
+                let path = self.render_text(&what, &path).ok()?;
+                let cwd = match c.cwd.as_ref().or(task.cwd.as_ref()) {
+                    Some(cwd) => self.render_text(&format!("task `{name}` cwd"), cwd).ok()?,
+                    None => String::new(),
+                };
+                return Some(project.path(&cwd).join(path));
+            }
+        }
+        None
     }
 
     /// A secret never goes on a command line, where every user of the machine can read it

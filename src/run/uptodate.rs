@@ -479,6 +479,34 @@ impl<'p> Runner<'p> {
         Ok(None)
     }
 
+    /// After `kops rolling-update --yes`: the records of the tasks that run
+    /// `kops update cluster` for this cluster are removed, so those tasks run again. kops renders
+    /// the nodes at the control plane's running Kubernetes version (kops 1.31+,
+    /// cmd/kops/update_cluster.go `checkControlPlaneRunningVersion`), which no fingerprint sees:
+    /// once the control plane is rolled to a new version, the next `update cluster` renders the
+    /// nodes at it (the second pass of an upgrade).
+    pub(super) fn forget_cluster_renders(&mut self, prefix: &str) {
+        let project = self.project;
+        for (name, task) in &project.config.tasks {
+            let renders = task.steps.iter().any(|s| {
+                matches!(s, Step::Command(c) if project.is_tool(&c.argv[0], "kops")
+                    && crate::tools::kops::KopsArgs::parse(&c.argv[1..]).updates_cluster())
+            });
+            let path = crate::run::uptodate::record_path(&self.work_dir(), name);
+            if renders && path.is_file() {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => crate::progress!(
+                        "{prefix}`{name}` will run again: instances were rolled, and kops renders the nodes at the control plane's running Kubernetes version"
+                    ),
+                    Err(e) => crate::notice!(
+                        "{prefix}warning: cannot remove the up-to-date record {}: {e}; run `{name}` with --force",
+                        path.display()
+                    ),
+                }
+            }
+        }
+    }
+
     pub(super) fn record_run(
         &mut self,
         name: &str,

@@ -19,6 +19,8 @@ pub(crate) struct KopsArgs {
     pub(crate) state: Option<String>,
     pub(crate) files: Vec<String>,
     pub(crate) ssh_public_key: bool,
+    /// `--kubeconfig` (`export kubecfg`: the file it writes instead of KUBECONFIG's).
+    pub(crate) kubeconfig: Option<String>,
 }
 
 /// When a verb has a property: always, never, or depending on `--yes` (kops previews without it).
@@ -194,6 +196,7 @@ impl KopsArgs {
                 "--target" => parsed.target = value(),
                 "--state" => parsed.state = value(),
                 "-f" | "--filename" => parsed.files.extend(value()),
+                "--kubeconfig" => parsed.kubeconfig = value(),
                 "--ssh-public-key" | "-i" => {
                     value();
                     parsed.ssh_public_key = true;
@@ -247,6 +250,30 @@ impl KopsArgs {
             Isolated::Yes => true,
             Isolated::WithFiles => !self.files.is_empty(),
         })
+    }
+
+    /// `kops export kubecfg` (or `kubeconfig`): writes a kubeconfig with a context named after
+    /// the cluster, to `--kubeconfig` when given (cmd/kops/export_kubeconfig.go).
+    pub(crate) fn exports_kubeconfig(&self) -> bool {
+        self.verb() == "export"
+            && matches!(
+                self.verbs.get(1).map(String::as_str),
+                Some("kubecfg" | "kubeconfig")
+            )
+    }
+
+    /// `kops update cluster`: since kops 1.31 it renders the nodes at the control plane's
+    /// *running* Kubernetes version, which it asks the API server named by the kubeconfig context
+    /// of the cluster's name (kops 1.36, cmd/kops/update_cluster.go,
+    /// `checkControlPlaneRunningVersion`, unless `--ignore-kubelet-version-skew`).
+    pub(crate) fn updates_cluster(&self) -> bool {
+        self.verb() == "update" && self.verbs.get(1).is_some_and(|w| w == "cluster")
+    }
+
+    /// `kops rolling-update cluster --yes`: replaces instances, the control plane's among them,
+    /// which changes the version `update cluster` renders the nodes at.
+    pub(crate) fn rolls_instances(&self) -> bool {
+        self.verb() == "rolling-update" && self.yes
     }
 
     /// It writes the cluster's spec objects into `--state`.
@@ -489,6 +516,29 @@ pub(crate) fn parse_version(stdout: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the kubeconfig passing and the up-to-date invalidation look for.
+    #[test]
+    fn kubeconfig_exports_cluster_updates_and_rolls_are_told_apart() {
+        let parse = |line: &str| {
+            KopsArgs::parse(
+                &line
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let export = parse("export kubecfg --admin --kubeconfig=2-kops/kubeconfig --name c");
+        assert!(export.exports_kubeconfig());
+        assert_eq!(export.kubeconfig.as_deref(), Some("2-kops/kubeconfig"));
+        assert!(parse("export kubeconfig --kubeconfig x").exports_kubeconfig());
+        assert!(!parse("get clusters --kubeconfig x").exports_kubeconfig());
+        assert!(parse("update cluster --name c --target terraform").updates_cluster());
+        assert!(!parse("update --help").updates_cluster());
+        assert!(parse("rolling-update cluster --yes").rolls_instances());
+        assert!(!parse("rolling-update cluster --yes=false").rolls_instances());
+        assert!(!parse("rolling-update cluster").rolls_instances());
+    }
 
     /// Each verb's four answers, from the one table: repeatable, locks, allowed in an isolated
     /// run, writes the registry.

@@ -194,24 +194,32 @@ fn oldest_kubernetes(kops_minor: u64) -> (u64, u64) {
 }
 
 /// kops against the cluster's Kubernetes version, as kops's `validateKubernetesVersion`
-/// (upup/pkg/fi/cloudup/apply_cluster.go) judges it in `update cluster`:
-/// * newer than kops's own minor: `This version of kubernetes is not yet supported; upgrading kops
-///   is required`, an error unless `KOPS_RUN_TOO_NEW_VERSION` is set (kops compares with its own
-///   version with the minor raised by one and the patch kept, so kops 1.34.1 would let 1.35.0
-///   through; kopsform compares minors, which is what the message means);
+/// (upup/pkg/fi/cloudup/apply_cluster.go, kops 1.36.2) judges it in `update cluster`:
+/// * at least kops's own version with the minor raised by one, the patch kept (kops 1.36.2:
+///   1.37.2; the Kubernetes pre-release is ignored, `IsKubernetesGTE` in
+///   pkg/apis/kops/util/versions.go): `This version of kubernetes is not yet supported; upgrading
+///   kops is required`, an error unless `KOPS_RUN_TOO_NEW_VERSION` is set;
+/// * newer than kops's minor but below that (1.37.0 and 1.37.1 with kops 1.36.2): kops runs
+///   without a word, so doctor only warns;
 /// * older than `OldestSupportedKubernetesVersion`: `kubernetes upgrade is required`, an error
 ///   without a bypass;
 /// * older than `OldestRecommendedKubernetesVersion`: a deprecation notice.
+///
+/// The channel's required versions (the same function, and `validateKopsVersion`, bypassed with
+/// `KOPS_RUN_OBSOLETE_VERSION`) refuse nothing more with the stable channel of kops 1.36.2
+/// (channels/stable: every Kubernetes minor from 1.11 requires only its own `.0`, no kops
+/// version is required), so doctor does not read the channel.
 fn judge_skew(
     k8s: &str,
-    (k8s_major, k8s_minor, _): (u64, u64, u64),
+    (k8s_major, k8s_minor, k8s_patch): (u64, u64, u64),
     kops: &str,
-    (kops_major, kops_minor, _): (u64, u64, u64),
+    (kops_major, kops_minor, kops_patch): (u64, u64, u64),
     too_new_allowed: bool,
 ) -> (Status, String) {
     let (oldest, recommended) = oldest_kubernetes(kops_minor);
     let range = format!("{kops_major}.{oldest} to {kops_major}.{kops_minor}");
-    if (k8s_major, k8s_minor) > (kops_major, kops_minor) {
+    let refused_from = (kops_major, kops_minor + 1, kops_patch);
+    if (k8s_major, k8s_minor, k8s_patch) >= refused_from {
         return if too_new_allowed {
             (
                 Status::Warn,
@@ -223,10 +231,20 @@ fn judge_skew(
             (
                 Status::Fail,
                 format!(
-                    "kubernetes {k8s} is newer than kops {kops} supports ({range}); install kops {k8s_major}.{k8s_minor} or later, or lower kubernetesVersion (kops refuses with `kops upgrade is required` unless KOPS_RUN_TOO_NEW_VERSION is set)"
+                    "kubernetes {k8s} is newer than kops {kops} supports ({range}); install kops {k8s_major}.{k8s_minor} or later, or lower kubernetesVersion (kops refuses {}.{}.{} and later with `kops upgrade is required` unless KOPS_RUN_TOO_NEW_VERSION is set)",
+                    refused_from.0, refused_from.1, refused_from.2
                 ),
             )
         };
+    }
+    if (k8s_major, k8s_minor) > (kops_major, kops_minor) {
+        return (
+            Status::Warn,
+            format!(
+                "kubernetes {k8s} is newer than kops {kops} supports ({range}), but kops runs it without a word (it refuses {}.{}.{} and later): install kops {k8s_major}.{k8s_minor} or later when it is out",
+                refused_from.0, refused_from.1, refused_from.2
+            ),
+        );
     }
     if (k8s_major, k8s_minor) < (kops_major, oldest) {
         return (
@@ -295,8 +313,15 @@ mod tests {
             .0
         };
         assert_eq!(judge("1.34.2", "1.34.1", false), Status::Ok);
-        assert_eq!(judge("1.35.0", "1.34.1", false), Status::Fail);
-        assert_eq!(judge("1.35.0", "1.34.1", true), Status::Warn);
+        // kops 1.34.1 refuses from 1.35.1 (minor + 1, its own patch), not from 1.35.0.
+        assert_eq!(judge("1.35.0", "1.34.1", false), Status::Warn);
+        assert_eq!(judge("1.35.1", "1.34.1", false), Status::Fail);
+        assert_eq!(judge("1.35.1", "1.34.1", true), Status::Warn);
+        assert_eq!(judge("1.37.1", "1.36.2", false), Status::Warn);
+        assert_eq!(judge("1.37.2", "1.36.2", false), Status::Fail);
+        assert_eq!(judge("1.37.0", "1.36.0", false), Status::Fail);
+        assert_eq!(judge("1.37.0", "1.37.0-alpha.1", false), Status::Ok);
+        assert_eq!(judge("1.38.0", "1.37.0-alpha.1", false), Status::Fail);
         // kops 1.34: OldestSupported 1.29, OldestRecommended 1.31.
         assert_eq!(judge("1.31.0", "1.34.1", false), Status::Ok);
         assert_eq!(judge("1.30.9", "1.34.1", false), Status::Warn);
