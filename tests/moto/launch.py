@@ -280,6 +280,62 @@ def group_instances_on_their_version():
     InstanceState.launch_template = property(launch_template)
 
 
+def subnet_route_table_associations():
+    """AWS: deleting a subnet ends its route table associations (the subnet's association is gone
+    from DescribeRouteTables), so the route table can be deleted next.
+
+    moto keeps the association of a deleted subnet, and DeleteRouteTable answers DependencyViolation
+    for ever: `kops delete cluster`, which deletes a route table after the subnets associated with
+    it (kops: pkg/resources/aws/routetable.go, `Blocked`), never finishes. Deleting a subnet now
+    drops its associations.
+    """
+    from moto.ec2.models.subnets import SubnetBackend
+
+    original = SubnetBackend.delete_subnet
+
+    def delete_subnet(self, subnet_id):
+        subnet = original(self, subnet_id)
+        for table in getattr(self, "route_tables", {}).values():
+            for association_id, target in list(table._associations.items()):
+                if target == subnet_id:
+                    del table._associations[association_id]
+        return subnet
+
+    SubnetBackend.delete_subnet = delete_subnet
+
+
+def vpc_keeps_dhcp_options():
+    """AWS: DeleteVpc leaves the VPC's DHCP options set; it is deleted on its own
+    (DeleteDhcpOptions), once no VPC uses it.
+
+    moto deletes the options set together with the VPC, so `kops delete cluster`, which deletes the
+    cluster's tagged options after its VPC (kops: pkg/resources/aws/vpc.go, `Blocks`), gets
+    InvalidDhcpOptionID.NotFound, an error kops does not take for "already deleted" (it expects
+    InvalidDhcpOptionsID.NotFound, pkg/resources/aws/aws.go `DeleteDhcpOptions`) and retries until
+    it gives up. The options set now outlives the VPC.
+    """
+    from moto.ec2.models.vpcs import VPCBackend
+
+    original = VPCBackend.delete_vpc
+
+    def delete_vpc(self, vpc_id):
+        vpc = self.vpcs.get(vpc_id)
+        options = vpc.dhcp_options if vpc is not None else None
+        if options is not None:
+            vpc.dhcp_options = None
+        try:
+            result = original(self, vpc_id)
+        except Exception:
+            if options is not None:
+                vpc.dhcp_options = options
+            raise
+        if options is not None:
+            options.vpc = None
+        return result
+
+    VPCBackend.delete_vpc = delete_vpc
+
+
 PATCHES = [
     register_fake_region,
     subnet_private_dns_options,
@@ -290,6 +346,8 @@ PATCHES = [
     lifecycle_hook_targets,
     dhcp_options_tags,
     group_instances_on_their_version,
+    subnet_route_table_associations,
+    vpc_keeps_dhcp_options,
 ]
 
 
