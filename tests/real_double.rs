@@ -135,9 +135,10 @@ impl Bench {
         assert_eq!(
             run.code,
             0,
-            "{what}\n{}\n--- moto tracebacks\n{}",
+            "{what}\n{}\n--- moto tracebacks\n{}\n--- moto launcher diagnostics\n{}",
             run.show(),
-            self.moto.tracebacks().join("\n\n")
+            self.moto.tracebacks().join("\n\n"),
+            self.moto.diagnostics().join("\n")
         );
     }
 
@@ -675,5 +676,176 @@ No rolling-update required.
     deleted.stdout_has("\nDeleted cluster: \"ha.example.com\"\n");
     assert!(!deleted.stdout.contains("will retry"), "{}", deleted.stdout);
     assert_eq!(b.leftovers(), Vec::<(String, Vec<String>)>::new());
+    b.no_http_500();
+}
+
+/// Without Terraform, what kops's cloud reads do with groups that name `$Latest`, with an Auto
+/// Scaling group that matches no instance group, and with a shared VPC: a new template version makes
+/// the group's instances outdated, the missing control plane fails validation, and `delete cluster
+/// --yes` deletes the group and its owned template but leaves the shared VPC and subnet.
+#[test]
+fn latest_versions_unmatched_groups_and_shared_vpcs_are_read_as_kops_does() {
+    let b = Bench::new("minimal-aws", "minimal-aws.example.com");
+    let cluster = b.cluster;
+    let json = |args: &[&str]| aws_json(&b.p, args);
+    let shared = format!("Key=kubernetes.io/cluster/{cluster},Value=shared");
+    let vpc = json(&["ec2", "create-vpc", "--cidr-block", "10.1.0.0/16"])["Vpc"]["VpcId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.aws(&[
+        "ec2",
+        "create-tags",
+        "--resources",
+        &vpc,
+        "--tags",
+        &shared,
+        &format!("Key=KubernetesCluster,Value={cluster}"),
+    ]);
+    let subnet = json(&[
+        "ec2",
+        "create-subnet",
+        "--vpc-id",
+        &vpc,
+        "--cidr-block",
+        "10.1.1.0/24",
+        "--availability-zone",
+        "us-test-1a",
+    ])["Subnet"]["SubnetId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.aws(&[
+        "ec2",
+        "create-tags",
+        "--resources",
+        &subnet,
+        "--tags",
+        &shared,
+        &format!("Key=KubernetesCluster,Value={cluster}"),
+    ]);
+    let template = |name: &str, kind: &str| {
+        let data = format!(r#"{{"ImageId":"ami-12c6146b","InstanceType":"{kind}"}}"#);
+        b.aws(&[
+            "ec2",
+            "create-launch-template",
+            "--launch-template-name",
+            name,
+            "--launch-template-data",
+            &data,
+            "--tag-specifications",
+            &format!(
+                "ResourceType=launch-template,Tags=[{{Key=kubernetes.io/cluster/{cluster},Value=owned}}]"
+            ),
+        ]);
+    };
+    let group = |name: &str, ig: &str| {
+        template(name, "t2.medium");
+        b.aws(&[
+            "autoscaling",
+            "create-auto-scaling-group",
+            "--auto-scaling-group-name",
+            name,
+            "--launch-template",
+            &format!("LaunchTemplateName={name},Version=$Latest"),
+            "--min-size",
+            "2",
+            "--max-size",
+            "2",
+            "--desired-capacity",
+            "2",
+            "--vpc-zone-identifier",
+            &subnet,
+            "--tags",
+            &format!("Key=KubernetesCluster,Value={cluster},PropagateAtLaunch=true"),
+            &format!("Key=kops.k8s.io/instancegroup,Value={ig},PropagateAtLaunch=true"),
+            &format!("Key=Name,Value={name},PropagateAtLaunch=true"),
+        ]);
+    };
+    group(&format!("nodes.{cluster}"), "nodes");
+    group(&format!("strays.{cluster}"), "strays");
+
+    let ready = b.kops(&["rolling-update", "cluster", cluster, "--cloudonly"]);
+    ready.success();
+    assert_eq!(
+        ready.stdout,
+        "NAME\tSTATUS\tNEEDUPDATE\tREADY\tMIN\tTARGET\tMAX\nnodes\tReady\t0\t\t2\t2\t2\t2\n\nNo rolling-update required.\n"
+    );
+    assert_eq!(
+        b.normalise(&ready.stderr),
+        "W aws_cloud.go:817] Found ASG with no corresponding instance group \"strays.minimal-aws.example.com\"\n"
+    );
+    // Naming the instance groups: no warning about the others.
+    let named = b.kops(&[
+        "rolling-update",
+        "cluster",
+        cluster,
+        "--cloudonly",
+        "--instance-group",
+        "nodes",
+    ]);
+    named.success();
+    assert_eq!(named.stderr, "");
+
+    // `$Latest` is the template's newest version: a new one makes the running instances outdated.
+    b.aws(&[
+        "ec2",
+        "create-launch-template-version",
+        "--launch-template-name",
+        &format!("nodes.{cluster}"),
+        "--source-version",
+        "1",
+        "--launch-template-data",
+        r#"{"InstanceType":"t3.large"}"#,
+    ]);
+    let needs = b.kops(&[
+        "rolling-update",
+        "cluster",
+        cluster,
+        "--cloudonly",
+        "--ig",
+        "nodes",
+    ]);
+    needs.success();
+    assert_eq!(
+        needs.stdout,
+        "NAME\tSTATUS\t\tNEEDUPDATE\tREADY\tMIN\tTARGET\tMAX\nnodes\tNeedsUpdate\t2\t\t0\t2\t2\t2\n\nMust specify --yes to rolling-update.\n"
+    );
+
+    // The control plane has no group: the API is unreachable, and validation names the group.
+    let unreachable = b.kops(&["rolling-update", "cluster", cluster]);
+    unreachable
+        .failure(1)
+        .stderr_has("Unable to reach the kubernetes API.");
+    let validate = b.kops(&["validate", "cluster", cluster]);
+    validate.failure(1).stderr_has(
+        "Error: validation failed: unexpected error during validation: error listing nodes: Get \"https://api.minimal-aws.example.com/api/v1/nodes\"",
+    );
+
+    let deleted = b.kops(&["delete", "cluster", cluster, "--yes"]);
+    b.expect_success(&deleted, "delete cluster --yes");
+    let text = b.normalise(&deleted.stdout);
+    assert!(
+        text.starts_with(
+            "TYPE\t\t\tNAME\t\t\t\tID\nautoscaling-config\tnodes.minimal-aws.example.com\tlt-*\nautoscaling-config\tstrays.minimal-aws.example.com\tlt-*\nautoscaling-group\tnodes.minimal-aws.example.com\tnodes.minimal-aws.example.com\nautoscaling-group\tstrays.minimal-aws.example.com\tstrays.minimal-aws.example.com\ninstance\t\tnodes.minimal-aws.example.com\ti-*\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("vpc") && !text.contains("subnet"), "{text}");
+    assert!(
+        text.ends_with("\nDeleted cluster: \"minimal-aws.example.com\"\n"),
+        "{text}"
+    );
+    // The shared network stays; nothing of the cluster's own is left.
+    let vpcs = json(&["ec2", "describe-vpcs", "--vpc-ids", &vpc]);
+    assert_eq!(vpcs["Vpcs"][0]["VpcId"], vpc.as_str());
+    let subnets = json(&["ec2", "describe-subnets", "--subnet-ids", &subnet]);
+    assert_eq!(subnets["Subnets"][0]["SubnetId"], subnet.as_str());
+    let left: Vec<(String, Vec<String>)> = b
+        .leftovers()
+        .into_iter()
+        .filter(|(kind, _)| kind != "vpcs" && kind != "subnets")
+        .collect();
+    assert_eq!(left, Vec::<(String, Vec<String>)>::new());
     b.no_http_500();
 }

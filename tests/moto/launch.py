@@ -336,6 +336,63 @@ def vpc_keeps_dhcp_options():
     VPCBackend.delete_vpc = delete_vpc
 
 
+def log_duplicate_rules():
+    """Not a patch (moto answers as before): a diagnostic for the rare `InvalidPermission.Duplicate`
+    seen once in about fifteen applies of minimal-aws (an `aws_security_group_rule` create failed).
+
+    Each security group rule moto adds is remembered with the time and thread that added it; when an
+    Authorize call is refused as a duplicate, one line names the group, the rule, and when and by
+    which request thread the existing rule was added. A rule added a moment earlier by another
+    thread is a request retried after its first attempt was processed (the provider retries on a
+    dropped connection); a rule added long before, or by nothing, points elsewhere.
+    Found so far (see the report of the double-cloud branch): moto's duplicate check does not race
+    for distinct rules (eight threads adding 48 rules to one group, ten groups at once: no
+    duplicate, no lost rule), and the provider serializes rule changes per group anyway.
+    """
+    import threading
+    import time
+
+    from moto.ec2.exceptions import InvalidPermissionDuplicateError
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    added = {}
+
+    def rule_key(rule):
+        return (rule.group_id, rule.is_egress, rule.ip_protocol, str(rule.from_port), str(rule.to_port),
+                repr(sorted((rule.ip_range or {}).items())), repr(rule.source_group), repr(rule.prefix_list_id))
+
+    def watching(original, direction):
+        def authorize(self, *args, **kwargs):
+            try:
+                rules, group = original(self, *args, **kwargs)
+            except InvalidPermissionDuplicateError:
+                ids = args[0] if args else kwargs.get("group_name_or_id")
+                earlier = [
+                    "%s at %.3f by %s" % (key[2:], when, thread)
+                    for key, (when, thread) in added.items()
+                    if key[0] == ids and key[1] == (direction == "egress")
+                ]
+                print(
+                    "kopsform moto launcher: InvalidPermission.Duplicate (%s) on %s at %.3f in %s; "
+                    "the group's rules added so far: %s"
+                    % (direction, ids, time.time(), threading.current_thread().name,
+                       "; ".join(earlier) or "none through Authorize (the rule is one moto made itself, "
+                       "such as a new group's default egress rule)"),
+                    file=sys.stderr,
+                    flush=True,
+                )
+                raise
+            for rule in rules:
+                added[rule_key(rule)] = (time.time(), threading.current_thread().name)
+            return rules, group
+
+        return authorize
+
+    for direction in ("ingress", "egress"):
+        name = "authorize_security_group_" + direction
+        setattr(SecurityGroupBackend, name, watching(getattr(SecurityGroupBackend, name), direction))
+
+
 PATCHES = [
     register_fake_region,
     subnet_private_dns_options,
@@ -365,6 +422,7 @@ def main():
             print(f"kopsform moto launcher: without {patch.__name__}", file=sys.stderr)
             continue
         patch()
+    log_duplicate_rules()
     from moto.server import main as serve
 
     serve(sys.argv[1:])
