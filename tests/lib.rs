@@ -20,6 +20,7 @@ mod locks;
 mod output;
 mod ownership;
 mod parallel;
+mod real_double;
 mod real_lifecycle;
 mod real_provider;
 mod retries;

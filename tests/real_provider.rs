@@ -33,9 +33,10 @@ fn expect_code(run: &Run, code: i32, what: &str, moto: &PatchedMoto) {
     assert_eq!(
         run.code,
         code,
-        "{what}: expected exit {code}\n{}\n--- moto tracebacks\n{}",
+        "{what}: expected exit {code}\n{}\n--- moto tracebacks\n{}\n--- moto launcher diagnostics\n{}",
         run.show(),
-        moto.tracebacks().join("\n\n")
+        moto.tracebacks().join("\n\n"),
+        moto.diagnostics().join("\n")
     );
 }
 

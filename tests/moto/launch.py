@@ -317,6 +317,119 @@ def kops_images():
     os.environ.setdefault("MOTO_AMIS_PATH", os.path.join(os.path.dirname(os.path.abspath(__file__)), "amis.json"))
 
 
+def subnet_route_table_associations():
+    """AWS: deleting a subnet ends its route table associations (the subnet's association is gone
+    from DescribeRouteTables), so the route table can be deleted next.
+
+    moto keeps the association of a deleted subnet, and DeleteRouteTable answers DependencyViolation
+    for ever: `kops delete cluster`, which deletes a route table after the subnets associated with
+    it (kops: pkg/resources/aws/routetable.go, `Blocked`), never finishes. Deleting a subnet now
+    drops its associations.
+    """
+    from moto.ec2.models.subnets import SubnetBackend
+
+    original = SubnetBackend.delete_subnet
+
+    def delete_subnet(self, subnet_id):
+        subnet = original(self, subnet_id)
+        for table in getattr(self, "route_tables", {}).values():
+            for association_id, target in list(table._associations.items()):
+                if target == subnet_id:
+                    del table._associations[association_id]
+        return subnet
+
+    SubnetBackend.delete_subnet = delete_subnet
+
+
+def vpc_keeps_dhcp_options():
+    """AWS: DeleteVpc leaves the VPC's DHCP options set; it is deleted on its own
+    (DeleteDhcpOptions), once no VPC uses it.
+
+    moto deletes the options set together with the VPC, so `kops delete cluster`, which deletes the
+    cluster's tagged options after its VPC (kops: pkg/resources/aws/vpc.go, `Blocks`), gets
+    InvalidDhcpOptionID.NotFound, an error kops does not take for "already deleted" (it expects
+    InvalidDhcpOptionsID.NotFound, pkg/resources/aws/aws.go `DeleteDhcpOptions`) and retries until
+    it gives up. The options set now outlives the VPC.
+    """
+    from moto.ec2.models.vpcs import VPCBackend
+
+    original = VPCBackend.delete_vpc
+
+    def delete_vpc(self, vpc_id):
+        vpc = self.vpcs.get(vpc_id)
+        options = vpc.dhcp_options if vpc is not None else None
+        if options is not None:
+            vpc.dhcp_options = None
+        try:
+            result = original(self, vpc_id)
+        except Exception:
+            if options is not None:
+                vpc.dhcp_options = options
+            raise
+        if options is not None:
+            options.vpc = None
+        return result
+
+    VPCBackend.delete_vpc = delete_vpc
+
+
+def log_duplicate_rules():
+    """Not a patch (moto answers as before): a diagnostic for the rare `InvalidPermission.Duplicate`
+    seen once in about fifteen applies of minimal-aws (an `aws_security_group_rule` create failed).
+
+    Each security group rule moto adds is remembered with the time and thread that added it; when an
+    Authorize call is refused as a duplicate, one line names the group, the rule, and when and by
+    which request thread the existing rule was added. A rule added a moment earlier by another
+    thread is a request retried after its first attempt was processed (the provider retries on a
+    dropped connection); a rule added long before, or by nothing, points elsewhere.
+    Found so far (see the report of the double-cloud branch): moto's duplicate check does not race
+    for distinct rules (eight threads adding 48 rules to one group, ten groups at once: no
+    duplicate, no lost rule), and the provider serializes rule changes per group anyway.
+    """
+    import threading
+    import time
+
+    from moto.ec2.exceptions import InvalidPermissionDuplicateError
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    added = {}
+
+    def rule_key(rule):
+        return (rule.group_id, rule.is_egress, rule.ip_protocol, str(rule.from_port), str(rule.to_port),
+                repr(sorted((rule.ip_range or {}).items())), repr(rule.source_group), repr(rule.prefix_list_id))
+
+    def watching(original, direction):
+        def authorize(self, *args, **kwargs):
+            try:
+                rules, group = original(self, *args, **kwargs)
+            except InvalidPermissionDuplicateError:
+                ids = args[0] if args else kwargs.get("group_name_or_id")
+                earlier = [
+                    "%s at %.3f by %s" % (key[2:], when, thread)
+                    for key, (when, thread) in added.items()
+                    if key[0] == ids and key[1] == (direction == "egress")
+                ]
+                print(
+                    "kopsform moto launcher: InvalidPermission.Duplicate (%s) on %s at %.3f in %s; "
+                    "the group's rules added so far: %s"
+                    % (direction, ids, time.time(), threading.current_thread().name,
+                       "; ".join(earlier) or "none through Authorize (the rule is one moto made itself, "
+                       "such as a new group's default egress rule)"),
+                    file=sys.stderr,
+                    flush=True,
+                )
+                raise
+            for rule in rules:
+                added[rule_key(rule)] = (time.time(), threading.current_thread().name)
+            return rules, group
+
+        return authorize
+
+    for direction in ("ingress", "egress"):
+        name = "authorize_security_group_" + direction
+        setattr(SecurityGroupBackend, name, watching(getattr(SecurityGroupBackend, name), direction))
+
+
 PATCHES = [
     serialize_requests,
     kops_images,
@@ -329,6 +442,8 @@ PATCHES = [
     lifecycle_hook_targets,
     dhcp_options_tags,
     group_instances_on_their_version,
+    subnet_route_table_associations,
+    vpc_keeps_dhcp_options,
 ]
 
 
@@ -346,6 +461,7 @@ def main():
             print(f"kopsform moto launcher: without {patch.__name__}", file=sys.stderr)
             continue
         patch()
+    log_duplicate_rules()
     from moto.server import main as serve
 
     serve(sys.argv[1:])

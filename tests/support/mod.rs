@@ -161,8 +161,8 @@ impl Project {
             env: vec![
                 ("PATH".into(), path),
                 ("KOPS_DOUBLE_CLOUD".into(), cloud.display().to_string()),
-                // the fast stand-ins: tests that need kops's real `aws_*` output use
-                // support::real_aws, which sets `aws`
+                // the fast stand-ins: the tests that need kops's real `aws_*` output
+                // (real_lifecycle, real_double, double_fidelity) set `aws` themselves
                 ("KOPS_DOUBLE_TERRAFORM".into(), "stand-ins".into()),
                 ("TF_CLI_CONFIG_FILE".into(), "/dev/null".into()),
                 ("CHECKPOINT_DISABLE".into(), "1".into()),

@@ -246,6 +246,16 @@ impl PatchedMoto {
             .collect()
     }
 
+    /// The launcher's diagnostic lines (`kopsform moto launcher: ...`), such as each
+    /// `InvalidPermission.Duplicate` with the rules the group had: shown with a failed step.
+    pub fn diagnostics(&self) -> Vec<String> {
+        self.log_text()
+            .lines()
+            .filter(|l| l.starts_with("kopsform moto launcher: ") && !l.contains(": moto "))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The environment for the aws CLI talking to this moto in kops's region.
     pub fn attach(&self, project: &mut Project) {
         for (key, value) in [
