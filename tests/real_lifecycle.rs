@@ -13,7 +13,7 @@
 //! cluster resource in moto and no cluster object in the state store.
 
 use crate::support::real_aws::{self, PatchedMoto, aws_json};
-use crate::support::{Project, Run, repo};
+use crate::support::{Project, Run};
 use std::collections::BTreeMap;
 
 const CLUSTER: &str = "dev.example.com";
@@ -146,6 +146,120 @@ fn changes(review: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The rows of kops's rolling-update table in a kopsform run's stdout (the `[task]` prefix and the
+/// table's padding dropped): one vector of cells per instance group.
+fn rolling_rows(run: &Run) -> Vec<Vec<String>> {
+    run.stdout
+        .lines()
+        .map(|l| match l.strip_prefix('[') {
+            Some(rest) => rest.split_once("] ").map_or("", |(_, line)| line),
+            None => l,
+        })
+        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .filter(|cells| {
+            cells
+                .first()
+                .is_some_and(|c| c == "nodes" || c.starts_with("control-plane-"))
+        })
+        .collect()
+}
+
+fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+/// What moto still holds of the cluster, by kind; empty lists when nothing is left.
+fn leftovers(p: &Project, bucket: &str, zone: &str) -> BTreeMap<&'static str, Vec<String>> {
+    let mut left = BTreeMap::new();
+    let tag = format!("Name=tag:KubernetesCluster,Values={CLUSTER}");
+    let strings = |v: &serde_json::Value, list: &str, field: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| x[field].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let reservations = aws_json(p, &["ec2", "describe-instances", "--filters", &tag]);
+    let mut instances = Vec::new();
+    for r in reservations["Reservations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for i in r["Instances"].as_array().into_iter().flatten() {
+            let state = i["State"]["Name"].as_str().unwrap_or("");
+            if state != "terminated" && state != "shutting-down" {
+                instances.push(i["InstanceId"].as_str().unwrap_or("").to_string());
+            }
+        }
+    }
+    left.insert("instances", instances);
+    let lts = aws_json(p, &["ec2", "describe-launch-templates"]);
+    left.insert(
+        "launch templates",
+        strings(&lts, "LaunchTemplates", "LaunchTemplateName"),
+    );
+    let sgs = aws_json(p, &["ec2", "describe-security-groups", "--filters", &tag]);
+    left.insert(
+        "security groups",
+        strings(&sgs, "SecurityGroups", "GroupName"),
+    );
+    let vols = aws_json(p, &["ec2", "describe-volumes", "--filters", &tag]);
+    left.insert("volumes", strings(&vols, "Volumes", "VolumeId"));
+    let asgs = aws_json(p, &["autoscaling", "describe-auto-scaling-groups"]);
+    left.insert(
+        "auto scaling groups",
+        strings(&asgs, "AutoScalingGroups", "AutoScalingGroupName"),
+    );
+    let roles = aws_json(p, &["iam", "list-roles"]);
+    let mut roles = strings(&roles, "Roles", "RoleName");
+    roles.retain(|r| r.ends_with(CLUSTER));
+    left.insert("iam roles", roles);
+    let lbs = aws_json(p, &["elbv2", "describe-load-balancers"]);
+    left.insert(
+        "load balancers",
+        strings(&lbs, "LoadBalancers", "LoadBalancerName"),
+    );
+    let records = aws_json(
+        p,
+        &[
+            "route53",
+            "list-resource-record-sets",
+            "--hosted-zone-id",
+            zone,
+        ],
+    );
+    let mut names: Vec<String> = records["ResourceRecordSets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["Type"] != "NS" && r["Type"] != "SOA")
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["Name"].as_str().unwrap_or(""),
+                r["Type"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    names.sort();
+    left.insert("dns records", names);
+    let objects = aws_json(
+        p,
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            bucket,
+            "--prefix",
+            &format!("{CLUSTER}/"),
+        ],
+    );
+    left.insert("state store objects", strings(&objects, "Contents", "Key"));
+    left
+}
+
 fn review_json(p: &Project) -> serde_json::Value {
     serde_json::from_str(&p.read(".kopsform/dryrun/review.json"))
         .expect("the dry run's review.json")
@@ -201,6 +315,14 @@ fn the_repository_project_runs_its_whole_lifecycle_on_the_real_aws_provider() {
         "{review:#}"
     );
     assert_eq!(review["exit_status"], 2, "{review:#}");
+    assert_eq!(
+        review["launch_template_changes"],
+        serde_json::json!([{
+            "instance_group": "nodes",
+            "address": format!("aws_launch_template.nodes-{SANITIZED}")
+        }]),
+        "the review ties the template change to the group to roll"
+    );
 
     ok(
         p.kopsform(&["--yes", "--set", set, "cluster-update", "plan", "apply"]),
@@ -209,6 +331,40 @@ fn the_repository_project_runs_its_whole_lifecycle_on_the_real_aws_provider() {
     let mut expected_after = expected.clone();
     expected_after.insert(nodes.clone(), ("2".into(), "2".into(), one(2)));
     assert_eq!(groups(&p), expected_after, "after the machine-type apply");
+
+    // The rolling update reads the groups from the cloud: exactly the nodes need an update.
+    let cp_ig = format!("control-plane-{}a", real_aws::REGION);
+    let verdict = ok(p.kopsform(&["cluster-rolling-update"]), &moto);
+    assert_eq!(
+        rolling_rows(&verdict),
+        [
+            row(&[&cp_ig, "Ready", "0", "1", "1", "1", "1", "1"]),
+            row(&["nodes", "NeedsUpdate", "2", "0", "2", "2", "2", "2"]),
+        ],
+        "{}",
+        verdict.show()
+    );
+    ok(p.kopsform(&["--yes", "cluster-rolling-update-yes"]), &moto);
+    expected_after.insert(
+        nodes.clone(),
+        ("2".into(), "2".into(), vec!["2".to_string(); 2]),
+    );
+    assert_eq!(groups(&p), expected_after, "after the rolling update");
+    let verdict = ok(p.kopsform(&["cluster-rolling-update"]), &moto);
+    assert_eq!(
+        rolling_rows(&verdict),
+        [
+            row(&[&cp_ig, "Ready", "0", "1", "1", "1", "1", "1"]),
+            row(&["nodes", "Ready", "0", "2", "2", "2", "2", "2"]),
+        ],
+        "{}",
+        verdict.show()
+    );
+    assert!(
+        verdict.stdout.contains("No rolling-update required."),
+        "{}",
+        verdict.show()
+    );
 
     // destroy: refused on the protected resources until each is named.
     let refused = p.kopsform(&["--yes", "destroy"]);
@@ -232,5 +388,27 @@ fn the_repository_project_runs_its_whole_lifecycle_on_the_real_aws_provider() {
     ok(p.kopsform(&args), &moto);
     assert_eq!(groups(&p), BTreeMap::new(), "after destroy");
     ok(p.kopsform(&["--yes", "cluster-destroy-yes"]), &moto);
-    let _ = repo();
+
+    let outputs = ok(
+        p.tool("1-prerequisites", "terraform", &["output", "-json"]),
+        &moto,
+    );
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    let bucket = outputs["kops_s3_bucket"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let zone = outputs["hosted_zone_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let nothing: BTreeMap<&'static str, Vec<String>> = leftovers(&p, &bucket, &zone)
+        .into_keys()
+        .map(|k| (k, Vec::new()))
+        .collect();
+    assert_eq!(
+        leftovers(&p, &bucket, &zone),
+        nothing,
+        "what moto still holds of the cluster"
+    );
 }
