@@ -30,6 +30,9 @@ use super::template::{Culprit, MAX_INDENT, MAX_OUTPUT, check_yaml_structure};
 use crate::error::UserError;
 use crate::text::suggest;
 
+/// What the structure error advises for Go templates.
+const GO_ADVICE: &str = "quote string values (`{{ .x | quote }}`), write lists and maps with `toJson` (one line) or `toYaml | nindent N`, multi-line text as a block scalar with `indent` (docs/templates.md, Go templates)";
+
 /// The name of the function every printing action ends in.
 pub(crate) const EMIT: &str = "__kopsform_emit";
 /// The name of the function that records the position of the action about to run.
@@ -711,15 +714,6 @@ const UNSUPPORTED: &[&str] = &[
     "expandenv",
 ];
 
-/// Whether `source` looks like a Go template (for the hint when handlebars refuses it).
-pub(crate) fn looks_like_go(source: &str) -> bool {
-    let re = regex::Regex::new(
-        r"\{\{-?\s*(range\b|end\b|with\b|define\b|template\b|else\s+if\b|\.[A-Za-z_]|\$\.|\$[A-Za-z_]\w*\s*:=|/\*)",
-    )
-    .expect("a valid pattern");
-    re.is_match(source)
-}
-
 /// `source` with each comment that trims only before it (`{{- /* x */}}`) written as
 /// `{{- if false}}{{/* x */}}{{end}}`, which Go renders the same way. gotmpl 0.6.1 trims the
 /// text after such a comment too (its lexer ORs the two trim markers), which Go does not: a
@@ -775,6 +769,83 @@ fn left_trimmed_comments(source: &str) -> std::borrow::Cow<'_, str> {
     }
     out.push_str(rest);
     if changed { out.into() } else { source.into() }
+}
+
+/// The actions of `source`: byte offset of each `{{` and the text between the delimiters (trim
+/// markers included), strings and comments read as Go's lexer reads them.
+fn actions(source: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = source[from..].find("{{") {
+        let start = from + at;
+        let bytes = source.as_bytes();
+        let mut i = start + 2;
+        let body = source[i..].trim_start_matches('-').trim_start();
+        if body.starts_with("/*") {
+            let open = source.len() - body.len();
+            let end = source[open..]
+                .find("*/")
+                .map_or(source.len(), |e| open + e + 2);
+            let close = source[end..].find("}}").map_or(source.len(), |e| end + e);
+            out.push((start, &source[start + 2..close]));
+            from = (close + 2).min(source.len());
+            continue;
+        }
+        let mut quote = None;
+        while i < bytes.len() {
+            match (quote, bytes[i]) {
+                (None, b'}') if bytes.get(i + 1) == Some(&b'}') => break,
+                (None, q @ (b'"' | b'`' | b'\'')) => quote = Some(q),
+                (Some(q), b'\\') if q != b'`' => i += 1,
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+            i += 1;
+        }
+        let end = i.min(source.len());
+        out.push((start, &source[start + 2..end]));
+        from = (end + 2).min(source.len());
+    }
+    out
+}
+
+/// Go refuses a block without its `{{ end }}` and an `{{ end }}` or `{{ else }}` without a block
+/// ("unexpected EOF", "unexpected {{end}}"); gotmpl 0.6.1 accepts the first and stops reading at
+/// the second, dropping the rest of the template. Checked here before gotmpl parses.
+fn check_blocks(shown: &str, source: &str) -> Result<(), UserError> {
+    let keyword = regex::Regex::new(r"^-?\s*(if|range|with|define|block|end|else)\b")
+        .expect("a valid pattern");
+    let mut open: Vec<(usize, &str)> = Vec::new();
+    for (offset, inner) in actions(source) {
+        let Some(word) = keyword.captures(inner).and_then(|c| c.get(1)) else {
+            continue;
+        };
+        let (line, column) = position(source, offset);
+        match word.as_str() {
+            "end" => {
+                if open.pop().is_none() {
+                    return Err(UserError::new(format!(
+                        "{shown}:{line}:{column}: Go template syntax error: unexpected {{{{end}}}}: no `if`, `range`, `with`, `define` or `block` is open here; fix the template"
+                    )));
+                }
+            }
+            "else" => {
+                if open.is_empty() {
+                    return Err(UserError::new(format!(
+                        "{shown}:{line}:{column}: Go template syntax error: unexpected {{{{else}}}}: no `if`, `range` or `with` is open here; fix the template"
+                    )));
+                }
+            }
+            other => open.push((offset, other)),
+        }
+    }
+    if let Some((offset, word)) = open.pop() {
+        let (line, column) = position(source, offset);
+        return Err(UserError::new(format!(
+            "{shown}:{line}:{column}: Go template syntax error: this `{word}` is never closed (unexpected EOF: add its `{{{{ end }}}}`); fix the template"
+        )));
+    }
+    Ok(())
 }
 
 /// `(line, column)` of byte `offset` in `source`.
@@ -978,6 +1049,7 @@ impl GoRenderer {
                 source.len()
             )));
         }
+        check_blocks(name, source)?;
         let source = &*left_trimmed_comments(source);
         let mut trees: Vec<(String, Option<String>, &str, ListNode)> = Vec::new();
         let parsed = Template::new(MAIN)
@@ -1000,6 +1072,7 @@ impl GoRenderer {
                     snippet.path
                 )));
             }
+            check_blocks(&snippet.path, &snippet.source)?;
             let parsed = Template::new(&snippet.name)
                 .parse(snippet_source)
                 .map_err(|e| syntax_error(&snippet.path, &e))?;
@@ -1241,6 +1314,7 @@ impl GoRenderer {
             &compiled.sites,
             &|| self.run(name, &compiled, &data, &context),
             describe,
+            GO_ADVICE,
         )
     }
 }

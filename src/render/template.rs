@@ -439,8 +439,18 @@ impl Renderer {
             &compiled.sites,
             &|| self.run(name, &compiled, &context),
             describe,
+            "quote string slots (`key: \"{{x}}\"`), write lists and maps with `json`/`yaml`, multi-line text as a block scalar with `indent` (docs/templates.md, YAML safety)",
         )
     }
+}
+
+/// Whether `source` looks like a Go template (for the hint when handlebars refuses it).
+fn looks_like_go(source: &str) -> bool {
+    let re = regex::Regex::new(
+        r"\{\{-?\s*(range\b|end\b|with\b|define\b|template\b|else\s+if\b|\.[A-Za-z_]|\$\.|\$[A-Za-z_]\w*\s*:=|/\*)",
+    )
+    .expect("a valid pattern");
+    re.is_match(source)
 }
 
 /// `f`'s error, with a hint to use the Go engine when `source` looks like a Go template (a
@@ -448,7 +458,7 @@ impl Renderer {
 /// such as `range`).
 fn go_hint<T>(source: &str, f: impl FnOnce() -> Result<T, UserError>) -> Result<T, UserError> {
     f().map_err(|mut e| {
-        if super::go_template::looks_like_go(source) {
+        if looks_like_go(source) {
             e.message.push_str(". This looks like a Go template (`kops toolbox template`): add `engine = \"go\"` to its `render` step in tasks.toml to render it unchanged (docs/templates.md, Go templates)");
         }
         e
@@ -465,6 +475,7 @@ pub(crate) fn check_yaml_structure(
     sites: &[compile::Site],
     shape_render: &dyn Fn() -> Result<String, UserError>,
     describe: &dyn Fn(&Culprit) -> String,
+    advice: &str,
 ) -> Result<String, UserError> {
     // Token names must not occur in the template or in any value.
     let mut nonce = format!("{:x}", nonce_seed());
@@ -511,7 +522,7 @@ pub(crate) fn check_yaml_structure(
                 value: &value,
             };
             format!(
-                "{}:{}:{}: the value of `{{{{{}}}}}` would change the YAML structure of the result{at}: {}; {}. Nothing was written. A value must land as exactly one scalar: quote string slots (`key: \"{{{{x}}}}\"`), write lists and maps with `json`/`yaml`, multi-line text as a block scalar with `indent` (docs/templates.md, YAML safety)",
+                "{}:{}:{}: the value of `{{{{{}}}}}` would change the YAML structure of the result{at}: {}; {}. Nothing was written. A value must land as exactly one scalar: {advice}",
                 site.file.as_deref().unwrap_or(name),
                 site.line,
                 site.column,
