@@ -5,7 +5,7 @@
 //! the line.
 
 use crate::support::{
-    Project, S3, bucket_keys, cluster_project, copy_tree, repo, require_terraform,
+    Project, S3, bucket_keys, cluster_project, copy_tree, kops_double_dir, repo, require_terraform,
 };
 
 const FIXTURE: &str = "tests/fixtures/go-template";
@@ -75,6 +75,16 @@ fn a_kops_toolbox_template_renders_unchanged_to_the_handlebars_cluster_yml() {
     assert!(
         p.read("2-kops/cluster.yml")
             .contains("encryptedVolume: false")
+    );
+}
+
+#[test]
+fn doctor_reads_the_kubernetes_version_of_a_go_template() {
+    let mut p = recorded_project();
+    use_go_template(&p);
+    p.prepend_path(&kops_double_dir());
+    p.kopsform(&["doctor"]).stdout_has(
+        "ok    kubernetes 1.33.4 with kops 1.36.2 (supported: 1.31 to 1.36) [2-kops/cluster-template.yml with the values]",
     );
 }
 
