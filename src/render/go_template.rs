@@ -637,22 +637,8 @@ pub(crate) const FUNCTIONS: &[(&str, Func)] = &[
             a.iter().map(to_int).fold(1i64, i64::wrapping_mul),
         ))
     }),
-    ("div", |a| {
-        arity("div", a, 2)?;
-        let d = to_int(&a[1]);
-        if d == 0 {
-            return Err(err("div: division by zero"));
-        }
-        Ok(GoValue::Int(to_int(&a[0]).wrapping_div(d)))
-    }),
-    ("mod", |a| {
-        arity("mod", a, 2)?;
-        let d = to_int(&a[1]);
-        if d == 0 {
-            return Err(err("mod: division by zero"));
-        }
-        Ok(GoValue::Int(to_int(&a[0]).wrapping_rem(d)))
-    }),
+    ("div", |a| divide("div", a, i64::wrapping_div)),
+    ("mod", |a| divide("mod", a, i64::wrapping_rem)),
     ("int", |a| {
         arity("int", a, 1)?;
         Ok(GoValue::Int(to_int(&a[0])))
@@ -695,6 +681,16 @@ pub(crate) const FUNCTIONS: &[(&str, Func)] = &[
         Err(err(strval(&a[0])))
     }),
 ];
+
+/// Sprig's `div`/`mod` on whole numbers, refusing a zero divisor.
+fn divide(name: &str, a: &[GoValue], f: fn(i64, i64) -> i64) -> Result<GoValue, TemplateError> {
+    arity(name, a, 2)?;
+    let d = to_int(&a[1]);
+    if d == 0 {
+        return Err(err(format!("{name}: division by zero")));
+    }
+    Ok(GoValue::Int(f(to_int(&a[0]), d)))
+}
 
 /// Go's `strings.Split`: an empty separator splits between characters.
 fn split(s: &str, sep: &str) -> Vec<String> {

@@ -428,3 +428,176 @@ fn a_go_template_given_to_handlebars_suggests_the_go_engine() {
         .unwrap_err();
     assert!(!err.message.contains("engine"), "{}", err.message);
 }
+
+#[test]
+fn hostile_values_land_as_one_scalar_or_are_refused() {
+    // The handlebars engine's cases (template.rs), through Go actions.
+    let template = "a:\n  q: \"{{ .v }}\"\n  p: {{ .v }}\n  s: '{{ .v }}'\n  l:\n  - {{ .v }}\n  k: x-{{ .v }}\n  z: {{ .v | quote }}\n";
+    for v in ["plain", "ami-0abc", "1.30.2", "a b", "t3.medium"] {
+        let out = yaml(template, json!({"v": v})).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+        let back: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
+        assert_eq!(back["a"]["p"].as_str(), Some(v), "{v:?}");
+        assert_eq!(back["a"]["z"].as_str(), Some(v), "{v:?}");
+    }
+    for v in [
+        "a\nb: c",
+        "x\"\n  evil: 1",
+        "#x",
+        "&x",
+        "|",
+        ">",
+        "yes",
+        "null",
+        "~",
+        "0x1F",
+        "---\nkind: X",
+        "a: b",
+        "- x",
+        "[a]",
+        "{a: 1}",
+        "*x",
+        "!!str x",
+        "",
+        "010",
+        "a #b",
+        "on",
+        "'",
+        "\"",
+        "x\u{2028}y: 1",
+        "x\u{85}y",
+    ] {
+        let err = yaml(template, json!({"v": v})).expect_err(&format!("{v:?} was accepted"));
+        assert!(err.starts_with("t.yml:"), "{v:?}: {err}");
+    }
+    // Through `quote` alone, every one of them is the string it is.
+    for v in [
+        "a\nb: c",
+        "x\"\n  evil: 1",
+        "#x",
+        "yes",
+        "",
+        "'",
+        "\"",
+        "x\u{2028}y: 1",
+        "\u{1}\u{7f}",
+    ] {
+        let out =
+            yaml("z: {{ .v | quote }}\n", json!({"v": v})).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+        let back: serde_yaml::Value = serde_yaml::from_str(&out).unwrap();
+        assert_eq!(back["z"].as_str(), Some(v), "{v:?} gave {out:?}");
+    }
+}
+
+#[test]
+fn kops_docs_cluster_template_example_renders() {
+    // docs/operations/cluster_template.md: a value-driven InstanceGroup (`{{.clusterName}}.{{.dnsZone}}`,
+    // `{{.awsRegion}}a`), an array through `toJson`, and snippets named by their file name
+    // included with `indent` into block scalars. Our own values and snippets.
+    let template = "\
+apiVersion: kops.k8s.io/v1alpha2
+kind: InstanceGroup
+metadata:
+  labels:
+    kops.k8s.io/cluster: {{.clusterName}}.{{.dnsZone}}
+  name: nodes
+spec:
+  machineType: m5.large
+  maxSize: {{ default \"10\" .node.max_size }}
+  subnets:
+  - {{.awsRegion}}a
+  - {{.awsRegion}}b
+  kubernetesApiAccess: {{.allowedIPs | toJson }}
+  additionalPolicies:
+    node: |
+      {{ include \"nodes.json\" . | indent 6 }}
+";
+    let ctx = json!({
+        "clusterName": "dev1", "dnsZone": "k8s.example.org", "awsRegion": "us-east-2",
+        "node": {"max_size": 4},
+        "allowedIPs": ["192.0.2.1/32", "198.51.100.0/24"],
+    });
+    let snippets = [(
+        "nodes.json",
+        "[\n  {\"Effect\": \"Allow\", \"Action\": [\"s3:Get*\"], \"Resource\": [\"arn:aws:s3:::{{ .clusterName }}-assets/*\"]}\n]",
+    )];
+    let want = "\
+apiVersion: kops.k8s.io/v1alpha2
+kind: InstanceGroup
+metadata:
+  labels:
+    kops.k8s.io/cluster: dev1.k8s.example.org
+  name: nodes
+spec:
+  machineType: m5.large
+  maxSize: 4
+  subnets:
+  - us-east-2a
+  - us-east-2b
+  kubernetesApiAccess: [\"192.0.2.1/32\",\"198.51.100.0/24\"]
+  additionalPolicies:
+    node: |
+      [
+        {\"Effect\": \"Allow\", \"Action\": [\"s3:Get*\"], \"Resource\": [\"arn:aws:s3:::dev1-assets/*\"]}
+      ]
+";
+    assert_eq!(
+        with_snippets(template, ctx.clone(), &snippets).unwrap(),
+        want
+    );
+    assert_eq!(yaml_with(template, ctx, &snippets).unwrap(), want);
+}
+
+#[test]
+fn snippets_are_read_from_folders_by_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("snippets/components")).unwrap();
+    std::fs::write(dir.path().join("snippets/a.txt"), "top").unwrap();
+    std::fs::write(
+        dir.path().join("snippets/components/docker.options"),
+        "deep",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("extra.txt"), "file").unwrap();
+    let snippets = load_snippets(
+        dir.path(),
+        &["snippets".to_string(), "extra.txt".to_string()],
+    )
+    .unwrap();
+    let names: Vec<(&str, &str)> = snippets
+        .iter()
+        .map(|s| (s.name.as_str(), s.path.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("a.txt", "snippets/a.txt"),
+            ("docker.options", "snippets/components/docker.options"),
+            ("extra.txt", "extra.txt"),
+        ]
+    );
+    let go = GoRenderer {
+        missing: Missing::Error,
+        snippets,
+    };
+    assert_eq!(
+        go.render(
+            "t",
+            "{{ include \"docker.options\" . }} {{ template \"a.txt\" . }}",
+            &json!({})
+        )
+        .unwrap(),
+        "deep top"
+    );
+    let err = load_snippets(dir.path(), &["../outside".to_string()]).unwrap_err();
+    assert!(
+        err.message.contains("keep snippets inside the project"),
+        "{}",
+        err.message
+    );
+    let err = load_snippets(dir.path(), &["missing".to_string()]).unwrap_err();
+    assert!(
+        err.message.starts_with("missing: cannot read the snippets"),
+        "{}",
+        err.message
+    );
+}
