@@ -168,13 +168,29 @@ pub fn render(data: &[u8]) {
     let describe = |_: &crate::render::template::Culprit| String::new();
     let _ = renderer.render("t", template, &context);
     let _ = renderer.render_yaml("t", template, &context, &describe);
-    for frame in [
+    let go = crate::render::go_template::GoRenderer {
+        missing: crate::render::go_template::Missing::Error,
+        snippets: Vec::new(),
+    };
+    let _ = go.render("t", template, &context);
+    let _ = go.render_yaml("t", template, &context, &describe);
+    let frames = [
         "a: {{v}}\n",
         "a: \"{{v}}\"\nb: 1\n",
         "- x\n- {{v}}\n",
         "a: '{{v}}'\n",
-    ] {
-        if let Ok(out) = renderer.render_yaml("t", frame, &context, &describe) {
+    ];
+    let go_frames = frames.map(|f| f.replace("{{v}}", "{{ .v }}"));
+    let go_frames = go_frames
+        .iter()
+        .map(String::as_str)
+        .chain(["a: {{ .v | quote }}\n", "a: {{ .v | toJson }}\n"]);
+    let renders = frames
+        .iter()
+        .map(|f| (*f, renderer.render_yaml("t", f, &context, &describe)))
+        .chain(go_frames.map(|f| (f, go.render_yaml("t", f, &context, &describe))));
+    for (frame, rendered) in renders {
+        if let Ok(out) = rendered {
             let back: serde_yaml::Value =
                 serde_yaml::from_str(&out).expect("an accepted render is YAML");
             let field = match &back {

@@ -11,6 +11,7 @@ mod doctor;
 mod double_fidelity;
 mod dryrun;
 mod errors;
+mod go_template;
 mod graph_cmd;
 mod hostile;
 mod import;

@@ -316,6 +316,47 @@ steps = [
     }
 
     #[test]
+    fn a_render_step_picks_its_engine() {
+        let config = parse(
+            r#"
+[tasks.a]
+steps = [
+  { render = "t.yml", out = "o.yml" },
+  { render = "g.yml", out = "o.yml", engine = "go", snippets = ["snippets"], missing = "no-value" },
+]
+"#,
+        )
+        .unwrap();
+        let steps = &config.tasks["a"].steps;
+        assert!(matches!(&steps[0], Step::Render(r) if r.engine == Engine::Handlebars));
+        assert!(
+            matches!(&steps[1], Step::Render(r) if r.engine == Engine::Go
+            && r.snippets == ["snippets"] && r.missing == MissingValue::NoValue)
+        );
+        for (step, want) in [
+            (
+                r#"{ render = "t.yml", out = "o.yml", snippets = ["s"] }"#,
+                "`snippets` applies to Go templates only: add `engine = \"go\"`",
+            ),
+            (
+                r#"{ render = "t.yml", out = "o.yml", engine = "handlebars", missing = "error" }"#,
+                "`missing` applies to Go templates only",
+            ),
+            (
+                r#"{ run = ["x"], engine = "go" }"#,
+                "`engine` does not apply to a `run` step",
+            ),
+            (
+                r#"{ render = "t.yml", out = "o.yml", engine = "jinja" }"#,
+                "unknown variant `jinja`",
+            ),
+        ] {
+            let err = parse(&format!("[tasks.a]\nsteps = [{step}]\n")).unwrap_err();
+            assert!(err.contains(want), "{step}: {err}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_name_line_and_column() {
         let err = parse("[tasks.a]\ndesc = \"x\"\ndeeps = []\n").unwrap_err();
         assert!(err.starts_with("3:1: unknown field `deeps`"), "{err}");

@@ -89,6 +89,28 @@ pub(crate) enum ManifestCheck {
     None,
 }
 
+/// The template language of a `render` step.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Engine {
+    /// Strict handlebars (the default).
+    #[default]
+    Handlebars,
+    /// Go's text/template with Sprig and kops's functions, as `kops toolbox template` renders.
+    Go,
+}
+
+/// What a Go template's reference to a missing value does.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum MissingValue {
+    /// An error naming the line (kops's `--fail-on-missing`, its default).
+    #[default]
+    Error,
+    /// Go's `<no value>`, with a warning (kops's `--fail-on-missing=false`).
+    NoValue,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Builtin {
     /// Print the prerequisites outputs, sensitive ones masked.
@@ -246,6 +268,11 @@ pub(crate) struct RenderStep {
     pub(crate) template: String,
     pub(crate) out: String,
     pub(crate) check: ManifestCheck,
+    pub(crate) engine: Engine,
+    /// Go engine: files or folders of snippets (`kops toolbox template --snippets`).
+    pub(crate) snippets: Vec<String>,
+    /// Go engine: what a missing value does.
+    pub(crate) missing: MissingValue,
 }
 
 /// The inline-table form of a step, before it is checked into a [`Step`].
@@ -261,6 +288,10 @@ struct StepTable {
     #[serde(default)]
     inputs: Vec<String>,
     check: Option<ManifestCheck>,
+    engine: Option<Engine>,
+    #[serde(default)]
+    snippets: Vec<String>,
+    missing: Option<MissingValue>,
     cwd: Option<String>,
     #[serde(default)]
     env: IndexMap<String, String>,
@@ -298,6 +329,23 @@ impl StepTable {
                 Ok(())
             }
         };
+        if self.render.is_none() {
+            let what = if self.run.is_some() { "run" } else { "builtin" };
+            not_for(what, "engine", self.engine.is_some())?;
+            not_for(what, "snippets", !self.snippets.is_empty())?;
+            not_for(what, "missing", self.missing.is_some())?;
+        } else if self.engine != Some(Engine::Go) {
+            for (key, set) in [
+                ("snippets", !self.snippets.is_empty()),
+                ("missing", self.missing.is_some()),
+            ] {
+                if set {
+                    return Err(format!(
+                        "`{key}` applies to Go templates only: add `engine = \"go\"` to the `render` step"
+                    ));
+                }
+            }
+        }
         if let Some(argv) = self.run {
             not_for("run", "out", self.out.is_some())?;
             not_for("run", "check", self.check.is_some())?;
@@ -344,6 +392,9 @@ impl StepTable {
                 template,
                 out,
                 check: self.check.unwrap_or_default(),
+                engine: self.engine.unwrap_or_default(),
+                snippets: self.snippets,
+                missing: self.missing.unwrap_or_default(),
             }));
         }
         not_for("builtin", "check", self.check.is_some())?;

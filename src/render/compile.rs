@@ -29,6 +29,8 @@ pub(crate) const MAX_PARTIAL_DEPTH: usize = 8;
 /// One slot of the template.
 #[derive(Debug, Clone)]
 pub(crate) struct Site {
+    /// The file the slot is in, when not the template itself (a Go template's snippet).
+    pub(crate) file: Option<String>,
     pub(crate) line: usize,
     pub(crate) column: usize,
     /// The expression as written, without braces (`upper cluster_name`).
@@ -266,6 +268,7 @@ fn rewrite(template: &mut Template, helpers: &[&str], sites: &mut Vec<Site>) {
                     .and_then(|e| e.strip_suffix(')'))
                     .map_or(expression.clone(), str::to_string);
                 sites.push(Site {
+                    file: None,
                     line,
                     column,
                     expression,

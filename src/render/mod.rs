@@ -1,8 +1,9 @@
-//! Values in, files out: the template engine (strict handlebars), the checks a rendered kops
-//! manifest must pass before kops sees it, and the Terraform provider override file. Knows nothing
-//! of where the values came from.
+//! Values in, files out: the template engines (strict handlebars, and Go templates as
+//! `kops toolbox template` renders them), the checks a rendered kops manifest must pass before kops
+//! sees it, and the Terraform provider override file. Knows nothing of where the values came from.
 
 pub(crate) mod compile;
+pub(crate) mod go_template;
 pub(crate) mod manifest;
 pub(crate) mod provider_override;
 pub(crate) mod shape;

@@ -197,3 +197,17 @@ pub(crate) fn tokenized_lines(text: &str) -> Option<String> {
             .join("\n")
     })
 }
+
+/// Runs `f` outside the shape render (a real render inside it, for what a structure helper
+/// returns in the real render); `None`, without running `f`, outside a shape render.
+pub(crate) fn outside<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let saved = SHAPE.with(|s| s.borrow_mut().take())?;
+    let out = f();
+    SHAPE.with(|s| *s.borrow_mut() = Some(saved));
+    Some(out)
+}
+
+/// Whether a shape render is running.
+pub(crate) fn is_active() -> bool {
+    active(|_| ()).is_some()
+}

@@ -410,9 +410,11 @@ impl Renderer {
         source: &str,
         context: &Value,
     ) -> Result<String, UserError> {
-        let compiled = self.compile(name, source)?;
-        let context = Context::wraps(context).map_err(|e| UserError::new(e.to_string()))?;
-        self.run(name, &compiled, &context)
+        go_hint(source, || {
+            let compiled = self.compile(name, source)?;
+            let context = Context::wraps(context).map_err(|e| UserError::new(e.to_string()))?;
+            self.run(name, &compiled, &context)
+        })
     }
 
     /// Renders a YAML template and refuses a result whose structure a value changed: see
@@ -424,69 +426,117 @@ impl Renderer {
         context: &Value,
         describe: &dyn Fn(&Culprit) -> String,
     ) -> Result<String, UserError> {
-        let compiled = self.compile(name, source)?;
-        let context = Context::wraps(context).map_err(|e| UserError::new(e.to_string()))?;
-        let real = self.run(name, &compiled, &context)?;
-        // Token names must not occur in the template or in any value.
-        let mut nonce = format!("{:x}", nonce_seed());
-        while source.contains(&format!("kfv{nonce}")) || real.contains(&format!("kfv{nonce}")) {
-            nonce = format!("{:x}", nonce_seed());
-        }
-        let (shape_text, shape) = shape::with_shape(nonce, || self.run(name, &compiled, &context));
-        let shape_text = shape_text.map_err(|e| {
-            UserError::new(format!(
-                "{}; (while checking that no value changes the YAML structure)",
-                e.message
-            ))
+        let (compiled, real, context) = go_hint(source, || {
+            let compiled = self.compile(name, source)?;
+            let context = Context::wraps(context).map_err(|e| UserError::new(e.to_string()))?;
+            let real = self.run(name, &compiled, &context)?;
+            Ok((compiled, real, context))
         })?;
-        let Err(mismatch) = structure::compare(&shape, &shape_text, &real) else {
-            return Ok(real);
-        };
-        // Who to blame: the slot whose value alone changes the structure, with what it wrote.
-        let (mismatch, culprit) = match structure::blame(&shape, &shape_text) {
-            Some((structure::Blamed::Token(t), m)) => {
-                let site = match shape.tokens[t].kind {
-                    shape::TokenKind::Slot { site, .. }
-                    | shape::TokenKind::Line { site: Some(site) }
-                    | shape::TokenKind::Leaf { site: Some(site) } => Some(site),
-                    _ => None,
-                };
-                (m, site.map(|s| (s, shape.tokens[t].text.clone())))
-            }
-            Some((structure::Blamed::Emission(e), m)) => {
-                let (site, _, real) = &shape.passed[e];
-                (m, Some((*site, real.clone())))
-            }
-            None => (mismatch, None),
-        };
-        let culprit = culprit.and_then(|(site, value)| Some((compiled.sites.get(site)?, value)));
-        let at = if mismatch.path.is_empty() {
-            String::new()
-        } else {
-            format!(" (document {}, `{}`)", mismatch.document, mismatch.path)
-        };
-        let message = match culprit {
-            Some((site, value)) => {
-                let culprit = Culprit {
-                    paths: &site.paths,
-                    value: &value,
-                };
-                format!(
-                    "{name}:{}:{}: the value of `{{{{{}}}}}` would change the YAML structure of the result{at}: {}; {}. Nothing was written. A value must land as exactly one scalar: quote string slots (`key: \"{{{{x}}}}\"`), write lists and maps with `json`/`yaml`, multi-line text as a block scalar with `indent` (docs/templates.md, YAML safety)",
-                    site.line,
-                    site.column,
-                    site.expression,
-                    mismatch.why,
-                    describe(&culprit)
-                )
-            }
-            _ => format!(
-                "{name}: the values change the YAML structure of the result{at}: {}. Nothing was written (docs/templates.md, YAML safety)",
-                mismatch.why
-            ),
-        };
-        Err(UserError::new(message))
+        check_yaml_structure(
+            name,
+            source,
+            real,
+            &compiled.sites,
+            &|| self.run(name, &compiled, &context),
+            describe,
+            "quote string slots (`key: \"{{x}}\"`), write lists and maps with `json`/`yaml`, multi-line text as a block scalar with `indent` (docs/templates.md, YAML safety)",
+        )
     }
+}
+
+/// Whether `source` looks like a Go template (for the hint when handlebars refuses it).
+fn looks_like_go(source: &str) -> bool {
+    let re = regex::Regex::new(
+        r"\{\{-?\s*(range\b|end\b|with\b|define\b|template\b|else\s+if\b|\.[A-Za-z_]|\$\.|\$[A-Za-z_]\w*\s*:=|/\*)",
+    )
+    .expect("a valid pattern");
+    re.is_match(source)
+}
+
+/// `f`'s error, with a hint to use the Go engine when `source` looks like a Go template (a
+/// `kops toolbox template` template fails as handlebars, at parse time or as unknown helpers
+/// such as `range`).
+fn go_hint<T>(source: &str, f: impl FnOnce() -> Result<T, UserError>) -> Result<T, UserError> {
+    f().map_err(|mut e| {
+        if looks_like_go(source) {
+            e.message.push_str(". This looks like a Go template (`kops toolbox template`): add `engine = \"go\"` to its `render` step in tasks.toml to render it unchanged (docs/templates.md, Go templates)");
+        }
+        e
+    })
+}
+
+/// The structure guarantee of both engines: renders again in shape mode (`shape_render`, the
+/// same template and values with every slot writing a token) and refuses `real` when a value
+/// changed its YAML structure, naming the slot of `sites` to blame.
+pub(crate) fn check_yaml_structure(
+    name: &str,
+    source: &str,
+    real: String,
+    sites: &[compile::Site],
+    shape_render: &dyn Fn() -> Result<String, UserError>,
+    describe: &dyn Fn(&Culprit) -> String,
+    advice: &str,
+) -> Result<String, UserError> {
+    // Token names must not occur in the template or in any value.
+    let mut nonce = format!("{:x}", nonce_seed());
+    while source.contains(&format!("kfv{nonce}")) || real.contains(&format!("kfv{nonce}")) {
+        nonce = format!("{:x}", nonce_seed());
+    }
+    let (shape_text, shape) = shape::with_shape(nonce, shape_render);
+    let shape_text = shape_text.map_err(|e| {
+        UserError::new(format!(
+            "{}; (while checking that no value changes the YAML structure)",
+            e.message
+        ))
+    })?;
+    let Err(mismatch) = structure::compare(&shape, &shape_text, &real) else {
+        return Ok(real);
+    };
+    // Who to blame: the slot whose value alone changes the structure, with what it wrote.
+    let (mismatch, culprit) = match structure::blame(&shape, &shape_text) {
+        Some((structure::Blamed::Token(t), m)) => {
+            let site = match shape.tokens[t].kind {
+                shape::TokenKind::Slot { site, .. }
+                | shape::TokenKind::Line { site: Some(site) }
+                | shape::TokenKind::Leaf { site: Some(site) } => Some(site),
+                _ => None,
+            };
+            (m, site.map(|s| (s, shape.tokens[t].text.clone())))
+        }
+        Some((structure::Blamed::Emission(e), m)) => {
+            let (site, _, real) = &shape.passed[e];
+            (m, Some((*site, real.clone())))
+        }
+        None => (mismatch, None),
+    };
+    let culprit = culprit.and_then(|(site, value)| Some((sites.get(site)?, value)));
+    let at = if mismatch.path.is_empty() {
+        String::new()
+    } else {
+        format!(" (document {}, `{}`)", mismatch.document, mismatch.path)
+    };
+    let message = match culprit {
+        Some((site, value)) => {
+            let culprit = Culprit {
+                paths: &site.paths,
+                value: &value,
+            };
+            format!(
+                "{}:{}:{}: the value of `{{{{{}}}}}` would change the YAML structure of the result{at}: {}; {}. Nothing was written. A value must land as exactly one scalar: {advice}",
+                site.file.as_deref().unwrap_or(name),
+                site.line,
+                site.column,
+                site.expression,
+                mismatch.why,
+                describe(&culprit)
+            )
+        }
+        _ => format!(
+            "{name}: the values change the YAML structure of the result{at}: {}. Nothing was written (docs/templates.md, YAML safety)",
+            mismatch.why
+        ),
+    };
+    Err(UserError::new(message))
 }
 
 impl Renderer {

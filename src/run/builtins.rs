@@ -6,7 +6,8 @@ use std::path::Path;
 
 use crate::error::UserError;
 use crate::plan::seal;
-use crate::project::task::{Builtin, RenderStep, Step, Task};
+use crate::project::task::{Builtin, Engine, MissingValue, RenderStep, Step, Task};
+use crate::render::go_template::{self, GoRenderer, Missing};
 use crate::render::{manifest, provider_override};
 use crate::statestore::{snapshot, store};
 use crate::{atomic, notice, progress};
@@ -57,11 +58,22 @@ impl<'p> Runner<'p> {
                     format!("the value{from} is {}", crate::text::shown_value(c.value))
                 }
             };
-            self.renderer
-                .render_yaml(&step.template, &source, &values.context, &describe)?
+            match self.go_renderer(step)? {
+                Some(go) => go.render_yaml(&step.template, &source, &values.context, &describe)?,
+                None => self.renderer.render_yaml(
+                    &step.template,
+                    &source,
+                    &values.context,
+                    &describe,
+                )?,
+            }
         } else {
-            self.renderer
-                .render(&step.template, &source, &values.context)?
+            match self.go_renderer(step)? {
+                Some(go) => go.render(&step.template, &source, &values.context)?,
+                None => self
+                    .renderer
+                    .render(&step.template, &source, &values.context)?,
+            }
         };
         let mut summary = String::new();
         if step.check == crate::project::task::ManifestCheck::Kops {
@@ -130,6 +142,20 @@ impl<'p> Runner<'p> {
             );
         }
         Ok(())
+    }
+
+    /// The Go engine with the step's snippets, for a step with `engine = "go"`.
+    fn go_renderer(&self, step: &RenderStep) -> Result<Option<GoRenderer>, UserError> {
+        if step.engine != Engine::Go {
+            return Ok(None);
+        }
+        Ok(Some(GoRenderer {
+            missing: match step.missing {
+                MissingValue::Error => Missing::Error,
+                MissingValue::NoValue => Missing::NoValue,
+            },
+            snippets: go_template::load_snippets(&self.project.dir, &step.snippets)?,
+        }))
     }
 
     pub(super) fn show_outputs(&mut self, prefix: &str) -> Result<(), UserError> {

@@ -47,6 +47,9 @@ impl<'p> Runner<'p> {
                 template: one(&r.template)?,
                 out: one(&r.out)?,
                 check: r.check,
+                engine: r.engine,
+                snippets: r.snippets.iter().map(&mut one).collect::<Result<_, _>>()?,
+                missing: r.missing,
             }),
             Step::Builtin(b) => Step::Builtin(match b {
                 Builtin::ShowOutputs => Builtin::ShowOutputs,

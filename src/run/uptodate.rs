@@ -369,8 +369,20 @@ impl<'p> Runner<'p> {
                         std::fs::read(self.project.path(&r.template)).unwrap_or_default();
                     // The environment variables the template reads are inputs too.
                     let env = env_read(&String::from_utf8_lossy(&template));
+                    // A Go template's snippets are part of it (unreadable ones fail the render).
+                    let mut snippets = String::new();
+                    for s in
+                        crate::render::go_template::load_snippets(&self.project.dir, &r.snippets)
+                            .unwrap_or_default()
+                    {
+                        snippets.push_str(&format!(
+                            " {}={}",
+                            s.path,
+                            crate::text::hex(&sha2::Sha256::digest(s.source.as_bytes()))
+                        ));
+                    }
                     format!(
-                        "{r:?} {} {env:?}",
+                        "{r:?} {} {env:?}{snippets}",
                         crate::text::hex(&sha2::Sha256::digest(&template))
                     )
                 }

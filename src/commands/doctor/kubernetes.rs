@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::project::cluster::ClusterDef;
-use crate::project::task::{ManifestCheck, Step};
+use crate::project::task::{Engine, ManifestCheck, RenderStep, Step};
+use crate::render::go_template::{GoRenderer, Missing, load_snippets};
 use crate::tools::version::numbers;
 
 use super::report::{Check, Status};
@@ -99,7 +100,7 @@ impl Doctor<'_> {
                 )),
             };
         }
-        let template_rel = self.template_of(def);
+        let (template_rel, step) = self.template_of(def);
         let template = self.project.path(&template_rel);
         let Ok(text) = std::fs::read_to_string(&template) else {
             return Err((
@@ -120,16 +121,21 @@ impl Doctor<'_> {
         if !raw.contains("{{") {
             return Ok((raw, template_rel));
         }
-        let rendered = self.values(def).and_then(|values| {
-            self.renderer.render_inline(
-                &format!("{template_rel} kubernetesVersion"),
-                &raw,
-                &values.context,
-            )
+        let what = format!("{template_rel} kubernetesVersion");
+        let project_dir = self.project.dir.clone();
+        let rendered = self.values(def).and_then(|values| match &step {
+            // A Go template's line, with its snippets (a variable set elsewhere leaves it unknown).
+            Some(r) if r.engine == Engine::Go => GoRenderer {
+                missing: Missing::Error,
+                snippets: load_snippets(&project_dir, &r.snippets)?,
+            }
+            .render(&what, &raw, &values.context),
+            _ => self.renderer.render_inline(&what, &raw, &values.context),
         });
         match rendered {
-            Ok(v) if !v.trim().is_empty() => Ok((
-                v.trim().to_string(),
+            // A Go template may quote in the action (`{{ .v | quote }}`).
+            Ok(v) if !v.trim().trim_matches(['"', '\'']).is_empty() => Ok((
+                v.trim().trim_matches(['"', '\'']).to_string(),
                 format!("{template_rel} with the values"),
             )),
             _ => Err((
@@ -143,7 +149,7 @@ impl Doctor<'_> {
 
     /// The template the tasks render into the cluster's `cluster.yml` (default
     /// `2-kops/cluster-template.yml`).
-    fn template_of(&self, def: &ClusterDef) -> String {
+    fn template_of(&self, def: &ClusterDef) -> (String, Option<RenderStep>) {
         let fields = crate::values::context::static_fields(def);
         let target = format!("{}/cluster.yml", def.dir);
         let resolve =
@@ -155,11 +161,11 @@ impl Doctor<'_> {
                     && resolve(&r.out).is_some_and(|out| same_path(&out, &target))
                     && let Some(template) = resolve(&r.template)
                 {
-                    return template;
+                    return (template, Some(r.clone()));
                 }
             }
         }
-        "2-kops/cluster-template.yml".to_string()
+        ("2-kops/cluster-template.yml".to_string(), None)
     }
 }
 
