@@ -809,11 +809,15 @@ fn table() -> Vec<Case> {
         },
         Case {
             name: "manifest-wrong-api-version",
-            files: render(edit("kops.k8s.io/v1alpha2", "kops.k8s.io/v1alpha3")),
+            // Issue 18: the line at fault is the apiVersion line, not the document's first line.
+            files: render(edit(
+                "---\napiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup",
+                "---\nkind: InstanceGroup\napiVersion: kops/v1alpha3",
+            )),
             layer: true,
             args: &["cluster-template"],
             want: &[
-                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):1: apiVersion is `kops.k8s.io/v1alpha3`",
+                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):9: apiVersion is `kops/v1alpha3`",
             ],
             hint: "set `apiVersion: kops.k8s.io/v1alpha2`",
             ..Case::default()
@@ -824,7 +828,7 @@ fn table() -> Vec<Case> {
             layer: true,
             args: &["cluster-template"],
             want: &[
-                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):8: kind `InstanceGroups` is not one kops replace accepts",
+                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):9: kind `InstanceGroups` is not one kops replace accepts",
             ],
             hint: "use Cluster, InstanceGroup or SSHCredential",
             ..Case::default()
@@ -835,7 +839,7 @@ fn table() -> Vec<Case> {
             layer: true,
             args: &["cluster-template"],
             want: &[
-                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):8: InstanceGroup has no metadata.name",
+                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):10: InstanceGroup has no metadata.name",
             ],
             hint: "add one",
             ..Case::default()
@@ -857,7 +861,7 @@ fn table() -> Vec<Case> {
             layer: true,
             args: &["cluster-template"],
             want: &[
-                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):1: the Cluster is named `other.example.com` but this run acts on cluster `c.example.com`",
+                "2-kops/cluster.yml (rendered from 2-kops/cluster-template.yml):4: the Cluster is named `other.example.com` but this run acts on cluster `c.example.com`",
             ],
             hint: "fix metadata.name in the template or [cluster] name",
             ..Case::default()
@@ -1441,6 +1445,27 @@ fn a_good_template_renders_and_reports_its_documents() {
         .success()
         .stderr_has("rendered 2-kops/cluster-template.yml -> 2-kops/cluster.yml (Cluster c.example.com, InstanceGroup nodes)");
     assert!(p.read("2-kops/cluster.yml").contains("networkID: vpc-123"));
+}
+
+/// Issue 18: kops reads the legacy group `kops/v1alpha2` (it rewrites it to kops.k8s.io before
+/// decoding: kops 1.36 pkg/kopscodecs/codecs.go `rewriteAPIGroup`), so kopsform passes it too.
+#[test]
+fn the_legacy_kops_api_group_renders_as_kops_accepts_it() {
+    require_terraform();
+    let p = Project::new();
+    p.layer_from_recorded_outputs("1-prerequisites", OUTPUTS);
+    p.file("tasks.toml", RENDER_TASKS);
+    p.file(
+        "2-kops/cluster-template.yml",
+        &GOOD_TEMPLATE.replace("kops.k8s.io/v1alpha2", "kops/v1alpha2"),
+    );
+    p.kopsform(&["cluster-template"])
+        .success()
+        .stderr_has("rendered 2-kops/cluster-template.yml -> 2-kops/cluster.yml (Cluster c.example.com, InstanceGroup nodes)");
+    assert!(
+        p.read("2-kops/cluster.yml")
+            .starts_with("apiVersion: kops/v1alpha2\n")
+    );
 }
 
 #[test]
