@@ -1468,6 +1468,35 @@ fn the_legacy_kops_api_group_renders_as_kops_accepts_it() {
     );
 }
 
+/// Issue 18: a top-level value used inside `#each` is missing there; the error does not suggest
+/// the very name it could not find.
+#[test]
+fn a_missing_value_inside_each_suggests_no_name_to_itself() {
+    require_terraform();
+    let p = Project::new();
+    p.layer_from_recorded_outputs("1-prerequisites", OUTPUTS);
+    p.file("tasks.toml", RENDER_TASKS);
+    p.file(
+        "2-kops/cluster-template.yml",
+        &edit(
+            "  networkID: {{vpc_id}}\n",
+            "  networkID: {{vpc_id}}\n  zones:\n{{#each cluster}}  - {{vpc_id}}\n{{/each}}",
+        ),
+    );
+    let run = p.kopsform(&["cluster-template"]);
+    run.failure(1);
+    // The summary's duration varies; the rest is compared whole.
+    let stderr: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.contains(" failed "))
+        .collect();
+    assert_eq!(
+        stderr.join("\n"),
+        "\nTASK              STATUS       DURATION\nkopsform: error: task `cluster-template`: 2-kops/cluster-template.yml:8:22: missing value `vpc_id`; the values that exist: cluster_name, vpc_id, outputs, env, cluster. Outputs that are null are left out by `terraform output -json`: use `default` for optional values"
+    );
+}
+
 #[test]
 fn remove_removes_inside_the_project() {
     let p = Project::new();
