@@ -356,3 +356,30 @@ steps = [["touch", "after-ran"]]
     assert_eq!(p.read("child-saw-int"), "cleaned-up\n");
     assert!(!p.exists("after-ran"));
 }
+
+/// Issue 18: kops takes KOPS_CLUSTER_NAME for `--name` and refuses a positional cluster name
+/// beside it ("cannot specify cluster via --name and positional argument", kops 1.36
+/// cmd/kops/root.go `ProcessArgs`), so a step that names the cluster positionally does not get it.
+/// The double fails as kops does on a cluster the store lacks: that error shows the name reached
+/// kops as the argument and nothing else.
+#[test]
+fn a_kops_step_that_names_the_cluster_positionally_gets_no_kops_cluster_name() {
+    let p = project_with_outputs(
+        r#"
+[cluster]
+name = "{{cluster_name}}"
+state = "kops-state"
+[tasks.positional]
+steps = [["kops", "validate", "cluster", "--wait=0s", "{{cluster.name}}"]]
+[tasks.flag]
+steps = [["kops", "validate", "cluster"]]
+"#,
+    );
+    std::fs::create_dir_all(p.join("kops-state")).unwrap();
+    for task in ["positional", "flag"] {
+        p.kopsform(&[task])
+            .failure(1)
+            .stderr_has(&format!("[{task}] Error: validation failed: error reading cluster configuration: Cluster.kops.k8s.io \"c.example.com\" not found"))
+            .output_lacks("cannot specify cluster");
+    }
+}

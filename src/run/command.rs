@@ -165,7 +165,7 @@ impl<'p> Runner<'p> {
         let prerequisites = self.project.path(&self.values.prerequisites_dir());
         let in_prerequisites = same_dir(&cwd, &prerequisites);
         let is_kops = kind == retry::Tool::Kops;
-        let mut env = self.child_env(task_name, task, cmd, is_kops, in_prerequisites)?;
+        let mut env = self.child_env(task_name, task, cmd, &argv, is_kops, in_prerequisites)?;
         self.refuse_secret_arguments(&argv)?;
         if in_prerequisites {
             env.extend(self.values.workspace_env());

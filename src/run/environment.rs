@@ -127,6 +127,7 @@ impl<'p> Runner<'p> {
         task_name: &str,
         task: &Task,
         cmd: &CommandStep,
+        argv: &[String],
         is_kops: bool,
         in_prerequisites: bool,
     ) -> Result<Vec<(String, String)>, UserError> {
@@ -154,7 +155,13 @@ impl<'p> Runner<'p> {
             ));
         }
         if let Some(cluster) = cluster {
-            env.push(("KOPS_CLUSTER_NAME".into(), cluster.name));
+            // A kops step that names the cluster as its argument gets no KOPS_CLUSTER_NAME: kops
+            // would take it for `--name` and refuse both (tools::kops::names_cluster_positionally).
+            if !(is_kops
+                && crate::tools::kops::names_cluster_positionally(&argv[1..], &cluster.name))
+            {
+                env.push(("KOPS_CLUSTER_NAME".into(), cluster.name));
+            }
             env.push(("KOPS_STATE_STORE".into(), cluster.state));
         }
         if let Some(snapshot) = &self.snapshot {
