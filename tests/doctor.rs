@@ -163,6 +163,7 @@ fn a_ready_project_passes_with_the_real_tools_and_writes_nothing() {
             "kops",
             "aws",
             "kubernetes-version",
+            "template",
             "aws-credentials",
             "state-store"
         ]
@@ -595,4 +596,54 @@ steps = [["kops", "validate", "cluster", "--state", "kops-state"], ["terraform",
     let one = doctor(&p, &["doctor", "--cluster", "b"]);
     one.success();
     assert!(!one.stdout.contains("kubernetes 1.33.0"), "{}", one.show());
+}
+
+/// Issue 18: doctor renders each cluster's template with its values and runs the manifest check,
+/// as the task that renders it would; a template that does not parse or render, or renders what
+/// kops would refuse, blocks, and doctor never blames the prerequisites for it.
+#[test]
+fn a_template_that_does_not_render_blocks() {
+    require_terraform();
+    let p = kops_project("kops-state", "");
+    p.layer_from_recorded_outputs(
+        "1-prerequisites",
+        r#"{"kubernetes_version": {"sensitive": false, "type": "string", "value": "1.33.4"}}"#,
+    );
+    let good = manifest("\"{{kubernetes_version}}\"");
+    p.file("2-kops/cluster-template.yml", &good);
+    let run = doctor(&p, &["doctor"]);
+    run.success().stdout_has("verdict: ready");
+    assert_eq!(
+        line(&run, "ok    template"),
+        "ok    template 2-kops/cluster-template.yml renders: Cluster k.example.com, InstanceGroup nodes"
+    );
+
+    for (template, want) in [
+        (
+            good.replace(
+                "  role: Node\n",
+                "  role: Node\n{{#if kubernetes_version}}\n",
+            ),
+            "FAIL  template does not render: 2-kops/cluster-template.yml:",
+        ),
+        (
+            good.replace("{{kubernetes_version}}", "{{kubernetes_versio}}"),
+            "FAIL  template does not render: 2-kops/cluster-template.yml:6:23: missing value `kubernetes_versio`; did you mean `kubernetes_version`?",
+        ),
+        (
+            good.replace("kind: InstanceGroup", "kind: InstanceGroups"),
+            "FAIL  template renders what kops would refuse: 2-kops/cluster-template.yml (rendered):9: kind `InstanceGroups` is not one kops replace accepts; use Cluster, InstanceGroup or SSHCredential",
+        ),
+    ] {
+        p.file("2-kops/cluster-template.yml", &template);
+        let run = doctor(&p, &["doctor"]);
+        run.failure(1)
+            .stdout_has("verdict: 1 problem blocks (template)")
+            .output_lacks("apply the prerequisites");
+        assert!(
+            line(&run, "FAIL  template").starts_with(want),
+            "{}",
+            run.show()
+        );
+    }
 }

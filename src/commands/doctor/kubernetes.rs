@@ -120,22 +120,29 @@ impl Doctor<'_> {
         if !raw.contains("{{") {
             return Ok((raw, template_rel));
         }
-        let rendered = self.values(def).and_then(|values| {
-            self.renderer.render_inline(
-                &format!("{template_rel} kubernetesVersion"),
-                &raw,
-                &values.context,
-            )
-        });
+        let Ok(values) = self.values(def) else {
+            return Err((
+                Status::Note,
+                format!(
+                    "kubernetes version: `{raw}` in {template_rel} is unknown until rendered (the values cannot be read yet: apply the prerequisites, then run the task that renders it)"
+                ),
+            ));
+        };
+        let rendered = self.renderer.render_inline(
+            &format!("{template_rel} kubernetesVersion"),
+            &raw,
+            &values.context,
+        );
         match rendered {
             Ok(v) if !v.trim().is_empty() => Ok((
                 v.trim().to_string(),
                 format!("{template_rel} with the values"),
             )),
+            // The template line says why it does not render.
             _ => Err((
                 Status::Note,
                 format!(
-                    "kubernetes version: `{raw}` in {template_rel} is unknown until rendered (the values cannot be read yet: apply the prerequisites, then run the task that renders it)"
+                    "kubernetes version: `{raw}` in {template_rel} does not render with the values (the template line says why); nothing to compare with kops"
                 ),
             )),
         }
@@ -143,7 +150,7 @@ impl Doctor<'_> {
 
     /// The template the tasks render into the cluster's `cluster.yml` (default
     /// `2-kops/cluster-template.yml`).
-    fn template_of(&self, def: &ClusterDef) -> String {
+    pub(super) fn template_of(&self, def: &ClusterDef) -> String {
         let fields = crate::values::context::static_fields(def);
         let target = format!("{}/cluster.yml", def.dir);
         let resolve =

@@ -5,13 +5,15 @@
 //! version is in the supported range (each binary asked once per run); the Kubernetes version of
 //! each cluster against what its kops supports; that AWS credentials are there (which source,
 //! never a value); and that each cluster's state store can be listed (S3) or exists / can be
-//! created (a local folder). Nothing is written: no lock, no file, no object.
+//! created (a local folder); that each cluster's template renders with its values into a manifest
+//! kops would take. Nothing is written: no lock, no file, no object.
 
 mod credentials;
 mod kubernetes;
 mod report;
 mod session;
 mod stores;
+mod template;
 mod tools;
 mod versions;
 
@@ -76,6 +78,9 @@ impl Doctor<'_> {
             for def in self.clusters.clone() {
                 checks.push(self.skew_check(&def, &kops));
             }
+        }
+        for def in self.clusters.clone() {
+            checks.extend(self.template_check(&def));
         }
         checks.push(self.credentials_check(&tools));
         for def in self.clusters.clone() {
