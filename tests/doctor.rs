@@ -2,11 +2,9 @@
 //! moto_server; fake tools (scripts) for versions out of range, unreadable versions and counting
 //! how often a tool is asked its version.
 
-use std::process::Command;
-
 use crate::support::{
     Project, Run, S3, bucket_keys, cluster_project, files, kops_double_dir, require,
-    require_terraform, strip_ansi,
+    require_terraform,
 };
 
 /// Variables of the machine running the tests that would change what doctor finds.
@@ -31,18 +29,7 @@ const HOST_VARIABLES: &[&str] = &[
 
 /// `kopsform ARGS` in the project, with only the project's own AWS and kops variables.
 fn doctor(p: &Project, args: &[&str]) -> Run {
-    let mut command: Command = p.command(args);
-    for var in HOST_VARIABLES {
-        if !p.env.iter().any(|(k, _)| k == var) {
-            command.env_remove(var);
-        }
-    }
-    let output = command.output().expect("run kopsform");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
-        stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
-    }
+    p.kopsform_without(HOST_VARIABLES, args)
 }
 
 /// A project whose one task runs kops on a local state store (no values, so no terraform).

@@ -217,7 +217,7 @@ impl<'p> Runner<'p> {
             );
             return Ok(());
         }
-        let aws = crate::statestore::store::Aws::of(self.project);
+        let aws = crate::statestore::store::Aws::of(self.project, self.cluster.as_ref());
         let count = snapshot::snapshot(&store, &cluster.name, &dest, &aws)?;
         let dest = dest.canonicalize().unwrap_or(dest);
         // A stored Cluster without spec.configBase gets `<--state>/<name>` from kops, which would

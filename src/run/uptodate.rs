@@ -435,7 +435,11 @@ impl<'p> Runner<'p> {
     pub(super) fn registry_hash(&mut self) -> Result<String, UserError> {
         let cluster = self.require_cluster()?;
         let store = store::Store::parse(&cluster.state, &self.project.dir)?;
-        crate::run::uptodate::registry_hash(&store, &cluster.name, &Aws::of(self.project))
+        crate::run::uptodate::registry_hash(
+            &store,
+            &cluster.name,
+            &Aws::of(self.project, self.cluster.as_ref()),
+        )
     }
 
     /// Why the task must run, or `None` when it is up to date.

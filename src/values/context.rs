@@ -25,6 +25,64 @@ pub(crate) struct Cluster {
     pub(crate) state: String,
 }
 
+/// One variable of `[env]` or a cluster's `env` as kopsform's own processes get it.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnVar {
+    pub(crate) name: String,
+    pub(crate) value: String,
+    /// `[env]`, `[cluster] env` or `[clusters.<id>] env`.
+    pub(crate) table: String,
+}
+
+/// The environment tasks.toml gives kopsform's own processes for a cluster: its `aws` calls (the
+/// lock, the snapshot, listings), `terraform output -json` and doctor's probes, as the steps get
+/// it (`[env]`, then the cluster's `env`; the later wins). These run before the outputs are read
+/// (or read them), so a value is rendered with the cluster's plain fields only (`{{cluster.id}}`,
+/// `{{cluster.dir}}`...); the names of the variables whose value needs an output are returned
+/// apart, with their table: they reach the steps only.
+pub(crate) fn own_env(project: &Project, def: Option<&ClusterDef>) -> (Vec<OwnVar>, Vec<String>) {
+    let fields = def.map(static_fields).unwrap_or_default();
+    let cluster_table = match def {
+        Some(d) if project.config.cluster.is_none() => format!("[clusters.{}] env", d.id),
+        _ => "[cluster] env".to_string(),
+    };
+    let mut tables = vec![("[env]".to_string(), &project.config.env)];
+    if let Some(d) = def {
+        tables.push((cluster_table, &d.config.env));
+    }
+    let mut vars: Vec<OwnVar> = Vec::new();
+    let mut left_out = Vec::new();
+    for (table, env) in tables {
+        for (name, raw) in env {
+            let value = if raw.contains("{{") {
+                crate::render::template::substitute_fields(raw, "cluster", &fields)
+            } else {
+                Some(raw.clone())
+            };
+            vars.retain(|v| v.name != *name);
+            left_out.retain(|n| n != &format!("{name} of {table}"));
+            match value {
+                Some(value) => vars.push(OwnVar {
+                    name: name.clone(),
+                    value,
+                    table: table.clone(),
+                }),
+                None => left_out.push(format!("{name} of {table}")),
+            }
+        }
+    }
+    (vars, left_out)
+}
+
+/// [`own_env`] as the pairs a process gets.
+pub(crate) fn own_env_pairs(project: &Project, def: Option<&ClusterDef>) -> Vec<(String, String)> {
+    own_env(project, def)
+        .0
+        .into_iter()
+        .map(|v| (v.name, v.value))
+        .collect()
+}
+
 /// What the template context says of a cluster without reading any output: id, folders, stage.
 pub(crate) fn static_fields(def: &ClusterDef) -> Map<String, Value> {
     let mut fields = Map::new();
@@ -287,6 +345,9 @@ impl<'p> RunValues<'p> {
             )));
         }
         let terraform = self.project.tool_or_default("terraform");
+        // tasks.toml's env (credentials, profiles) reaches this read as it reaches the steps.
+        let mut env = own_env_pairs(self.project, self.cluster.as_ref());
+        env.extend(self.workspace_env());
         let process::Output {
             code,
             stdout,
@@ -296,7 +357,7 @@ impl<'p> RunValues<'p> {
             &terraform,
             &["output", "-json"],
             &dir,
-            &self.workspace_env(),
+            &env,
         )?;
         if code != 0 {
             let tail = process::last_lines(&stderr, 5).join("\n  ");
