@@ -20,6 +20,7 @@ mod locks;
 mod output;
 mod ownership;
 mod parallel;
+mod partial_backend;
 mod project_env;
 mod real_double;
 mod real_lifecycle;

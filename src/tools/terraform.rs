@@ -87,6 +87,62 @@ pub(crate) fn repeatable(first: &str, second: &str) -> bool {
     }
 }
 
+/// The index of the subcommand in a Terraform argv (`terraform -chdir=x plan`: 2), after the
+/// global options.
+fn subcommand_at(argv: &[String]) -> Option<usize> {
+    (1..argv.len()).find(|&i| !argv[i].starts_with('-'))
+}
+
+/// The folder of a `-chdir=DIR` global option, if the argv has one.
+pub(crate) fn chdir(argv: &[String]) -> Option<&str> {
+    let end = subcommand_at(argv).unwrap_or(argv.len());
+    argv[1..end].iter().find_map(|a| a.strip_prefix("-chdir="))
+}
+
+/// `argv` (a Terraform command line) with a cluster's partial backend settings and variable
+/// files, right after the subcommand: `-backend-config=` for `init`, `-var-file=` for the
+/// subcommands that read variables. `apply` of a saved plan gets none: Terraform refuses
+/// variables there (the plan holds them). Each entry is already a path or a `key=value` pair.
+pub(crate) fn with_cluster_files(
+    argv: &[String],
+    backend_config: &[String],
+    var_files: &[String],
+) -> Vec<String> {
+    let Some(at) = subcommand_at(argv) else {
+        return argv.to_vec();
+    };
+    let (backend, vars) = cluster_files_read(argv);
+    let mut flags: Vec<String> = Vec::new();
+    if backend {
+        flags.extend(
+            backend_config
+                .iter()
+                .map(|b| format!("-backend-config={b}")),
+        );
+    }
+    if vars {
+        flags.extend(var_files.iter().map(|v| format!("-var-file={v}")));
+    }
+    let mut out = argv[..=at].to_vec();
+    out.extend(flags);
+    out.extend(argv[at + 1..].iter().cloned());
+    out
+}
+
+/// Which of a cluster's files a Terraform command line reads: (backend settings, variable files).
+pub(crate) fn cluster_files_read(argv: &[String]) -> (bool, bool) {
+    let Some(at) = subcommand_at(argv) else {
+        return (false, false);
+    };
+    let positional = argv[at + 1..].iter().any(|a| !a.starts_with('-'));
+    match argv[at].as_str() {
+        "init" => (true, false),
+        "plan" | "destroy" | "import" | "refresh" => (false, true),
+        "apply" => (false, !positional),
+        _ => (false, false),
+    }
+}
+
 /// Whether the Terraform subcommand `first` writes a state (so that, outside the prerequisites
 /// layer, its task takes the cluster's lock).
 pub(crate) fn writes_state(first: &str) -> bool {
@@ -99,6 +155,33 @@ pub(crate) fn writes_state(first: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_files_follow_the_subcommand_that_reads_them() {
+        let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let b = [
+            "/p/backend.tfvars".to_string(),
+            "key=prod.tfstate".to_string(),
+        ];
+        let v = ["/p/prod.tfvars".to_string()];
+        let with = |s: &str| with_cluster_files(&argv(s), &b, &v).join(" ");
+        assert_eq!(
+            with("terraform -chdir=2-kops init -input=false"),
+            "terraform -chdir=2-kops init -backend-config=/p/backend.tfvars -backend-config=key=prod.tfstate -input=false"
+        );
+        assert_eq!(
+            with("terraform plan -out=x.tfplan"),
+            "terraform plan -var-file=/p/prod.tfvars -out=x.tfplan"
+        );
+        assert_eq!(with("terraform apply x.tfplan"), "terraform apply x.tfplan");
+        assert_eq!(
+            with("terraform apply -auto-approve"),
+            "terraform apply -var-file=/p/prod.tfvars -auto-approve"
+        );
+        assert_eq!(with("terraform show -json x"), "terraform show -json x");
+        assert_eq!(chdir(&argv("terraform -chdir=a plan")), Some("a"));
+        assert_eq!(chdir(&argv("terraform plan -chdir=a")), None);
+    }
 
     #[test]
     fn versions_are_read_as_terraform_prints_them() {
