@@ -46,6 +46,9 @@ pub(crate) struct ClusterConfig {
     /// `-var-file=...` to `plan`, `destroy`, `import`, `refresh` and an `apply` without a plan.
     #[serde(default, rename = "var-files")]
     pub(crate) var_files: Vec<String>,
+    /// The cluster's provider settings, over the project's `[provider-override]`, key by key.
+    #[serde(default, rename = "provider-override")]
+    pub(crate) provider_override: Option<crate::project::schema::ProviderOverride>,
 }
 
 /// A promotion stage.

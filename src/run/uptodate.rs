@@ -375,7 +375,11 @@ impl<'p> Runner<'p> {
                     )
                 }
                 Step::Builtin(Builtin::ProviderOverride { out }) => {
-                    format!("{out} {:?}", self.project.config.provider_override)
+                    // As rendered for the cluster: a changed value changes the file.
+                    match self.resolved_provider_override() {
+                        Ok(config) => format!("{out} {config:?}"),
+                        Err(e) => format!("{out} {}", e.message),
+                    }
                 }
                 Step::Builtin(b) => format!("{b:?}"),
             };
