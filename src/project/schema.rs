@@ -27,9 +27,10 @@ pub(crate) struct Config {
     /// which the clusters first name them).
     #[serde(default)]
     pub(crate) stages: Vec<String>,
-    /// Tool name -> binary. `terraform`, `kops` and `aws` default to themselves on PATH.
+    /// Tool name -> binary, or a command with arguments (`["leverage", "tf"]`). `terraform`,
+    /// `kops` and `aws` default to themselves on PATH.
     #[serde(default)]
-    pub(crate) tools: IndexMap<String, String>,
+    pub(crate) tools: IndexMap<String, ToolCommand>,
     /// Environment given to every child (values are templates).
     #[serde(default)]
     pub(crate) env: IndexMap<String, String>,
@@ -252,6 +253,37 @@ impl ProviderOverride {
             ("files_profile", &mut self.files_profile),
             ("files_assume_role", &mut self.files_assume_role),
         ]
+    }
+}
+
+/// A `[tools]` entry: one program (`"tofu"`, a path, which may hold spaces), or a command with
+/// the arguments that go before a step's own (`["leverage", "tf"]`).
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(
+    untagged,
+    expecting = "expected a program (\"tofu\", \"bin/kops-1.30\") or a command with arguments ([\"leverage\", \"tf\"])"
+)]
+pub(crate) enum ToolCommand {
+    Program(String),
+    Command(Vec<String>),
+}
+
+impl ToolCommand {
+    /// Its words: the program, then the arguments.
+    pub(crate) fn words(&self) -> Vec<String> {
+        match self {
+            ToolCommand::Program(p) => vec![p.clone()],
+            ToolCommand::Command(words) => words.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ToolCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToolCommand::Program(p) => write!(f, "{p:?}"),
+            ToolCommand::Command(words) => write!(f, "{words:?}"),
+        }
     }
 }
 

@@ -296,6 +296,7 @@ impl<'p> Runner<'p> {
 
     /// Adds the values `terraform show -json` output marks sensitive to the redactor.
     pub(super) fn learn_from_show(&self, json: &[u8]) {
+        let json = crate::tools::terraform::json_document(json);
         if let Ok(json) = serde_json::from_slice::<serde_json::Value>(json) {
             for secret in crate::redact::sensitive_strings(&json) {
                 self.redactor.add(secret);

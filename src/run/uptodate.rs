@@ -175,7 +175,12 @@ fn ask_version(program: &str, cwd: &Path) -> String {
                 _ => None,
             },
         )
-        .unwrap_or_else(|| format!("{program}: no version"))
+        .unwrap_or_else(|| {
+            format!(
+                "{}: no version",
+                crate::tools::process::shown_program(program)
+            )
+        })
 }
 
 /// A tool's version as the last run asked it, and the executable that answered.

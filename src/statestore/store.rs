@@ -124,7 +124,7 @@ impl Aws {
 /// Messages name the program, as the user configured it.
 impl fmt::Display for Aws {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.program)
+        f.write_str(&process::shown_program(&self.program))
     }
 }
 

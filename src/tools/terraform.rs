@@ -34,6 +34,7 @@ pub(crate) fn show_json(
     )?;
     if code != 0 {
         let tail = crate::tools::process::last_lines(&stderr, 5).join("\n  ");
+        let tool = crate::tools::process::shown_program(tool);
         return Err(UserError::new(format!(
             "{}: `{tool} show -json {file}` failed (exit {code}) in {}:\n  {tail}\n\
              A saved plan is read in its folder, which must be initialised (`{tool} init`) with the \
@@ -42,7 +43,26 @@ pub(crate) fn show_json(
             folder.display()
         )));
     }
-    Ok(stdout)
+    Ok(json_document(&stdout).to_vec())
+}
+
+/// The JSON object a Terraform command printed, without the lines a wrapper
+/// (`[tools] terraform = ["leverage", "tf"]`) may print around it: from the first line that opens
+/// an object to the end of that object. All of `stdout` when no object parses there.
+pub(crate) fn json_document(stdout: &[u8]) -> &[u8] {
+    let mut offset = 0;
+    for line in stdout.split_inclusive(|b| *b == b'\n') {
+        if line.trim_ascii_start().starts_with(b"{") {
+            let rest = &stdout[offset..];
+            let mut values =
+                serde_json::Deserializer::from_slice(rest).into_iter::<serde::de::IgnoredAny>();
+            if let Some(Ok(_)) = values.next() {
+                return &rest[..values.byte_offset()];
+            }
+        }
+        offset += line.len();
+    }
+    stdout
 }
 
 /// The version a plan seal records ([`parse_version`] of `version -json`, else the first line
@@ -51,7 +71,8 @@ pub(crate) fn version(terraform: &str, cwd: &Path) -> Result<String, UserError> 
     let answer = crate::tools::version::ask(terraform, &["version", "-json"], cwd)?;
     if answer.code != 0 {
         return Err(UserError::new(format!(
-            "`{terraform} version -json` failed with status {}: {}",
+            "`{} version -json` failed with status {}: {}",
+            crate::tools::process::shown_program(terraform),
             answer.code,
             answer.stderr.trim()
         )));
@@ -62,14 +83,19 @@ pub(crate) fn version(terraform: &str, cwd: &Path) -> Result<String, UserError> 
 
 /// `terraform version -json` (and `tofu version -json`): `terraform_version`; before Terraform
 /// 0.13 there is no `-json` and the text says `Terraform v0.12.31`.
+///
+/// A wrapper (`[tools] terraform = ["leverage", "tf"]`, a script) may print lines of its own
+/// around Terraform's: the JSON object is read from the line that opens it, and the text form from
+/// its `Terraform v...` line, wherever they are.
 pub(crate) fn parse_version(stdout: &str) -> Option<String> {
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(stdout.trim())
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(json_document(stdout.as_bytes()))
         && let Some(v) = json["terraform_version"].as_str()
     {
         return Some(v.to_string());
     }
     let line = stdout
         .lines()
+        .map(str::trim)
         .find(|l| l.starts_with("Terraform v") || l.starts_with("OpenTofu v"))?;
     crate::tools::version::first_version(line)
 }
@@ -155,6 +181,21 @@ pub(crate) fn writes_state(first: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrappers_own_lines_around_the_version_are_skipped() {
+        let json = "{\n  \"terraform_version\": \"1.9.5\",\n  \"platform\": \"linux_amd64\"\n}\n";
+        assert_eq!(parse_version(json).as_deref(), Some("1.9.5"));
+        let wrapped = format!(
+            "[INFO] leverage 1.12.0: running terraform in a container\n{json}[INFO] done\n"
+        );
+        assert_eq!(parse_version(&wrapped).as_deref(), Some("1.9.5"));
+        assert_eq!(
+            parse_version("leverage 1.12.0\nTerraform v1.9.5\non linux_amd64\n").as_deref(),
+            Some("1.9.5")
+        );
+        assert_eq!(parse_version("leverage 1.12.0\n"), None);
+    }
 
     #[test]
     fn cluster_files_follow_the_subcommand_that_reads_them() {

@@ -344,7 +344,8 @@ impl<'p> RunValues<'p> {
                 self.project.file.display()
             )));
         }
-        let terraform = self.project.tool_or_default("terraform");
+        let program = self.project.tool_or_default("terraform");
+        let terraform = process::shown_program(&program);
         // tasks.toml's env (credentials, profiles) reaches this read as it reaches the steps.
         let mut env = own_env_pairs(self.project, self.cluster.as_ref());
         env.extend(self.workspace_env());
@@ -354,7 +355,7 @@ impl<'p> RunValues<'p> {
             stderr,
         } = crate::tools::retry::run_captured(
             &self.project.retry_policy(None),
-            &terraform,
+            &program,
             &["output", "-json"],
             &dir,
             &env,
