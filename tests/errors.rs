@@ -265,11 +265,31 @@ fn table() -> Vec<Case> {
             ..Case::default()
         },
         Case {
+            name: "provider-override-setting-neither-string-nor-expr",
+            files: tasks("[provider-override]\nprofile = { expression = \"var.p\" }\n"),
+            args: &["list"],
+            want: &[
+                "{dir}/tasks.toml:2:11: expected a string (a template over the values) or an inline table `{ expr = \"var.name\" }`",
+            ],
+            hint: "fix the value (docs/tasks-toml.md, [provider-override])",
+            ..Case::default()
+        },
+        Case {
+            name: "empty-tool-command",
+            files: tasks("[tools]\nterraform = []\n"),
+            args: &["list"],
+            want: &["{dir}/tasks.toml: [tools] terraform = []: name a program"],
+            hint: "or a command with its arguments, e.g. terraform = [\"leverage\", \"tf\"]",
+            ..Case::default()
+        },
+        Case {
             name: "wrong-type-tool",
             files: tasks("[tools]\nkops = 3\n"),
             args: &["list"],
-            want: &["{dir}/tasks.toml:2:8: invalid type: integer `3`, expected a string"],
-            hint: "fix the value",
+            want: &[
+                "{dir}/tasks.toml:2:8: expected a program (\"tofu\", \"bin/kops-1.30\") or a command with arguments ([\"leverage\", \"tf\"])",
+            ],
+            hint: "fix the value (docs/tasks-toml.md, [tools])",
             ..Case::default()
         },
         Case {

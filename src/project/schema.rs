@@ -261,7 +261,7 @@ impl ProviderOverride {
 #[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(
     untagged,
-    expecting = "expected a program (\"tofu\", \"bin/kops-1.30\") or a command with arguments ([\"leverage\", \"tf\"])"
+    expecting = "expected a program (\"tofu\", \"bin/kops-1.30\") or a command with arguments ([\"leverage\", \"tf\"]); fix the value (docs/tasks-toml.md, [tools])"
 )]
 pub(crate) enum ToolCommand {
     Program(String),
@@ -293,7 +293,7 @@ impl std::fmt::Display for ToolCommand {
 #[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(
     untagged,
-    expecting = "expected a string (a template over the values) or an inline table `{ expr = \"var.name\" }` (an HCL expression written as it is)"
+    expecting = "expected a string (a template over the values) or an inline table `{ expr = \"var.name\" }` (an HCL expression written as it is); fix the value (docs/tasks-toml.md, [provider-override])"
 )]
 pub(crate) enum Setting {
     Text(String),
