@@ -60,7 +60,8 @@ pub(crate) fn own_env(project: &Project, def: Option<&ClusterDef>) -> (Vec<OwnVa
                 Some(raw.clone())
             };
             vars.retain(|v| v.name != *name);
-            left_out.retain(|n| n != &format!("{name} of {table}"));
+            // The later table wins, whichever of them could be rendered.
+            left_out.retain(|n: &String| !n.starts_with(&format!("{name} of ")));
             match value {
                 Some(value) => vars.push(OwnVar {
                     name: name.clone(),
@@ -72,6 +73,38 @@ pub(crate) fn own_env(project: &Project, def: Option<&ClusterDef>) -> (Vec<OwnVa
         }
     }
     (vars, left_out)
+}
+
+#[cfg(test)]
+mod own_env_tests {
+    #[test]
+    fn the_clusters_env_wins_and_values_over_outputs_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tasks.toml"),
+            "[env]\nAWS_PROFILE = \"{{account}}\"\nAWS_REGION = \"eu-west-1\"\nS3_REGION = \"{{region}}\"\n\n[clusters.prod]\nname = \"p.example.com\"\nstate = \"s3://b\"\nenv = { AWS_PROFILE = \"acme-{{cluster.id}}\" }\n\n[tasks.t]\nsteps = [[\"true\"]]\n",
+        )
+        .unwrap();
+        let project = crate::project::Project::load(dir.path().to_path_buf()).unwrap();
+        let def = project.clusters[0].clone();
+        let (vars, left_out) = super::own_env(&project, Some(&def));
+        let vars: Vec<(String, String, String)> = vars
+            .into_iter()
+            .map(|v| (v.name, v.value, v.table))
+            .collect();
+        assert_eq!(
+            vars,
+            [
+                ("AWS_REGION".into(), "eu-west-1".into(), "[env]".into()),
+                (
+                    "AWS_PROFILE".into(),
+                    "acme-prod".into(),
+                    "[clusters.prod] env".into()
+                ),
+            ]
+        );
+        assert_eq!(left_out, ["S3_REGION of [env]"]);
+    }
 }
 
 /// [`own_env`] as the pairs a process gets.
