@@ -7,13 +7,15 @@ use crate::error::UserError;
 /// Names longer than this get no suggestion: comparing them costs time and helps nobody.
 const SUGGEST_MAX_LEN: usize = 128;
 
-/// `; did you mean ...?` with up to three candidates close to `name`, or an empty string.
+/// `; did you mean ...?` with up to three candidates close to `name`, or an empty string. `name`
+/// itself is never suggested: where a name exists but is not reachable (a top-level value inside
+/// a `#each`), "did you mean `x`" for `x` says nothing (issue 18).
 pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> String {
     if name.len() > SUGGEST_MAX_LEN {
         return String::new();
     }
     let mut close: Vec<(f64, &String)> = candidates
-        .filter(|c| c.len() <= SUGGEST_MAX_LEN)
+        .filter(|c| c.len() <= SUGGEST_MAX_LEN && c.as_str() != name)
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, c)| *score >= 0.8 || strsim::levenshtein(name, c) <= 2 || c.contains(name))
         .collect();
@@ -115,6 +117,7 @@ mod tests {
             "destroy".to_string(),
         ];
         assert_eq!(suggest("pla", names.iter()), "; did you mean `plan`?");
+        assert_eq!(suggest("plan", names.iter()), "", "never the name itself");
         assert_eq!(suggest("zzzzzz", names.iter()), "");
         assert_eq!(suggest(&"x".repeat(200), names.iter()), "");
     }

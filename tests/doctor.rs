@@ -2,11 +2,9 @@
 //! moto_server; fake tools (scripts) for versions out of range, unreadable versions and counting
 //! how often a tool is asked its version.
 
-use std::process::Command;
-
 use crate::support::{
     Project, Run, S3, bucket_keys, cluster_project, files, kops_double_dir, require,
-    require_terraform, strip_ansi,
+    require_terraform,
 };
 
 /// Variables of the machine running the tests that would change what doctor finds.
@@ -31,18 +29,7 @@ const HOST_VARIABLES: &[&str] = &[
 
 /// `kopsform ARGS` in the project, with only the project's own AWS and kops variables.
 fn doctor(p: &Project, args: &[&str]) -> Run {
-    let mut command: Command = p.command(args);
-    for var in HOST_VARIABLES {
-        if !p.env.iter().any(|(k, _)| k == var) {
-            command.env_remove(var);
-        }
-    }
-    let output = command.output().expect("run kopsform");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: strip_ansi(&String::from_utf8_lossy(&output.stdout)),
-        stderr: strip_ansi(&String::from_utf8_lossy(&output.stderr)),
-    }
+    p.kopsform_without(HOST_VARIABLES, args)
 }
 
 /// A project whose one task runs kops on a local state store (no values, so no terraform).
@@ -163,6 +150,7 @@ fn a_ready_project_passes_with_the_real_tools_and_writes_nothing() {
             "kops",
             "aws",
             "kubernetes-version",
+            "template",
             "aws-credentials",
             "state-store"
         ]
@@ -595,4 +583,54 @@ steps = [["kops", "validate", "cluster", "--state", "kops-state"], ["terraform",
     let one = doctor(&p, &["doctor", "--cluster", "b"]);
     one.success();
     assert!(!one.stdout.contains("kubernetes 1.33.0"), "{}", one.show());
+}
+
+/// Issue 18: doctor renders each cluster's template with its values and runs the manifest check,
+/// as the task that renders it would; a template that does not parse or render, or renders what
+/// kops would refuse, blocks, and doctor never blames the prerequisites for it.
+#[test]
+fn a_template_that_does_not_render_blocks() {
+    require_terraform();
+    let p = kops_project("kops-state", "");
+    p.layer_from_recorded_outputs(
+        "1-prerequisites",
+        r#"{"kubernetes_version": {"sensitive": false, "type": "string", "value": "1.33.4"}}"#,
+    );
+    let good = manifest("\"{{kubernetes_version}}\"");
+    p.file("2-kops/cluster-template.yml", &good);
+    let run = doctor(&p, &["doctor"]);
+    run.success().stdout_has("verdict: ready");
+    assert_eq!(
+        line(&run, "ok    template"),
+        "ok    template 2-kops/cluster-template.yml renders: Cluster k.example.com, InstanceGroup nodes"
+    );
+
+    for (template, want) in [
+        (
+            good.replace(
+                "  role: Node\n",
+                "  role: Node\n{{#if kubernetes_version}}\n",
+            ),
+            "FAIL  template does not render: 2-kops/cluster-template.yml:",
+        ),
+        (
+            good.replace("{{kubernetes_version}}", "{{kubernetes_versio}}"),
+            "FAIL  template does not render: 2-kops/cluster-template.yml:6:23: missing value `kubernetes_versio`; did you mean `kubernetes_version`?",
+        ),
+        (
+            good.replace("kind: InstanceGroup", "kind: InstanceGroups"),
+            "FAIL  template renders what kops would refuse: 2-kops/cluster-template.yml (rendered):9: kind `InstanceGroups` is not one kops replace accepts; use Cluster, InstanceGroup or SSHCredential",
+        ),
+    ] {
+        p.file("2-kops/cluster-template.yml", &template);
+        let run = doctor(&p, &["doctor"]);
+        run.failure(1)
+            .stdout_has("verdict: 1 problem blocks (template)")
+            .output_lacks("apply the prerequisites");
+        assert!(
+            line(&run, "FAIL  template").starts_with(want),
+            "{}",
+            run.show()
+        );
+    }
 }

@@ -21,6 +21,8 @@ mod locks;
 mod output;
 mod ownership;
 mod parallel;
+mod partial_backend;
+mod project_env;
 mod real_double;
 mod real_lifecycle;
 mod real_provider;

@@ -356,3 +356,95 @@ steps = [["touch", "after-ran"]]
     assert_eq!(p.read("child-saw-int"), "cleaned-up\n");
     assert!(!p.exists("after-ran"));
 }
+
+/// Issue 18: kops takes KOPS_CLUSTER_NAME for `--name` and refuses a positional cluster name
+/// beside it ("cannot specify cluster via --name and positional argument", kops 1.36
+/// cmd/kops/root.go `ProcessArgs`), so a step that names the cluster positionally does not get it.
+/// The double fails as kops does on a cluster the store lacks: that error shows the name reached
+/// kops as the argument and nothing else.
+#[test]
+fn a_kops_step_that_names_the_cluster_positionally_gets_no_kops_cluster_name() {
+    let p = project_with_outputs(
+        r#"
+[cluster]
+name = "{{cluster_name}}"
+state = "kops-state"
+[tasks.positional]
+steps = [["kops", "validate", "cluster", "--wait=0s", "{{cluster.name}}"]]
+[tasks.flag]
+steps = [["kops", "validate", "cluster"]]
+"#,
+    );
+    std::fs::create_dir_all(p.join("kops-state")).unwrap();
+    for task in ["positional", "flag"] {
+        p.kopsform(&[task])
+            .failure(1)
+            .stderr_has(&format!("[{task}] Error: validation failed: error reading cluster configuration: Cluster.kops.k8s.io \"c.example.com\" not found"))
+            .output_lacks("cannot specify cluster");
+    }
+}
+
+/// Issue 18: a tool may be a command with arguments, as a wrapper CLI runs Terraform
+/// (`leverage tf plan`): the steps, kopsform's own `terraform output -json` and doctor's version
+/// probe all go through it, and doctor reads the version among the wrapper's own lines. A string
+/// with a space stays one program name, and the error says how to write the command.
+#[test]
+fn a_tool_may_be_a_command_with_arguments() {
+    let p = project_with_outputs(
+        r#"
+[tools]
+terraform = ["bin/leverage", "tf"]
+
+[cluster]
+name = "{{cluster_name}}"
+state = "kops-state"
+
+[tasks.plan]
+cwd = "1-prerequisites"
+steps = [["terraform", "plan", "-input=false"]]
+
+[tasks.show]
+steps = [["echo", "{{cluster.name}}"]]
+"#,
+    );
+    // A wrapper that talks before and after the tool, as such CLIs do, and logs each call.
+    p.script(
+        "bin/leverage",
+        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/calls.log\"\n[ \"$1\" = tf ] || exit 64\nshift\necho '[leverage] running terraform'\nterraform \"$@\"\nstatus=$?\necho '[leverage] done'\nexit $status\n",
+    );
+    p.kopsform(&["plan", "show"])
+        .success()
+        .stderr_has("[plan] $ (cd 1-prerequisites && terraform plan -input=false)\n")
+        .stdout_has("[plan] [leverage] running terraform\n")
+        .stdout_has("[plan] No changes.")
+        .stdout_has("[show] c.example.com\n");
+    assert_eq!(
+        p.read("bin/calls.log"),
+        // kopsform's own calls go through the wrapper too: the state's secrets learned before the
+        // plan, and the outputs read.
+        "tf show -json\ntf plan -input=false\ntf output -json\n"
+    );
+    let doctor = p.kopsform(&["doctor"]);
+    doctor.success();
+    let terraform = doctor
+        .stdout
+        .lines()
+        .find(|l| l.contains("terraform 1."))
+        .unwrap_or_else(|| panic!("no terraform line\n{}", doctor.show()));
+    assert!(
+        terraform.starts_with("ok    terraform 1.")
+            && terraform.ends_with(" (supported: >= 1.5, < 2)"),
+        "{terraform}"
+    );
+    assert!(p.read("bin/calls.log").ends_with("tf version -json\n"));
+
+    // One string is one program, spaces and all: the message shows the array form.
+    p.file(
+        "tasks.toml",
+        &p.read("tasks.toml")
+            .replace("[\"bin/leverage\", \"tf\"]", "\"leverage tf\""),
+    );
+    p.kopsform(&["plan"]).failure(127).stderr_has(
+        "`leverage tf` was not found: install it or set its path in the [tools] table of tasks.toml; a command with arguments is an array: [\"leverage\", \"tf\"]",
+    );
+}

@@ -38,6 +38,17 @@ pub(crate) struct ClusterConfig {
     /// Environment for every child of this cluster's runs (e.g. its `AWS_PROFILE`), over `[env]`.
     #[serde(default)]
     pub(crate) env: IndexMap<String, String>,
+    /// A partial backend's settings for `terraform init` in the cluster's Terraform layer: files
+    /// (relative to the project) or `key=value` pairs, each passed as `-backend-config=...`.
+    #[serde(default, rename = "backend-config")]
+    pub(crate) backend_config: Vec<String>,
+    /// Variable files (relative to the project) for the cluster's Terraform layer, each passed as
+    /// `-var-file=...` to `plan`, `destroy`, `import`, `refresh` and an `apply` without a plan.
+    #[serde(default, rename = "var-files")]
+    pub(crate) var_files: Vec<String>,
+    /// The cluster's provider settings, over the project's `[provider-override]`, key by key.
+    #[serde(default, rename = "provider-override")]
+    pub(crate) provider_override: Option<crate::project::schema::ProviderOverride>,
 }
 
 /// A promotion stage.

@@ -8,6 +8,11 @@
 use serde_yaml::Value;
 
 pub(crate) const API_VERSION: &str = "kops.k8s.io/v1alpha2";
+/// The apiVersions kops replace reads a kops object from: kops decodes the group `kops.k8s.io`,
+/// and rewrites the legacy group `kops/v1alpha2` to it on `apiVersion:` lines before decoding
+/// (kops 1.36: pkg/kopscodecs/codecs.go, `Decode` and `rewriteAPIGroup`; only v1alpha2 is
+/// rewritten, so `kops/v1alpha3` stays an unknown group). kopsform checks v1alpha2 objects.
+const API_VERSIONS: &[&str] = &[API_VERSION, "kops/v1alpha2"];
 pub(crate) const CLUSTER_LABEL: &str = "kops.k8s.io/cluster";
 const KINDS: &[&str] = &["Cluster", "InstanceGroup", "SSHCredential"];
 
@@ -15,6 +20,8 @@ const KINDS: &[&str] = &["Cluster", "InstanceGroup", "SSHCredential"];
 #[derive(Debug)]
 pub(crate) struct Document {
     pub(crate) line: usize,
+    /// The line of its `metadata.name` (the document's line when it cannot be found).
+    pub(crate) name_line: usize,
     pub(crate) kind: String,
     pub(crate) name: String,
     pub(crate) value: Value,
@@ -151,7 +158,7 @@ pub(crate) fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, Str
                 "{line}: a document must be a mapping, not null; remove it from the template"
             ));
         }
-        documents.push(check_document(content_line(line, chunk), value)?);
+        documents.push(check_document(line, chunk, value)?);
     }
     let clusters: Vec<&Document> = documents.iter().filter(|d| d.kind == "Cluster").collect();
     match clusters.as_slice() {
@@ -163,7 +170,7 @@ pub(crate) fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, Str
         [one] if one.name != cluster_name => {
             return Err(format!(
                 "{}: the Cluster is named `{}` but this run acts on cluster `{cluster_name}`; fix metadata.name in the template or [cluster] name",
-                one.line, one.name
+                one.name_line, one.name
             ));
         }
         [_] => {}
@@ -252,6 +259,7 @@ pub(crate) fn parse_loose(text: &str) -> Vec<Document> {
             let name = metadata_name(&value);
             Some(Document {
                 line,
+                name_line: name_line(start, &chunk).unwrap_or(line),
                 kind,
                 name,
                 value,
@@ -391,36 +399,83 @@ fn second_document_message(line: usize, marker_line: &str) -> String {
     }
 }
 
-fn check_document(line: usize, value: Value) -> Result<Document, String> {
+/// Checks one document of the part that starts on line `start`; each error names the line at
+/// fault (the `apiVersion:` line for a wrong apiVersion), or the document's first line.
+fn check_document(start: usize, chunk: &str, value: Value) -> Result<Document, String> {
+    let line = content_line(start, chunk);
     if !value.is_mapping() {
         return Err(format!(
             "{line}: a document must be a mapping with apiVersion, kind, metadata and spec"
         ));
     }
+    let at = |key: &str| key_line(start, chunk, key).unwrap_or(line);
     let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
     let api = field("apiVersion");
-    if api.as_deref() != Some(API_VERSION) {
+    if !api.as_deref().is_some_and(|a| API_VERSIONS.contains(&a)) {
         return Err(format!(
-            "{line}: apiVersion is {}; set `apiVersion: {API_VERSION}`, the version kops replace reads",
+            "{}: apiVersion is {}; set `apiVersion: {API_VERSION}`, the version kops replace reads",
+            at("apiVersion"),
             api.map_or("missing".to_string(), |a| format!("`{a}`"))
         ));
     }
     let kind = field("kind").unwrap_or_default();
     if !KINDS.contains(&kind.as_str()) {
         return Err(format!(
-            "{line}: kind `{kind}` is not one kops replace accepts; use Cluster, InstanceGroup or SSHCredential"
+            "{}: kind `{kind}` is not one kops replace accepts; use Cluster, InstanceGroup or SSHCredential",
+            at("kind")
         ));
     }
     let name = metadata_name(&value);
     if name.is_empty() {
-        return Err(format!("{line}: {kind} has no metadata.name; add one"));
+        return Err(format!(
+            "{}: {kind} has no metadata.name; add one",
+            at("metadata")
+        ));
     }
     Ok(Document {
         line,
+        name_line: name_line(start, chunk).unwrap_or(line),
         kind,
         name,
         value,
     })
+}
+
+/// The line of the top-level (block-style) `key:` of the part that starts on line `start`.
+fn key_line(start: usize, chunk: &str, key: &str) -> Option<usize> {
+    chunk
+        .split('\n')
+        .position(|l| is_key(l, key))
+        .map(|i| start + i)
+}
+
+/// Whether `line` is the unindented `key:` (plain or quoted) of a block mapping.
+fn is_key(line: &str, key: &str) -> bool {
+    [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+        .iter()
+        .any(|k| {
+            line.strip_prefix(k.as_str())
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+}
+
+/// The line of `name:` inside the top-level `metadata:` block of the part that starts on `start`.
+fn name_line(start: usize, chunk: &str) -> Option<usize> {
+    let lines: Vec<&str> = chunk.split('\n').collect();
+    let metadata = lines.iter().position(|l| is_key(l, "metadata"))?;
+    let block: Vec<&str> = lines[metadata + 1..]
+        .iter()
+        .copied()
+        .take_while(|l| l.starts_with(' ') || is_empty_line(l))
+        .collect();
+    let indent = block
+        .iter()
+        .find(|l| !is_empty_line(l))
+        .map(|l| l.len() - l.trim_start().len())?;
+    block
+        .iter()
+        .position(|l| l.len() - l.trim_start().len() == indent && is_key(&l[indent..], "name"))
+        .map(|i| start + metadata + 1 + i)
 }
 
 fn strip_position(message: &str) -> String {
@@ -627,11 +682,18 @@ spec: {}
     }
 
     #[test]
+    fn the_legacy_kops_group_is_accepted_as_kops_rewrites_it() {
+        let legacy = GOOD.replace("kops.k8s.io/v1alpha2", "kops/v1alpha2");
+        let docs = check(&legacy, "c.example.com").unwrap();
+        assert_eq!(docs.len(), 2);
+    }
+
+    #[test]
     fn every_check_names_its_line() {
         let cases = [
             (
                 GOOD.replace("c.example.com\nspec", "other\nspec"),
-                "1: the Cluster is named `other`",
+                "4: the Cluster is named `other`",
             ),
             (
                 GOOD.replace("    kops.k8s.io/cluster: c.example.com\n", ""),
@@ -643,11 +705,23 @@ spec: {}
             ),
             (
                 GOOD.replace("kind: InstanceGroup", "kind: Pod"),
-                "7: kind `Pod`",
+                "8: kind `Pod`",
             ),
             (
                 GOOD.replacen("kops.k8s.io/v1alpha2", "v1", 1),
                 "1: apiVersion is `v1`",
+            ),
+            // Issue 18: the apiVersion line, not the document's first line.
+            (
+                GOOD.replace(
+                    "---\napiVersion: kops.k8s.io/v1alpha2",
+                    "---\n# nodes\napiVersion: kops/v1alpha3",
+                ),
+                "8: apiVersion is `kops/v1alpha3`",
+            ),
+            (
+                GOOD.replace("\n  name: nodes", "\n  labels2: {}"),
+                "9: InstanceGroup has no metadata.name",
             ),
             (
                 GOOD.replace("kind: Cluster", "kind: InstanceGroup"),

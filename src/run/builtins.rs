@@ -182,14 +182,52 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
-    pub(super) fn provider_override(&mut self, prefix: &str, out: &str) -> Result<(), UserError> {
-        let path = self.project.path(out);
-        let config = self
+    /// The provider settings of the run's cluster: its `provider-override` table over the
+    /// project's, key by key, each string rendered with the values (expressions stay as they are).
+    pub(super) fn resolved_provider_override(
+        &mut self,
+    ) -> Result<crate::project::schema::ProviderOverride, UserError> {
+        use crate::project::schema::Setting;
+        let project = self
             .project
             .config
             .provider_override
             .clone()
             .unwrap_or_default();
+        let cluster = self
+            .cluster
+            .as_ref()
+            .and_then(|c| c.config.provider_override.clone());
+        let table = match &self.cluster {
+            Some(c) if self.project.config.cluster.is_none() => {
+                format!("[clusters.{}.provider-override]", c.id)
+            }
+            _ => "[provider-override]".to_string(),
+        };
+        let mut config = match &cluster {
+            Some(over) => project.overlaid(over),
+            None => project,
+        };
+        for (key, setting) in config.settings_mut() {
+            match setting {
+                Some(Setting::Text(text)) => {
+                    *text = self.render_text(&format!("{table} {key}"), text)?;
+                }
+                Some(Setting::Expr { expr }) if expr.trim().is_empty() || expr.contains('\n') => {
+                    return Err(UserError::new(format!(
+                        "{}: {table} {key}: `expr` must be one HCL expression on one line, e.g. {{ expr = \"var.profile\" }}",
+                        self.project.file.display()
+                    )));
+                }
+                Some(Setting::Expr { .. }) | None => {}
+            }
+        }
+        Ok(config)
+    }
+
+    pub(super) fn provider_override(&mut self, prefix: &str, out: &str) -> Result<(), UserError> {
+        let path = self.project.path(out);
+        let config = self.resolved_provider_override()?;
         let dir = path.parent().unwrap_or(&self.project.dir).to_path_buf();
         let files = kops_files_provider(&dir);
         if files == provider_override::FilesProvider::Absent {
@@ -243,7 +281,7 @@ impl<'p> Runner<'p> {
             );
             return Ok(());
         }
-        let aws = crate::statestore::store::Aws::of(self.project);
+        let aws = crate::statestore::store::Aws::of(self.project, self.cluster.as_ref());
         let count = snapshot::snapshot(&store, &cluster.name, &dest, &aws)?;
         let dest = dest.canonicalize().unwrap_or(dest);
         // A stored Cluster without spec.configBase gets `<--state>/<name>` from kops, which would

@@ -164,8 +164,16 @@ impl<'p> Runner<'p> {
         };
         let prerequisites = self.project.path(&self.values.prerequisites_dir());
         let in_prerequisites = same_dir(&cwd, &prerequisites);
+        if kind == retry::Tool::Terraform {
+            // The cluster's partial backend and variable files, for its own Terraform layer
+            // (any folder but the prerequisites', `-chdir` counted).
+            let layer = crate::tools::terraform::chdir(&argv).map_or(cwd.clone(), |d| cwd.join(d));
+            if !same_dir(&layer, &prerequisites) {
+                argv = self.with_cluster_files(&argv)?;
+            }
+        }
         let is_kops = kind == retry::Tool::Kops;
-        let mut env = self.child_env(task_name, task, cmd, is_kops, in_prerequisites)?;
+        let mut env = self.child_env(task_name, task, cmd, &argv, is_kops, in_prerequisites)?;
         self.refuse_secret_arguments(&argv)?;
         if in_prerequisites {
             env.extend(self.values.workspace_env());
@@ -182,6 +190,61 @@ impl<'p> Runner<'p> {
             env,
             shown,
         })
+    }
+
+    /// A Terraform argv with the cluster's `backend-config` and `var-files` (rendered with its
+    /// plain fields, relative to the project, passed as absolute paths so that they hold in any
+    /// folder, the dry run's copy included). A file that does not exist is an error naming it.
+    fn with_cluster_files(&mut self, argv: &[String]) -> Result<Vec<String>, UserError> {
+        let Some(def) = self.cluster.clone() else {
+            return Ok(argv.to_vec());
+        };
+        let (reads_backend, reads_vars) = crate::tools::terraform::cluster_files_read(argv);
+        let adds_backend = reads_backend && !def.config.backend_config.is_empty();
+        let adds_vars = reads_vars && !def.config.var_files.is_empty();
+        if !adds_backend && !adds_vars {
+            return Ok(argv.to_vec());
+        }
+        let table = if self.project.config.cluster.is_some() {
+            "[cluster]".to_string()
+        } else {
+            format!("[clusters.{}]", def.id)
+        };
+        let mut resolve = |key: &str, entry: &String, pair_ok: bool| {
+            let text = self.render_text(&format!("{table} {key}"), entry)?;
+            let is_pair = text.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if pair_ok && is_pair {
+                return Ok(text); // a `key=value` setting of the backend
+            }
+            let path = self.project.path(&text);
+            if !path.is_file() {
+                return Err(UserError::new(format!(
+                    "{table} {key} names `{text}`, which is not a file ({}); fix the path (relative to the project folder) in {}",
+                    path.display(),
+                    self.project.file.display()
+                )));
+            }
+            Ok(path.to_string_lossy().into_owned())
+        };
+        let backend = def
+            .config
+            .backend_config
+            .iter()
+            .filter(|_| reads_backend)
+            .map(|b| resolve("backend-config", b, true))
+            .collect::<Result<Vec<_>, UserError>>()?;
+        let vars = def
+            .config
+            .var_files
+            .iter()
+            .filter(|_| reads_vars)
+            .map(|v| resolve("var-files", v, false))
+            .collect::<Result<Vec<_>, UserError>>()?;
+        Ok(crate::tools::terraform::with_cluster_files(
+            argv, &backend, &vars,
+        ))
     }
 
     /// Runs a resolved command step: the isolated run's pre-flight, the folder hold, the secrets

@@ -130,6 +130,7 @@ impl<'p> Runner<'p> {
         task_name: &str,
         task: &Task,
         cmd: &CommandStep,
+        argv: &[String],
         is_kops: bool,
         in_prerequisites: bool,
     ) -> Result<Vec<(String, String)>, UserError> {
@@ -157,7 +158,13 @@ impl<'p> Runner<'p> {
             ));
         }
         if let Some(cluster) = cluster {
-            env.push(("KOPS_CLUSTER_NAME".into(), cluster.name));
+            // A kops step that names the cluster as its argument gets no KOPS_CLUSTER_NAME: kops
+            // would take it for `--name` and refuse both (tools::kops::names_cluster_positionally).
+            if !(is_kops
+                && crate::tools::kops::names_cluster_positionally(&argv[1..], &cluster.name))
+            {
+                env.push(("KOPS_CLUSTER_NAME".into(), cluster.name));
+            }
             env.push(("KOPS_STATE_STORE".into(), cluster.state));
         }
         if let Some(snapshot) = &self.snapshot {
@@ -292,6 +299,7 @@ impl<'p> Runner<'p> {
 
     /// Adds the values `terraform show -json` output marks sensitive to the redactor.
     pub(super) fn learn_from_show(&self, json: &[u8]) {
+        let json = crate::tools::terraform::json_document(json);
         if let Ok(json) = serde_json::from_slice::<serde_json::Value>(json) {
             for secret in crate::redact::sensitive_strings(&json) {
                 self.redactor.add(secret);

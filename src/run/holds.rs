@@ -54,7 +54,7 @@ impl<'p> Runner<'p> {
         let place =
             crate::statestore::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
         let holder = crate::statestore::lock::Holder::new(&cluster.name, task);
-        let aws = crate::statestore::store::Aws::of(self.project);
+        let aws = crate::statestore::store::Aws::of(self.project, self.cluster.as_ref());
         let prefix = self.prefix(task);
         let held = crate::statestore::lock::acquire(
             &place,
@@ -78,7 +78,7 @@ impl<'p> Runner<'p> {
         let cluster = self.require_cluster()?;
         let place =
             crate::statestore::lock::Place::of(&cluster.state, &cluster.name, &self.project.dir)?;
-        let aws = crate::statestore::store::Aws::of(self.project);
+        let aws = crate::statestore::store::Aws::of(self.project, self.cluster.as_ref());
         let id = self.cluster_id();
         match crate::statestore::lock::unlock(&place, &aws, force)? {
             Unlocked::Alive(holder) => {

@@ -66,7 +66,7 @@ pub(super) fn pin_config_base(config: &Path, live: &str) -> Result<bool, UserErr
 
 impl<'p> Runner<'p> {
     pub(super) fn inspector(&mut self) -> &mut preflight::Inspector {
-        let aws = crate::statestore::store::Aws::of(self.project);
+        let aws = crate::statestore::store::Aws::of(self.project, self.cluster.as_ref());
         let dir = self.project.dir.clone();
         self.inspector
             .get_or_insert_with(|| preflight::Inspector::new(&aws, &dir))

@@ -58,7 +58,7 @@ impl<'p> Runner<'p> {
                         UserError::new(format!("{}: cannot create: {e}", work.display()))
                     })?;
                 let copy = scratch.path().join("s");
-                let aws = store::Aws::of(self.project);
+                let aws = store::Aws::of(self.project, self.cluster.as_ref());
                 match snapshot::snapshot(&store, &cluster.name, &copy, &aws) {
                     Ok(_) => snapshot::creation_timestamps(&copy.join(&cluster.name)),
                     // Nothing stored yet: the cluster is being created.

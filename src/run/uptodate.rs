@@ -175,7 +175,12 @@ fn ask_version(program: &str, cwd: &Path) -> String {
                 _ => None,
             },
         )
-        .unwrap_or_else(|| format!("{program}: no version"))
+        .unwrap_or_else(|| {
+            format!(
+                "{}: no version",
+                crate::tools::process::shown_program(program)
+            )
+        })
 }
 
 /// A tool's version as the last run asked it, and the executable that answered.
@@ -387,7 +392,11 @@ impl<'p> Runner<'p> {
                     )
                 }
                 Step::Builtin(Builtin::ProviderOverride { out }) => {
-                    format!("{out} {:?}", self.project.config.provider_override)
+                    // As rendered for the cluster: a changed value changes the file.
+                    match self.resolved_provider_override() {
+                        Ok(config) => format!("{out} {config:?}"),
+                        Err(e) => format!("{out} {}", e.message),
+                    }
                 }
                 Step::Builtin(b) => format!("{b:?}"),
             };
@@ -447,7 +456,11 @@ impl<'p> Runner<'p> {
     pub(super) fn registry_hash(&mut self) -> Result<String, UserError> {
         let cluster = self.require_cluster()?;
         let store = store::Store::parse(&cluster.state, &self.project.dir)?;
-        crate::run::uptodate::registry_hash(&store, &cluster.name, &Aws::of(self.project))
+        crate::run::uptodate::registry_hash(
+            &store,
+            &cluster.name,
+            &Aws::of(self.project, self.cluster.as_ref()),
+        )
     }
 
     /// Why the task must run, or `None` when it is up to date.

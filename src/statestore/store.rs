@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::error::UserError;
 use crate::project::Project;
+use crate::project::cluster::ClusterDef;
 use crate::tools::process;
 use crate::tools::retry::Policy;
 
@@ -77,36 +78,60 @@ pub(super) fn in_registry(rel: &Path) -> bool {
     }
 }
 
-/// The aws CLI as kopsform runs it against a state store: the program (`[tools] aws`) and the
-/// retry policy of its reads (the project's `[retry]`), handed to whatever reads or locks a store.
+/// The aws CLI as kopsform runs it against a state store: the program (`[tools] aws`), the retry
+/// policy of its reads (the project's `[retry]`), and the environment tasks.toml gives the
+/// cluster (`[env]`, the cluster's `env`: credentials files, profiles, endpoints), handed to
+/// whatever reads or locks a store. It runs in the project folder, where relative paths of that
+/// environment point, as for the steps.
 #[derive(Debug, Clone)]
 pub(crate) struct Aws {
     pub(crate) program: String,
     reads: Policy,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
 }
 
 impl Aws {
     pub(crate) fn new(program: String, reads: Policy) -> Aws {
-        Aws { program, reads }
+        Aws {
+            program,
+            reads,
+            env: Vec::new(),
+            cwd: PathBuf::from("."),
+        }
     }
 
-    /// The project's aws CLI and retry policy.
-    pub(crate) fn of(project: &Project) -> Aws {
-        Aws::new(project.tool_or_default("aws"), project.retry_policy(None))
+    /// The project's aws CLI and retry policy, with the environment of `cluster` (none: `[env]`).
+    pub(crate) fn of(project: &Project, cluster: Option<&ClusterDef>) -> Aws {
+        Aws {
+            env: crate::values::context::own_env_pairs(project, cluster),
+            cwd: project.dir.clone(),
+            ..Aws::new(project.tool_or_default("aws"), project.retry_policy(None))
+        }
+    }
+
+    /// A variable as the aws CLI sees it: tasks.toml's, else kopsform's own.
+    fn var(&self, name: &str) -> Option<String> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
     }
 }
 
 /// Messages name the program, as the user configured it.
 impl fmt::Display for Aws {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.program)
+        f.write_str(&process::shown_program(&self.program))
     }
 }
 
 /// Runs the aws CLI with `args` and, when only `S3_ENDPOINT` names the endpoint, `--endpoint-url`:
 /// status, stdout, stderr.
 pub(crate) fn aws(aws: &Aws, args: &[&str]) -> Result<process::Output, UserError> {
-    let endpoint = endpoint_args();
+    let endpoint = endpoint_args(aws);
     let mut all: Vec<&str> = args.to_vec();
     all.extend(endpoint.iter().map(String::as_str));
     let words: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -115,9 +140,9 @@ pub(crate) fn aws(aws: &Aws, args: &[&str]) -> Result<process::Output, UserError
     {
         // A read (a listing, a download): again after a transient error. Writes (the lock's
         // conditional put, its delete) are never repeated.
-        crate::tools::retry::run_captured(&aws.reads, &aws.program, &all, Path::new("."), &[])
+        crate::tools::retry::run_captured(&aws.reads, &aws.program, &all, &aws.cwd, &aws.env)
     } else {
-        process::run_captured(&aws.program, &all, Path::new("."), &[])
+        process::run_captured(&aws.program, &all, &aws.cwd, &aws.env)
     }
 }
 
@@ -160,11 +185,9 @@ pub(crate) fn list_objects(
 
 /// `--endpoint-url` for the aws CLI when only kops's `S3_ENDPOINT` names the S3 endpoint (the aws
 /// CLI reads `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL` itself).
-fn endpoint_args() -> Vec<String> {
-    match std::env::var("S3_ENDPOINT") {
-        Ok(endpoint)
-            if !endpoint.is_empty() && std::env::var_os("AWS_ENDPOINT_URL_S3").is_none() =>
-        {
+fn endpoint_args(aws: &Aws) -> Vec<String> {
+    match aws.var("S3_ENDPOINT") {
+        Some(endpoint) if !endpoint.is_empty() && aws.var("AWS_ENDPOINT_URL_S3").is_none() => {
             vec!["--endpoint-url".into(), endpoint]
         }
         _ => Vec::new(),

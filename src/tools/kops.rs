@@ -282,6 +282,47 @@ impl KopsArgs {
     }
 }
 
+/// kops's boolean flags that a step may write just before a positional cluster name
+/// (`kops update cluster --yes NAME`); any other flag without `=` is taken to own the word after
+/// it.
+const BOOLEAN_FLAGS: &[&str] = &[
+    "--yes",
+    "-y",
+    "--cloudonly",
+    "--force",
+    "--unregister",
+    "--full",
+    "--internal",
+    "--reconcile",
+    "--prune",
+    "--allow-kops-downgrade",
+    "--create-kube-config",
+    "--admin",
+];
+
+/// Whether a kops step names `cluster` as a positional argument (`kops update cluster NAME`,
+/// `kops rolling-update cluster --yes NAME`): then it must not get `KOPS_CLUSTER_NAME`.
+///
+/// kops makes that variable the default of `--name` (kops 1.36: cmd/kops/root.go,
+/// `defaultClusterName := os.Getenv("KOPS_CLUSTER_NAME")`), and every command that takes the
+/// cluster as its argument (`Args: rootCommand.clusterNameArgs...`: create/delete/edit/update/
+/// upgrade/validate/rolling-update/reconcile cluster, export kubecfg, get, toolbox dump and
+/// template...) goes through `RootCmd.ProcessArgs`, which fails with "cannot specify cluster via
+/// --name and positional argument" when one argument is given and `--name` is not empty, even when
+/// both say the same name. A word counts as positional when it is the cluster's name and is not
+/// the value of the flag before it (`--name NAME`, `--dns-zone NAME`).
+pub(crate) fn names_cluster_positionally(args: &[String], cluster: &str) -> bool {
+    args.iter().enumerate().any(|(i, arg)| {
+        arg == cluster
+            && i.checked_sub(1).is_none_or(|p| {
+                let before = &args[p];
+                !before.starts_with('-')
+                    || before.contains('=')
+                    || BOOLEAN_FLAGS.contains(&before.as_str())
+            })
+    })
+}
+
 /// The environment variables that change what kops writes or accepts (its Terraform output, the
 /// managed files and keys, whether it runs at all), each with the kops 1.36 file that reads it.
 /// The up-to-date fingerprint of a task that runs kops takes in their values (run::uptodate), so
@@ -516,6 +557,28 @@ pub(crate) fn parse_version(stdout: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_positional_cluster_name_is_told_from_a_flag_value() {
+        let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let c = "c.example.com";
+        for yes in [
+            "update cluster c.example.com --yes",
+            "update cluster --yes c.example.com",
+            "rolling-update cluster --state=s3://b c.example.com",
+            "get c.example.com",
+        ] {
+            assert!(names_cluster_positionally(&words(yes), c), "{yes}");
+        }
+        for no in [
+            "update cluster --name c.example.com --yes",
+            "create cluster --dns-zone c.example.com",
+            "update cluster --yes",
+            "get ig --name=c.example.com",
+        ] {
+            assert!(!names_cluster_positionally(&words(no), c), "{no}");
+        }
+    }
 
     /// What the kubeconfig passing and the up-to-date invalidation look for.
     #[test]

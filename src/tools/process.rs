@@ -96,8 +96,33 @@ pub(crate) fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
-/// Where `program` is: a path (absolute, or relative to kopsform's folder) or a name on PATH.
+/// What joins the words of a `[tools]` entry that is a command with arguments
+/// (`terraform = ["leverage", "tf"]`): it travels through kopsform as one program string and only
+/// this spawner splits it. NUL, because no path or argument that reaches exec can hold one, so a
+/// program path is never split by mistake.
+const WORDS: char = '\0';
+
+/// The program string of a command with arguments (`["leverage", "tf"]`): see [`split_program`].
+pub(crate) fn join_program(words: &[String]) -> String {
+    words.join(&WORDS.to_string())
+}
+
+/// The executable of a program string and the arguments that go before the caller's own.
+pub(crate) fn split_program(program: &str) -> (&str, Vec<&str>) {
+    let mut words = program.split(WORDS);
+    let exe = words.next().unwrap_or_default();
+    (exe, words.collect())
+}
+
+/// A program string as messages show it: `leverage tf`.
+pub(crate) fn shown_program(program: &str) -> String {
+    program.replace(WORDS, " ")
+}
+
+/// Where `program` (its executable) is: a path (absolute, or relative to kopsform's folder) or a
+/// name on PATH.
 pub(crate) fn locate(program: &str) -> Option<PathBuf> {
+    let (program, _) = split_program(program);
     if program.contains('/') {
         let path = PathBuf::from(program);
         return executable(&path).then_some(path);
@@ -148,10 +173,20 @@ pub(crate) struct Finished {
 const TAIL: usize = 5;
 
 fn spawn_error(program: &str, e: &std::io::Error) -> UserError {
+    let words = program.contains(WORDS);
+    let program = shown_program(program);
     if e.kind() == std::io::ErrorKind::NotFound {
+        // `terraform = "leverage tf"` names one program of that name, spaces included.
+        let hint = match program.split_once(' ') {
+            Some((first, rest)) if !words => format!(
+                "; a command with arguments is an array: [\"{first}\", \"{}\"]",
+                rest.split(' ').collect::<Vec<_>>().join("\", \"")
+            ),
+            _ => String::new(),
+        };
         UserError::with_code(
             format!(
-                "`{program}` was not found: install it or set its path in the [tools] table of tasks.toml"
+                "`{program}` was not found: install it or set its path in the [tools] table of tasks.toml{hint}"
             ),
             crate::error::exit::TOOL_MISSING,
         )
@@ -177,7 +212,13 @@ pub(crate) fn run_streaming(
     let (err_reader, err_writer) =
         os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
     let own_group = !stdin_is_terminal();
-    let mut expr = duct::cmd(cmd.program, cmd.args)
+    let (exe, lead) = split_program(cmd.program);
+    let args: Vec<OsString> = lead
+        .iter()
+        .map(OsString::from)
+        .chain(cmd.args.iter().map(OsString::from))
+        .collect();
+    let mut expr = duct::cmd(exe, args)
         .dir(cmd.cwd)
         .stdout_file(out_writer)
         .stderr_file(err_writer)
@@ -193,10 +234,10 @@ pub(crate) fn run_streaming(
     }
     let handle = expr.start().map_err(|e| spawn_error(cmd.program, &e));
     let words: Vec<&str> = std::iter::once(
-        Path::new(cmd.program)
+        Path::new(exe)
             .file_name()
             .and_then(|n| n.to_str())
-            .unwrap_or(cmd.program),
+            .unwrap_or(exe),
     )
     .chain(
         cmd.args
@@ -388,7 +429,8 @@ pub(crate) fn run_captured(
     cwd: &Path,
     env: &[(String, String)],
 ) -> Result<Output, UserError> {
-    let mut expr = duct::cmd(program, args.iter().map(OsString::from))
+    let (exe, lead) = split_program(program);
+    let mut expr = duct::cmd(exe, lead.iter().chain(args).map(OsString::from))
         .dir(cwd)
         .stdout_capture()
         .stderr_capture()

@@ -351,7 +351,8 @@ pub(crate) fn run_captured(
         },
         |matched, wait, attempt| {
             crate::notice!(
-                "kopsform: transient error from `{program} {}` ({matched}); it only reads, so it runs again in {} (attempt {attempt} of {})",
+                "kopsform: transient error from `{} {}` ({matched}); it only reads, so it runs again in {} (attempt {attempt} of {})",
+                crate::tools::process::shown_program(program),
                 args.first().copied().unwrap_or(""),
                 show(wait),
                 policy.attempts

@@ -25,6 +25,97 @@ pub(crate) struct Cluster {
     pub(crate) state: String,
 }
 
+/// One variable of `[env]` or a cluster's `env` as kopsform's own processes get it.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnVar {
+    pub(crate) name: String,
+    pub(crate) value: String,
+    /// `[env]`, `[cluster] env` or `[clusters.<id>] env`.
+    pub(crate) table: String,
+}
+
+/// The environment tasks.toml gives kopsform's own processes for a cluster: its `aws` calls (the
+/// lock, the snapshot, listings), `terraform output -json` and doctor's probes, as the steps get
+/// it (`[env]`, then the cluster's `env`; the later wins). These run before the outputs are read
+/// (or read them), so a value is rendered with the cluster's plain fields only (`{{cluster.id}}`,
+/// `{{cluster.dir}}`...); the names of the variables whose value needs an output are returned
+/// apart, with their table: they reach the steps only.
+pub(crate) fn own_env(project: &Project, def: Option<&ClusterDef>) -> (Vec<OwnVar>, Vec<String>) {
+    let fields = def.map(static_fields).unwrap_or_default();
+    let cluster_table = match def {
+        Some(d) if project.config.cluster.is_none() => format!("[clusters.{}] env", d.id),
+        _ => "[cluster] env".to_string(),
+    };
+    let mut tables = vec![("[env]".to_string(), &project.config.env)];
+    if let Some(d) = def {
+        tables.push((cluster_table, &d.config.env));
+    }
+    let mut vars: Vec<OwnVar> = Vec::new();
+    let mut left_out = Vec::new();
+    for (table, env) in tables {
+        for (name, raw) in env {
+            let value = if raw.contains("{{") {
+                crate::render::template::substitute_fields(raw, "cluster", &fields)
+            } else {
+                Some(raw.clone())
+            };
+            vars.retain(|v| v.name != *name);
+            // The later table wins, whichever of them could be rendered.
+            left_out.retain(|n: &String| !n.starts_with(&format!("{name} of ")));
+            match value {
+                Some(value) => vars.push(OwnVar {
+                    name: name.clone(),
+                    value,
+                    table: table.clone(),
+                }),
+                None => left_out.push(format!("{name} of {table}")),
+            }
+        }
+    }
+    (vars, left_out)
+}
+
+#[cfg(test)]
+mod own_env_tests {
+    #[test]
+    fn the_clusters_env_wins_and_values_over_outputs_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tasks.toml"),
+            "[env]\nAWS_PROFILE = \"{{account}}\"\nAWS_REGION = \"eu-west-1\"\nS3_REGION = \"{{region}}\"\n\n[clusters.prod]\nname = \"p.example.com\"\nstate = \"s3://b\"\nenv = { AWS_PROFILE = \"acme-{{cluster.id}}\" }\n\n[tasks.t]\nsteps = [[\"true\"]]\n",
+        )
+        .unwrap();
+        let project = crate::project::Project::load(dir.path().to_path_buf()).unwrap();
+        let def = project.clusters[0].clone();
+        let (vars, left_out) = super::own_env(&project, Some(&def));
+        let vars: Vec<(String, String, String)> = vars
+            .into_iter()
+            .map(|v| (v.name, v.value, v.table))
+            .collect();
+        assert_eq!(
+            vars,
+            [
+                ("AWS_REGION".into(), "eu-west-1".into(), "[env]".into()),
+                (
+                    "AWS_PROFILE".into(),
+                    "acme-prod".into(),
+                    "[clusters.prod] env".into()
+                ),
+            ]
+        );
+        assert_eq!(left_out, ["S3_REGION of [env]"]);
+    }
+}
+
+/// [`own_env`] as the pairs a process gets.
+pub(crate) fn own_env_pairs(project: &Project, def: Option<&ClusterDef>) -> Vec<(String, String)> {
+    own_env(project, def)
+        .0
+        .into_iter()
+        .map(|v| (v.name, v.value))
+        .collect()
+}
+
 /// What the template context says of a cluster without reading any output: id, folders, stage.
 pub(crate) fn static_fields(def: &ClusterDef) -> Map<String, Value> {
     let mut fields = Map::new();
@@ -286,17 +377,21 @@ impl<'p> RunValues<'p> {
                 self.project.file.display()
             )));
         }
-        let terraform = self.project.tool_or_default("terraform");
+        let program = self.project.tool_or_default("terraform");
+        let terraform = process::shown_program(&program);
+        // tasks.toml's env (credentials, profiles) reaches this read as it reaches the steps.
+        let mut env = own_env_pairs(self.project, self.cluster.as_ref());
+        env.extend(self.workspace_env());
         let process::Output {
             code,
             stdout,
             stderr,
         } = crate::tools::retry::run_captured(
             &self.project.retry_policy(None),
-            &terraform,
+            &program,
             &["output", "-json"],
             &dir,
-            &self.workspace_env(),
+            &env,
         )?;
         if code != 0 {
             let tail = process::last_lines(&stderr, 5).join("\n  ");

@@ -234,6 +234,18 @@ impl Project {
         self.kopsform_in(self.path(), args)
     }
 
+    /// kopsform with `args`, without the variables `host` of the machine running the tests (the
+    /// project's own `env` stays): for tests of what kopsform finds, such as credentials.
+    pub fn kopsform_without(&self, host: &[&str], args: &[&str]) -> Run {
+        let mut command = self.command(args);
+        for var in host {
+            if !self.env.iter().any(|(k, _)| k == var) {
+                command.env_remove(var);
+            }
+        }
+        run(&mut command, "kopsform")
+    }
+
     pub fn kopsform_in(&self, cwd: &Path, args: &[&str]) -> Run {
         run(self.command(args).current_dir(cwd), "kopsform")
     }

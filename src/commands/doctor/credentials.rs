@@ -6,13 +6,16 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use crate::project::cluster::ClusterDef;
+use crate::values::context::own_env;
+
 use super::report::{Check, Status};
 use super::session::Doctor;
 use super::tools::Needed;
 use super::versions::Kind;
 
 impl Doctor<'_> {
-    pub(super) fn credentials_check(&self, tools: &IndexMap<String, Needed>) -> Check {
+    pub(super) fn credentials_check(&self, tools: &IndexMap<String, Needed>) -> Vec<Check> {
         let needed = self
             .clusters
             .iter()
@@ -23,48 +26,117 @@ impl Doctor<'_> {
                     Kind::Aws | Kind::Kops | Kind::Terraform | Kind::Tofu
                 )
             });
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let mut tables: Vec<(String, &IndexMap<String, String>)> =
-            vec![("[env]".to_string(), &self.project.config.env)];
-        for def in &self.clusters {
-            let table = if self.project.config.cluster.is_some() {
-                "[cluster] env".to_string()
-            } else {
-                format!("[clusters.{}] env", def.id)
+        // Each cluster's children see kopsform's environment overlaid by tasks.toml's env for
+        // that cluster; one line when they all find the same source, else one per cluster.
+        let mut found: Vec<(Option<&ClusterDef>, Result<String, String>)> = Vec::new();
+        let defs: Vec<Option<&ClusterDef>> = if self.clusters.is_empty() {
+            vec![None]
+        } else {
+            self.clusters.iter().map(Some).collect()
+        };
+        for def in defs {
+            let (vars, left_out) = own_env(self.project, def);
+            let env = |name: &str| {
+                match vars.iter().rev().find(|v| v.name == name) {
+                    Some(v) => Some(v.value.clone()),
+                    None => std::env::var(name).ok(),
+                }
+                .filter(|v| !v.is_empty())
             };
-            tables.push((table, &def.config.env));
+            let from = |name: &str| match vars.iter().rev().find(|v| v.name == name) {
+                Some(v) => format!("{name} of {}", v.table),
+                None => name.to_string(),
+            };
+            found.push((def, credential_source(&env, &from, &left_out)));
         }
-        let found = credential_source(&env, &tables);
-        let name = "aws-credentials".to_string();
-        match found {
-            Ok(source) => Check {
-                name,
-                status: Status::Ok,
-                detail: format!("AWS credentials: {source}"),
-            },
-            Err(problem) => Check {
-                name,
-                status: if needed { Status::Fail } else { Status::Warn },
-                detail: if needed {
-                    format!(
-                        "AWS credentials: {problem}; kops, terraform and the aws CLI need them for the s3:// state store: export AWS_PROFILE (a profile of ~/.aws/config) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (an EC2 instance role is not detected: doctor calls no AWS API for it)"
-                    )
-                } else {
-                    format!(
-                        "AWS credentials: {problem}; no task needs them for an s3:// state store"
-                    )
-                },
-            },
+        let all_same = found.windows(2).all(|w| w[0].1 == w[1].1);
+        if all_same {
+            found.truncate(1);
         }
+        found
+            .into_iter()
+            .map(|(def, result)| {
+                let name = match def {
+                    Some(def) if !all_same => self.check_name("aws-credentials", def),
+                    _ => "aws-credentials".to_string(),
+                };
+                credentials_line(name, result, needed)
+            })
+            .collect()
+    }
+}
+
+impl Doctor<'_> {
+    /// The env tables of tasks.toml that kopsform's own calls for the cluster get (its `aws` calls,
+    /// `terraform output -json`, this report's probes), by name only: a value may be a secret.
+    /// `None` when tasks.toml sets none.
+    pub(super) fn env_check(&self, def: &ClusterDef) -> Option<Check> {
+        let (vars, left_out) = own_env(self.project, Some(def));
+        if vars.is_empty() && left_out.is_empty() {
+            return None;
+        }
+        let mut by_table: Vec<(String, Vec<String>)> = Vec::new();
+        for var in &vars {
+            match by_table.iter_mut().find(|(t, _)| *t == var.table) {
+                Some((_, names)) => names.push(var.name.clone()),
+                None => by_table.push((var.table.clone(), vec![var.name.clone()])),
+            }
+        }
+        let mut detail = format!(
+            "environment of kopsform's own aws and terraform calls and these checks: {}",
+            if by_table.is_empty() {
+                "none".to_string()
+            } else {
+                by_table
+                    .iter()
+                    .map(|(table, names)| format!("{} of {table}", names.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        );
+        if !left_out.is_empty() {
+            detail.push_str(&format!(
+                " (not {}: a value over the outputs reaches the steps only)",
+                left_out.join(", ")
+            ));
+        }
+        Some(Check {
+            name: self.check_name("env", def),
+            status: Status::Ok,
+            detail,
+        })
+    }
+}
+
+fn credentials_line(name: String, found: Result<String, String>, needed: bool) -> Check {
+    match found {
+        Ok(source) => Check {
+            name,
+            status: Status::Ok,
+            detail: format!("AWS credentials: {source}"),
+        },
+        Err(problem) => Check {
+            name,
+            status: if needed { Status::Fail } else { Status::Warn },
+            detail: if needed {
+                format!(
+                    "AWS credentials: {problem}; kops, terraform and the aws CLI need them for the s3:// state store: export AWS_PROFILE (a profile of ~/.aws/config) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or set them in [env] (an EC2 instance role is not detected: doctor calls no AWS API for it)"
+                )
+            } else {
+                format!("AWS credentials: {problem}; no task needs them for an s3:// state store")
+            },
+        },
     }
 }
 
 /// Where the AWS credentials come from, named without any value; `Err` says what is missing.
-/// `env` reads kopsform's environment; `tables` are the env tables of tasks.toml (children get
-/// them).
+/// `env` reads the environment the children get (kopsform's, overlaid by tasks.toml's env),
+/// `from` names a variable with its table (`AWS_PROFILE of [env]`), `templated` lists the
+/// variables of tasks.toml whose value needs an output (not checked).
 fn credential_source(
     env: &dyn Fn(&str) -> Option<String>,
-    tables: &[(String, &IndexMap<String, String>)],
+    from: &dyn Fn(&str) -> String,
+    templated: &[String],
 ) -> Result<String, String> {
     let key_id = env("AWS_ACCESS_KEY_ID").is_some();
     let secret = env("AWS_SECRET_ACCESS_KEY").is_some();
@@ -75,9 +147,16 @@ fn credential_source(
             } else {
                 ""
             };
-            return Ok(format!(
-                "the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY{session}"
-            ));
+            let (id, key) = (from("AWS_ACCESS_KEY_ID"), from("AWS_SECRET_ACCESS_KEY"));
+            return Ok(
+                if id == "AWS_ACCESS_KEY_ID" && key == "AWS_SECRET_ACCESS_KEY" {
+                    format!(
+                        "the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY{session}"
+                    )
+                } else {
+                    format!("{id} and {key}{session}")
+                },
+            );
         }
         (true, false) => {
             return Err("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into());
@@ -128,7 +207,15 @@ fn credential_source(
     };
     for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
         if let Some(profile) = env(var) {
-            return find_profile(&profile, var);
+            return find_profile(&profile, &from(var));
+        }
+        if let Some(table) = templated
+            .iter()
+            .find(|t| t.starts_with(&format!("{var} of ")))
+        {
+            return Ok(format!(
+                "a profile from {table} (a template over the values, not checked)"
+            ));
         }
     }
     if let Some(token) = env("AWS_WEB_IDENTITY_TOKEN_FILE") {
@@ -144,21 +231,6 @@ fn credential_source(
     ] {
         if env(var).is_some() {
             return Ok(format!("container credentials ({var})"));
-        }
-    }
-    for (table, vars) in tables {
-        if let Some(profile) = vars.get("AWS_PROFILE") {
-            let from = format!("AWS_PROFILE of {table}");
-            return if profile.contains("{{") {
-                Ok(format!("a profile from {from} (a template, not checked)"))
-            } else {
-                find_profile(profile, &from)
-            };
-        }
-        if vars.contains_key("AWS_ACCESS_KEY_ID") && vars.contains_key("AWS_SECRET_ACCESS_KEY") {
-            return Ok(format!(
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of {table}"
-            ));
         }
     }
     if in_credentials.iter().any(|p| p == "default") {
@@ -213,7 +285,7 @@ mod tests {
         .into_iter()
         .collect();
         let env = |n: &str| vars.get(n).cloned();
-        let found = credential_source(&env, &[]).unwrap();
+        let found = credential_source(&env, &|n: &str| n.to_string(), &[]).unwrap();
         assert!(found.contains("AWS_SECRET_ACCESS_KEY"), "{found}");
         assert!(!found.contains("canary") && !found.contains("AKIAEXAMPLE"));
 
@@ -228,24 +300,24 @@ mod tests {
             .collect();
         let env = |n: &str| vars.get(n).cloned();
         assert_eq!(
-            credential_source(&env, &[]).unwrap(),
+            credential_source(&env, &|n: &str| n.to_string(), &[]).unwrap(),
             "the profile `ops` (AWS_PROFILE) in ~/.aws/config"
         );
         let vars: HashMap<&str, String> = [("HOME", home.clone()), ("AWS_PROFILE", "x".into())]
             .into_iter()
             .collect();
         let env = |n: &str| vars.get(n).cloned();
-        assert!(credential_source(&env, &[]).is_err());
+        assert!(credential_source(&env, &|n: &str| n.to_string(), &[]).is_err());
         let vars: HashMap<&str, String> = [("HOME", home)].into_iter().collect();
         let env = |n: &str| vars.get(n).cloned();
-        assert!(credential_source(&env, &[]).is_err());
+        assert!(credential_source(&env, &|n: &str| n.to_string(), &[]).is_err());
         std::fs::write(
             dir.path().join(".aws/credentials"),
             "[default]\naws_secret_access_key = canary\n",
         )
         .unwrap();
         assert_eq!(
-            credential_source(&env, &[]).unwrap(),
+            credential_source(&env, &|n: &str| n.to_string(), &[]).unwrap(),
             "the default profile in ~/.aws/credentials"
         );
     }

@@ -121,27 +121,40 @@ impl Doctor<'_> {
         if !raw.contains("{{") {
             return Ok((raw, template_rel));
         }
+        let Ok(values) = self.values(def) else {
+            return Err((
+                Status::Note,
+                format!(
+                    "kubernetes version: `{raw}` in {template_rel} is unknown until rendered (the values cannot be read yet: apply the prerequisites, then run the task that renders it)"
+                ),
+            ));
+        };
         let what = format!("{template_rel} kubernetesVersion");
         let project_dir = self.project.dir.clone();
-        let rendered = self.values(def).and_then(|values| match &step {
+        let rendered = match &step {
             // A Go template's line, with its snippets (a variable set elsewhere leaves it unknown).
-            Some(r) if r.engine == Engine::Go => GoRenderer {
-                missing: Missing::Error,
-                snippets: load_snippets(&project_dir, &r.snippets)?,
+            Some(r) if r.engine == Engine::Go => {
+                load_snippets(&project_dir, &r.snippets).and_then(|snippets| {
+                    GoRenderer {
+                        missing: Missing::Error,
+                        snippets,
+                    }
+                    .render(&what, &raw, &values.context)
+                })
             }
-            .render(&what, &raw, &values.context),
             _ => self.renderer.render_inline(&what, &raw, &values.context),
-        });
+        };
         match rendered {
             // A Go template may quote in the action (`{{ .v | quote }}`).
             Ok(v) if !v.trim().trim_matches(['"', '\'']).is_empty() => Ok((
                 v.trim().trim_matches(['"', '\'']).to_string(),
                 format!("{template_rel} with the values"),
             )),
+            // The template line says why it does not render.
             _ => Err((
                 Status::Note,
                 format!(
-                    "kubernetes version: `{raw}` in {template_rel} is unknown until rendered (the values cannot be read yet: apply the prerequisites, then run the task that renders it)"
+                    "kubernetes version: `{raw}` in {template_rel} does not render with the values (the template line says why); nothing to compare with kops"
                 ),
             )),
         }
@@ -149,7 +162,7 @@ impl Doctor<'_> {
 
     /// The template the tasks render into the cluster's `cluster.yml` (default
     /// `2-kops/cluster-template.yml`).
-    fn template_of(&self, def: &ClusterDef) -> (String, Option<RenderStep>) {
+    pub(super) fn template_of(&self, def: &ClusterDef) -> (String, Option<RenderStep>) {
         let fields = crate::values::context::static_fields(def);
         let target = format!("{}/cluster.yml", def.dir);
         let resolve =

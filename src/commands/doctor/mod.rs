@@ -3,15 +3,18 @@
 //! One line per check, then a verdict; exit 0 when nothing blocks, 1 when something does. The
 //! checks only read: every tool the tasks run is found and, for the tools kopsform knows, its
 //! version is in the supported range (each binary asked once per run); the Kubernetes version of
-//! each cluster against what its kops supports; that AWS credentials are there (which source,
+//! each cluster against what its kops supports; which of tasks.toml's env kopsform's own calls
+//! get (names only); that AWS credentials are there (which source,
 //! never a value); and that each cluster's state store can be listed (S3) or exists / can be
-//! created (a local folder). Nothing is written: no lock, no file, no object.
+//! created (a local folder); that each cluster's template renders with its values into a manifest
+//! kops would take. Nothing is written: no lock, no file, no object.
 
 mod credentials;
 mod kubernetes;
 mod report;
 mod session;
 mod stores;
+mod template;
 mod tools;
 mod versions;
 
@@ -77,7 +80,13 @@ impl Doctor<'_> {
                 checks.push(self.skew_check(&def, &kops));
             }
         }
-        checks.push(self.credentials_check(&tools));
+        for def in self.clusters.clone() {
+            checks.extend(self.template_check(&def));
+        }
+        for def in self.clusters.clone() {
+            checks.extend(self.env_check(&def));
+        }
+        checks.extend(self.credentials_check(&tools));
         for def in self.clusters.clone() {
             checks.push(self.state_store_check(&def));
         }

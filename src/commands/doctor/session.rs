@@ -53,16 +53,21 @@ impl<'p> Doctor<'p> {
     /// relative to the project.
     pub(super) fn program(&self, word: &str) -> String {
         let program = self.project.tool_or_default(word);
-        if !program.contains('/') {
+        let (exe, lead) = crate::tools::process::split_program(&program);
+        if !exe.contains('/') {
             return program;
         }
         // Relative paths are joined to the project already; `./x` and `x/./y` are shown plainly.
-        Path::new(&program)
+        let exe = Path::new(exe)
             .components()
             .filter(|c| !matches!(c, std::path::Component::CurDir))
             .collect::<PathBuf>()
             .to_string_lossy()
-            .into_owned()
+            .into_owned();
+        let words: Vec<String> = std::iter::once(exe)
+            .chain(lead.into_iter().map(String::from))
+            .collect();
+        crate::tools::process::join_program(&words)
     }
 
     /// The version of `program` (the tool itself is asked once per process: tools::version).

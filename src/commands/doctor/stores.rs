@@ -49,7 +49,9 @@ impl Doctor<'_> {
         };
         match store {
             Store::S3 { bucket, prefix } => {
-                let aws = store::Aws::new(self.program("aws"), self.project.retry_policy(None));
+                // With tasks.toml's env, as kopsform's lock and snapshot run it.
+                let mut aws = store::Aws::of(self.project, Some(def));
+                aws.program = self.program("aws");
                 let key_prefix = Store::key(&prefix, "");
                 let mut args = vec!["s3api", "list-objects-v2", "--bucket", &bucket];
                 if !key_prefix.is_empty() {

@@ -121,9 +121,11 @@ impl Doctor<'_> {
             Kind::Other => needed.word.clone(),
             kind => kind.display().to_string(),
         };
-        let Some(found) = locate(program) else {
+        let raw = program;
+        let program = crate::tools::process::shown_program(raw);
+        let Some(found) = locate(raw) else {
             let configured = match self.project.config.tools.get(&needed.word) {
-                Some(bin) => format!(" ([tools] {} = \"{bin}\")", needed.word),
+                Some(bin) => format!(" ([tools] {} = {bin})", needed.word),
                 None => String::new(),
             };
             let install = match needed.kind.range() {
@@ -143,7 +145,7 @@ impl Doctor<'_> {
         if needed.kind == Kind::Other {
             return check(Status::Ok, format!("{shown} ({})", found.display()));
         }
-        match self.version(program, needed.kind) {
+        match self.version(raw, needed.kind) {
             Probe::Version(version, numbers) => {
                 let (status, detail) = judge_version(needed.kind, &version, numbers);
                 check(status, detail)

@@ -85,7 +85,8 @@ pub(super) fn probe_version(program: &str, kind: Kind, cwd: &Path) -> Probe {
     if code != 0 {
         let tail = process::last_lines(&stderr, 3).join(" / ");
         return Probe::Failed(format!(
-            "`{program} {}` failed with status {code}: {tail}",
+            "`{} {}` failed with status {code}: {tail}",
+            process::shown_program(program),
             args.join(" ")
         ));
     }

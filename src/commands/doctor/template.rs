@@ -1,0 +1,110 @@
+//! doctor's template check: the cluster's template renders with its values and the result passes
+//! the manifest check, as the task that renders it would do. A template that does not render, or
+//! renders what kops would refuse, blocks: `ready` would be a promise the first task breaks.
+//! Nothing is written.
+
+use crate::project::cluster::ClusterDef;
+use crate::project::task::{Engine, MissingValue};
+use crate::render::go_template::{GoRenderer, Missing, load_snippets};
+
+use super::report::{Check, Status};
+use super::session::Doctor;
+
+impl Doctor<'_> {
+    /// `None` when the cluster has no template (the kubernetes-version line says so).
+    pub(super) fn template_check(&mut self, def: &ClusterDef) -> Option<Check> {
+        let name = self.check_name("template", def);
+        let check = |status, detail| Check {
+            name: name.clone(),
+            status,
+            detail,
+        };
+        let (template_rel, step) = self.template_of(def);
+        let bytes = std::fs::read(self.project.path(&template_rel)).ok()?;
+        let source = match crate::text::decode_utf8(&template_rel, bytes, "the template") {
+            Ok(source) => source,
+            Err(e) => return Some(check(Status::Fail, e.message)),
+        };
+        let values = match self.values(def) {
+            Ok(values) => values,
+            Err(e) => {
+                // The values' own error says what to do (apply the prerequisites, fix a values
+                // file); the template itself is judged once they can be read.
+                let first = e.message.lines().next().unwrap_or_default().to_string();
+                return Some(check(
+                    Status::Note,
+                    format!(
+                        "template {template_rel}: not rendered, the values cannot be read: {first}"
+                    ),
+                ));
+            }
+        };
+        let describe = |c: &crate::render::template::Culprit| {
+            let mut from: Vec<String> = c.paths.iter().map(|p| values.source_of(p)).collect();
+            from.dedup();
+            format!("the value from {} is not shown", from.join(", "))
+        };
+        // The engine and snippets of the step that renders it, as the task would.
+        let rendered = match &step {
+            Some(r) if r.engine == Engine::Go => load_snippets(&self.project.dir, &r.snippets)
+                .and_then(|snippets| {
+                    GoRenderer {
+                        missing: match r.missing {
+                            MissingValue::Error => Missing::Error,
+                            MissingValue::NoValue => Missing::NoValue,
+                        },
+                        snippets,
+                    }
+                    .render_yaml(
+                        &template_rel,
+                        &source,
+                        &values.context,
+                        &describe,
+                    )
+                }),
+            _ => self
+                .renderer
+                .render_yaml(&template_rel, &source, &values.context, &describe),
+        };
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                return Some(check(
+                    Status::Fail,
+                    format!("template does not render: {}", e.message),
+                ));
+            }
+        };
+        let cluster = match values.require_cluster(self.project) {
+            Ok(cluster) => cluster,
+            Err(e) => return Some(check(Status::Fail, e.message)),
+        };
+        Some(
+            match crate::render::manifest::check(&rendered, &cluster.name) {
+                Ok(documents) => {
+                    let names: Vec<String> = documents
+                        .iter()
+                        .map(|d| format!("{} {}", d.kind, d.name))
+                        .collect();
+                    check(
+                        Status::Ok,
+                        format!("template {template_rel} renders: {}", names.join(", ")),
+                    )
+                }
+                Err(e) => {
+                    let sep = if e.starts_with(|c: char| c.is_ascii_digit()) {
+                        ":"
+                    } else {
+                        ": "
+                    };
+                    check(
+                        Status::Fail,
+                        format!(
+                            "template renders what kops would refuse: {template_rel} (rendered){sep}{e}"
+                        ),
+                    )
+                }
+            },
+        )
+    }
+}
