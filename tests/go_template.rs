@@ -83,8 +83,21 @@ fn doctor_reads_the_kubernetes_version_of_a_go_template() {
     let mut p = recorded_project();
     use_go_template(&p);
     p.prepend_path(&kops_double_dir());
-    p.kopsform(&["doctor"]).stdout_has(
+    let doctor = p.kopsform(&["doctor"]);
+    doctor.stdout_has(
         "ok    kubernetes 1.33.4 with kops 1.36.2 (supported: 1.31 to 1.36) [2-kops/cluster-template.yml with the values]",
+    );
+    // doctor's template check renders it with the Go engine and its snippets, as the task does
+    // (as handlebars it would not parse and block the verdict)
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.contains("template 2-kops/cluster-template.yml"))
+        .unwrap_or_else(|| panic!("doctor's template line\n{}", doctor.show()));
+    assert!(
+        line.starts_with("ok") && line.contains("renders: Cluster "),
+        "{line}\n{}",
+        doctor.show()
     );
 }
 
