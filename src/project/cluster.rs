@@ -48,7 +48,7 @@ pub(crate) struct ClusterConfig {
     pub(crate) var_files: Vec<String>,
     /// The cluster's provider settings, over the project's `[provider-override]`, key by key.
     #[serde(default, rename = "provider-override")]
-    pub(crate) provider_override: Option<crate::project::schema::ProviderOverride>,
+    pub(crate) provider_override: Option<crate::project::provider::ProviderOverride>,
 }
 
 /// A promotion stage.

@@ -5,6 +5,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod order;
+pub(crate) mod provider;
 pub(crate) mod schema;
 pub(crate) mod task;
 
