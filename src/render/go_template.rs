@@ -28,6 +28,7 @@ use super::compile::{MAX_SOURCE, Site};
 use super::shape;
 use super::template::{Culprit, MAX_INDENT, MAX_OUTPUT, check_yaml_structure};
 use crate::error::UserError;
+use crate::project::task::{Engine, MissingValue, RenderStep};
 use crate::text::suggest;
 
 /// What the structure error advises for Go templates.
@@ -149,6 +150,27 @@ thread_local! {
 pub(crate) struct GoRenderer {
     pub(crate) missing: Missing,
     pub(crate) snippets: Vec<Snippet>,
+}
+
+impl GoRenderer {
+    /// The Go engine a render step asks for (`engine = "go"`: its snippets and its missing-value
+    /// rule), `None` for a handlebars step: what the task, doctor and every other reader of the
+    /// template render it with.
+    pub(crate) fn for_step(
+        project_dir: &std::path::Path,
+        step: &RenderStep,
+    ) -> Result<Option<GoRenderer>, UserError> {
+        if step.engine != Engine::Go {
+            return Ok(None);
+        }
+        Ok(Some(GoRenderer {
+            missing: match step.missing {
+                MissingValue::Error => Missing::Error,
+                MissingValue::NoValue => Missing::NoValue,
+            },
+            snippets: load_snippets(project_dir, &step.snippets)?,
+        }))
+    }
 }
 
 fn err(message: impl Into<String>) -> TemplateError {
@@ -866,8 +888,26 @@ fn action_text(source: &str, offset: usize) -> String {
         .to_string()
 }
 
-fn expr_paths(expr: &Expr, out: &mut Vec<String>) {
-    match expr {
+/// Calls `f` on every expression of `pipe` that is not itself a pipeline or a chain (those are
+/// walked into): the one walk the template's readers share.
+fn each_leaf(pipe: &PipeNode, f: &mut dyn FnMut(&Expr)) {
+    fn expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+        match e {
+            Expr::Pipe(_, p) => each_leaf(p, f),
+            Expr::Chain(_, inner, _) => expr(inner, f),
+            other => f(other),
+        }
+    }
+    for command in &pipe.commands {
+        for arg in &command.args {
+            expr(arg, f);
+        }
+    }
+}
+
+/// The value paths an action's pipeline reads (`.a.b`, `$.a`, `.` as `this`).
+fn pipe_paths(pipe: &PipeNode, out: &mut Vec<String>) {
+    each_leaf(pipe, &mut |e| match e {
         Expr::Field(_, names) => out.push(names.join(".")),
         Expr::Variable(_, name, names) => {
             let mut path = vec![name.to_string()];
@@ -876,18 +916,8 @@ fn expr_paths(expr: &Expr, out: &mut Vec<String>) {
             out.push(path.trim_start_matches("$.").to_string());
         }
         Expr::Dot(_) => out.push("this".to_string()),
-        Expr::Pipe(_, pipe) => pipe_paths(pipe, out),
-        Expr::Chain(_, inner, _) => expr_paths(inner, out),
         _ => {}
-    }
-}
-
-fn pipe_paths(pipe: &PipeNode, out: &mut Vec<String>) {
-    for command in &pipe.commands {
-        for arg in &command.args {
-            expr_paths(arg, out);
-        }
-    }
+    });
 }
 
 /// The call of a kopsform function `name` with a number, as a command.
@@ -977,8 +1007,8 @@ impl Rewriter<'_> {
 /// Output names the template reads as `.x.value` or `$.x.value` (Terraform's `output -json`
 /// shape).
 fn value_reads(list: &ListNode, out: &mut Vec<String>) {
-    fn expr(e: &Expr, out: &mut Vec<String>) {
-        match e {
+    let pipe = |p: &PipeNode, out: &mut Vec<String>| {
+        each_leaf(p, &mut |e| match e {
             Expr::Field(_, names) if names.len() >= 2 && names[1] == "value" => {
                 out.push(names[0].to_string());
             }
@@ -987,18 +1017,9 @@ fn value_reads(list: &ListNode, out: &mut Vec<String>) {
             {
                 out.push(names[0].to_string());
             }
-            Expr::Pipe(_, p) => pipe(p, out),
-            Expr::Chain(_, inner, _) => expr(inner, out),
             _ => {}
-        }
-    }
-    fn pipe(p: &PipeNode, out: &mut Vec<String>) {
-        for c in &p.commands {
-            for a in &c.args {
-                expr(a, out);
-            }
-        }
-    }
+        });
+    };
     for node in &list.nodes {
         match node {
             Node::Action(a) => pipe(&a.pipe, out),

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::error::UserError;
 use crate::plan::seal;
-use crate::project::task::{Builtin, Engine, MissingValue, RenderStep, Step, Task};
-use crate::render::go_template::{self, GoRenderer, Missing};
+use crate::project::task::{Builtin, RenderStep, Step, Task};
+use crate::render::go_template::GoRenderer;
 use crate::render::{manifest, provider_override};
 use crate::statestore::{snapshot, store};
 use crate::{atomic, notice, progress};
@@ -146,16 +146,7 @@ impl<'p> Runner<'p> {
 
     /// The Go engine with the step's snippets, for a step with `engine = "go"`.
     fn go_renderer(&self, step: &RenderStep) -> Result<Option<GoRenderer>, UserError> {
-        if step.engine != Engine::Go {
-            return Ok(None);
-        }
-        Ok(Some(GoRenderer {
-            missing: match step.missing {
-                MissingValue::Error => Missing::Error,
-                MissingValue::NoValue => Missing::NoValue,
-            },
-            snippets: go_template::load_snippets(&self.project.dir, &step.snippets)?,
-        }))
+        GoRenderer::for_step(&self.project.dir, step)
     }
 
     pub(super) fn show_outputs(&mut self, prefix: &str) -> Result<(), UserError> {

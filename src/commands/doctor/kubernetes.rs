@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::project::cluster::ClusterDef;
-use crate::project::task::{Engine, ManifestCheck, RenderStep, Step};
-use crate::render::go_template::{GoRenderer, Missing, load_snippets};
+use crate::project::task::{ManifestCheck, RenderStep, Step};
+use crate::render::go_template::{GoRenderer, Missing};
 use crate::tools::version::numbers;
 
 use super::report::{Check, Status};
@@ -131,19 +131,21 @@ impl Doctor<'_> {
         };
         let what = format!("{template_rel} kubernetesVersion");
         let project_dir = self.project.dir.clone();
-        let rendered = match &step {
-            // A Go template's line, with its snippets (a variable set elsewhere leaves it unknown).
-            Some(r) if r.engine == Engine::Go => {
-                load_snippets(&project_dir, &r.snippets).and_then(|snippets| {
-                    GoRenderer {
-                        missing: Missing::Error,
-                        snippets,
-                    }
-                    .render(&what, &raw, &values.context)
-                })
+        let go = step
+            .as_ref()
+            .map(|r| GoRenderer::for_step(&project_dir, r))
+            .transpose()
+            .map(Option::flatten);
+        let rendered = go.and_then(|go| match go {
+            // A Go template's line, with its snippets, strict whatever the step says (a variable
+            // set elsewhere leaves it unknown).
+            Some(go) => GoRenderer {
+                missing: Missing::Error,
+                ..go
             }
-            _ => self.renderer.render_inline(&what, &raw, &values.context),
-        };
+            .render(&what, &raw, &values.context),
+            None => self.renderer.render_inline(&what, &raw, &values.context),
+        });
         match rendered {
             // A Go template may quote in the action (`{{ .v | quote }}`).
             Ok(v) if !v.trim().trim_matches(['"', '\'']).is_empty() => Ok((

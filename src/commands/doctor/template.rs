@@ -4,8 +4,7 @@
 //! Nothing is written.
 
 use crate::project::cluster::ClusterDef;
-use crate::project::task::{Engine, MissingValue};
-use crate::render::go_template::{GoRenderer, Missing, load_snippets};
+use crate::render::go_template::GoRenderer;
 
 use super::report::{Check, Status};
 use super::session::Doctor;
@@ -45,27 +44,17 @@ impl Doctor<'_> {
             format!("the value from {} is not shown", from.join(", "))
         };
         // The engine and snippets of the step that renders it, as the task would.
-        let rendered = match &step {
-            Some(r) if r.engine == Engine::Go => load_snippets(&self.project.dir, &r.snippets)
-                .and_then(|snippets| {
-                    GoRenderer {
-                        missing: match r.missing {
-                            MissingValue::Error => Missing::Error,
-                            MissingValue::NoValue => Missing::NoValue,
-                        },
-                        snippets,
-                    }
-                    .render_yaml(
-                        &template_rel,
-                        &source,
-                        &values.context,
-                        &describe,
-                    )
-                }),
-            _ => self
+        let go = step
+            .as_ref()
+            .map(|r| GoRenderer::for_step(&self.project.dir, r))
+            .transpose()
+            .map(Option::flatten);
+        let rendered = go.and_then(|go| match go {
+            Some(go) => go.render_yaml(&template_rel, &source, &values.context, &describe),
+            None => self
                 .renderer
                 .render_yaml(&template_rel, &source, &values.context, &describe),
-        };
+        });
         let rendered = match rendered {
             Ok(rendered) => rendered,
             Err(e) => {
