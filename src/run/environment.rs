@@ -187,8 +187,11 @@ impl<'p> Runner<'p> {
     /// The kubeconfig the project writes for the cluster: the `--kubeconfig` of the first
     /// `kops export kubecfg` step of its tasks (in the order of tasks.toml), rendered for the
     /// cluster and taken from that step's folder. `None` when no task exports one, or its path
-    /// cannot be rendered yet.
+    /// cannot be rendered yet (asked again then: the values may be read later in the run).
     pub(super) fn project_kubeconfig(&mut self) -> Option<PathBuf> {
+        if let Some(found) = &self.kubeconfig {
+            return Some(found.clone());
+        }
         let project = self.project;
         for (name, task) in &project.config.tasks {
             for step in &task.steps {
@@ -209,7 +212,9 @@ impl<'p> Runner<'p> {
                     Some(cwd) => self.render_text(&format!("task `{name}` cwd"), cwd).ok()?,
                     None => String::new(),
                 };
-                return Some(project.path(&cwd).join(path));
+                let found = project.path(&cwd).join(path);
+                self.kubeconfig = Some(found.clone());
+                return Some(found);
             }
         }
         None

@@ -57,6 +57,8 @@ pub(crate) struct Runner<'p> {
     pub(super) id: u64,
     /// The cluster's lock and the prerequisites layer, as `run_tasks` holds them.
     pub(super) holds: Holds<'p>,
+    /// The kubeconfig the project writes for the cluster, once found (see `project_kubeconfig`).
+    pub(super) kubeconfig: Option<PathBuf>,
 }
 
 /// What a run holds across its tasks, and which tasks need it.
@@ -147,6 +149,7 @@ impl<'p> Runner<'p> {
             label,
             id: shared.folders.next_runner_id(),
             holds: Holds::default(),
+            kubeconfig: None,
         }
     }
 
