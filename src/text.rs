@@ -44,6 +44,34 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The lines of a text, for many `line_col` questions about it: each answer costs a binary search
+/// and the length of its own line, where [`line_col`] reads the text up to the offset.
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset where each line starts.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, starts }
+    }
+
+    /// What [`line_col`] says of `offset`.
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line, self.text[start..offset].chars().count() + 1)
+    }
+}
+
 /// `line:column` (1-based) of the first bad byte of a text that is not UTF-8, valid up to `offset`.
 pub(crate) fn utf8_error_position(bytes: &[u8], offset: usize) -> String {
     let valid = std::str::from_utf8(&bytes[..offset.min(bytes.len())]).unwrap_or_default();
@@ -97,6 +125,16 @@ mod tests {
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé\nx", 7), (3, 1));
         assert_eq!(line_col("ab\ncéd", 6), (2, 3));
+    }
+
+    #[test]
+    fn a_line_index_answers_as_line_col() {
+        let text = "ab\ncé\n\nxyz\né";
+        let index = LineIndex::new(text);
+        for offset in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
+            assert_eq!(index.line_col(offset), line_col(text, offset), "{offset}");
+        }
+        assert_eq!(index.line_col(100), line_col(text, text.len()));
     }
 
     #[test]

@@ -634,3 +634,42 @@ fn a_template_that_does_not_render_blocks() {
         );
     }
 }
+
+#[test]
+fn tool_versions_are_asked_with_the_projects_env() {
+    // A version manager (tfenv, a team's wrapper) picks the binary from a variable that
+    // tasks.toml's [env] sets: doctor asks with it, as the runs do.
+    let p = kops_project("kops-state", r#"kops = "./bin/kops""#);
+    p.script(
+        "bin/kops",
+        "#!/bin/sh\nif [ -z \"$KOPS_PIN\" ]; then echo 'kops-wrapper: no KOPS_PIN, no kops chosen' >&2; exit 1; fi\necho \"Client version: $KOPS_PIN\"\n",
+    );
+    doctor(&p, &["doctor"]).failure(1).stdout_has(&format!(
+        "FAIL  kops: `{} version` failed with status 1: kops-wrapper: no KOPS_PIN, no kops chosen; check its installation, or fix [tools] in tasks.toml\n",
+        p.join("bin/kops").display()
+    ));
+    let tasks = p.read("tasks.toml");
+    p.file(
+        "tasks.toml",
+        &format!("[env]\nKOPS_PIN = \"1.25.0\"\n{tasks}"),
+    );
+    doctor(&p, &["doctor"])
+        .failure(1)
+        .stdout_has("FAIL  kops 1.25.0 is older than 1.28; install kops 1.28 or later\n");
+    // The cluster's own env wins over [env], for its kubernetes-version check as for the tools.
+    p.file(
+        "tasks.toml",
+        &format!(
+            "[env]\nKOPS_PIN = \"1.25.0\"\n{}",
+            tasks.replace(
+                "state = \"kops-state\"\n",
+                "state = \"kops-state\"\nenv = { KOPS_PIN = \"1.34.1\" }\n"
+            )
+        ),
+    );
+    let run = doctor(&p, &["doctor"]);
+    assert_eq!(
+        line(&run, "ok    kops "),
+        "ok    kops 1.34.1 (supported: >= 1.28, < 2)"
+    );
+}

@@ -827,21 +827,32 @@ fn actions(source: &str) -> Vec<(usize, &str)> {
     out
 }
 
+/// A block keyword at the start of an action.
+static KEYWORD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^-?\s*(if|range|with|define|block|end|else)\b").expect("a valid pattern")
+});
+
 /// Go refuses a block without its `{{ end }}` and an `{{ end }}` or `{{ else }}` without a block
 /// ("unexpected EOF", "unexpected {{end}}"); gotmpl 0.6.1 accepts the first and stops reading at
-/// the second, dropping the rest of the template. Checked here before gotmpl parses.
+/// the second, dropping the rest of the template. Checked here before gotmpl parses, with the
+/// nesting limits of handlebars templates (gotmpl's own stops at 100 without a position).
 fn check_blocks(shown: &str, source: &str) -> Result<(), UserError> {
-    let keyword = regex::Regex::new(r"^-?\s*(if|range|with|define|block|end|else)\b")
-        .expect("a valid pattern");
+    use crate::render::compile::{MAX_BLOCK_DEPTH, MAX_PAREN_DEPTH};
     let mut open: Vec<(usize, &str)> = Vec::new();
     for (offset, inner) in actions(source) {
-        let Some(word) = keyword.captures(inner).and_then(|c| c.get(1)) else {
+        if paren_depth(inner) > MAX_PAREN_DEPTH {
+            let (line, column) = position(source, offset);
+            return Err(UserError::new(format!(
+                "{shown}:{line}:{column}: Go template syntax error: parentheses are nested more than {MAX_PAREN_DEPTH} deep; kopsform refuses deeper templates"
+            )));
+        }
+        let Some(word) = KEYWORD.captures(inner).and_then(|c| c.get(1)) else {
             continue;
         };
-        let (line, column) = position(source, offset);
         match word.as_str() {
             "end" => {
                 if open.pop().is_none() {
+                    let (line, column) = position(source, offset);
                     return Err(UserError::new(format!(
                         "{shown}:{line}:{column}: Go template syntax error: unexpected {{{{end}}}}: no `if`, `range`, `with`, `define` or `block` is open here; fix the template"
                     )));
@@ -849,12 +860,21 @@ fn check_blocks(shown: &str, source: &str) -> Result<(), UserError> {
             }
             "else" => {
                 if open.is_empty() {
+                    let (line, column) = position(source, offset);
                     return Err(UserError::new(format!(
                         "{shown}:{line}:{column}: Go template syntax error: unexpected {{{{else}}}}: no `if`, `range` or `with` is open here; fix the template"
                     )));
                 }
             }
-            other => open.push((offset, other)),
+            other => {
+                if open.len() == MAX_BLOCK_DEPTH {
+                    let (line, column) = position(source, offset);
+                    return Err(UserError::new(format!(
+                        "{shown}:{line}:{column}: Go template syntax error: blocks are nested more than {MAX_BLOCK_DEPTH} deep; kopsform refuses deeper templates"
+                    )));
+                }
+                open.push((offset, other));
+            }
         }
     }
     if let Some((offset, word)) = open.pop() {
@@ -864,6 +884,31 @@ fn check_blocks(shown: &str, source: &str) -> Result<(), UserError> {
         )));
     }
     Ok(())
+}
+
+/// The deepest nesting of parentheses in an action's text, outside strings and comments.
+fn paren_depth(inner: &str) -> usize {
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None);
+    let bytes = inner.as_bytes();
+    let mut i = 0;
+    if inner.trim_start_matches('-').trim_start().starts_with("/*") {
+        return 0;
+    }
+    while i < bytes.len() {
+        match (quote, bytes[i]) {
+            (None, q @ (b'"' | b'`' | b'\'')) => quote = Some(q),
+            (Some(q), b'\\') if q != b'`' => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (None, b'(') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, b')') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
 }
 
 /// `(line, column)` of byte `offset` in `source`.
@@ -946,13 +991,15 @@ fn at_node(mark: usize, pos: Pos) -> Node {
 struct Rewriter<'a> {
     file: Option<String>,
     source: &'a str,
+    /// Where the lines of `source` start: a position per action without reading the source again.
+    lines: crate::text::LineIndex<'a>,
     sites: &'a mut Vec<Site>,
     marks: &'a mut Vec<Mark>,
 }
 
 impl Rewriter<'_> {
     fn mark(&mut self, pos: Pos) -> Node {
-        let (line, column) = position(self.source, pos.offset);
+        let (line, column) = self.lines.line_col(pos.offset);
         self.marks.push(Mark {
             file: self.file.clone(),
             line,
@@ -969,7 +1016,7 @@ impl Rewriter<'_> {
                     let mark = self.mark(action.pos);
                     list.nodes.push(mark);
                     if action.pipe.decl.is_empty() {
-                        let (line, column) = position(self.source, action.pos.offset);
+                        let (line, column) = self.lines.line_col(action.pos.offset);
                         let mut paths = Vec::new();
                         pipe_paths(&action.pipe, &mut paths);
                         self.sites.push(Site {
@@ -1113,6 +1160,7 @@ impl GoRenderer {
             Rewriter {
                 file,
                 source: src,
+                lines: crate::text::LineIndex::new(src),
                 sites: &mut sites,
                 marks: &mut marks,
             }

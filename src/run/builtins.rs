@@ -361,6 +361,7 @@ impl<'p> Runner<'p> {
             terraform_version: crate::tools::terraform::version(
                 &self.project.tool_or_default("terraform"),
                 &self.project.dir,
+                &crate::values::context::own_env_pairs(self.project, self.cluster.as_ref()),
             )?,
             // Recorded for the reader by `seal-plan`; `check-plan` does not compare them.
             git_commit: None,

@@ -122,13 +122,31 @@ pub(crate) fn write_record(path: &Path, record: &Record) -> Result<(), UserError
 /// once per process: every cluster of a run shares the answer. Across runs the answer is kept in
 /// the file `cache` (in `.kopsform/`) under the executable's identity ([`executable_identity`]),
 /// so that an up-to-date check starts no tool while the executable stays the same file.
-pub(crate) fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
+///
+/// The tool is asked with `env` (the cluster's `[env]` and `env`, which a version manager or a
+/// wrapper may read): answers are kept per program and environment, the environment named in the
+/// cache only by a digest, since it may hold credentials.
+pub(crate) fn tool_version(
+    program: &str,
+    cwd: &Path,
+    cache: &Path,
+    env: &[(String, String)],
+) -> String {
     static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
         std::sync::Mutex::new(BTreeMap::new());
+    let key = if env.is_empty() {
+        program.to_string()
+    } else {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("{env:?}").as_bytes());
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{program} (env {hex})")
+    };
+    let key = key.as_str();
     // Held while the tool answers: clusters run in parallel wait for one answer instead of each
     // starting the tool.
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(v) = seen.get(program) {
+    if let Some(v) = seen.get(key) {
         return v.clone();
     }
     let identity = executable_identity(program);
@@ -138,17 +156,17 @@ pub(crate) fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
         .unwrap_or_default();
     let known = identity.as_ref().and_then(|id| {
         cached
-            .get(program)
+            .get(key)
             .filter(|c| &c.identity == id)
             .map(|c| c.version.clone())
     });
     let version = match known {
         Some(version) => version,
         None => {
-            let version = ask_version(program, cwd);
+            let version = ask_version(program, cwd, env);
             if let Some(identity) = identity {
                 cached.insert(
-                    program.to_string(),
+                    key.to_string(),
                     CachedVersion {
                         identity,
                         version: version.clone(),
@@ -162,15 +180,15 @@ pub(crate) fn tool_version(program: &str, cwd: &Path, cache: &Path) -> String {
             version
         }
     };
-    seen.insert(program.to_string(), version.clone());
+    seen.insert(key.to_string(), version.clone());
     version
 }
 
-fn ask_version(program: &str, cwd: &Path) -> String {
+fn ask_version(program: &str, cwd: &Path, env: &[(String, String)]) -> String {
     [["version"].as_slice(), ["--version"].as_slice()]
         .into_iter()
         .find_map(
-            |args| match crate::tools::version::ask(program, args, cwd) {
+            |args| match crate::tools::version::ask(program, args, cwd, env) {
                 Ok(answer) if answer.code == 0 => Some(answer.stdout.trim().to_string()),
                 _ => None,
             },
@@ -432,7 +450,9 @@ impl<'p> Runner<'p> {
         programs.dedup();
         for program in programs {
             let cache = self.project.path(".kopsform/tool-versions.json");
-            let version = crate::run::uptodate::tool_version(&program, &self.project.dir, &cache);
+            let env = crate::values::context::own_env_pairs(self.project, self.cluster.as_ref());
+            let version =
+                crate::run::uptodate::tool_version(&program, &self.project.dir, &cache, &env);
             fp.add(&format!("tool {program}"), version.as_bytes());
         }
         Ok(crate::run::uptodate::Inputs {
@@ -613,7 +633,10 @@ mod tests {
         };
         // The first answer is asked and kept; SEEN (per process) is bypassed by reading the cache
         // the way a later run does.
-        assert_eq!(tool_version(&program, dir.path(), &cache), "Version 1.0");
+        assert_eq!(
+            tool_version(&program, dir.path(), &cache, &[]),
+            "Version 1.0"
+        );
         assert_eq!(asked(), 1);
         let kept: BTreeMap<String, CachedVersion> =
             serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();

@@ -66,9 +66,13 @@ pub(crate) fn json_document(stdout: &[u8]) -> &[u8] {
 }
 
 /// The version a plan seal records ([`parse_version`] of `version -json`, else the first line
-/// printed), through the one version probe.
-pub(crate) fn version(terraform: &str, cwd: &Path) -> Result<String, UserError> {
-    let answer = crate::tools::version::ask(terraform, &["version", "-json"], cwd)?;
+/// printed), through the one version probe, with the cluster's own environment `env`.
+pub(crate) fn version(
+    terraform: &str,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<String, UserError> {
+    let answer = crate::tools::version::ask(terraform, &["version", "-json"], cwd, env)?;
     if answer.code != 0 {
         return Err(UserError::new(format!(
             "`{} version -json` failed with status {}: {}",

@@ -19,21 +19,30 @@ pub(crate) struct Answer {
     pub(crate) stderr: String,
 }
 
-type Seen = Vec<((String, Vec<String>), Answer)>;
+type Seen = Vec<((String, Vec<String>, Vec<(String, String)>), Answer)>;
 
-/// The answer of `program args` (run in `cwd` the first time), as this process first got it.
-pub(crate) fn ask(program: &str, args: &[&str], cwd: &Path) -> Result<Answer, UserError> {
+/// The answer of `program args` (run in `cwd` the first time) with the variables `env` added to
+/// kopsform's environment (tasks.toml's `[env]` and the cluster's `env`: a version manager such as
+/// tfenv or a wrapper may choose the binary from them), as this process first got it.
+pub(crate) fn ask(
+    program: &str,
+    args: &[&str],
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<Answer, UserError> {
     static SEEN: Mutex<Seen> = Mutex::new(Vec::new());
     let key = (
         program.to_string(),
         args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        env.to_vec(),
     );
     // Held while the tool answers: the others wait for this answer.
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, answer)) = seen.iter().find(|(k, _)| *k == key) {
         return Ok(answer.clone());
     }
-    let env = [("CHECKPOINT_DISABLE".to_string(), "1".to_string())];
+    let mut env = env.to_vec();
+    env.push(("CHECKPOINT_DISABLE".to_string(), "1".to_string()));
     let process::Output {
         code,
         stdout,

@@ -34,7 +34,7 @@ impl Doctor<'_> {
                 ),
             );
         };
-        let (kops_version, kops_numbers) = match self.version(kops, Kind::Kops) {
+        let (kops_version, kops_numbers) = match self.version(kops, Kind::Kops, Some(def)) {
             Probe::Version(v, n) => (v, n),
             _ => {
                 return check(

@@ -70,9 +70,16 @@ impl<'p> Doctor<'p> {
         crate::tools::process::join_program(&words)
     }
 
-    /// The version of `program` (the tool itself is asked once per process: tools::version).
-    pub(super) fn version(&self, program: &str, kind: Kind) -> Probe {
-        probe_version(program, kind, &self.project.dir)
+    /// The version of `program` (the tool itself is asked once per process and environment:
+    /// tools::version), asked with the environment kopsform's own calls for `def` get (`[env]`
+    /// and the cluster's `env`); without a cluster, the project's only cluster's, or `[env]`.
+    pub(super) fn version(&self, program: &str, kind: Kind, def: Option<&ClusterDef>) -> Probe {
+        let def = def.or(match self.project.clusters.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        });
+        let env = crate::values::context::own_env_pairs(self.project, def);
+        probe_version(program, kind, &self.project.dir, &env)
     }
 
     /// The values of the cluster (`terraform output` of its prerequisites layer, values files,

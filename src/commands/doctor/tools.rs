@@ -145,7 +145,7 @@ impl Doctor<'_> {
         if needed.kind == Kind::Other {
             return check(Status::Ok, format!("{shown} ({})", found.display()));
         }
-        match self.version(raw, needed.kind) {
+        match self.version(raw, needed.kind, None) {
             Probe::Version(version, numbers) => {
                 let (status, detail) = judge_version(needed.kind, &version, numbers);
                 check(status, detail)

@@ -71,14 +71,20 @@ pub(super) enum Probe {
     Failed(String),
 }
 
-/// Runs the version command of `program` once and reads its version.
-pub(super) fn probe_version(program: &str, kind: Kind, cwd: &Path) -> Probe {
+/// Runs the version command of `program` once (with `env` added to kopsform's environment) and
+/// reads its version.
+pub(super) fn probe_version(
+    program: &str,
+    kind: Kind,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Probe {
     let args = kind.version_args();
     let crate::tools::version::Answer {
         code,
         stdout,
         stderr,
-    } = match crate::tools::version::ask(program, args, cwd) {
+    } = match crate::tools::version::ask(program, args, cwd, env) {
         Ok(answer) => answer,
         Err(e) => return Probe::Failed(e.message),
     };

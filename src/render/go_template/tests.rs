@@ -601,3 +601,32 @@ fn snippets_are_read_from_folders_by_file_name() {
         err.message
     );
 }
+
+#[test]
+fn deep_nesting_is_refused_at_the_block_that_goes_too_deep() {
+    // gotmpl alone stops at 100 levels without a position; kopsform refuses at the limits of its
+    // handlebars templates and names the action, before gotmpl recurses.
+    let deep = format!(
+        "a\n{}x{}",
+        "{{ if true }}".repeat(20000),
+        "{{ end }}".repeat(20000)
+    );
+    assert_eq!(
+        render(&deep, json!({})).unwrap_err(),
+        "t.yml:2:833: Go template syntax error: blocks are nested more than 64 deep; kopsform refuses deeper templates"
+    );
+    let ok = format!("{}x{}", "{{ if true }}".repeat(64), "{{ end }}".repeat(64));
+    assert_eq!(render(&ok, json!({})).unwrap(), "x");
+    let parens = format!(
+        "a\n{{{{ {}1{} }}}}",
+        "(print ".repeat(20000),
+        ")".repeat(20000)
+    );
+    assert_eq!(
+        render(&parens, json!({})).unwrap_err(),
+        "t.yml:2:1: Go template syntax error: parentheses are nested more than 32 deep; kopsform refuses deeper templates"
+    );
+    // Parentheses inside a string are text.
+    let quoted = format!("{{{{ \"{}\" }}}}", "(".repeat(100));
+    assert_eq!(render(&quoted, json!({})).unwrap(), "(".repeat(100));
+}
