@@ -163,7 +163,8 @@ fn the_worked_migration_runs_each_step_with_the_accounts_profile() {
     assert!(verdict.starts_with("verdict: ready"), "{verdict}");
 
     // `make template ENV=dev` and `ENV=prod`: the cluster.yml `kops toolbox template` renders from
-    // the outputs and the merged values files (derived by hand from the template, checked in),
+    // the outputs and the merged values files (expected/: kopsform's render, reviewed line by line
+    // against Go's and kops's template rules; no kops binary runs here),
     // and no values.json.
     for cluster in ["dev", "prod"] {
         kopsform(&p, &["--cluster", cluster, "cluster-template"])
