@@ -18,6 +18,7 @@ mod import;
 mod interrupts;
 mod lifecycle;
 mod locks;
+mod migration;
 mod output;
 mod ownership;
 mod parallel;

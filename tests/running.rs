@@ -448,3 +448,28 @@ steps = [["echo", "{{cluster.name}}"]]
         "`leverage tf` was not found: install it or set its path in the [tools] table of tasks.toml; a command with arguments is an array: [\"leverage\", \"tf\"]",
     );
 }
+
+/// Issue 18 (the worked migration of docs/migration.md): a task's `env` and a step's `env` win
+/// over `[env]` for the same name, as tasks-toml.md says; the first value used to win, so a task
+/// with a `cwd` could not point a relative AWS_CONFIG_FILE of `[env]` at the right file.
+#[test]
+fn a_task_env_and_a_step_env_win_over_the_env_table() {
+    let p = Project::new();
+    p.file(
+        "tasks.toml",
+        r#"[env]
+FROM = "env-table"
+
+[cluster]
+name = "c.example.com"
+state = "kops-state"
+
+[tasks.show]
+env = { FROM = "task" }
+steps = [["printenv", "FROM"], { run = ["printenv", "FROM"], env = { FROM = "step" } }]
+"#,
+    );
+    let run = p.kopsform(&["-q", "show"]);
+    run.success();
+    assert_eq!(run.stdout, "[show] task\n[show] step\n", "{}", run.show());
+}

@@ -202,6 +202,21 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
+/// The variables of `env` with the last value of each name: the layers of tasks.toml come in
+/// order (`[env]`, the cluster's, the task's, the step's, kopsform's own), and a later one wins.
+/// duct gives the *first* `env` call precedence (the innermost expression), so a name set twice
+/// would otherwise keep its first value.
+fn last_wins(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    let mut kept: Vec<(&str, &str)> = Vec::with_capacity(env.len());
+    for (k, v) in env {
+        match kept.iter_mut().find(|(name, _)| name == k) {
+            Some(slot) => slot.1 = v,
+            None => kept.push((k, v)),
+        }
+    }
+    kept
+}
+
 /// Runs a child to the end, relaying its output live.
 pub(crate) fn run_streaming(
     cmd: &Command,
@@ -223,7 +238,7 @@ pub(crate) fn run_streaming(
         .stdout_file(out_writer)
         .stderr_file(err_writer)
         .unchecked();
-    for (k, v) in cmd.env {
+    for (k, v) in last_wins(cmd.env) {
         expr = expr.env(k, v);
     }
     if own_group {
@@ -436,7 +451,7 @@ pub(crate) fn run_captured(
         .stderr_capture()
         .stdin_null()
         .unchecked();
-    for (k, v) in env {
+    for (k, v) in last_wins(env) {
         expr = expr.env(k, v);
     }
     let output = expr.run().map_err(|e| spawn_error(program, &e))?;
