@@ -4,5 +4,5 @@
 
 pub(crate) mod context;
 pub(crate) mod merge;
-pub(crate) mod strvals;
 pub(crate) mod outputs;
+pub(crate) mod strvals;

@@ -29,7 +29,11 @@ const MAX_INDEX: usize = 65536;
 /// Applies the assignments of `text` to `values` (`strings`: every value a string, as
 /// `--set-string`). On an error, `values` may hold the assignments before the faulty one, as in
 /// kops; callers apply to a copy.
-pub(crate) fn apply(text: &str, values: &mut Map<String, Value>, strings: bool) -> Result<(), String> {
+pub(crate) fn apply(
+    text: &str,
+    values: &mut Map<String, Value>,
+    strings: bool,
+) -> Result<(), String> {
     let mut parser = Parser {
         chars: text.chars().collect(),
         at: 0,
@@ -145,7 +149,9 @@ impl Parser {
         match stop {
             None if name.is_empty() => Err(Stop::End),
             None => fail(format!("`{name}` has no value; write {name}=VALUE")),
-            Some(',') => fail(format!("`{name}` has no value (a name cannot end with a comma)")),
+            Some(',') => fail(format!(
+                "`{name}` has no value (a name cannot end with a comma)"
+            )),
             Some('=') => {
                 let (value, ended) = match self.value() {
                     Err(Stop::End) => (Value::String(String::new()), true),
@@ -181,10 +187,7 @@ impl Parser {
                     None => Map::new(),
                     Some(Value::Object(map)) => map.clone(),
                     Some(other) => {
-                        return fail(format!(
-                            "`{name}.`: `{name}` is {}, not a map",
-                            kind(other)
-                        ));
+                        return fail(format!("`{name}.`: `{name}` is {}, not a map", kind(other)));
                     }
                 };
                 let result = self.key(&mut inner, nested);
@@ -252,10 +255,7 @@ impl Parser {
                     None | Some(Value::Null) => Vec::new(),
                     Some(Value::Array(items)) => items.clone(),
                     Some(other) => {
-                        return fail(format!(
-                            "`{name}[{index}]` is {}, not a list",
-                            kind(other)
-                        ));
+                        return fail(format!("`{name}[{index}]` is {}, not a list", kind(other)));
                     }
                 };
                 self.item(&mut inner, next, nested, name)?;

@@ -41,7 +41,10 @@ fn kops_parser_test_cases() {
 fn typed_values_as_typedval_reads_them() {
     // parser.go typedVal: case-insensitive true/false/null, "0", ParseInt without a leading 0.
     assert_eq!(
-        parsed("a=TRUE,b=False,c=NULL,d=0,e=-5,f=+7,g=1.5,h=1e3,i=007,j=99999999999999999999,k=", false),
+        parsed(
+            "a=TRUE,b=False,c=NULL,d=0,e=-5,f=+7,g=1.5,h=1e3,i=007,j=99999999999999999999,k=",
+            false
+        ),
         json!({"a": true, "b": false, "c": null, "d": 0, "e": -5, "f": 7, "g": "1.5", "h": "1e3", "i": "007", "j": "99999999999999999999", "k": ""})
     );
 }
@@ -86,7 +89,10 @@ fn the_quiet_ends_of_kops() {
     assert_eq!(parsed("a[0]", false), json!({"a": []}));
     // A new list item reached through `.` is added only when more text follows.
     assert_eq!(parsed("a[0].b=x", false), json!({"a": []}));
-    assert_eq!(parsed("a[0].b=x,c=1", false), json!({"a": [{"b": "x"}], "c": 1}));
+    assert_eq!(
+        parsed("a[0].b=x,c=1", false),
+        json!({"a": [{"b": "x"}], "c": 1})
+    );
     assert_eq!(parsed("=x", false), json!({}));
     assert_eq!(parsed("a={}", false), json!({"a": [""]}));
 }
