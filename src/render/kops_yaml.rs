@@ -19,8 +19,9 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-/// go-yaml v2's line width.
-const WIDTH: usize = 80;
+use scalar::{key_scalar, string_at};
+
+mod scalar;
 
 /// The document `piece` as kops writes it with `--format-yaml`; `None` when kops leaves it out
 /// (empty, only comments, `null`, an empty map).
@@ -122,7 +123,7 @@ fn write_value(out: &mut String, value: &Value, indent: usize, at: Context) {
                     (Context::Document, 0) => {}
                     _ => out.push_str(&" ".repeat(child)),
                 }
-                out.push_str(&scalar(key, child, true));
+                out.push_str(&key_scalar(key));
                 out.push(':');
                 write_value(out, &map[key.as_str()], child, Context::MapValue);
             }
@@ -173,10 +174,11 @@ fn write_value(out: &mut String, value: &Value, indent: usize, at: Context) {
 /// integer, anything else in Go's `strconv.FormatFloat(f, 'g', -1, 64)`.
 fn number(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e21 {
-        if f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 {
+        let (i64_end, u64_end) = (2f64.powi(63), 2f64.powi(64));
+        if (-i64_end..i64_end).contains(&f) {
             return format!("{}", f as i64);
         }
-        if f >= 0.0 && f < 1.844_674_407_370_955_2e19 {
+        if (0.0..u64_end).contains(&f) {
             return format!("{}", f as u64);
         }
     }
@@ -192,7 +194,7 @@ pub(crate) fn go_g(f: f64) -> String {
     let neg = mantissa.starts_with('-');
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let sign = if neg { "-" } else { "" };
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let rest = &digits[1..];
         let dot = if rest.is_empty() {
             String::new()
@@ -263,300 +265,6 @@ pub(crate) fn key_order(a: &str, b: &str) -> Ordering {
         return ar[i].cmp(&br[i]);
     }
     ar.len().cmp(&br.len())
-}
-
-/// Whether go-yaml v2 would read `s`, written plain, as something other than a string (its
-/// `resolve`, and the encoder's base-60 float check).
-fn reads_as_other(s: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-        "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
-        ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
-        "-.Inf", "-.INF", "<<",
-    ];
-    if WORDS.contains(&s) {
-        return true;
-    }
-    let first = s.chars().next().unwrap_or(' ');
-    if !(first.is_ascii_digit() || first == '+' || first == '-' || first == '.') {
-        return false;
-    }
-    let plain = s.replace('_', "");
-    let unsigned = plain.strip_prefix(['+', '-']).unwrap_or(&plain);
-    let int =
-        |digits: &str, radix: u32| !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
-    let lower = unsigned.to_ascii_lowercase();
-    let is_int = if let Some(hex) = lower.strip_prefix("0x") {
-        int(hex, 16)
-    } else if let Some(oct) = lower.strip_prefix("0o") {
-        int(oct, 8)
-    } else if let Some(bin) = lower.strip_prefix("0b") {
-        int(bin, 2)
-    } else if unsigned.starts_with('0') && unsigned.len() > 1 {
-        int(&unsigned[1..], 8)
-    } else {
-        int(unsigned, 10)
-    };
-    is_int || yaml_float(&plain) || base60(s) || timestamp(s)
-}
-
-/// go-yaml v2's float pattern `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
-fn yaml_float(s: &str) -> bool {
-    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some(("", frac)) => digits(frac),
-        Some((whole, frac)) => digits(whole) && (frac.is_empty() || digits(frac)),
-        None => digits(mantissa),
-    };
-    mantissa_ok && exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)))
-}
-
-/// go-yaml v2's base-60 float pattern (`1:20`), which its encoder quotes.
-fn base60(s: &str) -> bool {
-    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let (main, frac) = s.split_once('.').unwrap_or((s, ""));
-    let mut parts = main.split(':');
-    let head = parts.next().unwrap_or("");
-    let rest: Vec<&str> = parts.collect();
-    head.starts_with(|c: char| c.is_ascii_digit())
-        && head.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-        && !rest.is_empty()
-        && rest.iter().all(|p| {
-            matches!(p.len(), 1 | 2)
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (p.len() == 1 || p.as_bytes()[0] <= b'5')
-        })
-        && frac.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-}
-
-/// go-yaml v2 reads a plain `2006-01-02` (and the same with a time) as a timestamp.
-fn timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 8 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
-        return false;
-    }
-    let date_end = s.find(['T', 't', ' ']).unwrap_or(s.len());
-    let parts: Vec<&str> = s[5..date_end].split('-').collect();
-    parts.len() == 2
-        && parts
-            .iter()
-            .all(|p| matches!(p.len(), 1 | 2) && p.bytes().all(|c| c.is_ascii_digit()))
-}
-
-/// Go's yaml `is_printable` (tab and other control characters are not).
-fn printable(c: char) -> bool {
-    matches!(c, '\n' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
-        && c != '\u{feff}'
-}
-
-/// A scalar string as a key (`key`: never a block) or value, continuing lines at `indent`.
-fn scalar(s: &str, indent: usize, key: bool) -> String {
-    if key {
-        return match style(s) {
-            Style::Plain => s.to_string(),
-            Style::Single => single(s, indent, usize::MAX),
-            _ => double(s),
-        };
-    }
-    string_at(s, indent, 0)
-}
-
-enum Style {
-    Plain,
-    Single,
-    Double,
-    Literal,
-}
-
-/// The style go-yaml v2 writes a string in (encode.go `stringv`, emitterc.go
-/// `yaml_emitter_analyze_scalar` and `yaml_emitter_select_scalar_style`).
-fn style(s: &str) -> Style {
-    let chars: Vec<char> = s.chars().collect();
-    let special = chars.iter().any(|c| !printable(*c));
-    let blank = |i: usize| {
-        chars
-            .get(i)
-            .is_none_or(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
-    };
-    let (mut flow, mut block, mut space_break, mut trailing_space) = (false, false, false, false);
-    if s.starts_with("---") || s.starts_with("...") {
-        flow = true;
-        block = true;
-    }
-    for (i, c) in chars.iter().enumerate() {
-        if i == 0 {
-            match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => {
-                    flow = true;
-                    block = true;
-                }
-                '?' | ':' => {
-                    flow = true;
-                    block |= blank(1);
-                }
-                '-' if blank(1) => {
-                    flow = true;
-                    block = true;
-                }
-                _ => {}
-            }
-        } else {
-            match c {
-                ',' | '?' | '[' | ']' | '{' | '}' => flow = true,
-                ':' => {
-                    flow = true;
-                    block |= blank(i + 1);
-                }
-                '#' if chars[i - 1] == ' ' => {
-                    flow = true;
-                    block = true;
-                }
-                _ => {}
-            }
-        }
-        if *c == ' ' && chars.get(i + 1) == Some(&'\n') {
-            space_break = true;
-        }
-    }
-    if chars.last() == Some(&' ') {
-        trailing_space = true;
-    }
-    let _ = flow;
-    let edges =
-        matches!(chars.first(), Some(' ' | '\n')) || matches!(chars.last(), Some(' ' | '\n'));
-    let break_space = s.contains("\n ");
-    if s.contains('\n') {
-        return if special || space_break || trailing_space {
-            Style::Double
-        } else {
-            Style::Literal
-        };
-    }
-    if reads_as_other(s) || special {
-        return Style::Double;
-    }
-    if block || edges {
-        return if break_space || space_break {
-            Style::Double
-        } else {
-            Style::Single
-        };
-    }
-    Style::Plain
-}
-
-/// A string value starting at `column`, folded lines continuing at `indent`.
-fn string_at(s: &str, indent: usize, column: usize) -> String {
-    match style(s) {
-        Style::Plain => fold(s, indent, column, false),
-        Style::Single => single(s, indent, column),
-        Style::Double => double(s),
-        Style::Literal => literal(s, indent),
-    }
-}
-
-/// Plain text, folded at a space once past [`WIDTH`] (emitterc.go `write_plain_scalar`).
-fn fold(s: &str, indent: usize, mut column: usize, quoted: bool) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = String::new();
-    let mut spaces = false;
-    for (i, c) in chars.iter().enumerate() {
-        if *c == ' ' {
-            let inside = !quoted || (i > 0 && i + 1 < chars.len());
-            if !spaces && column > WIDTH && inside && chars.get(i + 1) != Some(&' ') {
-                out.push('\n');
-                out.push_str(&" ".repeat(indent));
-                column = indent;
-            } else {
-                out.push(' ');
-                column += 1;
-            }
-            spaces = true;
-        } else {
-            out.push(*c);
-            if quoted && *c == '\'' {
-                out.push('\'');
-                column += 1;
-            }
-            column += 1;
-            spaces = false;
-        }
-    }
-    out
-}
-
-fn single(s: &str, indent: usize, column: usize) -> String {
-    let body = if column == usize::MAX {
-        s.replace('\'', "''")
-    } else {
-        fold(s, indent, column + 1, true)
-    };
-    format!("'{body}'")
-}
-
-fn double(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\0' => out.push_str("\\0"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{b}' => out.push_str("\\v"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            '\u{1b}' => out.push_str("\\e"),
-            '\u{85}' => out.push_str("\\N"),
-            '\u{a0}' => out.push_str("\\_"),
-            '\u{2028}' => out.push_str("\\L"),
-            '\u{2029}' => out.push_str("\\P"),
-            c if !printable(c) => {
-                let n = c as u32;
-                if n <= 0xff {
-                    out.push_str(&format!("\\x{n:02X}"));
-                } else if n <= 0xffff {
-                    out.push_str(&format!("\\u{n:04X}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08X}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A `|` block: an indentation hint when it starts with a space or newline, `-` without a final
-/// newline, `+` with more than one (emitterc.go `write_block_scalar_hints`).
-fn literal(s: &str, indent: usize) -> String {
-    let mut out = String::from("|");
-    if s.starts_with([' ', '\n']) {
-        out.push('2');
-    }
-    if !s.ends_with('\n') {
-        out.push('-');
-    } else if s.len() == 1 || s.ends_with("\n\n") {
-        out.push('+');
-    }
-    let body = s.strip_suffix('\n').unwrap_or(s);
-    for line in body.split('\n') {
-        out.push('\n');
-        if !line.is_empty() {
-            out.push_str(&" ".repeat(indent));
-            out.push_str(line);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
