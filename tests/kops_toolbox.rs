@@ -167,3 +167,19 @@ fn every_template_file_is_part_of_the_up_to_date_check() {
     p.kopsform(&["render"]).success();
     assert!(p.read("output.yaml").ends_with("name: d\n"));
 }
+
+#[test]
+fn a_step_set_value_cannot_change_the_yaml_structure() {
+    // docs/security.md: `set` values are values like any other.
+    let p = edited("set-and-set-string", |t| {
+        t.replace(
+            "\"version=1.0,foo.bar=baz\"",
+            "\"version=1.0,foo.bar=x: y\"",
+        )
+    });
+    p.kopsform(&["render"])
+        .failure(1)
+        .stderr_has("would change the YAML structure")
+        .stderr_has("of the `render` step of mytemplate.tpl");
+    assert!(!p.exists("output.yaml"));
+}
