@@ -72,6 +72,10 @@ pub(crate) struct GlobalArgs {
     /// Override a value: KEY=VALUE, KEY may be a dotted path (repeatable)
     #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
     pub(crate) set: Vec<String>,
+    /// Override a value with a string, as written: KEY=VALUE, KEY may be a dotted path
+    /// (repeatable; applied after every --set, as kops orders --set-string)
+    #[arg(long = "set-string", value_name = "KEY=VALUE", global = true)]
+    pub(crate) set_string: Vec<String>,
     /// Exit with status 2 when a rolling-update dry run finds instance groups that need an update
     #[arg(long, global = true)]
     pub(crate) fail_on_update: bool,
@@ -184,6 +188,19 @@ pub(crate) enum Subcommand {
     Import(ImportArgs),
     #[command(external_subcommand)]
     Tasks(Vec<OsString>),
+}
+
+impl GlobalArgs {
+    /// The value overrides in the order they apply: every `--set`, then every `--set-string`
+    /// (kops's order, cmd/kops/toolbox_template.go `newTemplateContext`). A `--set-string` value
+    /// becomes a YAML double-quoted string, so `--set` reads it back as exactly the text given.
+    pub(crate) fn assignments(&self) -> Vec<String> {
+        let strings = self.set_string.iter().map(|a| match a.split_once('=') {
+            Some((key, value)) => format!("{key}={}", serde_json::Value::from(value)),
+            None => a.clone(),
+        });
+        self.set.iter().cloned().chain(strings).collect()
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

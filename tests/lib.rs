@@ -16,6 +16,7 @@ mod graph_cmd;
 mod hostile;
 mod import;
 mod interrupts;
+mod kops_toolbox;
 mod lifecycle;
 mod locks;
 mod migration;

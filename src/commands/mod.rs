@@ -36,7 +36,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
     let options = || RunOptions {
         dry_run: global.dry_run,
         yes: global.yes,
-        sets: global.set.clone(),
+        sets: global.assignments(),
         fail_on_update: global.fail_on_update,
         allow_destroy: global.allow_destroy.clone(),
         lock_timeout: global.lock_timeout,
@@ -63,7 +63,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
             return crate::run::audit::show(&load()?, last, global.json);
         }
         Some(Subcommand::Doctor) => {
-            return doctor::run(&load()?, &selection, &global.set, global.json);
+            return doctor::run(&load()?, &selection, &global.assignments(), global.json);
         }
         Some(Subcommand::Graph(args)) => {
             return graph::command(&load()?, &args, &selection);

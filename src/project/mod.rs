@@ -340,7 +340,19 @@ steps = [
         )
         .unwrap();
         let steps = &config.tasks["a"].steps;
-        assert!(matches!(&steps[0], Step::Render(r) if r.engine == Engine::Handlebars));
+        assert!(
+            matches!(&steps[0], Step::Render(r) if r.engine == Engine::Handlebars && r.templates == ["t.yml"])
+        );
+        // Issue 18: what a Makefile passes to `kops toolbox template`, on the step.
+        let kops = parse(
+            r#"
+[tasks.a]
+steps = [{ render = ["c.yaml", "igs"], out = "o.yml", engine = "go", set = ["a=1,b=2"], set-string = ["c={1,2}"], format-yaml = true }]
+"#,
+        )
+        .unwrap();
+        assert!(matches!(&kops.tasks["a"].steps[0], Step::Render(r)
+            if r.templates == ["c.yaml", "igs"] && r.set == ["a=1,b=2"] && r.set_string == ["c={1,2}"] && r.format_yaml));
         assert!(
             matches!(&steps[1], Step::Render(r) if r.engine == Engine::Go
             && r.snippets == ["snippets"] && r.missing == MissingValue::NoValue)
@@ -361,6 +373,30 @@ steps = [
             (
                 r#"{ render = "t.yml", out = "o.yml", engine = "jinja" }"#,
                 "unknown variant `jinja`",
+            ),
+            (
+                r#"{ render = ["a.yml", "b"], out = "o.yml" }"#,
+                "several templates in `render` apply to Go templates only",
+            ),
+            (
+                r#"{ render = [], out = "o.yml", engine = "go" }"#,
+                "`render` is an empty list",
+            ),
+            (
+                r#"{ render = "t.yml", out = "o.yml", set = ["a=1"] }"#,
+                "`set` applies to Go templates only",
+            ),
+            (
+                r#"{ render = "t.yml", out = "o.yml", format-yaml = true }"#,
+                "`format-yaml` applies to Go templates only",
+            ),
+            (
+                r#"{ run = ["x"], set-string = ["a=1"] }"#,
+                "`set-string` does not apply to a `run` step",
+            ),
+            (
+                r#"{ render = 3, out = "o.yml" }"#,
+                "expected a template path or a list of them",
             ),
         ] {
             let err = parse(&format!("[tasks.a]\nsteps = [{step}]\n")).unwrap_err();

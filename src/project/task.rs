@@ -191,7 +191,7 @@ impl Step {
                 "out",
                 &r.out,
                 Within::Project,
-                vec![("render", r.template.as_str())],
+                r.templates.iter().map(|t| ("render", t.as_str())).collect(),
             )],
             Step::Builtin(b) => match b {
                 Builtin::ShowOutputs
@@ -265,7 +265,9 @@ pub(crate) struct CommandStep {
 
 #[derive(Debug, Clone)]
 pub(crate) struct RenderStep {
-    pub(crate) template: String,
+    /// The templates, files or folders (`render = "a"` or `render = ["a", "dir"]`, as kops's
+    /// repeated `--template`); never empty.
+    pub(crate) templates: Vec<String>,
     pub(crate) out: String,
     pub(crate) check: ManifestCheck,
     pub(crate) engine: Engine,
@@ -273,6 +275,30 @@ pub(crate) struct RenderStep {
     pub(crate) snippets: Vec<String>,
     /// Go engine: what a missing value does.
     pub(crate) missing: MissingValue,
+    /// Go engine: Helm-syntax assignments (kops's `--set`), over the values files.
+    pub(crate) set: Vec<String>,
+    /// Go engine: the same, every value a string (kops's `--set-string`), after `set`.
+    pub(crate) set_string: Vec<String>,
+    /// Go engine: each document rewritten as kops's `--format-yaml` does.
+    pub(crate) format_yaml: bool,
+}
+
+impl RenderStep {
+    /// The templates as messages name them: `a.yaml`, or `a.yaml, dir`.
+    pub(crate) fn shown(&self) -> String {
+        self.templates.join(", ")
+    }
+}
+
+/// `render = "file"` or `render = ["file", "folder"]`.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a template path or a list of them, e.g. `render = \"2-kops/cluster.yaml\"` or `render = [\"2-kops/cluster.yaml\", \"2-kops/instancegroups\"]`"
+)]
+enum Templates {
+    One(String),
+    Several(Vec<String>),
 }
 
 /// The inline-table form of a step, before it is checked into a [`Step`].
@@ -280,7 +306,7 @@ pub(crate) struct RenderStep {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct StepTable {
     run: Option<Vec<String>>,
-    render: Option<String>,
+    render: Option<Templates>,
     builtin: Option<String>,
     out: Option<String>,
     from: Option<String>,
@@ -292,6 +318,12 @@ struct StepTable {
     #[serde(default)]
     snippets: Vec<String>,
     missing: Option<MissingValue>,
+    #[serde(default)]
+    set: Vec<String>,
+    #[serde(default)]
+    set_string: Vec<String>,
+    #[serde(default)]
+    format_yaml: bool,
     cwd: Option<String>,
     #[serde(default)]
     env: IndexMap<String, String>,
@@ -334,10 +366,16 @@ impl StepTable {
             not_for(what, "engine", self.engine.is_some())?;
             not_for(what, "snippets", !self.snippets.is_empty())?;
             not_for(what, "missing", self.missing.is_some())?;
+            not_for(what, "set", !self.set.is_empty())?;
+            not_for(what, "set-string", !self.set_string.is_empty())?;
+            not_for(what, "format-yaml", self.format_yaml)?;
         } else if self.engine != Some(Engine::Go) {
             for (key, set) in [
                 ("snippets", !self.snippets.is_empty()),
                 ("missing", self.missing.is_some()),
+                ("set", !self.set.is_empty()),
+                ("set-string", !self.set_string.is_empty()),
+                ("format-yaml", self.format_yaml),
             ] {
                 if set {
                     return Err(format!(
@@ -384,17 +422,30 @@ impl StepTable {
         not_for(what, "fail-on-update", self.fail_on_update)?;
         not_for(what, "private", !self.private.is_empty())?;
         not_for(what, "save", self.save.is_some())?;
-        if let Some(template) = self.render {
+        if let Some(render) = self.render {
             let out = self
                 .out
                 .ok_or("a `render` step needs `out`, the file to write")?;
+            let templates = match render {
+                Templates::One(t) => vec![t],
+                Templates::Several(list) => list,
+            };
+            if templates.is_empty() {
+                return Err("`render` is an empty list: name the template files or folders".into());
+            }
+            if templates.len() > 1 && self.engine != Some(Engine::Go) {
+                return Err("several templates in `render` apply to Go templates only (as `kops toolbox template --template` joins them): add `engine = \"go\"`, or give handlebars one template".into());
+            }
             return Ok(Step::Render(RenderStep {
-                template,
+                templates,
                 out,
                 check: self.check.unwrap_or_default(),
                 engine: self.engine.unwrap_or_default(),
                 snippets: self.snippets,
                 missing: self.missing.unwrap_or_default(),
+                set: self.set,
+                set_string: self.set_string,
+                format_yaml: self.format_yaml,
             }));
         }
         not_for("builtin", "check", self.check.is_some())?;

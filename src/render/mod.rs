@@ -4,9 +4,11 @@
 
 pub(crate) mod compile;
 pub(crate) mod go_template;
+pub(crate) mod kops_yaml;
 pub(crate) mod manifest;
 pub(crate) mod provider_override;
 pub(crate) mod shape;
+pub(crate) mod step;
 pub(crate) mod structure;
 pub(crate) mod template;
 pub(crate) mod yaml_out;

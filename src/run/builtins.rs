@@ -28,53 +28,43 @@ impl<'p> Runner<'p> {
     }
 
     pub(super) fn render(&mut self, prefix: &str, step: &RenderStep) -> Result<(), UserError> {
-        let values = self.values.get(&self.renderer)?;
-        let template_path = self.project.path(&step.template);
-        let bytes = std::fs::read(&template_path).map_err(|e| {
-            UserError::new(format!(
-                "{}: cannot read the template: {e}; fix the `render` path in {}",
-                template_path.display(),
-                self.project.file.display()
-            ))
-        })?;
-        let source = crate::text::decode_utf8(&step.template, bytes, "the template")?;
+        let run_values = self.values.get(&self.renderer)?;
+        let shown = step.shown();
+        let values = run_values.for_render(
+            &format!("the `render` step of {shown}"),
+            &step.set,
+            &step.set_string,
+        )?;
+        let files =
+            crate::render::step::template_files(&self.project.dir, step, &self.project.file)?;
         let yaml = step.check == crate::project::task::ManifestCheck::Kops
             || [".yml", ".yaml"]
                 .iter()
                 .any(|e| step.out.to_ascii_lowercase().ends_with(e));
-        let mut rendered = if yaml {
-            let redactor = &self.redactor;
-            let describe = |c: &crate::render::template::Culprit| {
-                let mut from: Vec<String> = c.paths.iter().map(|p| values.source_of(p)).collect();
-                from.dedup();
-                let from = if from.is_empty() {
-                    String::new()
-                } else {
-                    format!(" from {}", from.join(", "))
-                };
-                if redactor.contains_secret(c.value) {
-                    format!("its value{from} holds a secret and is not shown")
-                } else {
-                    format!("the value{from} is {}", crate::text::shown_value(c.value))
-                }
+        let redactor = &self.redactor;
+        let describe = |c: &crate::render::template::Culprit| {
+            let mut from: Vec<String> = c.paths.iter().map(|p| values.source_of(p)).collect();
+            from.dedup();
+            let from = if from.is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", from.join(", "))
             };
-            match self.go_renderer(step)? {
-                Some(go) => go.render_yaml(&step.template, &source, &values.context, &describe)?,
-                None => self.renderer.render_yaml(
-                    &step.template,
-                    &source,
-                    &values.context,
-                    &describe,
-                )?,
-            }
-        } else {
-            match self.go_renderer(step)? {
-                Some(go) => go.render(&step.template, &source, &values.context)?,
-                None => self
-                    .renderer
-                    .render(&step.template, &source, &values.context)?,
+            if redactor.contains_secret(c.value) {
+                format!("its value{from} holds a secret and is not shown")
+            } else {
+                format!("the value{from} is {}", crate::text::shown_value(c.value))
             }
         };
+        let go = self.go_renderer(step)?;
+        let engines = crate::render::step::Engines {
+            go: go.as_ref(),
+            handlebars: &self.renderer,
+            yaml,
+            describe: &describe,
+        };
+        let mut rendered =
+            crate::render::step::render_files(&files, &engines, &values.context, step.format_yaml)?;
         let mut summary = String::new();
         if step.check == crate::project::task::ManifestCheck::Kops {
             let cluster = values.require_cluster(self.project)?;
@@ -87,7 +77,7 @@ impl<'p> Runner<'p> {
                 };
                 UserError::new(format!(
                     "{} (rendered from {}){sep}{e}; nothing was written",
-                    step.out, step.template
+                    step.out, shown
                 ))
             })?;
             let names: Vec<String> = documents
@@ -121,20 +111,12 @@ impl<'p> Runner<'p> {
         let out = self.project.path(&step.out);
         let secret = self.redactor.contains_secret(&rendered);
         if self.options.dry_run {
-            notice!(
-                "{prefix}would write {} from {}{summary}",
-                step.out,
-                step.template
-            );
+            notice!("{prefix}would write {} from {}{summary}", step.out, shown);
             return Ok(());
         }
         let mode = if secret { 0o600 } else { 0o644 };
         atomic::write(&out, rendered.as_bytes(), mode)?;
-        progress!(
-            "{prefix}rendered {} -> {}{summary}",
-            step.template,
-            step.out
-        );
+        progress!("{prefix}rendered {} -> {}{summary}", shown, step.out);
         if secret {
             notice!(
                 "{prefix}warning: {} contains a secret value; written with mode 0600, do not commit it",

@@ -44,12 +44,16 @@ impl<'p> Runner<'p> {
         Ok(match step {
             Step::Command(_) => step.clone(),
             Step::Render(r) => Step::Render(RenderStep {
-                template: one(&r.template)?,
+                templates: r.templates.iter().map(&mut one).collect::<Result<_, _>>()?,
                 out: one(&r.out)?,
                 check: r.check,
                 engine: r.engine,
                 snippets: r.snippets.iter().map(&mut one).collect::<Result<_, _>>()?,
                 missing: r.missing,
+                // Literal, as kops reads them: not paths, not rendered.
+                set: r.set.clone(),
+                set_string: r.set_string.clone(),
+                format_yaml: r.format_yaml,
             }),
             Step::Builtin(b) => Step::Builtin(match b {
                 Builtin::ShowOutputs => Builtin::ShowOutputs,

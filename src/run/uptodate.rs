@@ -388,10 +388,26 @@ impl<'p> Runner<'p> {
                     )
                 }
                 Step::Render(r) => {
-                    let template =
-                        std::fs::read(self.project.path(&r.template)).unwrap_or_default();
-                    // The environment variables the template reads are inputs too.
-                    let env = env_read(&String::from_utf8_lossy(&template));
+                    // Every template file (a folder's files included), each with its hash; an
+                    // unreadable one fails the render.
+                    let mut templates = String::new();
+                    let mut env = Vec::new();
+                    let files = crate::render::step::expand(
+                        &self.project.dir,
+                        &r.templates,
+                        "render",
+                        &self.project.file,
+                    )
+                    .unwrap_or_default();
+                    for (path, shown) in files {
+                        let template = std::fs::read(&path).unwrap_or_default();
+                        // The environment variables the template reads are inputs too.
+                        env.extend(env_read(&String::from_utf8_lossy(&template)));
+                        templates.push_str(&format!(
+                            " {shown}={}",
+                            crate::text::hex(&sha2::Sha256::digest(&template))
+                        ));
+                    }
                     // A Go template's snippets are part of it (unreadable ones fail the render).
                     let mut snippets = String::new();
                     for s in
@@ -404,10 +420,7 @@ impl<'p> Runner<'p> {
                             crate::text::hex(&sha2::Sha256::digest(s.source.as_bytes()))
                         ));
                     }
-                    format!(
-                        "{r:?} {} {env:?}{snippets}",
-                        crate::text::hex(&sha2::Sha256::digest(&template))
-                    )
+                    format!("{r:?}{templates} {env:?}{snippets}")
                 }
                 Step::Builtin(Builtin::ProviderOverride { out }) => {
                     // As rendered for the cluster: a changed value changes the file.

@@ -153,6 +153,11 @@ pub(crate) struct Values {
     pub(crate) outputs: Outputs,
     /// Where the merged values came from, lowest precedence first: (what, its values).
     pub(crate) sources: Vec<(String, Value)>,
+    /// The outputs and values files merged, before `--set`: where a render step's own `set`
+    /// and `set-string` go.
+    pub(crate) before_cli: Value,
+    /// The command line's `--set` and `--set-string`, as `merge::apply_set` reads them.
+    pub(crate) cli_sets: Vec<String>,
 }
 
 impl Values {
@@ -218,6 +223,70 @@ impl Values {
 
     pub(crate) fn cluster(&self) -> Option<&Cluster> {
         self.cluster.as_ref().and_then(|c| c.as_ref().ok())
+    }
+
+    /// The values a Go `render` step renders with: its `set` assignments, then its `set-string`
+    /// ones (kops's order, cmd/kops/toolbox_template.go `newTemplateContext`), over the outputs and
+    /// values files and under the command line's `--set`, which stays last. `step` names the
+    /// step in errors. Without assignments, the run's values as they are.
+    pub(crate) fn for_render(
+        self: &std::sync::Arc<Self>,
+        step: &str,
+        set: &[String],
+        set_string: &[String],
+    ) -> Result<std::sync::Arc<Values>, UserError> {
+        if set.is_empty() && set_string.is_empty() {
+            return Ok(std::sync::Arc::clone(self));
+        }
+        let Value::Object(mut merged) = self.before_cli.clone() else {
+            return Ok(std::sync::Arc::clone(self));
+        };
+        let mut sources = self.sources.clone();
+        let at = sources
+            .iter()
+            .position(|(what, _)| what.starts_with("--set "))
+            .unwrap_or(sources.len());
+        let mut layers = Vec::new();
+        for (key, list, strings) in [("set", set, false), ("set-string", set_string, true)] {
+            for text in list {
+                let mut alone = Map::new();
+                super::strvals::apply(text, &mut alone, strings)
+                    .and_then(|()| super::strvals::apply(text, &mut merged, strings))
+                    .map_err(|e| {
+                        UserError::new(format!(
+                            "{step}: `{key}` assignment `{text}`: {e}; write NAME=VALUE pairs separated by commas, as `kops toolbox template --{key}` reads them (docs/templates.md); nothing was written"
+                        ))
+                    })?;
+                layers.push((
+                    format!("`{key} = [\"{text}\"]` of {step}"),
+                    Value::Object(alone),
+                ));
+            }
+        }
+        sources.splice(at..at, layers);
+        let mut merged = Value::Object(merged);
+        for assignment in &self.cli_sets {
+            merge::apply_set(&mut merged, assignment)?;
+        }
+        let mut context = match merged {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        if let Value::Object(run) = &self.context {
+            for key in ["outputs", "env", "cluster"] {
+                if let Some(v) = run.get(key) {
+                    context.insert(key.into(), v.clone());
+                }
+            }
+        }
+        Ok(std::sync::Arc::new(Values {
+            context: Value::Object(context),
+            cluster: self.cluster.clone(),
+            outputs: self.outputs.clone(),
+            sources,
+            before_cli: self.before_cli.clone(),
+            cli_sets: self.cli_sets.clone(),
+        }))
     }
 }
 
@@ -440,6 +509,7 @@ impl<'p> RunValues<'p> {
                 merge::deep_merge(&mut merged, layer);
             }
         }
+        let before_cli = merged.clone();
         for assignment in &self.sets {
             let mut alone = Value::Object(Map::new());
             merge::apply_set(&mut alone, assignment)?;
@@ -479,6 +549,8 @@ impl<'p> RunValues<'p> {
             cluster,
             outputs,
             sources,
+            before_cli,
+            cli_sets: self.sets.clone(),
         })
     }
 }

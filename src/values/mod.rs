@@ -5,3 +5,4 @@
 pub(crate) mod context;
 pub(crate) mod merge;
 pub(crate) mod outputs;
+pub(crate) mod strvals;

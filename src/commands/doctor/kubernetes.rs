@@ -163,7 +163,8 @@ impl Doctor<'_> {
     }
 
     /// The template the tasks render into the cluster's `cluster.yml` (default
-    /// `2-kops/cluster-template.yml`).
+    /// `2-kops/cluster-template.yml`): the first of the step's templates, where the Cluster
+    /// usually is; the step renders them all.
     pub(super) fn template_of(&self, def: &ClusterDef) -> (String, Option<RenderStep>) {
         let fields = crate::values::context::static_fields(def);
         let target = format!("{}/cluster.yml", def.dir);
@@ -174,9 +175,16 @@ impl Doctor<'_> {
                 if let Step::Render(r) = step
                     && r.check == ManifestCheck::Kops
                     && resolve(&r.out).is_some_and(|out| same_path(&out, &target))
-                    && let Some(template) = resolve(&r.template)
+                    && let Some(templates) = r
+                        .templates
+                        .iter()
+                        .map(|t| resolve(t))
+                        .collect::<Option<Vec<_>>>()
                 {
-                    return (template, Some(r.clone()));
+                    let first = templates[0].clone();
+                    let mut step = r.clone();
+                    step.templates = templates;
+                    return (first, Some(step));
                 }
             }
         }

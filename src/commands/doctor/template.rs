@@ -4,6 +4,7 @@
 //! Nothing is written.
 
 use crate::project::cluster::ClusterDef;
+use crate::project::task::RenderStep;
 use crate::render::go_template::GoRenderer;
 
 use super::report::{Check, Status};
@@ -19,11 +20,32 @@ impl Doctor<'_> {
             detail,
         };
         let (template_rel, step) = self.template_of(def);
-        let bytes = std::fs::read(self.project.path(&template_rel)).ok()?;
-        let source = match crate::text::decode_utf8(&template_rel, bytes, "the template") {
-            Ok(source) => source,
-            Err(e) => return Some(check(Status::Fail, e.message)),
+        // The step's templates (all of them, folders read), or the default template alone.
+        let files = match &step {
+            Some(step) => {
+                match crate::render::step::template_files(
+                    &self.project.dir,
+                    step,
+                    &self.project.file,
+                ) {
+                    Ok(files) => files,
+                    // The task reports a template it cannot read; doctor has nothing to render.
+                    Err(e) if e.message.contains("cannot read the template") => return None,
+                    Err(e) => return Some(check(Status::Fail, e.message)),
+                }
+            }
+            None => {
+                let bytes = std::fs::read(self.project.path(&template_rel)).ok()?;
+                match crate::text::decode_utf8(&template_rel, bytes, "the template") {
+                    Ok(source) => vec![crate::render::step::TemplateFile {
+                        path: template_rel.clone(),
+                        source,
+                    }],
+                    Err(e) => return Some(check(Status::Fail, e.message)),
+                }
+            }
         };
+        let template_rel = step.as_ref().map_or(template_rel, RenderStep::shown);
         let values = match self.values(def) {
             Ok(values) => values,
             Err(e) => {
@@ -38,6 +60,18 @@ impl Doctor<'_> {
                 ));
             }
         };
+        // The step's own `set` and `set-string`, as the task renders with them.
+        let values = match &step {
+            Some(r) => match values.for_render(
+                &format!("the `render` step of {template_rel}"),
+                &r.set,
+                &r.set_string,
+            ) {
+                Ok(values) => values,
+                Err(e) => return Some(check(Status::Fail, e.message)),
+            },
+            None => values,
+        };
         let describe = |c: &crate::render::template::Culprit| {
             let mut from: Vec<String> = c.paths.iter().map(|p| values.source_of(p)).collect();
             from.dedup();
@@ -49,11 +83,15 @@ impl Doctor<'_> {
             .map(|r| GoRenderer::for_step(&self.project.dir, r))
             .transpose()
             .map(Option::flatten);
-        let rendered = go.and_then(|go| match go {
-            Some(go) => go.render_yaml(&template_rel, &source, &values.context, &describe),
-            None => self
-                .renderer
-                .render_yaml(&template_rel, &source, &values.context, &describe),
+        let rendered = go.and_then(|go| {
+            let engines = crate::render::step::Engines {
+                go: go.as_ref(),
+                handlebars: &self.renderer,
+                yaml: true,
+                describe: &describe,
+            };
+            let format_yaml = step.as_ref().is_some_and(|r| r.format_yaml);
+            crate::render::step::render_files(&files, &engines, &values.context, format_yaml)
         });
         let rendered = match rendered {
             Ok(rendered) => rendered,

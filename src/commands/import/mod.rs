@@ -65,7 +65,7 @@ pub(crate) fn command(
         project,
         &outputs,
         Some(def.clone()),
-        global.set.clone(),
+        global.assignments(),
         Arc::clone(&redactor),
     );
     let values = run_values.get(&renderer)?;

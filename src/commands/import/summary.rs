@@ -109,12 +109,12 @@ pub(super) fn next_step(
             if render.check != ManifestCheck::Kops {
                 continue;
             }
-            let Ok(template) =
-                renderer.render_inline(&format!("task `{name}`"), &render.template, context)
-            else {
-                continue;
-            };
-            if same_file(&project.path(&template), out) {
+            let reads_out = render.templates.iter().any(|template| {
+                renderer
+                    .render_inline(&format!("task `{name}`"), template, context)
+                    .is_ok_and(|template| same_file(&project.path(&template), out))
+            });
+            if reads_out {
                 let target = renderer
                     .render_inline(&format!("task `{name}`"), &render.out, context)
                     .unwrap_or_else(|_| render.out.clone());
