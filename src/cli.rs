@@ -74,7 +74,7 @@ pub(crate) struct GlobalArgs {
     pub(crate) set: Vec<String>,
     /// Override a value with a string, as written: KEY=VALUE, KEY may be a dotted path
     /// (repeatable; applied after every --set, as kops orders --set-string)
-    #[arg(long = "set-string", value_name = "KEY=VALUE", global = true)]
+    #[arg(long = "set-string", value_name = "KEY=VALUE", global = true, value_parser = key_value)]
     pub(crate) set_string: Vec<String>,
     /// Exit with status 2 when a rolling-update dry run finds instance groups that need an update
     #[arg(long, global = true)]
@@ -188,6 +188,17 @@ pub(crate) enum Subcommand {
     Import(ImportArgs),
     #[command(external_subcommand)]
     Tasks(Vec<OsString>),
+}
+
+/// A `--set-string` argument: it must have its `=`, said in the flag's own name (`--set`'s own
+/// check, which names `--set`, would see only the quoted form).
+fn key_value(arg: &str) -> Result<String, String> {
+    match arg.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(arg.to_string()),
+        _ => Err(format!(
+            "expected KEY=VALUE, e.g. --set-string cluster_version=1.30 (got `{arg}`)"
+        )),
+    }
 }
 
 impl GlobalArgs {

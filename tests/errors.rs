@@ -547,6 +547,15 @@ fn table() -> Vec<Case> {
             ..Case::default()
         },
         Case {
+            name: "set-string-without-value",
+            files: render(GOOD_TEMPLATE),
+            args: &["cluster-template", "--set-string", "novalue"],
+            status: 64,
+            want: &["invalid value 'novalue' for '--set-string <KEY=VALUE>'"],
+            hint: "e.g. --set-string cluster_version=1.30",
+            ..Case::default()
+        },
+        Case {
             name: "set-bad-key-path",
             files: render(GOOD_TEMPLATE),
             layer: true,
