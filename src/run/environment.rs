@@ -19,7 +19,7 @@ impl<'p> Runner<'p> {
     /// anything exists) must not read the outputs.
     pub(super) fn render_static(&self, text: &str) -> Option<String> {
         let def = self.cluster.as_ref()?;
-        let mut fields = crate::values::context::static_fields(def);
+        let mut fields = crate::values::context::project_fields(self.project, def);
         if let Some(state) = self.snapshot.as_ref().map(|s| s.path.clone()) {
             fields.insert("state".into(), serde_json::Value::String(state));
         }

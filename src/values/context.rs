@@ -41,7 +41,7 @@ pub(crate) struct OwnVar {
 /// `{{cluster.dir}}`...); the names of the variables whose value needs an output are returned
 /// apart, with their table: they reach the steps only.
 pub(crate) fn own_env(project: &Project, def: Option<&ClusterDef>) -> (Vec<OwnVar>, Vec<String>) {
-    let fields = def.map(static_fields).unwrap_or_default();
+    let fields = def.map(|d| project_fields(project, d)).unwrap_or_default();
     let cluster_table = match def {
         Some(d) if project.config.cluster.is_none() => format!("[clusters.{}] env", d.id),
         _ => "[cluster] env".to_string(),
@@ -114,6 +114,19 @@ pub(crate) fn own_env_pairs(project: &Project, def: Option<&ClusterDef>) -> Vec<
         .into_iter()
         .map(|v| (v.name, v.value))
         .collect()
+}
+
+/// [`static_fields`] with `project_dir`, the project folder as an absolute path: what `[env]`
+/// needs to name a file of the project for programs that run in other folders (Terraform in the
+/// cluster's folder or the prerequisites layer), as a Makefile's `$(CURDIR)` does.
+pub(crate) fn project_fields(project: &Project, def: &ClusterDef) -> Map<String, Value> {
+    let mut fields = static_fields(def);
+    let dir = std::path::absolute(&project.dir).unwrap_or_else(|_| project.dir.clone());
+    fields.insert(
+        "project_dir".into(),
+        Value::String(dir.to_string_lossy().into_owned()),
+    );
+    fields
 }
 
 /// What the template context says of a cluster without reading any output: id, folders, stage.
@@ -529,7 +542,10 @@ impl<'p> RunValues<'p> {
         let mut context = Value::Object(context);
         if let (Some(def), Value::Object(map)) = (&def, &mut context) {
             // id, dir, stage are there even when name or state cannot be rendered.
-            map.insert("cluster".into(), Value::Object(static_fields(def)));
+            map.insert(
+                "cluster".into(),
+                Value::Object(project_fields(self.project, def)),
+            );
         }
         let cluster = def.as_ref().map(|d| {
             let mut cluster = resolve_cluster(self.project, renderer, &table, &d.config, &context)?;
@@ -537,7 +553,7 @@ impl<'p> RunValues<'p> {
                 cluster.state = state.clone();
             }
             if let Value::Object(map) = &mut context {
-                let mut fields = static_fields(d);
+                let mut fields = project_fields(self.project, d);
                 fields.insert("name".into(), Value::String(cluster.name.clone()));
                 fields.insert("state".into(), Value::String(cluster.state.clone()));
                 map.insert("cluster".into(), Value::Object(fields));

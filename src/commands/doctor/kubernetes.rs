@@ -166,7 +166,7 @@ impl Doctor<'_> {
     /// `2-kops/cluster-template.yml`): the first of the step's templates, where the Cluster
     /// usually is; the step renders them all.
     pub(super) fn template_of(&self, def: &ClusterDef) -> (String, Option<RenderStep>) {
-        let fields = crate::values::context::static_fields(def);
+        let fields = crate::values::context::project_fields(self.project, def);
         let target = format!("{}/cluster.yml", def.dir);
         let resolve =
             |text: &str| crate::render::template::substitute_fields(text, "cluster", &fields);

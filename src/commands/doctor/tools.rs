@@ -106,7 +106,7 @@ impl Doctor<'_> {
         crate::render::template::substitute_fields(
             text,
             "cluster",
-            &crate::values::context::static_fields(def),
+            &crate::values::context::project_fields(self.project, def),
         )
     }
 
