@@ -153,12 +153,10 @@ fn the_worked_migration_runs_each_step_with_the_accounts_profile() {
     assert_eq!(
         &tail[..tail.len() - verdict.len()],
         // The profile file is `{{cluster.project_dir}}/aws/credentials`; HOME is the project here.
-        concat!(
-            "ok    template 2-kops/cluster-template.yaml renders: Cluster dev.acme.k8s.local, InstanceGroup control-plane-eu-west-1a, InstanceGroup nodes\n\
+        "ok    template 2-kops/cluster-template.yaml renders: Cluster dev.acme.k8s.local, InstanceGroup control-plane-eu-west-1a, InstanceGroup nodes\n\
          ok    environment of kopsform's own aws and terraform calls and these checks: AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE of [env]\n\
          ok    AWS credentials: the profile `dev` (AWS_PROFILE of [env]) in ~/aws/credentials\n\
-         ok    state store s3://acme-kops-state can be listed (read-only check)\n"
-        ),
+         ok    state store s3://acme-kops-state can be listed (read-only check)\n",
         "{}",
         doctor.show()
     );
