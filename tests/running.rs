@@ -473,3 +473,78 @@ steps = [["printenv", "FROM"], { run = ["printenv", "FROM"], env = { FROM = "ste
     run.success();
     assert_eq!(run.stdout, "[show] task\n[show] step\n", "{}", run.show());
 }
+
+/// A layer with every kind of output Terraform has, null and sensitive ones included.
+const EVERY_KIND: &str = r#"
+output "s" { value = "x" }
+output "big" { value = 12345678901234567890 }
+output "f" { value = 1.5 }
+output "b" { value = true }
+output "nothing" { value = null }
+output "l" { value = ["a", "b"] }
+output "m" { value = { z = "1", a = "2" } }
+output "o" { value = { k = 1, l = ["x"], n = null } }
+output "text" { value = "quote\" \u2028 <tag> & é\nline" }
+output "sec" {
+  value     = "hidden-value"
+  sensitive = true
+}
+"#;
+
+#[test]
+fn a_local_state_is_read_without_terraform_as_terraform_prints_it() {
+    require_terraform();
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v terraform"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let mut p = Project::new();
+    p.file("1-prerequisites/main.tf", EVERY_KIND);
+    p.tool("1-prerequisites", "terraform", &["init", "-input=false"])
+        .success();
+    p.tool(
+        "1-prerequisites",
+        "terraform",
+        &["apply", "-auto-approve", "-input=false"],
+    )
+    .success();
+    // `terraform` by name, as the read from the state requires, recording each call.
+    p.script(
+        "bin/terraform",
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/../terraform-calls.log\"\nexec {} \"$@\"\n",
+            real.trim()
+        ),
+    );
+    let tasks = "[tools]\nterraform = \"./bin/terraform\"\n\n[tasks.outputs]\nsteps = [{ builtin = \"show-outputs\" }]\n\n[tasks.render]\nsteps = [{ render = \"t.txt\", out = \"out.txt\", check = \"none\" }]\n";
+    p.file("tasks.toml", tasks);
+    p.file(
+        "t.txt",
+        "{{s}} {{big}} {{f}} {{b}} {{json l}} {{json m}} {{json o}} {{json text}}\n",
+    );
+    let from_state = p.kopsform(&["outputs", "render"]);
+    from_state.success();
+    assert!(!p.exists("terraform-calls.log"), "no terraform started");
+    let rendered = p.read("out.txt");
+
+    // The same project through `terraform output -json` (any TF_CLI_ARGS* sends it there).
+    p.env("TF_CLI_ARGS_output", "");
+    let from_terraform = p.kopsform(&["outputs", "render"]);
+    from_terraform.success();
+    assert_eq!(p.read("terraform-calls.log"), "output -json\n");
+    assert_eq!(p.read("out.txt"), rendered);
+    assert_eq!(
+        rendered,
+        "x 12345678901234567890 1.5 true [\"a\",\"b\"] {\"a\":\"2\",\"z\":\"1\"} {\"k\":1,\"l\":[\"x\"],\"n\":null} \"quote\\\" \\u2028 <tag> & é\\nline\"\n"
+    );
+    assert_eq!(from_state.stdout, from_terraform.stdout);
+    assert_eq!(
+        from_state.stdout,
+        "b    = true\nbig  = 12345678901234567890\nf    = 1.5\nl    = [\"a\",\"b\"]\nm    = {\"a\":\"2\",\"z\":\"1\"}\no    = {\"k\":1,\"l\":[\"x\"],\"n\":null}\ns    = \"x\"\nsec  = <sensitive>\ntext = \"quote\\\" \u{2028} <tag> & é\\nline\"\n"
+    );
+    from_state.output_lacks("hidden-value");
+}

@@ -464,6 +464,13 @@ impl<'p> RunValues<'p> {
         // tasks.toml's env (credentials, profiles) reaches this read as it reaches the steps.
         let mut env = own_env_pairs(self.project, self.cluster.as_ref());
         env.extend(self.workspace_env());
+        // A local state is read as `terraform output -json` reads it, without starting Terraform
+        // (values::local_state says when that is provably the same).
+        if let Some(outputs) =
+            super::local_state::read(&dir, &program, &env, self.workspace().as_deref())
+        {
+            return Ok(outputs);
+        }
         let process::Output {
             code,
             stdout,

@@ -3,6 +3,7 @@
 //! project and the layer's outputs. Out: one JSON context per cluster.
 
 pub(crate) mod context;
+pub(crate) mod local_state;
 pub(crate) mod merge;
 pub(crate) mod outputs;
 pub(crate) mod strvals;

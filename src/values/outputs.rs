@@ -82,7 +82,7 @@ fn object_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-fn from_map(map: serde_json::Map<String, Value>) -> Result<Outputs, String> {
+pub(crate) fn from_map(map: serde_json::Map<String, Value>) -> Result<Outputs, String> {
     let mut outputs = Outputs::default();
     for (name, entry) in map {
         let Value::Object(mut entry) = entry else {
