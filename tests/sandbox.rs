@@ -10,21 +10,19 @@ fn readme_main_command_runs_the_sandbox_offline() {
     p.copy_from_repo("examples/sandbox", "examples/sandbox");
     p.copy_from_repo("2-kops/cluster-template.yml", "2-kops/cluster-template.yml");
     p.copy_from_repo("tests/kops-double/kops", "tests/kops-double/kops");
+    p.copy_from_repo("scripts/sandbox", "scripts/sandbox");
     let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
-    let command = "cargo run -- -C examples/sandbox --yes prerequisites-apply cluster-update plan";
+    let command = "bash scripts/sandbox --yes prerequisites-apply cluster-update plan";
     assert!(
-        readme.contains(command),
+        readme.contains(&format!("```sh\n{command}\n```")),
         "the README's main command changed: update this test"
     );
 
-    let run = p.kopsform(&[
-        "-C",
-        "examples/sandbox",
-        "--yes",
-        "prerequisites-apply",
-        "cluster-update",
-        "plan",
-    ]);
+    // The script as the README runs it, with the tests' kopsform instead of `cargo run`.
+    let mut p = p;
+    p.env("KOPSFORM_BIN", env!("CARGO_BIN_EXE_kopsform"));
+    let words: Vec<&str> = command.split(' ').collect();
+    let run = p.tool(".", words[0], &words[1..]);
     run.success()
         .stderr_has("rendered ../../2-kops/cluster-template.yml -> 2-kops/cluster.yml (Cluster sandbox.k8s.local")
         .stdout_has("[plan] Plan: ");
