@@ -10,9 +10,10 @@
 //! Anything that could make Terraform read another state, or read this one differently, makes
 //! [`read`] answer `None`, and the caller runs Terraform as before:
 //! * the tool is not plainly `terraform` (a wrapper, OpenTofu with its state encryption);
-//! * a `backend` or `cloud` block in the layer's `.tf`/`.tf.json` files (even in a comment:
-//!   the check is textual, so it errs towards running Terraform), or an initialised backend other
-//!   than a plain local one in `.terraform/terraform.tfstate`;
+//! * a `backend` or `cloud` block in the layer's `.tf`/`.tf.json` files other than an empty
+//!   `backend "local" {}` (even in a comment: the check is textual, so it errs towards running
+//!   Terraform), or an initialised backend other than a plain local one in
+//!   `.terraform/terraform.tfstate`;
 //! * a workspace other than `default` (`TF_WORKSPACE`, the cluster's `workspace`,
 //!   `.terraform/environment`), `TF_DATA_DIR`, or any `TF_CLI_ARGS*` variable;
 //! * no state file, one that is not state version 4, or one that does not parse (a write in
@@ -119,13 +120,17 @@ fn local_backend(dir: &Path) -> Option<bool> {
     }
 }
 
-/// A `backend "..."` or `cloud {` block, or their JSON forms, anywhere in the text.
+/// A `backend "..."` or `cloud {` block, or their JSON forms, anywhere in the text, other than
+/// an empty `backend "local" {}` (the default, written out).
 fn declares_backend(text: &str) -> bool {
     static BLOCK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r#"\bbackend\s*"|\bcloud\s*\{|"backend"\s*:|"cloud"\s*:"#)
             .expect("a valid pattern")
     });
-    BLOCK.is_match(text)
+    static DEFAULT_LOCAL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\bbackend\s*"local"\s*\{\s*\}"#).expect("a valid pattern")
+    });
+    BLOCK.is_match(&DEFAULT_LOCAL.replace_all(text, ""))
 }
 
 #[cfg(test)]
@@ -153,6 +158,7 @@ mod tests {
     fn a_plain_local_state_is_read_as_terraform_prints_it() {
         let dir = layer(&[
             ("main.tf", "output \"vpc_id\" {\n  value = \"vpc-1\"\n}\n"),
+            ("backend.tf", "terraform {\n  backend \"local\" {}\n}\n"),
             ("terraform.tfstate", STATE),
         ]);
         let got = read(dir.path(), "terraform", &[], None).expect("read from the state");
@@ -193,6 +199,10 @@ mod tests {
         }
         for extra in [
             ("backend.tf", "terraform {\n  backend \"s3\" {}\n}\n"),
+            (
+                "backend.tf",
+                "terraform {\n  backend \"local\" {\n    path = \"other.tfstate\"\n  }\n}\n",
+            ),
             (
                 "cloud.tf",
                 "terraform {\n  cloud {\n    organization = \"o\"\n  }\n}\n",
