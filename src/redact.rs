@@ -151,6 +151,11 @@ impl Masks {
         }
     }
 
+    /// No secrets: masking changes nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
     /// Whether `text` holds a secret in any form.
     pub(crate) fn is_match(&self, text: &str) -> bool {
         self.matcher.as_ref().is_some_and(|m| m.is_match(text))

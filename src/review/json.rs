@@ -181,6 +181,11 @@ impl Serialize for Changes<'_, '_> {
         let mut one = |i: usize, rows: &[AttributeChange]| -> bool {
             let change = &changes[i];
             let protected = review.protection.get(i).and_then(Option::as_ref);
+            if document.masks.is_empty() {
+                // Nothing to mask: written from the change itself, without a `Value` of it.
+                written = seq.serialize_element(&ChangeOut::of(change, rows, protected));
+                return written.is_ok();
+            }
             let mut v = change_json(change, rows);
             if let Value::Object(map) = &mut v {
                 map.insert("protected".into(), json!(protected.is_some()));
@@ -207,6 +212,93 @@ impl Serialize for Changes<'_, '_> {
         }
         written?;
         seq.end()
+    }
+}
+
+/// A change as [`change_json`] writes it plus its protection, borrowed from the summary: the same
+/// fields in the same order, so the same text.
+#[derive(serde::Serialize)]
+struct ChangeOut<'a> {
+    address: &'a str,
+    previous_address: &'a Option<String>,
+    module_address: &'a Option<String>,
+    mode: &'a str,
+    #[serde(rename = "type")]
+    resource_type: &'a str,
+    name: &'a str,
+    index: &'a Option<String>,
+    deposed: &'a Option<String>,
+    actions: &'a [String],
+    action: &'static str,
+    action_reason: &'a Option<String>,
+    reasons: Vec<String>,
+    replace_paths: &'a [String],
+    importing: Option<ImportOut<'a>>,
+    attributes: Vec<AttributeOut<'a>>,
+    protected: bool,
+    protected_reason: Option<&'a String>,
+}
+
+#[derive(serde::Serialize)]
+struct ImportOut<'a> {
+    #[serde(serialize_with = "shown_text")]
+    id: Option<&'a Shown>,
+}
+
+#[derive(serde::Serialize)]
+struct AttributeOut<'a> {
+    path: &'a str,
+    #[serde(serialize_with = "shown_text")]
+    before: Option<&'a Shown>,
+    #[serde(serialize_with = "shown_text")]
+    after: Option<&'a Shown>,
+    forces_replacement: bool,
+}
+
+/// A shown value as its display text (a JSON string), or null.
+fn shown_text<S: Serializer>(shown: &Option<&Shown>, ser: S) -> Result<S::Ok, S::Error> {
+    match shown {
+        Some(shown) => ser.collect_str(shown),
+        None => ser.serialize_none(),
+    }
+}
+
+impl<'a> ChangeOut<'a> {
+    fn of(
+        c: &'a ResourceChange,
+        attributes: &'a [AttributeChange],
+        protected: Option<&'a String>,
+    ) -> ChangeOut<'a> {
+        ChangeOut {
+            address: &c.address,
+            previous_address: &c.previous_address,
+            module_address: &c.module_address,
+            mode: &c.mode,
+            resource_type: &c.resource_type,
+            name: &c.name,
+            index: &c.index,
+            deposed: &c.deposed,
+            actions: &c.actions,
+            action: c.action.label(),
+            action_reason: &c.action_reason,
+            reasons: reasons(c, Style::Plain),
+            replace_paths: &c.replace_paths,
+            importing: c
+                .importing
+                .as_ref()
+                .map(|i| ImportOut { id: i.id.as_ref() }),
+            attributes: attributes
+                .iter()
+                .map(|a| AttributeOut {
+                    path: &a.path,
+                    before: a.before.as_ref(),
+                    after: a.after.as_ref(),
+                    forces_replacement: a.forces_replacement,
+                })
+                .collect(),
+            protected: protected.is_some(),
+            protected_reason: protected,
+        }
     }
 }
 
