@@ -251,6 +251,12 @@ w("")
 w("The target is for the whole review on stdout: every change's details, about half the plan's size in")
 w("Markdown. `--for github` is what the dry-run task posts: the same first pass, and details made only")
 w("as far as the 65,536-character budget reaches.")
+# Instruction counts and memory measured by hand (callgrind), kept in bench/ so a run keeps them.
+note = os.path.join(os.path.dirname(os.path.abspath(__file__)), "review-instructions.md")
+if os.path.exists(note):
+    w("")
+    with open(note) as f:
+        w(f.read().rstrip("\n"))
 
 # --- 4 -------------------------------------------------------------------------------------------
 s4 = bench("s4")

@@ -151,6 +151,11 @@ impl Masks {
         }
     }
 
+    /// No secrets: masking changes nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
     /// Whether `text` holds a secret in any form.
     pub(crate) fn is_match(&self, text: &str) -> bool {
         self.matcher.as_ref().is_some_and(|m| m.is_match(text))
@@ -223,6 +228,11 @@ impl<'a> MaskLines<'a> {
 
 impl std::io::Write for MaskLines<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.masks.matcher.is_none() {
+            // Nothing to mask (the usual case): no line to gather or check (issue 19).
+            self.inner.write_all(buf)?;
+            return Ok(buf.len());
+        }
         let mut rest = buf;
         while let Some(end) = memchr::memchr(b'\n', rest) {
             self.line.extend_from_slice(&rest[..=end]);

@@ -10,7 +10,7 @@ use crate::plan::summary::{Action, AttributeChange, ResourceChange, Shown};
 
 use super::protect::RULE_PREFIX;
 use super::report::{Review, launch_template_changes};
-use super::words::{Style, action_words, code, reasons, rolling_verdict};
+use super::words::{Style, action_words, code, push_cell, push_code, reasons, rolling_verdict};
 
 /// Where the full review is, named when the budget cut one.
 pub(crate) enum FullReport {
@@ -149,16 +149,22 @@ fn each_details(
     }
     match &review.rows {
         None => {
+            let mut text = String::new();
             for change in &changes[..n] {
-                if !f(&details_item(change, &change.attributes)) {
+                details_item(&mut text, change, &change.attributes);
+                if !f(&text) {
                     break;
                 }
             }
             Ok(())
         }
-        Some(rows) => rows.each(changes, &mut |i, rows| {
-            f(&details_item(&changes[i], &rows)) && i + 1 < n
-        }),
+        Some(rows) => {
+            let mut text = String::new();
+            rows.each(changes, &mut |i, rows| {
+                details_item(&mut text, &changes[i], &rows);
+                f(&text) && i + 1 < n
+            })
+        }
     }
 }
 
@@ -688,60 +694,75 @@ fn details_section(review: &Review) -> Option<Section> {
     })
 }
 
-fn details_item(change: &ResourceChange, rows: &[AttributeChange]) -> String {
-    let mut summary = format!(
-        "<b>{}</b> <code>{}</code>",
-        html(&action_words(change)),
-        html(&change.display_address())
-    );
+/// One change's `<details>` block, written into `text` (cleared first): the buffer is reused from
+/// change to change, and every cell is appended in place rather than built as its own string.
+fn details_item(text: &mut String, change: &ResourceChange, rows: &[AttributeChange]) {
+    text.clear();
+    text.push_str("\n<details><summary><b>");
+    push_html(text, &action_words(change));
+    text.push_str("</b> <code>");
+    push_html(text, &change.display_address());
+    text.push_str("</code>");
     if let Some(prev) = &change.previous_address {
-        let _ = write!(summary, " (moved from <code>{}</code>)", html(prev));
+        text.push_str(" (moved from <code>");
+        push_html(text, prev);
+        text.push_str("</code>)");
     }
     if let Some(import) = &change.importing {
         match &import.id {
             Some(id) => {
-                let _ = write!(
-                    summary,
-                    " (import ID <code>{}</code>)",
-                    html(&id.to_string())
-                );
+                text.push_str(" (import ID <code>");
+                push_html(text, &id.to_string());
+                text.push_str("</code>)");
             }
-            None => summary.push_str(" (import by identity)"),
+            None => text.push_str(" (import by identity)"),
         }
     }
-    let mut text = format!("\n<details><summary>{summary}</summary>\n\n");
-    text.push_str(&attribute_table(rows));
+    text.push_str("</summary>\n\n");
+    attribute_table(text, rows);
     text.push_str("\n</details>\n");
-    text
 }
 
-fn attribute_table(rows: &[AttributeChange]) -> String {
+fn attribute_table(text: &mut String, rows: &[AttributeChange]) {
     if rows.is_empty() {
-        return "No attribute changes.\n".to_string();
+        text.push_str("No attribute changes.\n");
+        return;
     }
     let has_before = rows.iter().any(|r| r.before.is_some());
     let has_after = rows.iter().any(|r| r.after.is_some());
-    let mut text = match (has_before, has_after) {
+    text.push_str(match (has_before, has_after) {
         (true, true) => "| Attribute | Before | After |\n|---|---|---|\n",
         (false, _) => "| Attribute | Value |\n|---|---|\n",
         (true, false) => "| Attribute | Value before |\n|---|---|\n",
-    }
-    .to_string();
+    });
     for row in rows {
-        let mut name = code(&row.path);
+        text.push_str("| ");
+        push_code(text, &row.path, true);
         if row.forces_replacement {
-            name.push_str(" **forces replacement**");
+            text.push_str(" **forces replacement**");
         }
-        let _ = write!(text, "| {} ", cell(&name));
+        text.push(' ');
         if has_before {
-            let _ = write!(text, "| {} ", cell(&shown_cell(row.before.as_ref())));
+            text.push_str("| ");
+            push_shown_cell(text, row.before.as_ref());
+            text.push(' ');
         }
         if has_after {
-            let _ = write!(text, "| {} ", cell(&shown_cell(row.after.as_ref())));
+            text.push_str("| ");
+            push_shown_cell(text, row.after.as_ref());
+            text.push(' ');
         }
         text.push_str("|\n");
     }
-    text
+}
+
+/// [`shown_cell`] escaped as a table cell ([`cell`]), appended to `text`.
+fn push_shown_cell(text: &mut String, shown: Option<&Shown>) {
+    match shown {
+        None => {}
+        Some(Shown::Value(v)) => push_code(text, v, true),
+        Some(_) => push_cell(text, &shown_cell(shown)),
+    }
 }
 
 fn variables_section(review: &Review) -> Option<Section> {
@@ -794,11 +815,20 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
-fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// `s` appended to `text` with HTML's special characters as entities.
+fn push_html(text: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(i) = rest.find(['&', '<', '>', '"']) {
+        text.push_str(&rest[..i]);
+        text.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => "&quot;",
+        });
+        rest = &rest[i + 1..];
+    }
+    text.push_str(rest);
 }
 
 /// Text from the plan or the user outside code: no HTML, no Markdown emphasis surprises.

@@ -13,7 +13,7 @@ use crate::project::task::ReviewTarget;
 use crate::redact::{MaskLines, Masks};
 use crate::tools::kops::{self, GroupStatus};
 
-use super::json::render_json;
+use super::json::write_json;
 use super::markdown::{FullReport, Layout};
 use super::protect::effective_rules;
 use super::report::Review;
@@ -74,31 +74,17 @@ pub(crate) fn run(
         Some(path) => Some(read_rolling_update(path)?),
         None => None,
     };
-    // The JSON form lists every row: it needs them all at once. The Markdown form is written
-    // change by change from a second pass over the plan.
-    let json_wanted = json_out.is_some() || matches!(args.format, Format::Json);
-    let review = if json_wanted {
-        Review::new(
-            opened.into_summary()?,
-            &rules,
-            args.cluster.clone(),
-            rolling_update,
-        )
-    } else {
-        Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
-            .with_rows(opened.rows)
-    };
+    // Both forms are written change by change from a second pass over the plan: the rows of
+    // all changes are never held at once.
+    let review = Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
+        .with_rows(opened.rows);
     let masks = &args.secrets;
     if let Some(path) = json_out {
-        let text = masked_json(render_json(&review), masks);
-        crate::atomic::write(path, text.as_bytes(), PRIVATE)?;
+        crate::atomic::write_with(path, PRIVATE, &mut |w| write_json(&review, masks, w))?;
     }
     match args.format {
         Format::Json => {
-            let text = masked_json(render_json(&review), masks);
-            emit(args.out.as_deref(), &mut |w| {
-                Ok(w.write_all(text.as_bytes())?)
-            })?;
+            emit(args.out.as_deref(), &mut |w| write_json(&review, masks, w))?;
         }
         Format::Markdown => {
             let budget = args.max_chars.or(args.target.map(|t| match t {
@@ -133,21 +119,6 @@ pub(crate) fn run(
 /// knew to be secret; it is for the CI job (or the user) to publish it, not for the machine's
 /// other users to read.
 const PRIVATE: u32 = 0o600;
-
-/// The review's JSON with every learned secret masked in its strings (masking the text itself
-/// could cut an escape sequence and leave invalid JSON).
-fn masked_json(text: String, masks: &Masks) -> String {
-    if !masks.is_match(&text) {
-        return text;
-    }
-    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return masks.mask(&text);
-    };
-    masks.mask_json(&mut value);
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_string());
-    text.push('\n');
-    text
-}
 
 /// Writes the review to `out` (atomically), or to stdout.
 fn emit(

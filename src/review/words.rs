@@ -147,21 +147,53 @@ pub(super) fn rolling_verdict(groups: &[GroupStatus], style: Style) -> String {
 
 /// An inline code span that survives any content: the fence is longer than any backtick run.
 pub(super) fn code(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_code(&mut out, s, false);
+    out
+}
+
+/// [`code`] appended to `out`, without a string of its own; with `in_cell`, each `|` of `s` is
+/// escaped as a table cell needs (the fence and padding hold none).
+pub(super) fn push_code(out: &mut String, s: &str, in_cell: bool) {
     let mut longest = 0;
-    let mut run = 0;
-    for c in s.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
+    if s.contains('`') {
+        let mut run = 0;
+        for c in s.chars() {
+            if c == '`' {
+                run += 1;
+                longest = longest.max(run);
+            } else {
+                run = 0;
+            }
         }
     }
-    let fence = "`".repeat(longest + 1);
     let pad = if s.starts_with('`') || s.ends_with('`') {
         " "
     } else {
         ""
     };
-    format!("{fence}{pad}{s}{pad}{fence}")
+    for _ in 0..=longest {
+        out.push('`');
+    }
+    out.push_str(pad);
+    if in_cell {
+        push_cell(out, s);
+    } else {
+        out.push_str(s);
+    }
+    out.push_str(pad);
+    for _ in 0..=longest {
+        out.push('`');
+    }
+}
+
+/// `s` appended to `out` as table-cell text: a `|` would end the cell, even inside a code span.
+pub(super) fn push_cell(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(i) = rest.find('|') {
+        out.push_str(&rest[..i]);
+        out.push_str("\\|");
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
 }
