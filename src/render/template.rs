@@ -444,13 +444,17 @@ impl Renderer {
     }
 }
 
-/// Whether `source` looks like a Go template (for the hint when handlebars refuses it).
-fn looks_like_go(source: &str) -> bool {
-    let re = regex::Regex::new(
+/// A Go template's action: `{{range`, `{{.Field`, `{{$x :=` ... (compiled once per process).
+static GO_ACTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
         r"\{\{-?\s*(range\b|end\b|with\b|define\b|template\b|else\s+if\b|\.[A-Za-z_]|\$\.|\$[A-Za-z_]\w*\s*:=|/\*)",
     )
-    .expect("a valid pattern");
-    re.is_match(source)
+    .expect("a valid pattern")
+});
+
+/// Whether `source` looks like a Go template (for the hint when handlebars refuses it).
+fn looks_like_go(source: &str) -> bool {
+    GO_ACTION.is_match(source)
 }
 
 /// `f`'s error, with a hint to use the Go engine when `source` looks like a Go template (a
