@@ -66,6 +66,11 @@ pub(crate) struct Runner<'p> {
 pub(super) struct Holds<'p> {
     pub(super) locking: Vec<bool>,
     pub(super) touches: Vec<bool>,
+    /// One past the last task that takes the lock, and the last that touches the prerequisites
+    /// layer (0: none): from there on the hold is let go. Worked out once per run, not per task
+    /// (issue 19: a scan of the rest of the list per task was quadratic).
+    pub(super) locking_until: usize,
+    pub(super) touching_until: usize,
     pub(super) lock: Option<crate::statestore::lock::Held>,
     pub(super) layer: Option<FolderHold<'p>>,
     /// Why the cluster's lock is left behind, when it could not be released.
