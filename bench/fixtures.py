@@ -5,6 +5,9 @@
       DIR/tasks.toml, DIR/justfile and DIR/Makefile: the same 100 tasks three times. Each has a
       description and three commands; task N depends on task N-1 and, from 10 on, on task N-10,
       so `step-99` needs all 100 (the full chain).
+  fixtures.py tasks N DIR
+      DIR/tasks.toml alone with N such tasks (the same shape: step-N-1 needs them all), for the
+      instruction counts of bench/callgrind.sh at 100, 1,000 and 3,000 tasks.
   fixtures.py standins DIR LOGS OUTPUTS_JSON DELAY
       DIR/terraform and DIR/kops: /bin/sh stand-ins that append their arguments to
       LOGS/terraform.log and LOGS/kops.log and answer at once. `terraform output -json` prints
@@ -40,14 +43,14 @@ def commands(i):
     ]
 
 
-def tasks100(out):
+def tasks100(out, n_tasks=N_TASKS):
     os.makedirs(out, exist_ok=True)
     toml = ["# 100 tasks for the start-up benchmark (bench/fixtures.py): step-99 needs them all.", ""]
     just = ["# The same 100 tasks as tasks.toml, as just recipes.", ""]
     make = ["# The same 100 tasks as tasks.toml, as make targets.", ""]
-    make.append(".PHONY: " + " ".join(task_name(i) for i in range(N_TASKS)))
+    make.append(".PHONY: " + " ".join(task_name(i) for i in range(n_tasks)))
     make.append("")
-    for i in range(N_TASKS):
+    for i in range(n_tasks):
         name, desc = task_name(i), "Step %d of the rollout: check, plan and apply layer %02d" % (i, i)
         toml.append("[tasks.%s]" % name)
         toml.append("desc = %s" % json.dumps(desc))
@@ -171,6 +174,8 @@ def main():
     args = sys.argv[1:]
     if len(args) == 2 and args[0] == "tasks100":
         tasks100(args[1])
+    elif len(args) == 3 and args[0] == "tasks":
+        tasks100(args[2], int(args[1]))
     elif len(args) == 5 and args[0] == "standins":
         standins(*args[1:])
     elif len(args) == 4 and args[0] == "fleet":

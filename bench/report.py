@@ -347,6 +347,14 @@ targets_md = [
 intro_end = out.index("## 1. Start-up") - 1
 out[intro_end:intro_end] = targets_md
 
+# --- Instruction counts --------------------------------------------------------------------------
+# Kept by hand from bench/callgrind.sh's output (deterministic, so not re-measured here).
+counts = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callgrind.md")
+if os.path.exists(counts):
+    with open(counts) as f:
+        w(f.read().rstrip("\n"))
+        w("")
+
 # --- Machine -------------------------------------------------------------------------------------
 cpu = "?"
 try:

@@ -9,7 +9,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -67,13 +67,23 @@ macro_rules! detail {
     };
 }
 
-/// Whether stderr gets colour, from the environment and the terminal.
+/// Whether stderr gets colour, from the environment and the terminal: asked once per process
+/// (issue 19: a dry run of 100 tasks asked the terminal 300 times).
 pub(crate) fn colour() -> bool {
-    colour_from(
-        std::env::var_os("NO_COLOR"),
-        std::env::var_os("FORCE_COLOR"),
-        std::io::stderr().is_terminal(),
-    )
+    static COLOUR: OnceLock<bool> = OnceLock::new();
+    *COLOUR.get_or_init(|| {
+        colour_from(
+            std::env::var_os("NO_COLOR"),
+            std::env::var_os("FORCE_COLOR"),
+            stderr_is_terminal(),
+        )
+    })
+}
+
+/// Whether stderr is a terminal, asked once per process.
+fn stderr_is_terminal() -> bool {
+    static TERMINAL: OnceLock<bool> = OnceLock::new();
+    *TERMINAL.get_or_init(|| std::io::stderr().is_terminal())
 }
 
 fn colour_from(
@@ -117,7 +127,7 @@ pub(crate) fn paint(text: &str, tone: Tone) -> String {
 
 /// Whether the live indicator is drawn: stderr is a terminal, and not `--quiet` or `--json`.
 fn indicator_wanted() -> bool {
-    !quiet() && !json() && std::io::stderr().is_terminal()
+    !quiet() && !json() && stderr_is_terminal()
 }
 
 /// Writes one whole line to stderr (or stdout), clearing and redrawing the indicator around it.

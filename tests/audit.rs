@@ -82,13 +82,16 @@ steps = [["true"]]
     assert!(argv.contains("token=***"), "{argv}");
     assert!(!p.read(".kopsform/audit.jsonl").contains("tok-a8d1c3e5"));
 
-    // A tracked file changed: dirty. A dry run is recorded as one.
+    // A tracked file changed: dirty.
     p.file("tasks.toml", &format!("{}\n", p.read("tasks.toml")));
-    p.kopsform(&["--dry-run", "build"]).success();
+    p.kopsform(&["build"]).success();
     let last = records(&p, ".kopsform/audit.jsonl").pop().unwrap();
     assert_eq!(last["git"]["dirty"], true);
-    assert_eq!(last["dry_run"], true);
-    assert_eq!(last["status"], "dry run");
+    assert_eq!(last["dry_run"], false);
+    assert_eq!(last["status"], "ok");
+    // Issue 19: a dry run records nothing (it changes nothing, and skips the `git status`).
+    p.kopsform(&["--dry-run", "after"]).success();
+    assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 5);
 
     // The table: newest last, --last limits it; --json gives the lines as stored.
     let run = p.kopsform(&["audit", "--last", "2"]);
@@ -99,7 +102,7 @@ steps = [["true"]]
     assert!(
         lines[1].contains("auditor") && lines[1].contains("after") && lines[1].contains("not run")
     );
-    assert!(lines[2].contains("dry run") && lines[2].contains(&format!("{}+dirty", &commit[..8])));
+    assert!(lines[2].contains("build") && lines[2].contains(&format!("{}+dirty", &commit[..8])));
     let json = p.kopsform(&["audit", "--json"]);
     json.success();
     assert_eq!(json.stdout.lines().count(), 5);

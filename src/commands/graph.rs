@@ -337,6 +337,7 @@ mod tests {
             file: PathBuf::from("/p/tasks.toml"),
             config,
             clusters,
+            retry: Default::default(),
         }
     }
 

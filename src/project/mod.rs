@@ -10,12 +10,14 @@ pub(crate) mod schema;
 pub(crate) mod task;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use cluster::{ClusterConfig, ClusterDef, Selection, Stage};
 use schema::{Config, parse};
 use task::Task;
 
 use crate::error::UserError;
+use crate::tools::retry::Policy;
 
 /// A loaded `tasks.toml` and where it lives.
 #[derive(Debug)]
@@ -25,6 +27,36 @@ pub(crate) struct Project {
     pub(crate) config: Config,
     /// `[cluster]` or `[clusters.*]`, with defaults filled in.
     pub(crate) clusters: Vec<ClusterDef>,
+    /// The retry policies, made on first use and shared by every step after (their regular
+    /// expressions compiled once per run).
+    pub(crate) retry: OnceLock<RetryPolicies>,
+}
+
+/// The retry policy of `[retry]`, and of each task with a `retry` table of its own.
+#[derive(Debug)]
+pub(crate) struct RetryPolicies {
+    project: Policy,
+    tasks: std::collections::HashMap<String, Policy>,
+}
+
+impl RetryPolicies {
+    /// The policies of `config`; a setting refused when the project was loaded cannot be here,
+    /// the defaults stand in for one all the same.
+    fn of(config: &Config) -> RetryPolicies {
+        let policy = |task: Option<&Task>| {
+            Policy::new(&config.retry, task.and_then(|t| t.retry.as_ref()))
+                .unwrap_or_else(|_| Policy::defaults())
+        };
+        RetryPolicies {
+            project: policy(None),
+            tasks: config
+                .tasks
+                .iter()
+                .filter(|(_, t)| t.retry.is_some())
+                .map(|(name, t)| (name.clone(), policy(Some(t))))
+                .collect(),
+        }
+    }
 }
 
 pub(crate) const TASKS_FILE: &str = "tasks.toml";
@@ -82,6 +114,7 @@ impl Project {
             file,
             config,
             clusters,
+            retry: OnceLock::new(),
         };
         order::check(project.task_graph())?;
         schema::check_protect_rules(&project.config.review.protect)
@@ -133,11 +166,12 @@ impl Project {
         }
     }
 
-    /// The retry policy of `task` (the project's `[retry]` alone for kopsform's own reads).
-    /// Checked when the project was loaded.
-    pub(crate) fn retry_policy(&self, task: Option<&Task>) -> crate::tools::retry::Policy {
-        crate::tools::retry::Policy::new(&self.config.retry, task.and_then(|t| t.retry.as_ref()))
-            .unwrap_or_else(|_| crate::tools::retry::Policy::defaults())
+    /// The retry policy of the task named `task` (the project's `[retry]` alone for kopsform's
+    /// own reads). Checked when the project was loaded, made once.
+    pub(crate) fn retry_policy(&self, task: Option<&str>) -> &Policy {
+        let policies = self.retry.get_or_init(|| RetryPolicies::of(&self.config));
+        task.and_then(|t| policies.tasks.get(t))
+            .unwrap_or(&policies.project)
     }
 
     /// The program a step's first word runs: its `[tools]` entry, else the word itself, a relative

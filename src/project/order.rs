@@ -174,6 +174,7 @@ mod tests {
             file: PathBuf::from("/p/tasks.toml"),
             config: parse(toml).unwrap(),
             clusters: Vec::new(),
+            retry: Default::default(),
         }
     }
 

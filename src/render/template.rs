@@ -12,6 +12,8 @@ use handlebars::{
     RenderErrorReason, Renderable, ScopedJson,
 };
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use super::{compile, shape, structure};
 use crate::error::UserError;
@@ -341,9 +343,15 @@ pub(crate) struct Culprit<'a> {
 }
 
 /// A handlebars registry with kopsform's settings and helpers.
+///
+/// Both the registry and the compiled templates are made once per process and shared: by every
+/// cluster, and by the runners of `--jobs` on their threads. Compiling was two thirds of a
+/// cluster's cost (issue 19: the handlebars parser, its line and column lookup above all, ran
+/// again on every render of the same template). A `Renderer` is a pair of references.
+#[derive(Clone, Copy)]
 pub(crate) struct Renderer {
-    registry: Handlebars<'static>,
-    helpers: Vec<&'static str>,
+    registry: &'static Handlebars<'static>,
+    helpers: &'static [&'static str],
 }
 
 impl Default for Renderer {
@@ -352,40 +360,66 @@ impl Default for Renderer {
     }
 }
 
+/// The registry and the names of its helpers, made on first use.
+static REGISTRY: LazyLock<(Handlebars<'static>, Vec<&'static str>)> = LazyLock::new(|| {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(handlebars::no_escape);
+    for (name, arity, missing_ok, f) in HELPERS {
+        registry.register_helper(
+            name,
+            Box::new(ValueHelper {
+                arity: *arity,
+                missing_ok,
+                f: *f,
+            }),
+        );
+    }
+    registry.register_helper(compile::EMIT, Box::new(Emit));
+    let helpers = BUILTIN_HELPERS
+        .iter()
+        .copied()
+        .chain(HELPERS.iter().map(|h| h.0))
+        .collect();
+    (registry, helpers)
+});
+
+/// Templates compiled, by their source text (a BOM taken off). The same text compiles to the same
+/// template whatever it is named: the name only goes into messages, which are made from a failed
+/// compile, never kept here. Bounded, so that a long-lived process rendering ever new text (the
+/// fuzzer) does not grow without end: when full, it starts again.
+static COMPILED: LazyLock<Mutex<HashMap<String, Arc<compile::Compiled>>>> =
+    LazyLock::new(Mutex::default);
+const COMPILED_KEPT: usize = 4096;
+
 impl Renderer {
     pub(crate) fn new() -> Self {
-        let mut registry = Handlebars::new();
-        registry.set_strict_mode(true);
-        registry.register_escape_fn(handlebars::no_escape);
-        for (name, arity, missing_ok, f) in HELPERS {
-            registry.register_helper(
-                name,
-                Box::new(ValueHelper {
-                    arity: *arity,
-                    missing_ok,
-                    f: *f,
-                }),
-            );
-        }
-        registry.register_helper(compile::EMIT, Box::new(Emit));
-        let helpers = BUILTIN_HELPERS
-            .iter()
-            .copied()
-            .chain(HELPERS.iter().map(|h| h.0))
-            .collect();
+        let (registry, helpers) = &*REGISTRY;
         Renderer { registry, helpers }
     }
 
-    fn compile(&self, name: &str, source: &str) -> Result<compile::Compiled, UserError> {
+    fn compile(&self, name: &str, source: &str) -> Result<Arc<compile::Compiled>, UserError> {
         let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-        compile::compile(source, &self.helpers).map_err(|e| {
+        if let Some(compiled) = COMPILED.lock().ok().and_then(|c| c.get(source).cloned()) {
+            return Ok(compiled);
+        }
+        // Compiled outside the lock: another thread may compile the same text meanwhile, which
+        // costs time, never correctness.
+        let compiled = Arc::new(compile::compile(source, self.helpers).map_err(|e| {
             let sep = if e.starts_with(|c: char| c.is_ascii_digit()) {
                 ":"
             } else {
                 ": "
             };
             UserError::new(format!("{name}{sep}{e}"))
-        })
+        })?);
+        if let Ok(mut cache) = COMPILED.lock() {
+            if cache.len() >= COMPILED_KEPT {
+                cache.clear();
+            }
+            cache.insert(source.to_string(), Arc::clone(&compiled));
+        }
+        Ok(compiled)
     }
 
     fn run(
@@ -398,7 +432,7 @@ impl Renderer {
         let mut out = Limited(String::new());
         compiled
             .template
-            .render(&self.registry, context, &mut rc, &mut out)
+            .render(self.registry, context, &mut rc, &mut out)
             .map_err(|e| describe_render_error(name, &e, context.data()))?;
         Ok(out.0)
     }
@@ -444,13 +478,17 @@ impl Renderer {
     }
 }
 
-/// Whether `source` looks like a Go template (for the hint when handlebars refuses it).
-fn looks_like_go(source: &str) -> bool {
-    let re = regex::Regex::new(
+/// A Go template's action: `{{range`, `{{.Field`, `{{$x :=` ... (compiled once per process).
+static GO_ACTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
         r"\{\{-?\s*(range\b|end\b|with\b|define\b|template\b|else\s+if\b|\.[A-Za-z_]|\$\.|\$[A-Za-z_]\w*\s*:=|/\*)",
     )
-    .expect("a valid pattern");
-    re.is_match(source)
+    .expect("a valid pattern")
+});
+
+/// Whether `source` looks like a Go template (for the hint when handlebars refuses it).
+fn looks_like_go(source: &str) -> bool {
+    GO_ACTION.is_match(source)
 }
 
 /// `f`'s error, with a hint to use the Go engine when `source` looks like a Go template (a

@@ -1,6 +1,10 @@
 //! The audit trail: every run appends one JSON line per task to `.kopsform/audit.jsonl` (the
 //! `[audit]` table of tasks.toml moves it or turns it off), and `kopsform audit` shows it.
 //!
+//! A dry run appends nothing: it changes nothing a trail should answer for, and its records cost
+//! it a `git status` and a line per task (issue 19: most of a 100-task dry run's time). Records of
+//! older dry runs (`dry_run: true`) still read.
+//!
 //! A line says who ran what, where, from which commit, with what result: time, user, host, git
 //! commit/branch/dirty, cluster, task, status, exit status, duration, kopsform's argv (secrets
 //! masked) and the SHA-256 of the saved plan the task sealed or applied. The lines of one run are
@@ -67,7 +71,7 @@ pub(crate) fn append(
     let Some(path) = path(project) else {
         return;
     };
-    if results.is_empty() {
+    if results.is_empty() || dry_run {
         return;
     }
     let time = humantime::format_rfc3339_seconds(started).to_string();

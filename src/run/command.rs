@@ -97,7 +97,7 @@ impl<'p> Runner<'p> {
             ));
             resolved.argv = argv;
         }
-        let executed = self.execute_command(task_name, task, cmd, prefix, &resolved)?;
+        let executed = self.execute_command(task_name, cmd, prefix, &resolved)?;
         if resolved.kind == retry::Tool::Kops
             && crate::tools::kops::KopsArgs::parse(&resolved.argv[1..]).rolls_instances()
         {
@@ -253,7 +253,6 @@ impl<'p> Runner<'p> {
     fn execute_command(
         &mut self,
         task_name: &str,
-        task: &Task,
         cmd: &CommandStep,
         prefix: &str,
         resolved: &Resolved,
@@ -314,7 +313,7 @@ impl<'p> Runner<'p> {
         if is_terraform {
             self.learn_terraform_secrets(program, &argv[1..], cwd, env);
         }
-        let policy = self.project.retry_policy(Some(task));
+        let policy = self.project.retry_policy(Some(task_name));
         let safety = match retry::classify(kind, &argv[1..]) {
             retry::Safety::Unknown if policy.declared_repeatable(tool_name) => {
                 retry::Safety::Repeatable
@@ -324,7 +323,7 @@ impl<'p> Runner<'p> {
         let capture_stdout = cmd.report.is_some() || cmd.save.is_some();
         let words = command_words(tool_name, &argv[1..]);
         let repeated = retry::repeat(
-            &policy,
+            policy,
             || {
                 let finished = process::run_streaming(
                     &process::Command {
@@ -334,7 +333,7 @@ impl<'p> Runner<'p> {
                         env,
                         prefix,
                         capture_stdout,
-                        transient: &policy,
+                        transient: policy,
                     },
                     &self.redactor,
                 )?;

@@ -299,7 +299,7 @@ impl<'p> Runner<'p> {
         let policy = self.project.retry_policy(None);
         if let Ok(process::Output {
             code: 0, stdout, ..
-        }) = retry::run_captured(&policy, program, &show, cwd, env)
+        }) = retry::run_captured(policy, program, &show, cwd, env)
         {
             self.learned.insert(key);
             self.learn_from_show(&stdout);

@@ -201,10 +201,10 @@ impl<'p> Runner<'p> {
     /// plan needs them.
     pub(super) fn run_held(&mut self, tasks: &[String], i: usize) -> Result<bool, UserError> {
         let name = &tasks[i];
-        if !self.holds.locking[i..].contains(&true) {
+        if i >= self.holds.locking_until {
             self.release_lock();
         }
-        if !self.holds.touches[i..].contains(&true) {
+        if i >= self.holds.touching_until {
             self.holds.layer = None;
         }
         if self.holds.locking[i] && self.holds.lock.is_none() {

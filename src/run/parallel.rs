@@ -20,7 +20,6 @@ impl<'p> Runner<'p> {
         order: &TaskOrder,
         sharing: &[Sharing],
     ) -> Vec<Option<Outcome>> {
-        let n = order.tasks.len();
         let jobs = self.options.jobs;
         let touches = self.holds.touches.clone();
         let project = self.project;
@@ -29,14 +28,7 @@ impl<'p> Runner<'p> {
         let redactor = Arc::clone(&self.redactor);
         let cluster = self.cluster.clone();
         let label = self.label.clone();
-        let mut schedule = Schedule {
-            order,
-            sharing,
-            touches: &touches,
-            started: vec![false; n],
-            outcomes: (0..n).map(|_| None).collect(),
-            running: Vec::new(),
-        };
+        let mut schedule = Schedule::new(order, sharing, &touches);
         let mut stopped = false;
         // The state store the run uses: a `snapshot-state` step on the cluster's runner points the
         // rest of the run at its snapshot, free tasks included.
@@ -50,8 +42,7 @@ impl<'p> Runner<'p> {
                     let Some(i) = schedule.next(main.is_some()) else {
                         break;
                     };
-                    schedule.started[i] = true;
-                    schedule.running.push(i);
+                    schedule.start(i);
                     let tx = tx.clone();
                     let tasks = &order.tasks;
                     // Free tasks get a runner of their own; the others need the cluster's runner,
@@ -101,13 +92,12 @@ impl<'p> Runner<'p> {
                 let Ok((i, outcome, runner)) = rx.recv() else {
                     break;
                 };
-                schedule.running.retain(|&r| r != i);
                 if let Some(runner) = runner {
                     snapshot.clone_from(&runner.snapshot);
                     main = Some(runner);
                 }
                 stopped = stopped || outcome.result.is_err();
-                schedule.outcomes[i] = Some(outcome);
+                schedule.finish(i, outcome);
             }
         });
         schedule.outcomes

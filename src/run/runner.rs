@@ -52,12 +52,17 @@ impl<'p> Runner<'p> {
         // The cluster's lock is held from the first task that changes the cluster to the last, and
         // the prerequisites layer from the first task that runs there to the last: another cluster
         // sharing the layer cannot plan or apply in between.
+        let locking: Vec<bool> = tasks.iter().map(|t| self.task_locks(t)).collect();
+        let touches: Vec<bool> = tasks
+            .iter()
+            .map(|t| self.touches_prerequisites(t))
+            .collect();
+        let until = |held: &[bool]| held.iter().rposition(|&h| h).map_or(0, |last| last + 1);
         self.holds = Holds {
-            locking: tasks.iter().map(|t| self.task_locks(t)).collect(),
-            touches: tasks
-                .iter()
-                .map(|t| self.touches_prerequisites(t))
-                .collect(),
+            locking_until: until(&locking),
+            touching_until: until(&touches),
+            locking,
+            touches,
             lock: None,
             layer: None,
             left: None,

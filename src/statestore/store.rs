@@ -106,7 +106,10 @@ impl Aws {
         Aws {
             env: crate::values::context::own_env_pairs(project, cluster),
             cwd: project.dir.clone(),
-            ..Aws::new(project.tool_or_default("aws"), project.retry_policy(None))
+            ..Aws::new(
+                project.tool_or_default("aws"),
+                project.retry_policy(None).clone(),
+            )
         }
     }
 

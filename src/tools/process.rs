@@ -93,7 +93,9 @@ pub(crate) fn confirm_on_terminal(question: &str) -> Result<bool, UserError> {
 }
 
 pub(crate) fn stdin_is_terminal() -> bool {
-    std::io::stdin().is_terminal()
+    // Asked for every child started: once per process is enough.
+    static TERMINAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TERMINAL.get_or_init(|| std::io::stdin().is_terminal())
 }
 
 /// What joins the words of a `[tools]` entry that is a command with arguments

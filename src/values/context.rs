@@ -476,7 +476,7 @@ impl<'p> RunValues<'p> {
             stdout,
             stderr,
         } = crate::tools::retry::run_captured(
-            &self.project.retry_policy(None),
+            self.project.retry_policy(None),
             &program,
             &["output", "-json"],
             &dir,

@@ -52,7 +52,7 @@ pub(super) fn kops_get(
         .collect::<Vec<_>>()
         .join(" ");
     let out = crate::tools::retry::run_captured(
-        &project.retry_policy(None),
+        project.retry_policy(None),
         kops,
         args,
         &project.dir,
