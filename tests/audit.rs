@@ -92,6 +92,26 @@ steps = [["true"]]
     // Issue 19: a dry run records nothing (it changes nothing, and skips the `git status`).
     p.kopsform(&["--dry-run", "after"]).success();
     assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 5);
+    // Nor does a run in which every task is up to date; one that ran a task records them all.
+    // (The up-to-date check reads the values: a layer with an applied, empty local state.)
+    p.file("1-prerequisites/main.tf", "");
+    p.file(
+        "1-prerequisites/terraform.tfstate",
+        r#"{"version": 4, "terraform_version": "1.10.0", "serial": 1, "lineage": "l", "outputs": {}, "resources": []}"#,
+    );
+    p.file(
+        "tasks.toml",
+        &format!(
+            "{}[tasks.made]\nsources = [\"tasks.toml\"]\ngenerates = [\"made.txt\"]\nsteps = [[\"touch\", \"made.txt\"]]\n",
+            p.read("tasks.toml")
+        ),
+    );
+    p.kopsform(&["made"]).success();
+    assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 6);
+    p.kopsform(&["made"])
+        .success()
+        .stderr_has("made  up to date");
+    assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 6);
 
     // The table: newest last, --last limits it; --json gives the lines as stored.
     let run = p.kopsform(&["audit", "--last", "2"]);
@@ -99,20 +119,18 @@ steps = [["true"]]
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", run.stdout);
     assert!(lines[0].starts_with("TIME"), "{}", run.stdout);
-    assert!(
-        lines[1].contains("auditor") && lines[1].contains("after") && lines[1].contains("not run")
-    );
-    assert!(lines[2].contains("build") && lines[2].contains(&format!("{}+dirty", &commit[..8])));
+    assert!(lines[1].contains("build") && lines[1].contains(&format!("{}+dirty", &commit[..8])));
+    assert!(lines[2].contains("auditor") && lines[2].contains("made") && lines[2].contains("ok"));
     let json = p.kopsform(&["audit", "--json"]);
     json.success();
-    assert_eq!(json.stdout.lines().count(), 5);
+    assert_eq!(json.stdout.lines().count(), 6);
 
     // A damaged line is skipped with a warning naming it; the others still show.
     let text = p.read(".kopsform/audit.jsonl");
     p.file(".kopsform/audit.jsonl", &format!("{text}{{\"truncated\n"));
     p.kopsform(&["audit"])
         .success()
-        .stderr_has("audit.jsonl:6: not an audit record")
+        .stderr_has("audit.jsonl:7: not an audit record")
         .stdout_has("auditor");
 }
 

@@ -71,7 +71,10 @@ pub(crate) fn append(
     let Some(path) = path(project) else {
         return;
     };
-    if results.is_empty() || dry_run {
+    // A dry run, and a run in which every task was up to date, changed nothing the trail
+    // answers for: no record, and so no `git status` (a no-op `cluster-update` starts no process
+    // but Terraform's, if that).
+    if results.is_empty() || dry_run || results.iter().all(|r| r.status == Status::UpToDate) {
         return;
     }
     let time = humantime::format_rfc3339_seconds(started).to_string();
