@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
+use super::json_ref::JsonRef;
 use super::rows::{path_text, replace_steps, rows};
 use super::secrets::Secrets;
 use super::stream::{Item, RawChange, RawResourceChange, Top, marks_something};
@@ -110,7 +111,10 @@ impl FirstPass {
         let mut drift = Vec::new();
         for rc in self.drift {
             let action = Action::from_actions(&rc.change.actions);
-            let rows = rows(&rc, action, &secrets);
+            let c = &rc.change;
+            let before = c.before.as_ref().map(JsonRef::from_value);
+            let after = c.after.as_ref().map(JsonRef::from_value);
+            let rows = rows(c, before.as_ref(), after.as_ref(), action, &secrets);
             let (mut entry, import_id) = light(rc, action);
             entry.attributes = rows;
             if let (Some(import), Some(id)) = (&mut entry.importing, import_id) {
@@ -142,7 +146,7 @@ impl FirstPass {
                 let value = if sensitive {
                     Shown::Sensitive
                 } else {
-                    secrets.show(var.value.as_ref().unwrap_or(&Value::Null), None)
+                    secrets.show_value(var.value.as_ref().unwrap_or(&Value::Null), None)
                 };
                 Variable {
                     name,
@@ -258,7 +262,7 @@ fn output_change(name: String, action: Action, c: RawChange, secrets: &Secrets) 
         if sensitive {
             Shown::Sensitive
         } else {
-            secrets.show(c.before.as_ref().unwrap_or(&Value::Null), None)
+            secrets.show_value(c.before.as_ref().unwrap_or(&Value::Null), None)
         }
     });
     let after = (!matches!(action, Action::Delete)).then(|| {
@@ -267,7 +271,7 @@ fn output_change(name: String, action: Action, c: RawChange, secrets: &Secrets) 
         } else if sensitive {
             Shown::Sensitive
         } else {
-            secrets.show(c.after.as_ref().unwrap_or(&Value::Null), None)
+            secrets.show_value(c.after.as_ref().unwrap_or(&Value::Null), None)
         }
     });
     OutputChange {

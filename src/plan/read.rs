@@ -12,9 +12,13 @@ use crate::error::UserError;
 use crate::redact::Masks;
 
 use super::build::{FirstPass, shown};
+use super::json_ref::JsonRef;
 use super::rows::rows;
 use super::secrets::Secrets;
-use super::stream::{Item, Source, check_format_version, scan, skip_bom};
+use super::stream::{
+    Fast, Item, List, RawResourceChange, Source, check_format_version, parse_element, scan,
+    scan_elements, skip_bom,
+};
 use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
 
 /// A plan read in one streaming pass: its summary without attribute rows, and what a second
@@ -164,10 +168,12 @@ impl Rows {
         let mut next = 0;
         // `f` had enough.
         let mut ended = false;
-        let result = scan::<Value>(&self.source, &mut |item| {
-            let Item::Change(rc) = item else {
+        let result = scan_elements(&self.source, &mut |list, raw| {
+            if list == List::Drift {
                 return Ok(());
-            };
+            }
+            // Values borrow from `raw`: strings are not copied, objects not hashed.
+            let rc: RawResourceChange<JsonRef> = parse_element(raw)?;
             let action = Action::from_actions(&rc.change.actions);
             if !shown(&rc, action) {
                 return Ok(());
@@ -175,13 +181,23 @@ impl Rows {
             let i = next;
             next += 1;
             if changes.get(i).is_none_or(|c| c.address != rc.address) {
-                return Err(CHANGED.to_string());
+                return Err(Fast::Stopped(CHANGED.to_string()));
             }
-            if f(i, rows(&rc, action, &self.secrets)) {
+            let c = &rc.change;
+            if f(
+                i,
+                rows(
+                    c,
+                    c.before.as_ref(),
+                    c.after.as_ref(),
+                    action,
+                    &self.secrets,
+                ),
+            ) {
                 return Ok(());
             }
             ended = true;
-            Err(ENOUGH.to_string())
+            Err(Fast::Stopped(ENOUGH.to_string()))
         });
         match (result, ended) {
             (_, true) => Ok(()),

@@ -3,8 +3,10 @@
 
 use serde_json::Value;
 
+use super::json_ref::{JsonRef, Members};
+
 use super::secrets::{Secrets, is_true, is_unmarked};
-use super::stream::{RawChange, RawResourceChange};
+use super::stream::RawChange;
 use super::summary::{Action, AttributeChange, Shown};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,34 +108,34 @@ struct Walk<'a> {
     rows: Vec<AttributeChange>,
 }
 
-fn non_empty_container(v: Option<&Value>) -> bool {
+fn non_empty_container(v: Option<&JsonRef>) -> bool {
     match v {
-        Some(Value::Object(m)) => !m.is_empty(),
-        Some(Value::Array(a)) => !a.is_empty(),
+        Some(JsonRef::Object(m)) => !m.is_empty(),
+        Some(JsonRef::Array(a)) => !a.is_empty(),
         _ => false,
     }
 }
 
-fn index(v: Option<&Value>, i: usize) -> Option<&Value> {
+fn index<'v, 'a>(v: Option<&'v JsonRef<'a>>, i: usize) -> Option<&'v JsonRef<'a>> {
     match v {
-        Some(Value::Array(a)) => a.get(i),
+        Some(JsonRef::Array(a)) => a.get(i),
         _ => None,
     }
 }
 
-fn member<'a>(v: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+fn members<'v, 'a>(v: Option<&'v JsonRef<'a>>) -> Option<Members<'v, 'a>> {
     match v {
-        Some(Value::Object(m)) => m.get(key),
+        Some(JsonRef::Object(m)) => Some(Members::new(m)),
         _ => None,
     }
 }
 
-fn present(v: Option<&Value>) -> Option<&Value> {
+fn present<'v, 'a>(v: Option<&'v JsonRef<'a>>) -> Option<&'v JsonRef<'a>> {
     v.filter(|v| !v.is_null())
 }
 
 impl Walk<'_> {
-    fn walk(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks) {
+    fn walk(&mut self, before: Option<&JsonRef>, after: Option<&JsonRef>, marks: Marks) {
         let before = if self.side == Side::After {
             None
         } else {
@@ -163,16 +165,20 @@ impl Walk<'_> {
         }
     }
 
-    fn descend(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks) {
-        let as_array = matches!(before, Some(Value::Array(_)))
-            || matches!(after, Some(Value::Array(_)))
+    fn descend(&mut self, before: Option<&JsonRef>, after: Option<&JsonRef>, marks: Marks) {
+        let as_array = matches!(before, Some(JsonRef::Array(_)))
+            || matches!(after, Some(JsonRef::Array(_)))
             || matches!(marks.after_unknown, Some(Value::Array(_)));
         if as_array {
-            let len = |v: Option<&Value>| match v {
+            let len = |v: Option<&JsonRef>| match v {
+                Some(JsonRef::Array(a)) => a.len(),
+                _ => 0,
+            };
+            let unknown_len = match marks.after_unknown {
                 Some(Value::Array(a)) => a.len(),
                 _ => 0,
             };
-            let n = len(before).max(len(after)).max(len(marks.after_unknown));
+            let n = len(before).max(len(after)).max(unknown_len);
             for i in 0..n {
                 self.steps.push(Step::Index(i));
                 self.walk(index(before, i), index(after, i), marks.index(i));
@@ -184,21 +190,36 @@ impl Walk<'_> {
         let unknown = (self.side != Side::Before)
             .then_some(marks.after_unknown)
             .flatten();
-        for v in [before, after, unknown] {
-            if let Some(Value::Object(map)) = v {
-                keys.extend(map.keys().map(String::as_str));
+        for v in [before, after] {
+            if let Some(JsonRef::Object(m)) = v {
+                keys.extend(m.iter().map(|(k, _)| k.as_ref()));
             }
+        }
+        if let Some(Value::Object(map)) = unknown {
+            keys.extend(map.keys().map(String::as_str));
         }
         keys.sort_unstable();
         keys.dedup();
+        let before_members = members(before);
+        let after_members = members(after);
         for key in keys {
             self.steps.push(Step::Key(key.to_string()));
-            self.walk(member(before, key), member(after, key), marks.key(key));
+            self.walk(
+                before_members.as_ref().and_then(|m| m.get(key)),
+                after_members.as_ref().and_then(|m| m.get(key)),
+                marks.key(key),
+            );
             self.steps.pop();
         }
     }
 
-    fn leaf(&mut self, before: Option<&Value>, after: Option<&Value>, marks: Marks, unknown: bool) {
+    fn leaf(
+        &mut self,
+        before: Option<&JsonRef>,
+        after: Option<&JsonRef>,
+        marks: Marks,
+        unknown: bool,
+    ) {
         let changed = match self.side {
             Side::After => after.is_some() || unknown,
             Side::Before => before.is_some(),
@@ -211,8 +232,8 @@ impl Walk<'_> {
             Step::Key(k) => Some(k.as_str()),
             Step::Index(_) => None,
         });
-        let show = |v: Option<&Value>, marker: Option<&Value>| {
-            let v = v.unwrap_or(&Value::Null);
+        let show = |v: Option<&JsonRef>, marker: Option<&Value>| {
+            let v = v.unwrap_or(&JsonRef::Null);
             if marker.is_some_and(is_true) && !v.is_null() {
                 Shown::Sensitive
             } else {
@@ -246,17 +267,19 @@ fn non_empty_unknown(v: &Value) -> bool {
 }
 
 /// A change's attribute rows: what changes (update, replace), is set (create) or goes (delete).
-pub(super) fn rows(
-    rc: &RawResourceChange,
+/// `before` and `after` are the change's values (`c`'s own are not read).
+pub(super) fn rows<V>(
+    c: &RawChange<V>,
+    before: Option<&JsonRef>,
+    after: Option<&JsonRef>,
     action: Action,
     secrets: &Secrets,
 ) -> Vec<AttributeChange> {
-    let c = &rc.change;
     let replace = replace_steps(c);
-    let after_absent = c.after.is_none() && !c.after_unknown.as_ref().is_some_and(is_true);
+    let after_absent = after.is_none() && !c.after_unknown.as_ref().is_some_and(is_true);
     let side = match action {
         Action::Delete | Action::Forget => Side::Before,
-        _ if c.before.is_none() => Side::After,
+        _ if before.is_none() => Side::After,
         _ if after_absent => Side::Before,
         _ => Side::Both,
     };
@@ -268,8 +291,8 @@ pub(super) fn rows(
         rows: Vec::new(),
     };
     walk.walk(
-        c.before.as_ref(),
-        c.after.as_ref(),
+        before,
+        after,
         Marks {
             before_sensitive: c.before_sensitive.as_ref(),
             after_sensitive: c.after_sensitive.as_ref(),

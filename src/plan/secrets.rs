@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 // Sensitive values shorter than this are not looked for elsewhere: hiding every `1` or `true` of a
 // plan would protect nothing.
+use super::json_ref::JsonRef;
 use super::summary::Shown;
 use crate::redact::{MIN_SECRET_LEN, Masks};
 
@@ -80,9 +81,9 @@ impl Secrets {
 
     /// The display form of a value that Terraform did not mark sensitive. `attribute` is the name
     /// of the attribute holding it, for the blob names.
-    pub(super) fn show(&self, value: &Value, attribute: Option<&str>) -> Shown {
+    pub(super) fn show(&self, value: &JsonRef, attribute: Option<&str>) -> Shown {
         match value {
-            Value::String(s) => {
+            JsonRef::String(s) => {
                 if self.hides(s) {
                     Shown::Sensitive
                 } else if !s.is_empty()
@@ -92,11 +93,11 @@ impl Secrets {
                 {
                     blob(s)
                 } else {
-                    Shown::Value(Value::String(s.clone()).to_string())
+                    Shown::Value(value.to_json())
                 }
             }
-            Value::Array(_) | Value::Object(_) => {
-                let text = value.to_string();
+            JsonRef::Array(_) | JsonRef::Object(_) => {
+                let text = value.to_json();
                 if self.contains_hidden(value) {
                     Shown::Sensitive
                 } else if text.chars().count() > BLOB_CHARS {
@@ -105,15 +106,20 @@ impl Secrets {
                     Shown::Value(text)
                 }
             }
-            other => Shown::Value(other.to_string()),
+            other => Shown::Value(other.to_json()),
         }
     }
 
-    fn contains_hidden(&self, value: &Value) -> bool {
+    /// [`show`](Self::show) for a value read as a `Value`.
+    pub(super) fn show_value(&self, value: &Value, attribute: Option<&str>) -> Shown {
+        self.show(&JsonRef::from_value(value), attribute)
+    }
+
+    fn contains_hidden(&self, value: &JsonRef) -> bool {
         match value {
-            Value::String(s) => self.hides(s),
-            Value::Array(items) => items.iter().any(|v| self.contains_hidden(v)),
-            Value::Object(map) => map.values().any(|v| self.contains_hidden(v)),
+            JsonRef::String(s) => self.hides(s),
+            JsonRef::Array(items) => items.iter().any(|v| self.contains_hidden(v)),
+            JsonRef::Object(members) => members.iter().any(|(_, v)| self.contains_hidden(v)),
             _ => false,
         }
     }

@@ -92,15 +92,45 @@ pub(super) enum Item<V> {
 
 type OnItem<'a, V> = dyn FnMut(Item<V>) -> Result<(), String> + 'a;
 
+/// Which change list an element is from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum List {
+    Changes,
+    Drift,
+}
+
+/// What a pass does with the text of one change-list element.
+pub(super) type OnElement<'a> = dyn FnMut(List, &[u8]) -> Result<(), Fast> + 'a;
+
 /// One pass over the plan JSON of `source`: fast, one value at a time ([`fast_scan`]); when that
 /// finds the document malformed, serde_json's own reader reads it again to say what and where.
 pub(super) fn scan<V: DeserializeOwned>(
     source: &Source,
     on_item: &mut OnItem<V>,
 ) -> Result<Top, String> {
+    scan_elements(source, &mut |list, raw| {
+        let item = match list {
+            List::Drift => Item::Drift(parse_element(raw)?),
+            List::Changes => Item::Change(parse_element(raw)?),
+        };
+        on_item(item).map_err(Fast::Stopped)
+    })
+}
+
+/// A change-list element parsed as `T`, which may borrow from `raw`.
+pub(super) fn parse_element<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, Fast> {
+    // One UTF-8 check of the whole element costs a fraction of serde_json's check of each string
+    // (`from_slice`); text that is not UTF-8 is malformed either way.
+    let text = std::str::from_utf8(raw).map_err(|_| Fast::Malformed)?;
+    serde_json::from_str(text).map_err(|_| Fast::Malformed)
+}
+
+/// [`scan`] that hands each change-list element to `on_element` as text, for a pass that parses
+/// it into values borrowing from that text (the rows' pass).
+pub(super) fn scan_elements(source: &Source, on_element: &mut OnElement) -> Result<Top, String> {
     let fast = match source {
-        Source::Bytes(bytes) => fast_scan(skip_bom(bytes), on_item),
-        Source::File(path) => fast_scan(open_past_bom(path, 4096)?, on_item),
+        Source::Bytes(bytes) => fast_scan(skip_bom(bytes), on_element),
+        Source::File(path) => fast_scan(open_past_bom(path, 4096)?, on_element),
     };
     match fast {
         Ok(top) => Ok(top),
@@ -144,7 +174,7 @@ pub(super) fn skip_bom(bytes: &[u8]) -> &[u8] {
 }
 
 /// How a fast pass ended early.
-enum Fast {
+pub(super) enum Fast {
     /// The pass's own error (or its signal that it has enough), passed on.
     Stopped(String),
     Io(std::io::Error),
@@ -165,9 +195,9 @@ impl From<crate::plan::jsonscan::Malformed> for Fast {
 /// parses that slice (serde_json parses slices several times faster than readers); skipped fields
 /// (`prior_state`, `planned_values`, ...) are never held. A malformed document is read again
 /// by [`strict_error`] for the message.
-fn fast_scan<V: DeserializeOwned>(reader: impl Read, on_item: &mut OnItem<V>) -> Result<Top, Fast> {
+fn fast_scan(reader: impl Read, on_element: &mut OnElement) -> Result<Top, Fast> {
     fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Fast> {
-        serde_json::from_slice(raw).map_err(|_| Fast::Malformed)
+        parse_element(raw)
     }
     let mut s = crate::plan::jsonscan::Scanner::new(reader);
     let mut top = Top::default();
@@ -189,12 +219,12 @@ fn fast_scan<V: DeserializeOwned>(reader: impl Read, on_item: &mut OnItem<V>) ->
                     loop {
                         raw.clear();
                         s.value(Some(&mut raw))?;
-                        let item = if key == "resource_drift" {
-                            Item::Drift(parse(&raw)?)
+                        let list = if key == "resource_drift" {
+                            List::Drift
                         } else {
-                            Item::Change(parse(&raw)?)
+                            List::Changes
                         };
-                        on_item(item).map_err(Fast::Stopped)?;
+                        on_element(list, &raw)?;
                         if !s.next_or_end(b']')? {
                             break;
                         }

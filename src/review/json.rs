@@ -45,14 +45,18 @@ pub(crate) fn write_json(
         masks,
         failed: &failed,
     };
-    let mut ser = serde_json::Serializer::pretty(&mut *w);
+    // The serializer writes many small pieces: a buffer of a known type takes them without a
+    // call through `dyn Write` each (issue 19).
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, &mut *w);
+    let mut ser = serde_json::Serializer::pretty(&mut buffered);
     if let Err(e) = document.serialize(&mut ser) {
         if let Some(e) = failed.into_inner() {
             return Err(WriteError::Source(e));
         }
         return Err(WriteError::Io(std::io::Error::from(e)));
     }
-    w.write_all(b"\n")?;
+    buffered.write_all(b"\n")?;
+    buffered.into_inner().map_err(|e| e.into_error())?;
     Ok(())
 }
 
