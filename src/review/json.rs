@@ -48,7 +48,7 @@ pub(crate) fn write_json(
     // The serializer writes many small pieces: a buffer of a known type takes them without a
     // call through `dyn Write` each (issue 19).
     let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, &mut *w);
-    let mut ser = serde_json::Serializer::pretty(&mut buffered);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buffered, Pretty::default());
     if let Err(e) = document.serialize(&mut ser) {
         if let Some(e) = failed.into_inner() {
             return Err(WriteError::Source(e));
@@ -329,6 +329,99 @@ fn change_json(c: &ResourceChange, attributes: &[AttributeChange]) -> Value {
             "forces_replacement": a.forces_replacement,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// serde_json's `PrettyFormatter` (two-space indent), writing each line break and its indent in
+/// one piece rather than one write per level (issue 19): the same text.
+#[derive(Default)]
+struct Pretty {
+    level: usize,
+    has_value: bool,
+}
+
+/// A line break and the deepest indent written in one piece; deeper levels take several.
+const NEWLINE_INDENT: &[u8; 65] =
+    b"\n                                                                ";
+
+impl Pretty {
+    fn newline_indent<W: ?Sized + Write>(&self, w: &mut W) -> std::io::Result<()> {
+        let mut spaces = self.level * 2;
+        let first = spaces.min(NEWLINE_INDENT.len() - 1);
+        w.write_all(&NEWLINE_INDENT[..1 + first])?;
+        spaces -= first;
+        while spaces > 0 {
+            let n = spaces.min(NEWLINE_INDENT.len() - 1);
+            w.write_all(&NEWLINE_INDENT[1..1 + n])?;
+            spaces -= n;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline_indent(w)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline_indent(w)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline_indent(w)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline_indent(w)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
