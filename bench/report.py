@@ -180,14 +180,16 @@ w("")
 w("Besides kopsform, the dry run of the 100 tasks starts %s (a dry run writes no audit record)."
   % (", ".join("`%s`" % clean(c) for c in dry["children"]) or "no process"))
 w("")
-w("The default workflow, dry: kopsform on the sandbox copy of scenario 2 (it reads the outputs from")
-w("the terraform stand-in, renders and checks the manifest, prints every command), against `make -n`")
+w("The default workflow, dry: kopsform on the sandbox copy of scenario 2 (it reads the prerequisites'")
+w("outputs, renders and checks the manifest, prints every command), against `make -n`")
 w("of the Makefile pipeline of scenario 2 (prints the recipes, runs nothing, not even the")
 w("`terraform output` inside them).")
 w("")
 w(table(["command", "mean ± σ", "min"], [(r["command"], mean_sd(r), ms(r["min"])) for r in wf.values()]))
 w("")
-w("This dry run starts %s." % ", ".join("`%s`" % clean(c) for c in load("s1-workflow.procs.json")["children"]))
+wf_children = load("s1-workflow.procs.json")["children"]
+w("This dry run starts %s." % (", ".join("`%s`" % clean(c) for c in wf_children) if wf_children else
+                               "no process: the outputs come from the prerequisites layer's local `terraform.tfstate`"))
 pairs = [
     ("kopsform --version", "just --version"),
     ("kopsform list (100 tasks)", "just --list (100 recipes)"),
