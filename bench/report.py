@@ -127,6 +127,13 @@ w("[machine below](#machine): compare them with each other, not with another mac
 if meta["quick"]:
     w("")
     w("**This is a `--quick` run (few runs per command): the figures are rough.**")
+busy = max(float(x) for x in meta["load_start"].split()[:1] + meta["load_end"].split()[:1])
+if busy > (os.cpu_count() or 1) / 2:
+    w("")
+    w("**The machine was busy (load average %s at the start, %s at the end, on %d cores): the wall"
+      % (meta["load_start"].split()[0], meta["load_end"].split()[0], os.cpu_count() or 1))
+    w("times are noisy and the targets judged from them may change from run to run; the instruction")
+    w("counts are not affected.**")
 w("")
 w("Every time is the mean ± standard deviation over several runs of [hyperfine](https://github.com/sharkdp/hyperfine)")
 w("(`%s`; the 16-cluster runs `%s`), each command started without a shell (`-N`) and its"
@@ -151,7 +158,7 @@ if CG:
     w("not its children), %s. They do not depend on the machine's load, so the growth targets and the"
       % {"after": "run after the timings",
          "alongside": "run in the background during the timings (which makes the wall times noisier)",
-         "file": "taken from a separate run of `bench/callgrind.sh` on the same binary (`CALLGRIND=file:PATH`)"}.get(meta.get("callgrind"), "run"))
+         "file": "taken from separate runs of `bench/callgrind.sh` on the same binary (`CALLGRIND=file:PATH`)"}.get(meta.get("callgrind"), "run"))
     w("review's floor are judged from them; see [Instruction counts](#instruction-counts-callgrind).")
 else:
     w("**Instruction counts were not measured in this run (`CALLGRIND=skip`): the targets judged from")
