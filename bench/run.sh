@@ -11,10 +11,15 @@
 #   3. review throughput: kopsform review against jq on plans of 1,000 to 50,000 changes
 #   4. nothing to do: a second cluster-update with nothing changed (real terraform, kops double)
 #   5. many clusters: 16 clusters whose steps take a fixed time, --jobs 1, 4 and 8
+# and instruction counts (bench/callgrind.sh: growth with tasks and clusters, the review against its
+# IgnoredAny floor), deterministic where the wall times are not. CALLGRIND=after (the default: once
+# the timings are done), alongside (in the background during them: a shorter run, noisier times)
+# or skip; CALLGRIND=file:PATH takes the output of a separate `bench/callgrind.sh` of the same binary
+# (waiting for PATH to appear at the end if that run is still going: write it with `> tmp && mv`).
 #
 # Everything happens in a temporary folder removed on exit; the only file written outside it is
 # docs/performance.md. Needs terraform (scenarios 2 and 4); installs hyperfine, jq, make, strace,
-# GNU time (apt), just and PyYAML (pip) when missing.
+# GNU time, valgrind (apt), just and PyYAML (pip) when missing.
 set -euo pipefail
 
 quick=0
@@ -51,6 +56,13 @@ need jq jq
 need make make
 need strace strace
 need git git
+callgrind=${CALLGRIND:-after}
+case "$callgrind" in
+  after | alongside) need valgrind valgrind ;;
+  skip) ;;
+  file:*) ;;
+  *) die "CALLGRIND must be after, alongside, skip or file:PATH (not $callgrind)" ;;
+esac
 [ -x /usr/bin/time ] || apt_install time
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (apt package time)"
 command -v python3 >/dev/null 2>&1 || die "python3 is missing"
@@ -87,6 +99,7 @@ fi
 
 say "building kopsform (cargo build --release)"
 cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+cargo build --release --quiet --manifest-path "$repo/Cargo.toml" --example ignored_any_floor
 target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo/Cargo.toml" | jq -r .target_directory)
 
 work=$(mktemp -d)
@@ -100,6 +113,7 @@ mkdir -p "$results" "$work/bin" "$work/logs"
 # not start its own processes around every kops call.
 cp "$target_dir/release/kopsform" "$work/bin/kopsform"
 kopsform="$work/bin/kopsform"
+cp "$target_dir/release/examples/ignored_any_floor" "$work/bin/ignored_any_floor"
 if python3 -c 'import sys; sys.exit(sys.prefix != sys.base_prefix)'; then
   ln -s "$(python3 -c 'import sys; print(sys.executable)')" "$work/bin/python3"
 fi
@@ -173,6 +187,11 @@ expect_up_to_date() { # DIR: a cluster-update there finds both of its tasks up t
 
 outputs_re='^(-chdir=[^ ]+ )?output( |$)' # a `terraform output` in a stand-in's log
 
+instruction_counts() { # bench/callgrind.sh on the binary under test, into $results/callgrind.txt
+  FLOOR="$work/bin/ignored_any_floor" bash "$bench/callgrind.sh" "$kopsform" >"$results/callgrind.txt" 2>"$work/callgrind.err" ||
+    { cat "$work/callgrind.err" >&2; die "bench/callgrind.sh failed"; }
+}
+
 # --- Fixtures -------------------------------------------------------------------------------------
 
 say "fixtures: 100 tasks, sandbox copies, stand-ins, plans"
@@ -224,6 +243,13 @@ for n in 1000 10000 50000; do
   python3 "$bench/gen_plan.py" "$n" "$work/plans/plan-$n.json"
 done
 
+callgrind_pid=""
+if [ "$callgrind" = alongside ]; then
+  say "instruction counts (bench/callgrind.sh), in the background"
+  (trap - EXIT; instruction_counts) &
+  callgrind_pid=$!
+fi
+
 # --- 1. Start-up ----------------------------------------------------------------------------------
 
 say "1. start-up"
@@ -269,8 +295,9 @@ orchestration() { # NAME DIR KOPS: scenario 2 in the sandbox copy DIR with kops 
   kopsform -C "$dir" --force cluster-update plan >/dev/null 2>&1
   local k_outputs
   k_outputs=$(count_lines "$logs/terraform.log" "$outputs_re")
-  [ "$k_outputs" -eq 1 ] ||
-    die "$name: kopsform started $k_outputs \`terraform output\` for one run of one cluster (must be 1)"
+  # None when it reads a local-backend state file itself, one otherwise.
+  [ "$k_outputs" -le 1 ] ||
+    die "$name: kopsform started $k_outputs \`terraform output\` for one run of one cluster (at most 1)"
   rm -f "$logs"/*.log
   "${make_cmd[@]}" >/dev/null 2>&1
   local m_outputs
@@ -319,19 +346,24 @@ for n in 1000 10000 50000; do
   hf "s3-$n" -N -i "${fast[@]}" \
     -n "kopsform review ($n changes)" "$kopsform review $plan" \
     -n "kopsform review --for github ($n changes)" "$kopsform review --for github $plan" \
+    -n "kopsform review --format json ($n changes)" "$kopsform review --format json $plan" \
     -n "jq headline counts ($n changes)" "jq '$counts_filter' $plan"
 
   # Peak resident memory (KB), the largest of $rss_runs runs each.
   : >"$work/rss-kopsform"
+  : >"$work/rss-github"
+  : >"$work/rss-json"
   : >"$work/rss-jq"
   for _ in $(seq "$rss_runs"); do
     /usr/bin/time -f %M -a -o "$work/rss-kopsform" "$kopsform" review "$plan" >/dev/null || true
+    /usr/bin/time -f %M -a -o "$work/rss-github" "$kopsform" review --for github "$plan" >/dev/null || true
+    /usr/bin/time -f %M -a -o "$work/rss-json" "$kopsform" review --format json "$plan" >/dev/null || true
     /usr/bin/time -f %M -a -o "$work/rss-jq" jq "$counts_filter" "$plan" >/dev/null
   done
-  k_rss=$(grep -E '^[0-9]+$' "$work/rss-kopsform" | sort -n | tail -n1)
-  j_rss=$(grep -E '^[0-9]+$' "$work/rss-jq" | sort -n | tail -n1)
-  jq --arg n "$n" --argjson k "$k_rss" --argjson j "$j_rss" --argjson size "$(stat -c %s "$plan")" \
-    '.[$n] = {kopsform_kb: $k, jq_kb: $j, file_bytes: $size}' "$results/s3-rss.json" >"$work/rss.json"
+  peak() { grep -E '^[0-9]+$' "$1" | sort -n | tail -n1; }
+  jq --arg n "$n" --argjson k "$(peak "$work/rss-kopsform")" --argjson g "$(peak "$work/rss-github")" \
+    --argjson js "$(peak "$work/rss-json")" --argjson j "$(peak "$work/rss-jq")" --argjson size "$(stat -c %s "$plan")" \
+    '.[$n] = {kopsform_kb: $k, github_kb: $g, json_kb: $js, jq_kb: $j, file_bytes: $size}' "$results/s3-rss.json" >"$work/rss.json"
   mv "$work/rss.json" "$results/s3-rss.json"
 done
 cd "$work"
@@ -349,10 +381,17 @@ quietly kopsform -C "$s2" cluster-update
 expect_up_to_date "$s2"
 trace "$work/s4-standin.trace" "$kopsform" -C "$s2" cluster-update
 procs "$work/s4-standin.trace" s4-standin
-hf_rounds s4 -N \
-  -n "kopsform cluster-update, up to date (real terraform)" "$kopsform -C $s4 cluster-update" \
-  -n "sh: the same child commands (real terraform)" "sh $work/s4-replay.sh" \
+python3 "$bench/trace.py" replay "$work/s4-standin.trace" "$work/s4-standin-replay.sh"
+s4_commands=(
+  -n "kopsform cluster-update, up to date (real terraform)" "$kopsform -C $s4 cluster-update"
+  -n "sh: the same child commands (real terraform)" "sh $work/s4-replay.sh"
   -n "kopsform cluster-update, up to date (terraform stand-in)" "$kopsform -C $s2 cluster-update"
+)
+# The stand-in run's own children, when it starts any, to subtract them from its time.
+if [ "$(jq '.children | length' "$results/s4-standin.procs.json")" -gt 0 ]; then
+  s4_commands+=(-n "sh: the same child commands (terraform stand-in)" "sh $work/s4-standin-replay.sh")
+fi
+hf_rounds s4 -N "${s4_commands[@]}"
 
 # --- 5. Many clusters -----------------------------------------------------------------------------
 
@@ -374,16 +413,36 @@ hf s5 -N "${slow[@]}" \
   -n "jobs 4" "$kopsform -C $s5 --all --yes --force --quiet --jobs 4 cluster-update plan" \
   -n "jobs 8" "$kopsform -C $s5 --all --yes --force --quiet --jobs 8 cluster-update plan"
 
+# --- Instruction counts ---------------------------------------------------------------------------
+
+if [ "$callgrind" = after ]; then
+  say "instruction counts (bench/callgrind.sh; the --jobs 2 and 50,000-change runs take minutes)"
+  instruction_counts
+elif [ "${callgrind#file:}" != "$callgrind" ]; then
+  waited=0
+  until [ -s "${callgrind#file:}" ]; do
+    [ "$waited" -eq 0 ] && say "waiting for ${callgrind#file:} (bench/callgrind.sh)"
+    [ "$waited" -lt 1800 ] || die "${callgrind#file:} did not appear in 30 minutes"
+    sleep 10
+    waited=$((waited + 10))
+  done
+  cp "${callgrind#file:}" "$results/callgrind.txt"
+  callgrind=file
+elif [ -n "$callgrind_pid" ]; then
+  say "waiting for the instruction counts (bench/callgrind.sh)"
+  wait "$callgrind_pid" || die "bench/callgrind.sh failed"
+fi
+
 # --- Report ---------------------------------------------------------------------------------------
 
 say "report"
 jq -n --argjson quick "$quick" --argjson seconds "$(($(date +%s) - started))" \
   --arg fast "${fast[*]}" --arg slow "${slow[*]}" --argjson rss_runs "$rss_runs" \
   --argjson rounds "$rounds" --arg round "${round[*]}" \
-  --arg kopsform "$kopsform" --arg just "$just_bin" \
+  --arg kopsform "$kopsform" --arg just "$just_bin" --arg callgrind "$callgrind" \
   --arg load_start "$load_start" --arg load_end "$(cut -d' ' -f1-3 /proc/loadavg)" \
   '{quick: ($quick == 1), seconds: $seconds, fast: $fast, slow: $slow, rss_runs: $rss_runs,
-    rounds: $rounds, round: $round,
+    rounds: $rounds, round: $round, callgrind: $callgrind,
     kopsform: $kopsform, just: $just, load_start: $load_start, load_end: $load_end}' >"$results/meta.json"
 python3 "$bench/report.py" "$results" >"$work/performance.md"
 cp "$work/performance.md" "$repo/docs/performance.md"
