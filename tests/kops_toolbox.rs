@@ -184,3 +184,55 @@ fn a_step_set_value_cannot_change_the_yaml_structure() {
         .stderr_has("of the `render` step of mytemplate.tpl");
     assert!(!p.exists("output.yaml"));
 }
+
+#[test]
+fn doctor_renders_every_template_of_the_step_as_the_task_does() {
+    let p = Project::new();
+    p.script("fake-terraform", "#!/bin/sh\necho '{}'\n");
+    p.file("1-prerequisites/main.tf", "# the outputs are empty\n");
+    p.file("values.yaml", "zone: eu-west-1a\n");
+    p.file(
+        "cluster.yaml",
+        "apiVersion: kops.k8s.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: {{ .clusterName }}\nspec:\n  kubernetesVersion: 1.33.4\n",
+    );
+    for (file, name) in [("a-nodes.yaml", "nodes"), ("b-bastions.yaml", "bastions")] {
+        p.file(
+            &format!("instancegroups/{file}"),
+            &format!(
+                "apiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup\nmetadata:\n  name: {name}\n  labels:\n    kops.k8s.io/cluster: {{{{ .clusterName }}}}\nspec:\n  role: Node\n  subnets:\n  - {{{{ .zone }}}}\n"
+            ),
+        );
+    }
+    p.file(
+        "tasks.toml",
+        "[tools]\nterraform = \"./fake-terraform\"\n\n[cluster]\nname = \"eu1.k8s.example.com\"\nstate = \"kops-state\"\nvalues = [\"values.yaml\"]\n\n[tasks.cluster-template]\nsteps = [{ render = [\"cluster.yaml\", \"instancegroups\"], out = \"2-kops/cluster.yml\", engine = \"go\" }]\n",
+    );
+    let doctor = p.kopsform(&["doctor"]);
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.contains("template"))
+        .unwrap_or_else(|| panic!("a template line\n{}", doctor.show()));
+    assert_eq!(
+        line,
+        "ok    template cluster.yaml, instancegroups renders: Cluster eu1.k8s.example.com, InstanceGroup nodes, InstanceGroup bastions"
+    );
+    p.kopsform(&["cluster-template"]).success();
+    assert!(p.read("2-kops/cluster.yml").contains("---\napiVersion"));
+
+    // A template of the folder that kops would refuse blocks doctor, as it fails the task.
+    p.file(
+        "instancegroups/b-bastions.yaml",
+        "apiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup\nmetadata:\n  name: bastions\nspec:\n  role: Node\n",
+    );
+    let doctor = p.kopsform(&["doctor"]);
+    doctor.failure(1);
+    assert!(
+        doctor
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL  template") && l.contains("kops.k8s.io/cluster")),
+        "{}",
+        doctor.show()
+    );
+}
