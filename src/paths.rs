@@ -238,6 +238,54 @@ pub(crate) fn check(root: &Path, target: &Target) -> Result<PathBuf, String> {
     Ok(root.join(normal))
 }
 
+/// What [`walk`] could not do, with the path as shown.
+pub(crate) enum WalkError {
+    /// A file or folder could not be read (it may not exist): its path, as shown too.
+    Read(PathBuf, String, std::io::Error),
+    /// A folder could not be listed.
+    List(String, std::io::Error),
+    /// More than the limit of files were found.
+    TooMany,
+}
+
+/// Appends to `files` the file `path`, or every file below the folder `path` in the order Go's
+/// `filepath.Walk` gives (names sorted, depth first), each with its path as shown (`shown`, then
+/// `/name` per level); links are followed. Stops once `files` holds more than `limit`.
+pub(crate) fn walk(
+    path: PathBuf,
+    shown: String,
+    limit: usize,
+    files: &mut Vec<(PathBuf, String)>,
+) -> Result<(), WalkError> {
+    let mut stack = vec![(path, shown)];
+    while let Some((path, shown)) = stack.pop() {
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) => return Err(WalkError::Read(path, shown, e)),
+        };
+        if meta.is_dir() {
+            let listed = std::fs::read_dir(&path).and_then(|d| d.collect::<Result<Vec<_>, _>>());
+            let mut children: Vec<String> = match listed {
+                Ok(entries) => entries
+                    .into_iter()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect(),
+                Err(e) => return Err(WalkError::List(shown, e)),
+            };
+            children.sort();
+            for child in children.into_iter().rev() {
+                stack.push((path.join(&child), format!("{shown}/{child}")));
+            }
+        } else {
+            files.push((path, shown));
+        }
+        if files.len() > limit {
+            return Err(WalkError::TooMany);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,33 +78,18 @@ pub(crate) fn load_snippets(
                 "{entry}: {why}; keep snippets inside the project (the `snippets` of the `render` step)"
             ))
         })?;
-        let mut stack = vec![(path, entry.trim_end_matches('/').to_string())];
-        while let Some((path, shown)) = stack.pop() {
-            let meta = std::fs::metadata(&path).map_err(|e| {
-                UserError::new(format!(
-                    "{shown}: cannot read the snippets: {e}; fix `snippets` in the `render` step"
-                ))
-            })?;
-            if meta.is_dir() {
-                let mut children: Vec<_> = std::fs::read_dir(&path)
-                    .and_then(|d| d.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| UserError::new(format!("{shown}: cannot list the snippets: {e}")))?
-                    .into_iter()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                children.sort();
-                for child in children.into_iter().rev() {
-                    stack.push((path.join(&child), format!("{shown}/{child}")));
-                }
-            } else {
-                files.push((path, shown));
+        let shown = entry.trim_end_matches('/').to_string();
+        crate::paths::walk(path, shown, MAX_SNIPPETS, &mut files).map_err(|e| match e {
+            crate::paths::WalkError::Read(_, shown, e) => UserError::new(format!(
+                "{shown}: cannot read the snippets: {e}; fix `snippets` in the `render` step"
+            )),
+            crate::paths::WalkError::List(shown, e) => {
+                UserError::new(format!("{shown}: cannot list the snippets: {e}"))
             }
-            if files.len() > MAX_SNIPPETS {
-                return Err(UserError::new(format!(
-                    "{entry}: more than {MAX_SNIPPETS} snippet files; kopsform reads at most {MAX_SNIPPETS}"
-                )));
-            }
-        }
+            crate::paths::WalkError::TooMany => UserError::new(format!(
+                "{entry}: more than {MAX_SNIPPETS} snippet files; kopsform reads at most {MAX_SNIPPETS}"
+            )),
+        })?;
     }
     let mut snippets: Vec<Snippet> = Vec::new();
     for (path, shown) in files {

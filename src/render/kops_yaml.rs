@@ -101,6 +101,21 @@ enum Context {
     SeqItem,
 }
 
+/// What goes before the `i`-th key or `-` of a collection written at `at`, whose entries sit at
+/// column `child`: the first entry of a map value starts a new line, the first one of a list item
+/// follows its `-`, the others are indented.
+fn lead(out: &mut String, at: Context, i: usize, child: usize) {
+    match (at, i) {
+        (Context::MapValue, 0) => {
+            out.push('\n');
+            out.push_str(&" ".repeat(child));
+        }
+        (Context::SeqItem, 0) => out.push(' '),
+        (Context::Document, 0) => {}
+        _ => out.push_str(&" ".repeat(child)),
+    }
+}
+
 /// Writes `value` whose block starts at column `indent`; in a map value or a list item the
 /// cursor is right after `key:` or `-`.
 fn write_value(out: &mut String, value: &Value, indent: usize, at: Context) {
@@ -114,15 +129,7 @@ fn write_value(out: &mut String, value: &Value, indent: usize, at: Context) {
                 Context::SeqItem => indent + 2,
             };
             for (i, key) in keys.into_iter().enumerate() {
-                match (at, i) {
-                    (Context::MapValue, 0) => {
-                        out.push('\n');
-                        out.push_str(&" ".repeat(child));
-                    }
-                    (Context::SeqItem, 0) => out.push(' '),
-                    (Context::Document, 0) => {}
-                    _ => out.push_str(&" ".repeat(child)),
-                }
+                lead(out, at, i, child);
                 out.push_str(&key_scalar(key));
                 out.push(':');
                 write_value(out, &map[key.as_str()], child, Context::MapValue);
@@ -135,15 +142,7 @@ fn write_value(out: &mut String, value: &Value, indent: usize, at: Context) {
                 _ => indent,
             };
             for (i, item) in items.iter().enumerate() {
-                match (at, i) {
-                    (Context::MapValue, 0) => {
-                        out.push('\n');
-                        out.push_str(&" ".repeat(child));
-                    }
-                    (Context::SeqItem, 0) => out.push(' '),
-                    (Context::Document, 0) => {}
-                    _ => out.push_str(&" ".repeat(child)),
-                }
+                lead(out, at, i, child);
                 out.push('-');
                 write_value(out, item, child, Context::SeqItem);
             }

@@ -48,46 +48,19 @@ pub(crate) fn expand(
     for entry in entries {
         let path = project_dir.join(entry);
         let found = files.len();
-        let mut stack = vec![(path, entry.trim_end_matches('/').to_string())];
-        while let Some((path, shown)) = stack.pop() {
-            let meta = std::fs::symlink_metadata(&path)
-                .and_then(|m| {
-                    if m.file_type().is_symlink() {
-                        std::fs::metadata(&path)
-                    } else {
-                        Ok(m)
-                    }
-                })
-                .map_err(|e| {
-                    UserError::new(format!(
-                        "{}: cannot read the template: {e}; fix the `{what}` path in {file}",
-                        path.display()
-                    ))
-                })?;
-            if meta.is_dir() {
-                let mut children: Vec<String> = std::fs::read_dir(&path)
-                    .and_then(|d| d.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| {
-                        UserError::new(format!(
-                            "{shown}: cannot list the folder: {e}; fix the `{what}` path in {file}"
-                        ))
-                    })?
-                    .into_iter()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                children.sort();
-                for child in children.into_iter().rev() {
-                    stack.push((path.join(&child), format!("{shown}/{child}")));
-                }
-            } else {
-                files.push((path, shown));
-            }
-            if files.len() > MAX_TEMPLATES {
-                return Err(UserError::new(format!(
-                    "{entry}: more than {MAX_TEMPLATES} files (a step reads at most {MAX_TEMPLATES}); fix the `{what}` path in {file}"
-                )));
-            }
-        }
+        let shown = entry.trim_end_matches('/').to_string();
+        crate::paths::walk(path, shown, MAX_TEMPLATES, &mut files).map_err(|e| match e {
+            crate::paths::WalkError::Read(path, _, e) => UserError::new(format!(
+                "{}: cannot read the template: {e}; fix the `{what}` path in {file}",
+                path.display()
+            )),
+            crate::paths::WalkError::List(shown, e) => UserError::new(format!(
+                "{shown}: cannot list the folder: {e}; fix the `{what}` path in {file}"
+            )),
+            crate::paths::WalkError::TooMany => UserError::new(format!(
+                "{entry}: more than {MAX_TEMPLATES} files (a step reads at most {MAX_TEMPLATES}); fix the `{what}` path in {file}"
+            )),
+        })?;
         if files.len() == found {
             return Err(UserError::new(format!(
                 "{entry}: the folder holds no file (kops would render nothing from it); fix the `{what}` path in {file}"
