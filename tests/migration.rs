@@ -4,24 +4,11 @@
 //! as the page says (tests/fixtures/migration/after), then doctor, the render, cluster-update and
 //! plan, apply, the dry run and the teardown, on moto with real terraform and the kops double.
 
-use crate::support::{Project, Run, S3, copy_tree, repo, require, require_terraform};
+use crate::support::{
+    HOST_CREDENTIALS, Project, Run, S3, copy_tree, repo, require, require_terraform,
+};
 
 const FIXTURE: &str = "tests/fixtures/migration";
-
-/// Variables of the machine running the tests that would give kopsform credentials of its own:
-/// the project's AWS profiles must be what every command uses.
-const HOST_CREDENTIALS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-];
 
 fn fixture(rel: &str) -> String {
     let path = repo().join(FIXTURE).join(rel);

@@ -4,21 +4,7 @@
 //! project names (`AWS_SHARED_CREDENTIALS_FILE`, `AWS_PROFILE`); without that `[env]` each of them
 //! fails with a clear error.
 
-use crate::support::{Project, Run, S3, backend_tf, require, require_terraform};
-
-/// Variables of the machine running the tests that would give kopsform credentials of its own.
-const HOST_CREDENTIALS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-];
+use crate::support::{HOST_CREDENTIALS, Project, Run, S3, backend_tf, require, require_terraform};
 
 const OUTPUTS: &str = r#"{
   "cluster_name": {"sensitive": false, "type": "string", "value": "c.example.com"}

@@ -461,9 +461,9 @@ impl<'p> Runner<'p> {
         fp.add("values", &serde_json::to_vec(&context).unwrap_or_default());
         programs.sort();
         programs.dedup();
+        let cache = self.project.path(".kopsform/tool-versions.json");
+        let env = crate::values::context::own_env_pairs(self.project, self.cluster.as_ref());
         for program in programs {
-            let cache = self.project.path(".kopsform/tool-versions.json");
-            let env = crate::values::context::own_env_pairs(self.project, self.cluster.as_ref());
             let version =
                 crate::run::uptodate::tool_version(&program, &self.project.dir, &cache, &env);
             fp.add(&format!("tool {program}"), version.as_bytes());

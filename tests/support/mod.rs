@@ -315,6 +315,21 @@ impl Project {
     }
 }
 
+/// Variables of the machine running the tests that would give kopsform credentials of its own:
+/// a test that gives the project its own (`[env]`, profiles) runs kopsform without these.
+pub const HOST_CREDENTIALS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+];
+
 pub fn copy_tree(from: &Path, to: &Path) {
     let meta = std::fs::metadata(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     if meta.is_dir() {
