@@ -12,7 +12,7 @@ use super::rows::{path_text, replace_steps, rows};
 use super::secrets::Secrets;
 use super::stream::{Item, RawChange, RawResourceChange, Top, marks_something};
 use super::summary::{
-    Action, Counts, Import, OutputChange, PlanSummary, ResourceChange, Shown, Variable,
+    self, Action, Counts, Import, OutputChange, PlanSummary, Rare, ResourceChange, Shown, Variable,
 };
 use crate::redact::Masks;
 
@@ -100,7 +100,7 @@ impl FirstPass {
         let secrets = self.secrets;
         let mut changes = self.changes;
         for (i, id) in self.import_ids {
-            if let Some(import) = &mut changes[i].importing {
+            if let Some(import) = changes[i].importing_mut() {
                 import.id = Some(if secrets.hides(&id) {
                     Shown::Sensitive
                 } else {
@@ -117,7 +117,7 @@ impl FirstPass {
             let rows = rows(c, before.as_ref(), after.as_ref(), action, &secrets);
             let (mut entry, import_id) = light(rc, action);
             entry.attributes = rows;
-            if let (Some(import), Some(id)) = (&mut entry.importing, import_id) {
+            if let (Some(import), Some(id)) = (entry.importing_mut(), import_id) {
                 import.id = Some(if secrets.hides(&id) {
                     Shown::Sensitive
                 } else {
@@ -237,22 +237,23 @@ fn light<V>(rc: RawResourceChange<V>, action: Action) -> (ResourceChange, Option
         Some(i) => (Some(Import { id: None }), i.id),
         None => (None, None),
     };
-    let change = ResourceChange {
+    let change = ResourceChange::new(
+        rc.address,
+        summary::word(rc.mode.unwrap_or_else(|| "managed".to_string())),
+        rc.resource_type,
+        rc.name,
+        summary::actions(c.actions),
+        action,
+    )
+    .with_rare(Rare {
         previous_address,
         module_address: rc.module_address.filter(|m| !m.is_empty()),
-        mode: rc.mode.unwrap_or_else(|| "managed".to_string()),
-        resource_type: rc.resource_type,
-        name: rc.name,
         index: rc.index.as_ref().map(|i| format!("[{i}]")),
         deposed: rc.deposed.filter(|d| !d.is_empty()),
-        actions: c.actions,
-        action,
         action_reason: rc.action_reason.filter(|r| !r.is_empty()),
         replace_paths,
         importing,
-        attributes: Vec::new(),
-        address: rc.address,
-    };
+    });
     (change, import_id)
 }
 

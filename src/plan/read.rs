@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(s.counts.moved, 1);
         assert_eq!(s.counts.read, 1);
         assert_eq!(s.changes.len(), 2);
-        assert_eq!(s.changes[0].previous_address.as_deref(), Some("a.old"));
+        assert_eq!(s.changes[0].previous_address(), Some("a.old"));
     }
 
     #[test]
@@ -441,7 +441,7 @@ mod tests {
             rows.iter()
                 .all(|r| r.path != "long" && r.path != "tags.Name")
         );
-        assert_eq!(s.changes[0].replace_paths, ["size"]);
+        assert_eq!(s.changes[0].replace_paths(), ["size"]);
         let text = format!("{s:?}");
         assert!(!text.contains("hunter2"), "{text}");
     }

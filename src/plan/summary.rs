@@ -1,6 +1,7 @@
 //! The summary: what a plan does ([`PlanSummary`], its changes, outputs, variables and counts),
 //! every value already in display form ([`Shown`]). Built by `build`, read by the review.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// What a plan does, with every value already in display form (no secrets).
@@ -125,41 +126,167 @@ impl fmt::Display for Action {
 }
 
 /// One resource instance change (or drift entry).
+///
+/// A review keeps one per change of the plan for the whole run, so the common fields are inline
+/// and the rarely set ones (moves, modules, instance keys, deposed objects, reasons, replace paths,
+/// imports) share one box that most changes never allocate; `mode` and `actions` borrow Terraform's
+/// usual words instead of copying them (docs/performance.md, peak memory of the review).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResourceChange {
     pub(crate) address: String,
+    /// `managed` or `data`.
+    pub(crate) mode: Word,
+    pub(crate) resource_type: String,
+    pub(crate) name: String,
+    /// Terraform's action list, verbatim.
+    pub(crate) actions: Actions,
+    pub(crate) action: Action,
+    /// Attribute rows: what changes (update, replace), is set (create) or goes (delete).
+    pub(crate) attributes: Vec<AttributeChange>,
+    pub(crate) rare: Option<Box<Rare>>,
+}
+
+/// A word of Terraform's (`managed`, `create`): borrowed when it is one of the usual ones.
+pub(crate) type Word = Cow<'static, str>;
+
+/// Terraform's action list: one of the usual lists, borrowed, or a copy of another.
+pub(crate) type Actions = Cow<'static, [Word]>;
+
+/// The fields of a change that most changes do not have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Rare {
     /// The address before a `moved` block, when it differs.
     pub(crate) previous_address: Option<String>,
     pub(crate) module_address: Option<String>,
-    /// `managed` or `data`.
-    pub(crate) mode: String,
-    pub(crate) resource_type: String,
-    pub(crate) name: String,
     /// The instance key as Terraform prints it after the name (`[0]`, `["a"]`), when there is one.
     pub(crate) index: Option<String>,
     /// The key of a deposed object (left over from a failed create-before-destroy).
     pub(crate) deposed: Option<String>,
-    /// Terraform's action list, verbatim.
-    pub(crate) actions: Vec<String>,
-    pub(crate) action: Action,
     /// Terraform's `action_reason` keyword.
     pub(crate) action_reason: Option<String>,
     /// The attributes whose change forces the replacement, as paths (`tags["Name"]`).
     pub(crate) replace_paths: Vec<String>,
     /// Present when the object is imported.
     pub(crate) importing: Option<Import>,
-    /// Attribute rows: what changes (update, replace), is set (create) or goes (delete).
-    pub(crate) attributes: Vec<AttributeChange>,
+}
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        *self == Rare::default()
+    }
+}
+
+/// `mode` as a [`Word`].
+pub(crate) fn word(text: String) -> Word {
+    match text.as_str() {
+        "managed" => Cow::Borrowed("managed"),
+        "data" => Cow::Borrowed("data"),
+        _ => Cow::Owned(text),
+    }
+}
+
+/// An action list as [`Actions`].
+pub(crate) fn actions(list: Vec<String>) -> Actions {
+    const fn one(w: &'static str) -> Word {
+        Cow::Borrowed(w)
+    }
+    const USUAL: &[&[Word]] = &[
+        &[one("create")],
+        &[one("update")],
+        &[one("delete")],
+        &[one("read")],
+        &[one("no-op")],
+        &[one("forget")],
+        &[one("delete"), one("create")],
+        &[one("create"), one("delete")],
+        &[one("create"), one("forget")],
+        &[one("forget"), one("create")],
+    ];
+    match USUAL.iter().find(|u| {
+        u.len() == list.len() && u.iter().zip(&list).all(|(a, b)| a.as_ref() == b.as_str())
+    }) {
+        Some(u) => Cow::Borrowed(u),
+        None => Cow::Owned(list.into_iter().map(Cow::Owned).collect()),
+    }
 }
 
 impl ResourceChange {
+    /// A change with no rare fields set (give them with [`ResourceChange::with_rare`]).
+    pub(crate) fn new(
+        address: String,
+        mode: Word,
+        resource_type: String,
+        name: String,
+        actions: Actions,
+        action: Action,
+    ) -> ResourceChange {
+        ResourceChange {
+            address,
+            mode,
+            resource_type,
+            name,
+            actions,
+            action,
+            attributes: Vec::new(),
+            rare: None,
+        }
+    }
+
+    /// The change with `rare`, boxed only when some field is set.
+    pub(crate) fn with_rare(mut self, rare: Rare) -> ResourceChange {
+        self.rare = (!rare.is_empty()).then(|| Box::new(rare));
+        self
+    }
+
+    fn rare_str(&self, field: impl Fn(&Rare) -> &Option<String>) -> Option<&str> {
+        self.rare.as_deref().and_then(|r| field(r).as_deref())
+    }
+
+    /// The address before a `moved` block, when it differs.
+    pub(crate) fn previous_address(&self) -> Option<&str> {
+        self.rare_str(|r| &r.previous_address)
+    }
+
+    pub(crate) fn module_address(&self) -> Option<&str> {
+        self.rare_str(|r| &r.module_address)
+    }
+
+    /// The instance key as Terraform prints it after the name (`[0]`, `["a"]`).
+    pub(crate) fn index(&self) -> Option<&str> {
+        self.rare_str(|r| &r.index)
+    }
+
+    /// The key of a deposed object.
+    pub(crate) fn deposed(&self) -> Option<&str> {
+        self.rare_str(|r| &r.deposed)
+    }
+
+    /// Terraform's `action_reason` keyword.
+    pub(crate) fn action_reason(&self) -> Option<&str> {
+        self.rare_str(|r| &r.action_reason)
+    }
+
+    /// The attributes whose change forces the replacement, as paths (`tags["Name"]`).
+    pub(crate) fn replace_paths(&self) -> &[String] {
+        self.rare.as_deref().map_or(&[], |r| &r.replace_paths)
+    }
+
+    /// Present when the object is imported.
+    pub(crate) fn importing(&self) -> Option<&Import> {
+        self.rare.as_deref().and_then(|r| r.importing.as_ref())
+    }
+
+    pub(crate) fn importing_mut(&mut self) -> Option<&mut Import> {
+        self.rare.as_deref_mut().and_then(|r| r.importing.as_mut())
+    }
+
     pub(crate) fn is_moved(&self) -> bool {
-        self.previous_address.is_some()
+        self.previous_address().is_some()
     }
 
     /// The address with the deposed key, as Terraform displays it.
     pub(crate) fn display_address(&self) -> String {
-        match &self.deposed {
+        match self.deposed() {
             Some(key) => format!("{} (deposed object {key})", self.address),
             None => self.address.clone(),
         }

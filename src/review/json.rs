@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::atomic::WriteError;
 use crate::error::UserError;
-use crate::plan::summary::{AttributeChange, ResourceChange, Shown};
+use crate::plan::summary::{AttributeChange, ResourceChange, Shown, Word};
 use crate::redact::Masks;
 use crate::tools::kops::GroupStatus;
 
@@ -224,17 +224,17 @@ impl Serialize for Changes<'_, '_> {
 #[derive(serde::Serialize)]
 struct ChangeOut<'a> {
     address: &'a str,
-    previous_address: &'a Option<String>,
-    module_address: &'a Option<String>,
+    previous_address: Option<&'a str>,
+    module_address: Option<&'a str>,
     mode: &'a str,
     #[serde(rename = "type")]
     resource_type: &'a str,
     name: &'a str,
-    index: &'a Option<String>,
-    deposed: &'a Option<String>,
-    actions: &'a [String],
+    index: Option<&'a str>,
+    deposed: Option<&'a str>,
+    actions: &'a [Word],
     action: &'static str,
-    action_reason: &'a Option<String>,
+    action_reason: Option<&'a str>,
     reasons: Vec<String>,
     replace_paths: &'a [String],
     importing: Option<ImportOut<'a>>,
@@ -275,21 +275,20 @@ impl<'a> ChangeOut<'a> {
     ) -> ChangeOut<'a> {
         ChangeOut {
             address: &c.address,
-            previous_address: &c.previous_address,
-            module_address: &c.module_address,
+            previous_address: c.previous_address(),
+            module_address: c.module_address(),
             mode: &c.mode,
             resource_type: &c.resource_type,
             name: &c.name,
-            index: &c.index,
-            deposed: &c.deposed,
+            index: c.index(),
+            deposed: c.deposed(),
             actions: &c.actions,
             action: c.action.label(),
-            action_reason: &c.action_reason,
+            action_reason: c.action_reason(),
             reasons: reasons(c, Style::Plain),
-            replace_paths: &c.replace_paths,
+            replace_paths: c.replace_paths(),
             importing: c
-                .importing
-                .as_ref()
+                .importing()
                 .map(|i| ImportOut { id: i.id.as_ref() }),
             attributes: attributes
                 .iter()
@@ -309,19 +308,19 @@ impl<'a> ChangeOut<'a> {
 fn change_json(c: &ResourceChange, attributes: &[AttributeChange]) -> Value {
     json!({
         "address": c.address,
-        "previous_address": c.previous_address,
-        "module_address": c.module_address,
+        "previous_address": c.previous_address(),
+        "module_address": c.module_address(),
         "mode": c.mode,
         "type": c.resource_type,
         "name": c.name,
-        "index": c.index,
-        "deposed": c.deposed,
+        "index": c.index(),
+        "deposed": c.deposed(),
         "actions": c.actions,
         "action": c.action.label(),
-        "action_reason": c.action_reason,
+        "action_reason": c.action_reason(),
         "reasons": reasons(c, Style::Plain),
-        "replace_paths": c.replace_paths,
-        "importing": c.importing.as_ref().map(|i| json!({"id": i.id.as_ref().map(Shown::to_string)})),
+        "replace_paths": c.replace_paths(),
+        "importing": c.importing().map(|i| json!({"id": i.id.as_ref().map(Shown::to_string)})),
         "attributes": attributes.iter().map(|a| json!({
             "path": a.path,
             "before": a.before.as_ref().map(Shown::to_string),

@@ -482,8 +482,8 @@ fn risk_section(review: &Review) -> Option<Section> {
         for reason in reasons(change, Style::Markdown) {
             let _ = writeln!(text, "  - why: {reason}");
         }
-        if !change.replace_paths.is_empty() {
-            let paths: Vec<String> = change.replace_paths.iter().map(|p| code(p)).collect();
+        if !change.replace_paths().is_empty() {
+            let paths: Vec<String> = change.replace_paths().iter().map(|p| code(p)).collect();
             let _ = writeln!(text, "  - forces replacement: {}", paths.join(", "));
         }
     }
@@ -575,7 +575,7 @@ fn types_section(review: &Review) -> Option<Section> {
             a if a.is_replace() => t.replace += 1,
             _ => {}
         }
-        t.import += usize::from(c.importing.is_some());
+        t.import += usize::from(c.importing().is_some());
         t.moved += usize::from(c.is_moved());
     }
     let number = |n: usize| if n == 0 { String::new() } else { n.to_string() };
@@ -626,7 +626,7 @@ fn drift_section(review: &Review) -> Option<Section> {
                 _ => "has drifted",
             };
             let mut item = format!("- {} {what}", code(&d.display_address()));
-            if let Some(prev) = &d.previous_address {
+            if let Some(prev) = d.previous_address() {
                 let _ = write!(item, " (from {})", code(prev));
             }
             item.push('\n');
@@ -703,12 +703,12 @@ fn details_item(text: &mut String, change: &ResourceChange, rows: &[AttributeCha
     text.push_str("</b> <code>");
     push_html(text, &change.display_address());
     text.push_str("</code>");
-    if let Some(prev) = &change.previous_address {
+    if let Some(prev) = change.previous_address() {
         text.push_str(" (moved from <code>");
         push_html(text, prev);
         text.push_str("</code>)");
     }
-    if let Some(import) = &change.importing {
+    if let Some(import) = change.importing() {
         match &import.id {
             Some(id) => {
                 text.push_str(" (import ID <code>");

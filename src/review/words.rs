@@ -25,8 +25,8 @@ impl Style {
 pub(super) fn reasons(change: &ResourceChange, style: Style) -> Vec<String> {
     let q = |s: &str| style.code(s);
     let mut out = Vec::new();
-    if let Some(reason) = &change.action_reason {
-        let words = match reason.as_str() {
+    if let Some(reason) = change.action_reason() {
+        let words = match reason {
             "replace_because_cannot_update" => {
                 "the provider cannot make this change in place, so the object is replaced"
                     .to_string()
@@ -45,9 +45,9 @@ pub(super) fn reasons(change: &ResourceChange, style: Style) -> Vec<String> {
             ),
             "delete_because_no_module" => format!(
                 "{} is not in the configuration",
-                q(change.module_address.as_deref().unwrap_or("its module"))
+                q(change.module_address().unwrap_or("its module"))
             ),
-            "delete_because_wrong_repetition" => match change.index.as_deref() {
+            "delete_because_wrong_repetition" => match change.index() {
                 None => "the resource now uses count or for_each".to_string(),
                 Some(i) if i.starts_with("[\"") => {
                     "the resource no longer uses for_each".to_string()
@@ -56,15 +56,15 @@ pub(super) fn reasons(change: &ResourceChange, style: Style) -> Vec<String> {
             },
             "delete_because_count_index" => format!(
                 "index {} is out of range for count",
-                change.index.as_deref().unwrap_or("[?]")
+                change.index().unwrap_or("[?]")
             ),
             "delete_because_each_key" => format!(
                 "key {} is not in the for_each map",
-                change.index.as_deref().unwrap_or("[?]")
+                change.index().unwrap_or("[?]")
             ),
             "delete_because_no_move_target" => format!(
                 "{} was moved to {}, which is not in the configuration",
-                q(change.previous_address.as_deref().unwrap_or("it")),
+                q(change.previous_address().unwrap_or("it")),
                 q(&change.address)
             ),
             "read_because_config_unknown" => {
@@ -83,7 +83,7 @@ pub(super) fn reasons(change: &ResourceChange, style: Style) -> Vec<String> {
             words
         });
     }
-    if let Some(key) = &change.deposed {
+    if let Some(key) = change.deposed() {
         out.push(format!(
             "left over from a partially failed replacement (deposed object {})",
             q(key)
@@ -110,10 +110,10 @@ pub(super) fn action_words(change: &ResourceChange) -> String {
         Action::CreateThenDelete => "replace (create, then destroy)",
         Action::CreateThenForget | Action::ForgetThenCreate => "replace (old object kept)",
         Action::NoOp if change.is_moved() => "move",
-        Action::NoOp if change.importing.is_some() => "import",
+        Action::NoOp if change.importing().is_some() => "import",
         other => other.label(),
     };
-    if change.importing.is_some() && change.action != Action::NoOp {
+    if change.importing().is_some() && change.action != Action::NoOp {
         format!("import, {base}")
     } else {
         base.to_string()
