@@ -3,15 +3,14 @@
 //! dropped, so a plan of any size is never held as one JSON value (issue 19: the whole-document
 //! `Value` of a 22 MB plan peaked at 714 MB). Everything else (counts, drift, outputs) is small.
 
-use std::cell::RefCell;
 use std::io::Write;
 
-use serde::ser::{Error as _, Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::Serialize;
 use serde_json::{Value, json};
 
 use crate::atomic::WriteError;
 use crate::error::UserError;
-use crate::plan::summary::{AttributeChange, ResourceChange, Shown, Word};
+use crate::plan::summary::{AttributeChange, ResourceChange, Shown};
 use crate::redact::Masks;
 use crate::tools::kops::GroupStatus;
 
@@ -39,33 +38,22 @@ pub(crate) fn write_json(
     masks: &Masks,
     w: &mut dyn Write,
 ) -> Result<(), WriteError> {
-    let failed = RefCell::new(None);
-    let document = Document {
-        review,
-        masks,
-        failed: &failed,
-    };
-    // The serializer writes many small pieces: a buffer of a known type takes them without a
-    // call through `dyn Write` each (issue 19).
-    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, &mut *w);
-    let mut ser = serde_json::Serializer::with_formatter(&mut buffered, Pretty::default());
-    if let Err(e) = document.serialize(&mut ser) {
-        if let Some(e) = failed.into_inner() {
-            return Err(WriteError::Source(e));
-        }
-        return Err(WriteError::Io(std::io::Error::from(e)));
-    }
-    buffered.write_all(b"\n")?;
-    buffered.into_inner().map_err(|e| e.into_error())?;
+    let document = Document { review, masks };
+    // Many small pieces are written: a buffer of a known type takes them without a call through
+    // `dyn Write` each (issue 19).
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, &mut *w);
+    document.write(&mut out)?;
+    out.write_all(b"}\n")?;
+    out.into_inner().map_err(|e| e.into_error())?;
     Ok(())
 }
 
-/// The whole document, serialized field by field in the schema's order.
+type Out<'w> = std::io::BufWriter<&'w mut dyn Write>;
+
+/// The whole document, written field by field in the schema's order.
 struct Document<'a> {
     review: &'a Review,
     masks: &'a Masks,
-    /// Why the changes' second pass failed, for [`write_json`] to return.
-    failed: &'a RefCell<Option<UserError>>,
 }
 
 impl Document<'_> {
@@ -73,23 +61,50 @@ impl Document<'_> {
         self.masks.mask_json(&mut value);
         value
     }
-}
 
-impl Serialize for Document<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+    /// A member of the document (`,` before all but the first) and its value, pretty-printed
+    /// one level deep as serde_json's pretty printer would print it inside the document.
+    fn entry(
+        out: &mut Out,
+        first: bool,
+        key: &str,
+        value: &impl Serialize,
+    ) -> Result<(), WriteError> {
+        let mut head = Vec::with_capacity(key.len() + 8);
+        if !first {
+            head.push(b',');
+        }
+        head.extend_from_slice(b"\n  ");
+        json_str(&mut head, key);
+        head.extend_from_slice(b": ");
+        out.write_all(&head)?;
+        pretty_at(out, 1, value)
+    }
+
+    /// Everything but the closing brace of the document.
+    fn write(&self, out: &mut Out) -> Result<(), WriteError> {
         let review = self.review;
         let s = &review.summary;
         let c = &s.counts;
-        let mut map = ser.serialize_map(Some(16))?;
-        map.serialize_entry("kopsform_review", &JSON_SCHEMA_VERSION)?;
-        map.serialize_entry("cluster", &self.masked(json!(review.cluster)))?;
-        map.serialize_entry("format_version", &self.masked(json!(s.format_version)))?;
-        map.serialize_entry(
+        out.write_all(b"{")?;
+        Self::entry(out, true, "kopsform_review", &JSON_SCHEMA_VERSION)?;
+        Self::entry(out, false, "cluster", &self.masked(json!(review.cluster)))?;
+        Self::entry(
+            out,
+            false,
+            "format_version",
+            &self.masked(json!(s.format_version)),
+        )?;
+        Self::entry(
+            out,
+            false,
             "terraform_version",
             &self.masked(json!(s.terraform_version)),
         )?;
-        map.serialize_entry("headline", &self.masked(json!(s.headline())))?;
-        map.serialize_entry(
+        Self::entry(out, false, "headline", &self.masked(json!(s.headline())))?;
+        Self::entry(
+            out,
+            false,
             "counts",
             &json!({
                 "import": c.import,
@@ -102,22 +117,28 @@ impl Serialize for Document<'_> {
                 "invoke": c.invoke,
             }),
         )?;
-        map.serialize_entry("exit_status", &review.exit_status)?;
-        map.serialize_entry("errored", &s.errored)?;
-        map.serialize_entry("deferred", &s.deferred)?;
+        Self::entry(out, false, "exit_status", &review.exit_status)?;
+        Self::entry(out, false, "errored", &s.errored)?;
+        Self::entry(out, false, "deferred", &s.deferred)?;
         let protected: Vec<Value> = review
             .protected
             .iter()
             .map(|p| json!({"address": p.address, "action": p.action.as_str(), "reason": p.reason}))
             .collect();
-        map.serialize_entry("protected", &self.masked(Value::Array(protected)))?;
-        map.serialize_entry("changes", &Changes(self))?;
+        Self::entry(
+            out,
+            false,
+            "protected",
+            &self.masked(Value::Array(protected)),
+        )?;
+        out.write_all(b",\n  \"changes\": ")?;
+        self.write_changes(out)?;
         let drift: Vec<Value> = s
             .drift
             .iter()
             .map(|c| change_json(c, &c.attributes))
             .collect();
-        map.serialize_entry("drift", &self.masked(Value::Array(drift)))?;
+        Self::entry(out, false, "drift", &self.masked(Value::Array(drift)))?;
         let outputs: Vec<Value> = s
             .outputs
             .iter()
@@ -132,7 +153,7 @@ impl Serialize for Document<'_> {
                 })
             })
             .collect();
-        map.serialize_entry("outputs", &self.masked(Value::Array(outputs)))?;
+        Self::entry(out, false, "outputs", &self.masked(Value::Array(outputs)))?;
         let variables: Vec<Value> = s
             .variables
             .iter()
@@ -140,7 +161,12 @@ impl Serialize for Document<'_> {
                 |v| json!({"name": v.name, "sensitive": v.sensitive, "value": v.value.to_string()}),
             )
             .collect();
-        map.serialize_entry("variables", &self.masked(Value::Array(variables)))?;
+        Self::entry(
+            out,
+            false,
+            "variables",
+            &self.masked(Value::Array(variables)),
+        )?;
         let rolling = review.rolling_update.as_ref().map(|groups| {
             json!({
                 "needs_update": groups.iter().any(GroupStatus::needs_update),
@@ -158,45 +184,62 @@ impl Serialize for Document<'_> {
                 })).collect::<Vec<_>>(),
             })
         });
-        map.serialize_entry("rolling_update", &self.masked(json!(rolling)))?;
+        Self::entry(
+            out,
+            false,
+            "rolling_update",
+            &self.masked(json!(rolling)),
+        )?;
         let launch_templates: Vec<Value> = launch_template_changes(review)
             .into_iter()
             .map(|(group, address)| json!({"instance_group": group, "address": address}))
             .collect();
-        map.serialize_entry(
+        Self::entry(
+            out,
+            false,
             "launch_template_changes",
             &self.masked(Value::Array(launch_templates)),
         )?;
-        map.end()
+        out.write_all(b"\n")?;
+        Ok(())
     }
-}
 
-/// The `changes` list: each change with its attribute rows (from the second pass when the review
-/// has one) and its protection, serialized as it comes.
-struct Changes<'a, 'b>(&'a Document<'b>);
-
-impl Serialize for Changes<'_, '_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let document = self.0;
-        let review = document.review;
+    /// The `changes` list: each change with its attribute rows (from the second pass when the
+    /// review has one) and its protection, written as it comes.
+    fn write_changes(&self, out: &mut Out) -> Result<(), WriteError> {
+        let review = self.review;
         let changes = &review.summary.changes;
-        let mut seq = ser.serialize_seq(Some(changes.len()))?;
-        let mut written: Result<(), S::Error> = Ok(());
+        let mut first = true;
+        let mut text = Vec::with_capacity(4096);
+        let mut scratch = String::new();
+        let mut failed: Option<WriteError> = None;
         let mut one = |i: usize, rows: &[AttributeChange]| -> bool {
             let change = &changes[i];
             let protected = review.protection.get(i).and_then(Option::as_ref);
-            if document.masks.is_empty() {
+            text.clear();
+            text.extend_from_slice(if first { b"[\n    " } else { b",\n    " });
+            first = false;
+            if self.masks.is_empty() {
                 // Nothing to mask: written from the change itself, without a `Value` of it.
-                written = seq.serialize_element(&ChangeOut::of(change, rows, protected));
-                return written.is_ok();
+                write_change(&mut text, &mut scratch, change, rows, protected);
+            } else {
+                let mut v = change_json(change, rows);
+                if let Value::Object(map) = &mut v {
+                    map.insert("protected".into(), json!(protected.is_some()));
+                    map.insert("protected_reason".into(), json!(protected));
+                }
+                if let Err(e) = pretty_at(&mut text, 2, &self.masked(v)) {
+                    failed = Some(e);
+                    return false;
+                }
             }
-            let mut v = change_json(change, rows);
-            if let Value::Object(map) = &mut v {
-                map.insert("protected".into(), json!(protected.is_some()));
-                map.insert("protected_reason".into(), json!(protected));
+            match out.write_all(&text) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e.into());
+                    false
+                }
             }
-            written = seq.serialize_element(&document.masked(v));
-            written.is_ok()
         };
         match &review.rows {
             None => {
@@ -206,103 +249,217 @@ impl Serialize for Changes<'_, '_> {
                     }
                 }
             }
-            Some(rows) => {
-                if let Err(e) = rows.each(changes, &mut |i, rows| one(i, &rows)) {
-                    let message = e.to_string();
-                    *document.failed.borrow_mut() = Some(e);
-                    return Err(S::Error::custom(message));
-                }
-            }
+            Some(rows) => rows.each(changes, &mut |i, rows| one(i, &rows))?,
         }
-        written?;
-        seq.end()
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        out.write_all(if first { b"[]" } else { b"\n  ]" })?;
+        Ok(())
     }
 }
 
-/// A change as [`change_json`] writes it plus its protection, borrowed from the summary: the same
-/// fields in the same order, so the same text.
-#[derive(serde::Serialize)]
-struct ChangeOut<'a> {
-    address: &'a str,
-    previous_address: Option<&'a str>,
-    module_address: Option<&'a str>,
-    mode: &'a str,
-    #[serde(rename = "type")]
-    resource_type: &'a str,
-    name: &'a str,
-    index: Option<&'a str>,
-    deposed: Option<&'a str>,
-    actions: &'a [Word],
-    action: &'static str,
-    action_reason: Option<&'a str>,
-    reasons: Vec<String>,
-    replace_paths: &'a [String],
-    importing: Option<ImportOut<'a>>,
-    attributes: Vec<AttributeOut<'a>>,
-    protected: bool,
-    protected_reason: Option<&'a String>,
+/// `value` pretty-printed as serde_json prints it `level` levels deep.
+fn pretty_at<W: Write + ?Sized>(
+    out: &mut W,
+    level: usize,
+    value: &impl Serialize,
+) -> Result<(), WriteError> {
+    let mut ser = serde_json::Serializer::with_formatter(
+        out,
+        Pretty {
+            level,
+            has_value: false,
+        },
+    );
+    value
+        .serialize(&mut ser)
+        .map_err(|e| WriteError::Io(std::io::Error::from(e)))
 }
 
-#[derive(serde::Serialize)]
-struct ImportOut<'a> {
-    #[serde(serialize_with = "shown_text")]
-    id: Option<&'a Shown>,
+/// A change as [`change_json`] writes it plus its protection, at its depth in the document (an
+/// element of `changes`), byte for byte what serde_json's pretty printer makes of that value,
+/// without building it (issue 19: serializing through serde was a fifth of the review's time).
+fn write_change(
+    out: &mut Vec<u8>,
+    scratch: &mut String,
+    c: &ResourceChange,
+    rows: &[AttributeChange],
+    protected: Option<&String>,
+) {
+    const FIELD: &[u8] = b"\n      ";
+    let key = |out: &mut Vec<u8>, name: &str| {
+        out.extend_from_slice(b",\n      \"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\": ");
+    };
+    out.extend_from_slice(b"{\n      \"address\": ");
+    json_str(out, &c.address);
+    key(out, "previous_address");
+    json_opt(out, c.previous_address());
+    key(out, "module_address");
+    json_opt(out, c.module_address());
+    key(out, "mode");
+    json_str(out, &c.mode);
+    key(out, "type");
+    json_str(out, &c.resource_type);
+    key(out, "name");
+    json_str(out, &c.name);
+    key(out, "index");
+    json_opt(out, c.index());
+    key(out, "deposed");
+    json_opt(out, c.deposed());
+    key(out, "actions");
+    json_list(out, c.actions.iter().map(|a| a.as_ref()));
+    key(out, "action");
+    json_str(out, c.action.label());
+    key(out, "action_reason");
+    json_opt(out, c.action_reason());
+    key(out, "reasons");
+    json_list(
+        out,
+        reasons(c, Style::Plain).iter().map(String::as_str),
+    );
+    key(out, "replace_paths");
+    json_list(out, c.replace_paths().iter().map(String::as_str));
+    key(out, "importing");
+    match c.importing() {
+        None => out.extend_from_slice(b"null"),
+        Some(import) => {
+            out.extend_from_slice(b"{\n        \"id\": ");
+            json_shown(out, scratch, import.id.as_ref());
+            out.extend_from_slice(FIELD);
+            out.push(b'}');
+        }
+    }
+    key(out, "attributes");
+    if rows.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else {
+        for (i, a) in rows.iter().enumerate() {
+            out.extend_from_slice(if i == 0 {
+                b"[\n        {\n          \"path\": "
+            } else {
+                b",\n        {\n          \"path\": "
+            });
+            json_str(out, &a.path);
+            out.extend_from_slice(b",\n          \"before\": ");
+            json_shown(out, scratch, a.before.as_ref());
+            out.extend_from_slice(b",\n          \"after\": ");
+            json_shown(out, scratch, a.after.as_ref());
+            out.extend_from_slice(b",\n          \"forces_replacement\": ");
+            out.extend_from_slice(if a.forces_replacement {
+                b"true"
+            } else {
+                b"false"
+            });
+            out.extend_from_slice(b"\n        }");
+        }
+        out.extend_from_slice(FIELD);
+        out.push(b']');
+    }
+    key(out, "protected");
+    out.extend_from_slice(if protected.is_some() {
+        b"true"
+    } else {
+        b"false"
+    });
+    key(out, "protected_reason");
+    json_opt(out, protected.map(String::as_str));
+    out.extend_from_slice(b"\n    }");
 }
 
-#[derive(serde::Serialize)]
-struct AttributeOut<'a> {
-    path: &'a str,
-    #[serde(serialize_with = "shown_text")]
-    before: Option<&'a Shown>,
-    #[serde(serialize_with = "shown_text")]
-    after: Option<&'a Shown>,
-    forces_replacement: bool,
+/// A list of strings inside a change (one level deeper than its fields).
+fn json_list<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s str>) {
+    let mut first = true;
+    for item in items {
+        out.extend_from_slice(if first {
+            b"[\n        "
+        } else {
+            b",\n        "
+        });
+        first = false;
+        json_str(out, item);
+    }
+    out.extend_from_slice(if first { b"[]" } else { b"\n      ]" });
+}
+
+fn json_opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// A shown value as its display text (a JSON string), or null.
-fn shown_text<S: Serializer>(shown: &Option<&Shown>, ser: S) -> Result<S::Ok, S::Error> {
+fn json_shown(out: &mut Vec<u8>, scratch: &mut String, shown: Option<&Shown>) {
     match shown {
-        Some(shown) => ser.collect_str(shown),
-        None => ser.serialize_none(),
+        None => out.extend_from_slice(b"null"),
+        Some(Shown::Value(v)) => json_str(out, v),
+        Some(other) => {
+            use std::fmt::Write as _;
+            scratch.clear();
+            let _ = write!(scratch, "{other}");
+            json_str(out, scratch);
+        }
     }
 }
 
-impl<'a> ChangeOut<'a> {
-    fn of(
-        c: &'a ResourceChange,
-        attributes: &'a [AttributeChange],
-        protected: Option<&'a String>,
-    ) -> ChangeOut<'a> {
-        ChangeOut {
-            address: &c.address,
-            previous_address: c.previous_address(),
-            module_address: c.module_address(),
-            mode: &c.mode,
-            resource_type: &c.resource_type,
-            name: &c.name,
-            index: c.index(),
-            deposed: c.deposed(),
-            actions: &c.actions,
-            action: c.action.label(),
-            action_reason: c.action_reason(),
-            reasons: reasons(c, Style::Plain),
-            replace_paths: c.replace_paths(),
-            importing: c
-                .importing()
-                .map(|i| ImportOut { id: i.id.as_ref() }),
-            attributes: attributes
-                .iter()
-                .map(|a| AttributeOut {
-                    path: &a.path,
-                    before: a.before.as_ref(),
-                    after: a.after.as_ref(),
-                    forces_replacement: a.forces_replacement,
-                })
-                .collect(),
-            protected: protected.is_some(),
-            protected_reason: protected,
-        }
+/// `s` as a JSON string, escaped as serde_json escapes it: `"`, `\`, and the control characters
+/// (`\b \t \n \f \r` short, the others as `\u00xx`); everything else as it is. Eight bytes are
+/// checked at a time, as most strings need no escape at all.
+pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    /// Some byte of `w` is below 0x20, a quote or a backslash.
+    fn any_special(w: u64) -> bool {
+        let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        (control | zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\'))))
+            != 0
     }
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if i + 8 <= bytes.len() {
+            let word = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
+            if !any_special(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            0x09 => b't',
+            0x0A => b'n',
+            0x0C => b'f',
+            0x0D => b'r',
+            0x00..=0x1F => b'u',
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.push(b'\\');
+        out.push(short);
+        if short == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xF)]);
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 fn change_json(c: &ResourceChange, attributes: &[AttributeChange]) -> Value {
@@ -447,6 +604,8 @@ mod tests {
             })
             .collect();
         changes.push(r#"{"address":"aws_ebs_volume.etcd-main","mode":"managed","type":"aws_ebs_volume","name":"etcd-main","change":{"actions":["delete"],"before":{"size":20},"after":null}}"#.to_string());
+        // Every rare field, and text that needs escaping, for the hand-written layout.
+        changes.push(r#"{"address":"module.m.aws_instance.w[\"a\tb\"]","previous_address":"module.m.aws_instance.v[\"a\tb\"]","module_address":"module.m","mode":"managed","type":"aws_instance","name":"w","index":"a\tb","deposed":"00ab","action_reason":"replace_because_cannot_update","change":{"actions":["create","delete"],"before":{"ami":"x\u0001y","tags":{"k\"q":"v\\w"}},"after":{"ami":"z","tags":{}},"replace_paths":[["ami"]],"importing":{"id":"i-\u001f1"}}}"#.to_string());
         format!(
             r#"{{"format_version":"1.2","applyable":true,"resource_drift":[{{"address":"aws_instance.i0","mode":"managed","type":"aws_instance","name":"i0","change":{{"actions":["update"],"before":{{"size":7}},"after":{{"size":0}}}}}}],"resource_changes":[{}],"output_changes":{{"o":{{"actions":["create"],"before":null,"after":"x"}}}}}}"#,
             changes.join(",")
@@ -475,7 +634,8 @@ mod tests {
         let mut again = serde_json::to_string_pretty(&value).unwrap();
         again.push('\n');
         assert_eq!(again, whole);
-        assert_eq!(value["changes"].as_array().unwrap().len(), 6);
+        assert_eq!(value["changes"].as_array().unwrap().len(), 7);
+        assert_eq!(value["changes"][6]["importing"]["id"], json!("i-\u{1f}1"));
         assert_eq!(
             value["changes"][5]["protected"],
             json!(in_memory.protection[5].is_some())
@@ -484,6 +644,29 @@ mod tests {
             value["changes"][1]["attributes"][0]["after"],
             json!("\"tok-s3cr3t-1\"")
         );
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every: String = (0u32..0x80).filter_map(char::from_u32).collect();
+        every.push_str("\u{e9}\u{2028}\u{1F600}\u{7f}");
+        let mut cases = vec![String::new(), "a\"b\\c".into(), "no escape here at all".into()];
+        // Each escape at each position of an eight-byte word.
+        for k in 0..every.len() {
+            if every.is_char_boundary(k) {
+                cases.push(every[k..].to_string());
+                cases.push(format!("{}{}", "x".repeat(k % 9), &every[k..]));
+            }
+        }
+        for s in cases {
+            let mut out = Vec::new();
+            json_str(&mut out, &s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&s).unwrap(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]
