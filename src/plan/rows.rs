@@ -9,10 +9,23 @@ use super::secrets::{Secrets, is_true, is_unmarked};
 use super::stream::RawChange;
 use super::summary::{Action, AttributeChange, Shown};
 
+/// One step of a path: a key (owned for a replace path, borrowed from the values during a walk)
+/// or an index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Step {
-    Key(String),
+pub(super) enum Step<K = String> {
+    Key(K),
     Index(usize),
+}
+
+impl<K: AsRef<str>> Step<K> {
+    /// The same step as `other`, whatever holds their keys.
+    fn same<L: AsRef<str>>(&self, other: &Step<L>) -> bool {
+        match (self, other) {
+            (Step::Key(a), Step::Key(b)) => a.as_ref() == b.as_ref(),
+            (Step::Index(a), Step::Index(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Step {
@@ -26,22 +39,25 @@ impl Step {
 }
 
 /// `size`, `tags["kubernetes.io/cluster/x"]`, `launch_template[0].id`.
-pub(super) fn path_text(steps: &[Step]) -> String {
+pub(super) fn path_text<K: AsRef<str>>(steps: &[Step<K>]) -> String {
+    use std::fmt::Write as _;
     let mut out = String::new();
     for step in steps {
         match step {
-            Step::Key(k) if is_identifier(k) => {
+            Step::Key(k) if is_identifier(k.as_ref()) => {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(k);
+                out.push_str(k.as_ref());
             }
             Step::Key(k) => {
                 out.push('[');
-                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(&serde_json::to_string(k.as_ref()).unwrap_or_default());
                 out.push(']');
             }
-            Step::Index(i) => out.push_str(&format!("[{i}]")),
+            Step::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
         }
     }
     out
@@ -100,11 +116,12 @@ impl<'a> Marks<'a> {
     }
 }
 
-struct Walk<'a> {
+struct Walk<'a, 'v> {
     secrets: &'a Secrets,
     replace: &'a [Vec<Step>],
     side: Side,
-    steps: Vec<Step>,
+    /// The path walked so far, its keys borrowed from the values and markers.
+    steps: Vec<Step<&'v str>>,
     rows: Vec<AttributeChange>,
 }
 
@@ -134,8 +151,13 @@ fn present<'v, 'a>(v: Option<&'v JsonRef<'a>>) -> Option<&'v JsonRef<'a>> {
     v.filter(|v| !v.is_null())
 }
 
-impl Walk<'_> {
-    fn walk(&mut self, before: Option<&JsonRef>, after: Option<&JsonRef>, marks: Marks) {
+impl<'v> Walk<'_, 'v> {
+    fn walk(
+        &mut self,
+        before: Option<&'v JsonRef<'v>>,
+        after: Option<&'v JsonRef<'v>>,
+        marks: Marks<'v>,
+    ) {
         let before = if self.side == Side::After {
             None
         } else {
@@ -165,7 +187,12 @@ impl Walk<'_> {
         }
     }
 
-    fn descend(&mut self, before: Option<&JsonRef>, after: Option<&JsonRef>, marks: Marks) {
+    fn descend(
+        &mut self,
+        before: Option<&'v JsonRef<'v>>,
+        after: Option<&'v JsonRef<'v>>,
+        marks: Marks<'v>,
+    ) {
         let as_array = matches!(before, Some(JsonRef::Array(_)))
             || matches!(after, Some(JsonRef::Array(_)))
             || matches!(marks.after_unknown, Some(Value::Array(_)));
@@ -186,7 +213,7 @@ impl Walk<'_> {
             }
             return;
         }
-        let mut keys: Vec<&str> = Vec::new();
+        let mut keys: Vec<&'v str> = Vec::new();
         let unknown = (self.side != Side::Before)
             .then_some(marks.after_unknown)
             .flatten();
@@ -203,7 +230,7 @@ impl Walk<'_> {
         let before_members = members(before);
         let after_members = members(after);
         for key in keys {
-            self.steps.push(Step::Key(key.to_string()));
+            self.steps.push(Step::Key(key));
             self.walk(
                 before_members.as_ref().and_then(|m| m.get(key)),
                 after_members.as_ref().and_then(|m| m.get(key)),
@@ -229,7 +256,7 @@ impl Walk<'_> {
             return;
         }
         let attribute = self.steps.iter().rev().find_map(|s| match s {
-            Step::Key(k) => Some(k.as_str()),
+            Step::Key(k) => Some(*k),
             Step::Index(_) => None,
         });
         let show = |v: Option<&JsonRef>, marker: Option<&Value>| {
@@ -250,7 +277,7 @@ impl Walk<'_> {
         });
         let forces_replacement = self.replace.iter().any(|p| {
             let n = p.len().min(self.steps.len());
-            p[..n] == self.steps[..n]
+            p[..n].iter().zip(&self.steps[..n]).all(|(a, b)| a.same(b))
         });
         self.rows.push(AttributeChange {
             path: path_text(&self.steps),

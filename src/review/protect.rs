@@ -169,13 +169,14 @@ impl<'a> Matcher<'a> {
                 .resource_type
                 .as_ref()
                 .is_none_or(|t| *t == change.resource_type);
-            // A glob that does not compile (check_rules reports it) is compared literally.
-            let address_ok = match (&rule.address, pattern) {
-                (None, _) => true,
-                (Some(_), Some(p)) => p.matches(&change.address),
-                (Some(g), None) => *g == change.address,
-            };
-            type_ok && address_ok
+            // A glob that does not compile (check_rules reports it) is compared literally; the
+            // glob is tried only when the type matches (most changes are of other types).
+            type_ok
+                && match (&rule.address, pattern) {
+                    (None, _) => true,
+                    (Some(_), Some(p)) => p.matches(&change.address),
+                    (Some(g), None) => *g == change.address,
+                }
         })?;
         Some(rule.reason.clone().unwrap_or_else(|| {
             let mut parts = Vec::new();
