@@ -73,8 +73,10 @@ impl Secrets {
     }
 
     pub(super) fn hides(&self, s: &str) -> bool {
-        s.chars().count() >= MIN_SECRET_LEN
-            && (self.exact.contains(s)
+        // Bytes are at least as many as characters: most strings are decided without counting.
+        s.len() >= MIN_SECRET_LEN
+            && s.chars().count() >= MIN_SECRET_LEN
+            && ((!self.exact.is_empty() && self.exact.contains(s))
                 || self.substrings.iter().any(|x| s.contains(x.as_str()))
                 || self.known.is_match(s))
     }
@@ -89,7 +91,7 @@ impl Secrets {
                 } else if !s.is_empty()
                     && (attribute.is_some_and(|a| BLOB_ATTRIBUTES.contains(&a))
                         || s.contains('\n')
-                        || s.chars().count() > BLOB_CHARS)
+                        || (s.len() > BLOB_CHARS && s.chars().count() > BLOB_CHARS))
                 {
                     blob(s)
                 } else {

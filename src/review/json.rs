@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::atomic::WriteError;
 use crate::error::UserError;
 use crate::plan::summary::{AttributeChange, ResourceChange, Shown};
+use crate::text::json_str;
 use crate::redact::Masks;
 use crate::tools::kops::GroupStatus;
 
@@ -405,62 +406,6 @@ fn json_shown(out: &mut Vec<u8>, scratch: &mut String, shown: Option<&Shown>) {
     }
 }
 
-/// `s` as a JSON string, escaped as serde_json escapes it: `"`, `\`, and the control characters
-/// (`\b \t \n \f \r` short, the others as `\u00xx`); everything else as it is. Eight bytes are
-/// checked at a time, as most strings need no escape at all.
-pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    /// Some byte of `w` is below 0x20, a quote or a backslash.
-    fn any_special(w: u64) -> bool {
-        let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        (control | zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\'))))
-            != 0
-    }
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if i + 8 <= bytes.len() {
-            let word = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
-            if !any_special(word) {
-                i += 8;
-                continue;
-            }
-        }
-        let b = bytes[i];
-        let short = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            0x09 => b't',
-            0x0A => b'n',
-            0x0C => b'f',
-            0x0D => b'r',
-            0x00..=0x1F => b'u',
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.push(b'\\');
-        out.push(short);
-        if short == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xF)]);
-        }
-        i += 1;
-        start = i;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
 
 fn change_json(c: &ResourceChange, attributes: &[AttributeChange]) -> Value {
     json!({
