@@ -468,15 +468,15 @@ mod tests {
 
     #[test]
     fn paths_are_written_as_terraform_does() {
-        let steps = [
+        let steps: [Step; 3] = [
             Step::Key("tag".into()),
             Step::Index(3),
             Step::Key("key".into()),
         ];
         assert_eq!(path_text(&steps), "tag[3].key");
         assert_eq!(
-            path_text(&[Step::Key("tags".into()), Step::Key("a/b".into())]),
-            "tags[\"a/b\"]"
+            path_text(&[Step::Key("tags"), Step::Key("a/b"), Step::Key("x\"\n")]),
+            "tags[\"a/b\"][\"x\\\"\\n\"]"
         );
     }
 }
