@@ -683,3 +683,108 @@ fn the_images_downloads_are_installed_only_with_the_expected_checksum() {
     }
     assert_empty(&p.join("tmp"), "temporary files");
 }
+
+/// Programs install.sh uses besides the downloader and the digest program.
+const BASE_PROGRAMS: [&str; 14] = [
+    "sh", "uname", "mktemp", "awk", "cut", "tar", "gzip", "mkdir", "cp", "chmod", "mv", "rm",
+    "cat", "basename",
+];
+
+/// Makes the project's PATH hold only links to `programs` (found on its PATH now).
+fn only_programs(p: &mut Project, programs: &[&str]) {
+    let dir = p.join("only");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for program in programs {
+        let found = p
+            .find_on_path(program)
+            .unwrap_or_else(|| panic!("{program} is not on PATH"));
+        std::os::unix::fs::symlink(found, dir.join(program)).unwrap();
+    }
+    p.env("PATH", dir.to_str().unwrap());
+}
+
+#[test]
+fn install_sh_falls_back_to_wget_and_shasum_and_says_when_it_has_neither() {
+    require("wget", "apt-get install wget");
+    require("shasum", "apt-get install perl (shasum comes with it)");
+    let mut p = Project::new();
+    let (server, release) = released_here(&mut p);
+    let target = this_target();
+    let with = |extra: &[&'static str]| {
+        let mut programs = BASE_PROGRAMS.to_vec();
+        programs.extend_from_slice(extra);
+        programs
+    };
+    let full_path = p.path_var();
+    only_programs(&mut p, &with(&["wget", "shasum"]));
+    let bin = p.join("bin").display().to_string();
+    let run = install(&p, &[VERSION]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains(&format!("installed kopsform {VERSION} at {bin}/kopsform\n")),
+        "{}",
+        run.show()
+    );
+    let installed = p.tool(".", &format!("{bin}/kopsform"), &["--version"]);
+    assert_eq!(installed.stdout, format!("kopsform {VERSION}\n"));
+
+    // shasum's digest is compared as sha256sum's is.
+    std::fs::remove_dir_all(p.join("bin")).unwrap();
+    let archive = release.join(archive_name(target));
+    let listed = sha256_hex(&std::fs::read(&archive).unwrap());
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&archive, &bytes).unwrap();
+    let refused = install(&p, &[VERSION]);
+    refused.failure(1);
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "install.sh: error: checksum mismatch for {}: sha256sums.txt says {listed}, the download is {}; nothing was installed\n",
+            archive_name(target),
+            sha256_hex(&bytes)
+        ),
+        "{}",
+        refused.show()
+    );
+    assert_empty(&p.join("bin"), "installed files");
+
+    // wget's 404.
+    let missing = install(&p, &["9.9.9"]);
+    missing.failure(1);
+    assert_eq!(
+        missing.stderr,
+        format!(
+            "install.sh: error: cannot download {}/v9.9.9/sha256sums.txt (wget failed; is 9.9.9 a released version? See https://github.com/kopsform/kopsform/releases)\n",
+            server.base()
+        ),
+        "{}",
+        missing.show()
+    );
+    assert_empty(&p.join("tmp"), "temporary files");
+
+    for (programs, message) in [
+        (
+            with(&["shasum"]),
+            "neither curl nor wget is installed: install.sh needs one of them to download kopsform",
+        ),
+        (
+            with(&["wget"]),
+            "neither sha256sum nor shasum is installed: install.sh cannot verify the download",
+        ),
+    ] {
+        p.env("PATH", &full_path);
+        only_programs(&mut p, &programs);
+        let run = install(&p, &[VERSION]);
+        run.failure(1);
+        assert_eq!(
+            run.stderr,
+            format!("install.sh: error: {message}\n"),
+            "{}",
+            run.show()
+        );
+        assert_empty(&p.join("bin"), "installed files");
+    }
+}
