@@ -191,6 +191,39 @@ fn released_here(p: &mut Project) -> (Loopback, PathBuf) {
     (server, release)
 }
 
+/// Runs install.sh with `args`, which must fail with exit 1 and exactly `message` as its error.
+#[track_caller]
+fn refused(p: &Project, args: &[&str], message: &str) -> Run {
+    let run = install(p, args);
+    run.failure(1);
+    assert_eq!(
+        run.stderr,
+        format!("install.sh: error: {message}\n"),
+        "{}",
+        run.show()
+    );
+    run
+}
+
+/// Appends bytes to the archive of `target` in `release`, after sha256sums.txt was written:
+/// the SHA-256 the file lists and the one the archive now has.
+fn tamper(release: &Path, target: &str) -> (String, String) {
+    let archive = release.join(archive_name(target));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let listed = sha256_hex(&bytes);
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&archive, &bytes).unwrap();
+    (listed, sha256_hex(&bytes))
+}
+
+/// The error for an archive whose SHA-256 differs from its line in sha256sums.txt.
+fn mismatch(target: &str, listed: &str, actual: &str) -> String {
+    format!(
+        "checksum mismatch for {}: sha256sums.txt says {listed}, the download is {actual}; nothing was installed",
+        archive_name(target)
+    )
+}
+
 /// Fails when `dir` holds anything: `what` says what was left.
 #[track_caller]
 fn assert_empty(dir: &Path, what: &str) {
@@ -267,25 +300,10 @@ fn install_sh_refuses_an_archive_whose_checksum_differs_and_installs_nothing() {
     let target = this_target();
     let (_server, release) = released_here(&mut p);
     // The archive is swapped after sha256sums.txt was written.
-    let archive = release.join(archive_name(target));
-    let listed = sha256_hex(&std::fs::read(&archive).unwrap());
-    let mut bytes = std::fs::read(&archive).unwrap();
-    bytes.extend_from_slice(b"tampered");
-    std::fs::write(&archive, &bytes).unwrap();
+    let (listed, actual) = tamper(&release, target);
     std::fs::create_dir_all(p.join("bin")).unwrap();
 
-    let run = install(&p, &[VERSION]);
-    run.failure(1);
-    assert_eq!(
-        run.stderr,
-        format!(
-            "install.sh: error: checksum mismatch for {}: sha256sums.txt says {listed}, the download is {}; nothing was installed\n",
-            archive_name(target),
-            sha256_hex(&bytes)
-        ),
-        "{}",
-        run.show()
-    );
+    refused(&p, &[VERSION], &mismatch(target, &listed, &actual));
     assert_empty(&p.join("bin"), "installed files");
     assert_empty(&p.join("tmp"), "temporary files");
 
@@ -295,16 +313,13 @@ fn install_sh_refuses_an_archive_whose_checksum_differs_and_installs_nothing() {
         format!("{listed}  kopsform-{VERSION}-riscv64gc-unknown-linux-musl.tar.gz\n"),
     )
     .unwrap();
-    let unlisted = install(&p, &[VERSION]);
-    unlisted.failure(1);
-    assert_eq!(
-        unlisted.stderr,
-        format!(
-            "install.sh: error: sha256sums.txt of kopsform {VERSION} lists no {}: refusing to install an archive it cannot verify\n",
+    refused(
+        &p,
+        &[VERSION],
+        &format!(
+            "sha256sums.txt of kopsform {VERSION} lists no {}: refusing to install an archive it cannot verify",
             archive_name(target)
         ),
-        "{}",
-        unlisted.show()
     );
     assert_empty(&p.join("bin"), "installed files");
     assert_empty(&p.join("tmp"), "temporary files");
@@ -365,15 +380,12 @@ fn install_sh_says_when_there_is_no_release_for_the_platform() {
         let server = Loopback::serve(&p.join("releases"));
         installer(&mut p, &server);
         pretend_platform(&mut p, os, arch);
-        let run = install(&p, &[VERSION]);
-        run.failure(1);
-        assert_eq!(
-            run.stderr,
-            format!(
-                "install.sh: error: kopsform has no release for this platform ({os} {arch}): releases exist for Linux x86_64 and aarch64 and macOS x86_64 and arm64; elsewhere build it with cargo install kopsform --version {VERSION}\n"
+        let run = refused(
+            &p,
+            &[VERSION],
+            &format!(
+                "kopsform has no release for this platform ({os} {arch}): releases exist for Linux x86_64 and aarch64 and macOS x86_64 and arm64; elsewhere build it with cargo install kopsform --version {VERSION}"
             ),
-            "{}",
-            run.show()
         );
         assert_eq!(run.stdout, "");
         assert!(!p.exists("bin"), "install folder created");
@@ -384,16 +396,13 @@ fn install_sh_says_when_there_is_no_release_for_the_platform() {
 fn install_sh_says_when_the_version_is_not_released() {
     let mut p = Project::new();
     let (server, _) = released_here(&mut p);
-    let run = install(&p, &["9.9.9"]);
-    run.failure(1);
-    assert_eq!(
-        run.stderr,
-        format!(
-            "install.sh: error: kopsform 9.9.9 has no sha256sums.txt at {}/v9.9.9/sha256sums.txt (HTTP 404): is 9.9.9 a released version? See https://github.com/kopsform/kopsform/releases\n",
+    refused(
+        &p,
+        &["9.9.9"],
+        &format!(
+            "kopsform 9.9.9 has no sha256sums.txt at {}/v9.9.9/sha256sums.txt (HTTP 404): is 9.9.9 a released version? See https://github.com/kopsform/kopsform/releases",
             server.base()
         ),
-        "{}",
-        run.show()
     );
     assert!(!p.exists("bin"), "install folder created");
     assert_empty(&p.join("tmp"), "temporary files");
@@ -419,23 +428,13 @@ fn install_sh_refuses_a_missing_or_malformed_version_and_a_plain_http_mirror() {
         ),
     ];
     for (args, message) in cases {
-        let run = install(&p, args);
-        run.failure(1);
-        assert_eq!(
-            run.stderr,
-            format!("install.sh: error: {message}\n"),
-            "{}",
-            run.show()
-        );
+        refused(&p, args, message);
     }
     p.env("KOPSFORM_BASE_URL", "http://example.invalid/releases");
-    let run = install(&p, &[VERSION]);
-    run.failure(1);
-    assert_eq!(
-        run.stderr,
-        "install.sh: error: KOPSFORM_BASE_URL must be an https:// URL (or http:// on 127.0.0.1 or localhost), not 'http://example.invalid/releases'\n",
-        "{}",
-        run.show()
+    refused(
+        &p,
+        &[VERSION],
+        "KOPSFORM_BASE_URL must be an https:// URL (or http:// on 127.0.0.1 or localhost), not 'http://example.invalid/releases'",
     );
     assert!(!p.exists("bin"), "install folder created");
 }
@@ -732,36 +731,18 @@ fn install_sh_falls_back_to_wget_and_shasum_and_says_when_it_has_neither() {
 
     // shasum's digest is compared as sha256sum's is.
     std::fs::remove_dir_all(p.join("bin")).unwrap();
-    let archive = release.join(archive_name(target));
-    let listed = sha256_hex(&std::fs::read(&archive).unwrap());
-    let mut bytes = std::fs::read(&archive).unwrap();
-    bytes.extend_from_slice(b"tampered");
-    std::fs::write(&archive, &bytes).unwrap();
-    let refused = install(&p, &[VERSION]);
-    refused.failure(1);
-    assert_eq!(
-        refused.stderr,
-        format!(
-            "install.sh: error: checksum mismatch for {}: sha256sums.txt says {listed}, the download is {}; nothing was installed\n",
-            archive_name(target),
-            sha256_hex(&bytes)
-        ),
-        "{}",
-        refused.show()
-    );
+    let (listed, actual) = tamper(&release, target);
+    refused(&p, &[VERSION], &mismatch(target, &listed, &actual));
     assert_empty(&p.join("bin"), "installed files");
 
     // wget's 404.
-    let missing = install(&p, &["9.9.9"]);
-    missing.failure(1);
-    assert_eq!(
-        missing.stderr,
-        format!(
-            "install.sh: error: cannot download {}/v9.9.9/sha256sums.txt (wget failed; is 9.9.9 a released version? See https://github.com/kopsform/kopsform/releases)\n",
+    refused(
+        &p,
+        &["9.9.9"],
+        &format!(
+            "cannot download {}/v9.9.9/sha256sums.txt (wget failed; is 9.9.9 a released version? See https://github.com/kopsform/kopsform/releases)",
             server.base()
         ),
-        "{}",
-        missing.show()
     );
     assert_empty(&p.join("tmp"), "temporary files");
 
@@ -777,14 +758,7 @@ fn install_sh_falls_back_to_wget_and_shasum_and_says_when_it_has_neither() {
     ] {
         p.env("PATH", &full_path);
         only_programs(&mut p, &programs);
-        let run = install(&p, &[VERSION]);
-        run.failure(1);
-        assert_eq!(
-            run.stderr,
-            format!("install.sh: error: {message}\n"),
-            "{}",
-            run.show()
-        );
+        refused(&p, &[VERSION], message);
         assert_empty(&p.join("bin"), "installed files");
     }
 }
