@@ -4,8 +4,10 @@
 # Every tool download goes through docker/fetch-verified, which installs nothing whose SHA-256
 # differs from the expected one: the *_SHA256_* argument when it is set (a pin), otherwise the
 # checksum file that kops and HashiCorp publish with that exact version. The AWS CLI has no such
-# file, so its digest must be pinned: set AWSCLI_SHA256_AMD64 / AWSCLI_SHA256_ARM64 (below, or
-# with --build-arg) or the build stops.
+# file, so its digest must be pinned, or the build stops. Pinned below: Terraform (both
+# architectures) and the AWS CLI (amd64); kops is checked against its release's .sha256 files.
+# The pins were taken from public records of these exact files, not computed where this file
+# was written (docs/install.md): a wrong pin stops the build, it cannot let another file in.
 
 # The base images, by tag; pass NAME@sha256:... to pin a digest.
 ARG RUST_IMAGE=rust:1.89-bookworm
@@ -19,10 +21,10 @@ ARG KOPS_VERSION=1.36.2
 ARG KOPS_SHA256_AMD64=
 ARG KOPS_SHA256_ARM64=
 ARG TERRAFORM_VERSION=1.11.4
-ARG TERRAFORM_SHA256_AMD64=
-ARG TERRAFORM_SHA256_ARM64=
-ARG AWSCLI_VERSION=2.27.0
-ARG AWSCLI_SHA256_AMD64=
+ARG TERRAFORM_SHA256_AMD64=1ce994251c00281d6845f0f268637ba50c0005657eb3cf096b92f753b42ef4dc
+ARG TERRAFORM_SHA256_ARM64=a43d1d0da9b9bab214a8305a39db0e40869572594ccf50c416a7756499143633
+ARG AWSCLI_VERSION=2.27.49
+ARG AWSCLI_SHA256_AMD64=93842f724f8b76fbee05ac6a403dad603043b04eecfe3526f2035494718eb87b
 ARG AWSCLI_SHA256_ARM64=
 
 FROM ${RUST_IMAGE} AS kopsform
