@@ -445,6 +445,35 @@ fn release_workflow() -> serde_yaml::Value {
     serde_yaml::from_str(&text).expect("release.yml is YAML")
 }
 
+/// The script of the step of `job` whose `name` (or `id`) is `step`, in release.yml.
+fn workflow_step(job: &str, step: &str) -> String {
+    let workflow = release_workflow();
+    let steps = workflow["jobs"][job]["steps"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("release.yml has no job {job}"));
+    steps
+        .iter()
+        .find(|s| s["name"].as_str() == Some(step) || s["id"].as_str() == Some(step))
+        .and_then(|s| s["run"].as_str())
+        .unwrap_or_else(|| panic!("release.yml's job {job} has no step {step} with a script"))
+        .to_string()
+}
+
+/// Runs a step's script as GitHub runs a `run:` on Linux (bash, -e, pipefail) in `cwd` with `env`.
+fn run_step(p: &Project, cwd: &str, script: &str, env: &[(&str, &str)]) -> Run {
+    std::fs::create_dir_all(p.join(cwd)).unwrap();
+    let mut q = Project::new();
+    q.env = p.env.clone();
+    for (key, value) in env {
+        q.env(key, value);
+    }
+    q.tool(
+        p.join(cwd).to_str().unwrap(),
+        "bash",
+        &["--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+    )
+}
+
 #[test]
 fn the_release_workflow_builds_exactly_the_targets_install_sh_downloads() {
     let workflow = release_workflow();
@@ -457,17 +486,122 @@ fn the_release_workflow_builds_exactly_the_targets_install_sh_downloads() {
         .collect();
     let downloaded: Vec<&str> = TARGETS.iter().map(|(_, _, target)| *target).collect();
     assert_eq!(built, downloaded);
-    // A tag `v*` starts it, and the archives carry the name install.sh asks for.
     assert_eq!(
         workflow["on"]["push"]["tags"],
         serde_yaml::from_str::<serde_yaml::Value>("[\"v*\"]").unwrap()
     );
-    let text = std::fs::read_to_string(repo().join(".github/workflows/release.yml")).unwrap();
-    assert!(text.contains("stage=\"kopsform-$VERSION-$TARGET\""));
-    assert!(
-        text.contains("tar -czf \"dist/$stage.tar.gz\" -C \"$stage\" kopsform LICENSE README.md")
+}
+
+#[test]
+fn the_tag_must_name_cargo_tomls_version() {
+    let p = Project::new();
+    p.copy_from_repo("Cargo.toml", "repo/Cargo.toml");
+    let script = workflow_step("version", "version");
+    let output = p.join("github_output").display().to_string();
+    let tag = format!("v{VERSION}");
+    run_step(
+        &p,
+        "repo",
+        &script,
+        &[("TAG", &tag), ("GITHUB_OUTPUT", &output)],
+    )
+    .success();
+    assert_eq!(p.read("github_output"), format!("version={VERSION}\n"));
+    for wrong in ["v9.9.9", VERSION, "vlatest"] {
+        let run = run_step(
+            &p,
+            "repo",
+            &script,
+            &[("TAG", wrong), ("GITHUB_OUTPUT", &output)],
+        );
+        run.failure(1);
+        assert_eq!(
+            run.stdout,
+            format!(
+                "::error::the tag {wrong} does not name Cargo.toml's version {VERSION}: tag v{VERSION}, or change Cargo.toml first\n"
+            ),
+            "{}",
+            run.show()
+        );
+    }
+}
+
+/// The workflow's own packaging, end to end: its `archive` step for each target (with a binary
+/// where `cargo build` would have put it), its `sha256sums.txt` step over the four
+/// archives, served as the release; install.sh installs from it.
+#[test]
+fn what_the_release_workflow_packages_is_what_install_sh_installs() {
+    let mut p = Project::new();
+    p.copy_from_repo("LICENSE", "repo/LICENSE");
+    p.copy_from_repo("README.md", "repo/README.md");
+    let binary = env!("CARGO_BIN_EXE_kopsform");
+    let archive = workflow_step("build", "archive");
+    for (_, _, target) in TARGETS {
+        // the real binary for this platform; a small stand-in for the others (packing a debug
+        // build four times only costs time)
+        let built = format!("repo/target/{target}/release/kopsform");
+        if target == this_target() {
+            p.file(&built, "");
+            std::fs::copy(binary, p.join(&built)).unwrap();
+        } else {
+            p.script(&built, &format!("#!/bin/sh\necho {target}\n"));
+        }
+        let run = run_step(
+            &p,
+            "repo",
+            &archive,
+            &[("TARGET", target), ("VERSION", VERSION)],
+        );
+        run.success();
+        // the step lists what it packed
+        assert_eq!(
+            run.stdout,
+            "kopsform\nLICENSE\nREADME.md\n",
+            "{}",
+            run.show()
+        );
+    }
+    let sums = workflow_step("github-release", "sha256sums.txt");
+    run_step(&p, "repo/dist", &sums, &[("VERSION", VERSION)]).success();
+    let listed = p.read("repo/dist/sha256sums.txt");
+    // sha256sum's lines, in the order of the file names (the shell's glob)
+    let mut names: Vec<String> = TARGETS.iter().map(|(_, _, t)| archive_name(t)).collect();
+    names.sort();
+    let expected: String = names
+        .iter()
+        .map(|name| {
+            let bytes = std::fs::read(p.join(&format!("repo/dist/{name}"))).unwrap();
+            format!("{}  {name}\n", sha256_hex(&bytes))
+        })
+        .collect();
+    assert_eq!(listed, expected);
+
+    std::fs::create_dir_all(p.join("releases")).unwrap();
+    std::fs::rename(p.join("repo/dist"), p.join(&format!("releases/v{VERSION}"))).unwrap();
+    let server = Loopback::serve(&p.join("releases"));
+    installer(&mut p, &server);
+    install(&p, &[VERSION]).success();
+    let installed = p.tool(
+        ".",
+        p.join("bin/kopsform").to_str().unwrap(),
+        &["--version"],
     );
-    assert!(text.contains("sha256sum \"kopsform-$VERSION-\"*.tar.gz > sha256sums.txt"));
+    assert_eq!(installed.stdout, format!("kopsform {VERSION}\n"));
+
+    // With fewer than four archives, no sha256sums.txt and no release.
+    std::fs::create_dir_all(p.join("partial")).unwrap();
+    std::fs::copy(
+        p.join(&format!(
+            "releases/v{VERSION}/{}",
+            archive_name(this_target())
+        )),
+        p.join(&format!("partial/{}", archive_name(this_target()))),
+    )
+    .unwrap();
+    let run = run_step(&p, "partial", &sums, &[("VERSION", VERSION)]);
+    run.failure(1);
+    assert_eq!(run.stdout, "::error::expected 4 archives, found 1\n");
+    assert!(!p.exists("partial/sha256sums.txt"));
 }
 
 /// Runs the linter `command` (its program and first arguments) on the repository's `file`, which
