@@ -561,6 +561,16 @@ fn what_the_release_workflow_packages_is_what_install_sh_installs() {
             run.show()
         );
     }
+    // The check of a binary the runner can run: its --version must name the tag's version.
+    let says = workflow_step("build", "the binary says its version");
+    let here = this_target();
+    run_step(&p, "repo", &says, &[("TARGET", here), ("VERSION", VERSION)]).success();
+    let wrong = run_step(&p, "repo", &says, &[("TARGET", here), ("VERSION", "9.9.9")]);
+    wrong.failure(1);
+    assert_eq!(
+        wrong.stdout,
+        format!("::error::the binary says 'kopsform {VERSION}', expected 'kopsform 9.9.9'\n")
+    );
     let sums = workflow_step("github-release", "sha256sums.txt");
     run_step(&p, "repo/dist", &sums, &[("VERSION", VERSION)]).success();
     let listed = p.read("repo/dist/sha256sums.txt");
