@@ -105,8 +105,9 @@ trap 'exit 143' TERM
 
 printf 'downloading kopsform %s for %s from %s\n' "$version" "$target" "$url"
 download "$url/sha256sums.txt" "$tmp/sha256sums.txt"
-# sha256sum's format: the digest, two spaces (or a space and `*`), the file name.
-expected=$(awk -v name="$archive" '$2 == name || $2 == "*" name { print tolower($1); exit }' "$tmp/sha256sums.txt")
+# sha256sum's format: the digest, two spaces (or a space and `*`), the file name; a file saved
+# with CRLF line ends reads the same.
+expected=$(awk -v name="$archive" '{ sub(/\r$/, "") } $2 == name || $2 == "*" name { print tolower($1); exit }' "$tmp/sha256sums.txt")
 case $expected in
   '') die "sha256sums.txt of kopsform $version lists no $archive: refusing to install an archive it cannot verify" ;;
   *[!0-9a-f]*) die "sha256sums.txt of kopsform $version has no valid SHA-256 for $archive: '$expected'" ;;

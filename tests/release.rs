@@ -248,7 +248,7 @@ fn names(dir: &Path) -> Vec<String> {
 #[test]
 fn install_sh_installs_the_named_version_for_this_platform_after_checking_its_checksum() {
     let mut p = Project::new();
-    let (server, _) = released_here(&mut p);
+    let (server, release) = released_here(&mut p);
     let bin = p.join("bin").display().to_string();
 
     let run = install(&p, &[VERSION]);
@@ -273,8 +273,15 @@ fn install_sh_installs_the_named_version_for_this_platform_after_checking_its_ch
     assert_eq!(installed.stdout, format!("kopsform {VERSION}\n"));
 
     // Again, with the version from KOPSFORM_VERSION written as the tag, over the installed one,
-    // with the install folder on PATH: the binary is replaced and no note is printed.
+    // with the install folder on PATH, from a sha256sums.txt saved with CRLF line ends and
+    // `sha256sum --binary`'s `*` before the name: the binary is replaced and no note is printed.
     std::fs::write(p.join("bin/kopsform"), "old").unwrap();
+    let sums = release.join("sha256sums.txt");
+    let crlf = std::fs::read_to_string(&sums)
+        .unwrap()
+        .replace("  kopsform-", " *kopsform-")
+        .replace('\n', "\r\n");
+    std::fs::write(&sums, crlf).unwrap();
     let path = format!("{bin}:{}", p.path_var());
     p.env("PATH", &path);
     p.env("KOPSFORM_VERSION", &format!("v{VERSION}"));
