@@ -90,6 +90,7 @@ RUN apt-get update \
 COPY --from=tools /opt/aws-cli /opt/aws-cli
 COPY --from=tools /opt/tools/bin/ /usr/local/bin/
 COPY --from=kopsform /usr/local/bin/kopsform /usr/local/bin/kopsform
+COPY LICENSE /usr/share/doc/kopsform/LICENSE
 ARG KOPSFORM_VERSION
 ARG KOPSFORM_REVISION
 ARG KOPS_VERSION
