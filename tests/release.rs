@@ -740,6 +740,40 @@ fn the_image_pins_kops_terraform_and_the_aws_cli_and_labels_their_versions() {
     // Every download is verified: three tools, three fetch-verified calls, one digest argument
     // per tool and architecture.
     assert_eq!(dockerfile.matches("fetch-verified \"").count(), 3);
+    // What the build copies from the context is let in by .dockerignore (an allow-list), so a
+    // `docker build .` finds it.
+    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
+    let allowed: Vec<&str> = ignore
+        .lines()
+        .filter_map(|l| l.strip_prefix('!'))
+        .map(|l| l.trim_end_matches('/'))
+        .collect();
+    let copied: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
+        .flat_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words[1..words.len() - 1].to_vec()
+        })
+        .collect();
+    assert_eq!(
+        copied,
+        [
+            "Cargo.toml",
+            "Cargo.lock",
+            "src",
+            "docker/fetch-verified",
+            "LICENSE"
+        ]
+    );
+    for source in copied {
+        let top = source.split('/').next().unwrap();
+        assert!(allowed.contains(&top), ".dockerignore leaves out {source}");
+        assert!(
+            repo().join(source).exists(),
+            "no {source} in the repository"
+        );
+    }
     // Pinned (docs/install.md has the table): Terraform on both architectures and the AWS CLI,
     // which publishes no checksum file, on amd64, the architecture the release builds.
     let pinned = [
