@@ -597,12 +597,23 @@ fn what_the_release_workflow_packages_is_what_install_sh_installs() {
     std::fs::rename(p.join("repo/dist"), p.join(&format!("releases/v{VERSION}"))).unwrap();
     let server = Loopback::serve(&p.join("releases"));
     installer(&mut p, &server);
-    install(&p, &[VERSION]).success();
-    let installed = p.tool(
-        ".",
-        p.join("bin/kopsform").to_str().unwrap(),
-        &["--version"],
+    // Into the default folder, $HOME/.local/bin (HOME is the project), once a folder in the way
+    // has been removed.
+    p.env("KOPSFORM_INSTALL_DIR", "");
+    let default = p.join(".local/bin").display().to_string();
+    std::fs::create_dir_all(p.join(".local/bin/kopsform")).unwrap();
+    refused(
+        &p,
+        &[VERSION],
+        &format!(
+            "{default}/kopsform is a folder: remove it or choose another KOPSFORM_INSTALL_DIR"
+        ),
     );
+    std::fs::remove_dir(p.join(".local/bin/kopsform")).unwrap();
+    install(&p, &[VERSION]).success().stdout_has(&format!(
+        "installed kopsform {VERSION} at {default}/kopsform\n"
+    ));
+    let installed = p.tool(".", &format!("{default}/kopsform"), &["--version"]);
     assert_eq!(installed.stdout, format!("kopsform {VERSION}\n"));
 
     // With fewer than four archives, no sha256sums.txt and no release.
