@@ -500,6 +500,52 @@ fn the_release_workflow_builds_exactly_the_targets_install_sh_downloads() {
 }
 
 #[test]
+fn the_release_workflow_pins_its_actions_and_gives_each_job_its_own_permissions() {
+    let workflow = release_workflow();
+    // none at the top: a job without its own block would get nothing, not a default
+    assert_eq!(
+        workflow["permissions"],
+        serde_yaml::Value::Mapping(serde_yaml::Mapping::new())
+    );
+    let jobs = workflow["jobs"].as_mapping().expect("jobs");
+    for (name, job) in jobs {
+        let name = name.as_str().unwrap();
+        let permissions = job["permissions"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("job {name} sets no permissions"));
+        // write access only where something is published
+        for (scope, level) in permissions {
+            let scope = scope.as_str().unwrap();
+            let writes = level.as_str() == Some("write");
+            let publishes = matches!(
+                (name, scope),
+                ("github-release", "contents") | ("image", "packages")
+            );
+            assert_eq!(writes, publishes, "job {name}: {scope}: {level:?}");
+        }
+        for step in job["steps"].as_sequence().unwrap() {
+            if let Some(action) = step["uses"].as_str() {
+                let (_, commit) = action.split_once('@').unwrap();
+                assert!(
+                    commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+                    "job {name}: {action} is not pinned to a commit"
+                );
+            }
+            if step["uses"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("actions/checkout@"))
+            {
+                assert_eq!(
+                    step["with"]["persist-credentials"],
+                    serde_yaml::Value::Bool(false),
+                    "job {name}: checkout keeps the token"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn the_tag_must_name_cargo_tomls_version() {
     let p = Project::new();
     p.copy_from_repo("Cargo.toml", "repo/Cargo.toml");
