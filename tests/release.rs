@@ -961,8 +961,14 @@ fn only_programs(p: &mut Project, programs: &[&str]) {
 
 #[test]
 fn install_sh_falls_back_to_wget_and_shasum_and_says_when_it_has_neither() {
-    require("wget", "apt-get install wget");
-    require("shasum", "apt-get install perl (shasum comes with it)");
+    require(
+        "wget",
+        "`bash scripts/test` installs it (apt-get install wget)",
+    );
+    require(
+        "shasum",
+        "`bash scripts/test` installs it (apt-get install perl, which carries shasum)",
+    );
     let mut p = Project::new();
     let (server, release) = released_here(&mut p);
     let target = this_target();
