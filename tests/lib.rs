@@ -28,6 +28,7 @@ mod project_env;
 mod real_double;
 mod real_lifecycle;
 mod real_provider;
+mod release;
 mod retries;
 mod review;
 mod running;
