@@ -181,6 +181,35 @@ impl Project {
         self.tool(name).unwrap_or_else(|| self.program_path(name))
     }
 
+    /// The pinned tools among `names`, with their programs.
+    pub(crate) fn pins<'a>(
+        &'a self,
+        names: &'a [&'a str],
+    ) -> impl Iterator<Item = (&'a str, &'a schema::ToolPin, String)> + 'a {
+        names.iter().filter_map(move |name| {
+            let pin = self.config.tools.get(*name)?.pin.as_ref()?;
+            Some((*name, pin, self.tool_or_default(name)))
+        })
+    }
+
+    /// Refuses when a pinned tool among `names` is not its pinned version (asked with `env`, the
+    /// cluster's own environment, as the steps run it).
+    pub(crate) fn check_pins(
+        &self,
+        names: &[&str],
+        env: &[(String, String)],
+        what: &str,
+    ) -> Result<(), UserError> {
+        let problems: Vec<String> = self
+            .pins(names)
+            .filter_map(|(name, pin, program)| pins::mismatch(name, pin, &program, &self.dir, env))
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(UserError::new(format!("{}; {what}", problems.join("\n"))))
+    }
+
     /// Which of the tools kopsform knows a step's first word runs (`Other` for the rest).
     pub(crate) fn tool_kind(&self, argv0: &str) -> crate::tools::retry::Tool {
         use crate::tools::retry::Tool;

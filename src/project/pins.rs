@@ -7,8 +7,6 @@
 
 use std::path::Path;
 
-use crate::error::UserError;
-use crate::project::Project;
 use crate::project::schema::{Config, ToolPin};
 use crate::tools::process;
 
@@ -170,37 +168,6 @@ pub(crate) fn mismatch(
             pin.version,
             binary(program)
         )),
-    }
-}
-
-impl Project {
-    /// The pinned tools among `names`, with their programs.
-    pub(crate) fn pins<'a>(
-        &'a self,
-        names: &'a [&'a str],
-    ) -> impl Iterator<Item = (&'a str, &'a ToolPin, String)> + 'a {
-        names.iter().filter_map(move |name| {
-            let pin = self.config.tools.get(*name)?.pin.as_ref()?;
-            Some((*name, pin, self.tool_or_default(name)))
-        })
-    }
-
-    /// Refuses when a pinned tool among `names` is not its pinned version (asked with `env`, the
-    /// cluster's own environment, as the steps run it).
-    pub(crate) fn check_pins(
-        &self,
-        names: &[&str],
-        env: &[(String, String)],
-        what: &str,
-    ) -> Result<(), UserError> {
-        let problems: Vec<String> = self
-            .pins(names)
-            .filter_map(|(name, pin, program)| mismatch(name, pin, &program, &self.dir, env))
-            .collect();
-        if problems.is_empty() {
-            return Ok(());
-        }
-        Err(UserError::new(format!("{}; {what}", problems.join("\n"))))
     }
 }
 
