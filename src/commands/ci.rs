@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
+use sha2::Digest as _;
 
 use crate::cli::{CiPlatform, CommentArgs, GenerateArgs};
 use crate::error::UserError;
@@ -55,7 +56,12 @@ struct Pipeline {
     stages: Vec<Stage>,
     branch: String,
     version: String,
-    install: String,
+    /// What every job runs before its command (shell, in order); empty for nothing.
+    setup: Vec<String>,
+    /// The cache key of the downloads the setup verifies (kopsform's release, the pinned tools).
+    cache_key: Option<String>,
+    /// Whether the setup installs into the job's bin folder, which later commands need on PATH.
+    bin: bool,
     image: Option<String>,
     tags: Vec<String>,
     manual_apply: bool,
@@ -233,18 +239,15 @@ fn model(
         .clone()
         .or_else(|| ci.kopsform_version.clone())
         .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
-    let install = args
-        .install
-        .clone()
-        .or_else(|| ci.install.clone())
-        .unwrap_or_else(|| "cargo install --locked kopsform --version {version}".to_string())
-        .replace("{version}", &version);
+    let install = install(project, args, &version)?;
     Ok(Pipeline {
         stages,
         branch,
         version,
-        install,
-        image: ci.image.clone(),
+        setup: install.setup,
+        cache_key: install.cache_key,
+        bin: install.bin,
+        image: install.image,
         tags: ci.tags.clone(),
         manual_apply: ci.manual_apply,
         manual_rolling_update: ci.manual_rolling_update,
@@ -256,6 +259,212 @@ fn model(
         rolling_update_yes: tasks.rolling_update_yes.clone(),
         regenerate: regenerate_command(project, platform, args, root, target),
     })
+}
+
+/// Where the jobs download kopsform's releases from, by default (`<base>/v<version>/...`).
+const RELEASE_URL: &str = "https://github.com/kopsform/kopsform/releases/download";
+/// The git repository `install = "source"` builds, by default.
+const SOURCE_URL: &str = "https://github.com/kopsform/kopsform";
+/// The image `install = "image"` runs the jobs in, by default (`:<version>` added).
+const IMAGE: &str = "ghcr.io/kopsform/kopsform";
+/// The job-local folder of the downloads (`cache/`, kept between jobs) and installed tools (`bin/`),
+/// from the repository root.
+const TOOLS_DIR: &str = ".kopsform-tools";
+
+/// How the jobs get kopsform and the pinned tools.
+struct Install {
+    setup: Vec<String>,
+    cache_key: Option<String>,
+    bin: bool,
+    image: Option<String>,
+}
+
+/// The `[ci] install` modes.
+const INSTALL_MODES: &[&str] = &["release", "image", "cargo", "source"];
+
+fn install(project: &Project, args: &GenerateArgs, version: &str) -> Result<Install, UserError> {
+    let ci = &project.config.ci;
+    let file = project.file.display();
+    let err = |message: String| UserError::new(format!("{file}: {message}"));
+    if !crate::project::pins::is_version(version) {
+        return Err(err(format!(
+            "[ci] kopsform-version = {version:?} is not a version; write one such as \"1.2.3\""
+        )));
+    }
+    let mode = args
+        .install
+        .clone()
+        .or_else(|| ci.install.clone())
+        .unwrap_or_else(|| "release".to_string());
+    if !INSTALL_MODES.contains(&mode.as_str()) {
+        return Err(err(format!(
+            "[ci] install = {mode:?}: install is one of \"release\" (the default), \"image\", \"cargo\" or \"source\"; a shell command of your own goes in install-command (docs/tasks-toml.md, [ci])"
+        )));
+    }
+    let url = |key: &str, value: &Option<String>, default: &str| -> Result<String, UserError> {
+        let value = value.clone().unwrap_or_else(|| default.to_string());
+        if !crate::project::pins::is_url(&value) {
+            return Err(err(format!(
+                "[ci] {key} = {value:?} is not an http(s) URL without spaces"
+            )));
+        }
+        Ok(value.trim_end_matches('/').to_string())
+    };
+    let release_url = url("release-url", &ci.release_url, RELEASE_URL)?;
+    let source_url = url("source-url", &ci.source_url, SOURCE_URL)?;
+    if let Some(sha) = &ci.kopsform_sha256
+        && !crate::project::pins::is_sha256(sha)
+    {
+        return Err(err(format!(
+            "[ci] kopsform-sha256 = {sha:?} is not a SHA-256; write the 64 lower-case hex digits of the release archive"
+        )));
+    }
+    if mode == "image" {
+        return Ok(Install {
+            setup: Vec::new(),
+            cache_key: None,
+            bin: false,
+            image: Some(
+                ci.image
+                    .clone()
+                    .unwrap_or_else(|| format!("{IMAGE}:{version}")),
+            ),
+        });
+    }
+    let mut setup = Vec::new();
+    let mut downloads = Vec::new();
+    let mut key = format!("{mode} {version}\n");
+    let command = args
+        .install_command
+        .clone()
+        .or_else(|| ci.install_command.clone());
+    match (command, mode.as_str()) {
+        (Some(command), _) => {
+            if !command.is_empty() {
+                setup.push(command.replace("{version}", version));
+            }
+        }
+        (None, "cargo") => setup.push(format!(
+            "cargo install --locked kopsform --version {version}"
+        )),
+        (None, "source") => setup.push(format!(
+            "cargo install --locked --git {} --tag v{version} kopsform",
+            shell_word(&source_url)
+        )),
+        (None, _) => {
+            let archive = format!("kopsform-{version}-x86_64-unknown-linux-musl.tar.gz");
+            let base = format!("{release_url}/v{version}");
+            writeln!(key, "{base} {:?}", ci.kopsform_sha256).ok();
+            let mut lines = Vec::new();
+            let sha = match &ci.kopsform_sha256 {
+                Some(sha) => shell_word(sha),
+                None => {
+                    let sums = format!("kopsform-{version}.sha256sums");
+                    lines.push(format!(
+                        "curl -fsSL --retry 3 -o {sums} {}",
+                        shell_word(&format!("{base}/sha256sums.txt"))
+                    ));
+                    lines.push(format!(
+                        "sha=$(awk '$2 == \"{archive}\" || $2 == \"*{archive}\" {{ print $1; exit }}' {sums})"
+                    ));
+                    lines.push(format!(
+                        "[ -n \"$sha\" ] || {{ echo \"kopsform: no line for {archive} in\" {} >&2; exit 1; }}",
+                        shell_word(&format!("{base}/sha256sums.txt"))
+                    ));
+                    "\"$sha\"".to_string()
+                }
+            };
+            lines.push(format!(
+                "fetch {} {sha} {archive}",
+                shell_word(&format!("{base}/{archive}"))
+            ));
+            lines.push(format!("tar -xzf {archive} -C \"$tools/bin\" kopsform"));
+            downloads.push(lines);
+        }
+    }
+    for tool in crate::project::pins::PINNABLE {
+        let Some(pin) = project
+            .config
+            .tools
+            .get(tool.name)
+            .and_then(|t| t.pin.as_ref())
+        else {
+            continue;
+        };
+        let Some(sha) = &pin.sha256 else {
+            return Err(err(format!(
+                "[tools] {}: version {} is pinned without sha256; the generated jobs install a pinned tool only verified: add sha256 = \"<sha256 of {}>\" (docs/security.md), or use [ci] install = \"image\" with the tools in the image",
+                tool.name,
+                pin.version,
+                tool.url(pin)
+            )));
+        };
+        let url = tool.url(pin);
+        writeln!(key, "{} {} {sha} {url}", tool.name, pin.version).ok();
+        let v = &pin.version;
+        let (file, unpack) = match tool.packing {
+            crate::project::pins::Packing::Zip => (
+                format!("terraform-{v}.zip"),
+                format!("unzip -oq terraform-{v}.zip terraform -d \"$tools/bin\""),
+            ),
+            crate::project::pins::Packing::Binary => (
+                format!("kops-{v}"),
+                format!("install -m 0755 kops-{v} \"$tools/bin/kops\""),
+            ),
+            crate::project::pins::Packing::AwsInstaller => (
+                format!("awscli-{v}.zip"),
+                format!(
+                    "rm -rf aws && unzip -q awscli-{v}.zip && ./aws/install --update -i \"$tools/aws-cli\" -b \"$tools/bin\" && rm -rf aws"
+                ),
+            ),
+        };
+        downloads.push(vec![
+            format!("fetch {} {} {file}", shell_word(&url), shell_word(sha)),
+            unpack,
+        ]);
+    }
+    let bin = !downloads.is_empty();
+    let mut cache_key = None;
+    if bin {
+        setup.push(download_script(&downloads));
+        cache_key = Some(format!(
+            "kopsform-tools-{}",
+            &crate::text::hex(&sha2::Sha256::digest(key.as_bytes()))[..16]
+        ));
+    }
+    Ok(Install {
+        setup,
+        cache_key,
+        bin,
+        image: ci.image.clone(),
+    })
+}
+
+/// The shell that downloads, verifies and installs into `.kopsform-tools/bin`, in a subshell (its
+/// `set -eu` stays there): each download is kept in `.kopsform-tools/cache` and used again only
+/// while its SHA-256 matches; a fresh one that does not match is refused.
+fn download_script(downloads: &[Vec<String>]) -> String {
+    let mut lines = vec![
+        "(".to_string(),
+        "set -eu".to_string(),
+        format!("tools=\"$PWD/{TOOLS_DIR}\""),
+        "mkdir -p \"$tools/bin\" \"$tools/cache\"".to_string(),
+        "cd \"$tools/cache\"".to_string(),
+        "fetch() {".to_string(),
+        "  if [ -f \"$3\" ] && printf '%s  %s\\n' \"$2\" \"$3\" | sha256sum -c --status; then return 0; fi".to_string(),
+        "  rm -f \"$3\" \"$3.part\"".to_string(),
+        "  curl -fsSL --retry 3 -o \"$3.part\" \"$1\"".to_string(),
+        "  if ! printf '%s  %s\\n' \"$2\" \"$3.part\" | sha256sum -c --status; then".to_string(),
+        "    echo \"kopsform: $1 does not match its sha256 $2; refusing it\" >&2".to_string(),
+        "    rm -f \"$3.part\"".to_string(),
+        "    exit 1".to_string(),
+        "  fi".to_string(),
+        "  mv \"$3.part\" \"$3\"".to_string(),
+        "}".to_string(),
+    ];
+    lines.extend(downloads.iter().flatten().cloned());
+    lines.push(")".to_string());
+    lines.join("\n") + "\n"
 }
 
 /// The `out` and `json` of the dry-run task's review step, as written in tasks.toml.
@@ -298,6 +507,7 @@ fn regenerate_command(
         ("--branch", &args.branch),
         ("--kopsform-version", &args.kopsform_version),
         ("--install", &args.install),
+        ("--install-command", &args.install_command),
     ] {
         if let Some(v) = value {
             write!(cmd, " {flag} {}", shell_word(v)).ok();
@@ -435,6 +645,25 @@ impl Pipeline {
         format!("{}{yes} {}", c.kopsform, tasks.join(" "))
     }
 
+    /// The name of the install step or stage.
+    fn install_title(&self) -> &'static str {
+        if self.bin {
+            "Install kopsform and the pinned tools"
+        } else {
+            "Install kopsform"
+        }
+    }
+
+    /// A Jenkins `sh` command, with the job's bin folder first on PATH when the setup installs
+    /// there (each `sh` step is a shell of its own).
+    fn on_path(&self, command: &str) -> String {
+        if self.bin {
+            format!("PATH=\"$PWD/{TOOLS_DIR}/bin:$PATH\" {command}")
+        } else {
+            command.to_string()
+        }
+    }
+
     fn comment(&self, platform: &str, review: &str) -> String {
         format!("kopsform ci comment {platform} {}", shell_word(review))
     }
@@ -482,8 +711,18 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
     if !p.tags.is_empty() {
         default.insert("tags".into(), json!(p.tags));
     }
-    if !p.install.is_empty() {
-        default.insert("before_script".into(), json!([p.install]));
+    let mut before: Vec<String> = p.setup.clone();
+    if p.bin {
+        before.push(format!("export PATH=\"$PWD/{TOOLS_DIR}/bin:$PATH\""));
+    }
+    if !before.is_empty() {
+        default.insert("before_script".into(), json!(before));
+    }
+    if let Some(key) = &p.cache_key {
+        default.insert(
+            "cache".into(),
+            json!({"key": key, "paths": [format!("{TOOLS_DIR}/cache/")]}),
+        );
     }
     if !default.is_empty() {
         doc.insert("default".into(), Value::Object(default));
@@ -577,8 +816,25 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         json!(p.tags)
     };
     let mut setup = vec![json!({"uses": "actions/checkout@v4"})];
-    if !p.install.is_empty() {
-        setup.push(json!({"name": "Install kopsform", "run": p.install}));
+    if let Some(key) = &p.cache_key {
+        setup.push(json!({
+            "name": "Cache the verified downloads",
+            "uses": "actions/cache@v4",
+            "with": {"path": format!("{TOOLS_DIR}/cache"), "key": key},
+        }));
+    }
+    if !p.setup.is_empty() {
+        let mut run = p
+            .setup
+            .iter()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect::<String>();
+        if p.bin {
+            run.push_str(&format!(
+                "echo \"$PWD/{TOOLS_DIR}/bin\" >> \"$GITHUB_PATH\"\n"
+            ));
+        }
+        setup.push(json!({"name": p.install_title(), "run": run}));
     }
     let job = |name: String, condition: &str, needs: Vec<String>, steps: Vec<Value>| {
         let mut job = Map::new();
@@ -697,7 +953,13 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
 
 /// A Groovy single-quoted string.
 fn groovy(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    format!(
+        "'{}'",
+        text.replace('\\', "\\\\")
+            .replace('\'', "\\'")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
+    )
 }
 
 fn jenkins(p: &Pipeline) -> String {
@@ -730,10 +992,15 @@ fn jenkins(p: &Pipeline) -> String {
         w(1, "}");
     }
     w(1, "stages {");
-    if !p.install.is_empty() {
-        w(2, "stage('Install kopsform') {");
+    if !p.setup.is_empty() {
+        w(2, &format!("stage({}) {{", groovy(p.install_title())));
         w(3, "steps {");
-        w(4, &format!("sh {}", groovy(&p.install)));
+        let script = p
+            .setup
+            .iter()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect::<String>();
+        w(4, &format!("sh {}", groovy(&script)));
         w(3, "}");
         w(2, "}");
     }
@@ -753,7 +1020,7 @@ fn jenkins(p: &Pipeline) -> String {
             6,
             &format!(
                 "sh {}",
-                groovy(&p.run(c, std::slice::from_ref(&p.dryrun), false))
+                groovy(&p.on_path(&p.run(c, std::slice::from_ref(&p.dryrun), false)))
             ),
         );
         w(5, "}");
@@ -799,10 +1066,10 @@ fn jenkins(p: &Pipeline) -> String {
             w(3, "steps {");
             if j.locks {
                 w(4, &format!("lock(resource: {lock}) {{"));
-                w(5, &format!("sh {}", groovy(&j.command)));
+                w(5, &format!("sh {}", groovy(&p.on_path(&j.command))));
                 w(4, "}");
             } else {
-                w(4, &format!("sh {}", groovy(&j.command)));
+                w(4, &format!("sh {}", groovy(&p.on_path(&j.command))));
             }
             if j.key == "plan" {
                 w(

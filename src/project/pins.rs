@@ -10,9 +10,23 @@ use std::path::Path;
 use crate::project::schema::{Config, ToolPin};
 use crate::tools::process;
 
+/// How a tool's download is packed, and so how a generated CI job installs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Packing {
+    /// A zip with the binary at its root (Terraform's releases).
+    Zip,
+    /// The binary itself (kops's releases).
+    Binary,
+    /// The aws CLI v2 zip: `aws/install` installs it.
+    AwsInstaller,
+}
+
 /// A tool that can be pinned.
 pub(crate) struct Pinnable {
     pub(crate) name: &'static str,
+    /// The download of the Linux x86_64 build, `{version}` replaced.
+    pub(crate) default_url: &'static str,
+    pub(crate) packing: Packing,
     /// The arguments that print its version.
     version_args: &'static [&'static str],
 }
@@ -21,20 +35,36 @@ pub(crate) struct Pinnable {
 pub(crate) const PINNABLE: &[Pinnable] = &[
     Pinnable {
         name: "terraform",
+        default_url: "https://releases.hashicorp.com/terraform/{version}/terraform_{version}_linux_amd64.zip",
+        packing: Packing::Zip,
         version_args: &["version", "-json"],
     },
     Pinnable {
         name: "kops",
+        default_url: "https://github.com/kubernetes/kops/releases/download/v{version}/kops-linux-amd64",
+        packing: Packing::Binary,
         version_args: &["version"],
     },
     Pinnable {
         name: "aws",
+        default_url: "https://awscli.amazonaws.com/awscli-exe-linux-x86_64-{version}.zip",
+        packing: Packing::AwsInstaller,
         version_args: &["--version"],
     },
 ];
 
 pub(crate) fn pinnable(name: &str) -> Option<&'static Pinnable> {
     PINNABLE.iter().find(|p| p.name == name)
+}
+
+impl Pinnable {
+    /// The download of `pin`: its `url` (a mirror) or the default, `{version}` replaced.
+    pub(crate) fn url(&self, pin: &ToolPin) -> String {
+        pin.url
+            .as_deref()
+            .unwrap_or(self.default_url)
+            .replace("{version}", &pin.version)
+    }
 }
 
 /// A version as a pin writes it: `1.11.4`, `1.31.0-beta.1`: numbers and a pre-release of

@@ -90,9 +90,21 @@ pub(crate) struct CiConfig {
     /// The kopsform version the jobs install (default: the generating kopsform's).
     #[serde(default)]
     pub(crate) kopsform_version: Option<String>,
-    /// The shell command that installs kopsform in a job (`{version}` is replaced); "" for none.
+    /// How a job gets kopsform: `release` (default), `image`, `cargo` or `source`.
     #[serde(default)]
     pub(crate) install: Option<String>,
+    /// A shell command that installs kopsform instead (`{version}` is replaced); "" for none.
+    #[serde(default)]
+    pub(crate) install_command: Option<String>,
+    /// The base URL of the release downloads (`<base>/v<version>/...`).
+    #[serde(default)]
+    pub(crate) release_url: Option<String>,
+    /// The SHA-256 of the release archive, pinned in the pipeline itself.
+    #[serde(default)]
+    pub(crate) kopsform_sha256: Option<String>,
+    /// The git repository `install = "source"` builds from.
+    #[serde(default)]
+    pub(crate) source_url: Option<String>,
     /// The container image the jobs run in.
     #[serde(default)]
     pub(crate) image: Option<String>,
@@ -119,6 +131,10 @@ impl Default for CiConfig {
             branch: default_branch(),
             kopsform_version: None,
             install: None,
+            install_command: None,
+            release_url: None,
+            kopsform_sha256: None,
+            source_url: None,
             image: None,
             tags: Vec::new(),
             manual_apply: true,
