@@ -914,3 +914,259 @@ fn hostile_install_values_cannot_change_the_scripts() {
 fn toml_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
+
+/// A static HTTP server on a random loopback port (python3 -m http.server), stopped when dropped.
+struct Loopback {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Loopback {
+    fn serve(dir: &std::path::Path) -> Loopback {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        let port = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Loopback { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap();
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Issue 20: the generated merge-request job with `install = "release"` downloads kopsform's
+/// release and the pinned Terraform from a loopback server serving the release layout, verifies
+/// both, installs them and runs the dry run against the sandbox; a wrong pinned hash fails the job
+/// before kopsform runs. Nothing but 127.0.0.1 is reached.
+#[test]
+fn gitlab_ci_local_installs_the_verified_release_and_pinned_terraform_then_runs_the_dry_run() {
+    require_terraform();
+    require(
+        "rsync",
+        "apt-get install rsync (gitlab-ci-local copies the project with it)",
+    );
+    require("zip", "apt-get install zip");
+    require("unzip", "apt-get install unzip");
+    let gcl = ci_tool(".bin/gitlab-ci-local");
+    let s3 = S3::start();
+    let mut p = cluster_project(&s3);
+    bring_up(&p);
+    platform_cli(&p, "glab");
+    with_cli_on_path(&mut p);
+
+    // The release layout: <base>/v<version>/{archive, sha256sums.txt}, and a Terraform zip.
+    let served = tempfile::tempdir().unwrap();
+    let version = "9.9.9";
+    let archive = format!("kopsform-{version}-x86_64-unknown-linux-musl.tar.gz");
+    let release = served.path().join(format!("v{version}"));
+    std::fs::create_dir_all(&release).unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_kopsform"),
+        staging.path().join("kopsform"),
+    )
+    .unwrap();
+    p.tool(
+        ".",
+        "tar",
+        &[
+            "-czf",
+            release.join(&archive).to_str().unwrap(),
+            "-C",
+            staging.path().to_str().unwrap(),
+            "kopsform",
+        ],
+    )
+    .success();
+    std::fs::write(
+        release.join("sha256sums.txt"),
+        format!("{}  {archive}\n", sha256_of(&release.join(&archive))),
+    )
+    .unwrap();
+    let terraform = p.find_on_path("terraform").unwrap();
+    let tf_version = {
+        let run = p.tool(".", "terraform", &["version", "-json"]);
+        run.success();
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        json["terraform_version"].as_str().unwrap().to_string()
+    };
+    let tf_dir = served.path().join("terraform").join(&tf_version);
+    std::fs::create_dir_all(&tf_dir).unwrap();
+    std::fs::copy(&terraform, staging.path().join("terraform")).unwrap();
+    p.tool(
+        ".",
+        "zip",
+        &[
+            "-jq",
+            tf_dir.join("terraform.zip").to_str().unwrap(),
+            staging.path().join("terraform").to_str().unwrap(),
+        ],
+    )
+    .success();
+    let tf_sha = sha256_of(&tf_dir.join("terraform.zip"));
+    let server = Loopback::serve(served.path());
+
+    // The job's PATH has no kopsform: only what the job installs.
+    let path = format!(
+        "{}:{}",
+        p.join("bin").display(),
+        crate::support::kops_double_dir().display()
+    ) + ":"
+        + &std::env::var("PATH").unwrap_or_default();
+    p.env("PATH", &path);
+    assert!(
+        p.find_on_path("kopsform").is_none(),
+        "a kopsform on PATH would hide the installed one"
+    );
+    let original = p.read("tasks.toml");
+    let url = server.url();
+    let with_pin = |sha: &str| {
+        original.replace(
+            "terraform = \"terraform\" # or \"tofu\"",
+            &format!(
+                "terraform = {{ version = \"{tf_version}\", sha256 = \"{sha}\", url = \"{url}/terraform/{{version}}/terraform.zip\" }}"
+            ),
+        ) + &format!("\n[ci]\nrelease-url = \"{url}\"\n")
+    };
+    let pinned = with_pin(&tf_sha);
+    assert!(pinned.contains(&tf_sha), "tasks.toml changed its [tools]");
+    p.file("tasks.toml", &pinned);
+    p.kopsform(&[
+        "ci",
+        "gitlab",
+        "--out",
+        ".gitlab-ci.yml",
+        "--kopsform-version",
+        version,
+    ])
+    .success();
+    p.file(
+        ".gitignore",
+        ".kopsform/\n.kopsform-tools/\n.gitlab-ci-local/\n**/.terraform/\n*.tfstate*\n",
+    );
+    let commit = |p: &Project| {
+        for args in [
+            vec!["add", "-A"],
+            vec![
+                "-c",
+                "user.name=ci",
+                "-c",
+                "user.email=ci@example.com",
+                "commit",
+                "-qm",
+                "sandbox",
+            ],
+        ] {
+            p.tool(".", "git", &args).success();
+        }
+    };
+    p.tool(".", "git", &["init", "-q", "-b", "main"]).success();
+    commit(&p);
+    let gcl = gcl.to_str().unwrap();
+    p.env(
+        "GCL_IGNORE_PREDEFINED_VARS",
+        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
+    );
+    let job = [
+        "dryrun:default",
+        "--variable",
+        "CI_PIPELINE_SOURCE=merge_request_event",
+        "--variable",
+        "CI_MERGE_REQUEST_IID=7",
+        "--variable",
+        "CI_PROJECT_ID=42",
+    ];
+    let run = p.tool(".", gcl, &job);
+    run.success();
+    let artifact = p.join(".gitlab-ci-local/artifacts/dryrunOgdefault/.kopsform/dryrun/review.md");
+    let review = std::fs::read_to_string(&artifact)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", artifact.display(), run.show()));
+    assert!(review.contains("**No changes.**"), "{review}");
+    // The verified downloads are in the cached folder, the binaries in the job's bin folder (the
+    // shell executor runs in the checkout).
+    for kept in [
+        format!(".kopsform-tools/cache/{archive}"),
+        format!(".kopsform-tools/cache/terraform-{tf_version}.zip"),
+        ".kopsform-tools/bin/kopsform".to_string(),
+        ".kopsform-tools/bin/terraform".to_string(),
+    ] {
+        assert!(p.exists(&kept), "no {kept}\n{}", run.show());
+    }
+    assert_eq!(
+        sha256_of(&p.join(".kopsform-tools/bin/kopsform")),
+        sha256_of(std::path::Path::new(env!("CARGO_BIN_EXE_kopsform")))
+    );
+    assert!(
+        p.read("glab.log")
+            .contains("api --method POST projects/42/merge_requests/7/notes -F body=@"),
+        "{}",
+        p.read("glab.log")
+    );
+
+    // A pinned hash the download does not have: the job fails, before kopsform runs.
+    std::fs::remove_file(p.join("glab.log")).unwrap();
+    p.file("tasks.toml", &with_pin(&"0".repeat(64)));
+    p.kopsform(&[
+        "ci",
+        "gitlab",
+        "--out",
+        ".gitlab-ci.yml",
+        "--kopsform-version",
+        version,
+    ])
+    .success();
+    commit(&p);
+    let refused = p.tool(".", gcl, &job);
+    assert_ne!(refused.code, 0, "{}", refused.show());
+    assert!(
+        refused.show().contains(&format!(
+            "terraform/{tf_version}/terraform.zip does not match its sha256 {}; refusing it",
+            "0".repeat(64)
+        )),
+        "{}",
+        refused.show()
+    );
+    // kopsform never ran: no task line, no comment.
+    assert!(!refused.show().contains("> [dryrun]"), "{}", refused.show());
+    assert!(!p.exists("glab.log"));
+}
