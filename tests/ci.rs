@@ -50,13 +50,14 @@ fn generate_all(p: &Project, example: &str) -> [String; 3] {
 }
 
 /// The three pipelines of examples/fleet with terraform, kops and the aws CLI pinned (from a
-/// mirror for terraform) and kopsform's release archive hash pinned, generated into `p`.
+/// mirror for terraform), kopsform's release archive hash pinned and AWS roles assumed through
+/// OIDC, generated into `p`.
 fn generate_pinned(p: &Project) -> [String; 3] {
     p.copy_from_repo("examples/fleet", "pinned");
     let tasks = p.read("pinned/tasks.toml").replace(
         "[tools]\nterraform = \"terraform\"\nkops = \"../../tests/kops-double/kops\"\n",
         &format!(
-            "[tools]\nterraform = {{ version = \"1.11.4\", sha256 = \"{}\", url = \"https://mirror.example.com/terraform/{{version}}/terraform_{{version}}_linux_amd64.zip\" }}\nkops = {{ command = \"../../tests/kops-double/kops\", version = \"1.36.2\", sha256 = \"{}\" }}\naws = {{ version = \"2.15.0\", sha256 = \"{}\" }}\n\n[ci]\nkopsform-sha256 = \"{}\"\n",
+            "[tools]\nterraform = {{ version = \"1.11.4\", sha256 = \"{}\", url = \"https://mirror.example.com/terraform/{{version}}/terraform_{{version}}_linux_amd64.zip\" }}\nkops = {{ command = \"../../tests/kops-double/kops\", version = \"1.36.2\", sha256 = \"{}\" }}\naws = {{ version = \"2.15.0\", sha256 = \"{}\" }}\n\n[ci]\nkopsform-sha256 = \"{}\"\naws-role = \"arn:aws:iam::123456789012:role/kopsform-deploy\"\naws-role-readonly = \"arn:aws:iam::123456789012:role/kopsform-read\"\naws-region = \"eu-west-1\"\n",
             "a".repeat(64),
             "b".repeat(64),
             "c".repeat(64),
@@ -1169,4 +1170,114 @@ fn gitlab_ci_local_installs_the_verified_release_and_pinned_terraform_then_runs_
     // kopsform never ran: no task line, no comment.
     assert!(!refused.show().contains("> [dryrun]"), "{}", refused.show());
     assert!(!p.exists("glab.log"));
+}
+
+/// Issue 20: `[ci] aws-role` is assumed through the platform's OIDC token by the main-branch jobs,
+/// `aws-role-readonly` by the merge/pull-request dry runs, and never the other way round (the dry
+/// run runs the branch's tasks.toml). The validators above check these files too.
+#[test]
+fn the_jobs_assume_the_aws_roles_through_oidc_the_dry_runs_the_read_only_one() {
+    let write = "arn:aws:iam::123456789012:role/kopsform-deploy";
+    let read = "arn:aws:iam::123456789012:role/kopsform-read";
+    let p = Project::new();
+    let [gitlab, github, jenkins] = generate_pinned(&p);
+
+    let doc: serde_yaml::Value = serde_yaml::from_str(&p.read(&gitlab)).unwrap();
+    for (job, role) in [
+        ("dryrun:dev", read),
+        ("plan:dev", write),
+        ("apply:prod", write),
+    ] {
+        let job = &doc[job];
+        assert_eq!(
+            job["id_tokens"]["AWS_ID_TOKEN"]["aud"].as_str(),
+            Some("sts.amazonaws.com")
+        );
+        assert_eq!(job["variables"]["AWS_ROLE_ARN"].as_str(), Some(role));
+        assert_eq!(
+            job["variables"]["AWS_WEB_IDENTITY_TOKEN_FILE"].as_str(),
+            Some("$CI_PROJECT_DIR/.kopsform-tools/aws-web-identity-token")
+        );
+        assert_eq!(
+            job["script"][0].as_str(),
+            Some(
+                "mkdir -p .kopsform-tools && (umask 077 && printf '%s' \"$AWS_ID_TOKEN\" > \"$AWS_WEB_IDENTITY_TOKEN_FILE\")"
+            )
+        );
+    }
+
+    let hub: serde_yaml::Value = serde_yaml::from_str(&p.read(&github)).unwrap();
+    let jobs = &hub["jobs"];
+    for (job, role, permissions) in [
+        (
+            "dryrun-dev",
+            read,
+            "{contents: read, pull-requests: write, id-token: write}",
+        ),
+        ("plan-dev", write, "{contents: read, id-token: write}"),
+        ("apply-prod", write, "{contents: read, id-token: write}"),
+    ] {
+        let step = &jobs[job]["steps"][3];
+        assert_eq!(
+            step["uses"].as_str(),
+            Some("aws-actions/configure-aws-credentials@v4"),
+            "{job}"
+        );
+        assert_eq!(step["with"]["role-to-assume"].as_str(), Some(role));
+        assert_eq!(step["with"]["aws-region"].as_str(), Some("eu-west-1"));
+        assert_eq!(
+            jobs[job]["permissions"],
+            serde_yaml::from_str::<serde_yaml::Value>(permissions).unwrap(),
+            "{job}"
+        );
+    }
+    // The workflow's default stays read-only.
+    assert_eq!(
+        hub["permissions"],
+        serde_yaml::from_str::<serde_yaml::Value>("{contents: read}").unwrap()
+    );
+
+    let text = p.read(&jenkins);
+    assert!(
+        text.contains(&format!(
+            "withAWS(role: '{read}', region: 'eu-west-1') {{\n                            sh 'PATH=\"$PWD/.kopsform-tools/bin:$PATH\" kopsform --cluster dev dryrun'\n                        }}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "lock(resource: 'kopsform-dev') {{\n                    withAWS(role: '{write}', region: 'eu-west-1') {{\n                        sh 'PATH=\"$PWD/.kopsform-tools/bin:$PATH\" kopsform --cluster dev cluster-update plan'"
+        )),
+        "{text}"
+    );
+    // The write role appears only in main-branch stages.
+    let dry =
+        &text[text.find("stage('Dry run')").unwrap()..text.find("stage('plan dev')").unwrap()];
+    assert!(!dry.contains(write), "{dry}");
+
+    // Bad values are errors naming the key; a role needs a region.
+    for (ci, message) in [
+        (
+            "aws-role = \"kopsform\"\naws-region = \"eu-west-1\"",
+            "[ci] aws-role = \"kopsform\" is not an IAM role ARN",
+        ),
+        (
+            "aws-role-readonly = \"arn:aws:iam::123456789012:role/x'$(id)\"\naws-region = \"eu-west-1\"",
+            "[ci] aws-role-readonly = ",
+        ),
+        (
+            "aws-role = \"arn:aws:iam::123456789012:role/x\"",
+            "[ci] aws-role needs aws-region",
+        ),
+        (
+            "aws-role = \"arn:aws:iam::123456789012:role/x\"\naws-region = \"eu west\"",
+            "[ci] aws-region = \"eu west\" is not a region",
+        ),
+    ] {
+        let p = root_project(&format!("\n[ci]\n{ci}\n"));
+        p.kopsform(&["ci", "github", "--out", "x.yml"])
+            .failure(1)
+            .stderr_has(message);
+        assert!(!p.exists("x.yml"));
+    }
 }

@@ -62,6 +62,8 @@ struct Pipeline {
     cache_key: Option<String>,
     /// Whether the setup installs into the job's bin folder, which later commands need on PATH.
     bin: bool,
+    /// The AWS roles the jobs assume through OIDC, with their region.
+    aws: Aws,
     image: Option<String>,
     tags: Vec<String>,
     manual_apply: bool,
@@ -247,6 +249,7 @@ fn model(
         setup: install.setup,
         cache_key: install.cache_key,
         bin: install.bin,
+        aws: aws_roles(project)?,
         image: install.image,
         tags: ci.tags.clone(),
         manual_apply: ci.manual_apply,
@@ -438,6 +441,112 @@ fn install(project: &Project, args: &GenerateArgs, version: &str) -> Result<Inst
         bin,
         image: ci.image.clone(),
     })
+}
+
+/// `[ci] aws-role` and `aws-role-readonly`: the roles the jobs assume with the platform's OIDC
+/// token, the read-only one for the merge/pull-request dry runs (their tasks.toml is the branch's).
+#[derive(Default)]
+struct Aws {
+    role: Option<String>,
+    readonly: Option<String>,
+    region: String,
+}
+
+impl Aws {
+    /// The role of a job: the read-only one for a dry run, the other for the main branch.
+    fn of(&self, dryrun: bool) -> Option<&str> {
+        if dryrun {
+            self.readonly.as_deref()
+        } else {
+            self.role.as_deref()
+        }
+    }
+}
+
+/// An IAM role ARN: `arn:aws:iam::123456789012:role/path/name` (and the other partitions).
+fn is_role_arn(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("arn:aws") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(":iam::") else {
+        return false;
+    };
+    let Some((account, name)) = rest.split_once(":role/") else {
+        return false;
+    };
+    partition
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c == '-')
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+fn aws_roles(project: &Project) -> Result<Aws, UserError> {
+    let ci = &project.config.ci;
+    let err = |message: String| UserError::new(format!("{}: {message}", project.file.display()));
+    for (key, value) in [
+        ("aws-role", &ci.aws_role),
+        ("aws-role-readonly", &ci.aws_role_readonly),
+    ] {
+        if let Some(arn) = value
+            && !is_role_arn(arn)
+        {
+            return Err(err(format!(
+                "[ci] {key} = {arn:?} is not an IAM role ARN; write one such as \"arn:aws:iam::123456789012:role/kopsform\""
+            )));
+        }
+    }
+    if ci.aws_role.is_none() && ci.aws_role_readonly.is_none() {
+        return Ok(Aws::default());
+    }
+    let region = ci.aws_region.clone().ok_or_else(|| {
+        err("[ci] aws-role needs aws-region (the region of the role assumption), e.g. aws-region = \"eu-west-1\"".to_string())
+    })?;
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(err(format!(
+            "[ci] aws-region = {region:?} is not a region; write one such as \"eu-west-1\""
+        )));
+    }
+    Ok(Aws {
+        role: ci.aws_role.clone(),
+        readonly: ci.aws_role_readonly.clone(),
+        region,
+    })
+}
+
+/// Where a GitLab job writes its OIDC token for the AWS SDKs and CLIs, from the checkout.
+const GITLAB_TOKEN_FILE: &str = ".kopsform-tools/aws-web-identity-token";
+
+/// A GitLab job assumes `role`: an `id_tokens` entry for AWS, the web-identity variables, and the
+/// token written to its file (mode 0600) before the job's commands.
+fn gitlab_role(job: &mut Map<String, Value>, role: &str, region: &str) {
+    job.insert(
+        "id_tokens".into(),
+        json!({"AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"}}),
+    );
+    job.insert(
+        "variables".into(),
+        json!({
+            "AWS_ROLE_ARN": role,
+            "AWS_REGION": region,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": format!("$CI_PROJECT_DIR/{GITLAB_TOKEN_FILE}"),
+        }),
+    );
+    let mut script = vec![json!(format!(
+        "mkdir -p {TOOLS_DIR} && (umask 077 && printf '%s' \"$AWS_ID_TOKEN\" > \"$AWS_WEB_IDENTITY_TOKEN_FILE\")"
+    ))];
+    if let Some(Value::Array(lines)) = job.remove("script") {
+        script.extend(lines);
+    }
+    job.insert("script".into(), Value::Array(script));
 }
 
 /// The shell that downloads, verifies and installs into `.kopsform-tools/bin`, in a subshell (its
@@ -664,6 +773,27 @@ impl Pipeline {
         }
     }
 
+    /// The lines of a Jenkins `sh` step running `command`, inside `withAWS` when the job assumes a
+    /// role, with their extra depth.
+    fn jenkins_sh(&self, command: &str, dryrun: bool) -> Vec<(usize, String)> {
+        let sh = format!("sh {}", groovy(&self.on_path(command)));
+        match self.aws.of(dryrun) {
+            Some(role) => vec![
+                (
+                    0,
+                    format!(
+                        "withAWS(role: {}, region: {}) {{",
+                        groovy(role),
+                        groovy(&self.aws.region)
+                    ),
+                ),
+                (1, sh),
+                (0, "}".to_string()),
+            ],
+            None => vec![(0, sh)],
+        }
+    }
+
     fn comment(&self, platform: &str, review: &str) -> String {
         format!("kopsform ci comment {platform} {}", shell_word(review))
     }
@@ -741,6 +871,9 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
         if !paths.is_empty() {
             job["artifacts"] = json!({"name": format!("review-{}", c.id), "when": "always", "expire_in": "30 days", "paths": paths});
         }
+        if let (Some(role), Value::Object(map)) = (p.aws.of(true), &mut job) {
+            gitlab_role(map, role, &p.aws.region);
+        }
         doc.insert(format!("dryrun:{}", c.id), job);
     }
     for (i, stage) in p.stages.iter().enumerate() {
@@ -767,6 +900,9 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
                     job.insert("resource_group".into(), json!(format!("kopsform-{}", c.id)));
                 }
                 job.insert("script".into(), json!([j.command]));
+                if let Some(role) = p.aws.of(false) {
+                    gitlab_role(&mut job, role, &p.aws.region);
+                }
                 if j.key == "plan" {
                     job.insert(
                         "artifacts".into(),
@@ -837,6 +973,8 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         setup.push(json!({"name": p.install_title(), "run": run}));
     }
     let job = |name: String, condition: &str, needs: Vec<String>, steps: Vec<Value>| {
+        let dryrun = condition == pr;
+        let role = p.aws.of(dryrun);
         let mut job = Map::new();
         job.insert("name".into(), json!(name));
         if !needs.is_empty() {
@@ -847,9 +985,24 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         if let Some(image) = &p.image {
             job.insert("container".into(), json!(image));
         }
+        let mut permissions = json!({"contents": "read"});
+        if dryrun {
+            permissions["pull-requests"] = json!("write");
+        }
         let mut all = setup.clone();
+        if let Some(role) = role {
+            permissions["id-token"] = json!("write");
+            all.push(json!({
+                "name": "AWS credentials (OIDC)",
+                "uses": "aws-actions/configure-aws-credentials@v4",
+                "with": {"role-to-assume": role, "aws-region": p.aws.region},
+            }));
+        }
         all.extend(steps);
         job.insert("steps".into(), Value::Array(all));
+        if dryrun || role.is_some() {
+            job.insert("permissions".into(), permissions);
+        }
         job
     };
     let mut jobs = Map::new();
@@ -881,11 +1034,7 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
                 "run": p.comment("github", review),
             }));
         }
-        let mut j = job(format!("dryrun ({})", c.id), pr, Vec::new(), steps);
-        j.insert(
-            "permissions".into(),
-            json!({"contents": "read", "pull-requests": "write"}),
-        );
+        let j = job(format!("dryrun ({})", c.id), pr, Vec::new(), steps);
         jobs.insert(format!("dryrun-{}", c.id), Value::Object(j));
     }
     for (i, stage) in p.stages.iter().enumerate() {
@@ -1016,13 +1165,10 @@ fn jenkins(p: &Pipeline) -> String {
             &format!("stage({}) {{", groovy(&format!("dryrun {}", c.id))),
         );
         w(5, "steps {");
-        w(
-            6,
-            &format!(
-                "sh {}",
-                groovy(&p.on_path(&p.run(c, std::slice::from_ref(&p.dryrun), false)))
-            ),
-        );
+        let command = p.run(c, std::slice::from_ref(&p.dryrun), false);
+        for (depth, line) in p.jenkins_sh(&command, true) {
+            w(6 + depth, &line);
+        }
         w(5, "}");
         let paths = c.review_files();
         if !paths.is_empty() {
@@ -1066,10 +1212,14 @@ fn jenkins(p: &Pipeline) -> String {
             w(3, "steps {");
             if j.locks {
                 w(4, &format!("lock(resource: {lock}) {{"));
-                w(5, &format!("sh {}", groovy(&p.on_path(&j.command))));
+                for (depth, line) in p.jenkins_sh(&j.command, false) {
+                    w(5 + depth, &line);
+                }
                 w(4, "}");
             } else {
-                w(4, &format!("sh {}", groovy(&p.on_path(&j.command))));
+                for (depth, line) in p.jenkins_sh(&j.command, false) {
+                    w(4 + depth, &line);
+                }
             }
             if j.key == "plan" {
                 w(
@@ -1216,6 +1366,26 @@ mod tests {
     fn groovy_strings_escape_quotes_and_backslashes() {
         assert_eq!(groovy("kopsform --cluster dev"), "'kopsform --cluster dev'");
         assert_eq!(groovy(r"a'b\c"), r"'a\'b\\c'");
+        // A line break cannot end the string early.
+        assert_eq!(groovy("a\nb'\r"), r"'a\nb\'\r'");
+    }
+
+    #[test]
+    fn role_arns_are_checked() {
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/kopsform"));
+        assert!(is_role_arn(
+            "arn:aws-us-gov:iam::123456789012:role/ci/kopsform-read"
+        ));
+        for bad in [
+            "kopsform",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:role/x'y",
+            "arn:aws:iam::123456789012:role/x y",
+            "arn:aws:iam::123456789012:role/",
+        ] {
+            assert!(!is_role_arn(bad), "{bad}");
+        }
     }
 
     #[test]

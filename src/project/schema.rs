@@ -105,6 +105,15 @@ pub(crate) struct CiConfig {
     /// The git repository `install = "source"` builds from.
     #[serde(default)]
     pub(crate) source_url: Option<String>,
+    /// The AWS role (ARN) the main-branch jobs assume through the platform's OIDC token.
+    #[serde(default)]
+    pub(crate) aws_role: Option<String>,
+    /// The read-only AWS role (ARN) the merge/pull-request dry runs assume.
+    #[serde(default)]
+    pub(crate) aws_role_readonly: Option<String>,
+    /// The AWS region of the role assumption (needed with a role).
+    #[serde(default)]
+    pub(crate) aws_region: Option<String>,
     /// The container image the jobs run in.
     #[serde(default)]
     pub(crate) image: Option<String>,
@@ -135,6 +144,9 @@ impl Default for CiConfig {
             release_url: None,
             kopsform_sha256: None,
             source_url: None,
+            aws_role: None,
+            aws_role_readonly: None,
+            aws_region: None,
             image: None,
             tags: Vec::new(),
             manual_apply: true,
