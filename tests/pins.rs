@@ -43,6 +43,9 @@ steps = [
   {{ builtin = "check-plan", plan = "layer/p.tfplan" }},
   ["terraform", "-chdir=layer", "apply", "-input=false", "p.tfplan"],
 ]
+
+[tasks.hello]
+steps = [["echo", "hello"]]
 "#
         ),
     );
@@ -95,6 +98,11 @@ fn a_terraform_version_differing_between_plan_and_apply_is_refused_before_anythi
     assert_eq!(plan_run.stderr, expected, "{}", plan_run.show());
     assert_eq!(std::fs::read(p.join("layer/p.tfplan")).unwrap(), plan);
     assert_eq!(p.read("layer/p.tfplan.kopsform.json"), seal);
+
+    // A task that runs no terraform is not held up by terraform's pin.
+    p.kopsform(&["hello"])
+        .success()
+        .stdout_has("[hello] hello\n");
 }
 
 #[test]
