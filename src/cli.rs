@@ -259,9 +259,12 @@ pub(crate) struct GenerateArgs {
     /// The kopsform version the jobs install (default: [ci] kopsform-version, else this one)
     #[arg(long, value_name = "VERSION")]
     pub(crate) kopsform_version: Option<String>,
-    /// The command that installs kopsform in a job, {version} replaced; "" when the runner has it
-    #[arg(long, value_name = "COMMAND")]
+    /// How the jobs get kopsform: release, image, cargo or source (default: [ci] install, else release)
+    #[arg(long, value_name = "HOW")]
     pub(crate) install: Option<String>,
+    /// A shell command that installs kopsform instead, {version} replaced; "" when the runner has it
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) install_command: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

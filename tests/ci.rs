@@ -49,6 +49,40 @@ fn generate_all(p: &Project, example: &str) -> [String; 3] {
     names.try_into().unwrap()
 }
 
+/// The three pipelines of examples/fleet with terraform, kops and the aws CLI pinned (from a
+/// mirror for terraform), kopsform's release archive hash pinned and AWS roles assumed through
+/// OIDC, generated into `p`.
+fn generate_pinned(p: &Project) -> [String; 3] {
+    p.copy_from_repo("examples/fleet", "pinned");
+    let tasks = p.read("pinned/tasks.toml").replace(
+        "[tools]\nterraform = \"terraform\"\nkops = \"../../tests/kops-double/kops\"\n",
+        &format!(
+            "[tools]\nterraform = {{ version = \"1.11.4\", sha256 = \"{}\", url = \"https://mirror.example.com/terraform/{{version}}/terraform_{{version}}_linux_amd64.zip\" }}\nkops = {{ command = \"../../tests/kops-double/kops\", version = \"1.36.2\", sha256 = \"{}\" }}\naws = {{ version = \"2.15.0\", sha256 = \"{}\" }}\n\n[ci]\nkopsform-sha256 = \"{}\"\naws-role = \"arn:aws:iam::123456789012:role/kopsform-deploy\"\naws-role-readonly = \"arn:aws:iam::123456789012:role/kopsform-read\"\naws-region = \"eu-west-1\"\n",
+            "a".repeat(64),
+            "b".repeat(64),
+            "c".repeat(64),
+            "d".repeat(64)
+        ),
+    );
+    assert!(
+        tasks.contains("1.11.4"),
+        "examples/fleet/tasks.toml changed its [tools]"
+    );
+    p.file("pinned/tasks.toml", &tasks);
+    let mut names = Vec::new();
+    for (platform, file) in [
+        ("gitlab", "gitlab-ci.yml"),
+        ("github", "github.yml"),
+        ("jenkins", "Jenkinsfile"),
+    ] {
+        let name = format!("pinned.{file}");
+        p.kopsform(&["-C", "pinned", "ci", platform, "--out", &name])
+            .success();
+        names.push(name);
+    }
+    names.try_into().unwrap()
+}
+
 #[test]
 fn the_pipelines_are_stable_and_say_how_to_regenerate_them() {
     let p = Project::new();
@@ -142,7 +176,7 @@ branch = "trunk"
 image = "registry.example.com/platform/kops-tools:1.30"
 tags = ["kops", "eu-west-1"]
 manual-rolling-update = false
-install = "curl -fsSL https://artifacts.example.com/kopsform/{version}/install.sh | sh"
+install-command = "curl -fsSL https://artifacts.example.com/kopsform/{version}/install.sh | sh"
 env = { AWS_REGION = "eu-west-1" }
 "#,
     );
@@ -269,6 +303,9 @@ fn gitlab_and_github_pipelines_pass_the_platform_schemas() {
         gitlab.push(p.join(&lab).display().to_string());
         github.push(p.join(&hub).display().to_string());
     }
+    let [lab, hub, _] = generate_pinned(&p);
+    gitlab.push(p.join(&lab).display().to_string());
+    github.push(p.join(&hub).display().to_string());
     let check = |schema: &str, files: &[String]| {
         let mut args = vec!["--builtin-schema", schema];
         args.extend(files.iter().map(String::as_str));
@@ -304,6 +341,7 @@ fn github_workflows_pass_actionlint_with_no_untrusted_input() {
         let [_, hub, _] = generate_all(&p, example);
         files.push(p.join(&hub).display().to_string());
     }
+    files.push(p.join(&generate_pinned(&p)[1]).display().to_string());
     let mut args = vec![script.to_str().unwrap()];
     args.extend(files.iter().map(String::as_str));
     let run = p.tool(".", "node", &args);
@@ -339,12 +377,13 @@ fn jenkinsfiles_pass_npm_groovy_lint() {
         let [_, _, jenkins] = generate_all(&p, example);
         files.push(jenkins);
     }
+    files.push(generate_pinned(&p)[2].clone());
     let lint = lint.to_str().unwrap();
     let mut args = vec!["--noserver", "--failon", "error", "--no-insight"];
     args.extend(files.iter().map(String::as_str));
     let run = p.tool(".", lint, &args);
     run.success();
-    assert!(run.stdout.contains("2 linted files"), "{}", run.show());
+    assert!(run.stdout.contains("3 linted files"), "{}", run.show());
     // It does fail on a Groovy error: an unbalanced brace.
     let broken = p
         .read("fleet.Jenkinsfile")
@@ -476,8 +515,15 @@ fn gitlab_ci_local_runs_the_merge_request_dry_run_against_the_sandbox() {
     ) + ":"
         + &std::env::var("PATH").unwrap_or_default();
     p.env("PATH", &path);
-    p.kopsform(&["ci", "gitlab", "--out", ".gitlab-ci.yml", "--install", ""])
-        .success();
+    p.kopsform(&[
+        "ci",
+        "gitlab",
+        "--out",
+        ".gitlab-ci.yml",
+        "--install-command",
+        "",
+    ])
+    .success();
     p.file(
         ".gitignore",
         ".kopsform/\n.gitlab-ci-local/\n**/.terraform/\n*.tfstate*\n",
@@ -642,4 +688,596 @@ fn the_github_workflow_keeps_write_credentials_in_environments_and_promotes_in_o
         steps.contains("plan-staging") && steps.contains("examples/fleet/clusters/staging"),
         "{steps}"
     );
+}
+
+/// The tasks.toml of the repository with `extra` appended, in a fresh project.
+fn root_project(extra: &str) -> Project {
+    let p = Project::new();
+    p.copy_from_repo("tasks.toml", "tasks.toml");
+    let tasks = p.read("tasks.toml") + extra;
+    p.file("tasks.toml", &tasks);
+    p
+}
+
+fn gitlab_doc(p: &Project, args: &[&str]) -> serde_yaml::Value {
+    let mut all = vec!["ci", "gitlab", "--kopsform-version", "9.9.9"];
+    all.extend_from_slice(args);
+    let run = p.kopsform(&all);
+    run.success();
+    serde_yaml::from_str(&run.stdout).unwrap()
+}
+
+/// Issue 20: `[ci] install` chooses how a job gets kopsform; the default downloads the release
+/// and verifies it with the release's sha256sums.txt; an old free-form `install` command is an
+/// error that says where it goes now.
+#[test]
+fn the_jobs_get_kopsform_as_install_says() {
+    let p = root_project("");
+    let doc = gitlab_doc(&p, &[]);
+    let before = &doc["default"]["before_script"];
+    let script = before[0].as_str().unwrap();
+    let base = "https://github.com/kopsform/kopsform/releases/download/v9.9.9";
+    let archive = "kopsform-9.9.9-x86_64-unknown-linux-musl.tar.gz";
+    for line in [
+        format!("curl -fsSL --retry 3 -o kopsform-9.9.9.sha256sums {base}/sha256sums.txt\n"),
+        format!("fetch {base}/{archive} \"$sha\" {archive}\n"),
+        format!("tar -xzf {archive} -C \"$tools/bin\" kopsform\n"),
+    ] {
+        assert!(script.contains(&line), "{line} in\n{script}");
+    }
+    assert_eq!(
+        before[1].as_str(),
+        Some("export PATH=\"$PWD/.kopsform-tools/bin:$PATH\"")
+    );
+    assert_eq!(
+        doc["default"]["cache"]["paths"][0].as_str(),
+        Some(".kopsform-tools/cache/")
+    );
+
+    let image = gitlab_doc(&p, &["--install", "image"]);
+    assert_eq!(
+        image["default"],
+        serde_yaml::from_str::<serde_yaml::Value>("image: ghcr.io/kopsform/kopsform:9.9.9")
+            .unwrap()
+    );
+    let cargo = gitlab_doc(&p, &["--install", "cargo"]);
+    assert_eq!(
+        cargo["default"]["before_script"],
+        serde_yaml::from_str::<serde_yaml::Value>(
+            "[cargo install --locked kopsform --version 9.9.9]"
+        )
+        .unwrap()
+    );
+    let p = root_project(
+        "\n[ci]\ninstall = \"source\"\nsource-url = \"https://git.example.com/tools/kopsform.git\"\n",
+    );
+    let source = gitlab_doc(&p, &[]);
+    assert_eq!(
+        source["default"]["before_script"][0].as_str(),
+        Some(
+            "cargo install --locked --git https://git.example.com/tools/kopsform.git --tag v9.9.9 kopsform"
+        )
+    );
+    assert!(source["default"]["cache"].is_null());
+
+    // The default before this issue was a shell command in `install`: refused, with the way out.
+    let p =
+        root_project("\n[ci]\ninstall = \"cargo install --locked kopsform --version {version}\"\n");
+    p.kopsform(&["ci", "gitlab", "--out", ".gitlab-ci.yml"])
+        .failure(1)
+        .stderr_has("[ci] install = \"cargo install --locked kopsform --version {version}\": install is one of \"release\" (the default), \"image\", \"cargo\" or \"source\"; a shell command of your own goes in install-command (docs/tasks-toml.md, [ci])");
+    assert!(!p.exists(".gitlab-ci.yml"));
+}
+
+/// Issue 20: the jobs download the pinned tools from the pins' URLs, verify each against its
+/// pinned sha256, install them into the job's bin folder and cache the downloads under a key
+/// made of the versions and hashes; a pin without sha256 is a generation error naming the key.
+#[test]
+fn the_jobs_install_the_pinned_tools_verified_and_cached() {
+    let p = Project::new();
+    let [gitlab, github, jenkins] = generate_pinned(&p);
+    let doc: serde_yaml::Value = serde_yaml::from_str(&p.read(&gitlab)).unwrap();
+    let script = doc["default"]["before_script"][0].as_str().unwrap();
+    let (a, b, c, d) = (
+        "a".repeat(64),
+        "b".repeat(64),
+        "c".repeat(64),
+        "d".repeat(64),
+    );
+    for line in [
+        format!(
+            "fetch https://github.com/kopsform/kopsform/releases/download/v0.1.0/kopsform-0.1.0-x86_64-unknown-linux-musl.tar.gz {d} kopsform-0.1.0-x86_64-unknown-linux-musl.tar.gz\n"
+        ),
+        format!(
+            "fetch https://mirror.example.com/terraform/1.11.4/terraform_1.11.4_linux_amd64.zip {a} terraform-1.11.4.zip\nunzip -oq terraform-1.11.4.zip terraform -d \"$tools/bin\"\n"
+        ),
+        format!(
+            "fetch https://github.com/kubernetes/kops/releases/download/v1.36.2/kops-linux-amd64 {b} kops-1.36.2\ninstall -m 0755 kops-1.36.2 \"$tools/bin/kops\"\n"
+        ),
+        format!(
+            "fetch https://awscli.amazonaws.com/awscli-exe-linux-x86_64-2.15.0.zip {c} awscli-2.15.0.zip\n"
+        ),
+    ] {
+        assert!(script.contains(&line), "{line} in\n{script}");
+    }
+    // With the archive's hash pinned, the job needs no sha256sums.txt.
+    assert!(!script.contains("sha256sums"), "{script}");
+    let key = doc["default"]["cache"]["key"].as_str().unwrap();
+    assert!(key.starts_with("kopsform-tools-"), "{key}");
+
+    let hub: serde_yaml::Value = serde_yaml::from_str(&p.read(&github)).unwrap();
+    let steps = &hub["jobs"]["plan-dev"]["steps"];
+    assert_eq!(steps[1]["uses"].as_str(), Some("actions/cache@v4"));
+    assert_eq!(steps[1]["with"]["key"].as_str(), Some(key));
+    assert_eq!(
+        steps[1]["with"]["path"].as_str(),
+        Some(".kopsform-tools/cache")
+    );
+    let run = steps[2]["run"].as_str().unwrap();
+    assert_eq!(
+        run,
+        format!("{script}echo \"$PWD/.kopsform-tools/bin\" >> \"$GITHUB_PATH\"\n")
+    );
+
+    let text = p.read(&jenkins);
+    assert!(
+        text.contains("sh 'PATH=\"$PWD/.kopsform-tools/bin:$PATH\" kopsform --cluster dev dryrun'"),
+        "{text}"
+    );
+
+    // Another version or hash is another cache key.
+    let tasks = p.read("pinned/tasks.toml").replace("1.11.4", "1.11.5");
+    p.file("pinned/tasks.toml", &tasks);
+    let other = p.kopsform(&["-C", "pinned", "ci", "gitlab"]);
+    other.success();
+    assert!(!other.stdout.contains(key));
+
+    let tasks = p.read("pinned/tasks.toml").replace(
+        &format!("aws = {{ version = \"2.15.0\", sha256 = \"{c}\" }}"),
+        "aws = { version = \"2.15.0\" }",
+    );
+    p.file("pinned/tasks.toml", &tasks);
+    p.kopsform(&["-C", "pinned", "ci", "github", "--out", "x.yml"])
+        .failure(1)
+        .stderr_has("[tools] aws: version 2.15.0 is pinned without sha256; the generated jobs install a pinned tool only verified: add sha256 = \"<sha256 of https://awscli.amazonaws.com/awscli-exe-linux-x86_64-2.15.0.zip>\"");
+    assert!(!p.exists("x.yml"));
+    // The image brings its own tools: no download, so no hash needed.
+    p.kopsform(&["-C", "pinned", "ci", "github", "--install", "image"])
+        .success()
+        .output_lacks("fetch ");
+}
+
+/// Hostile values: a release URL with quotes and `$()` stays one argument of curl when the
+/// generated install script runs (nothing it holds is run), and a version that is not one is
+/// refused before anything is written.
+#[test]
+fn hostile_install_values_cannot_change_the_scripts() {
+    let hostile = "https://h.example.com/a'$(touch${IFS}pwned)\"`touch${IFS}pwned2`b";
+    let p = root_project(&format!("\n[ci]\nrelease-url = {}\n", toml_string(hostile)));
+    let doc = gitlab_doc(&p, &[]);
+    let script = doc["default"]["before_script"][0].as_str().unwrap();
+    // A curl that records its arguments, one per line, and fails as for a 404.
+    p.script(
+        "fake/curl",
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> \"$CURL_LOG\"\nexit 22\n",
+    );
+    let log = p.join("curl.log");
+    let path = format!(
+        "{}:{}",
+        p.join("fake").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let status = std::process::Command::new("sh")
+        .args(["-c", script])
+        .current_dir(p.path())
+        .env("PATH", path)
+        .env("CURL_LOG", &log)
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let args = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        args.lines()
+            .any(|l| l == format!("{hostile}/v9.9.9/sha256sums.txt")),
+        "{args}"
+    );
+    assert!(!p.exists("pwned") && !p.exists("pwned2") && !p.exists(".kopsform-tools/cache/pwned"));
+    // The Jenkinsfile keeps it inside one Groovy string.
+    let jenkins = p.kopsform(&["ci", "jenkins", "--kopsform-version", "9.9.9"]);
+    jenkins.success();
+    let install = jenkins
+        .stdout
+        .lines()
+        .find(|l| l.contains("sha256sums.txt"))
+        .unwrap();
+    assert!(
+        install.trim_start().starts_with("sh '") && install.ends_with("\\n'"),
+        "{install}"
+    );
+
+    for version in ["1.0.0$(touch pwned)", "1.0.0\nx: y", "1.0.0'"] {
+        p.kopsform(&[
+            "ci",
+            "gitlab",
+            "--kopsform-version",
+            version,
+            "--out",
+            "x.yml",
+        ])
+        .failure(1)
+        .stderr_has("[ci] kopsform-version = ")
+        .stderr_has(" is not a version");
+        assert!(!p.exists("x.yml") && !p.exists("pwned"));
+    }
+}
+
+/// A TOML basic string holding `text`.
+fn toml_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A static HTTP server on a random loopback port (python3 -m http.server), stopped when dropped.
+struct Loopback {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Loopback {
+    fn serve(dir: &std::path::Path) -> Loopback {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        let port = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Loopback { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap();
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Issue 20: the generated merge-request job with `install = "release"` downloads kopsform's
+/// release and the pinned Terraform from a loopback server serving the release layout, verifies
+/// both, installs them and runs the dry run against the sandbox; a wrong pinned hash fails the job
+/// before kopsform runs. Nothing but 127.0.0.1 is reached.
+#[test]
+fn gitlab_ci_local_installs_the_verified_release_and_pinned_terraform_then_runs_the_dry_run() {
+    require_terraform();
+    require(
+        "rsync",
+        "apt-get install rsync (gitlab-ci-local copies the project with it)",
+    );
+    require("zip", "apt-get install zip");
+    require("unzip", "apt-get install unzip");
+    let gcl = ci_tool(".bin/gitlab-ci-local");
+    let s3 = S3::start();
+    let mut p = cluster_project(&s3);
+    bring_up(&p);
+    platform_cli(&p, "glab");
+    with_cli_on_path(&mut p);
+
+    // The release layout: <base>/v<version>/{archive, sha256sums.txt}, and a Terraform zip.
+    let served = tempfile::tempdir().unwrap();
+    let version = "9.9.9";
+    let archive = format!("kopsform-{version}-x86_64-unknown-linux-musl.tar.gz");
+    let release = served.path().join(format!("v{version}"));
+    std::fs::create_dir_all(&release).unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_kopsform"),
+        staging.path().join("kopsform"),
+    )
+    .unwrap();
+    p.tool(
+        ".",
+        "tar",
+        &[
+            "-czf",
+            release.join(&archive).to_str().unwrap(),
+            "-C",
+            staging.path().to_str().unwrap(),
+            "kopsform",
+        ],
+    )
+    .success();
+    std::fs::write(
+        release.join("sha256sums.txt"),
+        format!("{}  {archive}\n", sha256_of(&release.join(&archive))),
+    )
+    .unwrap();
+    let terraform = p.find_on_path("terraform").unwrap();
+    let tf_version = {
+        let run = p.tool(".", "terraform", &["version", "-json"]);
+        run.success();
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        json["terraform_version"].as_str().unwrap().to_string()
+    };
+    let tf_dir = served.path().join("terraform").join(&tf_version);
+    std::fs::create_dir_all(&tf_dir).unwrap();
+    std::fs::copy(&terraform, staging.path().join("terraform")).unwrap();
+    p.tool(
+        ".",
+        "zip",
+        &[
+            "-jq",
+            tf_dir.join("terraform.zip").to_str().unwrap(),
+            staging.path().join("terraform").to_str().unwrap(),
+        ],
+    )
+    .success();
+    let tf_sha = sha256_of(&tf_dir.join("terraform.zip"));
+    let server = Loopback::serve(served.path());
+
+    // The job's PATH has no kopsform: only what the job installs.
+    let path = format!(
+        "{}:{}",
+        p.join("bin").display(),
+        crate::support::kops_double_dir().display()
+    ) + ":"
+        + &std::env::var("PATH").unwrap_or_default();
+    p.env("PATH", &path);
+    assert!(
+        p.find_on_path("kopsform").is_none(),
+        "a kopsform on PATH would hide the installed one"
+    );
+    let original = p.read("tasks.toml");
+    let url = server.url();
+    let with_pin = |sha: &str| {
+        original.replace(
+            "terraform = \"terraform\" # or \"tofu\"",
+            &format!(
+                "terraform = {{ version = \"{tf_version}\", sha256 = \"{sha}\", url = \"{url}/terraform/{{version}}/terraform.zip\" }}"
+            ),
+        ) + &format!("\n[ci]\nrelease-url = \"{url}\"\n")
+    };
+    let pinned = with_pin(&tf_sha);
+    assert!(pinned.contains(&tf_sha), "tasks.toml changed its [tools]");
+    p.file("tasks.toml", &pinned);
+    p.kopsform(&[
+        "ci",
+        "gitlab",
+        "--out",
+        ".gitlab-ci.yml",
+        "--kopsform-version",
+        version,
+    ])
+    .success();
+    p.file(
+        ".gitignore",
+        ".kopsform/\n.kopsform-tools/\n.gitlab-ci-local/\n**/.terraform/\n*.tfstate*\n",
+    );
+    let commit = |p: &Project| {
+        for args in [
+            vec!["add", "-A"],
+            vec![
+                "-c",
+                "user.name=ci",
+                "-c",
+                "user.email=ci@example.com",
+                "commit",
+                "-qm",
+                "sandbox",
+            ],
+        ] {
+            p.tool(".", "git", &args).success();
+        }
+    };
+    p.tool(".", "git", &["init", "-q", "-b", "main"]).success();
+    commit(&p);
+    let gcl = gcl.to_str().unwrap();
+    p.env(
+        "GCL_IGNORE_PREDEFINED_VARS",
+        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
+    );
+    let job = [
+        "dryrun:default",
+        "--variable",
+        "CI_PIPELINE_SOURCE=merge_request_event",
+        "--variable",
+        "CI_MERGE_REQUEST_IID=7",
+        "--variable",
+        "CI_PROJECT_ID=42",
+    ];
+    let run = p.tool(".", gcl, &job);
+    run.success();
+    let artifact = p.join(".gitlab-ci-local/artifacts/dryrunOgdefault/.kopsform/dryrun/review.md");
+    let review = std::fs::read_to_string(&artifact)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", artifact.display(), run.show()));
+    assert!(review.contains("**No changes.**"), "{review}");
+    // The verified downloads are in the cached folder, the binaries in the job's bin folder (the
+    // shell executor runs in the checkout).
+    for kept in [
+        format!(".kopsform-tools/cache/{archive}"),
+        format!(".kopsform-tools/cache/terraform-{tf_version}.zip"),
+        ".kopsform-tools/bin/kopsform".to_string(),
+        ".kopsform-tools/bin/terraform".to_string(),
+    ] {
+        assert!(p.exists(&kept), "no {kept}\n{}", run.show());
+    }
+    assert_eq!(
+        sha256_of(&p.join(".kopsform-tools/bin/kopsform")),
+        sha256_of(std::path::Path::new(env!("CARGO_BIN_EXE_kopsform")))
+    );
+    assert!(
+        p.read("glab.log")
+            .contains("api --method POST projects/42/merge_requests/7/notes -F body=@"),
+        "{}",
+        p.read("glab.log")
+    );
+
+    // A pinned hash the download does not have: the job fails, before kopsform runs.
+    std::fs::remove_file(p.join("glab.log")).unwrap();
+    p.file("tasks.toml", &with_pin(&"0".repeat(64)));
+    p.kopsform(&[
+        "ci",
+        "gitlab",
+        "--out",
+        ".gitlab-ci.yml",
+        "--kopsform-version",
+        version,
+    ])
+    .success();
+    commit(&p);
+    let refused = p.tool(".", gcl, &job);
+    assert_ne!(refused.code, 0, "{}", refused.show());
+    assert!(
+        refused.show().contains(&format!(
+            "terraform/{tf_version}/terraform.zip does not match its sha256 {}; refusing it",
+            "0".repeat(64)
+        )),
+        "{}",
+        refused.show()
+    );
+    // kopsform never ran: no task line, no comment.
+    assert!(!refused.show().contains("> [dryrun]"), "{}", refused.show());
+    assert!(!p.exists("glab.log"));
+}
+
+/// Issue 20: `[ci] aws-role` is assumed through the platform's OIDC token by the main-branch jobs,
+/// `aws-role-readonly` by the merge/pull-request dry runs, and never the other way round (the dry
+/// run runs the branch's tasks.toml). The validators above check these files too.
+#[test]
+fn the_jobs_assume_the_aws_roles_through_oidc_the_dry_runs_the_read_only_one() {
+    let write = "arn:aws:iam::123456789012:role/kopsform-deploy";
+    let read = "arn:aws:iam::123456789012:role/kopsform-read";
+    let p = Project::new();
+    let [gitlab, github, jenkins] = generate_pinned(&p);
+
+    let doc: serde_yaml::Value = serde_yaml::from_str(&p.read(&gitlab)).unwrap();
+    for (job, role) in [
+        ("dryrun:dev", read),
+        ("plan:dev", write),
+        ("apply:prod", write),
+    ] {
+        let job = &doc[job];
+        assert_eq!(
+            job["id_tokens"]["AWS_ID_TOKEN"]["aud"].as_str(),
+            Some("sts.amazonaws.com")
+        );
+        assert_eq!(job["variables"]["AWS_ROLE_ARN"].as_str(), Some(role));
+        assert_eq!(
+            job["variables"]["AWS_WEB_IDENTITY_TOKEN_FILE"].as_str(),
+            Some("$CI_PROJECT_DIR/.kopsform-tools/aws-web-identity-token")
+        );
+        assert_eq!(
+            job["script"][0].as_str(),
+            Some(
+                "mkdir -p .kopsform-tools && (umask 077 && printf '%s' \"$AWS_ID_TOKEN\" > \"$AWS_WEB_IDENTITY_TOKEN_FILE\")"
+            )
+        );
+    }
+
+    let hub: serde_yaml::Value = serde_yaml::from_str(&p.read(&github)).unwrap();
+    let jobs = &hub["jobs"];
+    for (job, role, permissions) in [
+        (
+            "dryrun-dev",
+            read,
+            "{contents: read, pull-requests: write, id-token: write}",
+        ),
+        ("plan-dev", write, "{contents: read, id-token: write}"),
+        ("apply-prod", write, "{contents: read, id-token: write}"),
+    ] {
+        let step = &jobs[job]["steps"][3];
+        assert_eq!(
+            step["uses"].as_str(),
+            Some("aws-actions/configure-aws-credentials@v4"),
+            "{job}"
+        );
+        assert_eq!(step["with"]["role-to-assume"].as_str(), Some(role));
+        assert_eq!(step["with"]["aws-region"].as_str(), Some("eu-west-1"));
+        assert_eq!(
+            jobs[job]["permissions"],
+            serde_yaml::from_str::<serde_yaml::Value>(permissions).unwrap(),
+            "{job}"
+        );
+    }
+    // The workflow's default stays read-only.
+    assert_eq!(
+        hub["permissions"],
+        serde_yaml::from_str::<serde_yaml::Value>("{contents: read}").unwrap()
+    );
+
+    let text = p.read(&jenkins);
+    assert!(
+        text.contains(&format!(
+            "withAWS(role: '{read}', region: 'eu-west-1') {{\n                            sh 'PATH=\"$PWD/.kopsform-tools/bin:$PATH\" kopsform --cluster dev dryrun'\n                        }}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "lock(resource: 'kopsform-dev') {{\n                    withAWS(role: '{write}', region: 'eu-west-1') {{\n                        sh 'PATH=\"$PWD/.kopsform-tools/bin:$PATH\" kopsform --cluster dev cluster-update plan'"
+        )),
+        "{text}"
+    );
+    // The write role appears only in main-branch stages.
+    let dry =
+        &text[text.find("stage('Dry run')").unwrap()..text.find("stage('plan dev')").unwrap()];
+    assert!(!dry.contains(write), "{dry}");
+
+    // Bad values are errors naming the key; a role needs a region.
+    for (ci, message) in [
+        (
+            "aws-role = \"kopsform\"\naws-region = \"eu-west-1\"",
+            "[ci] aws-role = \"kopsform\" is not an IAM role ARN",
+        ),
+        (
+            "aws-role-readonly = \"arn:aws:iam::123456789012:role/x'$(id)\"\naws-region = \"eu-west-1\"",
+            "[ci] aws-role-readonly = ",
+        ),
+        (
+            "aws-role = \"arn:aws:iam::123456789012:role/x\"",
+            "[ci] aws-role needs aws-region",
+        ),
+        (
+            "aws-role = \"arn:aws:iam::123456789012:role/x\"\naws-region = \"eu west\"",
+            "[ci] aws-region = \"eu west\" is not a region",
+        ),
+    ] {
+        let p = root_project(&format!("\n[ci]\n{ci}\n"));
+        p.kopsform(&["ci", "github", "--out", "x.yml"])
+            .failure(1)
+            .stderr_has(message);
+        assert!(!p.exists("x.yml"));
+    }
 }

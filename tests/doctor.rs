@@ -673,3 +673,42 @@ fn tool_versions_are_asked_with_the_projects_env() {
         "ok    kops 1.34.1 (supported: >= 1.28, < 2)"
     );
 }
+
+/// Issue 20: each `[tools]` pin is checked, also where no task names the tool, and a binary of
+/// another version blocks, naming the pin, the version found and the binary.
+#[test]
+fn doctor_lists_the_pins_and_blocks_on_a_mismatch() {
+    require_terraform();
+    const NO_CREDENTIALS: &str = "warn  AWS credentials: none found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE, a default profile in ~/.aws/credentials or ~/.aws/config); no task needs them for an s3:// state store\n";
+    let mut p = Project::new();
+    let version = crate::pins::real_terraform_version(&p);
+    p.file(
+        "tasks.toml",
+        &format!(
+            "[tools]\nterraform = {{ version = \"{version}\" }}\n\n[tasks.t]\nsteps = [[\"true\"]]\n"
+        ),
+    );
+    let run = doctor(&p, &["doctor"]);
+    run.success();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "ok    true ({})\nok    terraform {version} (supported: >= 1.5, < 2), pinned {version}\n{NO_CREDENTIALS}verdict: ready; 1 warning\n",
+            p.find_on_path("true").unwrap().display()
+        ),
+        "{}",
+        run.show()
+    );
+    let binary = crate::pins::stand_in(&mut p, "1.9.8");
+    let run = doctor(&p, &["doctor"]);
+    run.failure(1);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "ok    true ({})\nFAIL  [tools] terraform pins version {version}, but {binary} is terraform 1.9.8; install terraform {version} (or change the pin)\n{NO_CREDENTIALS}verdict: 1 problem blocks (terraform); 1 warning\n",
+            p.find_on_path("true").unwrap().display()
+        ),
+        "{}",
+        run.show()
+    );
+}

@@ -287,9 +287,9 @@ fn table() -> Vec<Case> {
             files: tasks("[tools]\nkops = 3\n"),
             args: &["list"],
             want: &[
-                "{dir}/tasks.toml:2:8: expected a program (\"tofu\", \"bin/kops-1.30\") or a command with arguments ([\"leverage\", \"tf\"])",
+                "{dir}/tasks.toml:2:8: invalid type: integer `3`, expected a program (\"tofu\", \"bin/kops-1.30\"), a command with arguments ([\"leverage\", \"tf\"]) or a table with a version pin ({ version = \"1.11.4\", sha256 = \"...\" }) ([tools] in docs/tasks-toml.md)",
             ],
-            hint: "fix the value (docs/tasks-toml.md, [tools])",
+            hint: "fix the value (docs/tasks-toml.md gives the type of every key)",
             ..Case::default()
         },
         Case {

@@ -24,6 +24,7 @@ mod output;
 mod ownership;
 mod parallel;
 mod partial_backend;
+mod pins;
 mod project_env;
 mod real_double;
 mod real_lifecycle;

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
+use sha2::Digest as _;
 
 use crate::cli::{CiPlatform, CommentArgs, GenerateArgs};
 use crate::error::UserError;
@@ -55,7 +56,14 @@ struct Pipeline {
     stages: Vec<Stage>,
     branch: String,
     version: String,
-    install: String,
+    /// What every job runs before its command (shell, in order); empty for nothing.
+    setup: Vec<String>,
+    /// The cache key of the downloads the setup verifies (kopsform's release, the pinned tools).
+    cache_key: Option<String>,
+    /// Whether the setup installs into the job's bin folder, which later commands need on PATH.
+    bin: bool,
+    /// The AWS roles the jobs assume through OIDC, with their region.
+    aws: Aws,
     image: Option<String>,
     tags: Vec<String>,
     manual_apply: bool,
@@ -233,18 +241,16 @@ fn model(
         .clone()
         .or_else(|| ci.kopsform_version.clone())
         .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
-    let install = args
-        .install
-        .clone()
-        .or_else(|| ci.install.clone())
-        .unwrap_or_else(|| "cargo install --locked kopsform --version {version}".to_string())
-        .replace("{version}", &version);
+    let install = install(project, args, &version)?;
     Ok(Pipeline {
         stages,
         branch,
         version,
-        install,
-        image: ci.image.clone(),
+        setup: install.setup,
+        cache_key: install.cache_key,
+        bin: install.bin,
+        aws: aws_roles(project)?,
+        image: install.image,
         tags: ci.tags.clone(),
         manual_apply: ci.manual_apply,
         manual_rolling_update: ci.manual_rolling_update,
@@ -256,6 +262,318 @@ fn model(
         rolling_update_yes: tasks.rolling_update_yes.clone(),
         regenerate: regenerate_command(project, platform, args, root, target),
     })
+}
+
+/// Where the jobs download kopsform's releases from, by default (`<base>/v<version>/...`).
+const RELEASE_URL: &str = "https://github.com/kopsform/kopsform/releases/download";
+/// The git repository `install = "source"` builds, by default.
+const SOURCE_URL: &str = "https://github.com/kopsform/kopsform";
+/// The image `install = "image"` runs the jobs in, by default (`:<version>` added).
+const IMAGE: &str = "ghcr.io/kopsform/kopsform";
+/// The job-local folder of the downloads (`cache/`, kept between jobs) and installed tools (`bin/`),
+/// from the repository root.
+const TOOLS_DIR: &str = ".kopsform-tools";
+
+/// How the jobs get kopsform and the pinned tools.
+struct Install {
+    setup: Vec<String>,
+    cache_key: Option<String>,
+    bin: bool,
+    image: Option<String>,
+}
+
+/// The `[ci] install` modes.
+const INSTALL_MODES: &[&str] = &["release", "image", "cargo", "source"];
+
+fn install(project: &Project, args: &GenerateArgs, version: &str) -> Result<Install, UserError> {
+    let ci = &project.config.ci;
+    let file = project.file.display();
+    let err = |message: String| UserError::new(format!("{file}: {message}"));
+    if !crate::project::pins::is_version(version) {
+        return Err(err(format!(
+            "[ci] kopsform-version = {version:?} is not a version; write one such as \"1.2.3\""
+        )));
+    }
+    let mode = args
+        .install
+        .clone()
+        .or_else(|| ci.install.clone())
+        .unwrap_or_else(|| "release".to_string());
+    if !INSTALL_MODES.contains(&mode.as_str()) {
+        return Err(err(format!(
+            "[ci] install = {mode:?}: install is one of \"release\" (the default), \"image\", \"cargo\" or \"source\"; a shell command of your own goes in install-command (docs/tasks-toml.md, [ci])"
+        )));
+    }
+    let url = |key: &str, value: &Option<String>, default: &str| -> Result<String, UserError> {
+        let value = value.clone().unwrap_or_else(|| default.to_string());
+        if !crate::project::pins::is_url(&value) {
+            return Err(err(format!(
+                "[ci] {key} = {value:?} is not an http(s) URL without spaces"
+            )));
+        }
+        Ok(value.trim_end_matches('/').to_string())
+    };
+    let release_url = url("release-url", &ci.release_url, RELEASE_URL)?;
+    let source_url = url("source-url", &ci.source_url, SOURCE_URL)?;
+    if let Some(sha) = &ci.kopsform_sha256
+        && !crate::project::pins::is_sha256(sha)
+    {
+        return Err(err(format!(
+            "[ci] kopsform-sha256 = {sha:?} is not a SHA-256; write the 64 lower-case hex digits of the release archive"
+        )));
+    }
+    if mode == "image" {
+        return Ok(Install {
+            setup: Vec::new(),
+            cache_key: None,
+            bin: false,
+            image: Some(
+                ci.image
+                    .clone()
+                    .unwrap_or_else(|| format!("{IMAGE}:{version}")),
+            ),
+        });
+    }
+    let mut setup = Vec::new();
+    let mut downloads = Vec::new();
+    let mut key = format!("{mode} {version}\n");
+    let command = args
+        .install_command
+        .clone()
+        .or_else(|| ci.install_command.clone());
+    match (command, mode.as_str()) {
+        (Some(command), _) => {
+            if !command.is_empty() {
+                setup.push(command.replace("{version}", version));
+            }
+        }
+        (None, "cargo") => setup.push(format!(
+            "cargo install --locked kopsform --version {version}"
+        )),
+        (None, "source") => setup.push(format!(
+            "cargo install --locked --git {} --tag v{version} kopsform",
+            shell_word(&source_url)
+        )),
+        (None, _) => {
+            let archive = format!("kopsform-{version}-x86_64-unknown-linux-musl.tar.gz");
+            let base = format!("{release_url}/v{version}");
+            writeln!(key, "{base} {:?}", ci.kopsform_sha256).ok();
+            let mut lines = Vec::new();
+            let sha = match &ci.kopsform_sha256 {
+                Some(sha) => shell_word(sha),
+                None => {
+                    let sums = format!("kopsform-{version}.sha256sums");
+                    lines.push(format!(
+                        "curl -fsSL --retry 3 -o {sums} {}",
+                        shell_word(&format!("{base}/sha256sums.txt"))
+                    ));
+                    lines.push(format!(
+                        "sha=$(awk '$2 == \"{archive}\" || $2 == \"*{archive}\" {{ print $1; exit }}' {sums})"
+                    ));
+                    lines.push(format!(
+                        "[ -n \"$sha\" ] || {{ echo \"kopsform: no line for {archive} in\" {} >&2; exit 1; }}",
+                        shell_word(&format!("{base}/sha256sums.txt"))
+                    ));
+                    "\"$sha\"".to_string()
+                }
+            };
+            lines.push(format!(
+                "fetch {} {sha} {archive}",
+                shell_word(&format!("{base}/{archive}"))
+            ));
+            lines.push(format!("tar -xzf {archive} -C \"$tools/bin\" kopsform"));
+            downloads.push(lines);
+        }
+    }
+    for tool in crate::project::pins::PINNABLE {
+        let Some(pin) = project
+            .config
+            .tools
+            .get(tool.name)
+            .and_then(|t| t.pin.as_ref())
+        else {
+            continue;
+        };
+        let Some(sha) = &pin.sha256 else {
+            return Err(err(format!(
+                "[tools] {}: version {} is pinned without sha256; the generated jobs install a pinned tool only verified: add sha256 = \"<sha256 of {}>\" (docs/security.md), or use [ci] install = \"image\" with the tools in the image",
+                tool.name,
+                pin.version,
+                tool.url(pin)
+            )));
+        };
+        let url = tool.url(pin);
+        writeln!(key, "{} {} {sha} {url}", tool.name, pin.version).ok();
+        let v = &pin.version;
+        let (file, unpack) = match tool.packing {
+            crate::project::pins::Packing::Zip => (
+                format!("terraform-{v}.zip"),
+                format!("unzip -oq terraform-{v}.zip terraform -d \"$tools/bin\""),
+            ),
+            crate::project::pins::Packing::Binary => (
+                format!("kops-{v}"),
+                format!("install -m 0755 kops-{v} \"$tools/bin/kops\""),
+            ),
+            crate::project::pins::Packing::AwsInstaller => (
+                format!("awscli-{v}.zip"),
+                format!(
+                    "rm -rf aws && unzip -q awscli-{v}.zip && ./aws/install --update -i \"$tools/aws-cli\" -b \"$tools/bin\" && rm -rf aws"
+                ),
+            ),
+        };
+        downloads.push(vec![
+            format!("fetch {} {} {file}", shell_word(&url), shell_word(sha)),
+            unpack,
+        ]);
+    }
+    let bin = !downloads.is_empty();
+    let mut cache_key = None;
+    if bin {
+        setup.push(download_script(&downloads));
+        cache_key = Some(format!(
+            "kopsform-tools-{}",
+            &crate::text::hex(&sha2::Sha256::digest(key.as_bytes()))[..16]
+        ));
+    }
+    Ok(Install {
+        setup,
+        cache_key,
+        bin,
+        image: ci.image.clone(),
+    })
+}
+
+/// `[ci] aws-role` and `aws-role-readonly`: the roles the jobs assume with the platform's OIDC
+/// token, the read-only one for the merge/pull-request dry runs (their tasks.toml is the branch's).
+#[derive(Default)]
+struct Aws {
+    role: Option<String>,
+    readonly: Option<String>,
+    region: String,
+}
+
+impl Aws {
+    /// The role of a job: the read-only one for a dry run, the other for the main branch.
+    fn of(&self, dryrun: bool) -> Option<&str> {
+        if dryrun {
+            self.readonly.as_deref()
+        } else {
+            self.role.as_deref()
+        }
+    }
+}
+
+/// An IAM role ARN: `arn:aws:iam::123456789012:role/path/name` (and the other partitions).
+fn is_role_arn(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("arn:aws") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(":iam::") else {
+        return false;
+    };
+    let Some((account, name)) = rest.split_once(":role/") else {
+        return false;
+    };
+    partition
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c == '-')
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+fn aws_roles(project: &Project) -> Result<Aws, UserError> {
+    let ci = &project.config.ci;
+    let err = |message: String| UserError::new(format!("{}: {message}", project.file.display()));
+    for (key, value) in [
+        ("aws-role", &ci.aws_role),
+        ("aws-role-readonly", &ci.aws_role_readonly),
+    ] {
+        if let Some(arn) = value
+            && !is_role_arn(arn)
+        {
+            return Err(err(format!(
+                "[ci] {key} = {arn:?} is not an IAM role ARN; write one such as \"arn:aws:iam::123456789012:role/kopsform\""
+            )));
+        }
+    }
+    if ci.aws_role.is_none() && ci.aws_role_readonly.is_none() {
+        return Ok(Aws::default());
+    }
+    let region = ci.aws_region.clone().ok_or_else(|| {
+        err("[ci] aws-role needs aws-region (the region of the role assumption), e.g. aws-region = \"eu-west-1\"".to_string())
+    })?;
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(err(format!(
+            "[ci] aws-region = {region:?} is not a region; write one such as \"eu-west-1\""
+        )));
+    }
+    Ok(Aws {
+        role: ci.aws_role.clone(),
+        readonly: ci.aws_role_readonly.clone(),
+        region,
+    })
+}
+
+/// Where a GitLab job writes its OIDC token for the AWS SDKs and CLIs, from the checkout.
+const GITLAB_TOKEN_FILE: &str = ".kopsform-tools/aws-web-identity-token";
+
+/// A GitLab job assumes `role`: an `id_tokens` entry for AWS, the web-identity variables, and the
+/// token written to its file (mode 0600) before the job's commands.
+fn gitlab_role(job: &mut Map<String, Value>, role: &str, region: &str) {
+    job.insert(
+        "id_tokens".into(),
+        json!({"AWS_ID_TOKEN": {"aud": "sts.amazonaws.com"}}),
+    );
+    job.insert(
+        "variables".into(),
+        json!({
+            "AWS_ROLE_ARN": role,
+            "AWS_REGION": region,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": format!("$CI_PROJECT_DIR/{GITLAB_TOKEN_FILE}"),
+        }),
+    );
+    let mut script = vec![json!(format!(
+        "mkdir -p {TOOLS_DIR} && (umask 077 && printf '%s' \"$AWS_ID_TOKEN\" > \"$AWS_WEB_IDENTITY_TOKEN_FILE\")"
+    ))];
+    if let Some(Value::Array(lines)) = job.remove("script") {
+        script.extend(lines);
+    }
+    job.insert("script".into(), Value::Array(script));
+}
+
+/// The shell that downloads, verifies and installs into `.kopsform-tools/bin`, in a subshell (its
+/// `set -eu` stays there): each download is kept in `.kopsform-tools/cache` and used again only
+/// while its SHA-256 matches; a fresh one that does not match is refused.
+fn download_script(downloads: &[Vec<String>]) -> String {
+    let mut lines = vec![
+        "(".to_string(),
+        "set -eu".to_string(),
+        format!("tools=\"$PWD/{TOOLS_DIR}\""),
+        "mkdir -p \"$tools/bin\" \"$tools/cache\"".to_string(),
+        "cd \"$tools/cache\"".to_string(),
+        "fetch() {".to_string(),
+        "  if [ -f \"$3\" ] && printf '%s  %s\\n' \"$2\" \"$3\" | sha256sum -c --status; then return 0; fi".to_string(),
+        "  rm -f \"$3\" \"$3.part\"".to_string(),
+        "  curl -fsSL --retry 3 -o \"$3.part\" \"$1\"".to_string(),
+        "  if ! printf '%s  %s\\n' \"$2\" \"$3.part\" | sha256sum -c --status; then".to_string(),
+        "    echo \"kopsform: $1 does not match its sha256 $2; refusing it\" >&2".to_string(),
+        "    rm -f \"$3.part\"".to_string(),
+        "    exit 1".to_string(),
+        "  fi".to_string(),
+        "  mv \"$3.part\" \"$3\"".to_string(),
+        "}".to_string(),
+    ];
+    lines.extend(downloads.iter().flatten().cloned());
+    lines.push(")".to_string());
+    lines.join("\n") + "\n"
 }
 
 /// The `out` and `json` of the dry-run task's review step, as written in tasks.toml.
@@ -298,6 +616,7 @@ fn regenerate_command(
         ("--branch", &args.branch),
         ("--kopsform-version", &args.kopsform_version),
         ("--install", &args.install),
+        ("--install-command", &args.install_command),
     ] {
         if let Some(v) = value {
             write!(cmd, " {flag} {}", shell_word(v)).ok();
@@ -435,6 +754,46 @@ impl Pipeline {
         format!("{}{yes} {}", c.kopsform, tasks.join(" "))
     }
 
+    /// The name of the install step or stage.
+    fn install_title(&self) -> &'static str {
+        if self.bin {
+            "Install kopsform and the pinned tools"
+        } else {
+            "Install kopsform"
+        }
+    }
+
+    /// A Jenkins `sh` command, with the job's bin folder first on PATH when the setup installs
+    /// there (each `sh` step is a shell of its own).
+    fn on_path(&self, command: &str) -> String {
+        if self.bin {
+            format!("PATH=\"$PWD/{TOOLS_DIR}/bin:$PATH\" {command}")
+        } else {
+            command.to_string()
+        }
+    }
+
+    /// The lines of a Jenkins `sh` step running `command`, inside `withAWS` when the job assumes a
+    /// role, with their extra depth.
+    fn jenkins_sh(&self, command: &str, dryrun: bool) -> Vec<(usize, String)> {
+        let sh = format!("sh {}", groovy(&self.on_path(command)));
+        match self.aws.of(dryrun) {
+            Some(role) => vec![
+                (
+                    0,
+                    format!(
+                        "withAWS(role: {}, region: {}) {{",
+                        groovy(role),
+                        groovy(&self.aws.region)
+                    ),
+                ),
+                (1, sh),
+                (0, "}".to_string()),
+            ],
+            None => vec![(0, sh)],
+        }
+    }
+
     fn comment(&self, platform: &str, review: &str) -> String {
         format!("kopsform ci comment {platform} {}", shell_word(review))
     }
@@ -482,8 +841,18 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
     if !p.tags.is_empty() {
         default.insert("tags".into(), json!(p.tags));
     }
-    if !p.install.is_empty() {
-        default.insert("before_script".into(), json!([p.install]));
+    let mut before: Vec<String> = p.setup.clone();
+    if p.bin {
+        before.push(format!("export PATH=\"$PWD/{TOOLS_DIR}/bin:$PATH\""));
+    }
+    if !before.is_empty() {
+        default.insert("before_script".into(), json!(before));
+    }
+    if let Some(key) = &p.cache_key {
+        default.insert(
+            "cache".into(),
+            json!({"key": key, "paths": [format!("{TOOLS_DIR}/cache/")]}),
+        );
     }
     if !default.is_empty() {
         doc.insert("default".into(), Value::Object(default));
@@ -501,6 +870,9 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
         });
         if !paths.is_empty() {
             job["artifacts"] = json!({"name": format!("review-{}", c.id), "when": "always", "expire_in": "30 days", "paths": paths});
+        }
+        if let (Some(role), Value::Object(map)) = (p.aws.of(true), &mut job) {
+            gitlab_role(map, role, &p.aws.region);
         }
         doc.insert(format!("dryrun:{}", c.id), job);
     }
@@ -528,6 +900,9 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
                     job.insert("resource_group".into(), json!(format!("kopsform-{}", c.id)));
                 }
                 job.insert("script".into(), json!([j.command]));
+                if let Some(role) = p.aws.of(false) {
+                    gitlab_role(&mut job, role, &p.aws.region);
+                }
                 if j.key == "plan" {
                     job.insert(
                         "artifacts".into(),
@@ -577,10 +952,29 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         json!(p.tags)
     };
     let mut setup = vec![json!({"uses": "actions/checkout@v4"})];
-    if !p.install.is_empty() {
-        setup.push(json!({"name": "Install kopsform", "run": p.install}));
+    if let Some(key) = &p.cache_key {
+        setup.push(json!({
+            "name": "Cache the verified downloads",
+            "uses": "actions/cache@v4",
+            "with": {"path": format!("{TOOLS_DIR}/cache"), "key": key},
+        }));
+    }
+    if !p.setup.is_empty() {
+        let mut run = p
+            .setup
+            .iter()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect::<String>();
+        if p.bin {
+            run.push_str(&format!(
+                "echo \"$PWD/{TOOLS_DIR}/bin\" >> \"$GITHUB_PATH\"\n"
+            ));
+        }
+        setup.push(json!({"name": p.install_title(), "run": run}));
     }
     let job = |name: String, condition: &str, needs: Vec<String>, steps: Vec<Value>| {
+        let dryrun = condition == pr;
+        let role = p.aws.of(dryrun);
         let mut job = Map::new();
         job.insert("name".into(), json!(name));
         if !needs.is_empty() {
@@ -591,9 +985,24 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         if let Some(image) = &p.image {
             job.insert("container".into(), json!(image));
         }
+        let mut permissions = json!({"contents": "read"});
+        if dryrun {
+            permissions["pull-requests"] = json!("write");
+        }
         let mut all = setup.clone();
+        if let Some(role) = role {
+            permissions["id-token"] = json!("write");
+            all.push(json!({
+                "name": "AWS credentials (OIDC)",
+                "uses": "aws-actions/configure-aws-credentials@v4",
+                "with": {"role-to-assume": role, "aws-region": p.aws.region},
+            }));
+        }
         all.extend(steps);
         job.insert("steps".into(), Value::Array(all));
+        if dryrun || role.is_some() {
+            job.insert("permissions".into(), permissions);
+        }
         job
     };
     let mut jobs = Map::new();
@@ -625,11 +1034,7 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
                 "run": p.comment("github", review),
             }));
         }
-        let mut j = job(format!("dryrun ({})", c.id), pr, Vec::new(), steps);
-        j.insert(
-            "permissions".into(),
-            json!({"contents": "read", "pull-requests": "write"}),
-        );
+        let j = job(format!("dryrun ({})", c.id), pr, Vec::new(), steps);
         jobs.insert(format!("dryrun-{}", c.id), Value::Object(j));
     }
     for (i, stage) in p.stages.iter().enumerate() {
@@ -697,7 +1102,13 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
 
 /// A Groovy single-quoted string.
 fn groovy(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    format!(
+        "'{}'",
+        text.replace('\\', "\\\\")
+            .replace('\'', "\\'")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
+    )
 }
 
 fn jenkins(p: &Pipeline) -> String {
@@ -730,10 +1141,15 @@ fn jenkins(p: &Pipeline) -> String {
         w(1, "}");
     }
     w(1, "stages {");
-    if !p.install.is_empty() {
-        w(2, "stage('Install kopsform') {");
+    if !p.setup.is_empty() {
+        w(2, &format!("stage({}) {{", groovy(p.install_title())));
         w(3, "steps {");
-        w(4, &format!("sh {}", groovy(&p.install)));
+        let script = p
+            .setup
+            .iter()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect::<String>();
+        w(4, &format!("sh {}", groovy(&script)));
         w(3, "}");
         w(2, "}");
     }
@@ -749,13 +1165,10 @@ fn jenkins(p: &Pipeline) -> String {
             &format!("stage({}) {{", groovy(&format!("dryrun {}", c.id))),
         );
         w(5, "steps {");
-        w(
-            6,
-            &format!(
-                "sh {}",
-                groovy(&p.run(c, std::slice::from_ref(&p.dryrun), false))
-            ),
-        );
+        let command = p.run(c, std::slice::from_ref(&p.dryrun), false);
+        for (depth, line) in p.jenkins_sh(&command, true) {
+            w(6 + depth, &line);
+        }
         w(5, "}");
         let paths = c.review_files();
         if !paths.is_empty() {
@@ -799,10 +1212,14 @@ fn jenkins(p: &Pipeline) -> String {
             w(3, "steps {");
             if j.locks {
                 w(4, &format!("lock(resource: {lock}) {{"));
-                w(5, &format!("sh {}", groovy(&j.command)));
+                for (depth, line) in p.jenkins_sh(&j.command, false) {
+                    w(5 + depth, &line);
+                }
                 w(4, "}");
             } else {
-                w(4, &format!("sh {}", groovy(&j.command)));
+                for (depth, line) in p.jenkins_sh(&j.command, false) {
+                    w(4 + depth, &line);
+                }
             }
             if j.key == "plan" {
                 w(
@@ -949,6 +1366,26 @@ mod tests {
     fn groovy_strings_escape_quotes_and_backslashes() {
         assert_eq!(groovy("kopsform --cluster dev"), "'kopsform --cluster dev'");
         assert_eq!(groovy(r"a'b\c"), r"'a\'b\\c'");
+        // A line break cannot end the string early.
+        assert_eq!(groovy("a\nb'\r"), r"'a\nb\'\r'");
+    }
+
+    #[test]
+    fn role_arns_are_checked() {
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/kopsform"));
+        assert!(is_role_arn(
+            "arn:aws-us-gov:iam::123456789012:role/ci/kopsform-read"
+        ));
+        for bad in [
+            "kopsform",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:role/x'y",
+            "arn:aws:iam::123456789012:role/x y",
+            "arn:aws:iam::123456789012:role/",
+        ] {
+            assert!(!is_role_arn(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod order;
+pub(crate) mod pins;
 pub(crate) mod provider;
 pub(crate) mod schema;
 pub(crate) mod task;
@@ -146,10 +147,10 @@ impl Project {
     /// The binary for a tool name: the `[tools]` entry, or the name itself. A value with a `/` is a
     /// path relative to the project.
     pub(crate) fn tool(&self, name: &str) -> Option<String> {
-        self.config.tools.get(name).map(|command| {
+        self.config.tools.get(name).map(|entry| {
             // A command with arguments is one program string for the spawner
             // (tools::process::split_program); only its first word is a path.
-            let mut words = command.words();
+            let mut words = entry.words(name);
             words[0] = self.program_path(&words[0]);
             crate::tools::process::join_program(&words)
         })
@@ -178,6 +179,35 @@ impl Project {
     /// path taken from the project folder in both cases.
     pub(crate) fn tool_or_default(&self, name: &str) -> String {
         self.tool(name).unwrap_or_else(|| self.program_path(name))
+    }
+
+    /// The pinned tools among `names`, with their programs.
+    pub(crate) fn pins<'a>(
+        &'a self,
+        names: &'a [&'a str],
+    ) -> impl Iterator<Item = (&'a str, &'a schema::ToolPin, String)> + 'a {
+        names.iter().filter_map(move |name| {
+            let pin = self.config.tools.get(*name)?.pin.as_ref()?;
+            Some((*name, pin, self.tool_or_default(name)))
+        })
+    }
+
+    /// Refuses when a pinned tool among `names` is not its pinned version (asked with `env`, the
+    /// cluster's own environment, as the steps run it).
+    pub(crate) fn check_pins(
+        &self,
+        names: &[&str],
+        env: &[(String, String)],
+        what: &str,
+    ) -> Result<(), UserError> {
+        let problems: Vec<String> = self
+            .pins(names)
+            .filter_map(|(name, pin, program)| pins::mismatch(name, pin, &program, &self.dir, env))
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(UserError::new(format!("{}; {what}", problems.join("\n"))))
     }
 
     /// Which of the tools kopsform knows a step's first word runs (`Other` for the rest).
@@ -209,13 +239,14 @@ impl Project {
 /// Checks what one task's keys say together.
 fn check_tasks(config: &Config) -> Result<(), String> {
     for (name, command) in &config.tools {
-        let words = command.words();
+        let words = command.words(name);
         if words.first().is_none_or(|w| w.is_empty()) || words.iter().any(|w| w.contains('\0')) {
             return Err(format!(
                 "[tools] {name} = {command}: name a program, e.g. {name} = \"{name}\", or a command with its arguments, e.g. terraform = [\"leverage\", \"tf\"]"
             ));
         }
     }
+    pins::check(config)?;
     crate::tools::retry::Policy::new(&config.retry, None).map_err(|e| format!("[retry] {e}"))?;
     // A task without its own `retry` table has the project's policy, checked just above.
     for (name, task) in config.tasks.iter().filter(|(_, t)| t.retry.is_some()) {

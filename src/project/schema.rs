@@ -28,10 +28,10 @@ pub(crate) struct Config {
     /// which the clusters first name them).
     #[serde(default)]
     pub(crate) stages: Vec<String>,
-    /// Tool name -> binary, or a command with arguments (`["leverage", "tf"]`). `terraform`,
-    /// `kops` and `aws` default to themselves on PATH.
+    /// Tool name -> binary, or a command with arguments (`["leverage", "tf"]`), or a table with
+    /// a version pin. `terraform`, `kops` and `aws` default to themselves on PATH.
     #[serde(default)]
-    pub(crate) tools: IndexMap<String, ToolCommand>,
+    pub(crate) tools: IndexMap<String, ToolEntry>,
     /// Environment given to every child (values are templates).
     #[serde(default)]
     pub(crate) env: IndexMap<String, String>,
@@ -90,9 +90,30 @@ pub(crate) struct CiConfig {
     /// The kopsform version the jobs install (default: the generating kopsform's).
     #[serde(default)]
     pub(crate) kopsform_version: Option<String>,
-    /// The shell command that installs kopsform in a job (`{version}` is replaced); "" for none.
+    /// How a job gets kopsform: `release` (default), `image`, `cargo` or `source`.
     #[serde(default)]
     pub(crate) install: Option<String>,
+    /// A shell command that installs kopsform instead (`{version}` is replaced); "" for none.
+    #[serde(default)]
+    pub(crate) install_command: Option<String>,
+    /// The base URL of the release downloads (`<base>/v<version>/...`).
+    #[serde(default)]
+    pub(crate) release_url: Option<String>,
+    /// The SHA-256 of the release archive, pinned in the pipeline itself.
+    #[serde(default)]
+    pub(crate) kopsform_sha256: Option<String>,
+    /// The git repository `install = "source"` builds from.
+    #[serde(default)]
+    pub(crate) source_url: Option<String>,
+    /// The AWS role (ARN) the main-branch jobs assume through the platform's OIDC token.
+    #[serde(default)]
+    pub(crate) aws_role: Option<String>,
+    /// The read-only AWS role (ARN) the merge/pull-request dry runs assume.
+    #[serde(default)]
+    pub(crate) aws_role_readonly: Option<String>,
+    /// The AWS region of the role assumption (needed with a role).
+    #[serde(default)]
+    pub(crate) aws_region: Option<String>,
     /// The container image the jobs run in.
     #[serde(default)]
     pub(crate) image: Option<String>,
@@ -119,6 +140,13 @@ impl Default for CiConfig {
             branch: default_branch(),
             kopsform_version: None,
             install: None,
+            install_command: None,
+            release_url: None,
+            kopsform_sha256: None,
+            source_url: None,
+            aws_role: None,
+            aws_role_readonly: None,
+            aws_region: None,
             image: None,
             tags: Vec::new(),
             manual_apply: true,
@@ -213,8 +241,8 @@ fn default_prerequisites_dir() -> String {
     "1-prerequisites".to_string()
 }
 
-/// A `[tools]` entry: one program (`"tofu"`, a path, which may hold spaces), or a command with
-/// the arguments that go before a step's own (`["leverage", "tf"]`).
+/// The command of a `[tools]` entry: one program (`"tofu"`, a path, which may hold spaces), or a
+/// command with the arguments that go before a step's own (`["leverage", "tf"]`).
 #[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(
     untagged,
@@ -240,6 +268,120 @@ impl std::fmt::Display for ToolCommand {
         match self {
             ToolCommand::Program(p) => write!(f, "{p:?}"),
             ToolCommand::Command(words) => write!(f, "{words:?}"),
+        }
+    }
+}
+
+/// A `[tools]` entry: a command (the string and array forms), or the table form, whose
+/// `command` defaults to the tool's own name and which may pin the tool's version (docs/tasks-toml.md).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolEntry {
+    pub(crate) command: Option<ToolCommand>,
+    pub(crate) pin: Option<ToolPin>,
+    /// `sha256` or `url` given without `version` (reported when the file is checked).
+    pub(crate) stray: Option<&'static str>,
+}
+
+/// The version a tool must have, and where generated CI jobs download it from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolPin {
+    pub(crate) version: String,
+    /// The SHA-256 (hex) of the Linux x86_64 download.
+    pub(crate) sha256: Option<String>,
+    /// The download, `{version}` replaced; default per tool (`crate::project::pins`).
+    pub(crate) url: Option<String>,
+}
+
+/// The table form of a `[tools]` entry, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolTable {
+    command: Option<ToolCommand>,
+    version: Option<String>,
+    sha256: Option<String>,
+    url: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ToolEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ToolEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a program (\"tofu\", \"bin/kops-1.30\"), a command with arguments ([\"leverage\", \"tf\"]) or a table with a version pin ({ version = \"1.11.4\", sha256 = \"...\" }) ([tools] in docs/tasks-toml.md)",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ToolEntry, E> {
+                Ok(ToolEntry::command(ToolCommand::Program(v.to_string())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<ToolEntry, A::Error> {
+                let words =
+                    Vec::<String>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(ToolEntry::command(ToolCommand::Command(words)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ToolEntry, A::Error> {
+                let table =
+                    ToolTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let stray = match (&table.version, &table.sha256, &table.url) {
+                    (None, Some(_), _) => Some("sha256"),
+                    (None, None, Some(_)) => Some("url"),
+                    _ => None,
+                };
+                Ok(ToolEntry {
+                    command: table.command,
+                    pin: table.version.map(|version| ToolPin {
+                        version,
+                        sha256: table.sha256,
+                        url: table.url,
+                    }),
+                    stray,
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl ToolEntry {
+    fn command(command: ToolCommand) -> ToolEntry {
+        ToolEntry {
+            command: Some(command),
+            pin: None,
+            stray: None,
+        }
+    }
+
+    /// Its words: the program, then the arguments; the tool's `name` when the table names no
+    /// command.
+    pub(crate) fn words(&self, name: &str) -> Vec<String> {
+        match &self.command {
+            Some(command) => command.words(),
+            None => vec![name.to_string()],
+        }
+    }
+}
+
+impl std::fmt::Display for ToolEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.command, &self.pin) {
+            (Some(command), None) => write!(f, "{command}"),
+            (command, pin) => {
+                let mut parts = Vec::new();
+                if let Some(command) = command {
+                    parts.push(format!("command = {command}"));
+                }
+                if let Some(pin) = pin {
+                    parts.push(format!("version = {:?}", pin.version));
+                }
+                write!(f, "{{ {} }}", parts.join(", "))
+            }
         }
     }
 }

@@ -336,6 +336,14 @@ impl<'p> Runner<'p> {
             hashes.insert(input.clone(), seal::hash_path(&self.project.path(input))?);
         }
         let cluster = self.known_cluster().map(|c| c.name);
+        let env = crate::values::context::own_env_pairs(self.project, self.cluster.as_ref());
+        // A pinned Terraform is the pinned version at the seal and at the apply, whatever the
+        // job's runner has: the plan and its apply cannot differ in version.
+        self.project.check_pins(
+            &["terraform"],
+            &env,
+            &format!("refusing to seal or apply {plan}"),
+        )?;
         Ok(seal::Seal {
             plan: plan.to_string(),
             plan_sha256: seal::hash_path(&plan_path)?,
@@ -343,7 +351,7 @@ impl<'p> Runner<'p> {
             terraform_version: crate::tools::terraform::version(
                 &self.project.tool_or_default("terraform"),
                 &self.project.dir,
-                &crate::values::context::own_env_pairs(self.project, self.cluster.as_ref()),
+                &env,
             )?,
             // Recorded for the reader by `seal-plan`; `check-plan` does not compare them.
             git_commit: None,

@@ -37,6 +37,7 @@ pub(crate) fn run(
     let order = crate::project::order::TaskOrder::new(project.task_graph(), requested)?;
     let selected = project.select_clusters(selection)?;
     runner::check_confirmations(project, &options, &order.tasks)?;
+    check_pins(project, &order.tasks, &selected)?;
     if project.clusters.len() <= 1 {
         // One cluster (or none): its tasks ask their confirmations as they come, and lines carry
         // the task only.
@@ -110,6 +111,75 @@ pub(crate) fn run(
         e
     });
     finish(project, started, &results, failure, options.dry_run)
+}
+
+/// Refuses the run before anything runs when a tool its tasks use is pinned in `[tools]` and the
+/// binary found is another version (for each selected cluster, with its own environment, as its
+/// steps will run the tool).
+fn check_pins(
+    project: &Project,
+    tasks: &[String],
+    clusters: &[ClusterDef],
+) -> Result<(), UserError> {
+    use crate::project::task::{Builtin, Step};
+    use crate::tools::retry::Tool;
+    if project.config.tools.values().all(|t| t.pin.is_none()) {
+        return Ok(());
+    }
+    let mut used: Vec<&str> = Vec::new();
+    let mut add = |name: &'static str| {
+        if !used.contains(&name) {
+            used.push(name);
+        }
+    };
+    if clusters
+        .iter()
+        .any(|c| c.config.name.contains("{{") || c.config.state.contains("{{"))
+    {
+        add("terraform");
+    }
+    if clusters
+        .iter()
+        .any(|c| c.config.state.trim_start().starts_with("s3://"))
+    {
+        add("aws");
+    }
+    for step in tasks.iter().flat_map(|t| &project.config.tasks[t].steps) {
+        match step {
+            Step::Command(c) => {
+                match project.tool_kind(&c.argv[0]) {
+                    Tool::Terraform => add("terraform"),
+                    Tool::Kops => add("kops"),
+                    Tool::Aws => add("aws"),
+                    Tool::Other => {}
+                }
+                // A template may read the prerequisites' outputs.
+                if c.argv.iter().any(|a| a.contains("{{")) {
+                    add("terraform");
+                }
+            }
+            Step::Builtin(Builtin::SnapshotState { .. }) => add("aws"),
+            Step::Render(_)
+            | Step::Builtin(
+                Builtin::ShowOutputs
+                | Builtin::SealPlan { .. }
+                | Builtin::CheckPlan { .. }
+                | Builtin::CheckProtected { .. }
+                | Builtin::Review { .. },
+            ) => add("terraform"),
+            Step::Builtin(_) => {}
+        }
+    }
+    let defs: Vec<Option<&ClusterDef>> = if clusters.is_empty() {
+        vec![None]
+    } else {
+        clusters.iter().map(Some).collect()
+    };
+    for def in defs {
+        let env = crate::values::context::own_env_pairs(project, def);
+        project.check_pins(&used, &env, "nothing was run")?;
+    }
+    Ok(())
 }
 
 /// The end of every run: the summary, the audit records, the run's outcome.

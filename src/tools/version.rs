@@ -70,6 +70,14 @@ pub(crate) fn first_version(text: &str) -> Option<String> {
         .map(|m| m.as_str().trim_start_matches('v').to_string())
 }
 
+/// `aws --version`: `aws-cli/2.15.0 Python/3.11.6 Linux/... exe/x86_64...` (aws-cli 1.x on older
+/// Pythons prints it on stderr: pass both).
+pub(crate) fn aws_version(printed: &str) -> Option<String> {
+    let at = printed.find("aws-cli/")?;
+    let word = printed[at + "aws-cli/".len()..].split_whitespace().next()?;
+    first_version(word)
+}
+
 /// (major, minor, patch) of a version text.
 pub(crate) fn numbers(version: &str) -> Option<(u64, u64, u64)> {
     let caps = VERSION.as_ref()?.captures(version)?;

@@ -82,6 +82,17 @@ impl Doctor<'_> {
                 }
             }
         }
+        // A pin is checked even where no task names the tool: it says what the project runs.
+        for pinnable in crate::project::pins::PINNABLE {
+            if project
+                .config
+                .tools
+                .get(pinnable.name)
+                .is_some_and(|t| t.pin.is_some())
+            {
+                add(pinnable.name, "the pin in [tools]");
+            }
+        }
         if reads_values && !project.config.tasks.is_empty() {
             add("terraform", "the values (terraform output)");
         }
@@ -148,7 +159,19 @@ impl Doctor<'_> {
         match self.version(raw, needed.kind, None) {
             Probe::Version(version, numbers) => {
                 let (status, detail) = judge_version(needed.kind, &version, numbers);
-                check(status, detail)
+                match self.pin_of(&needed.word) {
+                    Some((tool, pin)) if pin.version != version => check(
+                        Status::Fail,
+                        format!(
+                            "[tools] {tool} pins version {}, but {} is {shown} {version}; install {tool} {} (or change the pin)",
+                            pin.version,
+                            found.display(),
+                            pin.version
+                        ),
+                    ),
+                    Some((_, pin)) => check(status, format!("{detail}, pinned {}", pin.version)),
+                    None => check(status, detail),
+                }
             }
             Probe::Unreadable(printed) => check(
                 Status::Fail,
@@ -163,6 +186,16 @@ impl Doctor<'_> {
                 format!("{shown}: {why}; check its installation, or fix [tools] in tasks.toml"),
             ),
         }
+    }
+}
+
+impl Doctor<'_> {
+    /// The pin of the tool a step word runs (`terraform`, `kops`, `aws`), if `[tools]` has one.
+    fn pin_of(&self, word: &str) -> Option<(&'static str, &crate::project::schema::ToolPin)> {
+        crate::project::pins::PINNABLE.iter().find_map(|p| {
+            let pin = self.project.config.tools.get(p.name)?.pin.as_ref()?;
+            self.project.is_tool(word, p.name).then_some((p.name, pin))
+        })
     }
 }
 

@@ -101,7 +101,7 @@ pub(super) fn probe_version(
     let version = match kind {
         Kind::Terraform | Kind::Tofu => terraform::parse_version(&stdout),
         Kind::Kops => kops::parse_version(&stdout),
-        Kind::Aws => parse_aws_version(&printed),
+        Kind::Aws => crate::tools::version::aws_version(&printed),
         Kind::Kubectl => parse_kubectl_version(&stdout),
         Kind::Other => None,
     };
@@ -125,13 +125,6 @@ fn excerpt(text: &str) -> String {
     } else {
         joined
     }
-}
-
-/// `aws --version`: `aws-cli/2.15.0 Python/3.11.6 Linux/... exe/x86_64...`.
-fn parse_aws_version(printed: &str) -> Option<String> {
-    let at = printed.find("aws-cli/")?;
-    let word = printed[at + "aws-cli/".len()..].split_whitespace().next()?;
-    first_version(word)
 }
 
 /// `kubectl version --client -o json`: `clientVersion.gitVersion` (`v1.30.2`).
@@ -201,12 +194,17 @@ mod tests {
     #[test]
     fn versions_are_read_as_aws_and_kubectl_print_them() {
         assert_eq!(
-            parse_aws_version("aws-cli/1.33.4 Python/3.11.7 Linux/6.1 botocore/1.34.4").as_deref(),
+            crate::tools::version::aws_version(
+                "aws-cli/1.33.4 Python/3.11.7 Linux/6.1 botocore/1.34.4"
+            )
+            .as_deref(),
             Some("1.33.4")
         );
         assert_eq!(
-            parse_aws_version("aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22")
-                .as_deref(),
+            crate::tools::version::aws_version(
+                "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22"
+            )
+            .as_deref(),
             Some("2.15.0")
         );
         assert_eq!(
