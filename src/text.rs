@@ -127,7 +127,9 @@ pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
     fn any_special(w: u64) -> bool {
         let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
         let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        (control | zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\'))))
+        (control
+            | zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\'))))
             != 0
     }
     let bytes = s.as_bytes();

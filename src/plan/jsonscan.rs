@@ -131,6 +131,62 @@ impl<R: Read> Scanner<R> {
         Ok(true)
     }
 
+    /// The next value parsed where it lies in the buffer, without a copy: `parse` gets the
+    /// buffered text from the value's first byte on and answers how many bytes the value took,
+    /// or `need_more` when the text ends inside it; the buffer then keeps what is unread, takes
+    /// in more (growing twofold while one value fills half of it, so a large value is parsed
+    /// a few times at most) and `parse` is asked again. A value cut off by the end of the input
+    /// is [`Malformed`].
+    pub(crate) fn parse_in_place<E: From<Malformed>>(
+        &mut self,
+        need_more: impl Fn(&E) -> bool,
+        mut parse: impl FnMut(&[u8]) -> std::result::Result<usize, E>,
+    ) -> std::result::Result<(), E> {
+        if self.peek()?.is_none() {
+            return Err(Malformed::Syntax.into());
+        }
+        loop {
+            match parse(&self.buf[self.pos..self.len]) {
+                Ok(n) => {
+                    self.pos += n.min(self.len - self.pos);
+                    return Ok(());
+                }
+                Err(e) if need_more(&e) => {
+                    if !self.more()? {
+                        return Err(Malformed::Syntax.into());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Moves the unread bytes to the start of the buffer and reads more after them, the buffer
+    /// doubled when they fill half of it or more; false when the input has nothing more.
+    fn more(&mut self) -> Result<bool> {
+        self.buf.copy_within(self.pos..self.len, 0);
+        self.len -= self.pos;
+        self.pos = 0;
+        if self.len * 2 >= self.buf.len() {
+            let mut bigger = vec![0; self.buf.len() * 2].into_boxed_slice();
+            bigger[..self.len].copy_from_slice(&self.buf[..self.len]);
+            self.buf = bigger;
+        }
+        let mut read_any = false;
+        while self.len < self.buf.len() {
+            match self.reader.read(&mut self.buf[self.len..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.len += n;
+                    read_any = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(read_any)
+    }
+
     /// A member's key and the `:` after it; `raw` is reused for the key's JSON text.
     pub(crate) fn key(&mut self, raw: &mut Vec<u8>) -> Result<String> {
         raw.clear();
@@ -271,6 +327,58 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].len(), text.len() - 5);
         assert_eq!(got[1], "7");
+    }
+
+    /// Each element of a list parsed in place as a `serde_json::Value`.
+    fn parsed_in_place(text: &[u8], chunk_reads: usize) -> Vec<serde_json::Value> {
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.1.min(out.len()).min(self.0.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut s = Scanner::new(Trickle(text, chunk_reads));
+        let mut out = Vec::new();
+        if s.open_list().unwrap() {
+            loop {
+                s.parse_in_place(
+                    |e: &Malformed| matches!(e, Malformed::Io(_)),
+                    |text| {
+                        let mut it = serde_json::Deserializer::from_slice(text)
+                            .into_iter::<serde_json::Value>();
+                        match it.next() {
+                            Some(Ok(v)) => {
+                                out.push(v);
+                                Ok(it.byte_offset())
+                            }
+                            Some(Err(e)) if e.is_eof() => {
+                                Err(Malformed::Io(std::io::Error::other("more")))
+                            }
+                            _ => Err(Malformed::Syntax),
+                        }
+                    },
+                )
+                .unwrap();
+                if !s.next_or_end(b']').unwrap() {
+                    break;
+                }
+            }
+        }
+        assert!(s.at_end().unwrap());
+        out
+    }
+
+    #[test]
+    fn values_parsed_in_place_across_reads_and_growth() {
+        let big = "é\\\"x".repeat(3 * CHUNK);
+        let text = format!(r#"[{{"a": 1}}, {{"big": "{big}", "n": [1, 2]}}, {{"b": "ü"}}]"#);
+        let expected: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        for reads in [1, 7, 4096, CHUNK, usize::MAX] {
+            assert_eq!(parsed_in_place(text.as_bytes(), reads), expected, "{reads}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::json_ref::JsonRef;
 use super::rows::rows;
 use super::secrets::Secrets;
 use super::stream::{
-    Fast, Item, List, RawResourceChange, Source, check_format_version, parse_element, scan,
+    Fast, Item, List, RawResourceChange, Source, check_format_version, parse_prefix, scan,
     scan_elements, skip_bom,
 };
 use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
@@ -168,15 +168,15 @@ impl Rows {
         let mut next = 0;
         // `f` had enough.
         let mut ended = false;
-        let result = scan_elements(&self.source, &mut |list, raw| {
+        let result = scan_elements(&self.source, &mut |list, text| {
             if list == List::Drift {
-                return Ok(());
+                return Ok(parse_prefix::<IgnoredAny>(text)?.1);
             }
-            // Values borrow from `raw`: strings are not copied, objects not hashed.
-            let rc: RawResourceChange<JsonRef> = parse_element(raw)?;
+            // Values borrow from `text`: strings are not copied, objects not hashed.
+            let (rc, n): (RawResourceChange<JsonRef>, usize) = parse_prefix(text)?;
             let action = Action::from_actions(&rc.change.actions);
             if !shown(&rc, action) {
-                return Ok(());
+                return Ok(n);
             }
             let i = next;
             next += 1;
@@ -194,7 +194,7 @@ impl Rows {
                     &self.secrets,
                 ),
             ) {
-                return Ok(());
+                return Ok(n);
             }
             ended = true;
             Err(Fast::Stopped(ENOUGH.to_string()))
@@ -243,6 +243,53 @@ mod tests {
         format!(
             r#"{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":{actions}{extra}}}}}"#
         )
+    }
+
+    #[test]
+    fn changes_across_the_read_buffer_and_larger_than_it_read_alike() {
+        // Changes parsed where they lie in the scanner's buffer: some straddle its refills, one is
+        // larger than the buffer (it grows), strings hold escapes and multi-byte characters.
+        let big = "é\\n\\\"".repeat(60_000);
+        let changes: Vec<String> = (0..2_000)
+            .map(|i| {
+                let note = if i == 777 {
+                    big.clone()
+                } else {
+                    format!("ü-{i}\\t")
+                };
+                rc(
+                    &format!("aws_instance.i{i}"),
+                    r#"["update"]"#,
+                    &format!(r#","before":{{"note":"a"}},"after":{{"note":"{note}"}}"#),
+                )
+            })
+            .collect();
+        let text = plan(&changes.join(","));
+        assert!(text.len() > 3 * 128 * 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        std::fs::write(&path, &text).unwrap();
+        let from_file = open(&path, "terraform", &[], Arc::default())
+            .unwrap()
+            .into_summary()
+            .unwrap();
+        let whole: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(from_file.changes.len(), 2_000);
+        for (i, change) in from_file.changes.iter().enumerate() {
+            let after = whole["resource_changes"][i]["change"]["after"]["note"]
+                .as_str()
+                .unwrap();
+            let shown = &change.attributes[0].after;
+            if i == 777 {
+                assert!(matches!(shown, Some(Shown::Blob { bytes, .. }) if *bytes == after.len()));
+            } else {
+                assert_eq!(
+                    *shown,
+                    Some(Shown::Value(serde_json::to_string(after).unwrap()))
+                );
+            }
+        }
+        assert_eq!(from_file, from_text(text).unwrap().into_summary().unwrap());
     }
 
     #[test]

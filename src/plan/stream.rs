@@ -99,8 +99,10 @@ pub(super) enum List {
     Drift,
 }
 
-/// What a pass does with the text of one change-list element.
-pub(super) type OnElement<'a> = dyn FnMut(List, &[u8]) -> Result<(), Fast> + 'a;
+/// What a pass does with one change-list element: it gets the buffered text from the element's
+/// first byte on (the element and maybe more), parses the element with [`parse_prefix`] and
+/// answers how many bytes it took.
+pub(super) type OnElement<'a> = dyn FnMut(List, &[u8]) -> Result<usize, Fast> + 'a;
 
 /// One pass over the plan JSON of `source`: fast, one value at a time ([`fast_scan`]); when that
 /// finds the document malformed, serde_json's own reader reads it again to say what and where.
@@ -108,12 +110,19 @@ pub(super) fn scan<V: DeserializeOwned>(
     source: &Source,
     on_item: &mut OnItem<V>,
 ) -> Result<Top, String> {
-    scan_elements(source, &mut |list, raw| {
-        let item = match list {
-            List::Drift => Item::Drift(parse_element(raw)?),
-            List::Changes => Item::Change(parse_element(raw)?),
+    scan_elements(source, &mut |list, text| {
+        let (item, n) = match list {
+            List::Drift => {
+                let (rc, n) = parse_prefix(text)?;
+                (Item::Drift(rc), n)
+            }
+            List::Changes => {
+                let (rc, n) = parse_prefix(text)?;
+                (Item::Change(rc), n)
+            }
         };
-        on_item(item).map_err(Fast::Stopped)
+        on_item(item).map_err(Fast::Stopped)?;
+        Ok(n)
     })
 }
 
@@ -123,6 +132,18 @@ pub(super) fn parse_element<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, 
     // (`from_slice`); text that is not UTF-8 is malformed either way.
     let text = std::str::from_utf8(raw).map_err(|_| Fast::Malformed)?;
     serde_json::from_str(text).map_err(|_| Fast::Malformed)
+}
+
+/// The value at the start of `text` parsed as `T` (which may borrow from `text`), and how many
+/// bytes it took; [`Fast::NeedMore`] when `text` ends inside it.
+pub(super) fn parse_prefix<'a, T: Deserialize<'a>>(text: &'a [u8]) -> Result<(T, usize), Fast> {
+    let mut values = serde_json::Deserializer::from_slice(text).into_iter::<T>();
+    match values.next() {
+        Some(Ok(value)) => Ok((value, values.byte_offset())),
+        Some(Err(e)) if e.is_eof() => Err(Fast::NeedMore),
+        None => Err(Fast::NeedMore),
+        Some(Err(_)) => Err(Fast::Malformed),
+    }
 }
 
 /// [`scan`] that hands each change-list element to `on_element` as text, for a pass that parses
@@ -136,7 +157,7 @@ pub(super) fn scan_elements(source: &Source, on_element: &mut OnElement) -> Resu
         Ok(top) => Ok(top),
         Err(Fast::Stopped(message)) => Err(message),
         Err(Fast::Io(e)) => Err(format!("cannot read the plan: {e}")),
-        Err(Fast::Malformed) => match strict_error(source)? {
+        Err(Fast::Malformed | Fast::NeedMore) => match strict_error(source)? {
             Some(message) => Err(message),
             // Well-formed after all: only a value the fast reader copied failed to parse in a way
             // the strict one (which parses the whole document at once) does not see. Say so
@@ -180,6 +201,8 @@ pub(super) enum Fast {
     Io(std::io::Error),
     /// Not well-formed, or a value not of the expected shape: read again to say why.
     Malformed,
+    /// The buffered text ends inside the value being parsed (the scanner reads more).
+    NeedMore,
 }
 
 impl From<crate::plan::jsonscan::Malformed> for Fast {
@@ -216,15 +239,18 @@ fn fast_scan(reader: impl Read, on_element: &mut OnElement) -> Result<Top, Fast>
                     s.value(Some(&mut raw))?;
                     parse::<()>(&raw)?;
                 } else if s.open_list()? {
+                    let list = if key == "resource_drift" {
+                        List::Drift
+                    } else {
+                        List::Changes
+                    };
                     loop {
-                        raw.clear();
-                        s.value(Some(&mut raw))?;
-                        let list = if key == "resource_drift" {
-                            List::Drift
-                        } else {
-                            List::Changes
-                        };
-                        on_element(list, &raw)?;
+                        // Parsed where it lies in the scanner's buffer: no copy, one UTF-8 check
+                        // per string (issue 19).
+                        s.parse_in_place(
+                            |e: &Fast| matches!(e, Fast::NeedMore),
+                            |text| on_element(list, text),
+                        )?;
                         if !s.next_or_end(b']')? {
                             break;
                         }

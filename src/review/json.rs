@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use crate::atomic::WriteError;
 use crate::error::UserError;
 use crate::plan::summary::{AttributeChange, ResourceChange, Shown};
-use crate::text::json_str;
 use crate::redact::Masks;
+use crate::text::json_str;
 use crate::tools::kops::GroupStatus;
 
 use super::report::{Review, launch_template_changes};
@@ -185,12 +185,7 @@ impl Document<'_> {
                 })).collect::<Vec<_>>(),
             })
         });
-        Self::entry(
-            out,
-            false,
-            "rolling_update",
-            &self.masked(json!(rolling)),
-        )?;
+        Self::entry(out, false, "rolling_update", &self.masked(json!(rolling)))?;
         let launch_templates: Vec<Value> = launch_template_changes(review)
             .into_iter()
             .map(|(group, address)| json!({"instance_group": group, "address": address}))
@@ -317,10 +312,7 @@ fn write_change(
     key(out, "action_reason");
     json_opt(out, c.action_reason());
     key(out, "reasons");
-    json_list(
-        out,
-        reasons(c, Style::Plain).iter().map(String::as_str),
-    );
+    json_list(out, reasons(c, Style::Plain).iter().map(String::as_str));
     key(out, "replace_paths");
     json_list(out, c.replace_paths().iter().map(String::as_str));
     key(out, "importing");
@@ -405,7 +397,6 @@ fn json_shown(out: &mut Vec<u8>, scratch: &mut String, shown: Option<&Shown>) {
         }
     }
 }
-
 
 fn change_json(c: &ResourceChange, attributes: &[AttributeChange]) -> Value {
     json!({
@@ -595,7 +586,11 @@ mod tests {
     fn strings_are_escaped_as_serde_json_escapes_them() {
         let mut every: String = (0u32..0x80).filter_map(char::from_u32).collect();
         every.push_str("\u{e9}\u{2028}\u{1F600}\u{7f}");
-        let mut cases = vec![String::new(), "a\"b\\c".into(), "no escape here at all".into()];
+        let mut cases = vec![
+            String::new(),
+            "a\"b\\c".into(),
+            "no escape here at all".into(),
+        ];
         // Each escape at each position of an eight-byte word.
         for k in 0..every.len() {
             if every.is_char_boundary(k) {
