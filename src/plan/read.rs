@@ -16,7 +16,7 @@ use super::json_ref::JsonRef;
 use super::rows::rows;
 use super::secrets::Secrets;
 use super::stream::{
-    Fast, Item, List, RawResourceChange, Source, check_format_version, parse_prefix, scan,
+    Elements, Fast, Item, List, RawResourceChange, Source, check_format_version, scan,
     scan_elements, skip_bom,
 };
 use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
@@ -168,12 +168,13 @@ impl Rows {
         let mut next = 0;
         // `f` had enough.
         let mut ended = false;
+        let mut elements = Elements::default();
         let result = scan_elements(&self.source, &mut |list, text| {
             if list == List::Drift {
-                return Ok(parse_prefix::<IgnoredAny>(text)?.1);
+                return Ok(elements.parse::<IgnoredAny>(text)?.1);
             }
             // Values borrow from `text`: strings are not copied, objects not hashed.
-            let (rc, n): (RawResourceChange<JsonRef>, usize) = parse_prefix(text)?;
+            let (rc, n): (RawResourceChange<JsonRef>, usize) = elements.parse(text)?;
             let action = Action::from_actions(&rc.change.actions);
             if !shown(&rc, action) {
                 return Ok(n);

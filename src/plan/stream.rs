@@ -100,7 +100,7 @@ pub(super) enum List {
 }
 
 /// What a pass does with one change-list element: it gets the buffered text from the element's
-/// first byte on (the element and maybe more), parses the element with [`parse_prefix`] and
+/// first byte on (the element and maybe more), parses the element with [`Elements`] and
 /// answers how many bytes it took.
 pub(super) type OnElement<'a> = dyn FnMut(List, &[u8]) -> Result<usize, Fast> + 'a;
 
@@ -110,14 +110,15 @@ pub(super) fn scan<V: DeserializeOwned>(
     source: &Source,
     on_item: &mut OnItem<V>,
 ) -> Result<Top, String> {
+    let mut elements = Elements::default();
     scan_elements(source, &mut |list, text| {
         let (item, n) = match list {
             List::Drift => {
-                let (rc, n) = parse_prefix(text)?;
+                let (rc, n) = elements.parse(text)?;
                 (Item::Drift(rc), n)
             }
             List::Changes => {
-                let (rc, n) = parse_prefix(text)?;
+                let (rc, n) = elements.parse(text)?;
                 (Item::Change(rc), n)
             }
         };
@@ -134,15 +135,57 @@ pub(super) fn parse_element<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, 
     serde_json::from_str(text).map_err(|_| Fast::Malformed)
 }
 
-/// The value at the start of `text` parsed as `T` (which may borrow from `text`), and how many
-/// bytes it took; [`Fast::NeedMore`] when `text` ends inside it.
-pub(super) fn parse_prefix<'a, T: Deserialize<'a>>(text: &'a [u8]) -> Result<(T, usize), Fast> {
-    let mut values = serde_json::Deserializer::from_slice(text).into_iter::<T>();
-    match values.next() {
-        Some(Ok(value)) => Ok((value, values.byte_offset())),
-        Some(Err(e)) if e.is_eof() => Err(Fast::NeedMore),
-        None => Err(Fast::NeedMore),
-        Some(Err(_)) => Err(Fast::Malformed),
+/// Parses change-list elements at the start of the scanner's buffered text ([`OnElement`]),
+/// checking as UTF-8 only about as much text as the element takes: serde_json then reads the
+/// element as a `str` (no check per string) and its strings can be borrowed. How much is
+/// checked at first is twice the last element's size; when the element goes on past it, twice
+/// as much again (issue 19: checking each string on its own cost a tenth of the review).
+pub(super) struct Elements {
+    window: usize,
+}
+
+impl Default for Elements {
+    fn default() -> Self {
+        Elements { window: 4096 }
+    }
+}
+
+impl Elements {
+    /// The value at the start of `text` parsed as `T` (which may borrow from `text`), and how
+    /// many bytes it took; [`Fast::NeedMore`] when `text` ends inside it.
+    pub(super) fn parse<'a, T: Deserialize<'a>>(
+        &mut self,
+        text: &'a [u8],
+    ) -> Result<(T, usize), Fast> {
+        let mut checked = self.window.min(text.len());
+        loop {
+            let (valid, invalid_byte) = match std::str::from_utf8(&text[..checked]) {
+                Ok(valid) => (valid, false),
+                Err(e) => (
+                    std::str::from_utf8(&text[..e.valid_up_to()]).map_err(|_| Fast::Malformed)?,
+                    // `None`: only a character cut off by the end of the checked text.
+                    e.error_len().is_some(),
+                ),
+            };
+            let mut values = serde_json::Deserializer::from_str(valid).into_iter::<T>();
+            match values.next() {
+                Some(Ok(value)) => {
+                    let n = values.byte_offset();
+                    self.window = (2 * n).max(1024);
+                    return Ok((value, n));
+                }
+                Some(Err(e)) if !e.is_eof() => return Err(Fast::Malformed),
+                // The element goes on past the checked text.
+                _ => {}
+            }
+            if invalid_byte {
+                return Err(Fast::Malformed);
+            }
+            if checked == text.len() {
+                return Err(Fast::NeedMore);
+            }
+            checked = (checked * 2).min(text.len());
+        }
     }
 }
 
@@ -476,4 +519,60 @@ pub(super) struct RawImporting {
 /// A marker tree (`*_sensitive`, `after_unknown`) with a `true` in it. Most are `{}` or `false`.
 pub(super) fn marks_something(marker: &Option<Value>) -> bool {
     marker.as_ref().is_some_and(|m| !is_unmarked(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(elements: &mut Elements, text: &[u8]) -> Result<(Value, usize), &'static str> {
+        elements.parse::<Value>(text).map_err(|e| match e {
+            Fast::NeedMore => "need more",
+            Fast::Malformed => "malformed",
+            _ => "other",
+        })
+    }
+
+    #[test]
+    fn elements_are_checked_as_utf8_about_as_far_as_they_go() {
+        // Three-byte characters: the first checked window ends inside one, then the next.
+        let long = format!(r#"{{"a":"{}"}}"#, "€".repeat(5_000));
+        let text = format!("{long},{{\"b\":2}}");
+        let mut elements = Elements::default();
+        let (value, n) = parse(&mut elements, text.as_bytes()).unwrap();
+        assert_eq!(n, long.len());
+        assert_eq!(value["a"].as_str().unwrap().chars().count(), 5_000);
+        // The next element is checked with a window twice the last element's size.
+        let (value, n) = parse(&mut elements, &text.as_bytes()[n + 1..]).unwrap();
+        assert_eq!((value, n), (serde_json::json!({"b": 2}), 7));
+
+        // Not UTF-8 inside the element: malformed; after it: not this element's concern.
+        assert_eq!(
+            parse(&mut Elements::default(), b"{\"a\":\"\xff\"}").unwrap_err(),
+            "malformed"
+        );
+        assert_eq!(
+            parse(&mut Elements::default(), b"{\"a\":1},\xff")
+                .unwrap()
+                .1,
+            7
+        );
+        // Cut off inside the element (also inside a character): the scanner reads more.
+        assert_eq!(
+            parse(&mut Elements::default(), b"{\"a\":").unwrap_err(),
+            "need more"
+        );
+        assert_eq!(
+            parse(
+                &mut Elements::default(),
+                "{\"a\":\"€".as_bytes().split_last().unwrap().1
+            )
+            .unwrap_err(),
+            "need more"
+        );
+        assert_eq!(
+            parse(&mut Elements::default(), b"{\"a\" 1}").unwrap_err(),
+            "malformed"
+        );
+    }
 }
