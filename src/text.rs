@@ -117,10 +117,42 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Where [`json_str`] writes: bytes or a `String` (escapes are ASCII, so the text between them
+/// is always whole characters).
+pub(crate) trait JsonSink {
+    fn text(&mut self, s: &str);
+    fn ascii(&mut self, b: u8);
+    fn room(&mut self, additional: usize);
+}
+
+impl JsonSink for Vec<u8> {
+    fn text(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    fn ascii(&mut self, b: u8) {
+        self.push(b);
+    }
+    fn room(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+}
+
+impl JsonSink for String {
+    fn text(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    fn ascii(&mut self, b: u8) {
+        self.push(char::from(b));
+    }
+    fn room(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+}
+
 /// `s` as a JSON string, escaped as serde_json escapes it: `"`, `\`, and the control characters
 /// (`\b \t \n \f \r` short, the others as `\u00xx`); everything else as it is. Eight bytes are
 /// checked at a time, as most strings need no escape at all.
-pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn json_str(out: &mut impl JsonSink, s: &str) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     /// Some byte of `w` is below 0x20, a quote or a backslash.
@@ -133,8 +165,8 @@ pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
             != 0
     }
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
+    out.room(bytes.len() + 2);
+    out.ascii(b'"');
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -160,20 +192,21 @@ pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
                 continue;
             }
         };
-        out.extend_from_slice(&bytes[start..i]);
-        out.push(b'\\');
-        out.push(short);
+        out.text(&s[start..i]);
+        out.ascii(b'\\');
+        out.ascii(short);
         if short == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xF)]);
+            out.ascii(b'0');
+            out.ascii(b'0');
+            out.ascii(HEX[usize::from(b >> 4)]);
+            out.ascii(HEX[usize::from(b & 0xF)]);
         }
         i += 1;
         start = i;
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    out.text(&s[start..]);
+    out.ascii(b'"');
 }
 
 #[cfg(test)]

@@ -52,6 +52,12 @@ impl<'a> JsonRef<'a> {
 
     /// The compact JSON text, as `Value`'s `to_string` writes it.
     pub(super) fn to_json(&self) -> String {
+        if let JsonRef::String(s) = self {
+            // Most shown values are strings: escaped without serde's machinery.
+            let mut out = String::new();
+            crate::text::json_str(&mut out, s);
+            return out;
+        }
         serde_json::to_string(self).expect("JSON of a parsed value")
     }
 }

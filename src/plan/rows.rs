@@ -41,7 +41,15 @@ impl Step {
 /// `size`, `tags["kubernetes.io/cluster/x"]`, `launch_template[0].id`.
 pub(super) fn path_text<K: AsRef<str>>(steps: &[Step<K>]) -> String {
     use std::fmt::Write as _;
-    let mut out = String::new();
+    let mut out = String::with_capacity(
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Key(k) => k.as_ref().len() + 1,
+                Step::Index(_) => 4,
+            })
+            .sum(),
+    );
     for step in steps {
         match step {
             Step::Key(k) if is_identifier(k.as_ref()) => {

@@ -606,6 +606,9 @@ mod tests {
                 serde_json::to_string(&s).unwrap(),
                 "{s:?}"
             );
+            let mut text = String::new();
+            json_str(&mut text, &s);
+            assert_eq!(text, serde_json::to_string(&s).unwrap(), "{s:?}");
         }
     }
 
