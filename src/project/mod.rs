@@ -225,7 +225,16 @@ impl Project {
 
     /// Whether a step's first word runs the tool `name` (by name, or as its `[tools]` binary).
     pub(crate) fn is_tool(&self, argv0: &str, name: &str) -> bool {
-        if argv0 == name || self.tool_or_default(argv0) == self.tool_or_default(name) {
+        if argv0 == name {
+            return true;
+        }
+        // Two words that are no `[tools]` key and no path each run themselves: without building
+        // their programs (every step asks this of three tools; issue 19).
+        let itself = |w: &str| !w.contains('/') && !self.config.tools.contains_key(w);
+        if itself(argv0) && itself(name) {
+            return name == "terraform" && argv0 == "tofu";
+        }
+        if self.tool_or_default(argv0) == self.tool_or_default(name) {
             return true;
         }
         // OpenTofu is Terraform to kopsform, whatever the step calls it (`tofu`, `/opt/bin/tofu`).

@@ -149,7 +149,12 @@ impl<'p> Runner<'p> {
     ) -> Result<Resolved, UserError> {
         let mut argv = Vec::with_capacity(cmd.argv.len());
         for (i, arg) in cmd.argv.iter().enumerate() {
-            argv.push(self.render_text(&format!("task `{task_name}` argument {}", i + 1), arg)?);
+            // Most arguments are plain words: no label made for them.
+            argv.push(if arg.contains("{{") {
+                self.render_text(&format!("task `{task_name}` argument {}", i + 1), arg)?
+            } else {
+                arg.clone()
+            });
         }
         let tool_name = argv[0].clone();
         let program = self.project.tool_or_default(&tool_name);
