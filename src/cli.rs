@@ -130,7 +130,7 @@ pub(crate) enum Subcommand {
     },
     /// Show the audit trail: who ran which task on which cluster, from which commit, with what result
     #[command(
-        after_help = "Every run appends one JSON line per task to .kopsform/audit.jsonl ([audit] in tasks.toml\nmoves it or turns it off); docs/audit.md describes the fields.\n\nExamples:\n  kopsform audit\n  kopsform audit --last 50\n  kopsform audit --json | jq 'select(.status == \"failed\")'"
+        after_help = "Every run appends one JSON line per task to .kopsform/audit.jsonl ([audit] in tasks.toml\nmoves it or turns it off), and the records of each cluster to its state store\n(<state>/.kopsform-audit/<cluster name>/). With --cluster, --stage or --all, the records of the\nselected clusters from both, merged; without, the local file only. docs/audit.md describes the fields.\n\nExamples:\n  kopsform audit\n  kopsform audit --cluster prod\n  kopsform audit --last 50\n  kopsform audit --json | jq 'select(.status == \"failed\")'"
     )]
     Audit {
         /// How many of the latest records to show (--json prints them as JSON lines, as stored)

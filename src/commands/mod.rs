@@ -61,7 +61,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
             return ci::generate_command(&load()?, platform, &args, &cwd);
         }
         Some(Subcommand::Audit { last }) => {
-            return crate::run::audit::show(&load()?, last, global.json);
+            return crate::run::audit::show(&load()?, &selection, options(), last, global.json);
         }
         Some(Subcommand::Doctor) => {
             return doctor::run(&load()?, &selection, &global.assignments(), global.json);

@@ -42,10 +42,21 @@ pub(crate) fn run(
         // the task only.
         process::install_signal_handlers();
         let dry_run = options.dry_run;
-        let mut runner =
-            Runner::for_cluster(project, &shared, options, selected.into_iter().next(), None);
+        let mut runner = Runner::for_cluster(
+            project,
+            &shared,
+            options.clone(),
+            selected.into_iter().next(),
+            None,
+        );
         let (results, outcome) = runner.run_tasks(&order);
-        return finish(project, started, &results, outcome.err(), dry_run);
+        drop(runner);
+        let end = End {
+            started,
+            shared: &shared,
+            options: &options,
+        };
+        return finish(project, end, &results, outcome.err(), dry_run);
     }
     if !options.yes && !options.dry_run {
         // Several clusters may run at once: every confirmation is asked before anything starts.
@@ -109,20 +120,43 @@ pub(crate) fn run(
         }
         e
     });
-    finish(project, started, &results, failure, options.dry_run)
+    let end = End {
+        started,
+        shared: &shared,
+        options: &options,
+    };
+    finish(project, end, &results, failure, options.dry_run)
+}
+
+/// What the end of a run needs of its start: the audit trail records the start time, and finds
+/// the clusters' state stores with the run's shared outputs and options.
+struct End<'a> {
+    started: std::time::SystemTime,
+    shared: &'a RunShared,
+    options: &'a RunOptions,
 }
 
 /// The end of every run: the summary, the audit records, the run's outcome.
 fn finish(
     project: &Project,
-    started: std::time::SystemTime,
+    end: End,
     results: &[TaskResult],
     failure: Option<UserError>,
     dry_run: bool,
 ) -> Result<(), UserError> {
     let code = failure.as_ref().map(|e| e.code);
     print_summary(results, code);
-    crate::run::audit::append(project, started, results, code, dry_run);
+    crate::run::audit::append(
+        project,
+        crate::run::audit::Run {
+            started: end.started,
+            shared: end.shared,
+            options: end.options,
+        },
+        results,
+        code,
+        dry_run,
+    );
     failure.map_or(Ok(()), Err)
 }
 
