@@ -701,15 +701,7 @@ fn set_status(
 
 /// `text` percent-encoded for one segment of a URL path (RFC 3986 unreserved characters kept).
 fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::redact::percent_encoded(text, crate::redact::UNRESERVED, false)
 }
 
 #[cfg(test)]

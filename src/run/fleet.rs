@@ -10,6 +10,7 @@ use crate::error::UserError;
 use crate::project::Project;
 use crate::project::cluster::{ClusterDef, Selection};
 use crate::project::order::TaskOrder;
+use crate::run::audit::Run;
 use crate::run::outcome::{Status, TaskResult, print_summary};
 use crate::run::runner;
 use crate::run::scope::{RunOptions, RunShared, Runner};
@@ -50,8 +51,9 @@ pub(crate) fn run(
             None,
         );
         let (results, outcome) = runner.run_tasks(&order);
+        // Its holds (folders, the lock) are let go before the audit trail looks at the cluster.
         drop(runner);
-        let end = End {
+        let end = Run {
             started,
             shared: &shared,
             options: &options,
@@ -120,7 +122,7 @@ pub(crate) fn run(
         }
         e
     });
-    let end = End {
+    let end = Run {
         started,
         shared: &shared,
         options: &options,
@@ -128,35 +130,17 @@ pub(crate) fn run(
     finish(project, end, &results, failure, options.dry_run)
 }
 
-/// What the end of a run needs of its start: the audit trail records the start time, and finds
-/// the clusters' state stores with the run's shared outputs and options.
-struct End<'a> {
-    started: std::time::SystemTime,
-    shared: &'a RunShared,
-    options: &'a RunOptions,
-}
-
 /// The end of every run: the summary, the audit records, the run's outcome.
 fn finish(
     project: &Project,
-    end: End,
+    end: Run,
     results: &[TaskResult],
     failure: Option<UserError>,
     dry_run: bool,
 ) -> Result<(), UserError> {
     let code = failure.as_ref().map(|e| e.code);
     print_summary(results, code);
-    crate::run::audit::append(
-        project,
-        crate::run::audit::Run {
-            started: end.started,
-            shared: end.shared,
-            options: end.options,
-        },
-        results,
-        code,
-        dry_run,
-    );
+    crate::run::audit::append(project, end, results, code, dry_run);
     failure.map_or(Ok(()), Err)
 }
 
