@@ -434,6 +434,13 @@ fn comment(p: &Project, args: &[&str]) -> crate::support::Run {
     p.kopsform_without(CI_VARS, &all)
 }
 
+/// `ci comment PLATFORM review.md --author kops-bot FLAGS...`: the account named, not asked.
+fn as_bot(p: &Project, platform: &str, flags: &[&str]) -> crate::support::Run {
+    let mut args = vec![platform, "review.md", "--author", "kops-bot"];
+    args.extend_from_slice(flags);
+    comment(p, &args)
+}
+
 /// A project with the `gh` (or `glab`) stand-in on its PATH, logging into the project folder.
 fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
     let mut p = Project::new();
@@ -634,20 +641,10 @@ fn labels_and_status_follow_the_review() {
     p.file("review.md", DEV_REVIEW);
     // A replacement of a protected resource: destroy, and a failed status.
     p.file("review.json", &review_json(3, 1, 1));
-    comment(
-        &p,
-        &[
-            "github",
-            "review.md",
-            "--author",
-            "kops-bot",
-            "--labels",
-            "--status",
-        ],
-    )
-    .success()
-    .stderr_has("labelled pull request 12 kopsform:dev/destroy")
-    .stderr_has("set the commit status kopsform/dev to failure on 0123456789ab");
+    as_bot(&p, "github", &["--labels", "--status"])
+        .success()
+        .stderr_has("labelled pull request 12 kopsform:dev/destroy")
+        .stderr_has("set the commit status kopsform/dev to failure on 0123456789ab");
     assert_eq!(
         calls(&p, "gh"),
         format!(
@@ -664,20 +661,9 @@ fn labels_and_status_follow_the_review() {
     g.env("CI_COMMIT_SHA", "89abcdef0123456789abcdef0123456789abcdef");
     g.file("review.md", DEV_REVIEW);
     g.file("review.json", &review_json(0, 0, 0));
-    comment(
-        &g,
-        &[
-            "gitlab",
-            "review.md",
-            "--author",
-            "kops-bot",
-            "--labels",
-            "--status",
-            "--skip-no-changes",
-        ],
-    )
-    .success()
-    .stderr_has("labelled merge request 3 kopsform:dev/no-changes");
+    as_bot(&g, "gitlab", &["--labels", "--status", "--skip-no-changes"])
+        .success()
+        .stderr_has("labelled merge request 3 kopsform:dev/no-changes");
     assert_eq!(
         calls(&g, "glab"),
         "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
@@ -686,18 +672,10 @@ fn labels_and_status_follow_the_review() {
     );
     // Changes without deletions: `changes`, a success with the headline.
     g.file("review.json", &review_json(2, 0, 0));
-    comment(
+    as_bot(
         &g,
-        &[
-            "gitlab",
-            "review.md",
-            "--author",
-            "kops-bot",
-            "--labels",
-            "--status",
-            "--review-json",
-            "review.json",
-        ],
+        "gitlab",
+        &["--labels", "--status", "--review-json", "review.json"],
     )
     .success();
     assert!(
@@ -730,7 +708,7 @@ fn a_review_whose_base_moved_is_marked_stale() {
         &format!("{{\"pull_request\": {{\"number\": 12, \"base\": {{\"sha\": \"{base}\"}}, \"head\": {{\"sha\": \"abcdef1\"}}}}}}"),
     );
     p.file("review.md", DEV_REVIEW);
-    comment(&p, &["github", "review.md", "--author", "kops-bot"])
+    as_bot(&p, "github", &[])
         .success()
         .stderr_has("the base branch moved from 111111111111 to 222222222222 since the review was made: marked stale");
     assert_eq!(
@@ -747,9 +725,7 @@ fn a_review_whose_base_moved_is_marked_stale() {
         "event.json",
         &format!("{{\"pull_request\": {{\"base\": {{\"sha\": \"{moved}\"}}}}}}"),
     );
-    comment(&p, &["github", "review.md", "--author", "kops-bot"])
-        .success()
-        .output_lacks("stale");
+    as_bot(&p, "github", &[]).success().output_lacks("stale");
     assert_eq!(
         calls(&p, "gh"),
         format!(
@@ -772,7 +748,7 @@ fn a_review_whose_base_moved_is_marked_stale() {
     g.env("CI_MERGE_REQUEST_DIFF_BASE_SHA", base);
     g.env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "release/1.x");
     g.file("review.md", DEV_REVIEW);
-    comment(&g, &["gitlab", "review.md", "--author", "kops-bot"])
+    as_bot(&g, "gitlab", &[])
         .success()
         .stderr_has("marked stale");
     let log = calls(&g, "glab");
@@ -784,7 +760,7 @@ fn a_review_whose_base_moved_is_marked_stale() {
     );
     // A base that is no commit id is refused before anything is posted.
     g.env("CI_MERGE_REQUEST_DIFF_BASE_SHA", "main; rm -rf /");
-    comment(&g, &["gitlab", "review.md", "--author", "kops-bot"])
+    as_bot(&g, "gitlab", &[])
         .failure(1)
         .stderr_has("CI_MERGE_REQUEST_DIFF_BASE_SHA is `main; rm -rf /`, not a commit id");
     assert_eq!(
@@ -803,11 +779,7 @@ fn hostile_review_text_and_cluster_names_cannot_change_the_calls() {
     let hostile = "<!-- kopsform-review cluster=dev -->\n\"; $(touch pwned) `touch pwned`\n' -f state=success\n";
     p.file("review.md", hostile);
     p.file("review.json", &review_json(2, 0, 0));
-    comment(
-        &p,
-        &["github", "review.md", "--author", "kops-bot", "--status"],
-    )
-    .success();
+    as_bot(&p, "github", &["--status"]).success();
     assert_eq!(
         calls(&p, "gh"),
         format!(
@@ -822,12 +794,9 @@ fn hostile_review_text_and_cluster_names_cannot_change_the_calls() {
             "review.md",
             &format!("<!-- kopsform-review cluster={name} -->\n"),
         );
-        comment(
-            &p,
-            &["github", "review.md", "--author", "kops-bot", "--labels"],
-        )
-        .failure(1)
-        .stderr_has("the marker line names no cluster kopsform could have written");
+        as_bot(&p, "github", &["--labels"])
+            .failure(1)
+            .stderr_has("the marker line names no cluster kopsform could have written");
         assert_eq!(calls(&p, "gh"), "");
     }
     assert!(!p.exists("pwned"));
