@@ -130,7 +130,7 @@ pub(crate) enum Subcommand {
     },
     /// Show the audit trail: who ran which task on which cluster, from which commit, with what result
     #[command(
-        after_help = "Every run appends one JSON line per task to .kopsform/audit.jsonl ([audit] in tasks.toml\nmoves it or turns it off); docs/audit.md describes the fields.\n\nExamples:\n  kopsform audit\n  kopsform audit --last 50\n  kopsform audit --json | jq 'select(.status == \"failed\")'"
+        after_help = "Every run appends one JSON line per task to .kopsform/audit.jsonl ([audit] in tasks.toml\nmoves it or turns it off), and the records of each cluster to its state store\n(<state>/.kopsform-audit/<cluster name>/). With --cluster, --stage or --all, the records of the\nselected clusters from both, merged; without, the local file only. docs/audit.md describes the fields.\n\nExamples:\n  kopsform audit\n  kopsform audit --cluster prod\n  kopsform audit --last 50\n  kopsform audit --json | jq 'select(.status == \"failed\")'"
     )]
     Audit {
         /// How many of the latest records to show (--json prints them as JSON lines, as stored)
@@ -240,7 +240,7 @@ pub(crate) enum CiCommand {
     Jenkins(GenerateArgs),
     /// Post a review on the merge/pull request with glab or gh, replacing the cluster's last one
     #[command(
-        after_help = "The number comes from --number, else CI_MERGE_REQUEST_IID (GitLab) or PR_NUMBER / GITHUB_REF\n(GitHub). The comment that carries the review's marker line is edited in place.\n\nExamples:\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n  kopsform ci comment github .kopsform/dryrun/review.md --number 42"
+        after_help = "The number comes from --number, else CI_MERGE_REQUEST_IID (GitLab) or PR_NUMBER / GITHUB_REF\n(GitHub). The comment that carries the review's marker line and was written by the same account\nis edited in place; one by anybody else is never touched. --labels, --status and\n--skip-no-changes read the review JSON (FILE with .json for .md, or --review-json). A review made\nagainst a base branch that has moved since gets a visible stale line.\n\nExamples:\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n  kopsform ci comment github .kopsform/dryrun/review.md --number 42\n  kopsform ci comment github review.md --labels --status --skip-no-changes\n\nDocs: docs/ci/github.md, docs/ci/gitlab.md"
     )]
     Comment(CommentArgs),
 }
@@ -278,6 +278,30 @@ pub(crate) struct CommentArgs {
     /// The pull or merge request number
     #[arg(long, value_name = "N")]
     pub(crate) number: Option<u64>,
+    /// The review JSON (default: FILE with the extension .json, when it exists)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) review_json: Option<PathBuf>,
+    /// No changes (the review's exit_status 0) and no earlier comment: post nothing (an earlier one is still updated)
+    #[arg(long)]
+    pub(crate) skip_no_changes: bool,
+    /// Set the label kopsform:<cluster>/changes, /no-changes or /destroy and remove the other two
+    #[arg(long)]
+    pub(crate) labels: bool,
+    /// Set the commit status kopsform/<cluster> on the reviewed commit
+    #[arg(long)]
+    pub(crate) status: bool,
+    /// The account whose comment is edited (default: KOPSFORM_COMMENT_AUTHOR, else the API's user)
+    #[arg(long, value_name = "LOGIN")]
+    pub(crate) author: Option<String>,
+    /// The reviewed commit the status goes on (default: the CI's, see docs/ci/)
+    #[arg(long, value_name = "SHA")]
+    pub(crate) sha: Option<String>,
+    /// The base commit the review was made against (default: the CI's, see docs/ci/)
+    #[arg(long, value_name = "SHA")]
+    pub(crate) base_sha: Option<String>,
+    /// The base branch, whose current commit tells a stale review (default: the CI's)
+    #[arg(long, value_name = "BRANCH")]
+    pub(crate) base_ref: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

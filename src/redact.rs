@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-pub(crate) use forms::{Form, MIN_SECRET_LEN};
+pub(crate) use forms::{Form, MIN_SECRET_LEN, UNRESERVED, percent_encoded};
 
 pub(crate) const MASK: &str = "***";
 

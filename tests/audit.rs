@@ -178,3 +178,170 @@ fn plan_and_apply_record_the_hash_of_the_plan_they_sealed_and_applied() {
     // One [cluster]: no cluster id, as in the summary.
     assert!(all.iter().all(|r| r["cluster"] == ""), "{all:?}");
 }
+
+/// A project whose one cluster keeps its kops state store in moto's S3 at `state`: `apply` locks
+/// the cluster (it changes it), `build` does not. Its prerequisites layer has an applied, empty
+/// state (what a clone reads from a remote backend).
+fn store_project(s3: &S3, state: &str) -> Project {
+    crate::support::require("aws", "pip install awscli");
+    let mut p = Project::new();
+    p.file("1-prerequisites/main.tf", "");
+    p.file(
+        "1-prerequisites/terraform.tfstate",
+        r#"{"version": 4, "terraform_version": "1.10.0", "serial": 1, "lineage": "l", "outputs": {}, "resources": []}"#,
+    );
+    s3.attach(&mut p);
+    p.env("USER", "ci");
+    p.env("AUDIT_TOKEN", "tok-c4n4ry-9f3e");
+    p.file(
+        "tasks.toml",
+        &format!(
+            "secret-env = [\"AUDIT_*\"]\n[cluster]\nname = \"dev.example.com\"\nstate = \"{state}\"\n[tasks.apply]\nlock = true\nsteps = [[\"true\"]]\n[tasks.build]\nsteps = [[\"true\"]]\n"
+        ),
+    );
+    p
+}
+
+/// The objects under the cluster's audit prefix: key and text.
+fn store_objects(p: &Project) -> Vec<(String, String)> {
+    let prefix = "kops/.kopsform-audit/dev.example.com/";
+    crate::support::bucket_keys(p, "audit-store")
+        .into_iter()
+        .filter(|k| k.starts_with(prefix))
+        .map(|k| {
+            let run = p.tool(
+                ".",
+                "aws",
+                &["s3", "cp", &format!("s3://audit-store/{k}"), "-"],
+            );
+            run.success();
+            (k.trim_start_matches(prefix).to_string(), run.stdout.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn concurrent_runs_all_land_in_the_state_store_and_a_fresh_clone_shows_them() {
+    let s3 = S3::start();
+    let p = store_project(&s3, "s3://audit-store/kops");
+    p.tool(
+        ".",
+        "aws",
+        &["s3api", "create-bucket", "--bucket", "audit-store"],
+    )
+    .success();
+    // Four runs at once (as four CI jobs would), a secret on each command line. Their tasks take
+    // turns with the cluster's lock; each writes its records after letting it go, beside the
+    // others' runs.
+    let mut children: Vec<_> = (0..4)
+        .map(|_| {
+            p.spawn_kopsform(&[
+                "--lock-timeout",
+                "5m",
+                "apply",
+                "--set",
+                "token=tok-c4n4ry-9f3e",
+            ])
+        })
+        .collect();
+    for child in &mut children {
+        assert!(child.wait().unwrap().success());
+    }
+    let objects = store_objects(&p);
+    assert_eq!(objects.len(), 4, "{objects:?}");
+    for (key, text) in &objects {
+        // `<start>-<16 hex>.jsonl`, one record of this run each.
+        let (stamp, id) = key.trim_end_matches(".jsonl").split_once('-').unwrap();
+        assert!(stamp.ends_with('Z') && stamp.contains('T'), "{key}");
+        assert_eq!(id.len(), 16, "{key}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let record: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(record["task"], "apply");
+        assert_eq!(record["user"], "ci");
+        assert!(text.contains("token=***"), "{text}");
+        assert!(!text.contains("tok-c4n4ry-9f3e"), "{text}");
+    }
+    assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 4);
+    // Here the local and the state store's records are the same four: shown once each.
+    let here = p.kopsform(&["audit", "--cluster", "default", "--json"]);
+    here.success();
+    let local = p.read(".kopsform/audit.jsonl");
+    let mut shown: Vec<&str> = here.stdout.lines().collect();
+    let mut stored: Vec<&str> = local.lines().collect();
+    shown.sort();
+    stored.sort();
+    assert_eq!(shown, stored);
+
+    // A fresh clone: tasks.toml only, no .kopsform.
+    let clone = store_project(&s3, "s3://audit-store/kops");
+    clone
+        .kopsform(&["audit"])
+        .success()
+        .stderr_has("no audit trail yet");
+    let there = clone.kopsform(&["audit", "--cluster", "default", "--json"]);
+    there.success();
+    let mut remote: Vec<&str> = there.stdout.lines().collect();
+    remote.sort();
+    assert_eq!(remote, stored);
+    let table = clone.kopsform(&["audit", "--cluster", "default"]);
+    table.success();
+    assert_eq!(table.stdout.lines().count(), 5, "{}", table.stdout);
+    assert!(
+        table
+            .stdout
+            .lines()
+            .skip(1)
+            .all(|l| l.contains(" ci ") && l.contains(" apply ")),
+        "{}",
+        table.stdout
+    );
+    // A run on the clone adds its own record: five in all, one of them local.
+    clone.kopsform(&["apply"]).success();
+    let both = clone.kopsform(&["audit", "--cluster", "default", "--json"]);
+    both.success();
+    assert_eq!(both.stdout.lines().count(), 5, "{}", both.stdout);
+    assert_eq!(store_objects(&p).len(), 5);
+}
+
+#[test]
+fn a_state_store_that_cannot_be_written_keeps_the_local_record_and_says_so() {
+    let s3 = S3::start();
+    // A local state store whose audit folder cannot be made (a file is in its place); the
+    // cluster's lock beside it works.
+    let p = store_project(&s3, "store");
+    p.file("store/.kopsform-audit", "not a folder\n");
+    // A task that does not change the cluster (takes no lock) records locally only.
+    p.kopsform(&["build"]).success().output_lacks("state store");
+    assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 1);
+    let store = p.join("store/.kopsform-audit/dev.example.com");
+    let local = p.join(".kopsform/audit.jsonl");
+    p.kopsform(&["apply"]).success().stderr_has(&format!(
+        "kopsform: warning: the audit records of cluster default were not written to its state store: cannot write to {}/: ",
+        store.display()
+    )).stderr_has(&format!("; they are in {} only\n", local.display()));
+    let all = records(&p, ".kopsform/audit.jsonl");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1]["task"], "apply");
+    // Reading it is an error that says the local trail is still there.
+    p.kopsform(&["audit", "--cluster", "default"])
+        .failure(1)
+        .stderr_has(&format!("{}: cannot read: ", store.display()))
+        .stderr_has("(cluster default's state store holds its audit records; `kopsform audit` without --cluster shows the local trail only)");
+    p.kopsform(&["audit", "--json"]).success();
+    // With the folder there, the record lands as a file of its own.
+    std::fs::remove_file(p.join("store/.kopsform-audit")).unwrap();
+    p.kopsform(&["apply"]).success().output_lacks("state store");
+    let files: Vec<_> = std::fs::read_dir(&store).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let shown = p.kopsform(&["audit", "--cluster", "default", "--json"]);
+    shown.success();
+    assert_eq!(shown.stdout, p.read(".kopsform/audit.jsonl"));
+    // `[audit] state-store = false`: nothing is tried.
+    p.file(
+        "tasks.toml",
+        &format!("{}[audit]\nstate-store = false\n", p.read("tasks.toml")),
+    );
+    p.kopsform(&["apply"]).success().output_lacks("state store");
+    assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 4);
+    assert_eq!(std::fs::read_dir(&store).unwrap().count(), 1);
+}

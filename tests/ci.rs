@@ -403,18 +403,87 @@ fn jenkinsfiles_pass_npm_groovy_lint() {
     .failure(1);
 }
 
-/// A stand-in for `gh` or `glab`: logs its arguments to `<name>.log` and, for the listing call,
-/// prints `<name>-comments.json` (or an empty page).
-fn platform_cli(p: &Project, name: &str) {
+/// A stand-in for `gh` or `glab`. Each call is logged to `<name>.log` as its arguments joined by
+/// spaces, a `body=@FILE` argument as `body=@FILE` followed by the file's text between `--- body`
+/// and `--- end`. A call whose arguments (joined by spaces) equal a route's prints the route's
+/// output and exits with its status (output on stderr when that is not 0); any other prints an
+/// empty list (`--paginate`) or `{}`.
+fn platform_cli(p: &Project, name: &str, routes: &[(&str, i32, &str)]) {
+    let mut patterns = String::new();
+    for (i, (call, code, out)) in routes.iter().enumerate() {
+        patterns.push_str(call);
+        patterns.push('\n');
+        p.file(&format!("{name}-route-{i}.out"), out);
+        p.file(&format!("{name}-route-{i}.code"), &code.to_string());
+    }
+    p.file(&format!("{name}-routes"), &patterns);
     p.script(
         &format!("bin/{name}"),
         &format!(
-            "#!/bin/sh\necho \"$*\" >> \"$CLI_LOG_DIR/{name}.log\"\ncase \"$*\" in\n  *--paginate*) cat \"$CLI_LOG_DIR/{name}-comments.json\" 2>/dev/null || echo '[]' ;;\n  *) echo '{{}}' ;;\nesac\n"
+            r#"#!/bin/sh
+d="$CLI_LOG_DIR"
+line=""
+body=""
+for a in "$@"; do
+  case "$a" in
+    body=@*) body="${{a#body=@}}"; line="$line body=@FILE" ;;
+    *) line="$line $a" ;;
+  esac
+done
+printf '%s\n' "${{line# }}" >> "$d/{name}.log"
+if [ -n "$body" ]; then
+  {{ echo '--- body'; cat "$body"; echo '--- end'; }} >> "$d/{name}.log"
+fi
+i=0
+while IFS= read -r call; do
+  if [ "$*" = "$call" ]; then
+    code=$(cat "$d/{name}-route-$i.code")
+    if [ "$code" = 0 ]; then cat "$d/{name}-route-$i.out"; else cat "$d/{name}-route-$i.out" >&2; fi
+    exit "$code"
+  fi
+  i=$((i + 1))
+done < "$d/{name}-routes"
+case "$*" in *--paginate*) echo '[]' ;; *) echo '{{}}' ;; esac
+"#
         ),
     );
 }
 
-fn with_cli_on_path(p: &mut Project) {
+/// The variables of the CI a comment test may inherit from the machine running the tests.
+const CI_VARS: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITHUB_REPOSITORY",
+    "GITHUB_REF",
+    "GITHUB_BASE_REF",
+    "GITHUB_EVENT_PATH",
+    "PR_NUMBER",
+    "PR_HEAD_SHA",
+    "CI_PROJECT_ID",
+    "CI_MERGE_REQUEST_IID",
+    "CI_COMMIT_SHA",
+    "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+    "CI_MERGE_REQUEST_TARGET_BRANCH_SHA",
+    "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+    "KOPSFORM_COMMENT_AUTHOR",
+];
+
+fn comment(p: &Project, args: &[&str]) -> crate::support::Run {
+    let mut all = vec!["ci", "comment"];
+    all.extend_from_slice(args);
+    p.kopsform_without(CI_VARS, &all)
+}
+
+/// `ci comment PLATFORM review.md --author kops-bot FLAGS...`: the account named, not asked.
+fn as_bot(p: &Project, platform: &str, flags: &[&str]) -> crate::support::Run {
+    let mut args = vec![platform, "review.md", "--author", "kops-bot"];
+    args.extend_from_slice(flags);
+    comment(p, &args)
+}
+
+/// A project with the `gh` (or `glab`) stand-in on its PATH, logging into the project folder.
+fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
+    let mut p = Project::new();
+    platform_cli(&p, name, routes);
     let path = format!(
         "{}:{}",
         p.join("bin").display(),
@@ -423,71 +492,401 @@ fn with_cli_on_path(p: &mut Project) {
     p.env("PATH", &path);
     let dir = p.path().display().to_string();
     p.env("CLI_LOG_DIR", &dir);
+    p
 }
+
+/// The log of the stand-in `name`, and it removed (empty when no call was made).
+fn calls(p: &Project, name: &str) -> String {
+    let log = p.join(&format!("{name}.log"));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(log);
+    text
+}
+
+const DEV_REVIEW: &str = "<!-- kopsform-review cluster=dev -->\n## Terraform plan review: dev\n";
+
+/// A review JSON with `exit_status`, `destroy` deletes or replacements and `protected` of them
+/// protected.
+fn review_json(exit_status: i32, destroy: u32, protected: u32) -> String {
+    let headline = match exit_status {
+        0 => "No changes.".to_string(),
+        _ => format!("Plan: 1 to add, 0 to change, {destroy} to destroy."),
+    };
+    let protected: Vec<String> = (0..protected)
+        .map(|i| {
+            format!(
+                "{{\"address\": \"aws_s3_bucket.b{i}\", \"action\": \"delete\", \"reason\": \"r\"}}"
+            )
+        })
+        .collect();
+    format!(
+        "{{\"kopsform_review\": 1, \"cluster\": \"dev\", \"headline\": \"{headline}\", \"counts\": {{\"destroy\": {destroy}}}, \"exit_status\": {exit_status}, \"errored\": false, \"protected\": [{}]}}\n",
+        protected.join(", ")
+    )
+}
+
+const LIST_12: &str = "api --paginate repos/acme/infra/issues/12/comments?per_page=100";
 
 #[test]
 fn comment_posts_once_then_edits_the_clusters_comment_in_place() {
-    let mut p = Project::new();
-    platform_cli(&p, "gh");
-    with_cli_on_path(&mut p);
+    let mut p = with_cli("gh", &[("api user", 0, "{\"login\": \"kops-bot\"}")]);
     p.env("GITHUB_REPOSITORY", "acme/infra");
     p.env("PR_NUMBER", "12");
-    p.file(
-        "review.md",
-        "<!-- kopsform-review cluster=dev -->\n## kopsform review: dev\n",
-    );
-    p.kopsform(&["ci", "comment", "github", "review.md"])
+    p.file("review.md", DEV_REVIEW);
+    comment(&p, &["github", "review.md"])
         .success()
         .stderr_has("posted the review on pull request 12");
-    let review = p.join("review.md").display().to_string();
     assert_eq!(
-        p.read("gh.log"),
+        calls(&p, "gh"),
         format!(
-            "api --paginate repos/acme/infra/issues/12/comments?per_page=100\napi --method POST repos/acme/infra/issues/12/comments -F body=@{review}\n"
+            "api user\n{LIST_12}\napi --method POST repos/acme/infra/issues/12/comments -F body=@FILE\n--- body\n{DEV_REVIEW}--- end\n"
         )
     );
-    // Two pages; the second holds dev's earlier review (and another cluster's is left alone).
-    p.file(
-        "gh-comments.json",
-        "[{\"id\": 5, \"body\": \"<!-- kopsform-review cluster=prod -->\"}]\n[{\"id\": 9, \"body\": \"<!-- kopsform-review cluster=dev -->\\nold\"}]\n",
+    // Two pages: another cluster's review, then dev's marker in a comment somebody else wrote
+    // (quoting it), then our own dev review. Only ours is edited.
+    platform_cli(
+        &p,
+        "gh",
+        &[
+            ("api user", 0, "{\"login\": \"kops-bot\"}"),
+            (
+                LIST_12,
+                0,
+                "[{\"id\": 5, \"user\": {\"login\": \"kops-bot\"}, \"body\": \"<!-- kopsform-review cluster=prod -->\"}]\n[{\"id\": 7, \"user\": {\"login\": \"mallory\"}, \"body\": \"<!-- kopsform-review cluster=dev -->\\nfake\"}, {\"id\": 9, \"user\": {\"login\": \"kops-bot\"}, \"body\": \"<!-- kopsform-review cluster=dev -->\\nold\"}]\n",
+            ),
+        ],
     );
-    std::fs::remove_file(p.join("gh.log")).unwrap();
-    p.kopsform(&["ci", "comment", "github", "review.md"])
+    comment(&p, &["github", "review.md"])
         .success()
+        .stderr_has("the comment 7 by mallory carries this cluster's marker but is not ours (kops-bot): left alone")
         .stderr_has("updated the review comment 9 on pull request 12");
-    assert!(
-        p.read("gh.log").ends_with(&format!(
-            "api --method PATCH repos/acme/infra/issues/comments/9 -F body=@{review}\n"
-        )),
-        "{}",
-        p.read("gh.log")
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "api user\n{LIST_12}\napi --method PATCH repos/acme/infra/issues/comments/9 -F body=@FILE\n--- body\n{DEV_REVIEW}--- end\n"
+        )
     );
+}
+
+#[test]
+fn a_workflow_token_edits_only_the_actions_bots_comment() {
+    let others = "[{\"id\": 3, \"user\": {\"login\": \"mallory\"}, \"body\": \"<!-- kopsform-review cluster=dev -->\"}]\n";
+    let routes = [
+        (
+            "api user",
+            1,
+            "gh: Resource not accessible by integration (HTTP 403)\n",
+        ),
+        (LIST_12, 0, others),
+    ];
+    let mut p = with_cli("gh", &routes);
+    p.env("GITHUB_REPOSITORY", "acme/infra");
+    p.env("PR_NUMBER", "12");
+    p.file("review.md", DEV_REVIEW);
+    // Outside a workflow a token that may not read /user is an error naming the way out; nothing
+    // is posted.
+    comment(&p, &["github", "review.md"])
+        .failure(1)
+        .stderr_has("`gh api user` exited with status 1:\n  gh: Resource not accessible by integration (HTTP 403)\ncannot tell which account comments: pass --author LOGIN (or set KOPSFORM_COMMENT_AUTHOR)");
+    assert_eq!(calls(&p, "gh"), "api user\n");
+    // In a workflow the comments are github-actions[bot]'s: mallory's is not edited, a new one
+    // is posted.
+    p.env("GITHUB_ACTIONS", "true");
+    comment(&p, &["github", "review.md"])
+        .success()
+        .stderr_has("editing only github-actions[bot]'s comments")
+        .stderr_has("the comment 3 by mallory carries this cluster's marker but is not ours (github-actions[bot]): left alone")
+        .stderr_has("posted the review on pull request 12");
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "api user\n{LIST_12}\napi --method POST repos/acme/infra/issues/12/comments -F body=@FILE\n--- body\n{DEV_REVIEW}--- end\n"
+        )
+    );
+    // --author names the account without asking; its comment is the one edited.
+    comment(&p, &["github", "review.md", "--author", "mallory"])
+        .success()
+        .stderr_has("updated the review comment 3 on pull request 12");
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "{LIST_12}\napi --method PATCH repos/acme/infra/issues/comments/3 -F body=@FILE\n--- body\n{DEV_REVIEW}--- end\n"
+        )
+    );
+}
+
+#[test]
+fn skip_no_changes_posts_nothing_new_but_keeps_an_earlier_comment_current() {
+    let notes = "api --paginate projects/7/merge_requests/3/notes?per_page=100";
+    let mut p = with_cli("glab", &[("api user", 0, "{\"username\": \"kops-bot\"}")]);
+    p.env("CI_PROJECT_ID", "7");
+    p.env("CI_MERGE_REQUEST_IID", "3");
+    p.file("review.md", DEV_REVIEW);
+    p.file("review.json", &review_json(0, 0, 0));
+    comment(&p, &["gitlab", "review.md", "--skip-no-changes"])
+        .success()
+        .stderr_has("no changes and no earlier review comment on merge request 3: nothing posted (--skip-no-changes)");
+    assert_eq!(calls(&p, "glab"), format!("api user\n{notes}\n"));
+    // Changes: posted.
+    p.file("review.json", &review_json(2, 0, 0));
+    comment(&p, &["gitlab", "review.md", "--skip-no-changes"])
+        .success()
+        .stderr_has("posted the review on merge request 3");
+    assert_eq!(
+        calls(&p, "glab"),
+        format!(
+            "api user\n{notes}\napi --method POST projects/7/merge_requests/3/notes -F body=@FILE\n--- body\n{DEV_REVIEW}--- end\n"
+        )
+    );
+    // No changes again, with our earlier comment: it is updated so it does not go stale.
+    platform_cli(
+        &p,
+        "glab",
+        &[
+            ("api user", 0, "{\"username\": \"kops-bot\"}"),
+            (
+                notes,
+                0,
+                "[{\"id\": 41, \"author\": {\"username\": \"kops-bot\"}, \"body\": \"<!-- kopsform-review cluster=dev -->\"}]",
+            ),
+        ],
+    );
+    p.file("review.json", &review_json(0, 0, 0));
+    comment(&p, &["gitlab", "review.md", "--skip-no-changes"])
+        .success()
+        .stderr_has("updated the review comment 41 on merge request 3");
+    assert_eq!(
+        calls(&p, "glab"),
+        format!(
+            "api user\n{notes}\napi --method PUT projects/7/merge_requests/3/notes/41 -F body=@FILE\n--- body\n{DEV_REVIEW}--- end\n"
+        )
+    );
+}
+
+#[test]
+fn labels_and_status_follow_the_review() {
+    let labels = "api --paginate repos/acme/infra/issues/12/labels?per_page=100";
+    let mut p = with_cli(
+        "gh",
+        &[(
+            labels,
+            0,
+            "[{\"name\": \"kopsform:dev/changes\"}, {\"name\": \"kopsform:prod/changes\"}, {\"name\": \"bug\"}]",
+        )],
+    );
+    p.env("GITHUB_REPOSITORY", "acme/infra");
+    p.env("PR_NUMBER", "12");
+    p.env("PR_HEAD_SHA", "0123456789abcdef0123456789abcdef01234567");
+    p.file("review.md", DEV_REVIEW);
+    // A replacement of a protected resource: destroy, and a failed status.
+    p.file("review.json", &review_json(3, 1, 1));
+    as_bot(&p, "github", &["--labels", "--status"])
+        .success()
+        .stderr_has("labelled pull request 12 kopsform:dev/destroy")
+        .stderr_has("set the commit status kopsform/dev to failure on 0123456789ab");
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "{LIST_12}\n{labels}\napi --method POST repos/acme/infra/issues/12/comments -F body=@FILE\n--- body\n{DEV_REVIEW}--- end\n\
+             api --method DELETE repos/acme/infra/issues/12/labels/kopsform%3Adev%2Fchanges\n\
+             api --method POST repos/acme/infra/issues/12/labels -f labels[]=kopsform:dev/destroy\n\
+             api --method POST repos/acme/infra/statuses/0123456789abcdef0123456789abcdef01234567 -f state=failure -f context=kopsform/dev -f description=1 protected resource would be destroyed or replaced\n"
+        )
+    );
+    // GitLab: one call sets the label and removes the other two; no changes is a success.
+    let mut g = with_cli("glab", &[]);
+    g.env("CI_PROJECT_ID", "7");
+    g.env("CI_MERGE_REQUEST_IID", "3");
+    g.env("CI_COMMIT_SHA", "89abcdef0123456789abcdef0123456789abcdef");
+    g.file("review.md", DEV_REVIEW);
+    g.file("review.json", &review_json(0, 0, 0));
+    as_bot(&g, "gitlab", &["--labels", "--status", "--skip-no-changes"])
+        .success()
+        .stderr_has("labelled merge request 3 kopsform:dev/no-changes");
+    assert_eq!(
+        calls(&g, "glab"),
+        "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy\n\
+         api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=No changes.\n"
+    );
+    // Changes without deletions: `changes`, a success with the headline.
+    g.file("review.json", &review_json(2, 0, 0));
+    as_bot(
+        &g,
+        "gitlab",
+        &["--labels", "--status", "--review-json", "review.json"],
+    )
+    .success();
+    assert!(
+        calls(&g, "glab").ends_with(
+            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy\n\
+             api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=Plan: 1 to add, 0 to change, 0 to destroy.\n"
+        )
+    );
+}
+
+#[test]
+fn a_review_whose_base_moved_is_marked_stale() {
+    let base = "1111111111111111111111111111111111111111";
+    let moved = "2222222222222222222222222222222222222222";
+    let branch = "api repos/acme/infra/branches/main";
+    let mut p = with_cli(
+        "gh",
+        &[(
+            branch,
+            0,
+            &format!("{{\"commit\": {{\"sha\": \"{moved}\"}}}}"),
+        )],
+    );
+    p.env("GITHUB_REPOSITORY", "acme/infra");
+    p.env("PR_NUMBER", "12");
+    p.env("GITHUB_BASE_REF", "main");
+    p.env("GITHUB_EVENT_PATH", p.join("event.json").to_str().unwrap());
+    p.file(
+        "event.json",
+        &format!("{{\"pull_request\": {{\"number\": 12, \"base\": {{\"sha\": \"{base}\"}}, \"head\": {{\"sha\": \"abcdef1\"}}}}}}"),
+    );
+    p.file("review.md", DEV_REVIEW);
+    as_bot(&p, "github", &[])
+        .success()
+        .stderr_has("the base branch moved from 111111111111 to 222222222222 since the review was made: marked stale");
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "{LIST_12}\n{branch}\napi --method POST repos/acme/infra/issues/12/comments -F body=@FILE\n--- body\n\
+             <!-- kopsform-review cluster=dev -->\n\
+             > ⚠️ **Stale:** the base moved from `111111111111` to `222222222222` since this review was made; re-run the dry run for a current one.\n\
+             ## Terraform plan review: dev\n--- end\n"
+        )
+    );
+    // The base where the review left it: no stale line.
+    p.file(
+        "event.json",
+        &format!("{{\"pull_request\": {{\"base\": {{\"sha\": \"{moved}\"}}}}}}"),
+    );
+    as_bot(&p, "github", &[]).success().output_lacks("stale");
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "{LIST_12}\n{branch}\napi --method POST repos/acme/infra/issues/12/comments -F body=@FILE\n--- body\n{DEV_REVIEW}--- end\n"
+        )
+    );
+    // GitLab: the merge request's base from CI_MERGE_REQUEST_DIFF_BASE_SHA, the target branch's
+    // name (with a slash) encoded in the path.
+    let branch = "api projects/7/repository/branches/release%2F1.x";
+    let mut g = with_cli(
+        "glab",
+        &[(
+            branch,
+            0,
+            &format!("{{\"commit\": {{\"id\": \"{moved}\"}}}}"),
+        )],
+    );
+    g.env("CI_PROJECT_ID", "7");
+    g.env("CI_MERGE_REQUEST_IID", "3");
+    g.env("CI_MERGE_REQUEST_DIFF_BASE_SHA", base);
+    g.env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "release/1.x");
+    g.file("review.md", DEV_REVIEW);
+    as_bot(&g, "gitlab", &[])
+        .success()
+        .stderr_has("marked stale");
+    let log = calls(&g, "glab");
+    assert!(
+        log.starts_with(&format!(
+            "api --paginate projects/7/merge_requests/3/notes?per_page=100\n{branch}\n"
+        )) && log.contains("> ⚠️ **Stale:** the base moved from `111111111111` to `222222222222`"),
+        "{log}"
+    );
+    // A base that is no commit id is refused before anything is posted.
+    g.env("CI_MERGE_REQUEST_DIFF_BASE_SHA", "main; rm -rf /");
+    as_bot(&g, "gitlab", &[])
+        .failure(1)
+        .stderr_has("CI_MERGE_REQUEST_DIFF_BASE_SHA is `main; rm -rf /`, not a commit id");
+    assert_eq!(
+        calls(&g, "glab"),
+        "api --paginate projects/7/merge_requests/3/notes?per_page=100\n"
+    );
+}
+
+#[test]
+fn hostile_review_text_and_cluster_names_cannot_change_the_calls() {
+    let mut p = with_cli("gh", &[]);
+    p.env("GITHUB_REPOSITORY", "acme/infra");
+    p.env("PR_NUMBER", "12");
+    p.env("PR_HEAD_SHA", "0123456789abcdef0123456789abcdef01234567");
+    // The text goes as the body, whole, and nothing in it runs.
+    let hostile = "<!-- kopsform-review cluster=dev -->\n\"; $(touch pwned) `touch pwned`\n' -f state=success\n";
+    p.file("review.md", hostile);
+    p.file("review.json", &review_json(2, 0, 0));
+    as_bot(&p, "github", &["--status"]).success();
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "{LIST_12}\napi --method POST repos/acme/infra/issues/12/comments -F body=@FILE\n--- body\n{hostile}--- end\n\
+             api --method POST repos/acme/infra/statuses/0123456789abcdef0123456789abcdef01234567 -f state=success -f context=kopsform/dev -f description=Plan: 1 to add, 0 to change, 0 to destroy.\n"
+        )
+    );
+    assert!(!p.exists("pwned"));
+    // A cluster name kopsform never writes in a marker is refused before any call.
+    for name in ["dev\"$(touch pwned)", "@/etc/passwd", "dev,prod"] {
+        p.file(
+            "review.md",
+            &format!("<!-- kopsform-review cluster={name} -->\n"),
+        );
+        as_bot(&p, "github", &["--labels"])
+            .failure(1)
+            .stderr_has("the marker line names no cluster kopsform could have written");
+        assert_eq!(calls(&p, "gh"), "");
+    }
+    assert!(!p.exists("pwned"));
 }
 
 #[test]
 fn comment_errors_are_clear() {
-    let mut p = Project::new();
-    platform_cli(&p, "glab");
-    with_cli_on_path(&mut p);
+    let p = with_cli("glab", &[]);
     p.file("notes.md", "just text\n");
-    p.kopsform(&["ci", "comment", "gitlab", "notes.md", "--number", "3"])
+    comment(&p, &["gitlab", "notes.md", "--number", "3"])
         .failure(1)
         .stderr_has("no `<!-- kopsform-review ... -->` marker line");
     p.file("review.md", "<!-- kopsform-review cluster=default -->\n");
-    p.kopsform(&["ci", "comment", "gitlab", "review.md"])
+    comment(&p, &["gitlab", "review.md"])
         .failure(1)
         .stderr_has("no merge request number: pass --number N or set CI_MERGE_REQUEST_IID");
+    // The verdict needs the review JSON: missing, or not one.
+    comment(&p, &["gitlab", "review.md", "--number", "3", "--labels"])
+        .failure(1)
+        .stderr_has("--labels, --status and --skip-no-changes need the review JSON: ");
+    p.file("review.json", "{\"exit_status\": 2}");
+    comment(&p, &["gitlab", "review.md", "--number", "3", "--skip-no-changes"])
+        .failure(1)
+        .stderr_has("review.json: not a review JSON written by `kopsform review --format json` (no `kopsform_review: 1`)");
+    p.file("review.json", &review_json(2, 0, 0));
+    comment(
+        &p,
+        &[
+            "gitlab",
+            "review.md",
+            "--number",
+            "3",
+            "--status",
+            "--author",
+            "me",
+        ],
+    )
+    .failure(1)
+    .stderr_has("--status: no commit to set it on: pass --sha SHA or set CI_COMMIT_SHA");
+    assert_eq!(calls(&p, "glab"), "");
     p.script(
         "bin/glab",
         "#!/bin/sh\necho '401 Unauthorized' >&2\nexit 1\n",
     );
-    p.kopsform(&["ci", "comment", "gitlab", "review.md", "--number", "3"])
+    comment(&p, &["gitlab", "review.md", "--number", "3", "--author", "me"])
         .failure(1)
         .stderr_has("`glab api --paginate projects/:id/merge_requests/3/notes?per_page=100` exited with status 1:\n  401 Unauthorized");
     let mut bare = Project::new();
     bare.env("PATH", "/usr/bin:/bin");
     bare.file("review.md", "<!-- kopsform-review cluster=default -->\n");
-    bare.kopsform(&["ci", "comment", "github", "review.md", "--number", "1"])
+    comment(&bare, &["github", "review.md", "--number", "1"])
         .failure(127)
         .stderr_has("`gh` was not found");
 }
@@ -503,8 +902,9 @@ fn gitlab_ci_local_runs_the_merge_request_dry_run_against_the_sandbox() {
     let s3 = S3::start();
     let mut p = cluster_project(&s3);
     bring_up(&p);
-    platform_cli(&p, "glab");
-    with_cli_on_path(&mut p);
+    platform_cli(&p, "glab", &[("api user", 0, "{\"username\": \"ci-bot\"}")]);
+    let dir = p.path().display().to_string();
+    p.env("CLI_LOG_DIR", &dir);
     // The job finds kopsform on the runner's PATH: no install line.
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_kopsform"));
     let path = format!(

@@ -1,6 +1,5 @@
 //! `kopsform ci`: the CI pipeline of a project, generated from its tasks.toml for GitLab CI, GitHub
-//! Actions or Jenkins, and `kopsform ci comment`, which posts a review on the merge or pull request
-//! with the platform's own CLI (docs/ci/).
+//! Actions or Jenkins (docs/ci/). `kopsform ci comment` is in `ci_comment`.
 //!
 //! One model, three renderers. Per cluster: on merge/pull requests the isolated dry run and its
 //! review; on the main branch the update and plan (artifacts: the cluster's Terraform folder), a
@@ -15,11 +14,11 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 
-use crate::cli::{CiPlatform, CommentArgs, GenerateArgs};
+use crate::cli::{CiPlatform, GenerateArgs};
 use crate::error::UserError;
 use crate::project::Project;
 use crate::project::cluster::ClusterDef;
-use crate::project::task::{Builtin, ReviewTarget, Step};
+use crate::project::task::{Builtin, Step};
 use crate::tools::process::shell_word;
 
 /// What the jobs of one cluster run and keep.
@@ -1238,124 +1237,6 @@ fn jenkins(p: &Pipeline) -> String {
     w(1, "}");
     w(0, "}");
     out
-}
-
-/// `kopsform ci comment github|gitlab FILE`: posts a review Markdown on the pull or merge request
-/// with `gh` or `glab`, editing the comment that carries the same marker line (one per cluster)
-/// instead of adding another.
-pub(crate) fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), UserError> {
-    let file = absolute(cwd, &args.file);
-    let body = std::fs::read_to_string(&file)
-        .map_err(|e| UserError::new(format!("{}: cannot read the review: {e}", file.display())))?;
-    let marker = body
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("<!-- kopsform-review"))
-        .ok_or_else(|| {
-            UserError::new(format!(
-                "{}: no `<!-- kopsform-review ... -->` marker line; post a review written by `kopsform review` or the review step",
-                file.display()
-            ))
-        })?;
-    let number = |vars: &[&str], what: &str| -> Result<String, UserError> {
-        if let Some(n) = args.number {
-            return Ok(n.to_string());
-        }
-        for var in vars {
-            if let Ok(value) = std::env::var(var) {
-                // GITHUB_REF is refs/pull/<n>/merge on pull requests.
-                let value = value
-                    .strip_prefix("refs/pull/")
-                    .and_then(|r| r.split('/').next())
-                    .unwrap_or(&value)
-                    .to_string();
-                if !value.is_empty() && value.chars().all(|c| c.is_ascii_digit()) {
-                    return Ok(value);
-                }
-            }
-        }
-        Err(UserError::new(format!(
-            "no {what} number: pass --number N or set {}",
-            vars.join(" or ")
-        )))
-    };
-    let field = format!("body=@{}", file.display());
-    let (program, list, update, methods, noun, n) = match args.platform {
-        ReviewTarget::Github => {
-            let n = number(&["PR_NUMBER", "GITHUB_REF"], "pull request")?;
-            let repo =
-                std::env::var("GITHUB_REPOSITORY").unwrap_or_else(|_| "{owner}/{repo}".into());
-            (
-                "gh",
-                format!("repos/{repo}/issues/{n}/comments"),
-                format!("repos/{repo}/issues/comments/"),
-                ("PATCH", "POST"),
-                "pull request",
-                n,
-            )
-        }
-        ReviewTarget::Gitlab => {
-            let n = number(&["CI_MERGE_REQUEST_IID"], "merge request")?;
-            let project = std::env::var("CI_PROJECT_ID").unwrap_or_else(|_| ":id".into());
-            let notes = format!("projects/{project}/merge_requests/{n}/notes");
-            (
-                "glab",
-                notes.clone(),
-                format!("{notes}/"),
-                ("PUT", "POST"),
-                "merge request",
-                n,
-            )
-        }
-    };
-    let api = |extra: &[&str]| -> Result<Vec<u8>, UserError> {
-        let mut argv = vec!["api"];
-        argv.extend_from_slice(extra);
-        let crate::tools::process::Output {
-            code,
-            stdout,
-            stderr,
-        } = crate::tools::process::run_captured(program, &argv, cwd, &[])?;
-        if code != 0 {
-            let tail = crate::tools::process::last_lines(&stderr, 5).join("\n  ");
-            return Err(UserError::new(format!(
-                "`{program} api {}` exited with status {code}:\n  {tail}",
-                extra.join(" ")
-            )));
-        }
-        Ok(stdout)
-    };
-    let listed = api(&["--paginate", &format!("{list}?per_page=100")])?;
-    let mut existing = None;
-    // --paginate prints one JSON array per page, one after another.
-    for page in serde_json::Deserializer::from_slice(&listed).into_iter::<Value>() {
-        let page = page.map_err(|e| {
-            UserError::new(format!("`{program} api {list}` printed no JSON list: {e}"))
-        })?;
-        existing = existing.or_else(|| {
-            page.as_array()?
-                .iter()
-                .find(|c| c["body"].as_str().is_some_and(|b| b.contains(marker)))
-                .and_then(|c| c["id"].as_u64())
-        });
-    }
-    match existing {
-        Some(id) => {
-            api(&[
-                "--method",
-                methods.0,
-                &format!("{update}{id}"),
-                "-F",
-                &field,
-            ])?;
-            eprintln!("updated the review comment {id} on {noun} {n}");
-        }
-        None => {
-            api(&["--method", methods.1, &list, "-F", &field])?;
-            eprintln!("posted the review on {noun} {n}");
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

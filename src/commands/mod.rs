@@ -3,6 +3,7 @@
 //! generated files, an exit status. Nothing below imports this folder.
 
 pub(crate) mod ci;
+pub(crate) mod ci_comment;
 pub(crate) mod completions;
 pub(crate) mod doctor;
 pub(crate) mod graph;
@@ -52,7 +53,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         Some(Subcommand::Review(args)) => return review::command(&global, &cwd, &args),
         Some(Subcommand::Ci(command)) => {
             let (platform, args) = match command {
-                cli::CiCommand::Comment(args) => return ci::comment_command(&args, &cwd),
+                cli::CiCommand::Comment(args) => return ci_comment::comment_command(&args, &cwd),
                 cli::CiCommand::Gitlab(a) => (cli::CiPlatform::Gitlab, a),
                 cli::CiCommand::Github(a) => (cli::CiPlatform::Github, a),
                 cli::CiCommand::Jenkins(a) => (cli::CiPlatform::Jenkins, a),
@@ -60,7 +61,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
             return ci::generate_command(&load()?, platform, &args, &cwd);
         }
         Some(Subcommand::Audit { last }) => {
-            return crate::run::audit::show(&load()?, last, global.json);
+            return crate::run::audit::show(&load()?, &selection, options(), last, global.json);
         }
         Some(Subcommand::Doctor) => {
             return doctor::run(&load()?, &selection, &global.assignments(), global.json);

@@ -151,7 +151,7 @@ pub(crate) struct Selection {
 }
 
 impl Selection {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.clusters.is_empty() && self.stages.is_empty() && !self.all
     }
 }

@@ -69,6 +69,9 @@ pub(crate) struct AuditConfig {
     /// The file, relative to the project (default `.kopsform/audit.jsonl`).
     #[serde(default)]
     pub(crate) path: Option<String>,
+    /// `false`: the records stay in the local file only, not also in the cluster's state store.
+    #[serde(default = "default_true", rename = "state-store")]
+    pub(crate) state_store: bool,
 }
 
 impl Default for AuditConfig {
@@ -76,6 +79,7 @@ impl Default for AuditConfig {
         AuditConfig {
             enabled: true,
             path: None,
+            state_store: true,
         }
     }
 }

@@ -195,13 +195,13 @@ fn base64_fragments(bytes: &[u8], engine: &base64::engine::GeneralPurpose) -> Ve
 }
 
 /// Bytes left as they are by the strict percent-encoding (RFC 3986 unreserved).
-const UNRESERVED: &[u8] = b"-._~";
+pub(crate) const UNRESERVED: &[u8] = b"-._~";
 /// Bytes also left as they are in a URL path (sub-delimiters, `:`, `@`, `/`).
 const PATH_SAFE: &[u8] = b"-._~!$&'()*+,;=:@/";
 
 /// `text` percent-encoded, ASCII letters, digits and `keep` left as they are; a space as `+`
 /// with `plus` (HTML forms, Go's `url.QueryEscape`).
-fn percent_encoded(text: &str, keep: &[u8], plus: bool) -> String {
+pub(crate) fn percent_encoded(text: &str, keep: &[u8], plus: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for &b in text.as_bytes() {
         if b.is_ascii_alphanumeric() || keep.contains(&b) {

@@ -10,6 +10,7 @@ use crate::error::UserError;
 use crate::project::Project;
 use crate::project::cluster::{ClusterDef, Selection};
 use crate::project::order::TaskOrder;
+use crate::run::audit::Run;
 use crate::run::outcome::{Status, TaskResult, print_summary};
 use crate::run::runner;
 use crate::run::scope::{RunOptions, RunShared, Runner};
@@ -43,10 +44,22 @@ pub(crate) fn run(
         // the task only.
         process::install_signal_handlers();
         let dry_run = options.dry_run;
-        let mut runner =
-            Runner::for_cluster(project, &shared, options, selected.into_iter().next(), None);
+        let mut runner = Runner::for_cluster(
+            project,
+            &shared,
+            options.clone(),
+            selected.into_iter().next(),
+            None,
+        );
         let (results, outcome) = runner.run_tasks(&order);
-        return finish(project, started, &results, outcome.err(), dry_run);
+        // Its holds (folders, the lock) are let go before the audit trail looks at the cluster.
+        drop(runner);
+        let end = Run {
+            started,
+            shared: &shared,
+            options: &options,
+        };
+        return finish(project, end, &results, outcome.err(), dry_run);
     }
     if !options.yes && !options.dry_run {
         // Several clusters may run at once: every confirmation is asked before anything starts.
@@ -110,7 +123,12 @@ pub(crate) fn run(
         }
         e
     });
-    finish(project, started, &results, failure, options.dry_run)
+    let end = Run {
+        started,
+        shared: &shared,
+        options: &options,
+    };
+    finish(project, end, &results, failure, options.dry_run)
 }
 
 /// Refuses the run before anything runs when a tool its tasks use is pinned in `[tools]` and the
@@ -185,14 +203,14 @@ fn check_pins(
 /// The end of every run: the summary, the audit records, the run's outcome.
 fn finish(
     project: &Project,
-    started: std::time::SystemTime,
+    end: Run,
     results: &[TaskResult],
     failure: Option<UserError>,
     dry_run: bool,
 ) -> Result<(), UserError> {
     let code = failure.as_ref().map(|e| e.code);
     print_summary(results, code);
-    crate::run::audit::append(project, started, results, code, dry_run);
+    crate::run::audit::append(project, end, results, code, dry_run);
     failure.map_or(Ok(()), Err)
 }
 

@@ -433,7 +433,8 @@ impl Drop for S3 {
 }
 
 /// Added to the sandbox prerequisites layer: the layer creates the kops state bucket, as the real
-/// one does, and removes it on destroy (`aws s3 rb` fails on a bucket that still holds objects).
+/// one does, and removes it on destroy (`aws s3 rb` fails on a bucket that still holds objects:
+/// anything kops left; kopsform's audit records, which outlive the cluster, are removed first).
 pub const STATE_BUCKET_TF: &str = r#"
 resource "terraform_data" "kops_state_bucket" {
   input = "kops-state-sandbox-k8s-local"
@@ -444,7 +445,7 @@ resource "terraform_data" "kops_state_bucket" {
 
   provisioner "local-exec" {
     when    = destroy
-    command = "aws s3 rb s3://${self.input}"
+    command = "aws s3 rm --recursive --only-show-errors s3://${self.input}/.kopsform-audit/ && aws s3 rb s3://${self.input}"
   }
 }
 "#;
