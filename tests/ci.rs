@@ -1392,8 +1392,9 @@ fn gitlab_ci_local_installs_the_verified_release_and_pinned_terraform_then_runs_
     let s3 = S3::start();
     let mut p = cluster_project(&s3);
     bring_up(&p);
-    platform_cli(&p, "glab");
-    with_cli_on_path(&mut p);
+    platform_cli(&p, "glab", &[("api user", 0, "{\"username\": \"ci-bot\"}")]);
+    let dir = p.path().display().to_string();
+    p.env("CLI_LOG_DIR", &dir);
 
     // The release layout: <base>/v<version>/{archive, sha256sums.txt}, and a Terraform zip.
     let served = tempfile::tempdir().unwrap();

@@ -793,8 +793,12 @@ impl Pipeline {
         }
     }
 
+    /// The review posted on the merge/pull request, with the cluster's label and commit status.
     fn comment(&self, platform: &str, review: &str) -> String {
-        format!("kopsform ci comment {platform} {}", shell_word(review))
+        format!(
+            "kopsform ci comment {platform} {} --labels --status",
+            shell_word(review)
+        )
     }
 
     /// The jobs whose end a stage waits for: the earlier stage's rolling updates.
@@ -986,7 +990,9 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         }
         let mut permissions = json!({"contents": "read"});
         if dryrun {
+            // The comment and its labels; the commit status of `ci comment --status`.
             permissions["pull-requests"] = json!("write");
+            permissions["statuses"] = json!("write");
         }
         let mut all = setup.clone();
         if let Some(role) = role {
