@@ -1613,7 +1613,7 @@ fn the_jobs_assume_the_aws_roles_through_oidc_the_dry_runs_the_read_only_one() {
         (
             "dryrun-dev",
             read,
-            "{contents: read, pull-requests: write, id-token: write}",
+            "{contents: read, pull-requests: write, statuses: write, id-token: write}",
         ),
         ("plan-dev", write, "{contents: read, id-token: write}"),
         ("apply-prod", write, "{contents: read, id-token: write}"),
