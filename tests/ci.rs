@@ -1573,6 +1573,268 @@ fn gitlab_ci_local_installs_the_verified_release_and_pinned_terraform_then_runs_
     assert!(!p.exists("glab.log"));
 }
 
+/// A cargo `local-registry` at `dir` made of this machine's crates.io cache: the index entries cargo
+/// cached (`registry/index/*/.cache`) and the downloaded `.crate` files (`registry/cache`). A job
+/// whose cargo home replaces crates.io with it resolves and builds the locked dependencies without
+/// the network.
+fn local_registry_from_the_cargo_cache(dir: &std::path::Path) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
+    let registry = home.join("registry");
+    let mut entries = 0;
+    for index in std::fs::read_dir(registry.join("index")).unwrap() {
+        let cache = index.unwrap().path().join(".cache");
+        let mut stack = vec![cache.clone()];
+        while let Some(d) = stack.pop() {
+            let Ok(read) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in read {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                // A cache file: format byte, index version (u32), the server's version string,
+                // then (crate version, JSON line) pairs, each NUL-terminated.
+                let bytes = std::fs::read(&path).unwrap();
+                let mut fields = bytes[5..].split(|b| *b == 0).skip(1);
+                let mut lines = String::new();
+                while let (Some(_), Some(json)) = (fields.next(), fields.next()) {
+                    lines.push_str(std::str::from_utf8(json).unwrap());
+                    lines.push('\n');
+                }
+                let to = dir.join("index").join(path.strip_prefix(&cache).unwrap());
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::write(&to, lines).unwrap();
+                entries += 1;
+            }
+        }
+    }
+    for cache in std::fs::read_dir(registry.join("cache")).unwrap() {
+        for e in std::fs::read_dir(cache.unwrap().path()).unwrap() {
+            let path = e.unwrap().path();
+            let to = dir.join(path.file_name().unwrap());
+            if !to.exists() {
+                std::fs::copy(&path, &to).unwrap();
+            }
+        }
+    }
+    assert!(
+        entries > 0,
+        "no crates.io index cache in {}: build the tests once first",
+        registry.display()
+    );
+}
+
+/// Issue 20: the generated merge-request job with `install = "source"` builds kopsform with
+/// `cargo install --git <source-url> --tag v<version>` from a copy of this repository's files,
+/// tagged with Cargo.toml's version and served over git's HTTP protocol from a loopback server, the
+/// dependencies coming from a local registry made of the machine's cargo cache; then it runs the dry
+/// run and posts the comment. Nothing but 127.0.0.1 is reached.
+#[test]
+fn gitlab_ci_local_builds_kopsform_from_the_tagged_source_then_runs_the_dry_run() {
+    require_terraform();
+    require(
+        "rsync",
+        "apt-get install rsync (gitlab-ci-local copies the project with it)",
+    );
+    require("cargo", "rustup (https://rustup.rs)");
+    let gcl = ci_tool(".bin/gitlab-ci-local");
+    let s3 = S3::start();
+    let mut p = cluster_project(&s3);
+    bring_up(&p);
+    platform_cli(&p, "glab", &[("api user", 0, "{\"username\": \"ci-bot\"}")]);
+    let dir = p.path().display().to_string();
+    p.env("CLI_LOG_DIR", &dir);
+    let git = |cwd: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=ci", "-c", "user.email=ci@example.com"])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    // The source: this repository's tracked files as they are, committed and tagged v<version>,
+    // in a bare repository served by a static HTTP server (git's "dumb" HTTP protocol).
+    let version = env!("CARGO_PKG_VERSION");
+    let tag = format!("v{version}");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    for file in git(root, &["ls-files", "-z"]).split('\0') {
+        let from = root.join(file);
+        if file.is_empty() || !from.is_file() {
+            continue;
+        }
+        let to = source.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    git(&source, &["init", "-q", "-b", "main"]);
+    git(&source, &["add", "-A"]);
+    git(&source, &["commit", "-qm", "source"]);
+    git(&source, &["tag", &tag]);
+    let served = work.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    git(
+        &served,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            source.to_str().unwrap(),
+            "kopsform.git",
+        ],
+    );
+    git(&served.join("kopsform.git"), &["update-server-info"]);
+    let server = Loopback::serve(&served);
+    let source_url = format!("{}/kopsform.git", server.url());
+
+    // The job's cargo: its own home, crates.io replaced by the local registry, git over the git
+    // CLI (which speaks the dumb protocol); a fast, unoptimised build, installed into this run's
+    // folder. The registry, the cargo home (less the git checkouts of earlier runs) and the build
+    // folder are kept under target/, so that a second run builds only kopsform.
+    let kept = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("source-install");
+    let registry = kept.join("registry");
+    local_registry_from_the_cargo_cache(&registry);
+    let cargo_home = kept.join("cargo-home");
+    let _ = std::fs::remove_dir_all(cargo_home.join("git"));
+    std::fs::create_dir_all(&cargo_home).unwrap();
+    let install_root = work.path().join("install");
+    std::fs::write(
+        cargo_home.join("config.toml"),
+        format!(
+            "[source.crates-io]\nreplace-with = \"cached\"\n\n[source.cached]\nlocal-registry = {}\n\n[net]\ngit-fetch-with-cli = true\n",
+            toml_string(registry.to_str().unwrap())
+        ),
+    )
+    .unwrap();
+    let job_env = [
+        ("CARGO_HOME", cargo_home.to_str().unwrap().to_string()),
+        (
+            "CARGO_INSTALL_ROOT",
+            install_root.to_str().unwrap().to_string(),
+        ),
+        (
+            "CARGO_TARGET_DIR",
+            kept.join("target").to_str().unwrap().to_string(),
+        ),
+        ("CARGO_PROFILE_RELEASE_LTO", "false".to_string()),
+        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0".to_string()),
+        ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16".to_string()),
+        ("CARGO_PROFILE_RELEASE_DEBUG", "false".to_string()),
+        ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false".to_string()),
+    ];
+
+    // The job's PATH has no kopsform: only what `cargo install` puts in the install root's bin.
+    let cargo = p.find_on_path("cargo").unwrap();
+    let path = format!(
+        "{}:{}:{}:{}",
+        p.join("bin").display(),
+        install_root.join("bin").display(),
+        cargo.parent().unwrap().display(),
+        crate::support::kops_double_dir().display()
+    ) + ":"
+        + &std::env::var("PATH").unwrap_or_default();
+    p.env("PATH", &path);
+    // rustup finds its toolchains from RUSTUP_HOME, not from the job's CARGO_HOME.
+    let rustup_home = std::env::var("RUSTUP_HOME")
+        .unwrap_or_else(|_| format!("{}/.rustup", std::env::var("HOME").unwrap_or_default()));
+    p.env("RUSTUP_HOME", &rustup_home);
+    assert!(
+        p.find_on_path("kopsform").is_none(),
+        "a kopsform on PATH would hide the installed one"
+    );
+    let env_table: Vec<String> = job_env
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", toml_string(v)))
+        .collect();
+    let ci_table = format!(
+        "\n[ci]\ninstall = \"source\"\nsource-url = {}\nenv = {{ {} }}\n",
+        toml_string(&source_url),
+        env_table.join(", ")
+    );
+    let original = p.read("tasks.toml");
+    p.file("tasks.toml", &(original + &ci_table));
+    p.kopsform(&[
+        "ci",
+        "gitlab",
+        "--out",
+        ".gitlab-ci.yml",
+        "--kopsform-version",
+        version,
+    ])
+    .success();
+    let pipeline = p.read(".gitlab-ci.yml");
+    let install = format!("cargo install --locked --git {source_url} --tag {tag} kopsform");
+    assert!(pipeline.contains(&install), "{pipeline}");
+    p.file(
+        ".gitignore",
+        ".kopsform/\n.kopsform-tools/\n.gitlab-ci-local/\n**/.terraform/\n*.tfstate*\n",
+    );
+    git(p.path(), &["init", "-q", "-b", "main"]);
+    git(p.path(), &["add", "-A"]);
+    git(p.path(), &["commit", "-qm", "sandbox"]);
+    p.env(
+        "GCL_IGNORE_PREDEFINED_VARS",
+        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
+    );
+    let run = p.tool(
+        ".",
+        gcl.to_str().unwrap(),
+        &[
+            "dryrun:default",
+            "--variable",
+            "CI_PIPELINE_SOURCE=merge_request_event",
+            "--variable",
+            "CI_MERGE_REQUEST_IID=7",
+            "--variable",
+            "CI_PROJECT_ID=42",
+        ],
+    );
+    run.success();
+    let artifact = p.join(".gitlab-ci-local/artifacts/dryrunOgdefault/.kopsform/dryrun/review.md");
+    let review = std::fs::read_to_string(&artifact)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", artifact.display(), run.show()));
+    assert!(review.contains("**No changes.**"), "{review}");
+    // kopsform was built from the tag fetched from the loopback server and installed into the
+    // job's install root, and that is the kopsform the job ran.
+    let tagged = git(&source, &["rev-parse", &format!("{tag}^{{commit}}")]);
+    let built = format!(
+        "kopsform v{version} ({source_url}?tag={tag}#{})",
+        &tagged.trim()[..8]
+    );
+    assert!(run.show().contains(&built), "{built} in\n{}", run.show());
+    let installed = install_root.join("bin/kopsform");
+    assert!(
+        installed.is_file(),
+        "no {}\n{}",
+        installed.display(),
+        run.show()
+    );
+    let crates = std::fs::read_to_string(install_root.join(".crates.toml")).unwrap();
+    assert!(
+        crates.contains(&format!("kopsform {version} (git+{source_url}?tag={tag}#")),
+        "{crates}"
+    );
+    assert!(
+        p.read("glab.log")
+            .contains("api --method POST projects/42/merge_requests/7/notes -F body=@"),
+        "{}",
+        p.read("glab.log")
+    );
+}
+
 /// Issue 20: `[ci] aws-role` is assumed through the platform's OIDC token by the main-branch jobs,
 /// `aws-role-readonly` by the merge/pull-request dry runs, and never the other way round (the dry
 /// run runs the branch's tasks.toml). The validators above check these files too.
