@@ -197,11 +197,18 @@ fn light_project(s3: &S3) -> Project {
     require_terraform();
     let mut p = cluster_project(s3);
     let tasks = p.read("tasks.toml");
+    // `kill` returns before the server has gone: `cut` waits until its port refuses connections,
+    // or the lock could still be released on a busy machine.
+    p.script(
+        "wait-closed",
+        "#!/usr/bin/env python3\nimport socket, sys, time, urllib.parse\nu = urllib.parse.urlparse(sys.argv[1])\nfor _ in range(400):\n    try:\n        socket.create_connection((u.hostname, u.port), 0.2).close()\n    except OSError:\n        sys.exit(0)\n    time.sleep(0.05)\nsys.exit('the S3 server is still answering')\n",
+    );
     p.file(
         "tasks.toml",
         &format!(
-            "{tasks}\n[tasks.hold]\nlock = true\nsteps = [[\"sleep\", \"{{{{env.HOLD_SECONDS}}}}\"]]\n[tasks.cut]\nlock = true\nsteps = [[\"kill\", \"{}\"]]\n\n[retry]\nattempts = 1\n",
-            s3.pid()
+            "{tasks}\n[tasks.hold]\nlock = true\nsteps = [[\"sleep\", \"{{{{env.HOLD_SECONDS}}}}\"]]\n[tasks.cut]\nlock = true\nsteps = [[\"kill\", \"-9\", \"{}\"], [\"./wait-closed\", \"{}\"]]\n\n[retry]\nattempts = 1\n",
+            s3.pid(),
+            s3.endpoint
         ),
     );
     // The aws CLI gives up on a closed port at once, not after five attempts with back-off.
