@@ -891,6 +891,60 @@ fn comment_errors_are_clear() {
         .stderr_has("`gh` was not found");
 }
 
+/// gitlab-ci-local's variables of a merge request (7 of project 42).
+const MERGE_REQUEST: [&str; 6] = [
+    "--variable",
+    "CI_PIPELINE_SOURCE=merge_request_event",
+    "--variable",
+    "CI_MERGE_REQUEST_IID=7",
+    "--variable",
+    "CI_PROJECT_ID=42",
+];
+
+/// The `glab` call that posts a review on that merge request.
+const POSTED_NOTE: &str = "api --method POST projects/42/merge_requests/7/notes -F body=@";
+
+/// Commits everything in the project, making it a repository first when it is not one
+/// (gitlab-ci-local copies the committed files).
+fn commit_all(p: &Project) {
+    if !p.exists(".git") {
+        p.tool(".", "git", &["init", "-q", "-b", "main"]).success();
+    }
+    p.tool(".", "git", &["add", "-A"]).success();
+    p.tool(
+        ".",
+        "git",
+        &[
+            "-c",
+            "user.name=ci",
+            "-c",
+            "user.email=ci@example.com",
+            "commit",
+            "-qm",
+            "sandbox",
+        ],
+    )
+    .success();
+}
+
+/// The merge-request job `dryrun:default` run by gitlab-ci-local (`gcl`) with the shell executor.
+fn merge_request_dry_run(p: &mut Project, gcl: &str) -> crate::support::Run {
+    p.env(
+        "GCL_IGNORE_PREDEFINED_VARS",
+        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
+    );
+    let mut job = vec!["dryrun:default"];
+    job.extend(MERGE_REQUEST);
+    p.tool(".", gcl, &job)
+}
+
+/// The review that job kept as its artifact.
+fn kept_review(p: &Project, run: &crate::support::Run) -> String {
+    let artifact = p.join(".gitlab-ci-local/artifacts/dryrunOgdefault/.kopsform/dryrun/review.md");
+    std::fs::read_to_string(&artifact)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", artifact.display(), run.show()))
+}
+
 #[test]
 fn gitlab_ci_local_runs_the_merge_request_dry_run_against_the_sandbox() {
     require_terraform();
@@ -928,37 +982,15 @@ fn gitlab_ci_local_runs_the_merge_request_dry_run_against_the_sandbox() {
         ".gitignore",
         ".kopsform/\n.gitlab-ci-local/\n**/.terraform/\n*.tfstate*\n",
     );
-    for args in [
-        vec!["init", "-q", "-b", "main"],
-        vec!["add", "-A"],
-        vec![
-            "-c",
-            "user.name=ci",
-            "-c",
-            "user.email=ci@example.com",
-            "commit",
-            "-qm",
-            "sandbox",
-        ],
-    ] {
-        p.tool(".", "git", &args).success();
-    }
+    commit_all(&p);
     let gcl = gcl.to_str().unwrap();
-    let mr_vars = [
-        "--variable",
-        "CI_PIPELINE_SOURCE=merge_request_event",
-        "--variable",
-        "CI_MERGE_REQUEST_IID=7",
-        "--variable",
-        "CI_PROJECT_ID=42",
-    ];
     p.env(
         "GCL_IGNORE_PREDEFINED_VARS",
         "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
     );
     // The rules: a merge request runs only the dry runs; the main branch only the rest.
     let mut list = vec!["--list-json"];
-    list.extend(mr_vars);
+    list.extend(MERGE_REQUEST);
     let listed = p.tool(".", gcl, &list);
     listed.success();
     let jobs: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
@@ -973,13 +1005,9 @@ fn gitlab_ci_local_runs_the_merge_request_dry_run_against_the_sandbox() {
     assert_eq!(when("dryrun:default"), "on_success", "{}", listed.stdout);
     assert_eq!(when("plan:default"), "never", "{}", listed.stdout);
     // The merge-request job itself, with the shell executor: the real dry run.
-    let mut job = vec!["dryrun:default"];
-    job.extend(mr_vars);
-    let run = p.tool(".", gcl, &job);
+    let run = merge_request_dry_run(&mut p, gcl);
     run.success();
-    let artifact = p.join(".gitlab-ci-local/artifacts/dryrunOgdefault/.kopsform/dryrun/review.md");
-    let review = std::fs::read_to_string(&artifact)
-        .unwrap_or_else(|e| panic!("{}: {e}\n{}", artifact.display(), run.show()));
+    let review = kept_review(&p, &run);
     assert!(
         review.starts_with("<!-- kopsform-review cluster=sandbox.k8s.local -->"),
         "{review}"
@@ -988,10 +1016,7 @@ fn gitlab_ci_local_runs_the_merge_request_dry_run_against_the_sandbox() {
     // stored creation timestamps, so kops's cluster-completed.spec does not change either).
     assert!(review.contains("**No changes.**"), "{review}");
     let log = p.read("glab.log");
-    assert!(
-        log.contains("api --method POST projects/42/merge_requests/7/notes -F body=@"),
-        "{log}"
-    );
+    assert!(log.contains(POSTED_NOTE), "{log}");
 }
 
 #[test]
@@ -1486,43 +1511,11 @@ fn gitlab_ci_local_installs_the_verified_release_and_pinned_terraform_then_runs_
         ".gitignore",
         ".kopsform/\n.kopsform-tools/\n.gitlab-ci-local/\n**/.terraform/\n*.tfstate*\n",
     );
-    let commit = |p: &Project| {
-        for args in [
-            vec!["add", "-A"],
-            vec![
-                "-c",
-                "user.name=ci",
-                "-c",
-                "user.email=ci@example.com",
-                "commit",
-                "-qm",
-                "sandbox",
-            ],
-        ] {
-            p.tool(".", "git", &args).success();
-        }
-    };
-    p.tool(".", "git", &["init", "-q", "-b", "main"]).success();
-    commit(&p);
+    commit_all(&p);
     let gcl = gcl.to_str().unwrap();
-    p.env(
-        "GCL_IGNORE_PREDEFINED_VARS",
-        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
-    );
-    let job = [
-        "dryrun:default",
-        "--variable",
-        "CI_PIPELINE_SOURCE=merge_request_event",
-        "--variable",
-        "CI_MERGE_REQUEST_IID=7",
-        "--variable",
-        "CI_PROJECT_ID=42",
-    ];
-    let run = p.tool(".", gcl, &job);
+    let run = merge_request_dry_run(&mut p, gcl);
     run.success();
-    let artifact = p.join(".gitlab-ci-local/artifacts/dryrunOgdefault/.kopsform/dryrun/review.md");
-    let review = std::fs::read_to_string(&artifact)
-        .unwrap_or_else(|e| panic!("{}: {e}\n{}", artifact.display(), run.show()));
+    let review = kept_review(&p, &run);
     assert!(review.contains("**No changes.**"), "{review}");
     // The verified downloads are in the cached folder, the binaries in the job's bin folder (the
     // shell executor runs in the checkout).
@@ -1539,8 +1532,7 @@ fn gitlab_ci_local_installs_the_verified_release_and_pinned_terraform_then_runs_
         sha256_of(std::path::Path::new(env!("CARGO_BIN_EXE_kopsform")))
     );
     assert!(
-        p.read("glab.log")
-            .contains("api --method POST projects/42/merge_requests/7/notes -F body=@"),
+        p.read("glab.log").contains(POSTED_NOTE),
         "{}",
         p.read("glab.log")
     );
@@ -1557,8 +1549,8 @@ fn gitlab_ci_local_installs_the_verified_release_and_pinned_terraform_then_runs_
         version,
     ])
     .success();
-    commit(&p);
-    let refused = p.tool(".", gcl, &job);
+    commit_all(&p);
+    let refused = merge_request_dry_run(&mut p, gcl);
     assert_ne!(refused.code, 0, "{}", refused.show());
     assert!(
         refused.show().contains(&format!(
@@ -1782,30 +1774,10 @@ fn gitlab_ci_local_builds_kopsform_from_the_tagged_source_then_runs_the_dry_run(
         ".gitignore",
         ".kopsform/\n.kopsform-tools/\n.gitlab-ci-local/\n**/.terraform/\n*.tfstate*\n",
     );
-    git(p.path(), &["init", "-q", "-b", "main"]);
-    git(p.path(), &["add", "-A"]);
-    git(p.path(), &["commit", "-qm", "sandbox"]);
-    p.env(
-        "GCL_IGNORE_PREDEFINED_VARS",
-        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
-    );
-    let run = p.tool(
-        ".",
-        gcl.to_str().unwrap(),
-        &[
-            "dryrun:default",
-            "--variable",
-            "CI_PIPELINE_SOURCE=merge_request_event",
-            "--variable",
-            "CI_MERGE_REQUEST_IID=7",
-            "--variable",
-            "CI_PROJECT_ID=42",
-        ],
-    );
+    commit_all(&p);
+    let run = merge_request_dry_run(&mut p, gcl.to_str().unwrap());
     run.success();
-    let artifact = p.join(".gitlab-ci-local/artifacts/dryrunOgdefault/.kopsform/dryrun/review.md");
-    let review = std::fs::read_to_string(&artifact)
-        .unwrap_or_else(|e| panic!("{}: {e}\n{}", artifact.display(), run.show()));
+    let review = kept_review(&p, &run);
     assert!(review.contains("**No changes.**"), "{review}");
     // kopsform was built from the tag fetched from the loopback server and installed into the
     // job's install root, and that is the kopsform the job ran.
@@ -1828,8 +1800,7 @@ fn gitlab_ci_local_builds_kopsform_from_the_tagged_source_then_runs_the_dry_run(
         "{crates}"
     );
     assert!(
-        p.read("glab.log")
-            .contains("api --method POST projects/42/merge_requests/7/notes -F body=@"),
+        p.read("glab.log").contains(POSTED_NOTE),
         "{}",
         p.read("glab.log")
     );
