@@ -184,7 +184,7 @@ impl<'p> Runner<'p> {
         for (key, setting) in config.settings_mut() {
             match setting {
                 Some(Setting::Text(text)) => {
-                    *text = self.render_text(&format!("{table} {key}"), text)?;
+                    *text = self.render_text(format_args!("{table} {key}"), text)?;
                 }
                 Some(Setting::Expr { expr }) if expr.trim().is_empty() || expr.contains('\n') => {
                     return Err(UserError::new(format!(

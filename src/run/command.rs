@@ -74,10 +74,10 @@ impl<'p> Runner<'p> {
             ..CommandStep::default()
         };
         if let Some(save) = &cmd.save {
-            targets.save = Some(self.render_text(&format!("task `{task_name}` save"), save)?);
+            targets.save = Some(self.render_text(format_args!("task `{task_name}` save"), save)?);
         }
         for p in &cmd.private {
-            let rendered = self.render_text(&format!("task `{task_name}` private"), p)?;
+            let rendered = self.render_text(format_args!("task `{task_name}` private"), p)?;
             targets.private.push(rendered);
         }
         self.guard_targets(&crate::project::task::Step::Command(targets))?;
@@ -117,7 +117,7 @@ impl<'p> Runner<'p> {
             make_private(path)?;
         }
         if let Some(save) = &cmd.save {
-            let rel = self.render_text(&format!("task `{task_name}` save"), save)?;
+            let rel = self.render_text(format_args!("task `{task_name}` save"), save)?;
             // A child's output, masked as the terminal masks it (with every secret the process
             // learned), whole: a multi-line secret is one match here; private all the same, as a
             // secret kopsform does not know may be in it.
@@ -149,18 +149,15 @@ impl<'p> Runner<'p> {
     ) -> Result<Resolved, UserError> {
         let mut argv = Vec::with_capacity(cmd.argv.len());
         for (i, arg) in cmd.argv.iter().enumerate() {
-            // Most arguments are plain words: no label made for them.
-            argv.push(if arg.contains("{{") {
-                self.render_text(&format!("task `{task_name}` argument {}", i + 1), arg)?
-            } else {
-                arg.clone()
-            });
+            argv.push(
+                self.render_text(format_args!("task `{task_name}` argument {}", i + 1), arg)?,
+            );
         }
         let tool_name = argv[0].clone();
         let program = self.project.tool_or_default(&tool_name);
         let kind = self.project.tool_kind(&tool_name);
         let cwd_rel = match cmd.cwd.as_deref().or(task.cwd.as_deref()) {
-            Some(rel) => Some(self.render_text(&format!("task `{task_name}` cwd"), rel)?),
+            Some(rel) => Some(self.render_text(format_args!("task `{task_name}` cwd"), rel)?),
             None => None,
         };
         let cwd = match cwd_rel.as_deref() {
@@ -216,7 +213,7 @@ impl<'p> Runner<'p> {
             format!("[clusters.{}]", def.id)
         };
         let mut resolve = |key: &str, entry: &String, pair_ok: bool| {
-            let text = self.render_text(&format!("{table} {key}"), entry)?;
+            let text = self.render_text(format_args!("{table} {key}"), entry)?;
             let is_pair = text.split_once('=').is_some_and(|(k, _)| {
                 !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             });
@@ -304,7 +301,7 @@ impl<'p> Runner<'p> {
             .private
             .iter()
             .map(|p| {
-                self.render_text(&format!("task `{task_name}` private"), p)
+                self.render_text(format_args!("task `{task_name}` private"), p)
                     .map(|p| self.project.path(&p))
             })
             .collect::<Result<_, _>>()?;

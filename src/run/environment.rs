@@ -26,7 +26,12 @@ impl<'p> Runner<'p> {
         substitute_fields(text, "cluster", &fields)
     }
 
-    pub(super) fn render_text(&mut self, what: &str, text: &str) -> Result<String, UserError> {
+    pub(super) fn render_text(
+        &mut self,
+        what: std::fmt::Arguments<'_>,
+        text: &str,
+    ) -> Result<String, UserError> {
+        // `what` names the text in errors: written out only for text that is a template.
         if !text.contains("{{") {
             return Ok(text.to_string());
         }
@@ -34,13 +39,13 @@ impl<'p> Runner<'p> {
             return Ok(text);
         }
         let values = self.values.get(&self.renderer)?;
-        self.renderer.render_inline(what, text, &values.context)
+        self.renderer
+            .render_inline(&what.to_string(), text, &values.context)
     }
 
     /// The step with the paths of `render` and built-in steps rendered (`{{cluster.dir}}/plan`).
     pub(super) fn resolve_paths(&mut self, task: &str, step: &Step) -> Result<Step, UserError> {
-        let what = format!("task `{task}` path");
-        let mut one = |s: &String| self.render_text(&what, s);
+        let mut one = |s: &String| self.render_text(format_args!("task `{task}` path"), s);
         Ok(match step {
             Step::Command(_) => step.clone(),
             Step::Render(r) => Step::Render(RenderStep {
@@ -116,7 +121,7 @@ impl<'p> Runner<'p> {
         ];
         for (vars, what) in layers {
             for (k, v) in vars {
-                let value = self.render_text(&format!("{what} {k}"), v)?;
+                let value = self.render_text(format_args!("{what} {k}"), v)?;
                 if self.redactor.is_secret_var(k) {
                     self.redactor.add(value.clone());
                 }
@@ -210,10 +215,13 @@ impl<'p> Runner<'p> {
                 let Some(path) = args.kubeconfig else {
                     continue;
                 };
-                let what = format!("task `{name}` --kubeconfig");
-                let path = self.render_text(&what, &path).ok()?;
+                let path = self
+                    .render_text(format_args!("task `{name}` --kubeconfig"), &path)
+                    .ok()?;
                 let cwd = match c.cwd.as_ref().or(task.cwd.as_ref()) {
-                    Some(cwd) => self.render_text(&format!("task `{name}` cwd"), cwd).ok()?,
+                    Some(cwd) => self
+                        .render_text(format_args!("task `{name}` cwd"), cwd)
+                        .ok()?,
                     None => String::new(),
                 };
                 let found = project.path(&cwd).join(path);

@@ -351,7 +351,7 @@ impl<'p> Runner<'p> {
         let mut fp = crate::run::uptodate::Fingerprint::default();
         let mut patterns = Vec::new();
         for source in &task.sources {
-            patterns.push(self.render_text(&format!("task `{name}` sources"), source)?);
+            patterns.push(self.render_text(format_args!("task `{name}` sources"), source)?);
         }
         let (files, missing) = crate::run::uptodate::expand(&self.project.dir, &patterns)?;
         for (path, sha) in &files {
@@ -371,10 +371,10 @@ impl<'p> Runner<'p> {
                 Step::Command(c) => {
                     let mut argv = Vec::new();
                     for a in &c.argv {
-                        argv.push(self.render_text(&format!("task `{name}` argument"), a)?);
+                        argv.push(self.render_text(format_args!("task `{name}` argument"), a)?);
                     }
                     let cwd = match c.cwd.as_ref().or(task.cwd.as_ref()) {
-                        Some(cwd) => self.render_text(&format!("task `{name}` cwd"), cwd)?,
+                        Some(cwd) => self.render_text(format_args!("task `{name}` cwd"), cwd)?,
                         None => String::new(),
                     };
                     programs.push(self.project.tool_or_default(&argv[0]));
@@ -481,7 +481,7 @@ impl<'p> Runner<'p> {
         let task = self.task(name);
         let mut patterns = Vec::new();
         for g in &task.generates {
-            patterns.push(self.render_text(&format!("task `{name}` generates"), g)?);
+            patterns.push(self.render_text(format_args!("task `{name}` generates"), g)?);
         }
         crate::run::uptodate::expand(&self.project.dir, &patterns)
     }
