@@ -583,6 +583,34 @@ mod tests {
     }
 
     #[test]
+    fn a_change_written_by_hand_is_change_json_with_its_protection() {
+        // The two must not drift apart: the masked path and drift write `change_json`.
+        let summary = plan::read::summarize(&plan_text()).unwrap();
+        let reason = "reason \"x\"\n".to_string();
+        for c in &summary.changes {
+            for protected in [None, Some(&reason)] {
+                let mut by_hand = Vec::new();
+                write_change(
+                    &mut by_hand,
+                    &mut String::new(),
+                    c,
+                    &c.attributes,
+                    protected,
+                );
+                let mut value = change_json(c, &c.attributes);
+                value["protected"] = json!(protected.is_some());
+                value["protected_reason"] = json!(protected);
+                let mut by_serde = Vec::new();
+                assert!(pretty_at(&mut by_serde, 2, &value).is_ok());
+                assert_eq!(
+                    String::from_utf8(by_hand).unwrap(),
+                    String::from_utf8(by_serde).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
         let mut every: String = (0u32..0x80).filter_map(char::from_u32).collect();
         every.push_str("\u{e9}\u{2028}\u{1F600}\u{7f}");
