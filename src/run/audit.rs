@@ -29,7 +29,7 @@ use crate::project::Project;
 use crate::project::cluster::{ClusterDef, Selection};
 use crate::run::outcome::{Status, TaskResult};
 use crate::run::scope::{RunOptions, RunShared, Runner};
-use crate::statestore::store::{Aws, Store};
+use crate::statestore::store::{self, Aws, PutNew, Store};
 use crate::tools::git::Git;
 
 /// The default place of the trail, relative to the project.
@@ -269,41 +269,18 @@ impl Remote {
             let name = format!("{stamp}-{id}.jsonl");
             match &self.place {
                 Place::S3 { bucket, prefix } => {
-                    let mut temp = tempfile::NamedTempFile::new()
-                        .and_then(|mut t| t.write_all(lines.as_bytes()).map(|()| t))
-                        .map_err(|e| fail(format!("a temporary file: {e}")))?;
-                    temp.flush().map_err(|e| fail(e.to_string()))?;
-                    let body = temp.path().to_string_lossy().into_owned();
                     let key = format!("{prefix}{name}");
-                    let args = [
-                        "s3api",
-                        "put-object",
-                        "--bucket",
-                        bucket,
-                        "--key",
-                        &key,
-                        "--body",
-                        &body,
-                        "--if-none-match",
-                        "*",
-                        "--content-type",
-                        "application/x-ndjson",
-                    ];
-                    let out = crate::statestore::store::aws(&self.aws, &args)?;
-                    if out.code == 0 {
-                        return Ok(format!("s3://{bucket}/{key}"));
+                    match store::put_new(&self.aws, bucket, &key, lines, "application/x-ndjson")? {
+                        PutNew::Created => return Ok(format!("s3://{bucket}/{key}")),
+                        PutNew::Taken => continue,
+                        PutNew::Failed { code, stderr } => {
+                            return Err(fail(format!(
+                                "`{} s3api put-object` failed with status {code}: {}",
+                                self.aws,
+                                stderr.trim()
+                            )));
+                        }
                     }
-                    if out.stderr.contains("PreconditionFailed")
-                        || out.stderr.contains("ConditionalRequestConflict")
-                    {
-                        continue;
-                    }
-                    return Err(fail(format!(
-                        "`{} s3api put-object` failed with status {}: {}",
-                        self.aws,
-                        out.code,
-                        out.stderr.trim()
-                    )));
                 }
                 Place::Local(dir) => {
                     std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;

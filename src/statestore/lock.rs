@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::error::UserError;
-use crate::statestore::store::{self, Aws, Store};
+use crate::statestore::store::{self, Aws, PutNew, Store};
 use crate::tools::process;
 use crate::tools::process::Output;
 
@@ -245,46 +245,22 @@ fn try_acquire(place: &Place, holder: &Holder, aws: &Aws) -> Result<Attempt, Use
             }))
         }
         Place::S3 { bucket, key } => {
-            let mut temp = tempfile::NamedTempFile::new()
-                .map_err(|e| UserError::new(format!("cannot create a temporary file: {e}")))?;
-            temp.write_all(body.as_bytes())
-                .map_err(|e| UserError::new(format!("cannot write a temporary file: {e}")))?;
-            let body_path = temp.path().to_string_lossy().into_owned();
-            let args = vec![
-                "s3api",
-                "put-object",
-                "--bucket",
-                bucket,
-                "--key",
-                key,
-                "--body",
-                &body_path,
-                "--if-none-match",
-                "*",
-                "--content-type",
-                "application/json",
-            ];
-            let Output { code, stderr, .. } = store::aws(aws, &args)?;
-            if code == 0 {
-                return Ok(Attempt::Got(Held {
+            match store::put_new(aws, bucket, key, &body, "application/json")? {
+                PutNew::Created => Ok(Attempt::Got(Held {
                     place: place.clone(),
                     run: holder.run.clone(),
                     aws: aws.clone(),
                     file: None,
                     released: false,
-                }));
-            }
-            if stderr.contains("PreconditionFailed")
-                || stderr.contains("ConditionalRequestConflict")
-            {
+                })),
                 // Who holds it is read by `acquire` only when it says so.
-                return Ok(Attempt::HeldBy(None));
+                PutNew::Taken => Ok(Attempt::HeldBy(None)),
+                PutNew::Failed { code, stderr } => Err(UserError::new(format!(
+                    "cannot take the lock {}: `{aws} s3api put-object --if-none-match` failed with status {code}: {}; check that the state store is reachable (S3_ENDPOINT, AWS_ENDPOINT_URL_S3) and the credentials may write to it",
+                    place.display(),
+                    stderr.trim()
+                ))),
             }
-            Err(UserError::new(format!(
-                "cannot take the lock {}: `{aws} s3api put-object --if-none-match` failed with status {code}: {}; check that the state store is reachable (S3_ENDPOINT, AWS_ENDPOINT_URL_S3) and the credentials may write to it",
-                place.display(),
-                stderr.trim()
-            )))
         }
     }
 }

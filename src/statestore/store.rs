@@ -149,6 +149,61 @@ pub(crate) fn aws(aws: &Aws, args: &[&str]) -> Result<process::Output, UserError
     }
 }
 
+/// What a create-only put ([`put_new`]) did.
+pub(crate) enum PutNew {
+    Created,
+    /// An object is already at the key (S3 refused the conditional put).
+    Taken,
+    /// Any other failure of the aws CLI: its status and stderr.
+    Failed {
+        code: i32,
+        stderr: String,
+    },
+}
+
+/// Puts `body` at `key` of `bucket` only when no object is there (`--if-none-match *`): the one
+/// write that two writers can race on safely (the lock, the audit records). Never repeated.
+pub(crate) fn put_new(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    body: &str,
+    content_type: &str,
+) -> Result<PutNew, UserError> {
+    use std::io::Write as _;
+    let temp = tempfile::NamedTempFile::new()
+        .and_then(|mut t| {
+            t.write_all(body.as_bytes())
+                .and_then(|()| t.flush())
+                .map(|()| t)
+        })
+        .map_err(|e| UserError::new(format!("cannot write a temporary file: {e}")))?;
+    let body_path = temp.path().to_string_lossy().into_owned();
+    let args = [
+        "s3api",
+        "put-object",
+        "--bucket",
+        bucket,
+        "--key",
+        key,
+        "--body",
+        &body_path,
+        "--if-none-match",
+        "*",
+        "--content-type",
+        content_type,
+    ];
+    let process::Output { code, stderr, .. } = self::aws(aws, &args)?;
+    Ok(if code == 0 {
+        PutNew::Created
+    } else if stderr.contains("PreconditionFailed") || stderr.contains("ConditionalRequestConflict")
+    {
+        PutNew::Taken
+    } else {
+        PutNew::Failed { code, stderr }
+    })
+}
+
 /// Every object under `key_prefix` of `bucket`: key and ETag (the aws CLI pages through them).
 pub(crate) fn list_objects(
     aws: &Aws,
