@@ -110,8 +110,8 @@ pub(crate) fn append(
         .collect();
     let run_id = unique_id(0);
     let mut text = String::new();
-    // The lines of each cluster and its tasks that ran, for its state store.
-    let mut by_cluster: Vec<(String, String, Vec<String>)> = Vec::new();
+    // The lines of each cluster, for its state store, and whether the run changed the cluster.
+    let mut by_cluster: Vec<(String, String, bool)> = Vec::new();
     for r in results {
         let exit_status = match r.status {
             Status::Ok | Status::DryRun | Status::UpToDate => Some(exit::OK),
@@ -143,16 +143,14 @@ pub(crate) fn append(
             let at = match by_cluster.iter().position(|(c, ..)| *c == r.cluster) {
                 Some(at) => at,
                 None => {
-                    by_cluster.push((r.cluster.clone(), String::new(), Vec::new()));
+                    by_cluster.push((r.cluster.clone(), String::new(), false));
                     by_cluster.len() - 1
                 }
             };
-            let (_, lines, tasks) = &mut by_cluster[at];
+            let (_, lines, changed) = &mut by_cluster[at];
             lines.push_str(&line);
             lines.push('\n');
-            if ran {
-                tasks.push(r.task.clone());
-            }
+            *changed |= ran && r.locks;
         }
     }
     // The trail is kopsform's own file: a symbolic link on the way out of the project (say,
@@ -175,12 +173,12 @@ pub(crate) fn append(
     if !project.config.audit.state_store {
         return;
     }
-    for (id, lines, ran) in by_cluster {
+    // Only a run that changed the cluster (ran a task that locks it: docs/clusters.md#locks)
+    // goes to its state store; that run has already written there.
+    for (id, lines, _) in by_cluster.into_iter().filter(|(.., changed)| *changed) {
         let Some(def) = cluster_def(project, &id) else {
             continue;
         };
-        // Only a run that changed the cluster (ran a task that locks it: docs/clusters.md#locks)
-        // goes to its state store; that run has already written there.
         let mut runner = Runner::for_cluster(
             project,
             run.shared,
@@ -188,9 +186,6 @@ pub(crate) fn append(
             Some(def.clone()),
             None,
         );
-        if !ran.iter().any(|task| runner.task_locks(task)) {
-            continue;
-        }
         let written = Remote::of(project, &mut runner, &def)
             .and_then(|remote| remote.write(started, &run_id, &lines));
         if let Err(e) = written {

@@ -51,6 +51,8 @@ pub(crate) struct TaskResult {
     pub(crate) note: String,
     /// The SHA-256 of the saved plan the task sealed or checked.
     pub(crate) plan: Option<String>,
+    /// The task changes its cluster: the run held the cluster's lock for it.
+    pub(crate) locks: bool,
 }
 
 impl TaskResult {
@@ -68,6 +70,7 @@ impl TaskResult {
             took,
             note: note.to_string(),
             plan: None,
+            locks: false,
         }
     }
 }

@@ -96,11 +96,12 @@ impl<'p> Runner<'p> {
         };
         self.release_lock();
         let left = self.holds.left.take();
+        let locking = std::mem::take(&mut self.holds.locking);
         self.holds = Holds::default();
         let cluster = self.label.clone().unwrap_or_default();
         let mut results = Vec::new();
         let mut errors: Vec<UserError> = Vec::new();
-        for (name, outcome) in tasks.iter().zip(outcomes) {
+        for ((name, outcome), locks) in tasks.iter().zip(outcomes).zip(locking) {
             let Some(Outcome { result, took, plan }) = outcome else {
                 let why = if errors.is_empty() {
                     "the run was interrupted"
@@ -125,6 +126,7 @@ impl<'p> Runner<'p> {
             };
             let mut row = TaskResult::new(&cluster, name, status, took, "");
             row.plan = plan;
+            row.locks = locks;
             results.push(row);
             if let Err(e) = result {
                 errors.push(e.context(self.task_label(name)));
