@@ -161,6 +161,11 @@ pub(crate) enum Subcommand {
         after_help = "Examples:\n  kopsform ci gitlab --out .gitlab-ci.yml\n  kopsform ci github --out .github/workflows/kopsform.yml --check\n  kopsform ci jenkins --out Jenkinsfile --branch master\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n\nDocs: docs/ci/gitlab.md, docs/ci/github.md, docs/ci/jenkins.md"
     )]
     Ci(CiCommand),
+    /// List the clusters whose inputs a change touches since a base (for merge/pull-request dry runs)
+    #[command(
+        after_help = "The change is everything that differs between the merge base of REF and HEAD (as a pull\nrequest's diff shows it) and the working tree, with untracked files git does not ignore. A cluster\nis affected when a changed file is one of its inputs: tasks.toml (tool pins included), a [tools]\nprogram that is a file, its folder, prerequisites layer, values, backend and variable files, and\nevery path a task names (templates and snippets, sources, generates, folders, command arguments).\nWhere a path depends on an output, its folder counts: a cluster is never missed.\n\nOutput (--format): text, one affected cluster per line with the reasons (the others on stderr);\njson (also --json) with the reasons and the clusters not affected; github-matrix, a matrix for\nfromJSON ({\"include\":[{\"cluster\":\"dev\"}]}); env (alias gitlab), KOPSFORM_AFFECTED=dev,prod and\nKOPSFORM_NOT_AFFECTED=staging lines for a GitLab dotenv report, $GITHUB_OUTPUT or sh.\nExit status: 0 (also when none is affected), 1 a REF git does not know or no merge base (fetch\nmore history), 64 bad command line.\n\nExamples:\n  kopsform affected --base origin/main\n  kopsform -C examples/fleet affected --base origin/main --json\n  kopsform affected --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\" --format env > affected.env\n\nDocs: docs/clusters.md (Which clusters a change affects), docs/ci/"
+    )]
+    Affected(AffectedArgs),
     /// Check the tools, their versions, kops against Kubernetes, AWS credentials and the state stores
     #[command(
         after_help = "Only reads: nothing is written, no lock is taken. Exit status: 0 nothing blocks (warnings\nallowed), 1 something blocks, 64 bad command line.\n\nExamples:\n  kopsform doctor\n  kopsform doctor --cluster prod\n  kopsform -C examples/sandbox doctor --json\n\nDocs: docs/doctor.md"
@@ -302,6 +307,33 @@ pub(crate) struct CommentArgs {
     /// The base branch, whose current commit tells a stale review (default: the CI's)
     #[arg(long, value_name = "BRANCH")]
     pub(crate) base_ref: Option<String>,
+    /// Clusters this change does not affect (ids, comma-separated; `kopsform affected`): one line
+    /// in the comment names them
+    #[arg(long, value_name = "IDS", default_value = "")]
+    pub(crate) not_affected: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct AffectedArgs {
+    /// The branch, tag or commit the change is compared with, from its merge base with HEAD
+    #[arg(long, value_name = "REF")]
+    pub(crate) base: String,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: AffectedFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AffectedFormat {
+    /// One affected cluster per line, with its reasons
+    Text,
+    /// The affected clusters with their reasons and the clusters not affected
+    Json,
+    /// {"include":[{"cluster":"dev"}, ...]}, for a GitHub Actions matrix through fromJSON
+    GithubMatrix,
+    /// KOPSFORM_AFFECTED=... and KOPSFORM_NOT_AFFECTED=... lines (GitLab dotenv, $GITHUB_OUTPUT, sh)
+    #[value(alias = "gitlab")]
+    Env,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::support::{Project, S3, bring_up, cluster_project, repo, require, require_terraform};
 
 /// A package `.ci/run` installs with npm into target/ci-tools (`.bin/NAME` for a command).
-fn ci_tool(name: &str) -> PathBuf {
+pub(crate) fn ci_tool(name: &str) -> PathBuf {
     let path = repo().join("target/ci-tools/node_modules").join(name);
     assert!(
         path.exists(),
@@ -909,6 +909,23 @@ const POSTED_NOTE: &str = "api --method POST projects/42/merge_requests/7/notes 
 fn commit_all(p: &Project) {
     if !p.exists(".git") {
         p.tool(".", "git", &["init", "-q", "-b", "main"]).success();
+        // The merge request's base: before everything, so the change affects the cluster.
+        p.tool(
+            ".",
+            "git",
+            &[
+                "-c",
+                "user.name=ci",
+                "-c",
+                "user.email=ci@example.com",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "base",
+            ],
+        )
+        .success();
     }
     p.tool(".", "git", &["add", "-A"]).success();
     p.tool(
@@ -928,12 +945,17 @@ fn commit_all(p: &Project) {
 }
 
 /// The merge-request job `dryrun:default` run by gitlab-ci-local (`gcl`) with the shell executor.
+/// It runs after the `affected` job (`--needs`), with the repository's first commit as the merge
+/// request's base.
 fn merge_request_dry_run(p: &mut Project, gcl: &str) -> crate::support::Run {
     p.env(
         "GCL_IGNORE_PREDEFINED_VARS",
-        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
+        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID,CI_MERGE_REQUEST_DIFF_BASE_SHA",
     );
-    let mut job = vec!["dryrun:default"];
+    let root = p.tool(".", "git", &["rev-list", "--max-parents=0", "HEAD"]);
+    root.success();
+    let base = format!("CI_MERGE_REQUEST_DIFF_BASE_SHA={}", root.stdout.trim());
+    let mut job = vec!["--needs", "dryrun:default", "--variable", &base];
     job.extend(MERGE_REQUEST);
     p.tool(".", gcl, &job)
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod affected;
 mod architecture;
 mod audit;
 mod ci;

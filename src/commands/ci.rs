@@ -4,7 +4,9 @@
 //! One model, three renderers. Per cluster: on merge/pull requests the isolated dry run and its
 //! review; on the main branch the update and plan (artifacts: the cluster's Terraform folder), a
 //! manual apply of that plan, the rolling-update dry run and a manual rolling update. Each
-//! promotion stage starts after the earlier stage's rolling updates. The YAML goes through
+//! promotion stage starts after the earlier stage's rolling updates. A merge/pull request first
+//! asks `kopsform affected` which clusters its change touches; the other clusters' dry runs are
+//! skipped and each review comment names them. The YAML goes through
 //! serde_yaml from ordered maps and the Jenkinsfile is written line by line, so the same input
 //! gives the same bytes.
 
@@ -53,6 +55,8 @@ struct Stage {
 /// Everything a renderer needs.
 struct Pipeline {
     stages: Vec<Stage>,
+    /// `kopsform`, with `-C` as the project needs (no `--cluster`): the affected job's command.
+    kopsform: String,
     branch: String,
     version: String,
     /// What every job runs before its command (shell, in order); empty for nothing.
@@ -243,6 +247,7 @@ fn model(
     let install = install(project, args, &version)?;
     Ok(Pipeline {
         stages,
+        kopsform: base,
         branch,
         version,
         setup: install.setup,
@@ -793,12 +798,19 @@ impl Pipeline {
         }
     }
 
-    /// The review posted on the merge/pull request, with the cluster's label and commit status.
-    fn comment(&self, platform: &str, review: &str) -> String {
+    /// The review posted on the merge/pull request, with the cluster's label and commit status,
+    /// and the clusters the change does not affect (`not_affected`: a shell word).
+    fn comment(&self, platform: &str, review: &str, not_affected: &str) -> String {
         format!(
-            "kopsform ci comment {platform} {} --labels --status",
+            "kopsform ci comment {platform} {} --labels --status --not-affected {not_affected}",
             shell_word(review)
         )
+    }
+
+    /// The command that asks which clusters the change since `base` (a shell word) affects, in
+    /// the `env` form: `KOPSFORM_AFFECTED=dev,prod` and `KOPSFORM_NOT_AFFECTED=staging`.
+    fn affected(&self, base: &str) -> String {
+        format!("{} affected --base {base} --format env", self.kopsform)
     }
 
     /// The jobs whose end a stage waits for: the earlier stage's rolling updates.
@@ -809,6 +821,9 @@ impl Pipeline {
             .unwrap_or_default()
     }
 }
+
+/// The file the affected job writes (GitLab: its dotenv report), from the repository root.
+const AFFECTED_ENV: &str = "kopsform-affected.env";
 
 fn yaml(value: &Value) -> Result<String, UserError> {
     serde_yaml::to_string(value)
@@ -826,7 +841,7 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
         "workflow".into(),
         json!({"rules": [{"if": mr}, {"if": main}]}),
     );
-    let mut stages = vec![json!("dryrun")];
+    let mut stages = vec![json!("affected"), json!("dryrun")];
     for s in &p.stages {
         for part in ["plan", "apply", "rolling-update"] {
             stages.push(json!(format!("{}-{part}", s.name)));
@@ -860,15 +875,40 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
     if !default.is_empty() {
         doc.insert("default".into(), Value::Object(default));
     }
+    // The merge base needs the history: a full clone for this job.
+    doc.insert(
+        "affected".into(),
+        json!({
+            "stage": "affected",
+            "rules": [{"if": mr}],
+            "variables": {"GIT_DEPTH": "0"},
+            "script": [
+                format!("{} > {AFFECTED_ENV}", p.affected("\"$CI_MERGE_REQUEST_DIFF_BASE_SHA\"")),
+                format!("cat {AFFECTED_ENV}"),
+            ],
+            "artifacts": {"reports": {"dotenv": AFFECTED_ENV}},
+        }),
+    );
     for c in p.stages.iter().flat_map(|s| &s.clusters) {
-        let mut script = vec![json!(p.run(c, std::slice::from_ref(&p.dryrun), false))];
+        let mut script = vec![
+            json!(format!(
+                "case \",$KOPSFORM_AFFECTED,\" in *,{0},*) ;; *) echo \"kopsform: this change does not affect cluster {0} (kopsform affected): no dry run\"; exit 0 ;; esac",
+                c.id
+            )),
+            json!(p.run(c, std::slice::from_ref(&p.dryrun), false)),
+        ];
         if let Some(review) = &c.review {
-            script.push(json!(p.comment("gitlab", review)));
+            script.push(json!(p.comment(
+                "gitlab",
+                review,
+                "\"$KOPSFORM_NOT_AFFECTED\""
+            )));
         }
         let paths = c.review_files();
         let mut job = json!({
             "stage": "dryrun",
             "rules": [{"if": mr}],
+            "needs": ["affected"],
             "script": script,
         });
         if !paths.is_empty() {
@@ -976,7 +1016,7 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         setup.push(json!({"name": p.install_title(), "run": run}));
     }
     let job = |name: String, condition: &str, needs: Vec<String>, steps: Vec<Value>| {
-        let dryrun = condition == pr;
+        let dryrun = condition != push;
         let role = p.aws.of(dryrun);
         let mut job = Map::new();
         job.insert("name".into(), json!(name));
@@ -1011,6 +1051,31 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         job
     };
     let mut jobs = Map::new();
+    // The clusters the pull request affects: the merge base with the base branch needs its
+    // history (fetch-depth 0); no cloud credentials.
+    let mut steps = setup.clone();
+    steps[0] = json!({"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}});
+    steps.push(json!({
+        "name": "Clusters this change affects",
+        "id": "affected",
+        "run": format!("{} >> \"$GITHUB_OUTPUT\"", p.affected("\"origin/$GITHUB_BASE_REF\"")),
+    }));
+    jobs.insert(
+        "affected".into(),
+        json!({
+            "name": "affected clusters",
+            "if": pr,
+            "runs-on": runs_on.clone(),
+            "outputs": {
+                "clusters": "${{ steps.affected.outputs.KOPSFORM_AFFECTED }}",
+                "not-affected": "${{ steps.affected.outputs.KOPSFORM_NOT_AFFECTED }}",
+            },
+            "steps": steps,
+        }),
+    );
+    if let (Some(image), Some(Value::Object(job))) = (&p.image, jobs.get_mut("affected")) {
+        job.insert("container".into(), json!(image));
+    }
     for c in p.stages.iter().flat_map(|s| &s.clusters) {
         let mut steps = vec![json!({
             "name": format!("Dry run ({})", c.id),
@@ -1035,11 +1100,21 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
                 "env": {
                     "GH_TOKEN": "${{ github.token }}",
                     "PR_NUMBER": "${{ github.event.pull_request.number }}",
+                    "NOT_AFFECTED": "${{ needs.affected.outputs.not-affected }}",
                 },
-                "run": p.comment("github", review),
+                "run": p.comment("github", review, "\"$NOT_AFFECTED\""),
             }));
         }
-        let j = job(format!("dryrun ({})", c.id), pr, Vec::new(), steps);
+        let condition = format!(
+            "{pr} && contains(format(',{{0}},', needs.affected.outputs.clusters), ',{},')",
+            c.id
+        );
+        let j = job(
+            format!("dryrun ({})", c.id),
+            &condition,
+            vec!["affected".to_string()],
+            steps,
+        );
         jobs.insert(format!("dryrun-{}", c.id), Value::Object(j));
     }
     for (i, stage) in p.stages.iter().enumerate() {
@@ -1158,6 +1233,35 @@ fn jenkins(p: &Pipeline) -> String {
         w(3, "}");
         w(2, "}");
     }
+    // The clusters the change affects, against the change request's target branch (else the main
+    // branch): `,dev,prod,`, which each dry run's `when` reads.
+    w(2, "stage('Affected clusters') {");
+    w(
+        3,
+        &format!("when {{ not {{ branch {} }} }}", groovy(&p.branch)),
+    );
+    w(3, "steps {");
+    w(4, "script {");
+    // An assignment: the branch's quoting (shell_word) is removed, and nothing is split.
+    let script = format!(
+        "base=origin/${{CHANGE_TARGET:-{}}}; {}",
+        shell_word(&p.branch),
+        p.on_path(&p.affected("\"$base\""))
+    );
+    w(
+        5,
+        &format!(
+            "def found = sh(returnStdout: true, script: {}).trim().split('\\n')[0]",
+            groovy(&script)
+        ),
+    );
+    w(
+        5,
+        "env.KOPSFORM_AFFECTED = ',' + found.substring(found.indexOf('=') + 1) + ','",
+    );
+    w(4, "}");
+    w(3, "}");
+    w(2, "}");
     w(2, "stage('Dry run') {");
     w(
         3,
@@ -1168,6 +1272,13 @@ fn jenkins(p: &Pipeline) -> String {
         w(
             4,
             &format!("stage({}) {{", groovy(&format!("dryrun {}", c.id))),
+        );
+        w(
+            5,
+            &format!(
+                "when {{ expression {{ env.KOPSFORM_AFFECTED.contains({}) }} }}",
+                groovy(&format!(",{},", c.id))
+            ),
         );
         w(5, "steps {");
         let command = p.run(c, std::slice::from_ref(&p.dryrun), false);

@@ -40,6 +40,7 @@ pub(crate) fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), User
             ))
         })?;
     let target = Target::of(args)?;
+    let not_affected = not_affected_line(&args.not_affected)?;
     let needs_verdict = args.labels || args.status || args.skip_no_changes;
     let verdict = match review_json(args, &file) {
         Some(path) => Some(Verdict::read(&path)?),
@@ -85,7 +86,15 @@ pub(crate) fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), User
 
     // Writes.
     let no_changes = verdict.as_ref().is_some_and(|v| v.exit_status == 0);
-    let text = with_stale_line(&body, marker, stale.as_deref());
+    let mut text = with_stale_line(&body, marker, stale.as_deref());
+    if let Some(line) = &not_affected {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(line);
+        text.push('\n');
+    }
     match existing {
         Some(id) => {
             let endpoint = format!("{}{id}", target.comment_prefix);
@@ -553,6 +562,29 @@ fn stale_line(args: &CommentArgs, api: &Api, target: &Target) -> Result<Option<S
 }
 
 /// The review with `stale` on the line after its marker line.
+/// The comment's line naming the clusters `kopsform affected` left out, from `--not-affected`:
+/// cluster ids only (letters, digits, `-`, `_`), so the list cannot add Markdown or mentions.
+fn not_affected_line(ids: &str) -> Result<Option<String>, UserError> {
+    let ids: Vec<&str> = ids
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .collect();
+    if let Some(bad) = ids.iter().find(|id| {
+        !id.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }) {
+        return Err(UserError::with_code(
+            format!(
+                "--not-affected: `{}` is not a cluster id (letters, digits, `-` and `_`); pass the ids `kopsform affected` prints, comma-separated",
+                bad.escape_debug()
+            ),
+            crate::error::exit::USAGE,
+        ));
+    }
+    Ok((!ids.is_empty()).then(|| format!("Not affected by this change: {}", ids.join(", "))))
+}
+
 fn with_stale_line(body: &str, marker: &str, stale: Option<&str>) -> String {
     let Some(stale) = stale else {
         return body.to_string();

@@ -2,6 +2,7 @@
 //! [`Subcommand`]. In: the parsed command line and the loaded project. Out: reports on stdout,
 //! generated files, an exit status. Nothing below imports this folder.
 
+pub(crate) mod affected;
 pub(crate) mod ci;
 pub(crate) mod ci_comment;
 pub(crate) mod completions;
@@ -62,6 +63,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         }
         Some(Subcommand::Audit { last }) => {
             return crate::run::audit::show(&load()?, &selection, options(), last, global.json);
+        }
+        Some(Subcommand::Affected(args)) => {
+            return affected::command(&load()?, &args, global.json);
         }
         Some(Subcommand::Doctor) => {
             return doctor::run(&load()?, &selection, &global.assignments(), global.json);
