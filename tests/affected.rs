@@ -46,6 +46,7 @@ steps = [{ render = "templates/cluster.yml", out = "{{cluster.dir}}/cluster.yml"
 steps = [{ render = ["templates/go/cluster.yaml", "templates/go/igs"], snippets = ["templates/snippets"], engine = "go", out = "{{cluster.dir}}/igs.yml" }]
 
 [tasks.dryrun]
+sources = ["policies/**/*.rego"]
 steps = [["sh", "-c", "mkdir -p {{cluster.work}} && echo dry-run > {{cluster.work}}/ran"]]
 
 [tasks.cluster-update]
@@ -243,6 +244,14 @@ fn a_shared_template_tasks_toml_or_tool_affects_every_cluster() {
     p.script("bin/kops", "#!/bin/sh\necho 1.36.2\n");
     assert_eq!(json(&p, &base), all("bin/kops modified (tool `kops`)"));
     git(&p, &["checkout", "-q", "--", "."]);
+    // A glob of `sources`: a new policy matches it, a README beside them does not.
+    p.file("policies/network/egress.rego", "package egress\n");
+    p.file("policies/README.md", "policies\n");
+    assert_eq!(
+        json(&p, &base),
+        all("policies/network/egress.rego untracked (file of task `dryrun`)")
+    );
+    std::fs::remove_dir_all(p.join("policies")).unwrap();
     p.file("shared/common.tfvars", "x = 1\n");
     assert_eq!(
         json(&p, &base),

@@ -131,7 +131,16 @@ fn the_gitlab_pipeline_promotes_dev_first_with_manual_gates_and_one_job_per_clus
             script.contains(&format!("--cluster {id} dryrun")),
             "{script}"
         );
-        assert!(script.contains("ci comment gitlab"), "{script}");
+        // After the `affected` job, from whose dotenv report it learns whether to run.
+        assert_eq!(mr["needs"][0].as_str(), Some("affected"));
+        assert_eq!(
+            mr["script"][0].as_str(),
+            Some(format!("case \",$KOPSFORM_AFFECTED,\" in *,{id},*) ;; *) echo \"kopsform: this change does not affect cluster {id} (kopsform affected): no dry run\"; exit 0 ;; esac").as_str())
+        );
+        assert_eq!(
+            mr["script"][2].as_str(),
+            Some(format!("kopsform ci comment gitlab examples/fleet/.kopsform/{id}/dryrun/review.md --labels --status --not-affected \"$KOPSFORM_NOT_AFFECTED\"").as_str())
+        );
         for changing in ["plan", "apply", "rolling-update-yes"] {
             assert_eq!(
                 job(&format!("{changing}:{id}"))["resource_group"].as_str(),
@@ -151,6 +160,19 @@ fn the_gitlab_pipeline_promotes_dev_first_with_manual_gates_and_one_job_per_clus
             Some("manual")
         );
     }
+    let affected = job("affected");
+    assert_eq!(affected["stage"].as_str(), Some("affected"));
+    assert_eq!(affected["variables"]["GIT_DEPTH"].as_str(), Some("0"));
+    assert_eq!(
+        affected["script"][0].as_str(),
+        Some(
+            "kopsform -C examples/fleet affected --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\" --format env > kopsform-affected.env"
+        )
+    );
+    assert_eq!(
+        affected["artifacts"]["reports"]["dotenv"].as_str(),
+        Some("kopsform-affected.env")
+    );
     // staging and prod (stage `live`) wait for dev's rolling update; dev waits for nothing.
     assert_eq!(
         job("plan:dev")["needs"],
@@ -842,6 +864,35 @@ fn hostile_review_text_and_cluster_names_cannot_change_the_calls() {
 }
 
 #[test]
+fn the_comment_names_the_clusters_the_change_does_not_affect() {
+    let mut p = with_cli("gh", &[("api user", 0, "{\"login\": \"kops-bot\"}")]);
+    p.env("GITHUB_REPOSITORY", "acme/infra");
+    p.env("PR_NUMBER", "12");
+    p.file("review.md", DEV_REVIEW);
+    comment(
+        &p,
+        &["github", "review.md", "--not-affected", "staging,prod-eu"],
+    )
+    .success();
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "api user\n{LIST_12}\napi --method POST repos/acme/infra/issues/12/comments -F body=@FILE\n--- body\n{DEV_REVIEW}\nNot affected by this change: staging, prod-eu\n--- end\n"
+        )
+    );
+    // Nothing left out (the pipeline passes an empty list): no line.
+    comment(&p, &["github", "review.md", "--not-affected", ""]).success();
+    assert!(calls(&p, "gh").ends_with(&format!("--- body\n{DEV_REVIEW}--- end\n")));
+    // Only cluster ids: no Markdown, mention or link, and no call at all.
+    for hostile in ["prod,@everyone", "[x](https://evil)", "a b", "dev\nprod"] {
+        comment(&p, &["github", "review.md", "--not-affected", hostile])
+            .failure(64)
+            .stderr_has("is not a cluster id (letters, digits, `-` and `_`)");
+        assert_eq!(calls(&p, "gh"), "", "{hostile}");
+    }
+}
+
+#[test]
 fn comment_errors_are_clear() {
     let p = with_cli("glab", &[]);
     p.file("notes.md", "just text\n");
@@ -1058,6 +1109,17 @@ fn the_jenkinsfile_gates_locks_and_orders_the_clusters() {
     );
     // Stages in promotion order: dev's rolling update before staging's plan.
     let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s} in\n{text}"));
+    // The affected clusters first; each dry run skips unless its cluster is among them.
+    assert!(at("stage('Affected clusters')") < at("stage('Dry run')"));
+    assert!(text.contains("def found = sh(returnStdout: true, script: 'base=origin/${CHANGE_TARGET:-main}; PATH=\"$PWD/.kopsform-tools/bin:$PATH\" kopsform -C examples/fleet affected --base \"$base\" --format env').trim().split('\\n')[0]\n"), "{text}");
+    for id in ["dev", "staging", "prod"] {
+        assert!(
+            text.contains(&format!(
+                "stage('dryrun {id}') {{\n                    when {{ expression {{ env.KOPSFORM_AFFECTED.contains(',{id},') }} }}\n"
+            )),
+            "{text}"
+        );
+    }
     assert!(at("stage('rolling update dev')") < at("stage('plan staging')"));
     assert!(at("stage('plan staging')") < at("stage('plan prod')"));
     for id in ["dev", "staging", "prod"] {
@@ -1094,9 +1156,54 @@ fn the_github_workflow_keeps_write_credentials_in_environments_and_promotes_in_o
         dryrun["permissions"]["pull-requests"].as_str(),
         Some("write")
     );
+    // Only when the `affected` job names the cluster; its review names the clusters left out.
     assert_eq!(
         dryrun["if"].as_str(),
+        Some(
+            "github.event_name == 'pull_request' && contains(format(',{0},', needs.affected.outputs.clusters), ',dev,')"
+        )
+    );
+    assert_eq!(
+        dryrun["needs"],
+        serde_yaml::from_str::<serde_yaml::Value>("[affected]").unwrap()
+    );
+    let post = dryrun["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str() == Some("Post the review on the pull request"))
+        .unwrap();
+    assert_eq!(
+        post["env"]["NOT_AFFECTED"].as_str(),
+        Some("${{ needs.affected.outputs.not-affected }}")
+    );
+    assert_eq!(
+        post["run"].as_str(),
+        Some(
+            "kopsform ci comment github examples/fleet/.kopsform/dev/dryrun/review.md --labels --status --not-affected \"$NOT_AFFECTED\""
+        )
+    );
+    // The affected job: the whole history for the merge base, no credentials, no environment.
+    let affected = &jobs["affected"];
+    assert_eq!(
+        affected["if"].as_str(),
         Some("github.event_name == 'pull_request'")
+    );
+    assert_eq!(
+        affected["steps"][0]["with"]["fetch-depth"].as_i64(),
+        Some(0)
+    );
+    assert!(affected["permissions"].is_null() && affected["environment"].is_null());
+    let last = affected["steps"].as_sequence().unwrap().last().unwrap();
+    assert_eq!(
+        last["run"].as_str(),
+        Some(
+            "kopsform -C examples/fleet affected --base \"origin/$GITHUB_BASE_REF\" --format env >> \"$GITHUB_OUTPUT\""
+        )
+    );
+    assert_eq!(
+        affected["outputs"]["clusters"].as_str(),
+        Some("${{ steps.affected.outputs.KOPSFORM_AFFECTED }}")
     );
     for (job, environment) in [
         ("plan-dev", "kopsform-dev"),

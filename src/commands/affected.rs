@@ -350,16 +350,23 @@ impl Inputs<'_> {
         if sure && path == self.root && !unsure_counts {
             return None;
         }
-        if sure && text.contains(['*', '?', '[']) {
-            if let Some(glob) = glob_of(&path) {
-                self.list.push(Input {
-                    matcher: Matcher::Glob(glob),
-                    kind: kind.to_string(),
-                });
-                return Some(path);
+        let wild = |c: &Component| c.as_os_str().to_string_lossy().contains(['*', '?', '[']);
+        let path = if sure && path.components().any(|c| wild(&c)) {
+            match glob_of(self.root, &path) {
+                // The glob, and the path as written: `[old].yml` may be a file's own name.
+                Some(glob) => {
+                    self.list.push(Input {
+                        matcher: Matcher::Glob(glob),
+                        kind: kind.to_string(),
+                    });
+                    path
+                }
+                // Not a valid glob: the folder above its first wildcard.
+                None => path.components().take_while(|c| !wild(c)).collect(),
             }
-            // Not a valid glob: the path as written.
-        }
+        } else {
+            path
+        };
         let real = canonical(&path);
         if real != path {
             self.list.push(Input {
@@ -386,23 +393,30 @@ impl Inputs<'_> {
     }
 }
 
-/// A glob over the absolute `path`: the components without a wildcard escaped (the project may
-/// live in a folder named `[x]`).
-fn glob_of(path: &Path) -> Option<glob::Pattern> {
-    let text: Vec<String> = path
-        .components()
-        .filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_)))
-        .map(|c| {
-            let part = c.as_os_str().to_string_lossy();
-            if part.contains(['*', '?', '[']) {
-                part.into_owned()
-            } else {
-                glob::Pattern::escape(&part)
-            }
-        })
-        .collect();
-    let root = if path.has_root() { "/" } else { "" };
-    glob::Pattern::new(&format!("{root}{}", text.join("/"))).ok()
+/// A glob over the absolute `path`: the project folder's part escaped (it may live in a folder
+/// named `[x]`), and outside it the components without a wildcard.
+fn glob_of(root: &Path, path: &Path) -> Option<glob::Pattern> {
+    let (fixed, rest) = match path.strip_prefix(root) {
+        Ok(rest) => (root, rest),
+        Err(_) => (Path::new(""), path),
+    };
+    let mut text = glob::Pattern::escape(&fixed.to_string_lossy());
+    for part in rest.components() {
+        let part = part.as_os_str().to_string_lossy();
+        if part == "/" {
+            text.push('/');
+            continue;
+        }
+        if !text.is_empty() && !text.ends_with('/') {
+            text.push('/');
+        }
+        if part.contains(['*', '?', '[']) {
+            text.push_str(&part);
+        } else {
+            text.push_str(&glob::Pattern::escape(&part));
+        }
+    }
+    glob::Pattern::new(&text).ok()
 }
 
 #[cfg(test)]
@@ -421,8 +435,12 @@ mod tests {
             PathBuf::from("v.yml")
         );
         assert_eq!(shown(Path::new("a\nb")), "a\\nb");
-        let glob = glob_of(Path::new("/p/[x]/clusters/*/data/*")).unwrap();
+        let root = Path::new("/p/[x]");
+        let glob = glob_of(root, Path::new("/p/[x]/clusters/*/data/*")).unwrap();
         assert!(glob.matches_path(Path::new("/p/[x]/clusters/dev/data/a b")));
         assert!(!glob.matches_path(Path::new("/p/x/clusters/dev/data/a")));
+        let outside = glob_of(root, Path::new("/p/shared/*.tf")).unwrap();
+        assert!(outside.matches_path(Path::new("/p/shared/a.tf")));
+        assert!(glob_of(root, Path::new("/p/[x]/a[")).is_none());
     }
 }
