@@ -109,7 +109,8 @@ pub(crate) struct GlobalArgs {
     #[arg(short = 'v', long, global = true)]
     pub(crate) verbose: bool,
     /// Machine-readable output on stdout: the tasks (list), the run summary (TASK...), the review
-    /// (review), the audit records (audit); child output then goes to stderr. Schemas: docs/json.md
+    /// (review), the audit records (audit), the affected clusters (affected); child output then
+    /// goes to stderr. Schemas: docs/json.md
     #[arg(long, global = true)]
     pub(crate) json: bool,
     /// How long to wait for another run's lock on a cluster (0, 30s, 10m)

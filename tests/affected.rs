@@ -456,3 +456,68 @@ fn the_generated_merge_request_pipeline_dry_runs_only_the_affected_clusters() {
         }
     }
 }
+
+/// A Groovy single-quoted string's text.
+fn groovy_text(quoted: &str) -> String {
+    let mut out = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some(other) => out.push(other),
+                None => {}
+            },
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_hostile_branch_reaches_the_jenkins_affected_stage_as_one_argument() {
+    let mut p = repository();
+    let branch = "main}; touch pwned; #'\"$(touch pwned2)";
+    let jenkins = p.kopsform(&["ci", "jenkins", "--branch", branch, "--install-command", ""]);
+    jenkins.success();
+    let line = jenkins
+        .stdout
+        .lines()
+        .find(|l| l.contains("def found = sh(returnStdout: true, script: '"))
+        .unwrap_or_else(|| panic!("{}", jenkins.stdout));
+    let quoted = line
+        .split_once("script: '")
+        .and_then(|(_, rest)| rest.rsplit_once("').trim()"))
+        .map(|(script, _)| script)
+        .unwrap();
+    let script = groovy_text(quoted);
+    // A stand-in kopsform that prints its arguments, one per line.
+    p.script("stub/kopsform", "#!/bin/sh\nprintf '%s\\n' \"$@\"\n");
+    let path = format!(
+        "{}:{}",
+        p.join("stub").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    p.env("PATH", &path);
+    for (target, base) in [
+        (None, format!("origin/{branch}")),
+        (Some("release/1.x"), "origin/release/1.x".to_string()),
+    ] {
+        let mut args = vec!["-c", script.as_str()];
+        let assignment;
+        if let Some(target) = target {
+            assignment = format!("CHANGE_TARGET={target}");
+            args = vec![&assignment, "sh", "-c", script.as_str()];
+        }
+        let program = if target.is_some() { "env" } else { "sh" };
+        let run = p.tool(".", program, &args);
+        run.success();
+        assert_eq!(
+            run.stdout,
+            format!("affected\n--base\n{base}\n--format\nenv\n"),
+            "{script}"
+        );
+    }
+    assert!(!p.exists("pwned") && !p.exists("pwned2"));
+}
