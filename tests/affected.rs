@@ -63,6 +63,10 @@ steps = [["true"]]
 
 [tasks.cluster-rolling-update-yes]
 steps = [["true"]]
+
+# A template named by a value known only from the outputs: its folder counts.
+[tasks.flavoured]
+steps = [{ render = "templates/{{flavour}}.yml", out = "{{cluster.dir}}/{{flavour}}.yml" }]
 "#;
 
 /// The fleet in a git repository on `main`, everything committed once: the base.
@@ -252,6 +256,35 @@ fn a_shared_template_tasks_toml_or_tool_affects_every_cluster() {
         all("policies/network/egress.rego untracked (file of task `dryrun`)")
     );
     std::fs::remove_dir_all(p.join("policies")).unwrap();
+    p.file("templates/arm64.yml", "kind: Cluster\n");
+    assert_eq!(
+        json(&p, &base),
+        all("templates/arm64.yml untracked (template of task `flavoured`)")
+    );
+    std::fs::remove_file(p.join("templates/arm64.yml")).unwrap();
+    // Many reasons: the text form shows five and counts the rest.
+    for n in 1..=7 {
+        p.file(
+            &format!("templates/go/igs/ig{n}.yaml"),
+            "kind: InstanceGroup\n",
+        );
+    }
+    let run = affected(&p, &[]);
+    run.success();
+    let line = (1..=5)
+        .map(|n| {
+            format!("templates/go/igs/ig{n}.yaml untracked (template of task `instance-groups`)")
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "dev: {line}; and 2 more (--json lists them)\nprod-eu: {line}; and 2 more (--json lists them)\nprod-us: {line}; and 2 more (--json lists them)\n"
+        )
+    );
+    std::fs::remove_dir_all(p.join("templates/go/igs")).unwrap();
+    git(&p, &["checkout", "-q", "--", "."]);
     p.file("shared/common.tfvars", "x = 1\n");
     assert_eq!(
         json(&p, &base),

@@ -94,7 +94,12 @@ pub(crate) fn command(project: &Project, args: &AffectedArgs, json: bool) -> Res
     match format {
         AffectedFormat::Text => {
             for v in &affected {
-                println!("{}: {}", v.id, v.reasons.join("; "));
+                let shown = v.reasons.len().min(TEXT_REASONS);
+                let more = match v.reasons.len() - shown {
+                    0 => String::new(),
+                    n => format!("; and {n} more (--json lists them)"),
+                };
+                println!("{}: {}{more}", v.id, v.reasons[..shown].join("; "));
             }
             if affected.is_empty() {
                 eprintln!(
@@ -135,6 +140,9 @@ pub(crate) fn command(project: &Project, args: &AffectedArgs, json: bool) -> Res
     }
     Ok(())
 }
+
+/// The most reasons a line of the text form shows.
+const TEXT_REASONS: usize = 5;
 
 /// Git's status letter in words.
 fn status_word(status: char) -> &'static str {
@@ -275,31 +283,42 @@ fn inputs(project: &Project, def: &ClusterDef, root: &Path) -> Vec<Input> {
                     for snippets in &render.snippets {
                         found.add(snippets, root, &format!("snippets of task `{name}`"), true);
                     }
-                    found.add(&render.out, root, &format!("output of task `{name}`"), true);
+                    found.add(
+                        &render.out,
+                        root,
+                        &format!("output of task `{name}`"),
+                        false,
+                    );
                 }
                 Step::Builtin(builtin) => {
                     let what = format!("path of task `{name}`");
-                    for path in builtin_paths(builtin) {
-                        found.add(path, root, &what, true);
+                    for (path, read) in builtin_paths(builtin) {
+                        found.add(path, root, &what, read);
                     }
                 }
             }
         }
-        for glob in task.sources.iter().chain(&task.generates) {
+        for glob in &task.sources {
             found.add(glob, root, &format!("file of task `{name}`"), true);
+        }
+        for glob in &task.generates {
+            found.add(glob, root, &format!("file of task `{name}`"), false);
         }
     }
     found.list
 }
 
-/// The paths a builtin step reads or writes.
-fn builtin_paths(builtin: &Builtin) -> Vec<&String> {
+/// The paths a builtin step reads or writes, each with whether the step reads it (a value-dependent
+/// path it only writes need not make every change count).
+fn builtin_paths(builtin: &Builtin) -> Vec<(&String, bool)> {
     match builtin {
         Builtin::ShowOutputs => Vec::new(),
-        Builtin::ProviderOverride { out } | Builtin::SnapshotState { out } => vec![out],
-        Builtin::Copy { from, out } => vec![from, out],
-        Builtin::SealPlan { plan, inputs } => std::iter::once(plan).chain(inputs).collect(),
-        Builtin::CheckPlan { plan } | Builtin::CheckProtected { plan } => vec![plan],
+        Builtin::ProviderOverride { out } | Builtin::SnapshotState { out } => vec![(out, false)],
+        Builtin::Copy { from, out } => vec![(from, true), (out, false)],
+        Builtin::SealPlan { plan, inputs } => std::iter::once((plan, false))
+            .chain(inputs.iter().map(|i| (i, true)))
+            .collect(),
+        Builtin::CheckPlan { plan } | Builtin::CheckProtected { plan } => vec![(plan, false)],
         Builtin::Review {
             plan,
             out,
@@ -314,8 +333,9 @@ fn builtin_paths(builtin: &Builtin) -> Vec<&String> {
         ]
         .into_iter()
         .flatten()
+        .map(|p| (p, false))
         .collect(),
-        Builtin::Remove { paths } => paths.iter().collect(),
+        Builtin::Remove { paths } => paths.iter().map(|p| (p, false)).collect(),
     }
 }
 
