@@ -158,6 +158,7 @@ fn every_subcommand_has_examples_in_its_help() {
         &["import"],
         &["unlock"],
         &["review"],
+        &["affected"],
         &["ci"],
         &["ci", "gitlab"],
         &["ci", "github"],
