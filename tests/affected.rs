@@ -554,3 +554,29 @@ fn a_hostile_branch_reaches_the_jenkins_affected_stage_as_one_argument() {
     }
     assert!(!p.exists("pwned") && !p.exists("pwned2"));
 }
+
+#[test]
+fn a_project_in_a_subfolder_sees_its_layer_outside_it_whatever_git_is_configured_to_do() {
+    let p = Project::new();
+    p.file(
+        "infra/tasks.toml",
+        "[prerequisites]\ndir = \"../network\"\n\n[cluster]\nname = \"dev.example.com\"\nstate = \"s3://state\"\n",
+    );
+    p.file("network/main.tf", "# vpc\n");
+    p.file("docs/readme.md", "x\n");
+    git(&p, &["init", "-q", "-b", "main"]);
+    commit(&p, "base");
+    // Settings that would hide a path outside the project or half a rename.
+    for (key, value) in [("diff.relative", "true"), ("diff.renames", "copies")] {
+        git(&p, &["config", key, value]);
+    }
+    git(&p, &["mv", "network/main.tf", "network/vpc.tf"]);
+    p.file("docs/readme.md", "y\n");
+    let run = p.kopsform(&["-C", "infra", "affected", "--base", "main"]);
+    run.success();
+    assert_eq!(
+        run.stdout,
+        "default: ../network/main.tf deleted (prerequisites layer); ../network/vpc.tf added (prerequisites layer)\n"
+    );
+    assert_eq!(run.stderr, "");
+}

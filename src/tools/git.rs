@@ -107,12 +107,16 @@ pub(crate) fn changes_since(dir: &Path, base: &str) -> Result<Changes, UserError
             base.escape_debug()
         ),
     )?);
+    // Every option a user's git configuration could turn the other way is given: renames (both
+    // sides must count), `diff.relative` (paths outside the project must show, from the top),
+    // external diff drivers, ignored submodules.
     let diff = git(
         &[
             "diff",
             "--name-status",
             "-z",
             "--no-renames",
+            "--no-relative",
             "--no-ext-diff",
             "--ignore-submodules=none",
             &merge_base,
