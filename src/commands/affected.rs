@@ -99,16 +99,19 @@ pub(crate) fn command(project: &Project, args: &AffectedArgs, json: bool) -> Res
                     0 => String::new(),
                     n => format!("; and {n} more (--json lists them)"),
                 };
-                println!("{}: {}{more}", v.id, v.reasons[..shown].join("; "));
+                out(format!("{}: {}{more}", v.id, v.reasons[..shown].join("; ")));
             }
             if affected.is_empty() {
-                eprintln!(
+                crate::ui::line_to_stderr(&format!(
                     "No cluster is affected by the changes since {} (merge base of {} and HEAD)",
                     short(&changes.merge_base),
                     shown(Path::new(&args.base))
-                );
+                ));
             } else if !not_affected.is_empty() {
-                eprintln!("Not affected by this change: {}", not_affected.join(", "));
+                crate::ui::line_to_stderr(&format!(
+                    "Not affected by this change: {}",
+                    not_affected.join(", ")
+                ));
             }
         }
         AffectedFormat::Json => {
@@ -121,24 +124,29 @@ pub(crate) fn command(project: &Project, args: &AffectedArgs, json: bool) -> Res
                     .collect::<Vec<_>>(),
                 "not_affected": not_affected,
             });
-            println!("{doc:#}");
+            out(format!("{doc:#}"));
         }
         AffectedFormat::GithubMatrix => {
             let include: Vec<_> = affected.iter().map(|v| json!({"cluster": v.id})).collect();
-            println!("{}", json!({ "include": include }));
+            out(json!({ "include": include }).to_string());
         }
         AffectedFormat::Env => {
-            println!(
+            out(format!(
                 "KOPSFORM_AFFECTED={}",
                 ids(&mut affected.iter().map(|v| v.id))
-            );
-            println!(
+            ));
+            out(format!(
                 "KOPSFORM_NOT_AFFECTED={}",
                 ids(&mut not_affected.iter().copied())
-            );
+            ));
         }
     }
     Ok(())
+}
+
+/// One line on stdout (through the one writer: a closed pipe ends nothing badly).
+fn out(line: String) {
+    crate::ui::write_line(false, &format!("{line}\n"));
 }
 
 /// The most reasons a line of the text form shows.
