@@ -172,6 +172,7 @@ impl FirstPass {
             errored: top.errored.unwrap_or(false),
             deferred: top.deferred_changes,
             forget_in_headline: top.applyable.is_none(),
+            files: Vec::new(),
         };
         Ok((summary, secrets))
     }
