@@ -5,8 +5,10 @@
 //! summary these are blobs (a hash and a size); a Kubernetes upgrade would show only as a changed
 //! hash.
 //!
-//! Only the few changes that can carry such a file are read again ([`candidate`]): an update or a
-//! replacement of one of those types; a plan without one costs nothing more. The text is decoded
+//! The first pass reads every change's `before` and `after` as [`FileAttributes`]: only the
+//! `content` and `user_data` strings are kept, the rest is skipped as before, and only for an
+//! update or replacement of those two types whose file changed ([`pending`]); once the plan's
+//! secrets are all known, [`file_changes`] decodes them. No pass is added. The text is decoded
 //! as kops writes it: user data is base64 of a shell script, or of a MIME multipart archive of
 //! 7-bit text parts when the instance group has `additionalUserData` (kops:
 //! pkg/model/resources/nodeup.go, AWSMultipartMIME), and with `compressUserData` the nodeup
@@ -23,18 +25,20 @@
 //! file is withheld ([`FileDiff::Withheld`]) rather than shown.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::io::Read as _;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::json_ref::JsonRef;
 use super::secrets::{Secrets, is_unmarked};
-use super::stream::RawChange;
-use super::summary::{Action, FileChange, FileDiff, ResourceChange};
+use super::stream::RawResourceChange;
+use super::summary::{Action, FileChange, FileDiff};
 use crate::redact::Masks;
 
 /// Unchanged lines shown around each change.
@@ -57,43 +61,218 @@ pub(crate) fn decoded_attribute(resource_type: &str) -> Option<&'static str> {
     }
 }
 
-/// A change whose file may have changed: an update or replacement of a managed object that
-/// holds one (both sides exist).
-pub(crate) fn candidate(c: &ResourceChange) -> bool {
-    c.mode == "managed"
-        && decoded_attribute(&c.resource_type).is_some()
-        && (c.action == Action::Update || c.action.is_replace())
+/// A change's `before` or `after` as the first pass reads it: the attributes that may hold a
+/// file, when they are strings; every other member is skipped as `IgnoredAny` skips it, so the
+/// first pass costs what it did (issue 21). Any JSON reads as one: what is not an object holds
+/// no file.
+#[derive(Debug, Default)]
+pub(super) struct FileAttributes {
+    content: Option<String>,
+    user_data: Option<String>,
 }
 
-/// The file change of the candidate `index` whose values are `change`; `None` when its file did
-/// not change, or a side is unknown, not a string, or a secret as a whole.
-pub(super) fn file_change(
+impl FileAttributes {
+    fn get(&self, attribute: &str) -> Option<&str> {
+        match attribute {
+            "content" => self.content.as_deref(),
+            "user_data" => self.user_data.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FileAttributes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FileAttributesVisitor)
+    }
+}
+
+struct FileAttributesVisitor;
+
+/// A member's name, told apart without copying it.
+enum Key {
+    Content,
+    UserData,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+                Ok(match s {
+                    "content" => Key::Content,
+                    "user_data" => Key::UserData,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A string, or `None` for any other value (skipped).
+struct MaybeString(Option<String>);
+
+impl<'de> Deserialize<'de> for MaybeString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeString;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<MaybeString, E> {
+                Ok(MaybeString(Some(s.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<MaybeString, E> {
+                Ok(MaybeString(Some(s)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MaybeString, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| MaybeString(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeString, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| MaybeString(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Visitor<'de> for FileAttributesVisitor {
+    type Value = FileAttributes;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FileAttributes, A::Error> {
+        let mut out = FileAttributes::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Content => out.content = map.next_value::<MaybeString>()?.0,
+                Key::UserData => out.user_data = map.next_value::<MaybeString>()?.0,
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<FileAttributes, E> {
+        Ok(FileAttributes::default())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<FileAttributes, E> {
+        Ok(FileAttributes::default())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<FileAttributes, E> {
+        Ok(FileAttributes::default())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<FileAttributes, E> {
+        Ok(FileAttributes::default())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<FileAttributes, E> {
+        Ok(FileAttributes::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<FileAttributes, E> {
+        Ok(FileAttributes::default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FileAttributes, A::Error> {
+        IgnoredAny.visit_seq(seq).map(|_| FileAttributes::default())
+    }
+}
+
+/// A candidate's two sides, kept by the first pass until every secret of the plan is known.
+#[derive(Debug)]
+pub(super) struct Pending {
     index: usize,
     attribute: &'static str,
-    change: &RawChange<Value>,
-    secrets: &Secrets,
-    plan_masks: &Masks,
-) -> Option<FileChange> {
-    let side = |v: &Option<Value>| v.as_ref()?.get(attribute)?.as_str().map(str::to_string);
-    let (before, after) = (side(&change.before)?, side(&change.after)?);
-    if before == after
-        || marked(&change.before_sensitive, attribute)
-        || marked(&change.after_sensitive, attribute)
-        || marked(&change.after_unknown, attribute)
-        || secrets.is_secret(&before)
-        || secrets.is_secret(&after)
+    before: String,
+    after: String,
+}
+
+/// What the first pass keeps of the change that will be `index` in the summary: its file's two
+/// sides, when it is a [`candidate`] whose file changed, both sides strings that Terraform
+/// neither marks sensitive nor leaves unknown.
+pub(super) fn pending(
+    index: usize,
+    rc: &RawResourceChange<FileAttributes>,
+    action: Action,
+) -> Option<Pending> {
+    if rc.mode.as_deref().is_some_and(|m| m != "managed")
+        || !(action == Action::Update || action.is_replace())
     {
         return None;
     }
-    let shown = |s: &str| secrets.show(&JsonRef::String(Cow::Borrowed(s)), Some(attribute));
-    let diff = diff(attribute, &before, &after, &[secrets.known(), plan_masks]);
-    Some(FileChange {
-        change: index,
+    let attribute = decoded_attribute(&rc.resource_type)?;
+    let c = &rc.change;
+    if marked(&c.before_sensitive, attribute)
+        || marked(&c.after_sensitive, attribute)
+        || marked(&c.after_unknown, attribute)
+    {
+        return None;
+    }
+    let (before, after) = (c.before.as_ref()?, c.after.as_ref()?);
+    let (before, after) = (before.get(attribute)?, after.get(attribute)?);
+    if before == after {
+        return None;
+    }
+    Some(Pending {
+        index,
         attribute,
-        before: shown(&before),
-        after: shown(&after),
-        diff,
+        before: before.to_string(),
+        after: after.to_string(),
     })
+}
+
+/// The file changes of what the first pass kept, now that `secrets` are all known. A side that
+/// is one of the plan's sensitive values as a whole is not decoded.
+pub(super) fn file_changes(pending: &[Pending], secrets: &Secrets) -> Vec<FileChange> {
+    if pending.is_empty() {
+        return Vec::new();
+    }
+    let plan_masks = secrets.plan_masks();
+    pending
+        .iter()
+        .filter(|p| !secrets.is_secret(&p.before) && !secrets.is_secret(&p.after))
+        .map(|p| {
+            let shown =
+                |s: &str| secrets.show(&JsonRef::String(Cow::Borrowed(s)), Some(p.attribute));
+            FileChange {
+                change: p.index,
+                attribute: p.attribute,
+                before: shown(&p.before),
+                after: shown(&p.after),
+                diff: diff(
+                    p.attribute,
+                    &p.before,
+                    &p.after,
+                    &[secrets.known(), &plan_masks],
+                ),
+            }
+        })
+        .collect()
 }
 
 /// A marker tree (`*_sensitive`, `after_unknown`) that marks `attribute` or the whole object.
@@ -263,6 +442,7 @@ fn line_diff(before: &str, after: &str) -> FileDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::summary::Shown;
 
     fn b64(s: &str) -> String {
         STANDARD.encode(s)
@@ -418,6 +598,101 @@ mod tests {
         assert_eq!(
             lines(&d)[2],
             format!("+{} [7 more characters]", &long[..MAX_LINE_CHARS])
+        );
+    }
+
+    /// A plan of one update of `address` whose values are `before` and `after`, plus `extra`
+    /// (fields of the change).
+    fn plan(address: &str, before: &str, after: &str, extra: &str) -> String {
+        let (ty, name) = address.split_once('.').unwrap();
+        format!(
+            r#"{{"format_version":"1.2","applyable":true,"resource_changes":[{{"address":"{address}","mode":"managed","type":"{ty}","name":"{name}","change":{{"actions":["update"],"before":{before},"after":{after}{extra}}}}}],"variables":{{"v":{{"value":"whole-secret-9a7c\n"}}}},"configuration":{{"root_module":{{"variables":{{"v":{{"sensitive":true}}}}}}}}}}"#
+        )
+    }
+
+    fn files(text: &str) -> Vec<FileChange> {
+        crate::plan::read::summarize(text).unwrap().files
+    }
+
+    #[test]
+    fn the_first_pass_keeps_only_changed_files_that_are_not_secret() {
+        let changed = files(&plan(
+            "aws_s3_object.nodeupconfig-nodes",
+            r#"{"content":"a\nb\n","tags":{"x":[1,{"content":2}]},"n":null}"#,
+            r#"{"content":"a\nc\n","tags":{"x":[1,{"content":2}]},"n":null}"#,
+            "",
+        ));
+        assert_eq!(
+            changed,
+            [FileChange {
+                change: 0,
+                attribute: "content",
+                before: Shown::Blob {
+                    sha256: "911169ddaaf1".into(),
+                    bytes: 4
+                },
+                after: Shown::Blob {
+                    sha256: "b72cf6d79181".into(),
+                    bytes: 4
+                },
+                diff: FileDiff::Lines {
+                    lines: vec![
+                        "@@ -1,2 +1,2 @@".into(),
+                        " a".into(),
+                        "-b".into(),
+                        "+c".into()
+                    ],
+                    left_out: 0
+                }
+            }]
+        );
+        // Not a file: another type, another attribute, a content that is not a string.
+        for (address, before, after) in [
+            (
+                "aws_instance.x",
+                r#"{"user_data":"YQ=="}"#,
+                r#"{"user_data":"Yg=="}"#,
+            ),
+            ("aws_s3_object.x", r#"{"key":"a"}"#, r#"{"key":"b"}"#),
+            (
+                "aws_s3_object.x",
+                r#"{"content":["a"]}"#,
+                r#"{"content":["b"]}"#,
+            ),
+            (
+                "aws_s3_object.x",
+                r#"{"content":"same"}"#,
+                r#"{"content":"same"}"#,
+            ),
+            ("aws_s3_object.x", "null", r#"{"content":"b"}"#),
+        ] {
+            assert_eq!(
+                files(&plan(address, before, after, "")),
+                [],
+                "{address} {before}"
+            );
+        }
+        // Marked sensitive or unknown, or a whole sensitive value of the plan: never decoded.
+        let (a, b) = (r#"{"content":"a\n"}"#, r#"{"content":"b\n"}"#);
+        for extra in [
+            r#","after_sensitive":{"content":true}"#,
+            r#","before_sensitive":true"#,
+            r#","after_unknown":{"content":true}"#,
+        ] {
+            assert_eq!(files(&plan("aws_s3_object.x", a, b, extra)), [], "{extra}");
+        }
+        let whole = r#"{"content":"whole-secret-9a7c\n"}"#;
+        assert_eq!(files(&plan("aws_s3_object.x", a, whole, "")), []);
+        // Holding the plan's secret inside: decoded, the secret masked (with its line end).
+        let inside = r#"{"content":"token: whole-secret-9a7c\n\n"}"#;
+        let decoded = files(&plan("aws_s3_object.x", a, inside, ""));
+        assert_eq!(decoded[0].after, Shown::Sensitive);
+        assert_eq!(
+            decoded[0].diff,
+            FileDiff::Lines {
+                lines: vec!["@@ -1 +1 @@".into(), "-a".into(), "+token: ***".into()],
+                left_out: 0
+            }
         );
     }
 

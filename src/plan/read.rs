@@ -12,7 +12,7 @@ use crate::error::UserError;
 use crate::redact::Masks;
 
 use super::build::{FirstPass, shown};
-use super::filediff;
+use super::filediff::{self, FileAttributes};
 use super::json_ref::JsonRef;
 use super::rows::rows;
 use super::secrets::Secrets;
@@ -20,7 +20,7 @@ use super::stream::{
     Elements, Fast, Item, List, RawResourceChange, Source, check_format_version, scan,
     scan_elements, skip_bom,
 };
-use super::summary::{Action, AttributeChange, FileChange, PlanSummary, ResourceChange};
+use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
 
 /// A plan read in one streaming pass: its summary without attribute rows, and what a second
 /// pass needs to produce the rows change by change ([`Rows::each`]). Neither the plan's text
@@ -30,10 +30,12 @@ pub(crate) struct Plan {
     pub(crate) rows: Rows,
 }
 
-/// The second pass over a plan: its source and every secret the first pass found.
+/// The second pass over a plan: its source and every secret the first pass found; and the
+/// values of the managed files and user data that change, for [`Plan::with_files`].
 pub(crate) struct Rows {
     source: Source,
     secrets: Secrets,
+    pending: Vec<filediff::Pending>,
 }
 
 /// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
@@ -121,7 +123,7 @@ impl Plan {
     /// skipped, unless Terraform marks some as sensitive: then one more pass reads those secrets.
     fn read(source: Source, known: Arc<Masks>) -> Result<Plan, String> {
         let mut first = FirstPass::knowing(known);
-        let top = scan::<IgnoredAny>(&source, &mut |item| {
+        let top = scan::<FileAttributes>(&source, &mut |item| {
             first.item(item);
             Ok(())
         })?;
@@ -137,23 +139,28 @@ impl Plan {
                 Ok(())
             })?;
         }
+        let pending = std::mem::take(&mut first.pending);
         let (summary, secrets) = first.finish(top, format_version)?;
         Ok(Plan {
             summary,
-            rows: Rows { source, secrets },
+            rows: Rows {
+                source,
+                secrets,
+                pending,
+            },
         })
     }
 
-    /// The plan with its managed files and user data decoded into the summary's `files`; a plan
-    /// without a change that can hold one is not read again.
-    pub(crate) fn with_files(mut self) -> Result<Plan, UserError> {
-        self.summary.files = self.rows.files(&self.summary.changes)?;
-        Ok(self)
+    /// The plan with its managed files and user data decoded into the summary's `files` (the
+    /// first pass kept the few values that hold one: the plan is not read again).
+    pub(crate) fn with_files(mut self) -> Plan {
+        self.summary.files = filediff::file_changes(&self.rows.pending, &self.rows.secrets);
+        self
     }
 
     /// The summary with every change's attribute rows and its decoded files.
     pub(crate) fn into_summary(mut self) -> Result<PlanSummary, UserError> {
-        self.summary.files = self.rows.files(&self.summary.changes)?;
+        self.summary.files = filediff::file_changes(&self.rows.pending, &self.rows.secrets);
         let mut all: Vec<Vec<AttributeChange>> = Vec::with_capacity(self.summary.changes.len());
         self.rows.each(&self.summary.changes, &mut |_, rows| {
             all.push(rows);
@@ -226,66 +233,6 @@ impl Rows {
                 "the plan changed while it was read (it was rewritten between two reads of it); \
                  run the review again once the plan is written",
             )),
-        }
-    }
-}
-
-impl Rows {
-    /// The file changes of `changes` ([`filediff`]): one more pass over the plan that parses the
-    /// values of only the few changes that may hold a file, and stops after the last of them;
-    /// none when there is no such change.
-    pub(crate) fn files(&self, changes: &[ResourceChange]) -> Result<Vec<FileChange>, UserError> {
-        let wanted: Vec<usize> = (0..changes.len())
-            .filter(|&i| filediff::candidate(&changes[i]))
-            .collect();
-        let Some(&last) = wanted.last() else {
-            return Ok(Vec::new());
-        };
-        let plan_masks = self.secrets.plan_masks();
-        let mut files = Vec::new();
-        let mut next = 0;
-        let mut elements = Elements::default();
-        let result = scan_elements(&self.source, &mut |list, text| {
-            if list == List::Drift {
-                return Ok(elements.parse::<IgnoredAny>(text)?.1);
-            }
-            let (rc, n): (RawResourceChange<IgnoredAny>, usize) = elements.parse(text)?;
-            let action = Action::from_actions(&rc.change.actions);
-            if !shown(&rc, action) {
-                return Ok(n);
-            }
-            let i = next;
-            next += 1;
-            if changes.get(i).is_none_or(|c| c.address != rc.address) {
-                return Err(Fast::Stopped(CHANGED.to_string()));
-            }
-            if wanted.binary_search(&i).is_ok() {
-                let (full, _): (RawResourceChange, usize) = elements.parse(text)?;
-                let attribute = filediff::decoded_attribute(&full.resource_type)
-                    .expect("a candidate holds a file");
-                files.extend(filediff::file_change(
-                    i,
-                    attribute,
-                    &full.change,
-                    &self.secrets,
-                    &plan_masks,
-                ));
-            }
-            if i == last {
-                return Err(Fast::Stopped(ENOUGH.to_string()));
-            }
-            Ok(n)
-        });
-        match result {
-            Ok(_) => Ok(files),
-            Err(e) if e == ENOUGH => Ok(files),
-            Err(e) if e == CHANGED => Err(UserError::new(
-                "the plan changed while it was read (it was rewritten between two reads of it); \
-                 run the review again once the plan is written",
-            )),
-            Err(e) => Err(UserError::new(format!(
-                "the plan cannot be read: {e}; check the file is the plan `terraform show -json` printed"
-            ))),
         }
     }
 }
