@@ -270,3 +270,87 @@ fn push_html(text: &mut String, s: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::fixtures::{rc, summary};
+
+    fn review_of(addresses: &[&str]) -> Review {
+        let changes: Vec<String> = addresses.iter().map(|a| rc(a, r#"["update"]"#)).collect();
+        Review::new(
+            summary(&changes.join(",")),
+            &[],
+            Some("c.example.com".into()),
+            None,
+        )
+    }
+
+    #[test]
+    fn each_file_is_tied_to_the_groups_that_roll_for_it() {
+        let review = review_of(&[
+            "aws_launch_template.master-us-test-1a-masters-c-example-com",
+            "aws_launch_template.nodes-c-example-com",
+            "aws_s3_object.nodeupconfig-spot",
+            "aws_s3_object.manifests-etcdmanager-events-master-us-test-1a",
+            "aws_s3_object.c-example-com-addons-coredns-addons-k8s-io-k8s-1-12",
+            "aws_s3_object.cluster-completed-spec",
+        ]);
+        let groups: Vec<Groups> = review
+            .summary
+            .changes
+            .iter()
+            .map(|c| groups(&review, c))
+            .collect();
+        let these = |g: &str| Groups::These(vec![g.to_string()]);
+        assert_eq!(
+            groups,
+            [
+                these("master-us-test-1a"),
+                these("nodes"),
+                these("spot"),
+                these("master-us-test-1a"),
+                Groups::None,
+                Groups::All(vec![
+                    "master-us-test-1a".into(),
+                    "nodes".into(),
+                    "spot".into()
+                ]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_diff_line_cannot_end_its_code_block_or_its_details() {
+        let review = review_of(&["aws_s3_object.kops-version-txt"]);
+        let file = FileChange {
+            change: 0,
+            attribute: "content",
+            before: Shown::Blob {
+                sha256: "0123456789ab".into(),
+                bytes: 1234,
+            },
+            after: Shown::Sensitive,
+            diff: FileDiff::Lines {
+                lines: vec![
+                    "@@ -1 +1 @@".into(),
+                    "-````".into(),
+                    "+</details><b>x</b>".into(),
+                ],
+                left_out: 1,
+            },
+        };
+        assert_eq!(
+            markdown_item(&review, &file),
+            "\n<details><summary><b>update</b> <code>aws_s3_object.kops-version-txt</code> <code>content</code>: all instance groups need a rolling update</summary>\n\n`````diff\n@@ -1 +1 @@\n-````\n+</details><b>x</b>\n`````\n\n✂️ 1 more line of this diff is not shown (at most 200 lines per file).\n\n</details>\n"
+        );
+        let withheld = FileChange {
+            diff: FileDiff::Withheld,
+            ..file
+        };
+        assert_eq!(
+            markdown_item(&review, &withheld),
+            "\n<details><summary><b>update</b> <code>aws_s3_object.kops-version-txt</code> <code>content</code>: all instance groups need a rolling update</summary>\n\nNot shown as lines (it holds a secret that masking cannot cut out line by line): <code>sha256:0123456789ab…</code> (1,234 bytes) → (sensitive)\n\n</details>\n"
+        );
+    }
+}

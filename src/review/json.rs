@@ -615,18 +615,28 @@ mod tests {
         // The two must not drift apart: the masked path and drift write `change_json`.
         let summary = plan::read::summarize(&plan_text()).unwrap();
         let reason = "reason \"x\"\n".to_string();
+        // A decoded file's field on a row (`note`), as `filediff::decoded_json` makes it.
+        let decoded = json!({"shown": "lines", "reason": null, "lines": ["@@ -1 +1 @@", "-a\t", "+b\""],
+            "lines_left_out": 0, "instance_groups": ["nodes"], "all_instance_groups": false});
+        let withheld = json!({"shown": "withheld", "reason": "why", "lines": [],
+            "lines_left_out": 0, "instance_groups": [], "all_instance_groups": true});
+        let cases: [Vec<(&str, Value)>; 3] =
+            [vec![], vec![("note", decoded)], vec![("size", withheld)]];
         for c in &summary.changes {
-            for protected in [None, Some(&reason)] {
+            for (protected, decoded) in [None, Some(&reason)]
+                .into_iter()
+                .flat_map(|p| cases.iter().map(move |d| (p, d)))
+            {
                 let mut by_hand = Vec::new();
                 write_change(
                     &mut by_hand,
                     &mut String::new(),
                     c,
                     &c.attributes,
-                    &[],
+                    decoded,
                     protected,
                 );
-                let mut value = change_json(c, &c.attributes, &[]);
+                let mut value = change_json(c, &c.attributes, decoded);
                 value["protected"] = json!(protected.is_some());
                 value["protected_reason"] = json!(protected);
                 let mut by_serde = Vec::new();
