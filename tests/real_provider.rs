@@ -608,9 +608,11 @@ fn a_kubernetes_upgrade_of_the_managed_files_is_reviewed_as_decoded_lines_on_the
         ],
     );
     expect_code(&plan, 2, "the plan of the upgrade", &moto);
+    // The group follows its template's new version.
     plan.stdout_has("aws_s3_object.nodeupconfig-nodes will be updated in-place")
         .stdout_has("aws_launch_template.nodes-minimal-aws-example-com will be updated in-place")
-        .stdout_has("Plan: 0 to add, 2 to change, 0 to destroy.");
+        .stdout_has("aws_autoscaling_group.nodes-minimal-aws-example-com will be updated in-place")
+        .stdout_has("Plan: 0 to add, 3 to change, 0 to destroy.");
 
     // The review learns the secret from its environment, as in CI.
     p.env("GITHUB_TOKEN", canary);
