@@ -701,4 +701,32 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &second));
         assert_eq!(r.mask("s3cr3t-value another-s3cr3t"), "*** ***");
     }
+
+    /// Issue 21: the review's decoded files hold a secret in forms a line-by-line mask cannot
+    /// cut out; `holds_split` finds them, and finds nothing once the text is masked.
+    #[test]
+    fn a_secret_split_across_lines_or_rewrapped_is_found_without_whitespace() {
+        use base64::Engine as _;
+        let masks = Masks::of(["split-secret-4e1d", "no"]);
+        assert!(masks.is_match("x split-secret-4e1d y"));
+        for text in [
+            "token: split-\n  secret-4e1d\n",
+            "token: split-sec\\\n ret-4e1d\n",
+            "a\tsplit-secret-4e1d",
+        ] {
+            assert!(masks.holds_split(text), "{text:?}");
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode("key=split-secret-4e1d;");
+        let wrapped: String = encoded
+            .as_bytes()
+            .chunks(7)
+            .map(|c| format!("  {}\n", String::from_utf8_lossy(c)))
+            .collect();
+        assert!(!masks.is_match(&wrapped), "{wrapped}");
+        assert!(masks.holds_split(&wrapped), "{wrapped}");
+        assert!(!masks.holds_split(&masks.mask("x split-secret-4e1d y")));
+        // Too short to be a secret: not looked for.
+        assert!(!masks.holds_split("n o"));
+        assert!(!Masks::default().holds_split("anything"));
+    }
 }
