@@ -4,8 +4,9 @@
 //!
 //! The plan JSON is built here from kops's own `data/` files of the minimal-aws fixture
 //! (`../shared/fixtures/kops`), changed as an upgrade changes them, in the shape
-//! `terraform show -json` writes (format 1.2): a real Terraform plan of such a change is not
-//! made here (see the report of the branch that added it).
+//! `terraform show -json` writes (format 1.2). The real provider's plan of such a change is
+//! reviewed in `real_provider.rs`
+//! (`a_kubernetes_upgrade_of_the_managed_files_is_reviewed_as_decoded_lines_on_the_real_aws_provider`).
 
 use std::io::Write as _;
 
