@@ -33,6 +33,7 @@ mod real_provider;
 mod release;
 mod retries;
 mod review;
+mod review_files;
 mod running;
 mod sandbox;
 mod secrets;

@@ -8,6 +8,7 @@ use crate::atomic::WriteError;
 use crate::error::UserError;
 use crate::plan::summary::{Action, AttributeChange, ResourceChange, Shown};
 
+use super::filediff;
 use super::protect::RULE_PREFIX;
 use super::report::{Review, launch_template_changes};
 use super::words::{Style, action_words, code, push_cell, push_code, reasons, rolling_verdict};
@@ -182,7 +183,10 @@ enum Cut {
 pub(crate) struct Layout<'r> {
     review: &'r Review,
     kept: Vec<Section>,
+    /// In the order a budget keeps them: the last is cut first.
     optional: Vec<Section>,
+    /// The order `optional` is written in, by index.
+    display: Vec<usize>,
     cuts: Vec<(usize, Cut)>,
     /// The cut notice, after the top, when something was cut.
     notice: Option<String>,
@@ -197,19 +201,27 @@ impl<'r> Layout<'r> {
         full: &FullReport,
     ) -> Result<Layout<'r>, UserError> {
         let kept = [top(review), risk_section(review), rolling_section(review)];
+        // The decoded files are written first but cut first (they are the longest and each
+        // has a hash line in the details).
         let optional = [
             types_section(review),
             drift_section(review),
             outputs_section(review),
             details_section(review),
             variables_section(review),
+            files_section(review),
         ];
         let optional: Vec<Section> = optional.into_iter().flatten().collect();
+        let mut display: Vec<usize> = (0..optional.len()).collect();
+        if !review.summary.files.is_empty() {
+            display.rotate_right(1);
+        }
         let kept: Vec<Section> = kept.into_iter().flatten().collect();
         let mut layout = Layout {
             review,
             kept,
             optional,
+            display,
             cuts: Vec::new(),
             notice: None,
         };
@@ -324,7 +336,8 @@ impl<'r> Layout<'r> {
                 out.write_all(notice.as_bytes())?;
             }
         }
-        for (i, section) in self.optional.iter().enumerate() {
+        for &i in &self.display {
+            let section = &self.optional[i];
             let cut = self.cuts.iter().find(|(j, _)| *j == i && !whole);
             match cut {
                 None => section.write_to(review, out, section.len(review))?,
@@ -678,6 +691,22 @@ fn outputs_section(review: &Review) -> Option<Section> {
         "\n### Output changes\n\n| Output | Change | Before | After |\n|---|---|---|---|\n"
             .to_string(),
         items,
+    ))
+}
+
+fn files_section(review: &Review) -> Option<Section> {
+    let files = &review.summary.files;
+    if files.is_empty() {
+        return None;
+    }
+    Some(Section::list(
+        "the decoded files",
+        "decoded files",
+        filediff::section_head(files.len()),
+        files
+            .iter()
+            .map(|f| filediff::markdown_item(review, f))
+            .collect(),
     ))
 }
 

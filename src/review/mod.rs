@@ -13,6 +13,7 @@
 //! docs/review.md. `apply` refuses protected deletions through [`effective_rules`](protect::effective_rules) and
 //! [`protected_changes`](protect::protected_changes).
 
+pub(crate) mod filediff;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub(crate) mod json;

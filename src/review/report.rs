@@ -75,7 +75,6 @@ impl Review {
 /// resource after that with dots as dashes (upup/pkg/fi/cloudup/terraformWriter/writer.go,
 /// sanitizeName); the offline sandbox's stand-ins are `terraform_data.aws_launch_template_<name>`.
 pub(super) fn launch_template_changes(review: &Review) -> Vec<(String, String)> {
-    let suffix = format!("-{}", review.cluster.replace('.', "-"));
     review
         .summary
         .changes
@@ -99,14 +98,22 @@ pub(super) fn launch_template_changes(review: &Review) -> Vec<(String, String)> 
             } else {
                 return None;
             };
-            let group = match name.strip_suffix(&suffix).filter(|_| review.cluster_named) {
-                Some(rest) => rest
-                    .strip_suffix("-masters")
-                    .or_else(|| rest.strip_suffix("-apiservers"))
-                    .unwrap_or(rest),
-                None => name,
-            };
-            Some((group.to_string(), c.address.clone()))
+            Some((launch_template_group(review, name), c.address.clone()))
         })
         .collect()
+}
+
+/// The instance group of the launch template kops names `name` (the Terraform resource name):
+/// `<ig>-<cluster>`, `<ig>-masters-<cluster>` or `<ig>-apiservers-<cluster>` with dots as
+/// dashes; the whole name when the review names no cluster.
+pub(super) fn launch_template_group(review: &Review, name: &str) -> String {
+    let suffix = format!("-{}", review.cluster.replace('.', "-"));
+    let group = match name.strip_suffix(&suffix).filter(|_| review.cluster_named) {
+        Some(rest) => rest
+            .strip_suffix("-masters")
+            .or_else(|| rest.strip_suffix("-apiservers"))
+            .unwrap_or(rest),
+        None => name,
+    };
+    group.to_string()
 }

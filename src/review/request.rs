@@ -69,7 +69,7 @@ pub(crate) fn run(
         || "terraform".to_string(),
         |p| p.tool_or_default("terraform"),
     );
-    let opened = plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?;
+    let opened = plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?.with_files();
     let rolling_update = match &args.rolling_update {
         Some(path) => Some(read_rolling_update(path)?),
         None => None,
