@@ -284,7 +284,7 @@ pub(crate) struct CommentArgs {
     /// No changes (the review's exit_status 0) and no earlier comment: post nothing (an earlier one is still updated)
     #[arg(long)]
     pub(crate) skip_no_changes: bool,
-    /// Set the label kopsform:<cluster>/changes, /no-changes or /destroy and remove the other two
+    /// Set the label kopsform:<cluster>/changes, /no-changes, /destroy or /policy and remove the other three
     #[arg(long)]
     pub(crate) labels: bool,
     /// Set the commit status kopsform/<cluster> on the reviewed commit
@@ -383,6 +383,9 @@ pub(crate) struct ReviewArgs {
     /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
     #[arg(long, value_name = "FILE")]
     pub(crate) rolling_update: Option<PathBuf>,
+    /// The rendered manifest (cluster.yml) the [[review.policy]] rules of tasks.toml are evaluated on
+    #[arg(long, value_name = "FILE")]
+    pub(crate) manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -406,6 +409,7 @@ impl ReviewArgs {
             full_report: self.full_report.clone(),
             cluster: self.cluster.clone(),
             rolling_update: self.rolling_update.clone(),
+            manifest: self.manifest.clone(),
             // The command learns them (commands::review), the parser knows none.
             secrets: Default::default(),
         }

@@ -693,7 +693,7 @@ fn labels_and_status_follow_the_review() {
              api --method POST repos/acme/infra/statuses/0123456789abcdef0123456789abcdef01234567 -f state=failure -f context=kopsform/dev -f description=1 protected resource would be destroyed or replaced\n"
         )
     );
-    // GitLab: one call sets the label and removes the other two; no changes is a success.
+    // GitLab: one call sets the label and removes the other three; no changes is a success.
     let mut g = with_cli("glab", &[]);
     g.env("CI_PROJECT_ID", "7");
     g.env("CI_MERGE_REQUEST_IID", "3");
@@ -706,7 +706,7 @@ fn labels_and_status_follow_the_review() {
     assert_eq!(
         calls(&g, "glab"),
         "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
-         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy,kopsform:dev/policy\n\
          api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=No changes.\n"
     );
     // Changes without deletions: `changes`, a success with the headline.
@@ -719,9 +719,24 @@ fn labels_and_status_follow_the_review() {
     .success();
     assert!(
         calls(&g, "glab").ends_with(
-            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy\n\
+            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy,kopsform:dev/policy\n\
              api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=Plan: 1 to add, 0 to change, 0 to destroy.\n"
         )
+    );
+    // A broken policy rule (issue 21): its own label, and a failed status with the rule's message,
+    // whatever else the plan does.
+    let policy = review_json(2, 1, 0).replace(
+        "\"exit_status\": 2",
+        "\"exit_status\": 5, \"policy\": [{\"id\": \"machine-types\", \"message\": \"t3.medium or t3.large only\\nsecond line\"}, {\"id\": \"x\", \"message\": \"y\"}]",
+    );
+    g.file("review.json", &policy);
+    as_bot(&g, "gitlab", &["--labels", "--status"]).success();
+    assert_eq!(
+        calls(&g, "glab"),
+        "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
+         api --method POST projects/7/merge_requests/3/notes -F body=@FILE\n--- body\n<!-- kopsform-review cluster=dev -->\n## Terraform plan review: dev\n--- end\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/policy -f remove_labels=kopsform:dev/changes,kopsform:dev/no-changes,kopsform:dev/destroy\n\
+         api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=failed -f name=kopsform/dev -f description=2 policy violations: t3.medium or t3.large only\n"
     );
 }
 

@@ -308,11 +308,15 @@ fn review_json(args: &CommentArgs, file: &Path) -> Option<PathBuf> {
 
 /// What the review JSON says about the plan.
 struct Verdict {
-    /// 0 no changes, 2 changes, 3 a protected resource destroyed or replaced.
+    /// 0 no changes, 2 changes, 3 a protected resource destroyed or replaced, 5 a policy rule
+    /// broken.
     exit_status: i64,
     /// Deletes and replacements.
     destroy: u64,
     protected: usize,
+    /// The broken policy rules: how many, and the first one's message.
+    violations: usize,
+    first_violation: String,
     errored: bool,
     headline: String,
 }
@@ -333,20 +337,30 @@ impl Verdict {
         }
         let exit_status = json["exit_status"]
             .as_i64()
-            .filter(|s| [0, 2, 3].contains(s))
-            .ok_or_else(|| bad("`exit_status` is not 0, 2 or 3".into()))?;
+            .filter(|s| [0, 2, 3, 5].contains(s))
+            .ok_or_else(|| bad("`exit_status` is not 0, 2, 3 or 5".into()))?;
+        let policy = json["policy"].as_array();
         Ok(Verdict {
             exit_status,
             destroy: json["counts"]["destroy"].as_u64().unwrap_or(0),
             protected: json["protected"].as_array().map_or(0, Vec::len),
+            violations: policy.map_or(0, Vec::len),
+            first_violation: policy
+                .and_then(|p| p.first())
+                .and_then(|v| v["message"].as_str())
+                .unwrap_or("")
+                .to_string(),
             errored: json["errored"].as_bool().unwrap_or(false),
             headline: json["headline"].as_str().unwrap_or("").to_string(),
         })
     }
 
-    /// `destroy` when anything is deleted or replaced, else `changes` or `no-changes`.
+    /// `policy` when a policy rule is broken, `destroy` when anything is deleted or replaced,
+    /// else `changes` or `no-changes`.
     fn label(&self) -> &'static str {
-        if self.destroy > 0 || self.exit_status == 3 {
+        if self.exit_status == 5 {
+            "policy"
+        } else if self.destroy > 0 || self.exit_status == 3 {
             "destroy"
         } else if self.exit_status == 0 && !self.errored {
             "no-changes"
@@ -598,7 +612,7 @@ fn github_labels(api: &Api, target: &Target) -> Result<Vec<String>, UserError> {
         .collect())
 }
 
-/// Sets `kopsform:<cluster>/<verdict>` and removes the other two of the cluster.
+/// Sets `kopsform:<cluster>/<verdict>` and removes the other three of the cluster.
 fn set_labels(
     api: &Api,
     target: &Target,
@@ -607,7 +621,7 @@ fn set_labels(
     present: Option<&[String]>,
 ) -> Result<(), UserError> {
     let wanted = format!("kopsform:{cluster}/{}", verdict.label());
-    let others: Vec<String> = ["changes", "no-changes", "destroy"]
+    let others: Vec<String> = ["changes", "no-changes", "destroy", "policy"]
         .iter()
         .map(|kind| format!("kopsform:{cluster}/{kind}"))
         .filter(|l| *l != wanted)
@@ -645,7 +659,8 @@ fn set_labels(
 }
 
 /// The commit status `kopsform/<cluster>`: success for no changes and for changes, failure when a
-/// protected resource would be destroyed or replaced, and when planning errored.
+/// policy rule is broken, when a protected resource would be destroyed or replaced, and when
+/// planning errored.
 fn set_status(
     api: &Api,
     target: &Target,
@@ -655,6 +670,20 @@ fn set_status(
 ) -> Result<(), UserError> {
     let (ok, description) = if verdict.errored {
         (false, "planning failed".to_string())
+    } else if verdict.exit_status == 5 {
+        let n = verdict.violations;
+        let first = verdict
+            .first_violation
+            .split(['\n', '\r'])
+            .next()
+            .unwrap_or("");
+        (
+            false,
+            format!(
+                "{n} policy violation{}: {first}",
+                if n == 1 { "" } else { "s" }
+            ),
+        )
     } else if verdict.exit_status == 3 {
         let n = verdict.protected;
         (

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::project::cluster::ClusterConfig;
+pub(crate) use crate::project::policy::PolicyRule;
 pub(crate) use crate::project::provider::{ProviderOverride, Setting};
 use crate::project::task::Task;
 use crate::tools::retry::RetryConfig;
@@ -199,6 +200,10 @@ pub(crate) struct ReviewConfig {
     /// autoscaling groups) in addition to `protect`.
     #[serde(default = "default_true")]
     pub(crate) protect_defaults: bool,
+    /// `[[review.policy]]`: conditions the rendered manifest (cluster.yml) must meet; a review
+    /// with a violation exits with status 5 (docs/tasks-toml.md, docs/review.md).
+    #[serde(default)]
+    pub(crate) policy: Vec<PolicyRule>,
 }
 
 impl Default for ReviewConfig {
@@ -206,6 +211,7 @@ impl Default for ReviewConfig {
         ReviewConfig {
             protect: Vec::new(),
             protect_defaults: true,
+            policy: Vec::new(),
         }
     }
 }

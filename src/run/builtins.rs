@@ -472,6 +472,7 @@ impl<'p> Runner<'p> {
             rolling_update,
             target,
             json,
+            manifest,
         } = step
         else {
             return Ok(());
@@ -496,6 +497,7 @@ impl<'p> Runner<'p> {
             }),
             cluster,
             rolling_update: rolling_update.map(|r| self.project.path(r)),
+            manifest: manifest.as_deref().map(|m| self.project.path(m)),
             // What this run learned: sensitive outputs and secret variables reach plan values
             // that Terraform does not mark sensitive.
             secrets: self.redactor.masks(),
@@ -505,6 +507,7 @@ impl<'p> Runner<'p> {
         let verdict = match code {
             crate::review::protect::EXIT_NO_CHANGES => "no changes",
             crate::review::protect::EXIT_PROTECTED => "changes, some to PROTECTED resources",
+            crate::review::protect::EXIT_POLICY => "a POLICY rule is broken",
             _ => "changes",
         };
         progress!("{prefix}review of {plan} written to {out}: {verdict}");
