@@ -82,6 +82,10 @@ pub(crate) struct GlobalArgs {
     /// Allow the plan to delete or replace this protected resource address (repeatable)
     #[arg(long = "allow-destroy", value_name = "ADDRESS", global = true)]
     pub(crate) allow_destroy: Vec<String>,
+    /// Apply only the plan this approval (written by `kopsform ci approval --out`) approved, and
+    /// allow the protected resources it names
+    #[arg(long = "approval", value_name = "FILE", global = true)]
+    pub(crate) approval: Option<PathBuf>,
     /// Act on this cluster of [clusters.<ID>] (repeatable)
     #[arg(long = "cluster", value_name = "ID", global = true)]
     pub(crate) cluster: Vec<String>,
@@ -243,6 +247,43 @@ pub(crate) enum CiCommand {
         after_help = "The number comes from --number, else CI_MERGE_REQUEST_IID (GitLab) or PR_NUMBER / GITHUB_REF\n(GitHub). The comment that carries the review's marker line and was written by the same account\nis edited in place; one by anybody else is never touched. --labels, --status and\n--skip-no-changes read the review JSON (FILE with .json for .md, or --review-json). A review made\nagainst a base branch that has moved since gets a visible stale line.\n\nExamples:\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n  kopsform ci comment github .kopsform/dryrun/review.md --number 42\n  kopsform ci comment github review.md --labels --status --skip-no-changes\n\nDocs: docs/ci/github.md, docs/ci/gitlab.md"
     )]
     Comment(CommentArgs),
+    /// Print the exact comment an approver posts to approve a sealed plan (and its protected deletions)
+    #[command(
+        name = "approve-text",
+        after_help = "The plan must be sealed and unchanged (the plan task's seal-plan). The text names the plan's\nsha256 and one `allow-destroy ADDRESS` line per protected resource the plan destroys or replaces;\nan approver in [ci] approvers posts it, exactly, as a comment on the pull or merge request.\n\nExample:\n  kopsform ci approve-text --plan 2-kops/kubernetes.tfplan\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
+    )]
+    ApproveText(ApproveTextArgs),
+    /// Check that a [ci] approvers member approved exactly this plan; print the addresses it allows
+    #[command(
+        after_help = "Reads the comments of the pull or merge request (--number, else PR_NUMBER / CI_MERGE_REQUEST_IID,\nelse the request of the commit --sha / GITHUB_SHA / CI_COMMIT_SHA) with gh or glab. An approval is\na comment in exactly the form `ci approve-text` prints, by an approver, posted after the last push\nand never edited. Exits 1 when there is none for this plan's sha256, naming both hashes when the\napproval is of another plan. --out writes it for `kopsform --approval FILE apply`.\n\nExamples:\n  kopsform ci approval github --plan 2-kops/kubernetes.tfplan --out approval.json\n  kopsform --approval approval.json --yes apply\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
+    )]
+    Approval(ApprovalArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ApproveTextArgs {
+    /// The sealed plan
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ApprovalArgs {
+    /// Where the approvals are
+    #[arg(value_enum, value_name = "PLATFORM")]
+    pub(crate) platform: ReviewTarget,
+    /// The sealed plan the apply job applies
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+    /// The pull or merge request number
+    #[arg(long, value_name = "N")]
+    pub(crate) number: Option<u64>,
+    /// The commit whose request holds the approvals (default: GITHUB_SHA or CI_COMMIT_SHA)
+    #[arg(long, value_name = "SHA")]
+    pub(crate) sha: Option<String>,
+    /// Write the approval (plan sha256, approver, addresses) to FILE for `kopsform --approval FILE`
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -207,7 +207,7 @@ impl Target {
 }
 
 /// A variable of the environment, unless unset or empty.
-fn env(name: &str) -> Option<String> {
+pub(super) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -235,13 +235,13 @@ fn number(args: &CommentArgs, vars: &[&str], what: &str) -> Result<String, UserE
 }
 
 /// `gh api` / `glab api`, run without a shell.
-struct Api<'a> {
-    program: &'static str,
-    cwd: &'a Path,
+pub(super) struct Api<'a> {
+    pub(super) program: &'static str,
+    pub(super) cwd: &'a Path,
 }
 
 impl Api<'_> {
-    fn call(&self, extra: &[&str]) -> Result<Vec<u8>, UserError> {
+    pub(super) fn call(&self, extra: &[&str]) -> Result<Vec<u8>, UserError> {
         let mut argv = vec!["api"];
         argv.extend_from_slice(extra);
         let crate::tools::process::Output {
@@ -261,7 +261,7 @@ impl Api<'_> {
     }
 
     /// A GET of `endpoint`, its JSON.
-    fn get(&self, endpoint: &str) -> Result<Value, UserError> {
+    pub(super) fn get(&self, endpoint: &str) -> Result<Value, UserError> {
         let out = self.call(&[endpoint])?;
         serde_json::from_slice(&out).map_err(|e| {
             UserError::new(format!(
@@ -272,7 +272,7 @@ impl Api<'_> {
     }
 
     /// Every item of a listing, all pages (`--paginate` prints one JSON array per page).
-    fn list(&self, endpoint: &str) -> Result<Vec<Value>, UserError> {
+    pub(super) fn list(&self, endpoint: &str) -> Result<Vec<Value>, UserError> {
         let paged = format!("{endpoint}?per_page=100");
         let out = self.call(&["--paginate", &paged])?;
         let mut items = Vec::new();
@@ -458,7 +458,7 @@ fn find_comment(api: &Api, target: &Target, marker: &str, me: &str) -> Result<Fo
 }
 
 /// A commit id: 7 to 64 hexadecimal digits.
-fn commit_id(value: String, from: &str) -> Result<String, UserError> {
+pub(super) fn commit_id(value: String, from: &str) -> Result<String, UserError> {
     if (7..=64).contains(&value.len()) && value.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(value.to_ascii_lowercase())
     } else {
@@ -588,7 +588,7 @@ fn with_stale_line(body: &str, marker: &str, stale: Option<&str>) -> String {
 }
 
 /// Posts `text` as the `body` of `method endpoint`, from a private temporary file.
-fn post_body(api: &Api, method: &str, endpoint: &str, text: &str) -> Result<(), UserError> {
+pub(super) fn post_body(api: &Api, method: &str, endpoint: &str, text: &str) -> Result<(), UserError> {
     let mut temp = tempfile::Builder::new()
         .prefix("kopsform-comment")
         .suffix(".md")
@@ -729,7 +729,7 @@ fn set_status(
 }
 
 /// `text` percent-encoded for one segment of a URL path (RFC 3986 unreserved characters kept).
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     crate::redact::percent_encoded(text, crate::redact::UNRESERVED, false)
 }
 

@@ -137,6 +137,10 @@ pub(crate) struct CiConfig {
     /// Which tasks the jobs run.
     #[serde(default)]
     pub(crate) tasks: CiTasks,
+    /// Who may approve a plan: logins, `@org/team` (GitHub) or `@group/subgroup` (GitLab). When
+    /// set, the apply job applies only a plan one of them approved (docs/security.md).
+    #[serde(default)]
+    pub(crate) approvers: Vec<String>,
 }
 
 impl Default for CiConfig {
@@ -158,6 +162,7 @@ impl Default for CiConfig {
             manual_rolling_update: true,
             env: IndexMap::new(),
             tasks: CiTasks::default(),
+            approvers: Vec::new(),
         }
     }
 }

@@ -424,6 +424,16 @@ impl<'p> Runner<'p> {
         env: &[(String, String)],
     ) -> Result<(), UserError> {
         let plan_path = self.project.path(plan);
+        // `--approval`: the addresses it allows hold for the plan it approved, and no other.
+        if let Some(approved) = &self.options.approved_plan {
+            let now = seal::hash_path(&plan_path)?;
+            if *approved != now {
+                return Err(UserError::new(format!(
+                    "refusing to apply {plan}: the approval is of plan sha256:{approved}, this plan is sha256:{now}; the plan was made again since it was approved: review this one and have it approved"
+                )));
+            }
+            progress!("{prefix}{plan} is the approved plan (sha256 {})", &now[..12.min(now.len())]);
+        }
         let terraform = self.project.tool_or_default("terraform");
         let text = crate::plan::read::read_json(&plan_path, &terraform, env)?;
         // The `terraform apply` of this plan that follows needs its secrets: learn them now
