@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::support::{Project, S3, bring_up, cluster_project, repo, require, require_terraform};
 
 /// A package `.ci/run` installs with npm into target/ci-tools (`.bin/NAME` for a command).
-fn ci_tool(name: &str) -> PathBuf {
+pub(crate) fn ci_tool(name: &str) -> PathBuf {
     let path = repo().join("target/ci-tools/node_modules").join(name);
     assert!(
         path.exists(),
@@ -17,7 +17,7 @@ fn ci_tool(name: &str) -> PathBuf {
     path
 }
 
-fn require_check_jsonschema() {
+pub(crate) fn require_check_jsonschema() {
     require(
         "check-jsonschema",
         "pip install check-jsonschema (.ci/run installs it when missing)",
@@ -408,7 +408,7 @@ fn jenkinsfiles_pass_npm_groovy_lint() {
 /// and `--- end`. A call whose arguments (joined by spaces) equal a route's prints the route's
 /// output and exits with its status (output on stderr when that is not 0); any other prints an
 /// empty list (`--paginate`) or `{}`.
-fn platform_cli(p: &Project, name: &str, routes: &[(&str, i32, &str)]) {
+pub(crate) fn platform_cli(p: &Project, name: &str, routes: &[(&str, i32, &str)]) {
     let mut patterns = String::new();
     for (i, (call, code, out)) in routes.iter().enumerate() {
         patterns.push_str(call);
@@ -450,7 +450,7 @@ case "$*" in *--paginate*) echo '[]' ;; *) echo '{{}}' ;; esac
 }
 
 /// The variables of the CI a comment test may inherit from the machine running the tests.
-const CI_VARS: &[&str] = &[
+pub(crate) const CI_VARS: &[&str] = &[
     "GITHUB_ACTIONS",
     "GITHUB_REPOSITORY",
     "GITHUB_REF",
@@ -481,7 +481,7 @@ fn as_bot(p: &Project, platform: &str, flags: &[&str]) -> crate::support::Run {
 }
 
 /// A project with the `gh` (or `glab`) stand-in on its PATH, logging into the project folder.
-fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
+pub(crate) fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
     let mut p = Project::new();
     platform_cli(&p, name, routes);
     let path = format!(
@@ -496,7 +496,7 @@ fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
 }
 
 /// The log of the stand-in `name`, and it removed (empty when no call was made).
-fn calls(p: &Project, name: &str) -> String {
+pub(crate) fn calls(p: &Project, name: &str) -> String {
     let log = p.join(&format!("{name}.log"));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(log);

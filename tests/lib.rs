@@ -3,6 +3,7 @@
 
 mod support;
 
+mod approvals;
 mod architecture;
 mod audit;
 mod ci;

@@ -611,10 +611,16 @@ fn download_script(downloads: &[Vec<String>]) -> String {
 
 /// The `plan` of the apply task's `check-plan` step, as written in tasks.toml.
 fn checked_plan(project: &Project, task: &str) -> Option<String> {
-    project.config.tasks.get(task)?.steps.iter().find_map(|s| match s {
-        Step::Builtin(Builtin::CheckPlan { plan }) => Some(plan.clone()),
-        _ => None,
-    })
+    project
+        .config
+        .tasks
+        .get(task)?
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Builtin(Builtin::CheckPlan { plan }) => Some(plan.clone()),
+            _ => None,
+        })
 }
 
 /// The `out` and `json` of the dry-run task's review step, as written in tasks.toml.
@@ -795,7 +801,11 @@ impl Pipeline {
         let plan = self.run(c, &self.update, false);
         match (&c.approved_plan, self.approvals) {
             (Some(path), Some(_)) => {
-                let base = c.kopsform.split(" --cluster ").next().unwrap_or(&c.kopsform);
+                let base = c
+                    .kopsform
+                    .split(" --cluster ")
+                    .next()
+                    .unwrap_or(&c.kopsform);
                 format!(
                     "{plan} && {base} ci approve-text --plan {}",
                     shell_word(path)
@@ -814,7 +824,11 @@ impl Pipeline {
         };
         // Beside the plan, in the plan's folder (which the job has: the plan job's artifacts).
         let file = format!("{plan}.approval.json");
-        let base = c.kopsform.split(" --cluster ").next().unwrap_or(&c.kopsform);
+        let base = c
+            .kopsform
+            .split(" --cluster ")
+            .next()
+            .unwrap_or(&c.kopsform);
         let with_approval = apply.replacen(
             " --yes ",
             &format!(" --approval {} --yes ", shell_word(&file)),

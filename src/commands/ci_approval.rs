@@ -88,7 +88,10 @@ impl ApprovalText {
 
 /// 64 lower-case hexadecimal digits.
 fn is_sha256(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A Terraform resource address as the review lists it: letters, digits and `_-.[]"/:`, not
@@ -324,7 +327,10 @@ fn last_push(api: &Api, r: &Request) -> Result<std::time::SystemTime, UserError>
         return Ok(merged);
     }
     if r.github {
-        let head = request["head"]["sha"].as_str().unwrap_or_default().to_string();
+        let head = request["head"]["sha"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let head = commit_id(head, &format!("`gh api {endpoint}` head.sha"))?;
         let commit = format!("{}/commits/{head}", r.base);
         time(&api.get(&commit)?["commit"]["committer"]["date"]).ok_or_else(|| no_time(&commit))
@@ -420,8 +426,9 @@ fn is_approver(
                         continue;
                     };
                     let endpoint = format!("groups/{}/members/all/{id}", encode(group));
-                    api.get(&endpoint)
-                        .is_ok_and(|m| m["id"].as_u64() == Some(id) && m["state"].as_str() != Some("blocked"))
+                    api.get(&endpoint).is_ok_and(|m| {
+                        m["id"].as_u64() == Some(id) && m["state"].as_str() != Some("blocked")
+                    })
                 };
                 if member {
                     return Ok(true);
@@ -506,7 +513,10 @@ pub(crate) fn approval_command(
             continue;
         }
         // The newest one counts: an approver may narrow what an earlier comment allowed.
-        if chosen.as_ref().is_none_or(|(old, _)| old.created <= c.created) {
+        if chosen
+            .as_ref()
+            .is_none_or(|(old, _)| old.created <= c.created)
+        {
             chosen = Some((c, text));
         }
     }
@@ -566,8 +576,9 @@ pub(crate) fn read_approval(path: &Path) -> Result<Approval, UserError> {
             path.display()
         ))
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UserError::new(format!("{}: cannot read the approval: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UserError::new(format!("{}: cannot read the approval: {e}", path.display()))
+    })?;
     let approval: Approval = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     if approval.kopsform_approval != 1 || !is_sha256(&approval.plan_sha256) {
         return Err(bad("no version 1 or no plan sha256".into()));
@@ -601,10 +612,7 @@ mod tests {
             )
         );
         assert_eq!(ApprovalText::parse(&body), Some(text.clone()));
-        assert_eq!(
-            ApprovalText::parse(&body.replace('\n', "\r\n")),
-            Some(text)
-        );
+        assert_eq!(ApprovalText::parse(&body.replace('\n', "\r\n")), Some(text));
         let hostile = [
             format!("LGTM\n/kopsform approve sha256:{H}"),
             format!(" /kopsform approve sha256:{H}"),
@@ -618,7 +626,10 @@ mod tests {
             format!("/kopsform approve sha256:{H}\nallow-destroy $(id)"),
             format!("/kopsform approve sha256:{H}\nallow-destroy a.b\u{0}"),
             format!("/kopsform approve sha256:{H}\nallow-destroy a.b\rallow-destroy c.d"),
-            format!("/kopsform approve sha256:{H}\nallow-destroy {}", "a".repeat(513)),
+            format!(
+                "/kopsform approve sha256:{H}\nallow-destroy {}",
+                "a".repeat(513)
+            ),
             format!("/kopsform approve sha256:{H} --allow-destroy x"),
             format!("/kopsform approve sha256:{H}\n<!-- hidden -->"),
         ];

@@ -588,7 +588,12 @@ fn with_stale_line(body: &str, marker: &str, stale: Option<&str>) -> String {
 }
 
 /// Posts `text` as the `body` of `method endpoint`, from a private temporary file.
-pub(super) fn post_body(api: &Api, method: &str, endpoint: &str, text: &str) -> Result<(), UserError> {
+pub(super) fn post_body(
+    api: &Api,
+    method: &str,
+    endpoint: &str,
+    text: &str,
+) -> Result<(), UserError> {
     let mut temp = tempfile::Builder::new()
         .prefix("kopsform-comment")
         .suffix(".md")

@@ -167,10 +167,10 @@ pub(crate) fn check_rules(rules: &[PolicyRule]) -> Result<(), String> {
                     .into(),
             );
         }
-        if let Some(glob) = &rule.name {
-            if let Err(e) = glob::Pattern::new(glob) {
-                return fail(format!("`name = {glob:?}` is not a valid glob ({})", e.msg));
-            }
+        if let Some(glob) = &rule.name
+            && let Err(e) = glob::Pattern::new(glob)
+        {
+            return fail(format!("`name = {glob:?}` is not a valid glob ({})", e.msg));
         }
         if let Err(why) = parse_path(&rule.path) {
             return fail(why);

@@ -172,7 +172,7 @@ fn holds(op: PolicyOp, actual: &Value, expected: Option<&Value>) -> bool {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
     };
-    let order = || Some(actual.as_f64()?.partial_cmp(&expected.as_f64()?)?);
+    let order = || actual.as_f64()?.partial_cmp(&expected.as_f64()?);
     use std::cmp::Ordering::{Equal, Greater, Less};
     match op {
         PolicyOp::Eq => equal(actual, expected),

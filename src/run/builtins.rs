@@ -432,7 +432,10 @@ impl<'p> Runner<'p> {
                     "refusing to apply {plan}: the approval is of plan sha256:{approved}, this plan is sha256:{now}; the plan was made again since it was approved: review this one and have it approved"
                 )));
             }
-            progress!("{prefix}{plan} is the approved plan (sha256 {})", &now[..12.min(now.len())]);
+            progress!(
+                "{prefix}{plan} is the approved plan (sha256 {})",
+                &now[..12.min(now.len())]
+            );
         }
         let terraform = self.project.tool_or_default("terraform");
         let text = crate::plan::read::read_json(&plan_path, &terraform, env)?;
