@@ -556,4 +556,51 @@ fn the_apply_jobs_check_the_approval_and_stay_valid_pipelines() {
     );
     run.success();
     assert_eq!(run.stdout, "", "{}", run.show());
+    // gitlab-ci-local reads the pipeline, validates it against GitLab's schema and lists the jobs
+    // of a main-branch pipeline: the apply still waits for a person, after the plan.
+    let gcl = crate::ci::ci_tool(".bin/gitlab-ci-local");
+    std::fs::copy(p.join(&gitlab), p.join(".gitlab-ci.yml")).unwrap();
+    p.tool(".", "git", &["init", "-q", "-b", "main"]).success();
+    p.tool(".", "git", &["add", "-A"]).success();
+    p.tool(
+        ".",
+        "git",
+        &[
+            "-c",
+            "user.name=ci",
+            "-c",
+            "user.email=ci@example.com",
+            "commit",
+            "-qm",
+            "approvals",
+        ],
+    )
+    .success();
+    p.env("GCL_IGNORE_PREDEFINED_VARS", "CI_COMMIT_BRANCH");
+    let listed = p.tool(
+        ".",
+        gcl.to_str().unwrap(),
+        &["--list", "--variable", "CI_COMMIT_BRANCH=main"],
+    );
+    listed.success().stderr_has("json schema validated");
+    assert_eq!(
+        listed.stdout,
+        "\
+name                        description  stage                when        allow_failure  needs
+plan:dev                                 dev-plan             on_success  false          []
+apply:dev                                dev-apply            manual      false          [plan:dev]
+rolling-update:dev                       dev-rolling-update   on_success  false          [apply:dev]
+rolling-update-yes:dev                   dev-rolling-update   manual      false          [rolling-update:dev]
+plan:staging                             live-plan            on_success  false          [rolling-update-yes:dev]
+plan:prod                                live-plan            on_success  false          [rolling-update-yes:dev]
+apply:staging                            live-apply           manual      false          [plan:staging]
+apply:prod                               live-apply           manual      false          [plan:prod]
+rolling-update:staging                   live-rolling-update  on_success  false          [apply:staging]
+rolling-update-yes:staging               live-rolling-update  manual      false          [rolling-update:staging]
+rolling-update:prod                      live-rolling-update  on_success  false          [apply:prod]
+rolling-update-yes:prod                  live-rolling-update  manual      false          [rolling-update:prod]
+",
+        "{}",
+        listed.show()
+    );
 }
