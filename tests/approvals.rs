@@ -243,6 +243,15 @@ fn comment(id: u64, login: &str, created: &str, updated: &str, body: &str) -> St
 
 const PULL: &str = "api repos/acme/infra/pulls/12";
 const COMMENTS: &str = "api --paginate repos/acme/infra/issues/12/comments?per_page=100";
+const EVENTS: &str = "api --paginate repos/acme/infra/issues/12/events?per_page=100";
+
+/// An approval label of another plan.
+const OTHER_LABEL: &str = "kopsform-approve:0123456789abcdef0123456789abcdef";
+
+/// A GitHub issue event that adds or removes a label.
+fn label_event(id: u64, event: &str, login: &str, created: &str, name: &str) -> String {
+    serde_json::json!({"id": id, "event": event, "actor": {"login": login}, "created_at": created, "label": {"name": name}}).to_string()
+}
 const MERGED: &str = "{\"merged_at\": \"2026-12-01T10:00:00Z\", \"head\": {\"sha\": \"0123456789abcdef0123456789abcdef01234567\"}}";
 
 #[test]
@@ -289,12 +298,23 @@ fn an_approved_plan_applies_with_its_addresses_and_a_remade_plan_is_refused_with
         // An approval by an approver, written with Windows line ends: the one that counts.
         comment(5, "Alice", after, after, &approve.replace('\n', "\r\n")),
     ];
+    let label = format!("kopsform-approve:{}", &hash[..32]);
+    let events = [
+        // A label of this plan by a non-approver; a label named like an approval that is not one;
+        // an approver's label added, then removed.
+        label_event(21, "labeled", "mallory", after, &label),
+        label_event(22, "labeled", "alice", after, "kopsform-approve:zz"),
+        label_event(23, "labeled", "alice", after, OTHER_LABEL),
+        label_event(24, "unlabeled", "alice", after, OTHER_LABEL),
+        label_event(25, "closed", "alice", after, ""),
+    ];
     platform_cli(
         &p,
         "gh",
         &[
             (PULL, 0, MERGED),
             (COMMENTS, 0, &format!("[{}]", comments.join(", "))),
+            (EVENTS, 0, &format!("[{}]", events.join(", "))),
         ],
     );
     let found = ci(
@@ -317,13 +337,16 @@ fn an_approved_plan_applies_with_its_addresses_and_a_remade_plan_is_refused_with
              kopsform: comment 2 by alice is older than the last push to the pull request: not an approval\n\
              kopsform: comment 3 by alice was edited after it was posted: not an approval\n\
              kopsform: comment 4 is not an approval: not exactly in the form `ci approve-text` prints\n\
+             kopsform: label {label} (event 21) by mallory approves, but mallory is not in [ci] approvers: ignored\n\
+             kopsform: label kopsform-approve:zz (event 22) is not an approval: not exactly in the form `ci approve-text` prints\n\
              plan sha256:{hash} approved by Alice (comment 5 on pull request 12)\n"
         )
     );
-    // mallory is asked about as a member of the team (the stand-in says no).
+    // mallory is asked about as a member of the team (the stand-in says no), twice.
+    let team = "api orgs/acme/teams/platform/memberships/mallory";
     assert_eq!(
         calls(&p, "gh"),
-        format!("{PULL}\n{COMMENTS}\napi orgs/acme/teams/platform/memberships/mallory\n")
+        format!("{PULL}\n{COMMENTS}\n{EVENTS}\n{team}\n{team}\n")
     );
     // The approved plan applies, its address allowed.
     p.kopsform(&["--approval", "approval.json", "--yes", "apply"])
@@ -378,6 +401,8 @@ fn gitlab_approvals_come_from_the_commits_merge_request_and_its_group_members() 
     let note = |id: u64, name: &str, user: u64, system: bool| {
         serde_json::json!({"id": id, "author": {"username": name, "id": user}, "system": system, "created_at": "2026-12-02T10:00:00.123Z", "updated_at": "2026-12-02T10:00:00.123Z", "body": approve}).to_string()
     };
+    const LABEL_EVENTS: &str =
+        "api --paginate projects/7/merge_requests/3/resource_label_events?per_page=100";
     let mrs =
         "api projects/7/repository/commits/89abcdef0123456789abcdef0123456789abcdef/merge_requests";
     let notes = "api --paginate projects/7/merge_requests/3/notes?per_page=100";
@@ -414,10 +439,50 @@ fn gitlab_approvals_come_from_the_commits_merge_request_and_its_group_members() 
     assert_eq!(
         calls(&p, "glab"),
         format!(
-            "{mrs}\napi projects/7/merge_requests/3\napi projects/7/merge_requests/3/versions\n{notes}\n\
+            "{mrs}\napi projects/7/merge_requests/3\napi projects/7/merge_requests/3/versions\n{notes}\n{LABEL_EVENTS}\n\
              api groups/infra%2Fplatform/members/all/43\napi groups/infra%2Fplatform/members/all/42\n"
         )
     );
+    // A label approval (no note): bob's label of this plan, added after a removed one; it allows
+    // no destruction.
+    let label = format!("kopsform-approve:{}", &hash[..32]);
+    let event = |id: u64, action: &str, created: &str| {
+        serde_json::json!({"id": id, "action": action, "user": {"username": "bob", "id": 42}, "created_at": created, "label": {"name": label}}).to_string()
+    };
+    let events = format!(
+        "[{}, {}, {}]",
+        event(7, "add", "2026-12-02T09:30:00Z"),
+        event(8, "remove", "2026-12-02T09:40:00Z"),
+        event(9, "add", "2026-12-02T09:50:00Z")
+    );
+    let mut with_label = routes[..3].to_vec();
+    with_label.push((LABEL_EVENTS, 0, &events));
+    with_label.push(routes[4]);
+    platform_cli(&p, "glab", &with_label);
+    let labelled = ci(
+        &p,
+        &[
+            "approval",
+            "gitlab",
+            "--plan",
+            "tf/p.tfplan",
+            "--out",
+            "a.json",
+        ],
+    );
+    labelled.success();
+    assert_eq!(
+        labelled.stderr,
+        format!(
+            "plan sha256:{hash} approved by bob (label {label} (event 9) on merge request 3)\n"
+        )
+    );
+    let written: serde_json::Value = serde_json::from_str(&p.read("a.json")).unwrap();
+    assert_eq!(
+        written,
+        serde_json::json!({"kopsform_approval": 1, "plan_sha256": hash, "approved_by": "bob", "source": format!("label {label} (event 9)"), "allow_destroy": []})
+    );
+    std::fs::remove_file(p.join("a.json")).unwrap();
     // No approval at all: the message says what to post, and by whom.
     platform_cli(&p, "glab", &routes[..3]);
     ci(&p, &["approval", "gitlab", "--plan", "tf/p.tfplan", "--out", "a.json"])
@@ -470,7 +535,7 @@ fn approvals_need_approvers_and_approval_files_are_checked() {
     // A hand-made approval file with an address that is a flag: refused before anything runs.
     p.file(
         "approval.json",
-        &format!("{{\"kopsform_approval\": 1, \"plan_sha256\": \"{}\", \"approved_by\": \"a\", \"comment\": 1, \"allow_destroy\": [\"--yes\"]}}", "a".repeat(64)),
+        &format!("{{\"kopsform_approval\": 1, \"plan_sha256\": \"{}\", \"approved_by\": \"a\", \"source\": \"comment 1\", \"allow_destroy\": [\"--yes\"]}}", "a".repeat(64)),
     );
     p.kopsform(&["--approval", "approval.json", "list"])
         .failure(1)

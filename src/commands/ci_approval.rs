@@ -27,6 +27,10 @@ const APPROVE: &str = "/kopsform approve sha256:";
 const ALLOW: &str = "allow-destroy ";
 /// The longest address an approval may name.
 const ADDRESS_MAX: usize = 512;
+/// An approval label: this, then the first [`LABEL_HEX`] hex digits of the plan's hash (a GitHub
+/// label has at most 50 characters, too few for the whole hash). It allows no destruction.
+pub(crate) const LABEL: &str = "kopsform-approve:";
+pub(crate) const LABEL_HEX: usize = 32;
 
 /// What `ci approval` found, written for `kopsform --approval FILE`: the plan's hash and the
 /// addresses the approver allowed to be destroyed or replaced.
@@ -36,8 +40,8 @@ pub(crate) struct Approval {
     pub(crate) kopsform_approval: u32,
     pub(crate) plan_sha256: String,
     pub(crate) approved_by: String,
-    /// The comment's id on the platform.
-    pub(crate) comment: u64,
+    /// Where the approval is: `comment ID` or `label NAME (event ID)`.
+    pub(crate) source: String,
     pub(crate) allow_destroy: Vec<String>,
 }
 
@@ -155,6 +159,10 @@ pub(crate) fn approve_text_command(
             allow_destroy.push(change.address);
         }
     }
+    eprintln!(
+        "kopsform: an approver posts this, exactly, as a comment on the pull or merge request (the label {LABEL}{} approves this plan too, allowing no destruction)",
+        &plan_sha256[..LABEL_HEX]
+    );
     print!(
         "{}",
         ApprovalText {
@@ -340,19 +348,31 @@ fn last_push(api: &Api, r: &Request) -> Result<std::time::SystemTime, UserError>
     }
 }
 
-/// A comment as the platform describes it.
-struct Comment {
-    id: u64,
+/// What a comment or a label says.
+enum Approves {
+    /// A comment in the strict form.
+    Text(ApprovalText),
+    /// An approval label on the request: the hash prefix it names.
+    Label(String),
+    /// A comment that starts like an approval, or a label named like one, but is not one.
+    Malformed,
+    /// Anything else.
+    Nothing,
+}
+
+/// A comment, or an approval label's last event, as the platform describes it.
+struct Candidate {
+    /// `comment ID`, `label NAME (event ID)`.
+    what: String,
     author: String,
     /// GitLab's numeric user id (group membership is asked by it).
     author_id: Option<u64>,
-    body: String,
     created: Option<std::time::SystemTime>,
     edited: bool,
-    system: bool,
+    approves: Approves,
 }
 
-fn comments(api: &Api, r: &Request) -> Result<Vec<Comment>, UserError> {
+fn comments(api: &Api, r: &Request) -> Result<Vec<Candidate>, UserError> {
     let endpoint = if r.github {
         format!("{}/issues/{}/comments", r.base, r.number)
     } else {
@@ -361,23 +381,96 @@ fn comments(api: &Api, r: &Request) -> Result<Vec<Comment>, UserError> {
     Ok(api
         .list(&endpoint)?
         .into_iter()
+        // GitLab's system notes (label changes, pushes) are never a person's approval.
+        .filter(|c| !c["system"].as_bool().unwrap_or(false))
         .filter_map(|c| {
             let author = if r.github {
                 &c["user"]["login"]
             } else {
                 &c["author"]["username"]
             };
-            Some(Comment {
-                id: c["id"].as_u64()?,
+            let body = c["body"].as_str().unwrap_or("");
+            let approves = match ApprovalText::parse(body) {
+                Some(text) => Approves::Text(text),
+                None if body.trim_start().starts_with("/kopsform approve") => Approves::Malformed,
+                None => Approves::Nothing,
+            };
+            Some(Candidate {
+                what: format!("comment {}", c["id"].as_u64()?),
                 author: author.as_str().unwrap_or("").to_string(),
                 author_id: c["author"]["id"].as_u64(),
-                body: c["body"].as_str().unwrap_or("").to_string(),
                 created: time(&c["created_at"]),
                 edited: c["created_at"] != c["updated_at"],
-                system: c["system"].as_bool().unwrap_or(false),
+                approves,
             })
         })
         .collect())
+}
+
+/// The approval labels on the request, each from its last event: who added it and when (GitHub
+/// `issues/N/events`, `labeled`/`unlabeled`; GitLab `resource_label_events`, `add`/`remove`). A
+/// label removed since is no approval.
+fn labels(api: &Api, r: &Request) -> Result<Vec<Candidate>, UserError> {
+    let endpoint = if r.github {
+        format!("{}/issues/{}/events", r.base, r.number)
+    } else {
+        format!(
+            "{}/merge_requests/{}/resource_label_events",
+            r.base, r.number
+        )
+    };
+    let mut last: Vec<(String, Option<Candidate>)> = Vec::new();
+    for e in api.list(&endpoint)? {
+        let (added, author) = if r.github {
+            match e["event"].as_str() {
+                Some("labeled") => (true, &e["actor"]["login"]),
+                Some("unlabeled") => (false, &e["actor"]["login"]),
+                _ => continue,
+            }
+        } else {
+            match e["action"].as_str() {
+                Some("add") => (true, &e["user"]["username"]),
+                Some("remove") => (false, &e["user"]["username"]),
+                _ => continue,
+            }
+        };
+        let Some(name) = e["label"]["name"].as_str() else {
+            continue;
+        };
+        let Some(prefix) = name.strip_prefix(LABEL) else {
+            continue;
+        };
+        let Some(id) = e["id"].as_u64() else { continue };
+        let candidate = added.then(|| Candidate {
+            what: format!("label {} (event {id})", shown_label(name)),
+            author: author.as_str().unwrap_or("").to_string(),
+            author_id: e["user"]["id"].as_u64(),
+            created: time(&e["created_at"]),
+            edited: false,
+            approves: if prefix.len() == LABEL_HEX && is_hex(prefix) {
+                Approves::Label(prefix.to_string())
+            } else {
+                Approves::Malformed
+            },
+        });
+        last.retain(|(n, _)| n != name);
+        last.push((name.to_string(), candidate));
+    }
+    Ok(last.into_iter().filter_map(|(_, c)| c).collect())
+}
+
+/// Lower-case hexadecimal digits only.
+fn is_hex(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A label's name as printed: safe characters only, cut.
+fn shown_label(name: &str) -> String {
+    name.chars()
+        .take(60)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
 }
 
 /// An account name as the platforms allow them, safe to print and to put in an API path.
@@ -396,7 +489,7 @@ fn is_approver(
     api: &Api,
     r: &Request,
     approvers: &[String],
-    comment: &Comment,
+    comment: &Candidate,
 ) -> Result<bool, UserError> {
     if !plain_name(&comment.author) {
         return Ok(false);
@@ -466,89 +559,91 @@ pub(crate) fn approval_command(
     let api = Api { program, cwd };
     let r = request(args, &api)?;
     let pushed = last_push(&api, &r)?;
-    let mut chosen: Option<(Comment, ApprovalText)> = None;
-    let mut other_plans: Vec<(u64, String, String)> = Vec::new();
-    for c in comments(&api, &r)? {
-        if c.system {
-            continue;
-        }
-        let Some(text) = ApprovalText::parse(&c.body) else {
-            if c.body.trim_start().starts_with("/kopsform approve") {
-                eprintln!(
-                    "kopsform: comment {} is not an approval: not exactly in the form `ci approve-text` prints",
-                    c.id
-                );
-            }
-            continue;
-        };
+    let mut chosen: Option<(Candidate, Vec<String>)> = None;
+    let mut other_plans: Vec<(String, String, String)> = Vec::new();
+    let mut candidates = comments(&api, &r)?;
+    candidates.extend(labels(&api, &r)?);
+    for c in candidates {
+        let what = &c.what;
         let by = if plain_name(&c.author) {
             c.author.as_str()
         } else {
             "an unnamed account"
         };
+        let (approved, allow_destroy) = match &c.approves {
+            Approves::Nothing => continue,
+            Approves::Malformed => {
+                eprintln!(
+                    "kopsform: {what} is not an approval: not exactly in the form `ci approve-text` prints"
+                );
+                continue;
+            }
+            Approves::Text(text) => (text.plan_sha256.clone(), text.allow_destroy.clone()),
+            Approves::Label(prefix) => (format!("{prefix}…"), Vec::new()),
+        };
         if c.edited {
-            eprintln!(
-                "kopsform: comment {} by {by} was edited after it was posted: not an approval",
-                c.id
-            );
+            eprintln!("kopsform: {what} by {by} was edited after it was posted: not an approval");
             continue;
         }
         if c.created.is_none_or(|t| t < pushed) {
             eprintln!(
-                "kopsform: comment {} by {by} is older than the last push to the {}: not an approval",
-                c.id,
+                "kopsform: {what} by {by} is older than the last push to the {}: not an approval",
                 r.noun()
             );
             continue;
         }
         if !is_approver(&api, &r, approvers, &c)? {
             eprintln!(
-                "kopsform: comment {} by {by} approves, but {by} is not in [ci] approvers: ignored",
-                c.id
+                "kopsform: {what} by {by} approves, but {by} is not in [ci] approvers: ignored"
             );
             continue;
         }
-        if text.plan_sha256 != hash {
-            other_plans.push((c.id, by.to_string(), text.plan_sha256.clone()));
+        let this_plan = match &c.approves {
+            Approves::Label(prefix) => hash.starts_with(prefix.as_str()),
+            _ => approved == hash,
+        };
+        if !this_plan {
+            other_plans.push((what.clone(), by.to_string(), approved));
             continue;
         }
-        // The newest one counts: an approver may narrow what an earlier comment allowed.
+        // The newest one counts: an approver may narrow what an earlier one allowed.
         if chosen
             .as_ref()
             .is_none_or(|(old, _)| old.created <= c.created)
         {
-            chosen = Some((c, text));
+            chosen = Some((c, allow_destroy));
         }
     }
-    let Some((comment, text)) = chosen else {
+    let Some((approval_by, allow_destroy)) = chosen else {
         let wanted = ApprovalText {
             plan_sha256: hash.clone(),
             allow_destroy: Vec::new(),
         }
         .render();
-        if let Some((id, by, other)) = other_plans.last() {
+        if let Some((what, by, other)) = other_plans.last() {
             return Err(UserError::new(format!(
-                "refusing to apply {}: it is plan sha256:{hash}, but the approval (comment {id} by {by} on {} {}) is of plan sha256:{other}; the plan was made again after it was approved: review this one, then an approver comments `ci approve-text`'s text for sha256:{hash}",
+                "refusing to apply {}: it is plan sha256:{hash}, but the approval ({what} by {by} on {} {}) is of plan sha256:{other}; the plan was made again after it was approved: review this one, then an approver comments `ci approve-text`'s text for sha256:{hash}",
                 args.plan.display(),
                 r.noun(),
                 r.number
             )));
         }
         return Err(UserError::new(format!(
-            "refusing to apply {}: no approval of plan sha256:{hash} on {} {} by one of [ci] approvers ({}); an approver comments exactly (with an `allow-destroy ADDRESS` line per protected resource, `kopsform ci approve-text --plan {}` prints them):\n{wanted}",
+            "refusing to apply {}: no approval of plan sha256:{hash} on {} {} by one of [ci] approvers ({}); an approver comments exactly (with an `allow-destroy ADDRESS` line per protected resource, `kopsform ci approve-text --plan {}` prints them), or adds the label {LABEL}{} (which allows no destruction):\n{wanted}",
             args.plan.display(),
             r.noun(),
             r.number,
             approvers.join(", "),
-            args.plan.display()
+            args.plan.display(),
+            &hash[..LABEL_HEX]
         )));
     };
     let approval = Approval {
         kopsform_approval: 1,
         plan_sha256: hash.clone(),
-        approved_by: comment.author.clone(),
-        comment: comment.id,
-        allow_destroy: text.allow_destroy,
+        approved_by: approval_by.author.clone(),
+        source: approval_by.what.clone(),
+        allow_destroy,
     };
     if let Some(out) = &args.out {
         let json = serde_json::to_string_pretty(&approval)
@@ -556,9 +651,9 @@ pub(crate) fn approval_command(
         crate::atomic::write(&cwd.join(out), format!("{json}\n").as_bytes(), 0o600)?;
     }
     eprintln!(
-        "plan sha256:{hash} approved by {} (comment {} on {} {})",
+        "plan sha256:{hash} approved by {} ({} on {} {})",
         approval.approved_by,
-        approval.comment,
+        approval.source,
         r.noun(),
         r.number
     );
