@@ -255,7 +255,7 @@ pub(crate) enum CiCommand {
     ApproveText(ApproveTextArgs),
     /// Check that a [ci] approvers member approved exactly this plan; print the addresses it allows
     #[command(
-        after_help = "Reads the comments of the pull or merge request (--number, else PR_NUMBER / CI_MERGE_REQUEST_IID,\nelse the request of the commit --sha / GITHUB_SHA / CI_COMMIT_SHA) with gh or glab. An approval is\na comment in exactly the form `ci approve-text` prints, by an approver, posted after the last push\nand never edited. Exits 1 when there is none for this plan's sha256, naming both hashes when the\napproval is of another plan. --out writes it for `kopsform --approval FILE apply`.\n\nExamples:\n  kopsform ci approval github --plan 2-kops/kubernetes.tfplan --out approval.json\n  kopsform --approval approval.json --yes apply\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
+        after_help = "Reads the comments of the pull or merge request (--number, else PR_NUMBER / CI_MERGE_REQUEST_IID,\nelse the request of the commit --sha / GITHUB_SHA / CI_COMMIT_SHA) with gh or glab. An approval is\na comment in exactly the form `ci approve-text` prints, by an approver, posted after the last push\nand never edited (or the label kopsform-approve:<first 32 hex digits>, which allows no destruction). Exits 1 when there is none for this plan's sha256, naming both hashes when the\napproval is of another plan. --out writes it for `kopsform --approval FILE apply`.\n\nExamples:\n  kopsform ci approval github --plan 2-kops/kubernetes.tfplan --out approval.json\n  kopsform --approval approval.json --yes apply\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
     )]
     Approval(ApprovalArgs),
 }
