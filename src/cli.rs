@@ -27,7 +27,7 @@ Examples:
   source <(kopsform completions bash)           shell completion (also zsh, fish; `kopsform man`)
 
 Exit status: 0 ok; 1 error or failed step; 2 changes (review, --fail-on-update); 3 protected
-changes (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
+changes (review); 5 a policy rule broken (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
 130/143 interrupted (SIGINT/SIGTERM). Table: docs/reliability.md
 
 Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md, docs/clusters.md, docs/ci/,
@@ -159,7 +159,7 @@ pub(crate) enum Subcommand {
         after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error, 64 bad command line.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"
     )]
     Review(ReviewArgs),
-    /// Generate the CI pipeline (GitLab CI, GitHub Actions, Jenkins) from tasks.toml, or post a review
+    /// Generate the CI pipeline (GitLab CI, GitHub Actions, Jenkins) from tasks.toml, post a review, check an approval
     #[command(
         subcommand,
         after_help = "Examples:\n  kopsform ci gitlab --out .gitlab-ci.yml\n  kopsform ci github --out .github/workflows/kopsform.yml --check\n  kopsform ci jenkins --out Jenkinsfile --branch master\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n\nDocs: docs/ci/gitlab.md, docs/ci/github.md, docs/ci/jenkins.md"
