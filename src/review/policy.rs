@@ -65,8 +65,14 @@ pub(crate) fn parse_manifest(text: &str) -> Result<Vec<Document>, String> {
     Ok(documents)
 }
 
-/// The violations of `rules` in `documents`: rule by rule, document by document, in order.
-pub(crate) fn evaluate(rules: &[PolicyRule], documents: &[Document]) -> Vec<Violation> {
+/// The violations of `rules` in `documents`: rule by rule, document by document, in order. The
+/// values quoted are masked with `masks` before they are cut: a cut secret is no longer one the
+/// masks can find.
+pub(crate) fn evaluate(
+    rules: &[PolicyRule],
+    documents: &[Document],
+    masks: &crate::redact::Masks,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     for rule in rules {
         // Checked when the project was loaded; a rule that does not parse selects nothing.
@@ -103,7 +109,7 @@ pub(crate) fn evaluate(rules: &[PolicyRule], documents: &[Document]) -> Vec<Viol
                         message: rule.message.clone(),
                         document: format!("{}/{}", doc.kind, doc.name),
                         path: at,
-                        actual: value.map(shown),
+                        actual: value.map(|v| shown(v, masks)),
                     });
                 }
             }
@@ -195,9 +201,9 @@ fn holds(op: PolicyOp, actual: &Value, expected: Option<&Value>) -> bool {
     }
 }
 
-/// A value as one line of JSON, cut to [`ACTUAL_MAX`] characters.
-fn shown(value: &Value) -> String {
-    let text = value.to_string();
+/// A value as one line of JSON, masked, then cut to [`ACTUAL_MAX`] characters.
+fn shown(value: &Value, masks: &crate::redact::Masks) -> String {
+    let text = masks.mask(&value.to_string());
     if text.chars().count() <= ACTUAL_MAX {
         return text;
     }
@@ -256,10 +262,14 @@ spec:
 ";
 
     fn violations(toml_text: &str) -> Vec<(String, String, Option<String>)> {
-        evaluate(&rules(toml_text), &parse_manifest(MANIFEST).unwrap())
-            .into_iter()
-            .map(|v| (v.document, v.path, v.actual))
-            .collect()
+        evaluate(
+            &rules(toml_text),
+            &parse_manifest(MANIFEST).unwrap(),
+            &Default::default(),
+        )
+        .into_iter()
+        .map(|v| (v.document, v.path, v.actual))
+        .collect()
     }
 
     fn v(doc: &str, path: &str, actual: Option<&str>) -> (String, String, Option<String>) {
@@ -297,6 +307,7 @@ message = "etcd volumes are encrypted"
 "#,
             ),
             &parse_manifest(MANIFEST).unwrap(),
+            &Default::default(),
         );
         let row =
             |id: &str, message: &str, doc: &str, path: &str, actual: Option<&str>| Violation {
@@ -432,19 +443,31 @@ message = "etcd volumes are encrypted"
     }
 
     #[test]
-    fn hostile_values_are_quoted_as_json_and_cut() {
+    fn hostile_values_are_quoted_as_json_masked_and_cut() {
+        // A learned secret longer than the cut: masked whole before the cut, so no prefix of it
+        // is left to escape the masks of the review's writer.
+        let secret = format!("s3cr3t-{}", "k".repeat(300));
+        let redactor = crate::redact::Redactor::new(&[]);
+        redactor.add(secret.clone());
         let manifest = format!(
-            "kind: InstanceGroup\nmetadata:\n  name: \"x\\n\\n# injected\"\nspec:\n  machineType: \"`](http://evil)\\n- [x] approved\"\n  big: \"{}\"\n",
+            "kind: InstanceGroup\nmetadata:\n  name: \"x\\n\\n# injected\"\nspec:\n  machineType: \"`](http://evil)\\n- [x] approved\"\n  big: \"{}\"\n  token: \"{secret}\"\n",
             "a".repeat(500)
         );
         let docs = parse_manifest(&manifest).unwrap();
         let found = evaluate(
             &rules(
                 &(one("==", "\"t3\"", "spec.machineType")
-                    + &one("==", "\"b\"", "spec.big").replace("id = \"r\"", "id = \"s\"")),
+                    + &one("==", "\"b\"", "spec.big").replace("id = \"r\"", "id = \"s\"")
+                    + &one("absent", "", "spec.token").replace("id = \"r\"", "id = \"t\"")),
             ),
             &docs,
+            &redactor.masks(),
         );
+        assert_eq!(
+            found[2].actual.as_deref(),
+            Some(format!("\"{}\"", crate::redact::MASK).as_str())
+        );
+        assert!(!found[2].actual.as_deref().unwrap().contains("s3cr3t"));
         assert_eq!(
             found[0].actual.as_deref(),
             Some("\"`](http://evil)\\n- [x] approved\"")

@@ -75,7 +75,9 @@ pub(crate) fn run(
     let policy = &config.policy;
     // Read before the plan: a missing manifest fails fast, and a rule is never skipped silently.
     let violations = match (&args.manifest, policy.is_empty()) {
-        (Some(path), _) => super::policy::evaluate(policy, &super::policy::read_manifest(path)?),
+        (Some(path), _) => {
+            super::policy::evaluate(policy, &super::policy::read_manifest(path)?, &args.secrets)
+        }
         (None, true) => Vec::new(),
         (None, false) => {
             return Err(UserError::new(format!(
