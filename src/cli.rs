@@ -250,7 +250,7 @@ pub(crate) enum CiCommand {
     /// Print the exact comment an approver posts to approve a sealed plan (and its protected deletions)
     #[command(
         name = "approve-text",
-        after_help = "The plan must be sealed and unchanged (the plan task's seal-plan). The text names the plan's\nsha256 and one `allow-destroy ADDRESS` line per protected resource the plan destroys or replaces;\nan approver in [ci] approvers posts it, exactly, as a comment on the pull or merge request.\n\nExample:\n  kopsform ci approve-text --plan 2-kops/kubernetes.tfplan\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
+        after_help = "The plan must be sealed and unchanged (the plan task's seal-plan). The text names the plan's\nsha256 and one `allow-destroy ADDRESS` line per protected resource the plan destroys or replaces;\nan approver in [ci] approvers posts it, exactly, as a comment on the pull or merge request. The plan is read with the cluster's environment:\nname it with --cluster ID in a project of several clusters.\n\nExamples:\n  kopsform ci approve-text --plan 2-kops/kubernetes.tfplan\n  kopsform --cluster prod ci approve-text --plan clusters/prod/kubernetes.tfplan\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
     )]
     ApproveText(ApproveTextArgs),
     /// Check that a [ci] approvers member approved exactly this plan; print the addresses it allows

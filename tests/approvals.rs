@@ -586,7 +586,7 @@ fn the_apply_jobs_check_the_approval_and_stay_valid_pipelines() {
     );
     assert_eq!(
         lab["plan:dev"]["script"][0],
-        "kopsform --cluster dev cluster-update plan && kopsform ci approve-text --plan clusters/dev/kubernetes.tfplan"
+        "kopsform --cluster dev cluster-update plan && kopsform --cluster dev ci approve-text --plan clusters/dev/kubernetes.tfplan"
     );
     let hub: serde_yaml::Value = serde_yaml::from_str(&p.read(&github)).unwrap();
     let apply = &hub["jobs"]["apply-dev"];

@@ -800,17 +800,12 @@ impl Pipeline {
     fn plan_command(&self, c: &ClusterJobs) -> String {
         let plan = self.run(c, &self.update, false);
         match (&c.approved_plan, self.approvals) {
-            (Some(path), Some(_)) => {
-                let base = c
-                    .kopsform
-                    .split(" --cluster ")
-                    .next()
-                    .unwrap_or(&c.kopsform);
-                format!(
-                    "{plan} && {base} ci approve-text --plan {}",
-                    shell_word(path)
-                )
-            }
+            // With the cluster: the plan is read with its environment.
+            (Some(path), Some(_)) => format!(
+                "{plan} && {} ci approve-text --plan {}",
+                c.kopsform,
+                shell_word(path)
+            ),
             _ => plan,
         }
     }

@@ -132,15 +132,17 @@ fn sealed_hash(plan: &Path) -> Result<String, UserError> {
 }
 
 /// `kopsform ci approve-text --plan FILE`: the exact approval of the sealed plan, naming every
-/// protected resource it destroys or replaces (as the review lists them), on stdout.
+/// protected resource it destroys or replaces (as the review lists them), on stdout. The plan is
+/// read with the environment of `cluster` (the one `--cluster` selects) when there is one.
 pub(crate) fn approve_text_command(
     project: &Project,
+    cluster: Option<&crate::project::cluster::ClusterDef>,
     args: &ApproveTextArgs,
     cwd: &Path,
 ) -> Result<(), UserError> {
     let plan = cwd.join(&args.plan);
     let plan_sha256 = sealed_hash(&plan)?;
-    let env = crate::values::context::own_env_pairs(project, None);
+    let env = crate::values::context::own_env_pairs(project, cluster);
     let text = crate::plan::read::read_json(&plan, &project.tool_or_default("terraform"), &env)?;
     let summary = crate::plan::read::from_text(text)
         .map_err(|e| UserError::new(format!("{}: {e}", plan.display())))?

@@ -66,7 +66,14 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
             let (platform, args) = match command {
                 cli::CiCommand::Comment(args) => return ci_comment::comment_command(&args, &cwd),
                 cli::CiCommand::ApproveText(args) => {
-                    return ci_approval::approve_text_command(&load()?, &args, &cwd);
+                    // The plan is read with the cluster's environment, as its apply reads it.
+                    let project = load()?;
+                    let clusters = project.select_clusters(&selection)?;
+                    let cluster = match clusters.as_slice() {
+                        [one] => Some(one),
+                        _ => None,
+                    };
+                    return ci_approval::approve_text_command(&project, cluster, &args, &cwd);
                 }
                 cli::CiCommand::Approval(args) => {
                     return ci_approval::approval_command(&load()?, &args, &cwd);
