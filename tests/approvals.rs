@@ -315,6 +315,11 @@ fn an_approved_plan_applies_with_its_addresses_and_a_remade_plan_is_refused_with
             (PULL, 0, MERGED),
             (COMMENTS, 0, &format!("[{}]", comments.join(", "))),
             (EVENTS, 0, &format!("[{}]", events.join(", "))),
+            (
+                "api orgs/acme/teams/platform/memberships/mallory",
+                1,
+                "gh: Not Found (HTTP 404)\n",
+            ),
         ],
     );
     let found = ci(
@@ -333,16 +338,18 @@ fn an_approved_plan_applies_with_its_addresses_and_a_remade_plan_is_refused_with
     assert_eq!(
         found.stderr,
         format!(
-            "kopsform: comment 1 by mallory approves, but mallory is not in [ci] approvers: ignored\n\
+            "kopsform: mallory is not confirmed a member of @acme/platform: gh: Not Found (HTTP 404)\n\
+             kopsform: comment 1 by mallory approves, but mallory is not in [ci] approvers: ignored\n\
              kopsform: comment 2 by alice is older than the last push to the pull request: not an approval\n\
              kopsform: comment 3 by alice was edited after it was posted: not an approval\n\
              kopsform: comment 4 is not an approval: not exactly in the form `ci approve-text` prints\n\
+             kopsform: mallory is not confirmed a member of @acme/platform: gh: Not Found (HTTP 404)\n\
              kopsform: label {label} (event 21) by mallory approves, but mallory is not in [ci] approvers: ignored\n\
              kopsform: label kopsform-approve:zz (event 22) is not an approval: not exactly in the form `ci approve-text` prints\n\
              plan sha256:{hash} approved by Alice (comment 5 on pull request 12)\n"
         )
     );
-    // mallory is asked about as a member of the team (the stand-in says no), twice.
+    // mallory is asked about as a member of the team (GitHub answers 404), twice.
     let team = "api orgs/acme/teams/platform/memberships/mallory";
     assert_eq!(
         calls(&p, "gh"),

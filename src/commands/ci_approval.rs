@@ -486,52 +486,55 @@ fn plain_name(name: &str) -> bool {
 
 /// Whether `comment`'s author is one of `approvers`: a login (compared without case, as both
 /// platforms do), or `@org/team` (GitHub: an active team membership) or `@group/sub` (GitLab: a
-/// member of the group or its ancestors).
-fn is_approver(
-    api: &Api,
-    r: &Request,
-    approvers: &[String],
-    comment: &Candidate,
-) -> Result<bool, UserError> {
+/// member of the group or its ancestors, not blocked). A membership the API does not confirm
+/// (not a member, or a token that may not ask) is none; the failure is said on stderr.
+fn is_approver(api: &Api, r: &Request, approvers: &[String], comment: &Candidate) -> bool {
     if !plain_name(&comment.author) {
-        return Ok(false);
+        return false;
     }
     for entry in approvers {
-        match entry.strip_prefix('@') {
-            None => {
-                if entry.eq_ignore_ascii_case(&comment.author) {
-                    return Ok(true);
-                }
+        let Some(group) = entry.strip_prefix('@') else {
+            if entry.eq_ignore_ascii_case(&comment.author) {
+                return true;
             }
-            Some(group) => {
-                let member = if r.github {
-                    let Some((org, team)) = group.split_once('/') else {
-                        continue;
-                    };
-                    let endpoint = format!(
-                        "orgs/{}/teams/{}/memberships/{}",
-                        encode(org),
-                        encode(team),
-                        encode(&comment.author)
-                    );
-                    api.get(&endpoint)
-                        .is_ok_and(|m| m["state"].as_str() == Some("active"))
-                } else {
-                    let Some(id) = comment.author_id else {
-                        continue;
-                    };
-                    let endpoint = format!("groups/{}/members/all/{id}", encode(group));
-                    api.get(&endpoint).is_ok_and(|m| {
-                        m["id"].as_u64() == Some(id) && m["state"].as_str() != Some("blocked")
-                    })
-                };
-                if member {
-                    return Ok(true);
-                }
-            }
+            continue;
+        };
+        // GitLab answers with the member (by the user's id); GitHub with the membership's state.
+        let (endpoint, gitlab_id) = if r.github {
+            let Some((org, team)) = group.split_once('/') else {
+                continue;
+            };
+            let endpoint = format!(
+                "orgs/{}/teams/{}/memberships/{}",
+                encode(org),
+                encode(team),
+                encode(&comment.author)
+            );
+            (endpoint, None)
+        } else {
+            let Some(id) = comment.author_id else {
+                continue;
+            };
+            (
+                format!("groups/{}/members/all/{id}", encode(group)),
+                Some(id),
+            )
+        };
+        let confirms = |m: &Value| match gitlab_id {
+            None => m["state"].as_str() == Some("active"),
+            Some(id) => m["id"].as_u64() == Some(id) && m["state"].as_str() != Some("blocked"),
+        };
+        match api.get(&endpoint) {
+            Ok(member) if confirms(&member) => return true,
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "kopsform: {} is not confirmed a member of {entry}: {}",
+                comment.author,
+                e.message.lines().last().unwrap_or("").trim()
+            ),
         }
     }
-    Ok(false)
+    false
 }
 
 /// `kopsform ci approval github|gitlab --plan FILE`: the newest approval of exactly this plan by
@@ -594,7 +597,7 @@ pub(crate) fn approval_command(
             );
             continue;
         }
-        if !is_approver(&api, &r, approvers, &c)? {
+        if !is_approver(&api, &r, approvers, &c) {
             eprintln!(
                 "kopsform: {what} by {by} approves, but {by} is not in [ci] approvers: ignored"
             );
