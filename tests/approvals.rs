@@ -154,6 +154,11 @@ fn policy_rules_without_a_manifest_or_with_mistakes_are_clear_errors() {
     .failure(1)
     .stderr_has("bad.yml: document 1 is not YAML the policy rules can read");
     assert!(!p.exists("r.md"));
+    // Without rules the manifest is not read: the review step of a project without policy works
+    // whatever its `manifest` names.
+    p.file("tasks.toml", "");
+    p.kopsform(&["review", "plan.json", "--manifest", "nope.yml"])
+        .success();
     for (rule, error) in [
         (
             "op = \"<=\"\nvalue = \"10\"",

@@ -75,10 +75,11 @@ pub(crate) fn run(
     let policy = &config.policy;
     // Read before the plan: a missing manifest fails fast, and a rule is never skipped silently.
     let violations = match (&args.manifest, policy.is_empty()) {
-        (Some(path), _) => {
+        // No rules: the manifest is not read.
+        (_, true) => Vec::new(),
+        (Some(path), false) => {
             super::policy::evaluate(policy, &super::policy::read_manifest(path)?, &args.secrets)
         }
-        (None, true) => Vec::new(),
         (None, false) => {
             return Err(UserError::new(format!(
                 "{}: {} [[review.policy]] rule{} to evaluate on the rendered manifest, and no manifest given: pass --manifest FILE (the review step's `manifest`, its cluster.yml)",
