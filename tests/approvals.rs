@@ -544,6 +544,24 @@ fn approvals_need_approvers_and_approval_files_are_checked() {
     .failure(1)
     .stderr_has("[ci] approvers is empty");
     assert_eq!(calls(&p, "gh"), "");
+    // The pipeline needs the apply task's check-plan, with a plan it can name.
+    let cluster =
+        "[cluster]\nname = \"c\"\nstate = \"kops-state\"\n[ci]\napprovers = [\"alice\"]\n";
+    p.file(
+        "tasks.toml",
+        &format!("{cluster}[tasks.apply]\nsteps = [[\"terraform\", \"apply\", \"p.tfplan\"]]\n[tasks.dryrun]\nsteps = []\n[tasks.cluster-update]\nsteps = []\n[tasks.plan]\nsteps = []\n[tasks.cluster-rolling-update]\nsteps = []\n[tasks.cluster-rolling-update-yes]\nsteps = []\n"),
+    );
+    p.kopsform(&["ci", "github"]).failure(1).stderr_has(
+        "[ci] approvers needs the apply task `apply` to check its plan with a `check-plan` step",
+    );
+    let tasks = p.read("tasks.toml").replace(
+        "steps = [[\"terraform\", \"apply\", \"p.tfplan\"]]",
+        "steps = [{ builtin = \"check-plan\", plan = \"{{bucket}}/p.tfplan\" }]",
+    );
+    p.file("tasks.toml", &tasks);
+    p.kopsform(&["ci", "gitlab"])
+        .failure(1)
+        .stderr_has("the `check-plan` step's plan \"{{bucket}}/p.tfplan\" of the apply task uses a template the pipeline cannot resolve");
     // A hand-made approval file with an address that is a flag: refused before anything runs.
     p.file(
         "approval.json",

@@ -26,6 +26,8 @@ struct ClusterJobs {
     id: String,
     /// `kopsform`, with `-C` and `--cluster` as the project needs.
     kopsform: String,
+    /// `kopsform`, with `-C` as the project needs (for the commands of no cluster).
+    kopsform_project: String,
     /// The review Markdown and JSON of the dry-run task, from the repository root.
     review: Option<String>,
     review_json: Option<String>,
@@ -238,16 +240,23 @@ fn model(
         if project.clusters.len() > 1 {
             write!(kopsform, " --cluster {}", def.id).ok();
         }
+        let approved_plan = match checked_plan.as_deref().filter(|_| approvals) {
+            Some(plan) => Some(in_root(plan).ok_or_else(|| {
+                UserError::new(format!(
+                    "{}: [ci] approvers: the `check-plan` step's plan {plan:?} of the apply task uses a template the pipeline cannot resolve; name it with {{{{cluster.dir}}}} or a plain path",
+                    project.file.display()
+                ))
+            })?),
+            None => None,
+        };
         let jobs = ClusterJobs {
             id: def.id.clone(),
             kopsform,
+            kopsform_project: base.clone(),
             review: review.0.as_deref().and_then(in_root),
             review_json: review.1.as_deref().and_then(in_root),
             terraform: join_rel(&project_rel, &def.dir),
-            approved_plan: checked_plan
-                .as_deref()
-                .filter(|_| approvals)
-                .and_then(in_root),
+            approved_plan,
         };
         let name = def
             .config
@@ -813,26 +822,17 @@ impl Pipeline {
     /// The apply: with approvers, `ci approval` first (the approved plan's sha256 and addresses
     /// into a file of the job), then the apply of that plan only.
     fn apply_command(&self, c: &ClusterJobs) -> String {
-        let apply = self.run(c, std::slice::from_ref(&self.apply), true);
         let (Some(plan), Some(platform)) = (&c.approved_plan, self.approvals) else {
-            return apply;
+            return self.run(c, std::slice::from_ref(&self.apply), true);
         };
         // Beside the plan, in the plan's folder (which the job has: the plan job's artifacts).
-        let file = format!("{plan}.approval.json");
-        let base = c
-            .kopsform
-            .split(" --cluster ")
-            .next()
-            .unwrap_or(&c.kopsform);
-        let with_approval = apply.replacen(
-            " --yes ",
-            &format!(" --approval {} --yes ", shell_word(&file)),
-            1,
-        );
+        let file = shell_word(&format!("{plan}.approval.json"));
         format!(
-            "{base} ci approval {platform} --plan {} --out {} && {with_approval}",
+            "{} ci approval {platform} --plan {} --out {file} && {} --approval {file} --yes {}",
+            c.kopsform_project,
             shell_word(plan),
-            shell_word(&file)
+            c.kopsform,
+            self.apply
         )
     }
 
