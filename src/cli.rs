@@ -27,7 +27,7 @@ Examples:
   source <(kopsform completions bash)           shell completion (also zsh, fish; `kopsform man`)
 
 Exit status: 0 ok; 1 error or failed step; 2 changes (review, --fail-on-update); 3 protected
-changes (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
+changes (review); 5 a policy rule broken (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
 130/143 interrupted (SIGINT/SIGTERM). Table: docs/reliability.md
 
 Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md, docs/clusters.md, docs/ci/,
@@ -82,6 +82,10 @@ pub(crate) struct GlobalArgs {
     /// Allow the plan to delete or replace this protected resource address (repeatable)
     #[arg(long = "allow-destroy", value_name = "ADDRESS", global = true)]
     pub(crate) allow_destroy: Vec<String>,
+    /// Apply only the plan this approval (written by `kopsform ci approval --out`) approved, and
+    /// allow the protected resources it names
+    #[arg(long = "approval", value_name = "FILE", global = true)]
+    pub(crate) approval: Option<PathBuf>,
     /// Act on this cluster of [clusters.<ID>] (repeatable)
     #[arg(long = "cluster", value_name = "ID", global = true)]
     pub(crate) cluster: Vec<String>,
@@ -156,7 +160,7 @@ pub(crate) enum Subcommand {
         after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error, 64 bad command line.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"
     )]
     Review(ReviewArgs),
-    /// Generate the CI pipeline (GitLab CI, GitHub Actions, Jenkins) from tasks.toml, or post a review
+    /// Generate the CI pipeline (GitLab CI, GitHub Actions, Jenkins) from tasks.toml, post a review, check an approval
     #[command(
         subcommand,
         after_help = "Examples:\n  kopsform ci gitlab --out .gitlab-ci.yml\n  kopsform ci github --out .github/workflows/kopsform.yml --check\n  kopsform ci jenkins --out Jenkinsfile --branch master\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n\nDocs: docs/ci/gitlab.md, docs/ci/github.md, docs/ci/jenkins.md"
@@ -249,6 +253,43 @@ pub(crate) enum CiCommand {
         after_help = "The number comes from --number, else CI_MERGE_REQUEST_IID (GitLab) or PR_NUMBER / GITHUB_REF\n(GitHub). The comment that carries the review's marker line and was written by the same account\nis edited in place; one by anybody else is never touched. --labels, --status and\n--skip-no-changes read the review JSON (FILE with .json for .md, or --review-json). A review made\nagainst a base branch that has moved since gets a visible stale line.\n\nExamples:\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n  kopsform ci comment github .kopsform/dryrun/review.md --number 42\n  kopsform ci comment github review.md --labels --status --skip-no-changes\n\nDocs: docs/ci/github.md, docs/ci/gitlab.md"
     )]
     Comment(CommentArgs),
+    /// Print the exact comment an approver posts to approve a sealed plan (and its protected deletions)
+    #[command(
+        name = "approve-text",
+        after_help = "The plan must be sealed and unchanged (the plan task's seal-plan). The text names the plan's\nsha256 and one `allow-destroy ADDRESS` line per protected resource the plan destroys or replaces;\nan approver in [ci] approvers posts it, exactly, as a comment on the pull or merge request. The plan is read with the cluster's environment:\nname it with --cluster ID in a project of several clusters.\n\nExamples:\n  kopsform ci approve-text --plan 2-kops/kubernetes.tfplan\n  kopsform --cluster prod ci approve-text --plan clusters/prod/kubernetes.tfplan\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
+    )]
+    ApproveText(ApproveTextArgs),
+    /// Check that a [ci] approvers member approved exactly this plan; print the addresses it allows
+    #[command(
+        after_help = "Reads the comments of the pull or merge request (--number, else PR_NUMBER / CI_MERGE_REQUEST_IID,\nelse the request of the commit --sha / GITHUB_SHA / CI_COMMIT_SHA) with gh or glab. An approval is\na comment in exactly the form `ci approve-text` prints, by an approver, posted after the last push\nand never edited (or the label kopsform-approve:<first 32 hex digits>, which allows no destruction). Exits 1 when there is none for this plan's sha256, naming both hashes when the\napproval is of another plan. --out writes it for `kopsform --approval FILE apply`.\n\nExamples:\n  kopsform ci approval github --plan 2-kops/kubernetes.tfplan --out approval.json\n  kopsform --approval approval.json --yes apply\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
+    )]
+    Approval(ApprovalArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ApproveTextArgs {
+    /// The sealed plan
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ApprovalArgs {
+    /// Where the approvals are
+    #[arg(value_enum, value_name = "PLATFORM")]
+    pub(crate) platform: ReviewTarget,
+    /// The sealed plan the apply job applies
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+    /// The pull or merge request number
+    #[arg(long, value_name = "N")]
+    pub(crate) number: Option<u64>,
+    /// The commit whose request holds the approvals (default: GITHUB_SHA or CI_COMMIT_SHA)
+    #[arg(long, value_name = "SHA")]
+    pub(crate) sha: Option<String>,
+    /// Write the approval (plan sha256, approver, addresses) to FILE for `kopsform --approval FILE`
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -290,7 +331,7 @@ pub(crate) struct CommentArgs {
     /// No changes (the review's exit_status 0) and no earlier comment: post nothing (an earlier one is still updated)
     #[arg(long)]
     pub(crate) skip_no_changes: bool,
-    /// Set the label kopsform:<cluster>/changes, /no-changes or /destroy and remove the other two
+    /// Set the label kopsform:<cluster>/changes, /no-changes, /destroy or /policy and remove the other three
     #[arg(long)]
     pub(crate) labels: bool,
     /// Set the commit status kopsform/<cluster> on the reviewed commit
@@ -416,6 +457,9 @@ pub(crate) struct ReviewArgs {
     /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
     #[arg(long, value_name = "FILE")]
     pub(crate) rolling_update: Option<PathBuf>,
+    /// The rendered manifest (cluster.yml) the [[review.policy]] rules of tasks.toml are evaluated on
+    #[arg(long, value_name = "FILE")]
+    pub(crate) manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -439,6 +483,7 @@ impl ReviewArgs {
             full_report: self.full_report.clone(),
             cluster: self.cluster.clone(),
             rolling_update: self.rolling_update.clone(),
+            manifest: self.manifest.clone(),
             // The command learns them (commands::review), the parser knows none.
             secrets: Default::default(),
         }

@@ -17,7 +17,7 @@ pub(crate) fn ci_tool(name: &str) -> PathBuf {
     path
 }
 
-fn require_check_jsonschema() {
+pub(crate) fn require_check_jsonschema() {
     require(
         "check-jsonschema",
         "pip install check-jsonschema (.ci/run installs it when missing)",
@@ -430,7 +430,7 @@ fn jenkinsfiles_pass_npm_groovy_lint() {
 /// and `--- end`. A call whose arguments (joined by spaces) equal a route's prints the route's
 /// output and exits with its status (output on stderr when that is not 0); any other prints an
 /// empty list (`--paginate`) or `{}`.
-fn platform_cli(p: &Project, name: &str, routes: &[(&str, i32, &str)]) {
+pub(crate) fn platform_cli(p: &Project, name: &str, routes: &[(&str, i32, &str)]) {
     let mut patterns = String::new();
     for (i, (call, code, out)) in routes.iter().enumerate() {
         patterns.push_str(call);
@@ -472,7 +472,7 @@ case "$*" in *--paginate*) echo '[]' ;; *) echo '{{}}' ;; esac
 }
 
 /// The variables of the CI a comment test may inherit from the machine running the tests.
-const CI_VARS: &[&str] = &[
+pub(crate) const CI_VARS: &[&str] = &[
     "GITHUB_ACTIONS",
     "GITHUB_REPOSITORY",
     "GITHUB_REF",
@@ -503,7 +503,7 @@ fn as_bot(p: &Project, platform: &str, flags: &[&str]) -> crate::support::Run {
 }
 
 /// A project with the `gh` (or `glab`) stand-in on its PATH, logging into the project folder.
-fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
+pub(crate) fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
     let mut p = Project::new();
     platform_cli(&p, name, routes);
     let path = format!(
@@ -518,7 +518,7 @@ fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
 }
 
 /// The log of the stand-in `name`, and it removed (empty when no call was made).
-fn calls(p: &Project, name: &str) -> String {
+pub(crate) fn calls(p: &Project, name: &str) -> String {
     let log = p.join(&format!("{name}.log"));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(log);
@@ -715,7 +715,7 @@ fn labels_and_status_follow_the_review() {
              api --method POST repos/acme/infra/statuses/0123456789abcdef0123456789abcdef01234567 -f state=failure -f context=kopsform/dev -f description=1 protected resource would be destroyed or replaced\n"
         )
     );
-    // GitLab: one call sets the label and removes the other two; no changes is a success.
+    // GitLab: one call sets the label and removes the other three; no changes is a success.
     let mut g = with_cli("glab", &[]);
     g.env("CI_PROJECT_ID", "7");
     g.env("CI_MERGE_REQUEST_IID", "3");
@@ -728,7 +728,7 @@ fn labels_and_status_follow_the_review() {
     assert_eq!(
         calls(&g, "glab"),
         "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
-         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy,kopsform:dev/policy\n\
          api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=No changes.\n"
     );
     // Changes without deletions: `changes`, a success with the headline.
@@ -741,9 +741,24 @@ fn labels_and_status_follow_the_review() {
     .success();
     assert!(
         calls(&g, "glab").ends_with(
-            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy\n\
+            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy,kopsform:dev/policy\n\
              api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=Plan: 1 to add, 0 to change, 0 to destroy.\n"
         )
+    );
+    // A broken policy rule (issue 21): its own label, and a failed status with the rule's message,
+    // whatever else the plan does.
+    let policy = review_json(2, 1, 0).replace(
+        "\"exit_status\": 2",
+        "\"exit_status\": 5, \"policy\": [{\"id\": \"machine-types\", \"message\": \"t3.medium or t3.large only\\nsecond line\"}, {\"id\": \"x\", \"message\": \"y\"}]",
+    );
+    g.file("review.json", &policy);
+    as_bot(&g, "gitlab", &["--labels", "--status"]).success();
+    assert_eq!(
+        calls(&g, "glab"),
+        "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
+         api --method POST projects/7/merge_requests/3/notes -F body=@FILE\n--- body\n<!-- kopsform-review cluster=dev -->\n## Terraform plan review: dev\n--- end\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/policy -f remove_labels=kopsform:dev/changes,kopsform:dev/no-changes,kopsform:dev/destroy\n\
+         api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=failed -f name=kopsform/dev -f description=2 policy violations: t3.medium or t3.large only\n"
     );
 }
 

@@ -4,6 +4,7 @@
 mod support;
 
 mod affected;
+mod approvals;
 mod architecture;
 mod audit;
 mod ci;

@@ -164,6 +164,8 @@ fn every_subcommand_has_examples_in_its_help() {
         &["ci", "github"],
         &["ci", "jenkins"],
         &["ci", "comment"],
+        &["ci", "approve-text"],
+        &["ci", "approval"],
     ] {
         let mut args = command.to_vec();
         args.push("--help");

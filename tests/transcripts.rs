@@ -953,6 +953,8 @@ fn transcript_of_the_review_of_a_kops_plan_in_json() {
       "reason": "S3 bucket: its objects (such as the kops state store) go with it (default rule)"
     }
   ],
+  "policy_rules": 0,
+  "policy": [],
   "changes": [
     {
       "address": "aws_autoscaling_group.nodes-minimal-aws-example-com",

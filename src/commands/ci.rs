@@ -28,11 +28,16 @@ struct ClusterJobs {
     id: String,
     /// `kopsform`, with `-C` and `--cluster` as the project needs.
     kopsform: String,
+    /// `kopsform`, with `-C` as the project needs (for the commands of no cluster).
+    kopsform_project: String,
     /// The review Markdown and JSON of the dry-run task, from the repository root.
     review: Option<String>,
     review_json: Option<String>,
     /// The cluster's Terraform folder from the repository root: the plan job's artifacts.
     terraform: String,
+    /// With `[ci] approvers`: the plan the apply task's `check-plan` checks, from the repository
+    /// root; the apply job applies it only when an approver approved its sha256.
+    approved_plan: Option<String>,
 }
 
 impl ClusterJobs {
@@ -79,6 +84,8 @@ struct Pipeline {
     rolling_update_yes: String,
     /// The command that regenerates the file, from the repository root.
     regenerate: String,
+    /// With `[ci] approvers`: the platform the apply job reads approvals from.
+    approvals: Option<&'static str>,
 }
 
 /// The file each platform reads, from the repository root.
@@ -205,6 +212,25 @@ fn model(
         write!(base, " -C {}", shell_word(&project_rel)).ok();
     }
     let review = review_paths(project, &tasks.dryrun);
+    let approvals = !ci.approvers.is_empty();
+    if approvals {
+        super::ci_approval::check_approvers(&ci.approvers)
+            .map_err(|e| UserError::new(format!("{}: {e}", project.file.display())))?;
+        if platform == CiPlatform::Jenkins {
+            return Err(UserError::new(format!(
+                "{}: [ci] approvers is for GitHub and GitLab, whose pull and merge requests hold the approvals; in Jenkins, gate the apply with its input step's submitter instead, and leave approvers out",
+                project.file.display()
+            )));
+        }
+    }
+    let checked_plan = checked_plan(project, &tasks.apply);
+    if approvals && checked_plan.is_none() {
+        return Err(UserError::new(format!(
+            "{}: [ci] approvers needs the apply task `{}` to check its plan with a `check-plan` step: the approval names that plan's sha256",
+            project.file.display(),
+            tasks.apply
+        )));
+    }
     let mut stages: Vec<Stage> = Vec::new();
     let mut defs: Vec<&ClusterDef> = project.clusters.iter().collect();
     defs.sort_by_key(|c| c.rank);
@@ -218,12 +244,23 @@ fn model(
         if project.clusters.len() > 1 {
             write!(kopsform, " --cluster {}", def.id).ok();
         }
+        let approved_plan = match checked_plan.as_deref().filter(|_| approvals) {
+            Some(plan) => Some(in_root(plan).ok_or_else(|| {
+                UserError::new(format!(
+                    "{}: [ci] approvers: the `check-plan` step's plan {plan:?} of the apply task uses a template the pipeline cannot resolve; name it with {{{{cluster.dir}}}} or a plain path",
+                    project.file.display()
+                ))
+            })?),
+            None => None,
+        };
         let jobs = ClusterJobs {
             id: def.id.clone(),
             kopsform,
+            kopsform_project: base.clone(),
             review: review.0.as_deref().and_then(in_root),
             review_json: review.1.as_deref().and_then(in_root),
             terraform: join_rel(&project_rel, &def.dir),
+            approved_plan,
         };
         let name = def
             .config
@@ -265,6 +302,12 @@ fn model(
         rolling_update: tasks.rolling_update.clone(),
         rolling_update_yes: tasks.rolling_update_yes.clone(),
         regenerate: regenerate_command(project, platform, args, root, target),
+        approvals: match platform {
+            _ if !approvals => None,
+            CiPlatform::Github => Some("github"),
+            CiPlatform::Gitlab => Some("gitlab"),
+            CiPlatform::Jenkins => None,
+        },
     })
 }
 
@@ -580,6 +623,20 @@ fn download_script(downloads: &[Vec<String>]) -> String {
     lines.join("\n") + "\n"
 }
 
+/// The `plan` of the apply task's `check-plan` step, as written in tasks.toml.
+fn checked_plan(project: &Project, task: &str) -> Option<String> {
+    project
+        .config
+        .tasks
+        .get(task)?
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Builtin(Builtin::CheckPlan { plan }) => Some(plan.clone()),
+            _ => None,
+        })
+}
+
 /// The `out` and `json` of the dry-run task's review step, as written in tasks.toml.
 fn review_paths(project: &Project, task: &str) -> (Option<String>, Option<String>) {
     let Some(task) = project.config.tasks.get(task) else {
@@ -709,7 +766,7 @@ impl Pipeline {
                 stage: "plan",
                 title: "plan",
                 step: "Update and plan",
-                command: self.run(c, &self.update, false),
+                command: self.plan_command(c),
                 gateable: false,
                 question: None,
                 locks: true,
@@ -719,7 +776,7 @@ impl Pipeline {
                 stage: "apply",
                 title: "apply",
                 step: "Apply",
-                command: self.run(c, one(&self.apply), true),
+                command: self.apply_command(c),
                 gateable: true,
                 question: gate(
                     self.manual_apply,
@@ -751,6 +808,37 @@ impl Pipeline {
                 locks: true,
             },
         ]
+    }
+
+    /// The update and plan: with approvers, then the text an approver posts for this plan.
+    fn plan_command(&self, c: &ClusterJobs) -> String {
+        let plan = self.run(c, &self.update, false);
+        match (&c.approved_plan, self.approvals) {
+            // With the cluster: the plan is read with its environment.
+            (Some(path), Some(_)) => format!(
+                "{plan} && {} ci approve-text --plan {}",
+                c.kopsform,
+                shell_word(path)
+            ),
+            _ => plan,
+        }
+    }
+
+    /// The apply: with approvers, `ci approval` first (the approved plan's sha256 and addresses
+    /// into a file of the job), then the apply of that plan only.
+    fn apply_command(&self, c: &ClusterJobs) -> String {
+        let (Some(plan), Some(platform)) = (&c.approved_plan, self.approvals) else {
+            return self.run(c, std::slice::from_ref(&self.apply), true);
+        };
+        // Beside the plan, in the plan's folder (which the job has: the plan job's artifacts).
+        let file = shell_word(&format!("{plan}.approval.json"));
+        format!(
+            "{} ci approval {platform} --plan {} --out {file} && {} --approval {file} --yes {}",
+            c.kopsform_project,
+            shell_word(plan),
+            c.kopsform,
+            self.apply
+        )
     }
 
     fn run(&self, c: &ClusterJobs, tasks: &[String], yes: bool) -> String {
@@ -1130,7 +1218,15 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
             let environment = format!("kopsform-{}", c.id);
             let mut needs = waits.clone();
             for j in p.main_jobs(c) {
-                let run = json!({"name": j.step, "run": j.command});
+                let mut run = json!({"name": j.step, "run": j.command});
+                let approvals = j.key == "apply" && c.approved_plan.is_some();
+                if approvals {
+                    // Reading the approvals: the pull request's comments, and team memberships
+                    // when approvers name teams (which the workflow's token cannot read).
+                    run["env"] = json!({
+                        "GH_TOKEN": "${{ secrets.KOPSFORM_APPROVALS_TOKEN || github.token }}",
+                    });
+                }
                 let steps = match j.key {
                     "plan" => vec![
                         run,
@@ -1155,6 +1251,13 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
                     _ => vec![run],
                 };
                 let mut job = job(format!("{} ({})", j.title, c.id), push, needs, steps);
+                if approvals {
+                    let mut permissions = job
+                        .remove("permissions")
+                        .unwrap_or_else(|| json!({"contents": "read"}));
+                    permissions["pull-requests"] = json!("read");
+                    job.insert("permissions".into(), permissions);
+                }
                 let environment = match j.question {
                     Some(_) => format!("{environment}-{}", j.stage),
                     None => environment.clone(),

@@ -139,6 +139,8 @@ pub(crate) enum Builtin {
         rolling_update: Option<String>,
         target: Option<ReviewTarget>,
         json: Option<String>,
+        /// The rendered manifest the `[[review.policy]]` rules are evaluated on.
+        manifest: Option<String>,
     },
     /// Remove files or folders of the project (e.g. a saved plan, which holds sensitive values).
     Remove { paths: Vec<String> },
@@ -337,6 +339,7 @@ struct StepTable {
     #[serde(rename = "for")]
     target: Option<ReviewTarget>,
     json: Option<String>,
+    manifest: Option<String>,
     #[serde(default)]
     paths: Vec<String>,
 }
@@ -451,8 +454,13 @@ impl StepTable {
         not_for("builtin", "check", self.check.is_some())?;
         let name = self.builtin.unwrap_or_default();
         let (out, from, plan, inputs) = (self.out, self.from, self.plan, self.inputs);
-        let (rolling_update, target, json, paths) =
-            (self.rolling_update, self.target, self.json, self.paths);
+        let (rolling_update, target, json, paths, manifest) = (
+            self.rolling_update,
+            self.target,
+            self.json,
+            self.paths,
+            self.manifest,
+        );
         let need = |key: &str, value: Option<String>| {
             value.ok_or_else(|| format!("the `{name}` builtin needs `{key}`"))
         };
@@ -462,7 +470,7 @@ impl StepTable {
             "copy" => &["from", "out"],
             "seal-plan" => &["plan", "inputs"],
             "check-plan" | "check-protected" => &["plan"],
-            "review" => &["plan", "out", "rolling-update", "for", "json"],
+            "review" => &["plan", "out", "rolling-update", "for", "json", "manifest"],
             "remove" => &["paths"],
             other => {
                 let names: Vec<String> = Builtin::NAMES
@@ -486,6 +494,7 @@ impl StepTable {
             ("rolling-update", rolling_update.is_some()),
             ("for", target.is_some()),
             ("json", json.is_some()),
+            ("manifest", manifest.is_some()),
             ("paths", !paths.is_empty()),
         ] {
             if set && !allowed.contains(&key) {
@@ -524,6 +533,7 @@ impl StepTable {
                 rolling_update,
                 target,
                 json,
+                manifest,
             },
         };
         Ok(Step::Builtin(kind))

@@ -133,6 +133,15 @@ impl Document<'_> {
             "protected",
             &self.masked(Value::Array(protected)),
         )?;
+        Self::entry(out, false, "policy_rules", &review.policy_rules)?;
+        let policy: Vec<Value> = review
+            .violations
+            .iter()
+            .map(|v| {
+                json!({"id": v.id, "message": v.message, "document": v.document, "path": v.path, "actual": v.actual})
+            })
+            .collect();
+        Self::entry(out, false, "policy", &self.masked(Value::Array(policy)))?;
         out.write_all(b",\n  \"changes\": ")?;
         self.write_changes(out)?;
         let drift: Vec<Value> = s

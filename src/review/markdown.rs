@@ -200,7 +200,12 @@ impl<'r> Layout<'r> {
         budget: Option<usize>,
         full: &FullReport,
     ) -> Result<Layout<'r>, UserError> {
-        let kept = [top(review), risk_section(review), rolling_section(review)];
+        let kept = [
+            top(review),
+            policy_section(review),
+            risk_section(review),
+            rolling_section(review),
+        ];
         // The decoded files are written first but cut first (they are the longest and each
         // has a hash line in the details).
         let optional = [
@@ -463,7 +468,57 @@ fn top(review: &Review) -> Option<Section> {
             if n == 1 { "" } else { "s" }
         );
     }
+    if !review.violations.is_empty() {
+        let n = review.violations.len();
+        let _ = writeln!(
+            text,
+            "\n⛔ **{n} policy violation{}: this change breaks the project's rules.**",
+            if n == 1 { "" } else { "s" }
+        );
+    }
     Some(Section::whole("the top", text))
+}
+
+/// The `[[review.policy]]` verdict: each violation with its rule's message, the document, the
+/// path and the value found (all in code spans: the manifest's values are not Markdown).
+fn policy_section(review: &Review) -> Option<Section> {
+    if review.policy_rules == 0 {
+        return None;
+    }
+    let n = review.policy_rules;
+    let rules = format!("{n} rule{}", if n == 1 { "" } else { "s" });
+    let mut text = format!(
+        "\n### Policy ({} violation{})\n\n",
+        review.violations.len(),
+        if review.violations.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
+    if review.violations.is_empty() {
+        let _ = writeln!(text, "The manifest meets the project's {rules}.");
+    }
+    for v in &review.violations {
+        let found = match &v.actual {
+            Some(value) => format!("is {}", code(value)),
+            None => "is missing".to_string(),
+        };
+        let _ = writeln!(
+            text,
+            "- ⛔ {} {}: {} {found} — {}",
+            code(&v.id),
+            code(&one_line(&v.document)),
+            code(&v.path),
+            escape_text(&one_line(&v.message))
+        );
+    }
+    Some(Section::whole("the policy section", text))
+}
+
+/// Text on one line: line breaks become spaces (a message must not start a Markdown block).
+fn one_line(s: &str) -> String {
+    s.split(['\n', '\r']).collect::<Vec<_>>().join(" ")
 }
 
 fn risk_section(review: &Review) -> Option<Section> {

@@ -18,6 +18,7 @@ pub(crate) mod filediff;
 pub(crate) mod fixtures;
 pub(crate) mod json;
 pub(crate) mod markdown;
+pub(crate) mod policy;
 pub(crate) mod protect;
 pub(crate) mod report;
 pub(crate) mod request;

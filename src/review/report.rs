@@ -6,7 +6,8 @@ use crate::plan::summary::{Action, PlanSummary, ResourceChange};
 use crate::project::schema::ProtectRule;
 use crate::tools::kops::GroupStatus;
 
-use super::protect::{ProtectedChange, exit_status, protected_of, protection};
+use super::policy::Violation;
+use super::protect::{EXIT_POLICY, ProtectedChange, exit_status, protected_of, protection};
 
 /// Everything a rendering needs.
 pub(crate) struct Review {
@@ -20,6 +21,10 @@ pub(crate) struct Review {
     pub(crate) cluster_named: bool,
     pub(crate) rolling_update: Option<Vec<GroupStatus>>,
     pub(crate) exit_status: i32,
+    /// How many `[[review.policy]]` rules were evaluated on the manifest (0: none).
+    pub(crate) policy_rules: usize,
+    /// The documents of the manifest that break a policy rule.
+    pub(crate) violations: Vec<Violation>,
     /// The plan's second pass, when the changes' attribute rows are not in `summary` (a large
     /// plan's rows are made and written one change at a time).
     pub(super) rows: Option<plan::read::Rows>,
@@ -43,8 +48,21 @@ impl Review {
             cluster: cluster.unwrap_or_else(|| "default".to_string()),
             rolling_update,
             exit_status,
+            policy_rules: 0,
+            violations: Vec::new(),
             rows: None,
         }
+    }
+
+    /// The policy verdict: `rules` rules were evaluated and found `violations`; any violation makes
+    /// the exit status 5, whatever the plan changes.
+    pub(crate) fn with_policy(mut self, rules: usize, violations: Vec<Violation>) -> Review {
+        if !violations.is_empty() {
+            self.exit_status = EXIT_POLICY;
+        }
+        self.policy_rules = rules;
+        self.violations = violations;
+        self
     }
 
     /// The attribute rows come from `rows`, change by change, not from the summary.

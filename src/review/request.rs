@@ -41,6 +41,8 @@ pub(crate) struct Request {
     pub(crate) cluster: Option<String>,
     /// The saved stdout of `kops rolling-update cluster` (dry run).
     pub(crate) rolling_update: Option<PathBuf>,
+    /// The rendered manifest (cluster.yml) the `[[review.policy]]` rules are evaluated on.
+    pub(crate) manifest: Option<PathBuf>,
     /// The secrets kopsform has learned (sensitive outputs, secret variables): a plan value
     /// holding one is hidden even where Terraform does not mark it sensitive, and the review is
     /// masked with them as it is written.
@@ -54,7 +56,8 @@ pub(crate) enum Format {
     Json,
 }
 
-/// Runs `kopsform review`; returns the exit status (0 no changes, 2 changes, 3 protected). With
+/// Runs `kopsform review`; returns the exit status (0 no changes, 2 changes, 3 protected, 5 a
+/// policy rule broken). With
 /// `json_out`, the JSON form is written there too (the `review` builtin's `json` key). The
 /// project's rules were checked when it was loaded; the built-in ones are constant.
 pub(crate) fn run(
@@ -69,6 +72,26 @@ pub(crate) fn run(
         || "terraform".to_string(),
         |p| p.tool_or_default("terraform"),
     );
+    let policy = &config.policy;
+    // Read before the plan: a missing manifest fails fast, and a rule is never skipped silently.
+    let violations = match (&args.manifest, policy.is_empty()) {
+        // No rules: the manifest is not read.
+        (_, true) => Vec::new(),
+        (Some(path), false) => {
+            super::policy::evaluate(policy, &super::policy::read_manifest(path)?, &args.secrets)
+        }
+        (None, false) => {
+            return Err(UserError::new(format!(
+                "{}: {} [[review.policy]] rule{} to evaluate on the rendered manifest, and no manifest given: pass --manifest FILE (the review step's `manifest`, its cluster.yml)",
+                project.map_or_else(
+                    || "tasks.toml".to_string(),
+                    |p| p.file.display().to_string()
+                ),
+                policy.len(),
+                if policy.len() == 1 { "" } else { "s" }
+            )));
+        }
+    };
     let opened = plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?.with_files();
     let rolling_update = match &args.rolling_update {
         Some(path) => Some(read_rolling_update(path)?),
@@ -77,7 +100,8 @@ pub(crate) fn run(
     // Both forms are written change by change from a second pass over the plan: the rows of
     // all changes are never held at once.
     let review = Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
-        .with_rows(opened.rows);
+        .with_rows(opened.rows)
+        .with_policy(policy.len(), violations);
     let masks = &args.secrets;
     if let Some(path) = json_out {
         crate::atomic::write_with(path, PRIVATE, &mut |w| write_json(&review, masks, w))?;

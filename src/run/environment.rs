@@ -80,12 +80,14 @@ impl<'p> Runner<'p> {
                     rolling_update,
                     target,
                     json,
+                    manifest,
                 } => Builtin::Review {
                     plan: one(plan)?,
                     out: one(out)?,
                     rolling_update: rolling_update.as_ref().map(&mut one).transpose()?,
                     target: *target,
                     json: json.as_ref().map(&mut one).transpose()?,
+                    manifest: manifest.as_ref().map(&mut one).transpose()?,
                 },
                 Builtin::Remove { paths } => Builtin::Remove {
                     paths: paths.iter().map(&mut one).collect::<Result<_, _>>()?,
