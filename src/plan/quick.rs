@@ -606,11 +606,11 @@ fn build<'a>(c: &mut Cursor<'a>, text: &'a str, depth: usize) -> Result<JsonRef<
                 return Err(Stop::Unsure);
             }
             c.i += 1;
-            let mut members = Vec::new();
             if c.peek()? == b'}' {
                 c.i += 1;
-                return Ok(JsonRef::Object(members));
+                return Ok(JsonRef::Object(Vec::new()));
             }
+            let mut members = Vec::with_capacity(4);
             loop {
                 let key = build_string(c, text)?;
                 c.expect(b':')?;
@@ -630,11 +630,11 @@ fn build<'a>(c: &mut Cursor<'a>, text: &'a str, depth: usize) -> Result<JsonRef<
                 return Err(Stop::Unsure);
             }
             c.i += 1;
-            let mut items = Vec::new();
             if c.peek()? == b']' {
                 c.i += 1;
-                return Ok(JsonRef::Array(items));
+                return Ok(JsonRef::Array(Vec::new()));
             }
+            let mut items = Vec::with_capacity(4);
             loop {
                 items.push(build(c, text, depth + 1)?);
                 match c.peek()? {

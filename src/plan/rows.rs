@@ -328,8 +328,8 @@ pub(super) fn rows<V>(
         secrets,
         replace: &replace,
         side,
-        steps: Vec::new(),
-        rows: Vec::new(),
+        steps: Vec::with_capacity(8),
+        rows: Vec::with_capacity(8),
         spare_keys: Vec::new(),
     };
     walk.walk(
