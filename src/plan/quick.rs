@@ -887,6 +887,49 @@ mod tests {
     }
 
     #[test]
+    fn the_utf8_window_grows_over_characters_cut_by_it() {
+        // Three-byte characters: every window from 1 byte on ends inside one sooner or later.
+        let long = format!(
+            r#"{{"address":"a","change":{{"actions":["create"],"after":{{"k":"{}"}}}}}}"#,
+            "€".repeat(700)
+        );
+        let text = format!("{long},{{\"address\":\"b\"}}");
+        for start in [1, 2, 3, 64, 1000, 2101, 100_000] {
+            let mut window = start;
+            let (rc, n) = read_change::<JsonRef>(text.as_bytes(), &mut window).unwrap();
+            assert_eq!(n, long.len(), "{start}");
+            assert_eq!(window, n + n / 2 + 64, "{start}");
+            let Some(JsonRef::Object(members)) = rc.change.after else {
+                panic!("an object")
+            };
+            assert!(
+                matches!(&members[0].1, JsonRef::String(Cow::Borrowed(s)) if s.chars().count() == 700)
+            );
+        }
+        // A byte that is not UTF-8 after the change is not its concern; inside it, serde's.
+        let mut after = long.clone().into_bytes();
+        after.extend_from_slice(b",\xff");
+        assert_eq!(
+            read_change::<IgnoredAny>(&after, &mut 1).unwrap().1,
+            long.len()
+        );
+        // (A control character in a string is serde's to refuse.)
+        let inside = long.replacen("€", "\u{1}", 1);
+        assert_eq!(
+            read_change::<IgnoredAny>(inside.as_bytes(), &mut 1).err(),
+            Some(Stop::Unsure)
+        );
+        let mut bad = long.into_bytes();
+        bad[40] = 0xff;
+        for window in [1, 41, 4096] {
+            assert_eq!(
+                read_change::<JsonRef>(&bad, &mut { window }).err(),
+                Some(Stop::Unsure)
+            );
+        }
+    }
+
+    #[test]
     fn deep_nesting_is_left_to_serde() {
         for depth in [90, 99, 100, 126, 127, 200, 10_000] {
             let text = format!(
