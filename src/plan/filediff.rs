@@ -72,6 +72,11 @@ pub(super) struct FileAttributes {
 }
 
 impl FileAttributes {
+    /// What the quick reader (`plan::quick`) found, as serde's reading below would find it.
+    pub(super) fn new(content: Option<String>, user_data: Option<String>) -> Self {
+        FileAttributes { content, user_data }
+    }
+
     fn get(&self, attribute: &str) -> Option<&str> {
         match attribute {
             "content" => self.content.as_deref(),

@@ -242,7 +242,7 @@ impl<'de> Visitor<'de> for JsonRefVisitor {
 }
 
 /// Members with each key once, at its first position with its last value (as `IndexMap::insert`).
-fn without_repeats<'a>(
+pub(super) fn without_repeats<'a>(
     members: Vec<(Cow<'a, str>, JsonRef<'a>)>,
 ) -> Vec<(Cow<'a, str>, JsonRef<'a>)> {
     let repeats = if members.len() <= LINEAR_MEMBERS {

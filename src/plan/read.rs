@@ -17,7 +17,7 @@ use super::json_ref::JsonRef;
 use super::rows::rows;
 use super::secrets::Secrets;
 use super::stream::{
-    Elements, Fast, Item, List, RawResourceChange, Source, check_format_version, scan,
+    Elements, Fast, Item, List, RawResourceChange, Source, check_format_version, read_change, scan,
     scan_elements, skip_bom,
 };
 use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
@@ -190,7 +190,7 @@ impl Rows {
                 return Ok(elements.parse::<IgnoredAny>(text)?.1);
             }
             // Values borrow from `text`: strings are not copied, objects not hashed.
-            let (rc, n): (RawResourceChange<JsonRef>, usize) = elements.parse(text)?;
+            let (rc, n): (RawResourceChange<JsonRef>, usize) = read_change(text, &mut elements)?;
             let action = Action::from_actions(&rc.change.actions);
             if !shown(&rc, action) {
                 return Ok(n);

@@ -72,11 +72,12 @@ pub(super) fn path_text<K: AsRef<str>>(steps: &[Step<K>]) -> String {
 }
 
 fn is_identifier(k: &str) -> bool {
-    let mut chars = k.chars();
-    chars
+    // Every byte allowed is ASCII, so bytes say the same as characters.
+    let mut bytes = k.bytes();
+    bytes
         .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
 /// Which sides of a change exist.
@@ -131,6 +132,9 @@ struct Walk<'a, 'v> {
     /// The path walked so far, its keys borrowed from the values and markers.
     steps: Vec<Step<&'v str>>,
     rows: Vec<AttributeChange>,
+    /// Key lists of objects walked before, kept for the next objects (one allocation per
+    /// nesting level, not per object).
+    spare_keys: Vec<Vec<&'v str>>,
 }
 
 fn non_empty_container(v: Option<&JsonRef>) -> bool {
@@ -221,7 +225,8 @@ impl<'v> Walk<'_, 'v> {
             }
             return;
         }
-        let mut keys: Vec<&'v str> = Vec::new();
+        let mut keys = self.spare_keys.pop().unwrap_or_default();
+        keys.clear();
         let unknown = (self.side != Side::Before)
             .then_some(marks.after_unknown)
             .flatten();
@@ -237,7 +242,7 @@ impl<'v> Walk<'_, 'v> {
         keys.dedup();
         let before_members = members(before);
         let after_members = members(after);
-        for key in keys {
+        for &key in &keys {
             self.steps.push(Step::Key(key));
             self.walk(
                 before_members.as_ref().and_then(|m| m.get(key)),
@@ -246,6 +251,7 @@ impl<'v> Walk<'_, 'v> {
             );
             self.steps.pop();
         }
+        self.spare_keys.push(keys);
     }
 
     fn leaf(
@@ -322,8 +328,9 @@ pub(super) fn rows<V>(
         secrets,
         replace: &replace,
         side,
-        steps: Vec::new(),
-        rows: Vec::new(),
+        steps: Vec::with_capacity(8),
+        rows: Vec::with_capacity(8),
+        spare_keys: Vec::new(),
     };
     walk.walk(
         before,

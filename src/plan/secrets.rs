@@ -90,7 +90,7 @@ impl Secrets {
                     Shown::Sensitive
                 } else if !s.is_empty()
                     && (attribute.is_some_and(|a| BLOB_ATTRIBUTES.contains(&a))
-                        || s.contains('\n')
+                        || memchr::memchr(b'\n', s.as_bytes()).is_some()
                         || (s.len() > BLOB_CHARS && s.chars().count() > BLOB_CHARS))
                 {
                     blob(s)

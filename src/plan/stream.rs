@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::quick::{self, Stop, Values};
 use super::secrets::is_unmarked;
 
 /// The plan JSON major version kopsform reads (`format_version` "1.x").
@@ -106,7 +107,7 @@ pub(super) type OnElement<'a> = dyn FnMut(List, &[u8]) -> Result<usize, Fast> + 
 
 /// One pass over the plan JSON of `source`: fast, one value at a time ([`fast_scan`]); when that
 /// finds the document malformed, serde_json's own reader reads it again to say what and where.
-pub(super) fn scan<V: DeserializeOwned>(
+pub(super) fn scan<V: DeserializeOwned + for<'a> Values<'a>>(
     source: &Source,
     on_item: &mut OnItem<V>,
 ) -> Result<Top, String> {
@@ -118,13 +119,26 @@ pub(super) fn scan<V: DeserializeOwned>(
                 (Item::Drift(rc), n)
             }
             List::Changes => {
-                let (rc, n) = elements.parse(text)?;
+                let (rc, n) = read_change(text, &mut elements)?;
                 (Item::Change(rc), n)
             }
         };
         on_item(item).map_err(Fast::Stopped)?;
         Ok(n)
     })
+}
+
+/// The resource change at the start of `text` and how many bytes it took: read by
+/// [`quick::read_change`], or by serde ([`Elements`]) when that leaves it to serde.
+pub(super) fn read_change<'a, V: Deserialize<'a> + Values<'a>>(
+    text: &'a [u8],
+    elements: &mut Elements,
+) -> Result<(RawResourceChange<V>, usize), Fast> {
+    match quick::read_change(text, &mut elements.window) {
+        Ok(read) => Ok(read),
+        Err(Stop::NeedMore) => Err(Fast::NeedMore),
+        Err(Stop::Unsure) => elements.parse(text),
+    }
 }
 
 /// A change-list element parsed as `T`, which may borrow from `raw`.

@@ -72,8 +72,15 @@ pub(crate) enum Action {
 
 impl Action {
     pub(crate) fn from_actions(actions: &[String]) -> Action {
-        let words: Vec<&str> = actions.iter().map(String::as_str).collect();
-        match words.as_slice() {
+        // The words as `&str`s, without a list of their own: the usual lists have one or two.
+        let mut buf = [""; 2];
+        if actions.len() > buf.len() {
+            return Action::Unknown;
+        }
+        for (slot, word) in buf.iter_mut().zip(actions) {
+            *slot = word.as_str();
+        }
+        match &buf[..actions.len()] {
             ["no-op"] => Action::NoOp,
             ["create"] => Action::Create,
             ["read"] => Action::Read,

@@ -901,6 +901,10 @@ fn cell(s: &str) -> String {
 
 /// `s` appended to `text` with HTML's special characters as entities.
 fn push_html(text: &mut String, s: &str) {
+    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'"')) {
+        text.push_str(s);
+        return;
+    }
     let mut rest = s;
     while let Some(i) = rest.find(['&', '<', '>', '"']) {
         text.push_str(&rest[..i]);
