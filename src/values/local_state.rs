@@ -122,20 +122,145 @@ fn local_backend(dir: &Path) -> Option<bool> {
 
 /// A `backend "..."` or `cloud {` block, or their JSON forms, anywhere in the text, other than
 /// an empty `backend "local" {}` (the default, written out).
+///
+/// Scanned by hand, as the regular expressions `\bbackend\s*"|\bcloud\s*\{|"backend"\s*:|"cloud"\s*:`
+/// over the text with every `\bbackend\s*"local"\s*\{\s*\}` removed would (a unit test compares
+/// the two): compiling those took a million instructions on every run that reads the outputs
+/// (issue 19).
 fn declares_backend(text: &str) -> bool {
-    static BLOCK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"\bbackend\s*"|\bcloud\s*\{|"backend"\s*:|"cloud"\s*:"#)
-            .expect("a valid pattern")
-    });
-    static DEFAULT_LOCAL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"\bbackend\s*"local"\s*\{\s*\}"#).expect("a valid pattern")
-    });
-    BLOCK.is_match(&DEFAULT_LOCAL.replace_all(text, ""))
+    let without_default = remove_default_local(text);
+    let t: &str = &without_default;
+    keyword_at_word_start(t, "backend").any(|rest| rest.starts_with('"'))
+        || keyword_at_word_start(t, "cloud").any(|rest| rest.starts_with('{'))
+        || [r#""backend""#, r#""cloud""#].iter().any(|word| {
+            // Overlapping occurrences count: `"cloud"cloud":` holds `"cloud":` at its second quote.
+            let mut from = 0;
+            while let Some(found) = t[from..].find(word) {
+                let end = from + found + word.len();
+                if t[end..].trim_start().starts_with(':') {
+                    return true;
+                }
+                from += found + 1;
+            }
+            false
+        })
+}
+
+/// For each `word` in `text` not preceded by a word character (`\b`), the text after it with
+/// its leading white space skipped (`\s*`).
+fn keyword_at_word_start<'t>(text: &'t str, word: &'t str) -> impl Iterator<Item = &'t str> {
+    text.match_indices(word).filter_map(move |(at, _)| {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        Some(text[at + word.len()..].trim_start())
+    })
+}
+
+/// `text` without its empty `backend "local" {}` blocks (`\bbackend\s*"local"\s*\{\s*\}`,
+/// leftmost first, as a regular expression's `replace_all`).
+fn remove_default_local(text: &str) -> std::borrow::Cow<'_, str> {
+    fn default_block_len(rest: &str) -> Option<usize> {
+        let after = rest.strip_prefix("backend")?.trim_start();
+        let after = after.strip_prefix("\"local\"")?.trim_start();
+        let after = after.strip_prefix('{')?.trim_start();
+        let after = after.strip_prefix('}')?;
+        Some(rest.len() - after.len())
+    }
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find("backend") {
+        let at = from + found;
+        let word_start = !text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        match default_block_len(&text[at..]).filter(|_| word_start) {
+            Some(len) => {
+                out.push_str(&text[copied..at]);
+                copied = at + len;
+                from = copied;
+            }
+            None => from = at + "backend".len(),
+        }
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The regular expressions `declares_backend` replaced, kept here to compare with.
+    fn declares_backend_by_regex(text: &str) -> bool {
+        static BLOCK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"\bbackend\s*"|\bcloud\s*\{|"backend"\s*:|"cloud"\s*:"#).unwrap()
+        });
+        static DEFAULT_LOCAL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"\bbackend\s*"local"\s*\{\s*\}"#).unwrap()
+        });
+        BLOCK.is_match(&DEFAULT_LOCAL.replace_all(text, ""))
+    }
+
+    #[test]
+    fn declares_backend_as_the_regular_expressions_did() {
+        let parts = [
+            "backend",
+            "cloud",
+            "\"backend\"",
+            "\"cloud\"",
+            "\"local\"",
+            "\"s3\"",
+            " ",
+            "\n\t",
+            "{",
+            "}",
+            ":",
+            "x",
+            "_",
+            "é",
+            "-",
+            "\"",
+            "terraform {",
+            "backend \"local\" {}",
+        ];
+        // Every sequence of up to four parts: the scanner and the regular expressions agree.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut longer = Vec::new();
+            for t in &texts {
+                for p in parts {
+                    longer.push(format!("{t}{p}"));
+                }
+            }
+            texts.extend(longer);
+            texts.sort();
+            texts.dedup();
+        }
+        for t in &texts {
+            assert_eq!(declares_backend(t), declares_backend_by_regex(t), "{t:?}");
+        }
+        for t in [
+            "terraform {\n  backend \"s3\" {\n    bucket = \"b\"\n  }\n}\n",
+            "terraform {\n  backend \"local\" {}\n}\n",
+            "terraform {\n  backend \"local\" {\n  }\n}\n",
+            "terraform {\n  backend \"local\" { path = \"x\" }\n}\n",
+            "terraform {\n  cloud {\n    organization = \"o\"\n  }\n}\n",
+            "{\"terraform\": {\"backend\": {\"s3\": {}}}}",
+            "{\"terraform\": [{\"cloud\" : {}}]}",
+            "# mybackend \"x\" and soundcloud {\n",
+            "backend \"local\" {}backend \"local\" {}",
+            "backendbackend \"local\" {}",
+        ] {
+            assert_eq!(declares_backend(t), declares_backend_by_regex(t), "{t:?}");
+        }
+    }
 
     fn layer(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
