@@ -37,23 +37,7 @@ pub(crate) fn read(
     env: &[(String, String)],
     workspace: Option<&str>,
 ) -> Option<Outputs> {
-    let (exe, lead) = crate::tools::process::split_program(program);
-    if !lead.is_empty() || Path::new(exe).file_name()? != "terraform" {
-        return None;
-    }
-    if workspace.is_some_and(|w| w != "default") {
-        return None;
-    }
-    let set = |name: &str| {
-        env.iter().any(|(k, _)| k == name) || std::env::var_os(name).is_some_and(|v| !v.is_empty())
-    };
-    if CHANGES_THE_READ.iter().any(|n| set(n))
-        || env.iter().any(|(k, _)| k.starts_with("TF_CLI_ARGS"))
-        || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("TF_CLI_ARGS"))
-    {
-        return None;
-    }
-    if !local_backend(dir)? {
+    if !plain_local_state(dir, program, env, workspace) {
         return None;
     }
     let text = std::fs::read(dir.join("terraform.tfstate")).ok()?;
@@ -80,6 +64,53 @@ pub(crate) fn read(
         printed.insert(name.clone(), Value::Object(shaped));
     }
     outputs::from_map(printed).ok()
+}
+
+/// Whether the Terraform layer in `dir` provably has no state: what `terraform show -json` (no
+/// plan file) reads there is the same local state file [`read`] would read (the same conditions),
+/// and there is no such file. Its `show -json` would then print no value at all, so there is no
+/// secret to learn from it before a command runs there (issue 19: a `terraform show` per cluster
+/// and plan, 40 ms of Terraform each, for layers never applied).
+pub(crate) fn holds_no_state(
+    dir: &Path,
+    program: &str,
+    env: &[(String, String)],
+    workspace: Option<&str>,
+) -> bool {
+    // `read` answers `None` for every condition that could make Terraform read another state,
+    // and for a missing file; so: those conditions hold, and the file is not there.
+    plain_local_state(dir, program, env, workspace)
+        && matches!(
+            std::fs::symlink_metadata(dir.join("terraform.tfstate")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound
+        )
+}
+
+/// The conditions of [`read`] but the state file's own: plain `terraform`, the default workspace,
+/// none of [`CHANGES_THE_READ`] or `TF_CLI_ARGS*`, the local backend in its default place.
+fn plain_local_state(
+    dir: &Path,
+    program: &str,
+    env: &[(String, String)],
+    workspace: Option<&str>,
+) -> bool {
+    let (exe, lead) = crate::tools::process::split_program(program);
+    if !lead.is_empty() || Path::new(exe).file_name().is_none_or(|n| n != "terraform") {
+        return false;
+    }
+    if workspace.is_some_and(|w| w != "default") {
+        return false;
+    }
+    let set = |name: &str| {
+        env.iter().any(|(k, _)| k == name) || std::env::var_os(name).is_some_and(|v| !v.is_empty())
+    };
+    if CHANGES_THE_READ.iter().any(|n| set(n))
+        || env.iter().any(|(k, _)| k.starts_with("TF_CLI_ARGS"))
+        || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("TF_CLI_ARGS"))
+    {
+        return false;
+    }
+    local_backend(dir) == Some(true)
 }
 
 /// Whether the layer in `dir` uses the local backend in its default place, and the default
@@ -270,6 +301,49 @@ mod tests {
             std::fs::write(path, text).unwrap();
         }
         dir
+    }
+
+    #[test]
+    fn a_layer_never_applied_provably_holds_no_state() {
+        let main = ("main.tf", "resource \"terraform_data\" \"x\" {}\n");
+        let none = layer(&[main]);
+        assert!(holds_no_state(none.path(), "terraform", &[], None));
+        assert!(holds_no_state(
+            none.path(),
+            "/usr/bin/terraform",
+            &[],
+            Some("default")
+        ));
+        // A state, even an empty file or a link, is read by Terraform: not skipped.
+        let applied = layer(&[main, ("terraform.tfstate", "")]);
+        assert!(!holds_no_state(applied.path(), "terraform", &[], None));
+        let linked = layer(&[main]);
+        std::os::unix::fs::symlink("elsewhere", linked.path().join("terraform.tfstate")).unwrap();
+        assert!(!holds_no_state(linked.path(), "terraform", &[], None));
+        // Anything that could make Terraform read another state.
+        let remote = layer(&[
+            main,
+            ("backend.tf", "terraform {\n  backend \"s3\" {}\n}\n"),
+        ]);
+        assert!(!holds_no_state(remote.path(), "terraform", &[], None));
+        let selected = layer(&[main, (".terraform/environment", "dev")]);
+        assert!(!holds_no_state(selected.path(), "terraform", &[], None));
+        assert!(!holds_no_state(none.path(), "terraform", &[], Some("dev")));
+        assert!(!holds_no_state(none.path(), "tofu", &[], None));
+        assert!(!holds_no_state(none.path(), "bin/leverage tf", &[], None));
+        for var in ["TF_WORKSPACE", "TF_DATA_DIR", "TF_CLI_ARGS_show"] {
+            let env = [(var.to_string(), "x".to_string())];
+            assert!(
+                !holds_no_state(none.path(), "terraform", &env, None),
+                "{var}"
+            );
+        }
+        assert!(!holds_no_state(
+            &none.path().join("missing"),
+            "terraform",
+            &[],
+            None
+        ));
     }
 
     const STATE: &str = r#"{"version": 4, "terraform_version": "1.9.8", "serial": 3, "lineage": "x",
