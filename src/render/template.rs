@@ -588,8 +588,51 @@ impl Renderer {
         if !source.contains("{{") {
             return Ok(source.to_string());
         }
+        if let Some(text) = plain_paths(source, context, self.helpers) {
+            return Ok(text);
+        }
         self.render(what, source, context)
     }
+}
+
+/// `source` with each of its expressions, when every one is a plain path to a string of
+/// `context` (`{{cluster.name}}`, `{{ kops_state_store }}`), replaced by that string, as
+/// handlebars renders it (no escaping); `None` when any is something else (a helper, a block,
+/// a missing or non-string value, `this`, `@root`, `../`, whitespace control): handlebars renders
+/// those, with its strict mode and its messages. Turning the whole context into a handlebars one
+/// for each argument was most of what rendering a step's arguments cost (issue 19).
+fn plain_paths(source: &str, context: &Value, helpers: &[&str]) -> Option<String> {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let path = after[..end].trim();
+        let first = path.split('.').next()?;
+        if helpers.contains(&first) || matches!(first, "this" | "else") {
+            return None;
+        }
+        let mut value = context;
+        for segment in path.split('.') {
+            let plain = !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !plain {
+                return None;
+            }
+            value = value.as_object()?.get(segment)?;
+        }
+        out.push_str(value.as_str()?);
+        rest = &after[end + 2..];
+    }
+    // A lone `}}` or `{{` left would be text to handlebars, or an error: let it decide.
+    if rest.contains("}}") {
+        return None;
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// A seed for the shape render's token names: differs between renders and runs.
@@ -694,6 +737,60 @@ mod tests {
 
     fn render(src: &str, ctx: Value) -> Result<String, UserError> {
         Renderer::new().render("t.yml", src, &ctx)
+    }
+
+    #[test]
+    fn plain_paths_render_as_handlebars_does() {
+        let ctx = json!({
+            "cluster": {"name": "a.example.com", "state": "s3://b/c", "stage": null, "n": 3},
+            "kops_state_store": "s3://x",
+            "list": ["p", "q"],
+            "odd-name": "o",
+            "json": "shadowed by the helper",
+            "html": "<a href=\"x\">&amp;</a>",
+            "this": "t",
+        });
+        let r = Renderer::new();
+        for src in [
+            "{{cluster.name}}",
+            "{{ cluster.name }}",
+            "--name={{cluster.name}} --state {{cluster.state}}",
+            "{{kops_state_store}}/{{cluster.name}}",
+            "{{odd-name}}",
+            "{{html}}",
+            "{{cluster.stage}}",
+            "{{cluster.n}}",
+            "{{cluster}}",
+            "{{list.0}}",
+            "{{list.[0]}}",
+            "{{json cluster}}",
+            "{{this.kops_state_store}}",
+            "{{@root.kops_state_store}}",
+            "{{~cluster.name~}}",
+            "{{{cluster.name}}}",
+            "{{cluster.name}}}",
+            "x }} y {{cluster.name}}",
+            "{{cluster.missing}}",
+            "{{missing}}",
+            "{{cluster..name}}",
+            "{{cluster.name",
+            "{{#if cluster.name}}y{{/if}}",
+            "{{else}}",
+        ] {
+            let fast = plain_paths(src, &ctx, r.helpers);
+            let slow = r.render("t", src, &ctx).map_err(|e| e.message);
+            if let Some(fast) = fast {
+                assert_eq!(Ok(fast), slow, "{src:?}");
+            }
+        }
+        // The plain ones take the fast path.
+        for src in [
+            "{{cluster.name}}",
+            "{{ kops_state_store }}/{{cluster.state}}",
+            "{{odd-name}}",
+        ] {
+            assert!(plain_paths(src, &ctx, r.helpers).is_some(), "{src:?}");
+        }
     }
 
     fn yaml(src: &str, ctx: Value) -> Result<String, String> {

@@ -13,7 +13,7 @@ use crate::tools::retry;
 use crate::{atomic, notice, progress};
 
 use super::reports::{report_delete_cluster, report_rolling_update};
-use super::scope::{Runner, env_value, same_dir};
+use super::scope::{Runner, env_value};
 
 /// The program and its subcommand words, for messages: `terraform plan`, `kops get cluster`.
 pub(super) fn command_words(tool: &str, args: &[String]) -> String {
@@ -49,13 +49,38 @@ pub(super) fn make_private(path: &Path) -> Result<(), UserError> {
 
 /// `kops replace -f x` as a user would type it; arguments with blanks or quotes are quoted.
 pub(super) fn display_command(program: &str, args: &[String], cwd: Option<&str>) -> String {
-    let mut words = vec![shell_word(program)];
-    words.extend(args.iter().map(|a| shell_word(a)));
-    let line = words.join(" ");
-    match cwd {
-        Some(dir) => format!("(cd {} && {line})", shell_word(dir)),
-        None => line,
+    // Written into one buffer: a word that needs no quotes (most) is copied as it is.
+    let mut line =
+        String::with_capacity(program.len() + args.iter().map(|a| a.len() + 1).sum::<usize>() + 16);
+    let push = |line: &mut String, word: &str| {
+        if is_plain_word(word) {
+            line.push_str(word);
+        } else {
+            line.push_str(&shell_word(word));
+        }
+    };
+    if let Some(dir) = cwd {
+        line.push_str("(cd ");
+        push(&mut line, dir);
+        line.push_str(" && ");
     }
+    push(&mut line, program);
+    for a in args {
+        line.push(' ');
+        push(&mut line, a);
+    }
+    if cwd.is_some() {
+        line.push(')');
+    }
+    line
+}
+
+/// A word [`shell_word`] leaves as it is.
+fn is_plain_word(word: &str) -> bool {
+    !word.is_empty()
+        && word
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&c))
 }
 
 impl<'p> Runner<'p> {
@@ -69,18 +94,22 @@ impl<'p> Runner<'p> {
         let resolved = self.resolve_command(task_name, task, cmd)?;
         // Where it saves its output and which files it makes private, as rendered, are checked
         // before the command runs.
-        let mut targets = CommandStep {
-            argv: cmd.argv.clone(),
-            ..CommandStep::default()
-        };
-        if let Some(save) = &cmd.save {
-            targets.save = Some(self.render_text(format_args!("task `{task_name}` save"), save)?);
+        // (A command's targets are its `save` and `private` files only.)
+        if cmd.save.is_some() || !cmd.private.is_empty() {
+            let mut targets = CommandStep {
+                argv: cmd.argv.clone(),
+                ..CommandStep::default()
+            };
+            if let Some(save) = &cmd.save {
+                targets.save =
+                    Some(self.render_text(format_args!("task `{task_name}` save"), save)?);
+            }
+            for p in &cmd.private {
+                let rendered = self.render_text(format_args!("task `{task_name}` private"), p)?;
+                targets.private.push(rendered);
+            }
+            self.guard_targets(&crate::project::task::Step::Command(targets))?;
         }
-        for p in &cmd.private {
-            let rendered = self.render_text(format_args!("task `{task_name}` private"), p)?;
-            targets.private.push(rendered);
-        }
-        self.guard_targets(&crate::project::task::Step::Command(targets))?;
         if self.options.dry_run {
             notice!("{prefix}would run: {}", resolved.shown);
             return Ok(());
@@ -165,17 +194,28 @@ impl<'p> Runner<'p> {
             None => self.project.dir.clone(),
         };
         let prerequisites = self.project.path(&self.values.prerequisites_dir());
-        let in_prerequisites = same_dir(&cwd, &prerequisites);
+        let in_prerequisites = self.same_dir(&cwd, &prerequisites);
         if kind == retry::Tool::Terraform {
             // The cluster's partial backend and variable files, for its own Terraform layer
             // (any folder but the prerequisites', `-chdir` counted).
             let layer = crate::tools::terraform::chdir(&argv).map_or(cwd.clone(), |d| cwd.join(d));
-            if !same_dir(&layer, &prerequisites) {
+            if !self.same_dir(&layer, &prerequisites) {
                 argv = self.with_cluster_files(&argv)?;
             }
         }
         let is_kops = kind == retry::Tool::Kops;
-        let mut env = self.child_env(task_name, task, cmd, &argv, is_kops, in_prerequisites)?;
+        let mut env = if self.options.dry_run {
+            // Nothing is started: the environment is made for what it does to the line shown
+            // (secret values of tasks.toml masked) and its errors (kops needs its cluster), not
+            // kept (issue 19: a dry run of 100 tasks spent a fifth of its time on it).
+            self.env_layers(task_name, task, &cmd.env)?;
+            if is_kops {
+                self.require_cluster()?;
+            }
+            Vec::new()
+        } else {
+            self.child_env(task_name, task, cmd, &argv, is_kops, in_prerequisites)?
+        };
         self.refuse_secret_arguments(&argv)?;
         if in_prerequisites {
             env.extend(self.values.workspace_env());
@@ -530,6 +570,52 @@ mod tests {
                 Some("2-kops")
             ),
             "(cd 2-kops && kops replace -f 'a b')"
+        );
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    /// The line as it was made before issue 19 (each word quoted, joined), to compare with.
+    fn joined(program: &str, args: &[String], cwd: Option<&str>) -> String {
+        let mut words = vec![shell_word(program)];
+        words.extend(args.iter().map(|a| shell_word(a)));
+        let line = words.join(" ");
+        match cwd {
+            Some(dir) => format!("(cd {} && {line})", shell_word(dir)),
+            None => line,
+        }
+    }
+
+    #[test]
+    fn a_command_is_shown_as_a_user_would_type_it() {
+        let words = [
+            "plan",
+            "-out=x.tfplan",
+            "a b",
+            "it's",
+            "",
+            "é",
+            "$HOME",
+            "x;y",
+            "--name=a.b",
+        ];
+        for cwd in [None, Some("2-kops"), Some("my dir"), Some("")] {
+            for n in 0..words.len() {
+                let args: Vec<String> = words[..n].iter().map(|w| w.to_string()).collect();
+                for program in ["terraform", "bin/my tool"] {
+                    assert_eq!(
+                        display_command(program, &args, cwd),
+                        joined(program, &args, cwd)
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            display_command("echo", &["checking layers/00".into()], Some("a b")),
+            "(cd 'a b' && echo 'checking layers/00')"
         );
     }
 }

@@ -105,25 +105,25 @@ impl<'p> Runner<'p> {
         step_env: &indexmap::IndexMap<String, String>,
     ) -> Result<Vec<(String, String)>, UserError> {
         let mut env = Vec::new();
-        let cluster_env = self
-            .cluster
-            .as_ref()
-            .map(|c| c.config.env.clone())
-            .unwrap_or_default();
-        let cluster_id = self
-            .cluster
-            .as_ref()
-            .map_or("", |c| c.id.as_str())
-            .to_string();
-        let layers = [
-            (&self.project.config.env, "[env]".to_string()),
-            (&cluster_env, format!("cluster `{cluster_id}` env")),
-            (&task.env, format!("task `{task_name}` env")),
-            (step_env, format!("task `{task_name}` step env")),
+        // The layers' names are written out only for a value that is a template (in its
+        // error): made for every command step, they were most of this function's cost.
+        let cluster = self.cluster.as_ref();
+        let cluster_env = cluster.map(|c| c.config.env.clone()).unwrap_or_default();
+        let cluster_id = cluster.map_or("", |c| c.id.as_str()).to_string();
+        let layers: [(&indexmap::IndexMap<String, String>, u8); 4] = [
+            (&self.project.config.env, 0),
+            (&cluster_env, 1),
+            (&task.env, 2),
+            (step_env, 3),
         ];
-        for (vars, what) in layers {
+        for (vars, layer) in layers {
             for (k, v) in vars {
-                let value = self.render_text(format_args!("{what} {k}"), v)?;
+                let value = match layer {
+                    0 => self.render_text(format_args!("[env] {k}"), v)?,
+                    1 => self.render_text(format_args!("cluster `{cluster_id}` env {k}"), v)?,
+                    2 => self.render_text(format_args!("task `{task_name}` env {k}"), v)?,
+                    _ => self.render_text(format_args!("task `{task_name}` step env {k}"), v)?,
+                };
                 if self.redactor.is_secret_var(k) {
                     self.redactor.add(value.clone());
                 }
@@ -297,6 +297,17 @@ impl<'p> Runner<'p> {
             .unwrap_or_else(|| cwd.join(".terraform-state"));
         let key = key.canonicalize().unwrap_or(key);
         if self.learned.contains(&key) {
+            return;
+        }
+        let workspace = self
+            .cluster
+            .as_ref()
+            .and_then(|c| c.config.workspace.clone());
+        if saved_plan.is_none()
+            && crate::values::local_state::holds_no_state(cwd, program, env, workspace.as_deref())
+        {
+            // Nothing to learn yet; asked again before the next command here (an apply may
+            // have written the state since).
             return;
         }
         let mut show = vec!["show".to_string(), "-json".to_string()];

@@ -61,6 +61,9 @@ pub(crate) struct Runner<'p> {
     pub(super) holds: Holds<'p>,
     /// The kubeconfig the project writes for the cluster, once found (see `project_kubeconfig`).
     pub(super) kubeconfig: Option<PathBuf>,
+    /// A dry run's folders by device and inode (`None`: not there), asked once each: nothing
+    /// runs to change them (see [`Runner::same_dir`]).
+    pub(super) dir_ids: Vec<(PathBuf, Option<(u64, u64)>)>,
 }
 
 /// What a run holds across its tasks, and which tasks need it.
@@ -157,6 +160,7 @@ impl<'p> Runner<'p> {
             id: shared.folders.next_runner_id(),
             holds: Holds::default(),
             kubeconfig: None,
+            dir_ids: Vec::new(),
         }
     }
 
@@ -207,6 +211,36 @@ impl<'p> Runner<'p> {
 
     pub(super) fn task(&self, name: &str) -> &'p Task {
         &self.project.config.tasks[name]
+    }
+
+    /// [`same_dir`], each folder asked once per dry run (in which nothing runs that could make,
+    /// remove or move one): a dry run of 100 tasks asked 600 times for the same two folders
+    /// (issue 19). A real run asks every time.
+    pub(super) fn same_dir(&mut self, a: &Path, b: &Path) -> bool {
+        if !self.options.dry_run {
+            return same_dir(a, b);
+        }
+        if a.as_os_str() == b.as_os_str() || a == b {
+            return true;
+        }
+        // A handful of folders: a list beats hashing paths.
+        let mut id = |p: &Path| {
+            if let Some((_, id)) = self
+                .dir_ids
+                .iter()
+                .find(|(q, _)| q.as_os_str() == p.as_os_str())
+            {
+                return *id;
+            }
+            use std::os::unix::fs::MetadataExt;
+            let id = std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+            self.dir_ids.push((p.to_path_buf(), id));
+            id
+        };
+        match (id(a), id(b)) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
     }
 }
 

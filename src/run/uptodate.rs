@@ -82,10 +82,20 @@ pub(crate) fn expand(
     let mut missing = Vec::new();
     for pattern in patterns {
         let full = dir.join(pattern).to_string_lossy().into_owned();
-        let paths = glob::glob(&full)
-            .map_err(|e| UserError::new(format!("`{pattern}` is not a glob: {e}")))?;
+        // A plain path (no wildcard, nothing a glob would spell differently) is that file or
+        // nothing: one `stat`, where the glob walked and stat'ed every folder above it, twice
+        // (issue 19). The name it is recorded under is the same either way.
+        let literal = is_plain_path(pattern).then(|| PathBuf::from(&full));
+        let paths: Box<dyn Iterator<Item = PathBuf>> = match literal {
+            Some(path) => Box::new(std::iter::once(path)),
+            None => Box::new(
+                glob::glob(&full)
+                    .map_err(|e| UserError::new(format!("`{pattern}` is not a glob: {e}")))?
+                    .flatten(),
+            ),
+        };
         let mut any = false;
-        for path in paths.flatten() {
+        for path in paths {
             if path.is_file() {
                 any = true;
                 let rel = path
@@ -101,6 +111,17 @@ pub(crate) fn expand(
         }
     }
     Ok((files, missing))
+}
+
+/// Whether `pattern` names one path the way a glob of it would: no wildcard or character class,
+/// and none of the spellings (`//`, `.` components, a trailing `/`) a glob's match would write
+/// otherwise.
+fn is_plain_path(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && !pattern.contains(['*', '?', '[', ']', '\\'])
+        && !pattern.ends_with('/')
+        && !pattern.contains("//")
+        && pattern.split('/').all(|c| c != ".")
 }
 
 /// Where a task's record lives.
@@ -599,6 +620,65 @@ impl<'p> Runner<'p> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_path_is_found_as_its_glob_finds_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("project");
+        std::fs::create_dir_all(dir.join("2-kops/data")).unwrap();
+        std::fs::create_dir_all(root.path().join("shared")).unwrap();
+        std::fs::write(dir.join("2-kops/cluster.yml"), "a").unwrap();
+        std::fs::write(dir.join("2-kops/data/x"), "b").unwrap();
+        std::fs::write(root.path().join("shared/t.yml"), "c").unwrap();
+        std::os::unix::fs::symlink(dir.join("2-kops"), dir.join("link")).unwrap();
+        let outside = root
+            .path()
+            .join("shared/t.yml")
+            .to_string_lossy()
+            .into_owned();
+        let by_glob = |pattern: &str| {
+            let full = dir.join(pattern).to_string_lossy().into_owned();
+            glob::glob(&full)
+                .unwrap()
+                .flatten()
+                .filter(|p| p.is_file())
+                .map(|p| {
+                    p.strip_prefix(&dir)
+                        .unwrap_or(&p)
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect::<Vec<_>>()
+        };
+        for pattern in [
+            "2-kops/cluster.yml",
+            "../shared/t.yml",
+            "2-kops/../2-kops/cluster.yml",
+            "link/cluster.yml",
+            "2-kops/data",
+            "2-kops/missing.yml",
+            "missing/x",
+            outside.as_str(),
+        ] {
+            assert!(is_plain_path(pattern), "{pattern}");
+            let (files, missing) = expand(&dir, &[pattern.to_string()]).unwrap();
+            assert_eq!(
+                files.keys().cloned().collect::<Vec<_>>(),
+                by_glob(pattern),
+                "{pattern}"
+            );
+            assert_eq!(missing.is_empty(), !files.is_empty(), "{pattern}");
+        }
+        for pattern in [
+            "2-kops/data/*",
+            "2-kops//cluster.yml",
+            "./2-kops/cluster.yml",
+            "2-kops/",
+            "2-kops/[c]luster.yml",
+        ] {
+            assert!(!is_plain_path(pattern), "{pattern}");
+        }
+    }
 
     #[test]
     fn globs_expand_to_hashed_files_and_name_what_is_missing() {

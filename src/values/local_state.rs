@@ -37,23 +37,7 @@ pub(crate) fn read(
     env: &[(String, String)],
     workspace: Option<&str>,
 ) -> Option<Outputs> {
-    let (exe, lead) = crate::tools::process::split_program(program);
-    if !lead.is_empty() || Path::new(exe).file_name()? != "terraform" {
-        return None;
-    }
-    if workspace.is_some_and(|w| w != "default") {
-        return None;
-    }
-    let set = |name: &str| {
-        env.iter().any(|(k, _)| k == name) || std::env::var_os(name).is_some_and(|v| !v.is_empty())
-    };
-    if CHANGES_THE_READ.iter().any(|n| set(n))
-        || env.iter().any(|(k, _)| k.starts_with("TF_CLI_ARGS"))
-        || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("TF_CLI_ARGS"))
-    {
-        return None;
-    }
-    if !local_backend(dir)? {
+    if !plain_local_state(dir, program, env, workspace) {
         return None;
     }
     let text = std::fs::read(dir.join("terraform.tfstate")).ok()?;
@@ -80,6 +64,53 @@ pub(crate) fn read(
         printed.insert(name.clone(), Value::Object(shaped));
     }
     outputs::from_map(printed).ok()
+}
+
+/// Whether the Terraform layer in `dir` provably has no state: what `terraform show -json` (no
+/// plan file) reads there is the same local state file [`read`] would read (the same conditions),
+/// and there is no such file. Its `show -json` would then print no value at all, so there is no
+/// secret to learn from it before a command runs there (issue 19: a `terraform show` per cluster
+/// and plan, 40 ms of Terraform each, for layers never applied).
+pub(crate) fn holds_no_state(
+    dir: &Path,
+    program: &str,
+    env: &[(String, String)],
+    workspace: Option<&str>,
+) -> bool {
+    // `read` answers `None` for every condition that could make Terraform read another state,
+    // and for a missing file; so: those conditions hold, and the file is not there.
+    plain_local_state(dir, program, env, workspace)
+        && matches!(
+            std::fs::symlink_metadata(dir.join("terraform.tfstate")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound
+        )
+}
+
+/// The conditions of [`read`] but the state file's own: plain `terraform`, the default workspace,
+/// none of [`CHANGES_THE_READ`] or `TF_CLI_ARGS*`, the local backend in its default place.
+fn plain_local_state(
+    dir: &Path,
+    program: &str,
+    env: &[(String, String)],
+    workspace: Option<&str>,
+) -> bool {
+    let (exe, lead) = crate::tools::process::split_program(program);
+    if !lead.is_empty() || Path::new(exe).file_name().is_none_or(|n| n != "terraform") {
+        return false;
+    }
+    if workspace.is_some_and(|w| w != "default") {
+        return false;
+    }
+    let set = |name: &str| {
+        env.iter().any(|(k, _)| k == name) || std::env::var_os(name).is_some_and(|v| !v.is_empty())
+    };
+    if CHANGES_THE_READ.iter().any(|n| set(n))
+        || env.iter().any(|(k, _)| k.starts_with("TF_CLI_ARGS"))
+        || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("TF_CLI_ARGS"))
+    {
+        return false;
+    }
+    local_backend(dir) == Some(true)
 }
 
 /// Whether the layer in `dir` uses the local backend in its default place, and the default
@@ -122,20 +153,145 @@ fn local_backend(dir: &Path) -> Option<bool> {
 
 /// A `backend "..."` or `cloud {` block, or their JSON forms, anywhere in the text, other than
 /// an empty `backend "local" {}` (the default, written out).
+///
+/// Scanned by hand, as the regular expressions `\bbackend\s*"|\bcloud\s*\{|"backend"\s*:|"cloud"\s*:`
+/// over the text with every `\bbackend\s*"local"\s*\{\s*\}` removed would (a unit test compares
+/// the two): compiling those took a million instructions on every run that reads the outputs
+/// (issue 19).
 fn declares_backend(text: &str) -> bool {
-    static BLOCK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"\bbackend\s*"|\bcloud\s*\{|"backend"\s*:|"cloud"\s*:"#)
-            .expect("a valid pattern")
-    });
-    static DEFAULT_LOCAL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"\bbackend\s*"local"\s*\{\s*\}"#).expect("a valid pattern")
-    });
-    BLOCK.is_match(&DEFAULT_LOCAL.replace_all(text, ""))
+    let without_default = remove_default_local(text);
+    let t: &str = &without_default;
+    keyword_at_word_start(t, "backend").any(|rest| rest.starts_with('"'))
+        || keyword_at_word_start(t, "cloud").any(|rest| rest.starts_with('{'))
+        || [r#""backend""#, r#""cloud""#].iter().any(|word| {
+            // Overlapping occurrences count: `"cloud"cloud":` holds `"cloud":` at its second quote.
+            let mut from = 0;
+            while let Some(found) = t[from..].find(word) {
+                let end = from + found + word.len();
+                if t[end..].trim_start().starts_with(':') {
+                    return true;
+                }
+                from += found + 1;
+            }
+            false
+        })
+}
+
+/// For each `word` in `text` not preceded by a word character (`\b`), the text after it with
+/// its leading white space skipped (`\s*`).
+fn keyword_at_word_start<'t>(text: &'t str, word: &'t str) -> impl Iterator<Item = &'t str> {
+    text.match_indices(word).filter_map(move |(at, _)| {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        Some(text[at + word.len()..].trim_start())
+    })
+}
+
+/// `text` without its empty `backend "local" {}` blocks (`\bbackend\s*"local"\s*\{\s*\}`,
+/// leftmost first, as a regular expression's `replace_all`).
+fn remove_default_local(text: &str) -> std::borrow::Cow<'_, str> {
+    fn default_block_len(rest: &str) -> Option<usize> {
+        let after = rest.strip_prefix("backend")?.trim_start();
+        let after = after.strip_prefix("\"local\"")?.trim_start();
+        let after = after.strip_prefix('{')?.trim_start();
+        let after = after.strip_prefix('}')?;
+        Some(rest.len() - after.len())
+    }
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find("backend") {
+        let at = from + found;
+        let word_start = !text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        match default_block_len(&text[at..]).filter(|_| word_start) {
+            Some(len) => {
+                out.push_str(&text[copied..at]);
+                copied = at + len;
+                from = copied;
+            }
+            None => from = at + "backend".len(),
+        }
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The regular expressions `declares_backend` replaced, kept here to compare with.
+    fn declares_backend_by_regex(text: &str) -> bool {
+        static BLOCK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"\bbackend\s*"|\bcloud\s*\{|"backend"\s*:|"cloud"\s*:"#).unwrap()
+        });
+        static DEFAULT_LOCAL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"\bbackend\s*"local"\s*\{\s*\}"#).unwrap()
+        });
+        BLOCK.is_match(&DEFAULT_LOCAL.replace_all(text, ""))
+    }
+
+    #[test]
+    fn declares_backend_as_the_regular_expressions_did() {
+        let parts = [
+            "backend",
+            "cloud",
+            "\"backend\"",
+            "\"cloud\"",
+            "\"local\"",
+            "\"s3\"",
+            " ",
+            "\n\t",
+            "{",
+            "}",
+            ":",
+            "x",
+            "_",
+            "é",
+            "-",
+            "\"",
+            "terraform {",
+            "backend \"local\" {}",
+        ];
+        // Every sequence of up to four parts: the scanner and the regular expressions agree.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let mut longer = Vec::new();
+            for t in &texts {
+                for p in parts {
+                    longer.push(format!("{t}{p}"));
+                }
+            }
+            texts.extend(longer);
+            texts.sort();
+            texts.dedup();
+        }
+        for t in &texts {
+            assert_eq!(declares_backend(t), declares_backend_by_regex(t), "{t:?}");
+        }
+        for t in [
+            "terraform {\n  backend \"s3\" {\n    bucket = \"b\"\n  }\n}\n",
+            "terraform {\n  backend \"local\" {}\n}\n",
+            "terraform {\n  backend \"local\" {\n  }\n}\n",
+            "terraform {\n  backend \"local\" { path = \"x\" }\n}\n",
+            "terraform {\n  cloud {\n    organization = \"o\"\n  }\n}\n",
+            "{\"terraform\": {\"backend\": {\"s3\": {}}}}",
+            "{\"terraform\": [{\"cloud\" : {}}]}",
+            "# mybackend \"x\" and soundcloud {\n",
+            "backend \"local\" {}backend \"local\" {}",
+            "backendbackend \"local\" {}",
+        ] {
+            assert_eq!(declares_backend(t), declares_backend_by_regex(t), "{t:?}");
+        }
+    }
 
     fn layer(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -145,6 +301,49 @@ mod tests {
             std::fs::write(path, text).unwrap();
         }
         dir
+    }
+
+    #[test]
+    fn a_layer_never_applied_provably_holds_no_state() {
+        let main = ("main.tf", "resource \"terraform_data\" \"x\" {}\n");
+        let none = layer(&[main]);
+        assert!(holds_no_state(none.path(), "terraform", &[], None));
+        assert!(holds_no_state(
+            none.path(),
+            "/usr/bin/terraform",
+            &[],
+            Some("default")
+        ));
+        // A state, even an empty file or a link, is read by Terraform: not skipped.
+        let applied = layer(&[main, ("terraform.tfstate", "")]);
+        assert!(!holds_no_state(applied.path(), "terraform", &[], None));
+        let linked = layer(&[main]);
+        std::os::unix::fs::symlink("elsewhere", linked.path().join("terraform.tfstate")).unwrap();
+        assert!(!holds_no_state(linked.path(), "terraform", &[], None));
+        // Anything that could make Terraform read another state.
+        let remote = layer(&[
+            main,
+            ("backend.tf", "terraform {\n  backend \"s3\" {}\n}\n"),
+        ]);
+        assert!(!holds_no_state(remote.path(), "terraform", &[], None));
+        let selected = layer(&[main, (".terraform/environment", "dev")]);
+        assert!(!holds_no_state(selected.path(), "terraform", &[], None));
+        assert!(!holds_no_state(none.path(), "terraform", &[], Some("dev")));
+        assert!(!holds_no_state(none.path(), "tofu", &[], None));
+        assert!(!holds_no_state(none.path(), "bin/leverage tf", &[], None));
+        for var in ["TF_WORKSPACE", "TF_DATA_DIR", "TF_CLI_ARGS_show"] {
+            let env = [(var.to_string(), "x".to_string())];
+            assert!(
+                !holds_no_state(none.path(), "terraform", &env, None),
+                "{var}"
+            );
+        }
+        assert!(!holds_no_state(
+            &none.path().join("missing"),
+            "terraform",
+            &[],
+            None
+        ));
     }
 
     const STATE: &str = r#"{"version": 4, "terraform_version": "1.9.8", "serial": 3, "lineage": "x",
