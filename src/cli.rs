@@ -383,6 +383,10 @@ pub(crate) struct ReviewArgs {
     /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
     #[arg(long, value_name = "FILE")]
     pub(crate) rolling_update: Option<PathBuf>,
+    /// The saved plan (or plan JSON) of the prerequisites layer, reviewed in a section of its
+    /// own; the exit status is the graver of the two plans'
+    #[arg(long, value_name = "PLAN")]
+    pub(crate) prerequisites: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -408,6 +412,17 @@ impl ReviewArgs {
             rolling_update: self.rolling_update.clone(),
             // The command learns them (commands::review), the parser knows none.
             secrets: Default::default(),
+            prerequisites: self
+                .prerequisites
+                .as_ref()
+                .map(|plan| crate::review::request::Part {
+                    plan: plan.clone(),
+                    name: plan
+                        .parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .map_or_else(|| ".".to_string(), |d| d.display().to_string()),
+                }),
+            deferred: None,
         }
     }
 }

@@ -459,6 +459,51 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
+    /// The `planned-outputs` builtin: the rest of the run renders with the outputs the saved plan
+    /// `plan` of the prerequisites layer will give; when one is unknown until apply, the rest of
+    /// the task is deferred instead (`values::planned`).
+    pub(super) fn planned_outputs(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        prefix: &str,
+        plan: &str,
+    ) -> Result<(), UserError> {
+        if self.options.dry_run {
+            notice!("{prefix}would read the planned outputs of {plan}");
+            return Ok(());
+        }
+        let mut env = self.env_layers(task_name, task, &Default::default())?;
+        env.extend(self.values.workspace_env());
+        let plan_path = self.project.path(plan);
+        let terraform = self.project.tool_or_default("terraform");
+        let text = crate::plan::read::read_json(&plan_path, &terraform, &env)?;
+        let key = plan_path.canonicalize().unwrap_or(plan_path.clone());
+        if self.learned.insert(key) {
+            self.learn_from_show(text.as_bytes());
+        }
+        let planned = crate::values::planned::parse(&text)
+            .map_err(|e| UserError::new(format!("{plan}: {e}")))?;
+        if !planned.unknown.is_empty() {
+            let deferral = crate::values::planned::Deferral {
+                plan: plan.to_string(),
+                outputs: planned.unknown,
+            };
+            progress!(
+                "{prefix}deferred: {}; the task's other steps are skipped but its review",
+                deferral.reason()
+            );
+            self.deferred = Some(deferral);
+            return Ok(());
+        }
+        progress!(
+            "{prefix}the rest of the run renders with the {} planned outputs of {plan}",
+            planned.outputs.values.len()
+        );
+        self.values.override_outputs(planned.outputs);
+        Ok(())
+    }
+
     /// The `review` builtin (`step`), reading the plan with the task's environment `env`.
     pub(super) fn review(
         &mut self,
@@ -472,6 +517,7 @@ impl<'p> Runner<'p> {
             rolling_update,
             target,
             json,
+            prerequisites,
         } = step
         else {
             return Ok(());
@@ -499,6 +545,13 @@ impl<'p> Runner<'p> {
             // What this run learned: sensitive outputs and secret variables reach plan values
             // that Terraform does not mark sensitive.
             secrets: self.redactor.masks(),
+            prerequisites: prerequisites
+                .as_ref()
+                .map(|p| crate::review::request::Part {
+                    plan: self.project.path(p),
+                    name: self.values.prerequisites_dir(),
+                }),
+            deferred: self.deferred.clone(),
         };
         let json = json.map(|j| self.project.path(j));
         let code = crate::review::request::run(Some(self.project), &args, json.as_deref(), env)?;

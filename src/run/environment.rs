@@ -74,18 +74,21 @@ impl<'p> Runner<'p> {
                 },
                 Builtin::CheckPlan { plan } => Builtin::CheckPlan { plan: one(plan)? },
                 Builtin::CheckProtected { plan } => Builtin::CheckProtected { plan: one(plan)? },
+                Builtin::PlannedOutputs { plan } => Builtin::PlannedOutputs { plan: one(plan)? },
                 Builtin::Review {
                     plan,
                     out,
                     rolling_update,
                     target,
                     json,
+                    prerequisites,
                 } => Builtin::Review {
                     plan: one(plan)?,
                     out: one(out)?,
                     rolling_update: rolling_update.as_ref().map(&mut one).transpose()?,
                     target: *target,
                     json: json.as_ref().map(&mut one).transpose()?,
+                    prerequisites: prerequisites.as_ref().map(&mut one).transpose()?,
                 },
                 Builtin::Remove { paths } => Builtin::Remove {
                     paths: paths.iter().map(&mut one).collect::<Result<_, _>>()?,
