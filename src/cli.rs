@@ -284,7 +284,7 @@ pub(crate) struct CommentArgs {
     /// No changes (the review's exit_status 0) and no earlier comment: post nothing (an earlier one is still updated)
     #[arg(long)]
     pub(crate) skip_no_changes: bool,
-    /// Set the label kopsform:<cluster>/changes, /no-changes or /destroy and remove the other two
+    /// Set the label kopsform:<cluster>/changes, /no-changes, /destroy or /deferred and remove the other three
     #[arg(long)]
     pub(crate) labels: bool,
     /// Set the commit status kopsform/<cluster> on the reviewed commit
@@ -421,6 +421,7 @@ impl ReviewArgs {
                         .parent()
                         .filter(|d| !d.as_os_str().is_empty())
                         .map_or_else(|| ".".to_string(), |d| d.display().to_string()),
+                    dir: None,
                 }),
             deferred: None,
         }

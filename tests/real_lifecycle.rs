@@ -532,7 +532,17 @@ fn a_pull_request_changing_the_prerequisites_is_reviewed_with_them_on_the_real_a
     // Nothing live: the layer's state, the cluster's spec in the store; no plan left behind.
     assert_eq!(p.read("1-prerequisites/terraform.tfstate"), state_before);
     assert_eq!(live_spec(&p), spec_before);
-    assert!(!p.join("1-prerequisites/dryrun-default.tfplan").exists());
+    assert!(!p.join(".kopsform/dryrun/prerequisites.tfplan").exists());
+    assert!(
+        std::fs::read_dir(p.join("1-prerequisites"))
+            .unwrap()
+            .all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tfplan")),
+        "the dry run writes no plan into the layer"
+    );
 
     // 2. A third zone: its new subnets' ids are known only after apply, so the cluster waits.
     let tfvars = p.read("1-prerequisites/terraform.tfvars");
@@ -562,7 +572,7 @@ fn a_pull_request_changing_the_prerequisites_is_reviewed_with_them_on_the_real_a
         ["private_subnet_ids", "public_subnet_ids"],
         "{review:#}"
     );
-    assert_eq!(deferred["plan"], "1-prerequisites/dryrun-default.tfplan");
+    assert_eq!(deferred["plan"], ".kopsform/dryrun/prerequisites.tfplan");
     assert_eq!(review["changes"], serde_json::json!([]));
     assert_eq!(review["exit_status"], 2);
     let markdown = p.read(".kopsform/dryrun/review.md");
@@ -571,7 +581,7 @@ fn a_pull_request_changing_the_prerequisites_is_reviewed_with_them_on_the_real_a
     assert_eq!(
         top,
         format!(
-            "<!-- kopsform-review cluster={CLUSTER} -->\n## Terraform plan review: {CLUSTER}\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' outputs {} are known only after `1-prerequisites/dryrun-default.tfplan` is applied, so the cluster is planned after that apply (its plan is never made from guessed values).",
+            "<!-- kopsform-review cluster={CLUSTER} -->\n## Terraform plan review: {CLUSTER}\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' outputs {} are known only after the layer `1-prerequisites` is applied, so the cluster is planned after that apply (its plan is never made from guessed values).",
             names.join(", ")
         )
     );

@@ -612,7 +612,7 @@ fn github_labels(api: &Api, target: &Target) -> Result<Vec<String>, UserError> {
         .collect())
 }
 
-/// Sets `kopsform:<cluster>/<verdict>` and removes the other two of the cluster.
+/// Sets `kopsform:<cluster>/<verdict>` and removes the other three of the cluster.
 fn set_labels(
     api: &Api,
     target: &Target,

@@ -450,11 +450,11 @@ fn top(review: &Review) -> Option<Section> {
         };
         let _ = writeln!(
             text,
-            "## Terraform plan review{title}\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' output{} {} {} known only after {} is applied, so the cluster is planned after that apply (its plan is never made from guessed values).",
+            "## Terraform plan review{title}\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' output{} {} {} known only after the layer {} is applied, so the cluster is planned after that apply (its plan is never made from guessed values).",
             if names.len() == 1 { "" } else { "s" },
             names.join(", "),
             if names.len() == 1 { "is" } else { "are" },
-            code(&deferred.plan),
+            code(&deferred.layer),
         );
         return Some(Section::whole("the top", text));
     }
@@ -1019,7 +1019,8 @@ mod tests {
             (
                 plan::summary::PlanSummary::none(),
                 Some(crate::values::planned::Deferral {
-                    plan: "1-prerequisites/dryrun-default.tfplan".into(),
+                    plan: ".kopsform/dryrun/prerequisites.tfplan".into(),
+                    layer: "1-prerequisites".into(),
                     outputs: vec!["subnet_ids".into(), "zone_id".into()],
                 }),
             )
@@ -1068,7 +1069,7 @@ mod tests {
         let top = &text[..text.find("\n### Prerequisites layer").unwrap()];
         assert_eq!(
             top,
-            "<!-- kopsform-review cluster=c.example.com -->\n## Terraform plan review: c.example.com\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' outputs `subnet_ids`, `zone_id` are known only after `1-prerequisites/dryrun-default.tfplan` is applied, so the cluster is planned after that apply (its plan is never made from guessed values).\n"
+            "<!-- kopsform-review cluster=c.example.com -->\n## Terraform plan review: c.example.com\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' outputs `subnet_ids`, `zone_id` are known only after the layer `1-prerequisites` is applied, so the cluster is planned after that apply (its plan is never made from guessed values).\n"
         );
         assert!(!text.contains("\n### Details"), "no cluster plan: {text}");
         let json: serde_json::Value =
@@ -1078,9 +1079,9 @@ mod tests {
         assert_eq!(
             json["cluster_plan_deferred"],
             serde_json::json!({
-                "plan": "1-prerequisites/dryrun-default.tfplan",
+                "plan": ".kopsform/dryrun/prerequisites.tfplan",
                 "outputs": ["subnet_ids", "zone_id"],
-                "reason": "the prerequisites' outputs `subnet_ids`, `zone_id` are known only after 1-prerequisites/dryrun-default.tfplan is applied; the cluster is planned after that apply"
+                "reason": "the prerequisites' outputs `subnet_ids`, `zone_id` are known only after the layer 1-prerequisites is applied; the cluster is planned after that apply"
             })
         );
         assert_eq!(json["prerequisites"]["layer"], "1-prerequisites");
@@ -1105,6 +1106,7 @@ mod tests {
     fn a_deferral_alone_is_still_a_change_and_a_quiet_layer_does_not_lower_the_status() {
         let deferral = crate::values::planned::Deferral {
             plan: "p".into(),
+            layer: "l".into(),
             outputs: vec!["id".into()],
         };
         let none = |s: &str| {

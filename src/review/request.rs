@@ -57,6 +57,9 @@ pub(crate) struct Part {
     pub(crate) plan: PathBuf,
     /// The layer's folder, as the review names it.
     pub(crate) name: String,
+    /// Where a saved plan is shown (`terraform show` needs the layer's providers); the plan's
+    /// own folder when `None`.
+    pub(crate) dir: Option<PathBuf>,
 }
 
 /// The form of a review.
@@ -83,7 +86,13 @@ pub(crate) fn run(
     );
     let prerequisites = match &args.prerequisites {
         Some(part) => {
-            let opened = plan::read::open(&part.plan, &tool, env, Arc::clone(&args.secrets))?;
+            let opened = plan::read::open_in(
+                &part.plan,
+                part.dir.as_deref(),
+                &tool,
+                env,
+                Arc::clone(&args.secrets),
+            )?;
             let mut review = Review::new(opened.summary, &rules, args.cluster.clone(), None)
                 .with_rows(opened.rows);
             review.part = Some(part.name.clone());

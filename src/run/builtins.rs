@@ -413,7 +413,25 @@ impl<'p> Runner<'p> {
         }
         progress!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
         let env = self.env_layers(task_name, task, &Default::default())?;
-        self.check_protected(prefix, plan, &env)
+        let folder = self.show_folder(task_name, task)?;
+        self.check_protected(prefix, plan, &env, folder.as_deref())
+    }
+
+    /// Where a task's saved plan is shown: the task's folder (`cwd`), whose `.terraform` has the
+    /// providers, when it has one (a plan may be saved elsewhere, such as the prerequisites
+    /// layer's in kopsform's folder); else the plan's own folder.
+    pub(super) fn show_folder(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+    ) -> Result<Option<std::path::PathBuf>, UserError> {
+        match task.cwd.as_deref() {
+            Some(rel) => {
+                let rel = self.render_text(format_args!("task `{task_name}` cwd"), rel)?;
+                Ok(Some(self.project.path(&rel)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
@@ -422,10 +440,11 @@ impl<'p> Runner<'p> {
         prefix: &str,
         plan: &str,
         env: &[(String, String)],
+        folder: Option<&Path>,
     ) -> Result<(), UserError> {
         let plan_path = self.project.path(plan);
         let terraform = self.project.tool_or_default("terraform");
-        let text = crate::plan::read::read_json(&plan_path, &terraform, env)?;
+        let text = crate::plan::read::read_json_in(&plan_path, folder, &terraform, env)?;
         // The `terraform apply` of this plan that follows needs its secrets: learn them now
         // rather than ask Terraform for the same JSON again.
         let key = plan_path.canonicalize().unwrap_or(plan_path.clone());
@@ -477,7 +496,9 @@ impl<'p> Runner<'p> {
         env.extend(self.values.workspace_env());
         let plan_path = self.project.path(plan);
         let terraform = self.project.tool_or_default("terraform");
-        let text = crate::plan::read::read_json(&plan_path, &terraform, &env)?;
+        // Shown where it was made: the layer's folder has the providers `show` needs.
+        let layer = self.project.path(&self.values.prerequisites_dir());
+        let text = crate::plan::read::read_json_in(&plan_path, Some(&layer), &terraform, &env)?;
         let key = plan_path.canonicalize().unwrap_or(plan_path.clone());
         if self.learned.insert(key) {
             self.learn_from_show(text.as_bytes());
@@ -487,6 +508,7 @@ impl<'p> Runner<'p> {
         if !planned.unknown.is_empty() {
             let deferral = crate::values::planned::Deferral {
                 plan: plan.to_string(),
+                layer: self.values.prerequisites_dir(),
                 outputs: planned.unknown,
             };
             progress!(
@@ -550,6 +572,8 @@ impl<'p> Runner<'p> {
                 .map(|p| crate::review::request::Part {
                     plan: self.project.path(p),
                     name: self.values.prerequisites_dir(),
+                    // Shown where it was made: the layer's folder has its providers.
+                    dir: Some(self.project.path(&self.values.prerequisites_dir())),
                 }),
             deferred: self.deferred.clone(),
         };

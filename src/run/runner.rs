@@ -222,7 +222,8 @@ impl<'p> Runner<'p> {
                 Step::Builtin(Builtin::CheckProtected { plan }) => {
                     if !self.options.dry_run {
                         let env = self.env_layers(name, task, &Default::default())?;
-                        self.check_protected(&prefix, plan, &env)?
+                        let folder = self.show_folder(name, task)?;
+                        self.check_protected(&prefix, plan, &env, folder.as_deref())?
                     }
                 }
                 Step::Builtin(Builtin::PlannedOutputs { plan }) => {

@@ -26,6 +26,8 @@ pub(crate) struct Planned {
 pub(crate) struct Deferral {
     /// The saved plan of the prerequisites layer (as the step names it).
     pub(crate) plan: String,
+    /// The layer's folder.
+    pub(crate) layer: String,
     /// The outputs it leaves unknown until apply.
     pub(crate) outputs: Vec<String>,
 }
@@ -40,9 +42,9 @@ impl Deferral {
             ("outputs", "are")
         };
         format!(
-            "the prerequisites' {noun} {} {verb} known only after {} is applied; the cluster is planned after that apply",
+            "the prerequisites' {noun} {} {verb} known only after the layer {} is applied; the cluster is planned after that apply",
             names.join(", "),
-            self.plan
+            self.layer
         )
     }
 }
@@ -170,15 +172,17 @@ mod tests {
     #[test]
     fn the_reason_names_each_output_and_the_plan() {
         let one = Deferral {
-            plan: "1-prerequisites/dryrun.tfplan".into(),
+            plan: ".kopsform/dryrun/prerequisites.tfplan".into(),
+            layer: "1-prerequisites".into(),
             outputs: vec!["subnet_ids".into()],
         };
         assert_eq!(
             one.reason(),
-            "the prerequisites' output `subnet_ids` is known only after 1-prerequisites/dryrun.tfplan is applied; the cluster is planned after that apply"
+            "the prerequisites' output `subnet_ids` is known only after the layer 1-prerequisites is applied; the cluster is planned after that apply"
         );
         let two = Deferral {
             plan: "p".into(),
+            layer: "l".into(),
             outputs: vec!["a".into(), "b".into()],
         };
         assert!(
