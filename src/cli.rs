@@ -331,7 +331,7 @@ pub(crate) struct CommentArgs {
     /// No changes (the review's exit_status 0) and no earlier comment: post nothing (an earlier one is still updated)
     #[arg(long)]
     pub(crate) skip_no_changes: bool,
-    /// Set the label kopsform:<cluster>/changes, /no-changes, /destroy or /policy and remove the other three
+    /// Set the label kopsform:<cluster>/changes, /no-changes, /destroy, /policy or /deferred and remove the others of the cluster
     #[arg(long)]
     pub(crate) labels: bool,
     /// Set the commit status kopsform/<cluster> on the reviewed commit
@@ -460,6 +460,10 @@ pub(crate) struct ReviewArgs {
     /// The rendered manifest (cluster.yml) the [[review.policy]] rules of tasks.toml are evaluated on
     #[arg(long, value_name = "FILE")]
     pub(crate) manifest: Option<PathBuf>,
+    /// The saved plan (or plan JSON) of the prerequisites layer, reviewed in a section of its
+    /// own; the exit status is the graver of the two plans'
+    #[arg(long, value_name = "PLAN")]
+    pub(crate) prerequisites: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -486,6 +490,18 @@ impl ReviewArgs {
             manifest: self.manifest.clone(),
             // The command learns them (commands::review), the parser knows none.
             secrets: Default::default(),
+            prerequisites: self
+                .prerequisites
+                .as_ref()
+                .map(|plan| crate::review::request::Part {
+                    plan: plan.clone(),
+                    name: plan
+                        .parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .map_or_else(|| ".".to_string(), |d| d.display().to_string()),
+                    dir: None,
+                }),
+            deferred: None,
         }
     }
 }

@@ -728,7 +728,7 @@ fn labels_and_status_follow_the_review() {
     assert_eq!(
         calls(&g, "glab"),
         "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
-         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy,kopsform:dev/policy\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy,kopsform:dev/policy,kopsform:dev/deferred\n\
          api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=No changes.\n"
     );
     // Changes without deletions: `changes`, a success with the headline.
@@ -741,7 +741,7 @@ fn labels_and_status_follow_the_review() {
     .success();
     assert!(
         calls(&g, "glab").ends_with(
-            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy,kopsform:dev/policy\n\
+            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy,kopsform:dev/policy,kopsform:dev/deferred\n\
              api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=Plan: 1 to add, 0 to change, 0 to destroy.\n"
         )
     );
@@ -757,8 +757,26 @@ fn labels_and_status_follow_the_review() {
         calls(&g, "glab"),
         "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
          api --method POST projects/7/merge_requests/3/notes -F body=@FILE\n--- body\n<!-- kopsform-review cluster=dev -->\n## Terraform plan review: dev\n--- end\n\
-         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/policy -f remove_labels=kopsform:dev/changes,kopsform:dev/no-changes,kopsform:dev/destroy\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/policy -f remove_labels=kopsform:dev/changes,kopsform:dev/no-changes,kopsform:dev/destroy,kopsform:dev/deferred\n\
          api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=failed -f name=kopsform/dev -f description=2 policy violations: t3.medium or t3.large only\n"
+    );
+    // The cluster's plan deferred until the prerequisites' apply (issue 21): `deferred`, pending.
+    let deferred = review_json(2, 0, 0).replace(
+        "\"protected\": []}",
+        "\"protected\": [], \"cluster_plan_deferred\": {\"plan\": \"p\", \"outputs\": [\"subnet_ids\"], \"reason\": \"r\"}}",
+    );
+    assert!(deferred.contains("cluster_plan_deferred"));
+    g.file("review.json", &deferred);
+    as_bot(&g, "gitlab", &["--labels", "--status"])
+        .success()
+        .stderr_has("labelled merge request 3 kopsform:dev/deferred");
+    assert!(
+        calls(&g, "glab").ends_with(
+            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/deferred -f remove_labels=kopsform:dev/changes,kopsform:dev/no-changes,kopsform:dev/destroy,kopsform:dev/policy\n\
+             api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=pending -f name=kopsform/dev -f description=cluster plan deferred until the prerequisites are applied\n"
+        ),
+        "{}",
+        calls(&g, "glab")
     );
 }
 

@@ -412,3 +412,212 @@ fn the_repository_project_runs_its_whole_lifecycle_on_the_real_aws_provider() {
         "what moto still holds of the cluster"
     );
 }
+
+/// The `### Prerequisites layer` part of a review's Markdown: from its heading to the next
+/// heading of its level, moto's ids made stable.
+fn prerequisites_part(markdown: &str) -> String {
+    let start = markdown
+        .find("\n### Prerequisites layer")
+        .unwrap_or_else(|| panic!("no prerequisites part in:\n{markdown}"));
+    let rest = &markdown[start + 1..];
+    let end = rest[4..].find("\n### ").map_or(rest.len(), |i| i + 5);
+    let ids =
+        regex::Regex::new(r"\b(subnet|vpc|rtb|nat|eipalloc|igw|Z)-?[0-9A-Za-z]{8,}\b").unwrap();
+    ids.replace_all(&rest[..end], "$1-ID").into_owned()
+}
+
+/// Issue 21: a pull request that changes the prerequisites layer is reviewed with it. The dry run
+/// plans the layer (without its lock), reviews it in its own part, and renders the cluster from the
+/// outputs the layer will have: with both parts when those outputs are known, with the cluster's
+/// plan deferred (a status and the outputs it waits for) when a new subnet's id is known only
+/// after apply; a replaced hosted zone is protected in the review (exit status 3) and refused by
+/// `prerequisites-apply` until `--allow-destroy` names it. Nothing live changes in any of it.
+#[test]
+fn a_pull_request_changing_the_prerequisites_is_reviewed_with_them_on_the_real_aws_provider() {
+    let _one = real_aws::one_at_a_time();
+    let tmp_log = tempfile::NamedTempFile::new().unwrap();
+    let moto = PatchedMoto::start(tmp_log.path());
+    let p = project(&moto);
+    ok(p.kopsform(&["--yes", "prerequisites-apply"]), &moto);
+    ok(p.kopsform(&["--yes", "cluster-update"]), &moto);
+    let live_spec = |p: &Project| {
+        let outputs = p.tool("1-prerequisites", "terraform", &["output", "-json"]);
+        let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+        let bucket = outputs["kops_s3_bucket"]["value"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let object = p.join("live-nodes.yaml");
+        ok(
+            p.tool(
+                ".",
+                "aws",
+                &[
+                    "s3api",
+                    "get-object",
+                    "--bucket",
+                    &bucket,
+                    "--key",
+                    &format!("{CLUSTER}/instancegroup/nodes"),
+                    &object.display().to_string(),
+                ],
+            ),
+            &moto,
+        );
+        std::fs::read_to_string(&object).unwrap()
+    };
+    let spec_before = live_spec(&p);
+    let state_before = p.read("1-prerequisites/terraform.tfstate");
+
+    // 1. A tag on the private subnets (in place) and the nodes' maximum size in the template.
+    let main = p.read("1-prerequisites/main.tf");
+    let tagged = main.replace(
+        "    SubnetType                        = \"Private\"\n",
+        "    SubnetType                        = \"Private\"\n    Team                              = \"platform\"\n",
+    );
+    assert_ne!(
+        main, tagged,
+        "the private subnets' tags are where the test expects"
+    );
+    p.file("1-prerequisites/main.tf", &tagged);
+    let template = p.read("2-kops/cluster-template.yml");
+    let bigger = template.replace("maxSize: {{kops_worker_machine_max_size}}", "maxSize: 3");
+    assert_ne!(template, bigger);
+    p.file("2-kops/cluster-template.yml", &bigger);
+    ok(p.kopsform(&["dryrun"]), &moto);
+    let review = review_json(&p);
+    let zones: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|z| format!("{}{z}", real_aws::REGION))
+        .collect();
+    assert_eq!(
+        changes(&review["prerequisites"]),
+        zones
+            .iter()
+            .map(|z| format!("aws_subnet.private[\"{z}\"]: update"))
+            .collect::<Vec<_>>(),
+        "{review:#}"
+    );
+    assert_eq!(review["prerequisites"]["layer"], "1-prerequisites");
+    assert_eq!(review["prerequisites"]["exit_status"], 2);
+    assert!(review.get("cluster_plan_deferred").is_none(), "{review:#}");
+    // The cluster (put into the store, never applied) is planned from the template's change.
+    let nodes = review["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == format!("aws_autoscaling_group.nodes-{SANITIZED}"))
+        .unwrap_or_else(|| panic!("the nodes' group in {review:#}"));
+    let max_size: Vec<&serde_json::Value> = nodes["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["path"] == "max_size")
+        .map(|a| &a["after"])
+        .collect();
+    assert_eq!(max_size, [&serde_json::json!("3")], "{nodes:#}");
+    assert_eq!(review["exit_status"], 2);
+    let markdown = p.read(".kopsform/dryrun/review.md");
+    let part = prerequisites_part(&markdown);
+    let expected = "### Prerequisites layer `1-prerequisites`\n\n**Plan: 0 to add, 2 to change, 0 to destroy.**\n";
+    assert_eq!(
+        &part[..expected.len().min(part.len())],
+        expected,
+        "{markdown}"
+    );
+    assert!(
+        part.contains("#### Details") && part.contains("aws_subnet.private[&quot;"),
+        "{part}"
+    );
+    // Nothing live: the layer's state, the cluster's spec in the store; no plan left behind.
+    assert_eq!(p.read("1-prerequisites/terraform.tfstate"), state_before);
+    assert_eq!(live_spec(&p), spec_before);
+    assert!(!p.join(".kopsform/dryrun/prerequisites.tfplan").exists());
+    assert!(
+        std::fs::read_dir(p.join("1-prerequisites"))
+            .unwrap()
+            .all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tfplan")),
+        "the dry run writes no plan into the layer"
+    );
+
+    // 2. A third zone: its new subnets' ids are known only after apply, so the cluster waits.
+    let tfvars = p.read("1-prerequisites/terraform.tfvars");
+    let three = tfvars.replace(
+        &format!("[\"{r}a\", \"{r}b\"]", r = real_aws::REGION),
+        &format!("[\"{r}a\", \"{r}b\", \"{r}c\"]", r = real_aws::REGION),
+    );
+    assert_ne!(tfvars, three);
+    p.file("1-prerequisites/terraform.tfvars", &three);
+    let dry = ok(p.kopsform(&["dryrun"]), &moto);
+    assert!(
+        !dry.stdout.contains("kops replace") && !dry.stderr.contains("kops replace"),
+        "kops never runs for a deferred cluster:\n{}",
+        dry.show()
+    );
+    let review = review_json(&p);
+    let deferred = &review["cluster_plan_deferred"];
+    let waits: Vec<&str> = deferred["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    // The new zone's subnet ids; its CIDR blocks and its (single) NAT gateway are known now.
+    assert_eq!(
+        waits,
+        ["private_subnet_ids", "public_subnet_ids"],
+        "{review:#}"
+    );
+    assert_eq!(deferred["plan"], ".kopsform/dryrun/prerequisites.tfplan");
+    assert_eq!(review["changes"], serde_json::json!([]));
+    assert_eq!(review["exit_status"], 2);
+    let markdown = p.read(".kopsform/dryrun/review.md");
+    let top: String = markdown.lines().take(4).collect::<Vec<_>>().join("\n");
+    let names: Vec<String> = waits.iter().map(|o| format!("`{o}`")).collect();
+    assert_eq!(
+        top,
+        format!(
+            "<!-- kopsform-review cluster={CLUSTER} -->\n## Terraform plan review: {CLUSTER}\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' outputs {} are known only after the layer `1-prerequisites` is applied, so the cluster is planned after that apply (its plan is never made from guessed values).",
+            names.join(", ")
+        )
+    );
+    assert!(prerequisites_part(&markdown).contains("to add"));
+    assert_eq!(p.read("1-prerequisites/terraform.tfstate"), state_before);
+    assert_eq!(live_spec(&p), spec_before);
+    p.file("1-prerequisites/terraform.tfvars", &tfvars);
+    p.file("1-prerequisites/main.tf", &main);
+
+    // 3. Another hosted zone name: the zone is replaced, which the default rules protect.
+    p.file(
+        "1-prerequisites/terraform.tfvars",
+        &format!("{tfvars}dns_zone = \"other.example.com\"\n"),
+    );
+    let dry = p.kopsform(&["dryrun"]);
+    assert_eq!(dry.code, 0, "{}", dry.show());
+    let review = review_json(&p);
+    assert_eq!(review["exit_status"], 3, "{review:#}");
+    assert_eq!(review["prerequisites"]["exit_status"], 3, "{review:#}");
+    assert_eq!(
+        review["prerequisites"]["protected"][0]["address"], "aws_route53_zone.cluster[0]",
+        "{review:#}"
+    );
+    let refused = p.kopsform(&["--yes", "prerequisites-apply"]);
+    assert_eq!(refused.code, 1, "{}", refused.show());
+    assert!(
+        refused
+            .stderr
+            .contains("aws_route53_zone.cluster[0] (replace)")
+            && refused.stderr.contains("--allow-destroy"),
+        "{}",
+        refused.show()
+    );
+    assert_eq!(
+        p.read("1-prerequisites/terraform.tfstate"),
+        state_before,
+        "the refused apply changed nothing"
+    );
+}

@@ -281,8 +281,8 @@ cluster-rolling-update-yes  kops rolling-update cluster --yes: replace the insta
 destroy                     terraform destroy in 2-kops (the cluster's cloud resources) [confirm]
 cluster-destroy             kops delete cluster, dry run: what --yes would delete
 cluster-destroy-yes         kops delete cluster --yes: remaining cloud resources and the cluster's state store objects [confirm]
-prerequisites-plan          terraform plan of the prerequisites layer, saved to prerequisites-<cluster id>.tfplan there
-prerequisites-apply         terraform apply of the saved prerequisites plan [confirm]
+prerequisites-plan          terraform plan of the prerequisites layer, saved (sealed) to the cluster's .kopsform folder as prerequisites.tfplan
+prerequisites-apply         terraform apply of the sealed prerequisites plan (refuses a changed plan, and protected deletions such as the DNS zone or the state bucket without --allow-destroy) [confirm]
 prerequisites-destroy       terraform destroy in 1-prerequisites (VPC, DNS zone, state bucket) [confirm]
 "#,
         )
@@ -336,7 +336,7 @@ prerequisites-destroy       terraform destroy in 1-prerequisites (VPC, DNS zone,
     "confirm": null,
     "sources": [],
     "generates": [],
-    "steps": 10
+    "steps": 13
   },
   {
     "name": "init",
@@ -436,23 +436,23 @@ prerequisites-destroy       terraform destroy in 1-prerequisites (VPC, DNS zone,
   },
   {
     "name": "prerequisites-plan",
-    "desc": "terraform plan of the prerequisites layer, saved to prerequisites-<cluster id>.tfplan there",
+    "desc": "terraform plan of the prerequisites layer, saved (sealed) to the cluster's .kopsform folder as prerequisites.tfplan",
     "deps": [],
     "confirm": null,
     "sources": [],
     "generates": [],
-    "steps": 2
+    "steps": 3
   },
   {
     "name": "prerequisites-apply",
-    "desc": "terraform apply of the saved prerequisites plan",
+    "desc": "terraform apply of the sealed prerequisites plan (refuses a changed plan, and protected deletions such as the DNS zone or the state bucket without --allow-destroy)",
     "deps": [
       "prerequisites-plan"
     ],
     "confirm": "Apply the saved plan of the prerequisites layer?",
     "sources": [],
     "generates": [],
-    "steps": 1
+    "steps": 2
   },
   {
     "name": "prerequisites-destroy",

@@ -326,7 +326,9 @@ fn builtin_paths(builtin: &Builtin) -> Vec<(&String, bool)> {
         Builtin::SealPlan { plan, inputs } => std::iter::once((plan, false))
             .chain(inputs.iter().map(|i| (i, true)))
             .collect(),
-        Builtin::CheckPlan { plan } | Builtin::CheckProtected { plan } => vec![(plan, false)],
+        Builtin::CheckPlan { plan }
+        | Builtin::CheckProtected { plan }
+        | Builtin::PlannedOutputs { plan } => vec![(plan, false)],
         Builtin::Review {
             plan,
             out,

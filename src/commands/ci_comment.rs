@@ -328,6 +328,10 @@ struct Verdict {
     first_violation: String,
     errored: bool,
     headline: String,
+    /// The cluster's plan waits for the prerequisites' apply (`cluster_plan_deferred`).
+    deferred: bool,
+    /// Deletes and replacements in the prerequisites layer's plan, when it was reviewed too.
+    prerequisites_destroy: u64,
 }
 
 impl Verdict {
@@ -352,7 +356,10 @@ impl Verdict {
         Ok(Verdict {
             exit_status,
             destroy: json["counts"]["destroy"].as_u64().unwrap_or(0),
-            protected: json["protected"].as_array().map_or(0, Vec::len),
+            protected: json["protected"].as_array().map_or(0, Vec::len)
+                + json["prerequisites"]["protected"]
+                    .as_array()
+                    .map_or(0, Vec::len),
             violations: policy.map_or(0, Vec::len),
             first_violation: policy
                 .and_then(|p| p.first())
@@ -361,16 +368,23 @@ impl Verdict {
                 .to_string(),
             errored: json["errored"].as_bool().unwrap_or(false),
             headline: json["headline"].as_str().unwrap_or("").to_string(),
+            deferred: json["cluster_plan_deferred"].is_object(),
+            prerequisites_destroy: json["prerequisites"]["counts"]["destroy"]
+                .as_u64()
+                .unwrap_or(0),
         })
     }
 
-    /// `policy` when a policy rule is broken, `destroy` when anything is deleted or replaced,
-    /// else `changes` or `no-changes`.
+    /// `policy` when a policy rule is broken, `destroy` when anything is deleted or replaced
+    /// (in the prerequisites layer's plan too), `deferred` when the cluster's plan waits for the
+    /// prerequisites' apply, else `changes` or `no-changes`.
     fn label(&self) -> &'static str {
         if self.exit_status == 5 {
             "policy"
-        } else if self.destroy > 0 || self.exit_status == 3 {
+        } else if self.destroy > 0 || self.prerequisites_destroy > 0 || self.exit_status == 3 {
             "destroy"
+        } else if self.deferred {
+            "deferred"
         } else if self.exit_status == 0 && !self.errored {
             "no-changes"
         } else {
@@ -658,7 +672,7 @@ fn set_labels(
     present: Option<&[String]>,
 ) -> Result<(), UserError> {
     let wanted = format!("kopsform:{cluster}/{}", verdict.label());
-    let others: Vec<String> = ["changes", "no-changes", "destroy", "policy"]
+    let others: Vec<String> = ["changes", "no-changes", "destroy", "policy", "deferred"]
         .iter()
         .map(|kind| format!("kopsform:{cluster}/{kind}"))
         .filter(|l| *l != wanted)
@@ -697,7 +711,7 @@ fn set_labels(
 
 /// The commit status `kopsform/<cluster>`: success for no changes and for changes, failure when a
 /// policy rule is broken, when a protected resource would be destroyed or replaced, and when
-/// planning errored.
+/// planning errored; pending while the cluster's plan is deferred until the prerequisites' apply.
 fn set_status(
     api: &Api,
     target: &Target,
@@ -730,6 +744,11 @@ fn set_status(
                 if n == 1 { "" } else { "s" }
             ),
         )
+    } else if verdict.deferred {
+        (
+            true,
+            "cluster plan deferred until the prerequisites are applied".to_string(),
+        )
     } else if verdict.headline.is_empty() {
         (true, "reviewed".to_string())
     } else {
@@ -738,6 +757,7 @@ fn set_status(
     let description: String = description.chars().take(DESCRIPTION_MAX).collect();
     let name = format!("kopsform/{cluster}");
     let state = match (ok, target.github()) {
+        (true, _) if verdict.deferred => "pending",
         (true, _) => "success",
         (false, true) => "failure",
         (false, false) => "failed",
@@ -792,5 +812,34 @@ mod tests {
             "<!-- kopsform-review cluster=dev -->\n> stale\n## review\n"
         );
         assert_eq!(with_stale_line(body, "x", None), body);
+    }
+
+    /// The verdict of a review JSON with the prerequisites' part: their destroys and protected
+    /// resources count, and a deferred cluster has a label of its own.
+    #[test]
+    fn the_prerequisites_part_and_a_deferral_reach_the_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let verdict = |json: serde_json::Value| {
+            let path = dir.path().join("review.json");
+            std::fs::write(&path, json.to_string()).unwrap();
+            Verdict::read(&path).unwrap()
+        };
+        let base = |status: i64| {
+            serde_json::json!({"kopsform_review": 1, "exit_status": status, "counts": {"destroy": 0},
+                "protected": [], "errored": false, "headline": "h"})
+        };
+        let mut deferred = base(2);
+        deferred["cluster_plan_deferred"] =
+            serde_json::json!({"plan": "p", "outputs": ["id"], "reason": "r"});
+        let v = verdict(deferred.clone());
+        assert!(v.deferred);
+        assert_eq!(v.label(), "deferred");
+        deferred["prerequisites"] = serde_json::json!({"counts": {"destroy": 1},
+            "protected": [{"address": "aws_route53_zone.cluster"}]});
+        deferred["exit_status"] = serde_json::json!(3);
+        let v = verdict(deferred);
+        assert_eq!((v.label(), v.protected), ("destroy", 1));
+        assert_eq!(verdict(base(2)).label(), "changes");
+        assert_eq!(verdict(base(0)).label(), "no-changes");
     }
 }

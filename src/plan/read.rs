@@ -47,6 +47,17 @@ pub(crate) fn open(
     env: &[(String, String)],
     known: Arc<Masks>,
 ) -> Result<Plan, UserError> {
+    open_in(plan, None, tool, env, known)
+}
+
+/// [`open`], a saved plan shown in `folder` when given (the Terraform folder it was made in).
+pub(crate) fn open_in(
+    plan: &Path,
+    folder: Option<&Path>,
+    tool: &str,
+    env: &[(String, String)],
+    known: Arc<Masks>,
+) -> Result<Plan, UserError> {
     let mut file = std::fs::File::open(plan)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
     let mut head = Vec::with_capacity(512);
@@ -65,7 +76,9 @@ pub(crate) fn open(
         Source::File(plan.to_path_buf())
     } else {
         drop(file);
-        Source::Bytes(crate::tools::terraform::show_json(plan, tool, env)?)
+        Source::Bytes(crate::tools::terraform::show_json_in(
+            plan, folder, tool, env,
+        )?)
     };
     Plan::read(source, known).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
 }
@@ -74,6 +87,16 @@ pub(crate) fn open(
 /// A saved plan is read with `env` (the task's environment: `TF_DATA_DIR`, credentials).
 pub(crate) fn read_json(
     plan: &Path,
+    tool: &str,
+    env: &[(String, String)],
+) -> Result<String, UserError> {
+    read_json_in(plan, None, tool, env)
+}
+
+/// [`read_json`], a saved plan shown in `folder` when given (the Terraform folder it was made in).
+pub(crate) fn read_json_in(
+    plan: &Path,
+    folder: Option<&Path>,
     tool: &str,
     env: &[(String, String)],
 ) -> Result<String, UserError> {
@@ -87,7 +110,7 @@ pub(crate) fn read_json(
         drop_utf8_bom(bytes)
     } else {
         drop(bytes);
-        crate::tools::terraform::show_json(plan, tool, env)?
+        crate::tools::terraform::show_json_in(plan, folder, tool, env)?
     };
     String::from_utf8(json).map_err(|e| {
         UserError::new(format!(

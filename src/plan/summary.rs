@@ -395,6 +395,23 @@ pub(crate) struct Variable {
 }
 
 impl PlanSummary {
+    /// A summary of no plan at all: a cluster whose plan was deferred.
+    pub(crate) fn none() -> PlanSummary {
+        PlanSummary {
+            format_version: String::new(),
+            terraform_version: None,
+            changes: Vec::new(),
+            drift: Vec::new(),
+            outputs: Vec::new(),
+            variables: Vec::new(),
+            counts: Counts::default(),
+            errored: false,
+            deferred: 0,
+            forget_in_headline: false,
+            files: Vec::new(),
+        }
+    }
+
     /// The line Terraform prints after the changes: `Plan: 1 to import, 2 to add, 0 to change,
     /// 1 to destroy.`, or `No changes.`
     pub(crate) fn headline(&self) -> String {

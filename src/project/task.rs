@@ -133,6 +133,8 @@ pub(crate) enum Builtin {
     /// Write the review of the saved plan `plan` to `out` (Markdown), with the saved output of
     /// `kops rolling-update cluster` when `rolling_update` names it, fitted to a platform's
     /// comment limit with `target`, and its JSON form to `json`.
+    /// With `prerequisites`, the saved plan of the prerequisites layer is reviewed in a section of
+    /// its own; after a deferring `planned-outputs`, the review is of the prerequisites alone.
     Review {
         plan: String,
         out: String,
@@ -141,13 +143,18 @@ pub(crate) enum Builtin {
         json: Option<String>,
         /// The rendered manifest the `[[review.policy]]` rules are evaluated on.
         manifest: Option<String>,
+        prerequisites: Option<String>,
     },
+    /// Read the planned outputs of the prerequisites layer's saved plan `plan`: the rest of the
+    /// run renders with them instead of the applied ones. When one is unknown until apply, the
+    /// rest of the task is deferred (only `review` and `remove` steps still run).
+    PlannedOutputs { plan: String },
     /// Remove files or folders of the project (e.g. a saved plan, which holds sensitive values).
     Remove { paths: Vec<String> },
 }
 
 impl Builtin {
-    pub(crate) const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `review` and `remove`";
+    pub(crate) const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `planned-outputs`, `review` and `remove`";
 }
 
 /// One step of a task.
@@ -198,7 +205,8 @@ impl Step {
             Step::Builtin(b) => match b {
                 Builtin::ShowOutputs
                 | Builtin::CheckPlan { .. }
-                | Builtin::CheckProtected { .. } => {
+                | Builtin::CheckProtected { .. }
+                | Builtin::PlannedOutputs { .. } => {
                     vec![]
                 }
                 Builtin::ProviderOverride { out } => {
@@ -342,6 +350,7 @@ struct StepTable {
     manifest: Option<String>,
     #[serde(default)]
     paths: Vec<String>,
+    prerequisites: Option<String>,
 }
 
 impl StepTable {
@@ -395,6 +404,7 @@ impl StepTable {
                 ("for", self.target.is_some()),
                 ("json", self.json.is_some()),
                 ("paths", !self.paths.is_empty()),
+                ("prerequisites", self.prerequisites.is_some()),
             ] {
                 not_for("run", key, set)?;
             }
@@ -461,6 +471,7 @@ impl StepTable {
             self.paths,
             self.manifest,
         );
+        let prerequisites = self.prerequisites;
         let need = |key: &str, value: Option<String>| {
             value.ok_or_else(|| format!("the `{name}` builtin needs `{key}`"))
         };
@@ -469,8 +480,16 @@ impl StepTable {
             "provider-override" | "snapshot-state" => &["out"],
             "copy" => &["from", "out"],
             "seal-plan" => &["plan", "inputs"],
-            "check-plan" | "check-protected" => &["plan"],
-            "review" => &["plan", "out", "rolling-update", "for", "json", "manifest"],
+            "check-plan" | "check-protected" | "planned-outputs" => &["plan"],
+            "review" => &[
+                "plan",
+                "out",
+                "rolling-update",
+                "for",
+                "json",
+                "manifest",
+                "prerequisites",
+            ],
             "remove" => &["paths"],
             other => {
                 let names: Vec<String> = Builtin::NAMES
@@ -496,6 +515,7 @@ impl StepTable {
             ("json", json.is_some()),
             ("manifest", manifest.is_some()),
             ("paths", !paths.is_empty()),
+            ("prerequisites", prerequisites.is_some()),
         ] {
             if set && !allowed.contains(&key) {
                 return Err(format!("`{key}` does not apply to the `{name}` builtin"));
@@ -523,6 +543,9 @@ impl StepTable {
             "check-protected" => Builtin::CheckProtected {
                 plan: need("plan", plan)?,
             },
+            "planned-outputs" => Builtin::PlannedOutputs {
+                plan: need("plan", plan)?,
+            },
             "remove" if paths.is_empty() => {
                 return Err("the `remove` builtin needs `paths`, the files to remove".to_string());
             }
@@ -534,6 +557,7 @@ impl StepTable {
                 target,
                 json,
                 manifest,
+                prerequisites,
             },
         };
         Ok(Step::Builtin(kind))

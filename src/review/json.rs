@@ -90,6 +90,9 @@ impl Document<'_> {
         let c = &s.counts;
         out.write_all(b"{")?;
         Self::entry(out, true, "kopsform_review", &JSON_SCHEMA_VERSION)?;
+        if let Some(layer) = &review.part {
+            Self::entry(out, false, "layer", &self.masked(json!(layer)))?;
+        }
         Self::entry(out, false, "cluster", &self.masked(json!(review.cluster)))?;
         Self::entry(
             out,
@@ -206,6 +209,21 @@ impl Document<'_> {
             "launch_template_changes",
             &self.masked(Value::Array(launch_templates)),
         )?;
+        if let Some(d) = &review.deferred {
+            let deferred = json!({"plan": d.plan, "outputs": d.outputs, "reason": d.reason()});
+            Self::entry(out, false, "cluster_plan_deferred", &self.masked(deferred))?;
+        }
+        if let Some(part) = &review.prerequisites {
+            // A small layer's plan: written whole, then nested one level deeper.
+            let mut text = Vec::new();
+            write_json(part, self.masks, &mut text)?;
+            let value: Value = serde_json::from_slice(&text).map_err(|e| {
+                WriteError::Source(UserError::new(format!(
+                    "cannot nest the prerequisites' review: {e}"
+                )))
+            })?;
+            Self::entry(out, false, "prerequisites", &value)?;
+        }
         out.write_all(b"\n")?;
         Ok(())
     }

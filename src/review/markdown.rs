@@ -190,6 +190,9 @@ pub(crate) struct Layout<'r> {
     cuts: Vec<(usize, Cut)>,
     /// The cut notice, after the top, when something was cut.
     notice: Option<String>,
+    /// The prerequisites layer's part, after the top: laid out on its own, within a third of
+    /// the budget, and kept whole in the cluster's layout.
+    prerequisites: Option<Markdown>,
 }
 
 impl<'r> Layout<'r> {
@@ -222,6 +225,10 @@ impl<'r> Layout<'r> {
             display.rotate_right(1);
         }
         let kept: Vec<Section> = kept.into_iter().flatten().collect();
+        let prerequisites = match &review.prerequisites {
+            Some(part) => Some(render_markdown(part, budget.map(|b| b / 3), full)?),
+            None => None,
+        };
         let mut layout = Layout {
             review,
             kept,
@@ -229,6 +236,7 @@ impl<'r> Layout<'r> {
             display,
             cuts: Vec::new(),
             notice: None,
+            prerequisites,
         };
         if let Some(budget) = budget {
             layout.cut_to(budget, full)?;
@@ -238,7 +246,7 @@ impl<'r> Layout<'r> {
 
     /// The budget left something out.
     pub(crate) fn cut(&self) -> bool {
-        !self.cuts.is_empty()
+        !self.cuts.is_empty() || self.prerequisites.as_ref().is_some_and(Markdown::cut)
     }
 
     fn cut_to(&mut self, budget: usize, full: &FullReport) -> Result<(), UserError> {
@@ -247,7 +255,8 @@ impl<'r> Layout<'r> {
             .kept
             .iter()
             .map(|s| Ok(chars(&s.head) + s.sizes(review, usize::MAX)?.iter().sum::<usize>()))
-            .sum::<Result<usize, UserError>>()?;
+            .sum::<Result<usize, UserError>>()?
+            + self.prerequisites.as_ref().map_or(0, |p| chars(&p.text));
         // Does everything fit? Sizes are only worked out until the room is used up; the cut
         // below has less room (the notice's), so the sizes found here are all it needs.
         let mut room = budget.saturating_sub(kept_chars);
@@ -340,6 +349,13 @@ impl<'r> Layout<'r> {
             if let (0, Some(notice), false) = (i, &self.notice, whole) {
                 out.write_all(notice.as_bytes())?;
             }
+            if let (0, Some(part)) = (i, &self.prerequisites) {
+                let text = match (&part.full, whole) {
+                    (Some(full), true) => full,
+                    _ => &part.text,
+                };
+                out.write_all(text.as_bytes())?;
+            }
         }
         for &i in &self.display {
             let section = &self.optional[i];
@@ -416,12 +432,50 @@ fn notice(left_out: &[String], budget: usize, kept_chars: usize, full: &FullRepo
     text
 }
 
+/// The level of a section's heading: one deeper in the prerequisites' part of a review.
+fn h3(review: &Review) -> &'static str {
+    if review.part.is_some() { "####" } else { "###" }
+}
+
 fn top(review: &Review) -> Option<Section> {
     let s = &review.summary;
+    if let Some(layer) = &review.part {
+        let mut text = format!(
+            "\n### Prerequisites layer {}\n\n**{}**\n",
+            code(layer),
+            s.headline()
+        );
+        if !review.protected.is_empty() {
+            let n = review.protected.len();
+            let _ = writeln!(
+                text,
+                "\n🛑 **{n} protected resource{} of the prerequisites would be destroyed or replaced.**",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        return Some(Section::whole("the top", text));
+    }
     let mut text = format!(
         "<!-- kopsform-review cluster={} -->\n",
         marker_value(&review.cluster)
     );
+    if let Some(deferred) = &review.deferred {
+        let names: Vec<String> = deferred.outputs.iter().map(|o| code(o)).collect();
+        let title = if review.cluster_named {
+            format!(": {}", escape_text(&review.cluster))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            text,
+            "## Terraform plan review{title}\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' output{} {} {} known only after the layer {} is applied, so the cluster is planned after that apply (its plan is never made from guessed values).",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            if names.len() == 1 { "is" } else { "are" },
+            code(&deferred.layer),
+        );
+        return Some(Section::whole("the top", text));
+    }
     if review.cluster_named {
         let _ = writeln!(
             text,
@@ -527,7 +581,11 @@ fn risk_section(review: &Review) -> Option<Section> {
         return None;
     }
     let risky = review.risky();
-    let mut text = format!("\n### Destroyed or replaced ({})\n\n", risky.len());
+    let mut text = format!(
+        "\n{} Destroyed or replaced ({})\n\n",
+        h3(review),
+        risky.len()
+    );
     if risky.is_empty() {
         text.push_str("Nothing is destroyed or replaced.\n");
     }
@@ -563,7 +621,7 @@ fn rolling_section(review: &Review) -> Option<Section> {
     if review.rolling_update.is_none() && templates.is_empty() {
         return None;
     }
-    let mut text = String::from("\n### Rolling update\n\n");
+    let mut text = format!("\n{} Rolling update\n\n", h3(review));
     if !templates.is_empty() {
         let names: Vec<String> = templates.iter().map(|(g, _)| code(g)).collect();
         let one = templates.len() == 1;
@@ -674,7 +732,10 @@ fn types_section(review: &Review) -> Option<Section> {
     Some(Section::list(
         "the resource-type table",
         "rows of the resource-type table",
-        "\n### Changes by resource type\n\n| Resource type | Create | Update | Replace | Delete | Other |\n|---|--:|--:|--:|--:|---|\n".to_string(),
+        format!(
+            "\n{} Changes by resource type\n\n| Resource type | Create | Update | Replace | Delete | Other |\n|---|--:|--:|--:|--:|---|\n",
+            h3(review)
+        ),
         items,
     ))
 }
@@ -716,7 +777,8 @@ fn drift_section(review: &Review) -> Option<Section> {
         "the drift section",
         "drift entries",
         format!(
-            "\n### Drift: changed outside Terraform ({})\n\nTerraform found these differences when it refreshed the state; the plan above already takes them into account.\n\n",
+            "\n{} Drift: changed outside Terraform ({})\n\nTerraform found these differences when it refreshed the state; the plan above already takes them into account.\n\n",
+            h3(review),
             drift.len()
         ),
         items,
@@ -743,8 +805,10 @@ fn outputs_section(review: &Review) -> Option<Section> {
     Some(Section::list(
         "the output changes",
         "output changes",
-        "\n### Output changes\n\n| Output | Change | Before | After |\n|---|---|---|---|\n"
-            .to_string(),
+        format!(
+            "\n{} Output changes\n\n| Output | Change | Before | After |\n|---|---|---|---|\n",
+            h3(review)
+        ),
         items,
     ))
 }
@@ -773,7 +837,7 @@ fn details_section(review: &Review) -> Option<Section> {
     Some(Section {
         name: "the details",
         noun: "resource details",
-        head: "\n### Details\n".to_string(),
+        head: format!("\n{} Details\n", h3(review)),
         items: Items::Details,
     })
 }
@@ -855,7 +919,8 @@ fn variables_section(review: &Review) -> Option<Section> {
         return None;
     }
     let mut text = format!(
-        "\n### Variables\n\n<details><summary>{} input variable{}</summary>\n\n| Variable | Value |\n|---|---|\n",
+        "\n{} Variables\n\n<details><summary>{} input variable{}</summary>\n\n| Variable | Value |\n|---|---|\n",
+        h3(review),
         vars.len(),
         if vars.len() == 1 { "" } else { "s" }
     );
@@ -1019,6 +1084,175 @@ mod tests {
             None,
         );
         assert!(rolling_section(&none).is_none());
+    }
+
+    /// A cluster review with the prerequisites layer's part: `zone` replaced there (protected
+    /// by the default rules), one change in the cluster.
+    fn with_layer(deferred: bool) -> Review {
+        let rules = default_rules();
+        let mut layer = Review::new(
+            summary(
+                &[
+                    rc("aws_route53_zone.cluster", r#"["delete","create"]"#),
+                    rc("aws_subnet.private", r#"["update"]"#),
+                ]
+                .join(","),
+            ),
+            &rules,
+            Some("c.example.com".into()),
+            None,
+        );
+        layer.part = Some("1-prerequisites".into());
+        let (cluster, deferral) = if deferred {
+            (
+                plan::summary::PlanSummary::none(),
+                Some(crate::values::planned::Deferral {
+                    plan: ".kopsform/dryrun/prerequisites.tfplan".into(),
+                    layer: "1-prerequisites".into(),
+                    outputs: vec!["subnet_ids".into(), "zone_id".into()],
+                }),
+            )
+        } else {
+            (
+                summary(&rc(
+                    "aws_autoscaling_group.nodes-c-example-com",
+                    r#"["update"]"#,
+                )),
+                None,
+            )
+        };
+        Review::new(cluster, &rules, Some("c.example.com".into()), None)
+            .with_prerequisites(Some(layer), deferral)
+    }
+
+    #[test]
+    fn the_prerequisites_part_follows_the_headline_one_level_deeper() {
+        let review = with_layer(false);
+        assert_eq!(review.exit_status, 3, "the graver of the two plans");
+        let md = render_markdown(&review, None, &FullReport::Rerun).unwrap();
+        assert!(!md.cut());
+        let text = md.text;
+        let part_at = text.find("\n### Prerequisites layer").unwrap();
+        let cluster_details = text.find("\n### Details").unwrap();
+        assert!(part_at < cluster_details, "{text}");
+        let part = &text[part_at + 1..cluster_details];
+        let part = &part[..part.find("\n#### Details").unwrap()];
+        assert_eq!(
+            part,
+            "### Prerequisites layer `1-prerequisites`\n\n**Plan: 1 to add, 1 to change, 1 to destroy.**\n\n🛑 **1 protected resource of the prerequisites would be destroyed or replaced.**\n\n#### Destroyed or replaced (1)\n\n- 🛑 **PROTECTED** **replace (destroy, then create)** `aws_route53_zone.cluster` — Route53 hosted zone: the cluster's DNS (default rule)\n\n#### Changes by resource type\n\n| Resource type | Create | Update | Replace | Delete | Other |\n|---|--:|--:|--:|--:|---|\n| `aws_route53_zone` |  |  | 1 |  |  |\n| `aws_subnet` |  | 1 |  |  |  |\n"
+        );
+        assert_eq!(
+            text.matches("<!-- kopsform-review").count(),
+            1,
+            "one marker line, the cluster's: {text}"
+        );
+    }
+
+    #[test]
+    fn a_deferred_cluster_says_which_outputs_it_waits_for() {
+        let review = with_layer(true);
+        let text = render_markdown(&review, None, &FullReport::Rerun)
+            .unwrap()
+            .text;
+        let top = &text[..text.find("\n### Prerequisites layer").unwrap()];
+        assert_eq!(
+            top,
+            "<!-- kopsform-review cluster=c.example.com -->\n## Terraform plan review: c.example.com\n\n⏸️ **The cluster's plan is deferred.** The prerequisites' outputs `subnet_ids`, `zone_id` are known only after the layer `1-prerequisites` is applied, so the cluster is planned after that apply (its plan is never made from guessed values).\n"
+        );
+        assert!(!text.contains("\n### Details"), "no cluster plan: {text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&crate::review::json::render_json(&review).unwrap()).unwrap();
+        assert_eq!(json["exit_status"], 3);
+        assert_eq!(json["changes"], serde_json::json!([]));
+        assert_eq!(
+            json["cluster_plan_deferred"],
+            serde_json::json!({
+                "plan": ".kopsform/dryrun/prerequisites.tfplan",
+                "outputs": ["subnet_ids", "zone_id"],
+                "reason": "the prerequisites' outputs `subnet_ids`, `zone_id` are known only after the layer 1-prerequisites is applied; the cluster is planned after that apply"
+            })
+        );
+        assert_eq!(json["prerequisites"]["layer"], "1-prerequisites");
+        assert_eq!(json["prerequisites"]["exit_status"], 3);
+        assert_eq!(
+            json["prerequisites"]["protected"][0]["address"],
+            "aws_route53_zone.cluster"
+        );
+        // Without the part and the deferral, the document has neither field.
+        let plain = Review::new(
+            summary(&rc("aws_s3_object.x", r#"["update"]"#)),
+            &[],
+            None,
+            None,
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&crate::review::json::render_json(&plain).unwrap()).unwrap();
+        assert!(json.get("prerequisites").is_none() && json.get("cluster_plan_deferred").is_none());
+    }
+
+    #[test]
+    fn a_deferral_alone_is_still_a_change_and_a_quiet_layer_does_not_lower_the_status() {
+        let deferral = crate::values::planned::Deferral {
+            plan: "p".into(),
+            layer: "l".into(),
+            outputs: vec!["id".into()],
+        };
+        let none = |s: &str| {
+            Review::new(
+                if s.is_empty() {
+                    plan::summary::PlanSummary::none()
+                } else {
+                    summary(s)
+                },
+                &[],
+                None,
+                None,
+            )
+        };
+        assert_eq!(
+            none("")
+                .with_prerequisites(None, Some(deferral))
+                .exit_status,
+            2
+        );
+        let changed = rc("aws_s3_object.x", r#"["update"]"#);
+        assert_eq!(
+            none(&changed)
+                .with_prerequisites(Some(none("")), None)
+                .exit_status,
+            2
+        );
+        assert_eq!(
+            none("")
+                .with_prerequisites(Some(none("")), None)
+                .exit_status,
+            0
+        );
+    }
+
+    #[test]
+    fn the_layer_gets_a_third_of_the_budget_and_a_cut_there_writes_the_full_copy() {
+        let many: Vec<String> = (0..400)
+            .map(|i| rc(&format!("aws_subnet.s{i}"), r#"["update"]"#))
+            .collect();
+        let mut layer = Review::new(summary(&many.join(",")), &[], None, None);
+        layer.part = Some("1-prerequisites".into());
+        let review = Review::new(
+            summary(&rc("aws_s3_object.x", r#"["update"]"#)),
+            &[],
+            None,
+            None,
+        )
+        .with_prerequisites(Some(layer), None);
+        let md = render_markdown(&review, Some(30_000), &FullReport::Rerun).unwrap();
+        assert!(md.cut(), "the layer's details do not fit a third of 30,000");
+        assert!(chars(&md.text) <= 30_000, "{}", chars(&md.text));
+        let full = md.full.unwrap();
+        assert_eq!(
+            full.matches("<details><summary><b>").count(),
+            401,
+            "the full copy has every change"
+        );
     }
 
     #[test]

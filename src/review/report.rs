@@ -28,6 +28,12 @@ pub(crate) struct Review {
     /// The plan's second pass, when the changes' attribute rows are not in `summary` (a large
     /// plan's rows are made and written one change at a time).
     pub(super) rows: Option<plan::read::Rows>,
+    /// This review is the prerequisites layer's part of a cluster's review: the layer's folder.
+    pub(crate) part: Option<String>,
+    /// The prerequisites layer's review, shown in a section of the cluster's.
+    pub(crate) prerequisites: Option<Box<Review>>,
+    /// The cluster's plan waits for the prerequisites' apply (`planned-outputs`): why.
+    pub(crate) deferred: Option<crate::values::planned::Deferral>,
 }
 
 impl Review {
@@ -51,6 +57,9 @@ impl Review {
             policy_rules: 0,
             violations: Vec::new(),
             rows: None,
+            part: None,
+            prerequisites: None,
+            deferred: None,
         }
     }
 
@@ -62,6 +71,34 @@ impl Review {
         }
         self.policy_rules = rules;
         self.violations = violations;
+        self
+    }
+
+    /// Adds the prerequisites layer's review and the deferral, if any; the exit status becomes
+    /// the graver of the two plans' (3 protected, 2 changes, 0 none), and 2 at least when the
+    /// cluster's plan is deferred: its changes are still to come.
+    pub(crate) fn with_prerequisites(
+        mut self,
+        prerequisites: Option<Review>,
+        deferred: Option<crate::values::planned::Deferral>,
+    ) -> Review {
+        // 5 (a policy rule broken) > 3 (protected) > 2 (changes) > 0.
+        let rank = |s: i32| match s {
+            0 => 0,
+            2 => 1,
+            3 => 2,
+            _ => 3,
+        };
+        if let Some(p) = &prerequisites
+            && rank(p.exit_status) > rank(self.exit_status)
+        {
+            self.exit_status = p.exit_status;
+        }
+        if deferred.is_some() && self.exit_status == super::protect::EXIT_NO_CHANGES {
+            self.exit_status = 2;
+        }
+        self.prerequisites = prerequisites.map(Box::new);
+        self.deferred = deferred;
         self
     }
 

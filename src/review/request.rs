@@ -47,6 +47,21 @@ pub(crate) struct Request {
     /// holding one is hidden even where Terraform does not mark it sensitive, and the review is
     /// masked with them as it is written.
     pub(crate) secrets: Arc<Masks>,
+    /// The saved plan of the cluster's prerequisites layer, reviewed in a section of its own.
+    pub(crate) prerequisites: Option<Part>,
+    /// The cluster's plan was deferred until the prerequisites' apply: `plan` is not read.
+    pub(crate) deferred: Option<crate::values::planned::Deferral>,
+}
+
+/// Another layer's plan reviewed with the cluster's.
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    pub(crate) plan: PathBuf,
+    /// The layer's folder, as the review names it.
+    pub(crate) name: String,
+    /// Where a saved plan is shown (`terraform show` needs the layer's providers); the plan's
+    /// own folder when `None`.
+    pub(crate) dir: Option<PathBuf>,
 }
 
 /// The form of a review.
@@ -74,7 +89,8 @@ pub(crate) fn run(
     );
     let policy = &config.policy;
     // Read before the plan: a missing manifest fails fast, and a rule is never skipped silently.
-    let violations = match (&args.manifest, policy.is_empty()) {
+    // A deferred cluster has no manifest: nothing was rendered, the rules wait with its plan.
+    let violations = match (&args.manifest, policy.is_empty() || args.deferred.is_some()) {
         // No rules: the manifest is not read.
         (_, true) => Vec::new(),
         (Some(path), false) => {
@@ -92,16 +108,45 @@ pub(crate) fn run(
             )));
         }
     };
-    let opened = plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?.with_files();
-    let rolling_update = match &args.rolling_update {
-        Some(path) => Some(read_rolling_update(path)?),
+    let prerequisites = match &args.prerequisites {
+        Some(part) => {
+            let opened = plan::read::open_in(
+                &part.plan,
+                part.dir.as_deref(),
+                &tool,
+                env,
+                Arc::clone(&args.secrets),
+            )?;
+            let mut review = Review::new(opened.summary, &rules, args.cluster.clone(), None)
+                .with_rows(opened.rows);
+            review.part = Some(part.name.clone());
+            Some(review)
+        }
         None => None,
     };
-    // Both forms are written change by change from a second pass over the plan: the rows of
-    // all changes are never held at once.
-    let review = Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
-        .with_rows(opened.rows)
-        .with_policy(policy.len(), violations);
+    // A deferred cluster has no plan (nor a rolling-update verdict) to read.
+    let review = match &args.deferred {
+        Some(_) => Review::new(
+            plan::summary::PlanSummary::none(),
+            &rules,
+            args.cluster.clone(),
+            None,
+        ),
+        None => {
+            let opened =
+                plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?.with_files();
+            let rolling_update = match &args.rolling_update {
+                Some(path) => Some(read_rolling_update(path)?),
+                None => None,
+            };
+            // Both forms are written change by change from a second pass over the plan: the
+            // rows of all changes are never held at once.
+            Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
+                .with_rows(opened.rows)
+        }
+    }
+    .with_prerequisites(prerequisites, args.deferred.clone())
+    .with_policy(policy.len(), violations);
     let masks = &args.secrets;
     if let Some(path) = json_out {
         crate::atomic::write_with(path, PRIVATE, &mut |w| write_json(&review, masks, w))?;

@@ -413,7 +413,25 @@ impl<'p> Runner<'p> {
         }
         progress!("{prefix}{plan} is the plan that was sealed, and its inputs are unchanged");
         let env = self.env_layers(task_name, task, &Default::default())?;
-        self.check_protected(prefix, plan, &env)
+        let folder = self.show_folder(task_name, task)?;
+        self.check_protected(prefix, plan, &env, folder.as_deref())
+    }
+
+    /// Where a task's saved plan is shown: the task's folder (`cwd`), whose `.terraform` has the
+    /// providers, when it has one (a plan may be saved elsewhere, such as the prerequisites
+    /// layer's in kopsform's folder); else the plan's own folder.
+    pub(super) fn show_folder(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+    ) -> Result<Option<std::path::PathBuf>, UserError> {
+        match task.cwd.as_deref() {
+            Some(rel) => {
+                let rel = self.render_text(format_args!("task `{task_name}` cwd"), rel)?;
+                Ok(Some(self.project.path(&rel)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Refuses a plan that deletes or replaces a protected resource not named by --allow-destroy.
@@ -422,6 +440,7 @@ impl<'p> Runner<'p> {
         prefix: &str,
         plan: &str,
         env: &[(String, String)],
+        folder: Option<&Path>,
     ) -> Result<(), UserError> {
         let plan_path = self.project.path(plan);
         // `--approval`: the addresses it allows hold for the plan it approved, and no other.
@@ -438,7 +457,7 @@ impl<'p> Runner<'p> {
             );
         }
         let terraform = self.project.tool_or_default("terraform");
-        let text = crate::plan::read::read_json(&plan_path, &terraform, env)?;
+        let text = crate::plan::read::read_json_in(&plan_path, folder, &terraform, env)?;
         // The `terraform apply` of this plan that follows needs its secrets: learn them now
         // rather than ask Terraform for the same JSON again.
         let key = plan_path.canonicalize().unwrap_or(plan_path.clone());
@@ -472,6 +491,54 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
+    /// The `planned-outputs` builtin: the rest of the run renders with the outputs the saved plan
+    /// `plan` of the prerequisites layer will give; when one is unknown until apply, the rest of
+    /// the task is deferred instead (`values::planned`).
+    pub(super) fn planned_outputs(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        prefix: &str,
+        plan: &str,
+    ) -> Result<(), UserError> {
+        if self.options.dry_run {
+            notice!("{prefix}would read the planned outputs of {plan}");
+            return Ok(());
+        }
+        let mut env = self.env_layers(task_name, task, &Default::default())?;
+        env.extend(self.values.workspace_env());
+        let plan_path = self.project.path(plan);
+        let terraform = self.project.tool_or_default("terraform");
+        // Shown where it was made: the layer's folder has the providers `show` needs.
+        let layer = self.project.path(&self.values.prerequisites_dir());
+        let text = crate::plan::read::read_json_in(&plan_path, Some(&layer), &terraform, &env)?;
+        let key = plan_path.canonicalize().unwrap_or(plan_path.clone());
+        if self.learned.insert(key) {
+            self.learn_from_show(text.as_bytes());
+        }
+        let planned = crate::values::planned::parse(&text)
+            .map_err(|e| UserError::new(format!("{plan}: {e}")))?;
+        if !planned.unknown.is_empty() {
+            let deferral = crate::values::planned::Deferral {
+                plan: plan.to_string(),
+                layer: self.values.prerequisites_dir(),
+                outputs: planned.unknown,
+            };
+            progress!(
+                "{prefix}deferred: {}; the task's other steps are skipped but its review",
+                deferral.reason()
+            );
+            self.deferred = Some(deferral);
+            return Ok(());
+        }
+        progress!(
+            "{prefix}the rest of the run renders with the {} planned outputs of {plan}",
+            planned.outputs.values.len()
+        );
+        self.values.override_outputs(planned.outputs);
+        Ok(())
+    }
+
     /// The `review` builtin (`step`), reading the plan with the task's environment `env`.
     pub(super) fn review(
         &mut self,
@@ -486,6 +553,7 @@ impl<'p> Runner<'p> {
             target,
             json,
             manifest,
+            prerequisites,
         } = step
         else {
             return Ok(());
@@ -514,6 +582,15 @@ impl<'p> Runner<'p> {
             // What this run learned: sensitive outputs and secret variables reach plan values
             // that Terraform does not mark sensitive.
             secrets: self.redactor.masks(),
+            prerequisites: prerequisites
+                .as_ref()
+                .map(|p| crate::review::request::Part {
+                    plan: self.project.path(p),
+                    name: self.values.prerequisites_dir(),
+                    // Shown where it was made: the layer's folder has its providers.
+                    dir: Some(self.project.path(&self.values.prerequisites_dir())),
+                }),
+            deferred: self.deferred.clone(),
         };
         let json = json.map(|j| self.project.path(j));
         let code = crate::review::request::run(Some(self.project), &args, json.as_deref(), env)?;

@@ -37,6 +37,21 @@ pub(super) fn interrupted(signal: i32) -> UserError {
     )
 }
 
+/// Makes `dir` and its missing parents, readable by the user only.
+fn make_folder(dir: &Path) -> Result<(), UserError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            UserError::new(format!(
+                "{}: cannot make the folder of a private file: {e}",
+                dir.display()
+            ))
+        })
+}
+
 pub(super) fn make_private(path: &Path) -> Result<(), UserError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
@@ -345,6 +360,16 @@ impl<'p> Runner<'p> {
                     .map(|p| self.project.path(&p))
             })
             .collect::<Result<_, _>>()?;
+        // The folder of a private file is made before the command writes it (such as a plan
+        // saved into kopsform's own folder, which a fresh clone does not have yet); the paths
+        // were checked to be the project's own.
+        for path in &private {
+            if let Some(parent) = path.parent()
+                && !parent.is_dir()
+            {
+                make_folder(parent)?;
+            }
+        }
         let is_terraform = kind == retry::Tool::Terraform;
         // Clusters of one stage run in parallel; two Terraform commands never run at once in the
         // same folder and workspace (a shared prerequisites layer), whatever their cluster.

@@ -74,6 +74,7 @@ impl<'p> Runner<'p> {
                 },
                 Builtin::CheckPlan { plan } => Builtin::CheckPlan { plan: one(plan)? },
                 Builtin::CheckProtected { plan } => Builtin::CheckProtected { plan: one(plan)? },
+                Builtin::PlannedOutputs { plan } => Builtin::PlannedOutputs { plan: one(plan)? },
                 Builtin::Review {
                     plan,
                     out,
@@ -81,6 +82,7 @@ impl<'p> Runner<'p> {
                     target,
                     json,
                     manifest,
+                    prerequisites,
                 } => Builtin::Review {
                     plan: one(plan)?,
                     out: one(out)?,
@@ -88,6 +90,7 @@ impl<'p> Runner<'p> {
                     target: *target,
                     json: json.as_ref().map(&mut one).transpose()?,
                     manifest: manifest.as_ref().map(&mut one).transpose()?,
+                    prerequisites: prerequisites.as_ref().map(&mut one).transpose()?,
                 },
                 Builtin::Remove { paths } => Builtin::Remove {
                     paths: paths.iter().map(&mut one).collect::<Result<_, _>>()?,

@@ -183,6 +183,7 @@ fn check_pins(
                 | Builtin::SealPlan { .. }
                 | Builtin::CheckPlan { .. }
                 | Builtin::CheckProtected { .. }
+                | Builtin::PlannedOutputs { .. }
                 | Builtin::Review { .. },
             ) => add("terraform"),
             Step::Builtin(_) => {}

@@ -180,9 +180,20 @@ impl<'p> Runner<'p> {
             return Ok(());
         }
         let prefix = self.prefix(name);
+        self.deferred = None;
         for step in &task.steps {
             if let Some(signal) = process::interrupted() {
                 return Err(interrupted(signal));
+            }
+            // Deferred: what needs the cluster's planned values waits for the prerequisites'
+            // apply; the review (which says so) and the clean-up still run.
+            if self.deferred.is_some()
+                && !matches!(
+                    step,
+                    Step::Builtin(Builtin::Review { .. } | Builtin::Remove { .. })
+                )
+            {
+                continue;
             }
             let step = &self.resolve_paths(name, step)?;
             // A command's `save` and `private` are rendered and checked by `run_command`.
@@ -211,8 +222,12 @@ impl<'p> Runner<'p> {
                 Step::Builtin(Builtin::CheckProtected { plan }) => {
                     if !self.options.dry_run {
                         let env = self.env_layers(name, task, &Default::default())?;
-                        self.check_protected(&prefix, plan, &env)?
+                        let folder = self.show_folder(name, task)?;
+                        self.check_protected(&prefix, plan, &env, folder.as_deref())?
                     }
+                }
+                Step::Builtin(Builtin::PlannedOutputs { plan }) => {
+                    self.planned_outputs(name, task, &prefix, plan)?
                 }
                 Step::Builtin(review @ Builtin::Review { .. }) => {
                     let env = self.env_layers(name, task, &Default::default())?;

@@ -51,6 +51,9 @@ pub(crate) struct Runner<'p> {
     pub(super) learned: std::collections::BTreeSet<PathBuf>,
     /// The SHA-256 of the saved plan the running task sealed or checked, for the audit trail.
     pub(super) task_plan: Option<String>,
+    /// Set by a `planned-outputs` step whose outputs are unknown until the prerequisites'
+    /// apply: the running task's other steps are skipped, its `review` says why.
+    pub(super) deferred: Option<crate::values::planned::Deferral>,
     /// The cluster this runner acts on, if the project has any.
     pub(super) cluster: Option<ClusterDef>,
     /// Shown before the task name in every line when several clusters run (`[dev/plan] `).
@@ -155,6 +158,7 @@ impl<'p> Runner<'p> {
             inspector: None,
             learned: Default::default(),
             task_plan: None,
+            deferred: None,
             cluster,
             label,
             id: shared.folders.next_runner_id(),

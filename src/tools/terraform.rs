@@ -8,20 +8,31 @@ use std::path::Path;
 use crate::error::UserError;
 
 /// `terraform show -json FILE` in the plan's folder (the folder's `.terraform` has the providers
-/// whose schemas `show` needs).
-pub(crate) fn show_json(
+/// whose schemas `show` needs), or in `folder` when given: the Terraform folder the plan was made
+/// in, for a plan saved elsewhere (the prerequisites layer's plans go into kopsform's own folder).
+pub(crate) fn show_json_in(
     plan: &Path,
+    folder: Option<&Path>,
     tool: &str,
     env: &[(String, String)],
 ) -> Result<Vec<u8>, UserError> {
-    let folder = plan
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file = plan
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .ok_or_else(|| UserError::new(format!("{}: not a plan file", plan.display())))?;
+    let (folder, file) = match folder {
+        Some(folder) => (
+            folder,
+            std::path::absolute(plan)
+                .unwrap_or_else(|_| plan.to_path_buf())
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        None => (
+            plan.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+            plan.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .ok_or_else(|| UserError::new(format!("{}: not a plan file", plan.display())))?,
+        ),
+    };
     let crate::tools::process::Output {
         code,
         stdout,

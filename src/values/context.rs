@@ -339,6 +339,9 @@ pub(crate) struct RunValues<'p> {
     loaded: Option<Result<Arc<Values>, UserError>>,
     /// Set by `snapshot-state`: the cluster's state store for the rest of the run.
     state_override: Option<String>,
+    /// Set by `planned-outputs`: the layer's outputs after its planned apply, used instead of
+    /// the applied ones for the rest of the run (this cluster's only: the layer is not changed).
+    outputs_override: Option<Outputs>,
 }
 
 impl<'p> RunValues<'p> {
@@ -357,6 +360,7 @@ impl<'p> RunValues<'p> {
             redactor,
             loaded: None,
             state_override: None,
+            outputs_override: None,
         }
     }
 
@@ -373,6 +377,16 @@ impl<'p> RunValues<'p> {
             }
             self.loaded = Some(Ok(Arc::new(values)));
         }
+    }
+
+    /// Renders the rest of the run with `outputs` (a plan's, see `values::planned`) instead of
+    /// the layer's applied outputs. Their secrets are learned at once.
+    pub(crate) fn override_outputs(&mut self, outputs: Outputs) {
+        for secret in outputs.secrets() {
+            self.redactor.add(secret);
+        }
+        self.outputs_override = Some(outputs);
+        self.loaded = None;
     }
 
     /// Forgets the values: the next use reads the outputs again.
@@ -497,7 +511,10 @@ impl<'p> RunValues<'p> {
     }
 
     fn load(&mut self, renderer: &Renderer) -> Result<Values, UserError> {
-        let outputs = self.read_outputs()?;
+        let outputs = match &self.outputs_override {
+            Some(planned) => planned.clone(),
+            None => self.read_outputs()?,
+        };
         let def = self.cluster.clone();
         let cluster_config = def.as_ref().map(|d| &d.config);
         let table = def

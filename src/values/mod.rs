@@ -6,4 +6,5 @@ pub(crate) mod context;
 pub(crate) mod local_state;
 pub(crate) mod merge;
 pub(crate) mod outputs;
+pub(crate) mod planned;
 pub(crate) mod strvals;

@@ -74,7 +74,8 @@ impl Doctor<'_> {
                     | Step::Builtin(Builtin::ShowOutputs)
                     | Step::Builtin(Builtin::Review { .. })
                     | Step::Builtin(Builtin::CheckPlan { .. })
-                    | Step::Builtin(Builtin::CheckProtected { .. }) => {
+                    | Step::Builtin(Builtin::CheckProtected { .. })
+                    | Step::Builtin(Builtin::PlannedOutputs { .. }) => {
                         add("terraform", &format!("task {name}"));
                     }
                     Step::Builtin(Builtin::SnapshotState { .. }) => reads_values = true,
