@@ -16,7 +16,16 @@ pub(crate) fn show_json_in(
     tool: &str,
     env: &[(String, String)],
 ) -> Result<Vec<u8>, UserError> {
-    let (folder, file) = match folder {
+    // The plan's own folder, when it is the folder given: shown by its name, as before.
+    let parent = plan.parent().filter(|p| !p.as_os_str().is_empty());
+    let same = |folder: &Path| {
+        let parent = parent.unwrap_or(Path::new("."));
+        parent
+            .canonicalize()
+            .ok()
+            .is_some_and(|p| folder.canonicalize().ok() == Some(p))
+    };
+    let (folder, file) = match folder.filter(|f| !same(f)) {
         Some(folder) => (
             folder,
             std::path::absolute(plan)
