@@ -139,13 +139,19 @@ pub(crate) enum Builtin {
         rolling_update: Option<String>,
         target: Option<ReviewTarget>,
         json: Option<String>,
+        /// The live spec and the manifest, for the "kops spec changes" section.
+        spec: Option<SpecPaths>,
     },
+    /// Delete the instance groups the state store holds and the manifest `manifest` does not
+    /// (`kops delete instancegroup NAME --yes` each), every one named by
+    /// `--allow-destroy instancegroup/NAME`.
+    PruneInstanceGroups { manifest: String },
     /// Remove files or folders of the project (e.g. a saved plan, which holds sensitive values).
     Remove { paths: Vec<String> },
 }
 
 impl Builtin {
-    pub(crate) const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `review` and `remove`";
+    pub(crate) const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `review`, `prune-instancegroups` and `remove`";
 }
 
 /// One step of a task.
@@ -196,7 +202,8 @@ impl Step {
             Step::Builtin(b) => match b {
                 Builtin::ShowOutputs
                 | Builtin::CheckPlan { .. }
-                | Builtin::CheckProtected { .. } => {
+                | Builtin::CheckProtected { .. }
+                | Builtin::PruneInstanceGroups { .. } => {
                     vec![]
                 }
                 Builtin::ProviderOverride { out } => {
@@ -337,8 +344,19 @@ struct StepTable {
     #[serde(rename = "for")]
     target: Option<ReviewTarget>,
     json: Option<String>,
+    spec: Option<SpecPaths>,
+    manifest: Option<String>,
     #[serde(default)]
     paths: Vec<String>,
+}
+
+/// `spec = { live = "...", manifest = "..." }` of a `review` step: a copy of the state store
+/// taken before `kops replace` wrote into it, and the manifest it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SpecPaths {
+    pub(crate) live: String,
+    pub(crate) manifest: String,
 }
 
 impl StepTable {
@@ -391,6 +409,8 @@ impl StepTable {
                 ("rolling-update", self.rolling_update.is_some()),
                 ("for", self.target.is_some()),
                 ("json", self.json.is_some()),
+                ("spec", self.spec.is_some()),
+                ("manifest", self.manifest.is_some()),
                 ("paths", !self.paths.is_empty()),
             ] {
                 not_for("run", key, set)?;
@@ -453,6 +473,7 @@ impl StepTable {
         let (out, from, plan, inputs) = (self.out, self.from, self.plan, self.inputs);
         let (rolling_update, target, json, paths) =
             (self.rolling_update, self.target, self.json, self.paths);
+        let (spec, manifest) = (self.spec, self.manifest);
         let need = |key: &str, value: Option<String>| {
             value.ok_or_else(|| format!("the `{name}` builtin needs `{key}`"))
         };
@@ -462,7 +483,8 @@ impl StepTable {
             "copy" => &["from", "out"],
             "seal-plan" => &["plan", "inputs"],
             "check-plan" | "check-protected" => &["plan"],
-            "review" => &["plan", "out", "rolling-update", "for", "json"],
+            "review" => &["plan", "out", "rolling-update", "for", "json", "spec"],
+            "prune-instancegroups" => &["manifest"],
             "remove" => &["paths"],
             other => {
                 let names: Vec<String> = Builtin::NAMES
@@ -486,6 +508,8 @@ impl StepTable {
             ("rolling-update", rolling_update.is_some()),
             ("for", target.is_some()),
             ("json", json.is_some()),
+            ("spec", spec.is_some()),
+            ("manifest", manifest.is_some()),
             ("paths", !paths.is_empty()),
         ] {
             if set && !allowed.contains(&key) {
@@ -518,12 +542,16 @@ impl StepTable {
                 return Err("the `remove` builtin needs `paths`, the files to remove".to_string());
             }
             "remove" => Builtin::Remove { paths },
+            "prune-instancegroups" => Builtin::PruneInstanceGroups {
+                manifest: need("manifest", manifest)?,
+            },
             _ => Builtin::Review {
                 plan: need("plan", plan)?,
                 out: need("out", out)?,
                 rolling_update,
                 target,
                 json,
+                spec,
             },
         };
         Ok(Step::Builtin(kind))

@@ -10,6 +10,7 @@ use crate::plan::summary::{Action, AttributeChange, ResourceChange, Shown};
 
 use super::protect::RULE_PREFIX;
 use super::report::{Review, launch_template_changes};
+use super::spec::{Rule, SpecDiff};
 use super::words::{Style, action_words, code, push_cell, push_code, reasons, rolling_verdict};
 
 /// Where the full review is, named when the budget cut one.
@@ -196,8 +197,14 @@ impl<'r> Layout<'r> {
         budget: Option<usize>,
         full: &FullReport,
     ) -> Result<Layout<'r>, UserError> {
-        let kept = [top(review), risk_section(review), rolling_section(review)];
+        let kept = [
+            top(review),
+            risk_section(review),
+            rolling_section(review),
+            spec_summary_section(review),
+        ];
         let optional = [
+            spec_table_section(review),
             types_section(review),
             drift_section(review),
             outputs_section(review),
@@ -538,6 +545,129 @@ fn rolling_section(review: &Review) -> Option<Section> {
         }
     }
     Some(Section::whole("the rolling update", text))
+}
+
+/// The kops spec changes in short, kept whole: how many paths changed, the instance groups added,
+/// and loudly the ones removed from the manifest that `kops replace` leaves in place.
+fn spec_summary_section(review: &Review) -> Option<Section> {
+    let spec = review.spec.as_ref()?;
+    let mut text = String::from("\n### kops spec changes\n\n");
+    if spec.is_empty() {
+        text.push_str(
+            "No spec changes: the state store holds the Cluster and instance groups this manifest describes.\n",
+        );
+        return Some(Section::whole("the kops spec changes", text));
+    }
+    let names = |groups: &[String]| -> String {
+        groups
+            .iter()
+            .map(|g| code(&spec_name(g)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if spec.cluster_new {
+        let _ = writeln!(
+            text,
+            "- The state store holds no Cluster {} yet: `kops replace` creates it.",
+            code(&spec_name(&spec.cluster))
+        );
+    }
+    if !spec.added.is_empty() {
+        let _ = writeln!(text, "- Instance groups added: {}.", names(&spec.added));
+    }
+    if !spec.removed.is_empty() {
+        let n = spec.removed.len();
+        let allow: Vec<String> = spec
+            .removed
+            .iter()
+            .map(|g| format!("--allow-destroy instancegroup/{g}"))
+            .collect();
+        let _ = writeln!(
+            text,
+            "- ⚠️ **Instance group{} removed from the manifest but still in the state store: {}.** `kops replace` never deletes an instance group: {} and {} instances stay until the `prune-instancegroups` task deletes {} ({}).",
+            if n == 1 { "" } else { "s" },
+            names(&spec.removed),
+            if n == 1 { "it" } else { "they" },
+            if n == 1 { "its" } else { "their" },
+            if n == 1 { "it" } else { "them" },
+            code(&allow.join(" "))
+        );
+    }
+    let n = spec.changes.len();
+    if n == 0 {
+        text.push_str("- No path of a Cluster or instance group kept in the manifest changed.\n");
+    } else {
+        let _ = writeln!(
+            text,
+            "- {n} path{} changed (live state store → manifest); a Cluster change rolls the groups whose launch template this plan changes, an instance group's change rolls that group (minSize and maxSize only resize it).",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    Some(Section::whole("the kops spec changes", text))
+}
+
+/// The changed paths, one row each: what a budget cuts.
+fn spec_table_section(review: &Review) -> Option<Section> {
+    let spec = review.spec.as_ref()?;
+    if spec.changes.is_empty() {
+        return None;
+    }
+    let items = spec
+        .changes
+        .iter()
+        .map(|c| {
+            let mut row = String::from("| ");
+            push_code(&mut row, &SpecDiff::full_path(c), true);
+            row.push_str(" | ");
+            push_spec_value(&mut row, c.before.as_ref());
+            row.push_str(" | ");
+            push_spec_value(&mut row, c.after.as_ref());
+            row.push_str(" | ");
+            if c.groups.is_empty() {
+                row.push_str(match c.rule {
+                    Rule::Resize => "none (resizes the group)",
+                    _ => "none in this plan",
+                });
+            } else {
+                let names: Vec<String> = c.groups.iter().map(|g| spec_name(g)).collect();
+                for (i, g) in names.iter().enumerate() {
+                    if i > 0 {
+                        row.push_str(", ");
+                    }
+                    push_code(&mut row, g, true);
+                }
+            }
+            row.push_str(" |\n");
+            row
+        })
+        .collect();
+    Some(Section::list(
+        "the kops spec paths",
+        "kops spec paths",
+        "\n| Path | Live | Manifest | Rolling update |\n|---|---|---|---|\n".to_string(),
+        items,
+    ))
+}
+
+/// A spec value in a cell: `(none)` for a side that does not have the path.
+fn push_spec_value(text: &mut String, shown: Option<&Shown>) {
+    match shown {
+        None => text.push_str("(none)"),
+        Some(_) => push_shown_cell(text, shown),
+    }
+}
+
+/// A cluster or group name as the review shows it: JSON-quoted unless plain.
+fn spec_name(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        name.to_string()
+    } else {
+        serde_json::to_string(name).unwrap_or_default()
+    }
 }
 
 /// Per resource type: create, update, replace, delete, and the rest in words.

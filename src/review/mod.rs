@@ -20,4 +20,5 @@ pub(crate) mod markdown;
 pub(crate) mod protect;
 pub(crate) mod report;
 pub(crate) mod request;
+pub(crate) mod spec;
 pub(crate) mod words;

@@ -6,7 +6,10 @@ use crate::plan::summary::{Action, PlanSummary, ResourceChange};
 use crate::project::schema::ProtectRule;
 use crate::tools::kops::GroupStatus;
 
-use super::protect::{ProtectedChange, exit_status, protected_of, protection};
+use super::protect::{
+    EXIT_CHANGES, EXIT_NO_CHANGES, ProtectedChange, exit_status, protected_of, protection,
+};
+use super::spec::{Rule, SpecDiff};
 
 /// Everything a rendering needs.
 pub(crate) struct Review {
@@ -23,6 +26,8 @@ pub(crate) struct Review {
     /// The plan's second pass, when the changes' attribute rows are not in `summary` (a large
     /// plan's rows are made and written one change at a time).
     pub(super) rows: Option<plan::read::Rows>,
+    /// The live kops spec against the new manifest, when the review was given both.
+    pub(crate) spec: Option<SpecDiff>,
 }
 
 impl Review {
@@ -44,7 +49,29 @@ impl Review {
             rolling_update,
             exit_status,
             rows: None,
+            spec: None,
         }
+    }
+
+    /// Adds the kops spec changes, each tied to the instance groups that need a rolling update
+    /// for it: a Cluster change to the groups whose launch template this plan changes (its own
+    /// group for an InstanceGroup change was set when it was read). Spec changes with no plan
+    /// change (an instance group left out of the manifest) still make the status "changes".
+    pub(crate) fn with_spec(mut self, mut spec: SpecDiff) -> Review {
+        let templates: Vec<String> = launch_template_changes(&self)
+            .into_iter()
+            .map(|(group, _)| group)
+            .collect();
+        for change in &mut spec.changes {
+            if change.rule == Rule::LaunchTemplates {
+                change.groups = templates.clone();
+            }
+        }
+        if self.exit_status == EXIT_NO_CHANGES && !spec.is_empty() {
+            self.exit_status = EXIT_CHANGES;
+        }
+        self.spec = Some(spec);
+        self
     }
 
     /// The attribute rows come from `rows`, change by change, not from the summary.

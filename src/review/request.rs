@@ -17,6 +17,7 @@ use super::json::write_json;
 use super::markdown::{FullReport, Layout};
 use super::protect::effective_rules;
 use super::report::Review;
+use super::spec::SpecFiles;
 
 /// The comment size limits of the platforms (characters).
 pub(crate) const GITHUB_MAX_CHARS: usize = 65_536;
@@ -41,6 +42,9 @@ pub(crate) struct Request {
     pub(crate) cluster: Option<String>,
     /// The saved stdout of `kops rolling-update cluster` (dry run).
     pub(crate) rolling_update: Option<PathBuf>,
+    /// The live spec (a copy of the state store from before `kops replace`) and the manifest,
+    /// for the "kops spec changes" section.
+    pub(crate) spec: Option<SpecFiles>,
     /// The secrets kopsform has learned (sensitive outputs, secret variables): a plan value
     /// holding one is hidden even where Terraform does not mark it sensitive, and the review is
     /// masked with them as it is written.
@@ -76,8 +80,11 @@ pub(crate) fn run(
     };
     // Both forms are written change by change from a second pass over the plan: the rows of
     // all changes are never held at once.
-    let review = Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
+    let mut review = Review::new(opened.summary, &rules, args.cluster.clone(), rolling_update)
         .with_rows(opened.rows);
+    if let Some(files) = &args.spec {
+        review = review.with_spec(super::spec::read(files, &args.secrets)?);
+    }
     let masks = &args.secrets;
     if let Some(path) = json_out {
         crate::atomic::write_with(path, PRIVATE, &mut |w| write_json(&review, masks, w))?;

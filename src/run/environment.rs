@@ -80,12 +80,23 @@ impl<'p> Runner<'p> {
                     rolling_update,
                     target,
                     json,
+                    spec,
                 } => Builtin::Review {
                     plan: one(plan)?,
                     out: one(out)?,
                     rolling_update: rolling_update.as_ref().map(&mut one).transpose()?,
                     target: *target,
                     json: json.as_ref().map(&mut one).transpose()?,
+                    spec: match spec {
+                        Some(s) => Some(crate::project::task::SpecPaths {
+                            live: one(&s.live)?,
+                            manifest: one(&s.manifest)?,
+                        }),
+                        None => None,
+                    },
+                },
+                Builtin::PruneInstanceGroups { manifest } => Builtin::PruneInstanceGroups {
+                    manifest: one(manifest)?,
                 },
                 Builtin::Remove { paths } => Builtin::Remove {
                     paths: paths.iter().map(&mut one).collect::<Result<_, _>>()?,
