@@ -35,6 +35,7 @@ mod review;
 mod running;
 mod sandbox;
 mod secrets;
+mod spec_review;
 mod template;
 mod tofu;
 mod transcripts;
