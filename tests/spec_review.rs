@@ -275,3 +275,56 @@ const EXPECTED_SECTION: &str = r#"
 | `InstanceGroup/nodes.spec.machineType` | `"t3.medium"` | `"t3.large"` | `nodes` |
 | `InstanceGroup/nodes.spec.maxSize` | `2` | `3` | none (resizes the group) |
 "#;
+
+#[test]
+fn dryrun_reviews_kubernetes_version_and_machine_type_as_spec_paths() {
+    require_terraform();
+    let s3 = S3::start();
+    let p = cluster_project(&s3);
+    bring_up(&p);
+
+    // Unchanged: the live spec is what the template renders.
+    p.kopsform(&["dryrun"])
+        .success()
+        .stderr_has("[dryrun] copied .kopsform/dryrun/state to .kopsform/dryrun/live (without generated files)")
+        .stderr_has("written to .kopsform/dryrun/review.md: no changes");
+    let review = p.read(".kopsform/dryrun/review.md");
+    assert_eq!(
+        spec_section(&review),
+        "\n### kops spec changes\n\nNo spec changes: the state store holds the Cluster and instance groups this manifest describes.\n"
+    );
+    let json: Value = serde_json::from_str(&p.read(".kopsform/dryrun/review.json")).unwrap();
+    assert_eq!(json["spec"]["changed"], false, "{json}");
+    assert_eq!(json["exit_status"], 0, "{json}");
+
+    p.kopsform(&[
+        "dryrun",
+        "--set",
+        "cluster_version=1.34.1",
+        "--set",
+        "kops_worker_machine_type=t3.large",
+    ])
+    .success()
+    .stderr_has("written to .kopsform/dryrun/review.md: changes");
+    let review = p.read(".kopsform/dryrun/review.md");
+    // The Cluster's change rolls the groups whose launch templates the plan changes: both.
+    assert_eq!(
+        spec_section(&review),
+        r#"
+### kops spec changes
+
+- 2 paths changed (live state store → manifest); a Cluster change rolls the groups whose launch template this plan changes, an instance group's change rolls that group (minSize and maxSize only resize it).
+
+| Path | Live | Manifest | Rolling update |
+|---|---|---|---|
+| `Cluster.spec.kubernetesVersion` | `"1.33.4"` | `"1.34.1"` | `control-plane-eu-west-1a`, `nodes` |
+| `InstanceGroup/nodes.spec.machineType` | `"t3.medium"` | `"t3.large"` | `nodes` |
+"#
+    );
+    let json: Value = serde_json::from_str(&p.read(".kopsform/dryrun/review.json")).unwrap();
+    assert_eq!(json["exit_status"], 2, "{json}");
+    assert_eq!(
+        json["spec"]["changes"][1]["full_path"],
+        "InstanceGroup/nodes.spec.machineType"
+    );
+}
