@@ -6,7 +6,9 @@
 
 use serde_json::Value;
 
-use crate::support::{Project, S3, bring_up, cluster_project, repo, require_terraform};
+use crate::support::{
+    Project, S3, bring_up, bucket_keys, cluster_project, repo, require_terraform,
+};
 
 const CANARY: &str = "CANARY-spec-9c1d2e-token";
 
@@ -326,5 +328,133 @@ fn dryrun_reviews_kubernetes_version_and_machine_type_as_spec_paths() {
     assert_eq!(
         json["spec"]["changes"][1]["full_path"],
         "InstanceGroup/nodes.spec.machineType"
+    );
+}
+
+/// One more node group, appended to the repository's template.
+const SPARE_GROUP: &str = "
+---
+
+apiVersion: kops.k8s.io/v1alpha2
+kind: InstanceGroup
+metadata:
+  name: spare
+  labels:
+    kops.k8s.io/cluster: {{cluster_name}}
+spec:
+  role: Node
+  image: {{kops_ami_id}}
+  machineType: t3.small
+  minSize: 1
+  maxSize: 1
+  subnets:
+{{#each private_subnet_ids}}
+  - {{@key}}
+{{/each}}
+";
+
+const STATE_BUCKET: &str = "kops-state-sandbox-k8s-local";
+const SPARE_OBJECT: &str = "sandbox.k8s.local/instancegroup/spare";
+
+#[test]
+fn a_group_removed_from_the_template_is_reviewed_then_deleted_only_when_allowed() {
+    require_terraform();
+    let s3 = S3::start();
+    let p = cluster_project(&s3);
+    let template = p.read("2-kops/cluster-template.yml");
+    p.file(
+        "2-kops/cluster-template.yml",
+        &format!("{template}{SPARE_GROUP}"),
+    );
+    bring_up(&p);
+    assert!(bucket_keys(&p, STATE_BUCKET).contains(&SPARE_OBJECT.to_string()));
+    let spare_cloud = p.join(".kops-double-cloud/sandbox.k8s.local/applied/spare");
+    assert!(spare_cloud.is_file());
+
+    // The group leaves the template: `kops replace` keeps it, and the review says so.
+    p.file("2-kops/cluster-template.yml", &template);
+    p.kopsform(&["dryrun"])
+        .success()
+        .stderr_has("written to .kopsform/dryrun/review.md: changes");
+    let review = p.read(".kopsform/dryrun/review.md");
+    assert_eq!(
+        spec_section(&review),
+        r#"
+### kops spec changes
+
+- ⚠️ **Instance group removed from the manifest but still in the state store: `spare`.** `kops replace` never deletes an instance group: it and its instances stay until the `prune-instancegroups` task deletes it (`--allow-destroy instancegroup/spare`).
+- No path of a Cluster or instance group kept in the manifest changed.
+"#
+    );
+    let json: Value = serde_json::from_str(&p.read(".kopsform/dryrun/review.json")).unwrap();
+    assert_eq!(
+        json["spec"]["removed_instance_groups"],
+        serde_json::json!(["spare"])
+    );
+    assert_eq!(json["exit_status"], 2, "{json}");
+
+    // No terminal to confirm on, then no --allow-destroy: refused, nothing deleted.
+    p.kopsform(&["prune-instancegroups"])
+        .failure(1)
+        .stderr_has("`prune-instancegroups` needs confirmation and there is no terminal to ask on");
+    let run = p.kopsform(&["--yes", "prune-instancegroups"]);
+    run.failure(1);
+    let error = &run.stderr[run.stderr.find("kopsform: error:").unwrap()..];
+    assert_eq!(
+        error,
+        "kopsform: error: task `prune-instancegroups`: refusing to delete instance groups that are in the state store but not in 2-kops/cluster.yml:\n  instancegroup/spare\nIf that is intended, name each one: --allow-destroy instancegroup/NAME; nothing was deleted\n"
+    );
+    assert!(bucket_keys(&p, STATE_BUCKET).contains(&SPARE_OBJECT.to_string()));
+    // A dry run shows the command and deletes nothing.
+    let run = p.kopsform(&[
+        "--dry-run",
+        "prune-instancegroups",
+        "--allow-destroy",
+        "instancegroup/spare",
+    ]);
+    run.success();
+    let shown: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("[prune-instancegroups]"))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "[prune-instancegroups] would run: kops delete instancegroup spare --name sandbox.k8s.local --state s3://kops-state-sandbox-k8s-local --yes"
+        ]
+    );
+    assert!(bucket_keys(&p, STATE_BUCKET).contains(&SPARE_OBJECT.to_string()));
+    assert!(spare_cloud.is_file());
+
+    let run = p.kopsform(&[
+        "--yes",
+        "prune-instancegroups",
+        "--allow-destroy",
+        "instancegroup/spare",
+    ]);
+    run.success();
+    assert_eq!(
+        run.stdout,
+        "[prune-instancegroups] InstanceGroup \"spare\" found for deletion\n[prune-instancegroups] \n[prune-instancegroups] Deleted InstanceGroup: \"spare\"\n"
+    );
+    run.stderr_has("[prune-instancegroups] allowed by --allow-destroy: instancegroup/spare\n[prune-instancegroups] $ kops delete instancegroup spare --name sandbox.k8s.local --state s3://kops-state-sandbox-k8s-local --yes\n");
+    assert!(!bucket_keys(&p, STATE_BUCKET).contains(&SPARE_OBJECT.to_string()));
+    assert!(!spare_cloud.exists());
+    assert!(
+        bucket_keys(&p, STATE_BUCKET)
+            .contains(&"sandbox.k8s.local/instancegroup/nodes".to_string())
+    );
+
+    // Nothing left to prune, and nothing left to review.
+    p.kopsform(&["--yes", "prune-instancegroups"])
+        .success()
+        .stderr_has(
+            "no instance group to delete: the state store holds only those of 2-kops/cluster.yml",
+        );
+    p.kopsform(&["dryrun"]).success();
+    assert_eq!(
+        spec_section(&p.read(".kopsform/dryrun/review.md")),
+        "\n### kops spec changes\n\nNo spec changes: the state store holds the Cluster and instance groups this manifest describes.\n"
     );
 }
