@@ -458,3 +458,46 @@ fn a_group_removed_from_the_template_is_reviewed_then_deleted_only_when_allowed(
         "\n### kops spec changes\n\nNo spec changes: the state store holds the Cluster and instance groups this manifest describes.\n"
     );
 }
+
+#[test]
+fn bad_spec_inputs_are_named_and_write_no_review() {
+    let p = spec_files();
+    let plan = plan_json();
+    let review = |live: &str, manifest: &str| {
+        p.kopsform(&[
+            "review",
+            plan.as_str(),
+            "--out",
+            "review.md",
+            "--spec-live",
+            live,
+            "--spec-manifest",
+            manifest,
+        ])
+    };
+    review("nowhere", "cluster.yml")
+        .failure(1)
+        .stderr_has("nowhere: no copy of the state store here for the spec changes; copy the snapshot before `kops replace` writes into it");
+    review("live", "missing.yml")
+        .failure(1)
+        .stderr_has("missing.yml: cannot read the manifest for the spec changes:");
+    p.file(
+        "groups-only.yml",
+        &MANIFEST[MANIFEST.find("---\n").unwrap() + 4..],
+    );
+    review("live", "groups-only.yml")
+        .failure(1)
+        .stderr_has("groups-only.yml: expected one Cluster document for the spec changes, found 0");
+    p.file(
+        "live/minimal-aws.example.com/instancegroup/nodes",
+        "spec: [unclosed\n",
+    );
+    review("live", "cluster.yml")
+        .failure(1)
+        .stderr_has("live/minimal-aws.example.com/instancegroup/nodes: not a kops object (");
+    assert!(!p.exists("review.md"));
+    // One flag without the other is a usage error.
+    p.kopsform(&["review", plan.as_str(), "--spec-live", "live"])
+        .failure(64)
+        .stderr_has("--spec-manifest <FILE>");
+}

@@ -665,3 +665,29 @@ fn kops_files_provider(dir: &std::path::Path) -> provider_override::FilesProvide
         provider_override::FilesProvider::Absent
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::instance_group_name;
+
+    #[test]
+    fn only_dns_names_reach_the_kops_command_line() {
+        for ok in ["nodes", "control-plane-eu-west-1a", "a.b", "0"] {
+            assert!(instance_group_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-yes",
+            "Nodes",
+            "a b",
+            "{{env.X}}",
+            "a/b",
+            "a\nb",
+            "nodes-",
+            ".a",
+            &"a".repeat(254),
+        ] {
+            assert!(!instance_group_name(bad), "{bad:?}");
+        }
+    }
+}
