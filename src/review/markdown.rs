@@ -580,7 +580,7 @@ fn spec_summary_section(review: &Review) -> Option<Section> {
         let allow: Vec<String> = spec
             .removed
             .iter()
-            .map(|g| format!("--allow-destroy instancegroup/{g}"))
+            .map(|g| format!("--allow-destroy instancegroup/{}", spec_name(g)))
             .collect();
         let _ = writeln!(
             text,
@@ -1061,6 +1061,46 @@ mod tests {
             None,
         );
         assert!(rolling_section(&none).is_none());
+    }
+
+    #[test]
+    fn odd_group_and_cluster_names_stay_on_their_line() {
+        use crate::review::spec::{SpecChange, SpecDiff};
+        let spec = SpecDiff {
+            cluster: "c\n## x".into(),
+            cluster_new: true,
+            changes: vec![SpecChange {
+                object: "InstanceGroup/\"a\\nb\"".into(),
+                path: "spec.x".into(),
+                before: None,
+                after: Some(Shown::Value("1".into())),
+                rule: Rule::OwnGroup,
+                groups: vec!["a\nb|`".into()],
+            }],
+            added: vec!["new\n- [x](http://e)".into()],
+            removed: vec!["old\n<b>`".into()],
+        };
+        let review = Review::new(summary(""), &[], None, None).with_spec(spec);
+        let text = render_markdown(&review, None, &FullReport::Rerun)
+            .unwrap()
+            .text;
+        let section = &text[text.find("### kops spec changes").unwrap()..];
+        let lines: Vec<&str> = section.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "### kops spec changes",
+                "",
+                "- The state store holds no Cluster `\"c\\n## x\"` yet: `kops replace` creates it.",
+                "- Instance groups added: `\"new\\n- [x](http://e)\"`.",
+                "- ⚠️ **Instance group removed from the manifest but still in the state store: ``\"old\\n<b>`\"``.** `kops replace` never deletes an instance group: it and its instances stay until the `prune-instancegroups` task deletes it (``--allow-destroy instancegroup/\"old\\n<b>`\"``).",
+                "- 1 path changed (live state store → manifest); a Cluster change rolls the groups whose launch template this plan changes, an instance group's change rolls that group (minSize and maxSize only resize it).",
+                "",
+                "| Path | Live | Manifest | Rolling update |",
+                "|---|---|---|---|",
+                "| `InstanceGroup/\"a\\nb\".spec.x` | (none) | `1` | ``\"a\\nb\\|`\"`` |",
+            ]
+        );
     }
 
     #[test]
