@@ -27,7 +27,7 @@ Examples:
   source <(kopsform completions bash)           shell completion (also zsh, fish; `kopsform man`)
 
 Exit status: 0 ok; 1 error or failed step; 2 changes (review, --fail-on-update); 3 protected
-changes (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
+changes (review); 5 a policy rule broken (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
 130/143 interrupted (SIGINT/SIGTERM). Table: docs/reliability.md
 
 Docs: docs/getting-started.md, docs/tasks-toml.md, docs/templates.md, docs/clusters.md, docs/ci/,
@@ -82,6 +82,10 @@ pub(crate) struct GlobalArgs {
     /// Allow the plan to delete or replace this protected resource address (repeatable)
     #[arg(long = "allow-destroy", value_name = "ADDRESS", global = true)]
     pub(crate) allow_destroy: Vec<String>,
+    /// Apply only the plan this approval (written by `kopsform ci approval --out`) approved, and
+    /// allow the protected resources it names
+    #[arg(long = "approval", value_name = "FILE", global = true)]
+    pub(crate) approval: Option<PathBuf>,
     /// Act on this cluster of [clusters.<ID>] (repeatable)
     #[arg(long = "cluster", value_name = "ID", global = true)]
     pub(crate) cluster: Vec<String>,
@@ -109,7 +113,8 @@ pub(crate) struct GlobalArgs {
     #[arg(short = 'v', long, global = true)]
     pub(crate) verbose: bool,
     /// Machine-readable output on stdout: the tasks (list), the run summary (TASK...), the review
-    /// (review), the audit records (audit); child output then goes to stderr. Schemas: docs/json.md
+    /// (review), the audit records (audit), the affected clusters (affected); child output then
+    /// goes to stderr. Schemas: docs/json.md
     #[arg(long, global = true)]
     pub(crate) json: bool,
     /// How long to wait for another run's lock on a cluster (0, 30s, 10m)
@@ -155,12 +160,17 @@ pub(crate) enum Subcommand {
         after_help = "Exit status: 0 no changes, 2 changes, 3 changes to protected resources, 1 error, 64 bad command line.\n\nExamples:\n  kopsform review 2-kops/kubernetes.tfplan\n  kopsform review plan.json --format json --out review.json\n  kopsform review 2-kops/kubernetes.tfplan --for github --out review.md"
     )]
     Review(ReviewArgs),
-    /// Generate the CI pipeline (GitLab CI, GitHub Actions, Jenkins) from tasks.toml, or post a review
+    /// Generate the CI pipeline (GitLab CI, GitHub Actions, Jenkins) from tasks.toml, post a review, check an approval
     #[command(
         subcommand,
         after_help = "Examples:\n  kopsform ci gitlab --out .gitlab-ci.yml\n  kopsform ci github --out .github/workflows/kopsform.yml --check\n  kopsform ci jenkins --out Jenkinsfile --branch master\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n\nDocs: docs/ci/gitlab.md, docs/ci/github.md, docs/ci/jenkins.md"
     )]
     Ci(CiCommand),
+    /// List the clusters whose inputs a change touches since a base (for merge/pull-request dry runs)
+    #[command(
+        after_help = "The change is everything that differs between the merge base of REF and HEAD (as a pull\nrequest's diff shows it) and the working tree, with untracked files git does not ignore. A cluster\nis affected when a changed file is one of its inputs: tasks.toml (tool pins included), a [tools]\nprogram that is a file, its folder, prerequisites layer, values, backend and variable files, and\nevery path a task names (templates and snippets, sources, generates, folders, command arguments).\nWhere a path depends on an output, its folder counts: a cluster is never missed.\n\nOutput (--format): text, one affected cluster per line with the reasons (the others on stderr);\njson (also --json) with the reasons and the clusters not affected; github-matrix, a matrix for\nfromJSON ({\"include\":[{\"cluster\":\"dev\"}]}); env (alias gitlab), KOPSFORM_AFFECTED=dev,prod and\nKOPSFORM_NOT_AFFECTED=staging lines for a GitLab dotenv report, $GITHUB_OUTPUT or sh.\nExit status: 0 (also when none is affected), 1 a REF git does not know or no merge base (fetch\nmore history), 64 bad command line.\n\nExamples:\n  kopsform affected --base origin/main\n  kopsform -C examples/fleet affected --base origin/main --json\n  kopsform affected --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\" --format env > affected.env\n\nDocs: docs/clusters.md (Which clusters a change affects), docs/ci/"
+    )]
+    Affected(AffectedArgs),
     /// Check the tools, their versions, kops against Kubernetes, AWS credentials and the state stores
     #[command(
         after_help = "Only reads: nothing is written, no lock is taken. Exit status: 0 nothing blocks (warnings\nallowed), 1 something blocks, 64 bad command line.\n\nExamples:\n  kopsform doctor\n  kopsform doctor --cluster prod\n  kopsform -C examples/sandbox doctor --json\n\nDocs: docs/doctor.md"
@@ -243,6 +253,43 @@ pub(crate) enum CiCommand {
         after_help = "The number comes from --number, else CI_MERGE_REQUEST_IID (GitLab) or PR_NUMBER / GITHUB_REF\n(GitHub). The comment that carries the review's marker line and was written by the same account\nis edited in place; one by anybody else is never touched. --labels, --status and\n--skip-no-changes read the review JSON (FILE with .json for .md, or --review-json). A review made\nagainst a base branch that has moved since gets a visible stale line.\n\nExamples:\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n  kopsform ci comment github .kopsform/dryrun/review.md --number 42\n  kopsform ci comment github review.md --labels --status --skip-no-changes\n\nDocs: docs/ci/github.md, docs/ci/gitlab.md"
     )]
     Comment(CommentArgs),
+    /// Print the exact comment an approver posts to approve a sealed plan (and its protected deletions)
+    #[command(
+        name = "approve-text",
+        after_help = "The plan must be sealed and unchanged (the plan task's seal-plan). The text names the plan's\nsha256 and one `allow-destroy ADDRESS` line per protected resource the plan destroys or replaces;\nan approver in [ci] approvers posts it, exactly, as a comment on the pull or merge request. The plan is read with the cluster's environment:\nname it with --cluster ID in a project of several clusters.\n\nExamples:\n  kopsform ci approve-text --plan 2-kops/kubernetes.tfplan\n  kopsform --cluster prod ci approve-text --plan clusters/prod/kubernetes.tfplan\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
+    )]
+    ApproveText(ApproveTextArgs),
+    /// Check that a [ci] approvers member approved exactly this plan; print the addresses it allows
+    #[command(
+        after_help = "Reads the comments of the pull or merge request (--number, else PR_NUMBER / CI_MERGE_REQUEST_IID,\nelse the request of the commit --sha / GITHUB_SHA / CI_COMMIT_SHA) with gh or glab. An approval is\na comment in exactly the form `ci approve-text` prints, by an approver, posted after the last push\nand never edited (or the label kopsform-approve:<first 32 hex digits>, which allows no destruction). Exits 1 when there is none for this plan's sha256, naming both hashes when the\napproval is of another plan. --out writes it for `kopsform --approval FILE apply`.\n\nExamples:\n  kopsform ci approval github --plan 2-kops/kubernetes.tfplan --out approval.json\n  kopsform --approval approval.json --yes apply\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
+    )]
+    Approval(ApprovalArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ApproveTextArgs {
+    /// The sealed plan
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ApprovalArgs {
+    /// Where the approvals are
+    #[arg(value_enum, value_name = "PLATFORM")]
+    pub(crate) platform: ReviewTarget,
+    /// The sealed plan the apply job applies
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+    /// The pull or merge request number
+    #[arg(long, value_name = "N")]
+    pub(crate) number: Option<u64>,
+    /// The commit whose request holds the approvals (default: GITHUB_SHA or CI_COMMIT_SHA)
+    #[arg(long, value_name = "SHA")]
+    pub(crate) sha: Option<String>,
+    /// Write the approval (plan sha256, approver, addresses) to FILE for `kopsform --approval FILE`
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -284,7 +331,7 @@ pub(crate) struct CommentArgs {
     /// No changes (the review's exit_status 0) and no earlier comment: post nothing (an earlier one is still updated)
     #[arg(long)]
     pub(crate) skip_no_changes: bool,
-    /// Set the label kopsform:<cluster>/changes, /no-changes or /destroy and remove the other two
+    /// Set the label kopsform:<cluster>/changes, /no-changes, /destroy or /policy and remove the other three
     #[arg(long)]
     pub(crate) labels: bool,
     /// Set the commit status kopsform/<cluster> on the reviewed commit
@@ -302,6 +349,33 @@ pub(crate) struct CommentArgs {
     /// The base branch, whose current commit tells a stale review (default: the CI's)
     #[arg(long, value_name = "BRANCH")]
     pub(crate) base_ref: Option<String>,
+    /// Clusters this change does not affect (ids, comma-separated; `kopsform affected`): one line
+    /// in the comment names them
+    #[arg(long, value_name = "IDS", default_value = "")]
+    pub(crate) not_affected: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct AffectedArgs {
+    /// The branch, tag or commit the change is compared with, from its merge base with HEAD
+    #[arg(long, value_name = "REF")]
+    pub(crate) base: String,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: AffectedFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AffectedFormat {
+    /// One affected cluster per line, with its reasons
+    Text,
+    /// The affected clusters with their reasons and the clusters not affected
+    Json,
+    /// {"include":[{"cluster":"dev"}, ...]}, for a GitHub Actions matrix through fromJSON
+    GithubMatrix,
+    /// KOPSFORM_AFFECTED=... and KOPSFORM_NOT_AFFECTED=... lines (GitLab dotenv, $GITHUB_OUTPUT, sh)
+    #[value(alias = "gitlab")]
+    Env,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -390,6 +464,9 @@ pub(crate) struct ReviewArgs {
     /// The manifest `kops replace` was given (cluster.yml), compared with --spec-live
     #[arg(long, value_name = "FILE", requires = "spec_live")]
     pub(crate) spec_manifest: Option<PathBuf>,
+    /// The rendered manifest (cluster.yml) the [[review.policy]] rules of tasks.toml are evaluated on
+    #[arg(long, value_name = "FILE")]
+    pub(crate) manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -420,6 +497,7 @@ impl ReviewArgs {
                 }),
                 _ => None,
             },
+            manifest: self.manifest.clone(),
             // The command learns them (commands::review), the parser knows none.
             secrets: Default::default(),
         }

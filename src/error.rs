@@ -17,6 +17,8 @@ pub(crate) mod exit {
     pub(crate) const CHANGES: i32 = 2;
     /// `review` of a plan that destroys or replaces a protected resource.
     pub(crate) const PROTECTED: i32 = 3;
+    /// `review` of a plan whose manifest breaks a `[[review.policy]]` rule (before 3 and 2).
+    pub(crate) const POLICY: i32 = 5;
     /// Every task succeeded, but the cluster's lock could not be released (the state store was
     /// unreachable at the end) and is left behind: `kopsform unlock --cluster ID` releases it.
     pub(crate) const LOCK_LEFT: i32 = 4;

@@ -18,7 +18,7 @@
 mod forms;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -119,6 +119,10 @@ pub(crate) struct Masks {
     matcher: Option<AhoCorasick>,
     /// The form of each pattern of `matcher`, by pattern index.
     forms: Vec<Form>,
+    /// The patterns of `matcher`, for [`Masks::holds_split`].
+    texts: Vec<String>,
+    /// The patterns without their whitespace, made on the first [`Masks::holds_split`].
+    compact: OnceLock<Option<AhoCorasick>>,
 }
 
 impl Masks {
@@ -133,7 +137,49 @@ impl Masks {
         Masks {
             matcher,
             forms: patterns.values().copied().collect(),
+            texts: patterns.keys().cloned().collect(),
+            compact: OnceLock::new(),
         }
+    }
+
+    /// A matcher over `secrets` in all their forms, learned by no redactor: the plan's own
+    /// secrets, looked for in the text the review decodes (docs/security.md).
+    pub(crate) fn of<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Masks {
+        let mut patterns: BTreeMap<String, Form> = BTreeMap::new();
+        for secret in secrets {
+            for (text, form) in forms::forms(secret) {
+                let entry = patterns.entry(text).or_insert(form);
+                *entry = (*entry).min(form);
+            }
+        }
+        Masks::build(&patterns)
+    }
+
+    /// Whether `text` with its whitespace taken out holds a form of a secret with its whitespace
+    /// taken out: a secret split across lines (or re-wrapped base64 of one) that [`Masks::mask`]
+    /// cannot find. Masking cannot cut such a secret out line by line, so a caller that finds
+    /// one after masking withholds the text.
+    pub(crate) fn holds_split(&self, text: &str) -> bool {
+        if self.matcher.is_none() {
+            return false;
+        }
+        let compact = self.compact.get_or_init(|| {
+            let mut patterns: Vec<String> = self
+                .texts
+                .iter()
+                .map(|t| without_whitespace(t))
+                .filter(|t| t.chars().count() >= MIN_SECRET_LEN)
+                .collect();
+            patterns.sort();
+            patterns.dedup();
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&patterns)
+                .ok()
+        });
+        compact
+            .as_ref()
+            .is_some_and(|m| m.is_match(&without_whitespace(text)))
     }
 
     /// `text` with every form of every secret replaced by [`MASK`].
@@ -188,6 +234,20 @@ impl Masks {
             _ => {}
         }
     }
+}
+
+/// `text` without ASCII whitespace (spaces, tabs, line ends) and without a backslash that ends
+/// a line (a shell or C line continuation).
+fn without_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_whitespace() || (c == '\\' && matches!(chars.peek(), Some('\n' | '\r'))) {
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A writer that masks each line ([`Masks::mask`]) before passing it on to `inner`: a long text
@@ -640,5 +700,33 @@ mod tests {
         let second = r.masks();
         assert!(!Arc::ptr_eq(&first, &second));
         assert_eq!(r.mask("s3cr3t-value another-s3cr3t"), "*** ***");
+    }
+
+    /// Issue 21: the review's decoded files hold a secret in forms a line-by-line mask cannot
+    /// cut out; `holds_split` finds them, and finds nothing once the text is masked.
+    #[test]
+    fn a_secret_split_across_lines_or_rewrapped_is_found_without_whitespace() {
+        use base64::Engine as _;
+        let masks = Masks::of(["split-secret-4e1d", "no"]);
+        assert!(masks.is_match("x split-secret-4e1d y"));
+        for text in [
+            "token: split-\n  secret-4e1d\n",
+            "token: split-sec\\\n ret-4e1d\n",
+            "a\tsplit-secret-4e1d",
+        ] {
+            assert!(masks.holds_split(text), "{text:?}");
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode("key=split-secret-4e1d;");
+        let wrapped: String = encoded
+            .as_bytes()
+            .chunks(7)
+            .map(|c| format!("  {}\n", String::from_utf8_lossy(c)))
+            .collect();
+        assert!(!masks.is_match(&wrapped), "{wrapped}");
+        assert!(masks.holds_split(&wrapped), "{wrapped}");
+        assert!(!masks.holds_split(&masks.mask("x split-secret-4e1d y")));
+        // Too short to be a secret: not looked for.
+        assert!(!masks.holds_split("n o"));
+        assert!(!Masks::default().holds_split("anything"));
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::support::{Project, S3, bring_up, cluster_project, repo, require, require_terraform};
 
 /// A package `.ci/run` installs with npm into target/ci-tools (`.bin/NAME` for a command).
-fn ci_tool(name: &str) -> PathBuf {
+pub(crate) fn ci_tool(name: &str) -> PathBuf {
     let path = repo().join("target/ci-tools/node_modules").join(name);
     assert!(
         path.exists(),
@@ -17,7 +17,7 @@ fn ci_tool(name: &str) -> PathBuf {
     path
 }
 
-fn require_check_jsonschema() {
+pub(crate) fn require_check_jsonschema() {
     require(
         "check-jsonschema",
         "pip install check-jsonschema (.ci/run installs it when missing)",
@@ -131,7 +131,16 @@ fn the_gitlab_pipeline_promotes_dev_first_with_manual_gates_and_one_job_per_clus
             script.contains(&format!("--cluster {id} dryrun")),
             "{script}"
         );
-        assert!(script.contains("ci comment gitlab"), "{script}");
+        // After the `affected` job, from whose dotenv report it learns whether to run.
+        assert_eq!(mr["needs"][0].as_str(), Some("affected"));
+        assert_eq!(
+            mr["script"][0].as_str(),
+            Some(format!("case \",$KOPSFORM_AFFECTED,\" in *,{id},*) ;; *) echo \"kopsform: this change does not affect cluster {id} (kopsform affected): no dry run\"; exit 0 ;; esac").as_str())
+        );
+        assert_eq!(
+            mr["script"][2].as_str(),
+            Some(format!("kopsform ci comment gitlab examples/fleet/.kopsform/{id}/dryrun/review.md --labels --status --not-affected \"$KOPSFORM_NOT_AFFECTED\"").as_str())
+        );
         for changing in ["plan", "apply", "rolling-update-yes"] {
             assert_eq!(
                 job(&format!("{changing}:{id}"))["resource_group"].as_str(),
@@ -151,6 +160,19 @@ fn the_gitlab_pipeline_promotes_dev_first_with_manual_gates_and_one_job_per_clus
             Some("manual")
         );
     }
+    let affected = job("affected");
+    assert_eq!(affected["stage"].as_str(), Some("affected"));
+    assert_eq!(affected["variables"]["GIT_DEPTH"].as_str(), Some("0"));
+    assert_eq!(
+        affected["script"][0].as_str(),
+        Some(
+            "kopsform -C examples/fleet affected --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\" --format env > kopsform-affected.env"
+        )
+    );
+    assert_eq!(
+        affected["artifacts"]["reports"]["dotenv"].as_str(),
+        Some("kopsform-affected.env")
+    );
     // staging and prod (stage `live`) wait for dev's rolling update; dev waits for nothing.
     assert_eq!(
         job("plan:dev")["needs"],
@@ -408,7 +430,7 @@ fn jenkinsfiles_pass_npm_groovy_lint() {
 /// and `--- end`. A call whose arguments (joined by spaces) equal a route's prints the route's
 /// output and exits with its status (output on stderr when that is not 0); any other prints an
 /// empty list (`--paginate`) or `{}`.
-fn platform_cli(p: &Project, name: &str, routes: &[(&str, i32, &str)]) {
+pub(crate) fn platform_cli(p: &Project, name: &str, routes: &[(&str, i32, &str)]) {
     let mut patterns = String::new();
     for (i, (call, code, out)) in routes.iter().enumerate() {
         patterns.push_str(call);
@@ -450,7 +472,7 @@ case "$*" in *--paginate*) echo '[]' ;; *) echo '{{}}' ;; esac
 }
 
 /// The variables of the CI a comment test may inherit from the machine running the tests.
-const CI_VARS: &[&str] = &[
+pub(crate) const CI_VARS: &[&str] = &[
     "GITHUB_ACTIONS",
     "GITHUB_REPOSITORY",
     "GITHUB_REF",
@@ -481,7 +503,7 @@ fn as_bot(p: &Project, platform: &str, flags: &[&str]) -> crate::support::Run {
 }
 
 /// A project with the `gh` (or `glab`) stand-in on its PATH, logging into the project folder.
-fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
+pub(crate) fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
     let mut p = Project::new();
     platform_cli(&p, name, routes);
     let path = format!(
@@ -496,7 +518,7 @@ fn with_cli(name: &str, routes: &[(&str, i32, &str)]) -> Project {
 }
 
 /// The log of the stand-in `name`, and it removed (empty when no call was made).
-fn calls(p: &Project, name: &str) -> String {
+pub(crate) fn calls(p: &Project, name: &str) -> String {
     let log = p.join(&format!("{name}.log"));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(log);
@@ -693,7 +715,7 @@ fn labels_and_status_follow_the_review() {
              api --method POST repos/acme/infra/statuses/0123456789abcdef0123456789abcdef01234567 -f state=failure -f context=kopsform/dev -f description=1 protected resource would be destroyed or replaced\n"
         )
     );
-    // GitLab: one call sets the label and removes the other two; no changes is a success.
+    // GitLab: one call sets the label and removes the other three; no changes is a success.
     let mut g = with_cli("glab", &[]);
     g.env("CI_PROJECT_ID", "7");
     g.env("CI_MERGE_REQUEST_IID", "3");
@@ -706,7 +728,7 @@ fn labels_and_status_follow_the_review() {
     assert_eq!(
         calls(&g, "glab"),
         "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
-         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/no-changes -f remove_labels=kopsform:dev/changes,kopsform:dev/destroy,kopsform:dev/policy\n\
          api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=No changes.\n"
     );
     // Changes without deletions: `changes`, a success with the headline.
@@ -719,9 +741,24 @@ fn labels_and_status_follow_the_review() {
     .success();
     assert!(
         calls(&g, "glab").ends_with(
-            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy\n\
+            "api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/changes -f remove_labels=kopsform:dev/no-changes,kopsform:dev/destroy,kopsform:dev/policy\n\
              api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=success -f name=kopsform/dev -f description=Plan: 1 to add, 0 to change, 0 to destroy.\n"
         )
+    );
+    // A broken policy rule (issue 21): its own label, and a failed status with the rule's message,
+    // whatever else the plan does.
+    let policy = review_json(2, 1, 0).replace(
+        "\"exit_status\": 2",
+        "\"exit_status\": 5, \"policy\": [{\"id\": \"machine-types\", \"message\": \"t3.medium or t3.large only\\nsecond line\"}, {\"id\": \"x\", \"message\": \"y\"}]",
+    );
+    g.file("review.json", &policy);
+    as_bot(&g, "gitlab", &["--labels", "--status"]).success();
+    assert_eq!(
+        calls(&g, "glab"),
+        "api --paginate projects/7/merge_requests/3/notes?per_page=100\n\
+         api --method POST projects/7/merge_requests/3/notes -F body=@FILE\n--- body\n<!-- kopsform-review cluster=dev -->\n## Terraform plan review: dev\n--- end\n\
+         api --method PUT projects/7/merge_requests/3 -f add_labels=kopsform:dev/policy -f remove_labels=kopsform:dev/changes,kopsform:dev/no-changes,kopsform:dev/destroy\n\
+         api --method POST projects/7/statuses/89abcdef0123456789abcdef0123456789abcdef -f state=failed -f name=kopsform/dev -f description=2 policy violations: t3.medium or t3.large only\n"
     );
 }
 
@@ -842,6 +879,35 @@ fn hostile_review_text_and_cluster_names_cannot_change_the_calls() {
 }
 
 #[test]
+fn the_comment_names_the_clusters_the_change_does_not_affect() {
+    let mut p = with_cli("gh", &[("api user", 0, "{\"login\": \"kops-bot\"}")]);
+    p.env("GITHUB_REPOSITORY", "acme/infra");
+    p.env("PR_NUMBER", "12");
+    p.file("review.md", DEV_REVIEW);
+    comment(
+        &p,
+        &["github", "review.md", "--not-affected", "staging,prod-eu"],
+    )
+    .success();
+    assert_eq!(
+        calls(&p, "gh"),
+        format!(
+            "api user\n{LIST_12}\napi --method POST repos/acme/infra/issues/12/comments -F body=@FILE\n--- body\n{DEV_REVIEW}\nNot affected by this change: staging, prod-eu\n--- end\n"
+        )
+    );
+    // Nothing left out (the pipeline passes an empty list): no line.
+    comment(&p, &["github", "review.md", "--not-affected", ""]).success();
+    assert!(calls(&p, "gh").ends_with(&format!("--- body\n{DEV_REVIEW}--- end\n")));
+    // Only cluster ids: no Markdown, mention or link, and no call at all.
+    for hostile in ["prod,@everyone", "[x](https://evil)", "a b", "dev\nprod"] {
+        comment(&p, &["github", "review.md", "--not-affected", hostile])
+            .failure(64)
+            .stderr_has("is not a cluster id (letters, digits, `-` and `_`)");
+        assert_eq!(calls(&p, "gh"), "", "{hostile}");
+    }
+}
+
+#[test]
 fn comment_errors_are_clear() {
     let p = with_cli("glab", &[]);
     p.file("notes.md", "just text\n");
@@ -909,6 +975,23 @@ const POSTED_NOTE: &str = "api --method POST projects/42/merge_requests/7/notes 
 fn commit_all(p: &Project) {
     if !p.exists(".git") {
         p.tool(".", "git", &["init", "-q", "-b", "main"]).success();
+        // The merge request's base: before everything, so the change affects the cluster.
+        p.tool(
+            ".",
+            "git",
+            &[
+                "-c",
+                "user.name=ci",
+                "-c",
+                "user.email=ci@example.com",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "base",
+            ],
+        )
+        .success();
     }
     p.tool(".", "git", &["add", "-A"]).success();
     p.tool(
@@ -928,12 +1011,17 @@ fn commit_all(p: &Project) {
 }
 
 /// The merge-request job `dryrun:default` run by gitlab-ci-local (`gcl`) with the shell executor.
+/// It runs after the `affected` job (`--needs`), with the repository's first commit as the merge
+/// request's base.
 fn merge_request_dry_run(p: &mut Project, gcl: &str) -> crate::support::Run {
     p.env(
         "GCL_IGNORE_PREDEFINED_VARS",
-        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID",
+        "CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID,CI_MERGE_REQUEST_DIFF_BASE_SHA",
     );
-    let mut job = vec!["dryrun:default"];
+    let root = p.tool(".", "git", &["rev-list", "--max-parents=0", "HEAD"]);
+    root.success();
+    let base = format!("CI_MERGE_REQUEST_DIFF_BASE_SHA={}", root.stdout.trim());
+    let mut job = vec!["--needs", "dryrun:default", "--variable", &base];
     job.extend(MERGE_REQUEST);
     p.tool(".", gcl, &job)
 }
@@ -1036,6 +1124,17 @@ fn the_jenkinsfile_gates_locks_and_orders_the_clusters() {
     );
     // Stages in promotion order: dev's rolling update before staging's plan.
     let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s} in\n{text}"));
+    // The affected clusters first; each dry run skips unless its cluster is among them.
+    assert!(at("stage('Affected clusters')") < at("stage('Dry run')"));
+    assert!(text.contains("def found = sh(returnStdout: true, script: 'base=origin/${CHANGE_TARGET:-main}; PATH=\"$PWD/.kopsform-tools/bin:$PATH\" kopsform -C examples/fleet affected --base \"$base\" --format env').trim().split('\\n')[0]\n"), "{text}");
+    for id in ["dev", "staging", "prod"] {
+        assert!(
+            text.contains(&format!(
+                "stage('dryrun {id}') {{\n                    when {{ expression {{ env.KOPSFORM_AFFECTED.contains(',{id},') }} }}\n"
+            )),
+            "{text}"
+        );
+    }
     assert!(at("stage('rolling update dev')") < at("stage('plan staging')"));
     assert!(at("stage('plan staging')") < at("stage('plan prod')"));
     for id in ["dev", "staging", "prod"] {
@@ -1072,9 +1171,54 @@ fn the_github_workflow_keeps_write_credentials_in_environments_and_promotes_in_o
         dryrun["permissions"]["pull-requests"].as_str(),
         Some("write")
     );
+    // Only when the `affected` job names the cluster; its review names the clusters left out.
     assert_eq!(
         dryrun["if"].as_str(),
+        Some(
+            "github.event_name == 'pull_request' && contains(format(',{0},', needs.affected.outputs.clusters), ',dev,')"
+        )
+    );
+    assert_eq!(
+        dryrun["needs"],
+        serde_yaml::from_str::<serde_yaml::Value>("[affected]").unwrap()
+    );
+    let post = dryrun["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str() == Some("Post the review on the pull request"))
+        .unwrap();
+    assert_eq!(
+        post["env"]["NOT_AFFECTED"].as_str(),
+        Some("${{ needs.affected.outputs.not-affected }}")
+    );
+    assert_eq!(
+        post["run"].as_str(),
+        Some(
+            "kopsform ci comment github examples/fleet/.kopsform/dev/dryrun/review.md --labels --status --not-affected \"$NOT_AFFECTED\""
+        )
+    );
+    // The affected job: the whole history for the merge base, no credentials, no environment.
+    let affected = &jobs["affected"];
+    assert_eq!(
+        affected["if"].as_str(),
         Some("github.event_name == 'pull_request'")
+    );
+    assert_eq!(
+        affected["steps"][0]["with"]["fetch-depth"].as_i64(),
+        Some(0)
+    );
+    assert!(affected["permissions"].is_null() && affected["environment"].is_null());
+    let last = affected["steps"].as_sequence().unwrap().last().unwrap();
+    assert_eq!(
+        last["run"].as_str(),
+        Some(
+            "kopsform -C examples/fleet affected --base \"origin/$GITHUB_BASE_REF\" --format env >> \"$GITHUB_OUTPUT\""
+        )
+    );
+    assert_eq!(
+        affected["outputs"]["clusters"].as_str(),
+        Some("${{ steps.affected.outputs.KOPSFORM_AFFECTED }}")
     );
     for (job, environment) in [
         ("plan-dev", "kopsform-dev"),

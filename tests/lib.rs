@@ -3,6 +3,8 @@
 
 mod support;
 
+mod affected;
+mod approvals;
 mod architecture;
 mod audit;
 mod ci;
@@ -32,6 +34,7 @@ mod real_provider;
 mod release;
 mod retries;
 mod review;
+mod review_files;
 mod running;
 mod sandbox;
 mod secrets;

@@ -158,11 +158,14 @@ fn every_subcommand_has_examples_in_its_help() {
         &["import"],
         &["unlock"],
         &["review"],
+        &["affected"],
         &["ci"],
         &["ci", "gitlab"],
         &["ci", "github"],
         &["ci", "jenkins"],
         &["ci", "comment"],
+        &["ci", "approve-text"],
+        &["ci", "approval"],
     ] {
         let mut args = command.to_vec();
         args.push("--help");

@@ -561,3 +561,131 @@ fn replacing_an_etcd_volume_is_protected_on_the_real_aws_provider() {
     allowed.stdout_has("1 added, 0 changed, 1 destroyed");
     no_http_500(&moto);
 }
+
+/// A Kubernetes upgrade as kops writes it (the nodes' nodeup configuration and their user data)
+/// planned by the real provider: `kopsform review` of the saved plan shows both as decoded line
+/// diffs tied to the `nodes` group, with a secret put in the user data masked (issue 21).
+#[test]
+fn a_kubernetes_upgrade_of_the_managed_files_is_reviewed_as_decoded_lines_on_the_real_aws_provider()
+{
+    let Applied {
+        _one_at_a_time: _lock,
+        mut p,
+        moto,
+    } = bring_up(&MINIMAL_AWS);
+    let canary = "CANARY-5c2e8f40-real-provider-token";
+    let nodeup = "2-kops/data/aws_s3_object_nodeupconfig-nodes_content";
+    let config = p.read(nodeup);
+    assert!(config.contains("KubernetesVersion: 1.34.0\n"));
+    p.file(
+        nodeup,
+        &config.replace("KubernetesVersion: 1.34.0\n", "KubernetesVersion: 1.35.1\n"),
+    );
+    let user_data = "2-kops/data/aws_launch_template_nodes.minimal-aws.example.com_user_data";
+    let script = p.read(user_data);
+    let hash = "NodeupConfigHash: oJXYdjC/tVl6EVHGd/0fZ8K0d9Bh0yWCpComcMlAFWE=\n";
+    assert!(script.contains(hash) && script.contains("export AWS_REGION=us-test-1\n"));
+    p.file(
+        user_data,
+        &script
+            .replace(
+                hash,
+                "NodeupConfigHash: 2hKq6dKXz5bPp0l3W1v3yq0Wcc3bYkq8f8bq1cXcJ0A=\n",
+            )
+            .replace(
+                "export AWS_REGION=us-test-1\n",
+                &format!("export AWS_REGION=us-test-1\nexport BOOTSTRAP_TOKEN={canary}\n"),
+            ),
+    );
+    let plan = terraform(
+        &p,
+        &[
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            "-out=upgrade.tfplan",
+        ],
+    );
+    expect_code(&plan, 2, "the plan of the upgrade", &moto);
+    // The group follows its template's new version.
+    plan.stdout_has("aws_s3_object.nodeupconfig-nodes will be updated in-place")
+        .stdout_has("aws_launch_template.nodes-minimal-aws-example-com will be updated in-place")
+        .stdout_has("aws_autoscaling_group.nodes-minimal-aws-example-com will be updated in-place")
+        .stdout_has("Plan: 0 to add, 3 to change, 0 to destroy.");
+
+    // The review learns the secret from its environment, as in CI.
+    p.env("GITHUB_TOKEN", canary);
+    let review = p.kopsform(&[
+        "review",
+        "2-kops/upgrade.tfplan",
+        "--cluster",
+        "minimal-aws.example.com",
+    ]);
+    review.failure(2);
+    assert!(!review.stdout.contains(canary), "{}", review.stdout);
+    let start = review
+        .stdout
+        .find("### Managed files and user data")
+        .unwrap_or_else(|| panic!("no decoded files:\n{}", review.stdout));
+    let end = review.stdout.find("### Changes by resource type").unwrap();
+    assert_eq!(
+        &review.stdout[start..end],
+        r#"### Managed files and user data (2)
+
+The files kops manages and the launch templates' user data, decoded from the plan, secrets masked (`***`): 3 lines of context, at most 200 lines per file.
+
+<details><summary><b>update</b> <code>aws_launch_template.nodes-minimal-aws-example-com</code> <code>user_data</code>: instance group <code>nodes</code> needs a rolling update</summary>
+
+```diff
+@@ -9,6 +9,7 @@
+ NODEUP_HASH_ARM64=64a9a9510538a449e85d05e13e3cd98b80377d68a673447c26821d40f00f0075
+ 
+ export AWS_REGION=us-test-1
++export BOOTSTRAP_TOKEN=***
+ 
+ 
+ 
+@@ -143,7 +144,7 @@
+   - https://kops-controller.internal.minimal-aws.example.com:3988/
+ InstanceGroupName: nodes
+ InstanceGroupRole: Node
+-NodeupConfigHash: oJXYdjC/tVl6EVHGd/0fZ8K0d9Bh0yWCpComcMlAFWE=
++NodeupConfigHash: 2hKq6dKXz5bPp0l3W1v3yq0Wcc3bYkq8f8bq1cXcJ0A=
+ 
+ __EOF_KUBE_ENV
+ 
+```
+
+</details>
+
+<details><summary><b>update</b> <code>aws_s3_object.nodeupconfig-nodes</code> <code>content</code>: instance group <code>nodes</code> needs a rolling update</summary>
+
+```diff
+@@ -42,7 +42,7 @@
+   protectKernelDefaults: true
+   shutdownGracePeriod: 30s
+   shutdownGracePeriodCriticalPods: 10s
+-KubernetesVersion: 1.34.0
++KubernetesVersion: 1.35.1
+ Networking:
+   nonMasqueradeCIDR: 100.64.0.0/10
+   serviceClusterIPRange: 100.64.0.0/13
+```
+
+</details>
+
+"#
+    );
+    let json = p.kopsform(&[
+        "review",
+        "2-kops/upgrade.tfplan",
+        "--cluster",
+        "minimal-aws.example.com",
+        "--format",
+        "json",
+    ]);
+    json.failure(2);
+    assert!(!json.stdout.contains(canary), "{}", json.stdout);
+    no_http_500(&moto);
+}

@@ -233,7 +233,7 @@ fn a_small_budget_keeps_headline_and_risk_and_says_what_was_cut() {
     let p = Project::new();
     let full = p.kopsform(&["review", &plan_json()]);
     let risk_start = full.stdout.find("### Destroyed or replaced").unwrap();
-    let risk_end = full.stdout.find("### Changes by resource type").unwrap();
+    let risk_end = full.stdout.find("### Managed files and user data").unwrap();
     let risk = &full.stdout[risk_start..risk_end];
 
     let run = p.kopsform(&["review", &plan_json(), "--max-chars", "3000"]);
@@ -242,7 +242,7 @@ fn a_small_budget_keeps_headline_and_risk_and_says_what_was_cut() {
     run.stdout_has(&format!("**{HEADLINE}**"))
         .stdout_has(risk)
         .stdout_has("This review was cut to fit 3,000 characters.** Left out:")
-        .stdout_has(" resource details, the variables.")
+        .stdout_has(" resource details, the variables, the decoded files (all 1).")
         .stdout_has("the variables")
         .stdout_has("For the full report run `kopsform review` without `--max-chars` or `--for`.");
 

@@ -754,6 +754,23 @@ Also: 1 moved, 1 to forget (no longer managed, not destroyed).
 **After apply, instance group `nodes-minimal-aws-example-com` needs a rolling update**: this plan changes its launch template; running instances keep the old template until `kops rolling-update cluster --yes` replaces them.
 
 
+### Managed files and user data (1)
+
+The files kops manages and the launch templates' user data, decoded from the plan, secrets masked (`***`): 3 lines of context, at most 200 lines per file.
+
+<details><summary><b>update</b> <code>aws_launch_template.nodes-minimal-aws-example-com</code> <code>user_data</code>: instance group <code>nodes-minimal-aws-example-com</code> needs a rolling update</summary>
+
+```diff
+@@ -2,4 +2,4 @@
+ # for aws_launch_template.nodes-minimal-aws-example-com
+ line 0: 3309b9b73b7f3bd38c4a50c3ec7d9214f30aa8bef4e3d0ef30c8ced758defa3f
+ line 1: a1c5a68fd8bd34dd2c472bb1c1dd0910048e36d87ac3013d14abc4585d71ee0d
+-line 2: 5178ed2a0ce5feb67b815f47b3ff2800cc09439f93ca42bf5a0ea5c7da8e24bb
++line 2 (t3.large): 5178ed2a0ce5feb67b815f47b3ff2800cc09439f93ca42bf5a0ea5c7da8e24bb
+```
+
+</details>
+
 ### Changes by resource type
 
 | Resource type | Create | Update | Replace | Delete | Other |
@@ -948,6 +965,8 @@ fn transcript_of_the_review_of_a_kops_plan_in_json() {
       "reason": "S3 bucket: its objects (such as the kops state store) go with it (default rule)"
     }
   ],
+  "policy_rules": 0,
+  "policy": [],
   "changes": [
     {
       "address": "aws_autoscaling_group.nodes-minimal-aws-example-com",
@@ -1183,7 +1202,24 @@ fn transcript_of_the_review_of_a_kops_plan_in_json() {
           "path": "user_data",
           "before": "(sha256:93a2c4c895a9, 452 bytes)",
           "after": "(sha256:394c2494d0de, 464 bytes)",
-          "forces_replacement": false
+          "forces_replacement": false,
+          "decoded": {
+            "shown": "lines",
+            "reason": null,
+            "lines": [
+              "@@ -2,4 +2,4 @@",
+              " # for aws_launch_template.nodes-minimal-aws-example-com",
+              " line 0: 3309b9b73b7f3bd38c4a50c3ec7d9214f30aa8bef4e3d0ef30c8ced758defa3f",
+              " line 1: a1c5a68fd8bd34dd2c472bb1c1dd0910048e36d87ac3013d14abc4585d71ee0d",
+              "-line 2: 5178ed2a0ce5feb67b815f47b3ff2800cc09439f93ca42bf5a0ea5c7da8e24bb",
+              "+line 2 (t3.large): 5178ed2a0ce5feb67b815f47b3ff2800cc09439f93ca42bf5a0ea5c7da8e24bb"
+            ],
+            "lines_left_out": 0,
+            "instance_groups": [
+              "nodes-minimal-aws-example-com"
+            ],
+            "all_instance_groups": false
+          }
         }
       ],
       "protected": false,
@@ -1514,7 +1550,7 @@ Also: 1 moved, 1 to forget (no longer managed, not destroyed).
 
 🛑 **2 protected resources would be destroyed or replaced.**
 
-> ✂️ **This review was cut to fit 3,000 characters.** Left out: 10 of 11 resource details, the variables. Full report: https://ci.example.com/review.md
+> ✂️ **This review was cut to fit 3,000 characters.** Left out: 10 of 11 resource details, the variables, the decoded files (all 1). Full report: https://ci.example.com/review.md
 
 ### Destroyed or replaced (2)
 

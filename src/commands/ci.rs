@@ -4,7 +4,9 @@
 //! One model, three renderers. Per cluster: on merge/pull requests the isolated dry run and its
 //! review; on the main branch the update and plan (artifacts: the cluster's Terraform folder), a
 //! manual apply of that plan, the rolling-update dry run and a manual rolling update. Each
-//! promotion stage starts after the earlier stage's rolling updates. The YAML goes through
+//! promotion stage starts after the earlier stage's rolling updates. A merge/pull request first
+//! asks `kopsform affected` which clusters its change touches; the other clusters' dry runs are
+//! skipped and each review comment names them. The YAML goes through
 //! serde_yaml from ordered maps and the Jenkinsfile is written line by line, so the same input
 //! gives the same bytes.
 
@@ -26,11 +28,16 @@ struct ClusterJobs {
     id: String,
     /// `kopsform`, with `-C` and `--cluster` as the project needs.
     kopsform: String,
+    /// `kopsform`, with `-C` as the project needs (for the commands of no cluster).
+    kopsform_project: String,
     /// The review Markdown and JSON of the dry-run task, from the repository root.
     review: Option<String>,
     review_json: Option<String>,
     /// The cluster's Terraform folder from the repository root: the plan job's artifacts.
     terraform: String,
+    /// With `[ci] approvers`: the plan the apply task's `check-plan` checks, from the repository
+    /// root; the apply job applies it only when an approver approved its sha256.
+    approved_plan: Option<String>,
 }
 
 impl ClusterJobs {
@@ -53,6 +60,8 @@ struct Stage {
 /// Everything a renderer needs.
 struct Pipeline {
     stages: Vec<Stage>,
+    /// `kopsform`, with `-C` as the project needs (no `--cluster`): the affected job's command.
+    kopsform: String,
     branch: String,
     version: String,
     /// What every job runs before its command (shell, in order); empty for nothing.
@@ -75,6 +84,8 @@ struct Pipeline {
     rolling_update_yes: String,
     /// The command that regenerates the file, from the repository root.
     regenerate: String,
+    /// With `[ci] approvers`: the platform the apply job reads approvals from.
+    approvals: Option<&'static str>,
 }
 
 /// The file each platform reads, from the repository root.
@@ -201,6 +212,25 @@ fn model(
         write!(base, " -C {}", shell_word(&project_rel)).ok();
     }
     let review = review_paths(project, &tasks.dryrun);
+    let approvals = !ci.approvers.is_empty();
+    if approvals {
+        super::ci_approval::check_approvers(&ci.approvers)
+            .map_err(|e| UserError::new(format!("{}: {e}", project.file.display())))?;
+        if platform == CiPlatform::Jenkins {
+            return Err(UserError::new(format!(
+                "{}: [ci] approvers is for GitHub and GitLab, whose pull and merge requests hold the approvals; in Jenkins, gate the apply with its input step's submitter instead, and leave approvers out",
+                project.file.display()
+            )));
+        }
+    }
+    let checked_plan = checked_plan(project, &tasks.apply);
+    if approvals && checked_plan.is_none() {
+        return Err(UserError::new(format!(
+            "{}: [ci] approvers needs the apply task `{}` to check its plan with a `check-plan` step: the approval names that plan's sha256",
+            project.file.display(),
+            tasks.apply
+        )));
+    }
     let mut stages: Vec<Stage> = Vec::new();
     let mut defs: Vec<&ClusterDef> = project.clusters.iter().collect();
     defs.sort_by_key(|c| c.rank);
@@ -214,12 +244,23 @@ fn model(
         if project.clusters.len() > 1 {
             write!(kopsform, " --cluster {}", def.id).ok();
         }
+        let approved_plan = match checked_plan.as_deref().filter(|_| approvals) {
+            Some(plan) => Some(in_root(plan).ok_or_else(|| {
+                UserError::new(format!(
+                    "{}: [ci] approvers: the `check-plan` step's plan {plan:?} of the apply task uses a template the pipeline cannot resolve; name it with {{{{cluster.dir}}}} or a plain path",
+                    project.file.display()
+                ))
+            })?),
+            None => None,
+        };
         let jobs = ClusterJobs {
             id: def.id.clone(),
             kopsform,
+            kopsform_project: base.clone(),
             review: review.0.as_deref().and_then(in_root),
             review_json: review.1.as_deref().and_then(in_root),
             terraform: join_rel(&project_rel, &def.dir),
+            approved_plan,
         };
         let name = def
             .config
@@ -243,6 +284,7 @@ fn model(
     let install = install(project, args, &version)?;
     Ok(Pipeline {
         stages,
+        kopsform: base,
         branch,
         version,
         setup: install.setup,
@@ -260,6 +302,12 @@ fn model(
         rolling_update: tasks.rolling_update.clone(),
         rolling_update_yes: tasks.rolling_update_yes.clone(),
         regenerate: regenerate_command(project, platform, args, root, target),
+        approvals: match platform {
+            _ if !approvals => None,
+            CiPlatform::Github => Some("github"),
+            CiPlatform::Gitlab => Some("gitlab"),
+            CiPlatform::Jenkins => None,
+        },
     })
 }
 
@@ -575,6 +623,20 @@ fn download_script(downloads: &[Vec<String>]) -> String {
     lines.join("\n") + "\n"
 }
 
+/// The `plan` of the apply task's `check-plan` step, as written in tasks.toml.
+fn checked_plan(project: &Project, task: &str) -> Option<String> {
+    project
+        .config
+        .tasks
+        .get(task)?
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Builtin(Builtin::CheckPlan { plan }) => Some(plan.clone()),
+            _ => None,
+        })
+}
+
 /// The `out` and `json` of the dry-run task's review step, as written in tasks.toml.
 fn review_paths(project: &Project, task: &str) -> (Option<String>, Option<String>) {
     let Some(task) = project.config.tasks.get(task) else {
@@ -704,7 +766,7 @@ impl Pipeline {
                 stage: "plan",
                 title: "plan",
                 step: "Update and plan",
-                command: self.run(c, &self.update, false),
+                command: self.plan_command(c),
                 gateable: false,
                 question: None,
                 locks: true,
@@ -714,7 +776,7 @@ impl Pipeline {
                 stage: "apply",
                 title: "apply",
                 step: "Apply",
-                command: self.run(c, one(&self.apply), true),
+                command: self.apply_command(c),
                 gateable: true,
                 question: gate(
                     self.manual_apply,
@@ -746,6 +808,37 @@ impl Pipeline {
                 locks: true,
             },
         ]
+    }
+
+    /// The update and plan: with approvers, then the text an approver posts for this plan.
+    fn plan_command(&self, c: &ClusterJobs) -> String {
+        let plan = self.run(c, &self.update, false);
+        match (&c.approved_plan, self.approvals) {
+            // With the cluster: the plan is read with its environment.
+            (Some(path), Some(_)) => format!(
+                "{plan} && {} ci approve-text --plan {}",
+                c.kopsform,
+                shell_word(path)
+            ),
+            _ => plan,
+        }
+    }
+
+    /// The apply: with approvers, `ci approval` first (the approved plan's sha256 and addresses
+    /// into a file of the job), then the apply of that plan only.
+    fn apply_command(&self, c: &ClusterJobs) -> String {
+        let (Some(plan), Some(platform)) = (&c.approved_plan, self.approvals) else {
+            return self.run(c, std::slice::from_ref(&self.apply), true);
+        };
+        // Beside the plan, in the plan's folder (which the job has: the plan job's artifacts).
+        let file = shell_word(&format!("{plan}.approval.json"));
+        format!(
+            "{} ci approval {platform} --plan {} --out {file} && {} --approval {file} --yes {}",
+            c.kopsform_project,
+            shell_word(plan),
+            c.kopsform,
+            self.apply
+        )
     }
 
     fn run(&self, c: &ClusterJobs, tasks: &[String], yes: bool) -> String {
@@ -793,12 +886,19 @@ impl Pipeline {
         }
     }
 
-    /// The review posted on the merge/pull request, with the cluster's label and commit status.
-    fn comment(&self, platform: &str, review: &str) -> String {
+    /// The review posted on the merge/pull request, with the cluster's label and commit status,
+    /// and the clusters the change does not affect (`not_affected`: a shell word).
+    fn comment(&self, platform: &str, review: &str, not_affected: &str) -> String {
         format!(
-            "kopsform ci comment {platform} {} --labels --status",
+            "kopsform ci comment {platform} {} --labels --status --not-affected {not_affected}",
             shell_word(review)
         )
+    }
+
+    /// The command that asks which clusters the change since `base` (a shell word) affects, in
+    /// the `env` form: `KOPSFORM_AFFECTED=dev,prod` and `KOPSFORM_NOT_AFFECTED=staging`.
+    fn affected(&self, base: &str) -> String {
+        format!("{} affected --base {base} --format env", self.kopsform)
     }
 
     /// The jobs whose end a stage waits for: the earlier stage's rolling updates.
@@ -809,6 +909,9 @@ impl Pipeline {
             .unwrap_or_default()
     }
 }
+
+/// The file the affected job writes (GitLab: its dotenv report), from the repository root.
+const AFFECTED_ENV: &str = "kopsform-affected.env";
 
 fn yaml(value: &Value) -> Result<String, UserError> {
     serde_yaml::to_string(value)
@@ -826,7 +929,7 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
         "workflow".into(),
         json!({"rules": [{"if": mr}, {"if": main}]}),
     );
-    let mut stages = vec![json!("dryrun")];
+    let mut stages = vec![json!("affected"), json!("dryrun")];
     for s in &p.stages {
         for part in ["plan", "apply", "rolling-update"] {
             stages.push(json!(format!("{}-{part}", s.name)));
@@ -860,15 +963,40 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
     if !default.is_empty() {
         doc.insert("default".into(), Value::Object(default));
     }
+    // The merge base needs the history: a full clone for this job.
+    doc.insert(
+        "affected".into(),
+        json!({
+            "stage": "affected",
+            "rules": [{"if": mr}],
+            "variables": {"GIT_DEPTH": "0"},
+            "script": [
+                format!("{} > {AFFECTED_ENV}", p.affected("\"$CI_MERGE_REQUEST_DIFF_BASE_SHA\"")),
+                format!("cat {AFFECTED_ENV}"),
+            ],
+            "artifacts": {"reports": {"dotenv": AFFECTED_ENV}},
+        }),
+    );
     for c in p.stages.iter().flat_map(|s| &s.clusters) {
-        let mut script = vec![json!(p.run(c, std::slice::from_ref(&p.dryrun), false))];
+        let mut script = vec![
+            json!(format!(
+                "case \",$KOPSFORM_AFFECTED,\" in *,{0},*) ;; *) echo \"kopsform: this change does not affect cluster {0} (kopsform affected): no dry run\"; exit 0 ;; esac",
+                c.id
+            )),
+            json!(p.run(c, std::slice::from_ref(&p.dryrun), false)),
+        ];
         if let Some(review) = &c.review {
-            script.push(json!(p.comment("gitlab", review)));
+            script.push(json!(p.comment(
+                "gitlab",
+                review,
+                "\"$KOPSFORM_NOT_AFFECTED\""
+            )));
         }
         let paths = c.review_files();
         let mut job = json!({
             "stage": "dryrun",
             "rules": [{"if": mr}],
+            "needs": ["affected"],
             "script": script,
         });
         if !paths.is_empty() {
@@ -976,7 +1104,7 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         setup.push(json!({"name": p.install_title(), "run": run}));
     }
     let job = |name: String, condition: &str, needs: Vec<String>, steps: Vec<Value>| {
-        let dryrun = condition == pr;
+        let dryrun = condition != push;
         let role = p.aws.of(dryrun);
         let mut job = Map::new();
         job.insert("name".into(), json!(name));
@@ -1011,6 +1139,31 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         job
     };
     let mut jobs = Map::new();
+    // The clusters the pull request affects: the merge base with the base branch needs its
+    // history (fetch-depth 0); no cloud credentials.
+    let mut steps = setup.clone();
+    steps[0] = json!({"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}});
+    steps.push(json!({
+        "name": "Clusters this change affects",
+        "id": "affected",
+        "run": format!("{} >> \"$GITHUB_OUTPUT\"", p.affected("\"origin/$GITHUB_BASE_REF\"")),
+    }));
+    jobs.insert(
+        "affected".into(),
+        json!({
+            "name": "affected clusters",
+            "if": pr,
+            "runs-on": runs_on.clone(),
+            "outputs": {
+                "clusters": "${{ steps.affected.outputs.KOPSFORM_AFFECTED }}",
+                "not-affected": "${{ steps.affected.outputs.KOPSFORM_NOT_AFFECTED }}",
+            },
+            "steps": steps,
+        }),
+    );
+    if let (Some(image), Some(Value::Object(job))) = (&p.image, jobs.get_mut("affected")) {
+        job.insert("container".into(), json!(image));
+    }
     for c in p.stages.iter().flat_map(|s| &s.clusters) {
         let mut steps = vec![json!({
             "name": format!("Dry run ({})", c.id),
@@ -1035,11 +1188,21 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
                 "env": {
                     "GH_TOKEN": "${{ github.token }}",
                     "PR_NUMBER": "${{ github.event.pull_request.number }}",
+                    "NOT_AFFECTED": "${{ needs.affected.outputs.not-affected }}",
                 },
-                "run": p.comment("github", review),
+                "run": p.comment("github", review, "\"$NOT_AFFECTED\""),
             }));
         }
-        let j = job(format!("dryrun ({})", c.id), pr, Vec::new(), steps);
+        let condition = format!(
+            "{pr} && contains(format(',{{0}},', needs.affected.outputs.clusters), ',{},')",
+            c.id
+        );
+        let j = job(
+            format!("dryrun ({})", c.id),
+            &condition,
+            vec!["affected".to_string()],
+            steps,
+        );
         jobs.insert(format!("dryrun-{}", c.id), Value::Object(j));
     }
     for (i, stage) in p.stages.iter().enumerate() {
@@ -1055,7 +1218,15 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
             let environment = format!("kopsform-{}", c.id);
             let mut needs = waits.clone();
             for j in p.main_jobs(c) {
-                let run = json!({"name": j.step, "run": j.command});
+                let mut run = json!({"name": j.step, "run": j.command});
+                let approvals = j.key == "apply" && c.approved_plan.is_some();
+                if approvals {
+                    // Reading the approvals: the pull request's comments, and team memberships
+                    // when approvers name teams (which the workflow's token cannot read).
+                    run["env"] = json!({
+                        "GH_TOKEN": "${{ secrets.KOPSFORM_APPROVALS_TOKEN || github.token }}",
+                    });
+                }
                 let steps = match j.key {
                     "plan" => vec![
                         run,
@@ -1080,6 +1251,13 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
                     _ => vec![run],
                 };
                 let mut job = job(format!("{} ({})", j.title, c.id), push, needs, steps);
+                if approvals {
+                    let mut permissions = job
+                        .remove("permissions")
+                        .unwrap_or_else(|| json!({"contents": "read"}));
+                    permissions["pull-requests"] = json!("read");
+                    job.insert("permissions".into(), permissions);
+                }
                 let environment = match j.question {
                     Some(_) => format!("{environment}-{}", j.stage),
                     None => environment.clone(),
@@ -1158,6 +1336,35 @@ fn jenkins(p: &Pipeline) -> String {
         w(3, "}");
         w(2, "}");
     }
+    // The clusters the change affects, against the change request's target branch (else the main
+    // branch): `,dev,prod,`, which each dry run's `when` reads.
+    w(2, "stage('Affected clusters') {");
+    w(
+        3,
+        &format!("when {{ not {{ branch {} }} }}", groovy(&p.branch)),
+    );
+    w(3, "steps {");
+    w(4, "script {");
+    // An assignment: the branch's quoting (shell_word) is removed, and nothing is split.
+    let script = format!(
+        "base=origin/${{CHANGE_TARGET:-{}}}; {}",
+        shell_word(&p.branch),
+        p.on_path(&p.affected("\"$base\""))
+    );
+    w(
+        5,
+        &format!(
+            "def found = sh(returnStdout: true, script: {}).trim().split('\\n')[0]",
+            groovy(&script)
+        ),
+    );
+    w(
+        5,
+        "env.KOPSFORM_AFFECTED = ',' + found.substring(found.indexOf('=') + 1) + ','",
+    );
+    w(4, "}");
+    w(3, "}");
+    w(2, "}");
     w(2, "stage('Dry run') {");
     w(
         3,
@@ -1168,6 +1375,13 @@ fn jenkins(p: &Pipeline) -> String {
         w(
             4,
             &format!("stage({}) {{", groovy(&format!("dryrun {}", c.id))),
+        );
+        w(
+            5,
+            &format!(
+                "when {{ expression {{ env.KOPSFORM_AFFECTED.contains({}) }} }}",
+                groovy(&format!(",{},", c.id))
+            ),
         );
         w(5, "steps {");
         let command = p.run(c, std::slice::from_ref(&p.dryrun), false);

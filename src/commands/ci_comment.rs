@@ -40,6 +40,7 @@ pub(crate) fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), User
             ))
         })?;
     let target = Target::of(args)?;
+    let not_affected = not_affected_line(&args.not_affected)?;
     let needs_verdict = args.labels || args.status || args.skip_no_changes;
     let verdict = match review_json(args, &file) {
         Some(path) => Some(Verdict::read(&path)?),
@@ -85,7 +86,15 @@ pub(crate) fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), User
 
     // Writes.
     let no_changes = verdict.as_ref().is_some_and(|v| v.exit_status == 0);
-    let text = with_stale_line(&body, marker, stale.as_deref());
+    let mut text = with_stale_line(&body, marker, stale.as_deref());
+    if let Some(line) = &not_affected {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(line);
+        text.push('\n');
+    }
     match existing {
         Some(id) => {
             let endpoint = format!("{}{id}", target.comment_prefix);
@@ -207,7 +216,7 @@ impl Target {
 }
 
 /// A variable of the environment, unless unset or empty.
-fn env(name: &str) -> Option<String> {
+pub(super) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -235,13 +244,13 @@ fn number(args: &CommentArgs, vars: &[&str], what: &str) -> Result<String, UserE
 }
 
 /// `gh api` / `glab api`, run without a shell.
-struct Api<'a> {
-    program: &'static str,
-    cwd: &'a Path,
+pub(super) struct Api<'a> {
+    pub(super) program: &'static str,
+    pub(super) cwd: &'a Path,
 }
 
 impl Api<'_> {
-    fn call(&self, extra: &[&str]) -> Result<Vec<u8>, UserError> {
+    pub(super) fn call(&self, extra: &[&str]) -> Result<Vec<u8>, UserError> {
         let mut argv = vec!["api"];
         argv.extend_from_slice(extra);
         let crate::tools::process::Output {
@@ -261,7 +270,7 @@ impl Api<'_> {
     }
 
     /// A GET of `endpoint`, its JSON.
-    fn get(&self, endpoint: &str) -> Result<Value, UserError> {
+    pub(super) fn get(&self, endpoint: &str) -> Result<Value, UserError> {
         let out = self.call(&[endpoint])?;
         serde_json::from_slice(&out).map_err(|e| {
             UserError::new(format!(
@@ -272,7 +281,7 @@ impl Api<'_> {
     }
 
     /// Every item of a listing, all pages (`--paginate` prints one JSON array per page).
-    fn list(&self, endpoint: &str) -> Result<Vec<Value>, UserError> {
+    pub(super) fn list(&self, endpoint: &str) -> Result<Vec<Value>, UserError> {
         let paged = format!("{endpoint}?per_page=100");
         let out = self.call(&["--paginate", &paged])?;
         let mut items = Vec::new();
@@ -308,11 +317,15 @@ fn review_json(args: &CommentArgs, file: &Path) -> Option<PathBuf> {
 
 /// What the review JSON says about the plan.
 struct Verdict {
-    /// 0 no changes, 2 changes, 3 a protected resource destroyed or replaced.
+    /// 0 no changes, 2 changes, 3 a protected resource destroyed or replaced, 5 a policy rule
+    /// broken.
     exit_status: i64,
     /// Deletes and replacements.
     destroy: u64,
     protected: usize,
+    /// The broken policy rules: how many, and the first one's message.
+    violations: usize,
+    first_violation: String,
     errored: bool,
     headline: String,
 }
@@ -333,20 +346,30 @@ impl Verdict {
         }
         let exit_status = json["exit_status"]
             .as_i64()
-            .filter(|s| [0, 2, 3].contains(s))
-            .ok_or_else(|| bad("`exit_status` is not 0, 2 or 3".into()))?;
+            .filter(|s| [0, 2, 3, 5].contains(s))
+            .ok_or_else(|| bad("`exit_status` is not 0, 2, 3 or 5".into()))?;
+        let policy = json["policy"].as_array();
         Ok(Verdict {
             exit_status,
             destroy: json["counts"]["destroy"].as_u64().unwrap_or(0),
             protected: json["protected"].as_array().map_or(0, Vec::len),
+            violations: policy.map_or(0, Vec::len),
+            first_violation: policy
+                .and_then(|p| p.first())
+                .and_then(|v| v["message"].as_str())
+                .unwrap_or("")
+                .to_string(),
             errored: json["errored"].as_bool().unwrap_or(false),
             headline: json["headline"].as_str().unwrap_or("").to_string(),
         })
     }
 
-    /// `destroy` when anything is deleted or replaced, else `changes` or `no-changes`.
+    /// `policy` when a policy rule is broken, `destroy` when anything is deleted or replaced,
+    /// else `changes` or `no-changes`.
     fn label(&self) -> &'static str {
-        if self.destroy > 0 || self.exit_status == 3 {
+        if self.exit_status == 5 {
+            "policy"
+        } else if self.destroy > 0 || self.exit_status == 3 {
             "destroy"
         } else if self.exit_status == 0 && !self.errored {
             "no-changes"
@@ -444,7 +467,7 @@ fn find_comment(api: &Api, target: &Target, marker: &str, me: &str) -> Result<Fo
 }
 
 /// A commit id: 7 to 64 hexadecimal digits.
-fn commit_id(value: String, from: &str) -> Result<String, UserError> {
+pub(super) fn commit_id(value: String, from: &str) -> Result<String, UserError> {
     if (7..=64).contains(&value.len()) && value.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(value.to_ascii_lowercase())
     } else {
@@ -553,6 +576,29 @@ fn stale_line(args: &CommentArgs, api: &Api, target: &Target) -> Result<Option<S
 }
 
 /// The review with `stale` on the line after its marker line.
+/// The comment's line naming the clusters `kopsform affected` left out, from `--not-affected`:
+/// cluster ids only (letters, digits, `-`, `_`), so the list cannot add Markdown or mentions.
+fn not_affected_line(ids: &str) -> Result<Option<String>, UserError> {
+    let ids: Vec<&str> = ids
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .collect();
+    if let Some(bad) = ids.iter().find(|id| {
+        !id.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }) {
+        return Err(UserError::with_code(
+            format!(
+                "--not-affected: `{}` is not a cluster id (letters, digits, `-` and `_`); pass the ids `kopsform affected` prints, comma-separated",
+                bad.escape_debug()
+            ),
+            crate::error::exit::USAGE,
+        ));
+    }
+    Ok((!ids.is_empty()).then(|| format!("Not affected by this change: {}", ids.join(", "))))
+}
+
 fn with_stale_line(body: &str, marker: &str, stale: Option<&str>) -> String {
     let Some(stale) = stale else {
         return body.to_string();
@@ -574,7 +620,12 @@ fn with_stale_line(body: &str, marker: &str, stale: Option<&str>) -> String {
 }
 
 /// Posts `text` as the `body` of `method endpoint`, from a private temporary file.
-fn post_body(api: &Api, method: &str, endpoint: &str, text: &str) -> Result<(), UserError> {
+pub(super) fn post_body(
+    api: &Api,
+    method: &str,
+    endpoint: &str,
+    text: &str,
+) -> Result<(), UserError> {
     let mut temp = tempfile::Builder::new()
         .prefix("kopsform-comment")
         .suffix(".md")
@@ -598,7 +649,7 @@ fn github_labels(api: &Api, target: &Target) -> Result<Vec<String>, UserError> {
         .collect())
 }
 
-/// Sets `kopsform:<cluster>/<verdict>` and removes the other two of the cluster.
+/// Sets `kopsform:<cluster>/<verdict>` and removes the other three of the cluster.
 fn set_labels(
     api: &Api,
     target: &Target,
@@ -607,7 +658,7 @@ fn set_labels(
     present: Option<&[String]>,
 ) -> Result<(), UserError> {
     let wanted = format!("kopsform:{cluster}/{}", verdict.label());
-    let others: Vec<String> = ["changes", "no-changes", "destroy"]
+    let others: Vec<String> = ["changes", "no-changes", "destroy", "policy"]
         .iter()
         .map(|kind| format!("kopsform:{cluster}/{kind}"))
         .filter(|l| *l != wanted)
@@ -645,7 +696,8 @@ fn set_labels(
 }
 
 /// The commit status `kopsform/<cluster>`: success for no changes and for changes, failure when a
-/// protected resource would be destroyed or replaced, and when planning errored.
+/// policy rule is broken, when a protected resource would be destroyed or replaced, and when
+/// planning errored.
 fn set_status(
     api: &Api,
     target: &Target,
@@ -655,6 +707,20 @@ fn set_status(
 ) -> Result<(), UserError> {
     let (ok, description) = if verdict.errored {
         (false, "planning failed".to_string())
+    } else if verdict.exit_status == 5 {
+        let n = verdict.violations;
+        let first = verdict
+            .first_violation
+            .split(['\n', '\r'])
+            .next()
+            .unwrap_or("");
+        (
+            false,
+            format!(
+                "{n} policy violation{}: {first}",
+                if n == 1 { "" } else { "s" }
+            ),
+        )
     } else if verdict.exit_status == 3 {
         let n = verdict.protected;
         (
@@ -700,7 +766,7 @@ fn set_status(
 }
 
 /// `text` percent-encoded for one segment of a URL path (RFC 3986 unreserved characters kept).
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     crate::redact::percent_encoded(text, crate::redact::UNRESERVED, false)
 }
 

@@ -2,7 +2,9 @@
 //! [`Subcommand`]. In: the parsed command line and the loaded project. Out: reports on stdout,
 //! generated files, an exit status. Nothing below imports this folder.
 
+pub(crate) mod affected;
 pub(crate) mod ci;
+pub(crate) mod ci_approval;
 pub(crate) mod ci_comment;
 pub(crate) mod completions;
 pub(crate) mod doctor;
@@ -34,12 +36,22 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
             std::thread::available_parallelism().map_or(4, std::num::NonZero::get)
         })
     };
+    let approval = match &global.approval {
+        Some(path) => Some(ci_approval::read_approval(&cwd.join(path))?),
+        None => None,
+    };
     let options = || RunOptions {
         dry_run: global.dry_run,
         yes: global.yes,
         sets: global.assignments(),
         fail_on_update: global.fail_on_update,
-        allow_destroy: global.allow_destroy.clone(),
+        allow_destroy: global
+            .allow_destroy
+            .iter()
+            .chain(approval.iter().flat_map(|a| &a.allow_destroy))
+            .cloned()
+            .collect(),
+        approved_plan: approval.as_ref().map(|a| a.plan_sha256.clone()),
         lock_timeout: global.lock_timeout,
         force: global.force,
         jobs: jobs(),
@@ -54,6 +66,19 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         Some(Subcommand::Ci(command)) => {
             let (platform, args) = match command {
                 cli::CiCommand::Comment(args) => return ci_comment::comment_command(&args, &cwd),
+                cli::CiCommand::ApproveText(args) => {
+                    // The plan is read with the cluster's environment, as its apply reads it.
+                    let project = load()?;
+                    let clusters = project.select_clusters(&selection)?;
+                    let cluster = match clusters.as_slice() {
+                        [one] => Some(one),
+                        _ => None,
+                    };
+                    return ci_approval::approve_text_command(&project, cluster, &args, &cwd);
+                }
+                cli::CiCommand::Approval(args) => {
+                    return ci_approval::approval_command(&load()?, &args, &cwd);
+                }
                 cli::CiCommand::Gitlab(a) => (cli::CiPlatform::Gitlab, a),
                 cli::CiCommand::Github(a) => (cli::CiPlatform::Github, a),
                 cli::CiCommand::Jenkins(a) => (cli::CiPlatform::Jenkins, a),
@@ -62,6 +87,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         }
         Some(Subcommand::Audit { last }) => {
             return crate::run::audit::show(&load()?, &selection, options(), last, global.json);
+        }
+        Some(Subcommand::Affected(args)) => {
+            return affected::command(&load()?, &args, global.json);
         }
         Some(Subcommand::Doctor) => {
             return doctor::run(&load()?, &selection, &global.assignments(), global.json);

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use serde::de::IgnoredAny;
 use serde_json::Value;
 
+use super::filediff::{self, FileAttributes};
 use super::json_ref::JsonRef;
 use super::rows::{path_text, replace_steps, rows};
 use super::secrets::Secrets;
@@ -28,6 +28,8 @@ pub(super) struct FirstPass {
     drift: Vec<RawResourceChange>,
     /// Some resource change has values marked sensitive (read by another pass).
     pub(super) marked_values: bool,
+    /// The managed files and user data that change, decoded once every secret is known.
+    pub(super) pending: Vec<filediff::Pending>,
 }
 
 impl FirstPass {
@@ -39,7 +41,7 @@ impl FirstPass {
         }
     }
 
-    pub(super) fn item(&mut self, item: Item<IgnoredAny>) {
+    pub(super) fn item(&mut self, item: Item<FileAttributes>) {
         let rc = match item {
             Item::Drift(rc) => {
                 self.learn(&rc.change, false);
@@ -63,6 +65,8 @@ impl FirstPass {
             rc.change.importing.is_some(),
             moved,
         );
+        self.pending
+            .extend(filediff::pending(self.changes.len(), &rc, action));
         let (change, import_id) = light(rc, action);
         if let Some(id) = import_id {
             self.import_ids.push((self.changes.len(), id));
@@ -172,6 +176,7 @@ impl FirstPass {
             errored: top.errored.unwrap_or(false),
             deferred: top.deferred_changes,
             forget_in_headline: top.applyable.is_none(),
+            files: Vec::new(),
         };
         Ok((summary, secrets))
     }

@@ -26,6 +26,7 @@
 //! apart by the `applyable` field, which Terraform writes since 1.8 and OpenTofu never does.
 
 pub(crate) mod build;
+pub(crate) mod filediff;
 pub(crate) mod json_ref;
 pub(crate) mod jsonscan;
 pub(crate) mod read;

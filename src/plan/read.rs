@@ -12,6 +12,7 @@ use crate::error::UserError;
 use crate::redact::Masks;
 
 use super::build::{FirstPass, shown};
+use super::filediff::{self, FileAttributes};
 use super::json_ref::JsonRef;
 use super::rows::rows;
 use super::secrets::Secrets;
@@ -29,10 +30,12 @@ pub(crate) struct Plan {
     pub(crate) rows: Rows,
 }
 
-/// The second pass over a plan: its source and every secret the first pass found.
+/// The second pass over a plan: its source and every secret the first pass found; and the
+/// values of the managed files and user data that change, for [`Plan::with_files`].
 pub(crate) struct Rows {
     source: Source,
     secrets: Secrets,
+    pending: Vec<filediff::Pending>,
 }
 
 /// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
@@ -120,7 +123,7 @@ impl Plan {
     /// skipped, unless Terraform marks some as sensitive: then one more pass reads those secrets.
     fn read(source: Source, known: Arc<Masks>) -> Result<Plan, String> {
         let mut first = FirstPass::knowing(known);
-        let top = scan::<IgnoredAny>(&source, &mut |item| {
+        let top = scan::<FileAttributes>(&source, &mut |item| {
             first.item(item);
             Ok(())
         })?;
@@ -136,15 +139,28 @@ impl Plan {
                 Ok(())
             })?;
         }
+        let pending = std::mem::take(&mut first.pending);
         let (summary, secrets) = first.finish(top, format_version)?;
         Ok(Plan {
             summary,
-            rows: Rows { source, secrets },
+            rows: Rows {
+                source,
+                secrets,
+                pending,
+            },
         })
     }
 
-    /// The summary with every change's attribute rows.
+    /// The plan with its managed files and user data decoded into the summary's `files` (the
+    /// first pass kept the few values that hold one: the plan is not read again).
+    pub(crate) fn with_files(mut self) -> Plan {
+        self.summary.files = filediff::file_changes(&self.rows.pending, &self.rows.secrets);
+        self
+    }
+
+    /// The summary with every change's attribute rows and its decoded files.
     pub(crate) fn into_summary(mut self) -> Result<PlanSummary, UserError> {
+        self.summary.files = filediff::file_changes(&self.rows.pending, &self.rows.secrets);
         let mut all: Vec<Vec<AttributeChange>> = Vec::with_capacity(self.summary.changes.len());
         self.rows.each(&self.summary.changes, &mut |_, rows| {
             all.push(rows);

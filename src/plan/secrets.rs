@@ -117,6 +117,22 @@ impl Secrets {
         self.show(&JsonRef::from_value(value), attribute)
     }
 
+    /// The plan's own sensitive strings in all their forms, as a matcher for the text the review
+    /// decodes (`filediff`; built on each call: a review with a decoded file asks once).
+    pub(super) fn plan_masks(&self) -> Masks {
+        Masks::of(self.exact.iter().map(String::as_str))
+    }
+
+    /// `s` is one of the plan's sensitive values as a whole.
+    pub(super) fn is_secret(&self, s: &str) -> bool {
+        self.exact.contains(s)
+    }
+
+    /// The secrets learned outside the plan.
+    pub(super) fn known(&self) -> &Masks {
+        &self.known
+    }
+
     fn contains_hidden(&self, value: &JsonRef) -> bool {
         match value {
             JsonRef::String(s) => self.hides(s),

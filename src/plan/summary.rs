@@ -25,6 +25,9 @@ pub(crate) struct PlanSummary {
     pub(crate) deferred: usize,
     /// The plan was written by OpenTofu, whose `Plan:` line counts forgets.
     pub(crate) forget_in_headline: bool,
+    /// The managed files and user data that change, decoded (`filediff`), by change index;
+    /// filled by [`Plan::with_files`](super::read::Plan::with_files).
+    pub(crate) files: Vec<FileChange>,
 }
 
 /// The counts of the `Plan:` line and the notes around it.
@@ -336,6 +339,31 @@ impl fmt::Display for Shown {
             Shown::Blob { sha256, bytes } => write!(f, "(sha256:{sha256}, {bytes} bytes)"),
         }
     }
+}
+
+/// A file or user-data change of the plan, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileChange {
+    /// Its change's index in the summary's `changes`.
+    pub(crate) change: usize,
+    /// `content` or `user_data`.
+    pub(crate) attribute: &'static str,
+    /// The attribute's row as the rest of the review shows it (the hash line).
+    pub(crate) before: Shown,
+    pub(crate) after: Shown,
+    pub(crate) diff: FileDiff,
+}
+
+/// What the review shows of a file change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FileDiff {
+    /// A unified diff of the decoded, masked text: `@@ -a,b +c,d @@` headers and lines starting
+    /// with ` `, `-` or `+`, at most `filediff::MAX_DIFF_LINES`; `left_out` lines more were not kept.
+    Lines { lines: Vec<String>, left_out: usize },
+    /// Not text kopsform decodes (why, in a few words): the hash line stands.
+    NotText(&'static str),
+    /// Holds a secret that masking cannot cut out line by line: not shown.
+    Withheld,
 }
 
 /// A changing output value.

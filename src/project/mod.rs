@@ -6,6 +6,7 @@
 pub(crate) mod cluster;
 pub(crate) mod order;
 pub(crate) mod pins;
+pub(crate) mod policy;
 pub(crate) mod provider;
 pub(crate) mod schema;
 pub(crate) mod task;
@@ -119,6 +120,7 @@ impl Project {
         };
         order::check(project.task_graph())?;
         schema::check_protect_rules(&project.config.review.protect)
+            .and_then(|()| policy::check_rules(&project.config.review.policy))
             .map_err(|e| UserError::new(format!("{}: {e}", project.file.display())))?;
         Ok(project)
     }
@@ -556,8 +558,8 @@ steps = [{ render = ["c.yaml", "igs"], out = "o.yml", engine = "go", set = ["a=1
                 "the `prune-instancegroups` builtin needs `manifest`",
             ),
             (
-                "{ builtin = \"review\", plan = \"p\", out = \"r\", manifest = \"m\" }",
-                "`manifest` does not apply to the `review` builtin",
+                "{ builtin = \"remove\", paths = [\"x\"], manifest = \"m\" }",
+                "`manifest` does not apply to the `remove` builtin",
             ),
             (
                 "{ builtin = \"prune-instancegroups\", manifest = \"m\", spec = { live = \"l\", manifest = \"m\" } }",

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::project::cluster::ClusterConfig;
+pub(crate) use crate::project::policy::PolicyRule;
 pub(crate) use crate::project::provider::{ProviderOverride, Setting};
 use crate::project::task::Task;
 use crate::tools::retry::RetryConfig;
@@ -136,6 +137,10 @@ pub(crate) struct CiConfig {
     /// Which tasks the jobs run.
     #[serde(default)]
     pub(crate) tasks: CiTasks,
+    /// Who may approve a plan: logins, `@org/team` (GitHub) or `@group/subgroup` (GitLab). When
+    /// set, the apply job applies only a plan one of them approved (docs/security.md).
+    #[serde(default)]
+    pub(crate) approvers: Vec<String>,
 }
 
 impl Default for CiConfig {
@@ -157,6 +162,7 @@ impl Default for CiConfig {
             manual_rolling_update: true,
             env: IndexMap::new(),
             tasks: CiTasks::default(),
+            approvers: Vec::new(),
         }
     }
 }
@@ -199,6 +205,10 @@ pub(crate) struct ReviewConfig {
     /// autoscaling groups) in addition to `protect`.
     #[serde(default = "default_true")]
     pub(crate) protect_defaults: bool,
+    /// `[[review.policy]]`: conditions the rendered manifest (cluster.yml) must meet; a review
+    /// with a violation exits with status 5 (docs/tasks-toml.md, docs/review.md).
+    #[serde(default)]
+    pub(crate) policy: Vec<PolicyRule>,
 }
 
 impl Default for ReviewConfig {
@@ -206,6 +216,7 @@ impl Default for ReviewConfig {
         ReviewConfig {
             protect: Vec::new(),
             protect_defaults: true,
+            policy: Vec::new(),
         }
     }
 }

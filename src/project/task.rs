@@ -141,6 +141,8 @@ pub(crate) enum Builtin {
         json: Option<String>,
         /// The live spec and the manifest, for the "kops spec changes" section.
         spec: Option<SpecPaths>,
+        /// The rendered manifest the `[[review.policy]]` rules are evaluated on.
+        manifest: Option<String>,
     },
     /// Delete the instance groups the state store holds and the manifest `manifest` does not
     /// (`kops delete instancegroup NAME --yes` each), every one named by
@@ -471,9 +473,14 @@ impl StepTable {
         not_for("builtin", "check", self.check.is_some())?;
         let name = self.builtin.unwrap_or_default();
         let (out, from, plan, inputs) = (self.out, self.from, self.plan, self.inputs);
-        let (rolling_update, target, json, paths) =
-            (self.rolling_update, self.target, self.json, self.paths);
-        let (spec, manifest) = (self.spec, self.manifest);
+        let spec = self.spec;
+        let (rolling_update, target, json, paths, manifest) = (
+            self.rolling_update,
+            self.target,
+            self.json,
+            self.paths,
+            self.manifest,
+        );
         let need = |key: &str, value: Option<String>| {
             value.ok_or_else(|| format!("the `{name}` builtin needs `{key}`"))
         };
@@ -483,7 +490,15 @@ impl StepTable {
             "copy" => &["from", "out"],
             "seal-plan" => &["plan", "inputs"],
             "check-plan" | "check-protected" => &["plan"],
-            "review" => &["plan", "out", "rolling-update", "for", "json", "spec"],
+            "review" => &[
+                "plan",
+                "out",
+                "rolling-update",
+                "for",
+                "json",
+                "manifest",
+                "spec",
+            ],
             "prune-instancegroups" => &["manifest"],
             "remove" => &["paths"],
             other => {
@@ -552,6 +567,7 @@ impl StepTable {
                 target,
                 json,
                 spec,
+                manifest,
             },
         };
         Ok(Step::Builtin(kind))

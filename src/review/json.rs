@@ -15,6 +15,7 @@ use crate::redact::Masks;
 use crate::text::json_str;
 use crate::tools::kops::GroupStatus;
 
+use super::filediff;
 use super::report::{Review, launch_template_changes};
 use super::spec::SpecDiff;
 use super::words::{Style, reasons, rolling_verdict};
@@ -133,12 +134,21 @@ impl Document<'_> {
             "protected",
             &self.masked(Value::Array(protected)),
         )?;
+        Self::entry(out, false, "policy_rules", &review.policy_rules)?;
+        let policy: Vec<Value> = review
+            .violations
+            .iter()
+            .map(|v| {
+                json!({"id": v.id, "message": v.message, "document": v.document, "path": v.path, "actual": v.actual})
+            })
+            .collect();
+        Self::entry(out, false, "policy", &self.masked(Value::Array(policy)))?;
         out.write_all(b",\n  \"changes\": ")?;
         self.write_changes(out)?;
         let drift: Vec<Value> = s
             .drift
             .iter()
-            .map(|c| change_json(c, &c.attributes))
+            .map(|c| change_json(c, &c.attributes, &[]))
             .collect();
         Self::entry(out, false, "drift", &self.masked(Value::Array(drift)))?;
         let outputs: Vec<Value> = s
@@ -215,14 +225,18 @@ impl Document<'_> {
         let mut one = |i: usize, rows: &[AttributeChange]| -> bool {
             let change = &changes[i];
             let protected = review.protection.get(i).and_then(Option::as_ref);
+            let decoded: Vec<(&str, Value)> = filediff::files_of(review, i)
+                .iter()
+                .map(|f| (f.attribute, filediff::decoded_json(review, f)))
+                .collect();
             text.clear();
             text.extend_from_slice(if first { b"[\n    " } else { b",\n    " });
             first = false;
             if self.masks.is_empty() {
                 // Nothing to mask: written from the change itself, without a `Value` of it.
-                write_change(&mut text, &mut scratch, change, rows, protected);
+                write_change(&mut text, &mut scratch, change, rows, &decoded, protected);
             } else {
-                let mut v = change_json(change, rows);
+                let mut v = change_json(change, rows, &decoded);
                 if let Value::Object(map) = &mut v {
                     map.insert("protected".into(), json!(protected.is_some()));
                     map.insert("protected_reason".into(), json!(protected));
@@ -304,6 +318,7 @@ fn write_change(
     scratch: &mut String,
     c: &ResourceChange,
     rows: &[AttributeChange],
+    decoded: &[(&str, Value)],
     protected: Option<&String>,
 ) {
     const FIELD: &[u8] = b"\n      ";
@@ -369,6 +384,11 @@ fn write_change(
             } else {
                 b"false"
             });
+            if let Some((_, d)) = decoded.iter().find(|(path, _)| *path == a.path) {
+                out.extend_from_slice(b",\n          \"decoded\": ");
+                // Writing to a Vec cannot fail.
+                let _ = pretty_at(out, 5, d);
+            }
             out.extend_from_slice(b"\n        }");
         }
         out.extend_from_slice(FIELD);
@@ -421,8 +441,13 @@ fn json_shown(out: &mut Vec<u8>, scratch: &mut String, shown: Option<&Shown>) {
     }
 }
 
-fn change_json(c: &ResourceChange, attributes: &[AttributeChange]) -> Value {
-    json!({
+/// A change as JSON; `decoded` holds the `decoded` field of the rows of its decoded files.
+fn change_json(
+    c: &ResourceChange,
+    attributes: &[AttributeChange],
+    decoded: &[(&str, Value)],
+) -> Value {
+    let mut value = json!({
         "address": c.address,
         "previous_address": c.previous_address(),
         "module_address": c.module_address(),
@@ -443,7 +468,19 @@ fn change_json(c: &ResourceChange, attributes: &[AttributeChange]) -> Value {
             "after": a.after.as_ref().map(Shown::to_string),
             "forces_replacement": a.forces_replacement,
         })).collect::<Vec<_>>(),
-    })
+    });
+    if !decoded.is_empty()
+        && let Some(rows) = value["attributes"].as_array_mut()
+    {
+        for row in rows {
+            if let Some((_, d)) = decoded.iter().find(|(path, _)| row["path"] == *path)
+                && let Value::Object(map) = row
+            {
+                map.insert("decoded".into(), d.clone());
+            }
+        }
+    }
+    value
 }
 
 /// serde_json's `PrettyFormatter` (two-space indent), writing each line break and its indent in
@@ -610,17 +647,28 @@ mod tests {
         // The two must not drift apart: the masked path and drift write `change_json`.
         let summary = plan::read::summarize(&plan_text()).unwrap();
         let reason = "reason \"x\"\n".to_string();
+        // A decoded file's field on a row (`note`), as `filediff::decoded_json` makes it.
+        let decoded = json!({"shown": "lines", "reason": null, "lines": ["@@ -1 +1 @@", "-a\t", "+b\""],
+            "lines_left_out": 0, "instance_groups": ["nodes"], "all_instance_groups": false});
+        let withheld = json!({"shown": "withheld", "reason": "why", "lines": [],
+            "lines_left_out": 0, "instance_groups": [], "all_instance_groups": true});
+        let cases: [Vec<(&str, Value)>; 3] =
+            [vec![], vec![("note", decoded)], vec![("size", withheld)]];
         for c in &summary.changes {
-            for protected in [None, Some(&reason)] {
+            for (protected, decoded) in [None, Some(&reason)]
+                .into_iter()
+                .flat_map(|p| cases.iter().map(move |d| (p, d)))
+            {
                 let mut by_hand = Vec::new();
                 write_change(
                     &mut by_hand,
                     &mut String::new(),
                     c,
                     &c.attributes,
+                    decoded,
                     protected,
                 );
-                let mut value = change_json(c, &c.attributes);
+                let mut value = change_json(c, &c.attributes, decoded);
                 value["protected"] = json!(protected.is_some());
                 value["protected_reason"] = json!(protected);
                 let mut by_serde = Vec::new();

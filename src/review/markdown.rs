@@ -8,6 +8,7 @@ use crate::atomic::WriteError;
 use crate::error::UserError;
 use crate::plan::summary::{Action, AttributeChange, ResourceChange, Shown};
 
+use super::filediff;
 use super::protect::RULE_PREFIX;
 use super::report::{Review, launch_template_changes};
 use super::spec::{Rule, SpecDiff};
@@ -183,7 +184,10 @@ enum Cut {
 pub(crate) struct Layout<'r> {
     review: &'r Review,
     kept: Vec<Section>,
+    /// In the order a budget keeps them: the last is cut first.
     optional: Vec<Section>,
+    /// The order `optional` is written in, by index.
+    display: Vec<usize>,
     cuts: Vec<(usize, Cut)>,
     /// The cut notice, after the top, when something was cut.
     notice: Option<String>,
@@ -199,24 +203,38 @@ impl<'r> Layout<'r> {
     ) -> Result<Layout<'r>, UserError> {
         let kept = [
             top(review),
+            policy_section(review),
             risk_section(review),
             rolling_section(review),
             spec_summary_section(review),
         ];
+        // The decoded files are written first but cut first (they are the longest and each
+        // has a hash line in the details); the table of spec paths stays right under its
+        // summary, before them.
+        let spec_table = spec_table_section(review);
+        let after_spec_table = usize::from(spec_table.is_some());
         let optional = [
-            spec_table_section(review),
+            spec_table,
             types_section(review),
             drift_section(review),
             outputs_section(review),
             details_section(review),
             variables_section(review),
+            files_section(review),
         ];
         let optional: Vec<Section> = optional.into_iter().flatten().collect();
+        let mut display: Vec<usize> = (0..optional.len()).collect();
+        if !review.summary.files.is_empty()
+            && let Some(files) = display.pop()
+        {
+            display.insert(after_spec_table, files);
+        }
         let kept: Vec<Section> = kept.into_iter().flatten().collect();
         let mut layout = Layout {
             review,
             kept,
             optional,
+            display,
             cuts: Vec::new(),
             notice: None,
         };
@@ -331,7 +349,8 @@ impl<'r> Layout<'r> {
                 out.write_all(notice.as_bytes())?;
             }
         }
-        for (i, section) in self.optional.iter().enumerate() {
+        for &i in &self.display {
+            let section = &self.optional[i];
             let cut = self.cuts.iter().find(|(j, _)| *j == i && !whole);
             match cut {
                 None => section.write_to(review, out, section.len(review))?,
@@ -457,7 +476,57 @@ fn top(review: &Review) -> Option<Section> {
             if n == 1 { "" } else { "s" }
         );
     }
+    if !review.violations.is_empty() {
+        let n = review.violations.len();
+        let _ = writeln!(
+            text,
+            "\n⛔ **{n} policy violation{}: this change breaks the project's rules.**",
+            if n == 1 { "" } else { "s" }
+        );
+    }
     Some(Section::whole("the top", text))
+}
+
+/// The `[[review.policy]]` verdict: each violation with its rule's message, the document, the
+/// path and the value found (all in code spans: the manifest's values are not Markdown).
+fn policy_section(review: &Review) -> Option<Section> {
+    if review.policy_rules == 0 {
+        return None;
+    }
+    let n = review.policy_rules;
+    let rules = format!("{n} rule{}", if n == 1 { "" } else { "s" });
+    let mut text = format!(
+        "\n### Policy ({} violation{})\n\n",
+        review.violations.len(),
+        if review.violations.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
+    if review.violations.is_empty() {
+        let _ = writeln!(text, "The manifest meets the project's {rules}.");
+    }
+    for v in &review.violations {
+        let found = match &v.actual {
+            Some(value) => format!("is {}", code(value)),
+            None => "is missing".to_string(),
+        };
+        let _ = writeln!(
+            text,
+            "- ⛔ {} {}: {} {found} — {}",
+            code(&v.id),
+            code(&one_line(&v.document)),
+            code(&v.path),
+            escape_text(&one_line(&v.message))
+        );
+    }
+    Some(Section::whole("the policy section", text))
+}
+
+/// Text on one line: line breaks become spaces (a message must not start a Markdown block).
+fn one_line(s: &str) -> String {
+    s.split(['\n', '\r']).collect::<Vec<_>>().join(" ")
 }
 
 fn risk_section(review: &Review) -> Option<Section> {
@@ -808,6 +877,22 @@ fn outputs_section(review: &Review) -> Option<Section> {
         "\n### Output changes\n\n| Output | Change | Before | After |\n|---|---|---|---|\n"
             .to_string(),
         items,
+    ))
+}
+
+fn files_section(review: &Review) -> Option<Section> {
+    let files = &review.summary.files;
+    if files.is_empty() {
+        return None;
+    }
+    Some(Section::list(
+        "the decoded files",
+        "decoded files",
+        filediff::section_head(files.len()),
+        files
+            .iter()
+            .map(|f| filediff::markdown_item(review, f))
+            .collect(),
     ))
 }
 

@@ -13,10 +13,12 @@
 //! docs/review.md. `apply` refuses protected deletions through [`effective_rules`](protect::effective_rules) and
 //! [`protected_changes`](protect::protected_changes).
 
+pub(crate) mod filediff;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub(crate) mod json;
 pub(crate) mod markdown;
+pub(crate) mod policy;
 pub(crate) mod protect;
 pub(crate) mod report;
 pub(crate) mod request;

@@ -10,6 +10,8 @@ pub(crate) const EXIT_NO_CHANGES: i32 = crate::error::exit::OK;
 pub(crate) const EXIT_CHANGES: i32 = crate::error::exit::CHANGES;
 /// Exit status: the plan destroys or replaces a protected resource.
 pub(crate) const EXIT_PROTECTED: i32 = crate::error::exit::PROTECTED;
+/// Exit status: the manifest breaks a policy rule (whatever the plan changes).
+pub(crate) const EXIT_POLICY: i32 = crate::error::exit::POLICY;
 
 /// The rules in force: the `[review] protect` rules first (their reasons win), then kopsform's
 /// defaults unless `protect-defaults = false`.
@@ -245,6 +247,7 @@ mod tests {
         let off = ReviewConfig {
             protect: Vec::new(),
             protect_defaults: false,
+            policy: Vec::new(),
         };
         assert!(protected_changes(&s, &effective_rules(&off)).is_empty());
     }
@@ -258,6 +261,7 @@ mod tests {
                 reason: Some("the state".into()),
             }],
             protect_defaults: true,
+            policy: Vec::new(),
         };
         let s = summary(&rc("aws_s3_bucket.state", r#"["delete"]"#));
         let protected = protected_changes(&s, &effective_rules(&config));

@@ -6,8 +6,10 @@ use crate::plan::summary::{Action, PlanSummary, ResourceChange};
 use crate::project::schema::ProtectRule;
 use crate::tools::kops::GroupStatus;
 
+use super::policy::Violation;
 use super::protect::{
-    EXIT_CHANGES, EXIT_NO_CHANGES, ProtectedChange, exit_status, protected_of, protection,
+    EXIT_CHANGES, EXIT_NO_CHANGES, EXIT_POLICY, ProtectedChange, exit_status, protected_of,
+    protection,
 };
 use super::spec::{Rule, SpecDiff};
 
@@ -23,6 +25,10 @@ pub(crate) struct Review {
     pub(crate) cluster_named: bool,
     pub(crate) rolling_update: Option<Vec<GroupStatus>>,
     pub(crate) exit_status: i32,
+    /// How many `[[review.policy]]` rules were evaluated on the manifest (0: none).
+    pub(crate) policy_rules: usize,
+    /// The documents of the manifest that break a policy rule.
+    pub(crate) violations: Vec<Violation>,
     /// The plan's second pass, when the changes' attribute rows are not in `summary` (a large
     /// plan's rows are made and written one change at a time).
     pub(super) rows: Option<plan::read::Rows>,
@@ -48,6 +54,8 @@ impl Review {
             cluster: cluster.unwrap_or_else(|| "default".to_string()),
             rolling_update,
             exit_status,
+            policy_rules: 0,
+            violations: Vec::new(),
             rows: None,
             spec: None,
         }
@@ -71,6 +79,17 @@ impl Review {
             self.exit_status = EXIT_CHANGES;
         }
         self.spec = Some(spec);
+        self
+    }
+
+    /// The policy verdict: `rules` rules were evaluated and found `violations`; any violation makes
+    /// the exit status 5, whatever the plan changes.
+    pub(crate) fn with_policy(mut self, rules: usize, violations: Vec<Violation>) -> Review {
+        if !violations.is_empty() {
+            self.exit_status = EXIT_POLICY;
+        }
+        self.policy_rules = rules;
+        self.violations = violations;
         self
     }
 
@@ -102,7 +121,6 @@ impl Review {
 /// resource after that with dots as dashes (upup/pkg/fi/cloudup/terraformWriter/writer.go,
 /// sanitizeName); the offline sandbox's stand-ins are `terraform_data.aws_launch_template_<name>`.
 pub(super) fn launch_template_changes(review: &Review) -> Vec<(String, String)> {
-    let suffix = format!("-{}", review.cluster.replace('.', "-"));
     review
         .summary
         .changes
@@ -126,14 +144,22 @@ pub(super) fn launch_template_changes(review: &Review) -> Vec<(String, String)> 
             } else {
                 return None;
             };
-            let group = match name.strip_suffix(&suffix).filter(|_| review.cluster_named) {
-                Some(rest) => rest
-                    .strip_suffix("-masters")
-                    .or_else(|| rest.strip_suffix("-apiservers"))
-                    .unwrap_or(rest),
-                None => name,
-            };
-            Some((group.to_string(), c.address.clone()))
+            Some((launch_template_group(review, name), c.address.clone()))
         })
         .collect()
+}
+
+/// The instance group of the launch template kops names `name` (the Terraform resource name):
+/// `<ig>-<cluster>`, `<ig>-masters-<cluster>` or `<ig>-apiservers-<cluster>` with dots as
+/// dashes; the whole name when the review names no cluster.
+pub(super) fn launch_template_group(review: &Review, name: &str) -> String {
+    let suffix = format!("-{}", review.cluster.replace('.', "-"));
+    let group = match name.strip_suffix(&suffix).filter(|_| review.cluster_named) {
+        Some(rest) => rest
+            .strip_suffix("-masters")
+            .or_else(|| rest.strip_suffix("-apiservers"))
+            .unwrap_or(rest),
+        None => name,
+    };
+    group.to_string()
 }

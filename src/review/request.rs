@@ -45,6 +45,8 @@ pub(crate) struct Request {
     /// The live spec (a copy of the state store from before `kops replace`) and the manifest,
     /// for the "kops spec changes" section.
     pub(crate) spec: Option<SpecFiles>,
+    /// The rendered manifest (cluster.yml) the `[[review.policy]]` rules are evaluated on.
+    pub(crate) manifest: Option<PathBuf>,
     /// The secrets kopsform has learned (sensitive outputs, secret variables): a plan value
     /// holding one is hidden even where Terraform does not mark it sensitive, and the review is
     /// masked with them as it is written.
@@ -58,7 +60,8 @@ pub(crate) enum Format {
     Json,
 }
 
-/// Runs `kopsform review`; returns the exit status (0 no changes, 2 changes, 3 protected). With
+/// Runs `kopsform review`; returns the exit status (0 no changes, 2 changes, 3 protected, 5 a
+/// policy rule broken). With
 /// `json_out`, the JSON form is written there too (the `review` builtin's `json` key). The
 /// project's rules were checked when it was loaded; the built-in ones are constant.
 pub(crate) fn run(
@@ -73,7 +76,27 @@ pub(crate) fn run(
         || "terraform".to_string(),
         |p| p.tool_or_default("terraform"),
     );
-    let opened = plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?;
+    let policy = &config.policy;
+    // Read before the plan: a missing manifest fails fast, and a rule is never skipped silently.
+    let violations = match (&args.manifest, policy.is_empty()) {
+        // No rules: the manifest is not read.
+        (_, true) => Vec::new(),
+        (Some(path), false) => {
+            super::policy::evaluate(policy, &super::policy::read_manifest(path)?, &args.secrets)
+        }
+        (None, false) => {
+            return Err(UserError::new(format!(
+                "{}: {} [[review.policy]] rule{} to evaluate on the rendered manifest, and no manifest given: pass --manifest FILE (the review step's `manifest`, its cluster.yml)",
+                project.map_or_else(
+                    || "tasks.toml".to_string(),
+                    |p| p.file.display().to_string()
+                ),
+                policy.len(),
+                if policy.len() == 1 { "" } else { "s" }
+            )));
+        }
+    };
+    let opened = plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?.with_files();
     let rolling_update = match &args.rolling_update {
         Some(path) => Some(read_rolling_update(path)?),
         None => None,
@@ -85,6 +108,8 @@ pub(crate) fn run(
     if let Some(files) = &args.spec {
         review = review.with_spec(super::spec::read(files, &args.secrets)?);
     }
+    // After the spec: a broken policy rule is status 5 whatever else changes.
+    let review = review.with_policy(policy.len(), violations);
     let masks = &args.secrets;
     if let Some(path) = json_out {
         crate::atomic::write_with(path, PRIVATE, &mut |w| write_json(&review, masks, w))?;

@@ -424,6 +424,19 @@ impl<'p> Runner<'p> {
         env: &[(String, String)],
     ) -> Result<(), UserError> {
         let plan_path = self.project.path(plan);
+        // `--approval`: the addresses it allows hold for the plan it approved, and no other.
+        if let Some(approved) = &self.options.approved_plan {
+            let now = seal::hash_path(&plan_path)?;
+            if *approved != now {
+                return Err(UserError::new(format!(
+                    "refusing to apply {plan}: the approval is of plan sha256:{approved}, this plan is sha256:{now}; the plan was made again since it was approved: review this one and have it approved"
+                )));
+            }
+            progress!(
+                "{prefix}{plan} is the approved plan (sha256 {})",
+                &now[..12.min(now.len())]
+            );
+        }
         let terraform = self.project.tool_or_default("terraform");
         let text = crate::plan::read::read_json(&plan_path, &terraform, env)?;
         // The `terraform apply` of this plan that follows needs its secrets: learn them now
@@ -473,6 +486,7 @@ impl<'p> Runner<'p> {
             target,
             json,
             spec,
+            manifest,
         } = step
         else {
             return Ok(());
@@ -501,6 +515,7 @@ impl<'p> Runner<'p> {
                 live: self.project.path(&s.live),
                 manifest: self.project.path(&s.manifest),
             }),
+            manifest: manifest.as_deref().map(|m| self.project.path(m)),
             // What this run learned: sensitive outputs and secret variables reach plan values
             // that Terraform does not mark sensitive.
             secrets: self.redactor.masks(),
@@ -510,6 +525,7 @@ impl<'p> Runner<'p> {
         let verdict = match code {
             crate::review::protect::EXIT_NO_CHANGES => "no changes",
             crate::review::protect::EXIT_PROTECTED => "changes, some to PROTECTED resources",
+            crate::review::protect::EXIT_POLICY => "a POLICY rule is broken",
             _ => "changes",
         };
         progress!("{prefix}review of {plan} written to {out}: {verdict}");

@@ -81,6 +81,7 @@ impl<'p> Runner<'p> {
                     target,
                     json,
                     spec,
+                    manifest,
                 } => Builtin::Review {
                     plan: one(plan)?,
                     out: one(out)?,
@@ -94,6 +95,7 @@ impl<'p> Runner<'p> {
                         }),
                         None => None,
                     },
+                    manifest: manifest.as_ref().map(&mut one).transpose()?,
                 },
                 Builtin::PruneInstanceGroups { manifest } => Builtin::PruneInstanceGroups {
                     manifest: one(manifest)?,

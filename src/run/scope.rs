@@ -25,6 +25,8 @@ pub(crate) struct RunOptions {
     pub(crate) fail_on_update: bool,
     /// Protected addresses the user allows a plan to delete or replace.
     pub(crate) allow_destroy: Vec<String>,
+    /// `--approval`: the sha256 of the only plan this run may apply (or check for protection).
+    pub(crate) approved_plan: Option<String>,
     /// How long to wait for another run's cluster lock.
     pub(crate) lock_timeout: Duration,
     /// Run tasks even when they are up to date.
