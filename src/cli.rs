@@ -457,6 +457,13 @@ pub(crate) struct ReviewArgs {
     /// The saved stdout of `kops rolling-update cluster` (dry run), for its verdict
     #[arg(long, value_name = "FILE")]
     pub(crate) rolling_update: Option<PathBuf>,
+    /// A copy of the state store taken before `kops replace` (the folder holding
+    /// `<cluster>/config`): the live spec for the "kops spec changes" section
+    #[arg(long, value_name = "DIR", requires = "spec_manifest")]
+    pub(crate) spec_live: Option<PathBuf>,
+    /// The manifest `kops replace` was given (cluster.yml), compared with --spec-live
+    #[arg(long, value_name = "FILE", requires = "spec_live")]
+    pub(crate) spec_manifest: Option<PathBuf>,
     /// The rendered manifest (cluster.yml) the [[review.policy]] rules of tasks.toml are evaluated on
     #[arg(long, value_name = "FILE")]
     pub(crate) manifest: Option<PathBuf>,
@@ -487,6 +494,13 @@ impl ReviewArgs {
             full_report: self.full_report.clone(),
             cluster: self.cluster.clone(),
             rolling_update: self.rolling_update.clone(),
+            spec: match (&self.spec_live, &self.spec_manifest) {
+                (Some(live), Some(manifest)) => Some(crate::review::spec::SpecFiles {
+                    live: live.clone(),
+                    manifest: manifest.clone(),
+                }),
+                _ => None,
+            },
             manifest: self.manifest.clone(),
             // The command learns them (commands::review), the parser knows none.
             secrets: Default::default(),

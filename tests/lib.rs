@@ -38,6 +38,7 @@ mod review_files;
 mod running;
 mod sandbox;
 mod secrets;
+mod spec_review;
 mod template;
 mod tofu;
 mod transcripts;

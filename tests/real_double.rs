@@ -669,6 +669,68 @@ No rolling-update required.
     assert_eq!(nodes.len(), 10, "{}", validate.stdout);
     assert!(!validate.stdout.contains("failures"), "{}", validate.stdout);
 
+    // `delete instancegroup --yes` of one control-plane group of three (pkg/instancegroups/delete.go,
+    // awsup/aws_cloud.go `deleteGroup`): its Auto Scaling group and launch template leave moto, the
+    // other groups stay, and the state store no longer holds it.
+    let pruned = b.kops(&[
+        "delete",
+        "instancegroup",
+        "master-us-test-1c",
+        "--name",
+        b.cluster,
+        "--yes",
+    ]);
+    b.expect_success(&pruned, "delete instancegroup --yes");
+    assert_eq!(
+        pruned.stdout,
+        "InstanceGroup \"master-us-test-1c\" found for deletion\n\nDeleted InstanceGroup: \"master-us-test-1c\"\n"
+    );
+    let templates = b.p.tool(
+        ".",
+        "aws",
+        &[
+            "ec2",
+            "describe-launch-templates",
+            "--query",
+            "LaunchTemplates[].LaunchTemplateName",
+            "--output",
+            "text",
+        ],
+    );
+    templates.success();
+    let mut templates: Vec<&str> = templates.stdout.split_whitespace().collect();
+    templates.sort();
+    assert_eq!(
+        templates,
+        [
+            "master-us-test-1a.masters.ha.example.com",
+            "master-us-test-1b.masters.ha.example.com",
+            "nodes.ha.example.com"
+        ]
+    );
+    let rolled = b.kops(&["rolling-update", "cluster", b.cluster, "--cloudonly"]);
+    rolled.success();
+    assert_eq!(
+        rolled.stdout,
+        "\
+NAME\t\t\tSTATUS\tNEEDUPDATE\tREADY\tMIN\tTARGET\tMAX
+master-us-test-1a\tReady\t0\t\t1\t1\t1\t1
+master-us-test-1b\tReady\t0\t\t1\t1\t1\t1
+nodes\t\t\tReady\t0\t\t2\t2\t2\t2
+
+No rolling-update required.
+"
+    );
+    let gone = b.kops(&[
+        "get",
+        "instancegroups",
+        "master-us-test-1c",
+        "--name",
+        b.cluster,
+    ]);
+    assert_eq!(gone.code, 1, "{}", gone.show());
+    gone.stderr_has("Error: instancegroup not found \"master-us-test-1c\"");
+
     let deleted = b.kops(&["delete", "cluster", b.cluster, "--yes"]);
     b.expect_success(&deleted, "delete cluster --yes");
     deleted.stdout_has("\nDeleted cluster: \"ha.example.com\"\n");

@@ -278,6 +278,7 @@ cluster-validate            kops validate cluster
 kubecfg                     Export an admin kubeconfig to 2-kops/kubeconfig (mode 0600)
 cluster-rolling-update      kops rolling-update cluster, dry run: which instance groups need an update
 cluster-rolling-update-yes  kops rolling-update cluster --yes: replace the instances that need an update [confirm]
+prune-instancegroups        kops delete instancegroup --yes for each instance group in the state store but not in cluster.yml (kops replace never deletes one); each named with --allow-destroy instancegroup/NAME [confirm]
 destroy                     terraform destroy in 2-kops (the cluster's cloud resources) [confirm]
 cluster-destroy             kops delete cluster, dry run: what --yes would delete
 cluster-destroy-yes         kops delete cluster --yes: remaining cloud resources and the cluster's state store objects [confirm]
@@ -336,7 +337,7 @@ prerequisites-destroy       terraform destroy in 1-prerequisites (VPC, DNS zone,
     "confirm": null,
     "sources": [],
     "generates": [],
-    "steps": 13
+    "steps": 14
   },
   {
     "name": "init",
@@ -401,6 +402,17 @@ prerequisites-destroy       terraform destroy in 1-prerequisites (VPC, DNS zone,
     "desc": "kops rolling-update cluster --yes: replace the instances that need an update",
     "deps": [],
     "confirm": "Roll the instance groups that need an update?",
+    "sources": [],
+    "generates": [],
+    "steps": 1
+  },
+  {
+    "name": "prune-instancegroups",
+    "desc": "kops delete instancegroup --yes for each instance group in the state store but not in cluster.yml (kops replace never deletes one); each named with --allow-destroy instancegroup/NAME",
+    "deps": [
+      "cluster-template"
+    ],
+    "confirm": "Delete the instance groups that are in the state store but not in cluster.yml, with their cloud resources?",
     "sources": [],
     "generates": [],
     "steps": 1
@@ -1502,7 +1514,8 @@ fn transcript_of_the_review_of_a_kops_plan_in_json() {
       "instance_group": "nodes-minimal-aws-example-com",
       "address": "aws_launch_template.nodes-minimal-aws-example-com"
     }
-  ]
+  ],
+  "spec": null
 }
 "#,
         )

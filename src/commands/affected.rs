@@ -346,6 +346,8 @@ fn builtin_paths(builtin: &Builtin) -> Vec<(&String, bool)> {
         .map(|p| (p, false))
         .collect(),
         Builtin::Remove { paths } => paths.iter().map(|p| (p, false)).collect(),
+        // The rendered cluster.yml, made by its `cluster-template` dependency.
+        Builtin::PruneInstanceGroups { manifest } => vec![(manifest, false)],
     }
 }
 

@@ -530,6 +530,52 @@ steps = [{ render = ["c.yaml", "igs"], out = "o.yml", engine = "go", set = ["a=1
     }
 
     #[test]
+    fn the_review_takes_a_spec_table_and_prune_a_manifest() {
+        let config = parse(
+            "[tasks.a]\nsteps = [{ builtin = \"review\", plan = \"p\", out = \"r.md\", spec = { live = \"l\", manifest = \"m.yml\" } }, { builtin = \"prune-instancegroups\", manifest = \"c.yml\" }]\n",
+        )
+        .unwrap();
+        let steps = &config.tasks["a"].steps;
+        assert!(matches!(
+            &steps[0],
+            Step::Builtin(Builtin::Review { spec: Some(s), .. }) if s.live == "l" && s.manifest == "m.yml"
+        ));
+        assert!(matches!(
+            &steps[1],
+            Step::Builtin(Builtin::PruneInstanceGroups { manifest }) if manifest == "c.yml"
+        ));
+        for (toml, expected) in [
+            (
+                "{ builtin = \"review\", plan = \"p\", out = \"r\", spec = { live = \"l\" } }",
+                "missing field `manifest`",
+            ),
+            (
+                "{ builtin = \"review\", plan = \"p\", out = \"r\", spec = { live = \"l\", manifest = \"m\", x = 1 } }",
+                "unknown field `x`",
+            ),
+            (
+                "{ builtin = \"prune-instancegroups\" }",
+                "the `prune-instancegroups` builtin needs `manifest`",
+            ),
+            (
+                "{ builtin = \"remove\", paths = [\"x\"], manifest = \"m\" }",
+                "`manifest` does not apply to the `remove` builtin",
+            ),
+            (
+                "{ builtin = \"prune-instancegroups\", manifest = \"m\", spec = { live = \"l\", manifest = \"m\" } }",
+                "`spec` does not apply to the `prune-instancegroups` builtin",
+            ),
+            (
+                "{ run = [\"kops\"], manifest = \"m\" }",
+                "`manifest` does not apply to a `run` step",
+            ),
+        ] {
+            let err = parse(&format!("[tasks.a]\nsteps = [{toml}]\n")).unwrap_err();
+            assert!(err.contains(expected), "{toml}: {err}");
+        }
+    }
+
+    #[test]
     fn generates_needs_sources() {
         let config = parse("[tasks.a]\ngenerates = [\"x\"]\n").unwrap();
         let err = check_tasks(&config).unwrap_err();

@@ -141,6 +141,8 @@ pub(crate) enum Builtin {
         rolling_update: Option<String>,
         target: Option<ReviewTarget>,
         json: Option<String>,
+        /// The live spec and the manifest, for the "kops spec changes" section.
+        spec: Option<SpecPaths>,
         /// The rendered manifest the `[[review.policy]]` rules are evaluated on.
         manifest: Option<String>,
         prerequisites: Option<String>,
@@ -149,12 +151,16 @@ pub(crate) enum Builtin {
     /// run renders with them instead of the applied ones. When one is unknown until apply, the
     /// rest of the task is deferred (only `review` and `remove` steps still run).
     PlannedOutputs { plan: String },
+    /// Delete the instance groups the state store holds and the manifest `manifest` does not
+    /// (`kops delete instancegroup NAME --yes` each), every one named by
+    /// `--allow-destroy instancegroup/NAME`.
+    PruneInstanceGroups { manifest: String },
     /// Remove files or folders of the project (e.g. a saved plan, which holds sensitive values).
     Remove { paths: Vec<String> },
 }
 
 impl Builtin {
-    pub(crate) const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `planned-outputs`, `review` and `remove`";
+    pub(crate) const NAMES: &'static str = "`show-outputs`, `provider-override`, `snapshot-state`, `copy`, `seal-plan`, `check-plan`, `check-protected`, `planned-outputs`, `review`, `prune-instancegroups` and `remove`";
 }
 
 /// One step of a task.
@@ -206,7 +212,8 @@ impl Step {
                 Builtin::ShowOutputs
                 | Builtin::CheckPlan { .. }
                 | Builtin::CheckProtected { .. }
-                | Builtin::PlannedOutputs { .. } => {
+                | Builtin::PlannedOutputs { .. }
+                | Builtin::PruneInstanceGroups { .. } => {
                     vec![]
                 }
                 Builtin::ProviderOverride { out } => {
@@ -347,10 +354,20 @@ struct StepTable {
     #[serde(rename = "for")]
     target: Option<ReviewTarget>,
     json: Option<String>,
+    spec: Option<SpecPaths>,
     manifest: Option<String>,
     #[serde(default)]
     paths: Vec<String>,
     prerequisites: Option<String>,
+}
+
+/// `spec = { live = "...", manifest = "..." }` of a `review` step: a copy of the state store
+/// taken before `kops replace` wrote into it, and the manifest it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SpecPaths {
+    pub(crate) live: String,
+    pub(crate) manifest: String,
 }
 
 impl StepTable {
@@ -403,6 +420,8 @@ impl StepTable {
                 ("rolling-update", self.rolling_update.is_some()),
                 ("for", self.target.is_some()),
                 ("json", self.json.is_some()),
+                ("spec", self.spec.is_some()),
+                ("manifest", self.manifest.is_some()),
                 ("paths", !self.paths.is_empty()),
                 ("prerequisites", self.prerequisites.is_some()),
             ] {
@@ -464,6 +483,7 @@ impl StepTable {
         not_for("builtin", "check", self.check.is_some())?;
         let name = self.builtin.unwrap_or_default();
         let (out, from, plan, inputs) = (self.out, self.from, self.plan, self.inputs);
+        let spec = self.spec;
         let (rolling_update, target, json, paths, manifest) = (
             self.rolling_update,
             self.target,
@@ -489,7 +509,9 @@ impl StepTable {
                 "json",
                 "manifest",
                 "prerequisites",
+                "spec",
             ],
+            "prune-instancegroups" => &["manifest"],
             "remove" => &["paths"],
             other => {
                 let names: Vec<String> = Builtin::NAMES
@@ -513,6 +535,7 @@ impl StepTable {
             ("rolling-update", rolling_update.is_some()),
             ("for", target.is_some()),
             ("json", json.is_some()),
+            ("spec", spec.is_some()),
             ("manifest", manifest.is_some()),
             ("paths", !paths.is_empty()),
             ("prerequisites", prerequisites.is_some()),
@@ -550,12 +573,16 @@ impl StepTable {
                 return Err("the `remove` builtin needs `paths`, the files to remove".to_string());
             }
             "remove" => Builtin::Remove { paths },
+            "prune-instancegroups" => Builtin::PruneInstanceGroups {
+                manifest: need("manifest", manifest)?,
+            },
             _ => Builtin::Review {
                 plan: need("plan", plan)?,
                 out: need("out", out)?,
                 rolling_update,
                 target,
                 json,
+                spec,
                 manifest,
                 prerequisites,
             },

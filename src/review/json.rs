@@ -17,6 +17,7 @@ use crate::tools::kops::GroupStatus;
 
 use super::filediff;
 use super::report::{Review, launch_template_changes};
+use super::spec::SpecDiff;
 use super::words::{Style, reasons, rolling_verdict};
 
 /// Version of the JSON output's schema (docs/review.md); bumped only for incompatible changes.
@@ -209,6 +210,8 @@ impl Document<'_> {
             "launch_template_changes",
             &self.masked(Value::Array(launch_templates)),
         )?;
+        let spec = review.spec.as_ref().map(spec_json);
+        Self::entry(out, false, "spec", &self.masked(json!(spec)))?;
         if let Some(d) = &review.deferred {
             let deferred = json!({"plan": d.plan, "outputs": d.outputs, "reason": d.reason()});
             Self::entry(out, false, "cluster_plan_deferred", &self.masked(deferred))?;
@@ -285,6 +288,26 @@ impl Document<'_> {
         out.write_all(if first { b"[]" } else { b"\n  ]" })?;
         Ok(())
     }
+}
+
+/// The kops spec changes (docs/review.md, "The JSON").
+fn spec_json(spec: &SpecDiff) -> Value {
+    json!({
+        "changed": !spec.is_empty(),
+        "cluster": spec.cluster,
+        "cluster_new": spec.cluster_new,
+        "added_instance_groups": spec.added,
+        "removed_instance_groups": spec.removed,
+        "changes": spec.changes.iter().map(|c| json!({
+            "object": c.object,
+            "path": c.path,
+            "full_path": SpecDiff::full_path(c),
+            "before": c.before.as_ref().map(Shown::to_string),
+            "after": c.after.as_ref().map(Shown::to_string),
+            "rolling_update": c.groups,
+            "rolling_rule": c.rule.as_str(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// `value` pretty-printed as serde_json prints it `level` levels deep.

@@ -11,6 +11,7 @@ use crate::plan::summary::{Action, AttributeChange, ResourceChange, Shown};
 use super::filediff;
 use super::protect::RULE_PREFIX;
 use super::report::{Review, launch_template_changes};
+use super::spec::{Rule, SpecDiff};
 use super::words::{Style, action_words, code, push_cell, push_code, reasons, rolling_verdict};
 
 /// Where the full review is, named when the budget cut one.
@@ -208,10 +209,15 @@ impl<'r> Layout<'r> {
             policy_section(review),
             risk_section(review),
             rolling_section(review),
+            spec_summary_section(review),
         ];
         // The decoded files are written first but cut first (they are the longest and each
-        // has a hash line in the details).
+        // has a hash line in the details); the table of spec paths stays right under its
+        // summary, before them.
+        let spec_table = spec_table_section(review);
+        let after_spec_table = usize::from(spec_table.is_some());
         let optional = [
+            spec_table,
             types_section(review),
             drift_section(review),
             outputs_section(review),
@@ -221,8 +227,10 @@ impl<'r> Layout<'r> {
         ];
         let optional: Vec<Section> = optional.into_iter().flatten().collect();
         let mut display: Vec<usize> = (0..optional.len()).collect();
-        if !review.summary.files.is_empty() {
-            display.rotate_right(1);
+        if !review.summary.files.is_empty()
+            && let Some(files) = display.pop()
+        {
+            display.insert(after_spec_table, files);
         }
         let kept: Vec<Section> = kept.into_iter().flatten().collect();
         let prerequisites = match &review.prerequisites {
@@ -664,6 +672,129 @@ fn rolling_section(review: &Review) -> Option<Section> {
         }
     }
     Some(Section::whole("the rolling update", text))
+}
+
+/// The kops spec changes in short, kept whole: how many paths changed, the instance groups added,
+/// and loudly the ones removed from the manifest that `kops replace` leaves in place.
+fn spec_summary_section(review: &Review) -> Option<Section> {
+    let spec = review.spec.as_ref()?;
+    let mut text = String::from("\n### kops spec changes\n\n");
+    if spec.is_empty() {
+        text.push_str(
+            "No spec changes: the state store holds the Cluster and instance groups this manifest describes.\n",
+        );
+        return Some(Section::whole("the kops spec changes", text));
+    }
+    let names = |groups: &[String]| -> String {
+        groups
+            .iter()
+            .map(|g| code(&spec_name(g)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if spec.cluster_new {
+        let _ = writeln!(
+            text,
+            "- The state store holds no Cluster {} yet: `kops replace` creates it.",
+            code(&spec_name(&spec.cluster))
+        );
+    }
+    if !spec.added.is_empty() {
+        let _ = writeln!(text, "- Instance groups added: {}.", names(&spec.added));
+    }
+    if !spec.removed.is_empty() {
+        let n = spec.removed.len();
+        let allow: Vec<String> = spec
+            .removed
+            .iter()
+            .map(|g| format!("--allow-destroy instancegroup/{}", spec_name(g)))
+            .collect();
+        let _ = writeln!(
+            text,
+            "- ⚠️ **Instance group{} removed from the manifest but still in the state store: {}.** `kops replace` never deletes an instance group: {} and {} instances stay until the `prune-instancegroups` task deletes {} ({}).",
+            if n == 1 { "" } else { "s" },
+            names(&spec.removed),
+            if n == 1 { "it" } else { "they" },
+            if n == 1 { "its" } else { "their" },
+            if n == 1 { "it" } else { "them" },
+            code(&allow.join(" "))
+        );
+    }
+    let n = spec.changes.len();
+    if n == 0 {
+        text.push_str("- No path of a Cluster or instance group kept in the manifest changed.\n");
+    } else {
+        let _ = writeln!(
+            text,
+            "- {n} path{} changed (live state store → manifest); a Cluster change rolls the groups whose launch template this plan changes, an instance group's change rolls that group (minSize and maxSize only resize it).",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    Some(Section::whole("the kops spec changes", text))
+}
+
+/// The changed paths, one row each: what a budget cuts.
+fn spec_table_section(review: &Review) -> Option<Section> {
+    let spec = review.spec.as_ref()?;
+    if spec.changes.is_empty() {
+        return None;
+    }
+    let items = spec
+        .changes
+        .iter()
+        .map(|c| {
+            let mut row = String::from("| ");
+            push_code(&mut row, &SpecDiff::full_path(c), true);
+            row.push_str(" | ");
+            push_spec_value(&mut row, c.before.as_ref());
+            row.push_str(" | ");
+            push_spec_value(&mut row, c.after.as_ref());
+            row.push_str(" | ");
+            if c.groups.is_empty() {
+                row.push_str(match c.rule {
+                    Rule::Resize => "none (resizes the group)",
+                    _ => "none in this plan",
+                });
+            } else {
+                let names: Vec<String> = c.groups.iter().map(|g| spec_name(g)).collect();
+                for (i, g) in names.iter().enumerate() {
+                    if i > 0 {
+                        row.push_str(", ");
+                    }
+                    push_code(&mut row, g, true);
+                }
+            }
+            row.push_str(" |\n");
+            row
+        })
+        .collect();
+    Some(Section::list(
+        "the kops spec paths",
+        "kops spec paths",
+        "\n| Path | Live | Manifest | Rolling update |\n|---|---|---|---|\n".to_string(),
+        items,
+    ))
+}
+
+/// A spec value in a cell: `(none)` for a side that does not have the path.
+fn push_spec_value(text: &mut String, shown: Option<&Shown>) {
+    match shown {
+        None => text.push_str("(none)"),
+        Some(_) => push_shown_cell(text, shown),
+    }
+}
+
+/// A cluster or group name as the review shows it: JSON-quoted unless plain.
+fn spec_name(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        name.to_string()
+    } else {
+        serde_json::to_string(name).unwrap_or_default()
+    }
 }
 
 /// Per resource type: create, update, replace, delete, and the rest in words.
@@ -1252,6 +1383,46 @@ mod tests {
             full.matches("<details><summary><b>").count(),
             401,
             "the full copy has every change"
+        );
+    }
+
+    #[test]
+    fn odd_group_and_cluster_names_stay_on_their_line() {
+        use crate::review::spec::{SpecChange, SpecDiff};
+        let spec = SpecDiff {
+            cluster: "c\n## x".into(),
+            cluster_new: true,
+            changes: vec![SpecChange {
+                object: "InstanceGroup/\"a\\nb\"".into(),
+                path: "spec.x".into(),
+                before: None,
+                after: Some(Shown::Value("1".into())),
+                rule: Rule::OwnGroup,
+                groups: vec!["a\nb|`".into()],
+            }],
+            added: vec!["new\n- [x](http://e)".into()],
+            removed: vec!["old\n<b>`".into()],
+        };
+        let review = Review::new(summary(""), &[], None, None).with_spec(spec);
+        let text = render_markdown(&review, None, &FullReport::Rerun)
+            .unwrap()
+            .text;
+        let section = &text[text.find("### kops spec changes").unwrap()..];
+        let lines: Vec<&str> = section.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "### kops spec changes",
+                "",
+                "- The state store holds no Cluster `\"c\\n## x\"` yet: `kops replace` creates it.",
+                "- Instance groups added: `\"new\\n- [x](http://e)\"`.",
+                "- ⚠️ **Instance group removed from the manifest but still in the state store: ``\"old\\n<b>`\"``.** `kops replace` never deletes an instance group: it and its instances stay until the `prune-instancegroups` task deletes it (``--allow-destroy instancegroup/\"old\\n<b>`\"``).",
+                "- 1 path changed (live state store → manifest); a Cluster change rolls the groups whose launch template this plan changes, an instance group's change rolls that group (minSize and maxSize only resize it).",
+                "",
+                "| Path | Live | Manifest | Rolling update |",
+                "|---|---|---|---|",
+                "| `InstanceGroup/\"a\\nb\".spec.x` | (none) | `1` | ``\"a\\nb\\|`\"`` |",
+            ]
         );
     }
 

@@ -22,4 +22,5 @@ pub(crate) mod policy;
 pub(crate) mod protect;
 pub(crate) mod report;
 pub(crate) mod request;
+pub(crate) mod spec;
 pub(crate) mod words;

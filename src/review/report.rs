@@ -7,7 +7,11 @@ use crate::project::schema::ProtectRule;
 use crate::tools::kops::GroupStatus;
 
 use super::policy::Violation;
-use super::protect::{EXIT_POLICY, ProtectedChange, exit_status, protected_of, protection};
+use super::protect::{
+    EXIT_CHANGES, EXIT_NO_CHANGES, EXIT_POLICY, ProtectedChange, exit_status, protected_of,
+    protection,
+};
+use super::spec::{Rule, SpecDiff};
 
 /// Everything a rendering needs.
 pub(crate) struct Review {
@@ -34,6 +38,8 @@ pub(crate) struct Review {
     pub(crate) prerequisites: Option<Box<Review>>,
     /// The cluster's plan waits for the prerequisites' apply (`planned-outputs`): why.
     pub(crate) deferred: Option<crate::values::planned::Deferral>,
+    /// The live kops spec against the new manifest, when the review was given both.
+    pub(crate) spec: Option<SpecDiff>,
 }
 
 impl Review {
@@ -60,7 +66,29 @@ impl Review {
             part: None,
             prerequisites: None,
             deferred: None,
+            spec: None,
         }
+    }
+
+    /// Adds the kops spec changes, each tied to the instance groups that need a rolling update
+    /// for it: a Cluster change to the groups whose launch template this plan changes (its own
+    /// group for an InstanceGroup change was set when it was read). Spec changes with no plan
+    /// change (an instance group left out of the manifest) still make the status "changes".
+    pub(crate) fn with_spec(mut self, mut spec: SpecDiff) -> Review {
+        let templates: Vec<String> = launch_template_changes(&self)
+            .into_iter()
+            .map(|(group, _)| group)
+            .collect();
+        for change in &mut spec.changes {
+            if change.rule == Rule::LaunchTemplates {
+                change.groups = templates.clone();
+            }
+        }
+        if self.exit_status == EXIT_NO_CHANGES && !spec.is_empty() {
+            self.exit_status = EXIT_CHANGES;
+        }
+        self.spec = Some(spec);
+        self
     }
 
     /// The policy verdict: `rules` rules were evaluated and found `violations`; any violation makes

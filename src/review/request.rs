@@ -17,6 +17,7 @@ use super::json::write_json;
 use super::markdown::{FullReport, Layout};
 use super::protect::effective_rules;
 use super::report::Review;
+use super::spec::SpecFiles;
 
 /// The comment size limits of the platforms (characters).
 pub(crate) const GITHUB_MAX_CHARS: usize = 65_536;
@@ -41,6 +42,9 @@ pub(crate) struct Request {
     pub(crate) cluster: Option<String>,
     /// The saved stdout of `kops rolling-update cluster` (dry run).
     pub(crate) rolling_update: Option<PathBuf>,
+    /// The live spec (a copy of the state store from before `kops replace`) and the manifest,
+    /// for the "kops spec changes" section.
+    pub(crate) spec: Option<SpecFiles>,
     /// The rendered manifest (cluster.yml) the `[[review.policy]]` rules are evaluated on.
     pub(crate) manifest: Option<PathBuf>,
     /// The secrets kopsform has learned (sensitive outputs, secret variables): a plan value
@@ -145,8 +149,14 @@ pub(crate) fn run(
                 .with_rows(opened.rows)
         }
     }
-    .with_prerequisites(prerequisites, args.deferred.clone())
-    .with_policy(policy.len(), violations);
+    .with_prerequisites(prerequisites, args.deferred.clone());
+    // A deferred cluster has no manifest to compare either.
+    let mut review = review;
+    if let (Some(files), None) = (&args.spec, &args.deferred) {
+        review = review.with_spec(super::spec::read(files, &args.secrets)?);
+    }
+    // After the spec: a broken policy rule is status 5 whatever else changes.
+    let review = review.with_policy(policy.len(), violations);
     let masks = &args.secrets;
     if let Some(path) = json_out {
         crate::atomic::write_with(path, PRIVATE, &mut |w| write_json(&review, masks, w))?;

@@ -552,6 +552,7 @@ impl<'p> Runner<'p> {
             rolling_update,
             target,
             json,
+            spec,
             manifest,
             prerequisites,
         } = step
@@ -578,6 +579,10 @@ impl<'p> Runner<'p> {
             }),
             cluster,
             rolling_update: rolling_update.map(|r| self.project.path(r)),
+            spec: spec.as_ref().map(|s| crate::review::spec::SpecFiles {
+                live: self.project.path(&s.live),
+                manifest: self.project.path(&s.manifest),
+            }),
             manifest: manifest.as_deref().map(|m| self.project.path(m)),
             // What this run learned: sensitive outputs and secret variables reach plan values
             // that Terraform does not mark sensitive.
@@ -604,6 +609,96 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
+    /// `prune-instancegroups`: `kops delete instancegroup NAME --yes` for each instance group the
+    /// state store holds and `manifest` does not (`kops replace` never deletes one), each named by
+    /// `--allow-destroy instancegroup/NAME`; refused before any is deleted otherwise. A dry run
+    /// lists the commands.
+    pub(super) fn prune_instance_groups(
+        &mut self,
+        task_name: &str,
+        task: &Task,
+        prefix: &str,
+        manifest: &str,
+    ) -> Result<(), UserError> {
+        let values = self.values.get(&self.renderer)?;
+        let cluster = values.require_cluster(self.project)?;
+        let path = self.project.path(manifest);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            UserError::new(format!(
+                "{manifest}: cannot read the manifest: {e}; render it first (task cluster-template)"
+            ))
+        })?;
+        let documents = manifest::check(&text, &cluster.name)
+            .map_err(|e| UserError::new(format!("{manifest}: {e}")))?;
+        let wanted: Vec<&str> = documents
+            .iter()
+            .filter(|d| d.kind == "InstanceGroup")
+            .map(|d| d.name.as_str())
+            .collect();
+        let store = store::Store::parse(&cluster.state, &self.project.dir)?;
+        let aws = crate::statestore::store::Aws::of(self.project, self.cluster.as_ref());
+        let stored = store::instance_groups(&store, &cluster.name, &aws)?;
+        let removed: Vec<String> = stored
+            .into_iter()
+            .filter(|g| !wanted.contains(&g.as_str()))
+            .collect();
+        if removed.is_empty() {
+            progress!(
+                "{prefix}no instance group to delete: the state store holds only those of {manifest}"
+            );
+            return Ok(());
+        }
+        if let Some(odd) = removed.iter().find(|g| !instance_group_name(g)) {
+            return Err(UserError::new(format!(
+                "the state store holds an instance group named {}, which kopsform does not put on a command line (lower-case letters, digits, `-` and `.` only); nothing was deleted. Delete it with `kops delete instancegroup` yourself",
+                crate::text::shown_value(odd)
+            )));
+        }
+        let refused: Vec<String> = removed
+            .iter()
+            .map(|g| format!("{PRUNE_ADDRESS}{g}"))
+            .filter(|a| !self.options.allow_destroy.contains(a))
+            .collect();
+        if !refused.is_empty() && !self.options.dry_run {
+            return Err(UserError::new(format!(
+                "refusing to delete instance groups that are in the state store but not in {manifest}:\n{}\nIf that is intended, name each one: --allow-destroy {PRUNE_ADDRESS}NAME; nothing was deleted",
+                refused
+                    .iter()
+                    .map(|a| format!("  {a}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )));
+        }
+        for group in &removed {
+            let address = format!("{PRUNE_ADDRESS}{group}");
+            if self.options.dry_run && refused.contains(&address) {
+                notice!(
+                    "{prefix}{address} is not named by --allow-destroy: the run would refuse to delete it"
+                );
+            } else if !self.options.dry_run {
+                notice!("{prefix}allowed by --allow-destroy: {address}");
+            }
+            let cmd = crate::project::task::CommandStep {
+                argv: [
+                    "kops",
+                    "delete",
+                    "instancegroup",
+                    group,
+                    "--name",
+                    "{{cluster.name}}",
+                    "--state",
+                    "{{cluster.state}}",
+                    "--yes",
+                ]
+                .map(str::to_string)
+                .to_vec(),
+                ..Default::default()
+            };
+            self.run_command(task_name, task, &cmd, prefix)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn remove(&mut self, prefix: &str, paths: &[String]) -> Result<(), UserError> {
         // Each path was checked by `guard_targets` before the step started.
         for rel in paths {
@@ -627,6 +722,21 @@ impl<'p> Runner<'p> {
     }
 }
 
+/// How `--allow-destroy` names an instance group for `prune-instancegroups`.
+pub(crate) const PRUNE_ADDRESS: &str = "instancegroup/";
+
+/// A name kopsform puts on kops's command line (and into an argument template): a DNS-1123
+/// subdomain, as Kubernetes object names are; `{{`, blanks or a leading `-` cannot occur.
+fn instance_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 /// Whether the Terraform files beside the override (kops's `kubernetes.tf`; every `*.tf` that is
 /// not itself an override file, as Terraform reads them) configure the `aws.files` provider.
 fn kops_files_provider(dir: &std::path::Path) -> provider_override::FilesProvider {
@@ -646,5 +756,31 @@ fn kops_files_provider(dir: &std::path::Path) -> provider_override::FilesProvide
         provider_override::FilesProvider::Declared
     } else {
         provider_override::FilesProvider::Absent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::instance_group_name;
+
+    #[test]
+    fn only_dns_names_reach_the_kops_command_line() {
+        for ok in ["nodes", "control-plane-eu-west-1a", "a.b", "0"] {
+            assert!(instance_group_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-yes",
+            "Nodes",
+            "a b",
+            "{{env.X}}",
+            "a/b",
+            "a\nb",
+            "nodes-",
+            ".a",
+            &"a".repeat(254),
+        ] {
+            assert!(!instance_group_name(bad), "{bad:?}");
+        }
     }
 }

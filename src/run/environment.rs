@@ -81,6 +81,7 @@ impl<'p> Runner<'p> {
                     rolling_update,
                     target,
                     json,
+                    spec,
                     manifest,
                     prerequisites,
                 } => Builtin::Review {
@@ -89,8 +90,18 @@ impl<'p> Runner<'p> {
                     rolling_update: rolling_update.as_ref().map(&mut one).transpose()?,
                     target: *target,
                     json: json.as_ref().map(&mut one).transpose()?,
+                    spec: match spec {
+                        Some(s) => Some(crate::project::task::SpecPaths {
+                            live: one(&s.live)?,
+                            manifest: one(&s.manifest)?,
+                        }),
+                        None => None,
+                    },
                     manifest: manifest.as_ref().map(&mut one).transpose()?,
                     prerequisites: prerequisites.as_ref().map(&mut one).transpose()?,
+                },
+                Builtin::PruneInstanceGroups { manifest } => Builtin::PruneInstanceGroups {
+                    manifest: one(manifest)?,
                 },
                 Builtin::Remove { paths } => Builtin::Remove {
                     paths: paths.iter().map(&mut one).collect::<Result<_, _>>()?,

@@ -177,6 +177,11 @@ fn check_pins(
                 }
             }
             Step::Builtin(Builtin::SnapshotState { .. }) => add("aws"),
+            Step::Builtin(Builtin::PruneInstanceGroups { .. }) => {
+                add("aws");
+                add("kops");
+                add("terraform");
+            }
             Step::Render(_)
             | Step::Builtin(
                 Builtin::ShowOutputs

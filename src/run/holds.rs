@@ -28,6 +28,9 @@ impl<'p> Runner<'p> {
         }
         let layer = self.project.path(&self.values.prerequisites_dir());
         task.steps.iter().any(|step| {
+            if matches!(step, Step::Builtin(Builtin::PruneInstanceGroups { .. })) {
+                return true;
+            }
             let Step::Command(c) = step else { return false };
             if self.project.is_tool(&c.argv[0], "kops") {
                 KopsArgs::parse(&c.argv[1..]).changes_cluster()

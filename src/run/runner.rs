@@ -234,6 +234,9 @@ impl<'p> Runner<'p> {
                     self.review(&prefix, review, &env)?
                 }
                 Step::Builtin(Builtin::Remove { paths }) => self.remove(&prefix, paths)?,
+                Step::Builtin(Builtin::PruneInstanceGroups { manifest }) => {
+                    self.prune_instance_groups(name, task, &prefix, manifest)?
+                }
             }
         }
         Ok(())

@@ -241,6 +241,44 @@ pub(crate) fn list_objects(
     Ok(rows.unwrap_or_default())
 }
 
+/// The names of the instance groups `cluster` has in `store` (its `instancegroup/<name>` objects,
+/// kops: pkg/client/simple/vfsclientset/instancegroup.go), sorted.
+pub(crate) fn instance_groups(
+    store: &Store,
+    cluster: &str,
+    aws: &Aws,
+) -> Result<Vec<String>, UserError> {
+    let mut names: Vec<String> = match store {
+        Store::S3 { bucket, prefix } => {
+            let key_prefix = Store::key(prefix, &format!("{cluster}/instancegroup/"));
+            list_objects(aws, bucket, &key_prefix)?
+                .into_iter()
+                .filter_map(|(key, _)| key.strip_prefix(&key_prefix).map(str::to_string))
+                .collect()
+        }
+        Store::Local(path) => {
+            let dir = path.join(cluster).join("instancegroup");
+            match std::fs::read_dir(&dir) {
+                Ok(entries) => entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => {
+                    return Err(UserError::new(format!(
+                        "{}: cannot read: {e}",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+    };
+    names.retain(|n| !n.is_empty() && !n.contains('/'));
+    names.sort();
+    Ok(names)
+}
+
 /// `--endpoint-url` for the aws CLI when only kops's `S3_ENDPOINT` names the S3 endpoint (the aws
 /// CLI reads `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL` itself).
 fn endpoint_args(aws: &Aws) -> Vec<String> {

@@ -65,6 +65,33 @@ flow() { # flow <state store> <label>
     expect "kOps has set your kubectl context to $CLUSTER" "$D/out"
     [ "$(stat -c %a "$KUBECONFIG")" = 600 ] || fail "kubeconfig must be mode 0600"
 
+    # delete instancegroup (kops: cmd/kops/delete_instancegroup.go): an unknown group, the only
+    # control-plane group, no answer to the question, "n", then "y" and --yes
+    "$KOPS" delete ig nope --name "$CLUSTER" --state "$STATE" --yes >"$D/out" 2>&1 && fail "unknown group must fail"
+    expect 'Error: error reading InstanceGroup "nope": InstanceGroup.kops.k8s.io "nope" not found' "$D/out"
+    CP=$("$KOPS" get ig --name "$CLUSTER" --state "$STATE" | awk '$2 == "ControlPlane" {print $1; exit}')
+    "$KOPS" delete instancegroup "$CP" --name "$CLUSTER" --state "$STATE" --yes >"$D/out" 2>&1 \
+        && fail "the only control-plane group must stay"
+    expect "Error: cannot delete the only control plane instance group" "$D/out"
+    KUBECONFIG="$WORK/no-kubeconfig" "$KOPS" delete ig nodes --state "$STATE" --yes >"$D/out" 2>&1 \
+        && fail "delete ig needs --name (or a current kubeconfig context)"
+    expect "Error: --name is required" "$D/out"
+    "$KOPS" delete ig nodes --name "$CLUSTER" --state "$STATE" </dev/null >"$D/out" 2>&1 && fail "no answer must fail"
+    expect 'Do you really want to delete instance group "nodes"? This action cannot be undone. (y/N)' "$D/out"
+    expect "Error: error reading from input: EOF" "$D/out"
+    echo n | "$KOPS" delete ig nodes --name "$CLUSTER" --state "$STATE" >"$D/out" 2>&1 && fail "n must not delete"
+    "$KOPS" get ig nodes --name "$CLUSTER" --state "$STATE" >/dev/null || fail "nodes must still be there"
+    "$KOPS" delete ig a b --name "$CLUSTER" --state "$STATE" --yes >"$D/out" 2>&1 && fail "two groups at once"
+    expect "Error: can only delete one instance group at a time" "$D/out"
+    echo y | "$KOPS" delete instancegroups nodes --name "$CLUSTER" --state "$STATE" >"$D/out" 2>"$D/err"
+    expect 'InstanceGroup "nodes" found for deletion' "$D/out"
+    expect 'Deleted InstanceGroup: "nodes"' "$D/out"
+    expect 'Deleting "nodes"' "$D/err"
+    "$KOPS" get ig nodes --name "$CLUSTER" --state "$STATE" >"$D/out" 2>&1 && fail "nodes must be gone"
+    expect 'instancegroup not found "nodes"' "$D/out"
+    "$KOPS" rolling-update cluster "$CLUSTER" --state "$STATE" >"$D/out" 2>/dev/null
+    grep -q "^nodes" "$D/out" && fail "a deleted group has no cloud group"
+
     "$KOPS" delete cluster --name "$CLUSTER" --state "$STATE" >"$D/out" 2>/dev/null
     expect "Must specify --yes to delete cluster" "$D/out"
     (cd "$D/tf" && terraform destroy -auto-approve -input=false >/dev/null)

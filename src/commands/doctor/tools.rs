@@ -79,6 +79,10 @@ impl Doctor<'_> {
                         add("terraform", &format!("task {name}"));
                     }
                     Step::Builtin(Builtin::SnapshotState { .. }) => reads_values = true,
+                    Step::Builtin(Builtin::PruneInstanceGroups { .. }) => {
+                        add("kops", &format!("task {name}"));
+                        reads_values = true;
+                    }
                     Step::Builtin(_) => {}
                 }
             }
