@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::filediff::{self, FileAttributes};
 use super::json_ref::JsonRef;
+use super::raw::{RawChange, RawResourceChange};
 use super::rows::{path_text, replace_steps, rows};
 use super::secrets::Secrets;
-use super::stream::{Item, RawChange, RawResourceChange, Top, marks_something};
+use super::stream::{Item, Top, marks_something};
 use super::summary::{
     self, Action, Counts, Import, OutputChange, PlanSummary, Rare, ResourceChange, Shown, Variable,
 };

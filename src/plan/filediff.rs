@@ -36,8 +36,8 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::json_ref::JsonRef;
+use super::raw::RawResourceChange;
 use super::secrets::{Secrets, is_unmarked};
-use super::stream::RawResourceChange;
 use super::summary::{Action, FileChange, FileDiff};
 use crate::redact::Masks;
 

@@ -30,6 +30,7 @@ pub(crate) mod filediff;
 pub(crate) mod json_ref;
 pub(crate) mod jsonscan;
 pub(crate) mod quick;
+pub(crate) mod raw;
 pub(crate) mod read;
 pub(crate) mod rows;
 pub(crate) mod seal;

@@ -25,7 +25,7 @@ use serde::de::IgnoredAny;
 use serde_json::{Number, Value};
 
 use super::json_ref::{JsonRef, without_repeats};
-use super::stream::{RawChange, RawImporting, RawResourceChange};
+use super::raw::{RawChange, RawImporting, RawResourceChange};
 
 /// Why the reader gave up.
 #[derive(Debug, PartialEq, Eq)]

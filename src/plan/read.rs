@@ -14,11 +14,12 @@ use crate::redact::Masks;
 use super::build::{FirstPass, shown};
 use super::filediff::{self, FileAttributes};
 use super::json_ref::JsonRef;
+use super::raw::RawResourceChange;
 use super::rows::rows;
 use super::secrets::Secrets;
 use super::stream::{
-    Elements, Fast, Item, List, RawResourceChange, Source, check_format_version, read_change, scan,
-    scan_elements, skip_bom,
+    Elements, Fast, Item, List, Source, check_format_version, read_change, scan, scan_elements,
+    skip_bom,
 };
 use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
 

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::json_ref::{JsonRef, Members};
 
+use super::raw::RawChange;
 use super::secrets::{Secrets, is_true, is_unmarked};
-use super::stream::RawChange;
 use super::summary::{Action, AttributeChange, Shown};
 
 /// One step of a path: a key (owned for a replace path, borrowed from the values during a walk)

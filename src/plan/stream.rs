@@ -14,6 +14,7 @@ use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::quick::{self, Stop, Values};
+use super::raw::{RawChange, RawResourceChange};
 use super::secrets::is_unmarked;
 
 /// The plan JSON major version kopsform reads (`format_version` "1.x").
@@ -474,60 +475,6 @@ pub(super) struct RawVariable {
 #[derive(Deserialize)]
 struct RawVariableDeclaration {
     sensitive: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "V: Deserialize<'de>"))]
-pub(super) struct RawResourceChange<V = Value> {
-    #[serde(default)]
-    pub(super) address: String,
-    pub(super) previous_address: Option<String>,
-    pub(super) module_address: Option<String>,
-    pub(super) mode: Option<String>,
-    #[serde(rename = "type", default)]
-    pub(super) resource_type: String,
-    #[serde(default)]
-    pub(super) name: String,
-    pub(super) index: Option<Value>,
-    pub(super) deposed: Option<String>,
-    #[serde(default)]
-    pub(super) change: RawChange<V>,
-    pub(super) action_reason: Option<String>,
-}
-
-/// A change; its marker trees are small and always read, its values as `V` (see [`Item`]).
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "V: Deserialize<'de>"))]
-pub(super) struct RawChange<V = Value> {
-    #[serde(default)]
-    pub(super) actions: Vec<String>,
-    pub(super) before: Option<V>,
-    pub(super) after: Option<V>,
-    pub(super) after_unknown: Option<Value>,
-    pub(super) before_sensitive: Option<Value>,
-    pub(super) after_sensitive: Option<Value>,
-    pub(super) replace_paths: Option<Vec<Vec<Value>>>,
-    pub(super) importing: Option<RawImporting>,
-}
-
-impl<V> Default for RawChange<V> {
-    fn default() -> Self {
-        RawChange {
-            actions: Vec::new(),
-            before: None,
-            after: None,
-            after_unknown: None,
-            before_sensitive: None,
-            after_sensitive: None,
-            replace_paths: None,
-            importing: None,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-pub(super) struct RawImporting {
-    pub(super) id: Option<String>,
 }
 
 /// A marker tree (`*_sensitive`, `after_unknown`) with a `true` in it. Most are `{}` or `false`.
