@@ -54,7 +54,8 @@ impl<'a> JsonRef<'a> {
     pub(super) fn to_json(&self) -> String {
         if let JsonRef::String(s) = self {
             // Most shown values are strings: escaped without serde's machinery.
-            let mut out = String::new();
+            // The quotes and the text: room enough unless something needs escaping.
+            let mut out = String::with_capacity(s.len() + 2);
             crate::text::json_str(&mut out, s);
             return out;
         }

@@ -437,9 +437,31 @@ fn once(field: &mut Option<Span>, c: &mut Cursor, depth: usize) -> Result<()> {
 /// as serde reads it into a [`RawResourceChange`], and how many bytes it took. `window` is how
 /// much text is checked as UTF-8 first: one and a half times the last change's size (kept up to
 /// date here), twice as much again while the change goes on past it.
+#[cfg(test)]
 pub(super) fn read_change<'a, V: Values<'a>>(
     text: &'a [u8],
     window: &mut usize,
+) -> Result<(RawResourceChange<V>, usize)> {
+    read_change_with(text, window, Fields::All)
+}
+
+/// Which of a change's own fields a pass takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fields {
+    /// All of them, as serde reads them (the first pass).
+    All,
+    /// What the rows need (the second pass: address, mode, previous address, index and the
+    /// `change`): `type`, `name`, `module_address`, `deposed` and `action_reason` are checked as
+    /// serde checks them but left empty (`""`, `None`), so that they are not copied only to be
+    /// dropped.
+    ForRows,
+}
+
+/// [`read_change`] taking only the `fields` a pass needs.
+pub(super) fn read_change_with<'a, V: Values<'a>>(
+    text: &'a [u8],
+    window: &mut usize,
+    fields: Fields,
 ) -> Result<(RawResourceChange<V>, usize)> {
     let mut checked = (*window).min(text.len());
     loop {
@@ -451,7 +473,7 @@ pub(super) fn read_change<'a, V: Values<'a>>(
                 e.error_len().is_some(),
             ),
         };
-        match read_in(valid) {
+        match read_in(valid, fields) {
             Ok((rc, n)) => {
                 // Half as much again as this change: most changes of a plan are alike in size, and
                 // a larger one costs a second start (issue 19: the check was a tenth of a pass).
@@ -468,7 +490,10 @@ pub(super) fn read_change<'a, V: Values<'a>>(
 }
 
 /// [`read_change`] in text known to be UTF-8.
-fn read_in<'a, V: Values<'a>>(text: &'a str) -> Result<(RawResourceChange<V>, usize)> {
+fn read_in<'a, V: Values<'a>>(
+    text: &'a str,
+    fields: Fields,
+) -> Result<(RawResourceChange<V>, usize)> {
     let mut c = Cursor::new(text.as_bytes());
     let mut outer = Outer::default();
     let mut inner = Inner::default();
@@ -542,17 +567,42 @@ fn read_in<'a, V: Values<'a>>(text: &'a str) -> Result<(RawResourceChange<V>, us
         replace_paths: optional(at(inner.replace_paths), serde_read)?,
         importing: optional(at(inner.importing), serde_read::<RawImporting>)?,
     };
+    // A field the pass does not take: checked, not copied.
+    let unused = |span: Option<Span>| -> Result<Option<String>> {
+        optional(at(span), checked_string)?;
+        Ok(None)
+    };
+    let (resource_type, name, module_address, deposed, action_reason) = match fields {
+        Fields::All => (
+            at(outer.resource_type).map_or(Ok(String::new()), string)?,
+            at(outer.name).map_or(Ok(String::new()), string)?,
+            optional(at(outer.module_address), string)?,
+            optional(at(outer.deposed), string)?,
+            optional(at(outer.action_reason), string)?,
+        ),
+        Fields::ForRows => {
+            unused(outer.resource_type)?;
+            unused(outer.name)?;
+            (
+                String::new(),
+                String::new(),
+                unused(outer.module_address)?,
+                unused(outer.deposed)?,
+                unused(outer.action_reason)?,
+            )
+        }
+    };
     let rc = RawResourceChange {
         address: at(outer.address).map_or(Ok(String::new()), string)?,
         previous_address: optional(at(outer.previous_address), string)?,
-        module_address: optional(at(outer.module_address), string)?,
+        module_address,
         mode: optional(at(outer.mode), string)?,
-        resource_type: at(outer.resource_type).map_or(Ok(String::new()), string)?,
-        name: at(outer.name).map_or(Ok(String::new()), string)?,
+        resource_type,
+        name,
         index: optional(at(outer.index), serde_read)?,
-        deposed: optional(at(outer.deposed), string)?,
+        deposed,
         change,
-        action_reason: optional(at(outer.action_reason), string)?,
+        action_reason,
     };
     Ok((rc, end))
 }
@@ -601,6 +651,14 @@ fn string(text: &str) -> Result<String> {
     match plain(text) {
         Some(s) => Ok(s.to_owned()),
         None => serde_read(text),
+    }
+}
+
+/// [`string`] without the copy: whether serde reads `text` as a string.
+fn checked_string(text: &str) -> Result<()> {
+    match plain(text) {
+        Some(_) => Ok(()),
+        None => serde_read::<String>(text).map(drop),
     }
 }
 
@@ -829,7 +887,62 @@ mod tests {
         if first != "quick" {
             assert_ne!(second, "quick", "{text}");
         }
+        // Taking only the rows' fields changes nothing else: the same answer, the same change
+        // but for the fields left empty.
+        let full = read_change::<JsonRef>(text.as_bytes(), &mut 4096);
+        let for_rows = read_change_with::<JsonRef>(text.as_bytes(), &mut 4096, Fields::ForRows);
+        match (full, for_rows) {
+            (Ok((mut full, n)), Ok((rows, m))) => {
+                full.resource_type.clear();
+                full.name.clear();
+                full.module_address = None;
+                full.deposed = None;
+                full.action_reason = None;
+                assert_eq!(
+                    (seen(&rows, json_ref), m),
+                    (seen(&full, json_ref), n),
+                    "{text}"
+                );
+            }
+            (full, rows) => assert_eq!(full.err(), rows.err(), "{text}"),
+        }
         second
+    }
+
+    #[test]
+    fn the_rows_fields_are_checked_as_serde_checks_them_though_not_taken() {
+        for bad in [
+            r#"{"address":"a.b","type":5,"change":{}}"#,
+            r#"{"address":"a.b","name":["n"],"change":{}}"#,
+            r#"{"address":"a.b","module_address":{},"change":{}}"#,
+            r#"{"address":"a.b","deposed":true,"change":{}}"#,
+            r#"{"address":"a.b","action_reason":"\ud800x","change":{}}"#,
+            r#"{"address":"a.b","type":"t","type":"t","change":{}}"#,
+        ] {
+            assert!(by_serde::<JsonRef>(bad).is_none(), "{bad}");
+            assert!(
+                read_change_with::<JsonRef>(bad.as_bytes(), &mut 4096, Fields::ForRows).is_err(),
+                "{bad}"
+            );
+            assert_eq!(agree(bad), "unsure", "{bad}");
+        }
+        let rare = r#"{"address":"a.b","type":"t\u00e9","name":"n\n","module_address":null,"deposed":"d","action_reason":"r","mode":"managed","change":{"actions":["create"],"after":{"a":1}}}"#;
+        assert_eq!(agree(rare), "quick");
+        let (rc, _) =
+            read_change_with::<JsonRef>(rare.as_bytes(), &mut 4096, Fields::ForRows).unwrap();
+        assert_eq!(
+            (
+                rc.address.as_str(),
+                rc.resource_type.as_str(),
+                rc.name.as_str(),
+                rc.mode.as_deref()
+            ),
+            ("a.b", "", "", Some("managed"))
+        );
+        assert_eq!(
+            (rc.deposed, rc.action_reason, rc.module_address),
+            (None, None, None)
+        );
     }
 
     const USUAL: &str = r#"{"address": "aws_launch_template.r0", "mode": "managed", "type": "aws_launch_template", "name": "r0", "provider_name": "registry.terraform.io/hashicorp/aws", "change": {"actions": ["update"], "before": {"instance_type": "t3.medium", "image_id": "ami-1", "n": [1, 20, -3, 0.5, 1e400, -0, 18446744073709551615, 99999999999999999999], "tags": {"Name": "r0", "K": "b\u00e9\n"}}, "after": {"instance_type": "t3.large", "image_id": null, "tags": {"Name": "r0", "K": "x", "K": "y"}}, "after_unknown": {"id": true}, "before_sensitive": {}, "after_sensitive": false}}"#;

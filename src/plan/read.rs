@@ -14,12 +14,13 @@ use crate::redact::Masks;
 use super::build::{FirstPass, shown};
 use super::filediff::{self, FileAttributes};
 use super::json_ref::JsonRef;
+use super::quick::Fields;
 use super::raw::RawResourceChange;
 use super::rows::rows;
 use super::secrets::Secrets;
 use super::stream::{
-    Elements, Fast, Item, List, Source, check_format_version, read_change, scan, scan_elements,
-    skip_bom,
+    Elements, Fast, Item, List, Source, check_format_version, read_change_with, scan,
+    scan_elements, skip_bom,
 };
 use super::summary::{Action, AttributeChange, PlanSummary, ResourceChange};
 
@@ -214,7 +215,8 @@ impl Rows {
                 return Ok(elements.parse::<IgnoredAny>(text)?.1);
             }
             // Values borrow from `text`: strings are not copied, objects not hashed.
-            let (rc, n): (RawResourceChange<JsonRef>, usize) = read_change(text, &mut elements)?;
+            let (rc, n): (RawResourceChange<JsonRef>, usize) =
+                read_change_with(text, &mut elements, Fields::ForRows)?;
             let action = Action::from_actions(&rc.change.actions);
             if !shown(&rc, action) {
                 return Ok(n);

@@ -225,7 +225,11 @@ impl<'v> Walk<'_, 'v> {
             }
             return;
         }
-        let mut keys = self.spare_keys.pop().unwrap_or_default();
+        // Room for both sides' keys of a usual object: no second allocation for the other side.
+        let mut keys = self
+            .spare_keys
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(32));
         keys.clear();
         let unknown = (self.side != Side::Before)
             .then_some(marks.after_unknown)

@@ -135,7 +135,17 @@ pub(super) fn read_change<'a, V: Deserialize<'a> + Values<'a>>(
     text: &'a [u8],
     elements: &mut Elements,
 ) -> Result<(RawResourceChange<V>, usize), Fast> {
-    match quick::read_change(text, &mut elements.window) {
+    read_change_with(text, elements, quick::Fields::All)
+}
+
+/// [`read_change`] taking only the `fields` a pass needs from the quick reader (serde, when it
+/// reads the change instead, takes all of them).
+pub(super) fn read_change_with<'a, V: Deserialize<'a> + Values<'a>>(
+    text: &'a [u8],
+    elements: &mut Elements,
+    fields: quick::Fields,
+) -> Result<(RawResourceChange<V>, usize), Fast> {
+    match quick::read_change_with(text, &mut elements.window, fields) {
         Ok(read) => Ok(read),
         Err(Stop::NeedMore) => Err(Fast::NeedMore),
         Err(Stop::Unsure) => elements.parse(text),

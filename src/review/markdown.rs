@@ -1040,6 +1040,15 @@ fn push_shown_cell(text: &mut String, shown: Option<&Shown>) {
     match shown {
         None => {}
         Some(Shown::Value(v)) => push_code(text, v, true),
+        // A digest's name holds nothing to escape: written as `shown_cell` writes it, without
+        // its strings (issue 19).
+        Some(Shown::Blob { sha256, bytes }) if sha256.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            text.push_str("`sha256:");
+            text.push_str(sha256);
+            text.push_str("…` (");
+            push_thousands(text, *bytes);
+            text.push_str(" bytes)");
+        }
         Some(_) => push_cell(text, &shown_cell(shown)),
     }
 }
@@ -1142,15 +1151,31 @@ fn marker_value(s: &str) -> String {
 }
 
 fn thousands(n: usize) -> String {
-    let digits = n.to_string();
     let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
+    push_thousands(&mut out, n);
+    out
+}
+
+/// [`thousands`] appended to `out`.
+fn push_thousands(out: &mut String, n: usize) {
+    let mut buf = [0u8; 20];
+    let mut start = buf.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let digits = &buf[start..];
+    for (i, &d) in digits.iter().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
-        out.push(c);
+        out.push(char::from(d));
     }
-    out
 }
 
 /// A protection reason in Markdown: a rule description as code, a user's reason as text.
@@ -1171,6 +1196,28 @@ mod tests {
     use crate::review::report::launch_template_changes;
     use crate::review::request::full_report_path;
     use crate::review::words::code;
+
+    #[test]
+    fn a_digest_cell_is_written_as_its_display_form_escaped() {
+        for bytes in [0, 7, 999, 1_000, 65_536, 1_234_567, usize::MAX] {
+            for sha256 in ["0a1b2c3d4e5f", "ab|c`d", "é"] {
+                let shown = Shown::Blob {
+                    sha256: sha256.to_string(),
+                    bytes,
+                };
+                let mut direct = String::from("| ");
+                push_shown_cell(&mut direct, Some(&shown));
+                let mut escaped = String::from("| ");
+                push_cell(&mut escaped, &shown_cell(Some(&shown)));
+                assert_eq!(direct, escaped);
+            }
+        }
+        assert_eq!(
+            [0, 999, 1_000, 1_234_567].map(thousands),
+            ["0", "999", "1,000", "1,234,567"]
+        );
+        assert_eq!(thousands(usize::MAX), "18,446,744,073,709,551,615");
+    }
 
     use crate::review::fixtures::{rc, summary};
 
