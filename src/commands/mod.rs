@@ -8,6 +8,7 @@ pub(crate) mod ci_approval;
 pub(crate) mod ci_comment;
 pub(crate) mod completions;
 pub(crate) mod doctor;
+pub(crate) mod drift;
 pub(crate) mod graph;
 pub(crate) mod import;
 pub(crate) mod list;
@@ -93,6 +94,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         }
         Some(Subcommand::Doctor) => {
             return doctor::run(&load()?, &selection, &global.assignments(), global.json);
+        }
+        Some(Subcommand::Drift) => {
+            return drift::command(&load()?, &selection, options(), global.json);
         }
         Some(Subcommand::Graph(args)) => {
             return graph::command(&load()?, &args, &selection);
