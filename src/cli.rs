@@ -261,6 +261,12 @@ pub(crate) enum CiCommand {
         after_help = "The number comes from --number, else CI_MERGE_REQUEST_IID (GitLab) or PR_NUMBER / GITHUB_REF\n(GitHub). The comment that carries the review's marker line and was written by the same account\nis edited in place; one by anybody else is never touched. --labels, --status and\n--skip-no-changes read the review JSON (FILE with .json for .md, or --review-json). A review made\nagainst a base branch that has moved since gets a visible stale line.\n\nExamples:\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n  kopsform ci comment github .kopsform/dryrun/review.md --number 42\n  kopsform ci comment github review.md --labels --status --skip-no-changes\n\nDocs: docs/ci/github.md, docs/ci/gitlab.md"
     )]
     Comment(CommentArgs),
+    /// Keep one issue per cluster up to date from `kopsform drift --json`: opened or edited on drift, closed when clean
+    #[command(
+        name = "drift-issues",
+        after_help = "FILE is the report of `kopsform drift --all --json`. Each cluster's issue carries the marker line\n<!-- kopsform:drift:ID --> and is written by the same account (--author, KOPSFORM_COMMENT_AUTHOR, else\nthe API's user; github-actions[bot] with a workflow token): a cluster with drift, or one that could\nnot be checked, gets it opened or edited in place; a clean cluster's is edited and closed. An issue\nwith the marker by anybody else is never touched. The repository is GITHUB_REPOSITORY (gh) or\nCI_PROJECT_ID (glab), else the one of the working copy.\n\nExamples:\n  kopsform drift --all --json > drift.json; kopsform ci drift-issues github drift.json\n  kopsform ci drift-issues gitlab drift.json\n\nDocs: docs/drift.md"
+    )]
+    DriftIssues(DriftIssuesArgs),
     /// Print the exact comment an approver posts to approve a sealed plan (and its protected deletions)
     #[command(
         name = "approve-text",
@@ -272,6 +278,19 @@ pub(crate) enum CiCommand {
         after_help = "Reads the comments of the pull or merge request (--number, else PR_NUMBER / CI_MERGE_REQUEST_IID,\nelse the request of the commit --sha / GITHUB_SHA / CI_COMMIT_SHA) with gh or glab. An approval is\na comment in exactly the form `ci approve-text` prints, by an approver, posted after the last push\nand never edited (or the label kopsform-approve:<first 32 hex digits>, which allows no destruction). Exits 1 when there is none for this plan's sha256, naming both hashes when the\napproval is of another plan. --out writes it for `kopsform --approval FILE apply`.\n\nExamples:\n  kopsform ci approval github --plan 2-kops/kubernetes.tfplan --out approval.json\n  kopsform --approval approval.json --yes apply\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
     )]
     Approval(ApprovalArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct DriftIssuesArgs {
+    /// Where the issues are
+    #[arg(value_enum, value_name = "PLATFORM")]
+    pub(crate) platform: ReviewTarget,
+    /// The report of `kopsform drift --json`
+    #[arg(value_name = "FILE")]
+    pub(crate) report: PathBuf,
+    /// The account whose issues are edited (default: KOPSFORM_COMMENT_AUTHOR, else the API's user)
+    #[arg(long, value_name = "LOGIN")]
+    pub(crate) author: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

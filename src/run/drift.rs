@@ -407,18 +407,26 @@ impl<'p> Runner<'p> {
                 )));
             }
         }
+        // The plan's JSON once (`show -json` loads every provider): kept beside the saved plan
+        // (it holds the same values in clear) for the summary, and read for its configuration.
+        let text = crate::plan::read::read_json_in(&plan, Some(&dir), &program, env)?;
+        let json_file = scratch.join("drift.json");
+        crate::atomic::write(&json_file, text.as_bytes(), 0o600)?;
+        let configured = configured_attributes(&text);
+        drop(text);
         let summary =
-            crate::plan::read::open_in(&plan, Some(&dir), &program, env, self.redactor.masks())?
+            crate::plan::read::open_in(&json_file, None, &program, env, self.redactor.masks())?
                 .into_summary()?;
         let _ = std::fs::remove_file(&plan);
+        let _ = std::fs::remove_file(&json_file);
         let shown = |v: &Option<crate::plan::summary::Shown>| v.as_ref().map(ToString::to_string);
         Ok(summary
             .drift
             .iter()
-            .map(|d| ResourceDrift {
-                address: d.display_address(),
-                action: d.action.label().to_string(),
-                changes: d
+            .filter_map(|d| {
+                let action = d.action.label().to_string();
+                let set = configured.get(&config_address(&d.address));
+                let changes: Vec<Changed> = d
                     .attributes
                     .iter()
                     .map(|a| Changed {
@@ -426,7 +434,14 @@ impl<'p> Runner<'p> {
                         old: shown(&a.before),
                         new: shown(&a.after),
                     })
-                    .collect(),
+                    .filter(|c| !(empty(c.old.as_deref()) && empty(c.new.as_deref())))
+                    .filter(|c| set.is_none_or(|set| set.contains(&top_attribute(&c.path))))
+                    .collect();
+                (action != "update" || !changes.is_empty()).then(|| ResourceDrift {
+                    address: d.display_address(),
+                    action,
+                    changes,
+                })
             })
             .collect())
     }
@@ -482,5 +497,116 @@ impl<'p> Runner<'p> {
                 target: g.target,
             })
             .collect())
+    }
+}
+
+/// No value: absent, `null`, or an empty list, map or string. Terraform's providers write either
+/// for "nothing" (a refresh reads `[]` where the apply stored `null`): not drift.
+fn empty(shown: Option<&str>) -> bool {
+    matches!(shown, None | Some("null" | "[]" | "{}" | "\"\""))
+}
+
+/// The attribute a path starts with: `tags` of `tags["Name"]`, `network_interfaces` of
+/// `network_interfaces[0].ipv4_addresses`.
+fn top_attribute(path: &str) -> String {
+    path.split(['.', '[']).next().unwrap_or(path).to_string()
+}
+
+/// A resource instance's address as its configuration names it: without instance keys
+/// (`aws_x.y["a"]` -> `aws_x.y`, `module.m[0].aws_x.y` -> `module.m.aws_x.y`).
+fn config_address(address: &str) -> String {
+    let mut out = String::with_capacity(address.len());
+    let mut in_key = false;
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in address.chars() {
+        if in_key {
+            if quoted {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    quoted = false;
+                }
+            } else if c == '"' {
+                quoted = true;
+            } else if c == ']' {
+                in_key = false;
+            }
+            continue;
+        }
+        if c == '[' {
+            in_key = true;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The attributes each resource of the plan's configuration sets (by its configuration address):
+/// the top-level names of its `expressions`. An attribute the configuration leaves to the provider
+/// (a security group's inline rules while kops writes them as `aws_security_group_rule`s, an IAM
+/// role's `inline_policy`, a target group's `load_balancer_arns`) is filled in by the cloud and is
+/// not drift Terraform would undo.
+fn configured_attributes(plan: &str) -> std::collections::HashMap<String, Vec<String>> {
+    fn module(
+        m: &serde_json::Value,
+        prefix: &str,
+        out: &mut std::collections::HashMap<String, Vec<String>>,
+    ) {
+        for r in m["resources"].as_array().into_iter().flatten() {
+            let Some(address) = r["address"].as_str() else {
+                continue;
+            };
+            let names = r["expressions"]
+                .as_object()
+                .map(|e| e.keys().cloned().collect())
+                .unwrap_or_default();
+            out.insert(format!("{prefix}{address}"), names);
+        }
+        for (name, call) in m["module_calls"].as_object().into_iter().flatten() {
+            module(&call["module"], &format!("{prefix}module.{name}."), out);
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    if let Ok(doc) = serde_json::from_str::<serde_json::Value>(plan) {
+        module(&doc["configuration"]["root_module"], "", &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_lose_their_instance_keys() {
+        assert_eq!(config_address("aws_x.y"), "aws_x.y");
+        assert_eq!(config_address("aws_x.y[\"a]b\"]"), "aws_x.y");
+        assert_eq!(config_address("module.m[0].aws_x.y[2]"), "module.m.aws_x.y");
+    }
+
+    #[test]
+    fn empty_values_and_top_attributes() {
+        for e in [None, Some("null"), Some("[]"), Some("{}"), Some("\"\"")] {
+            assert!(empty(e), "{e:?}");
+        }
+        assert!(!empty(Some("0")));
+        assert_eq!(top_attribute("tags[\"Name\"]"), "tags");
+        assert_eq!(
+            top_attribute("network_interfaces[0].ipv4_addresses"),
+            "network_interfaces"
+        );
+        assert_eq!(top_attribute("max_size"), "max_size");
+    }
+
+    #[test]
+    fn the_configuration_says_which_attributes_are_managed() {
+        let plan = r#"{"configuration":{"root_module":{"resources":[{"address":"aws_a.b","expressions":{"max_size":{}}}],"module_calls":{"m":{"module":{"resources":[{"address":"aws_c.d","expressions":{"tags":{}}}]}}}}}}"#;
+        let found = configured_attributes(plan);
+        assert_eq!(found["aws_a.b"], ["max_size"]);
+        assert_eq!(found["module.m.aws_c.d"], ["tags"]);
     }
 }
