@@ -2,7 +2,8 @@
 //! real Terraform and hashicorp/aws provider against moto, the kops double). A cluster just
 //! applied is clean (exit 0); an instance group changed in the state store behind kopsform's back
 //! is named path by path with its old (template) and new (state store) value (exit 2); a change
-//! made with the aws CLI in the cloud shows as Terraform drift; nothing live is written by drift.
+//! made with the aws CLI in the cloud shows as Terraform drift, and a lock left by a run that is
+//! gone as a stale lock; nothing live is written by drift.
 
 use crate::real_lifecycle::{ok, project};
 use crate::support::real_aws::{self, PatchedMoto};
@@ -25,7 +26,7 @@ fn clean(field: &str, empty: Value) -> Value {
 }
 
 /// The whole report of one cluster `default` named `dev.example.com`.
-fn expected(status: &str, terraform: Value, spec: Value) -> Value {
+fn expected(status: &str, terraform: Value, spec: Value, lock: Value) -> Value {
     let code = if status == "clean" { 0 } else { 2 };
     json!({
         "exit_status": code,
@@ -37,7 +38,7 @@ fn expected(status: &str, terraform: Value, spec: Value) -> Value {
             "terraform": terraform,
             "spec": spec,
             "rolling_update": clean("needs_update", json!([])),
-            "lock": clean("held", Value::Null),
+            "lock": lock,
         }]
     })
 }
@@ -106,7 +107,8 @@ fn drift_names_state_store_and_cloud_changes_on_the_real_aws_provider() {
         expected(
             "clean",
             clean("drift", json!([])),
-            json!({"checked": true, "error": null, "changes": [], "only_in_template": [], "only_in_state_store": []})
+            json!({"checked": true, "error": null, "changes": [], "only_in_template": [], "only_in_state_store": []}),
+            clean("held", Value::Null),
         ),
         "{}",
         run.show()
@@ -151,6 +153,38 @@ fn drift_names_state_store_and_cloud_changes_on_the_real_aws_provider() {
         ],
     )
     .success();
+    // (d) and a run killed on this host left its lock (its pid is gone).
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let since = "2026-01-02T03:04:05Z";
+    let lock_key = format!(".kopsform-locks/{CLUSTER}.json");
+    let lock_file = p.join("lock.json");
+    std::fs::write(
+        &lock_file,
+        json!({"user": "someone", "host": host, "pid": 4_194_300, "task": "apply", "cluster": CLUSTER, "since": since, "run": "gone", "pid_start": 1}).to_string(),
+    )
+    .unwrap();
+    let lock_path = lock_file.display().to_string();
+    p.tool(
+        ".",
+        "aws",
+        &[
+            "s3api",
+            "put-object",
+            "--bucket",
+            &bucket,
+            "--key",
+            &lock_key,
+            "--body",
+            &lock_path,
+        ],
+    )
+    .success();
+    let holder = format!("someone@{host} (pid 4194300, task `apply`, since {since})");
+    let place = format!("s3://{bucket}/{lock_key}");
+    let why = "its process no longer runs on this host; `kopsform unlock` releases it";
     let objects_drifted = store_objects(&p, &bucket);
 
     let run = p.kopsform(&["drift", "--json"]);
@@ -173,7 +207,11 @@ fn drift_names_state_store_and_cloud_changes_on_the_real_aws_provider() {
                 "changes": [{"path": "InstanceGroup/nodes.spec.maxSize", "old": "2", "new": "5"}],
                 "only_in_template": [],
                 "only_in_state_store": []
-            })
+            }),
+            clean(
+                "held",
+                json!({"holder": holder, "place": place, "since": since, "stale": true, "why": why})
+            ),
         ),
         "{}",
         run.show()
@@ -189,7 +227,7 @@ fn drift_names_state_store_and_cloud_changes_on_the_real_aws_provider() {
         "      max_size: 2 -> 4",
         "    InstanceGroup/nodes.spec.maxSize: 2 -> 5",
         "  rolling update: no instance group needs an update",
-        "  lock: not locked",
+        &format!("  lock: stale lock, held by {holder} ({place}): {why}"),
     ] {
         assert!(
             run.stdout.lines().any(|l| l == line),
