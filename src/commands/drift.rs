@@ -26,6 +26,11 @@ pub(crate) fn command(
             project.file.display()
         )));
     }
+    // The pinned tools ([tools]) are the versions a run would use, or nothing runs.
+    for def in &clusters {
+        let env = crate::values::context::own_env_pairs(project, Some(def));
+        project.check_pins(&["terraform", "kops", "aws"], &env, "nothing was checked")?;
+    }
     let shared = RunShared::default();
     let mut found = Vec::with_capacity(clusters.len());
     for def in clusters {

@@ -245,25 +245,7 @@ impl<'p> Runner<'p> {
         let age = humantime::parse_rfc3339(&holder.since)
             .ok()
             .and_then(|t| SystemTime::now().duration_since(t).ok());
-        let (stale, why) = match holder.liveness() {
-            Liveness::Gone => (
-                true,
-                "its process no longer runs on this host; `kopsform unlock` releases it"
-                    .to_string(),
-            ),
-            Liveness::Alive => (false, "its run is still going on this host".to_string()),
-            Liveness::Elsewhere => match age {
-                Some(age) if age > STALE_LOCK_AGE => (
-                    true,
-                    format!(
-                        "held by a run on another host for {}, longer than {}; if that run is gone, `kopsform unlock` releases it",
-                        humantime::format_duration(Duration::from_secs(age.as_secs())),
-                        humantime::format_duration(STALE_LOCK_AGE)
-                    ),
-                ),
-                _ => (false, "held by a run on another host, recently".to_string()),
-            },
-        };
+        let (stale, why) = lock_verdict(&holder.liveness(), age);
         Ok(Some(HeldLock {
             holder: holder.describe(),
             place: place.display(),
@@ -500,6 +482,28 @@ impl<'p> Runner<'p> {
     }
 }
 
+/// Whether a held lock is stale, and why, from its holder's liveness and the lock's age.
+fn lock_verdict(liveness: &Liveness, age: Option<Duration>) -> (bool, String) {
+    match liveness {
+        Liveness::Gone => (
+            true,
+            "its process no longer runs on this host; `kopsform unlock` releases it".to_string(),
+        ),
+        Liveness::Alive => (false, "its run is still going on this host".to_string()),
+        Liveness::Elsewhere => match age {
+            Some(age) if age > STALE_LOCK_AGE => (
+                true,
+                format!(
+                    "held by a run on another host for {}, longer than {}; if that run is gone, `kopsform unlock` releases it",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    humantime::format_duration(STALE_LOCK_AGE)
+                ),
+            ),
+            _ => (false, "held by a run on another host, recently".to_string()),
+        },
+    }
+}
+
 /// No value: absent, `null`, or an empty list, map or string. Terraform's providers write either
 /// for "nothing" (a refresh reads `[]` where the apply stored `null`): not drift.
 fn empty(shown: Option<&str>) -> bool {
@@ -580,6 +584,22 @@ fn configured_attributes(plan: &str) -> std::collections::HashMap<String, Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_is_stale_when_its_run_is_gone_or_old_elsewhere() {
+        let hour = Duration::from_secs(3600);
+        assert!(lock_verdict(&Liveness::Gone, None).0);
+        assert!(!lock_verdict(&Liveness::Alive, Some(100 * hour)).0);
+        assert!(!lock_verdict(&Liveness::Elsewhere, Some(5 * hour)).0);
+        assert!(!lock_verdict(&Liveness::Elsewhere, None).0);
+        assert_eq!(
+            lock_verdict(&Liveness::Elsewhere, Some(7 * hour)),
+            (
+                true,
+                "held by a run on another host for 7h, longer than 6h; if that run is gone, `kopsform unlock` releases it".to_string()
+            )
+        );
+    }
 
     #[test]
     fn addresses_lose_their_instance_keys() {
