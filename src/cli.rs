@@ -23,10 +23,11 @@ Examples:
   kopsform unlock --cluster prod                release a lock a killed run left
   kopsform ci gitlab --out .gitlab-ci.yml       the CI pipeline for every cluster (also github, jenkins)
   kopsform doctor                               tools, versions, credentials, state stores: ready?
+  kopsform drift --all --json                   what changed behind kopsform's back, per cluster
   kopsform graph --markdown                     the task graph as a Mermaid block (also --format dot)
   source <(kopsform completions bash)           shell completion (also zsh, fish; `kopsform man`)
 
-Exit status: 0 ok; 1 error or failed step; 2 changes (review, --fail-on-update); 3 protected
+Exit status: 0 ok; 1 error or failed step; 2 changes (review, --fail-on-update, drift); 3 protected
 changes (review); 5 a policy rule broken (review); 64 bad command line; 75 cluster locked by another run; 127 tool not found;
 130/143 interrupted (SIGINT/SIGTERM). Table: docs/reliability.md
 
@@ -113,7 +114,8 @@ pub(crate) struct GlobalArgs {
     #[arg(short = 'v', long, global = true)]
     pub(crate) verbose: bool,
     /// Machine-readable output on stdout: the tasks (list), the run summary (TASK...), the review
-    /// (review), the audit records (audit), the affected clusters (affected); child output then
+    /// (review), the audit records (audit), the affected clusters (affected), the drift report
+    /// (drift); child output then
     /// goes to stderr. Schemas: docs/json.md
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -176,6 +178,12 @@ pub(crate) enum Subcommand {
         after_help = "Only reads: nothing is written, no lock is taken. Exit status: 0 nothing blocks (warnings\nallowed), 1 something blocks, 64 bad command line.\n\nExamples:\n  kopsform doctor\n  kopsform doctor --cluster prod\n  kopsform -C examples/sandbox doctor --json\n\nDocs: docs/doctor.md"
     )]
     Doctor,
+    /// Report drift: Terraform resources changed outside Terraform, the kops spec in the state store
+    /// against the template, instance groups on an old launch template, stale locks
+    #[command(
+        after_help = "Per selected cluster (--cluster, --stage, --all; the one [cluster] without them): `terraform plan\n-refresh-only` of its Terraform folder (drift proper; a plan that is only ahead of the cloud is\nthe plan task's business), the cluster's objects in the state store against the template rendered\nwith its values (someone ran `kops edit ig`), `kops rolling-update cluster --cloudonly` without\n--yes (groups whose instances run an old launch template), and kopsform's lock left by a run that\nis gone. Only reads: nothing is written to the state store, a Terraform state or the cloud; the\nsaved plan goes to a private temporary folder under .kopsform/ and is removed. Secrets are masked.\n\nExit status: 0 every cluster clean, 2 drift in some cluster, 1 a cluster (or a part of it) that\ncould not be checked (the report says why), 64 bad command line.\n\nExamples:\n  kopsform drift\n  kopsform drift --cluster prod\n  kopsform drift --all --json > drift.json\n\nDocs: docs/drift.md, docs/json.md"
+    )]
+    Drift,
     /// Draw the task graph (Mermaid or Graphviz DOT), with the clusters by stage
     #[command(
         after_help = "Arrows run from a dependency to the task that needs it; tasks that ask for confirmation are\nhexagons. With [clusters.*], the clusters are drawn by stage in promotion order (--cluster,\n--stage narrow them).\n\nExamples:\n  kopsform graph                                  every task, Mermaid (renders in GitHub/GitLab Markdown)\n  kopsform graph --markdown apply >> README.md    apply and its dependencies, in a ```mermaid fence\n  kopsform graph --format dot | dot -Tsvg > tasks.svg\n  kopsform -C examples/fleet graph cluster-update\n\nDocs: docs/graph.md"
@@ -253,6 +261,12 @@ pub(crate) enum CiCommand {
         after_help = "The number comes from --number, else CI_MERGE_REQUEST_IID (GitLab) or PR_NUMBER / GITHUB_REF\n(GitHub). The comment that carries the review's marker line and was written by the same account\nis edited in place; one by anybody else is never touched. --labels, --status and\n--skip-no-changes read the review JSON (FILE with .json for .md, or --review-json). A review made\nagainst a base branch that has moved since gets a visible stale line.\n\nExamples:\n  kopsform ci comment gitlab .kopsform/dryrun/review.md\n  kopsform ci comment github .kopsform/dryrun/review.md --number 42\n  kopsform ci comment github review.md --labels --status --skip-no-changes\n\nDocs: docs/ci/github.md, docs/ci/gitlab.md"
     )]
     Comment(CommentArgs),
+    /// Keep one issue per cluster up to date from `kopsform drift --json`: opened or edited on drift, closed when clean
+    #[command(
+        name = "drift-issues",
+        after_help = "FILE is the report of `kopsform drift --all --json`. Each cluster's issue carries the marker line\n<!-- kopsform:drift:ID --> and is written by the same account (--author, KOPSFORM_COMMENT_AUTHOR, else\nthe API's user; github-actions[bot] with a workflow token): a cluster with drift, or one that could\nnot be checked, gets it opened or edited in place; a clean cluster's is edited and closed. An issue\nwith the marker by anybody else is never touched. The repository is GITHUB_REPOSITORY (gh) or\nCI_PROJECT_ID (glab), else the one of the working copy.\n\nExamples:\n  kopsform drift --all --json > drift.json; kopsform ci drift-issues github drift.json\n  kopsform ci drift-issues gitlab drift.json\n\nDocs: docs/drift.md"
+    )]
+    DriftIssues(DriftIssuesArgs),
     /// Print the exact comment an approver posts to approve a sealed plan (and its protected deletions)
     #[command(
         name = "approve-text",
@@ -264,6 +278,19 @@ pub(crate) enum CiCommand {
         after_help = "Reads the comments of the pull or merge request (--number, else PR_NUMBER / CI_MERGE_REQUEST_IID,\nelse the request of the commit --sha / GITHUB_SHA / CI_COMMIT_SHA) with gh or glab. An approval is\na comment in exactly the form `ci approve-text` prints, by an approver, posted after the last push\nand never edited (or the label kopsform-approve:<first 32 hex digits>, which allows no destruction). Exits 1 when there is none for this plan's sha256, naming both hashes when the\napproval is of another plan. --out writes it for `kopsform --approval FILE apply`.\n\nExamples:\n  kopsform ci approval github --plan 2-kops/kubernetes.tfplan --out approval.json\n  kopsform --approval approval.json --yes apply\n\nDocs: docs/ci/github.md#approvals, docs/security.md"
     )]
     Approval(ApprovalArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct DriftIssuesArgs {
+    /// Where the issues are
+    #[arg(value_enum, value_name = "PLATFORM")]
+    pub(crate) platform: ReviewTarget,
+    /// The report of `kopsform drift --json`
+    #[arg(value_name = "FILE")]
+    pub(crate) report: PathBuf,
+    /// The account whose issues are edited (default: KOPSFORM_COMMENT_AUTHOR, else the API's user)
+    #[arg(long, value_name = "LOGIN")]
+    pub(crate) author: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

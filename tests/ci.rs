@@ -426,7 +426,8 @@ fn jenkinsfiles_pass_npm_groovy_lint() {
 }
 
 /// A stand-in for `gh` or `glab`. Each call is logged to `<name>.log` as its arguments joined by
-/// spaces, a `body=@FILE` argument as `body=@FILE` followed by the file's text between `--- body`
+/// spaces, a `body=@FILE` (or `description=@FILE`) argument as itself followed by the file's text
+/// between `--- body`
 /// and `--- end`. A call whose arguments (joined by spaces) equal a route's prints the route's
 /// output and exits with its status (output on stderr when that is not 0); any other prints an
 /// empty list (`--paginate`) or `{}`.
@@ -449,6 +450,7 @@ body=""
 for a in "$@"; do
   case "$a" in
     body=@*) body="${{a#body=@}}"; line="$line body=@FILE" ;;
+    description=@*) body="${{a#description=@}}"; line="$line description=@FILE" ;;
     *) line="$line $a" ;;
   esac
 done

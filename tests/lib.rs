@@ -11,6 +11,7 @@ mod ci;
 mod clusters;
 mod doctor;
 mod double_fidelity;
+mod drift;
 mod dryrun;
 mod errors;
 mod go_template;

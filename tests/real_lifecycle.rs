@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 const CLUSTER: &str = "dev.example.com";
 const SANITIZED: &str = "dev-example-com";
 
-fn project(moto: &PatchedMoto) -> Project {
+pub(crate) fn project(moto: &PatchedMoto) -> Project {
     let mut p = Project::new();
     let config = p.join("terraform-cli.tfrc");
     real_aws::write_cli_config(&config, &real_aws::aws_mirror());
@@ -74,7 +74,7 @@ ssh_public_key     = "{key}"
 }
 
 #[track_caller]
-fn ok(run: Run, moto: &PatchedMoto) -> Run {
+pub(crate) fn ok(run: Run, moto: &PatchedMoto) -> Run {
     assert_eq!(
         run.code,
         0,

@@ -1,12 +1,15 @@
 //! `kopsform ci`: the CI pipeline of a project, generated from its tasks.toml for GitLab CI, GitHub
-//! Actions or Jenkins (docs/ci/). `kopsform ci comment` is in `ci_comment`.
+//! Actions or Jenkins (docs/ci/). `kopsform ci comment` is in `ci_comment`,
+//! `kopsform ci drift-issues` in `ci_drift`.
 //!
 //! One model, three renderers. Per cluster: on merge/pull requests the isolated dry run and its
 //! review; on the main branch the update and plan (artifacts: the cluster's Terraform folder), a
 //! manual apply of that plan, the rolling-update dry run and a manual rolling update. Each
 //! promotion stage starts after the earlier stage's rolling updates. A merge/pull request first
 //! asks `kopsform affected` which clusters its change touches; the other clusters' dry runs are
-//! skipped and each review comment names them. The YAML goes through
+//! skipped and each review comment names them. GitHub and GitLab also get a scheduled `drift`
+//! job: `kopsform drift --all --json`, then `kopsform ci drift-issues` (in `ci_drift`) keeps one
+//! issue per cluster. The YAML goes through
 //! serde_yaml from ordered maps and the Jenkinsfile is written line by line, so the same input
 //! gives the same bytes.
 
@@ -86,6 +89,9 @@ struct Pipeline {
     regenerate: String,
     /// With `[ci] approvers`: the platform the apply job reads approvals from.
     approvals: Option<&'static str>,
+    /// The task that runs `terraform init` (`init`, when tasks.toml has it): the scheduled drift
+    /// job runs it first, as drift never does.
+    init: Option<String>,
 }
 
 /// The file each platform reads, from the repository root.
@@ -302,6 +308,11 @@ fn model(
         rolling_update: tasks.rolling_update.clone(),
         rolling_update_yes: tasks.rolling_update_yes.clone(),
         regenerate: regenerate_command(project, platform, args, root, target),
+        init: project
+            .config
+            .tasks
+            .contains_key("init")
+            .then(|| "init".to_string()),
         approvals: match platform {
             _ if !approvals => None,
             CiPlatform::Github => Some("github"),
@@ -901,6 +912,39 @@ impl Pipeline {
         format!("{} affected --base {base} --format env", self.kopsform)
     }
 
+    /// The scheduled drift job's report command: every cluster initialised (`init`), then
+    /// `kopsform drift --all --json` into [`DRIFT_REPORT`]; drift (exit 2) is not a failed step,
+    /// a cluster that could not be checked (exit 1) is.
+    fn drift_report(&self) -> String {
+        let init = match &self.init {
+            Some(task) => format!("{} --all {task} && ", self.kopsform),
+            None => String::new(),
+        };
+        format!(
+            "{init}{{ {} drift --all --json > {DRIFT_REPORT} || [ $? -eq 2 ]; }}",
+            self.kopsform
+        )
+    }
+
+    /// [`Self::drift_report`] for one shell of several lines (GitLab's script): the status of
+    /// `drift` kept in `drift_status`, so that the issues are kept before a cluster that could
+    /// not be checked fails the job.
+    fn drift_report_status(&self) -> String {
+        let init = match &self.init {
+            Some(task) => format!("{} --all {task} && ", self.kopsform),
+            None => String::new(),
+        };
+        format!(
+            "drift_status=0; {init}{} drift --all --json > {DRIFT_REPORT} || drift_status=$?",
+            self.kopsform
+        )
+    }
+
+    /// Keeps one issue per cluster from the drift report.
+    fn drift_issues(&self, platform: &str) -> String {
+        format!("kopsform ci drift-issues {platform} {DRIFT_REPORT}")
+    }
+
     /// The jobs whose end a stage waits for: the earlier stage's rolling updates.
     fn previous(&self, stage: usize) -> Vec<&ClusterJobs> {
         stage
@@ -909,6 +953,12 @@ impl Pipeline {
             .unwrap_or_default()
     }
 }
+
+/// The drift job's report (`kopsform drift --all --json`), from the repository root.
+const DRIFT_REPORT: &str = "kopsform-drift.json";
+
+/// When GitHub runs the scheduled drift job (UTC; off the hour, when GitHub's schedules crowd).
+const DRIFT_CRON: &str = "17 5 * * *";
 
 /// The file the affected job writes (GitLab: its dotenv report), from the repository root.
 const AFFECTED_ENV: &str = "kopsform-affected.env";
@@ -920,14 +970,16 @@ fn yaml(value: &Value) -> Result<String, UserError> {
 
 fn gitlab(p: &Pipeline) -> Result<String, UserError> {
     let mr = "$CI_PIPELINE_SOURCE == \"merge_request_event\"";
+    let schedule = "$CI_PIPELINE_SOURCE == \"schedule\"";
+    // A scheduled pipeline runs on the main branch too: only the drift job runs in it.
     let main = format!(
-        "$CI_COMMIT_BRANCH == \"{}\" && $CI_PIPELINE_SOURCE != \"merge_request_event\"",
+        "$CI_COMMIT_BRANCH == \"{}\" && $CI_PIPELINE_SOURCE != \"merge_request_event\" && $CI_PIPELINE_SOURCE != \"schedule\"",
         p.branch
     );
     let mut doc = Map::new();
     doc.insert(
         "workflow".into(),
-        json!({"rules": [{"if": mr}, {"if": main}]}),
+        json!({"rules": [{"if": mr}, {"if": main}, {"if": schedule}]}),
     );
     let mut stages = vec![json!("affected"), json!("dryrun")];
     for s in &p.stages {
@@ -935,6 +987,7 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
             stages.push(json!(format!("{}-{part}", s.name)));
         }
     }
+    stages.push(json!("drift"));
     doc.insert("stages".into(), Value::Array(stages));
     if !p.env.is_empty() {
         let vars: Map<String, Value> = p.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
@@ -1051,6 +1104,27 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
             }
         }
     }
+    // The scheduled drift check: one issue per cluster (glab reads GITLAB_TOKEN, docs/drift.md).
+    let mut drift = Map::new();
+    drift.insert("stage".into(), json!("drift"));
+    drift.insert("rules".into(), json!([{"if": schedule}]));
+    drift.insert(
+        "script".into(),
+        json!([
+            // One shell for the job's lines: the report's status waits for the issues.
+            p.drift_report_status(),
+            p.drift_issues("gitlab"),
+            "[ \"$drift_status\" != 1 ]",
+        ]),
+    );
+    drift.insert(
+        "artifacts".into(),
+        json!({"name": "drift", "when": "always", "expire_in": "30 days", "paths": [DRIFT_REPORT]}),
+    );
+    if let Some(role) = p.aws.of(true) {
+        gitlab_role(&mut drift, role, &p.aws.region);
+    }
+    doc.insert("drift".into(), Value::Object(drift));
     Ok(format!(
         "{}\n{}",
         header(p, "#"),
@@ -1068,6 +1142,7 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
         json!({
             "pull_request": {"branches": [p.branch]},
             "push": {"branches": [p.branch]},
+            "schedule": [{"cron": DRIFT_CRON}],
         }),
     );
     doc.insert("permissions".into(), json!({"contents": "read"}));
@@ -1275,6 +1350,40 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
             }
         }
     }
+    // The scheduled drift check, with the read-only role: one issue per cluster.
+    let mut steps = setup.clone();
+    let mut permissions = json!({"contents": "read", "issues": "write"});
+    if let Some(role) = p.aws.of(true) {
+        permissions["id-token"] = json!("write");
+        steps.push(json!({
+            "name": "AWS credentials (OIDC)",
+            "uses": "aws-actions/configure-aws-credentials@v4",
+            "with": {"role-to-assume": role, "aws-region": p.aws.region},
+        }));
+    }
+    steps.push(json!({"name": "Drift report", "run": p.drift_report()}));
+    steps.push(json!({
+        "name": "Keep the drift report",
+        "if": "always()",
+        "uses": "actions/upload-artifact@v4",
+        "with": {"name": "drift", "path": DRIFT_REPORT, "if-no-files-found": "ignore"},
+    }));
+    steps.push(json!({
+        "name": "One issue per cluster",
+        "if": "always()",
+        "env": {"GH_TOKEN": "${{ github.token }}"},
+        "run": p.drift_issues("github"),
+    }));
+    let mut drift = Map::new();
+    drift.insert("name".into(), json!("drift"));
+    drift.insert("if".into(), json!("github.event_name == 'schedule'"));
+    drift.insert("runs-on".into(), runs_on.clone());
+    if let Some(image) = &p.image {
+        drift.insert("container".into(), json!(image));
+    }
+    drift.insert("permissions".into(), permissions);
+    drift.insert("steps".into(), Value::Array(steps));
+    jobs.insert("drift".into(), Value::Object(drift));
     doc.insert("jobs".into(), Value::Object(jobs));
     Ok(format!(
         "{}\n{}",

@@ -68,7 +68,7 @@ pub(crate) fn comment_command(args: &CommentArgs, cwd: &Path) -> Result<(), User
     };
 
     // Reads.
-    let me = whoami(args, &api, &target)?;
+    let me = whoami(args.author.as_deref(), &api, target.github())?;
     let Found {
         ours: existing,
         others,
@@ -282,7 +282,8 @@ impl Api<'_> {
 
     /// Every item of a listing, all pages (`--paginate` prints one JSON array per page).
     pub(super) fn list(&self, endpoint: &str) -> Result<Vec<Value>, UserError> {
-        let paged = format!("{endpoint}?per_page=100");
+        let sep = if endpoint.contains('?') { '&' } else { '?' };
+        let paged = format!("{endpoint}{sep}per_page=100");
         let out = self.call(&["--paginate", &paged])?;
         let mut items = Vec::new();
         for page in serde_json::Deserializer::from_slice(&out).into_iter::<Value>() {
@@ -416,24 +417,23 @@ fn marker_cluster(marker: &str, file: &Path) -> Result<String, UserError> {
 /// The account whose comment is ours: `--author`, `KOPSFORM_COMMENT_AUTHOR`, else the API's
 /// user. A GitHub Actions token cannot read `/user`: in a workflow that fails, its comments are
 /// `github-actions[bot]`'s.
-fn whoami(args: &CommentArgs, api: &Api, target: &Target) -> Result<String, UserError> {
-    if let Some(author) = args
-        .author
-        .clone()
+pub(super) fn whoami(author: Option<&str>, api: &Api, github: bool) -> Result<String, UserError> {
+    if let Some(author) = author
+        .map(str::to_string)
         .or_else(|| env("KOPSFORM_COMMENT_AUTHOR"))
     {
         return Ok(author);
     }
-    let field = if target.github() { "login" } else { "username" };
+    let field = if github { "login" } else { "username" };
     match api.get("user") {
         Ok(user) => match user[field].as_str() {
             Some(name) if !name.is_empty() => Ok(name.to_string()),
             _ => Err(UserError::new(format!(
                 "`{} api user` printed no `{field}`: pass --author LOGIN (or set KOPSFORM_COMMENT_AUTHOR)",
-                target.program
+                api.program
             ))),
         },
-        Err(_) if target.github() && env("GITHUB_ACTIONS").as_deref() == Some("true") => {
+        Err(_) if github && env("GITHUB_ACTIONS").as_deref() == Some("true") => {
             eprintln!(
                 "kopsform: the token may not read `/user` (a workflow's GITHUB_TOKEN): editing only {ACTIONS_BOT}'s comments; --author LOGIN names another account"
             );

@@ -6,8 +6,10 @@ pub(crate) mod affected;
 pub(crate) mod ci;
 pub(crate) mod ci_approval;
 pub(crate) mod ci_comment;
+pub(crate) mod ci_drift;
 pub(crate) mod completions;
 pub(crate) mod doctor;
+pub(crate) mod drift;
 pub(crate) mod graph;
 pub(crate) mod import;
 pub(crate) mod list;
@@ -66,6 +68,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         Some(Subcommand::Ci(command)) => {
             let (platform, args) = match command {
                 cli::CiCommand::Comment(args) => return ci_comment::comment_command(&args, &cwd),
+                cli::CiCommand::DriftIssues(args) => {
+                    return ci_drift::drift_issues_command(&args, &cwd);
+                }
                 cli::CiCommand::ApproveText(args) => {
                     // The plan is read with the cluster's environment, as its apply reads it.
                     let project = load()?;
@@ -93,6 +98,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         }
         Some(Subcommand::Doctor) => {
             return doctor::run(&load()?, &selection, &global.assignments(), global.json);
+        }
+        Some(Subcommand::Drift) => {
+            return drift::command(&load()?, &selection, options(), global.json);
         }
         Some(Subcommand::Graph(args)) => {
             return graph::command(&load()?, &args, &selection);

@@ -15,6 +15,9 @@ use crate::{atomic, notice, progress};
 use super::isolation::{default_config_base, live_config_base, pin_config_base};
 use super::scope::{Runner, Snapshot};
 
+/// A checked kops manifest: its cluster and its documents.
+pub(super) type Checked = (crate::values::context::Cluster, Vec<manifest::Document>);
+
 impl<'p> Runner<'p> {
     /// Refuses a step whose paths, as rendered, are not its own to write or delete
     /// (`crate::paths`): before the step runs, so nothing is written or deleted.
@@ -27,7 +30,12 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
-    pub(super) fn render(&mut self, prefix: &str, step: &RenderStep) -> Result<(), UserError> {
+    /// A `render` step's text, rendered with the run's values and, for a kops manifest, checked:
+    /// the text, and the manifest's cluster and documents. Nothing is written.
+    pub(super) fn render_checked(
+        &mut self,
+        step: &RenderStep,
+    ) -> Result<(String, Option<Checked>), UserError> {
         let run_values = self.values.get(&self.renderer)?;
         let shown = step.shown();
         let values = run_values.for_render(
@@ -63,23 +71,32 @@ impl<'p> Runner<'p> {
             yaml,
             describe: &describe,
         };
-        let mut rendered =
+        let rendered =
             crate::render::step::render_files(&files, &engines, &values.context, step.format_yaml)?;
+        if step.check != crate::project::task::ManifestCheck::Kops {
+            return Ok((rendered, None));
+        }
+        let cluster = values.require_cluster(self.project)?;
+        let documents = manifest::check(&rendered, &cluster.name).map_err(|e| {
+            // `out:8: ...` when the check names a line, `out: ...` when not.
+            let sep = if e.starts_with(|c: char| c.is_ascii_digit()) {
+                ":"
+            } else {
+                ": "
+            };
+            UserError::new(format!(
+                "{} (rendered from {}){sep}{e}; nothing was written",
+                step.out, shown
+            ))
+        })?;
+        Ok((rendered, Some((cluster, documents))))
+    }
+
+    pub(super) fn render(&mut self, prefix: &str, step: &RenderStep) -> Result<(), UserError> {
+        let shown = step.shown();
+        let (mut rendered, checked) = self.render_checked(step)?;
         let mut summary = String::new();
-        if step.check == crate::project::task::ManifestCheck::Kops {
-            let cluster = values.require_cluster(self.project)?;
-            let documents = manifest::check(&rendered, &cluster.name).map_err(|e| {
-                // `out:8: ...` when the check names a line, `out: ...` when not.
-                let sep = if e.starts_with(|c: char| c.is_ascii_digit()) {
-                    ":"
-                } else {
-                    ": "
-                };
-                UserError::new(format!(
-                    "{} (rendered from {}){sep}{e}; nothing was written",
-                    step.out, shown
-                ))
-            })?;
+        if let Some((cluster, documents)) = checked {
             let names: Vec<String> = documents
                 .iter()
                 .map(|d| format!("{} {}", d.kind, d.name))
