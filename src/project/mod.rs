@@ -4,6 +4,7 @@
 //! in. Everything after loading reads a checked `Project`, never raw TOML.
 
 pub(crate) mod cluster;
+pub(crate) mod invocation;
 pub(crate) mod order;
 pub(crate) mod pins;
 pub(crate) mod policy;
@@ -272,6 +273,7 @@ fn check_tasks(config: &Config) -> Result<(), String> {
         }
     }
     for (name, task) in &config.tasks {
+        invocation::check_task(name, task)?;
         for target in task.steps.iter().flat_map(task::Step::targets) {
             crate::paths::check_static(&target).map_err(|e| format!("task `{name}`: {e}"))?;
         }

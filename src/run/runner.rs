@@ -49,6 +49,22 @@ impl<'p> Runner<'p> {
         order: &TaskOrder,
     ) -> (Vec<TaskResult>, Result<(), UserError>) {
         let tasks = &order.tasks;
+        if let Err(e) = self.refuse_passed_secrets(tasks) {
+            let cluster = self.label.clone().unwrap_or_default();
+            let results = tasks
+                .iter()
+                .map(|t| {
+                    TaskResult::new(
+                        &cluster,
+                        t,
+                        Status::NotRun,
+                        Duration::ZERO,
+                        "an argument after `--` was refused",
+                    )
+                })
+                .collect();
+            return (results, Err(e));
+        }
         // The cluster's lock is held from the first task that changes the cluster to the last, and
         // the prerequisites layer from the first task that runs there to the last: another cluster
         // sharing the layer cannot plan or apply in between.
@@ -141,11 +157,40 @@ impl<'p> Runner<'p> {
         (results, outcome)
     }
 
+    /// Refuses, before any task runs, arguments passed after `--` that hold a secret the run
+    /// knows: the values of the prerequisites' sensitive outputs (read now, when they can be) and
+    /// of the secret variables of the task's environment, in every form the redactor knows. The
+    /// step checks its whole command line again when it runs.
+    fn refuse_passed_secrets(&mut self, tasks: &[String]) -> Result<(), UserError> {
+        for name in tasks {
+            let task = self.task(name);
+            for step in &task.steps {
+                let Step::Command(cmd) = step else { continue };
+                if cmd.extra.is_empty() {
+                    continue;
+                }
+                // A layer not applied yet has nothing to learn: the step's own check stays.
+                let _ = self.values.get(&self.renderer);
+                let _ = self.env_layers(name, task, &cmd.env);
+                let mut argv = cmd.argv.clone();
+                argv.extend(cmd.extra.iter().cloned());
+                self.refuse_secret_arguments(&argv)
+                    .map_err(|e| e.context(self.task_label(name)))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one task; `Ok(true)` when it was up to date and skipped.
     pub(super) fn run_task(&mut self, name: &str) -> Result<bool, UserError> {
         let task = self.task(name);
         let mut inputs = None;
-        if !task.sources.is_empty() && !self.options.dry_run {
+        // Arguments passed after `--` are not part of the task's fingerprint: it always runs.
+        let passed = task
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Command(c) if !c.extra.is_empty()));
+        if !task.sources.is_empty() && !self.options.dry_run && !passed {
             let fingerprint = self.task_inputs(name)?;
             match self.stale_because(name, &fingerprint)? {
                 None if !self.options.force => {
