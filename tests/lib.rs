@@ -25,6 +25,7 @@ mod migration;
 mod output;
 mod ownership;
 mod parallel;
+mod passthrough;
 mod partial_backend;
 mod pins;
 mod project_env;

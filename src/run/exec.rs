@@ -114,8 +114,11 @@ impl<'p> Runner<'p> {
             ..CommandStep::default()
         };
         let env = self.child_env(NAME, &task, &step, argv, is_kops, false)?;
-        self.refuse_secret_arguments(argv)
-            .map_err(|e| e.context(NAME))?;
+        // The command line is at fault: a usage error.
+        self.refuse_secret_arguments(argv).map_err(|e| {
+            UserError::with_code(format!("{}; nothing was run", e.message), exit::USAGE)
+                .context(NAME)
+        })?;
         let shown = self
             .redactor
             .mask(&display_command(&argv[0], &argv[1..], None));

@@ -174,8 +174,14 @@ impl<'p> Runner<'p> {
                 let _ = self.env_layers(name, task, &cmd.env);
                 let mut argv = cmd.argv.clone();
                 argv.extend(cmd.extra.iter().cloned());
-                self.refuse_secret_arguments(&argv)
-                    .map_err(|e| e.context(self.task_label(name)))?;
+                // The command line is at fault: a usage error, as the other refusals of `--`.
+                self.refuse_secret_arguments(&argv).map_err(|e| {
+                    UserError::with_code(
+                        format!("{}; nothing was run", e.message),
+                        crate::error::exit::USAGE,
+                    )
+                    .context(self.task_label(name))
+                })?;
             }
         }
         Ok(())

@@ -193,6 +193,10 @@ impl Values {
                 );
             }
             Some("cluster") => return "the cluster's table in tasks.toml".into(),
+            Some("params") if self.context.get("params").is_some() => {
+                let name = segments.get(1).copied().unwrap_or("");
+                return format!("the parameter `{name}` (--param {name}=..., or its default)");
+            }
             Some("outputs") => {
                 return format!(
                     "the Terraform output `{}`",
