@@ -241,7 +241,6 @@ impl GlobalArgs {
             .collect()
     }
 
-
     /// The value overrides in the order they apply: every `--set`, then every `--set-string`
     /// (kops's order, cmd/kops/toolbox_template.go `newTemplateContext`). A `--set-string` value
     /// becomes a YAML double-quoted string, so `--set` reads it back as exactly the text given.

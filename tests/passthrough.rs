@@ -188,12 +188,18 @@ fn a_secret_passed_through_is_refused_before_anything_runs() {
     let p = project();
     // A sensitive output, as it is and base64-encoded, and a secret-env variable's value.
     let cases: [(&str, &str); 3] = [
-        ("pass-sekrit-9876", "argument 3 of `kops` holds a secret value (a sensitive output"),
+        (
+            "pass-sekrit-9876",
+            "argument 3 of `kops` holds a secret value (a sensitive output",
+        ),
         (
             "cGFzcy1zZWtyaXQtOTg3Ng==",
             "argument 3 of `kops` holds a secret value, base64-encoded",
         ),
-        ("token-sekrit-1234", "argument 3 of `kops` holds a secret value"),
+        (
+            "token-sekrit-1234",
+            "argument 3 of `kops` holds a secret value",
+        ),
     ];
     for (secret, says) in cases {
         let run = p.kopsform(&["cluster-validate", "--", secret]);
@@ -244,7 +250,10 @@ fn exec_runs_a_command_in_the_clusters_environment_masked_with_its_own_status() 
         run.stdout,
         "arg:get\narg:secrets\ncluster=c.example.com state=kops-state\n"
     );
-    p.script("bin/leak", "#!/bin/sh\necho \"password is pass-sekrit-9876\"\n");
+    p.script(
+        "bin/leak",
+        "#!/bin/sh\necho \"password is pass-sekrit-9876\"\n",
+    );
     p.kopsform(&["exec", "--", "bin/leak"])
         .success()
         .stdout_has("password is ***\n")

@@ -149,6 +149,6 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         keep_going: global.keep_going,
     };
     let mut project = load()?;
-    crate::project::invocation::pass_through(&mut project, &tasks, args)?;
+    project.pass_through(&tasks, args)?;
     crate::run::fleet::run(&project, options(), &selection, fleet_options, &tasks)
 }

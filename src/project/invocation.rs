@@ -7,11 +7,13 @@
 //! passed arguments are put into the loaded project itself (the step's `extra`, and with an
 //! appended `--yes` the task's `confirm`, `lock` and `retry`): every later part of the run (the
 //! dry run's lines, the secret-on-argv refusal, confirmations, the lock, retries) then treats them
-//! as it treats tasks.toml, with no second path to get wrong.
+//! as it treats tasks.toml, with no second path to get wrong. (`Project::pass_through` and
+//! `Project::params` hand this module the parts of the project it reads.)
+
+use std::path::Path;
 
 use indexmap::IndexMap;
 
-use super::Project;
 use super::task::{CommandStep, Confirm, Param, Step, Task};
 use crate::error::{UserError, exit};
 use crate::tools::retry::Tool;
@@ -73,7 +75,12 @@ fn step_name(i: usize, c: &CommandStep) -> String {
 
 /// The step of task `name` that passed arguments go to: the one marked `pass-through = true`, else
 /// its only kops or Terraform command step.
-fn pass_through_step(project: &Project, name: &str, task: &Task) -> Result<usize, UserError> {
+fn pass_through_step(
+    kind: &dyn Fn(&str) -> Tool,
+    file: &Path,
+    name: &str,
+    task: &Task,
+) -> Result<usize, UserError> {
     let usage = |message: String| UserError::with_code(message, exit::USAGE);
     if let Some(i) = task
         .steps
@@ -87,9 +94,7 @@ fn pass_through_step(project: &Project, name: &str, task: &Task) -> Result<usize
         .iter()
         .enumerate()
         .filter_map(|(i, s)| match s {
-            Step::Command(c)
-                if matches!(project.tool_kind(&c.argv[0]), Tool::Kops | Tool::Terraform) =>
-            {
+            Step::Command(c) if matches!(kind(&c.argv[0]), Tool::Kops | Tool::Terraform) => {
                 Some((i, c))
             }
             _ => None,
@@ -99,7 +104,7 @@ fn pass_through_step(project: &Project, name: &str, task: &Task) -> Result<usize
         [(i, _)] => Ok(*i),
         [] => Err(usage(format!(
             "task `{name}` has no kops or terraform step to pass the arguments after `--` to; nothing was run. Pass arguments to a task that runs one, or mark a `run` step of `{name}` with `pass-through = true` in {}",
-            project.file.display()
+            file.display()
         ))),
         several => Err(usage(format!(
             "task `{name}` has {} kops and terraform steps ({}), and kopsform does not guess which one the arguments after `--` are for; nothing was run. Mark that step with `pass-through = true` in {}",
@@ -109,52 +114,59 @@ fn pass_through_step(project: &Project, name: &str, task: &Task) -> Result<usize
                 .map(|(i, c)| step_name(*i, c))
                 .collect::<Vec<_>>()
                 .join(", "),
-            project.file.display()
+            file.display()
         ))),
     }
 }
 
-/// Appends `args` (from `kopsform TASK -- ARGS`) to the pass-through step of the one task named
-/// on the command line. With a confirming argument (`--yes`), the task confirms, locks the
-/// cluster and is never retried, as a task of tasks.toml that changes the cluster.
-pub(crate) fn pass_through(
-    project: &mut Project,
+/// The task and step that `args` (from `kopsform TASK -- ARGS`) go to: the one task named on the
+/// command line, its pass-through step ([`pass_through_step`]); `None` without arguments, or for
+/// a task tasks.toml lacks (the task order names it, with suggestions). A credential among the
+/// arguments is refused here.
+pub(crate) fn pass_through_target(
+    tasks: &IndexMap<String, Task>,
+    file: &Path,
+    kind: &dyn Fn(&str) -> Tool,
+    secret_env: &[String],
     requested: &[String],
-    args: Vec<String>,
-) -> Result<(), UserError> {
+    args: &[String],
+) -> Result<Option<(String, usize)>, UserError> {
     if args.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let usage = |message: String| UserError::with_code(message, exit::USAGE);
     let name = match requested {
         [one] => one.clone(),
         _ => {
-            return Err(usage(format!(
-                "arguments after `--` go to one task, and {} tasks are named ({}); nothing was run. Run the task that takes them on its own (its dependencies still run)",
-                requested.len(),
-                requested.join(", ")
-            )));
+            return Err(UserError::with_code(
+                format!(
+                    "arguments after `--` go to one task, and {} tasks are named ({}); nothing was run. Run the task that takes them on its own (its dependencies still run)",
+                    requested.len(),
+                    requested.join(", ")
+                ),
+                exit::USAGE,
+            ));
         }
     };
-    let Some(task) = project.config.tasks.get(&name) else {
-        // The task order names the unknown task, with its suggestions.
-        return Ok(());
+    let Some(task) = tasks.get(&name) else {
+        return Ok(None);
     };
-    refuse_credentials(project, &args)?;
-    let i = pass_through_step(project, &name, task)?;
+    refuse_credentials(secret_env, args)?;
+    let step = pass_through_step(kind, file, &name, task)?;
+    Ok(Some((name, step)))
+}
+
+/// Appends `args` to step `step` of task `name`. With a confirming argument (`--yes`), the task
+/// confirms, locks the cluster and is never retried, as a task of tasks.toml that changes the
+/// cluster.
+pub(crate) fn append(task: &mut Task, name: &str, step: usize, args: Vec<String>) {
     let acts = args.iter().any(|a| confirms(a));
-    let task = project
-        .config
-        .tasks
-        .get_mut(&name)
-        .expect("the task was found above");
-    let Step::Command(step) = &mut task.steps[i] else {
-        unreachable!("the pass-through step is a command step")
+    let Some(Step::Command(command)) = task.steps.get_mut(step) else {
+        return;
     };
-    step.extra = args;
-    let tool = step.argv[0].clone();
+    command.extra = args;
+    let tool = command.argv[0].clone();
     if acts {
-        if task.confirmation(&name).is_none() {
+        if task.confirmation(name).is_none() {
             task.confirm = Some(Confirm::Prompt(format!(
                 "Run task `{name}` with `--yes` passed to `{tool}`?"
             )));
@@ -164,7 +176,6 @@ pub(crate) fn pass_through(
         retry.attempts = Some(1);
         task.retry = Some(retry);
     }
-    Ok(())
 }
 
 /// Refuses passed arguments that put a credential on the command line, before anything runs: the
@@ -172,8 +183,8 @@ pub(crate) fn pass_through(
 /// assignment to a secret variable (`AWS_SECRET_ACCESS_KEY=...`, `-var db_password=...` where
 /// `secret-env` names it). The values the run learns later (sensitive outputs) are checked again
 /// by the runner before the first task.
-fn refuse_credentials(project: &Project, args: &[String]) -> Result<(), UserError> {
-    let redactor = crate::redact::Redactor::new(&project.config.secret_env);
+fn refuse_credentials(secret_env: &[String], args: &[String]) -> Result<(), UserError> {
+    let redactor = crate::redact::Redactor::new(secret_env);
     for (i, arg) in args.iter().enumerate() {
         let named = arg
             .trim_start_matches('-')
@@ -212,13 +223,13 @@ fn refuse_credentials(project: &Project, args: &[String]) -> Result<(), UserErro
 /// dependencies included), from `given` (`--param NAME=VALUE`), else its default. A parameter
 /// given but declared by none of them, or required and not given, exits 64 with its name.
 pub(crate) fn resolve_params(
-    project: &Project,
+    all: &IndexMap<String, Task>,
     tasks: &[String],
     given: &IndexMap<String, String>,
 ) -> Result<IndexMap<String, String>, UserError> {
     let mut declared: IndexMap<&str, (&str, &Param)> = IndexMap::new();
     for name in tasks {
-        for (param, p) in &project.config.tasks[name].params {
+        for (param, p) in &all[name].params {
             declared.entry(param.as_str()).or_insert((name.as_str(), p));
         }
     }
@@ -294,10 +305,22 @@ mod tests {
 
     #[test]
     fn confirming_arguments_are_kops_yes_and_terraform_auto_approve() {
-        for yes in ["--yes", "-y", "--yes=true", "-auto-approve", "--auto-approve=TRUE"] {
+        for yes in [
+            "--yes",
+            "-y",
+            "--yes=true",
+            "-auto-approve",
+            "--auto-approve=TRUE",
+        ] {
             assert!(confirms(yes), "{yes}");
         }
-        for no in ["--yes=false", "yes", "--yesterday", "-target=x", "--name=--yes"] {
+        for no in [
+            "--yes=false",
+            "yes",
+            "--yesterday",
+            "-target=x",
+            "--name=--yes",
+        ] {
             assert!(!confirms(no), "{no}");
         }
     }

@@ -78,7 +78,11 @@ pub(crate) fn command(
         Ok(Some(code)) => Some(*code),
         Err(e) => Some(e.code),
     };
-    let cluster_column = if project.clusters.len() > 1 { id } else { String::new() };
+    let cluster_column = if project.clusters.len() > 1 {
+        id
+    } else {
+        String::new()
+    };
     let mut row = TaskResult::new(&cluster_column, NAME, status, took.elapsed(), "");
     row.locks = locked;
     let end = super::audit::Run {
@@ -122,7 +126,10 @@ impl<'p> Runner<'p> {
         let shown = self
             .redactor
             .mask(&display_command(&argv[0], &argv[1..], None));
-        let prefix = self.label.as_ref().map_or_else(String::new, |id| format!("[{id}] "));
+        let prefix = self
+            .label
+            .as_ref()
+            .map_or_else(String::new, |id| format!("[{id}] "));
         if self.options.dry_run {
             notice!("{prefix}would run: {shown}");
             return Ok(None);

@@ -36,8 +36,7 @@ pub(crate) fn run(
     private_work_folder(project);
     let shared = RunShared::default();
     let order = crate::project::order::TaskOrder::new(project.task_graph(), requested)?;
-    options.params =
-        crate::project::invocation::resolve_params(project, &order.tasks, &options.params)?;
+    options.params = project.params(&order.tasks, &options.params)?;
     let selected = project.select_clusters(selection)?;
     runner::check_confirmations(project, &options, &order.tasks)?;
     check_pins(project, &order.tasks, &selected)?;
