@@ -160,7 +160,9 @@ impl<'p> Runner<'p> {
         let cwd = std::env::current_dir()
             .map_err(|e| UserError::new(format!("cannot read the current folder: {e}")))?;
         if kind == Tool::Terraform {
-            self.learn_terraform_secrets(&program, &argv[1..], &cwd, &env);
+            // The sensitive values of the state the command reads (`-chdir` counted).
+            let layer = crate::tools::terraform::chdir(argv).map_or(cwd.clone(), |d| cwd.join(d));
+            self.learn_terraform_secrets(&program, &argv[1..], &layer, &env);
         }
         progress!("{prefix}$ {shown}");
         // Typed by the user: run once, whatever it is (the transient-error patterns only watch).
