@@ -371,3 +371,74 @@ fn a_parameter_cannot_change_the_structure_of_a_rendered_file() {
         q.kopsform(&["list"]).failure(1).stderr_has(says);
     }
 }
+
+#[test]
+fn arguments_and_parameters_reach_every_selected_cluster_and_exec_takes_one() {
+    require_terraform();
+    let p = Project::new();
+    p.layer_from_recorded_outputs("1-prerequisites", OUTPUTS);
+    p.script("bin/kops", KOPS);
+    p.file(
+        "tasks.toml",
+        r#"
+[tools]
+kops = "bin/kops"
+
+[clusters.dev]
+name = "dev.example.com"
+state = "state-dev"
+dir = "clusters/dev"
+stage = "dev"
+
+[clusters.prod]
+name = "prod.example.com"
+state = "state-prod"
+dir = "clusters/prod"
+stage = "prod"
+
+[tasks.get-ig]
+params = { ig = { default = "nodes" } }
+steps = [["kops", "get", "ig", "{{params.ig}}"]]
+"#,
+    );
+    let run = p.kopsform(&[
+        "--all",
+        "-j",
+        "1",
+        "get-ig",
+        "--param",
+        "ig=nodes-a",
+        "--",
+        "-o",
+        "yaml",
+    ]);
+    run.success();
+    for cluster in ["dev", "prod"] {
+        run.stdout_has(&format!(
+            "[{cluster}/get-ig] arg:get\n[{cluster}/get-ig] arg:ig\n[{cluster}/get-ig] arg:nodes-a\n[{cluster}/get-ig] arg:-o\n[{cluster}/get-ig] arg:yaml\n[{cluster}/get-ig] cluster={cluster}.example.com state=state-{cluster}\n"
+        ));
+    }
+    // exec: the cluster named, and only one.
+    let run = p.kopsform(&["exec", "--cluster", "prod", "--", "kops", "get", "ig"]);
+    run.success();
+    // Its output is the command's own, without a prefix, to pipe or redirect.
+    assert_eq!(
+        run.stdout,
+        "arg:get\narg:ig\ncluster=prod.example.com state=state-prod\n"
+    );
+    p.kopsform(&["exec", "--", "kops", "get"])
+        .failure(64)
+        .stderr_has("this project has 2 clusters (dev, prod); choose with --cluster ID");
+    p.kopsform(&[
+        "exec",
+        "--cluster",
+        "dev",
+        "--cluster",
+        "prod",
+        "--",
+        "kops",
+        "get",
+    ])
+    .failure(64)
+    .stderr_has("name that cluster with one --cluster ID");
+}

@@ -59,8 +59,8 @@ pub(crate) fn command(
     let shared = RunShared::default();
     process::install_signal_handlers();
     let id = cluster.id.clone();
-    let label = (project.clusters.len() > 1).then(|| id.clone());
-    let mut runner = Runner::for_cluster(project, &shared, options.clone(), Some(cluster), label);
+    // No `[cluster] ` prefix: the command's output is its own, to pipe or redirect.
+    let mut runner = Runner::for_cluster(project, &shared, options.clone(), Some(cluster), None);
     let took = Instant::now();
     let outcome = runner.exec(argv);
     let locked = runner.holds.lock.is_some();
@@ -126,12 +126,8 @@ impl<'p> Runner<'p> {
         let shown = self
             .redactor
             .mask(&display_command(&argv[0], &argv[1..], None));
-        let prefix = self
-            .label
-            .as_ref()
-            .map_or_else(String::new, |id| format!("[{id}] "));
         if self.options.dry_run {
-            notice!("{prefix}would run: {shown}");
+            notice!("would run: {shown}");
             return Ok(None);
         }
         let changes = match kind {
@@ -164,7 +160,7 @@ impl<'p> Runner<'p> {
             let layer = crate::tools::terraform::chdir(argv).map_or(cwd.clone(), |d| cwd.join(d));
             self.learn_terraform_secrets(&program, &argv[1..], &layer, &env);
         }
-        progress!("{prefix}$ {shown}");
+        progress!("$ {shown}");
         // Typed by the user: run once, whatever it is (the transient-error patterns only watch).
         let finished = process::run_streaming(
             &process::Command {
@@ -172,7 +168,7 @@ impl<'p> Runner<'p> {
                 args: &argv[1..],
                 cwd: &cwd,
                 env: &env,
-                prefix: &prefix,
+                prefix: "",
                 capture_stdout: false,
                 transient: self.project.retry_policy(None),
             },
