@@ -325,6 +325,124 @@ mod tests {
         }
     }
 
+    fn tasks(text: &str) -> IndexMap<String, Task> {
+        crate::project::schema::parse(text)
+            .expect("tasks.toml")
+            .tasks
+    }
+
+    fn kind(word: &str) -> Tool {
+        match word {
+            "kops" => Tool::Kops,
+            "terraform" => Tool::Terraform,
+            _ => Tool::Other,
+        }
+    }
+
+    fn target(
+        all: &IndexMap<String, Task>,
+        task: &str,
+        args: &[&str],
+    ) -> Result<Option<(String, usize)>, UserError> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        pass_through_target(
+            all,
+            Path::new("tasks.toml"),
+            &kind,
+            &[],
+            &[task.to_string()],
+            &args,
+        )
+    }
+
+    #[test]
+    fn the_pass_through_step_is_the_marked_one_else_the_only_kops_or_terraform_one() {
+        let all = tasks(
+            r#"
+[tasks.one]
+steps = [["echo", "x"], ["kops", "get"], { builtin = "show-outputs" }]
+[tasks.two]
+steps = [["kops", "get"], ["terraform", "plan"]]
+[tasks.marked]
+steps = [["kops", "get"], { run = ["./script"], pass-through = true }]
+[tasks.none]
+steps = [["echo", "x"], { builtin = "show-outputs" }]
+"#,
+        );
+        assert_eq!(
+            target(&all, "one", &["-v"]).unwrap(),
+            Some(("one".into(), 1))
+        );
+        assert_eq!(
+            target(&all, "marked", &["-v"]).unwrap(),
+            Some(("marked".into(), 1))
+        );
+        assert_eq!(target(&all, "one", &[]).unwrap(), None);
+        assert_eq!(target(&all, "unknown", &["-v"]).unwrap(), None);
+        for refused in ["two", "none"] {
+            let e = target(&all, refused, &["-v"]).unwrap_err();
+            assert_eq!(e.code, exit::USAGE, "{}", e.message);
+        }
+        let e = target(&all, "one", &["--x", "AWS_SECRET_ACCESS_KEY=abc"]).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("argument 2 after `--` sets `AWS_SECRET_ACCESS_KEY`"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn an_appended_yes_makes_the_task_confirm_lock_and_run_once() {
+        let mut all = tasks("[tasks.t]\nlock = false\nsteps = [[\"kops\", \"get\"]]\n");
+        let task = all.get_mut("t").unwrap();
+        append(task, "t", 0, vec!["-o".into(), "yaml".into()]);
+        assert!(task.confirmation("t").is_none() && task.lock == Some(false));
+        append(task, "t", 0, vec!["--yes".into()]);
+        assert_eq!(
+            task.confirmation("t").as_deref(),
+            Some("Run task `t` with `--yes` passed to `kops`?")
+        );
+        assert_eq!(task.lock, Some(true));
+        assert_eq!(task.retry.as_ref().and_then(|r| r.attempts), Some(1));
+        let Step::Command(c) = &task.steps[0] else {
+            panic!()
+        };
+        assert_eq!(c.extra, vec!["--yes".to_string()]);
+    }
+
+    #[test]
+    fn parameters_come_from_the_command_line_else_their_default_and_are_checked() {
+        let all = tasks(
+            r#"
+[tasks.a]
+params = { ig = { required = true, help = "the group" }, n = { default = "3" } }
+[tasks.b]
+deps = ["a"]
+params = { n = { default = "9" }, opt = { required = false } }
+"#,
+        );
+        let order = ["a".to_string(), "b".to_string()];
+        let given: IndexMap<String, String> = [("ig".to_string(), "x y".to_string())].into();
+        let values = resolve_params(&all, &order, &given).unwrap();
+        assert_eq!(
+            values.into_iter().collect::<Vec<_>>(),
+            [("ig", "x y"), ("n", "3"), ("opt", "")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .to_vec()
+        );
+        let missing = resolve_params(&all, &order, &IndexMap::new()).unwrap_err();
+        assert_eq!(missing.code, exit::USAGE);
+        assert_eq!(
+            missing.message,
+            "task `a` needs the parameter `ig`: the group; pass --param ig=VALUE\nnothing was run"
+        );
+        let stray: IndexMap<String, String> = [("x".to_string(), "1".to_string())].into();
+        let e = resolve_params(&all, &["b".to_string()], &stray).unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+        assert!(e.message.starts_with("--param x: no task of this run declares a parameter `x` (they declare `n` (task `b`), `opt` (task `b`))"), "{}", e.message);
+    }
+
     #[test]
     fn a_param_value_keeps_its_equals_signs_and_a_name_is_needed() {
         assert_eq!(
