@@ -20,6 +20,9 @@ Examples:
   kopsform cluster-template --set cluster_version=1.30.2
   kopsform --all --yes cluster-update plan apply every cluster, stage by stage
   kopsform --cluster dev dryrun                 one cluster of [clusters.*]
+  kopsform cluster-validate -- --wait 10m       append arguments to the task's kops step
+  kopsform TASK --param ig=nodes-a              set a parameter TASK declares ({{params.ig}})
+  kopsform exec --cluster dev -- kops get ig    one command in the cluster's environment, masked
   kopsform unlock --cluster prod                release a lock a killed run left
   kopsform ci gitlab --out .gitlab-ci.yml       the CI pipeline for every cluster (also github, jenkins)
   kopsform doctor                               tools, versions, credentials, state stores: ready?
@@ -130,7 +133,7 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Subcommand {
     /// Run tasks and their dependencies (also: kopsform TASK...)
     #[command(
-        after_help = "Arguments after `--` are appended, as they are, to the one kops or terraform step of the one\ntask named (or its step marked `pass-through = true`); an appended --yes (or -auto-approve) makes\nthe task confirm, lock the cluster and never retry. Parameters a task declares (`params` in\ntasks.toml, shown by `kopsform list`) are set with --param NAME=VALUE.\n\nExamples:\n  kopsform run cluster-update plan\n  kopsform run --yes apply\n  kopsform cluster-validate -- --wait 10m\n  kopsform roll-group --param ig=nodes-a\n\nDocs: docs/tasks-toml.md (Parameters, Passing arguments)"
+        after_help = "Arguments after `--` are appended, as they are, to the one kops or terraform step of the one\ntask named (or its step marked `pass-through = true`); an appended --yes (or -auto-approve) makes\nthe task confirm, lock the cluster and never retry. Parameters a task declares (`params` in\ntasks.toml, shown by `kopsform list`) are set with --param NAME=VALUE.\n\nExamples:\n  kopsform run cluster-update plan\n  kopsform run --yes apply\n  kopsform cluster-validate -- --wait 10m\n  kopsform TASK --param ig=nodes-a\n\nDocs: docs/tasks-toml.md (Parameters, Passing arguments)"
     )]
     Run {
         /// Tasks to run, in order; each dependency runs once
