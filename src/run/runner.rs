@@ -49,22 +49,6 @@ impl<'p> Runner<'p> {
         order: &TaskOrder,
     ) -> (Vec<TaskResult>, Result<(), UserError>) {
         let tasks = &order.tasks;
-        if let Err(e) = self.refuse_passed_secrets(tasks) {
-            let cluster = self.label.clone().unwrap_or_default();
-            let results = tasks
-                .iter()
-                .map(|t| {
-                    TaskResult::new(
-                        &cluster,
-                        t,
-                        Status::NotRun,
-                        Duration::ZERO,
-                        "an argument after `--` was refused",
-                    )
-                })
-                .collect();
-            return (results, Err(e));
-        }
         // The cluster's lock is held from the first task that changes the cluster to the last, and
         // the prerequisites layer from the first task that runs there to the last: another cluster
         // sharing the layer cannot plan or apply in between.
@@ -157,11 +141,12 @@ impl<'p> Runner<'p> {
         (results, outcome)
     }
 
-    /// Refuses, before any task runs, arguments passed after `--` that hold a secret the run
-    /// knows: the values of the prerequisites' sensitive outputs (read now, when they can be) and
-    /// of the secret variables of the task's environment, in every form the redactor knows. The
-    /// step checks its whole command line again when it runs.
-    fn refuse_passed_secrets(&mut self, tasks: &[String]) -> Result<(), UserError> {
+    /// Refuses arguments passed after `--` that hold a secret the run knows: the values of the
+    /// prerequisites' sensitive outputs (read now, when they can be) and of the secret variables
+    /// of the task's environment, in every form the redactor knows. `fleet` asks it of every
+    /// selected cluster before any task runs; the step checks its whole command line again when it
+    /// runs.
+    pub(crate) fn refuse_passed_secrets(&mut self, tasks: &[String]) -> Result<(), UserError> {
         for name in tasks {
             let task = self.task(name);
             for step in &task.steps {
