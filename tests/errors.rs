@@ -504,7 +504,6 @@ fn table() -> Vec<Case> {
             status: 64,
             want: &["argument 1 after `--` holds a secret value"],
             hint: "Pass it in the environment instead",
-            ..Case::default()
         },
         Case {
             name: "exec-several-clusters",
