@@ -20,6 +20,9 @@ Examples:
   kopsform cluster-template --set cluster_version=1.30.2
   kopsform --all --yes cluster-update plan apply every cluster, stage by stage
   kopsform --cluster dev dryrun                 one cluster of [clusters.*]
+  kopsform cluster-validate -- --wait 10m       append arguments to the task's kops step
+  kopsform TASK --param ig=nodes-a              set a parameter TASK declares ({{params.ig}})
+  kopsform exec --cluster dev -- kops get ig    one command in the cluster's environment, masked
   kopsform unlock --cluster prod                release a lock a killed run left
   kopsform ci gitlab --out .gitlab-ci.yml       the CI pipeline for every cluster (also github, jenkins)
   kopsform doctor                               tools, versions, credentials, state stores: ready?
@@ -77,6 +80,10 @@ pub(crate) struct GlobalArgs {
     /// (repeatable; applied after every --set, as kops orders --set-string)
     #[arg(long = "set-string", value_name = "KEY=VALUE", global = true, value_parser = key_value)]
     pub(crate) set_string: Vec<String>,
+    /// Set a parameter a task of the run declares (`params` in tasks.toml): NAME=VALUE, used
+    /// in its steps as {{params.NAME}} (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE", global = true, value_parser = param_value)]
+    pub(crate) param: Vec<String>,
     /// Exit with status 2 when a rolling-update dry run finds instance groups that need an update
     #[arg(long, global = true)]
     pub(crate) fail_on_update: bool,
@@ -128,12 +135,24 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Subcommand {
     /// Run tasks and their dependencies (also: kopsform TASK...)
     #[command(
-        after_help = "Examples:\n  kopsform run cluster-update plan\n  kopsform run --yes apply"
+        after_help = "Arguments after `--` are appended, as they are, to the one kops or terraform step of the one\ntask named (or its step marked `pass-through = true`); an appended --yes (or -auto-approve) makes\nthe task confirm, lock the cluster and never retry. Parameters a task declares (`params` in\ntasks.toml, shown by `kopsform list`) are set with --param NAME=VALUE.\n\nExamples:\n  kopsform run cluster-update plan\n  kopsform run --yes apply\n  kopsform cluster-validate -- --wait 10m\n  kopsform TASK --param ig=nodes-a\n\nDocs: docs/tasks-toml.md (Parameters, Passing arguments)"
     )]
     Run {
         /// Tasks to run, in order; each dependency runs once
         #[arg(required = true, value_name = "TASK")]
         tasks: Vec<String>,
+        /// Arguments appended to the task's kops or terraform step (after `--`)
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// Run a command in a cluster's environment (KOPS_STATE_STORE, KOPS_CLUSTER_NAME, [env]), masked
+    #[command(
+        after_help = "The command runs without a shell, in the current folder, with the environment a step of the\ncluster gets (KOPS_STATE_STORE, KOPS_CLUSTER_NAME, S3_ENDPOINT and the rest of [env] and the\ncluster's env; [tools] names the program for kops and terraform); its output is masked as a\nstep's is, and its exit status is kopsform's. One cluster: --cluster ID when tasks.toml has\nseveral ([cluster] alone needs none); --all and --stage are refused. A kops command with --yes (or a\nterraform command that writes state) asks first, as a confirming task does, and locks the cluster.\n\nExamples:\n  kopsform exec --cluster dev -- kops get secrets\n  kopsform exec -- kops get instancegroups -o yaml\n  kopsform exec --cluster prod -- terraform -chdir=2-kops state list\n\nDocs: docs/exec.md"
+    )]
+    Exec {
+        /// The program and its arguments, after `--`
+        #[arg(required = true, last = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
     /// Show the audit trail: who ran which task on which cluster, from which commit, with what result
     #[command(
@@ -219,7 +238,20 @@ fn key_value(arg: &str) -> Result<String, String> {
     }
 }
 
+/// A `--param` argument: checked for its `=` here, split where the run is prepared.
+fn param_value(arg: &str) -> Result<String, String> {
+    crate::project::invocation::parse_param(arg).map(|_| arg.to_string())
+}
+
 impl GlobalArgs {
+    /// The `--param` values by name (a later one wins).
+    pub(crate) fn params(&self) -> indexmap::IndexMap<String, String> {
+        self.param
+            .iter()
+            .filter_map(|a| crate::project::invocation::parse_param(a).ok())
+            .collect()
+    }
+
     /// The value overrides in the order they apply: every `--set`, then every `--set-string`
     /// (kops's order, cmd/kops/toolbox_template.go `newTemplateContext`). A `--set-string` value
     /// becomes a YAML double-quoted string, so `--set` reads it back as exactly the text given.

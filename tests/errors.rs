@@ -454,6 +454,66 @@ fn table() -> Vec<Case> {
             hint: "pass it in the environment instead",
             ..Case::default()
         },
+        // Issue 22: parameters and arguments after `--`, refused before anything runs.
+        Case {
+            name: "param-missing",
+            files: tasks(
+                "[tasks.roll]\nparams = { ig = { required = true, help = \"the group\" } }\nsteps = [[\"touch\", \"{{params.ig}}\"]]\n",
+            ),
+            args: &["roll"],
+            status: 64,
+            want: &["task `roll` needs the parameter `ig`: the group"],
+            hint: "pass --param ig=VALUE",
+            ..Case::default()
+        },
+        Case {
+            name: "param-undeclared",
+            files: tasks(
+                "[tasks.roll]\nparams = { ig = { default = \"nodes\" } }\nsteps = [[\"touch\", \"{{params.ig}}\"]]\n",
+            ),
+            args: &["roll", "--param", "igg=x"],
+            status: 64,
+            want: &[
+                "--param igg: no task of this run declares a parameter `igg` (they declare `ig` (task `roll`))",
+            ],
+            hint: "`kopsform list` shows each task's parameters",
+            ..Case::default()
+        },
+        Case {
+            name: "pass-through-ambiguous",
+            files: tasks(
+                "[tasks.t]\nsteps = [[\"kops\", \"get\", \"cluster\"], [\"kops\", \"get\", \"ig\"]]\n",
+            ),
+            args: &["t", "--", "-o", "yaml"],
+            status: 64,
+            want: &[
+                "task `t` has 2 kops and terraform steps (step 1 (kops get cluster), step 2 (kops get ig))",
+                "{dir}/tasks.toml",
+            ],
+            hint: "Mark that step with `pass-through = true`",
+            ..Case::default()
+        },
+        Case {
+            name: "pass-through-secret",
+            files: tasks(
+                "secret-env = [\"DEPLOY_*\"]\n[tasks.t]\nsteps = [{ run = [\"touch\", \"made\"], pass-through = true }]\n",
+            ),
+            layer: true,
+            env: vec![("DEPLOY_TOKEN", "tok-3e9a7c55".into())],
+            args: &["t", "--", "tok-3e9a7c55"],
+            status: 64,
+            want: &["argument 1 after `--` holds a secret value"],
+            hint: "Pass it in the environment instead",
+        },
+        Case {
+            name: "exec-several-clusters",
+            files: tasks("[cluster]\nname = \"c.example.com\"\nstate = \"s3://bucket\"\n"),
+            args: &["exec", "--all", "--", "touch", "made"],
+            status: 64,
+            want: &["exec runs a command in one cluster's environment"],
+            hint: "name that cluster with one --cluster ID",
+            ..Case::default()
+        },
         Case {
             name: "protect-rule-without-type-or-address",
             files: tasks("[review]\nprotect = [{ reason = \"precious\" }]\n"),

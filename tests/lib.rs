@@ -27,6 +27,7 @@ mod output;
 mod ownership;
 mod parallel;
 mod partial_backend;
+mod passthrough;
 mod pins;
 mod project_env;
 mod real_double;

@@ -183,7 +183,10 @@ fn completion_command(dir: Option<PathBuf>) -> clap::Command {
         )
         .mut_arg("cluster", |a| a.add(ArgValueCandidates::new(clusters)))
         .mut_arg("stage", |a| a.add(ArgValueCandidates::new(stages)))
-        .mut_subcommand("run", |s| s.mut_arg("tasks", with_tasks))
+        // `mut_arg` puts the argument last: `args` (after `--`) is put back behind `tasks`.
+        .mut_subcommand("run", |s| {
+            s.mut_arg("tasks", with_tasks).mut_arg("args", |a| a)
+        })
         .mut_subcommand("graph", |s| s.mut_arg("tasks", with_tasks))
 }
 

@@ -57,8 +57,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         lock_timeout: global.lock_timeout,
         force: global.force,
         jobs: jobs(),
+        params: global.params(),
     };
-    let tasks: Vec<String> = match cli.command {
+    let tasks: (Vec<String>, Vec<String>) = match cli.command {
         None => {
             return Err(UserError::new(
                 "no task given; `kopsform list` shows the tasks, `kopsform TASK` runs one",
@@ -138,15 +139,24 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
             }
             return Ok(());
         }
-        Some(Subcommand::Run { tasks }) => tasks,
-        Some(Subcommand::Tasks(words)) => words
-            .into_iter()
-            .map(|w| w.to_string_lossy().into_owned())
-            .collect(),
+        Some(Subcommand::Exec { command }) => {
+            return crate::run::exec::command(&load()?, options(), &selection, &command);
+        }
+        Some(Subcommand::Run { tasks, args }) => (tasks, args),
+        Some(Subcommand::Tasks(words)) => (
+            words
+                .into_iter()
+                .map(|w| w.to_string_lossy().into_owned())
+                .collect(),
+            Vec::new(),
+        ),
     };
+    let (tasks, args) = tasks;
     let fleet_options = crate::run::fleet::FleetOptions {
         jobs: jobs(),
         keep_going: global.keep_going,
     };
-    crate::run::fleet::run(&load()?, options(), &selection, fleet_options, &tasks)
+    let mut project = load()?;
+    project.pass_through(&tasks, args)?;
+    crate::run::fleet::run(&project, options(), &selection, fleet_options, &tasks)
 }

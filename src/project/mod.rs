@@ -4,6 +4,7 @@
 //! in. Everything after loading reads a checked `Project`, never raw TOML.
 
 pub(crate) mod cluster;
+pub(crate) mod invocation;
 pub(crate) mod order;
 pub(crate) mod pins;
 pub(crate) mod policy;
@@ -212,6 +213,39 @@ impl Project {
         Err(UserError::new(format!("{}; {what}", problems.join("\n"))))
     }
 
+    /// Appends `args` (from `kopsform TASK -- ARGS`) to the pass-through step of the one task of
+    /// `requested`, refusing what [`invocation::pass_through_target`] refuses (exit 64).
+    pub(crate) fn pass_through(
+        &mut self,
+        requested: &[String],
+        args: Vec<String>,
+    ) -> Result<(), UserError> {
+        let target = invocation::pass_through_target(
+            &self.config.tasks,
+            &self.file,
+            &|word| self.tool_kind(word),
+            &self.config.secret_env,
+            requested,
+            &args,
+        )?;
+        if let Some((name, step)) = target
+            && let Some(task) = self.config.tasks.get_mut(&name)
+        {
+            invocation::append(task, &name, step, args);
+        }
+        Ok(())
+    }
+
+    /// The parameters of a run of `tasks` (dependencies included) from `--param`'s `given`
+    /// ([`invocation::resolve_params`]).
+    pub(crate) fn params(
+        &self,
+        tasks: &[String],
+        given: &indexmap::IndexMap<String, String>,
+    ) -> Result<indexmap::IndexMap<String, String>, UserError> {
+        invocation::resolve_params(&self.config.tasks, tasks, given)
+    }
+
     /// Which of the tools kopsform knows a step's first word runs (`Other` for the rest).
     pub(crate) fn tool_kind(&self, argv0: &str) -> crate::tools::retry::Tool {
         use crate::tools::retry::Tool;
@@ -272,6 +306,7 @@ fn check_tasks(config: &Config) -> Result<(), String> {
         }
     }
     for (name, task) in &config.tasks {
+        invocation::check_task(name, task)?;
         for target in task.steps.iter().flat_map(task::Step::targets) {
             crate::paths::check_static(&target).map_err(|e| format!("task `{name}`: {e}"))?;
         }

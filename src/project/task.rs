@@ -22,7 +22,7 @@ pub(crate) enum Confirm {
     Prompt(String),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Task {
     #[serde(default)]
@@ -53,8 +53,35 @@ pub(crate) struct Task {
     /// Retry settings of this task's steps, over the project's `[retry]`.
     #[serde(default)]
     pub(crate) retry: Option<RetryConfig>,
+    /// Declared parameters, set with `--param NAME=VALUE` and used in the steps as
+    /// `{{params.NAME}}` (docs/tasks-toml.md, "Parameters").
+    #[serde(default)]
+    pub(crate) params: IndexMap<String, Param>,
     #[serde(default)]
     pub(crate) steps: Vec<Step>,
+}
+
+/// One declared task parameter: `ig = { required = true, help = "the instance group" }` or
+/// `ig = { default = "nodes" }`.
+#[derive(Debug, Deserialize, Clone, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Param {
+    /// Must be given on the command line (default: when there is no `default`).
+    #[serde(default)]
+    pub(crate) required: Option<bool>,
+    /// The value when the command line gives none.
+    #[serde(default)]
+    pub(crate) default: Option<String>,
+    /// One line for `kopsform list` and the error naming a missing parameter.
+    #[serde(default)]
+    pub(crate) help: String,
+}
+
+impl Param {
+    /// Whether the run refuses to start without it.
+    pub(crate) fn is_required(&self) -> bool {
+        self.required.unwrap_or(self.default.is_none())
+    }
 }
 
 impl Task {
@@ -278,6 +305,11 @@ pub(crate) struct CommandStep {
     pub(crate) private: Vec<String>,
     /// A file to save the command's standard output to (masked), once it succeeded.
     pub(crate) save: Option<String>,
+    /// `pass-through = true`: the step that `kopsform TASK -- ARGS` appends to.
+    pub(crate) pass_through: bool,
+    /// Arguments from `kopsform TASK -- ARGS`, appended after the rendered `argv` as they are
+    /// (never rendered as templates); empty for every step of tasks.toml.
+    pub(crate) extra: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -350,6 +382,8 @@ struct StepTable {
     #[serde(default)]
     private: Vec<String>,
     save: Option<String>,
+    #[serde(default)]
+    pass_through: bool,
     rolling_update: Option<String>,
     #[serde(rename = "for")]
     target: Option<ReviewTarget>,
@@ -441,6 +475,8 @@ impl StepTable {
                 fail_on_update: self.fail_on_update,
                 private: self.private,
                 save: self.save,
+                pass_through: self.pass_through,
+                extra: Vec::new(),
             }));
         }
         let what = if self.render.is_some() {
@@ -454,6 +490,7 @@ impl StepTable {
         not_for(what, "fail-on-update", self.fail_on_update)?;
         not_for(what, "private", !self.private.is_empty())?;
         not_for(what, "save", self.save.is_some())?;
+        not_for(what, "pass-through", self.pass_through)?;
         if let Some(render) = self.render {
             let out = self
                 .out

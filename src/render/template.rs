@@ -713,17 +713,27 @@ pub(crate) fn substitute_fields(
     prefix: &str,
     fields: &serde_json::Map<String, serde_json::Value>,
 ) -> Option<String> {
+    substitute_field_sets(text, &[(prefix, fields)])
+}
+
+/// [`substitute_fields`] with several prefixes (`cluster`, `params`), each with its fields. A
+/// substituted value is never read again as a template.
+pub(crate) fn substitute_field_sets(
+    text: &str,
+    sets: &[(&str, &serde_json::Map<String, serde_json::Value>)],
+) -> Option<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let end = after.find("}}")?;
-        let name = after[..end]
-            .trim()
-            .strip_prefix(prefix)?
-            .strip_prefix('.')?;
-        out.push_str(fields.get(name)?.as_str()?);
+        let reference = after[..end].trim();
+        let value = sets.iter().find_map(|(prefix, fields)| {
+            let name = reference.strip_prefix(prefix)?.strip_prefix('.')?;
+            fields.get(name)?.as_str()
+        })?;
+        out.push_str(value);
         rest = &after[end + 2..];
     }
     out.push_str(rest);

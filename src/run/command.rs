@@ -197,6 +197,8 @@ impl<'p> Runner<'p> {
                 self.render_text(format_args!("task `{task_name}` argument {}", i + 1), arg)?,
             );
         }
+        // `kopsform TASK -- ARGS`: as typed, each one argument, never a template.
+        argv.extend(cmd.extra.iter().cloned());
         let tool_name = argv[0].clone();
         let program = self.project.tool_or_default(&tool_name);
         let kind = self.project.tool_kind(&tool_name);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::UserError;
 use crate::project::task::{Builtin, CommandStep, RenderStep, Step, Task};
-use crate::render::template::substitute_fields;
+use crate::render::template::{substitute_field_sets, substitute_fields};
 use crate::tools::process;
 use crate::tools::retry;
 
@@ -18,12 +18,23 @@ impl<'p> Runner<'p> {
     /// that is all it uses: a task that only names its folders (prerequisites-apply before
     /// anything exists) must not read the outputs.
     pub(super) fn render_static(&self, text: &str) -> Option<String> {
-        let def = self.cluster.as_ref()?;
-        let mut fields = crate::values::context::project_fields(self.project, def);
-        if let Some(state) = self.snapshot.as_ref().map(|s| s.path.clone()) {
+        let params = self.values.params();
+        let def = self.cluster.as_ref();
+        if def.is_none() && params.is_none() {
+            return None;
+        }
+        let mut fields = def
+            .map(|def| crate::values::context::project_fields(self.project, def))
+            .unwrap_or_default();
+        if def.is_some()
+            && let Some(state) = self.snapshot.as_ref().map(|s| s.path.clone())
+        {
             fields.insert("state".into(), serde_json::Value::String(state));
         }
-        substitute_fields(text, "cluster", &fields)
+        let Some(params) = params else {
+            return substitute_fields(text, "cluster", &fields);
+        };
+        substitute_field_sets(text, &[("cluster", &fields), ("params", params)])
     }
 
     pub(super) fn render_text(

@@ -36,9 +36,11 @@ pub(crate) fn run(
     private_work_folder(project);
     let shared = RunShared::default();
     let order = crate::project::order::TaskOrder::new(project.task_graph(), requested)?;
+    options.params = project.params(&order.tasks, &options.params)?;
     let selected = project.select_clusters(selection)?;
     runner::check_confirmations(project, &options, &order.tasks)?;
     check_pins(project, &order.tasks, &selected)?;
+    refuse_passed_secrets(project, &shared, &options, &order.tasks, &selected)?;
     if project.clusters.len() <= 1 {
         // One cluster (or none): its tasks ask their confirmations as they come, and lines carry
         // the task only.
@@ -202,6 +204,39 @@ fn check_pins(
     for def in defs {
         let env = crate::values::context::own_env_pairs(project, def);
         project.check_pins(&used, &env, "nothing was run")?;
+    }
+    Ok(())
+}
+
+/// Refuses the run before anything runs when an argument passed after `--` holds a secret one of
+/// the selected clusters knows (its sensitive outputs, its environment's secret variables).
+fn refuse_passed_secrets(
+    project: &Project,
+    shared: &RunShared,
+    options: &RunOptions,
+    tasks: &[String],
+    clusters: &[ClusterDef],
+) -> Result<(), UserError> {
+    use crate::project::task::Step;
+    let passes = tasks.iter().any(|t| {
+        project.config.tasks[t]
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Command(c) if !c.extra.is_empty()))
+    });
+    if !passes {
+        return Ok(());
+    }
+    let several = project.clusters.len() > 1;
+    let defs: Vec<Option<ClusterDef>> = if clusters.is_empty() {
+        vec![None]
+    } else {
+        clusters.iter().cloned().map(Some).collect()
+    };
+    for def in defs {
+        let label = def.as_ref().filter(|_| several).map(|d| d.id.clone());
+        Runner::for_cluster(project, shared, options.clone(), def, label)
+            .refuse_passed_secrets(tasks)?;
     }
     Ok(())
 }

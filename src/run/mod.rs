@@ -7,7 +7,8 @@
 //! `isolation` (snapshot, pre-flight) and `uptodate` (fingerprints), `environment` (what a step
 //! sees: rendered texts, its environment, learnt secrets), `reports` (kops's verdicts),
 //! `timestamps` (what `kops replace` keeps), `command` (a command step),
-//! `builtins`, `drift` (what changed behind kopsform's back), `runner` (task and step dispatch), `schedule` (pure), `parallel`, `audit` (the
+//! `builtins`, `drift` (what changed behind kopsform's back), `runner` (task and step dispatch),
+//! `exec` (one command in a cluster's environment), `schedule` (pure), `parallel`, `audit` (the
 //! trail) and `fleet` (clusters and stages).
 
 pub(crate) mod audit;
@@ -15,6 +16,7 @@ pub(crate) mod builtins;
 pub(crate) mod command;
 pub(crate) mod drift;
 pub(crate) mod environment;
+pub(crate) mod exec;
 pub(crate) mod fleet;
 pub(crate) mod folder_hold;
 pub(crate) mod holds;

@@ -141,11 +141,47 @@ impl<'p> Runner<'p> {
         (results, outcome)
     }
 
+    /// Refuses arguments passed after `--` that hold a secret the run knows: the values of the
+    /// prerequisites' sensitive outputs (read now, when they can be) and of the secret variables
+    /// of the task's environment, in every form the redactor knows. `fleet` asks it of every
+    /// selected cluster before any task runs; the step checks its whole command line again when it
+    /// runs.
+    pub(crate) fn refuse_passed_secrets(&mut self, tasks: &[String]) -> Result<(), UserError> {
+        for name in tasks {
+            let task = self.task(name);
+            for step in &task.steps {
+                let Step::Command(cmd) = step else { continue };
+                if cmd.extra.is_empty() {
+                    continue;
+                }
+                // A layer not applied yet has nothing to learn: the step's own check stays.
+                let _ = self.values.get(&self.renderer);
+                let _ = self.env_layers(name, task, &cmd.env);
+                let mut argv = cmd.argv.clone();
+                argv.extend(cmd.extra.iter().cloned());
+                // The command line is at fault: a usage error, as the other refusals of `--`.
+                self.refuse_secret_arguments(&argv).map_err(|e| {
+                    UserError::with_code(
+                        format!("{}; nothing was run", e.message),
+                        crate::error::exit::USAGE,
+                    )
+                    .context(self.task_label(name))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one task; `Ok(true)` when it was up to date and skipped.
     pub(super) fn run_task(&mut self, name: &str) -> Result<bool, UserError> {
         let task = self.task(name);
         let mut inputs = None;
-        if !task.sources.is_empty() && !self.options.dry_run {
+        // Arguments passed after `--` are not part of the task's fingerprint: it always runs.
+        let passed = task
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Command(c) if !c.extra.is_empty()));
+        if !task.sources.is_empty() && !self.options.dry_run && !passed {
             let fingerprint = self.task_inputs(name)?;
             match self.stale_because(name, &fingerprint)? {
                 None if !self.options.force => {

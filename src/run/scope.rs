@@ -33,6 +33,9 @@ pub(crate) struct RunOptions {
     pub(crate) force: bool,
     /// How many tasks of one cluster may run at once (`--jobs`); 0 or 1 runs them one by one.
     pub(crate) jobs: usize,
+    /// The task parameters: as `--param` gave them until the run resolves them
+    /// (`project::invocation::resolve_params`), then every declared one with its value.
+    pub(crate) params: indexmap::IndexMap<String, String>,
 }
 
 pub(crate) struct Runner<'p> {
@@ -140,13 +143,14 @@ impl<'p> Runner<'p> {
         label: Option<String>,
         redactor: Arc<Redactor>,
     ) -> Self {
-        let values = RunValues::new(
+        let mut values = RunValues::new(
             project,
             &shared.outputs,
             cluster.clone(),
             options.sets.clone(),
             Arc::clone(&redactor),
         );
+        values.set_params(&options.params);
         Runner {
             project,
             shared,

@@ -193,6 +193,10 @@ impl Values {
                 );
             }
             Some("cluster") => return "the cluster's table in tasks.toml".into(),
+            Some("params") if self.context.get("params").is_some() => {
+                let name = segments.get(1).copied().unwrap_or("");
+                return format!("the parameter `{name}` (--param {name}=..., or its default)");
+            }
             Some("outputs") => {
                 return format!(
                     "the Terraform output `{}`",
@@ -286,7 +290,7 @@ impl Values {
             _ => Map::new(),
         };
         if let Value::Object(run) = &self.context {
-            for key in ["outputs", "env", "cluster"] {
+            for key in ["outputs", "env", "cluster", "params"] {
                 if let Some(v) = run.get(key) {
                     context.insert(key.into(), v.clone());
                 }
@@ -342,6 +346,9 @@ pub(crate) struct RunValues<'p> {
     /// Set by `planned-outputs`: the layer's outputs after its planned apply, used instead of
     /// the applied ones for the rest of the run (this cluster's only: the layer is not changed).
     outputs_override: Option<Outputs>,
+    /// The run's task parameters, `params` in the context (absent when the run has none, so an
+    /// output named `params` keeps its name then).
+    params: Option<Map<String, Value>>,
 }
 
 impl<'p> RunValues<'p> {
@@ -361,7 +368,23 @@ impl<'p> RunValues<'p> {
             loaded: None,
             state_override: None,
             outputs_override: None,
+            params: None,
         }
+    }
+
+    /// Sets the run's task parameters (`{{params.NAME}}`); none leaves the context as it was.
+    pub(crate) fn set_params(&mut self, params: &indexmap::IndexMap<String, String>) {
+        self.params = (!params.is_empty()).then(|| {
+            params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()
+        });
+    }
+
+    /// The run's task parameters, for texts rendered without the outputs.
+    pub(crate) fn params(&self) -> Option<&Map<String, Value>> {
+        self.params.as_ref()
     }
 
     /// Points the cluster at another state store (a snapshot) for the rest of the run.
@@ -563,6 +586,9 @@ impl<'p> RunValues<'p> {
         };
         context.insert("outputs".into(), visible);
         context.insert("env".into(), Value::Object(env));
+        if let Some(params) = &self.params {
+            context.insert("params".into(), Value::Object(params.clone()));
+        }
         let mut context = Value::Object(context);
         if let (Some(def), Value::Object(map)) = (&def, &mut context) {
             // id, dir, stage are there even when name or state cannot be rendered.

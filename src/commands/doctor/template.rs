@@ -72,6 +72,35 @@ impl Doctor<'_> {
             },
             None => values,
         };
+        // Task parameters (`{{params.NAME}}`) render with their defaults; a template that uses
+        // one without a default is rendered by its task only, with `--param`.
+        let defaults: serde_json::Map<String, serde_json::Value> = self
+            .project
+            .config
+            .tasks
+            .values()
+            .flat_map(|t| &t.params)
+            .filter_map(|(name, p)| {
+                p.default
+                    .clone()
+                    .map(|d| (name.clone(), serde_json::Value::String(d)))
+            })
+            .collect();
+        let declares_params = self
+            .project
+            .config
+            .tasks
+            .values()
+            .any(|t| !t.params.is_empty());
+        let values = if declares_params {
+            let mut with = crate::values::context::Values::clone(&values);
+            if let serde_json::Value::Object(context) = &mut with.context {
+                context.insert("params".into(), serde_json::Value::Object(defaults));
+            }
+            std::sync::Arc::new(with)
+        } else {
+            values
+        };
         let describe = |c: &crate::render::template::Culprit| {
             let mut from: Vec<String> = c.paths.iter().map(|p| values.source_of(p)).collect();
             from.dedup();
@@ -95,6 +124,15 @@ impl Doctor<'_> {
         });
         let rendered = match rendered {
             Ok(rendered) => rendered,
+            Err(e) if declares_params && e.message.contains("params.") => {
+                return Some(check(
+                    Status::Note,
+                    format!(
+                        "template {template_rel}: not rendered, it uses a task parameter without a default (given with --param when its task runs): {}",
+                        e.message.lines().next().unwrap_or_default()
+                    ),
+                ));
+            }
             Err(e) => {
                 return Some(check(
                     Status::Fail,
