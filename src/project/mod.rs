@@ -10,6 +10,7 @@ pub(crate) mod policy;
 pub(crate) mod provider;
 pub(crate) mod schema;
 pub(crate) mod task;
+pub(crate) mod tool_versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -183,33 +184,31 @@ impl Project {
         self.tool(name).unwrap_or_else(|| self.program_path(name))
     }
 
-    /// The pinned tools among `names`, with their programs.
-    pub(crate) fn pins<'a>(
-        &'a self,
-        names: &'a [&'a str],
-    ) -> impl Iterator<Item = (&'a str, &'a schema::ToolPin, String)> + 'a {
-        names.iter().filter_map(move |name| {
-            let pin = self.config.tools.get(*name)?.pin.as_ref()?;
-            Some((*name, pin, self.tool_or_default(name)))
-        })
-    }
-
-    /// Refuses when a pinned tool among `names` is not its pinned version (asked with `env`, the
-    /// cluster's own environment, as the steps run it).
+    /// Refuses when a tool among `names` that the cluster `def` pins (its own `tools`, its
+    /// stage's, or `[tools]`) is not its pinned version (asked with `env`, the cluster's own
+    /// environment, as the steps run it).
     pub(crate) fn check_pins(
         &self,
         names: &[&str],
+        def: Option<&ClusterDef>,
         env: &[(String, String)],
         what: &str,
     ) -> Result<(), UserError> {
-        let problems: Vec<String> = self
-            .pins(names)
-            .filter_map(|(name, pin, program)| pins::mismatch(name, pin, &program, &self.dir, env))
+        let problems: Vec<String> = names
+            .iter()
+            .filter_map(|name| self.tool_mismatch(name, def, env))
             .collect();
         if problems.is_empty() {
             return Ok(());
         }
         Err(UserError::new(format!("{}; {what}", problems.join("\n"))))
+    }
+
+    /// Whether anything pins a tool version: `[tools]`, `[stage-tools]` or a cluster's `tools`.
+    pub(crate) fn pins_any(&self) -> bool {
+        self.config.tools.values().any(|t| t.pin.is_some())
+            || !self.config.stage_tools.is_empty()
+            || self.clusters.iter().any(|c| !c.config.tools.is_empty())
     }
 
     /// Which of the tools kopsform knows a step's first word runs (`Other` for the rest).
@@ -258,6 +257,7 @@ fn check_tasks(config: &Config) -> Result<(), String> {
         }
     }
     pins::check(config)?;
+    tool_versions::check(config)?;
     crate::tools::retry::Policy::new(&config.retry, None).map_err(|e| format!("[retry] {e}"))?;
     // A task without its own `retry` table has the project's policy, checked just above.
     for (name, task) in config.tasks.iter().filter(|(_, t)| t.retry.is_some()) {

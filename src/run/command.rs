@@ -198,7 +198,7 @@ impl<'p> Runner<'p> {
             );
         }
         let tool_name = argv[0].clone();
-        let program = self.project.tool_or_default(&tool_name);
+        let program = self.project.program_for(&tool_name, self.cluster.as_ref());
         let kind = self.project.tool_kind(&tool_name);
         let cwd_rel = match cmd.cwd.as_deref().or(task.cwd.as_deref()) {
             Some(rel) => Some(self.render_text(format_args!("task `{task_name}` cwd"), rel)?),
