@@ -41,4 +41,5 @@ mod secrets;
 mod spec_review;
 mod template;
 mod tofu;
+mod tool_versions;
 mod transcripts;

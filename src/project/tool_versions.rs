@@ -275,7 +275,8 @@ impl Project {
                 wanted.version
             )),
             Ok(found) => Some(format!(
-                "{cluster}{wants}, but no such binary was found ({}) and the [tools] {name}, {shown}, is {name} {found}; install {name} {} as {name}-{} beside it or on PATH (or change the version)",
+                "{cluster}{wants}, but there is no {name} {} (looked for {}), and the [tools] {name}, {shown}, is {name} {found}; install {name} {} as {name}-{} beside it or on PATH (or change the version)",
+                wanted.version,
                 binary.looked.join(", "),
                 wanted.version,
                 wanted.version
