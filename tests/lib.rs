@@ -28,6 +28,7 @@ mod parallel;
 mod partial_backend;
 mod pins;
 mod project_env;
+mod provider_cache;
 mod real_double;
 mod real_lifecycle;
 mod real_provider;

@@ -235,6 +235,18 @@ impl<'p> Runner<'p> {
         if in_prerequisites {
             env.extend(self.values.workspace_env());
         }
+        // One provider cache for the run (run::plugin_cache), unless the user names one.
+        let cache = (kind == retry::Tool::Terraform && !self.options.dry_run).then(|| {
+            let cache = super::plugin_cache::for_step(self.project, &env);
+            super::plugin_cache::variable(&cache).map(|var| (cache, var))
+        });
+        let cache = match cache.transpose()? {
+            Some((cache, var)) => {
+                env.extend(var);
+                Some(cache)
+            }
+            None => None,
+        };
         let shown = display_command(&tool_name, &argv[1..], cwd_rel.as_deref());
         let shown = self.redactor.mask(&shown);
         Ok(Resolved {
@@ -246,6 +258,7 @@ impl<'p> Runner<'p> {
             in_prerequisites,
             env,
             shown,
+            cache,
         })
     }
 
@@ -323,6 +336,7 @@ impl<'p> Runner<'p> {
             cwd_rel: _,
             env,
             shown,
+            cache,
         } = resolved;
         let (kind, in_prerequisites) = (*kind, *in_prerequisites);
         let tool_name = &argv[0];
@@ -380,6 +394,13 @@ impl<'p> Runner<'p> {
         if is_terraform {
             self.learn_terraform_secrets(program, &argv[1..], cwd, env);
         }
+        // `terraform init` fills the shared provider cache: one at a time (run::plugin_cache).
+        let _cache_lock = match cache {
+            Some(cache) if crate::tools::terraform::subcommand(argv) == Some("init") => {
+                super::plugin_cache::lock_for_init(self.project, cache, prefix, interrupted)?
+            }
+            _ => None,
+        };
         let policy = self.project.retry_policy(Some(task_name));
         let safety = match retry::classify(kind, &argv[1..]) {
             retry::Safety::Unknown if policy.declared_repeatable(tool_name) => {
@@ -468,6 +489,8 @@ struct Resolved {
     env: Vec<(String, String)>,
     /// The command line as shown, masked.
     shown: String,
+    /// The provider cache of a Terraform step (`None` for other tools, and in `--dry-run`).
+    cache: Option<super::plugin_cache::Cache>,
 }
 
 /// How a started command step ended.
