@@ -184,6 +184,55 @@ impl Project {
         self.tool(name).unwrap_or_else(|| self.program_path(name))
     }
 
+    /// The version of the tool `name` the cluster `def` runs (its own `tools`, its stage's
+    /// `[stage-tools]`, `[tools]`), if anything pins it (`tool_versions::wanted`).
+    pub(crate) fn wanted_version(
+        &self,
+        name: &str,
+        def: Option<&ClusterDef>,
+    ) -> Option<tool_versions::Wanted> {
+        tool_versions::wanted(&self.config, name, def)
+    }
+
+    /// The binary the cluster `def` runs for the tool `name` (`tool_versions::binary`).
+    pub(crate) fn tool_binary(
+        &self,
+        name: &str,
+        def: Option<&ClusterDef>,
+    ) -> tool_versions::ToolBinary {
+        let wanted = self.wanted_version(name, def);
+        tool_versions::binary(self.tool_or_default(name), name, wanted.as_ref())
+    }
+
+    /// The program a step's first word `argv0` runs for the cluster `def`: the binary of the
+    /// version the cluster wants when the word runs a pinnable tool, else as
+    /// [`Project::tool_or_default`] finds it.
+    pub(crate) fn program_for(&self, argv0: &str, def: Option<&ClusterDef>) -> String {
+        for tool in pins::PINNABLE {
+            if self.wanted_version(tool.name, def).is_none() {
+                continue;
+            }
+            if argv0 == tool.name || self.tool_or_default(argv0) == self.tool_or_default(tool.name)
+            {
+                return self.tool_binary(tool.name, def).program;
+            }
+        }
+        self.tool_or_default(argv0)
+    }
+
+    /// What is wrong with the tool `name` the cluster `def` runs (asked with `env`): `None` when
+    /// it reports the version pinned for the cluster, or nothing pins it.
+    pub(crate) fn tool_mismatch(
+        &self,
+        name: &str,
+        def: Option<&ClusterDef>,
+        env: &[(String, String)],
+    ) -> Option<String> {
+        let wanted = self.wanted_version(name, def)?;
+        let binary = tool_versions::binary(self.tool_or_default(name), name, Some(&wanted));
+        tool_versions::mismatch(&self.config, name, def, &wanted, &binary, &self.dir, env)
+    }
+
     /// Refuses when a tool among `names` that the cluster `def` pins (its own `tools`, its
     /// stage's, or `[tools]`) is not its pinned version (asked with `env`, the cluster's own
     /// environment, as the steps run it).

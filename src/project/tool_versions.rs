@@ -6,10 +6,10 @@
 //! In: the project, a cluster. Out: the program of a tool for that cluster, errors naming the
 //! cluster, the tool, the version wanted and what was found.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::project::Project;
 use crate::project::cluster::ClusterDef;
+use crate::project::schema::Config;
 use crate::tools::process;
 
 /// The version of a tool a cluster must run, and which table says so.
@@ -38,7 +38,7 @@ pub(crate) const VERSION_PLACEHOLDER: &str = "{version}";
 
 /// The tables' versions, checked when the file is read: the tools are pinnable ones, the versions
 /// are versions, the stages exist; each error names the table and key.
-pub(crate) fn check(config: &crate::project::schema::Config) -> Result<(), String> {
+pub(crate) fn check(config: &Config) -> Result<(), String> {
     let check_one = |table: &str, tool: &str, version: &str| -> Result<(), String> {
         if crate::project::pins::pinnable(tool).is_none() {
             let names: Vec<&str> = crate::project::pins::PINNABLE
@@ -122,174 +122,148 @@ pub(crate) fn check(config: &crate::project::schema::Config) -> Result<(), Strin
     Ok(())
 }
 
-impl Project {
-    /// The version of the tool `name` the cluster `def` runs: its own `tools`, else its stage's
-    /// `[stage-tools]`, else the pin of `[tools]`; `None` when nothing pins it.
-    pub(crate) fn wanted_version(&self, name: &str, def: Option<&ClusterDef>) -> Option<Wanted> {
-        if let Some(def) = def {
-            if let Some(version) = def.config.tools.get(name) {
+/// The version of the tool `name` the cluster `def` runs: its own `tools`, else its stage's
+/// `[stage-tools]`, else the pin of `[tools]`; `None` when nothing pins it.
+pub(crate) fn wanted(config: &Config, name: &str, def: Option<&ClusterDef>) -> Option<Wanted> {
+    if let Some(def) = def {
+        if let Some(version) = def.config.tools.get(name) {
+            return Some(Wanted {
+                version: version.clone(),
+                from: format!("{} tools", cluster_table(config, def)),
+                own: true,
+            });
+        }
+        if let Some(stage) = &def.config.stage {
+            let stage = stage.to_string();
+            if let Some(version) = config.stage_tools.get(&stage).and_then(|t| t.get(name)) {
                 return Some(Wanted {
                     version: version.clone(),
-                    from: format!("{} tools", self.cluster_table(def)),
+                    from: format!("[stage-tools.{stage}]"),
                     own: true,
                 });
             }
-            if let Some(stage) = &def.config.stage {
-                let stage = stage.to_string();
-                if let Some(version) = self
-                    .config
-                    .stage_tools
-                    .get(&stage)
-                    .and_then(|t| t.get(name))
-                {
-                    return Some(Wanted {
-                        version: version.clone(),
-                        from: format!("[stage-tools.{stage}]"),
-                        own: true,
-                    });
-                }
-            }
-        }
-        let pin = self.config.tools.get(name)?.pin.as_ref()?;
-        Some(Wanted {
-            version: pin.version.clone(),
-            from: "[tools]".to_string(),
-            own: false,
-        })
-    }
-
-    /// `[cluster]` or `[clusters.<id>]`, as messages name the cluster's table.
-    pub(crate) fn cluster_table(&self, def: &ClusterDef) -> String {
-        if self.config.cluster.is_some() {
-            "[cluster]".to_string()
-        } else {
-            format!("[clusters.{}]", def.id)
         }
     }
+    let pin = config.tools.get(name)?.pin.as_ref()?;
+    Some(Wanted {
+        version: pin.version.clone(),
+        from: "[tools]".to_string(),
+        own: false,
+    })
+}
 
-    /// The binary the cluster `def` runs for the tool `name` (`terraform`, `kops`, `aws`): the
-    /// `[tools]` program, with `{version}` in its path replaced by the wanted version; or, when the
-    /// cluster or its stage wants a version, `<program>-<version>` beside the `[tools]` binary,
-    /// else `<name>-<version>` on PATH, else the `[tools]` binary itself (whose version check
-    /// then refuses it when it is another version).
-    pub(crate) fn tool_binary(&self, name: &str, def: Option<&ClusterDef>) -> ToolBinary {
-        let base = self.tool_or_default(name);
-        let wanted = self.wanted_version(name, def);
-        let (exe, args) = process::split_program(&base);
-        let with_args = |exe: &str| {
-            let mut words = vec![exe.to_string()];
-            words.extend(args.iter().map(|a| a.to_string()));
-            process::join_program(&words)
+/// `[cluster]` or `[clusters.<id>]`, as messages name the cluster's table.
+pub(crate) fn cluster_table(config: &Config, def: &ClusterDef) -> String {
+    if config.cluster.is_some() {
+        "[cluster]".to_string()
+    } else {
+        format!("[clusters.{}]", def.id)
+    }
+}
+
+/// The binary that runs the tool `name` at the version `wanted`, from `base`, the `[tools]`
+/// program: `{version}` in its path replaced; or, when a cluster or its stage wants the version,
+/// `<program>-<version>` beside the `[tools]` binary, else `<name>-<version>` on PATH, else the
+/// `[tools]` binary itself (whose version check then refuses it when it is another version).
+pub(crate) fn binary(base: String, name: &str, wanted: Option<&Wanted>) -> ToolBinary {
+    let (exe, args) = process::split_program(&base);
+    let with_args = |exe: &str| {
+        let mut words = vec![exe.to_string()];
+        words.extend(args.iter().map(|a| a.to_string()));
+        process::join_program(&words)
+    };
+    let Some(wanted) = wanted else {
+        return ToolBinary {
+            program: base.clone(),
+            looked: Vec::new(),
         };
-        let Some(wanted) = wanted else {
-            return ToolBinary {
-                program: base.clone(),
-                looked: Vec::new(),
-            };
+    };
+    if exe.contains(VERSION_PLACEHOLDER) {
+        return ToolBinary {
+            program: with_args(&exe.replace(VERSION_PLACEHOLDER, &wanted.version)),
+            looked: Vec::new(),
         };
-        if exe.contains(VERSION_PLACEHOLDER) {
-            return ToolBinary {
-                program: with_args(&exe.replace(VERSION_PLACEHOLDER, &wanted.version)),
-                looked: Vec::new(),
-            };
-        }
-        if !wanted.own {
-            return ToolBinary {
-                program: base.clone(),
-                looked: Vec::new(),
-            };
-        }
-        let mut looked = Vec::new();
-        let mut candidates: Vec<PathBuf> = Vec::new();
-        if let Some(found) = process::locate(exe)
-            && let (Some(dir), Some(file)) = (found.parent(), found.file_name())
-        {
-            let beside = dir.join(format!("{}-{}", file.to_string_lossy(), wanted.version));
-            looked.push(format!("{} (beside the [tools] {name})", beside.display()));
-            candidates.push(beside);
-        }
-        let on_path = format!("{name}-{}", wanted.version);
-        looked.push(format!("{on_path} on PATH"));
-        if let Some(found) = candidates
-            .into_iter()
-            .find(|p| process::locate(&p.to_string_lossy()).is_some())
-            .or_else(|| process::locate(&on_path))
-        {
-            return ToolBinary {
-                program: with_args(&found.to_string_lossy()),
-                looked: Vec::new(),
-            };
-        }
-        ToolBinary {
-            program: base,
-            looked,
-        }
     }
-
-    /// The program a step's first word `argv0` runs for the cluster `def`: the binary of the
-    /// version the cluster wants when the word runs a pinnable tool, else as
-    /// [`Project::tool_or_default`] finds it.
-    pub(crate) fn program_for(&self, argv0: &str, def: Option<&ClusterDef>) -> String {
-        for tool in crate::project::pins::PINNABLE {
-            if self.wanted_version(tool.name, def).is_none() {
-                continue;
-            }
-            let runs = argv0 == tool.name
-                || self.tool_or_default(argv0) == self.tool_or_default(tool.name);
-            if runs {
-                return self.tool_binary(tool.name, def).program;
-            }
-        }
-        self.tool_or_default(argv0)
+    if !wanted.own {
+        return ToolBinary {
+            program: base.clone(),
+            looked: Vec::new(),
+        };
     }
+    let mut looked = Vec::new();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(found) = process::locate(exe)
+        && let (Some(dir), Some(file)) = (found.parent(), found.file_name())
+    {
+        let beside = dir.join(format!("{}-{}", file.to_string_lossy(), wanted.version));
+        looked.push(format!("{} (beside the [tools] {name})", beside.display()));
+        candidates.push(beside);
+    }
+    let on_path = format!("{name}-{}", wanted.version);
+    looked.push(format!("{on_path} on PATH"));
+    if let Some(found) = candidates
+        .into_iter()
+        .find(|p| process::locate(&p.to_string_lossy()).is_some())
+        .or_else(|| process::locate(&on_path))
+    {
+        return ToolBinary {
+            program: with_args(&found.to_string_lossy()),
+            looked: Vec::new(),
+        };
+    }
+    ToolBinary {
+        program: base,
+        looked,
+    }
+}
 
-    /// What is wrong with the tool `name` the cluster `def` runs: `None` when it reports the
-    /// wanted version (or nothing pins it). The message names the cluster, the tool, the version
-    /// wanted, where the version was looked for and what was found.
-    pub(crate) fn tool_mismatch(
-        &self,
-        name: &str,
-        def: Option<&ClusterDef>,
-        env: &[(String, String)],
-    ) -> Option<String> {
-        let wanted = self.wanted_version(name, def)?;
-        let binary = self.tool_binary(name, def);
-        if !wanted.own {
-            let pin = &self.config.tools.get(name)?.pin.as_ref()?.clone();
-            let pin = crate::project::schema::ToolPin {
-                version: wanted.version.clone(),
-                ..pin.clone()
-            };
-            return crate::project::pins::mismatch(name, &pin, &binary.program, &self.dir, env);
-        }
-        let cluster = def
-            .map(|d| format!("cluster `{}`: ", d.id))
-            .unwrap_or_default();
-        let found = crate::project::pins::found(name, &binary.program, &self.dir, env);
-        let shown = located(&binary.program);
-        let wants = format!("{} wants {name} {}", wanted.from, wanted.version);
-        match found {
-            Ok(found) if found == wanted.version => None,
-            Ok(found) if binary.looked.is_empty() => Some(format!(
-                "{cluster}{wants}, but {shown} is {name} {found}; install {name} {} there (or change the version)",
-                wanted.version
-            )),
-            Ok(found) => Some(format!(
-                "{cluster}{wants}, but there is no {name} {} (looked for {}), and the [tools] {name}, {shown}, is {name} {found}; install {name} {} as {name}-{} beside it or on PATH (or change the version)",
-                wanted.version,
-                binary.looked.join(", "),
-                wanted.version,
-                wanted.version
-            )),
-            Err(why) => Some(format!(
-                "{cluster}{wants}, but its version could not be read from {shown}{}: {why}",
-                if binary.looked.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (looked for {})", binary.looked.join(", "))
-                }
-            )),
-        }
+/// What is wrong with `binary`, which the cluster `def` runs for the tool `name` at the version
+/// `wanted` (asked in `cwd` with `env`): `None` when it reports that version. The message names
+/// the cluster, the tool, the version wanted, where the version was looked for and what was found.
+pub(crate) fn mismatch(
+    config: &Config,
+    name: &str,
+    def: Option<&ClusterDef>,
+    wanted: &Wanted,
+    binary: &ToolBinary,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Option<String> {
+    if !wanted.own {
+        let pin = config.tools.get(name)?.pin.as_ref()?;
+        let pin = crate::project::schema::ToolPin {
+            version: wanted.version.clone(),
+            ..pin.clone()
+        };
+        return crate::project::pins::mismatch(name, &pin, &binary.program, cwd, env);
+    }
+    let cluster = def
+        .map(|d| format!("cluster `{}`: ", d.id))
+        .unwrap_or_default();
+    let found = crate::project::pins::found(name, &binary.program, cwd, env);
+    let shown = located(&binary.program);
+    let wants = format!("{} wants {name} {}", wanted.from, wanted.version);
+    match found {
+        Ok(found) if found == wanted.version => None,
+        Ok(found) if binary.looked.is_empty() => Some(format!(
+            "{cluster}{wants}, but {shown} is {name} {found}; install {name} {} there (or change the version)",
+            wanted.version
+        )),
+        Ok(found) => Some(format!(
+            "{cluster}{wants}, but there is no {name} {} (looked for {}), and the [tools] {name}, {shown}, is {name} {found}; install {name} {} as {name}-{} beside it or on PATH (or change the version)",
+            wanted.version,
+            binary.looked.join(", "),
+            wanted.version,
+            wanted.version
+        )),
+        Err(why) => Some(format!(
+            "{cluster}{wants}, but its version could not be read from {shown}{}: {why}",
+            if binary.looked.is_empty() {
+                String::new()
+            } else {
+                format!(" (looked for {})", binary.looked.join(", "))
+            }
+        )),
     }
 }
 
