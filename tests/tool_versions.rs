@@ -172,3 +172,115 @@ fn a_versions_folder_is_named_by_version_in_the_tools_path() {
         .stdout_has("[dev/which] Client version: 1.32.0")
         .stdout_has("[prod/which] Client version: 1.31.2");
 }
+
+/// The kops version each cluster's state store records (`<state>/<name>/kops-version.txt`, which
+/// kops writes at `update cluster`), by cluster name, in the fleet sandbox's local state store.
+fn recorded_versions(p: &Project) -> Vec<(String, String)> {
+    let store = p.join("examples/sandbox/.kops-state");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&store).unwrap_or_else(|e| panic!("{}: {e}", store.display())) {
+        let dir = entry.unwrap().path();
+        if let Ok(text) = std::fs::read_to_string(dir.join("kops-version.txt")) {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            found.push((name, text.trim().to_string()));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The upgrade path of docs/clusters.md: dev first on the new kops, the live stage after, by the
+/// staged promotion. The fleet sandbox (dev in stage dev; staging and prod in stage live), with
+/// `[stage-tools.live]` holding the live clusters on kops 1.35.0 while dev's own `tools` moves to
+/// 1.36.2; then the live stage's pin moves too, and `--stage live` updates them with it. Doctor
+/// shows each cluster's pin, binary and recorded version, and warns before a downgrade.
+#[test]
+fn dev_moves_to_the_new_kops_first_and_the_live_stage_follows_by_its_pin() {
+    let p = crate::clusters::fleet();
+    versioned_double(&p, "tests/kops-double/kops-1.35.0", "1.35.0");
+    versioned_double(&p, "tests/kops-double/kops-1.36.2", "1.36.2");
+    let toml = p.read("examples/fleet/tasks.toml");
+    let toml = toml
+        .replacen(
+            "stage = \"dev\"\n",
+            "stage = \"dev\"\ntools = { kops = \"1.36.2\" }\n",
+            1,
+        )
+        .replacen(
+            "[tools]\n",
+            "[stage-tools.live]\nkops = \"1.35.0\"\n\n[tools]\n",
+            1,
+        );
+    p.file("examples/fleet/tasks.toml", &toml);
+
+    // Everything on its own kops: dev 1.36.2, staging and prod 1.35.0.
+    p.kopsform(&[
+        "-C",
+        "examples/fleet",
+        "--all",
+        "--yes",
+        "prerequisites-apply",
+        "cluster-update",
+    ])
+    .success();
+    let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
+    assert_eq!(
+        recorded_versions(&p),
+        [
+            pair("dev.k8s.local", "1.36.2"),
+            pair("prod.k8s.local", "1.35.0"),
+            pair("staging.k8s.local", "1.35.0"),
+        ]
+    );
+    let calls = calls(&p);
+    assert!(
+        calls.contains("kops-1.36.2 replace") && calls.contains("kops-1.35.0 replace"),
+        "{calls}"
+    );
+    let doctor = p.kopsform(&["-C", "examples/fleet", "doctor"]);
+    doctor
+        .stdout_has(&format!(
+            "ok    cluster dev: kops 1.36.2 ([clusters.dev] tools): {} is kops 1.36.2; the state store records kops 1.36.2 (",
+            p.join("examples/fleet/../../tests/kops-double/kops-1.36.2").display()
+        ))
+        .stdout_has("ok    cluster prod: kops 1.35.0 ([stage-tools.live]): ")
+        .stdout_has("is kops 1.35.0; the state store records kops 1.35.0 (");
+
+    // Promotion: the live stage's pin moves to the version dev runs; the staged run updates them.
+    std::fs::remove_file(p.join("calls.log")).unwrap();
+    let promoted = toml.replace(
+        "[stage-tools.live]\nkops = \"1.35.0\"",
+        "[stage-tools.live]\nkops = \"1.36.2\"",
+    );
+    p.file("examples/fleet/tasks.toml", &promoted);
+    p.kopsform(&[
+        "-C",
+        "examples/fleet",
+        "--stage",
+        "live",
+        "--yes",
+        "cluster-update",
+    ])
+    .success();
+    assert_eq!(
+        recorded_versions(&p),
+        [
+            pair("dev.k8s.local", "1.36.2"),
+            pair("prod.k8s.local", "1.36.2"),
+            pair("staging.k8s.local", "1.36.2"),
+        ]
+    );
+    let calls = self::calls(&p);
+    assert!(!calls.contains("kops-1.35.0"), "{calls}");
+
+    // Back to the old kops for dev: doctor warns that kops would refuse the downgrade.
+    let back = promoted.replacen(
+        "tools = { kops = \"1.36.2\" }",
+        "tools = { kops = \"1.35.0\" }",
+        1,
+    );
+    p.file("examples/fleet/tasks.toml", &back);
+    p.kopsform(&["-C", "examples/fleet", "--cluster", "dev", "doctor"])
+        .stdout_has("warn  cluster dev: kops 1.35.0 ([clusters.dev] tools): ")
+        .stdout_has("kops 1.35.0 refuses to update a cluster kops 1.36.2 updated last");
+}
