@@ -101,7 +101,8 @@ pub(crate) fn variable(cache: &Cache) -> Result<Option<(String, String)>, UserEr
     let Cache::Project(dir) = cache else {
         return Ok(None);
     };
-    std::fs::create_dir_all(dir).map_err(|e| {
+    // Private, as all of .kopsform (which this may make first).
+    private_dirs(dir).map_err(|e| {
         UserError::new(format!(
             "{}: cannot create the provider cache: {e}; check the permissions of the project's .kopsform folder",
             dir.display()
@@ -111,6 +112,15 @@ pub(crate) fn variable(cache: &Cache) -> Result<Option<(String, String)>, UserEr
         CACHE_VAR.to_string(),
         dir.to_string_lossy().into_owned(),
     )))
+}
+
+/// Makes `dir` and its missing parents, readable by the user only.
+fn private_dirs(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// An exclusive lock on a provider cache, released when dropped (closing the file).
@@ -136,19 +146,23 @@ pub(crate) fn lock_for_init(
         }
     };
     if let Some(parent) = path.parent() {
-        let _ = std::fs::create_dir_all(parent);
+        let _ = private_dirs(parent);
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| {
-            UserError::new(format!(
-                "{}: cannot open the provider cache's lock: {e}; check the folder's permissions",
-                path.display()
-            ))
-        })?;
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+    }
+    .map_err(|e| {
+        UserError::new(format!(
+            "{}: cannot open the provider cache's lock: {e}; check the folder's permissions",
+            path.display()
+        ))
+    })?;
     let mut said = false;
     loop {
         match file.try_lock() {
