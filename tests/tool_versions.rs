@@ -284,3 +284,13 @@ fn dev_moves_to_the_new_kops_first_and_the_live_stage_follows_by_its_pin() {
         .stdout_has("warn  cluster dev: kops 1.35.0 ([clusters.dev] tools): ")
         .stdout_has("kops 1.35.0 refuses to update a cluster kops 1.36.2 updated last");
 }
+
+#[test]
+fn doctor_blocks_on_a_clusters_version_that_is_nowhere() {
+    let p = two_versions("1.33.0");
+    let run = p.kopsform(&["doctor"]);
+    run.failure(1)
+        .stdout_has("ok    cluster dev: kops 1.32.0 ([clusters.dev] tools): ")
+        .stdout_has("FAIL  cluster `prod`: [stage-tools.prod] wants kops 1.33.0, but there is no kops 1.33.0 (looked for ")
+        .stdout_has("; the state store records no kops version yet (kops-state/prod.example.com/kops-version.txt: written by `kops update cluster`)");
+}
