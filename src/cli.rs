@@ -25,7 +25,7 @@ Examples:
   kopsform exec --cluster dev -- kops get ig    one command in the cluster's environment, masked
   kopsform unlock --cluster prod                release a lock a killed run left
   kopsform ci gitlab --out .gitlab-ci.yml       the CI pipeline for every cluster (also github, jenkins)
-  kopsform doctor                               tools, versions, credentials, state stores: ready?
+  kopsform doctor                               tools, each cluster's versions, credentials, state stores: ready?
   kopsform drift --all --json                   what changed behind kopsform's back, per cluster
   kopsform graph --markdown                     the task graph as a Mermaid block (also --format dot)
   source <(kopsform completions bash)           shell completion (also zsh, fish; `kopsform man`)
@@ -103,7 +103,7 @@ pub(crate) struct GlobalArgs {
     /// Act on every cluster, stage by stage in promotion order
     #[arg(long, global = true)]
     pub(crate) all: bool,
-    /// How many clusters of one stage, and independent tasks of one cluster, run at once (default: the number of CPUs)
+    /// How many clusters of one stage, and independent tasks of one cluster, run at once (default: the number of CPUs); each cluster runs its own pinned tool versions, and `terraform init`s take turns with the shared provider cache (.kopsform/plugin-cache)
     #[arg(short = 'j', long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) jobs: Option<u16>,
     /// Start later stages even when a cluster of an earlier stage failed

@@ -580,3 +580,32 @@ fn a_project_in_a_subfolder_sees_its_layer_outside_it_whatever_git_is_configured
     );
     assert_eq!(run.stderr, "");
 }
+
+/// Issue 22: a cluster's own kops binary (`tools = { kops = "1.32.0" }`, `bin/kops-1.32.0` beside
+/// the `[tools]` kops) is an input of that cluster only.
+#[test]
+fn a_clusters_own_tool_version_affects_that_cluster_only() {
+    let p = repository();
+    p.file(
+        "tasks.toml",
+        &TASKS.replacen(
+            "stage = \"dev\"\n",
+            "stage = \"dev\"\ntools = { kops = \"1.32.0\" }\n",
+            1,
+        ),
+    );
+    p.script("bin/kops-1.32.0", "#!/bin/sh\n");
+    commit(&p, "dev on kops 1.32.0");
+    let base = git(&p, &["rev-parse", "HEAD"]);
+    p.script("bin/kops-1.32.0", "#!/bin/sh\necho 1.32.0\n");
+    assert_eq!(
+        json(&p, &base),
+        expected(
+            &[(
+                "dev",
+                &["bin/kops-1.32.0 modified (tool `kops` of the cluster)"]
+            )],
+            &["prod-eu", "prod-us"]
+        )
+    );
+}

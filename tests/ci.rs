@@ -1319,15 +1319,26 @@ fn the_jobs_get_kopsform_as_install_says() {
         Some("export PATH=\"$PWD/.kopsform-tools/bin:$PATH\"")
     );
     assert_eq!(
-        doc["default"]["cache"]["paths"][0].as_str(),
+        doc["default"]["cache"][0]["paths"][0].as_str(),
         Some(".kopsform-tools/cache/")
+    );
+    // Issue 22: Terraform's provider cache, keyed on the dependency lock files.
+    assert_eq!(
+        doc["default"]["cache"][1]["paths"][0].as_str(),
+        Some(".kopsform/plugin-cache/")
+    );
+    assert_eq!(
+        doc["default"]["cache"][1]["key"]["files"][0].as_str(),
+        Some("**/.terraform.lock.hcl")
     );
 
     let image = gitlab_doc(&p, &["--install", "image"]);
     assert_eq!(
         image["default"],
-        serde_yaml::from_str::<serde_yaml::Value>("image: ghcr.io/kopsform/kopsform:9.9.9")
-            .unwrap()
+        serde_yaml::from_str::<serde_yaml::Value>(
+            "image: ghcr.io/kopsform/kopsform:9.9.9\ncache:\n- key:\n    prefix: terraform-providers\n    files: ['**/.terraform.lock.hcl']\n  paths: [.kopsform/plugin-cache/]\n"
+        )
+        .unwrap()
     );
     let cargo = gitlab_doc(&p, &["--install", "cargo"]);
     assert_eq!(
@@ -1347,7 +1358,12 @@ fn the_jobs_get_kopsform_as_install_says() {
             "cargo install --locked --git https://git.example.com/tools/kopsform.git --tag v9.9.9 kopsform"
         )
     );
-    assert!(source["default"]["cache"].is_null());
+    // No downloads to cache; the providers' cache only.
+    assert_eq!(
+        source["default"]["cache"][0]["paths"][0].as_str(),
+        Some(".kopsform/plugin-cache/")
+    );
+    assert!(source["default"]["cache"][1].is_null());
 
     // The default before this issue was a shell command in `install`: refused, with the way out.
     let p =
@@ -1391,7 +1407,7 @@ fn the_jobs_install_the_pinned_tools_verified_and_cached() {
     }
     // With the archive's hash pinned, the job needs no sha256sums.txt.
     assert!(!script.contains("sha256sums"), "{script}");
-    let key = doc["default"]["cache"]["key"].as_str().unwrap();
+    let key = doc["default"]["cache"][0]["key"].as_str().unwrap();
     assert!(key.starts_with("kopsform-tools-"), "{key}");
 
     let hub: serde_yaml::Value = serde_yaml::from_str(&p.read(&github)).unwrap();
@@ -1402,7 +1418,11 @@ fn the_jobs_install_the_pinned_tools_verified_and_cached() {
         steps[1]["with"]["path"].as_str(),
         Some(".kopsform-tools/cache")
     );
-    let run = steps[2]["run"].as_str().unwrap();
+    assert_eq!(
+        steps[2]["with"]["path"].as_str(),
+        Some(".kopsform/plugin-cache")
+    );
+    let run = steps[3]["run"].as_str().unwrap();
     assert_eq!(
         run,
         format!("{script}echo \"$PWD/.kopsform-tools/bin\" >> \"$GITHUB_PATH\"\n")
@@ -2015,7 +2035,8 @@ fn the_jobs_assume_the_aws_roles_through_oidc_the_dry_runs_the_read_only_one() {
         ("plan-dev", write, "{contents: read, id-token: write}"),
         ("apply-prod", write, "{contents: read, id-token: write}"),
     ] {
-        let step = &jobs[job]["steps"][3];
+        // checkout, the downloads' cache, the providers' cache, the install, then the role.
+        let step = &jobs[job]["steps"][4];
         assert_eq!(
             step["uses"].as_str(),
             Some("aws-actions/configure-aws-credentials@v4"),

@@ -240,6 +240,25 @@ fn inputs(project: &Project, def: &ClusterDef, root: &Path) -> Vec<Input> {
             found.add(program, root, &format!("tool `{name}`"), false);
         }
     }
+    // Issue 22: the binary of a version the cluster or its stage wants (`bin/kops-1.32.0`).
+    for tool in crate::project::pins::PINNABLE {
+        if project
+            .wanted_version(tool.name, Some(def))
+            .is_none_or(|w| !w.own)
+        {
+            continue;
+        }
+        let program = project.tool_binary(tool.name, Some(def)).program;
+        let (exe, _) = crate::tools::process::split_program(&program);
+        if Path::new(exe).starts_with(&project.dir) {
+            found.add(
+                exe,
+                root,
+                &format!("tool `{}` of the cluster", tool.name),
+                false,
+            );
+        }
+    }
     found.add(&def.dir, root, "cluster folder", true);
     found.add(&def.prerequisites, root, "prerequisites layer", true);
     for file in &def.config.values {

@@ -73,6 +73,8 @@ struct Pipeline {
     cache_key: Option<String>,
     /// Whether the setup installs into the job's bin folder, which later commands need on PATH.
     bin: bool,
+    /// Terraform's provider cache of the project, from the repository root (run::plugin_cache).
+    plugin_cache: String,
     /// The AWS roles the jobs assume through OIDC, with their region.
     aws: Aws,
     image: Option<String>,
@@ -296,6 +298,7 @@ fn model(
         setup: install.setup,
         cache_key: install.cache_key,
         bin: install.bin,
+        plugin_cache: join_rel(&project_rel, crate::run::plugin_cache::PROJECT_CACHE),
         aws: aws_roles(project)?,
         image: install.image,
         tags: ci.tags.clone(),
@@ -331,6 +334,9 @@ const IMAGE: &str = "ghcr.io/kopsform/kopsform";
 /// The job-local folder of the downloads (`cache/`, kept between jobs) and installed tools (`bin/`),
 /// from the repository root.
 const TOOLS_DIR: &str = ".kopsform-tools";
+
+/// The dependency lock files of every Terraform folder, which key the provider cache.
+const LOCK_FILES: &str = "**/.terraform.lock.hcl";
 
 /// How the jobs get kopsform and the pinned tools.
 struct Install {
@@ -857,6 +863,11 @@ impl Pipeline {
         format!("{}{yes} {}", c.kopsform, tasks.join(" "))
     }
 
+    /// Terraform's provider cache, from the repository root.
+    fn plugin_cache(&self) -> &str {
+        &self.plugin_cache
+    }
+
     /// The name of the install step or stage.
     fn install_title(&self) -> &'static str {
         if self.bin {
@@ -1007,12 +1018,17 @@ fn gitlab(p: &Pipeline) -> Result<String, UserError> {
     if !before.is_empty() {
         default.insert("before_script".into(), json!(before));
     }
+    // The verified downloads, and Terraform's provider cache (run::plugin_cache) keyed on the
+    // dependency lock files, whose checksums Terraform checks the cached providers against.
+    let mut caches = Vec::new();
     if let Some(key) = &p.cache_key {
-        default.insert(
-            "cache".into(),
-            json!({"key": key, "paths": [format!("{TOOLS_DIR}/cache/")]}),
-        );
+        caches.push(json!({"key": key, "paths": [format!("{TOOLS_DIR}/cache/")]}));
     }
+    caches.push(json!({
+        "key": {"prefix": "terraform-providers", "files": [LOCK_FILES]},
+        "paths": [format!("{}/", p.plugin_cache())],
+    }));
+    default.insert("cache".into(), Value::Array(caches));
     if !default.is_empty() {
         doc.insert("default".into(), Value::Object(default));
     }
@@ -1165,6 +1181,17 @@ fn github(p: &Pipeline) -> Result<String, UserError> {
             "with": {"path": format!("{TOOLS_DIR}/cache"), "key": key},
         }));
     }
+    // Terraform's provider cache (run::plugin_cache), keyed on the dependency lock files, whose
+    // checksums Terraform checks the cached providers against.
+    setup.push(json!({
+        "name": "Cache Terraform's providers",
+        "uses": "actions/cache@v4",
+        "with": {
+            "path": p.plugin_cache(),
+            "key": format!("terraform-providers-${{{{ runner.os }}}}-${{{{ hashFiles('{LOCK_FILES}') }}}}"),
+            "restore-keys": "terraform-providers-${{ runner.os }}-",
+        },
+    }));
     if !p.setup.is_empty() {
         let mut run = p
             .setup

@@ -29,7 +29,12 @@ pub(crate) fn command(
     // The pinned tools ([tools]) are the versions a run would use, or nothing runs.
     for def in &clusters {
         let env = crate::values::context::own_env_pairs(project, Some(def));
-        project.check_pins(&["terraform", "kops", "aws"], &env, "nothing was checked")?;
+        project.check_pins(
+            &["terraform", "kops", "aws"],
+            Some(def),
+            &env,
+            "nothing was checked",
+        )?;
     }
     let shared = RunShared::default();
     let mut found = Vec::with_capacity(clusters.len());

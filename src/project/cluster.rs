@@ -49,6 +49,11 @@ pub(crate) struct ClusterConfig {
     /// The cluster's provider settings, over the project's `[provider-override]`, key by key.
     #[serde(default, rename = "provider-override")]
     pub(crate) provider_override: Option<crate::project::provider::ProviderOverride>,
+    /// The cluster's own tool versions (`{ kops = "1.31.2" }`), over its stage's
+    /// (`[stage-tools.<stage>]`) and `[tools]`: its steps run the binary of that version
+    /// (`crate::project::tool_versions`).
+    #[serde(default)]
+    pub(crate) tools: IndexMap<String, String>,
 }
 
 /// A promotion stage.

@@ -11,6 +11,7 @@ pub(crate) mod policy;
 pub(crate) mod provider;
 pub(crate) mod schema;
 pub(crate) mod task;
+pub(crate) mod tool_versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -184,28 +185,68 @@ impl Project {
         self.tool(name).unwrap_or_else(|| self.program_path(name))
     }
 
-    /// The pinned tools among `names`, with their programs.
-    pub(crate) fn pins<'a>(
-        &'a self,
-        names: &'a [&'a str],
-    ) -> impl Iterator<Item = (&'a str, &'a schema::ToolPin, String)> + 'a {
-        names.iter().filter_map(move |name| {
-            let pin = self.config.tools.get(*name)?.pin.as_ref()?;
-            Some((*name, pin, self.tool_or_default(name)))
-        })
+    /// The version of the tool `name` the cluster `def` runs (its own `tools`, its stage's
+    /// `[stage-tools]`, `[tools]`), if anything pins it (`tool_versions::wanted`).
+    pub(crate) fn wanted_version(
+        &self,
+        name: &str,
+        def: Option<&ClusterDef>,
+    ) -> Option<tool_versions::Wanted> {
+        tool_versions::wanted(&self.config, name, def)
     }
 
-    /// Refuses when a pinned tool among `names` is not its pinned version (asked with `env`, the
-    /// cluster's own environment, as the steps run it).
+    /// The binary the cluster `def` runs for the tool `name` (`tool_versions::binary`).
+    pub(crate) fn tool_binary(
+        &self,
+        name: &str,
+        def: Option<&ClusterDef>,
+    ) -> tool_versions::ToolBinary {
+        let wanted = self.wanted_version(name, def);
+        tool_versions::binary(self.tool_or_default(name), name, wanted.as_ref())
+    }
+
+    /// The program a step's first word `argv0` runs for the cluster `def`: the binary of the
+    /// version the cluster wants when the word runs a pinnable tool, else as
+    /// [`Project::tool_or_default`] finds it.
+    pub(crate) fn program_for(&self, argv0: &str, def: Option<&ClusterDef>) -> String {
+        for tool in pins::PINNABLE {
+            if self.wanted_version(tool.name, def).is_none() {
+                continue;
+            }
+            if argv0 == tool.name || self.tool_or_default(argv0) == self.tool_or_default(tool.name)
+            {
+                return self.tool_binary(tool.name, def).program;
+            }
+        }
+        self.tool_or_default(argv0)
+    }
+
+    /// What is wrong with the tool `name` the cluster `def` runs (asked with `env`): `None` when
+    /// it reports the version pinned for the cluster, or nothing pins it.
+    pub(crate) fn tool_mismatch(
+        &self,
+        name: &str,
+        def: Option<&ClusterDef>,
+        env: &[(String, String)],
+    ) -> Option<String> {
+        let wanted = self.wanted_version(name, def)?;
+        let binary = tool_versions::binary(self.tool_or_default(name), name, Some(&wanted));
+        tool_versions::mismatch(&self.config, name, def, &wanted, &binary, &self.dir, env)
+    }
+
+    /// Refuses when a tool among `names` that the cluster `def` pins (its own `tools`, its
+    /// stage's, or `[tools]`) is not its pinned version (asked with `env`, the cluster's own
+    /// environment, as the steps run it).
     pub(crate) fn check_pins(
         &self,
         names: &[&str],
+        def: Option<&ClusterDef>,
         env: &[(String, String)],
         what: &str,
     ) -> Result<(), UserError> {
-        let problems: Vec<String> = self
-            .pins(names)
-            .filter_map(|(name, pin, program)| pins::mismatch(name, pin, &program, &self.dir, env))
+        let problems: Vec<String> = names
+            .iter()
+            .filter_map(|name| self.tool_mismatch(name, def, env))
             .collect();
         if problems.is_empty() {
             return Ok(());
@@ -244,6 +285,13 @@ impl Project {
         given: &indexmap::IndexMap<String, String>,
     ) -> Result<indexmap::IndexMap<String, String>, UserError> {
         invocation::resolve_params(&self.config.tasks, tasks, given)
+    }
+
+    /// Whether anything pins a tool version: `[tools]`, `[stage-tools]` or a cluster's `tools`.
+    pub(crate) fn pins_any(&self) -> bool {
+        self.config.tools.values().any(|t| t.pin.is_some())
+            || !self.config.stage_tools.is_empty()
+            || self.clusters.iter().any(|c| !c.config.tools.is_empty())
     }
 
     /// Which of the tools kopsform knows a step's first word runs (`Other` for the rest).
@@ -292,6 +340,7 @@ fn check_tasks(config: &Config) -> Result<(), String> {
         }
     }
     pins::check(config)?;
+    tool_versions::check(config)?;
     crate::tools::retry::Policy::new(&config.retry, None).map_err(|e| format!("[retry] {e}"))?;
     // A task without its own `retry` table has the project's policy, checked just above.
     for (name, task) in config.tasks.iter().filter(|(_, t)| t.retry.is_some()) {

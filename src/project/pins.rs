@@ -168,6 +168,18 @@ fn found_version(
     })
 }
 
+/// The version the binary `program` of the pinnable tool `name` reports, through the one version
+/// probe; an error saying why none could be read.
+pub(crate) fn found(
+    name: &str,
+    program: &str,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<String, String> {
+    let tool = pinnable(name).ok_or_else(|| format!("{name} has no version kopsform reads"))?;
+    found_version(tool, program, cwd, env)
+}
+
 /// Where a program is, for a message: its path, else its name.
 fn binary(program: &str) -> String {
     process::locate(program)

@@ -33,6 +33,10 @@ pub(crate) struct Config {
     /// a version pin. `terraform`, `kops` and `aws` default to themselves on PATH.
     #[serde(default)]
     pub(crate) tools: IndexMap<String, ToolEntry>,
+    /// Tool versions per stage (`[stage-tools.prod] kops = "1.31.2"`), over `[tools]`, under a
+    /// cluster's own `tools`.
+    #[serde(default, rename = "stage-tools")]
+    pub(crate) stage_tools: IndexMap<String, IndexMap<String, String>>,
     /// Environment given to every child (values are templates).
     #[serde(default)]
     pub(crate) env: IndexMap<String, String>,

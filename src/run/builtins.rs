@@ -358,6 +358,7 @@ impl<'p> Runner<'p> {
         // job's runner has: the plan and its apply cannot differ in version.
         self.project.check_pins(
             &["terraform"],
+            self.cluster.as_ref(),
             &env,
             &format!("refusing to seal or apply {plan}"),
         )?;
@@ -366,7 +367,7 @@ impl<'p> Runner<'p> {
             plan_sha256: seal::hash_path(&plan_path)?,
             inputs: hashes,
             terraform_version: crate::tools::terraform::version(
-                &self.project.tool_or_default("terraform"),
+                &self.terraform_program(),
                 &self.project.dir,
                 &env,
             )?,
@@ -473,7 +474,7 @@ impl<'p> Runner<'p> {
                 &now[..12.min(now.len())]
             );
         }
-        let terraform = self.project.tool_or_default("terraform");
+        let terraform = self.terraform_program();
         let text = crate::plan::read::read_json_in(&plan_path, folder, &terraform, env)?;
         // The `terraform apply` of this plan that follows needs its secrets: learn them now
         // rather than ask Terraform for the same JSON again.
@@ -525,7 +526,7 @@ impl<'p> Runner<'p> {
         let mut env = self.env_layers(task_name, task, &Default::default())?;
         env.extend(self.values.workspace_env());
         let plan_path = self.project.path(plan);
-        let terraform = self.project.tool_or_default("terraform");
+        let terraform = self.terraform_program();
         // Shown where it was made: the layer's folder has the providers `show` needs.
         let layer = self.project.path(&self.values.prerequisites_dir());
         let text = crate::plan::read::read_json_in(&plan_path, Some(&layer), &terraform, &env)?;
@@ -773,6 +774,14 @@ fn kops_files_provider(dir: &std::path::Path) -> provider_override::FilesProvide
         provider_override::FilesProvider::Declared
     } else {
         provider_override::FilesProvider::Absent
+    }
+}
+
+impl Runner<'_> {
+    /// The Terraform the cluster runs: its own version's binary when it pins one
+    /// (`crate::project::tool_versions`).
+    fn terraform_program(&self) -> String {
+        self.project.program_for("terraform", self.cluster.as_ref())
     }
 }
 

@@ -200,7 +200,7 @@ impl<'p> Runner<'p> {
         // `kopsform TASK -- ARGS`: as typed, each one argument, never a template.
         argv.extend(cmd.extra.iter().cloned());
         let tool_name = argv[0].clone();
-        let program = self.project.tool_or_default(&tool_name);
+        let program = self.project.program_for(&tool_name, self.cluster.as_ref());
         let kind = self.project.tool_kind(&tool_name);
         let cwd_rel = match cmd.cwd.as_deref().or(task.cwd.as_deref()) {
             Some(rel) => Some(self.render_text(format_args!("task `{task_name}` cwd"), rel)?),
@@ -237,6 +237,18 @@ impl<'p> Runner<'p> {
         if in_prerequisites {
             env.extend(self.values.workspace_env());
         }
+        // One provider cache for the run (run::plugin_cache), unless the user names one.
+        let cache = (kind == retry::Tool::Terraform && !self.options.dry_run).then(|| {
+            let cache = super::plugin_cache::for_step(self.project, &env);
+            super::plugin_cache::variable(&cache).map(|var| (cache, var))
+        });
+        let cache = match cache.transpose()? {
+            Some((cache, var)) => {
+                env.extend(var);
+                Some(cache)
+            }
+            None => None,
+        };
         let shown = display_command(&tool_name, &argv[1..], cwd_rel.as_deref());
         let shown = self.redactor.mask(&shown);
         Ok(Resolved {
@@ -248,6 +260,7 @@ impl<'p> Runner<'p> {
             in_prerequisites,
             env,
             shown,
+            cache,
         })
     }
 
@@ -325,6 +338,7 @@ impl<'p> Runner<'p> {
             cwd_rel: _,
             env,
             shown,
+            cache,
         } = resolved;
         let (kind, in_prerequisites) = (*kind, *in_prerequisites);
         let tool_name = &argv[0];
@@ -382,6 +396,13 @@ impl<'p> Runner<'p> {
         if is_terraform {
             self.learn_terraform_secrets(program, &argv[1..], cwd, env);
         }
+        // `terraform init` fills the shared provider cache: one at a time (run::plugin_cache).
+        let _cache_lock = match cache {
+            Some(cache) if crate::tools::terraform::subcommand(argv) == Some("init") => {
+                super::plugin_cache::lock_for_init(self.project, cache, prefix, interrupted)?
+            }
+            _ => None,
+        };
         let policy = self.project.retry_policy(Some(task_name));
         let safety = match retry::classify(kind, &argv[1..]) {
             retry::Safety::Unknown if policy.declared_repeatable(tool_name) => {
@@ -470,6 +491,8 @@ struct Resolved {
     env: Vec<(String, String)>,
     /// The command line as shown, masked.
     shown: String,
+    /// The provider cache of a Terraform step (`None` for other tools, and in `--dry-run`).
+    cache: Option<super::plugin_cache::Cache>,
 }
 
 /// How a started command step ended.

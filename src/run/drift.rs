@@ -342,7 +342,7 @@ impl<'p> Runner<'p> {
                 "{dir_rel}: not initialised (no .terraform folder); run `kopsform init` (terraform init) first: drift never runs init"
             )));
         }
-        let program = self.project.tool_or_default("terraform");
+        let program = self.project.program_for("terraform", self.cluster.as_ref());
         let plan: PathBuf = scratch.join("drift.tfplan");
         let (backend, var_files) = self
             .cluster
@@ -435,7 +435,7 @@ impl<'p> Runner<'p> {
         cluster: &crate::values::context::Cluster,
         env: &[(String, String)],
     ) -> Result<Vec<GroupUpdate>, UserError> {
-        let program = self.project.tool_or_default("kops");
+        let program = self.project.program_for("kops", self.cluster.as_ref());
         let args = [
             "rolling-update",
             "cluster",

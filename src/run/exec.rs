@@ -55,6 +55,19 @@ pub(crate) fn command(
     let Some(cluster) = clusters.into_iter().next() else {
         return Err(usage("no cluster selected; nothing was run".to_string()));
     };
+    // A pinned kops, terraform or aws is the cluster's own version, or nothing runs (as for a task).
+    let tool = match project.tool_kind(&argv[0]) {
+        Tool::Terraform => Some("terraform"),
+        Tool::Kops => Some("kops"),
+        Tool::Aws => Some("aws"),
+        Tool::Other => None,
+    };
+    if let Some(tool) = tool
+        && project.pins_any()
+    {
+        let env = crate::values::context::own_env_pairs(project, Some(&cluster));
+        project.check_pins(&[tool], Some(&cluster), &env, "nothing was run")?;
+    }
     let started = SystemTime::now();
     let shared = RunShared::default();
     process::install_signal_handlers();
@@ -109,7 +122,7 @@ impl<'p> Runner<'p> {
     /// (kept in `holds.lock` for the caller to release).
     fn exec(&mut self, argv: &[String]) -> Result<Option<i32>, UserError> {
         let kind = self.project.tool_kind(&argv[0]);
-        let program = self.project.tool_or_default(&argv[0]);
+        let program = self.project.program_for(&argv[0], self.cluster.as_ref());
         let is_kops = kind == Tool::Kops;
         let cluster = self.require_cluster()?;
         let task = Task::default();

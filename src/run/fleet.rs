@@ -143,7 +143,7 @@ fn check_pins(
 ) -> Result<(), UserError> {
     use crate::project::task::{Builtin, Step};
     use crate::tools::retry::Tool;
-    if project.config.tools.values().all(|t| t.pin.is_none()) {
+    if !project.pins_any() {
         return Ok(());
     }
     let mut used: Vec<&str> = Vec::new();
@@ -203,7 +203,7 @@ fn check_pins(
     };
     for def in defs {
         let env = crate::values::context::own_env_pairs(project, def);
-        project.check_pins(&used, &env, "nothing was run")?;
+        project.check_pins(&used, def, &env, "nothing was run")?;
     }
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! `folder_hold`, `scope` (the `Runner` and its run scope), then `holds` (locks, layers),
 //! `isolation` (snapshot, pre-flight) and `uptodate` (fingerprints), `environment` (what a step
 //! sees: rendered texts, its environment, learnt secrets), `reports` (kops's verdicts),
-//! `timestamps` (what `kops replace` keeps), `command` (a command step),
+//! `timestamps` (what `kops replace` keeps), `plugin_cache` (the shared provider cache and
+//! its lock), `command` (a command step),
 //! `builtins`, `drift` (what changed behind kopsform's back), `runner` (task and step dispatch),
 //! `exec` (one command in a cluster's environment), `schedule` (pure), `parallel`, `audit` (the
 //! trail) and `fleet` (clusters and stages).
@@ -23,6 +24,7 @@ pub(crate) mod holds;
 pub(crate) mod isolation;
 pub(crate) mod outcome;
 pub(crate) mod parallel;
+pub(crate) mod plugin_cache;
 pub(crate) mod reports;
 pub(crate) mod runner;
 pub(crate) mod schedule;

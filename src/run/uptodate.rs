@@ -398,7 +398,7 @@ impl<'p> Runner<'p> {
                         Some(cwd) => self.render_text(format_args!("task `{name}` cwd"), cwd)?,
                         None => String::new(),
                     };
-                    programs.push(self.project.tool_or_default(&argv[0]));
+                    programs.push(self.project.program_for(&argv[0], self.cluster.as_ref()));
                     if self.project.is_tool(&c.argv[0], "kops") {
                         runs_kops = true;
                         layered.extend(c.env.keys().cloned());

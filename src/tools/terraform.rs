@@ -143,6 +143,11 @@ fn subcommand_at(argv: &[String]) -> Option<usize> {
     (1..argv.len()).find(|&i| !argv[i].starts_with('-'))
 }
 
+/// The subcommand of a Terraform argv (`terraform -chdir=x init`: `init`).
+pub(crate) fn subcommand(argv: &[String]) -> Option<&str> {
+    subcommand_at(argv).map(|i| argv[i].as_str())
+}
+
 /// The folder of a `-chdir=DIR` global option, if the argv has one.
 pub(crate) fn chdir(argv: &[String]) -> Option<&str> {
     let end = subcommand_at(argv).unwrap_or(argv.len());

@@ -496,7 +496,7 @@ impl<'p> RunValues<'p> {
                 self.project.file.display()
             )));
         }
-        let program = self.project.tool_or_default("terraform");
+        let program = self.project.program_for("terraform", self.cluster.as_ref());
         let terraform = process::shown_program(&program);
         // tasks.toml's env (credentials, profiles) reaches this read as it reaches the steps.
         let mut env = own_env_pairs(self.project, self.cluster.as_ref());

@@ -2,13 +2,15 @@
 //!
 //! One line per check, then a verdict; exit 0 when nothing blocks, 1 when something does. The
 //! checks only read: every tool the tasks run is found and, for the tools kopsform knows, its
-//! version is in the supported range (each binary asked once per run); the Kubernetes version of
+//! version is in the supported range (each binary asked once per run); each cluster's pinned tool
+//! versions, the binaries it runs and the kops version its state store records; the Kubernetes version of
 //! each cluster against what its kops supports; which of tasks.toml's env kopsform's own calls
 //! get (names only); that AWS credentials are there (which source,
 //! never a value); and that each cluster's state store can be listed (S3) or exists / can be
 //! created (a local folder); that each cluster's template renders with its values into a manifest
 //! kops would take. Nothing is written: no lock, no file, no object.
 
+mod cluster_tools;
 mod credentials;
 mod kubernetes;
 mod report;
@@ -77,8 +79,16 @@ impl Doctor<'_> {
         // Without a kops binary there is nothing to compare (its own line says so).
         if let Some(kops) = kops.filter(|k| locate(k).is_some()) {
             for def in self.clusters.clone() {
+                // A cluster with a kops version of its own is judged by that kops.
+                let kops = match self.project.wanted_version("kops", Some(&def)) {
+                    Some(_) => self.project.tool_binary("kops", Some(&def)).program,
+                    None => kops.clone(),
+                };
                 checks.push(self.skew_check(&def, &kops));
             }
+        }
+        for def in self.clusters.clone() {
+            checks.extend(self.cluster_tools_check(&def));
         }
         for def in self.clusters.clone() {
             checks.extend(self.template_check(&def));
