@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ci_comment::{Api, commit_id, encode, env};
+use super::ci_comment::{Api, api_base, commit_id, encode, env};
 use crate::cli::{ApprovalArgs, ApproveTextArgs};
 use crate::error::UserError;
 use crate::plan::seal;
@@ -199,27 +199,7 @@ impl Request {
 /// (`--sha`, `GITHUB_SHA`, `CI_COMMIT_SHA`) belongs to, as the platform says.
 fn request(args: &ApprovalArgs, api: &Api) -> Result<Request, UserError> {
     let github = args.platform == ReviewTarget::Github;
-    let base = if github {
-        match env("GITHUB_REPOSITORY") {
-            Some(repo) if valid_repo(&repo) => format!("repos/{repo}"),
-            Some(repo) => {
-                return Err(UserError::new(format!(
-                    "GITHUB_REPOSITORY is `{repo}`, not OWNER/NAME"
-                )));
-            }
-            None => "repos/{owner}/{repo}".to_string(),
-        }
-    } else {
-        match env("CI_PROJECT_ID") {
-            Some(id) if id.chars().all(|c| c.is_ascii_digit()) => format!("projects/{id}"),
-            Some(id) => {
-                return Err(UserError::new(format!(
-                    "CI_PROJECT_ID is `{id}`, not a project number"
-                )));
-            }
-            None => "projects/:id".to_string(),
-        }
-    };
+    let base = api_base(args.platform)?;
     let mut r = Request {
         github,
         program: api.program,
@@ -275,17 +255,6 @@ fn request(args: &ApprovalArgs, api: &Api) -> Result<Request, UserError> {
         })?;
     r.number = number.to_string();
     Ok(r)
-}
-
-fn valid_repo(repo: &str) -> bool {
-    repo.split_once('/').is_some_and(|(owner, name)| {
-        [owner, name].iter().all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        })
-    })
 }
 
 /// Checks `[ci] approvers`: logins, `@org/team` or `@group/subgroup`, in the characters the

@@ -143,27 +143,7 @@ impl Target {
         Ok(match args.platform {
             ReviewTarget::Github => {
                 let n = number(args, &["PR_NUMBER", "GITHUB_REF"], "pull request")?;
-                let repo = match env("GITHUB_REPOSITORY") {
-                    Some(repo) => {
-                        let ok = repo.split_once('/').is_some_and(|(owner, name)| {
-                            [owner, name].iter().all(|part| {
-                                !part.is_empty()
-                                    && part
-                                        .chars()
-                                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-                            })
-                        });
-                        if !ok {
-                            return Err(UserError::new(format!(
-                                "GITHUB_REPOSITORY is `{repo}`, not OWNER/NAME"
-                            )));
-                        }
-                        repo
-                    }
-                    // gh fills in the repository of the working copy.
-                    None => "{owner}/{repo}".into(),
-                };
-                let base = format!("repos/{repo}");
+                let base = api_base(args.platform)?;
                 Target {
                     platform: args.platform,
                     program: "gh",
@@ -176,17 +156,7 @@ impl Target {
             }
             ReviewTarget::Gitlab => {
                 let n = number(args, &["CI_MERGE_REQUEST_IID"], "merge request")?;
-                let project = match env("CI_PROJECT_ID") {
-                    Some(id) if id.chars().all(|c| c.is_ascii_digit()) => id,
-                    Some(id) => {
-                        return Err(UserError::new(format!(
-                            "CI_PROJECT_ID is `{id}`, not a project number"
-                        )));
-                    }
-                    // glab fills in the project of the working copy.
-                    None => ":id".into(),
-                };
-                let base = format!("projects/{project}");
+                let base = api_base(args.platform)?;
                 let notes = format!("{base}/merge_requests/{n}/notes");
                 Target {
                     platform: args.platform,
@@ -216,6 +186,40 @@ impl Target {
 }
 
 /// A variable of the environment, unless unset or empty.
+/// The API path of the repository (`repos/OWNER/NAME`) or project (`projects/ID`) the CI job runs
+/// for, from `GITHUB_REPOSITORY` or `CI_PROJECT_ID`; without them, the placeholder `gh` or `glab`
+/// fills in with the working copy's. A value of another shape is refused, never put in a path.
+pub(super) fn api_base(platform: ReviewTarget) -> Result<String, UserError> {
+    match platform {
+        ReviewTarget::Github => match env("GITHUB_REPOSITORY") {
+            Some(repo) if valid_repo(&repo) => Ok(format!("repos/{repo}")),
+            Some(repo) => Err(UserError::new(format!(
+                "GITHUB_REPOSITORY is `{repo}`, not OWNER/NAME"
+            ))),
+            None => Ok("repos/{owner}/{repo}".to_string()),
+        },
+        ReviewTarget::Gitlab => match env("CI_PROJECT_ID") {
+            Some(id) if id.chars().all(|c| c.is_ascii_digit()) => Ok(format!("projects/{id}")),
+            Some(id) => Err(UserError::new(format!(
+                "CI_PROJECT_ID is `{id}`, not a project number"
+            ))),
+            None => Ok("projects/:id".to_string()),
+        },
+    }
+}
+
+/// `OWNER/NAME`, each part letters, digits, `.`, `_` or `-`.
+fn valid_repo(repo: &str) -> bool {
+    repo.split_once('/').is_some_and(|(owner, name)| {
+        [owner, name].iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        })
+    })
+}
+
 pub(super) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }

@@ -17,7 +17,7 @@ use crate::cli::DriftIssuesArgs;
 use crate::error::UserError;
 use crate::project::task::ReviewTarget;
 
-use super::ci_comment::{Api, env, whoami};
+use super::ci_comment::{Api, api_base, whoami};
 
 /// The marker line of a cluster's drift issue.
 fn marker(id: &str) -> String {
@@ -40,47 +40,9 @@ struct Place {
 
 impl Place {
     fn of(platform: ReviewTarget) -> Result<Place, UserError> {
-        Ok(match platform {
-            ReviewTarget::Github => {
-                let repo = match env("GITHUB_REPOSITORY") {
-                    Some(repo) => {
-                        let ok = repo.split_once('/').is_some_and(|(owner, name)| {
-                            [owner, name].iter().all(|part| {
-                                !part.is_empty()
-                                    && part
-                                        .chars()
-                                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-                            })
-                        });
-                        if !ok {
-                            return Err(UserError::new(format!(
-                                "GITHUB_REPOSITORY is `{repo}`, not OWNER/NAME"
-                            )));
-                        }
-                        repo
-                    }
-                    None => "{owner}/{repo}".into(),
-                };
-                Place {
-                    github: true,
-                    base: format!("repos/{repo}"),
-                }
-            }
-            ReviewTarget::Gitlab => {
-                let project = match env("CI_PROJECT_ID") {
-                    Some(id) if id.chars().all(|c| c.is_ascii_digit()) => id,
-                    Some(id) => {
-                        return Err(UserError::new(format!(
-                            "CI_PROJECT_ID is `{id}`, not a project number"
-                        )));
-                    }
-                    None => ":id".into(),
-                };
-                Place {
-                    github: false,
-                    base: format!("projects/{project}"),
-                }
-            }
+        Ok(Place {
+            github: platform == ReviewTarget::Github,
+            base: api_base(platform)?,
         })
     }
 
