@@ -328,3 +328,26 @@ fn doctor_blocks_on_a_clusters_version_that_is_nowhere() {
         .stdout_has("FAIL  cluster `prod`: [stage-tools.prod] wants kops 1.33.0, but there is no kops 1.33.0 (looked for ")
         .stdout_has("; the state store records no kops version yet (kops-state/prod.example.com/kops-version.txt: written by `kops update cluster`)");
 }
+
+/// A Cluster stored with its own `spec.configBase` keeps `kops-version.txt` there, not under
+/// `<state>/<name>`: doctor reads the stored Cluster's configBase and the version from it.
+#[test]
+fn doctor_reads_the_kops_version_from_a_clusters_own_config_base() {
+    let p = two_versions("1.31.2");
+    let base = p.join("other-base/prod.example.com");
+    p.file(
+        "kops-state/prod.example.com/config",
+        &format!(
+            "apiVersion: kops.k8s.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: prod.example.com\nspec:\n  configBase: {}\n",
+            base.display()
+        ),
+    );
+    // The default place holds an older record kops would not read: doctor must not either.
+    p.file("kops-state/prod.example.com/kops-version.txt", "1.30.0\n");
+    p.file("other-base/prod.example.com/kops-version.txt", "1.36.2\n");
+    p.kopsform(&["--cluster", "prod", "doctor"])
+        .stdout_has(&format!(
+            "; the state store records kops 1.36.2 ({}/kops-version.txt); kops 1.31.2 refuses to update a cluster kops 1.36.2 updated last",
+            base.display()
+        ));
+}

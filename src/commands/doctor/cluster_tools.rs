@@ -112,21 +112,26 @@ impl Doctor<'_> {
                 def.config.name.trim().to_string(),
             )
         };
-        let rel = format!("{name}/{KOPS_VERSION_FILE}");
-        let shown = format!("{}/{rel}", state.trim_end_matches('/'));
-        let text = match Store::parse(&state, &self.project.dir) {
-            Ok(Store::Local(path)) => std::fs::read_to_string(path.join(&rel)).ok(),
-            Ok(Store::S3 { bucket, prefix }) => {
-                let mut aws = store::Aws::of(self.project, Some(def));
-                aws.program = self.program("aws");
-                let url = format!("s3://{bucket}/{}", Store::key(&prefix, &rel));
-                match store::aws(&aws, &["s3", "cp", &url, "-", "--only-show-errors"]) {
-                    Ok(out) if out.code == 0 => Some(String::from_utf8_lossy(&out.stdout).into()),
-                    _ => None,
-                }
-            }
-            Err(_) => None,
+        // A Cluster stored with its own `spec.configBase` keeps its files there, not under
+        // `<state>/<name>` (kops 1.36: pkg/apis/kops/registry, `ConfigBase`).
+        let config = self.read_store_file(def, &state, &format!("{name}/config"));
+        let base = config
+            .as_deref()
+            .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
+            .and_then(|cluster| {
+                cluster
+                    .get("spec")
+                    .and_then(|spec| spec.get("configBase"))
+                    .and_then(serde_yaml::Value::as_str)
+                    .map(|base| base.trim().to_string())
+            })
+            .filter(|base| !base.is_empty());
+        let (store, rel) = match base {
+            Some(base) => (base, KOPS_VERSION_FILE.to_string()),
+            None => (state, format!("{name}/{KOPS_VERSION_FILE}")),
         };
+        let shown = format!("{}/{rel}", store.trim_end_matches('/'));
+        let text = self.read_store_file(def, &store, &rel);
         match text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) {
             Some(version) => (
                 Some(version.clone()),
@@ -138,6 +143,24 @@ impl Doctor<'_> {
                     "the state store records no kops version yet ({shown}: written by `kops update cluster`)"
                 ),
             ),
+        }
+    }
+
+    /// The text of the object `rel` in the store `state` (a local folder or `s3://`), if it
+    /// can be read.
+    fn read_store_file(&mut self, def: &ClusterDef, state: &str, rel: &str) -> Option<String> {
+        match Store::parse(state, &self.project.dir) {
+            Ok(Store::Local(path)) => std::fs::read_to_string(path.join(rel)).ok(),
+            Ok(Store::S3 { bucket, prefix }) => {
+                let mut aws = store::Aws::of(self.project, Some(def));
+                aws.program = self.program("aws");
+                let url = format!("s3://{bucket}/{}", Store::key(&prefix, rel));
+                match store::aws(&aws, &["s3", "cp", &url, "-", "--only-show-errors"]) {
+                    Ok(out) if out.code == 0 => Some(String::from_utf8_lossy(&out.stdout).into()),
+                    _ => None,
+                }
+            }
+            Err(_) => None,
         }
     }
 }
