@@ -434,18 +434,20 @@ for jobs in (1, 4, 8):
     eff = ideal / r["mean"]
     rows.append(("`--jobs %d`" % jobs, mean_sd(r), ms(ideal), "%.2f" % eff))
     name = "efficiency at least 0.9 with `--jobs %d`" % jobs
-    if eff >= 0.9 or step["mean"] <= f5["step_seconds"]:
+    # Retired only when no runner could meet it: when a stand-in step alone (its sleep, plus the
+    # start of `sh` and `sleep`) takes so much more than its sleep that even a runner of no cost
+    # would stay under 0.9. Then the same efficiency with the step's measured time as the work
+    # measures what kopsform loses (issue 19 allows such a replacement, with the measured reason).
+    if eff >= 0.9 or f5["step_seconds"] / step["mean"] >= 0.9:
         targets.append(("5. many clusters", name, "%.2f" % eff, eff >= 0.9))
         continue
-    # The nominal work leaves out what each stand-in step costs besides its sleep (starting `sh`
-    # and `sleep`), which is the stand-in's, not kopsform's: the same efficiency with the step's
-    # measured time as the work measures what kopsform loses (issue 19 allows the replacement).
     real_eff = real_total / jobs / r["mean"]
     retired.append(("5. many clusters", name + " (the sleeps as the work)",
                     "a step of the stand-ins alone takes %s, not %s: %s of the %s the %d steps take is "
-                    "the start of `sh` and `sleep` in each, no work of kopsform's; measured %.2f"
+                    "the start of `sh` and `sleep` in each, so a runner of no cost would reach only %.2f; "
+                    "measured %.2f"
                     % (ms(step["mean"]), ms(f5["step_seconds"]), ms(real_total - total), ms(real_total),
-                       f5["timed_steps"], eff),
+                       f5["timed_steps"], f5["step_seconds"] / step["mean"], eff),
                     "efficiency at least 0.9 with the steps' measured time as the work"))
     targets.append(("5. many clusters",
                     "efficiency at least 0.9 with `--jobs %d`, the steps' measured time as the work" % jobs,
