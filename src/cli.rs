@@ -582,7 +582,19 @@ impl ReviewArgs {
 impl Cli {
     /// Parses `args` (program name first), treating unknown subcommands as task names.
     pub(crate) fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-        let cli = Cli::try_parse_from(&args)?;
+        // One command definition for both parses (`Cli::try_parse_from` builds it each time, and
+        // building it is most of clap's cost: issue 19); errors are formatted as it formats them.
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let mut command = Cli::command();
+        let mut parse = |args: &[OsString]| {
+            command
+                .try_get_matches_from_mut(args)
+                .and_then(|mut matches| {
+                    Cli::from_arg_matches_mut(&mut matches)
+                        .map_err(|e| e.format(&mut Cli::command()))
+                })
+        };
+        let cli = parse(&args)?;
         let Some(Subcommand::Tasks(external)) = &cli.command else {
             return Ok(cli);
         };
@@ -591,6 +603,6 @@ impl Cli {
         if let Some(at) = args.iter().skip(1).position(|a| *a == first) {
             again.insert(at + 1, OsString::from("run"));
         }
-        Cli::try_parse_from(again)
+        parse(&again)
     }
 }

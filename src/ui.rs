@@ -168,7 +168,10 @@ pub(crate) fn write_task_output(text: &str) {
 
 /// A line of kopsform's own on stderr (a newline is added).
 pub(crate) fn line_to_stderr(text: &str) {
-    write_line(true, &format!("{text}\n"));
+    let mut line = String::with_capacity(text.len() + 1);
+    line.push_str(text);
+    line.push('\n');
+    write_line(true, &line);
 }
 
 fn indicator_text(label: &str, since: Instant) -> String {

@@ -158,5 +158,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
     };
     let mut project = load()?;
     project.pass_through(&tasks, args)?;
-    crate::run::fleet::run(&project, options(), &selection, fleet_options, &tasks)
+    let outcome = crate::run::fleet::run(&project, options(), &selection, fleet_options, &tasks);
+    // The process ends after the run: its project (every task's parsed steps) is left to the exit
+    // instead of being freed piece by piece (3% of a dry run of 100 tasks; issue 19). It holds
+    // no file, lock or child whose drop does anything.
+    std::mem::forget(project);
+    outcome
 }

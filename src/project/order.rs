@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexMap;
 
 use crate::error::UserError;
 use crate::project::task::Task;
@@ -59,32 +59,57 @@ impl TaskOrder {
     /// The tasks to run for `requested`, dependencies first, each once, with the dependencies of each.
     pub(crate) fn new(graph: TaskGraph<'_>, requested: &[String]) -> Result<TaskOrder, UserError> {
         let tasks = graph.tasks;
-        let mut done: IndexSet<String> = IndexSet::new();
+        // Tasks by their position in the file: each name is looked up once per dependency, not
+        // hashed again at every step of the walk (issue 19).
+        let mut walk = Walk {
+            placed: vec![None; tasks.len()],
+            order: Vec::new(),
+            on_path: vec![false; tasks.len()],
+        };
         let mut barrier = Vec::new();
         for name in requested {
-            if !tasks.contains_key(name) {
+            let Some(i) = tasks.get_index_of(name.as_str()) else {
                 return Err(unknown_task(graph, name));
-            }
-            let start = done.len();
-            visit(graph, name, &mut done)?;
-            barrier.resize(done.len(), start);
+            };
+            let start = walk.order.len();
+            visit(graph, i, &mut walk)?;
+            barrier.resize(walk.order.len(), start);
         }
-        let deps = done
+        let deps = walk
+            .order
             .iter()
-            .map(|name| {
-                tasks[name]
+            .map(|&i| {
+                tasks[i]
                     .deps
                     .iter()
-                    .filter_map(|d| done.get_index_of(d))
+                    .filter_map(|d| tasks.get_index_of(d.as_str()).and_then(|j| walk.placed[j]))
                     .collect()
             })
             .collect();
         Ok(TaskOrder {
-            tasks: done.into_iter().collect(),
+            tasks: walk
+                .order
+                .iter()
+                .map(|&i| {
+                    tasks
+                        .get_index(i)
+                        .map(|(k, _)| k.clone())
+                        .unwrap_or_default()
+                })
+                .collect(),
             deps,
             barrier,
         })
     }
+}
+
+/// The walk's result so far: the tasks in order (positions in the file), and where each placed
+/// task is in that order.
+struct Walk {
+    placed: Vec<Option<usize>>,
+    order: Vec<usize>,
+    /// The tasks on the path of the current visit (none between visits).
+    on_path: Vec<bool>,
 }
 
 pub(crate) fn unknown_task(graph: TaskGraph<'_>, name: &str) -> UserError {
@@ -103,42 +128,43 @@ pub(crate) fn unknown_task(graph: TaskGraph<'_>, name: &str) -> UserError {
     ))
 }
 
-/// Adds `name` to `done` after its dependencies (depth first, in `deps` order), each once. The walk
-/// keeps its own stack instead of recursing, so that no chain of dependencies, however long, can
-/// overflow the thread's stack.
-fn visit<'a>(
-    graph: TaskGraph<'a>,
-    name: &'a str,
-    done: &mut IndexSet<String>,
-) -> Result<(), UserError> {
-    if done.contains(name) {
+/// Adds task `start` to the walk after its dependencies (depth first, in `deps` order), each
+/// once. The walk keeps its own stack instead of recursing, so that no chain of dependencies,
+/// however long, can overflow the thread's stack.
+fn visit(graph: TaskGraph<'_>, start: usize, walk: &mut Walk) -> Result<(), UserError> {
+    let tasks = graph.tasks;
+    if walk.placed[start].is_some() {
         return Ok(());
     }
-    // Every name was checked in `check`, so a missing task here is a bug, reported not panicked.
-    let task = |name: &str| {
-        graph
-            .tasks
-            .get(name)
-            .ok_or_else(|| unknown_task(graph, name))
-    };
-    task(name)?;
-    // The tasks from `name` to the one being visited (meeting one of them again is a cycle), and
+    // The tasks from `start` to the one being visited (meeting one of them again is a cycle), and
     // how many of each one's dependencies were visited so far.
-    let mut path: IndexSet<&'a str> = IndexSet::from([name]);
+    let mut path: Vec<usize> = vec![start];
+    walk.on_path[start] = true;
     let mut visited: Vec<usize> = vec![0];
     while let (Some(&current), Some(next)) = (path.last(), visited.last_mut()) {
-        let Some(dep) = task(current)?.deps.get(*next) else {
-            done.insert(current.to_string());
+        let Some(dep) = tasks[current].deps.get(*next) else {
+            walk.placed[current] = Some(walk.order.len());
+            walk.order.push(current);
+            walk.on_path[current] = false;
             path.pop();
             visited.pop();
             continue;
         };
         *next += 1;
-        if done.contains(dep.as_str()) {
+        // Every name was checked in `check`, so a missing task here is a bug, reported not
+        // panicked.
+        let Some(d) = tasks.get_index_of(dep.as_str()) else {
+            return Err(unknown_task(graph, dep));
+        };
+        if walk.placed[d].is_some() {
             continue;
         }
-        if let Some(start) = path.get_index_of(dep.as_str()) {
-            let mut cycle: Vec<&str> = path.iter().skip(start).copied().collect();
+        if walk.on_path[d] {
+            let from = path.iter().position(|&p| p == d).unwrap_or(0);
+            let mut cycle: Vec<&str> = path[from..]
+                .iter()
+                .map(|&p| tasks.get_index(p).map_or("", |(k, _)| k.as_str()))
+                .collect();
             cycle.push(dep);
             return Err(UserError::new(format!(
                 "{}: dependency cycle: {}; remove one of these dependencies",
@@ -146,8 +172,8 @@ fn visit<'a>(
                 cycle.join(" -> ")
             )));
         }
-        task(dep)?;
-        path.insert(dep);
+        walk.on_path[d] = true;
+        path.push(d);
         visited.push(0);
     }
     Ok(())

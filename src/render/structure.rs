@@ -33,10 +33,30 @@ fn parse_all(text: &str) -> Result<Vec<Yaml>, String> {
     Ok(docs)
 }
 
+/// The shape text parsed, kept for the next render whose shape text is the same (a fleet's
+/// clusters, whose values differ but not their structure: one parse instead of one per cluster).
+fn parse_shape(text: &str) -> Result<std::sync::Arc<Vec<Yaml>>, String> {
+    type Kept = Option<(String, std::sync::Arc<Vec<Yaml>>)>;
+    static LAST: std::sync::Mutex<Kept> = std::sync::Mutex::new(None);
+    if let Ok(last) = LAST.lock()
+        && let Some((kept, docs)) = last.as_ref()
+        && kept == text
+    {
+        return Ok(docs.clone());
+    }
+    let docs = std::sync::Arc::new(parse_all(text)?);
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((text.to_string(), docs.clone()));
+    }
+    Ok(docs)
+}
+
 struct Tokens<'s> {
     shape: &'s Shape,
     prefix: String,
-    text: &'s str,
+    /// Per token: whether its first occurrence in the shape text stands right after a quote
+    /// (worked out in one pass over the text, not by searching it for each scalar).
+    quoted: Vec<bool>,
 }
 
 impl Tokens<'_> {
@@ -77,11 +97,28 @@ impl Tokens<'_> {
 
     /// Whether the token stands in the shape text right after a quote (a quoted scalar).
     fn quoted(&self, index: usize) -> bool {
-        let name = self.shape.token_name(index);
-        self.text
-            .find(&name)
-            .and_then(|at| self.text[..at].chars().next_back())
-            .is_some_and(|c| c == '"' || c == '\'')
+        self.quoted.get(index).copied().unwrap_or(false)
+    }
+
+    /// [`Tokens::quoted`] of every token of `text`, the shape text: a token's first occurrence
+    /// decides (as a search for its name would find it).
+    fn quoted_in(&self, text: &str) -> Vec<bool> {
+        let mut quoted = vec![false; self.shape.tokens.len()];
+        let mut seen = vec![false; self.shape.tokens.len()];
+        for (index, range) in self.find(text) {
+            // `find` reads `s07k` as token 7; the token's name is `s7k`.
+            let digits = &text[range.start + self.prefix.len()..range.end - 1];
+            if digits.len() > 1 && digits.starts_with('0') {
+                continue;
+            }
+            if !std::mem::replace(&mut seen[index], true) {
+                quoted[index] = text[..range.start]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c == '"' || c == '\'');
+            }
+        }
+        quoted
     }
 }
 
@@ -372,12 +409,13 @@ impl Walk<'_> {
 
 /// Compares the shape render `shape_text` with the real render `real_text`.
 pub(crate) fn compare(shape: &Shape, shape_text: &str, real_text: &str) -> Result<(), Mismatch> {
-    let tokens = Tokens {
+    let mut tokens = Tokens {
         shape,
         prefix: format!("kfv{}s", shape.nonce),
-        text: shape_text,
+        quoted: Vec::new(),
     };
-    let Ok(shape_docs) = parse_all(shape_text) else {
+    tokens.quoted = tokens.quoted_in(shape_text);
+    let Ok(shape_docs) = parse_shape(shape_text) else {
         // The template does not render YAML even without the values: the manifest check reports
         // that on the real text, with its line.
         return Ok(());
@@ -473,6 +511,38 @@ fn compare_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_tokens_are_found_in_one_pass_as_a_search_for_each_finds_them() {
+        let tokens = (0..14)
+            .map(|i| super::super::shape::Token {
+                text: format!("v{i}"),
+                kind: TokenKind::Leaf { site: None },
+            })
+            .collect();
+        let shape = Shape::with_tokens("ab12".into(), tokens);
+        let texts = [
+            "a: \"kfvab12s0k\"\nb: kfvab12s1k\nc: 'kfvab12s2k'\nd: \"kfvab12s1k\"\n",
+            "kfvab12s3k: 'x kfvab12s11kkfvab12s1k' \"kfvab12s13k\"kfvab12s10k kfvab12s99k 'kfvab12s4",
+            "'kfvab12s012k \"kfvab12s5kkfvab12s6k\" kfvab12s kfvab12s7x 'kfvab12s7k",
+            "",
+        ];
+        for text in texts {
+            let mut t = Tokens {
+                shape: &shape,
+                prefix: "kfvab12s".into(),
+                quoted: Vec::new(),
+            };
+            t.quoted = t.quoted_in(text);
+            for i in 0..shape.tokens.len() + 2 {
+                let searched = text
+                    .find(&shape.token_name(i))
+                    .and_then(|at| text[..at].chars().next_back())
+                    .is_some_and(|c| c == '"' || c == '\'');
+                assert_eq!(t.quoted(i), searched, "token {i} in {text:?}");
+            }
+        }
+    }
 
     #[test]
     fn yaml11_words_that_are_not_strings() {

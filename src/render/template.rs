@@ -515,11 +515,23 @@ pub(crate) fn check_yaml_structure(
     describe: &dyn Fn(&Culprit) -> String,
     advice: &str,
 ) -> Result<String, UserError> {
-    // Token names must not occur in the template or in any value.
-    let mut nonce = format!("{:x}", nonce_seed());
+    // Token names must not occur in the template or in any value. One nonce serves the process
+    // while it does not: the clusters of a fleet then render the same shape text, which
+    // `structure::compare` parses once (issue 19).
+    static NONCE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+    let mut kept = NONCE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut nonce = if kept.is_empty() {
+        format!("{:x}", nonce_seed())
+    } else {
+        kept.clone()
+    };
     while source.contains(&format!("kfv{nonce}")) || real.contains(&format!("kfv{nonce}")) {
         nonce = format!("{:x}", nonce_seed());
     }
+    kept.clone_from(&nonce);
+    drop(kept);
     let (shape_text, shape) = shape::with_shape(nonce, shape_render);
     let shape_text = shape_text.map_err(|e| {
         UserError::new(format!(
@@ -635,7 +647,7 @@ fn plain_paths(source: &str, context: &Value, helpers: &[&str]) -> Option<String
     Some(out)
 }
 
-/// A seed for the shape render's token names: differs between renders and runs.
+/// A seed for the shape render's token names: differs between runs.
 fn nonce_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

@@ -93,9 +93,10 @@ pub(super) fn display_command(program: &str, args: &[String], cwd: Option<&str>)
 /// A word [`shell_word`] leaves as it is.
 fn is_plain_word(word: &str) -> bool {
     !word.is_empty()
-        && word
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&c))
+        && word.bytes().all(|c| {
+            matches!(c, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+                | b'-' | b'_' | b'.' | b'/' | b':' | b'=' | b',' | b'@' | b'+' | b'%')
+        })
 }
 
 impl<'p> Runner<'p> {
@@ -126,7 +127,13 @@ impl<'p> Runner<'p> {
             self.guard_targets(&crate::project::task::Step::Command(targets))?;
         }
         if self.options.dry_run {
-            notice!("{prefix}would run: {}", resolved.shown);
+            // `notice!` with the line written into one buffer (300 lines for 100 tasks: issue 19).
+            let mut line = String::with_capacity(prefix.len() + resolved.shown.len() + 12);
+            line.push_str(prefix);
+            line.push_str("would run: ");
+            line.push_str(&resolved.shown);
+            line.push('\n');
+            crate::ui::write_line(true, &line);
             return Ok(());
         }
         let mut resolved = resolved;
@@ -200,7 +207,13 @@ impl<'p> Runner<'p> {
         // `kopsform TASK -- ARGS`: as typed, each one argument, never a template.
         argv.extend(cmd.extra.iter().cloned());
         let tool_name = argv[0].clone();
-        let program = self.project.program_for(&tool_name, self.cluster.as_ref());
+        let dry_run = self.options.dry_run;
+        // Nothing is started in a dry run: its binary is not looked up.
+        let program = if dry_run {
+            String::new()
+        } else {
+            self.project.program_for(&tool_name, self.cluster.as_ref())
+        };
         let kind = self.project.tool_kind(&tool_name);
         let cwd_rel = match cmd.cwd.as_deref().or(task.cwd.as_deref()) {
             Some(rel) => Some(self.render_text(format_args!("task `{task_name}` cwd"), rel)?),
@@ -210,9 +223,18 @@ impl<'p> Runner<'p> {
             Some(rel) => self.project.path(rel),
             None => self.project.dir.clone(),
         };
-        let prerequisites = self.project.path(&self.values.prerequisites_dir());
-        let in_prerequisites = self.same_dir(&cwd, &prerequisites);
-        if kind == retry::Tool::Terraform {
+        // Whether the step runs in the prerequisites layer matters to what a child gets, and to
+        // the files a Terraform step is given; a dry run of another tool asks neither.
+        let prerequisites = if dry_run && kind != retry::Tool::Terraform {
+            None
+        } else {
+            Some(self.project.path(&self.values.prerequisites_dir()))
+        };
+        let in_prerequisites = match &prerequisites {
+            Some(layer) => self.same_dir(&cwd, layer),
+            None => false,
+        };
+        if let Some(prerequisites) = prerequisites.filter(|_| kind == retry::Tool::Terraform) {
             // The cluster's partial backend and variable files, for its own Terraform layer
             // (any folder but the prerequisites', `-chdir` counted).
             let layer = crate::tools::terraform::chdir(&argv).map_or(cwd.clone(), |d| cwd.join(d));

@@ -1,6 +1,8 @@
 //! What a run holds while tasks run: the cluster's lock in its state store (taken by the tasks
 //! that change the cluster, released by `kopsform unlock`), and the prerequisites layer's folder.
 
+use std::path::Path;
+
 use crate::error::UserError;
 use crate::project::task::{Builtin, Step};
 use crate::tools::kops::KopsArgs;
@@ -13,7 +15,7 @@ impl<'p> Runner<'p> {
     /// cluster: kops commands that write the state store or the cloud, Terraform commands that
     /// write a state outside the prerequisites layer (whose own Terraform lock protects it).
     /// Isolated runs (`snapshot-state`) and `--dry-run` never lock.
-    pub(super) fn task_locks(&mut self, name: &str) -> bool {
+    pub(super) fn task_locks(&mut self, name: &str, layer: &Path) -> bool {
         let task = self.task(name);
         if self.options.dry_run
             || task
@@ -26,7 +28,6 @@ impl<'p> Runner<'p> {
         if let Some(explicit) = task.lock {
             return explicit;
         }
-        let layer = self.project.path(&self.values.prerequisites_dir());
         task.steps.iter().any(|step| {
             if matches!(step, Step::Builtin(Builtin::PruneInstanceGroups { .. })) {
                 return true;
@@ -40,7 +41,7 @@ impl<'p> Runner<'p> {
                 let cwd = c.cwd.clone().or_else(|| task.cwd.clone());
                 let in_layer = cwd
                     .and_then(|f| self.render_static(&f))
-                    .is_some_and(|f| same_dir(&self.project.path(&f), &layer));
+                    .is_some_and(|f| same_dir(&self.project.path(&f), layer));
                 writes && !in_layer
             } else {
                 false
@@ -147,9 +148,8 @@ impl<'p> Runner<'p> {
 
     /// Whether a task runs a command in the prerequisites layer (judged from the folders it names
     /// without reading any output).
-    pub(super) fn touches_prerequisites(&mut self, name: &str) -> bool {
+    pub(super) fn touches_prerequisites(&mut self, name: &str, layer: &Path) -> bool {
         let task = self.task(name);
-        let layer = self.project.path(&self.values.prerequisites_dir());
         let mut folders: Vec<String> = task
             .steps
             .iter()
@@ -161,7 +161,7 @@ impl<'p> Runner<'p> {
         folders.dedup();
         folders.into_iter().any(|f| {
             self.render_static(&f)
-                .is_some_and(|f| same_dir(&self.project.path(&f), &layer))
+                .is_some_and(|f| same_dir(&self.project.path(&f), layer))
         })
     }
 

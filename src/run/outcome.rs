@@ -118,34 +118,73 @@ pub(crate) fn print_summary(results: &[TaskResult], failure: Option<i32>) {
         .max(7);
     let mut text = String::from("\n");
     if with_cluster {
-        text.push_str(&format!("{:cluster_width$}  ", "CLUSTER"));
+        push_padded(&mut text, "CLUSTER", cluster_width);
+        text.push_str("  ");
     }
-    text.push_str(&format!(
-        "{:task_width$}  {:11}  DURATION\n",
-        "TASK", "STATUS"
-    ));
+    push_padded(&mut text, "TASK", task_width);
+    text.push_str("  STATUS       DURATION\n");
+    // Written piece by piece into one buffer (a row per task: `format!` was most of its cost).
+    let mut line = String::new();
+    let mut status = String::with_capacity(11);
     for r in results {
-        let took = if matches!(r.status, Status::NotRun | Status::HeldBack) {
-            "-".to_string()
-        } else {
-            format!("{:.1}s", r.took.as_secs_f64())
-        };
-        let mut line = String::new();
+        line.clear();
         if with_cluster {
-            line.push_str(&format!("{:cluster_width$}  ", r.cluster));
+            push_padded(&mut line, &r.cluster, cluster_width);
+            line.push_str("  ");
         }
         let tone = match r.status {
             Status::Ok | Status::UpToDate | Status::DryRun => crate::ui::Tone::Good,
             Status::Failed | Status::Interrupted => crate::ui::Tone::Bad,
             Status::NotRun | Status::HeldBack => crate::ui::Tone::Warn,
         };
-        let label = crate::ui::paint(&format!("{:11}", r.status.label()), tone);
-        line.push_str(&format!("{:task_width$}  {label}  {took}", r.task));
+        status.clear();
+        push_padded(&mut status, r.status.label(), 11);
+        push_padded(&mut line, &r.task, task_width);
+        line.push_str("  ");
+        line.push_str(&crate::ui::paint(&status, tone));
+        line.push_str("  ");
+        if matches!(r.status, Status::NotRun | Status::HeldBack) {
+            line.push('-');
+        } else {
+            use std::fmt::Write as _;
+            let _ = write!(line, "{:.1}s", r.took.as_secs_f64());
+        }
         if !r.note.is_empty() {
-            line.push_str(&format!("  ({})", r.note));
+            line.push_str("  (");
+            line.push_str(&r.note);
+            line.push(')');
         }
         text.push_str(line.trim_end());
         text.push('\n');
     }
     crate::ui::write_line(true, &text);
+}
+
+/// `text` left-aligned in `width` characters, as `format!("{text:width$}")` writes it.
+fn push_padded(out: &mut String, text: &str, width: usize) {
+    out.push_str(text);
+    for _ in text.chars().count()..width {
+        out.push(' ');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_padded;
+
+    #[test]
+    fn padding_is_what_format_writes() {
+        for (text, width) in [
+            ("TASK", 4),
+            ("ab", 7),
+            ("é-ü", 5),
+            ("long-name", 2),
+            ("", 0),
+            ("", 3),
+        ] {
+            let mut out = String::from(">");
+            push_padded(&mut out, text, width);
+            assert_eq!(out, format!(">{text:width$}"));
+        }
+    }
 }

@@ -52,10 +52,11 @@ impl<'p> Runner<'p> {
         // The cluster's lock is held from the first task that changes the cluster to the last, and
         // the prerequisites layer from the first task that runs there to the last: another cluster
         // sharing the layer cannot plan or apply in between.
-        let locking: Vec<bool> = tasks.iter().map(|t| self.task_locks(t)).collect();
+        let layer = self.project.path(&self.values.prerequisites_dir());
+        let locking: Vec<bool> = tasks.iter().map(|t| self.task_locks(t, &layer)).collect();
         let touches: Vec<bool> = tasks
             .iter()
-            .map(|t| self.touches_prerequisites(t))
+            .map(|t| self.touches_prerequisites(t, &layer))
             .collect();
         let until = |held: &[bool]| held.iter().rposition(|&h| h).map_or(0, |last| last + 1);
         self.holds = Holds {
@@ -67,11 +68,14 @@ impl<'p> Runner<'p> {
             layer: None,
             left: None,
         };
-        let sharing: Vec<Sharing> = (0..tasks.len()).map(|i| self.sharing(tasks, i)).collect();
-        let outcomes = if self.options.jobs > 1
-            && !self.options.dry_run
-            && sharing.iter().any(|s| matches!(s, Sharing::Free { .. }))
-        {
+        // Only a parallel run asks which tasks may run side by side.
+        let parallel = self.options.jobs > 1 && !self.options.dry_run;
+        let sharing: Vec<Sharing> = if parallel {
+            (0..tasks.len()).map(|i| self.sharing(tasks, i)).collect()
+        } else {
+            Vec::new()
+        };
+        let outcomes = if parallel && sharing.iter().any(|s| matches!(s, Sharing::Free { .. })) {
             self.run_parallel(order, &sharing)
         } else {
             let mut outcomes = Vec::new();
@@ -231,7 +235,14 @@ impl<'p> Runner<'p> {
             {
                 continue;
             }
-            let step = &self.resolve_paths(name, step)?;
+            // A command step renders its own texts (`run_command`): not copied first.
+            let resolved;
+            let step = if matches!(step, Step::Command(_)) {
+                step
+            } else {
+                resolved = self.resolve_paths(name, step)?;
+                &resolved
+            };
             // A command's `save` and `private` are rendered and checked by `run_command`.
             if !matches!(step, Step::Command(_)) {
                 self.guard_targets(step)?;
