@@ -29,6 +29,7 @@ pub(crate) mod build;
 pub(crate) mod filediff;
 pub(crate) mod json_ref;
 pub(crate) mod jsonscan;
+pub(crate) mod kept;
 pub(crate) mod quick;
 pub(crate) mod raw;
 pub(crate) mod read;
