@@ -17,7 +17,7 @@ use super::json_ref::JsonRef;
 use super::kept::Kept;
 use super::quick::Fields;
 use super::raw::{RawChange, RawResourceChange};
-use super::rows::rows;
+use super::rows::{rows, rows_in};
 use super::secrets::Secrets;
 use super::stream::{
     Elements, Fast, Item, List, Source, check_format_version, read_change_with, scan,
@@ -243,6 +243,7 @@ impl Plan {
         let mut first = FirstPass::knowing(Arc::default());
         let mut kept = Some(Kept::default());
         let mut elements = Elements::default();
+        let mut made = Vec::new();
         let top = scan_elements(source, &mut |list, text| {
             if list == List::Drift {
                 let (rc, n) = elements.parse(text)?;
@@ -255,12 +256,13 @@ impl Plan {
             if first.secrets().is_empty() {
                 if let (true, Some(k)) = (shown(&rc, action), &mut kept) {
                     let c = &rc.change;
-                    let made = rows(
+                    made = rows_in(
                         c,
                         c.before.as_ref(),
                         c.after.as_ref(),
                         action,
                         first.secrets(),
+                        std::mem::take(&mut made),
                     );
                     if !k.push(&made) {
                         kept = None;
