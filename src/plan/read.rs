@@ -272,6 +272,10 @@ impl Plan {
                 kept = None;
             }
             first.item(Item::Change(file_attributes(rc)));
+            if kept.is_none() || first.marked_values {
+                // The plan is to be read as before: no need to read the rest of it here.
+                return Err(Fast::Stopped(String::new()));
+            }
             Ok(n)
         })
         .ok()?;
