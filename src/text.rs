@@ -178,6 +178,14 @@ pub(crate) fn json_str(out: &mut impl JsonSink, s: &str) {
                 i += 8;
                 continue;
             }
+        } else if bytes.len() >= 8 {
+            // Fewer than eight bytes left: the last eight, some of them checked already, at once.
+            let last = bytes.len() - 8;
+            let word = u64::from_le_bytes(bytes[last..].try_into().unwrap_or([0; 8]));
+            if !any_special(word) {
+                i = bytes.len();
+                continue;
+            }
         }
         let b = bytes[i];
         let short = match b {

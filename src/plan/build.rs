@@ -75,6 +75,12 @@ impl FirstPass {
         self.changes.push(change);
     }
 
+    /// The secrets learned so far: a change's rows made with them are its final rows only if
+    /// they are still empty at the end of the pass (secrets only grow).
+    pub(super) fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
     /// The marked values of a change, as secrets.
     pub(super) fn learn(&mut self, c: &RawChange, substring: bool) {
         for (value, marker) in [

@@ -77,6 +77,25 @@ impl FileAttributes {
         FileAttributes { content, user_data }
     }
 
+    /// What the first pass reads of a value already read as a [`JsonRef`] (whose repeated
+    /// members keep their last value, as the reading above does): the `content` and
+    /// `user_data` strings of an object; any other value of theirs is none.
+    pub(super) fn of(value: &JsonRef) -> Self {
+        let JsonRef::Object(members) = value else {
+            return Self::default();
+        };
+        let text = |name: &str| {
+            members
+                .iter()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, v)| match v {
+                    JsonRef::String(s) => Some(s.to_string()),
+                    _ => None,
+                })
+        };
+        FileAttributes::new(text("content"), text("user_data"))
+    }
+
     fn get(&self, attribute: &str) -> Option<&str> {
         match attribute {
             "content" => self.content.as_deref(),

@@ -7,7 +7,9 @@
 //! `before`/`after` are skipped unless Terraform marks something in them sensitive, which costs one
 //! more pass); a second pass ([`Rows::each`](read::Rows::each)) turns each change into attribute rows, which the
 //! review writes and drops one change at a time. So a plan of tens of thousands of resources
-//! never sits in memory, and neither do its rows.
+//! never sits in memory, and neither do its rows. A review that writes every change's rows reads
+//! a plan without secrets once ([`read::open_keeping_rows`]): the first pass makes the rows too
+//! and keeps them encoded ([`kept`]), in memory up to a bound and beyond it in a temporary file.
 //!
 //! Secrets are removed here, not when printing: every value in a [`PlanSummary`](summary::PlanSummary) is already a
 //! display form ([`Shown`](summary::Shown)), so nothing downstream can print a secret by mistake. A value is
@@ -29,6 +31,7 @@ pub(crate) mod build;
 pub(crate) mod filediff;
 pub(crate) mod json_ref;
 pub(crate) mod jsonscan;
+pub(crate) mod kept;
 pub(crate) mod quick;
 pub(crate) mod raw;
 pub(crate) mod read;

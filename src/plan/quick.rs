@@ -435,7 +435,7 @@ fn once(field: &mut Option<Span>, c: &mut Cursor, depth: usize) -> Result<()> {
 
 /// The resource change at the start of `text` (the change-list element, maybe more after it),
 /// as serde reads it into a [`RawResourceChange`], and how many bytes it took. `window` is how
-/// much text is checked as UTF-8 first: one and a half times the last change's size (kept up to
+/// much text is checked as UTF-8 first: a quarter more than the last change's size (kept up to
 /// date here), twice as much again while the change goes on past it.
 #[cfg(test)]
 pub(super) fn read_change<'a, V: Values<'a>>(
@@ -475,9 +475,9 @@ pub(super) fn read_change_with<'a, V: Values<'a>>(
         };
         match read_in(valid, fields) {
             Ok((rc, n)) => {
-                // Half as much again as this change: most changes of a plan are alike in size, and
+                // A quarter more than this change: most changes of a plan are alike in size, and
                 // a larger one costs a second start (issue 19: the check was a tenth of a pass).
-                *window = n + n / 2 + 64;
+                *window = n + n / 4 + 64;
                 return Ok((rc, n));
             }
             Err(Stop::NeedMore) if !invalid_byte && checked < text.len() => {
@@ -1088,7 +1088,7 @@ mod tests {
             let mut window = start;
             let (rc, n) = read_change::<JsonRef>(text.as_bytes(), &mut window).unwrap();
             assert_eq!(n, long.len(), "{start}");
-            assert_eq!(window, n + n / 2 + 64, "{start}");
+            assert_eq!(window, n + n / 4 + 64, "{start}");
             let Some(JsonRef::Object(members)) = rc.change.after else {
                 panic!("an object")
             };

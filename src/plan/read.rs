@@ -14,9 +14,10 @@ use crate::redact::Masks;
 use super::build::{FirstPass, shown};
 use super::filediff::{self, FileAttributes};
 use super::json_ref::JsonRef;
+use super::kept::Kept;
 use super::quick::Fields;
-use super::raw::RawResourceChange;
-use super::rows::rows;
+use super::raw::{RawChange, RawResourceChange};
+use super::rows::{rows, rows_in};
 use super::secrets::Secrets;
 use super::stream::{
     Elements, Fast, Item, List, Source, check_format_version, read_change_with, scan,
@@ -38,6 +39,9 @@ pub(crate) struct Rows {
     source: Source,
     secrets: Secrets,
     pending: Vec<filediff::Pending>,
+    /// Every change's rows, made by the first pass ([`open_keeping_rows`]): then the plan is
+    /// not read again.
+    kept: Option<Kept>,
 }
 
 /// Reads PLAN: plan JSON as it is (content starting with `{`), or a saved plan through
@@ -52,6 +56,19 @@ pub(crate) fn open(
     open_in(plan, None, tool, env, known)
 }
 
+/// [`open`] for a review that writes every change's rows: the first pass makes them too when it
+/// can (no secret learned from outside the plan nor found in it, which would hide values of
+/// changes read before it was found), and [`Rows::each`] gives them without reading the plan
+/// again. Whatever it answers is what [`open`] and [`Rows::each`] answer.
+pub(crate) fn open_keeping_rows(
+    plan: &Path,
+    tool: &str,
+    env: &[(String, String)],
+    known: Arc<Masks>,
+) -> Result<Plan, UserError> {
+    open_with(plan, None, tool, env, known, true)
+}
+
 /// [`open`], a saved plan shown in `folder` when given (the Terraform folder it was made in).
 pub(crate) fn open_in(
     plan: &Path,
@@ -59,6 +76,17 @@ pub(crate) fn open_in(
     tool: &str,
     env: &[(String, String)],
     known: Arc<Masks>,
+) -> Result<Plan, UserError> {
+    open_with(plan, folder, tool, env, known, false)
+}
+
+fn open_with(
+    plan: &Path,
+    folder: Option<&Path>,
+    tool: &str,
+    env: &[(String, String)],
+    known: Arc<Masks>,
+    keep_rows: bool,
 ) -> Result<Plan, UserError> {
     let mut file = std::fs::File::open(plan)
         .map_err(|e| UserError::new(format!("{}: cannot read the plan: {e}", plan.display())))?;
@@ -82,7 +110,35 @@ pub(crate) fn open_in(
             plan, folder, tool, env,
         )?)
     };
+    if keep_rows
+        && known.is_empty()
+        && let Some(read) = Plan::read_keeping_rows(&source)
+    {
+        return Ok(read.with(source));
+    }
     Plan::read(source, known).map_err(|e| UserError::new(format!("{}: {e}", plan.display())))
+}
+
+/// What [`Plan::read_keeping_rows`] read.
+struct ReadOnce {
+    summary: PlanSummary,
+    secrets: Secrets,
+    pending: Vec<filediff::Pending>,
+    kept: Kept,
+}
+
+impl ReadOnce {
+    fn with(self, source: Source) -> Plan {
+        Plan {
+            summary: self.summary,
+            rows: Rows {
+                source,
+                secrets: self.secrets,
+                pending: self.pending,
+                kept: Some(self.kept),
+            },
+        }
+    }
 }
 
 /// The plan's JSON text: the file itself when it is JSON, else `terraform show -json` of it.
@@ -172,7 +228,75 @@ impl Plan {
                 source,
                 secrets,
                 pending,
+                kept: None,
             },
+        })
+    }
+
+    /// [`Plan::read`] that also makes every change's rows, for a plan without secrets: each
+    /// change is read once, its values as [`JsonRef`], for the summary (which takes only their
+    /// file attributes, [`FileAttributes::of`]) and for its rows. `None` for anything else (an
+    /// error, a secret found, values marked sensitive, rows that cannot be kept): then the plan
+    /// is read as [`Plan::read`] and [`Rows::each`] read it, so that their answer, errors
+    /// included, stands.
+    fn read_keeping_rows(source: &Source) -> Option<ReadOnce> {
+        let mut first = FirstPass::knowing(Arc::default());
+        let mut kept = Some(Kept::default());
+        let mut elements = Elements::default();
+        let mut made = Vec::new();
+        let top = scan_elements(source, &mut |list, text| {
+            if list == List::Drift {
+                let (rc, n) = elements.parse(text)?;
+                first.item(Item::Drift(rc));
+                return Ok(n);
+            }
+            let (rc, n): (RawResourceChange<JsonRef>, usize) =
+                read_change_with(text, &mut elements, Fields::All)?;
+            let action = Action::from_actions(&rc.change.actions);
+            if first.secrets().is_empty() {
+                if let (true, Some(k)) = (shown(&rc, action), &mut kept) {
+                    let c = &rc.change;
+                    made = rows_in(
+                        c,
+                        c.before.as_ref(),
+                        c.after.as_ref(),
+                        action,
+                        first.secrets(),
+                        std::mem::take(&mut made),
+                    );
+                    if !k.push(&made) {
+                        kept = None;
+                    }
+                }
+            } else {
+                kept = None;
+            }
+            first.item(Item::Change(file_attributes(rc)));
+            if kept.is_none() || first.marked_values {
+                // The plan is to be read as before: no need to read the rest of it here.
+                return Err(Fast::Stopped(String::new()));
+            }
+            Ok(n)
+        })
+        .ok()?;
+        let format_version = match top.format_version.clone() {
+            Some(v) => v,
+            None => check_format_version(None).ok()?,
+        };
+        if first.marked_values {
+            return None;
+        }
+        let pending = std::mem::take(&mut first.pending);
+        let (summary, secrets) = first.finish(top, format_version).ok()?;
+        let kept = kept?.finish()?;
+        if !secrets.is_empty() || kept.len() != summary.changes.len() {
+            return None;
+        }
+        Some(ReadOnce {
+            summary,
+            secrets,
+            pending,
+            kept,
         })
     }
 
@@ -188,7 +312,7 @@ impl Plan {
         self.summary.files = filediff::file_changes(&self.rows.pending, &self.rows.secrets);
         let mut all: Vec<Vec<AttributeChange>> = Vec::with_capacity(self.summary.changes.len());
         self.rows.each(&self.summary.changes, &mut |_, rows| {
-            all.push(rows);
+            all.push(rows.to_vec());
             true
         })?;
         for (change, rows) in self.summary.changes.iter_mut().zip(all) {
@@ -204,8 +328,15 @@ impl Rows {
     pub(crate) fn each(
         &self,
         changes: &[ResourceChange],
-        f: &mut dyn FnMut(usize, Vec<AttributeChange>) -> bool,
+        f: &mut dyn FnMut(usize, &[AttributeChange]) -> bool,
     ) -> Result<(), UserError> {
+        if let Some(kept) = &self.kept {
+            return kept.each(f).map_err(|e| {
+                UserError::new(format!(
+                    "cannot read back the plan's rows from a temporary file: {e}"
+                ))
+            });
+        }
         let mut next = 0;
         // `f` had enough.
         let mut ended = false;
@@ -229,7 +360,7 @@ impl Rows {
             let c = &rc.change;
             if f(
                 i,
-                rows(
+                &rows(
                     c,
                     c.before.as_ref(),
                     c.after.as_ref(),
@@ -260,6 +391,53 @@ impl Rows {
                  run the review again once the plan is written",
             )),
         }
+    }
+}
+
+/// A change read by [`Plan::read_keeping_rows`], as the first pass takes it.
+fn file_attributes(rc: RawResourceChange<JsonRef>) -> RawResourceChange<FileAttributes> {
+    let RawResourceChange {
+        address,
+        previous_address,
+        module_address,
+        mode,
+        resource_type,
+        name,
+        index,
+        deposed,
+        change,
+        action_reason,
+    } = rc;
+    let RawChange {
+        actions,
+        before,
+        after,
+        after_unknown,
+        before_sensitive,
+        after_sensitive,
+        replace_paths,
+        importing,
+    } = change;
+    RawResourceChange {
+        address,
+        previous_address,
+        module_address,
+        mode,
+        resource_type,
+        name,
+        index,
+        deposed,
+        change: RawChange {
+            actions,
+            before: before.as_ref().map(FileAttributes::of),
+            after: after.as_ref().map(FileAttributes::of),
+            after_unknown,
+            before_sensitive,
+            after_sensitive,
+            replace_paths,
+            importing,
+        },
+        action_reason,
     }
 }
 

@@ -320,6 +320,22 @@ pub(super) fn rows<V>(
     action: Action,
     secrets: &Secrets,
 ) -> Vec<AttributeChange> {
+    rows_in(c, before, after, action, secrets, Vec::new())
+}
+
+/// [`rows`] into `room` (emptied first), a list whose room a pass reuses change after change.
+pub(super) fn rows_in<V>(
+    c: &RawChange<V>,
+    before: Option<&JsonRef>,
+    after: Option<&JsonRef>,
+    action: Action,
+    secrets: &Secrets,
+    mut room: Vec<AttributeChange>,
+) -> Vec<AttributeChange> {
+    room.clear();
+    if room.capacity() == 0 {
+        room.reserve(8);
+    }
     let replace = replace_steps(c);
     let after_absent = after.is_none() && !c.after_unknown.as_ref().is_some_and(is_true);
     let side = match action {
@@ -333,7 +349,7 @@ pub(super) fn rows<V>(
         replace: &replace,
         side,
         steps: Vec::with_capacity(8),
-        rows: Vec::with_capacity(8),
+        rows: room,
         spare_keys: Vec::new(),
     };
     walk.walk(

@@ -72,6 +72,12 @@ impl Secrets {
         }
     }
 
+    /// No secret at all, from the plan or outside it: [`hides`](Self::hides) answers `false`
+    /// for every string.
+    pub(super) fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.substrings.is_empty() && self.known.is_empty()
+    }
+
     pub(super) fn hides(&self, s: &str) -> bool {
         // Bytes are at least as many as characters: most strings are decided without counting.
         s.len() >= MIN_SECRET_LEN

@@ -43,8 +43,9 @@ pub(crate) fn write_json(
 ) -> Result<(), WriteError> {
     let document = Document { review, masks };
     // Many small pieces are written: a buffer of a known type takes them without a call through
-    // `dyn Write` each (issue 19).
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, &mut *w);
+    // `dyn Write` each (issue 19). Twice the size of the review's own stdout buffer: what it
+    // hands on at a time is then larger than that buffer, which passes it on without a copy.
+    let mut out = std::io::BufWriter::with_capacity(128 * 1024, &mut *w);
     document.write(&mut out)?;
     out.write_all(b"}\n")?;
     out.into_inner().map_err(|e| e.into_error())?;
@@ -280,7 +281,7 @@ impl Document<'_> {
                     }
                 }
             }
-            Some(rows) => rows.each(changes, &mut |i, rows| one(i, &rows))?,
+            Some(rows) => rows.each(changes, &mut |i, rows| one(i, rows))?,
         }
         if let Some(e) = failed {
             return Err(e);
@@ -340,38 +341,39 @@ fn write_change(
     protected: Option<&String>,
 ) {
     const FIELD: &[u8] = b"\n      ";
-    let key = |out: &mut Vec<u8>, name: &str| {
-        out.extend_from_slice(b",\n      \"");
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\": ");
-    };
+    // A field's comma, line break, indent and key in one piece.
+    macro_rules! key {
+        ($out:expr, $name:literal) => {
+            $out.extend_from_slice(concat!(",\n      \"", $name, "\": ").as_bytes())
+        };
+    }
     out.extend_from_slice(b"{\n      \"address\": ");
     json_str(out, &c.address);
-    key(out, "previous_address");
+    key!(out, "previous_address");
     json_opt(out, c.previous_address());
-    key(out, "module_address");
+    key!(out, "module_address");
     json_opt(out, c.module_address());
-    key(out, "mode");
+    key!(out, "mode");
     json_str(out, &c.mode);
-    key(out, "type");
+    key!(out, "type");
     json_str(out, &c.resource_type);
-    key(out, "name");
+    key!(out, "name");
     json_str(out, &c.name);
-    key(out, "index");
+    key!(out, "index");
     json_opt(out, c.index());
-    key(out, "deposed");
+    key!(out, "deposed");
     json_opt(out, c.deposed());
-    key(out, "actions");
+    key!(out, "actions");
     json_list(out, c.actions.iter().map(|a| a.as_ref()));
-    key(out, "action");
+    key!(out, "action");
     json_str(out, c.action.label());
-    key(out, "action_reason");
+    key!(out, "action_reason");
     json_opt(out, c.action_reason());
-    key(out, "reasons");
+    key!(out, "reasons");
     json_list(out, reasons(c, Style::Plain).iter().map(String::as_str));
-    key(out, "replace_paths");
+    key!(out, "replace_paths");
     json_list(out, c.replace_paths().iter().map(String::as_str));
-    key(out, "importing");
+    key!(out, "importing");
     match c.importing() {
         None => out.extend_from_slice(b"null"),
         Some(import) => {
@@ -381,7 +383,7 @@ fn write_change(
             out.push(b'}');
         }
     }
-    key(out, "attributes");
+    key!(out, "attributes");
     if rows.is_empty() {
         out.extend_from_slice(b"[]");
     } else {
@@ -412,13 +414,13 @@ fn write_change(
         out.extend_from_slice(FIELD);
         out.push(b']');
     }
-    key(out, "protected");
+    key!(out, "protected");
     out.extend_from_slice(if protected.is_some() {
         b"true"
     } else {
         b"false"
     });
-    key(out, "protected_reason");
+    key!(out, "protected_reason");
     json_opt(out, protected.map(String::as_str));
     out.extend_from_slice(b"\n    }");
 }

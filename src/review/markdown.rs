@@ -163,7 +163,7 @@ fn each_details(
         Some(rows) => {
             let mut text = String::new();
             rows.each(changes, &mut |i, rows| {
-                details_item(&mut text, &changes[i], &rows);
+                details_item(&mut text, &changes[i], rows);
                 f(&text) && i + 1 < n
             })
         }

@@ -137,8 +137,19 @@ pub(crate) fn run(
             None,
         ),
         None => {
-            let opened =
-                plan::read::open(&args.plan, &tool, env, Arc::clone(&args.secrets))?.with_files();
+            // A review that writes every change's rows has the first pass make them, when it
+            // can: the plan is then read once. One cut to a budget reads them again, as far as
+            // the budget goes.
+            let every_row = json_out.is_some()
+                || args.format == Format::Json
+                || markdown_budget(args).is_none();
+            let known = Arc::clone(&args.secrets);
+            let opened = if every_row {
+                plan::read::open_keeping_rows(&args.plan, &tool, env, known)?
+            } else {
+                plan::read::open(&args.plan, &tool, env, known)?
+            }
+            .with_files();
             let rolling_update = match &args.rolling_update {
                 Some(path) => Some(read_rolling_update(path)?),
                 None => None,
@@ -166,10 +177,7 @@ pub(crate) fn run(
             emit(args.out.as_deref(), &mut |w| write_json(&review, masks, w))?;
         }
         Format::Markdown => {
-            let budget = args.max_chars.or(args.target.map(|t| match t {
-                ReviewTarget::Github => GITHUB_MAX_CHARS,
-                ReviewTarget::Gitlab => GITLAB_MAX_CHARS,
-            }));
+            let budget = markdown_budget(args);
             let full_copy = args.out.as_deref().map(full_report_path);
             let where_full = match (&args.full_report, &full_copy) {
                 (Some(place), _) => FullReport::Named(place.clone()),
@@ -192,6 +200,14 @@ pub(crate) fn run(
         }
     }
     Ok(review.exit_status)
+}
+
+/// The size budget of the Markdown form in characters, if any.
+fn markdown_budget(args: &Request) -> Option<usize> {
+    args.max_chars.or(args.target.map(|t| match t {
+        ReviewTarget::Github => GITHUB_MAX_CHARS,
+        ReviewTarget::Gitlab => GITLAB_MAX_CHARS,
+    }))
 }
 
 /// The mode of review files: a review is meant to be posted, but a plan can hold values no one
