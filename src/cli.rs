@@ -582,19 +582,11 @@ impl ReviewArgs {
 impl Cli {
     /// Parses `args` (program name first), treating unknown subcommands as task names.
     pub(crate) fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-        // One command definition for both parses (`Cli::try_parse_from` builds it each time, and
-        // building it is most of clap's cost: issue 19); errors are formatted as it formats them.
-        use clap::{CommandFactory as _, FromArgMatches as _};
-        let mut command = Cli::command();
-        let mut parse = |args: &[OsString]| {
-            command
-                .try_get_matches_from_mut(args)
-                .and_then(|mut matches| {
-                    Cli::from_arg_matches_mut(&mut matches)
-                        .map_err(|e| e.format(&mut Cli::command()))
-                })
-        };
-        let cli = parse(&args)?;
+        // One parser for both parses: building it (every subcommand and argument) was as much
+        // as a parse, and a task's line is parsed twice (issue 19). It is not dropped either:
+        // that cost a tenth of a parse, and the process parses its line once.
+        let command = Box::leak(Box::new(<Cli as clap::CommandFactory>::command()));
+        let cli = Cli::parse_with(command, &args)?;
         let Some(Subcommand::Tasks(external)) = &cli.command else {
             return Ok(cli);
         };
@@ -603,6 +595,13 @@ impl Cli {
         if let Some(at) = args.iter().skip(1).position(|a| *a == first) {
             again.insert(at + 1, OsString::from("run"));
         }
-        parse(&again)
+        Cli::parse_with(command, &again)
+    }
+
+    /// `args` parsed by `command` (this program's, [`clap::CommandFactory::command`]).
+    fn parse_with(command: &mut clap::Command, args: &[OsString]) -> Result<Cli, clap::Error> {
+        let mut matches = command.try_get_matches_from_mut(args)?;
+        <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+            .map_err(|e| e.format(command))
     }
 }

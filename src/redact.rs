@@ -18,6 +18,7 @@
 mod forms;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -116,34 +117,83 @@ pub(crate) fn mask_all(text: &str) -> String {
 /// The forms of a set of secrets and one matcher over all of them; immutable once built.
 #[derive(Debug, Default)]
 pub(crate) struct Masks {
-    matcher: Option<AhoCorasick>,
+    /// The matcher over `texts`, built on the first text [`Masks::may_match`] does not settle
+    /// by itself; `None` inside when there are no patterns (or it cannot be built).
+    matcher: OnceLock<Option<AhoCorasick>>,
     /// The form of each pattern of `matcher`, by pattern index.
     forms: Vec<Form>,
     /// The patterns of `matcher`, for [`Masks::holds_split`].
     texts: Vec<String>,
     /// The patterns without their whitespace, made on the first [`Masks::holds_split`].
     compact: OnceLock<Option<AhoCorasick>>,
+    /// How many more short texts may be searched pattern by pattern before the matcher is built.
+    plain_left: AtomicUsize,
 }
+
+/// While the matcher is not built, a text is searched pattern by pattern when its length times
+/// the number of patterns is at most this, [`PLAIN_TEXTS`] texts at most: the few lines of a run
+/// that learned a secret but prints little (a no-op `cluster-update`: building the matcher for
+/// its first line was 0.74 M instructions, and the CPU feature probe of its prefilter a trap to
+/// the hypervisor on a virtual machine; issue 19). A long output, or many secrets, build the
+/// matcher at once or after the first lines.
+const PLAIN_WORK: usize = 32 * 1024;
+const PLAIN_TEXTS: usize = 64;
 
 impl Masks {
     fn build(patterns: &BTreeMap<String, Form>) -> Masks {
         if patterns.is_empty() {
             return Masks::default();
         }
-        // A contiguous NFA, not the DFA the builder picks for few patterns: the DFA's tables
-        // took 4.9 M instructions and ~270 page faults to build for the forms of one secret,
-        // most of a no-op `cluster-update` (issue 19), while the lines it masks are short.
-        let matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(patterns.keys())
-            .ok();
         Masks {
-            matcher,
+            matcher: OnceLock::new(),
             forms: patterns.values().copied().collect(),
             texts: patterns.keys().cloned().collect(),
             compact: OnceLock::new(),
+            plain_left: AtomicUsize::new(PLAIN_TEXTS),
         }
+    }
+
+    /// The matcher over all the patterns, built on first use.
+    fn matcher(&self) -> Option<&AhoCorasick> {
+        self.matcher
+            .get_or_init(|| {
+                if self.texts.is_empty() {
+                    return None;
+                }
+                // A contiguous NFA, not the DFA the builder picks for few patterns: the DFA's
+                // tables took 4.9 M instructions and ~270 page faults to build for the forms of
+                // one secret, most of a no-op `cluster-update` (issue 19), while the lines it
+                // masks are short.
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(&self.texts)
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// `false` when `text` provably holds no pattern; `true` when the matcher must look. While
+    /// the matcher is not built, a short text is searched for each pattern in turn (a pattern
+    /// found is found by the matcher too, and none found means none is there), for the first
+    /// [`PLAIN_TEXTS`] texts.
+    fn may_match(&self, text: &str) -> bool {
+        if self.texts.is_empty() {
+            return false;
+        }
+        if self.matcher.get().is_none()
+            && text.len().saturating_mul(self.texts.len()) <= PLAIN_WORK
+            && self
+                .plain_left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return self
+                .texts
+                .iter()
+                .any(|p| holds(text.as_bytes(), p.as_bytes()));
+        }
+        true
     }
 
     /// A matcher over `secrets` in all their forms, learned by no redactor: the plan's own
@@ -164,7 +214,7 @@ impl Masks {
     /// cannot find. Masking cannot cut such a secret out line by line, so a caller that finds
     /// one after masking withholds the text.
     pub(crate) fn holds_split(&self, text: &str) -> bool {
-        if self.matcher.is_none() {
+        if self.is_empty() {
             return false;
         }
         let compact = self.compact.get_or_init(|| {
@@ -188,7 +238,10 @@ impl Masks {
 
     /// `text` with every form of every secret replaced by [`MASK`].
     pub(crate) fn mask(&self, text: &str) -> String {
-        match &self.matcher {
+        if !self.may_match(text) {
+            return text.to_string();
+        }
+        match self.matcher() {
             Some(m) if m.is_match(text) => {
                 let mut out = String::with_capacity(text.len());
                 m.replace_all_with(text, &mut out, |_, _, out| {
@@ -203,24 +256,27 @@ impl Masks {
 
     /// No secrets: masking changes nothing.
     pub(crate) fn is_empty(&self) -> bool {
-        self.matcher.is_none()
+        self.texts.is_empty()
     }
 
     /// Whether `text` holds a secret in any form.
     pub(crate) fn is_match(&self, text: &str) -> bool {
-        self.matcher.as_ref().is_some_and(|m| m.is_match(text))
+        self.may_match(text) && self.matcher().is_some_and(|m| m.is_match(text))
     }
 
     /// The form of the first secret in `text`, if any.
     pub(crate) fn find(&self, text: &str) -> Option<Form> {
-        let found = self.matcher.as_ref()?.find(text)?;
+        if !self.may_match(text) {
+            return None;
+        }
+        let found = self.matcher()?.find(text)?;
         self.forms.get(found.pattern().as_usize()).copied()
     }
 
     /// `value` with every string in it (keys too) masked: JSON written after masking stays JSON,
     /// which masking its text might not (a mask could end inside an escape sequence).
     pub(crate) fn mask_json(&self, value: &mut serde_json::Value) {
-        if self.matcher.is_none() {
+        if self.is_empty() {
             return;
         }
         match value {
@@ -238,6 +294,18 @@ impl Masks {
             _ => {}
         }
     }
+}
+
+/// Whether `needle` occurs in `hay`: each place that starts with its first byte compared, which
+/// for a short line is cheaper than preparing a searcher per pattern.
+fn holds(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let Some(last) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    (0..=last).any(|i| hay[i] == first && hay[i + 1..i + needle.len()] == *rest)
 }
 
 /// `text` without ASCII whitespace (spaces, tabs, line ends) and without a backslash that ends
@@ -292,7 +360,7 @@ impl<'a> MaskLines<'a> {
 
 impl std::io::Write for MaskLines<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.masks.matcher.is_none() {
+        if self.masks.is_empty() {
             // Nothing to mask (the usual case): no line to gather or check (issue 19).
             self.inner.write_all(buf)?;
             return Ok(buf.len());
@@ -689,6 +757,58 @@ mod tests {
         assert_eq!(r.mask("key=abcdef, x, abcd"), "key=***, x, ***");
         assert!(r.contains_secret("..abcd.."));
         assert!(!r.contains_secret("x"));
+    }
+
+    /// Issue 19: the first short texts are searched pattern by pattern, without building the
+    /// matcher; the answers are the matcher's, text by text, and a long text builds it.
+    #[test]
+    fn issue_19_short_texts_searched_without_the_matcher_answer_as_it_does() {
+        let secrets = ["s3cr3t-value", "another-s3cr3t", "p@ss w/ord+="];
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "nothing here".into(),
+            "[cluster-update] up to date".into(),
+        ];
+        for (text, _) in secrets.iter().flat_map(|s| forms::forms(s)) {
+            texts.push(text.clone());
+            texts.push(format!("key={text}, again {text}."));
+            texts.push(format!("{}{text}", "x".repeat(PLAIN_WORK)));
+            texts.push(text[..text.len() - 1].to_string());
+        }
+        let plain = Masks::of(secrets);
+        let matcher = Masks::of(secrets);
+        matcher.plain_left.store(0, Ordering::Relaxed);
+        for text in &texts {
+            assert_eq!(plain.is_match(text), matcher.is_match(text), "{text}");
+            assert_eq!(plain.mask(text), matcher.mask(text), "{text}");
+            assert_eq!(plain.find(text), matcher.find(text), "{text}");
+        }
+        assert!(matcher.matcher.get().is_some());
+        // Nothing but short texts without a secret: never built.
+        let fresh = Masks::of(secrets);
+        assert_eq!(
+            fresh.mask("[cluster-template] up to date"),
+            "[cluster-template] up to date"
+        );
+        assert!(fresh.matcher.get().is_none());
+        assert!(!Masks::of([""; 0]).is_match("anything"));
+        for (hay, needle, found) in [
+            ("abc", "abc", true),
+            ("abc", "abcd", false),
+            ("xxabcxx", "abc", true),
+            ("aab", "ab", true),
+            ("abab", "bab", true),
+            ("ab", "", true),
+            ("", "a", false),
+            ("é-s3cr3t", "s3cr3t", true),
+        ] {
+            assert_eq!(
+                holds(hay.as_bytes(), needle.as_bytes()),
+                found,
+                "{hay} {needle}"
+            );
+            assert_eq!(hay.contains(needle), found, "{hay} {needle}");
+        }
     }
 
     /// Issue 19: every cluster of a fleet learns the same sensitive outputs; learning a secret

@@ -32,10 +32,14 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), UserError> {
         stages: global.stage.clone(),
         all: global.all,
     };
-    // Only runs need these (the CPU count reads cgroup files): worked out when used.
+    // Only runs need these (the CPU count reads cgroup files): worked out when used, once (a
+    // run asks it for the clusters and for the tasks).
+    let cpus = std::cell::OnceCell::new();
     let jobs = || {
         global.jobs.map(usize::from).unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(4, std::num::NonZero::get)
+            *cpus.get_or_init(|| {
+                std::thread::available_parallelism().map_or(4, std::num::NonZero::get)
+            })
         })
     };
     let approval = match &global.approval {

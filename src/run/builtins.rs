@@ -366,9 +366,10 @@ impl<'p> Runner<'p> {
             plan: plan.to_string(),
             plan_sha256: seal::hash_path(&plan_path)?,
             inputs: hashes,
-            terraform_version: crate::tools::terraform::version(
+            terraform_version: crate::run::uptodate::seal_terraform_version(
                 &self.terraform_program(),
                 &self.project.dir,
+                &self.project.path(".kopsform/tool-versions.json"),
                 &env,
             )?,
             // Recorded for the reader by `seal-plan`; `check-plan` does not compare them.

@@ -86,9 +86,17 @@ pub(crate) fn expand(
         // nothing: one `stat`, where the glob walked and stat'ed every folder above it, twice
         // (issue 19). The name it is recorded under is the same either way.
         let literal = is_plain_path(pattern).then(|| PathBuf::from(&full));
-        let paths: Box<dyn Iterator<Item = PathBuf>> = match literal {
-            Some(path) => Box::new(std::iter::once(path)),
-            None => Box::new(
+        // Every entry of a plainly named folder (`2-kops/data/*`) is the folder's listing, as
+        // the glob finds it: `*` matches every name that is UTF-8, dot files too, in name order;
+        // the glob also stat'ed every folder above it, twice, and matched each name (issue 19).
+        let listed = pattern
+            .strip_suffix("/*")
+            .filter(|folder| is_plain_path(folder))
+            .and_then(|_| full.strip_suffix("/*"));
+        let paths: Box<dyn Iterator<Item = PathBuf>> = match (literal, listed) {
+            (Some(path), _) => Box::new(std::iter::once(path)),
+            (None, Some(folder)) => Box::new(listing(Path::new(folder)).into_iter()),
+            (None, None) => Box::new(
                 glob::glob(&full)
                     .map_err(|e| UserError::new(format!("`{pattern}` is not a glob: {e}")))?
                     .flatten(),
@@ -111,6 +119,28 @@ pub(crate) fn expand(
         }
     }
     Ok((files, missing))
+}
+
+/// The entries of `folder` with UTF-8 names, sorted, as `glob("folder/*")` gives them; none when
+/// it cannot be read.
+fn listing(folder: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    // The glob reads the whole listing or gives nothing.
+    let Ok(names) = entries
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = names
+        .into_iter()
+        .filter(|name| name.to_str().is_some())
+        .map(|name| folder.join(name))
+        .collect();
+    paths.sort();
+    paths
 }
 
 /// Whether `pattern` names one path the way a glob of it would: no wildcard or character class,
@@ -153,22 +183,58 @@ pub(crate) fn tool_version(
     cache: &Path,
     env: &[(String, String)],
 ) -> String {
-    static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
-        std::sync::Mutex::new(BTreeMap::new());
-    let key = if env.is_empty() {
+    let key = cache_key(program, env);
+    remembered::<std::convert::Infallible>(&key, program, cache, || {
+        Ok(ask_version(program, cwd, env))
+    })
+    .unwrap_or_else(|never| match never {})
+}
+
+/// The version `terraform version -json` gives the plan seal ([`crate::tools::terraform::version`]),
+/// kept like [`tool_version`]'s answer: asked once per process, and across runs in `cache` under
+/// the executable's identity, so that a plan starts no `terraform version` of its own while the
+/// executable stays the same file (issue 19). A failed answer is not kept: it fails the seal.
+pub(crate) fn seal_terraform_version(
+    program: &str,
+    cwd: &Path,
+    cache: &Path,
+    env: &[(String, String)],
+) -> Result<String, UserError> {
+    let key = format!("{} [version -json]", cache_key(program, env));
+    remembered(&key, program, cache, || {
+        crate::tools::terraform::version(program, cwd, env)
+    })
+}
+
+/// The name an answer for `program` with `env` is kept under: the program, and a digest of the
+/// environment when there is one.
+fn cache_key(program: &str, env: &[(String, String)]) -> String {
+    if env.is_empty() {
         program.to_string()
     } else {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(format!("{env:?}").as_bytes());
         let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         format!("{program} (env {hex})")
-    };
-    let key = key.as_str();
+    }
+}
+
+/// The answer kept under `key` for `program`: this process's, else the file `cache`'s while the
+/// executable's identity ([`executable_identity`]) is the one it was kept with, else `ask()`'s,
+/// then kept in both (the file only when the executable has an identity).
+fn remembered<E>(
+    key: &str,
+    program: &str,
+    cache: &Path,
+    ask: impl FnOnce() -> Result<String, E>,
+) -> Result<String, E> {
+    static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
+        std::sync::Mutex::new(BTreeMap::new());
     // Held while the tool answers: clusters run in parallel wait for one answer instead of each
     // starting the tool.
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(v) = seen.get(key) {
-        return v.clone();
+        return Ok(v.clone());
     }
     let identity = executable_identity(program);
     let mut cached: BTreeMap<String, CachedVersion> = std::fs::read(cache)
@@ -184,7 +250,7 @@ pub(crate) fn tool_version(
     let version = match known {
         Some(version) => version,
         None => {
-            let version = ask_version(program, cwd, env);
+            let version = ask()?;
             if let Some(identity) = identity {
                 cached.insert(
                     key.to_string(),
@@ -202,7 +268,7 @@ pub(crate) fn tool_version(
         }
     };
     seen.insert(key.to_string(), version.clone());
-    version
+    Ok(version)
 }
 
 fn ask_version(program: &str, cwd: &Path, env: &[(String, String)]) -> String {
@@ -668,6 +734,34 @@ mod tests {
                 "{pattern}"
             );
             assert_eq!(missing.is_empty(), !files.is_empty(), "{pattern}");
+        }
+        // A folder's listing: dot files, sub-folders, links (to a file, to a folder, broken), a
+        // name that is not UTF-8, a folder reached through a link or `..`, a missing one.
+        use std::os::unix::ffi::OsStrExt;
+        let data = dir.join("2-kops/data");
+        std::fs::write(data.join(".hidden"), "d").unwrap();
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        std::fs::write(data.join("sub/y"), "e").unwrap();
+        std::os::unix::fs::symlink(data.join("x"), data.join("to-x")).unwrap();
+        std::os::unix::fs::symlink(data.join("sub"), data.join("to-sub")).unwrap();
+        std::os::unix::fs::symlink(data.join("gone"), data.join("broken")).unwrap();
+        std::fs::write(data.join(std::ffi::OsStr::from_bytes(b"latin1-\xe9")), "f").unwrap();
+        for pattern in [
+            "2-kops/data/*",
+            "link/data/*",
+            "2-kops/../2-kops/data/*",
+            "2-kops/data/sub/*",
+            "2-kops/cluster.yml/*",
+            "missing/*",
+            "2-kops/*",
+        ] {
+            let listed = expand(&dir, &[pattern.to_string()]).unwrap();
+            assert_eq!(
+                listed.0.keys().cloned().collect::<Vec<_>>(),
+                by_glob(pattern),
+                "{pattern}"
+            );
+            assert_eq!(listed.1.is_empty(), !listed.0.is_empty(), "{pattern}");
         }
         for pattern in [
             "2-kops/data/*",

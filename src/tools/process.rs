@@ -30,42 +30,77 @@ static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 /// Set while kopsform itself waits on the terminal (a confirmation), where a signal ends the run.
 static PROMPTING: AtomicBool = AtomicBool::new(false);
 
-/// Catches SIGINT and SIGTERM for the rest of the process (idempotent).
+/// The caught signals while no thread watches them yet: a signal received meanwhile waits in
+/// their pipe until [`interrupted`] reads it or [`watch_signals`] starts the thread.
+static UNWATCHED: Mutex<Option<signal_hook::iterator::Signals>> = Mutex::new(None);
+
+/// Catches SIGINT and SIGTERM for the rest of the process (idempotent). The thread that acts on
+/// them starts with the first child process or confirmation ([`watch_signals`]): until then there
+/// is nothing to forward a signal to, and [`interrupted`] reads the caught ones itself. A run that
+/// starts no process (every task up to date) starts no thread either (issue 19: the thread was
+/// about a tenth of such a run).
 pub(crate) fn install_signal_handlers() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        let Ok(signals) = signal_hook::iterator::Signals::new([
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
         ]) else {
             return;
         };
-        thread::spawn(move || {
-            for signal in signals.forever() {
-                let _ = INTERRUPTED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
-                if PROMPTING.load(Ordering::SeqCst) {
-                    eprintln!();
-                    eprintln!("kopsform: interrupted at the confirmation prompt; nothing was run");
-                    std::process::exit(128 + signal);
-                }
-                let children = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
-                let own_group = !stdin_is_terminal();
-                for child in children {
-                    if own_group {
-                        // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
-                        unsafe { libc::kill(-child, signal) };
-                    } else if signal != signal_hook::consts::SIGINT {
-                        // SAFETY: as above, a plain signal to one pid.
-                        unsafe { libc::kill(child, signal) };
-                    }
-                }
-            }
-        });
+        if let Ok(mut unwatched) = UNWATCHED.lock() {
+            *unwatched = Some(signals);
+        }
     });
+}
+
+/// Starts the thread that acts on caught signals as they come, if the handlers are installed and
+/// it has not started: before a child process starts (its pid is then forwarded every signal)
+/// and before kopsform waits on the terminal (where a signal ends the run).
+fn watch_signals() {
+    let Some(mut signals) = UNWATCHED.lock().ok().and_then(|mut u| u.take()) else {
+        return;
+    };
+    thread::spawn(move || {
+        for signal in signals.forever() {
+            on_signal(signal);
+        }
+    });
+}
+
+/// What a caught signal does: recorded (the first one), the run ended at a confirmation prompt,
+/// passed on to the running children.
+fn on_signal(signal: i32) {
+    let _ = INTERRUPTED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    if PROMPTING.load(Ordering::SeqCst) {
+        eprintln!();
+        eprintln!("kopsform: interrupted at the confirmation prompt; nothing was run");
+        std::process::exit(128 + signal);
+    }
+    let children = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
+    let own_group = !stdin_is_terminal();
+    for child in children {
+        if own_group {
+            // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
+            unsafe { libc::kill(-child, signal) };
+        } else if signal != signal_hook::consts::SIGINT {
+            // SAFETY: as above, a plain signal to one pid.
+            unsafe { libc::kill(child, signal) };
+        }
+    }
 }
 
 /// The signal that interrupted the run, if any.
 pub(crate) fn interrupted() -> Option<i32> {
+    if INTERRUPTED.load(Ordering::SeqCst) == 0
+        && let Ok(mut unwatched) = UNWATCHED.lock()
+        && let Some(signals) = unwatched.as_mut()
+    {
+        // No thread watches yet (no child, no prompt): the signals caught so far are read here.
+        for signal in signals.pending() {
+            on_signal(signal);
+        }
+    }
     match INTERRUPTED.load(Ordering::SeqCst) {
         0 => None,
         s => Some(s),
@@ -82,6 +117,7 @@ pub(crate) fn signal_name(signal: i32) -> &'static str {
 
 /// Asks a yes/no question on the terminal. `Ok(false)` unless the answer starts with y.
 pub(crate) fn confirm_on_terminal(question: &str) -> Result<bool, UserError> {
+    watch_signals();
     PROMPTING.store(true, Ordering::SeqCst);
     eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
@@ -224,6 +260,7 @@ pub(crate) fn run_streaming(
     cmd: &Command,
     redactor: &Arc<Redactor>,
 ) -> Result<Finished, UserError> {
+    watch_signals();
     let (out_reader, out_writer) =
         os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
     let (err_reader, err_writer) =
@@ -446,6 +483,7 @@ pub(crate) fn run_captured(
     cwd: &Path,
     env: &[(String, String)],
 ) -> Result<Output, UserError> {
+    watch_signals();
     let (exe, lead) = split_program(program);
     let mut expr = duct::cmd(exe, lead.iter().chain(args).map(OsString::from))
         .dir(cwd)

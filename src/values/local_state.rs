@@ -41,11 +41,11 @@ pub(crate) fn read(
         return None;
     }
     let text = std::fs::read(dir.join("terraform.tfstate")).ok()?;
-    let state: Value = serde_json::from_slice(&text).ok()?;
-    if state.get("version").and_then(Value::as_u64) != Some(4) {
+    let state = StateHead::parse(&text)?;
+    if state.version.as_ref().and_then(Value::as_u64) != Some(4) {
         return None;
     }
-    let Value::Object(found) = state.get("outputs")? else {
+    let Value::Object(found) = state.outputs? else {
         return None;
     };
     // The object `terraform output -json` prints: each entry with `sensitive`, `type`, `value`.
@@ -64,6 +64,29 @@ pub(crate) fn read(
         printed.insert(name.clone(), Value::Object(shaped));
     }
     outputs::from_map(printed).ok()
+}
+
+/// The two members of a state file the outputs need. The rest (`resources`: most of the file,
+/// often hundreds of kilobytes) is checked as JSON and skipped, not built into values: building
+/// it was most of the cost of reading the outputs (issue 19, a no-op `cluster-update`).
+#[derive(serde::Deserialize)]
+struct StateHead {
+    #[serde(default)]
+    version: Option<Value>,
+    #[serde(default)]
+    outputs: Option<Value>,
+}
+
+impl StateHead {
+    /// `None` for what is not one JSON object, and for an object that names `version` or
+    /// `outputs` twice (Terraform never writes one; the caller then asks Terraform).
+    fn parse(text: &[u8]) -> Option<StateHead> {
+        // A struct also reads from a JSON array: only an object is a state.
+        if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return None;
+        }
+        serde_json::from_slice(text).ok()
+    }
 }
 
 /// Whether the Terraform layer in `dir` provably has no state: what `terraform show -json` (no
@@ -429,6 +452,11 @@ mod tests {
             r#"{"version": 3, "outputs": {}}"#,
             r#"{"version": 4}"#,
             r#"{"version": 4, "outputs": {"x": {"type": "string"}}}"#,
+            r#"[4, {"x": {"value": "v", "type": "string"}}]"#,
+            r#"{"version": 4, "outputs": {}, "outputs": {"x": {"value": "v", "type": "string"}}}"#,
+            r#"{"version": 4.0, "outputs": {}}"#,
+            r#"{"version": 4, "outputs": null}"#,
+            r#"{"version": 4, "outputs": {}, "resources": [}"#,
         ] {
             let dir = layer(&[plain[0], ("terraform.tfstate", state)]);
             assert!(
