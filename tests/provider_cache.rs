@@ -1,9 +1,10 @@
 //! Issue 22, one provider cache for a whole run: kopsform points Terraform at the project's
-//! `.kopsform/plugin-cache` and runs the `terraform init`s of clusters running side by side one at
-//! a time, so that three clusters initialised with `--all --jobs 3` from an empty cache install
+//! `.kopsform/plugin-cache` and runs the `terraform init`s of clusters running side by side that
+//! may install into it one at a time, so that three clusters initialised with `--all --jobs 3` from an empty cache install
 //! hashicorp/aws once (the real provider, from the machine's filesystem mirror) and the others
 //! link to it, with no checksum or "text file busy" errors; a cache the user names is used as it
-//! is.
+//! is. Inits that install nothing (every provider locked and cached) share the lock and run
+//! together; one that may install runs alone.
 
 use crate::support::Project;
 use crate::support::real_aws::{aws_mirror, write_cli_config};
@@ -91,15 +92,21 @@ fn three_clusters_initialised_at_once_install_the_aws_provider_once() {
         assert_eq!(target, cached[0], "{id}");
     }
 
-    // Again, with the cache full: every folder uses it, none installs.
+    // Again, with the cache full: every folder uses it, none installs, and they run together.
     for id in CLUSTERS {
         std::fs::remove_dir_all(p.join(&format!("clusters/{id}/.terraform"))).unwrap();
     }
-    let run = p.kopsform(&["--all", "--jobs", "3", "init"]);
+    let run = p.kopsform(&["--verbose", "--all", "--jobs", "3", "init"]);
     run.success();
     let all = format!("{}\n{}", run.stdout, run.stderr);
     assert!(!all.contains("Installing hashicorp/aws"), "{all}");
     assert_eq!(all.matches("from the shared cache directory").count(), 3);
+    // Each folder's lock file names the cached provider: the three inits share the lock.
+    assert_eq!(
+        all.matches("the provider cache's lock is shared").count(),
+        3,
+        "{all}"
+    );
 }
 
 #[test]
@@ -120,4 +127,101 @@ fn a_cache_the_user_names_is_used_as_it_is() {
     let all = format!("{}\n{}", run.stdout, run.stderr);
     assert_eq!(all.matches("Installing hashicorp/aws").count(), 3, "{all}");
     assert!(!p.exists(".kopsform/plugin-cache"));
+}
+
+/// A stand-in for `terraform` (other subcommands print nothing) whose `init` logs `start DIR` and `end DIR` (DIR: the folder it runs
+/// in) into `inits.log` next to it; in between it waits, up to two seconds, for another init to be
+/// running, so that two inits allowed to run together do (and one that is alone waits it out).
+const LOGGING_INIT: &str = r#"#!/bin/sh
+[ "$1" = init ] || exit 0
+here=$(cd "$(dirname "$0")" && pwd)
+me=$(basename "$PWD")
+echo "start $me" >> "$here/inits.log"
+touch "$here/running-$me"
+i=0
+while [ "$i" -lt 20 ]; do
+  met=
+  for f in "$here"/running-*; do
+    other=${f##*/running-}
+    if [ "$other" != "$me" ] && [ ! -e "$here/done-$other" ]; then met=1; fi
+  done
+  [ -n "$met" ] && break
+  sleep 0.1
+  i=$((i + 1))
+done
+# Long enough for the other to see this one running too.
+sleep 0.3
+echo "end $me" >> "$here/inits.log"
+touch "$here/done-$me"
+"#;
+
+/// The platform folder Terraform names a cached package's (`linux_amd64`).
+fn platform() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        os => os,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        arch => arch,
+    };
+    format!("{os}_{arch}")
+}
+
+#[test]
+fn inits_that_install_nothing_share_the_cache_and_one_that_may_install_is_alone() {
+    let p = Project::new();
+    let mut toml = String::from("[tools]\nterraform = \"./tf\"\n\n");
+    for id in CLUSTERS {
+        toml.push_str(&format!(
+            "[clusters.{id}]\nname = \"{id}.example.com\"\nstate = \"kops-state\"\ndir = \"clusters/{id}\"\n\n"
+        ));
+    }
+    toml.push_str(
+        "[tasks.init]\nsteps = [{ run = [\"terraform\", \"init\", \"-input=false\"], cwd = \"{{cluster.dir}}\" }]\n",
+    );
+    p.file("tasks.toml", &toml);
+    p.script("tf", LOGGING_INIT);
+    std::fs::create_dir_all(p.join("1-prerequisites")).unwrap();
+    // A warm cache: hashicorp/aws 5.100.0 for this platform.
+    p.file(
+        &format!(
+            ".kopsform/plugin-cache/registry.terraform.io/hashicorp/aws/5.100.0/{}/terraform-provider-aws_v5.100.0",
+            platform()
+        ),
+        "placeholder",
+    );
+    let lock = "provider \"registry.terraform.io/hashicorp/aws\" {\n  version     = \"5.100.0\"\n  constraints = \"5.100.0\"\n  hashes = [\n    \"h1:placeholder=\",\n  ]\n}\n";
+    let main_tf = "terraform {\n  required_providers {\n    aws = {\n      source  = \"hashicorp/aws\"\n      version = \"5.100.0\"\n    }\n  }\n}\n\nresource \"aws_s3_bucket\" \"b\" {\n  bucket = \"b\"\n}\n";
+    for id in CLUSTERS {
+        p.file(&format!("clusters/{id}/.terraform.lock.hcl"), lock);
+    }
+    p.file("clusters/a/main.tf", main_tf);
+    p.file("clusters/b/main.tf", main_tf);
+    // c needs hashicorp/random too, which its lock file lacks: its init installs it.
+    p.file(
+        "clusters/c/main.tf",
+        &format!("{main_tf}\nresource \"random_id\" \"r\" {{\n  byte_length = 4\n}}\n"),
+    );
+
+    let run = p.kopsform(&["--all", "--jobs", "3", "init"]);
+    run.success();
+    let log = p.read("inits.log");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 6, "{log}\n{}", run.show());
+    let at = |line: &str| {
+        lines
+            .iter()
+            .position(|l| *l == line)
+            .unwrap_or_else(|| panic!("no `{line}`: {log}"))
+    };
+    // c, which may install, ran alone: nothing between its start and its end.
+    assert_eq!(at("end c"), at("start c") + 1, "{log}");
+    // a and b, which install nothing, ran at the same time.
+    assert!(
+        at("start b") < at("end a") && at("start a") < at("end b"),
+        "{log}\n{}",
+        run.show()
+    );
 }

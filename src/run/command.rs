@@ -418,10 +418,18 @@ impl<'p> Runner<'p> {
         if is_terraform {
             self.learn_terraform_secrets(program, &argv[1..], cwd, env);
         }
-        // `terraform init` fills the shared provider cache: one at a time (run::plugin_cache).
+        // `terraform init` fills the shared provider cache: one that may install into it runs
+        // alone, ones that provably install nothing run together (run::plugin_cache).
         let _cache_lock = match cache {
             Some(cache) if crate::tools::terraform::subcommand(argv) == Some("init") => {
-                super::plugin_cache::lock_for_init(self.project, cache, prefix, interrupted)?
+                super::plugin_cache::lock_for_init(
+                    self.project,
+                    cache,
+                    argv,
+                    cwd,
+                    prefix,
+                    interrupted,
+                )?
             }
             _ => None,
         };
