@@ -177,10 +177,16 @@ impl Masks {
     /// the matcher is not built, a short text is searched for each pattern in turn (a pattern
     /// found is found by the matcher too, and none found means none is there), for the first
     /// [`PLAIN_TEXTS`] texts.
+    #[inline]
     fn may_match(&self, text: &str) -> bool {
         if self.texts.is_empty() {
             return false;
         }
+        self.may_match_some(text)
+    }
+
+    /// [`Masks::may_match`] when there are patterns.
+    fn may_match_some(&self, text: &str) -> bool {
         if self.matcher.get().is_none()
             && text.len().saturating_mul(self.texts.len()) <= PLAIN_WORK
             && self
@@ -260,6 +266,7 @@ impl Masks {
     }
 
     /// Whether `text` holds a secret in any form.
+    #[inline]
     pub(crate) fn is_match(&self, text: &str) -> bool {
         self.may_match(text) && self.matcher().is_some_and(|m| m.is_match(text))
     }
