@@ -20,16 +20,10 @@ fn three_clusters() -> Project {
     let config = p.join("terraform-cli.tfrc");
     write_cli_config(&config, &mirror);
     p.env("TF_CLI_CONFIG_FILE", &config.display().to_string());
-    let mut toml = String::new();
-    for id in CLUSTERS {
-        toml.push_str(&format!(
-            "[clusters.{id}]\nname = \"{id}.example.com\"\nstate = \"kops-state\"\ndir = \"clusters/{id}\"\n\n"
-        ));
-    }
-    toml.push_str(
-        "[tasks.init]\nsteps = [{ run = [\"terraform\", \"init\", \"-input=false\", \"-no-color\"], cwd = \"{{cluster.dir}}\" }]\n",
+    p.file(
+        "tasks.toml",
+        &init_tasks("", "\"-input=false\", \"-no-color\""),
     );
-    p.file("tasks.toml", &toml);
     std::fs::create_dir_all(p.join("1-prerequisites")).unwrap();
     let main_tf = "terraform {\n  required_providers {\n    aws = {\n      source  = \"hashicorp/aws\"\n      version = \"5.100.0\"\n    }\n  }\n}\n";
     p.file("scratch/main.tf", main_tf);
@@ -172,16 +166,10 @@ fn platform() -> String {
 #[test]
 fn inits_that_install_nothing_share_the_cache_and_one_that_may_install_is_alone() {
     let p = Project::new();
-    let mut toml = String::from("[tools]\nterraform = \"./tf\"\n\n");
-    for id in CLUSTERS {
-        toml.push_str(&format!(
-            "[clusters.{id}]\nname = \"{id}.example.com\"\nstate = \"kops-state\"\ndir = \"clusters/{id}\"\n\n"
-        ));
-    }
-    toml.push_str(
-        "[tasks.init]\nsteps = [{ run = [\"terraform\", \"init\", \"-input=false\"], cwd = \"{{cluster.dir}}\" }]\n",
+    p.file(
+        "tasks.toml",
+        &init_tasks("[tools]\nterraform = \"./tf\"\n\n", "\"-input=false\""),
     );
-    p.file("tasks.toml", &toml);
     p.script("tf", LOGGING_INIT);
     std::fs::create_dir_all(p.join("1-prerequisites")).unwrap();
     // A warm cache: hashicorp/aws 5.100.0 for this platform.
@@ -224,4 +212,19 @@ fn inits_that_install_nothing_share_the_cache_and_one_that_may_install_is_alone(
         "{log}\n{}",
         run.show()
     );
+}
+
+/// A tasks.toml: `head`, then one cluster per [`CLUSTERS`] (folder `clusters/<id>`), and a task
+/// `init` running `terraform init ARGS` in the cluster's folder (`args`: TOML strings).
+fn init_tasks(head: &str, args: &str) -> String {
+    let mut toml = head.to_string();
+    for id in CLUSTERS {
+        toml.push_str(&format!(
+            "[clusters.{id}]\nname = \"{id}.example.com\"\nstate = \"kops-state\"\ndir = \"clusters/{id}\"\n\n"
+        ));
+    }
+    toml.push_str(&format!(
+        "[tasks.init]\nsteps = [{{ run = [\"terraform\", \"init\", {args}], cwd = \"{{{{cluster.dir}}}}\" }}]\n"
+    ));
+    toml
 }
