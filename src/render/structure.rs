@@ -35,20 +35,24 @@ fn parse_all(text: &str) -> Result<Vec<Yaml>, String> {
 
 /// The shape text parsed, kept for the next render whose shape text is the same (a fleet's
 /// clusters, whose values differ but not their structure: one parse instead of one per cluster).
+/// Renders of the same shape text at the same moment (a fleet's first `--jobs` clusters) wait for
+/// one parse rather than each making its own.
 fn parse_shape(text: &str) -> Result<std::sync::Arc<Vec<Yaml>>, String> {
-    type Kept = Option<(String, std::sync::Arc<Vec<Yaml>>)>;
-    static LAST: std::sync::Mutex<Kept> = std::sync::Mutex::new(None);
-    if let Ok(last) = LAST.lock()
-        && let Some((kept, docs)) = last.as_ref()
-        && kept == text
-    {
-        return Ok(docs.clone());
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Slot = Arc<OnceLock<Result<Arc<Vec<Yaml>>, String>>>;
+    static LAST: Mutex<Option<(String, Slot)>> = Mutex::new(None);
+    let slot: Option<Slot> = LAST.lock().ok().map(|mut last| match last.as_ref() {
+        Some((kept, slot)) if kept == text => Arc::clone(slot),
+        _ => {
+            let slot = Slot::default();
+            *last = Some((text.to_string(), Arc::clone(&slot)));
+            slot
+        }
+    });
+    match slot {
+        Some(slot) => slot.get_or_init(|| parse_all(text).map(Arc::new)).clone(),
+        None => parse_all(text).map(Arc::new),
     }
-    let docs = std::sync::Arc::new(parse_all(text)?);
-    if let Ok(mut last) = LAST.lock() {
-        *last = Some((text.to_string(), docs.clone()));
-    }
-    Ok(docs)
 }
 
 struct Tokens<'s> {

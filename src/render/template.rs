@@ -13,7 +13,7 @@ use handlebars::{
 };
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use super::{compile, shape, structure};
 use crate::error::UserError;
@@ -388,8 +388,13 @@ static REGISTRY: LazyLock<(Handlebars<'static>, Vec<&'static str>)> = LazyLock::
 /// template whatever it is named: the name only goes into messages, which are made from a failed
 /// compile, never kept here. Bounded, so that a long-lived process rendering ever new text (the
 /// fuzzer) does not grow without end: when full, it starts again.
-static COMPILED: LazyLock<Mutex<HashMap<String, Arc<compile::Compiled>>>> =
-    LazyLock::new(Mutex::default);
+///
+/// One slot per text, filled once: the first thread to ask compiles it and the others asking for
+/// the same text meanwhile wait for that compile instead of making their own. A fleet's first
+/// `--jobs` clusters all render the same template at the same moment, on fewer cores than jobs:
+/// eight copies of one compile delayed every cluster's first step (issue 19).
+static COMPILED: LazyLock<Mutex<HashMap<String, CompiledSlot>>> = LazyLock::new(Mutex::default);
+type CompiledSlot = Arc<OnceLock<Result<Arc<compile::Compiled>, String>>>;
 const COMPILED_KEPT: usize = 4096;
 
 impl Renderer {
@@ -400,26 +405,43 @@ impl Renderer {
 
     fn compile(&self, name: &str, source: &str) -> Result<Arc<compile::Compiled>, UserError> {
         let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-        if let Some(compiled) = COMPILED.lock().ok().and_then(|c| c.get(source).cloned()) {
-            return Ok(compiled);
-        }
-        // Compiled outside the lock: another thread may compile the same text meanwhile, which
-        // costs time, never correctness.
-        let compiled = Arc::new(compile::compile(source, self.helpers).map_err(|e| {
+        let slot: Option<CompiledSlot> = COMPILED.lock().ok().map(|mut cache| {
+            if let Some(slot) = cache.get(source) {
+                return Arc::clone(slot);
+            }
+            if cache.len() >= COMPILED_KEPT {
+                cache.clear();
+            }
+            let slot = CompiledSlot::default();
+            cache.insert(source.to_string(), Arc::clone(&slot));
+            slot
+        });
+        let compiled = match &slot {
+            // Compiled outside the map's lock: other texts compile meanwhile; a thread asking
+            // for this text waits in `get_or_init` for this compile.
+            Some(slot) => slot
+                .get_or_init(|| compile::compile(source, self.helpers).map(Arc::new))
+                .clone(),
+            // A poisoned map (a panic while it was held): compiled without it.
+            None => compile::compile(source, self.helpers).map(Arc::new),
+        };
+        compiled.map_err(|e| {
+            // A failed compile is not kept: the next render of this text compiles it again.
+            if let Some(slot) = &slot
+                && let Ok(mut cache) = COMPILED.lock()
+                && cache
+                    .get(source)
+                    .is_some_and(|kept| Arc::ptr_eq(kept, slot))
+            {
+                cache.remove(source);
+            }
             let sep = if e.starts_with(|c: char| c.is_ascii_digit()) {
                 ":"
             } else {
                 ": "
             };
             UserError::new(format!("{name}{sep}{e}"))
-        })?);
-        if let Ok(mut cache) = COMPILED.lock() {
-            if cache.len() >= COMPILED_KEPT {
-                cache.clear();
-            }
-            cache.insert(source.to_string(), Arc::clone(&compiled));
-        }
-        Ok(compiled)
+        })
     }
 
     fn run(
@@ -759,6 +781,36 @@ mod tests {
 
     fn render(src: &str, ctx: Value) -> Result<String, UserError> {
         Renderer::new().render("t.yml", src, &ctx)
+    }
+
+    #[test]
+    fn threads_asking_for_the_same_text_at_once_share_one_compile() {
+        // A text no other test renders, so that this test's threads are the first to ask.
+        let source = "shared: {{ one_compile_for_all_threads }}\n";
+        let start = std::sync::Barrier::new(8);
+        let compiled: Vec<Arc<compile::Compiled>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        Renderer::new().compile("t.yml", source).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(compiled.iter().all(|c| Arc::ptr_eq(c, &compiled[0])));
+    }
+
+    #[test]
+    fn a_failed_compile_is_not_kept() {
+        let source = "broken: {{#if}}\n";
+        let first = Renderer::new().compile("a.yml", source).err().unwrap();
+        assert!(!COMPILED.lock().unwrap().contains_key(source));
+        // The message names the template of each render, not the first one's.
+        let second = Renderer::new().compile("b.yml", source).err().unwrap();
+        assert!(first.message.starts_with("a.yml"), "{}", first.message);
+        assert!(second.message.starts_with("b.yml"), "{}", second.message);
     }
 
     #[test]
