@@ -585,8 +585,22 @@ impl Cli {
         // One parser for both parses: building it (every subcommand and argument) was as much
         // as a parse, and a task's line is parsed twice (issue 19). It is not dropped either:
         // that cost a tenth of a parse, and the process parses its line once.
-        let command = Box::leak(Box::new(<Cli as clap::CommandFactory>::command()));
-        let cli = Cli::parse_with(command, &args)?;
+        // `review` is the exception: it reads plans of any size in a process whose peak memory
+        // counts (docs/performance.md, section 3), and the parser's ~0.3 MB freed before it
+        // starts is heap the review reuses instead of growing past it.
+        let mut command = Box::new(<Cli as clap::CommandFactory>::command());
+        let cli = match Cli::parse_with(&mut command, &args) {
+            Ok(cli) => cli,
+            Err(e) => {
+                Box::leak(command);
+                return Err(e);
+            }
+        };
+        if matches!(cli.command, Some(Subcommand::Review(_))) {
+            drop(command);
+            return Ok(cli);
+        }
+        let command = Box::leak(command);
         let Some(Subcommand::Tasks(external)) = &cli.command else {
             return Ok(cli);
         };

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt as _;
 use super::summary::{AttributeChange, Shown};
 
 /// Encoded rows kept in memory; past this, they go to a temporary file.
-const IN_MEMORY: usize = 1 << 20;
+const IN_MEMORY: usize = 256 << 10;
 
 /// The rows of each change, in order, encoded.
 #[derive(Default)]

@@ -54,6 +54,23 @@ pub(crate) fn write_json(
 
 type Out<'w> = std::io::BufWriter<&'w mut dyn Write>;
 
+/// A JSON list of `items`, each made by `make` when the serializer reaches it, so that the list's
+/// values never all exist at once. Serialized as the `Vec<Value>` of them is (serde's
+/// `collect_seq` of an iterator of known length), and masking a list masks each element on its
+/// own, so the text is the same.
+struct Each<'a, T, F>(&'a [T], F);
+
+/// [`Each`] of `items` (a function, for the closure's argument type).
+fn each<T, F: Fn(&T) -> Value>(items: &[T], make: F) -> Each<'_, T, F> {
+    Each(items, make)
+}
+
+impl<T, F: Fn(&T) -> Value> Serialize for Each<'_, T, F> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(&self.1))
+    }
+}
+
 /// The whole document, written field by field in the schema's order.
 struct Document<'a> {
     review: &'a Review,
@@ -127,62 +144,42 @@ impl Document<'_> {
         Self::entry(out, false, "exit_status", &review.exit_status)?;
         Self::entry(out, false, "errored", &s.errored)?;
         Self::entry(out, false, "deferred", &s.deferred)?;
-        let protected: Vec<Value> = review
-            .protected
-            .iter()
-            .map(|p| json!({"address": p.address, "action": p.action.as_str(), "reason": p.reason}))
-            .collect();
-        Self::entry(
-            out,
-            false,
-            "protected",
-            &self.masked(Value::Array(protected)),
-        )?;
+        // The lists that can be as long as the plan (protected changes, drift) are written an
+        // element at a time, each made and masked as its turn comes (issue 19's peak memory).
+        let protected = each(&review.protected, |p| {
+            self.masked(
+                json!({"address": p.address, "action": p.action.as_str(), "reason": p.reason}),
+            )
+        });
+        Self::entry(out, false, "protected", &protected)?;
         Self::entry(out, false, "policy_rules", &review.policy_rules)?;
-        let policy: Vec<Value> = review
-            .violations
-            .iter()
-            .map(|v| {
-                json!({"id": v.id, "message": v.message, "document": v.document, "path": v.path, "actual": v.actual})
-            })
-            .collect();
-        Self::entry(out, false, "policy", &self.masked(Value::Array(policy)))?;
+        let policy = each(&review.violations, |v| {
+            self.masked(json!({"id": v.id, "message": v.message, "document": v.document, "path": v.path, "actual": v.actual}))
+        });
+        Self::entry(out, false, "policy", &policy)?;
         out.write_all(b",\n  \"changes\": ")?;
         self.write_changes(out)?;
-        let drift: Vec<Value> = s
-            .drift
-            .iter()
-            .map(|c| change_json(c, &c.attributes, &[]))
-            .collect();
-        Self::entry(out, false, "drift", &self.masked(Value::Array(drift)))?;
-        let outputs: Vec<Value> = s
-            .outputs
-            .iter()
-            .map(|o| {
-                json!({
-                    "name": o.name,
-                    "actions": o.actions,
-                    "action": o.action.label(),
-                    "sensitive": o.sensitive,
-                    "before": o.before.as_ref().map(Shown::to_string),
-                    "after": o.after.as_ref().map(Shown::to_string),
-                })
-            })
-            .collect();
-        Self::entry(out, false, "outputs", &self.masked(Value::Array(outputs)))?;
-        let variables: Vec<Value> = s
-            .variables
-            .iter()
-            .map(
-                |v| json!({"name": v.name, "sensitive": v.sensitive, "value": v.value.to_string()}),
+        let drift = each(&s.drift, |c| {
+            self.masked(change_json(c, &c.attributes, &[]))
+        });
+        Self::entry(out, false, "drift", &drift)?;
+        let outputs = each(&s.outputs, |o| {
+            self.masked(json!({
+                "name": o.name,
+                "actions": o.actions,
+                "action": o.action.label(),
+                "sensitive": o.sensitive,
+                "before": o.before.as_ref().map(Shown::to_string),
+                "after": o.after.as_ref().map(Shown::to_string),
+            }))
+        });
+        Self::entry(out, false, "outputs", &outputs)?;
+        let variables = each(&s.variables, |v| {
+            self.masked(
+                json!({"name": v.name, "sensitive": v.sensitive, "value": v.value.to_string()}),
             )
-            .collect();
-        Self::entry(
-            out,
-            false,
-            "variables",
-            &self.masked(Value::Array(variables)),
-        )?;
+        });
+        Self::entry(out, false, "variables", &variables)?;
         let rolling = review.rolling_update.as_ref().map(|groups| {
             json!({
                 "needs_update": groups.iter().any(GroupStatus::needs_update),
@@ -201,16 +198,12 @@ impl Document<'_> {
             })
         });
         Self::entry(out, false, "rolling_update", &self.masked(json!(rolling)))?;
-        let launch_templates: Vec<Value> = launch_template_changes(review)
-            .into_iter()
-            .map(|(group, address)| json!({"instance_group": group, "address": address}))
-            .collect();
-        Self::entry(
-            out,
-            false,
-            "launch_template_changes",
-            &self.masked(Value::Array(launch_templates)),
-        )?;
+        // One per launch template a plan changes: made as they are written, as the lists above.
+        let launch_templates = launch_template_changes(review);
+        let launch_templates = each(&launch_templates, |(group, address)| {
+            self.masked(json!({"instance_group": group, "address": address}))
+        });
+        Self::entry(out, false, "launch_template_changes", &launch_templates)?;
         let spec = review.spec.as_ref().map(spec_json);
         Self::entry(out, false, "spec", &self.masked(json!(spec)))?;
         if let Some(d) = &review.deferred {
@@ -728,6 +721,34 @@ mod tests {
             let mut text = String::new();
             json_str(&mut text, &s);
             assert_eq!(text, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_list_made_element_by_element_is_the_masked_list_of_them_all() {
+        let r = Redactor::default();
+        r.add("s3cr3t".into());
+        let masks = r.masks();
+        let items = ["a", "s3cr3t", "x-s3cr3t-y"];
+        let make = |s: &&str| json!({"name": s, "nested": [s, {"key": s}], "n": s.len()});
+        for n in 0..=items.len() {
+            for m in [&masks, &Masks::default()] {
+                let mut whole = Value::Array(items[..n].iter().map(make).collect());
+                m.mask_json(&mut whole);
+                let mut want = Vec::new();
+                assert!(pretty_at(&mut want, 1, &whole).is_ok());
+                let mut got = Vec::new();
+                let list = each(&items[..n], |s| {
+                    let mut v = make(s);
+                    m.mask_json(&mut v);
+                    v
+                });
+                assert!(pretty_at(&mut got, 1, &list).is_ok());
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want)
+                );
+            }
         }
     }
 
