@@ -120,6 +120,8 @@ fn cut_points(source: &str, piece: usize) -> Vec<usize> {
     // Text other than whitespace since the last tag; a line start after it where a cut may go
     // once text other than whitespace follows it, before the next tag.
     let (mut content, mut candidate, mut trims_after) = (false, None::<usize>, false);
+    // Where the next `--}}` starts (`usize::MAX`: none left), searched again only once passed.
+    let mut next_close = 0usize;
     while i < b.len() {
         let c = b[i];
         if c == b'{' && b.get(i + 1) == Some(&b'{') {
@@ -133,7 +135,14 @@ fn cut_points(source: &str, piece: usize) -> Vec<usize> {
             let end = if b.get(i + 2) == Some(&b'!') {
                 let compact = || find(i + 3, b"}}").map(|e| e + 2);
                 if b.get(i + 3..i + 5) == Some(b"--") {
-                    find(i + 5, b"--}}").map(|e| e + 4).or_else(compact)
+                    // The next `--}}` is remembered: many `{{!--` without one would otherwise
+                    // each search to the end of the text.
+                    if next_close < i + 5 {
+                        next_close = find(i + 5, b"--}}").unwrap_or(usize::MAX);
+                    }
+                    (next_close != usize::MAX)
+                        .then(|| next_close + 4)
+                        .or_else(compact)
                 } else {
                     compact()
                 }
@@ -704,6 +713,15 @@ mod tests {
             compiled_in_pieces > 300,
             "only {compiled_in_pieces} compiled in pieces"
         );
+    }
+
+    #[test]
+    fn many_comments_without_an_end_are_read_once() {
+        // Each `{{!--` here ends at the `}}` of its line (no `--}}` anywhere): the search for a
+        // `--}}` is not repeated from every opening, and the result is the whole-text compile's.
+        let source = "k: v\nw: x {{!-- a }}\n".repeat(500) + "last: line\n";
+        same_as_whole(&source, 64);
+        assert!(cut_points(&source, 64).len() > 100);
     }
 
     #[test]
