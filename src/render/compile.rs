@@ -107,10 +107,7 @@ fn is_content(b: u8) -> bool {
 fn cut_points(source: &str, piece: usize) -> Vec<usize> {
     let b = source.as_bytes();
     let find = |from: usize, what: &[u8]| -> Option<usize> {
-        b.get(from..)?
-            .windows(what.len())
-            .position(|w| w == what)
-            .map(|at| from + at)
+        memchr::memmem::find(b.get(from..)?, what).map(|at| from + at)
     };
     if b.len() < 2 * piece || find(0, b"\\{").is_some() || find(0, b"{{{{").is_some() {
         return Vec::new();
@@ -259,19 +256,15 @@ fn shift_lines(template: &mut Template, by: usize) {
     for m in &mut template.mapping {
         m.0 += by;
     }
+    // The elements that hold templates, as [`children`] names them.
     for element in &mut template.elements {
         match element {
-            TemplateElement::Expression(ht)
-            | TemplateElement::HtmlExpression(ht)
-            | TemplateElement::HelperBlock(ht) => {
+            TemplateElement::HelperBlock(ht) => {
                 for t in ht.template.iter_mut().chain(ht.inverse.iter_mut()) {
                     shift_lines(t, by);
                 }
             }
-            TemplateElement::DecoratorExpression(d)
-            | TemplateElement::DecoratorBlock(d)
-            | TemplateElement::PartialExpression(d)
-            | TemplateElement::PartialBlock(d) => {
+            TemplateElement::DecoratorBlock(d) | TemplateElement::PartialBlock(d) => {
                 if let Some(t) = d.template.as_mut() {
                     shift_lines(t, by);
                 }
