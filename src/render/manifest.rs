@@ -17,7 +17,7 @@ pub(crate) const CLUSTER_LABEL: &str = "kops.k8s.io/cluster";
 const KINDS: &[&str] = &["Cluster", "InstanceGroup", "SSHCredential"];
 
 /// One document of the manifest, with the line it starts on.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Document {
     pub(crate) line: usize,
     /// The line of its `metadata.name` (the document's line when it cannot be found).
@@ -119,7 +119,42 @@ fn content_line(start: usize, chunk: &str) -> usize {
 }
 
 /// Parses and checks the manifest for cluster `cluster_name`. Errors name the line.
+///
+/// A manifest that passed is remembered for the rest of the process (its text and cluster name,
+/// compared whole): a run checks the same text again when one task renders the manifest and a
+/// later one (`prune-instancegroups`) reads the file back, and parsing it is most of the check
+/// (issue 19: 1.4 M instructions for the sandbox's manifest, per cluster and run).
 pub(crate) fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
+    use std::sync::Mutex;
+    /// Texts up to this size are remembered, at most [`KEPT`] of them (the oldest is let go).
+    const KEEP_BELOW: usize = 1 << 20;
+    const KEPT: usize = 64;
+    type Passed = (String, String, Vec<Document>);
+    static PASSED: Mutex<Vec<Passed>> = Mutex::new(Vec::new());
+    if let Ok(passed) = PASSED.lock()
+        && let Some((_, _, documents)) = passed
+            .iter()
+            .find(|(t, c, _)| t == text && c == cluster_name)
+    {
+        return Ok(documents.clone());
+    }
+    let documents = check_uncached(text, cluster_name)?;
+    if text.len() < KEEP_BELOW
+        && let Ok(mut passed) = PASSED.lock()
+    {
+        if passed.len() >= KEPT {
+            passed.remove(0);
+        }
+        passed.push((
+            text.to_string(),
+            cluster_name.to_string(),
+            documents.clone(),
+        ));
+    }
+    Ok(documents)
+}
+
+fn check_uncached(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     let mut documents = Vec::new();
     let sections = kops_sections(text);
     for (index, (line, chunk)) in sections.iter().enumerate() {
@@ -503,6 +538,27 @@ metadata:
     kops.k8s.io/cluster: c.example.com
 spec: {}
 ";
+
+    #[test]
+    fn a_manifest_checked_again_gives_the_same_answer_for_its_own_cluster_only() {
+        let text = GOOD.replace("nodes", "nodes-again");
+        let first = check(&text, "c.example.com").unwrap();
+        let again = check(&text, "c.example.com").unwrap();
+        assert_eq!(format!("{first:?}"), format!("{again:?}"));
+        // Remembered for its cluster name: for another cluster the same text still fails.
+        let other = check(&text, "d.example.com").unwrap_err();
+        assert!(
+            other.contains("this run acts on cluster `d.example.com`"),
+            "{other}"
+        );
+        // And a text that differs by one byte is checked anew.
+        let changed = text.replace("kind: InstanceGroup", "kind: InstanceGroupX");
+        assert!(
+            check(&changed, "c.example.com")
+                .unwrap_err()
+                .contains("InstanceGroupX")
+        );
+    }
 
     #[test]
     fn a_good_manifest_passes() {
