@@ -345,3 +345,40 @@ fn a_state_store_that_cannot_be_written_keeps_the_local_record_and_says_so() {
     assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 4);
     assert_eq!(std::fs::read_dir(&store).unwrap().count(), 1);
 }
+
+#[test]
+fn each_cluster_of_a_fleet_gets_its_own_records_in_its_own_state_store() {
+    let p = Project::new();
+    p.file("1-prerequisites/main.tf", "");
+    p.file(
+        "1-prerequisites/terraform.tfstate",
+        r#"{"version": 4, "terraform_version": "1.10.0", "serial": 1, "lineage": "l", "outputs": {}, "resources": []}"#,
+    );
+    p.file(
+        "tasks.toml",
+        "[clusters.a]\nname = \"a.example.com\"\nstate = \"store-a\"\ndir = \"clusters/a\"\n[clusters.b]\nname = \"b.example.com\"\nstate = \"store-b\"\ndir = \"clusters/b\"\n[tasks.apply]\nlock = true\nsteps = [[\"true\"]]\n",
+    );
+    p.kopsform(&["--all", "--yes", "--jobs", "2", "apply"])
+        .success();
+    for (id, name, other) in [("a", "a.example.com", "b"), ("b", "b.example.com", "a")] {
+        let dir = p.join(&format!("store-{id}/.kopsform-audit/{name}"));
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|f| f.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&files[0])
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["cluster"], id);
+        assert_eq!(lines[0]["task"], "apply");
+        assert!(
+            !p.join(&format!("store-{id}/.kopsform-audit/{other}.example.com"))
+                .exists(),
+            "cluster {other}'s records landed in cluster {id}'s store"
+        );
+    }
+}

@@ -179,15 +179,26 @@ pub(crate) fn append(
         let Some(def) = cluster_def(project, &id) else {
             continue;
         };
-        let mut runner = Runner::for_cluster(
-            project,
-            run.shared,
-            run.options.clone(),
-            Some(def.clone()),
-            None,
-        );
-        let written = Remote::of(project, &mut runner, &def)
-            .and_then(|remote| remote.write(started, &run_id, &lines));
+        let locked = run.shared.locked.lock().ok().and_then(|locked| {
+            locked
+                .iter()
+                .find(|(i, _)| *i == def.id)
+                .map(|(_, c)| c.clone())
+        });
+        let remote = match locked {
+            Some(cluster) => Remote::at(project, &cluster, &def),
+            None => {
+                let mut runner = Runner::for_cluster(
+                    project,
+                    run.shared,
+                    run.options.clone(),
+                    Some(def.clone()),
+                    None,
+                );
+                Remote::of(project, &mut runner, &def)
+            }
+        };
+        let written = remote.and_then(|remote| remote.write(started, &run_id, &lines));
         if let Err(e) = written {
             eprintln!(
                 "kopsform: warning: the audit records of cluster {} were not written to its state store: {}; they are in {} only",
@@ -224,7 +235,15 @@ struct Remote {
 impl Remote {
     /// The state store and name of `def` as its tasks see them (rendered from the values).
     fn of(project: &Project, runner: &mut Runner, def: &ClusterDef) -> Result<Remote, UserError> {
-        let cluster = runner.require_cluster()?;
+        Remote::at(project, &runner.require_cluster()?, def)
+    }
+
+    /// The state store and name of `cluster` (as rendered for `def`).
+    fn at(
+        project: &Project,
+        cluster: &crate::values::context::Cluster,
+        def: &ClusterDef,
+    ) -> Result<Remote, UserError> {
         let place = match Store::parse(&cluster.state, &project.dir)? {
             Store::S3 { bucket, prefix } => Place::S3 {
                 prefix: Store::key(&prefix, &format!(".kopsform-audit/{}/", cluster.name)),

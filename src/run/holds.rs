@@ -72,6 +72,12 @@ impl<'p> Runner<'p> {
             cluster.name,
             held.place().display()
         );
+        if let Some(id) = self.cluster.as_ref().map(|c| c.id.clone())
+            && let Ok(mut locked) = self.shared.locked.lock()
+        {
+            locked.retain(|(i, _)| *i != id);
+            locked.push((id, cluster));
+        }
         Ok(held)
     }
 

@@ -108,11 +108,15 @@ pub(super) struct Snapshot {
 
 /// What the runners of one run share, made where the run starts: the prerequisites' outputs
 /// (read once per layer and workspace, whichever cluster asks first), the holds on Terraform
-/// folders, and the runner ids.
+/// folders, the runner ids, and the clusters locked.
 #[derive(Default)]
 pub(crate) struct RunShared {
     pub(super) outputs: SharedOutputs,
     pub(super) folders: Folders,
+    /// Per cluster id, the cluster name and state store its run locked, as rendered then: the
+    /// audit trail writes the run's records next to that lock without rendering the values of
+    /// every cluster once more after the run (issue 19).
+    pub(super) locked: std::sync::Mutex<Vec<(String, crate::values::context::Cluster)>>,
 }
 
 impl<'p> Runner<'p> {

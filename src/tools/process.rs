@@ -455,7 +455,9 @@ fn read_both(
 ) {
     use std::os::fd::AsRawFd;
     let mut readers = [Some(out), Some(err)];
-    let mut buf = vec![0u8; 64 * 1024];
+    // 16 KB: a pipe hands over at most 64 KB at once, but a bigger buffer is a bigger calloc (and
+    // fresh pages) per child for output that is mostly a few short lines.
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
         let mut fds = [0, 1].map(|i| libc::pollfd {
             fd: readers[i].as_ref().map_or(-1, |r| r.as_raw_fd()),
