@@ -5,6 +5,7 @@ Usage: report.py RESULTS_DIR"""
 import datetime
 import glob
 import json
+import math
 import os
 import platform
 import statistics
@@ -62,8 +63,46 @@ def size(n):
     return "%.1f MB" % (n / 1e6) if n >= 1e6 else "%.0f KB" % (n / 1e3)
 
 
+NOISE = "noise"  # a target whose 95% interval holds its limit: this run cannot tell
+
+
 def verdict(ok):
+    if ok == NOISE:
+        return "within the noise"
     return "met" if ok else "**not met**"
+
+
+# Student's t at 97.5% by degrees of freedom (a few runs: wider than the normal 1.96).
+T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23,
+        12: 2.18, 15: 2.13, 20: 2.09, 25: 2.06, 30: 2.04, 60: 2.00}
+
+
+def t975(df):
+    """t for `df` degrees of freedom, rounded down to the table's next entry (so never too narrow)."""
+    if df > 60:
+        return 1.96
+    return T975[max(k for k in T975 if k <= max(df, 1))]
+
+
+def half_width(*results):
+    """The 95% half-width of a sum or difference of the means of independent hyperfine results:
+    t standard errors, the variances of the means added, t for the fewest runs less one (0 for a
+    result of one run)."""
+    if any(len(r["times"]) < 2 or r["stddev"] is None for r in results):
+        return 0.0
+    df = min(len(r["times"]) for r in results) - 1
+    return t975(df) * math.sqrt(sum(r["stddev"] ** 2 / len(r["times"]) for r in results))
+
+
+def judged(low, high, limit, at_most=True):
+    """Met when the whole interval [low, high] is within the limit, missed when all of it is
+    outside, NOISE when it holds the limit."""
+    inside, outside = (high <= limit, low > limit) if at_most else (low >= limit, high < limit)
+    return True if inside else False if outside else NOISE
+
+
+def interval_ms(value, half):
+    return "%.1f ms (95%%: %.1f to %.1f)" % (value * 1000, (value - half) * 1000, (value + half) * 1000)
 
 
 def table(header, rows):
@@ -113,7 +152,7 @@ def clean(text):
     return text.replace(WORK, "$TMP")
 
 CG = instructions()
-targets = []  # (scenario, target, measured, ok); ok None: not measured
+targets = []  # (scenario, target, measured, ok); ok None: not measured, NOISE: within the noise
 retired = []  # (scenario, target, measured reason, replaced by)
 out = []
 w = out.append
@@ -139,8 +178,9 @@ w("Every time is the mean ± standard deviation over several runs of [hyperfine]
 w("(`%s`; the 16-cluster runs `%s`), each command started without a shell (`-N`) and its"
   % (meta["fast"], meta["slow"]))
 w("output thrown away. Scenarios 2 and 4 subtract one time from another, so their commands are measured")
-w("in %d round%s of `%s`, taken in turn: a change in the machine's load then hits them alike."
-  % (meta["rounds"], "" if meta["rounds"] == 1 else "s", meta["round"]))
+w("in %d round%s of `%s` (`%s` for the commands of milliseconds: scenario 2 with both stand-ins and"
+  % (meta["rounds"], "" if meta["rounds"] == 1 else "s", meta["round"], meta.get("round_fast", meta["round"])))
+w("scenario 4), taken in turn: a change in the machine's load then hits them alike.")
 w("Process counts come from `strace -f` of one run (every successful `execve` in the process tree, the")
 w("command itself included), `terraform output` calls from the stand-in's log,")
 w("and peak memory from `/usr/bin/time -f %M` (the largest resident set of the run).")
@@ -250,9 +290,11 @@ for name, title in (("s2", "kops double, terraform stand-in"), ("s2b", "kops and
         (mk["command"], mean_sd(mk), ms(mk["median"]), p["make"]["execs"], facts["make_terraform_outputs"]),
     ]))
     w("")
-    w("kopsform's own time: (%s − %s) / %d steps = **%.1f ms per step** (from the medians: %.1f ms);"
+    w("kopsform's own time: (%s − %s) / %d steps = **%.1f ms per step** (from the medians: %.1f ms;"
       % (ms(k["mean"]), ms(sh["mean"]), facts["steps"], own * 1000,
          (k["median"] - sh["median"]) / facts["steps"] * 1000))
+    w("95%% interval of the mean: ± %.2f ms per step, from %d and %d runs);"
+      % (half_width(k, sh) / facts["steps"] * 1000, len(k["times"]), len(sh["times"])))
     w("make takes %.2f× kopsform's time." % ratio)
     w("Processes by program: kopsform run: %s; make: %s." % (programs(p["kopsform"]), programs(p["make"])))
     if name == "s2":
@@ -260,8 +302,9 @@ for name, title in (("s2", "kops double, terraform stand-in"), ("s2b", "kops and
         w("What kopsform starts in one run, in order:")
         w("")
         w("\n".join("%d. `%s`" % (i + 1, clean(c)) for i, c in enumerate(p["kopsform"]["children"])))
+    half = half_width(k, sh) / facts["steps"]
     targets.append(("2. orchestration", "at most 1 ms of kopsform's own time per step (%s)" % title,
-                    "%.1f ms" % (own * 1000), own <= 0.001))
+                    interval_ms(own, half), judged(own - half, own + half, 0.001)))
     targets.append(("2. orchestration", "processes started no more than the Makefile pipeline's (%s)" % title,
                     "%d vs %d" % (p["kopsform"]["execs"], p["make"]["execs"]),
                     p["kopsform"]["execs"] <= p["make"]["execs"]))
@@ -397,8 +440,9 @@ w("kopsform's own time with the instant stand-in: **%s**%s. It is reading the fi
   % (ms(own_stand), " (%s − %s of its children)" % (ms(stand["mean"]), ms(stand_children["mean"])) if stand_children
      else " (all of its wall time: it starts no process)"))
 w("sources, the generated files and the state store's spec, and the lock, the start of the process included.")
+half4 = half_width(*([stand, stand_children] if stand_children else [stand]))
 targets.append(("4. nothing to do", "kopsform's own time at most 3 ms (instant terraform stand-in)",
-                ms(own_stand), own_stand <= 0.003))
+                interval_ms(own_stand, half4), judged(own_stand - half4, own_stand + half4, 0.003)))
 targets.append(("4. nothing to do", "at most one Terraform process and nothing else (real terraform)",
                 "%d terraform, %d other%s" % (tf4, sum(others.values()),
                                             " (%s)" % ", ".join("%s ×%d" % kv for kv in others.items()) if others else ""),
@@ -438,8 +482,11 @@ for jobs in (1, 4, 8):
     # start of `sh` and `sleep`) takes so much more than its sleep that even a runner of no cost
     # would stay under 0.9. Then the same efficiency with the step's measured time as the work
     # measures what kopsform loses (issue 19 allows such a replacement, with the measured reason).
+    half5 = half_width(r)
+    low, high = ideal / (r["mean"] + half5), ideal / max(r["mean"] - half5, 1e-9)
     if eff >= 0.9 or f5["step_seconds"] / step["mean"] >= 0.9:
-        targets.append(("5. many clusters", name, "%.2f" % eff, eff >= 0.9))
+        targets.append(("5. many clusters", name, "%.3f (95%%: %.3f to %.3f)" % (eff, low, high),
+                        judged(low, high, 0.9, at_most=False)))
         continue
     real_eff = real_total / jobs / r["mean"]
     retired.append(("5. many clusters", name + " (the sleeps as the work)",
@@ -485,15 +532,22 @@ for what, big, small, limit in GROWTH:
         targets.append(("linear growth", target, "not measured", None))
 
 # --- Targets -------------------------------------------------------------------------------------
-met = sum(1 for t in targets if t[3])
+met = sum(1 for t in targets if t[3] is True)
 unmeasured = sum(1 for t in targets if t[3] is None)
+noisy = sum(1 for t in targets if t[3] == NOISE)
 targets_md = [
     "",
     "## Targets",
     "",
     "The targets of issue 19, each judged from numbers of this run (a ratio of two measurements taken",
-    "together, or an instruction count). %d of %d met%s." % (met, len(targets),
-                                                        ", %d not measured" % unmeasured if unmeasured else ""),
+    "together, or an instruction count). %d of %d met%s%s." % (met, len(targets),
+                                                          ", %d within the noise" % noisy if noisy else "",
+                                                          ", %d not measured" % unmeasured if unmeasured else ""),
+    "",
+    "A target judged from wall times is met when the whole 95% interval of its mean (Student's t",
+    "standard errors; for a difference, the two variances added) is within the limit, not met when all of it",
+    "is outside, and *within the noise* when the interval holds the limit: that run cannot tell, and",
+    "more runs, or a quieter machine, would.",
     "",
     table(["scenario", "target", "measured", "result"],
           [(s, t, m, "not measured" if ok is None else verdict(ok)) for s, t, m, ok in targets]),
