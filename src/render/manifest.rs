@@ -126,9 +126,10 @@ fn content_line(start: usize, chunk: &str) -> usize {
 /// (issue 19: 1.4 M instructions for the sandbox's manifest, per cluster and run).
 pub(crate) fn check(text: &str, cluster_name: &str) -> Result<Vec<Document>, String> {
     use std::sync::Mutex;
-    /// Texts up to this size are remembered, at most [`KEPT`] of them (the oldest is let go).
-    const KEEP_BELOW: usize = 1 << 20;
-    const KEPT: usize = 64;
+    /// Texts up to this size are remembered, at most [`KEPT`] of them (the oldest is let go):
+    /// enough for the clusters `--jobs` runs at once, each checking its manifest twice.
+    const KEEP_BELOW: usize = 256 << 10;
+    const KEPT: usize = 16;
     type Passed = (String, String, Vec<Document>);
     static PASSED: Mutex<Vec<Passed>> = Mutex::new(Vec::new());
     if let Ok(passed) = PASSED.lock()
