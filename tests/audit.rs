@@ -94,11 +94,7 @@ steps = [["true"]]
     assert_eq!(records(&p, ".kopsform/audit.jsonl").len(), 5);
     // Nor does a run in which every task is up to date; one that ran a task records them all.
     // (The up-to-date check reads the values: a layer with an applied, empty local state.)
-    p.file("1-prerequisites/main.tf", "");
-    p.file(
-        "1-prerequisites/terraform.tfstate",
-        r#"{"version": 4, "terraform_version": "1.10.0", "serial": 1, "lineage": "l", "outputs": {}, "resources": []}"#,
-    );
+    applied_without_outputs(&p);
     p.file(
         "tasks.toml",
         &format!(
@@ -182,14 +178,19 @@ fn plan_and_apply_record_the_hash_of_the_plan_they_sealed_and_applied() {
 /// A project whose one cluster keeps its kops state store in moto's S3 at `state`: `apply` locks
 /// the cluster (it changes it), `build` does not. Its prerequisites layer has an applied, empty
 /// state (what a clone reads from a remote backend).
-fn store_project(s3: &S3, state: &str) -> Project {
-    crate::support::require("aws", "pip install awscli");
-    let mut p = Project::new();
+/// A prerequisites layer applied with no outputs: its local state is read, no Terraform runs.
+fn applied_without_outputs(p: &Project) {
     p.file("1-prerequisites/main.tf", "");
     p.file(
         "1-prerequisites/terraform.tfstate",
         r#"{"version": 4, "terraform_version": "1.10.0", "serial": 1, "lineage": "l", "outputs": {}, "resources": []}"#,
     );
+}
+
+fn store_project(s3: &S3, state: &str) -> Project {
+    crate::support::require("aws", "pip install awscli");
+    let mut p = Project::new();
+    applied_without_outputs(&p);
     s3.attach(&mut p);
     p.env("USER", "ci");
     p.env("AUDIT_TOKEN", "tok-c4n4ry-9f3e");
@@ -349,11 +350,7 @@ fn a_state_store_that_cannot_be_written_keeps_the_local_record_and_says_so() {
 #[test]
 fn each_cluster_of_a_fleet_gets_its_own_records_in_its_own_state_store() {
     let p = Project::new();
-    p.file("1-prerequisites/main.tf", "");
-    p.file(
-        "1-prerequisites/terraform.tfstate",
-        r#"{"version": 4, "terraform_version": "1.10.0", "serial": 1, "lineage": "l", "outputs": {}, "resources": []}"#,
-    );
+    applied_without_outputs(&p);
     p.file(
         "tasks.toml",
         "[clusters.a]\nname = \"a.example.com\"\nstate = \"store-a\"\ndir = \"clusters/a\"\n[clusters.b]\nname = \"b.example.com\"\nstate = \"store-b\"\ndir = \"clusters/b\"\n[tasks.apply]\nlock = true\nsteps = [[\"true\"]]\n",

@@ -255,31 +255,43 @@ fn last_wins(env: &[(String, String)]) -> Vec<(&str, &str)> {
     kept
 }
 
+/// The child `exe args` in `cwd` with `env` added (the last value of a name wins), its exit status
+/// not checked, its stdout and stderr written into two new pipes whose read ends are returned.
+/// The expression holds the write ends: the caller drops it once the child started, so that the
+/// reads see the end when the child's copies close.
+fn piped<'a>(
+    exe: &str,
+    args: impl IntoIterator<Item = &'a str>,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<(duct::Expression, os_pipe::PipeReader, os_pipe::PipeReader), UserError> {
+    let pipe = || os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")));
+    let (out_reader, out_writer) = pipe()?;
+    let (err_reader, err_writer) = pipe()?;
+    let mut expr = duct::cmd(exe, args.into_iter().map(OsString::from))
+        .dir(cwd)
+        .stdout_file(out_writer)
+        .stderr_file(err_writer)
+        .unchecked();
+    for (k, v) in last_wins(env) {
+        expr = expr.env(k, v);
+    }
+    Ok((expr, out_reader, err_reader))
+}
+
 /// Runs a child to the end, relaying its output live.
 pub(crate) fn run_streaming(
     cmd: &Command,
     redactor: &Arc<Redactor>,
 ) -> Result<Finished, UserError> {
     watch_signals();
-    let (out_reader, out_writer) =
-        os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
-    let (err_reader, err_writer) =
-        os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
     let own_group = !stdin_is_terminal();
     let (exe, lead) = split_program(cmd.program);
-    let args: Vec<OsString> = lead
+    let args = lead
         .iter()
-        .map(OsString::from)
-        .chain(cmd.args.iter().map(OsString::from))
-        .collect();
-    let mut expr = duct::cmd(exe, args)
-        .dir(cmd.cwd)
-        .stdout_file(out_writer)
-        .stderr_file(err_writer)
-        .unchecked();
-    for (k, v) in last_wins(cmd.env) {
-        expr = expr.env(k, v);
-    }
+        .copied()
+        .chain(cmd.args.iter().map(String::as_str));
+    let (mut expr, out_reader, err_reader) = piped(exe, args, cmd.cwd, cmd.env)?;
     if own_group {
         expr = expr.before_spawn(|c| {
             std::os::unix::process::CommandExt::process_group(c, 0);
@@ -362,7 +374,7 @@ pub(crate) fn run_streaming(
     })
 }
 
-/// What [`relay`] keeps of the lines it copies.
+/// What a [`Relay`] keeps of the lines it copies.
 #[derive(Clone, Copy)]
 enum Keep {
     Nothing,
@@ -592,19 +604,11 @@ pub(crate) fn run_captured(
 ) -> Result<Output, UserError> {
     watch_signals();
     let (exe, lead) = split_program(program);
-    let (out_reader, out_writer) =
-        os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
-    let (err_reader, err_writer) =
-        os_pipe::pipe().map_err(|e| UserError::new(format!("cannot create a pipe: {e}")))?;
-    let mut expr = duct::cmd(exe, lead.iter().chain(args).map(OsString::from))
-        .dir(cwd)
-        .stdout_file(out_writer)
-        .stderr_file(err_writer)
-        .stdin_null()
-        .unchecked();
-    for (k, v) in last_wins(env) {
-        expr = expr.env(k, v);
-    }
+    let (mut expr, out_reader, err_reader) =
+        piped(exe, lead.iter().chain(args).copied(), cwd, env)?;
+    // Assigned, not shadowed: duct's builders borrow, so a shadowed binding would keep the pipes'
+    // write ends open and the reads would never see the end.
+    expr = expr.stdin_null();
     let handle = expr.start().map_err(|e| spawn_error(program, &e));
     // The expression holds our copies of the pipe's write ends: drop it so the reads see EOF.
     drop(expr);
